@@ -1,0 +1,204 @@
+// alloc.ts — handing out blocks.
+//
+// Fast path (heapMalloc, sizes up to DIRECT_MAX): one load from the heap's direct
+// table gives the page, one pop from its `free` list gives the block. Everything
+// else — an empty `free`, bigger sizes, no thread attached — goes to
+// mallocGeneric, which also does the heap's periodic chores: drain remote frees
+// into full pages, expire retired pages, now and then collect every page.
+// Larger than LARGE_OBJ_MAX: a huge segment of its own.
+//
+// See also: free.ts, page.ts (extend, collect), segment.ts (fresh pages).
+
+import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
+import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, setError } from "./errors";
+import { heapCollect, heapCollectRetired, heapDelayedFreeAll } from "./heap";
+import { heapQueue, queueFirst, queueMoveToFront, queuePushFront } from "./page-queue";
+import { pageCollect, pageExtend, pageInit, pageToFull } from "./page";
+import { ftFree, hugeBlockPage, normalBlockPage } from "./free";
+import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
+import { segmentPageAlloc } from "./segment";
+import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
+import { heapForTag } from "./thread";
+import { DELAY_NEVER, DIRECT_MAX, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
+  MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
+  P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
+  SEG_THREAD, SEG_UNITS, SEG_USED, SLICE_SIZE, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
+
+/** Largest request ever considered: the 4 GiB address space less the runtime area. */
+export const MAX_ALLOC_SIZE: usize = 0xFFFFFFFF - (SEGMENT_SIZE << 1);
+const GENERIC_COLLECT_EVERY: u32 = 10000;
+
+// @ts-ignore: decorator
+@inline export function heapMalloc(heap: usize, size: usize): usize {
+  if (size <= DIRECT_MAX) {
+    const page = <usize>load<u32>(heap + H_DIRECT + ((size + 7) >> WORD_SHIFT << 2));
+    const block = <usize>load<u32>(page, P_FREE);
+    if (block != 0) {
+      store<u32>(page, load<u32>(block) ^ load<u32>(page, P_KEY), P_FREE);
+      store<u32>(page, load<u32>(page, P_USED) + 1, P_USED);
+      return block;
+    }
+  }
+  return mallocGeneric(heap, size);
+}
+
+// Slow: the direct page is dry, the size is not small, or no thread is attached.
+export function mallocGeneric(heap: usize, size: usize): usize {
+  if (load<u32>(heap, H_THREAD) == 0) { setError(ENOT_ATTACHED); return 0; }
+  if (size > MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
+  const calls = load<u32>(heap, H_GENERIC) + 1;
+  store<u32>(heap, calls, H_GENERIC);
+  heapDelayedFreeAll(heap);
+  heapCollectRetired(heap, false);
+  if (calls % GENERIC_COLLECT_EVERY == 0) heapCollect(heap, false, false);
+  if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
+  const page = findPage(heap, binOf(size));
+  if (page == 0) { setError(ENOMEM); return 0; }
+  const block = <usize>load<u32>(page, P_FREE);
+  store<u32>(page, load<u32>(block) ^ load<u32>(page, P_KEY), P_FREE);
+  store<u32>(page, load<u32>(page, P_USED) + 1, P_USED);
+  return block;
+}
+
+/** A page of `bin` with a free block, moved to the front of its queue; 0 on OOM. */
+function findPage(heap: usize, bin: u32): usize {
+  let page = queueFirst(heapQueue(heap, bin));
+  while (page != 0) {
+    const next = <usize>load<u32>(page, P_NEXT);
+    pageCollect(page);
+    if (load<u32>(page, P_FREE) == 0) {
+      if (load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
+        pageExtend(page);
+      } else if (pageToFull(heap, page)) {
+        page = next;
+        continue;
+      }
+    }
+    store<u8>(page, 0, P_RETIRE);
+    queueMoveToFront(heap, bin, page);
+    return page;
+  }
+  return pageFresh(heap, bin);
+}
+
+function pageFresh(heap: usize, bin: u32): usize {
+  const page = segmentPageAlloc(<usize>load<u32>(heap, H_THREAD), pageSlicesFor(binBlockSize(bin)));
+  if (page == 0) return 0;
+  pageInit(heap, page, bin, load<u32>(heap, H_TAG));
+  queuePushFront(heap, bin, page);
+  pageExtend(page);
+  return page;
+}
+
+// ---- Huge blocks ---------------------------------------------------------------
+
+/**
+ * A block in a segment of its own, at HUGE_BLOCK_OFFSET (or at `align` when that
+ * is larger). Any thread may free it (free.ts freeSpecial).
+ */
+function hugeAlloc(heap: usize, size: usize, align: u32): usize {
+  const offset: u32 = align > HUGE_BLOCK_OFFSET ? align : HUGE_BLOCK_OFFSET;
+  const bytes = <u64>offset + <u64>size;
+  const units = <u32>((bytes + <u64>SEGMENT_SIZE - 1) >> SEGMENT_SHIFT);
+  const seg: usize = bytes > <u64>MAX_ALLOC_SIZE ? 0 : osUnitsAlloc(units, UNIT_HUGE);
+  if (seg == 0) { setError(ENOMEM); return 0; }
+  const thread = <usize>load<u32>(heap, H_THREAD);
+  memory.fill(seg, 0, SEG_PAGES + 64);
+  store<u32>(seg, UNIT_HUGE, SEG_KIND);
+  store<u32>(seg, 1, SEG_USED);
+  store<u32>(seg, units, SEG_UNITS);
+  const page = seg + SEG_PAGES;
+  const usable = <u32>((<u64>units << SEGMENT_SHIFT) - <u64>offset);
+  const committed = offset + <u32>size;
+  store<u32>(page, <u32>seg + offset, P_START);
+  store<u32>(page, usable, P_BLOCK_SIZE);
+  store<u32>(page, 1, P_CAPACITY);
+  store<u32>(page, 1, P_RESERVED);
+  store<u32>(page, committed, P_LOCAL_FREE);      // huge records keep their committed bytes here
+  store<u8>(page, <u8>load<u32>(heap, H_TAG), P_TAG);
+  store<u32>(page, <u32>heap, P_XHEAP);
+  storeRelease(page + P_XTHREAD_FREE, DELAY_NEVER);
+  addRelaxed(thread + T_HUGE_COUNT, 1);
+  osCommit(committed);
+  storeRelease(seg + SEG_THREAD, <u32>thread);
+  storeRelease(page + P_USED, 1);                  // last: the block is now freeable
+  return seg + offset;
+}
+
+// ---- calloc, realloc, aligned, usable size --------------------------------------
+
+export function heapCalloc(heap: usize, count: usize, size: usize): usize {
+  const total = <u64>count * <u64>size;
+  if (total > <u64>MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
+  const p = heapMalloc(heap, <usize>total);
+  if (p != 0) memory.fill(p, 0, <usize>total);
+  return p;
+}
+
+/** Usable bytes of a block ftheap handed out, or 0 (EINVAL_PTR) for anything else. */
+export function blockUsableSize(p: usize): usize {
+  const state = unitState(unitOf(p));
+  let page: usize = 0;
+  if (state == UNIT_NORMAL) page = normalBlockPage(p);
+  else if (state == UNIT_HUGE) {
+    page = hugeBlockPage(p);
+    if (page != 0 && loadAcquire(page + P_USED) == 0) page = 0;
+  }
+  if (page == 0) { setError(EINVAL_PTR); return 0; }
+  return <usize>load<u32>(page, P_BLOCK_SIZE);
+}
+
+/**
+ * Resize: in place when the new size fits the block and uses at least half of it
+ * (huge blocks: whenever it fits their segment); else allocate in the same tag,
+ * copy, free. On failure the old block is untouched and 0 is returned.
+ */
+export function heapRealloc(heap: usize, p: usize, size: usize): usize {
+  if (p == 0) return heapMalloc(heap, size);
+  if (load<u32>(heap, H_THREAD) == 0) { setError(ENOT_ATTACHED); return 0; }
+  if (size > MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
+  const usable = blockUsableSize(p);
+  if (usable == 0) return 0;
+  const state = unitState(unitOf(p));
+  let page: usize;
+  if (state == UNIT_HUGE) {
+    page = hugeBlockPage(p);
+    if (size <= usable) {
+      const old = load<u32>(page, P_LOCAL_FREE);
+      const now = <u32>(p - (p & ~(<usize>SEGMENT_SIZE - 1))) + <u32>size;
+      store<u32>(page, now, P_LOCAL_FREE);
+      if (now > old) osCommit(now - old); else osDecommit(old - now);
+      return p;
+    }
+  } else {
+    page = normalBlockPage(p);
+    if (size <= usable && size >= (usable >> 1)) return p;
+  }
+  const target = heapForTag(<usize>load<u32>(heap, H_THREAD), <u32>load<u8>(page, P_TAG));
+  if (target == 0) { setError(ENOMEM); return 0; }
+  const q = heapMalloc(target, size);
+  if (q == 0) return 0;
+  memory.copy(q, p, size < usable ? size : usable);
+  ftFree(p);
+  return q;
+}
+
+/** A block of `size` bytes at a multiple of `align` (a power of two up to MAX_ALIGN). */
+export function heapAlignedAlloc(heap: usize, align: usize, size: usize): usize {
+  if (align == 0 || (align & (align - 1)) != 0 || align > MAX_ALIGN) { setError(EINVAL_ALIGN); return 0; }
+  if (align <= 8) return heapMalloc(heap, size);
+  if (load<u32>(heap, H_THREAD) == 0) { setError(ENOT_ATTACHED); return 0; }
+  if (size > MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
+  if (align <= SLICE_SIZE) {
+    // Pages start on a slice boundary, so a bin whose block size is a multiple of
+    // `align` has every block aligned. At most a few steps up from the rounded size.
+    let s = (size + align - 1) & ~(align - 1);
+    if (s == 0) s = align;
+    while (s <= LARGE_OBJ_MAX) {
+      const bs = <usize>binBlockSize(binOf(s));
+      if ((bs & (align - 1)) == 0) return heapMalloc(heap, s);
+      s = (bs + align) & ~(align - 1);
+    }
+  }
+  return hugeAlloc(heap, size == 0 ? 1 : size, <u32>align);
+}

@@ -1,0 +1,21 @@
+// current.ts — this instance's thread, i.e. this Wasm thread's.
+//
+// Wasm globals are per instance, and every thread instantiates the module itself,
+// so these two globals are thread-local storage. `curHeap` is the current thread's
+// heap for tag MEM (what ft_malloc uses); while no thread is attached it is the
+// read-only EMPTY_HEAP, whose direct table leads every fast path into the slow
+// path, which reports ENOT_ATTACHED. Thread-local only: nothing here is shared.
+
+import { EMPTY_HEAP } from "./layout";
+
+export let curThread: usize = 0;
+// A literal on purpose: an initializer computed from other constants would make
+// the compiler emit a start function, which re-runs on every instantiation.
+export let curHeap: usize = 1280;   // == EMPTY_HEAP, checked by ft_init
+/** The literal above must equal EMPTY_HEAP. */
+export const CUR_HEAP_INITIAL_OK: bool = EMPTY_HEAP == 1280;
+
+export function currentSet(thread: usize, heap: usize): void {
+  curThread = thread;
+  curHeap = heap;
+}

@@ -1,0 +1,28 @@
+// errors.ts — error codes. The core never throws: a failing export returns 0 (or
+// the code) and leaves the code in this instance's `lastError`; the facade turns
+// it into an FtheapError. Keep in sync with src/errors.ts.
+
+export const OK: i32 = 0;
+export const ENOMEM: i32 = 1;          // the memory cannot grow enough
+export const EINVAL_SIZE: i32 = 2;     // size beyond what can ever be allocated
+export const EINVAL_PTR: i32 = 3;      // not a block ftheap handed out (outside, interior, misaligned)
+export const EDOUBLE_FREE: i32 = 4;    // the block is already free
+export const EINVAL_ALIGN: i32 = 5;    // alignment not a power of two, or too large
+export const ENOT_ATTACHED: i32 = 6;   // no attached thread on this instance (or it exited)
+export const EINVAL_TAG: i32 = 7;      // tag outside 0..15
+export const ENOT_INIT: i32 = 8;       // the runtime root was never initialised
+export const EINVAL_HEAP: i32 = 9;     // heap pointer not a heap of the current thread
+
+/** Per instance, i.e. per thread: Wasm globals are not shared. */
+let lastError: i32 = 0;
+
+// @ts-ignore: decorator
+@inline export function setError(code: i32): void {
+  lastError = code;
+}
+
+export function takeError(): i32 {
+  const e = lastError;
+  lastError = 0;
+  return e;
+}

@@ -1,0 +1,201 @@
+// free.ts — giving blocks back.
+//
+// Fast path (owner, page not in the full queue): find the page from the pointer
+// (segment mask, slice record, offset), check the pointer is a block start that
+// was handed out, push it on `localFree`. Other threads push on the page's
+// `xthreadFree` with one CAS (freeMt); the first remote free into a page in the
+// full queue also goes on its heap's xdelayedFree list, so the owner finds it.
+//
+// What is checked, always (each failure leaves the heap untouched):
+//   - the pointer lies in a live segment and is the start of a block that the page
+//     has handed out at some time (else EINVAL_PTR);
+//   - a double free is caught when the block's first word still holds a free-list
+//     link (links are XOR-ed with a per-page key, so user data rarely looks like
+//     one): the page's lists are then searched and a hit is EDOUBLE_FREE. Not
+//     caught: a second free after the block was allocated again (that is a valid
+//     free of the new block), or after the program overwrote the freed block's first
+//     word; a huge block freed twice is EDOUBLE_FREE or, once its units are
+//     reused, EINVAL_PTR.
+//
+// See also: page.ts (lists and the delayed state), alloc.ts, heap.ts (drain).
+
+import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { curThread } from "./current";
+import { EDOUBLE_FREE, EINVAL_PTR, OK, setError } from "./errors";
+import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
+import { blockNext, pageRetire, pageUnfull } from "./page";
+import { segmentIsLocal, segmentOf } from "./segment";
+import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+  P_CAPACITY, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
+  P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
+  UNIT_NORMAL } from "./layout";
+
+/**
+ * The page of `p` if `p` is a block start that was handed out from a live page of
+ * a normal segment; else 0. No side effects.
+ */
+// @ts-ignore: decorator
+@inline export function normalBlockPage(p: usize): usize {
+  const seg = segmentOf(p);
+  let page = seg + SEG_PAGES + (((p - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
+  page -= load<u32>(page, P_SLICE_OFFSET);
+  const bs = load<u32>(page, P_BLOCK_SIZE);
+  const off = <u32>p - load<u32>(page, P_START);
+  const index = <u32>((<u64>off * <u64>load<u32>(page, P_RECIP)) >> 32);
+  if (bs == 0 || index * bs != off || index >= load<u32>(page, P_CAPACITY)) return 0;
+  return page;
+}
+
+/** The huge segment's record if `p` is its block; else 0. */
+export function hugeBlockPage(p: usize): usize {
+  const page = segmentOf(p) + SEG_PAGES;
+  return <u32>p == load<u32>(page, P_START) ? page : 0;
+}
+
+// ---- Free ------------------------------------------------------------------------
+
+/** free(p): 0 on success, else an error code (also left in lastError). */
+// @ts-ignore: decorator
+@inline export function ftFree(p: usize): i32 {
+  if (p == 0) return OK;
+  if (unitState(unitOf(p)) != UNIT_NORMAL) return freeSpecial(p);
+  const page = normalBlockPage(p);
+  if (page == 0) return failWith(EINVAL_PTR);
+  const seg = segmentOf(p);
+  if (segmentIsLocal(seg, curThread) && load<u8>(page, P_IN_FULL) == 0) {
+    const key = load<u32>(page, P_KEY);
+    const link = load<u32>(p) ^ key;
+    if (link == 0 || link - load<u32>(page, P_START) < (load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE))) {
+      if (blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
+    }
+    if (FT_DEBUG_BUILD) debugFillFreed(page, p);
+    store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ key);
+    store<u32>(page, <u32>p, P_LOCAL_FREE);
+    const used = load<u32>(page, P_USED) - 1;
+    store<u32>(page, used, P_USED);
+    if (used == 0) pageRetire(<usize>load<u32>(page, P_XHEAP), page);
+    return OK;
+  }
+  return freeGeneric(seg, page, p);
+}
+
+function failWith(code: i32): i32 {
+  setError(code);
+  return code;
+}
+
+// @ts-ignore: decorator
+@inline function debugFillFreed(page: usize, p: usize): void {
+  const bs = load<u32>(page, P_BLOCK_SIZE);
+  if (bs > 4) memory.fill(p + 4, 0xDD, bs - 4);
+}
+
+// Slow: the page is in the full queue, or the block belongs to another thread.
+function freeGeneric(seg: usize, page: usize, p: usize): i32 {
+  if (segmentIsLocal(seg, curThread)) {
+    if (blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
+    freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, p);
+    return OK;
+  }
+  return freeMt(page, p);
+}
+
+/** Owner frees a block already known valid and not free (also drains xdelayedFree). */
+export function freeCheckedLocal(heap: usize, page: usize, p: usize): void {
+  if (load<u8>(page, P_IN_FULL) != 0) pageUnfull(heap, page);
+  if (FT_DEBUG_BUILD) debugFillFreed(page, p);
+  store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ load<u32>(page, P_KEY));
+  store<u32>(page, <u32>p, P_LOCAL_FREE);
+  const used = load<u32>(page, P_USED) - 1;
+  store<u32>(page, used, P_USED);
+  if (used == 0) pageRetire(heap, page);
+}
+
+/** A free by a thread that does not own the page: one CAS on xthreadFree. */
+function freeMt(page: usize, p: usize): i32 {
+  const key = load<u32>(page, P_KEY);
+  const link = load<u32>(p) ^ key;
+  if (link == 0 || link - load<u32>(page, P_START) < (load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE))) {
+    if (blockIsFreeRemote(page, p)) return failWith(EDOUBLE_FREE);
+  }
+  if (FT_DEBUG_BUILD) debugFillFreed(page, p);
+  let useDelayed = false;
+  while (true) {
+    const tf = loadAcquire(page + P_XTHREAD_FREE);
+    let next: u32;
+    useDelayed = (tf & 3) == DELAY_USE;
+    if (useDelayed) {
+      next = (tf & ~3) | DELAY_FREEING;           // the block goes on the heap list instead
+    } else {
+      store<u32>(p, (tf & ~3) ^ key);
+      next = <u32>p | (tf & 3);
+    }
+    if (casAcqRel(page + P_XTHREAD_FREE, tf, next)) break;  // partner: pageCollect's swap
+  }
+  if (useDelayed) {
+    // While the state is FREEING the owner waits in pageSetDelayed, so the heap
+    // read here stays the page's heap until the push is done.
+    const heap = <usize>loadAcquire(page + P_XHEAP);
+    while (true) {
+      const head = loadAcquire(heap + H_DELAYED);
+      store<u32>(p, head ^ key);
+      if (casAcqRel(heap + H_DELAYED, head, <u32>p)) break;   // partner: heapDelayedFreeAll's swap
+    }
+    while (true) {
+      const tf = loadAcquire(page + P_XTHREAD_FREE);
+      if (casAcqRel(page + P_XTHREAD_FREE, tf, (tf & ~3) | DELAY_NO)) break;
+    }
+  }
+  return OK;
+}
+
+// ---- Double-free search ---------------------------------------------------------
+
+function listContains(page: usize, head: usize, p: usize): bool {
+  const limit = load<u32>(page, P_CAPACITY);
+  const start = load<u32>(page, P_START);
+  const area = limit * load<u32>(page, P_BLOCK_SIZE);
+  let b = head;
+  for (let n: u32 = 0; b != 0 && n <= limit; n++) {
+    if (b == p) return true;
+    if (<u32>b - start >= area) return false;        // not a link of this page: stop
+    b = blockNext(page, b);
+  }
+  return false;
+}
+
+function blockIsFreeLocal(page: usize, p: usize): bool {
+  if (load<u32>(page, P_USED) == 0) return true;
+  return listContains(page, <usize>load<u32>(page, P_FREE), p)
+      || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
+      || listContains(page, <usize>(loadAcquire(page + P_XTHREAD_FREE) & ~3), p);
+}
+
+// Racy by nature (the owner may be changing its lists); the walk is bounded and
+// range-checked, and a live block is never on a list, so a hit is a double free.
+function blockIsFreeRemote(page: usize, p: usize): bool {
+  return listContains(page, <usize>(loadAcquire(page + P_XTHREAD_FREE) & ~3), p)
+      || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
+      || listContains(page, <usize>load<u32>(page, P_FREE), p);
+}
+
+// ---- Huge blocks and bad pointers -----------------------------------------------
+
+function freeSpecial(p: usize): i32 {
+  if (unitState(unitOf(p)) != UNIT_HUGE) return failWith(EINVAL_PTR);
+  const page = hugeBlockPage(p);
+  if (page == 0) return failWith(EINVAL_PTR);
+  // Any thread may free a huge block; claiming `used` 1 -> 0 makes it exactly once.
+  if (!casAcqRel(page + P_USED, 1, 0)) return failWith(EDOUBLE_FREE);
+  hugeSegmentFree(segmentOf(p));
+  return OK;
+}
+
+export function hugeSegmentFree(seg: usize): void {
+  const page = seg + SEG_PAGES;
+  const thread = <usize>loadAcquire(seg + SEG_THREAD);
+  addRelaxed(thread + T_HUGE_COUNT, <u32>-1);
+  osDecommit(load<u32>(page, P_LOCAL_FREE));   // huge records keep their committed bytes there
+  storeRelease(seg + SEG_THREAD, 0);
+  osUnitsFree(seg, load<u32>(seg, SEG_UNITS));
+}

@@ -1,0 +1,109 @@
+// heap.ts — a thread's allocator for one tag.
+//
+// A heap owns pages (through its queues) and lives as long as its thread record.
+// Every page copies the heap's tag; pages only ever serve the heap (hence the
+// tag) that made them. Remote frees into pages of the full queue arrive on the
+// heap's xdelayedFree list (the only field other threads write) and are drained
+// on the owner's slow path.
+//
+// See also: page.ts, page-queue.ts, alloc.ts, thread.ts (heaps per tag).
+
+import { loadAcquire, swapAcqRel } from "./atomics";
+import { heapQueue, queueFirst } from "./page-queue";
+import { blockNext, pageCollect, pageFree, pageRetire, pageSetDelayed, pageUnfull } from "./page";
+import { freeCheckedLocal } from "./free";
+import { segmentOf } from "./segment";
+import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
+  H_TAG, H_THREAD, PAGE_REC_SHIFT, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_SLICE_OFFSET, P_USED, SEG_PAGES,
+  SLICE_SHIFT } from "./layout";
+
+/** Initialise a zeroed heap record. */
+export function heapInit(heap: usize, thread: usize, tag: u32): void {
+  store<u32>(heap, <u32>thread, H_THREAD);
+  store<u32>(heap, tag, H_TAG);
+  store<u32>(heap, 255, H_RETIRED_MIN);
+  store<u32>(heap, 0, H_RETIRED_MAX);
+  for (let w: u32 = 0; w < DIRECT_ENTRIES; w++) store<u32>(heap + H_DIRECT + (<usize>w << 2), <u32>EMPTY_PAGE);
+}
+
+/** The page record of a block known to be a valid block start in a normal segment. */
+// @ts-ignore: decorator
+@inline export function pageOfBlock(block: usize): usize {
+  const seg = segmentOf(block);
+  const rec = seg + SEG_PAGES + (((block - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
+  return rec - load<u32>(rec, P_SLICE_OFFSET);
+}
+
+/**
+ * Free the blocks other threads handed us through xdelayedFree (they belong to
+ * pages that were in the full queue). Cheap when the list is empty: one load.
+ */
+export function heapDelayedFreeAll(heap: usize): void {
+  if (loadAcquire(heap + H_DELAYED) == 0) return;
+  let block = <usize>swapAcqRel(heap + H_DELAYED, 0);
+  while (block != 0) {
+    const page = pageOfBlock(block);
+    const next = blockNext(page, block);
+    freeCheckedLocal(heap, page, block);
+    block = next;
+  }
+}
+
+/** Expire pages kept by pageRetire; `force` frees them all now. */
+export function heapCollectRetired(heap: usize, force: bool): void {
+  const min = load<u32>(heap, H_RETIRED_MIN);
+  const max = load<u32>(heap, H_RETIRED_MAX);
+  if (min > max) return;
+  let newMin: u32 = 255;
+  let newMax: u32 = 0;
+  for (let bin = min; bin <= max; bin++) {
+    const page = queueFirst(heapQueue(heap, bin));
+    if (page == 0) continue;
+    const left = load<u8>(page, P_RETIRE);
+    if (left == 0) continue;
+    if (load<u32>(page, P_USED) == 0) {
+      if (force || left == 1) { pageFree(heap, page); continue; }
+      store<u8>(page, left - 1, P_RETIRE);
+      if (bin < newMin) newMin = bin;
+      if (bin > newMax) newMax = bin;
+    } else {
+      store<u8>(page, 0, P_RETIRE);
+    }
+  }
+  store<u32>(heap, newMin, H_RETIRED_MIN);
+  store<u32>(heap, newMax, H_RETIRED_MAX);
+}
+
+/**
+ * Collect every page: remote frees become local, empty pages are freed (forced
+ * when `force`). With `abandon`, pages are first switched to DELAY_NEVER so that
+ * no thread ever pushes on this heap's list again (the owner is exiting).
+ */
+export function heapCollect(heap: usize, force: bool, abandon: bool): void {
+  if (abandon) {
+    for (let bin: u32 = 1; bin <= BIN_FULL; bin++) {
+      let page = queueFirst(heapQueue(heap, bin));
+      while (page != 0) { pageSetDelayed(page, DELAY_NEVER); page = <usize>load<u32>(page, P_NEXT); }
+    }
+  }
+  heapDelayedFreeAll(heap);
+  for (let bin: u32 = 1; bin <= BIN_FULL; bin++) {
+    let page = queueFirst(heapQueue(heap, bin));
+    while (page != 0) {
+      const next = <usize>load<u32>(page, P_NEXT);
+      pageCollect(page);
+      if (load<u32>(page, P_USED) == 0) {
+        if (force) pageFree(heap, page); else pageRetire(heap, page);
+      } else if (load<u8>(page, P_IN_FULL) != 0 && load<u32>(page, P_FREE) != 0) {
+        pageUnfull(heap, page);
+      }
+      page = next;
+    }
+  }
+  heapCollectRetired(heap, force);
+}
+
+// @ts-ignore: decorator
+@inline export function heapTag(heap: usize): u32 {
+  return load<u32>(heap, H_TAG);
+}

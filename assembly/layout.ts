@@ -1,0 +1,241 @@
+// layout.ts — sizes, shifts and the byte layout of every shared record.
+//
+// Vocabulary (see ../README.md and DESIGN.md §1):
+//   unit     4 MiB of address space; the segment table has one byte per unit.
+//   segment  one unit (normal) or several (huge), aligned to 4 MiB, owned by a thread.
+//   slice    32 KiB; a normal segment has 128, slice 0 holds the segment header.
+//   page     a run of slices holding blocks of one size class (small 1, medium 8,
+//            large up to 64 slices).
+//   block    one allocation.
+// Wasm memory only grows, so "returning memory" means returning a segment's units
+// to the runtime-wide pool (unit state FREE) for any thread to reuse.
+//
+// Every constant is derived from a shift; the resolved value is in the comment.
+
+// @ts-ignore: decorator
+@lazy export const FT_DEBUG_BUILD: bool = isDefined(FT_DEBUG) ? <bool>FT_DEBUG : false;
+
+// ---- Sizes ----------------------------------------------------------------------
+export const WORD_SHIFT: u32 = 3;                            // 8-byte granules
+export const SLICE_SHIFT: u32 = 15;                          // 32 KiB
+export const SLICE_SIZE: u32 = 1 << SLICE_SHIFT;
+export const SEGMENT_SHIFT: u32 = 22;                        // 4 MiB
+export const SEGMENT_SIZE: u32 = 1 << SEGMENT_SHIFT;
+export const SEGMENT_MASK: u32 = SEGMENT_SIZE - 1;
+export const SLICES_PER_SEGMENT: u32 = SEGMENT_SIZE >> SLICE_SHIFT;   // 128
+export const UNITS: u32 = 1 << (32 - SEGMENT_SHIFT);        // 1024 units in 4 GiB
+export const PAGES_PER_UNIT_SHIFT: u32 = SEGMENT_SHIFT - 16; // 64 Wasm pages per unit
+
+export const SMALL_PAGE_SLICES: u32 = 1;                     // 32 KiB
+export const MEDIUM_PAGE_SLICES: u32 = 8;                    // 256 KiB
+export const SMALL_OBJ_MAX: u32 = SLICE_SIZE >> 3;           // 4 KiB: >= 8 blocks per small page
+export const MEDIUM_OBJ_MAX: u32 = SLICE_SIZE;               // 32 KiB: >= 8 blocks per medium page
+export const LARGE_OBJ_MAX: u32 = SEGMENT_SIZE >> 1;         // 2 MiB: larger blocks get a huge segment
+export const DIRECT_MAX: u32 = 1024;                         // sizes served by the direct page table
+export const DIRECT_ENTRIES: u32 = (DIRECT_MAX >> WORD_SHIFT) + 1;    // 129
+export const MAX_ALIGN: u32 = SEGMENT_SIZE >> 1;             // 2 MiB: largest alignment accepted
+export const EXTEND_BYTES: u32 = 4096;                       // lazy free-list extension step
+
+// ---- Bins (size classes) -------------------------------------------------------
+// Bins 1..8 are exact multiples of 8 B (8..64); above that four bins per doubling,
+// up to LARGE_OBJ_MAX (bin 68). See size-class.ts.
+export const BIN_LARGE_MAX: u32 = 68;
+export const BIN_FULL: u32 = 69;                             // the full-page queue
+export const QUEUE_COUNT: u32 = 70;                          // queue 0 is unused
+
+// ---- Unit states (segment table) -----------------------------------------------
+export const UNIT_NONE: u8 = 0;       // not ftheap's (runtime area or not yet grown)
+export const UNIT_NORMAL: u8 = 1;     // head of a normal segment
+export const UNIT_HUGE: u8 = 2;       // head of a huge segment
+export const UNIT_CONT: u8 = 3;       // continuation of a huge segment
+export const UNIT_FREE: u8 = 4;       // in the free-segment pool
+export const UNIT_META: u8 = 5;       // holds thread/heap records
+
+// ---- Root record (runtime-wide), fixed at ROOT --------------------------------
+//
+//   ROOT+0     initState   u32 atomic  0 = fresh, 1 = initialising, 2 = ready
+//   ROOT+4     osLock      u32 atomic  spin lock: grow, pool, segment table
+//   ROOT+8     brkUnits    u32 (osLock) first unit never handed out
+//   ROOT+12    maxPages    u32 (init)  the memory's maximum, in 64 KiB pages
+//   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks
+//   ROOT+24    peak        u64 atomic  high-water of `committed`
+//   ROOT+32    metaLock    u32 atomic  spin lock for the meta allocator
+//   ROOT+36    metaBump    u32 (metaLock)
+//   ROOT+40    metaEnd     u32 (metaLock)
+//   ROOT+44    freeThreads u32 (metaLock) free list of thread records
+//   ROOT+48    threadList  u32 atomic  every thread record ever made (push-only)
+//   ROOT+52    threadsLive u32 atomic
+//   ROOT+56    segsLive    u32 (osLock) units in NORMAL/HUGE/CONT segments
+//   ROOT+60    segsFree    u32 (osLock) units in the pool
+//   ROOT+64    statsLock   u32 atomic  guards the stats scratch area
+//   ROOT+68    threadSerial u32 atomic
+//   ROOT+72    highWaterPages u32 (osLock)
+//   ROOT+128   EMPTY_PAGE  a page record with no free block (read-only)
+//   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
+//   ROOT+2048  BIN_SIZE[70]  u32 block size per bin (written once at init)
+//   ROOT+2560  BIN_RECIP[70] u32 ceil(2^32 / block size)
+//   ROOT+3072  SEGTABLE[1024] u8 unit states
+//   ROOT+4096  STATS scratch (statsLock), 4 KiB
+//   ROOT+8192  end of the root record
+export const ROOT: usize = 1024;
+export const R_INIT: usize = 0;
+export const R_OS_LOCK: usize = 4;
+export const R_BRK_UNITS: usize = 8;
+export const R_MAX_PAGES: usize = 12;
+export const R_COMMITTED: usize = 16;
+export const R_PEAK: usize = 24;
+export const R_META_LOCK: usize = 32;
+export const R_META_BUMP: usize = 36;
+export const R_META_END: usize = 40;
+export const R_FREE_THREADS: usize = 44;
+export const R_THREAD_LIST: usize = 48;
+export const R_THREADS_LIVE: usize = 52;
+export const R_SEGS_LIVE: usize = 56;
+export const R_SEGS_FREE: usize = 60;
+export const R_STATS_LOCK: usize = 64;
+export const R_THREAD_SERIAL: usize = 68;
+export const R_HIGH_WATER_PAGES: usize = 72;
+export const EMPTY_PAGE: usize = ROOT + 128;
+export const EMPTY_HEAP: usize = ROOT + 256;
+export const BIN_SIZE: usize = ROOT + 2048;
+export const BIN_RECIP: usize = ROOT + 2560;
+export const SEGTABLE: usize = ROOT + 3072;
+export const STATS: usize = ROOT + 4096;
+export const STATS_SIZE: usize = 4096;
+export const ROOT_END: usize = ROOT + 8192;
+/** Thread and heap records start here, below the first segment unit. */
+export const META_START: usize = 65536;
+/** Unit 0 is the runtime area (root + first meta records); segments start at unit 1. */
+export const FIRST_UNIT: u32 = 1;
+
+// ---- Segment header (at the segment's base) ------------------------------------
+//
+//   +0    xthreadId   u32 atomic  owning thread record (written by owner; read by all frees)
+//   +4    kind        u32         UNIT_NORMAL / UNIT_HUGE (immutable while live)
+//   +8    usedPages   u32 owner   pages in use (normal); 1 for huge
+//   +12   units       u32         4 MiB units covered (immutable while live)
+//   +16   next        u32 owner   the owner's segment list
+//   +20   prev        u32 owner
+//   +256  page records [128] x 64 B; record i describes slice i
+//
+// Invariant (normal): slices 1..127 are tiled by pages and free spans; a record with
+// blockSize != 0 is the first slice of a live page; every other slice of a page has
+// blockSize = 0 and sliceOffset = its distance to the first record.
+export const SEG_THREAD: usize = 0;
+export const SEG_KIND: usize = 4;
+export const SEG_USED: usize = 8;
+export const SEG_UNITS: usize = 12;
+export const SEG_NEXT: usize = 16;
+export const SEG_PREV: usize = 20;
+export const SEG_PAGES: usize = 256;
+export const PAGE_REC_SHIFT: u32 = 6;                        // 64-byte page records
+export const PAGE_REC_SIZE: u32 = 1 << PAGE_REC_SHIFT;
+export const SEG_META_BYTES: u32 = <u32>SEG_PAGES + (SLICES_PER_SEGMENT << PAGE_REC_SHIFT); // 8448
+export const HUGE_BLOCK_OFFSET: u32 = 16384;                 // huge block start (unaligned case)
+
+// ---- Page record (64 B, in the segment header) ---------------------------------
+//
+//   +0   free         u32 owner   blocks to allocate from (links encoded with `key`)
+//   +4   used         u32 owner   blocks handed out, including those in xthreadFree
+//   +8   localFree    u32 owner   blocks the owner freed
+//   +12  xthreadFree  u32 atomic  blocks other threads freed | delayed state (2 bits)
+//   +16  capacity     u32 owner   blocks extended so far
+//   +20  reserved     u32 owner   blocks that fit the page
+//   +24  blockSize    u32 owner   0 = not a live page (free span or interior slice)
+//   +28  pageStart    u32 owner   address of block 0
+//   +32  next         u32 owner   page queue or span queue link
+//   +36  prev         u32 owner
+//   +40  xheap        u32 atomic  owning heap (read by remote frees)
+//   +44  sliceCount   u32 owner   slices in this page/span (first slice only)
+//   +48  sliceOffset  u32 owner   bytes back to the first slice's record
+//   +52  inFull u8 | tag u8 | retire u8 | bin u8   (owner)
+//   +56  key          u32 owner   odd per-page key that encodes free-list links
+//   +60  recip        u32 owner   ceil(2^32 / blockSize): exact block-boundary test
+//
+// Counting invariant: capacity = (used - |xthreadFree|) live + |free| + |localFree| + |xthreadFree|
+// i.e. capacity = used + |free| + |localFree|, with used - |xthreadFree| blocks live.
+export const P_FREE: usize = 0;
+export const P_USED: usize = 4;
+export const P_LOCAL_FREE: usize = 8;
+export const P_XTHREAD_FREE: usize = 12;
+export const P_CAPACITY: usize = 16;
+export const P_RESERVED: usize = 20;
+export const P_BLOCK_SIZE: usize = 24;
+export const P_START: usize = 28;
+export const P_NEXT: usize = 32;
+export const P_PREV: usize = 36;
+export const P_XHEAP: usize = 40;
+export const P_SLICE_COUNT: usize = 44;
+export const P_SLICE_OFFSET: usize = 48;
+export const P_IN_FULL: usize = 52;  // u8: 1 while in the full queue (free takes the generic path)
+export const P_TAG: usize = 53;
+export const P_RETIRE: usize = 54;
+export const P_BIN: usize = 55;
+export const P_KEY: usize = 56;
+export const P_RECIP: usize = 60;
+
+// Delayed-free state in the low 2 bits of xthreadFree (mimalloc's mi_delayed_t).
+export const DELAY_USE: u32 = 0;        // next remote free also notifies the heap
+export const DELAY_FREEING: u32 = 1;    // a remote thread is pushing on the heap list
+export const DELAY_NO: u32 = 2;         // plain push on the page list
+export const DELAY_NEVER: u32 = 3;      // the owner exited: never touch a heap
+
+// ---- Heap record (1152 B, meta area) -------------------------------------------
+//
+//   +0    thread        u32 owner   owning thread record (0 for EMPTY_HEAP)
+//   +4    tag           u32 owner
+//   +8    genericCount  u32 owner   calls of the slow path
+//   +12   xdelayedFree  u32 atomic  blocks freed remotely into full pages
+//   +16   retiredMin    u32 owner   bin range holding retained empty pages
+//   +20   retiredMax    u32 owner
+//   +32   direct[129]   u32 owner   size>>3 -> page with (probably) free blocks
+//   +576  queues[70]    {first, last} u32 owner
+export const H_THREAD: usize = 0;
+export const H_TAG: usize = 4;
+export const H_GENERIC: usize = 8;
+export const H_DELAYED: usize = 12;
+export const H_RETIRED_MIN: usize = 16;
+export const H_RETIRED_MAX: usize = 20;
+export const H_DIRECT: usize = 32;
+export const H_QUEUES: usize = 576;
+export const HEAP_SIZE: u32 = 1152;
+
+// ---- Thread record (2048 B, meta area) -----------------------------------------
+//
+//   +0    state        u32 atomic  0 free, 1 attached, 2 exited (written by owner)
+//   +4    serial       u32         unique number, for humans
+//   +8    nextAll      u32         root thread list link (immutable once pushed)
+//   +12   segCount     u32 owner   normal segments owned
+//   +16   segFirst     u32 owner   owned normal segments (list through SEG_NEXT)
+//   +20   hugeCount    u32 atomic  huge segments owned (decremented by any freer)
+//   +28   freeNext     u32 (metaLock) link in ROOT.freeThreads while recyclable
+//   +32   heaps[16]    u32 owner   heap record per tag (0 until first use)
+//   +96   spans[8]     {first, last} u32 owner   free spans by slice-count class
+//   +160  visit cursor: tag, bin, page, index, huge unit, next page (owner)
+//   +512  visit bitmap (512 B: up to 4096 blocks per page)
+//   +1024 scratch (owner)
+export const T_STATE: usize = 0;
+export const T_SERIAL: usize = 4;
+export const T_NEXT_ALL: usize = 8;
+export const T_SEG_COUNT: usize = 12;
+export const T_SEG_FIRST: usize = 16;
+export const T_HUGE_COUNT: usize = 20;
+export const T_FREE_NEXT: usize = 28;
+export const T_HEAPS: usize = 32;
+export const T_SPANS: usize = 96;
+export const SPAN_BINS: u32 = 8;
+export const T_VISIT_TAG: usize = 160;
+export const T_VISIT_BIN: usize = 164;
+export const T_VISIT_PAGE: usize = 168;
+export const T_VISIT_INDEX: usize = 172;
+export const T_VISIT_UNIT: usize = 176;
+export const T_VISIT_NEXT: usize = 180;
+export const T_VISIT_BITMAP: usize = 512;
+export const VISIT_BITMAP_BYTES: u32 = 512;
+export const THREAD_SIZE: u32 = 2048;
+
+export const THREAD_FREE: u32 = 0;
+export const THREAD_ATTACHED: u32 = 1;
+export const THREAD_EXITED: u32 = 2;
+
+export const TAG_COUNT: u32 = 16;

@@ -1,0 +1,230 @@
+// page.ts — a page: blocks of one size class and its three free lists.
+//
+// `free` is what malloc pops; the owner's frees go to `localFree`; other threads
+// push on `xthreadFree` with one CAS. Keeping `free` apart from `localFree` makes
+// the fast path run dry at a steady cadence, and that slow-path visit is where
+// remote frees are collected and retired pages expire (mimalloc's "free list
+// sharding"). Fresh pages link their free list lazily, EXTEND_BYTES at a time.
+//
+// Free-list links are stored XOR-ed with the page's odd `key`, so a stray user
+// word rarely looks like a link; free() uses that to catch most double frees
+// cheaply (free.ts).
+//
+// Counting invariant (checked by pageIsValid in debug builds):
+//   capacity = used + |free| + |localFree|,  live blocks = used - |xthreadFree|.
+//
+// The low 2 bits of xthreadFree hold the delayed-free state (layout.ts DELAY_*):
+// a page in the full queue is USE, so the first remote free also pushes the block
+// on the heap's xdelayedFree list and the owner learns the page has room again.
+//
+// See also: page-queue.ts, heap.ts, free.ts, segment.ts.
+
+import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { osCommit, osDecommit } from "./os";
+import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
+import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
+import { binBlockSize, binRecip } from "./size-class";
+import { BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
+  H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL, P_KEY,
+  P_LOCAL_FREE, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
+  P_XTHREAD_FREE, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
+
+export const RETIRE_CYCLES_SMALL: u8 = 16;
+export const RETIRE_CYCLES_MEDIUM: u8 = 4;
+
+// ---- Free-list links ------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline export function blockNext(page: usize, block: usize): usize {
+  return <usize>(load<u32>(block) ^ load<u32>(page, P_KEY));
+}
+
+// @ts-ignore: decorator
+@inline export function blockSetNext(page: usize, block: usize, next: usize): void {
+  store<u32>(block, <u32>next ^ load<u32>(page, P_KEY));
+}
+
+/** Index of `block` in the page (exact only for block starts). */
+// @ts-ignore: decorator
+@inline export function blockIndex(page: usize, block: usize): u32 {
+  return <u32>((<u64>(<u32>(block - load<u32>(page, P_START))) * <u64>load<u32>(page, P_RECIP)) >> 32);
+}
+
+// ---- Fresh pages ----------------------------------------------------------------
+
+/** Set up the record `page` (slices already taken) for blocks of `bin`. */
+export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
+  const bs = binBlockSize(bin);
+  const seg = segmentOf(page);
+  const start = sliceStart(seg, recordIndex(seg, page));
+  const area = load<u32>(page, P_SLICE_COUNT) << SLICE_SHIFT;
+  store<u32>(page, 0, P_FREE);
+  store<u32>(page, 0, P_USED);
+  store<u32>(page, 0, P_LOCAL_FREE);
+  storeRelease(page + P_XTHREAD_FREE, DELAY_NO);
+  store<u32>(page, 0, P_CAPACITY);
+  store<u32>(page, area / bs, P_RESERVED);
+  store<u32>(page, <u32>start, P_START);
+  storeRelease(page + P_XHEAP, <u32>heap);
+  store<u8>(page, 0, P_IN_FULL);
+  store<u8>(page, <u8>tag, P_TAG);
+  store<u8>(page, 0, P_RETIRE);
+  store<u8>(page, <u8>bin, P_BIN);
+  store<u32>(page, ((<u32>start ^ (bs << 7)) * 0x9E3779B1) | 1, P_KEY);
+  store<u32>(page, binRecip(bin), P_RECIP);
+  // Last: a non-zero blockSize makes the record a live page for free()'s checks.
+  store<u32>(page, bs, P_BLOCK_SIZE);
+}
+
+/** Link the next few never-used blocks into `free` (which is empty). */
+export function pageExtend(page: usize): void {
+  const bs = load<u32>(page, P_BLOCK_SIZE);
+  const capacity = load<u32>(page, P_CAPACITY);
+  let n = EXTEND_BYTES / bs;
+  if (n == 0) n = 1;
+  const room = load<u32>(page, P_RESERVED) - capacity;
+  if (n > room) n = room;
+  const key = load<u32>(page, P_KEY);
+  const first = <usize>load<u32>(page, P_START) + <usize>capacity * bs;
+  const last = first + <usize>(n - 1) * bs;
+  let b = first;
+  while (b < last) {
+    const next = b + bs;
+    if (FT_DEBUG_BUILD) memory.fill(b, 0xD0, bs);
+    store<u32>(b, <u32>next ^ key);
+    b = next;
+  }
+  if (FT_DEBUG_BUILD) memory.fill(last, 0xD0, bs);
+  store<u32>(last, <u32>load<u32>(page, P_FREE) ^ key);
+  store<u32>(page, <u32>first, P_FREE);
+  store<u32>(page, capacity + n, P_CAPACITY);
+  osCommit(n * bs);
+}
+
+// ---- Collecting -------------------------------------------------------------------
+
+/**
+ * Move blocks other threads freed onto `localFree` (one swap), then, if `free`
+ * ran dry, make `localFree` the new `free`. Owner only.
+ */
+export function pageCollect(page: usize): void {
+  let tf = loadAcquire(page + P_XTHREAD_FREE);
+  if ((tf & ~3) != 0) {
+    while (!casAcqRel(page + P_XTHREAD_FREE, tf, tf & 3)) tf = loadAcquire(page + P_XTHREAD_FREE);
+    const head = <usize>(tf & ~3);
+    const capacity = load<u32>(page, P_CAPACITY);
+    let tail = head;
+    let count: u32 = 1;
+    while (true) {
+      const next = blockNext(page, tail);
+      if (next == 0 || count > capacity) break;   // the bound guards against a corrupt list
+      tail = next;
+      count++;
+    }
+    blockSetNext(page, tail, <usize>load<u32>(page, P_LOCAL_FREE));
+    store<u32>(page, <u32>head, P_LOCAL_FREE);
+    store<u32>(page, load<u32>(page, P_USED) - count, P_USED);
+  }
+  if (load<u32>(page, P_FREE) == 0) {
+    store<u32>(page, load<u32>(page, P_LOCAL_FREE), P_FREE);
+    store<u32>(page, 0, P_LOCAL_FREE);
+  }
+}
+
+/** Blocks immediately available: free, or expandable. */
+// @ts-ignore: decorator
+@inline export function pageHasRoom(page: usize): bool {
+  return load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED);
+}
+
+// ---- Delayed-free state --------------------------------------------------------
+
+/**
+ * Set the page's delayed-free state. Waits out a remote thread in the middle of
+ * pushing on the heap list (DELAY_FREEING, a few instructions long); NEVER is
+ * sticky (an exited owner). Partner: freeMt's CAS loops in free.ts.
+ */
+export function pageSetDelayed(page: usize, state: u32): void {
+  while (true) {
+    const tf = loadAcquire(page + P_XTHREAD_FREE);
+    const old = tf & 3;
+    if (old == DELAY_FREEING) continue;
+    if (old == state || old == DELAY_NEVER) return;
+    if (casAcqRel(page + P_XTHREAD_FREE, tf, (tf & ~3) | state)) return;
+  }
+}
+
+// ---- Full queue ----------------------------------------------------------------
+
+/**
+ * Move a page with no room to the heap's full queue, so searches skip it. Returns
+ * false (and leaves it in its bin) when a remote free slipped in before the heap
+ * was asked to notify: the page then has room again.
+ */
+export function pageToFull(heap: usize, page: usize): bool {
+  pageSetDelayed(page, DELAY_USE);
+  if ((loadAcquire(page + P_XTHREAD_FREE) & ~3) != 0) {
+    pageSetDelayed(page, DELAY_NO);
+    pageCollect(page);
+    return false;
+  }
+  queueRemove(heap, <u32>load<u8>(page, P_BIN), page);
+  store<u8>(page, 1, P_IN_FULL);
+  queuePushBack(heap, BIN_FULL, page);
+  return true;
+}
+
+/** A block of a page in the full queue was freed: back to its bin's queue. */
+export function pageUnfull(heap: usize, page: usize): void {
+  queueRemove(heap, BIN_FULL, page);
+  store<u8>(page, 0, P_IN_FULL);
+  queuePushBack(heap, <u32>load<u8>(page, P_BIN), page);
+  pageSetDelayed(page, DELAY_NO);
+}
+
+// ---- Retire and free -----------------------------------------------------------
+
+/** Give an empty page's slices back to its segment. Owner only. */
+export function pageFree(heap: usize, page: usize): void {
+  queueRemove(heap, pageQueueBin(page), page);
+  osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
+  storeRelease(page + P_XHEAP, 0);
+  segmentPageFree(<usize>load<u32>(heap, H_THREAD), page);
+}
+
+/**
+ * The last block of a page was freed. A page that is alone in its queue is kept
+ * for a few slow-path rounds (a program that frees everything and allocates again
+ * should not churn pages); any other empty page is freed at once.
+ */
+export function pageRetire(heap: usize, page: usize): void {
+  if (load<u8>(page, P_RETIRE) != 0) return;
+  const bin = <u32>load<u8>(page, P_BIN);
+  const bs = load<u32>(page, P_BLOCK_SIZE);
+  const q = heapQueue(heap, bin);
+  if (bs <= MEDIUM_OBJ_MAX && queueFirst(q) == page && queueLast(q) == page) {
+    store<u8>(page, bs <= SMALL_OBJ_MAX ? RETIRE_CYCLES_SMALL : RETIRE_CYCLES_MEDIUM, P_RETIRE);
+    if (bin < load<u32>(heap, H_RETIRED_MIN)) store<u32>(heap, bin, H_RETIRED_MIN);
+    if (bin > load<u32>(heap, H_RETIRED_MAX)) store<u32>(heap, bin, H_RETIRED_MAX);
+    return;
+  }
+  pageFree(heap, page);
+}
+
+// ---- Validation (debug builds) -------------------------------------------------
+
+function listLength(page: usize, head: usize, limit: u32): u32 {
+  let n: u32 = 0;
+  let b = head;
+  while (b != 0 && n <= limit) { n++; b = blockNext(page, b); }
+  return n;
+}
+
+/** Re-check the counting invariant of a page. Owner only; O(capacity). */
+export function pageIsValid(page: usize): bool {
+  const capacity = load<u32>(page, P_CAPACITY);
+  if (capacity > load<u32>(page, P_RESERVED)) return false;
+  const nFree = listLength(page, <usize>load<u32>(page, P_FREE), capacity);
+  const nLocal = listLength(page, <usize>load<u32>(page, P_LOCAL_FREE), capacity);
+  return capacity == load<u32>(page, P_USED) + nFree + nLocal;
+}

@@ -1,0 +1,208 @@
+// segment.ts — segments, and the spans of slices that pages are cut from.
+//
+// A normal segment is one 4 MiB unit owned by one thread. Slice 0 holds the header
+// and the 128 page records; slices 1..127 are tiled by live pages and free spans.
+// A thread keeps its free spans in span queues bucketed by slice count (1, 2, 3-4,
+// 5-8, ... 65-128). Taking a page splits the first span that fits; freeing one
+// coalesces it with free neighbours; a segment whose pages are all free goes back
+// to the pool. Huge segments (blocks above LARGE_OBJ_MAX, or large alignments) hold
+// one block and are freed whole by whichever thread frees the block.
+//
+// Ownership: only the owning thread touches a segment's spans, records and its
+// place in the owner's segment list; other threads read the header's xthreadId
+// (to know the block is not theirs) and the page records' immutable fields.
+//
+// Free span record (first slice): blockSize = 0, sliceCount = n, next/prev in a
+// span queue; the last slice (n > 1): sliceOffset = (n-1) * 64, blockSize = 0.
+// See also: os.ts (units), page.ts (what a page holds), layout.ts (the boxes).
+
+import { loadAcquire, storeRelease } from "./atomics";
+import { osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
+import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
+  SEGMENT_MASK, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
+  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_SEG_COUNT, T_SEG_FIRST, T_SPANS, UNIT_NORMAL } from "./layout";
+
+// @ts-ignore: decorator
+@inline export function segmentOf(ptr: usize): usize {
+  return ptr & ~<usize>SEGMENT_MASK;
+}
+
+// @ts-ignore: decorator
+@inline export function sliceRecord(seg: usize, index: u32): usize {
+  return seg + SEG_PAGES + (<usize>index << PAGE_REC_SHIFT);
+}
+
+// @ts-ignore: decorator
+@inline export function recordIndex(seg: usize, rec: usize): u32 {
+  return <u32>((rec - seg - SEG_PAGES) >> PAGE_REC_SHIFT);
+}
+
+/** Address of the first byte of slice `index`. */
+// @ts-ignore: decorator
+@inline export function sliceStart(seg: usize, index: u32): usize {
+  return seg + (<usize>index << SLICE_SHIFT);
+}
+
+// ---- Span queues ----------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function spanBin(slices: u32): u32 {
+  return slices <= 1 ? 0 : 32 - clz<u32>(slices - 1);   // 1, 2, 3-4, 5-8, ..., 65-128
+}
+
+// @ts-ignore: decorator
+@inline function spanQueue(thread: usize, bin: u32): usize {
+  return thread + T_SPANS + (<usize>bin << 3);
+}
+
+function spanQueuePush(thread: usize, rec: usize): void {
+  const q = spanQueue(thread, spanBin(load<u32>(rec, P_SLICE_COUNT)));
+  const first = load<u32>(q);
+  store<u32>(rec, first, P_NEXT);
+  store<u32>(rec, 0, P_PREV);
+  if (first != 0) store<u32>(first, <u32>rec, P_PREV); else store<u32>(q, <u32>rec, 4);
+  store<u32>(q, <u32>rec);
+}
+
+function spanQueueRemove(thread: usize, rec: usize): void {
+  const q = spanQueue(thread, spanBin(load<u32>(rec, P_SLICE_COUNT)));
+  const next = load<u32>(rec, P_NEXT);
+  const prev = load<u32>(rec, P_PREV);
+  if (prev != 0) store<u32>(prev, next, P_NEXT); else store<u32>(q, next);
+  if (next != 0) store<u32>(next, prev, P_PREV); else store<u32>(q, prev, 4);
+  store<u32>(rec, 0, P_NEXT);
+  store<u32>(rec, 0, P_PREV);
+}
+
+/** Mark slices [index, index+count) as one free span and queue it. */
+function spanMakeFree(thread: usize, seg: usize, index: u32, count: u32): void {
+  const rec = sliceRecord(seg, index);
+  store<u32>(rec, 0, P_BLOCK_SIZE);
+  store<u32>(rec, count, P_SLICE_COUNT);
+  store<u32>(rec, 0, P_SLICE_OFFSET);
+  if (count > 1) {
+    const last = sliceRecord(seg, index + count - 1);
+    store<u32>(last, 0, P_BLOCK_SIZE);
+    store<u32>(last, 0, P_SLICE_COUNT);
+    store<u32>(last, (count - 1) << PAGE_REC_SHIFT, P_SLICE_OFFSET);
+  }
+  spanQueuePush(thread, rec);
+}
+
+// ---- Segments ------------------------------------------------------------------
+
+function segmentListPush(thread: usize, seg: usize): void {
+  const first = load<u32>(thread, T_SEG_FIRST);
+  store<u32>(seg, first, SEG_NEXT);
+  store<u32>(seg, 0, SEG_PREV);
+  if (first != 0) store<u32>(first, <u32>seg, SEG_PREV);
+  store<u32>(thread, <u32>seg, T_SEG_FIRST);
+  store<u32>(thread, load<u32>(thread, T_SEG_COUNT) + 1, T_SEG_COUNT);
+}
+
+function segmentListRemove(thread: usize, seg: usize): void {
+  const next = load<u32>(seg, SEG_NEXT);
+  const prev = load<u32>(seg, SEG_PREV);
+  if (prev != 0) store<u32>(prev, next, SEG_NEXT); else store<u32>(thread, next, T_SEG_FIRST);
+  if (next != 0) store<u32>(next, prev, SEG_PREV);
+  store<u32>(thread, load<u32>(thread, T_SEG_COUNT) - 1, T_SEG_COUNT);
+}
+
+/** A fresh normal segment for `thread`, its slices 1..127 one free span. 0 on OOM. */
+function segmentAlloc(thread: usize): usize {
+  const seg = osUnitsAlloc(1, UNIT_NORMAL);
+  if (seg == 0) return 0;
+  // A pool unit may hold old records: the header and all records start clean.
+  memory.fill(seg, 0, SEG_META_BYTES);
+  store<u32>(seg, UNIT_NORMAL, SEG_KIND);
+  store<u32>(seg, 1, SEG_UNITS);
+  storeRelease(seg + SEG_THREAD, <u32>thread);
+  osCommit(SEG_META_BYTES);
+  segmentListPush(thread, seg);
+  spanMakeFree(thread, seg, 1, SLICES_PER_SEGMENT - 1);
+  return seg;
+}
+
+function segmentFree(thread: usize, seg: usize): void {
+  // All pages are free, so coalescing left exactly one span [1, 128).
+  spanQueueRemove(thread, sliceRecord(seg, 1));
+  segmentListRemove(thread, seg);
+  storeRelease(seg + SEG_THREAD, 0);
+  osDecommit(SEG_META_BYTES);
+  osUnitsFree(seg, 1);
+}
+
+/**
+ * Take `count` slices for a page: first fit in the span queues, else a new
+ * segment. Returns the page's first record (blockSize still 0), or 0 on OOM.
+ * Interior records get their sliceOffset (pointers into any slice find the page)
+ * and blockSize 0 (they are never mistaken for a live page).
+ */
+export function segmentPageAlloc(thread: usize, count: u32): usize {
+  let rec: usize = 0;
+  for (let bin = spanBin(count); bin < SPAN_BINS && rec == 0; bin++) {
+    let r = <usize>load<u32>(spanQueue(thread, bin));
+    while (r != 0) {
+      if (load<u32>(r, P_SLICE_COUNT) >= count) { rec = r; break; }
+      r = load<u32>(r, P_NEXT);
+    }
+  }
+  if (rec == 0) {
+    const seg = segmentAlloc(thread);
+    if (seg == 0) return 0;
+    rec = sliceRecord(seg, 1);
+  }
+  spanQueueRemove(thread, rec);
+  const seg = segmentOf(rec);
+  const index = recordIndex(seg, rec);
+  const have = load<u32>(rec, P_SLICE_COUNT);
+  if (have > count) spanMakeFree(thread, seg, index + count, have - count);
+  store<u32>(rec, count, P_SLICE_COUNT);
+  store<u32>(rec, 0, P_SLICE_OFFSET);
+  for (let i: u32 = 1; i < count; i++) {
+    const r = rec + (<usize>i << PAGE_REC_SHIFT);
+    store<u32>(r, 0, P_BLOCK_SIZE);
+    store<u32>(r, 0, P_SLICE_COUNT);
+    store<u32>(r, i << PAGE_REC_SHIFT, P_SLICE_OFFSET);
+  }
+  store<u32>(seg, load<u32>(seg, SEG_USED) + 1, SEG_USED);
+  return rec;
+}
+
+/** Give a page's slices back: coalesce with free neighbours; free an empty segment. */
+export function segmentPageFree(thread: usize, rec: usize): void {
+  const seg = segmentOf(rec);
+  let index = recordIndex(seg, rec);
+  let count = load<u32>(rec, P_SLICE_COUNT);
+  store<u32>(rec, 0, P_BLOCK_SIZE);
+  // Right neighbour: a first record.
+  const after = index + count;
+  if (after < SLICES_PER_SEGMENT) {
+    const r = sliceRecord(seg, after);
+    if (load<u32>(r, P_BLOCK_SIZE) == 0) {
+      count += load<u32>(r, P_SLICE_COUNT);
+      spanQueueRemove(thread, r);
+    }
+  }
+  // Left neighbour: its last record leads to its first.
+  if (index > 1) {
+    let r = sliceRecord(seg, index - 1);
+    r -= load<u32>(r, P_SLICE_OFFSET);
+    if (load<u32>(r, P_BLOCK_SIZE) == 0) {
+      spanQueueRemove(thread, r);
+      const n = load<u32>(r, P_SLICE_COUNT);
+      index -= n;
+      count += n;
+    }
+  }
+  spanMakeFree(thread, seg, index, count);
+  const used = load<u32>(seg, SEG_USED) - 1;
+  store<u32>(seg, used, SEG_USED);
+  if (used == 0) segmentFree(thread, seg);
+}
+
+/** Is `thread` the owner of the segment holding `ptr`? One atomic load. */
+// @ts-ignore: decorator
+@inline export function segmentIsLocal(seg: usize, thread: usize): bool {
+  return loadAcquire(seg + SEG_THREAD) == <u32>thread;
+}

@@ -1,0 +1,97 @@
+// stats.ts — a snapshot of the allocator, written into the root's STATS area.
+//
+// The walk visits every live segment in the segment table and every page in it.
+// It reads other threads' pages without stopping them, so while threads run the
+// numbers are approximate; when they are quiescent, they are exact. Live blocks
+// of a page = used - |xthreadFree| (remote frees not yet collected are not live).
+//
+// STATS layout (u32 unless noted), read by src/stats.ts:
+//   +0 unitsLive  +4 unitsFree  +8 memoryPages  +12 highWaterPages  +16 maxPages
+//   +20 threadsLive  +24 committed (u64)  +32 peak (u64)  +40 normalSegments
+//   +44 hugeBlocks  +48 hugeBytes (u64)
+//   +64 + 16*bin: pages, liveBlocks, capacityBlocks, retainedPages
+// Filters: `thread` (0 = every thread), `tag` (TAG_ANY = every tag).
+
+import { loadAcquire, spinLock, spinUnlock } from "./atomics";
+import { blockNext } from "./page";
+import { unitState } from "./os";
+import { sliceRecord } from "./segment";
+import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_LOCAL_FREE, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
+  P_XTHREAD_FREE, QUEUE_COUNT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_PEAK,
+  R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREADS_LIVE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
+  SLICES_PER_SEGMENT, STATS, STATS_SIZE, UNIT_HUGE, UNIT_NORMAL } from "./layout";
+
+export const TAG_ANY: u32 = 0xFF;
+
+function xthreadCount(page: usize): u32 {
+  const limit = load<u32>(page, P_CAPACITY);
+  let b = <usize>(loadAcquire(page + P_XTHREAD_FREE) & ~3);
+  let n: u32 = 0;
+  while (b != 0 && n < limit) { n++; b = blockNext(page, b); }
+  return n;
+}
+
+// @ts-ignore: decorator
+@inline function binSlot(bin: u32): usize {
+  return STATS + 64 + (<usize>bin << 4);
+}
+
+function countPage(page: usize): void {
+  const slot = binSlot(<u32>load<u8>(page, P_BIN));
+  const used = load<u32>(page, P_USED);
+  const remote = xthreadCount(page);
+  store<u32>(slot, load<u32>(slot) + 1);
+  store<u32>(slot, load<u32>(slot, 4) + (used > remote ? used - remote : 0), 4);
+  store<u32>(slot, load<u32>(slot, 8) + load<u32>(page, P_CAPACITY), 8);
+  if (load<u8>(page, P_RETIRE) != 0) store<u32>(slot, load<u32>(slot, 12) + 1, 12);
+}
+
+/** Take the stats lock, fill STATS, return its address. Release with statsRelease. */
+export function statsSnapshot(thread: usize, tag: u32): usize {
+  spinLock(ROOT + R_STATS_LOCK);
+  memory.fill(STATS, 0, STATS_SIZE);
+  store<u32>(STATS, load<u32>(ROOT + R_SEGS_LIVE));
+  store<u32>(STATS, load<u32>(ROOT + R_SEGS_FREE), 4);
+  store<u32>(STATS, <u32>memory.size(), 8);
+  store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), 12);
+  store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), 16);
+  store<u32>(STATS, loadAcquire(ROOT + R_THREADS_LIVE), 20);
+  store<u64>(STATS, atomic.load<u64>(ROOT + R_COMMITTED), 24);
+  store<u64>(STATS, atomic.load<u64>(ROOT + R_PEAK), 32);
+  let normal: u32 = 0;
+  let huge: u32 = 0;
+  let hugeBytes: u64 = 0;
+  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+  for (let unit = FIRST_UNIT; unit < brk; unit++) {
+    const state = unitState(unit);
+    if (state != UNIT_NORMAL && state != UNIT_HUGE) continue;
+    const seg = <usize>unit << SEGMENT_SHIFT;
+    if (thread != 0 && loadAcquire(seg + SEG_THREAD) != <u32>thread) continue;
+    if (state == UNIT_HUGE) {
+      const page = seg + SEG_PAGES;
+      if (loadAcquire(page + P_USED) == 0) continue;
+      if (tag != TAG_ANY && <u32>load<u8>(page, P_TAG) != tag) continue;
+      huge++;
+      hugeBytes += <u64>load<u32>(page, P_LOCAL_FREE);
+      continue;
+    }
+    normal++;
+    let index: u32 = 1;
+    while (index < SLICES_PER_SEGMENT) {
+      const page = sliceRecord(seg, index);
+      const count = load<u32>(page, P_SLICE_COUNT);
+      if (load<u32>(page, P_BLOCK_SIZE) != 0 && (tag == TAG_ANY || <u32>load<u8>(page, P_TAG) == tag)) {
+        if (<u32>load<u8>(page, P_BIN) < QUEUE_COUNT) countPage(page);
+      }
+      index += count == 0 ? 1 : count;   // 0 only while the owner is mid-update
+    }
+  }
+  store<u32>(STATS, normal, 40);
+  store<u32>(STATS, huge, 44);
+  store<u64>(STATS, hugeBytes, 48);
+  return STATS;
+}
+
+export function statsRelease(): void {
+  spinUnlock(ROOT + R_STATS_LOCK);
+}

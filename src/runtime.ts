@@ -1,0 +1,166 @@
+/**
+ * The runtime: one shared `WebAssembly.Memory` plus the compiled core, and this
+ * JS thread's own instance of it.
+ *
+ * Every JS thread (the main thread, each worker) holds its own `Runtime` object for
+ * the same shared memory: the creator makes it with {@link Runtime.create}, posts
+ * {@link Runtime.share}'s handle to workers, and each worker calls
+ * {@link Runtime.join}. Wasm globals are per instance, so each instance is one
+ * thread's: its allocator state lives in a thread record in shared memory, reached
+ * through those globals.
+ * @module
+ */
+import type { AllocatorStats, RuntimeHandle, RuntimeOptions } from './api.ts';
+import { coreError, ErrorCode, FtheapError } from './errors.ts';
+import { checkSharedMemory, packagedModule } from './platform.ts';
+import { readStats } from './stats.ts';
+import { Thread } from './thread.ts';
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+const ABI = 1;
+
+/** The raw Wasm exports (`ft_*`), callable with no facade cost. Pointers are i32: use `>>> 0`. */
+export interface CoreExports {
+  ft_init(maxPages: number): number;
+  ft_thread_attach(): number;
+  ft_thread_exit(): number;
+  ft_thread_current(): number;
+  ft_thread_set_current(thread: number): number;
+  ft_thread_state(thread: number): number;
+  ft_heap(tag: number): number;
+  ft_collect(force: number): void;
+  ft_malloc(size: number): number;
+  ft_calloc(count: number, size: number): number;
+  ft_realloc(ptr: number, size: number): number;
+  ft_aligned_alloc(align: number, size: number): number;
+  ft_free(ptr: number): number;
+  ft_usable_size(ptr: number): number;
+  ft_heap_malloc(heap: number, size: number): number;
+  ft_heap_calloc(heap: number, count: number, size: number): number;
+  ft_heap_aligned_alloc(heap: number, align: number, size: number): number;
+  ft_visit_begin(tag: number): number;
+  ft_visit_next(): number;
+  ft_stats_snapshot(thread: number, tag: number): number;
+  ft_stats_release(): void;
+  ft_stats_reset_peak(): void;
+  ft_last_error(): number;
+  ft_bin_of(size: number): number;
+  ft_bin_size(bin: number): number;
+  ft_max_alloc_size(): number;
+  ft_memory_pages(): number;
+  ft_debug_page_valid(page: number): number;
+  [name: string]: unknown;
+}
+
+function pagesOf(bytes: number | undefined, fallback: number, what: string): number {
+  if (bytes === undefined) return fallback;
+  if (!Number.isFinite(bytes) || bytes < 0 || bytes > MAX_PAGES * PAGE) {
+    throw new FtheapError(ErrorCode.EINVAL_OPTION, `${what} must be 0..4 GiB, got ${bytes}`);
+  }
+  return Math.max(2, Math.ceil(bytes / PAGE));
+}
+
+export class Runtime {
+  /** The shared memory every thread of this runtime uses. */
+  readonly memory: WebAssembly.Memory;
+  /** The compiled core (shared with workers through {@link share}). */
+  readonly module: WebAssembly.Module;
+  /** This thread's instance's raw exports. */
+  readonly exports: CoreExports;
+  /** The thread whose heaps the raw exports use now (set by {@link Thread} calls). */
+  current: Thread | null = null;
+  /** Largest size a single allocation may ask for. */
+  readonly maxAllocSize: number;
+  private readonly maximumPages: number;
+  private u8view: Uint8Array;
+
+  private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, instance: WebAssembly.Instance,
+      maximumPages: number) {
+    this.module = module;
+    this.memory = memory;
+    this.exports = instance.exports as unknown as CoreExports;
+    this.maximumPages = maximumPages;
+    this.u8view = new Uint8Array(memory.buffer);
+    this.maxAllocSize = this.exports.ft_max_alloc_size() >>> 0;
+  }
+
+  /**
+   * Make a runtime: a new shared memory and the core compiled (once per process).
+   *
+   * @example
+   * ```ts
+   * const rt = await Runtime.create({ maximumMemory: 1 << 30 });
+   * const t = rt.attach();
+   * const p = t.alloc(100);
+   * t.free(p);
+   * ```
+   */
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    checkSharedMemory();
+    const maximum = pagesOf(options.maximumMemory, 16384, 'maximumMemory');
+    const initial = Math.min(pagesOf(options.initialMemory, 256, 'initialMemory'), maximum);
+    const module = options.module ?? await packagedModule(options.debug ?? false);
+    const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
+    return Runtime.instantiate(module, memory, maximum);
+  }
+
+  /** Join a runtime made elsewhere (typically in a worker) from its {@link share} handle. */
+  static async join(handle: RuntimeHandle): Promise<Runtime> {
+    checkSharedMemory();
+    if (!handle || handle.kind !== 'ftheap-runtime') throw new FtheapError(ErrorCode.EINVAL_OPTION, 'not an ftheap runtime handle');
+    if (handle.abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `ABI ${handle.abi} != ${ABI}`);
+    return Runtime.instantiate(handle.module, handle.memory, handle.maximumPages);
+  }
+
+  private static async instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory, maximumPages: number): Promise<Runtime> {
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    const rt = new Runtime(module, memory, instance, maximumPages);
+    const abi = rt.exports.ft_init(maximumPages);
+    if (abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `core ABI ${abi} != ${ABI}`);
+    return rt;
+  }
+
+  /** A structured-cloneable handle for {@link Runtime.join} in another thread. */
+  share(): RuntimeHandle {
+    return { kind: 'ftheap-runtime', abi: ABI, module: this.module, memory: this.memory, maximumPages: this.maximumPages };
+  }
+
+  /**
+   * Attach a thread on this JS thread: it gets a thread record with its own heaps.
+   * A JS thread usually attaches once; several attached threads take turns (each
+   * call through a {@link Thread} makes it current).
+   */
+  attach(): Thread {
+    const id = this.exports.ft_thread_attach() >>> 0;
+    if (id === 0) throw coreError(this.exports.ft_last_error());
+    const t = new Thread(this, id);
+    this.current = t;
+    return t;
+  }
+
+  /** Snapshot of the whole runtime, as plain JSON (exact when threads are quiescent). */
+  stats(): AllocatorStats {
+    return readStats(this.exports, this.memory, 0);
+  }
+
+  /** Restart `stats().memory.committedPeak` from the current committed bytes. */
+  resetPeak(): void {
+    this.exports.ft_stats_reset_peak();
+  }
+
+  /**
+   * A byte view of the whole memory, rebuilt only when the memory has grown
+   * (reading `memory.buffer` on a shared memory is slow, so it is cached).
+   */
+  bytes(): Uint8Array {
+    if (this.u8view.byteLength !== this.exports.ft_memory_pages() * PAGE) this.u8view = new Uint8Array(this.memory.buffer);
+    return this.u8view;
+  }
+
+  /** A DataView of `length` bytes at `ptr` (valid until the memory grows). */
+  view(ptr: number, length: number): DataView {
+    const b = this.bytes();
+    return new DataView(b.buffer, ptr >>> 0, length);
+  }
+}
