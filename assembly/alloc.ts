@@ -1,8 +1,9 @@
 // alloc.ts — handing out blocks.
 //
-// Fast path (heapMalloc, sizes up to DIRECT_MAX): one load from the heap's direct
-// table gives the page, one pop from its `free` list gives the block. Everything
-// else — an empty `free`, bigger sizes, no thread attached — goes to
+// Fast path (heapMalloc): for sizes up to DIRECT_MAX one load from the heap's
+// direct table gives the page, for larger ones (up to LARGE_OBJ_MAX) the bin's
+// queue head does; one pop from its `free` list gives the block. Everything
+// else — an empty `free`, huge sizes, no thread attached — goes to
 // mallocGeneric, which also does the heap's periodic chores: drain remote frees
 // into full pages, expire retired pages, now and then collect every page.
 // Larger than LARGE_OBJ_MAX: a huge segment of its own.
@@ -19,25 +20,31 @@ import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { heapForTag } from "./thread";
-import { DELAY_NEVER, DIRECT_MAX, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
+import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
   SEG_THREAD, SEG_UNITS, SEG_USED, SLICE_SIZE, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
 /** Largest request ever considered: the 4 GiB address space less the runtime area. */
 export const MAX_ALLOC_SIZE: usize = 0xFFFFFFFF - (SEGMENT_SIZE << 1);
-const GENERIC_COLLECT_EVERY: u32 = 10000;
+const GENERIC_COLLECT_MASK: u32 = 8191;   // collect every page every 8192 slow-path calls
 
 // @ts-ignore: decorator
 @inline export function heapMalloc(heap: usize, size: usize): usize {
+  let page: usize;
   if (size <= DIRECT_MAX) {
-    const page = <usize>load<u32>(heap + H_DIRECT + ((size + 7) >> WORD_SHIFT << 2));
-    const block = <usize>load<u32>(page, P_FREE);
-    if (block != 0) {
-      store<u32>(page, load<u32>(block) ^ load<u32>(page, P_KEY), P_FREE);
-      store<u32>(page, load<u32>(page, P_USED) + 1, P_USED);
-      return block;
-    }
+    page = <usize>load<u32>(heap + H_DIRECT + ((size + 7) >> WORD_SHIFT << 2));
+  } else if (size <= LARGE_OBJ_MAX) {
+    page = queueFirst(heapQueue(heap, binOf(size)));
+    page = select<usize>(page, EMPTY_PAGE, page != 0);
+  } else {
+    return mallocGeneric(heap, size);
+  }
+  const block = <usize>load<u32>(page, P_FREE);
+  if (block != 0) {
+    store<u32>(page, load<u32>(block) ^ load<u32>(page, P_KEY), P_FREE);
+    store<u32>(page, load<u32>(page, P_USED) + 1, P_USED);
+    return block;
   }
   return mallocGeneric(heap, size);
 }
@@ -50,7 +57,7 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   store<u32>(heap, calls, H_GENERIC);
   heapDelayedFreeAll(heap);
   heapCollectRetired(heap, false);
-  if (calls % GENERIC_COLLECT_EVERY == 0) heapCollect(heap, false, false);
+  if ((calls & GENERIC_COLLECT_MASK) == 0) heapCollect(heap, false, false);
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
   const page = findPage(heap, binOf(size));
   if (page == 0) { setError(ENOMEM); return 0; }
