@@ -5,7 +5,8 @@
 // queue head does; one pop from its `free` list gives the block. Everything
 // else — an empty `free`, huge sizes, no thread attached — goes to
 // mallocGeneric, which also does the heap's periodic chores: drain remote frees
-// into full pages, expire retired pages, now and then collect every page.
+// into full pages, now and then collect every page; before taking a fresh page it
+// expires retired ones.
 // Larger than LARGE_OBJ_MAX: a huge segment of its own.
 //
 // See also: free.ts, page.ts (extend, collect), segment.ts (fresh pages).
@@ -14,7 +15,7 @@ import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
 import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, setError } from "./errors";
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll } from "./heap";
 import { heapQueue, queueFirst, queueMoveToFront, queuePushFront } from "./page-queue";
-import { pageCollect, pageExtend, pageInit, pageToFull } from "./page";
+import { pageCollect, pageExtend, pageInit, pagePop, pageToFull } from "./page";
 import { ftFree, hugeBlockPage, normalBlockPage } from "./free";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentPageAlloc } from "./segment";
@@ -41,11 +42,7 @@ const GENERIC_COLLECT_MASK: u32 = 8191;   // collect every page every 8192 slow-
     return mallocGeneric(heap, size);
   }
   const block = <usize>load<u32>(page, P_FREE);
-  if (block != 0) {
-    store<u32>(page, load<u32>(block) ^ load<u32>(page, P_KEY), P_FREE);
-    store<u32>(page, load<u32>(page, P_USED) + 1, P_USED);
-    return block;
-  }
+  if (block != 0) return pagePop(page, block);
   return mallocGeneric(heap, size);
 }
 
@@ -56,15 +53,11 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   const calls = load<u32>(heap, H_GENERIC) + 1;
   store<u32>(heap, calls, H_GENERIC);
   heapDelayedFreeAll(heap);
-  heapCollectRetired(heap, false);
   if ((calls & GENERIC_COLLECT_MASK) == 0) heapCollect(heap, false, false);
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
   const page = findPage(heap, binOf(size));
   if (page == 0) { setError(ENOMEM); return 0; }
-  const block = <usize>load<u32>(page, P_FREE);
-  store<u32>(page, load<u32>(block) ^ load<u32>(page, P_KEY), P_FREE);
-  store<u32>(page, load<u32>(page, P_USED) + 1, P_USED);
-  return block;
+  return pagePop(page, <usize>load<u32>(page, P_FREE));
 }
 
 /** A page of `bin` with a free block, moved to the front of its queue; 0 on OOM. */
@@ -85,6 +78,7 @@ function findPage(heap: usize, bin: u32): usize {
     queueMoveToFront(heap, bin, page);
     return page;
   }
+  heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
   return pageFresh(heap, bin);
 }
 

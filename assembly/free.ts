@@ -23,10 +23,10 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_PTR, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
-import { blockNext, pageRetire, pageUnfull } from "./page";
+import { blockLooksFree, blockNext, pageRetire, pageUnfull } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
 import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, PAGE_REC_SHIFT, P_BLOCK_SIZE,
-  P_CAPACITY, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
+  P_CAPACITY, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
 
@@ -63,17 +63,15 @@ export function hugeBlockPage(p: usize): usize {
   if (page == 0) return failWith(EINVAL_PTR);
   const seg = segmentOf(p);
   if (segmentIsLocal(seg, curThread) && load<u8>(page, P_IN_FULL) == 0) {
+    if (blockLooksFree(page, p) && blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
     const key = load<u32>(page, P_KEY);
-    const link = load<u32>(p) ^ key;
-    if (link == 0 || link - load<u32>(page, P_START) < (load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE))) {
-      if (blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
-    }
     if (FT_DEBUG_BUILD) debugFillFreed(page, p);
     store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ key);
     store<u32>(page, <u32>p, P_LOCAL_FREE);
     const used = load<u32>(page, P_USED) - 1;
     store<u32>(page, used, P_USED);
-    if (used == 0) pageRetire(<usize>load<u32>(page, P_XHEAP), page);
+    // An empty page is retired, unless it is already kept (armed) for reuse.
+    if (used == 0 && load<u8>(page, P_RETIRE) == 0) pageRetire(<usize>load<u32>(page, P_XHEAP), page);
     return OK;
   }
   return freeGeneric(seg, page, p);
@@ -93,7 +91,7 @@ function failWith(code: i32): i32 {
 // Slow: the page is in the full queue, or the block belongs to another thread.
 function freeGeneric(seg: usize, page: usize, p: usize): i32 {
   if (segmentIsLocal(seg, curThread)) {
-    if (blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
+    if (blockLooksFree(page, p) && blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
     freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, p);
     return OK;
   }
@@ -113,11 +111,8 @@ export function freeCheckedLocal(heap: usize, page: usize, p: usize): void {
 
 /** A free by a thread that does not own the page: one CAS on xthreadFree. */
 function freeMt(page: usize, p: usize): i32 {
+  if (blockLooksFree(page, p) && blockIsFreeRemote(page, p)) return failWith(EDOUBLE_FREE);
   const key = load<u32>(page, P_KEY);
-  const link = load<u32>(p) ^ key;
-  if (link == 0 || link - load<u32>(page, P_START) < (load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE))) {
-    if (blockIsFreeRemote(page, p)) return failWith(EDOUBLE_FREE);
-  }
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);
   let useDelayed = false;
   while (true) {

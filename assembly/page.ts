@@ -6,9 +6,9 @@
 // remote frees are collected and retired pages expire (mimalloc's "free list
 // sharding"). Fresh pages link their free list lazily, EXTEND_BYTES at a time.
 //
-// Free-list links are stored XOR-ed with the page's odd `key`, so a stray user
-// word rarely looks like a link; free() uses that to catch most double frees
-// cheaply (free.ts).
+// Free-list links are stored XOR-ed with the page's `key` and malloc clears the
+// link word it hands out, so a stray user word rarely looks like a link; free()
+// uses that to catch double frees cheaply (free.ts, blockLooksFree).
 //
 // Counting invariant (checked by pageIsValid in debug builds):
 //   capacity = used + |free| + |localFree|,  live blocks = used - |xthreadFree|.
@@ -44,6 +44,31 @@ export const RETIRE_CYCLES_MEDIUM: u8 = 4;
   store<u32>(block, <u32>next ^ load<u32>(page, P_KEY));
 }
 
+/**
+ * Hand out `block`, the head of `free`. Its link word is cleared: a zero word
+ * decodes (XOR the key, whose low 3 bits are 111) to an unaligned value, which
+ * blockLooksFree never takes for a link.
+ */
+// @ts-ignore: decorator
+@inline export function pagePop(page: usize, block: usize): usize {
+  store<u32>(page, load<u32>(block) ^ load<u32>(page, P_KEY), P_FREE);
+  store<u32>(block, 0);
+  store<u32>(page, load<u32>(page, P_USED) + 1, P_USED);
+  return block;
+}
+
+/**
+ * Does the first word of `p` decode to a free-list link of this page (0, or an
+ * 8-aligned address inside the page's made-ready blocks)? Only then is a double
+ * free possible; user data passes this with odds of about area / 2^35.
+ */
+// @ts-ignore: decorator
+@inline export function blockLooksFree(page: usize, p: usize): bool {
+  const link = load<u32>(p) ^ load<u32>(page, P_KEY);
+  return (link & 7) == 0
+    && (link == 0 || link - load<u32>(page, P_START) < load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
+}
+
 /** Index of `block` in the page (exact only for block starts). */
 // @ts-ignore: decorator
 @inline export function blockIndex(page: usize, block: usize): u32 {
@@ -70,7 +95,7 @@ export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   store<u8>(page, <u8>tag, P_TAG);
   store<u8>(page, 0, P_RETIRE);
   store<u8>(page, <u8>bin, P_BIN);
-  store<u32>(page, ((<u32>start ^ (bs << 7)) * 0x9E3779B1) | 1, P_KEY);
+  store<u32>(page, ((<u32>start ^ (bs << 7)) * 0x9E3779B1) | 7, P_KEY);   // low bits 111: see blockLooksFree
   store<u32>(page, binRecip(bin), P_RECIP);
   // Last: a non-zero blockSize makes the record a live page for free()'s checks.
   store<u32>(page, bs, P_BLOCK_SIZE);
@@ -194,18 +219,20 @@ export function pageFree(heap: usize, page: usize): void {
 
 /**
  * The last block of a page was freed. A page that is alone in its queue is kept
- * for a few slow-path rounds (a program that frees everything and allocates again
- * should not churn pages); any other empty page is freed at once.
+ * (re-armed for RETIRE_CYCLES collections of retired pages, which run when a heap
+ * is about to take a fresh page): a program that frees everything and allocates
+ * again should not churn pages. Any other empty page is freed at once.
  */
 export function pageRetire(heap: usize, page: usize): void {
-  if (load<u8>(page, P_RETIRE) != 0) return;
   const bin = <u32>load<u8>(page, P_BIN);
   const bs = load<u32>(page, P_BLOCK_SIZE);
   const q = heapQueue(heap, bin);
   if (bs <= MEDIUM_OBJ_MAX && queueFirst(q) == page && queueLast(q) == page) {
+    if (load<u8>(page, P_RETIRE) == 0) {
+      if (bin < load<u32>(heap, H_RETIRED_MIN)) store<u32>(heap, bin, H_RETIRED_MIN);
+      if (bin > load<u32>(heap, H_RETIRED_MAX)) store<u32>(heap, bin, H_RETIRED_MAX);
+    }
     store<u8>(page, bs <= SMALL_OBJ_MAX ? RETIRE_CYCLES_SMALL : RETIRE_CYCLES_MEDIUM, P_RETIRE);
-    if (bin < load<u32>(heap, H_RETIRED_MIN)) store<u32>(heap, bin, H_RETIRED_MIN);
-    if (bin > load<u32>(heap, H_RETIRED_MAX)) store<u32>(heap, bin, H_RETIRED_MAX);
     return;
   }
   pageFree(heap, page);

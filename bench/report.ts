@@ -1,0 +1,83 @@
+// Reporting for every suite: the result record written to bench/results/*.json, Markdown tables
+// (speed per allocator with ratios/overheads, memory peak vs live bytes) and the JSON writer.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface Result {
+  suite: string;
+  workload: string;
+  allocator: string;
+  threads: number;
+  /** ns per op (single-thread suite: one op = one malloc+free pair) */
+  nsPerOp: number;
+  opsPerSec: number;
+  /** peak memory the allocator used for this cell (see the suite's notes for how it is measured) */
+  peakBytes: number;
+  /** peak live requested bytes of the workload */
+  liveBytes: number;
+}
+
+export interface TableSpec {
+  /** allocator ids in column order, with display names */
+  allocators: [id: string, label: string][];
+  /** ratio columns: nsPerOp(a) / nsPerOp(b) */
+  ratios?: [a: string, b: string, header: string][];
+  /** difference columns: nsPerOp(a) - nsPerOp(b) */
+  diffs?: [a: string, b: string, header: string][];
+}
+
+export function markdown(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w, i) => (i ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`,
+    ...rows.map(line)].join('\n');
+}
+
+export const fmtNs = (ns: number | undefined): string =>
+  ns === undefined ? '–' : ns >= 100 ? ns.toFixed(0) : ns.toFixed(1);
+
+export function fmtBytes(b: number): string {
+  if (b < 1024) return `${b} B`;
+  if (b < 1 << 20) return `${(b / 1024).toFixed(1)} KiB`;
+  return `${(b / (1 << 20)).toFixed(2)} MiB`;
+}
+
+function cell(results: Result[], workload: string, allocator: string): Result | undefined {
+  return results.find((r) => r.workload === workload && r.allocator === allocator);
+}
+
+/** ns/op per workload × allocator, then the ratio and difference columns. */
+export function speedTable(results: Result[], spec: TableSpec): string {
+  const workloads = [...new Set(results.map((r) => r.workload))];
+  const headers = ['workload', ...spec.allocators.map(([, l]) => `${l} ns`),
+    ...(spec.ratios ?? []).map(([, , h]) => h), ...(spec.diffs ?? []).map(([, , h]) => h)];
+  const ns = (w: string, a: string) => cell(results, w, a)?.nsPerOp;
+  const rows = workloads.map((w) => [w,
+    ...spec.allocators.map(([a]) => fmtNs(ns(w, a))),
+    ...(spec.ratios ?? []).map(([a, b]) => {
+      const x = ns(w, a), y = ns(w, b);
+      return x === undefined || y === undefined ? '–' : `${(x / y).toFixed(x / y < 0.1 ? 4 : 2)}×`;
+    }),
+    ...(spec.diffs ?? []).map(([a, b]) => {
+      const x = ns(w, a), y = ns(w, b);
+      return x === undefined || y === undefined ? '–' : (x - y >= 0 ? '+' : '') + (x - y).toFixed(1);
+    })]);
+  return markdown(headers, rows);
+}
+
+/** Peak memory vs peak live requested bytes per workload × allocator. */
+export function memoryTable(results: Result[], spec: TableSpec): string {
+  const workloads = [...new Set(results.map((r) => r.workload))];
+  const headers = ['workload', ...spec.allocators.map(([, l]) => `${l} peak / live`)];
+  const rows = workloads.map((w) => [w, ...spec.allocators.map(([a]) => {
+    const r = cell(results, w, a);
+    if (!r) return '–';
+    return `${fmtBytes(r.peakBytes)} / ${fmtBytes(r.liveBytes)} (${(r.peakBytes / r.liveBytes).toFixed(1)}×)`;
+  })]);
+  return markdown(headers, rows);
+}
+
+export function writeJson(path: string, results: Result[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(results, null, 2) + '\n');
+}

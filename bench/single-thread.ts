@@ -1,0 +1,238 @@
+// Single-thread malloc+free pair benchmark (foundation issue): four patterns (lifo32, ring8-256,
+// rand16-1024, em1000) measured side by side for ftheap with the loop inside Wasm, AssemblyScript's
+// TLSF with the same Wasm loop, @thi.ng/malloc MemPool driven from JS, and ftheap driven from JS
+// through its raw exports and through the TS facade. Median ns per pair of `runs` timed runs
+// after a warm-up (V8 tiers Wasm up lazily); peak memory vs peak live requested bytes.
+// One worker (fresh isolate) per workload; every allocator runs in it, one after the other.
+import { readFileSync } from 'node:fs';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { MemPool } from '@thi.ng/malloc';
+import { Runtime } from '../src/index.ts';
+import { freshLoop, PATTERNS, type Free, type LoopResult, type Malloc, type Workload } from './loop.ts';
+import { memoryTable, speedTable, type Result, type TableSpec } from './report.ts';
+import type { Suite, SuiteOptions } from './main.ts';
+
+const MAX_MEMORY = 1 << 30;
+const THING_POOL = 64 << 20;
+
+/** One allocator's state for one workload (fresh per workload, so peaks are per workload). */
+interface Cell {
+  /** fill + n timed pairs + drain */
+  run(pattern: number, n: number, seed: number): LoopResult;
+  peakBytes(): number;
+}
+
+interface Allocator {
+  id: string;
+  label: string;
+  /** slow allocators (O(live) per op) get far fewer pairs */
+  slow?: boolean;
+  create(): Promise<Cell>;
+}
+
+interface WasmLoops {
+  bench_fill(pattern: number, seed: number): void;
+  bench_run(pattern: number, n: number): void;
+  bench_drain(): void;
+  bench_peak_live(): number;
+}
+
+function wasmCell(ex: WasmLoops, peakBytes: () => number): Cell {
+  return {
+    run(pattern, n, seed) {
+      ex.bench_fill(pattern, seed);
+      const t0 = performance.now();
+      ex.bench_run(pattern, n);
+      const ns = (performance.now() - t0) * 1e6;
+      ex.bench_drain();
+      return { ns, peakLive: ex.bench_peak_live() >>> 0 };
+    },
+    peakBytes,
+  };
+}
+
+/** A JS-driven cell: its own compiled copy of the shared JS loop (see freshLoop). */
+function jsCell(malloc: Malloc, free: Free, view: () => Uint8Array, peakBytes: () => number): Cell {
+  const loop = freshLoop();
+  return { run: (pattern, n, seed) => loop(pattern, n, seed, malloc, free, view), peakBytes };
+}
+
+async function ftheapRuntime(module?: WebAssembly.Module) {
+  const rt = await Runtime.create({ maximumMemory: MAX_MEMORY, module });
+  const t = rt.attach();
+  return { rt, t, view: () => rt.bytes(), peak: () => rt.stats().memory.committedPeak };
+}
+
+function allocators(root: string): Allocator[] {
+  const compile = (name: string) => new WebAssembly.Module(readFileSync(`${root}/build/bench/${name}/bench.wasm`));
+  let ftModule: WebAssembly.Module | undefined, tlsfModule: WebAssembly.Module | undefined;
+  return [
+    {
+      id: 'ftheap-wasm', label: 'ftheap (Wasm loop)',
+      async create() {
+        const { rt, peak } = await ftheapRuntime(ftModule ??= compile('ftheap'));
+        return wasmCell(rt.exports as unknown as WasmLoops, peak);
+      },
+    },
+    {
+      id: 'as-tlsf-wasm', label: 'AS TLSF (Wasm loop)',
+      async create() {
+        const inst = new WebAssembly.Instance(tlsfModule ??= compile('tlsf'), {});
+        const ex = inst.exports as unknown as WasmLoops & { memory: WebAssembly.Memory };
+        const before = ex.memory.buffer.byteLength;
+        return wasmCell(ex, () => ex.memory.buffer.byteLength - before);
+      },
+    },
+    {
+      id: 'thing-js', label: 'thi.ng MemPool (JS)', slow: true,
+      async create() {
+        const pool = new MemPool({ size: THING_POOL });
+        const state = pool as unknown as { top: number; u8: Uint8Array };
+        const start = state.top;
+        let maxTop = start;
+        // its top can shrink (compaction), so sample it after every malloc (~1 ns vs µs per op)
+        const malloc = (n: number) => { const p = pool.malloc(n); if (state.top > maxTop) maxTop = state.top; return p; };
+        return jsCell(malloc, (p) => pool.free(p), () => state.u8, () => maxTop - start);
+      },
+    },
+    {
+      id: 'ftheap-raw-js', label: 'ftheap raw (JS)',
+      async create() {
+        const { rt, view, peak } = await ftheapRuntime();
+        const ex = rt.exports as unknown as { ft_malloc: Malloc; ft_free: Free };
+        return jsCell(ex.ft_malloc, ex.ft_free, view, peak);
+      },
+    },
+    {
+      id: 'ftheap-facade-js', label: 'ftheap facade (JS)',
+      async create() {
+        const { t, view, peak } = await ftheapRuntime();
+        return jsCell((n) => t.alloc(n), (p) => t.free(p), view, peak);
+      },
+    },
+  ];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Checks that the Wasm and JS loops draw the same PRNG stream (equal peak live bytes). */
+function checkSameStream(tlsf: Cell, pattern: number, seed: number): void {
+  const n = 5000, u8 = new Uint8Array(16);
+  const js = freshLoop()(pattern, n, seed, () => 8, () => 0, () => u8).peakLive;
+  const wasm = tlsf.run(pattern, n, seed).peakLive;
+  if (js !== wasm) throw new Error(`pattern ${pattern}: JS loop peak live ${js} != Wasm loop ${wasm}`);
+}
+
+type WorkloadOptions = Omit<SuiteOptions, 'progress'>;
+interface WorkloadOutput { results: Result[]; pairs: string }
+
+/** All allocators on one workload: fresh cells, warm-up, calibration, interleaved timed runs. */
+async function runWorkload(workload: Workload, opts: WorkloadOptions, tick: (label: string) => void): Promise<WorkloadOutput> {
+  const allocs = selected(opts);
+  const pattern = PATTERNS[workload];
+  const cells = await Promise.all(allocs.map((a) => a.create()));
+  const tlsf = allocs.findIndex((a) => a.id === 'as-tlsf-wasm');
+  if (tlsf >= 0) checkSameStream(cells[tlsf], pattern, opts.seed);
+  // warm up, then size each cell's runs to ~targetMs
+  const pairs = allocs.map((a, i) => {
+    const n0 = opts.quick ? (a.slow ? 200 : 20_000) : (a.slow ? 1000 : 1 << 17);
+    for (let w = 0; w < warmups(opts); w++) {
+      cells[i].run(pattern, n0, opts.seed);
+      tick(`${workload} ${a.id} warm-up`);
+    }
+    if (opts.quick) return n0;
+    // grow n until a run takes >= target/4, then re-measure once at the predicted size
+    // (early runs are still cold: a JS cell's first runs can be 2-4× slower than later ones)
+    const target = opts.targetMs * 1e6;
+    const predict = (n: number) => (n * target) / cells[i].run(pattern, n, opts.seed).ns;
+    let n = n0, guess = predict(n);
+    while (guess > 4 * n) guess = predict(n *= 4);
+    return Math.max(1000, Math.round(predict(Math.round(guess)) / 1000) * 1000);
+  });
+  const samples: number[][] = allocs.map(() => []);
+  const live: number[] = allocs.map(() => 0);
+  for (let r = 0; r < opts.runs; r++) {
+    allocs.forEach((a, i) => { // interleaved, so drift hits every allocator alike
+      const res = cells[i].run(pattern, pairs[i], opts.seed);
+      samples[i].push(res.ns / pairs[i]);
+      live[i] = res.peakLive;
+      tick(`${workload} ${a.id} run ${r + 1}/${opts.runs}`);
+    });
+  }
+  const results = allocs.map((a, i): Result => {
+    const nsPerOp = median(samples[i]);
+    return { suite: 'single-thread', workload, allocator: a.id, threads: 1,
+      nsPerOp: Math.round(nsPerOp * 100) / 100, opsPerSec: Math.round(1e9 / nsPerOp), peakBytes: cells[i].peakBytes(), liveBytes: live[i] };
+  });
+  return { results, pairs: `${workload}: ${allocs.map((a, i) => `${a.id} ${pairs[i]}`).join(', ')}` };
+}
+
+const selected = (opts: WorkloadOptions) => allocators(opts.root).filter((a) => !opts.allocators || opts.allocators.includes(a.id));
+const warmups = (opts: WorkloadOptions) => (opts.quick ? 1 : 2);
+
+/**
+ * Each workload runs in its own worker (a fresh V8 isolate): shared JS such as the facade's
+ * Thread methods would otherwise collect type feedback from every earlier workload's runtime
+ * and instance and go polymorphic (measured: facade − raw grew from ~8 to ~30 ns), which an
+ * application with one runtime never sees. From .ts sources (no worker support) it runs inline.
+ */
+function isolated(workload: Workload, opts: SuiteOptions): Promise<WorkloadOutput> {
+  const { progress, ...plain } = opts;
+  if (!import.meta.url.endsWith('.js')) return runWorkload(workload, plain, progress.tick);
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL(import.meta.url), { workerData: { suite: 'single-thread', workload, opts: plain } });
+    w.on('message', (m: { tick?: string; done?: WorkloadOutput }) => (m.done ? resolve(m.done) : progress.tick(m.tick!)));
+    w.on('error', reject);
+    w.on('exit', (code) => code && reject(new Error(`single-thread worker (${workload}) exited with ${code}`)));
+  });
+}
+
+if (!isMainThread && workerData?.suite === 'single-thread') {
+  const { workload, opts } = workerData as { workload: Workload; opts: WorkloadOptions };
+  const done = await runWorkload(workload, opts, (tick) => parentPort!.postMessage({ tick }));
+  parentPort!.postMessage({ done });
+}
+
+export const singleThread: Suite = {
+  name: 'single-thread',
+  async run(opts: SuiteOptions) {
+    const workloads = Object.keys(PATTERNS) as Workload[];
+    const allocs = selected(opts);
+    opts.progress.start(workloads.length * allocs.length * (warmups(opts) + opts.runs));
+    const out: WorkloadOutput[] = [];
+    for (const workload of workloads) out.push(await isolated(workload, opts));
+    const results = out.flatMap((o) => o.results);
+    return { results, report: render(results, allocs, opts, out.map((o) => o.pairs)) };
+  },
+};
+
+function render(results: Result[], allocs: Allocator[], opts: SuiteOptions, pairsUsed: string[]): string {
+  const spec: TableSpec = {
+    allocators: allocs.map((a) => [a.id, a.label]),
+    ratios: [['ftheap-wasm', 'as-tlsf-wasm', 'ftheap ÷ TLSF (Wasm)'], ['ftheap-raw-js', 'thing-js', 'ftheap raw ÷ thi.ng'],
+      ['ftheap-facade-js', 'thing-js', 'facade ÷ thi.ng']],
+    diffs: [['ftheap-facade-js', 'ftheap-raw-js', 'facade − raw ns']],
+  };
+  const ids = new Set(allocs.map((a) => a.id));
+  spec.ratios = spec.ratios!.filter(([a, b]) => ids.has(a) && ids.has(b));
+  spec.diffs = spec.diffs!.filter(([a, b]) => ids.has(a) && ids.has(b));
+  const short: TableSpec = { allocators: spec.allocators.map(([id, l]) => [id, l.replace(/ \(.*\)$/, '')]) };
+  return [
+    `## single-thread: ns per malloc+free pair (median of ${opts.runs} run${opts.runs > 1 ? 's' : ''}, seed ${opts.seed})`,
+    '',
+    speedTable(results, spec),
+    '',
+    '## single-thread: peak memory / peak live requested bytes',
+    '',
+    memoryTable(results, short),
+    '',
+    'Peak memory: ftheap = `rt.stats().memory.committedPeak` of a fresh runtime per workload (pages put to use,',
+    'incl. segment metadata); AS TLSF = growth of its own memory, page-granular (64 KiB); thi.ng = highest `top`',
+    'minus its start. The Wasm loops keep their 8 KiB ring in memory from the allocator under test (included in',
+    'peak memory, not in live bytes); the JS loops keep it in JS arrays.',
+    'Pairs per timed run:', ...pairsUsed.map((p) => `- ${p}`),
+  ].join('\n');
+}
