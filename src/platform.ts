@@ -1,17 +1,11 @@
 /**
  * Everything that differs between Node and browsers lives here: finding and
- * compiling the packaged module, and knowing whether this thread may block.
+ * compiling the packaged module, and checking that shared memory is available.
  * @module
  */
 import { ErrorCode, FtheapError } from './errors.ts';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-
-/** True on a browser's main thread, where `Atomics.wait` / `wait32` trap. */
-export function mayNotBlock(): boolean {
-  return !isNode && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined'
-    && typeof window !== 'undefined';
-}
 
 /** Shared memory needs cross-origin isolation in browsers: fail early and clearly. */
 export function checkSharedMemory(): void {

@@ -16,6 +16,9 @@ export class Thread {
   /** The thread record's address: the id stored as owner of its segments. */
   readonly id: number;
   private readonly x: CoreExports;
+  // The two hottest exports, held directly: a property lookup on the exports object costs more.
+  private readonly mallocRaw: (size: number) => number;
+  private readonly freeRaw: (ptr: number) => number;
   private readonly heaps: number[] = new Array(TAGS).fill(0);
   private exited = false;
 
@@ -24,6 +27,8 @@ export class Thread {
     this.runtime = runtime;
     this.id = id;
     this.x = runtime.exports;
+    this.mallocRaw = this.x.ft_malloc;
+    this.freeRaw = this.x.ft_free;
   }
 
   /** Whether {@link exit} has been called. */
@@ -63,8 +68,15 @@ export class Thread {
    * @throws FtheapError `EINVAL_SIZE`, `EINVAL_TAG`, `ENOMEM`, `ENOT_ATTACHED`
    */
   alloc(size: number, tag: TagValue = 0): number {
-    if (this.runtime.current !== this) this.enter();
-    if (size >>> 0 !== size) this.checkSize(size);
+    if (this.runtime.current !== this || size >>> 0 !== size || tag !== 0) return this.allocSlow(size, tag);
+    const p = this.mallocRaw(size);
+    if (p === 0) this.fail(`size ${size}`);
+    return p >>> 0;
+  }
+
+  private allocSlow(size: number, tag: TagValue): number {
+    this.enter();
+    this.checkSize(size);
     const p = tag === 0 ? this.x.ft_malloc(size) : this.x.ft_heap_malloc(this.heapFor(tag), size);
     if (p === 0) this.fail(`size ${size}`);
     return p >>> 0;
@@ -103,7 +115,7 @@ export class Thread {
   free(ptr: number): void {
     if (this.runtime.current !== this) this.enter();
     if (ptr >>> 0 !== ptr) this.checkPtr(ptr);
-    const rc = this.x.ft_free(ptr);
+    const rc = this.freeRaw(ptr);
     if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
   }
 
