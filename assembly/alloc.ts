@@ -16,9 +16,10 @@ import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, setError 
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll } from "./heap";
 import { heapQueue, queueFirst, queueMoveToFront, queuePushFront } from "./page-queue";
 import { pageCollect, pageExtend, pageInit, pagePop, pageToFull } from "./page";
-import { ftFree, hugeBlockPage, normalBlockPage } from "./free";
+import { blockIsFree, ftFree, hugeBlockPage, normalBlockPage } from "./free";
+import { curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
-import { segmentPageAlloc } from "./segment";
+import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { heapForTag } from "./thread";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
@@ -136,12 +137,17 @@ export function heapCalloc(heap: usize, count: usize, size: usize): usize {
   return p;
 }
 
-/** Usable bytes of a block ftheap handed out, or 0 (EINVAL_PTR) for anything else. */
+/**
+ * Usable bytes of a live block ftheap handed out, or 0 (EINVAL_PTR) for anything
+ * else, a freed block included (as far as free() can tell one, see free.ts).
+ */
 export function blockUsableSize(p: usize): usize {
   const state = unitState(unitOf(p));
   let page: usize = 0;
-  if (state == UNIT_NORMAL) page = normalBlockPage(p);
-  else if (state == UNIT_HUGE) {
+  if (state == UNIT_NORMAL) {
+    page = normalBlockPage(p);
+    if (page != 0 && blockIsFree(page, p, segmentIsLocal(segmentOf(p), curThread))) page = 0;
+  } else if (state == UNIT_HUGE) {
     page = hugeBlockPage(p);
     if (page != 0 && loadAcquire(page + P_USED) == 0) page = 0;
   }
@@ -180,7 +186,8 @@ export function heapRealloc(heap: usize, p: usize, size: usize): usize {
   const q = heapMalloc(target, size);
   if (q == 0) return 0;
   memory.copy(q, p, size < usable ? size : usable);
-  ftFree(p);
+  const rc = ftFree(p);
+  if (rc != 0) { ftFree(q); setError(rc); return 0; }   // cannot happen after the checks above
   return q;
 }
 

@@ -63,7 +63,7 @@ export function hugeBlockPage(p: usize): usize {
   if (page == 0) return failWith(EINVAL_PTR);
   const seg = segmentOf(p);
   if (segmentIsLocal(seg, curThread) && load<u8>(page, P_IN_FULL) == 0) {
-    if (blockLooksFree(page, p) && blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
+    if (blockLooksFree(page, p) && blockIsFree(page, p, true)) return failWith(EDOUBLE_FREE);
     const key = load<u32>(page, P_KEY);
     if (FT_DEBUG_BUILD) debugFillFreed(page, p);
     store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ key);
@@ -91,7 +91,7 @@ function failWith(code: i32): i32 {
 // Slow: the page is in the full queue, or the block belongs to another thread.
 function freeGeneric(seg: usize, page: usize, p: usize): i32 {
   if (segmentIsLocal(seg, curThread)) {
-    if (blockLooksFree(page, p) && blockIsFreeLocal(page, p)) return failWith(EDOUBLE_FREE);
+    if (blockIsFree(page, p, true)) return failWith(EDOUBLE_FREE);
     freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, p);
     return OK;
   }
@@ -111,7 +111,7 @@ export function freeCheckedLocal(heap: usize, page: usize, p: usize): void {
 
 /** A free by a thread that does not own the page: one CAS on xthreadFree. */
 function freeMt(page: usize, p: usize): i32 {
-  if (blockLooksFree(page, p) && blockIsFreeRemote(page, p)) return failWith(EDOUBLE_FREE);
+  if (blockIsFree(page, p, false)) return failWith(EDOUBLE_FREE);
   const key = load<u32>(page, P_KEY);
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);
   let useDelayed = false;
@@ -131,9 +131,10 @@ function freeMt(page: usize, p: usize): i32 {
     // While the state is FREEING the owner waits in pageSetDelayed, so the heap
     // read here stays the page's heap until the push is done.
     const heap = <usize>loadAcquire(page + P_XHEAP);
+    store<u32>(p, key);                 // decodes to a zero link: the block reads as free
     while (true) {
       const head = loadAcquire(heap + H_DELAYED);
-      store<u32>(p, head ^ key);
+      store<u32>(p + 4, head);          // the heap list's link is the second word
       if (casAcqRel(heap + H_DELAYED, head, <u32>p)) break;   // partner: heapDelayedFreeAll's swap
     }
     while (true) {
@@ -159,19 +160,33 @@ function listContains(page: usize, head: usize, p: usize): bool {
   return false;
 }
 
-function blockIsFreeLocal(page: usize, p: usize): bool {
-  if (load<u32>(page, P_USED) == 0) return true;
-  return listContains(page, <usize>load<u32>(page, P_FREE), p)
-      || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
-      || listContains(page, <usize>(loadAcquire(page + P_XTHREAD_FREE) & ~3), p);
+const DELAYED_SCAN_LIMIT: u32 = 1 << 16;
+
+/** Is `p` on the heap's xdelayedFree list? Every link is validated before it is followed. */
+function delayedListContains(heap: usize, p: usize): bool {
+  if (heap == 0) return false;
+  let b = <usize>loadAcquire(heap + H_DELAYED);
+  for (let n: u32 = 0; b != 0 && n < DELAYED_SCAN_LIMIT; n++) {
+    if (b == p) return true;
+    if (unitState(unitOf(b)) != UNIT_NORMAL || normalBlockPage(b) == 0) return false;
+    b = <usize>load<u32>(b + 4);
+  }
+  return false;
 }
 
-// Racy by nature (the owner may be changing its lists); the walk is bounded and
-// range-checked, and a live block is never on a list, so a hit is a double free.
-function blockIsFreeRemote(page: usize, p: usize): bool {
+/**
+ * Is the block at `p` free (on one of its page's lists or its heap's delayed list)?
+ * Cheap unless its first word decodes to a link. Racy when `local` is false (the
+ * owner may be changing its lists): walks are bounded and range-checked, and a
+ * live block is never on a list, so a hit means the block really is free.
+ */
+export function blockIsFree(page: usize, p: usize, local: bool): bool {
+  if (!blockLooksFree(page, p)) return false;
+  if (local && load<u32>(page, P_USED) == 0) return true;
   return listContains(page, <usize>(loadAcquire(page + P_XTHREAD_FREE) & ~3), p)
       || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
-      || listContains(page, <usize>load<u32>(page, P_FREE), p);
+      || listContains(page, <usize>load<u32>(page, P_FREE), p)
+      || delayedListContains(<usize>loadAcquire(page + P_XHEAP), p);
 }
 
 // ---- Huge blocks and bad pointers -----------------------------------------------

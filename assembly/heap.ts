@@ -10,7 +10,7 @@
 
 import { loadAcquire, swapAcqRel } from "./atomics";
 import { heapQueue, queueFirst } from "./page-queue";
-import { blockNext, pageCollect, pageFree, pageRetire, pageSetDelayed, pageUnfull } from "./page";
+import { pageCollect, pageFree, pageRetire, pageSetDelayed, pageUnfull } from "./page";
 import { freeCheckedLocal } from "./free";
 import { segmentOf } from "./segment";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
@@ -43,7 +43,7 @@ export function heapDelayedFreeAll(heap: usize): void {
   let block = <usize>swapAcqRel(heap + H_DELAYED, 0);
   while (block != 0) {
     const page = pageOfBlock(block);
-    const next = blockNext(page, block);
+    const next = <usize>load<u32>(block + 4);   // see freeMt: the list's link is the second word
     freeCheckedLocal(heap, page, block);
     block = next;
   }

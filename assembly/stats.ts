@@ -3,7 +3,8 @@
 // The walk visits every live segment in the segment table and every page in it.
 // It reads other threads' pages without stopping them, so while threads run the
 // numbers are approximate; when they are quiescent, they are exact. Live blocks
-// of a page = used - |xthreadFree| (remote frees not yet collected are not live).
+// of a page = used - |xthreadFree| - (its blocks on its heap's xdelayedFree list):
+// remote frees not yet collected are not live.
 //
 // STATS layout (u32 unless noted), read by src/stats.ts:
 //   +0 unitsLive  +4 unitsFree  +8 memoryPages  +12 highWaterPages  +16 maxPages
@@ -14,14 +15,17 @@
 
 import { loadAcquire, spinLock, spinUnlock } from "./atomics";
 import { blockNext } from "./page";
-import { unitState } from "./os";
-import { sliceRecord } from "./segment";
+import { normalBlockPage } from "./free";
+import { unitOf, unitState } from "./os";
+import { segmentOf, sliceRecord } from "./segment";
 import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_LOCAL_FREE, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
   P_XTHREAD_FREE, QUEUE_COUNT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_PEAK,
   R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREADS_LIVE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
-  SLICES_PER_SEGMENT, STATS, STATS_SIZE, UNIT_HUGE, UNIT_NORMAL } from "./layout";
+  SLICES_PER_SEGMENT, STATS, STATS_SIZE, TAG_COUNT, T_HEAPS, T_NEXT_ALL, UNIT_HUGE, UNIT_NORMAL, H_DELAYED,
+  R_THREAD_LIST } from "./layout";
 
 export const TAG_ANY: u32 = 0xFF;
+const DELAYED_LIMIT: u32 = 1 << 20;
 
 function xthreadCount(page: usize): u32 {
   const limit = load<u32>(page, P_CAPACITY);
@@ -44,6 +48,35 @@ function countPage(page: usize): void {
   store<u32>(slot, load<u32>(slot, 4) + (used > remote ? used - remote : 0), 4);
   store<u32>(slot, load<u32>(slot, 8) + load<u32>(page, P_CAPACITY), 8);
   if (load<u8>(page, P_RETIRE) != 0) store<u32>(slot, load<u32>(slot, 12) + 1, 12);
+}
+
+/**
+ * Blocks waiting on a heap's xdelayedFree list are free but still counted in their
+ * page's `used`: take them off. Every link is validated before it is followed.
+ */
+function subtractDelayed(thread: usize, tag: u32): void {
+  let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  while (t != 0) {
+    for (let g: u32 = 0; g < TAG_COUNT; g++) {
+      const heap = <usize>load<u32>(t + T_HEAPS + (<usize>g << 2));
+      if (heap == 0) continue;
+      let b = <usize>loadAcquire(heap + H_DELAYED);
+      for (let n: u32 = 0; b != 0 && n < DELAYED_LIMIT; n++) {
+        if (unitState(unitOf(b)) != UNIT_NORMAL) break;
+        const page = normalBlockPage(b);
+        if (page == 0) break;
+        const seg = segmentOf(b);
+        if ((thread == 0 || loadAcquire(seg + SEG_THREAD) == <u32>thread)
+            && (tag == TAG_ANY || <u32>load<u8>(page, P_TAG) == tag)) {
+          const slot = binSlot(<u32>load<u8>(page, P_BIN));
+          const live = load<u32>(slot, 4);
+          if (live > 0) store<u32>(slot, live - 1, 4);
+        }
+        b = <usize>load<u32>(b + 4);
+      }
+    }
+    t = <usize>load<u32>(t, T_NEXT_ALL);
+  }
 }
 
 /** Take the stats lock, fill STATS, return its address. Release with statsRelease. */
@@ -86,6 +119,7 @@ export function statsSnapshot(thread: usize, tag: u32): usize {
       index += count == 0 ? 1 : count;   // 0 only while the owner is mid-update
     }
   }
+  subtractDelayed(thread, tag);
   store<u32>(STATS, normal, 40);
   store<u32>(STATS, huge, 44);
   store<u64>(STATS, hugeBytes, 48);

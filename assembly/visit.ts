@@ -13,6 +13,7 @@
 
 import { loadAcquire } from "./atomics";
 import { curThread } from "./current";
+import { heapDelayedFreeAll } from "./heap";
 import { unitState } from "./os";
 import { blockIndex, blockNext, pageCollect } from "./page";
 import { heapQueue, queueFirst } from "./page-queue";
@@ -46,6 +47,8 @@ function visitPrepare(thread: usize, page: usize): void {
 /** Start walking the current thread's blocks of `tag`. */
 export function visitBegin(tag: u32): void {
   const thread = curThread;
+  const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+  if (heap != 0) heapDelayedFreeAll(heap);   // blocks other threads freed are not live
   store<u32>(thread, tag, T_VISIT_TAG);
   store<u32>(thread, 0, T_VISIT_BIN);
   store<u32>(thread, 0, T_VISIT_PAGE);

@@ -166,6 +166,7 @@ export class Thread {
   /** This thread's share of {@link Runtime.stats} (optionally one tag). */
   stats(tag?: TagValue): AllocatorStats {
     this.enter();
+    if (tag !== undefined && (tag >>> 0 !== tag || tag >= TAGS)) throw new FtheapError(ErrorCode.EINVAL_TAG, String(tag));
     return readStats(this.x, this.runtime.memory, this.id, tag);
   }
 

@@ -1,0 +1,138 @@
+// build.test.ts — the built modules are safe to instantiate once per thread on one
+// shared memory. build/ftheap.wasm and build/ftheap.debug.wasm are parsed by hand
+// (magic, version, then sections: id byte + LEB128 size): no Data (11), DataCount
+// (12) or Start (8) section, since those re-run on every instantiation; the only
+// import is env.memory, a shared memory with a maximum. Then, live: instantiating
+// the module again on a memory in use leaves every byte as it was, and a second
+// instance (a second "thread") sees and frees the first one's block.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Runtime } from '../src/index.ts';
+import { checkPattern, fillPattern } from './fixtures/pattern.ts';
+import { codeOf } from './fixtures/util.ts';
+
+const FILES = ['ftheap.wasm', 'ftheap.debug.wasm'];
+const read = (name: string) => new Uint8Array(readFileSync(new URL(`../build/${name}`, import.meta.url)));
+
+class Reader {
+  pos = 0;
+  constructor(readonly b: Uint8Array) {}
+  byte(): number {
+    if (this.pos >= this.b.length) throw new Error('unexpected end of module');
+    return this.b[this.pos++];
+  }
+  u32(): number {
+    let result = 0, shift = 0, byte: number;
+    do {
+      byte = this.byte();
+      result += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return result;
+  }
+  name(): string {
+    const n = this.u32();
+    const s = new TextDecoder().decode(this.b.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+}
+
+interface Section { id: number; start: number; size: number }
+interface Import { module: string; name: string; kind: number; flags?: number; min?: number; max?: number }
+
+function sections(bytes: Uint8Array): Section[] {
+  const r = new Reader(bytes);
+  const magic = [r.byte(), r.byte(), r.byte(), r.byte()];
+  expect(magic).toEqual([0x00, 0x61, 0x73, 0x6d]);
+  const version = [r.byte(), r.byte(), r.byte(), r.byte()];
+  expect(version).toEqual([1, 0, 0, 0]);
+  const out: Section[] = [];
+  while (r.pos < bytes.length) {
+    const id = r.byte();
+    const size = r.u32();
+    out.push({ id, start: r.pos, size });
+    r.pos += size;
+  }
+  expect(r.pos).toBe(bytes.length);   // the sections tile the file exactly
+  return out;
+}
+
+function imports(bytes: Uint8Array, s: Section): Import[] {
+  const r = new Reader(bytes);
+  r.pos = s.start;
+  const out: Import[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const imp: Import = { module: r.name(), name: r.name(), kind: r.byte() };
+    if (imp.kind !== 2) throw new Error(`unexpected import kind ${imp.kind} (${imp.module}.${imp.name})`);
+    imp.flags = r.byte();
+    imp.min = r.u32();
+    if (imp.flags & 1) imp.max = r.u32();
+    out.push(imp);
+  }
+  expect(r.pos).toBe(s.start + s.size);
+  return out;
+}
+
+describe.each(FILES)('build/%s', (file) => {
+  const bytes = read(file);
+
+  it('has no Data, DataCount or Start section', () => {
+    const ids = sections(bytes).map((s) => s.id);
+    expect(ids).toContain(10);   // it does have code
+    expect(ids).not.toContain(11);
+    expect(ids).not.toContain(12);
+    expect(ids).not.toContain(8);
+  });
+
+  it('imports only env.memory, shared, with a maximum of at most 4 GiB', () => {
+    const importSections = sections(bytes).filter((s) => s.id === 2);
+    expect(importSections).toHaveLength(1);
+    const imps = imports(bytes, importSections[0]);
+    expect(imps).toHaveLength(1);
+    expect(imps[0]).toMatchObject({ module: 'env', name: 'memory', kind: 2 });
+    expect(imps[0].flags! & 0x02).toBe(0x02);   // shared
+    expect(imps[0].flags! & 0x01).toBe(0x01);   // has a maximum (required for shared)
+    expect(imps[0].flags! & 0x04).toBe(0);      // not memory64
+    expect(imps[0].max).toBeLessThanOrEqual(65536);
+
+    const mod = new WebAssembly.Module(bytes);
+    expect(WebAssembly.Module.imports(mod)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(WebAssembly.Module.exports(mod).some((e) => e.kind === 'memory')).toBe(false);
+  });
+
+  it('instantiating it again on a memory in use changes no byte, and the new instance frees the old one\'s block', async () => {
+    const rt = await Runtime.create({ module: new WebAssembly.Module(bytes) });
+    const t = rt.attach();
+    const size = 3000;
+    const p = t.alloc(size);
+    fillPattern(rt.bytes(), p, size, 77);
+    const keep = t.alloc(100);   // keeps the page alive after p is freed
+    const statsBefore = rt.stats();   // (the snapshot writes the root's stats scratch area)
+    const before = rt.bytes().slice();
+
+    // a bare instantiation: no start function, no data segment may write anything
+    await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory } });
+    expect(Buffer.compare(rt.bytes(), before)).toBe(0);
+
+    // a joined runtime (ft_init again) must not reset the root either
+    const rt2 = await Runtime.join(rt.share());
+    expect(Buffer.compare(rt2.bytes(), before)).toBe(0);
+    expect(rt2.stats()).toEqual(statsBefore);
+    expect(checkPattern(rt2.bytes(), p, size, 77)).toBe(-1);
+
+    const t2 = rt2.attach();
+    expect(t2.id).not.toBe(t.id);
+    expect(t2.usableSize(p)).toBe(t.usableSize(p));
+    t2.free(p);                                        // a cross-thread free
+    expect(rt.stats().totals.blocksUsed).toBe(statsBefore.totals.blocksUsed - 1);
+    // the first instance still works, and knows p is free now
+    expect(codeOf(() => t.free(p))).toBe('EDOUBLE_FREE');
+    const q = t.alloc(size);
+    t.free(q);
+    t.free(keep);
+    t2.exit();
+    t.exit();
+    expect(rt.stats().totals.blocksUsed).toBe(0);
+  });
+});

@@ -1,0 +1,68 @@
+// stress.test.ts — many workers on one runtime, checked for lost or corrupted blocks.
+//
+// Workload (test/fixtures/stress-worker.ts): WORKERS workers each make OPS
+// allocations (WORKERS * OPS >= 1,000,000 alloc/free pairs in total), sizes
+// log-uniform in 1 B..64 KiB plus rare huge blocks (3..8 MiB, chance HUGE_CHANCE,
+// at most MAX_LIVE_HUGE live per worker), holding up to MAX_LIVE blocks. Every
+// block is filled with a pattern of (worker, seq) and checked before it is freed.
+// Worker i sends some of its live blocks to worker i+1 through a SharedArrayBuffer
+// ring; the receiver verifies and frees them (cross-thread frees). At the end each
+// worker hands off a share of its blocks, frees the rest and exits its thread
+// while the hand-off is still live; the next worker frees those blocks with a
+// second thread. The test then checks that every block was freed exactly once
+// and that the runtime is back to zero live blocks and zero huge blocks.
+// Knobs: WORKERS, OPS, MAX_LIVE, HUGE_CHANCE, MAX_LIVE_HUGE, SEED.
+import { describe, expect, it } from 'vitest';
+import { runPool } from './fixtures/pool.ts';
+import { LINK_BYTES } from './fixtures/stress-shared.ts';
+import type { StressData, StressResult } from './fixtures/stress-shared.ts';
+import { checkPattern, fillPattern, patternSeed } from './fixtures/pattern.ts';
+
+const WORKERS = 4;
+const OPS = 250_000;
+const MAX_LIVE = 1000;
+const HUGE_CHANCE = 1 / 5000;
+const MAX_LIVE_HUGE = 2;
+const SEED = 20240601;
+
+describe('stress: workers allocate, verify and free each other\'s blocks', () => {
+  it(`${WORKERS} workers x ${OPS} allocations, cross-thread frees, exit with live blocks`, async () => {
+    const links = Array.from({ length: WORKERS }, () => new SharedArrayBuffer(LINK_BYTES));
+    for (const l of links) new Int32Array(l)[3] = -1;
+    const { rt, results } = await runPool<StressResult, StressData>({
+      name: 'stress-worker', workers: WORKERS, seed: SEED,
+      runtime: { initialMemory: 64 << 20, maximumMemory: 1 << 30 },
+      data: () => ({ ops: OPS, maxLive: MAX_LIVE, hugeChance: HUGE_CHANCE, maxLiveHuge: MAX_LIVE_HUGE, links }),
+    });
+
+    expect(results.flatMap((r) => r.errors)).toEqual([]);
+    const sum = (k: keyof StressResult) => results.reduce((s, r) => s + (r[k] as number), 0);
+    expect(sum('allocs')).toBe(WORKERS * OPS);
+    expect(sum('allocs')).toBeGreaterThanOrEqual(1_000_000);
+    expect(sum('hugeAllocs')).toBeGreaterThan(0);
+    // every block freed exactly once, by its owner or by another thread
+    expect(sum('localFrees') + sum('remoteFrees')).toBe(sum('allocs'));
+    expect(sum('remoteFrees')).toBe(sum('sent') + sum('handedOff'));
+    expect(sum('sent')).toBeGreaterThan(10_000);
+    for (const r of results) expect(r.handedOff).toBeGreaterThan(0);
+
+    const s = rt.stats();
+    expect(s.totals.blocksUsed).toBe(0);
+    expect(s.totals.bytesUsed).toBe(0);
+    expect(s.huge).toEqual({ blocks: 0, bytes: 0 });
+    expect(s.threads.live).toBe(0);
+
+    // the heap still works for a new thread after all that
+    const t = rt.attach();
+    const blocks = Array.from({ length: 200 }, (_, i) => {
+      const size = 1 + ((i * 997) % 70000);
+      const p = t.alloc(size);
+      fillPattern(rt.bytes(), p, size, patternSeed(99, i));
+      return [p, size] as const;
+    });
+    blocks.forEach(([p, size], i) => expect(checkPattern(rt.bytes(), p, size, patternSeed(99, i))).toBe(-1));
+    for (const [p] of blocks) t.free(p);
+    t.exit();
+    expect(rt.stats().totals.blocksUsed).toBe(0);
+  });
+});
