@@ -25,7 +25,7 @@ import { heapForTag } from "./thread";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
-  SEG_THREAD, SEG_UNITS, SEG_USED, SLICE_SIZE, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
+  SEG_THREAD, SEG_UNITS, SEG_USED, SLICE_SIZE, PAGE_REC_SIZE, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
 /** Largest request ever considered: the 4 GiB address space less the runtime area. */
 export const MAX_ALLOC_SIZE: usize = 0xFFFFFFFF - (SEGMENT_SIZE << 1);
@@ -105,7 +105,7 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
   const seg: usize = bytes > <u64>MAX_ALLOC_SIZE ? 0 : osUnitsAlloc(units, UNIT_HUGE);
   if (seg == 0) { setError(ENOMEM); return 0; }
   const thread = <usize>load<u32>(heap, H_THREAD);
-  memory.fill(seg, 0, SEG_PAGES + 64);
+  memory.fill(seg, 0, SEG_PAGES + PAGE_REC_SIZE);
   store<u32>(seg, UNIT_HUGE, SEG_KIND);
   store<u32>(seg, 1, SEG_USED);
   store<u32>(seg, units, SEG_UNITS);

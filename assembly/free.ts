@@ -1,8 +1,8 @@
 // free.ts — giving blocks back.
 //
-// Fast path (owner, page not in the full queue): find the page from the pointer
-// (segment mask, slice record, offset), check the pointer is a block start that
-// was handed out, push it on `localFree`. Other threads push on the page's
+// Fast path (owner, page not in the full queue, not its last block): find the
+// page from the pointer (segment mask, slice record, offset), check the pointer
+// is a block start that was handed out, push it on `localFree`. Other threads push on the page's
 // `xthreadFree` with one CAS (freeMt); the first remote free into a page in the
 // full queue also goes on its heap's xdelayedFree list, so the owner finds it.
 //
@@ -26,7 +26,7 @@ import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { blockLooksFree, blockNext, pageRetire, pageUnfull } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
 import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, PAGE_REC_SHIFT, P_BLOCK_SIZE,
-  P_CAPACITY, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
+  P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
 
@@ -39,10 +39,11 @@ import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, PAGE_REC
   const seg = segmentOf(p);
   let page = seg + SEG_PAGES + (((p - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
   page -= load<u32>(page, P_SLICE_OFFSET);
-  const bs = load<u32>(page, P_BLOCK_SIZE);
+  // Below extBytes (0 for anything but a live page), and on a block boundary.
   const off = <u32>p - load<u32>(page, P_START);
-  const index = <u32>((<u64>off * <u64>load<u32>(page, P_RECIP)) >> 32);
-  if (bs == 0 || index * bs != off || index >= load<u32>(page, P_CAPACITY)) return 0;
+  if (off >= load<u32>(page, P_EXT_BYTES)) return 0;
+  const magic = load<u64>(page, P_DIV_MAGIC);
+  if (<u64>off * magic >= magic) return 0;
   return page;
 }
 
@@ -54,27 +55,46 @@ export function hugeBlockPage(p: usize): usize {
 
 // ---- Free ------------------------------------------------------------------------
 
-/** free(p): 0 on success, else an error code (also left in lastError). */
+/**
+ * free(p): 0 on success, else an error code (also left in lastError). The inlined
+ * part is the owner's common case only; everything else makes one call, so the
+ * caller's loop keeps its registers.
+ */
 // @ts-ignore: decorator
 @inline export function ftFree(p: usize): i32 {
-  if (p == 0) return OK;
-  if (unitState(unitOf(p)) != UNIT_NORMAL) return freeSpecial(p);
-  const page = normalBlockPage(p);
-  if (page == 0) return failWith(EINVAL_PTR);
-  const seg = segmentOf(p);
-  if (segmentIsLocal(seg, curThread) && load<u8>(page, P_IN_FULL) == 0) {
-    if (blockLooksFree(page, p) && blockIsFree(page, p, true)) return failWith(EDOUBLE_FREE);
-    const key = load<u32>(page, P_KEY);
-    if (FT_DEBUG_BUILD) debugFillFreed(page, p);
-    store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ key);
-    store<u32>(page, <u32>p, P_LOCAL_FREE);
-    const used = load<u32>(page, P_USED) - 1;
-    store<u32>(page, used, P_USED);
-    // An empty page is retired, unless it is already kept (armed) for reuse.
-    if (used == 0 && load<u8>(page, P_RETIRE) == 0) pageRetire(<usize>load<u32>(page, P_XHEAP), page);
-    return OK;
+  // Nested ifs rather than && chains: they compile to plain branches.
+  if (unitState(unitOf(p)) == UNIT_NORMAL) {        // p = 0 lies in unit 0, never NORMAL
+    const seg = segmentOf(p);
+    let page = seg + SEG_PAGES + (((p - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
+    page -= load<u32>(page, P_SLICE_OFFSET);
+    const start = load<u32>(page, P_START);
+    const ext = load<u32>(page, P_EXT_BYTES);
+    const off = <u32>p - start;
+    if (off < ext) {                                // a live page's made-ready blocks
+      const magic = load<u64>(page, P_DIV_MAGIC);
+      if (<u64>off * magic < magic) {               // a block start
+        if (segmentIsLocal(seg, curThread)) {
+          if (load<u8>(page, P_IN_FULL) == 0) {
+            const key = load<u32>(page, P_KEY);
+            const link = load<u32>(p) ^ key;
+            if ((link & 7) != 0 || (link != 0 && link - start >= ext)) {   // cannot be free already
+              const used = load<u32>(page, P_USED);
+              // The page's last block goes the slow way (the page retires),
+              // unless the page is already kept for reuse.
+              if (used != 1 || load<u8>(page, P_RETIRE) != 0) {
+                if (FT_DEBUG_BUILD) debugFillFreed(page, p);
+                store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ key);
+                store<u32>(page, <u32>p, P_LOCAL_FREE);
+                store<u32>(page, used - 1, P_USED);
+                return OK;
+              }
+            }
+          }
+        }
+      }
+    }
   }
-  return freeGeneric(seg, page, p);
+  return freeSlow(p);
 }
 
 function failWith(code: i32): i32 {
@@ -88,9 +108,14 @@ function failWith(code: i32): i32 {
   if (bs > 4) memory.fill(p + 4, 0xDD, bs - 4);
 }
 
-// Slow: the page is in the full queue, or the block belongs to another thread.
-function freeGeneric(seg: usize, page: usize, p: usize): i32 {
-  if (segmentIsLocal(seg, curThread)) {
+// Slow: p is 0, not a block, huge, perhaps free already, another thread's, in a
+// page of the full queue, or its page's last live block.
+function freeSlow(p: usize): i32 {
+  if (p == 0) return OK;
+  if (unitState(unitOf(p)) != UNIT_NORMAL) return freeSpecial(p);
+  const page = normalBlockPage(p);
+  if (page == 0) return failWith(EINVAL_PTR);
+  if (segmentIsLocal(segmentOf(p), curThread)) {
     if (blockIsFree(page, p, true)) return failWith(EDOUBLE_FREE);
     freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, p);
     return OK;
@@ -150,7 +175,7 @@ function freeMt(page: usize, p: usize): i32 {
 function listContains(page: usize, head: usize, p: usize): bool {
   const limit = load<u32>(page, P_CAPACITY);
   const start = load<u32>(page, P_START);
-  const area = limit * load<u32>(page, P_BLOCK_SIZE);
+  const area = load<u32>(page, P_EXT_BYTES);
   let b = head;
   for (let n: u32 = 0; b != 0 && n <= limit; n++) {
     if (b == p) return true;

@@ -14,7 +14,7 @@ import { statsRelease, statsSnapshot } from "./stats";
 import { heapForTag, threadAttach, threadExit, threadSetCurrent, threadState } from "./thread";
 import { visitBegin, visitNext } from "./visit";
 import { EMPTY_HEAP, EMPTY_PAGE, FIRST_UNIT, H_THREAD, LARGE_OBJ_MAX, ROOT, R_BRK_UNITS, R_INIT, R_MAX_PAGES,
-  R_HIGH_WATER_PAGES, SEGTABLE, TAG_COUNT, T_HEAPS, UNITS, UNIT_NONE } from "./layout";
+  R_HIGH_WATER_PAGES, PAGE_REC_SIZE, SEGTABLE, TAG_COUNT, T_HEAPS, UNITS, UNIT_NONE } from "./layout";
 
 const ABI_VERSION: u32 = 1;
 
@@ -31,7 +31,7 @@ export function ft_init(maxPages: u32): u32 {
     store<u32>(ROOT + R_HIGH_WATER_PAGES, <u32>memory.size());
     for (let u: u32 = 0; u < UNITS; u++) store<u8>(SEGTABLE + <usize>u, UNIT_NONE);
     sizeClassInit();
-    memory.fill(EMPTY_PAGE, 0, 64);
+    memory.fill(EMPTY_PAGE, 0, PAGE_REC_SIZE);
     heapInit(EMPTY_HEAP, 0, 0);
     storeRelease(ROOT + R_INIT, 2);   // partner: the loads below in other threads
   }

@@ -70,7 +70,7 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+64    statsLock   u32 atomic  guards the stats scratch area
 //   ROOT+68    threadSerial u32 atomic
 //   ROOT+72    highWaterPages u32 (osLock)
-//   ROOT+128   EMPTY_PAGE  a page record with no free block (read-only)
+//   ROOT+128   EMPTY_PAGE  a page record (128 B) with no free block (read-only)
 //   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
 //   ROOT+2048  BIN_SIZE[70]  u32 block size per bin (written once at init)
 //   ROOT+2560  BIN_RECIP[70] u32 ceil(2^32 / block size)
@@ -128,51 +128,61 @@ export const SEG_UNITS: usize = 12;
 export const SEG_NEXT: usize = 16;
 export const SEG_PREV: usize = 20;
 export const SEG_PAGES: usize = 256;
-export const PAGE_REC_SHIFT: u32 = 6;                        // 64-byte page records
+export const PAGE_REC_SHIFT: u32 = 7;                        // 128-byte page records
 export const PAGE_REC_SIZE: u32 = 1 << PAGE_REC_SHIFT;
-export const SEG_META_BYTES: u32 = <u32>SEG_PAGES + (SLICES_PER_SEGMENT << PAGE_REC_SHIFT); // 8448
-export const HUGE_BLOCK_OFFSET: u32 = 16384;                 // huge block start (unaligned case)
+export const SEG_META_BYTES: u32 = <u32>SEG_PAGES + (SLICES_PER_SEGMENT << PAGE_REC_SHIFT); // 16640
+export const HUGE_BLOCK_OFFSET: u32 = 32768;                 // huge block start (unaligned case)
 
-// ---- Page record (64 B, in the segment header) ---------------------------------
+// ---- Page record (128 B, in the segment header) --------------------------------
+//
+// The first 64 bytes (one cache line) hold what the fast paths touch.
 //
 //   +0   free         u32 owner   blocks to allocate from (links encoded with `key`)
 //   +4   used         u32 owner   blocks handed out, including those in xthreadFree
 //   +8   localFree    u32 owner   blocks the owner freed
 //   +12  xthreadFree  u32 atomic  blocks other threads freed | delayed state (2 bits)
-//   +16  capacity     u32 owner   blocks extended so far
-//   +20  reserved     u32 owner   blocks that fit the page
-//   +24  blockSize    u32 owner   0 = not a live page (free span or interior slice)
-//   +28  pageStart    u32 owner   address of block 0
-//   +32  next         u32 owner   page queue or span queue link
-//   +36  prev         u32 owner
-//   +40  xheap        u32 atomic  owning heap (read by remote frees)
-//   +44  sliceCount   u32 owner   slices in this page/span (first slice only)
-//   +48  sliceOffset  u32 owner   bytes back to the first slice's record
-//   +52  inFull u8 | tag u8 | retire u8 | bin u8   (owner)
-//   +56  key          u32 owner   odd per-page key that encodes free-list links
-//   +60  recip        u32 owner   ceil(2^32 / blockSize): exact block-boundary test
+//   +16  pageStart    u32 owner   address of block 0
+//   +20  extBytes     u32 owner   capacity * blockSize; 0 = not a live page (grows only)
+//   +24  divMagic     u64 owner   ceil(2^64 / blockSize): off is a block start iff
+//                                 off * divMagic (mod 2^64) < divMagic (Lemire's test)
+//   +32  key          u32 owner   per-page key that encodes free-list links (low bits 111)
+//   +36  inFull u8 | tag u8 | retire u8 | bin u8   (owner)
+//   +40  blockSize    u32 owner   0 = not a live page (free span or interior slice)
+//   +44  sliceOffset  u32 owner   bytes back to the first slice's record
+//   +48  capacity     u32 owner   blocks extended so far
+//   +52  xheap        u32 atomic  owning heap (read by remote frees)
+//   +56  reserved     u32 owner   blocks that fit the page
+//   +60  recip        u32 owner   ceil(2^32 / blockSize): block index from an offset
+//   +64  next         u32 owner   page queue or span queue link
+//   +68  prev         u32 owner
+//   +72  sliceCount   u32 owner   slices in this page/span (first slice only)
 //
-// Counting invariant: capacity = (used - |xthreadFree|) live + |free| + |localFree| + |xthreadFree|
-// i.e. capacity = used + |free| + |localFree|, with used - |xthreadFree| blocks live.
+// Counting invariant: capacity = used + |free| + |localFree|, and
+// live blocks = used - |xthreadFree| - (blocks on the heap's xdelayedFree list).
+// Other threads read only pageStart, extBytes, divMagic, key, blockSize,
+// sliceOffset, capacity and xheap of a live page, which do not change while one
+// of its blocks is live (extBytes and capacity only grow).
 export const P_FREE: usize = 0;
 export const P_USED: usize = 4;
 export const P_LOCAL_FREE: usize = 8;
 export const P_XTHREAD_FREE: usize = 12;
-export const P_CAPACITY: usize = 16;
-export const P_RESERVED: usize = 20;
-export const P_BLOCK_SIZE: usize = 24;
-export const P_START: usize = 28;
-export const P_NEXT: usize = 32;
-export const P_PREV: usize = 36;
-export const P_XHEAP: usize = 40;
-export const P_SLICE_COUNT: usize = 44;
-export const P_SLICE_OFFSET: usize = 48;
-export const P_IN_FULL: usize = 52;  // u8: 1 while in the full queue (free takes the generic path)
-export const P_TAG: usize = 53;
-export const P_RETIRE: usize = 54;
-export const P_BIN: usize = 55;
-export const P_KEY: usize = 56;
+export const P_START: usize = 16;
+export const P_EXT_BYTES: usize = 20;
+export const P_DIV_MAGIC: usize = 24;
+export const P_KEY: usize = 32;
+export const P_IN_FULL: usize = 36;  // u8: 1 while in the full queue (free takes the generic path)
+export const P_TAG: usize = 37;
+export const P_RETIRE: usize = 38;
+export const P_BIN: usize = 39;
+export const P_BLOCK_SIZE: usize = 40;
+export const P_SLICE_OFFSET: usize = 44;
+export const P_CAPACITY: usize = 48;
+export const P_XHEAP: usize = 52;
+export const P_RESERVED: usize = 56;
 export const P_RECIP: usize = 60;
+export const P_NEXT: usize = 64;
+export const P_PREV: usize = 68;
+export const P_SLICE_COUNT: usize = 72;
 
 // Delayed-free state in the low 2 bits of xthreadFree (mimalloc's mi_delayed_t).
 export const DELAY_USE: u32 = 0;        // next remote free also notifies the heap

@@ -25,7 +25,7 @@ import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueue
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
 import { BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
-  H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL, P_KEY,
+  H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
@@ -66,7 +66,7 @@ export const RETIRE_CYCLES_MEDIUM: u8 = 4;
 @inline export function blockLooksFree(page: usize, p: usize): bool {
   const link = load<u32>(p) ^ load<u32>(page, P_KEY);
   return (link & 7) == 0
-    && (link == 0 || link - load<u32>(page, P_START) < load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
+    && (link == 0 || link - load<u32>(page, P_START) < load<u32>(page, P_EXT_BYTES));
 }
 
 /** Index of `block` in the page (exact only for block starts). */
@@ -97,6 +97,8 @@ export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   store<u8>(page, <u8>bin, P_BIN);
   store<u32>(page, ((<u32>start ^ (bs << 7)) * 0x9E3779B1) | 7, P_KEY);   // low bits 111: see blockLooksFree
   store<u32>(page, binRecip(bin), P_RECIP);
+  store<u64>(page, 0xFFFFFFFFFFFFFFFF / <u64>bs + 1, P_DIV_MAGIC);
+  store<u32>(page, 0, P_EXT_BYTES);
   // Last: a non-zero blockSize makes the record a live page for free()'s checks.
   store<u32>(page, bs, P_BLOCK_SIZE);
 }
@@ -123,6 +125,7 @@ export function pageExtend(page: usize): void {
   store<u32>(last, <u32>load<u32>(page, P_FREE) ^ key);
   store<u32>(page, <u32>first, P_FREE);
   store<u32>(page, capacity + n, P_CAPACITY);
+  store<u32>(page, (capacity + n) * bs, P_EXT_BYTES);
   osCommit(n * bs);
 }
 

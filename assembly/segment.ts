@@ -12,13 +12,13 @@
 // place in the owner's segment list; other threads read the header's xthreadId
 // (to know the block is not theirs) and the page records' immutable fields.
 //
-// Free span record (first slice): blockSize = 0, sliceCount = n, next/prev in a
+// Free span record (first slice): blockSize = extBytes = 0, sliceCount = n, next/prev in a
 // span queue; the last slice (n > 1): sliceOffset = (n-1) * 64, blockSize = 0.
 // See also: os.ts (units), page.ts (what a page holds), layout.ts (the boxes).
 
 import { loadAcquire, storeRelease } from "./atomics";
 import { osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
-import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
+import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
   SEGMENT_MASK, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
   SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_SEG_COUNT, T_SEG_FIRST, T_SPANS, UNIT_NORMAL } from "./layout";
 
@@ -78,11 +78,13 @@ function spanQueueRemove(thread: usize, rec: usize): void {
 function spanMakeFree(thread: usize, seg: usize, index: u32, count: u32): void {
   const rec = sliceRecord(seg, index);
   store<u32>(rec, 0, P_BLOCK_SIZE);
+  store<u32>(rec, 0, P_EXT_BYTES);
   store<u32>(rec, count, P_SLICE_COUNT);
   store<u32>(rec, 0, P_SLICE_OFFSET);
   if (count > 1) {
     const last = sliceRecord(seg, index + count - 1);
     store<u32>(last, 0, P_BLOCK_SIZE);
+    store<u32>(last, 0, P_EXT_BYTES);
     store<u32>(last, 0, P_SLICE_COUNT);
     store<u32>(last, (count - 1) << PAGE_REC_SHIFT, P_SLICE_OFFSET);
   }
@@ -162,6 +164,7 @@ export function segmentPageAlloc(thread: usize, count: u32): usize {
   for (let i: u32 = 1; i < count; i++) {
     const r = rec + (<usize>i << PAGE_REC_SHIFT);
     store<u32>(r, 0, P_BLOCK_SIZE);
+    store<u32>(r, 0, P_EXT_BYTES);
     store<u32>(r, 0, P_SLICE_COUNT);
     store<u32>(r, i << PAGE_REC_SHIFT, P_SLICE_OFFSET);
   }
@@ -174,6 +177,7 @@ export function segmentPageFree(thread: usize, rec: usize): void {
   const seg = segmentOf(rec);
   let index = recordIndex(seg, rec);
   let count = load<u32>(rec, P_SLICE_COUNT);
+  store<u32>(rec, 0, P_EXT_BYTES);
   store<u32>(rec, 0, P_BLOCK_SIZE);
   // Right neighbour: a first record.
   const after = index + count;
