@@ -3,7 +3,8 @@
 // Flags: --quick (few pairs, 1 run; writes bench/results/tmp/quick.json unless --out),
 //        --suite NAME (repeatable), --alloc ID[,ID] (only these allocators), --runs N,
 //        --seed N, --target-ms N (time per timed run), --out PATH (default bench/results/latest.json).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -83,14 +84,48 @@ async function main(): Promise<void> {
   };
   const out = resolve(root, values.out ?? (opts.quick ? 'bench/results/tmp/quick.json' : 'bench/results/latest.json'));
   const all: Result[] = [];
-  console.log(`# ftheap benchmarks (Node ${process.version}, ${new Date().toISOString()})\n`);
+  const heading = `# ftheap benchmarks\n\n${machineLine()}\n`;
+  const reports: string[] = [heading];
+  console.log(heading);
   for (const suite of suites.filter((s) => selected.includes(s.name))) {
     const { results, report } = await suite.run(opts);
     all.push(...results);
+    reports.push(report);
     console.log(report + '\n');
   }
   writeJson(out, all);
   console.log(`results: ${out}`);
+  if (!opts.quick && values.out === undefined) {
+    // A dated copy per machine kind, and the tables as Markdown for the README.
+    const dated = resolve(root, `bench/results/${new Date().toISOString().slice(0, 10)}-${machineName()}.json`);
+    writeJson(dated, all);
+    const md = reports.join('\n\n') + '\n';
+    writeFileSync(resolve(root, 'bench/results/latest.md'), md);
+    updateReadme(resolve(root, 'README.md'), md.replace(/^# ftheap benchmarks\n\n/, ''));
+    console.log(`results: ${dated}, bench/results/latest.md, README.md`);
+  }
+}
+
+/** Put the latest tables between the README's bench markers (headings one level down). */
+function updateReadme(path: string, md: string): void {
+  if (!existsSync(path)) return;
+  const text = readFileSync(path, 'utf8');
+  const start = '<!-- bench:start -->', end = '<!-- bench:end -->';
+  const i = text.indexOf(start), j = text.indexOf(end);
+  if (i < 0 || j < i) return;
+  const body = md.replace(/^## /gm, '### ').trim();
+  writeFileSync(path, `${text.slice(0, i + start.length)}\n${body}\n${text.slice(j)}`);
+}
+
+/** A short name for this machine kind: cores, CPU model, Node version. */
+function machineName(): string {
+  const cpu = (os.cpus()[0]?.model ?? 'cpu').toLowerCase().replace(/\(r\)|\(tm\)|cpu|@.*$/g, '').trim().replace(/[^a-z0-9]+/g, '-');
+  return `${os.cpus().length}core-${cpu}-node${process.versions.node.split('.')[0]}`;
+}
+
+function machineLine(): string {
+  return `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ` +
+    `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version} (${os.platform()} ${os.arch()}).`;
 }
 
 await main();

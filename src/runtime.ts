@@ -68,8 +68,17 @@ export class Runtime {
   readonly module: WebAssembly.Module;
   /** This thread's instance's raw exports. */
   readonly exports: CoreExports;
-  /** The thread whose heaps the raw exports use now (set by {@link Thread} calls). */
-  current: Thread | null = null;
+  private currentThread: Thread | null = null;
+
+  /** The thread whose heaps the raw exports use now (each {@link Thread} call makes its thread current). */
+  get current(): Thread | null { return this.currentThread; }
+
+  /** @internal Record that `t` (or nobody) is current on this instance; Thread keeps a flag for its fast paths. */
+  setCurrent(t: Thread | null): void {
+    if (this.currentThread) this.currentThread.active = false;
+    this.currentThread = t;
+    if (t) t.active = true;
+  }
   /** Largest size a single allocation may ask for. */
   readonly maxAllocSize: number;
   private readonly maximumPages: number;
@@ -135,7 +144,7 @@ export class Runtime {
     const id = this.exports.ft_thread_attach() >>> 0;
     if (id === 0) throw coreError(this.exports.ft_last_error());
     const t = new Thread(this, id);
-    this.current = t;
+    this.setCurrent(t);
     return t;
   }
 

@@ -21,6 +21,8 @@ export class Thread {
   private readonly freeRaw: (ptr: number) => number;
   private readonly heaps: number[] = new Array(TAGS).fill(0);
   private exited = false;
+  /** @internal True while this thread is the current one of its runtime's instance. */
+  active = false;
 
   /** @internal Use {@link Runtime.attach}. */
   constructor(runtime: Runtime, id: number) {
@@ -37,9 +39,9 @@ export class Thread {
   // Make this thread the one the raw exports use; throws once it has exited.
   private enter(): void {
     if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
-    if (this.runtime.current !== this) {
+    if (!this.active) {
       if (this.x.ft_thread_set_current(this.id) !== 0) throw coreError(this.x.ft_last_error());
-      this.runtime.current = this;
+      this.runtime.setCurrent(this);
     }
   }
 
@@ -68,7 +70,7 @@ export class Thread {
    * @throws FtheapError `EINVAL_SIZE`, `EINVAL_TAG`, `ENOMEM`, `ENOT_ATTACHED`
    */
   alloc(size: number, tag: TagValue = 0): number {
-    if (this.runtime.current !== this || size >>> 0 !== size || tag !== 0) return this.allocSlow(size, tag);
+    if (!this.active || size >>> 0 !== size || tag !== 0) return this.allocSlow(size, tag);
     const p = this.mallocRaw(size);
     if (p === 0) this.fail(`size ${size}`);
     return p >>> 0;
@@ -113,7 +115,7 @@ export class Thread {
    *   `EDOUBLE_FREE` (see the README for what is detected), `ENOT_ATTACHED`
    */
   free(ptr: number): void {
-    if (this.runtime.current !== this) this.enter();
+    if (!this.active) this.enter();
     if (ptr >>> 0 !== ptr) this.checkPtr(ptr);
     const rc = this.freeRaw(ptr);
     if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
@@ -178,7 +180,7 @@ export class Thread {
     this.enter();
     this.x.ft_thread_exit();
     this.exited = true;
-    this.runtime.current = null;
+    this.runtime.setCurrent(null);
   }
 
   private checkPtr(ptr: number): void {
