@@ -21,7 +21,7 @@ import { curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
-import { heapForTag } from "./thread";
+import { heapForTag, threadCheckpointAlloc } from "./thread";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
@@ -53,6 +53,7 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   if (size > MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
   const calls = load<u32>(heap, H_GENERIC) + 1;
   store<u32>(heap, calls, H_GENERIC);
+  threadCheckpointAlloc(<usize>load<u32>(heap, H_THREAD));   // a pending stop-the-world pauses us here
   heapDelayedFreeAll(heap);
   if ((calls & GENERIC_COLLECT_MASK) == 0) heapCollect(heap, false, false);
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);

@@ -12,6 +12,11 @@ export const ENOT_ATTACHED: i32 = 6;   // no attached thread on this instance (o
 export const EINVAL_TAG: i32 = 7;      // tag outside 0..15
 export const ENOT_INIT: i32 = 8;       // the runtime root was never initialised
 export const EINVAL_HEAP: i32 = 9;     // heap pointer not a heap of the current thread
+export const EAGAIN: i32 = 10;         // would have to wait where this thread may not block
+export const ECS_DEPTH: i32 = 11;      // critical sections nested deeper than CS_MAX_DEPTH
+export const EINVAL_DOMAIN: i32 = 12;  // not a domain of this runtime
+export const ENOT_LOCKED: i32 = 13;    // unlock of a mutex that is not locked
+export const EINVAL_STATE: i32 = 14;   // the call needs another thread state (e.g. a stop inside a stop)
 
 /** Per instance, i.e. per thread: Wasm globals are not shared. */
 let lastError: i32 = 0;

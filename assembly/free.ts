@@ -21,7 +21,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { curThread } from "./current";
-import { EDOUBLE_FREE, EINVAL_PTR, OK, setError } from "./errors";
+import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { blockLooksFree, blockNext, pageRetire, pageUnfull } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
@@ -112,6 +112,7 @@ function failWith(code: i32): i32 {
 // page of the full queue, or its page's last live block.
 function freeSlow(p: usize): i32 {
   if (p == 0) return OK;
+  if (curThread == 0) return failWith(ENOT_ATTACHED);
   if (unitState(unitOf(p)) != UNIT_NORMAL) return freeSpecial(p);
   const page = normalBlockPage(p);
   if (page == 0) return failWith(EINVAL_PTR);

@@ -3,7 +3,8 @@
 
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { CUR_HEAP_INITIAL_OK, curHeap, curThread } from "./current";
-import { EINVAL_HEAP, EINVAL_TAG, ENOMEM, ENOT_ATTACHED, ENOT_INIT, OK, setError, takeError } from "./errors";
+import { EINVAL_DOMAIN, EINVAL_HEAP, EINVAL_PTR, EINVAL_TAG, ENOMEM, ENOT_ATTACHED, ENOT_INIT, ENOT_LOCKED, OK,
+  setError, takeError } from "./errors";
 import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc, MAX_ALLOC_SIZE } from "./alloc";
 import { ftFree } from "./free";
 import { heapCollect, heapInit } from "./heap";
@@ -11,10 +12,18 @@ import { osResetPeak } from "./os";
 import { pageIsValid } from "./page";
 import { sizeClassInit, binOf, binBlockSize } from "./size-class";
 import { statsRelease, statsSnapshot } from "./stats";
-import { heapForTag, threadAttach, threadExit, threadSetCurrent, threadState } from "./thread";
+import { heapForTag, threadAttach, threadCheckpoint, threadDetach, threadExit, threadInterrupt, threadNew,
+  threadState } from "./thread";
+import { csBegin, csBegin2, csEnd, lockDetaching } from "./critical-section";
+import { domainCreate, domainDefault, domainIsValid, domainSetVersion } from "./domain";
+import { hostSetCanBlock } from "./host";
+import { LOCK_OK, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
+import { stwStart, stwStop } from "./stop-the-world";
 import { visitBegin, visitNext } from "./visit";
 import { EMPTY_HEAP, EMPTY_PAGE, FIRST_UNIT, H_THREAD, LARGE_OBJ_MAX, ROOT, R_BRK_UNITS, R_INIT, R_MAX_PAGES,
-  R_HIGH_WATER_PAGES, PAGE_REC_SIZE, SEGTABLE, TAG_COUNT, T_HEAPS, UNITS, UNIT_NONE } from "./layout";
+  R_HIGH_WATER_PAGES, PAGE_REC_SIZE, SEGTABLE, TAG_COUNT, T_HEAPS, UNITS, UNIT_NONE, D_THREADS_LIVE, D_VERSION,
+  R_DEFAULT_DOMAIN, ROOT_END, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SUSPENDED,
+  T_BREAKER, T_CS_DEPTH, T_DOMAIN } from "./layout";
 
 const ABI_VERSION: u32 = 1;
 
@@ -33,36 +42,166 @@ export function ft_init(maxPages: u32): u32 {
     sizeClassInit();
     memory.fill(EMPTY_PAGE, 0, PAGE_REC_SIZE);
     heapInit(EMPTY_HEAP, 0, 0);
+    const d = domainCreate();
+    if (d == 0) unreachable();   // the first meta record always fits below the first segment
+    storeRelease(ROOT + R_DEFAULT_DOMAIN, <u32>d);
     storeRelease(ROOT + R_INIT, 2);   // partner: the loads below in other threads
   }
   while (loadAcquire(ROOT + R_INIT) != 2) {}
   return ABI_VERSION;
 }
 
+// ---- Domains ----------------------------------------------------------------------
+
+export function ft_domain_default(): usize { return domainDefault(); }
+export function ft_domain_valid(d: usize): bool { return domainIsValid(d); }
+/** A new domain, or 0 (ENOMEM). */
+export function ft_domain_create(): usize {
+  const d = domainCreate();
+  if (d == 0) setError(ENOMEM);
+  return d;
+}
+export function ft_domain_version(d: usize): u32 { return domainIsValid(d) ? loadAcquire(d + D_VERSION) : 0; }
+export function ft_domain_set_version(d: usize, version: u32): i32 {
+  if (!domainIsValid(d)) { setError(EINVAL_DOMAIN); return EINVAL_DOMAIN; }
+  domainSetVersion(d, version);
+  return OK;
+}
+export function ft_domain_threads_live(d: usize): u32 { return domainIsValid(d) ? loadAcquire(d + D_THREADS_LIVE) : 0; }
+
 // ---- Threads -----------------------------------------------------------------------
 
-/** Attach a new thread on this instance and make it current; its record, or 0. */
-export function ft_thread_attach(): usize {
+/**
+ * A new thread of domain `d` (0 = the default domain), attached and current on
+ * this instance; its record, or 0 (ENOMEM, EINVAL_DOMAIN, EAGAIN: a stop is under
+ * way and this thread may not wait — it exists, SUSPENDED; attach it later).
+ */
+export function ft_thread_attach_new(d: usize): usize {
   if (loadAcquire(ROOT + R_INIT) != 2) { setError(ENOT_INIT); return 0; }
-  const t = threadAttach();
-  if (t == 0) setError(ENOMEM);
+  const domain = d == 0 ? domainDefault() : d;
+  if (d != 0 && !domainIsValid(d)) { setError(EINVAL_DOMAIN); return 0; }
+  if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
+  const t = threadNew(domain);
+  if (t == 0) { setError(ENOMEM); return 0; }
+  const rc = threadAttach(t, true);
+  if (rc != OK) setError(rc);
   return t;
+}
+
+/** ft_thread_attach_new(0). */
+export function ft_thread_attach(): usize { return ft_thread_attach_new(0); }
+
+/**
+ * Make `thread` (a record this instance owns) attached and current: the current
+ * one, if another, detaches first. Waits while a stop-the-world holds it
+ * SUSPENDED, unless `mayBlock` is false (then EAGAIN).
+ */
+export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
+  if (thread == 0) return fail(ENOT_ATTACHED);
+  const s = threadState(thread);
+  if (s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(ENOT_ATTACHED);
+  if (curThread != 0 && curThread != thread && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
+  const rc = threadAttach(thread, mayBlock);
+  return rc == OK ? OK : fail(rc);
+}
+
+/** Detach the current thread (it keeps its heaps; ft_thread_enter attaches it again). */
+export function ft_thread_detach(): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  threadDetach(curThread);
+  return OK;
 }
 
 /** Exit the current thread: free what is free, keep live blocks freeable. */
 export function ft_thread_exit(): i32 {
-  if (curThread == 0) { setError(ENOT_ATTACHED); return ENOT_ATTACHED; }
-  threadExit();
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  threadExit(curThread);
   return OK;
 }
 
 export function ft_thread_current(): usize { return curThread; }
-export function ft_thread_set_current(thread: usize): i32 {
-  if (threadSetCurrent(thread)) return OK;
-  setError(ENOT_ATTACHED);
-  return ENOT_ATTACHED;
-}
 export function ft_thread_state(thread: usize): u32 { return threadState(thread); }
+export function ft_thread_breaker(thread: usize): u32 { return loadAcquire(thread + T_BREAKER); }
+export function ft_thread_domain(thread: usize): usize { return <usize>load<u32>(thread, T_DOMAIN); }
+
+/** Handle the current thread's eval-breaker bits; returns the events (see thread.ts). */
+export function ft_checkpoint(): u32 {
+  if (curThread == 0) { setError(ENOT_ATTACHED); return 0xFFFFFFFF; }
+  return threadCheckpoint(curThread);
+}
+
+/** Make `target`'s next checkpoint report ASYNC_INTERRUPT (it alone). */
+export function ft_interrupt(target: usize): i32 {
+  const s = threadState(target);
+  if (s == THREAD_FREE || s == THREAD_EXITED) return fail(ENOT_ATTACHED);
+  threadInterrupt(target);
+  return OK;
+}
+
+/** This instance may (true) or may not (browser main thread) block in wait32. */
+export function ft_set_can_block(value: bool): void { hostSetCanBlock(value); }
+
+// ---- Stop-the-world ----------------------------------------------------------------
+
+export function ft_stw_stop(global: bool): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  const rc = stwStop(curThread, global);
+  return rc == OK ? OK : fail(rc);
+}
+export function ft_stw_start(global: bool): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  const rc = stwStart(curThread, global);
+  return rc == OK ? OK : fail(rc);
+}
+
+// ---- Mutexes and critical sections ---------------------------------------------------
+
+function mutexChecked(m: usize): bool {
+  if ((m & 3) != 0 || m < ROOT_END || <u64>m + 4 > (<u64>memory.size() << 16)) { setError(EINVAL_PTR); return false; }
+  return true;
+}
+/** Lock (detaching the current thread while it waits, if attached). */
+export function ft_mutex_lock(m: usize): i32 {
+  if (!mutexChecked(m)) return EINVAL_PTR;
+  lockDetaching(curThread, m);
+  return OK;
+}
+/** 1 when taken, 0 when not (spins briefly first if `spin`). */
+export function ft_mutex_trylock(m: usize, spin: bool): i32 {
+  if (!mutexChecked(m)) return -EINVAL_PTR;
+  if (mutexTryLock(m)) return 1;
+  return spin && mutexLockSlow(m, false) == LOCK_OK ? 1 : 0;
+}
+export function ft_mutex_unlock(m: usize): i32 {
+  if (!mutexChecked(m)) return EINVAL_PTR;
+  return mutexUnlock(m) ? OK : fail(ENOT_LOCKED);
+}
+/** Begin a critical section: a token for ft_cs_end (0 or 1), or -code. */
+export function ft_cs_begin(m: usize): i32 {
+  if (curThread == 0) return -fail(ENOT_ATTACHED);
+  if (!mutexChecked(m)) return -EINVAL_PTR;
+  const t = csBegin(curThread, m);
+  if (t < 0) setError(-t);
+  return t;
+}
+export function ft_cs_begin2(a: usize, b: usize): i32 {
+  if (curThread == 0) return -fail(ENOT_ATTACHED);
+  if (!mutexChecked(a) || !mutexChecked(b)) return -EINVAL_PTR;
+  const t = csBegin2(curThread, a, b);
+  if (t < 0) setError(-t);
+  return t;
+}
+export function ft_cs_end(token: i32): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  const rc = csEnd(curThread, token);
+  return rc == OK ? OK : fail(rc);
+}
+export function ft_cs_depth(): u32 { return curThread == 0 ? 0 : load<u32>(curThread, T_CS_DEPTH); }
+
+function fail(code: i32): i32 {
+  setError(code);
+  return code;
+}
 
 /** The current thread's heap for `tag` (made on first use), or 0. */
 export function ft_heap(tag: u32): usize {

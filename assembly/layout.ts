@@ -62,7 +62,7 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+32    metaLock    u32 atomic  spin lock for the meta allocator
 //   ROOT+36    metaBump    u32 (metaLock)
 //   ROOT+40    metaEnd     u32 (metaLock)
-//   ROOT+44    freeThreads u32 (metaLock) free list of thread records
+//   ROOT+44    (unused)
 //   ROOT+48    threadList  u32 atomic  every thread record ever made (push-only)
 //   ROOT+52    threadsLive u32 atomic
 //   ROOT+56    segsLive    u32 (osLock) units in NORMAL/HUGE/CONT segments
@@ -70,8 +70,14 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+64    statsLock   u32 atomic  guards the stats scratch area
 //   ROOT+68    threadSerial u32 atomic
 //   ROOT+72    highWaterPages u32 (osLock)
+//   ROOT+76    headLock    u32 atomic  spin lock: domains' thread lists, stop-the-world states
+//   ROOT+80    domainList  u32 (headLock) every domain (push-only)
+//   ROOT+84    defaultDomain u32 (init)
+//   ROOT+88    domainSerial u32 (headLock)
+//   ROOT+92    stwRw       u32 atomic  global stop (bit 0) vs per-domain stops (count << 1)
 //   ROOT+128   EMPTY_PAGE  a page record (128 B) with no free block (read-only)
 //   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
+//   ROOT+1536  GLOBAL_STW  the runtime-wide stop-the-world state (STW record, 32 B)
 //   ROOT+2048  BIN_SIZE[70]  u32 block size per bin (written once at init)
 //   ROOT+2560  BIN_RECIP[70] u32 ceil(2^32 / block size)
 //   ROOT+3072  SEGTABLE[1024] u8 unit states
@@ -95,7 +101,13 @@ export const R_SEGS_FREE: usize = 60;
 export const R_STATS_LOCK: usize = 64;
 export const R_THREAD_SERIAL: usize = 68;
 export const R_HIGH_WATER_PAGES: usize = 72;
+export const R_HEAD_LOCK: usize = 76;
+export const R_DOMAIN_LIST: usize = 80;
+export const R_DEFAULT_DOMAIN: usize = 84;
+export const R_DOMAIN_SERIAL: usize = 88;
+export const R_STW_RW: usize = 92;
 export const EMPTY_PAGE: usize = ROOT + 128;
+export const GLOBAL_STW: usize = ROOT + 1536;
 export const EMPTY_HEAP: usize = ROOT + 256;
 export const BIN_SIZE: usize = ROOT + 2048;
 export const BIN_RECIP: usize = ROOT + 2560;
@@ -212,24 +224,31 @@ export const HEAP_SIZE: u32 = 1152;
 
 // ---- Thread record (2048 B, meta area) -----------------------------------------
 //
-//   +0    state        u32 atomic  0 free, 1 attached, 2 exited (written by owner)
+//   +0    state        u32 atomic  THREAD_* below; owner moves DETACHED->ATTACHED, a
+//                                  stop-the-world requester DETACHED<->SUSPENDED
 //   +4    serial       u32         unique number, for humans
 //   +8    nextAll      u32         root thread list link (immutable once pushed)
 //   +12   segCount     u32 owner   normal segments owned
 //   +16   segFirst     u32 owner   owned normal segments (list through SEG_NEXT)
 //   +20   hugeCount    u32 atomic  huge segments owned (decremented by any freer)
-//   +28   freeNext     u32 (metaLock) link in ROOT.freeThreads while recyclable
+//   +24   domain       u32         the domain it belongs to (immutable)
+//   +28   freeNext     u32 (headLock) link in the domain's free records
 //   +32   heaps[16]    u32 owner   heap record per tag (0 until first use)
 //   +96   spans[8]     {first, last} u32 owner   free spans by slice-count class
 //   +160  visit cursor: tag, bin, page, index, huge unit, next page (owner)
+//   +192  domainNext   u32         the domain's thread list link (immutable once pushed)
+//   +196  stwPending   u32 (headLock) counted in a stop's countdown, not yet accounted
+//   +200  csDepth      u32 owner   critical sections on the stack
+//   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
-//   +1024 scratch (owner)
+//   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
 export const T_STATE: usize = 0;
 export const T_SERIAL: usize = 4;
 export const T_NEXT_ALL: usize = 8;
 export const T_SEG_COUNT: usize = 12;
 export const T_SEG_FIRST: usize = 16;
 export const T_HUGE_COUNT: usize = 20;
+export const T_DOMAIN: usize = 24;
 export const T_FREE_NEXT: usize = 28;
 export const T_HEAPS: usize = 32;
 export const T_SPANS: usize = 96;
@@ -240,12 +259,52 @@ export const T_VISIT_PAGE: usize = 168;
 export const T_VISIT_INDEX: usize = 172;
 export const T_VISIT_UNIT: usize = 176;
 export const T_VISIT_NEXT: usize = 180;
+export const T_DOMAIN_NEXT: usize = 192;
+export const T_STW_PENDING: usize = 196;
+export const T_CS_DEPTH: usize = 200;
+export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
+export const T_CS_STACK: usize = 1024;
+export const CS_ENTRY_SIZE: u32 = 12;
+export const CS_MAX_DEPTH: u32 = 64;
 export const THREAD_SIZE: u32 = 2048;
 
-export const THREAD_FREE: u32 = 0;
+export const THREAD_FREE: u32 = 0;       // a recyclable record
 export const THREAD_ATTACHED: u32 = 1;
-export const THREAD_EXITED: u32 = 2;
+export const THREAD_DETACHED: u32 = 2;
+export const THREAD_SUSPENDED: u32 = 3;
+export const THREAD_EXITED: u32 = 4;
+
+// ---- Domain record (128 B, meta area) -------------------------------------------
+//
+//   +0    id           u32
+//   +4    threads      u32 (headLock) thread list head (push-only, via T_DOMAIN_NEXT)
+//   +8    freeThreads  u32 (headLock) recyclable thread records of this domain
+//   +12   version      u32 atomic  mirrored into every thread's breaker (bits 8..31)
+//   +16   nextDomain   u32         root domain list link
+//   +20   threadsLive  u32 atomic
+//   +64   stop-the-world record (below)
+export const D_ID: usize = 0;
+export const D_THREADS: usize = 4;
+export const D_FREE_THREADS: usize = 8;
+export const D_VERSION: usize = 12;
+export const D_NEXT: usize = 16;
+export const D_THREADS_LIVE: usize = 20;
+export const D_STW: usize = 64;
+export const DOMAIN_SIZE: u32 = 128;
+
+// ---- Stop-the-world record (32 B: in each domain, and GLOBAL_STW) -------------
+//
+//   +0    mutex        u32 atomic  serialises requesters of this scope (mutex.ts)
+//   +4    requested    u32 (headLock, read atomically)
+//   +8    stopped      u32 (headLock, read atomically)
+//   +12   countdown    u32 atomic  threads still to pause; the requester waits on it
+//   +16   requester    u32 (headLock) its thread record
+export const S_MUTEX: usize = 0;
+export const S_REQUESTED: usize = 4;
+export const S_STOPPED: usize = 8;
+export const S_COUNTDOWN: usize = 12;
+export const S_REQUESTER: usize = 16;
 
 export const TAG_COUNT: u32 = 16;

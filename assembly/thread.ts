@@ -1,25 +1,61 @@
-// thread.ts — thread records: attach, heaps per tag, exit.
+// thread.ts — thread records: states, the eval breaker, attach/detach, exit.
 //
-// A thread record is what a worker gets when it attaches: its heaps (one per tag,
-// made on first use), its segments and free spans, its visit cursor. The record's
-// address is the thread id stored in every segment it owns. Records are listed on
-// ROOT.threadList forever (stats walk them) and recycled only when an exited
-// thread left no segment behind.
+// A thread record is what a worker gets when it attaches to a domain: its heaps
+// (one per tag, made on first use), its segments and free spans, its eval breaker,
+// its critical-section stack. The record's address is the thread id stored in
+// every segment it owns. Allocator data belongs to the record, not to the Wasm
+// instance: one worker may hold records in several domains and switch between them.
 //
-// Exit (for now, before abandonment exists): every page is switched to
-// DELAY_NEVER, remote frees are drained, empty pages and segments are freed; pages
-// with live blocks stay owned by the exited record, and other threads can still
-// free into them (xthreadFree), which is all they ever need.
+// States (T_STATE), CPython's machine:
 //
-// See also: current.ts (the thread-local globals), heap.ts, segment.ts.
+//   ATTACHED <--(owner)--> DETACHED <--(stop-the-world requester)--> SUSPENDED
+//
+// Only the owner moves DETACHED -> ATTACHED (CAS); a SUSPENDED thread waits in
+// attach until the world restarts. A detached thread holds no unprotected
+// pointers and has released its critical sections; it cannot allocate or free.
+//
+// Eval breaker (T_BREAKER): request bits in bits 0..7, the domain's version in
+// bits 8..31. Others set bits with an atomic OR; the owner handles them at a
+// checkpoint (threadCheckpoint, the allocator's slow path, attach), in this order:
+//   1. PLEASE_STOP       suspend for a stop-the-world, wait, re-attach
+//   2. EXPLICIT_MERGE    reported (biased refcounting merges here, later issue)
+//   3. DELAYED_FREE      reported (QSBR delayed frees run here, later issue)
+//   4. GC_SCHEDULED      reported (the facade runs the collector, later issue)
+//   5. version           the copy is refreshed if the domain's changed
+//   6. ASYNC_INTERRUPT   reported: the facade throws InterruptError
+// (A QSBR quiescent state will be reported before step 1.)
+//
+// Exit (before abandonment exists): every page is switched to DELAY_NEVER, remote
+// frees are drained, empty pages and segments are freed; pages with live blocks
+// stay owned by the exited record, and other threads can still free into them.
+//
+// See also: current.ts, domain.ts, stop-the-world.ts, critical-section.ts.
 
-import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { csResumeTop, csSuspendAll } from "./critical-section";
 import { currentSet, curThread } from "./current";
+import { breakerSetVersion, headLock, headUnlock, VERSION_MASK, VERSION_SHIFT } from "./domain";
+import { EAGAIN, ENOT_ATTACHED, OK } from "./errors";
 import { heapCollect, heapInit } from "./heap";
+import { hostCanBlock, waitWhile, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { EMPTY_HEAP, HEAP_SIZE, ROOT, R_FREE_THREADS, R_META_LOCK, R_THREADS_LIVE, R_THREAD_LIST,
-  R_THREAD_SERIAL, T_FREE_NEXT, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_SEG_COUNT, T_SERIAL, T_STATE, TAG_COUNT,
-  THREAD_ATTACHED, THREAD_EXITED, THREAD_SIZE } from "./layout";
+import { D_FREE_THREADS, D_STW, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, GLOBAL_STW, HEAP_SIZE, ROOT,
+  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, S_REQUESTED, S_REQUESTER, T_BREAKER,
+  T_CS_DEPTH, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_SEG_COUNT, T_SERIAL,
+  T_STATE, T_STW_PENDING, TAG_COUNT, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
+  THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
+
+// ---- Eval breaker bits ---------------------------------------------------------
+export const BRK_PLEASE_STOP: u32 = 1 << 0;
+export const BRK_EXPLICIT_MERGE: u32 = 1 << 1;
+export const BRK_GC_SCHEDULED: u32 = 1 << 2;
+export const BRK_DELAYED_FREE: u32 = 1 << 3;
+export const BRK_ASYNC_INTERRUPT: u32 = 1 << 4;
+export const BRK_REQUESTS: u32 = 0xFF;
+// Events a checkpoint reports besides the request bits it handled:
+export const EV_VERSION_CHANGED: u32 = 1 << 8;
+export const EV_STOPPED: u32 = 1 << 9;       // this thread was paused by a stop-the-world
+export const EV_WOULD_BLOCK: u32 = 1 << 10;  // it must pause but cannot wait here: left SUSPENDED
 
 /** The heap of `thread` for `tag`, made on first use; 0 when memory is exhausted. */
 export function heapForTag(thread: usize, tag: u32): usize {
@@ -34,68 +70,185 @@ export function heapForTag(thread: usize, tag: u32): usize {
   return heap;
 }
 
-/** Attach a new thread on this instance; returns its record, or 0 (ENOMEM). */
-export function threadAttach(): usize {
-  let thread: usize = 0;
-  spinLock(ROOT + R_META_LOCK);
-  thread = <usize>load<u32>(ROOT + R_FREE_THREADS);
-  if (thread != 0) store<u32>(ROOT + R_FREE_THREADS, load<u32>(thread, T_FREE_NEXT));
-  spinUnlock(ROOT + R_META_LOCK);
+// ---- Creation -----------------------------------------------------------------
+
+/** The stop-the-world request that applies to `thread` now (global first), or 0. Under headLock. */
+export function stwActiveFor(thread: usize): usize {
+  if (load<u32>(GLOBAL_STW + S_REQUESTED) != 0 && load<u32>(GLOBAL_STW + S_REQUESTER) != <u32>thread) return GLOBAL_STW;
+  const stw = <usize>load<u32>(thread, T_DOMAIN) + D_STW;
+  if (load<u32>(stw + S_REQUESTED) != 0 && load<u32>(stw + S_REQUESTER) != <u32>thread) return stw;
+  return 0;
+}
+
+/**
+ * A new thread record of `domain`, DETACHED (SUSPENDED when a stop-the-world is
+ * under way in its scope), with its MEM heap. 0 when memory is exhausted.
+ */
+export function threadNew(domain: usize): usize {
+  headLock();
+  let thread = <usize>load<u32>(domain, D_FREE_THREADS);
+  if (thread != 0) store<u32>(domain, load<u32>(thread, T_FREE_NEXT), D_FREE_THREADS);
+  headUnlock();
   const recycled = thread != 0;
   if (!recycled) {
     thread = metaAlloc(THREAD_SIZE);
     if (thread == 0) return 0;
   } else {
-    // Keep the heap records (they are the thread's); reset everything else.
+    // Keep the heap records (they are the thread's) and the list links; reset the rest.
     for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
       const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
       if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
     }
-    const keepNext = load<u32>(thread, T_NEXT_ALL);
-    memory.fill(thread, 0, T_HEAPS);
-    store<u32>(thread, keepNext, T_NEXT_ALL);
+    const nextAll = load<u32>(thread, T_NEXT_ALL);
+    const domainNext = load<u32>(thread, T_DOMAIN_NEXT);
+    memory.fill(thread + 4, 0, T_HEAPS - 4);           // the state word stays FREE until listed below
     memory.fill(thread + T_HEAPS + (<usize>TAG_COUNT << 2), 0, <usize>THREAD_SIZE - T_HEAPS - (<usize>TAG_COUNT << 2));
+    store<u32>(thread, nextAll, T_NEXT_ALL);
+    store<u32>(thread, domainNext, T_DOMAIN_NEXT);
   }
+  store<u32>(thread, <u32>domain, T_DOMAIN);
   store<u32>(thread, addRelaxed(ROOT + R_THREAD_SERIAL, 1) + 1, T_SERIAL);
-  const heap = heapForTag(thread, 0);
-  if (heap == 0) return 0;
-  storeRelease(thread + T_STATE, THREAD_ATTACHED);
+  if (heapForTag(thread, 0) == 0) return 0;
+  headLock();
+  storeRelease(thread + T_BREAKER, (loadAcquire(domain + D_VERSION) & VERSION_MASK) << VERSION_SHIFT);
+  storeRelease(thread + T_STATE, stwActiveFor(thread) != 0 ? THREAD_SUSPENDED : THREAD_DETACHED);
   if (!recycled) {
-    while (true) {   // push-only list: records are never unlinked
+    store<u32>(thread, load<u32>(domain, D_THREADS), T_DOMAIN_NEXT);
+    storeRelease(domain + D_THREADS, <u32>thread);
+    while (true) {   // the runtime-wide list (stats) is push-only too
       const head = loadAcquire(ROOT + R_THREAD_LIST);
       store<u32>(thread, head, T_NEXT_ALL);
       if (casAcqRel(ROOT + R_THREAD_LIST, head, <u32>thread)) break;
     }
   }
+  headUnlock();
   addRelaxed(ROOT + R_THREADS_LIVE, 1);
-  currentSet(thread, heap);
+  addRelaxed(domain + D_THREADS_LIVE, 1);
   return thread;
 }
 
-/** Exit the current thread (see the file comment). */
-export function threadExit(): void {
-  const thread = curThread;
-  if (thread == 0) return;
+// ---- Attach and detach ---------------------------------------------------------
+
+/**
+ * Owner: DETACHED -> ATTACHED and make the record current; a SUSPENDED thread
+ * waits for the world to restart (EAGAIN where it may not block, or when
+ * `mayBlock` is false). Resumes the innermost critical section.
+ */
+export function threadAttach(thread: usize, mayBlock: bool): i32 {
+  while (true) {
+    if (casAcqRel(thread + T_STATE, THREAD_DETACHED, THREAD_ATTACHED)) break;
+    const s = loadAcquire(thread + T_STATE);
+    if (s == THREAD_SUSPENDED) {
+      if (!mayBlock || !hostCanBlock()) return EAGAIN;
+      waitWhile(thread + T_STATE, THREAD_SUSPENDED, -1);   // partner: stwStart's wake
+      continue;
+    }
+    if (s == THREAD_ATTACHED) break;
+    return ENOT_ATTACHED;
+  }
+  currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
+  csResumeTop(thread);
+  return OK;
+}
+
+/** Owner: release critical sections, ATTACHED -> DETACHED, no current thread. */
+export function threadDetach(thread: usize): void {
+  csSuspendAll(thread);
+  storeRelease(thread + T_STATE, THREAD_DETACHED);
+  if (curThread == thread) currentSet(0, EMPTY_HEAP);
+  // A requester waiting for us re-scans sooner (it would anyway within 1 ms).
+  headLock();
+  const stw = stwActiveFor(thread);
+  headUnlock();
+  if (stw != 0) wake(stw + S_COUNTDOWN, 1);
+}
+
+/** Account a counted thread once in its stop's countdown. Under headLock. */
+export function stwAccount(thread: usize, stw: usize): void {
+  if (load<u32>(thread, T_STW_PENDING) == 0) return;
+  store<u32>(thread, 0, T_STW_PENDING);
+  if (atomic.sub<u32>(stw + S_COUNTDOWN, 1) == 1) wake(stw + S_COUNTDOWN, 1);
+}
+
+/**
+ * PLEASE_STOP: detach into SUSPENDED, count ourselves, wait for the restart and
+ * attach again. Returns EV_STOPPED, EV_WOULD_BLOCK (left suspended: the thread
+ * may not wait here), or 0 (the request was already over: a plain detach/attach).
+ */
+function threadSuspend(thread: usize): u32 {
+  csSuspendAll(thread);
+  headLock();
+  atomic.and<u32>(thread + T_BREAKER, ~BRK_PLEASE_STOP);
+  const stw = stwActiveFor(thread);
+  storeRelease(thread + T_STATE, stw != 0 ? THREAD_SUSPENDED : THREAD_DETACHED);
+  if (stw != 0) stwAccount(thread, stw);
+  headUnlock();
+  currentSet(0, EMPTY_HEAP);
+  if (threadAttach(thread, true) != OK) return EV_WOULD_BLOCK;
+  return stw != 0 ? EV_STOPPED : 0;
+}
+
+// ---- Checkpoint -----------------------------------------------------------------
+
+/** Handle the breaker's bits in the documented order; returns what happened (EV_*, BRK_*). */
+export function threadCheckpoint(thread: usize): u32 {
+  let events: u32 = 0;
+  let b = loadAcquire(thread + T_BREAKER);
+  if ((b & BRK_PLEASE_STOP) != 0) {
+    events |= threadSuspend(thread);
+    if ((events & EV_WOULD_BLOCK) != 0) return events;
+    b = loadAcquire(thread + T_BREAKER);
+  }
+  const reported = b & (BRK_EXPLICIT_MERGE | BRK_DELAYED_FREE | BRK_GC_SCHEDULED | BRK_ASYNC_INTERRUPT);
+  if (reported != 0) atomic.and<u32>(thread + T_BREAKER, ~reported);
+  events |= reported;
+  const dv = loadAcquire(<usize>load<u32>(thread, T_DOMAIN) + D_VERSION) & VERSION_MASK;
+  if ((b >> VERSION_SHIFT) != dv) {
+    breakerSetVersion(thread, dv);
+    events |= EV_VERSION_CHANGED;
+  }
+  return events;
+}
+
+/**
+ * The allocator's slow path: only a pending stop is handled there (nothing else
+ * can be reported from inside malloc), and only where the thread may wait.
+ */
+// @ts-ignore: decorator
+@inline export function threadCheckpointAlloc(thread: usize): void {
+  if ((loadAcquire(thread + T_BREAKER) & BRK_PLEASE_STOP) != 0 && hostCanBlock()) threadSuspend(thread);
+}
+
+/** Ask `target` to stop at its next checkpoint with an interrupt (only that thread). */
+export function threadInterrupt(target: usize): void {
+  atomic.or<u32>(target + T_BREAKER, BRK_ASYNC_INTERRUPT);
+}
+
+// ---- Exit -----------------------------------------------------------------------
+
+/** Owner: leave for good (see the file comment). The thread must be attached. */
+export function threadExit(thread: usize): void {
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, true, true);
   }
-  storeRelease(thread + T_STATE, THREAD_EXITED);
-  addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
-  currentSet(0, EMPTY_HEAP);
-  if (load<u32>(thread, T_SEG_COUNT) == 0 && loadAcquire(thread + T_HUGE_COUNT) == 0) {
-    spinLock(ROOT + R_META_LOCK);
-    store<u32>(thread, load<u32>(ROOT + R_FREE_THREADS), T_FREE_NEXT);
-    store<u32>(ROOT + R_FREE_THREADS, <u32>thread);
-    spinUnlock(ROOT + R_META_LOCK);
+  csSuspendAll(thread);
+  store<u32>(thread, 0, T_CS_DEPTH);
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  const recyclable = load<u32>(thread, T_SEG_COUNT) == 0 && loadAcquire(thread + T_HUGE_COUNT) == 0;
+  headLock();
+  // A stop that counted us must not wait for a thread that is gone.
+  const stw = stwActiveFor(thread);
+  if (stw != 0) stwAccount(thread, stw);
+  storeRelease(thread + T_STATE, recyclable ? THREAD_FREE : THREAD_EXITED);
+  if (recyclable) {
+    store<u32>(thread, load<u32>(domain, D_FREE_THREADS), T_FREE_NEXT);
+    store<u32>(domain, <u32>thread, D_FREE_THREADS);
   }
-}
-
-/** Make `thread` (attached, owned by this worker) the current one. */
-export function threadSetCurrent(thread: usize): bool {
-  if (thread == 0 || loadAcquire(thread + T_STATE) != THREAD_ATTACHED) return false;
-  currentSet(thread, <usize>load<u32>(thread + T_HEAPS));
-  return true;
+  headUnlock();
+  addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
+  addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
+  if (curThread == thread) currentSet(0, EMPTY_HEAP);
 }
 
 export function threadState(thread: usize): u32 {

@@ -48,7 +48,46 @@ export interface RuntimeOptions {
    * @defaultValue the packaged `build/ftheap.wasm`
    */
   module?: WebAssembly.Module;
+  /**
+   * Whether this JS thread may block in `Atomics.wait`. Where it may not (a
+   * browser's main thread), waits poll, and calls that would have to park throw
+   * `EAGAIN` (use the async variants there).
+   * @defaultValue false on a browser's main thread, true elsewhere
+   */
+  blocking?: boolean;
 }
+
+/** Options of {@link Runtime.join}. */
+export interface JoinOptions {
+  /** As {@link RuntimeOptions.blocking}. */
+  blocking?: boolean;
+}
+
+/**
+ * Events a checkpoint reports (a bitmask): the eval-breaker requests it handled,
+ * in this order, plus what happened to the thread.
+ */
+export const Checkpoint = {
+  /** A stop-the-world asked this thread to pause. */
+  PLEASE_STOP: 1 << 0,
+  /** Biased refcounting asks for a merge (handled by a later component). */
+  EXPLICIT_MERGE: 1 << 1,
+  /** The cycle collector is due (handled by a later component). */
+  GC_SCHEDULED: 1 << 2,
+  /** Delayed frees are due (handled by a later component). */
+  DELAYED_FREE: 1 << 3,
+  /** Another thread interrupted this one (the facade throws InterruptError). */
+  ASYNC_INTERRUPT: 1 << 4,
+  /** The domain's version changed; this thread's copy was refreshed. */
+  VERSION_CHANGED: 1 << 8,
+  /** This thread was paused by a stop-the-world and has resumed. */
+  STOPPED: 1 << 9,
+  /** It must pause but may not wait here: it is left suspended (see {@link Thread.attachAsync}). */
+  WOULD_BLOCK: 1 << 10,
+} as const;
+
+/** State of a thread, as {@link Thread.state} reports it. */
+export type ThreadState = 'attached' | 'detached' | 'suspended' | 'exited';
 
 /**
  * What {@link Runtime.share} returns: structured-cloneable, so it can be posted

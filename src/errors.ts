@@ -15,6 +15,12 @@ export const ErrorCode = {
   EINVAL_TAG: 'EINVAL_TAG',
   ENOT_INIT: 'ENOT_INIT',
   EINVAL_HEAP: 'EINVAL_HEAP',
+  EAGAIN: 'EAGAIN',
+  ECS_DEPTH: 'ECS_DEPTH',
+  EINVAL_DOMAIN: 'EINVAL_DOMAIN',
+  ENOT_LOCKED: 'ENOT_LOCKED',
+  EINVAL_STATE: 'EINVAL_STATE',
+  EINTERRUPTED: 'EINTERRUPTED',
   EINVAL_OPTION: 'EINVAL_OPTION',
   EPLATFORM: 'EPLATFORM',
 } as const;
@@ -26,6 +32,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 const CORE_CODES: readonly ErrorCode[] = [
   ErrorCode.ENOMEM, ErrorCode.ENOMEM, ErrorCode.EINVAL_SIZE, ErrorCode.EINVAL_PTR, ErrorCode.EDOUBLE_FREE,
   ErrorCode.EINVAL_ALIGN, ErrorCode.ENOT_ATTACHED, ErrorCode.EINVAL_TAG, ErrorCode.ENOT_INIT, ErrorCode.EINVAL_HEAP,
+  ErrorCode.EAGAIN, ErrorCode.ECS_DEPTH, ErrorCode.EINVAL_DOMAIN, ErrorCode.ENOT_LOCKED, ErrorCode.EINVAL_STATE,
 ];
 
 const MESSAGES: Record<ErrorCode, string> = {
@@ -38,6 +45,12 @@ const MESSAGES: Record<ErrorCode, string> = {
   EINVAL_TAG: 'invalid tag: must be an integer from 0 to 15',
   ENOT_INIT: 'runtime not initialised',
   EINVAL_HEAP: 'invalid heap for this thread',
+  EAGAIN: 'would have to wait, and this thread may not block (browser main thread): retry, or use the async variant',
+  ECS_DEPTH: 'critical sections nested too deeply (64 at most)',
+  EINVAL_DOMAIN: 'not a domain of this runtime',
+  ENOT_LOCKED: 'unlock of a mutex that is not locked',
+  EINVAL_STATE: 'not allowed in this thread state (e.g. a stop-the-world inside another)',
+  EINTERRUPTED: 'interrupted by another thread',
   EINVAL_OPTION: 'invalid option',
   EPLATFORM: 'platform does not support shared WebAssembly memory here',
 };
@@ -60,6 +73,17 @@ export class FtheapError extends Error {
     super(detail ? `${MESSAGES[code]} (${detail})` : MESSAGES[code]);
     this.name = 'FtheapError';
     this.code = code;
+  }
+}
+
+/**
+ * Thrown by a checkpoint (explicit, or inside a call that checkpoints) after
+ * another thread called `interrupt()` on this one.
+ */
+export class InterruptError extends FtheapError {
+  constructor() {
+    super(ErrorCode.EINTERRUPTED);
+    this.name = 'InterruptError';
   }
 }
 

@@ -5,6 +5,7 @@
 export { Runtime } from './runtime.ts';
 export type { CoreExports } from './runtime.ts';
 export { Thread } from './thread.ts';
-export { FtheapError, ErrorCode } from './errors.ts';
-export { Tag } from './api.ts';
-export type { AllocatorStats, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue } from './api.ts';
+export { Domain } from './domain.ts';
+export { FtheapError, ErrorCode, InterruptError } from './errors.ts';
+export { Checkpoint, Tag } from './api.ts';
+export type { AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';

@@ -1,11 +1,18 @@
 /**
  * Everything that differs between Node and browsers lives here: finding and
- * compiling the packaged module, and checking that shared memory is available.
+ * compiling the packaged module, checking that shared memory is available, and
+ * knowing whether this thread may block.
  * @module
  */
 import { ErrorCode, FtheapError } from './errors.ts';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/** True on a browser's main thread, where `Atomics.wait` (and Wasm's wait32) trap. */
+export function mayNotBlock(): boolean {
+  return !isNode && typeof window !== 'undefined'
+    && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined';
+}
 
 /** Shared memory needs cross-origin isolation in browsers: fail early and clearly. */
 export function checkSharedMemory(): void {

@@ -10,9 +10,10 @@
  * through those globals.
  * @module
  */
-import type { AllocatorStats, RuntimeHandle, RuntimeOptions } from './api.ts';
+import type { AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions } from './api.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
-import { checkSharedMemory, packagedModule } from './platform.ts';
+import { Domain } from './domain.ts';
+import { checkSharedMemory, mayNotBlock, packagedModule } from './platform.ts';
 import { readStats } from './stats.ts';
 import { Thread } from './thread.ts';
 
@@ -23,11 +24,33 @@ const ABI = 1;
 /** The raw Wasm exports (`ft_*`), callable with no facade cost. Pointers are i32: use `>>> 0`. */
 export interface CoreExports {
   ft_init(maxPages: number): number;
+  ft_domain_default(): number;
+  ft_domain_create(): number;
+  ft_domain_version(domain: number): number;
+  ft_domain_set_version(domain: number, version: number): number;
+  ft_domain_threads_live(domain: number): number;
+  ft_domain_valid(domain: number): number;
   ft_thread_attach(): number;
+  ft_thread_attach_new(domain: number): number;
+  ft_thread_enter(thread: number, mayBlock: number): number;
+  ft_thread_detach(): number;
   ft_thread_exit(): number;
   ft_thread_current(): number;
-  ft_thread_set_current(thread: number): number;
   ft_thread_state(thread: number): number;
+  ft_thread_breaker(thread: number): number;
+  ft_thread_domain(thread: number): number;
+  ft_checkpoint(): number;
+  ft_interrupt(thread: number): number;
+  ft_set_can_block(value: number): void;
+  ft_stw_stop(global: number): number;
+  ft_stw_start(global: number): number;
+  ft_mutex_lock(m: number): number;
+  ft_mutex_trylock(m: number, spin: number): number;
+  ft_mutex_unlock(m: number): number;
+  ft_cs_begin(m: number): number;
+  ft_cs_begin2(a: number, b: number): number;
+  ft_cs_end(token: number): number;
+  ft_cs_depth(): number;
   ft_heap(tag: number): number;
   ft_collect(force: number): void;
   ft_malloc(size: number): number;
@@ -81,8 +104,11 @@ export class Runtime {
   }
   /** Largest size a single allocation may ask for. */
   readonly maxAllocSize: number;
+  /** Whether this JS thread may block in `Atomics.wait` (false on a browser's main thread). */
+  canBlock = true;
   private readonly maximumPages: number;
   private u8view: Uint8Array;
+  private defaultDomain: Domain | undefined;
 
   private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, instance: WebAssembly.Instance,
       maximumPages: number) {
@@ -111,22 +137,26 @@ export class Runtime {
     const initial = Math.min(pagesOf(options.initialMemory, 256, 'initialMemory'), maximum);
     const module = options.module ?? await packagedModule(options.debug ?? false);
     const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
-    return Runtime.instantiate(module, memory, maximum);
+    return Runtime.instantiate(module, memory, maximum, options.blocking);
   }
 
   /** Join a runtime made elsewhere (typically in a worker) from its {@link share} handle. */
-  static async join(handle: RuntimeHandle): Promise<Runtime> {
+  static async join(handle: RuntimeHandle, options: JoinOptions = {}): Promise<Runtime> {
     checkSharedMemory();
     if (!handle || handle.kind !== 'ftheap-runtime') throw new FtheapError(ErrorCode.EINVAL_OPTION, 'not an ftheap runtime handle');
     if (handle.abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `ABI ${handle.abi} != ${ABI}`);
-    return Runtime.instantiate(handle.module, handle.memory, handle.maximumPages);
+    return Runtime.instantiate(handle.module, handle.memory, handle.maximumPages, options.blocking);
   }
 
-  private static async instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory, maximumPages: number): Promise<Runtime> {
-    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  private static async instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory, maximumPages: number,
+      blocking?: boolean): Promise<Runtime> {
+    const now = typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
+    const instance = await WebAssembly.instantiate(module, { env: { memory, now } });
     const rt = new Runtime(module, memory, instance, maximumPages);
     const abi = rt.exports.ft_init(maximumPages);
     if (abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `core ABI ${abi} != ${ABI}`);
+    rt.canBlock = blocking ?? !mayNotBlock();
+    rt.exports.ft_set_can_block(rt.canBlock ? 1 : 0);
     return rt;
   }
 
@@ -141,11 +171,36 @@ export class Runtime {
    * call through a {@link Thread} makes it current).
    */
   attach(): Thread {
-    const id = this.exports.ft_thread_attach() >>> 0;
+    return this.attachTo(0);
+  }
+
+  /** @internal A new thread of domain record `domain` (0: the default domain). */
+  attachTo(domain: number): Thread {
+    const id = this.exports.ft_thread_attach_new(domain) >>> 0;
     if (id === 0) throw coreError(this.exports.ft_last_error());
     const t = new Thread(this, id);
-    this.setCurrent(t);
+    // EAGAIN: made during a stop-the-world on a thread that may not wait: it stays
+    // suspended until its first call (or attachAsync) after the world restarts.
+    if (this.exports.ft_last_error() === 0) this.setCurrent(t); else this.setCurrent(null);
     return t;
+  }
+
+  /** The default domain. */
+  domain(): Domain {
+    return this.defaultDomain ??= new Domain(this, this.exports.ft_domain_default() >>> 0);
+  }
+
+  /** A new domain: its own threads and stop-the-world. Share its {@link Domain.id} with workers. */
+  createDomain(): Domain {
+    const id = this.exports.ft_domain_create() >>> 0;
+    if (id === 0) throw coreError(this.exports.ft_last_error());
+    return new Domain(this, id);
+  }
+
+  /** The domain whose record is `id` (e.g. an id posted by another worker). */
+  domainById(id: number): Domain {
+    if (id >>> 0 !== id || this.exports.ft_domain_valid(id) === 0) throw new FtheapError(ErrorCode.EINVAL_DOMAIN, String(id));
+    return new Domain(this, id);
   }
 
   /** Snapshot of the whole runtime, as plain JSON (exact when threads are quiescent). */

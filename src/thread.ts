@@ -3,8 +3,9 @@
  * shared memory, always unsigned numbers.
  * @module
  */
-import type { AllocatorStats, TagValue } from './api.ts';
-import { coreError, ErrorCode, FtheapError } from './errors.ts';
+import { Checkpoint, type AllocatorStats, type TagValue, type ThreadState } from './api.ts';
+import type { Domain } from './domain.ts';
+import { coreError, ErrorCode, FtheapError, InterruptError } from './errors.ts';
 import { readStats } from './stats.ts';
 import type { CoreExports, Runtime } from './runtime.ts';
 
@@ -21,6 +22,7 @@ export class Thread {
   private readonly freeRaw: (ptr: number) => number;
   private readonly heaps: number[] = new Array(TAGS).fill(0);
   private exited = false;
+  private userDetached = false;
   /** @internal True while this thread is the current one of its runtime's instance. */
   active = false;
 
@@ -36,11 +38,13 @@ export class Thread {
   /** Whether {@link exit} has been called. */
   get hasExited(): boolean { return this.exited; }
 
-  // Make this thread the one the raw exports use; throws once it has exited.
+  // Make this thread attached and current on this instance (the one the raw
+  // exports use); the thread that was current here detaches. Throws once the
+  // thread has exited or was detached by the user.
   private enter(): void {
-    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    if (this.exited || this.userDetached) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
     if (!this.active) {
-      if (this.x.ft_thread_set_current(this.id) !== 0) throw coreError(this.x.ft_last_error());
+      if (this.x.ft_thread_enter(this.id, this.runtime.canBlock ? 1 : 0) !== 0) throw coreError(this.x.ft_last_error());
       this.runtime.setCurrent(this);
     }
   }
@@ -177,13 +181,202 @@ export class Thread {
    * other threads may free them. Any later call on this thread throws `ENOT_ATTACHED`.
    */
   exit(): void {
+    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    this.userDetached = false;
     this.enter();
     this.x.ft_thread_exit();
     this.exited = true;
     this.runtime.setCurrent(null);
   }
 
+  // ---- Thread states ------------------------------------------------------------
+
+  /** 'attached', 'detached', 'suspended' (paused by a stop-the-world) or 'exited'. */
+  get state(): ThreadState {
+    if (this.exited) return 'exited';
+    const s = this.x.ft_thread_state(this.id);
+    return s === 1 ? 'attached' : s === 3 ? 'suspended' : s === 2 ? 'detached' : 'exited';
+  }
+
+  /** The domain this thread belongs to. */
+  get domain(): Domain {
+    return this.runtime.domainById(this.x.ft_thread_domain(this.id) >>> 0);
+  }
+
+  /** This thread's copy of its domain's version (see {@link Domain.version}). */
+  get version(): number {
+    return this.x.ft_thread_breaker(this.id) >>> 8;
+  }
+
+  /**
+   * Detach: the thread stops touching shared objects (its critical sections
+   * release their locks) and counts as stopped for stop-the-world. Call this
+   * before blocking or idling. Allocating or freeing through a detached thread
+   * throws `ENOT_ATTACHED` until {@link attach}.
+   */
+  detach(): void {
+    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    if (this.userDetached) return;
+    if (this.active) {
+      this.x.ft_thread_detach();
+      this.runtime.setCurrent(null);
+    }
+    this.userDetached = true;
+  }
+
+  /**
+   * Attach again after {@link detach}. Waits while a stop-the-world holds the
+   * thread; where this JS thread may not block it throws `EAGAIN` instead — use
+   * {@link attachAsync} there.
+   */
+  attach(): void {
+    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    this.userDetached = false;
+    this.enter();
+  }
+
+  /** {@link attach} that waits asynchronously (for a browser's main thread). */
+  async attachAsync(): Promise<void> {
+    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    this.userDetached = false;
+    const i32 = new Int32Array(this.runtime.memory.buffer);
+    for (;;) {
+      if (this.active || this.x.ft_thread_enter(this.id, 0) === 0) { this.runtime.setCurrent(this); return; }
+      const code = this.x.ft_last_error();
+      if (code !== 10) throw coreError(code);                       // not EAGAIN
+      await waitAsync(i32, this.id >>> 2, 3);                          // while SUSPENDED
+    }
+  }
+
+  /**
+   * A checkpoint: handle the requests other threads left in this thread's eval
+   * breaker, in order — pause for a stop-the-world, (merge refcounts, run delayed
+   * frees, report a due GC: later components), refresh the domain version, and
+   * throw {@link InterruptError} if {@link interrupt}ed. Threads that stay
+   * attached should call this regularly (the allocator's slow path also pauses for
+   * a stop-the-world). Returns the {@link Checkpoint} events.
+   */
+  checkpoint(): number {
+    this.enter();
+    const ev = this.x.ft_checkpoint() >>> 0;
+    if (ev & Checkpoint.WOULD_BLOCK) this.runtime.setCurrent(null);   // left suspended
+    if (ev & Checkpoint.ASYNC_INTERRUPT) throw new InterruptError();
+    return ev;
+  }
+
+  /** Make `target`'s next checkpoint throw {@link InterruptError}; no other thread is disturbed. */
+  interrupt(target: Thread | number): void {
+    const id = typeof target === 'number' ? target : target.id;
+    const rc = this.x.ft_interrupt(id >>> 0);
+    if (rc !== 0) throw coreError(rc);
+  }
+
+  // ---- Stop-the-world --------------------------------------------------------------
+
+  /**
+   * Run `fn` with every other thread of this thread's domain paused (suspended at
+   * a checkpoint, or parked while detached). `fn` must not allocate from, or
+   * free into, other threads' heaps, nor take locks other threads may hold.
+   *
+   * @example
+   * ```ts
+   * t.stopTheWorld(() => { snapshot = readSharedCounters(); });
+   * ```
+   */
+  stopTheWorld<T>(fn: () => T): T {
+    return this.stopped(false, fn);
+  }
+
+  /** {@link stopTheWorld} for every domain of the runtime (excludes per-domain stops). */
+  stopTheWorldGlobal<T>(fn: () => T): T {
+    return this.stopped(true, fn);
+  }
+
+  private stopped<T>(global: boolean, fn: () => T): T {
+    this.enter();
+    const g = global ? 1 : 0;
+    if (this.x.ft_stw_stop(g) !== 0) this.fail();
+    try {
+      return fn();
+    } finally {
+      this.enter();
+      if (this.x.ft_stw_start(g) !== 0) this.fail();
+    }
+  }
+
+  // ---- Mutexes and critical sections -------------------------------------------------
+
+  /**
+   * Lock the mutex at `m` (any zero-initialised, 4-aligned 32-bit word of the
+   * shared memory). While it waits the thread is detached, so a stop-the-world
+   * does not wait for it. Where this JS thread may not block, it polls.
+   */
+  lock(m: number): void {
+    this.enter();
+    const rc = this.x.ft_mutex_lock(m >>> 0);
+    if (rc !== 0) this.fail(`mutex ${m}`);
+  }
+
+  /** Take the mutex if it is free (after a brief spin when `spin`); never waits. */
+  tryLock(m: number, spin = false): boolean {
+    const rc = this.x.ft_mutex_trylock(m >>> 0, spin ? 1 : 0);
+    if (rc < 0) throw coreError(-rc, `mutex ${m}`);
+    return rc === 1;
+  }
+
+  /** Lock without blocking the JS thread: for a browser's main thread. */
+  async lockAsync(m: number): Promise<void> {
+    const i32 = new Int32Array(this.runtime.memory.buffer);
+    while (!this.tryLock(m, true)) {
+      const v = Atomics.load(i32, m >>> 2);
+      if (v !== 0) await waitAsync(i32, m >>> 2, v);
+    }
+  }
+
+  /** Unlock; `ENOT_LOCKED` if it was not locked. */
+  unlock(m: number): void {
+    const rc = this.x.ft_mutex_unlock(m >>> 0);
+    if (rc !== 0) throw coreError(rc, `mutex ${m}`);
+  }
+
+  /**
+   * Run `fn` holding the mutex `m` in a critical section: if the thread detaches
+   * (to wait on another lock, for instance) the lock is released and taken again
+   * when it attaches; nested sections on the same mutex are no-ops.
+   */
+  criticalSection<T>(m: number, fn: () => T): T {
+    this.enter();
+    const token = this.x.ft_cs_begin(m >>> 0);
+    if (token < 0) throw coreError(-token, `mutex ${m}`);
+    try {
+      return fn();
+    } finally {
+      this.enter();
+      this.x.ft_cs_end(token);
+    }
+  }
+
+  /** {@link criticalSection} on two mutexes, taken in address order (no lock-order deadlock). */
+  criticalSection2<T>(m1: number, m2: number, fn: () => T): T {
+    this.enter();
+    const token = this.x.ft_cs_begin2(m1 >>> 0, m2 >>> 0);
+    if (token < 0) throw coreError(-token, `mutexes ${m1}, ${m2}`);
+    try {
+      return fn();
+    } finally {
+      this.enter();
+      this.x.ft_cs_end(token);
+    }
+  }
+
   private checkPtr(ptr: number): void {
     if (ptr >>> 0 !== ptr) throw new FtheapError(ErrorCode.EINVAL_PTR, String(ptr));
   }
+}
+
+/** Atomics.waitAsync where it exists (browsers, Node ≥ 16), else a short timer. */
+function waitAsync(i32: Int32Array, index: number, value: number): Promise<unknown> {
+  const wa = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { value: unknown } }).waitAsync;
+  if (wa) return Promise.resolve(wa(i32, index, value, 50).value);
+  return new Promise((resolve) => setTimeout(resolve, 1));
 }

@@ -64,6 +64,7 @@ function imports(bytes: Uint8Array, s: Section): Import[] {
   const out: Import[] = [];
   for (let n = r.u32(); n > 0; n--) {
     const imp: Import = { module: r.name(), name: r.name(), kind: r.byte() };
+    if (imp.kind === 0) { r.u32(); out.push(imp); continue; }   // a function: its type index
     if (imp.kind !== 2) throw new Error(`unexpected import kind ${imp.kind} (${imp.module}.${imp.name})`);
     imp.flags = r.byte();
     imp.min = r.u32();
@@ -85,11 +86,13 @@ describe.each(FILES)('build/%s', (file) => {
     expect(ids).not.toContain(8);
   });
 
-  it('imports only env.memory, shared, with a maximum of at most 4 GiB', () => {
+  it('imports env.memory (shared, at most 4 GiB) and the clock env.now, nothing else', () => {
     const importSections = sections(bytes).filter((s) => s.id === 2);
     expect(importSections).toHaveLength(1);
-    const imps = imports(bytes, importSections[0]);
-    expect(imps).toHaveLength(1);
+    const all = imports(bytes, importSections[0]);
+    expect(all).toHaveLength(2);
+    expect(all.find((i) => i.kind === 0)).toMatchObject({ module: 'env', name: 'now' });
+    const imps = all.filter((i) => i.kind === 2);
     expect(imps[0]).toMatchObject({ module: 'env', name: 'memory', kind: 2 });
     expect(imps[0].flags! & 0x02).toBe(0x02);   // shared
     expect(imps[0].flags! & 0x01).toBe(0x01);   // has a maximum (required for shared)
@@ -97,7 +100,8 @@ describe.each(FILES)('build/%s', (file) => {
     expect(imps[0].max).toBeLessThanOrEqual(65536);
 
     const mod = new WebAssembly.Module(bytes);
-    expect(WebAssembly.Module.imports(mod)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(WebAssembly.Module.imports(mod).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { module: 'env', name: 'memory', kind: 'memory' }, { module: 'env', name: 'now', kind: 'function' }]);
     expect(WebAssembly.Module.exports(mod).some((e) => e.kind === 'memory')).toBe(false);
   });
 
@@ -112,7 +116,7 @@ describe.each(FILES)('build/%s', (file) => {
     const before = rt.bytes().slice();
 
     // a bare instantiation: no start function, no data segment may write anything
-    await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory } });
+    await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory, now: () => performance.now() } });
     expect(Buffer.compare(rt.bytes(), before)).toBe(0);
 
     // a joined runtime (ft_init again) must not reset the root either

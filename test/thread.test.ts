@@ -13,7 +13,7 @@ import { Rng } from './fixtures/prng.ts';
 import { codeOf } from './fixtures/util.ts';
 
 const MiB = 1 << 20;
-const ATTACHED = 1, EXITED = 2;
+const ATTACHED = 1, EXITED = 4;   // assembly/layout.ts THREAD_*
 
 const workers: RpcWorker[] = [];
 afterEach(async () => {
@@ -38,8 +38,12 @@ describe('attach and exit', () => {
     const a = rt.attach(), b = rt.attach();
     expect(a.id).not.toBe(b.id);
     expect(rt.stats().threads.live).toBe(2);
-    expect(rt.exports.ft_thread_state(a.id)).toBe(ATTACHED);
+    // One JS thread runs one thread at a time: attaching b detached a.
+    expect(rt.exports.ft_thread_state(b.id)).toBe(ATTACHED);
+    expect(a.state).toBe('detached');
     const p = a.alloc(100);   // a keeps a segment, so its record is not recycled
+    expect(rt.exports.ft_thread_state(a.id)).toBe(ATTACHED);
+    expect(b.state).toBe('detached');
     a.exit();
     expect(a.hasExited).toBe(true);
     expect(rt.exports.ft_thread_state(a.id)).toBe(EXITED);

@@ -1,0 +1,127 @@
+// critical-section.ts — locking one object, or two, in a way stop-the-world and
+// blocking cannot deadlock (CPython's Py_BEGIN_CRITICAL_SECTION).
+//
+// Each thread keeps a stack of sections in its record (T_CS_STACK, up to
+// CS_MAX_DEPTH entries of {m1, m2, flags}). Only the innermost section is
+// guaranteed to hold its lock(s): when a thread detaches — to wait on a lock, or
+// on purpose — every active section releases its mutexes and is marked INACTIVE;
+// attaching resumes the innermost one only, and ending a section resumes the one
+// below it. Two mutexes are always taken in address order, so (a, b) and (b, a)
+// never deadlock. A section on the mutex the innermost one already holds is a
+// no-op (re-entrant use of the same object).
+//
+// A section is pushed with empty mutex fields *before* its lock may block: if the
+// wait detaches, suspend walks past it and releases the outer sections' locks.
+//
+// Owner only. See also: mutex.ts, thread.ts (attach/detach call in here).
+
+import { ECS_DEPTH, ENOT_LOCKED, OK } from "./errors";
+import { mutexLockSlow, mutexTryLock, mutexUnlock, LOCK_OK } from "./mutex";
+import { threadAttach, threadDetach } from "./thread";
+import { CS_ENTRY_SIZE, CS_MAX_DEPTH, THREAD_ATTACHED, T_CS_DEPTH, T_CS_STACK, T_STATE } from "./layout";
+
+const CS_INACTIVE: u32 = 1;
+/** csBegin's token for a section that pushed nothing (re-entrant no-op). */
+export const CS_NOOP: i32 = 0;
+export const CS_PUSHED: i32 = 1;
+
+// @ts-ignore: decorator
+@inline function entry(thread: usize, i: u32): usize {
+  return thread + T_CS_STACK + <usize>(i * CS_ENTRY_SIZE);
+}
+
+/**
+ * Lock `m` for `thread`; if it must wait and the thread is attached, the thread
+ * detaches while it waits (so a stop-the-world need not wait for it) and attaches
+ * again after (which may itself wait for the world to restart).
+ */
+export function lockDetaching(thread: usize, m: usize): void {
+  if (mutexTryLock(m)) return;
+  if (mutexLockSlow(m, false) == LOCK_OK) return;          // spin only
+  const attached = thread != 0 && atomic.load<u32>(thread + T_STATE) == THREAD_ATTACHED;
+  if (attached) threadDetach(thread);
+  while (mutexLockSlow(m, true) != LOCK_OK) {}             // polls where it may not park
+  if (attached) threadAttach(thread, true);
+}
+
+/** Begin a section on `m`: CS_PUSHED, CS_NOOP (already held by the innermost), or -ECS_DEPTH. */
+export function csBegin(thread: usize, m: usize): i32 {
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth > 0) {
+    const top = entry(thread, depth - 1);
+    if (load<u32>(top) == <u32>m && load<u32>(top, 4) == 0 && (load<u32>(top, 8) & CS_INACTIVE) == 0) return CS_NOOP;
+  }
+  if (depth >= CS_MAX_DEPTH) return -ECS_DEPTH;
+  const e = entry(thread, depth);
+  store<u32>(e, 0); store<u32>(e, 0, 4); store<u32>(e, 0, 8);
+  store<u32>(thread, depth + 1, T_CS_DEPTH);
+  lockDetaching(thread, m);
+  store<u32>(e, <u32>m);
+  return CS_PUSHED;
+}
+
+/** Begin a section on two mutexes (taken in address order). */
+export function csBegin2(thread: usize, a: usize, b: usize): i32 {
+  if (a == b) return csBegin(thread, a);
+  const lo = a < b ? a : b;
+  const hi = a < b ? b : a;
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth >= CS_MAX_DEPTH) return -ECS_DEPTH;
+  const e = entry(thread, depth);
+  store<u32>(e, 0); store<u32>(e, 0, 4); store<u32>(e, 0, 8);
+  store<u32>(thread, depth + 1, T_CS_DEPTH);
+  lockDetaching(thread, lo);
+  lockDetaching(thread, hi);
+  store<u32>(e, <u32>lo);
+  store<u32>(e, <u32>hi, 4);
+  return CS_PUSHED;
+}
+
+/** End the innermost section (the token csBegin returned); resumes the one below. */
+export function csEnd(thread: usize, token: i32): i32 {
+  if (token == CS_NOOP) return OK;
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth == 0) return ENOT_LOCKED;
+  const e = entry(thread, depth - 1);
+  const m1 = <usize>load<u32>(e);
+  const m2 = <usize>load<u32>(e, 4);
+  if (m2 != 0) mutexUnlock(m2);
+  if (m1 != 0) mutexUnlock(m1);
+  store<u32>(thread, depth - 1, T_CS_DEPTH);
+  if (depth > 1) csResumeTop(thread);
+  return OK;
+}
+
+/** Detaching: release every active section's locks, innermost first; mark them INACTIVE. */
+export function csSuspendAll(thread: usize): void {
+  let i = load<u32>(thread, T_CS_DEPTH);
+  while (i > 0) {
+    const e = entry(thread, --i);
+    const flags = load<u32>(e, 8);
+    if ((flags & CS_INACTIVE) != 0) break;      // deeper ones are inactive already
+    const m1 = <usize>load<u32>(e);
+    const m2 = <usize>load<u32>(e, 4);
+    if (m2 != 0) mutexUnlock(m2);
+    if (m1 != 0) mutexUnlock(m1);
+    store<u32>(e, flags | CS_INACTIVE, 8);
+  }
+}
+
+/**
+ * Re-take the innermost section's locks if it is inactive. Its fields are emptied
+ * first, so that a detach while re-locking does not unlock what is not held.
+ */
+export function csResumeTop(thread: usize): void {
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth == 0) return;
+  const e = entry(thread, depth - 1);
+  if ((load<u32>(e, 8) & CS_INACTIVE) == 0) return;
+  const m1 = <usize>load<u32>(e);
+  const m2 = <usize>load<u32>(e, 4);
+  store<u32>(e, 0); store<u32>(e, 0, 4);
+  if (m1 != 0) lockDetaching(thread, m1);
+  if (m2 != 0) lockDetaching(thread, m2);
+  store<u32>(e, <u32>m1);
+  store<u32>(e, <u32>m2, 4);
+  store<u32>(e, load<u32>(e, 8) & ~CS_INACTIVE, 8);
+}

@@ -1,0 +1,76 @@
+// domain.ts — isolated worlds inside a runtime (CPython's interpreters).
+//
+// A domain has its own threads and stop-the-world state; QSBR, types, the GC and
+// abandoned segments join it in later issues. The runtime makes a default domain
+// at init; more come from domainCreate. Thread lists are push-only (records are
+// recycled within their domain), so walks under ROOT.headLock never lose a thread.
+// The domain's version is mirrored into every thread's eval breaker (bits 8..31);
+// setting it, resets included, rewrites every copy under headLock, so no thread
+// keeps a stale copy (CPython once looped forever on one).
+//
+// See also: thread.ts (breaker), stop-the-world.ts.
+
+import { casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
+import { metaAlloc } from "./meta";
+import { DOMAIN_SIZE, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
+  R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_BREAKER, T_DOMAIN_NEXT, T_STATE } from "./layout";
+
+export const VERSION_SHIFT: u32 = 8;
+export const VERSION_MASK: u32 = 0xFFFFFF;
+
+// @ts-ignore: decorator
+@inline export function headLock(): void { spinLock(ROOT + R_HEAD_LOCK); }
+// @ts-ignore: decorator
+@inline export function headUnlock(): void { spinUnlock(ROOT + R_HEAD_LOCK); }
+
+/** A new domain record, listed; 0 when memory is exhausted. */
+export function domainCreate(): usize {
+  const d = metaAlloc(DOMAIN_SIZE);
+  if (d == 0) return 0;
+  headLock();
+  const serial = load<u32>(ROOT + R_DOMAIN_SERIAL) + 1;
+  store<u32>(ROOT + R_DOMAIN_SERIAL, serial);
+  store<u32>(d, serial, D_ID);
+  store<u32>(d, load<u32>(ROOT + R_DOMAIN_LIST), D_NEXT);
+  storeRelease(ROOT + R_DOMAIN_LIST, <u32>d);
+  headUnlock();
+  return d;
+}
+
+export function domainDefault(): usize {
+  return <usize>loadAcquire(ROOT + R_DEFAULT_DOMAIN);
+}
+
+/** Is `d` a domain record of this runtime? (Walks the list: for checking input.) */
+export function domainIsValid(d: usize): bool {
+  let x = <usize>loadAcquire(ROOT + R_DOMAIN_LIST);
+  while (x != 0) {
+    if (x == d) return true;
+    x = <usize>load<u32>(x, D_NEXT);
+  }
+  return false;
+}
+
+/**
+ * Set the domain's version and every thread's copy of it, atomically with respect
+ * to thread creation and other version changes (both under headLock).
+ */
+export function domainSetVersion(d: usize, version: u32): void {
+  const v = version & VERSION_MASK;
+  headLock();
+  storeRelease(d + D_VERSION, v);
+  let t = <usize>load<u32>(d, D_THREADS);
+  while (t != 0) {
+    if (loadAcquire(t + T_STATE) != THREAD_FREE) breakerSetVersion(t, v);
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+  headUnlock();
+}
+
+/** Replace the version bits of a thread's breaker, keeping its request bits. */
+export function breakerSetVersion(thread: usize, v: u32): void {
+  while (true) {
+    const b = loadAcquire(thread + T_BREAKER);
+    if (casAcqRel(thread + T_BREAKER, b, (b & ((1 << VERSION_SHIFT) - 1)) | (v << VERSION_SHIFT))) return;
+  }
+}

@@ -1,0 +1,48 @@
+// host.ts — what the core needs from the embedder, and how this thread may wait.
+//
+// `env.now` (milliseconds, a monotonic f64: performance.now()) is the only
+// imported function; the mutex uses it for its fairness hand-off. `canBlock` is
+// per instance: false on a browser main thread, where memory.atomic.wait32 traps.
+// There every wait becomes polling (a requester of stop-the-world may poll), and
+// callers that would park return EAGAIN instead (see thread.ts).
+
+// @ts-ignore: decorator
+@external("env", "now")
+declare function hostNow(): f64;
+
+/** Milliseconds, monotonic. */
+export function nowMs(): f64 {
+  return hostNow();
+}
+
+let canBlock: bool = true;
+
+export function hostSetCanBlock(value: bool): void {
+  canBlock = value;
+}
+
+export function hostCanBlock(): bool {
+  return canBlock;
+}
+
+/**
+ * Wait while the word at `ptr` holds `expected`, at most `timeoutMs` (< 0: no
+ * limit). Returns false on time-out. Polls where this thread may not block.
+ */
+export function waitWhile(ptr: usize, expected: u32, timeoutMs: f64): bool {
+  if (canBlock) {
+    const ns: i64 = timeoutMs < 0 ? -1 : <i64>(timeoutMs * 1e6);
+    return memory.atomic.wait32(ptr, <i32>expected, ns) != 2;
+  }
+  const deadline = timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
+  while (atomic.load<u32>(ptr) == expected) {
+    if (nowMs() >= deadline) return false;
+  }
+  return true;
+}
+
+/** Wake up to `count` threads waiting on `ptr`. */
+// @ts-ignore: decorator
+@inline export function wake(ptr: usize, count: i32): void {
+  atomic.notify(ptr, count);
+}

@@ -1,0 +1,164 @@
+// stop-the-world.ts — pausing every other thread of a domain (or of the runtime).
+//
+// The requester (an attached thread) serialises with other requesters of the same
+// scope (the scope's mutex, waited on detached), then excludes the other kind of
+// stop: ROOT.stwRw is a reader/writer word where per-domain stops are readers and
+// the runtime-wide stop is the writer. Then, under headLock, it counts the threads
+// in scope (ATTACHED or DETACHED, itself excepted) into the countdown and loops:
+// park every DETACHED thread directly (CAS -> SUSPENDED), set PLEASE_STOP on every
+// ATTACHED one, and wait on the countdown for at most 1 ms *without detaching*
+// (detaching would resume the requester's own critical sections, whose locks may
+// have been handed to a thread that is already suspended: gh-118332), re-scanning
+// each time for threads that detached on their own. Each counted thread is
+// accounted exactly once (T_STW_PENDING): parked by the requester, suspended at
+// its checkpoint, or exiting — a thread that dies during a stop is not waited for.
+// Threads made during a stop start SUSPENDED. Start returns every SUSPENDED
+// thread in scope to DETACHED and wakes it.
+//
+// Where the requester may not block (a browser main thread) the 1 ms waits poll.
+//
+// See also: thread.ts (suspend, the breaker), domain.ts (headLock).
+
+import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { lockDetaching } from "./critical-section";
+import { headLock, headUnlock } from "./domain";
+import { EINVAL_STATE, OK } from "./errors";
+import { waitWhile, wake } from "./host";
+import { mutexUnlock } from "./mutex";
+import { BRK_PLEASE_STOP, threadAttach, threadDetach } from "./thread";
+import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
+  S_REQUESTER, S_STOPPED, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_BREAKER, T_DOMAIN,
+  T_DOMAIN_NEXT, T_STATE, T_STW_PENDING } from "./layout";
+
+const RW_WRITER: u32 = 1;
+const RW_READER: u32 = 2;
+const WAIT_SLICE_MS: f64 = 1.0;
+
+// ---- The reader/writer word: per-domain stops (readers) vs the global one -------
+
+function rwAcquire(thread: usize, writer: bool): void {
+  const rw = ROOT + R_STW_RW;
+  while (true) {
+    const v = loadAcquire(rw);
+    const free = writer ? v == 0 : (v & RW_WRITER) == 0;
+    if (free) {
+      if (casAcqRel(rw, v, writer ? RW_WRITER : v + RW_READER)) return;
+      continue;
+    }
+    // The holder may need us stopped: wait detached.
+    threadDetach(thread);
+    waitWhile(rw, v, WAIT_SLICE_MS);
+    threadAttach(thread, true);
+  }
+}
+
+function rwRelease(writer: bool): void {
+  const rw = ROOT + R_STW_RW;
+  if (writer) atomic.store<u32>(rw, 0);
+  else atomic.sub<u32>(rw, RW_READER);
+  wake(rw, 0x7FFFFFFF);
+}
+
+// ---- Scope walks (under headLock) ---------------------------------------------
+
+/** Park or poke every thread of one domain's list; returns how many were parked. */
+function scanDomain(domain: usize, requester: usize, stw: usize, counting: bool): void {
+  let t = <usize>load<u32>(domain, D_THREADS);
+  while (t != 0) {
+    if (t != requester) {
+      const s = loadAcquire(t + T_STATE);
+      if (counting) {
+        if (s == THREAD_ATTACHED || s == THREAD_DETACHED) {
+          store<u32>(t, 1, T_STW_PENDING);
+          atomic.add<u32>(stw + S_COUNTDOWN, 1);
+        }
+      } else if (load<u32>(t, T_STW_PENDING) != 0) {
+        if (s == THREAD_DETACHED) {
+          if (casAcqRel(t + T_STATE, THREAD_DETACHED, THREAD_SUSPENDED)) {
+            store<u32>(t, 0, T_STW_PENDING);
+            atomic.sub<u32>(stw + S_COUNTDOWN, 1);
+          }
+        } else if (s == THREAD_ATTACHED) {
+          atomic.or<u32>(t + T_BREAKER, BRK_PLEASE_STOP);
+        }
+      }
+    }
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+}
+
+function scan(requester: usize, stw: usize, global: bool, counting: bool): void {
+  if (!global) { scanDomain(<usize>load<u32>(requester, T_DOMAIN), requester, stw, counting); return; }
+  let d = <usize>load<u32>(ROOT + R_DOMAIN_LIST);
+  while (d != 0) { scanDomain(d, requester, stw, counting); d = <usize>load<u32>(d, D_NEXT); }
+}
+
+function restartDomain(domain: usize, requester: usize): void {
+  let t = <usize>load<u32>(domain, D_THREADS);
+  while (t != 0) {
+    if (t != requester) {
+      atomic.and<u32>(t + T_BREAKER, ~BRK_PLEASE_STOP);
+      store<u32>(t, 0, T_STW_PENDING);
+      if (casAcqRel(t + T_STATE, THREAD_SUSPENDED, THREAD_DETACHED)) wake(t + T_STATE, 0x7FFFFFFF);
+    }
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+}
+
+// ---- Stop and start -------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function stwOf(requester: usize, global: bool): usize {
+  return global ? GLOBAL_STW : <usize>load<u32>(requester, T_DOMAIN) + D_STW;
+}
+
+/** Stop every other thread in scope; `requester` must be attached and current. */
+export function stwStop(requester: usize, global: bool): i32 {
+  if (loadAcquire(requester + T_STATE) != THREAD_ATTACHED) return EINVAL_STATE;
+  const stw = stwOf(requester, global);
+  if (loadAcquire(stw + S_REQUESTER) == <u32>requester) return EINVAL_STATE;   // a stop inside a stop
+  lockDetaching(requester, stw + S_MUTEX);
+  rwAcquire(requester, global);
+  headLock();
+  storeRelease(stw + S_COUNTDOWN, 0);
+  storeRelease(stw + S_REQUESTER, <u32>requester);
+  storeRelease(stw + S_REQUESTED, 1);
+  storeRelease(stw + S_STOPPED, 0);
+  scan(requester, stw, global, true);
+  while (true) {
+    scan(requester, stw, global, false);
+    const left = loadAcquire(stw + S_COUNTDOWN);
+    headUnlock();
+    if (left == 0) break;
+    waitWhile(stw + S_COUNTDOWN, left, WAIT_SLICE_MS);   // partner: stwAccount's wake; no detaching
+    headLock();
+  }
+  storeRelease(stw + S_STOPPED, 1);
+  return OK;
+}
+
+/** Restart the threads `requester` stopped. */
+export function stwStart(requester: usize, global: bool): i32 {
+  const stw = stwOf(requester, global);
+  if (loadAcquire(stw + S_REQUESTER) != <u32>requester || loadAcquire(stw + S_STOPPED) == 0) return EINVAL_STATE;
+  headLock();
+  storeRelease(stw + S_REQUESTED, 0);
+  storeRelease(stw + S_STOPPED, 0);
+  storeRelease(stw + S_REQUESTER, 0);
+  if (global) {
+    let d = <usize>load<u32>(ROOT + R_DOMAIN_LIST);
+    while (d != 0) { restartDomain(d, requester); d = <usize>load<u32>(d, D_NEXT); }
+  } else {
+    restartDomain(<usize>load<u32>(requester, T_DOMAIN), requester);
+  }
+  headUnlock();
+  rwRelease(global);
+  mutexUnlock(stw + S_MUTEX);
+  return OK;
+}
+
+/** Is the world of `requester`'s scope stopped by it? */
+export function stwIsStopped(requester: usize, global: bool): bool {
+  const stw = stwOf(requester, global);
+  return loadAcquire(stw + S_STOPPED) != 0 && loadAcquire(stw + S_REQUESTER) == <u32>requester;
+}
