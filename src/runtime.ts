@@ -179,9 +179,9 @@ export class Runtime {
     const id = this.exports.ft_thread_attach_new(domain) >>> 0;
     if (id === 0) throw coreError(this.exports.ft_last_error());
     const t = new Thread(this, id);
-    // EAGAIN: made during a stop-the-world on a thread that may not wait: it stays
+    // Made during a stop-the-world on a JS thread that may not wait, it stays
     // suspended until its first call (or attachAsync) after the world restarts.
-    if (this.exports.ft_last_error() === 0) this.setCurrent(t); else this.setCurrent(null);
+    this.setCurrent(this.exports.ft_thread_state(id) === 1 ? t : null);
     return t;
   }
 
