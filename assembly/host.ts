@@ -27,7 +27,12 @@ export function hostCanBlock(): bool {
 
 /**
  * Wait while the word at `ptr` holds `expected`, at most `timeoutMs` (< 0: no
- * limit). Returns false on time-out. Polls where this thread may not block.
+ * limit). Polls where this thread may not block. This is the core's only wait32,
+ * and callers re-check their condition rather than trust its result: in Node 20
+ * (V8 11.3) code compiled by the baseline tier (Liftoff) gets wrong results from
+ * memory.atomic.wait32 (a timed-out wait reads as "ok"), and a loop with the
+ * wait inlined was seen to spin forever. Returns false when it timed out (as far
+ * as that result can be trusted).
  */
 export function waitWhile(ptr: usize, expected: u32, timeoutMs: f64): bool {
   if (canBlock) {
@@ -37,6 +42,21 @@ export function waitWhile(ptr: usize, expected: u32, timeoutMs: f64): bool {
   const deadline = timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
   while (atomic.load<u32>(ptr) == expected) {
     if (nowMs() >= deadline) return false;
+  }
+  return true;
+}
+
+/**
+ * waitWhile, but first poll for up to `spinMs`: a short pause (a stop-the-world
+ * round trip) ends sooner than the operating system wakes a sleeping thread.
+ */
+export function waitWhileSpinning(ptr: usize, expected: u32, spinMs: f64, timeoutMs: f64): bool {
+  const start = nowMs();
+  while (atomic.load<u32>(ptr) == expected) {
+    const waited = nowMs() - start;
+    if (waited >= spinMs) {
+      return waitWhile(ptr, expected, timeoutMs < 0 ? -1 : timeoutMs - waited > 0 ? timeoutMs - waited : 0);
+    }
   }
   return true;
 }

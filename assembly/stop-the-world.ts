@@ -23,9 +23,9 @@ import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { lockDetaching } from "./critical-section";
 import { headLock, headUnlock } from "./domain";
 import { EINVAL_STATE, OK } from "./errors";
-import { waitWhile, wake } from "./host";
+import { waitWhile, waitWhileSpinning, wake } from "./host";
 import { mutexUnlock } from "./mutex";
-import { BRK_PLEASE_STOP, threadAttach, threadDetach } from "./thread";
+import { BRK_PLEASE_STOP, STW_SPIN_MS, threadAttach, threadDetach } from "./thread";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
   S_REQUESTER, S_STOPPED, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_BREAKER, T_DOMAIN,
   T_DOMAIN_NEXT, T_STATE, T_STW_PENDING } from "./layout";
@@ -130,7 +130,7 @@ export function stwStop(requester: usize, global: bool): i32 {
     const left = loadAcquire(stw + S_COUNTDOWN);
     headUnlock();
     if (left == 0) break;
-    waitWhile(stw + S_COUNTDOWN, left, WAIT_SLICE_MS);   // partner: stwAccount's wake; no detaching
+    waitWhileSpinning(stw + S_COUNTDOWN, left, STW_SPIN_MS, WAIT_SLICE_MS);   // partner: stwAccount's wake; no detaching
     headLock();
   }
   storeRelease(stw + S_STOPPED, 1);

@@ -37,13 +37,16 @@ import { currentSet, curThread } from "./current";
 import { breakerSetVersion, headLock, headUnlock, VERSION_MASK, VERSION_SHIFT } from "./domain";
 import { EAGAIN, ENOT_ATTACHED, OK } from "./errors";
 import { heapCollect, heapInit } from "./heap";
-import { hostCanBlock, waitWhile, wake } from "./host";
+import { hostCanBlock, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
 import { D_FREE_THREADS, D_STW, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, GLOBAL_STW, HEAP_SIZE, ROOT,
   R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, S_REQUESTED, S_REQUESTER, T_BREAKER,
   T_CS_DEPTH, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_SEG_COUNT, T_SERIAL,
   T_STATE, T_STW_PENDING, TAG_COUNT, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
   THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
+
+/** How long a paused thread, or a stop's requester, polls before it sleeps. */
+export const STW_SPIN_MS: f64 = 0.2;
 
 // ---- Eval breaker bits ---------------------------------------------------------
 export const BRK_PLEASE_STOP: u32 = 1 << 0;
@@ -140,7 +143,7 @@ export function threadAttach(thread: usize, mayBlock: bool): i32 {
     const s = loadAcquire(thread + T_STATE);
     if (s == THREAD_SUSPENDED) {
       if (!mayBlock || !hostCanBlock()) return EAGAIN;
-      waitWhile(thread + T_STATE, THREAD_SUSPENDED, -1);   // partner: stwStart's wake
+      waitWhileSpinning(thread + T_STATE, THREAD_SUSPENDED, STW_SPIN_MS, -1);   // partner: stwStart's wake
       continue;
     }
     if (s == THREAD_ATTACHED) break;
