@@ -41,7 +41,10 @@ export function lockDetaching(thread: usize, m: usize): void {
   const attached = thread != 0 && atomic.load<u32>(thread + T_STATE) == THREAD_ATTACHED;
   if (attached) threadDetach(thread);
   while (mutexLockSlow(m, true) != LOCK_OK) {}             // polls where it may not park
-  if (attached) threadAttach(thread, true);
+  if (attached) {
+    // Returns attached: where the thread may not wait for a stop to end, it polls.
+    while (threadAttach(thread, true) != OK) {}
+  }
 }
 
 /** Begin a section on `m`: CS_PUSHED, CS_NOOP (already held by the innermost), or -ECS_DEPTH. */

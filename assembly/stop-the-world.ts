@@ -116,7 +116,9 @@ function restartDomain(domain: usize, requester: usize): void {
 export function stwStop(requester: usize, global: bool): i32 {
   if (loadAcquire(requester + T_STATE) != THREAD_ATTACHED) return EINVAL_STATE;
   const stw = stwOf(requester, global);
-  if (loadAcquire(stw + S_REQUESTER) == <u32>requester) return EINVAL_STATE;   // a stop inside a stop
+  // A stop inside a stop (of either kind) would wait for itself.
+  if (loadAcquire(GLOBAL_STW + S_REQUESTER) == <u32>requester
+      || loadAcquire(<usize>load<u32>(requester, T_DOMAIN) + D_STW + S_REQUESTER) == <u32>requester) return EINVAL_STATE;
   lockDetaching(requester, stw + S_MUTEX);
   rwAcquire(requester, global);
   headLock();

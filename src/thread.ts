@@ -299,8 +299,20 @@ export class Thread {
     try {
       return fn();
     } finally {
+      this.reenterFor(() => { if (this.x.ft_stw_start(g) !== 0) this.fail(); });
+    }
+  }
+
+  // Finish a stop or a critical section even if `fn` detached the thread: attach
+  // for the call, then leave it detached as `fn` did.
+  private reenterFor(finish: () => void): void {
+    const wasDetached = this.userDetached && !this.exited;
+    this.userDetached = false;
+    try {
       this.enter();
-      if (this.x.ft_stw_start(g) !== 0) this.fail();
+      finish();
+    } finally {
+      if (wasDetached) this.detach();
     }
   }
 
@@ -351,8 +363,7 @@ export class Thread {
     try {
       return fn();
     } finally {
-      this.enter();
-      this.x.ft_cs_end(token);
+      this.reenterFor(() => this.x.ft_cs_end(token));
     }
   }
 
@@ -364,8 +375,7 @@ export class Thread {
     try {
       return fn();
     } finally {
-      this.enter();
-      this.x.ft_cs_end(token);
+      this.reenterFor(() => this.x.ft_cs_end(token));
     }
   }
 

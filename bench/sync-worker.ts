@@ -1,0 +1,39 @@
+// Worker for the mutex and stop-the-world suites (bench/sync.ts): joins the runtime built from
+// build/bench/sync.wasm, attaches, waits (detached) at the start barrier, runs one loop inside
+// Wasm, and reports its count. (bench/main.ts runs with V8 flags that compile Wasm optimised
+// up front, so no warm-up is needed.) Roles: 'lock' (mutex or spin lock, fixed time), 'checkpoint' (busy work,
+// a checkpoint every `everyUs`).
+import { parentPort, workerData } from 'node:worker_threads';
+import { Runtime } from '../src/index.ts';
+
+export interface SyncWorkerData {
+  handle: ReturnType<Runtime['share']>;
+  role: 'lock' | 'checkpoint';
+  /** the word the coordinator sets to stop every loop; go = stop + 4 (the start barrier) */
+  stop: number;
+  mutex: number;
+  shared: number;
+  csLen: number;
+  spin: boolean;
+  everyUs: number;
+}
+
+interface SyncExports {
+  sync_lock_loop(m: number, shared: number, len: number, stop: number, spin: number): number;
+  sync_checkpoint_loop(everyUs: number, stop: number): number;
+}
+
+const d = workerData as SyncWorkerData;
+const rt = await Runtime.join(d.handle);
+const t = rt.attach();
+const x = rt.exports as unknown as SyncExports;
+const i32 = new Int32Array(rt.memory.buffer);
+t.detach();                                   // waiting at the barrier: do not hold a stop up
+parentPort!.postMessage({ ready: true });
+Atomics.wait(i32, (d.stop + 4) >>> 2, 0);
+t.attach();
+const count = d.role === 'lock'
+  ? x.sync_lock_loop(d.mutex, d.shared, d.csLen, d.stop, d.spin ? 1 : 0) >>> 0
+  : x.sync_checkpoint_loop(d.everyUs, d.stop) >>> 0;
+t.exit();
+parentPort!.postMessage({ count });
