@@ -21,8 +21,7 @@
 // - ECS_DEPTH past 64 nested sections (one- and two-object), after which every
 //   lock is free, the depth is 0, and the heap and sections work again.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Runtime } from '../src/index.ts';
-import { Ctl, newCtl, Peer, setCtl, terminatePeers, until, within } from './fixtures/thread-pool.ts';
+import { Ctl, Peer, setCtl, terminatePeers, until, within, setupRuntime } from './fixtures/thread-pool.ts';
 import type { StopResult } from './fixtures/thread-pool.ts';
 import { codeOf } from './fixtures/util.ts';
 
@@ -31,16 +30,7 @@ const TEST_TIMEOUT = 120_000;
 
 afterEach(terminatePeers);
 
-/** A runtime, its control block, `words` zeroed words (from a main-thread thread, then detached). */
-async function setup(words: number) {
-  const rt = await Runtime.create();
-  const ctl = newCtl();
-  const main = rt.attach();
-  const base = main.calloc(words, 4);
-  main.detach();
-  const word = (p: number) => Atomics.load(new Int32Array(rt.memory.buffer), p >>> 2);
-  return { rt, ctl, main, base, word };
-}
+const setup = setupRuntime;
 
 describe('two-object critical sections', () => {
   it.each([

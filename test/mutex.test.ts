@@ -17,8 +17,7 @@
 //   one inside the runtime's root record, one past the end of memory -> EINVAL_PTR
 //   (lock, tryLock, unlock, criticalSection, criticalSection2).
 import { afterEach, describe, expect, it } from 'vitest';
-import { Runtime } from '../src/index.ts';
-import { Ctl, newCtl, pendingAfter, Peer, RawState, setCtl, sleep, terminatePeers, until, within } from './fixtures/thread-pool.ts';
+import { Ctl, pendingAfter, Peer, RawState, setCtl, sleep, terminatePeers, until, within, setupRuntime } from './fixtures/thread-pool.ts';
 import type { StopResult } from './fixtures/thread-pool.ts';
 import { codeOf } from './fixtures/util.ts';
 
@@ -27,16 +26,7 @@ const TEST_TIMEOUT = 120_000;
 
 afterEach(terminatePeers);
 
-/** A runtime, its control block, and `n` zeroed words allocated by a main-thread thread that is then detached. */
-async function setup(words: number) {
-  const rt = await Runtime.create();
-  const ctl = newCtl();
-  const main = rt.attach();
-  const base = main.calloc(words, 4);
-  main.detach();   // an attached thread that never checkpoints would hold up stops
-  const word = (p: number) => Atomics.load(new Int32Array(rt.memory.buffer), p >>> 2);
-  return { rt, ctl, main, base, word };
-}
+const setup = setupRuntime;
 
 describe('mutex with workers', () => {
   it('a counter under the mutex is exact with 4 workers (plain increments)', async () => {
