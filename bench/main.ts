@@ -1,20 +1,32 @@
 // Benchmark entry: `npm run bench [-- flags]` (builds, then runs dist/bench/main.js).
-// Runs the selected suites, prints Markdown tables and writes all results as one JSON array.
-// Flags: --quick (few pairs, 1 run; writes bench/results/tmp/quick.json unless --out),
-//        --suite NAME (repeatable), --alloc ID[,ID] (only these allocators), --runs N,
-//        --seed N, --target-ms N (time per timed run), --out PATH (default bench/results/latest.json).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// Runs the selected suites with progress bars, prints Markdown tables, writes all results as one
+// JSON array and the suites' SVG charts next to it, and (full runs) the README's bench section.
+// Flags: --quick (little work, 1 run; writes to bench/results/tmp/ unless --out),
+//        --suite NAME (repeatable; default all), --workload ID (repeatable; mimalloc-bench only),
+//        --threads N or LIST (workers: N → 1..N, or e.g. 1,2,4; default 1,2),
+//        --alloc ID[,ID] (only these allocators), --no-emcc (skip the emscripten columns),
+//        --runs N (default 5), --passes N (multi-threaded: spread each cell's runs over N passes
+//        through all cells; default 3), --seed N, --target-ms N (time per timed run), --out PATH.
+// The process re-runs itself with V8_FLAGS (Wasm compiled by the optimising tier up front, for
+// every allocator alike; see bench/README.md).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { mimallocBench } from './mimalloc-bench.ts';
+import { V8_FLAGS } from './mt/harness.ts';
 import { writeJson, type Result } from './report.ts';
 import { singleThread } from './single-thread.ts';
+import { mutexSuite, stopTheWorldSuite } from './sync.ts';
 
 export interface Progress {
   start(total: number): void;
   tick(label: string): void;
+  /** done, even if fewer ticks came than announced */
+  stop(): void;
 }
 
 export interface SuiteOptions {
@@ -23,16 +35,31 @@ export interface SuiteOptions {
   runs: number;
   seed: number;
   targetMs: number;
+  /** worker counts to measure (sorted, always with 1) */
+  threads: number[];
+  /** only these workloads (suites with several) */
+  workloads?: string[];
   allocators?: string[];
+  /** run the emscripten peers when built */
+  emcc: boolean;
+  /** passes over all cells that a multi-threaded suite spreads each cell's runs over */
+  passes: number;
   progress: Progress;
+}
+
+export interface Chart {
+  /** file name stem: bench/results/latest-<name>.svg */
+  name: string;
+  svg: string;
 }
 
 export interface Suite {
   name: string;
-  run(opts: SuiteOptions): Promise<{ results: Result[]; report: string }>;
+  run(opts: SuiteOptions): Promise<{ results: Result[]; report: string; charts?: Chart[] }>;
 }
 
-const suites: Suite[] = [singleThread];
+/** The suites, in run order. Add a suite here (and to bench/README.md). */
+const suites: Suite[] = [singleThread, mimallocBench, mutexSuite, stopTheWorldSuite];
 
 /** The package root: works from bench/ (sources) and dist/bench/ (compiled). */
 function findRoot(): string {
@@ -45,23 +72,42 @@ function findRoot(): string {
 }
 
 function progressBar(): Progress {
-  if (!process.stdout.isTTY) return { start() {}, tick() {} };
+  if (!process.stdout.isTTY) return { start() {}, tick() {}, stop() {} };
   const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} {label}', hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic);
-  let done = 0, total = 0;
+  let done = 0, total = 0, active = false;
+  const stop = () => { if (active) { active = false; bar.stop(); } };
   return {
-    start(n) { done = 0; total = n; bar.start(n, 0, { label: '' }); },
-    tick(label) { bar.update(++done, { label }); if (done >= total) bar.stop(); },
+    start(n) { done = 0; total = n; active = true; bar.start(n, 0, { label: '' }); },
+    tick(label) { if (!active) return; bar.update(++done, { label }); if (done >= total) stop(); },
+    stop,
   };
 }
 
+/** "2" → [1, 2]; "1,2,4" → [1, 2, 4]; 1 is always measured (speedups, single-thread peers). */
+function parseThreads(text: string): number[] {
+  const parts = text.split(',').map((x) => Number(x.trim()));
+  if (parts.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) throw new Error(`--threads: 1..16, got ${text}`);
+  const list = parts.length === 1 ? Array.from({ length: parts[0] }, (_, i) => i + 1) : parts;
+  return [...new Set([1, ...list])].sort((a, b) => a - b);
+}
+
 async function main(): Promise<void> {
+  if (!V8_FLAGS.every((f) => process.execArgv.includes(f))) {
+    const r = spawnSync(process.execPath, [...process.execArgv, ...V8_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+      { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
       suite: { type: 'string', multiple: true },
+      workload: { type: 'string', multiple: true },
+      threads: { type: 'string', default: '2' },
       alloc: { type: 'string' },
+      'no-emcc': { type: 'boolean', default: false },
       runs: { type: 'string' },
+      passes: { type: 'string', default: '3' },
       seed: { type: 'string', default: '2463534242' },
       'target-ms': { type: 'string', default: '150' },
       out: { type: 'string' },
@@ -79,31 +125,82 @@ async function main(): Promise<void> {
     runs: Number(values.runs ?? (values.quick ? 1 : 5)),
     seed,
     targetMs: Number(values['target-ms']),
+    threads: parseThreads(values.threads!),
+    workloads: values.workload,
     allocators: values.alloc?.split(','),
+    emcc: !values['no-emcc'],
+    passes: Number(values.passes),
     progress: progressBar(),
   };
   const out = resolve(root, values.out ?? (opts.quick ? 'bench/results/tmp/quick.json' : 'bench/results/latest.json'));
+  const cpu0 = cpuTimes();
   const all: Result[] = [];
-  const heading = `# ftheap benchmarks\n\n${machineLine()}\n`;
+  const charts: Chart[] = [];
+  const heading = `# ftheap benchmarks\n\n${machineLine(opts.threads)}\n`;
   const reports: string[] = [heading];
   console.log(heading);
   for (const suite of suites.filter((s) => selected.includes(s.name))) {
-    const { results, report } = await suite.run(opts);
+    const { results, report, charts: c } = await suite.run(opts);
+    opts.progress.stop();
     all.push(...results);
+    charts.push(...(c ?? []));
     reports.push(report);
     console.log(report + '\n');
   }
+  const others = otherLoad(cpu0, cpuTimes());
+  if (others !== undefined) {
+    const line = `Other processes used ${(others * 100).toFixed(0)} % of the machine's CPU time during this run`
+      + (others > 0.05 ? ': the figures are disturbed (rerun on a quiet machine).' : '.');
+    reports.push(line);
+    console.log(line);
+  }
   writeJson(out, all);
-  console.log(`results: ${out}`);
-  if (!opts.quick && values.out === undefined) {
+  const full = !opts.quick && values.out === undefined;
+  // charts next to the JSON: latest-<name>.svg (and a dated copy for full runs)
+  const stamp = `${new Date().toISOString().slice(0, 10)}-${machineName()}`;
+  const chartFiles: string[] = [];
+  for (const c of charts) {
+    const file = join(dirname(out), `${full ? 'latest' : basenameNoExt(out)}-${c.name}.svg`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, c.svg);
+    chartFiles.push(file);
+    if (full) writeFileSync(join(dirname(out), `${stamp}-${c.name}.svg`), c.svg);
+  }
+  console.log(`results: ${out}${chartFiles.length ? `, charts: ${chartFiles.join(', ')}` : ''}`);
+  if (full) {
     // A dated copy per machine kind, and the tables as Markdown for the README.
-    const dated = resolve(root, `bench/results/${new Date().toISOString().slice(0, 10)}-${machineName()}.json`);
+    const dated = resolve(root, `bench/results/${stamp}.json`);
     writeJson(dated, all);
     const md = reports.join('\n\n') + '\n';
     writeFileSync(resolve(root, 'bench/results/latest.md'), md);
-    updateReadme(resolve(root, 'README.md'), md.replace(/^# ftheap benchmarks\n\n/, ''));
+    const images = charts.map((c) => `![${c.name}](bench/results/latest-${c.name}.svg)`).join('\n');
+    updateReadme(resolve(root, 'README.md'), md.replace(/^# ftheap benchmarks\n\n/, '') + (images ? `\n${images}\n` : ''));
     console.log(`results: ${dated}, bench/results/latest.md, README.md`);
   }
+}
+
+const basenameNoExt = (p: string) => p.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
+
+interface CpuTimes { busy: number; total: number; self: number }
+
+/** Jiffies: all CPUs busy and in total (/proc/stat), this process and its waited-for children. */
+function cpuTimes(): CpuTimes | undefined {
+  try {
+    const all = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = all[3] + (all[4] ?? 0);
+    const total = all.slice(0, 8).reduce((a, b) => a + b, 0);
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);   // fields from 3 on
+    return { busy: total - idle, total, self: f[11] + f[12] + f[13] + f[14] };   // utime stime cutime cstime
+  } catch {
+    return undefined;   // not Linux
+  }
+}
+
+/** Share of all CPU time between two snapshots that other processes used. */
+function otherLoad(a?: CpuTimes, b?: CpuTimes): number | undefined {
+  if (!a || !b || b.total <= a.total) return undefined;
+  return Math.max(0, (b.busy - a.busy - (b.self - a.self)) / (b.total - a.total));
 }
 
 /** Put the latest tables between the README's bench markers (headings one level down). */
@@ -123,9 +220,13 @@ function machineName(): string {
   return `${os.cpus().length}core-${cpu}-node${process.versions.node.split('.')[0]}`;
 }
 
-function machineLine(): string {
-  return `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ` +
-    `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version} (${os.platform()} ${os.arch()}).`;
+function machineLine(threads: number[]): string {
+  const cores = os.cpus().length, max = Math.max(...threads);
+  return `Measured ${new Date().toISOString().slice(0, 10)} on ${cores} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ` +
+    `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version} (${os.platform()} ${os.arch()}), V8 flags ` +
+    `\`${V8_FLAGS.join(' ')}\`. Multi-threaded suites: ${threads.join(', ')} workers on ${cores} cores` +
+    (max > cores ? `; above ${cores} workers the machine is oversubscribed and those figures are meaningless.`
+      : ' (more workers than cores would be oversubscribed, their figures meaningless).');
 }
 
 await main();

@@ -9,6 +9,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { MemPool } from '@thi.ng/malloc';
 import { Runtime } from '../src/index.ts';
 import { freshLoop, PATTERNS, type Free, type LoopResult, type Malloc, type Workload } from './loop.ts';
+import { colorOf, logBars } from './chart.ts';
 import { memoryTable, speedTable, type Result, type TableSpec } from './report.ts';
 import type { Suite, SuiteOptions } from './main.ts';
 
@@ -205,9 +206,20 @@ export const singleThread: Suite = {
     const out: WorkloadOutput[] = [];
     for (const workload of workloads) out.push(await isolated(workload, opts));
     const results = out.flatMap((o) => o.results);
-    return { results, report: render(results, allocs, opts, out.map((o) => o.pairs)) };
+    return { results, report: render(results, allocs, opts, out.map((o) => o.pairs)), charts: [chart(results, allocs, opts)] };
   },
 };
+
+/** ns per malloc+free pair per pattern, every allocator (log scale: thi.ng is 100s of times slower). */
+function chart(results: Result[], allocs: Allocator[], opts: SuiteOptions) {
+  const svg = logBars('single-thread: ns per malloc+free pair', `lower is better, log scale; median of ${opts.runs} run(s)`, 'ns',
+    (Object.keys(PATTERNS) as Workload[]).map((w) => ({
+      label: w,
+      bars: allocs.map((a, i) => ({ label: a.label, color: colorOf(a.id, i),
+        value: results.find((r) => r.workload === w && r.allocator === a.id)?.nsPerOp ?? 0 })),
+    })));
+  return { name: 'single-thread', svg };
+}
 
 function render(results: Result[], allocs: Allocator[], opts: SuiteOptions, pairsUsed: string[]): string {
   const spec: TableSpec = {

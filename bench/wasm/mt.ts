@@ -189,10 +189,14 @@ export function mt_ctx_size(threads: u32): u32 {
 /** Coordinator: a zeroed context block for `threads` workers (0 on bad input). */
 export function mt_ctx_new(workload: i32, threads: u32): usize {
   if (threads == 0 || threads > MAX_THREADS) return 0;
-  const size = mt_ctx_size(threads);
-  const c = bmalloc(<usize>size);
+  const c = bmalloc(<usize>mt_ctx_size(threads));
   if (!c) unreachable();
-  memory.fill(c, 0, size);
+  return mt_ctx_init(c, workload, threads);
+}
+
+/** Coordinator: make the context block at `c` (mt_ctx_size bytes the caller provides). */
+export function mt_ctx_init(c: usize, workload: i32, threads: u32): usize {
+  memory.fill(c, 0, mt_ctx_size(threads));
   store<i32>(c, workload);
   store<u32>(c, threads, 4);
   return c;
@@ -268,7 +272,7 @@ export function mt_setup(c: usize, w: u32, threads: u32, seed: u32, a: u32, b: u
     for (let s: u32 = 0; s < p0; s++) {
       const size = sizePareto(4, 32768);
       const p = alloc(size);
-      store<u32>(p, size); store<u8>(p + size - 1, <u8>s);
+      store<u8>(p + size - 1, <u8>s); store<u32>(p, size);
       store<u32>(arr + (<usize>s << 2), <u32>p);
     }
   } else if (wl == MALLOC_MT) {
@@ -285,7 +289,7 @@ export function mt_setup(c: usize, w: u32, threads: u32, seed: u32, a: u32, b: u
 /** Worker: `units` units of the workload (timed); returns the ops done. */
 export function mt_run(units: u32): u32 {
   let ops: u32 = 0;
-  if (wl == ALLOC_TEST) ops = runAllocTest(units * 1000);
+  if (wl == ALLOC_TEST) ops = runAllocTest(units * 100);
   else if (wl == LARSON) ops = runLarson(units);
   else if (wl == XMALLOC) ops = runXmalloc(units);
   else if (wl == CACHE_SCRATCH) ops = runCacheScratch(units * 100);
@@ -296,6 +300,15 @@ export function mt_run(units: u32): u32 {
   else if (wl == MALLOC_MT) ops = runMallocMt(units * 1000);
   flushLive();
   return ops;
+}
+
+/**
+ * Worker: drop what it holds without freeing (thi.ng only: its pool is then reset, since
+ * freeing 65,536 blocks one by one into a sorted free list takes minutes; not timed either way).
+ */
+export function mt_forget(): void {
+  arr = 0;
+  flushLive();
 }
 
 /** Worker, after all workers finished the run: free everything it holds or was sent. */
@@ -330,9 +343,9 @@ export function mt_drain(): void {
 
 // ---- 0 alloc-test --------------------------------------------------------------------------
 function runAllocTest(n: u32): u32 {
-  const t = arr, mask = p0 - 1;   // p0: slots, a power of two
+  const t = arr;
   for (let i: u32 = 0; i < n; i++) {
-    const e = t + (<usize>(next() & mask) << 3);
+    const e = t + (<usize>below(p0) << 3);
     release(<usize>load<u32>(e), load<u32>(e, 4));
     const size = sizeAllocTest();
     const p = alloc(size);
@@ -410,10 +423,16 @@ function runCacheScratch(n: u32): u32 {
   for (let i: u32 = 0; i < n; i++) {
     const p = alloc(size);
     for (let r: u32 = 0; r < rounds; r++) {
-      for (let k: u32 = 0; k < 8; k++) {
-        store<u8>(p + k, <u8>(r + k));
-        acc += load<u8>(p + k);
-      }
+      // 8 byte writes, each read back, summed as a tree: the shape clang gives the C twin
+      store<u8>(p, <u8>r); const a0 = <u32>load<u8>(p);
+      store<u8>(p, <u8>(r + 1), 1); const a1 = <u32>load<u8>(p, 1);
+      store<u8>(p, <u8>(r + 2), 2); const a2 = <u32>load<u8>(p, 2);
+      store<u8>(p, <u8>(r + 3), 3); const a3 = <u32>load<u8>(p, 3);
+      store<u8>(p, <u8>(r + 4), 4); const a4 = <u32>load<u8>(p, 4);
+      store<u8>(p, <u8>(r + 5), 5); const a5 = <u32>load<u8>(p, 5);
+      store<u8>(p, <u8>(r + 6), 6); const a6 = <u32>load<u8>(p, 6);
+      store<u8>(p, <u8>(r + 7), 7); const a7 = <u32>load<u8>(p, 7);
+      acc += ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
     }
     release(p, size);
   }
@@ -453,9 +472,13 @@ function runMstressRound(): u32 {
   while (allocs > 0 || retain > 0) {
     if (retain == 0 || (chance(50) && allocs > 0)) {
       allocs--;
-      store<u32>(data + (<usize>top++ << 2), <u32>allocItems(1 << below(5)));
+      const p = allocItems(1 << below(5));
+      store<u32>(data + (<usize>top << 2), <u32>p);
+      top++;
     } else {
-      store<u32>(kept + (<usize>keptTop++ << 2), <u32>allocItems(1 << below(7)));
+      const p = allocItems(1 << below(7));
+      store<u32>(kept + (<usize>keptTop << 2), <u32>p);
+      keptTop++;
       retain--;
     }
     if (chance(66) && top > 0) {
@@ -466,7 +489,8 @@ function runMstressRound(): u32 {
     if (chance(25) && top > 0) {
       const e = data + (<usize>below(top) << 2);
       const slot = transfer + (<usize>below(TRANSFERS) << 2);
-      store<u32>(e, atomic.xchg<u32>(slot, load<u32>(e)));
+      const q = atomic.xchg<u32>(slot, load<u32>(e));
+      store<u32>(e, q);
     }
   }
   for (let i: u32 = 0; i < keptTop; i++) freeItems(<usize>load<u32>(kept + (<usize>i << 2)));
@@ -501,7 +525,7 @@ function freeSet(s: usize): void {
 @inline function rpBlock(j: u32): usize {
   const size = sizePareto(8, p2);
   const p = alloc(size);
-  store<u32>(p, size); store<u8>(p + size - 1, <u8>j);
+  store<u8>(p + size - 1, <u8>j); store<u32>(p, size);
   return p;
 }
 
@@ -557,7 +581,7 @@ function runGlibcThread(n: u32): u32 {
     release(old, load<u32>(old));
     const size = sizePareto(4, 32768);
     const p = alloc(size);
-    store<u32>(p, size); store<u8>(p + size - 1, <u8>i);
+    store<u8>(p + size - 1, <u8>i); store<u32>(p, size);
     store<u32>(e, <u32>p);
   }
   return n;

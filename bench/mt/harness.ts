@@ -1,0 +1,227 @@
+// Runs one cell (a workload × an allocator × a number of workers) of the multi-threaded suite.
+//   Wasm allocators (ftheap, AS TLSF, thi.ng): T Node workers each instantiate the bench module
+//   (bench/mt/worker.ts); for ftheap on one fresh runtime's shared memory, with the main thread
+//   as the coordinator (it allocates the shared context block). TLSF and thi.ng are not
+//   thread-safe: one worker, which is its own coordinator.
+//   emscripten (dlmalloc, emmalloc): one Node process per cell running bench/c/mt.c's build.
+// A cell: a probe run sizes the runs (whole units, at most the workload's default, about the
+// target time each), then warm-up runs, then timed runs. A run's time is the
+// earliest worker start to the latest worker end, from the workers' own timestamps.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Runtime } from '../../src/index.ts';
+import type { MtExports, WasmKind, WorkerInit, WorkerReply, WorkerRequest } from './protocol.ts';
+import { fitRuns, fitUnits, runsInPass, type Plan, type Workload } from './workloads.ts';
+
+export interface CellOptions {
+  quick: boolean;
+  /** timed runs in all passes */
+  runs: number;
+  /** warm-up runs per pass */
+  warmups: number;
+  /** the suite's passes over all cells; each cell's runs are spread over them */
+  passes: number;
+  seed: number;
+  targetNs: number;
+}
+
+export interface CellOutput {
+  lines: RunLine[];
+  /** settled in the first pass (later passes repeat it without a probe) */
+  plan: Plan;
+}
+
+/** One run of a cell, as the C harness prints it too. */
+export interface RunLine {
+  workload: number;
+  phase: 'probe' | 'warm' | 'run' | 'plan';
+  units: number;
+  ops: number;
+  ns: number;
+  /** sum of each worker's exact peak of live bytes */
+  localPeaks: number;
+  /** the flushed all-threads peak of live bytes (approximate by ≤ 16 KiB per worker) */
+  globalPeak: number;
+  /** the allocator's peak memory so far */
+  heapPeak: number;
+}
+
+export type Tick = (label: string) => void;
+
+const MAX_MEMORY = 2 ** 31;          // ftheap runtime: 2 GiB maximum
+const INITIAL_MEMORY = 64 << 20;
+
+/** A worker driven by request/response messages. */
+class Peer {
+  private next = 1;
+  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+  readonly ready: Promise<void>;
+  private failure: Error | null = null;
+
+  constructor(readonly worker: Worker) {
+    let ready!: () => void, failed!: (e: Error) => void;
+    this.ready = new Promise((res, rej) => { ready = res; failed = rej; });
+    worker.on('message', (m: WorkerReply) => {
+      if (m.ready) { ready(); return; }
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(new Error(m.error)); else p.resolve(m);
+    });
+    const fail = (e: Error) => {
+      this.failure ??= e;
+      failed(e);
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`bench worker exited (${code})`)));
+  }
+
+  call(req: WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never): Promise<WorkerReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id });
+    });
+  }
+}
+
+function workerUrl(root: string): URL {
+  if (import.meta.url.endsWith('.js')) return new URL('./worker.js', import.meta.url);
+  const url = pathToFileURL(join(root, 'dist/bench/mt/worker.js'));
+  if (!existsSync(url)) throw new Error(`${url.pathname} is missing: run \`npm run build\``);
+  return url;
+}
+
+function summarize(workload: number, phase: RunLine['phase'], units: number, replies: WorkerReply[], heapPeak: number): RunLine {
+  const t0 = Math.min(...replies.map((r) => r.t0!)), t1 = Math.max(...replies.map((r) => r.t1!));
+  return {
+    workload, phase, units, ns: t1 - t0,
+    ops: replies.reduce((s, r) => s + r.ops!, 0),
+    localPeaks: replies.reduce((s, r) => s + r.localPeak!, 0),
+    globalPeak: Math.max(...replies.map((r) => r.globalPeak!)),
+    heapPeak,
+  };
+}
+
+/**
+ * First pass (no plan yet): probe, size the runs, plan them, make this pass's share of them.
+ * Later passes: the plan's warm-ups and this pass's share of its runs, no probe.
+ */
+async function cellRuns(w: Workload, opts: CellOptions, plan: Plan | undefined, pass: number,
+    runOnce: (units: number, phase: RunLine['phase']) => Promise<RunLine>): Promise<CellOutput> {
+  const lines: RunLine[] = [];
+  if (!plan) {
+    const probeUnits = w.probeUnits(opts.quick);
+    const probe = await runOnce(probeUnits, 'probe');
+    lines.push(probe);
+    const units = fitUnits(w.units(opts.quick), probeUnits, w.minUnits, probe.ns, opts.targetNs);
+    plan = { units, ...fitRuns(opts.runs, opts.warmups, (probe.ns / probeUnits) * units, opts.targetNs) };
+  }
+  const runs = runsInPass(plan.runs, opts.passes, pass);
+  for (let i = 0; i < plan.warmups + runs; i++) lines.push(await runOnce(plan.units, i < plan.warmups ? 'warm' : 'run'));
+  return { lines, plan };
+}
+
+/** One pass of a cell of a Wasm allocator: fresh workers (and, for ftheap, a fresh runtime). */
+export async function wasmCell(root: string, kind: WasmKind, module: WebAssembly.Module, w: Workload, threads: number,
+    opts: CellOptions, tick: Tick, plan?: Plan, pass = 0): Promise<CellOutput> {
+  if (kind !== 'ftheap' && threads !== 1) throw new Error(`${kind} is not thread-safe: 1 worker only`);
+  const ctlBuf = new SharedArrayBuffer(8);
+  const rt = kind === 'ftheap' ? await Runtime.create({ module, maximumMemory: MAX_MEMORY, initialMemory: INITIAL_MEMORY }) : undefined;
+  const main = rt?.attach();
+  const url = workerUrl(root);
+  const peers = Array.from({ length: threads }, (_, index) => {
+    const init: WorkerInit = { kind, module, handle: rt?.share(), index, threads, ctl: ctlBuf };
+    return new Peer(new Worker(url, { workerData: init }));
+  });
+  try {
+    await Promise.all(peers.map((p) => p.ready));
+    const ex = rt?.exports as unknown as MtExports | undefined;
+    const coord = {
+      ctx: async () => (ex ? ex.mt_ctx_new(w.code, threads) >>> 0 : (await peers[0].call({ cmd: 'ctx', workload: w.code, threads })).ctx!),
+      async prepare(ctx: number) { if (ex) ex.mt_prepare(ctx); else await peers[0].call({ cmd: 'prepare', ctx }); },
+      async finish(ctx: number) { if (ex) ex.mt_finish(ctx); else await peers[0].call({ cmd: 'finish', ctx }); },
+      async free(ctx: number) { if (ex) ex.mt_ctx_free(ctx); else await peers[0].call({ cmd: 'free-ctx', ctx }); },
+    };
+    const ctx = await coord.ctx();
+    if (!ctx) throw new Error('mt_ctx_new failed');
+    const params = w.params(opts.quick, threads);
+    const out = await cellRuns(w, opts, plan, pass, async (units, phase) => {
+      await coord.prepare(ctx);
+      const replies = await Promise.all(peers.map((p) => p.call({ cmd: 'run', ctx, seed: opts.seed, params, units, rounds: !!w.rounds })));
+      await coord.finish(ctx);
+      const heapPeak = rt ? rt.stats().memory.committedPeak : replies[0].heapPeak!;
+      tick(`${w.id} ${kind} ×${threads} ${phase}`);
+      return summarize(w.code, phase, units, replies, heapPeak);
+    });
+    await coord.free(ctx);
+    return out;
+  } finally {
+    await Promise.all(peers.map((p) => p.worker.terminate()));
+    if (main && !main.hasExited) main.exit();
+  }
+}
+
+/** The V8 flags every bench process runs with (see bench/main.ts). */
+export const V8_FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'];
+
+/**
+ * One pass of cells of an emscripten build, one process per call (several workloads in one
+ * process only in quick mode: its memory figures then hold for the first workload alone).
+ * Without a plan the program probes and plans (printing a "plan" line) like cellRuns.
+ */
+export async function emscriptenCells(root: string, malloc: string, workloads: Workload[], threads: number, opts: CellOptions,
+    tick: Tick, plan?: Plan, pass = 0): Promise<Map<number, CellOutput>> {
+  const script = join(root, 'build/bench/emscripten', `${malloc}.js`);
+  if (plan && workloads.length !== 1) throw new Error('a plan is for one workload');
+  const args = [...V8_FLAGS, '--no-experimental-fetch', script, String(threads),
+    String(plan ? runsInPass(plan.runs, opts.passes, pass) : opts.runs), String(plan ? plan.warmups : opts.warmups),
+    String(opts.seed), String(Math.round(opts.targetNs)), String(opts.passes),
+    ...workloads.flatMap((w) => [w.code, plan ? plan.units : w.units(opts.quick), plan ? 0 : w.probeUnits(opts.quick), w.minUnits,
+      ...w.params(opts.quick, threads)].map(String))];
+  const lines = await emscriptenProcess(args, malloc, workloads, threads, tick);
+  const out = new Map<number, CellOutput>();
+  for (const w of workloads) {
+    const mine = lines.filter((l) => l.workload === w.code);
+    const planned = mine.find((l) => l.phase === 'plan');
+    out.set(w.code, {
+      lines: mine.filter((l) => l.phase !== 'plan'),
+      plan: plan ?? { units: planned!.units, runs: planned!.ops, warmups: planned!.ns },
+    });
+  }
+  return out;
+}
+
+function emscriptenProcess(args: string[], malloc: string, workloads: Workload[], threads: number, tick: Tick): Promise<RunLine[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: RunLine[] = [];
+    let buf = '', err = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (!text.startsWith('{')) continue;
+        const line = JSON.parse(text) as RunLine;
+        lines.push(line);
+        if (line.phase !== 'plan') tick(`${workloads.find((w) => w.code === line.workload)?.id} ${malloc} ×${threads} ${line.phase}`);
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => { err += chunk; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(lines);
+      else reject(new Error(`${malloc} ×${threads} exited with ${code}: ${err.trim().split('\n').slice(-5).join('\n')}`));
+    });
+  });
+}

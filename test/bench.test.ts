@@ -1,0 +1,79 @@
+// bench.test.ts — the benchmark code runs and produces well-formed results (no timing checks).
+// Builds the in-Wasm bench modules (bench/build-wasm.mjs) and, where emcc exists, the emscripten
+// peers (bench/build-c.mjs: skips fresh outputs, one line without emcc), then runs every suite in
+// quick mode with 1 and 2 workers (`node dist/bench/main.js --quick`, the tsc output that
+// `npm run build` made) and checks the JSON and the charts it writes.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WORKLOADS } from '../bench/mt/workloads.ts';
+import type { Result } from '../bench/report.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'ftheap-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function node(args: string[]) {
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { code: r.status, text: `${r.stdout}\n${r.stderr}` };
+}
+
+describe('bench: every suite in quick mode', () => {
+  it('builds, runs, and writes well-formed results and charts', () => {
+    const wasm = node(['bench/build-wasm.mjs']);
+    expect(wasm.code, wasm.text).toBe(0);
+    const sync = node(['bench/build-sync.mjs']);
+    expect(sync.code, sync.text).toBe(0);
+    const c = node(['bench/build-c.mjs']);
+    expect(c.code, c.text).toBe(0);
+    const emscripten = ['dlmalloc', 'emmalloc'].every((m) => existsSync(join(root, 'build/bench/emscripten', `${m}.js`)));
+
+    const file = join(out, 'quick.json');
+    const run = node(['dist/bench/main.js', '--quick', '--threads', '2', '--out', file]);
+    expect(run.code, run.text).toBe(0);
+    const results = JSON.parse(readFileSync(file, 'utf8')) as Result[];
+
+    for (const r of results) {
+      expect(Object.keys(r).sort()).toEqual(['allocator', 'liveBytes', 'nsPerOp', 'opsPerSec', 'peakBytes', 'suite', 'threads', 'workload']);
+      expect(typeof r.suite).toBe('string');
+      expect(typeof r.workload).toBe('string');
+      expect(typeof r.allocator).toBe('string');
+      expect(Number.isInteger(r.threads) && r.threads >= 1).toBe(true);
+      expect(Number.isFinite(r.nsPerOp) && r.nsPerOp > 0).toBe(true);
+      expect(Number.isFinite(r.opsPerSec) && r.opsPerSec > 0).toBe(true);
+      expect(Math.abs(r.opsPerSec * r.nsPerOp / 1e9 - 1)).toBeLessThan(0.01);
+      expect(Number.isInteger(r.peakBytes) && r.peakBytes >= 0).toBe(true);
+      expect(Number.isInteger(r.liveBytes) && r.liveBytes >= 0).toBe(true);
+    }
+
+    // single-thread: four patterns, every allocator, one worker
+    const st = results.filter((r) => r.suite === 'single-thread');
+    expect(new Set(st.map((r) => r.workload))).toEqual(new Set(['lifo32', 'ring8-256', 'rand16-1024', 'em1000']));
+    expect(st.every((r) => r.threads === 1)).toBe(true);
+    expect(st.length).toBe(4 * new Set(st.map((r) => r.allocator)).size);
+
+    // mimalloc-bench: every workload; ftheap (and emscripten, when built) at 1 and 2 workers,
+    // TLSF and thi.ng at 1
+    const mb = results.filter((r) => r.suite === 'mimalloc-bench');
+    const cells = new Set(mb.map((r) => `${r.workload}/${r.allocator}/${r.threads}`));
+    const allocs: [string, number[]][] = [['ftheap-wasm', [1, 2]], ['as-tlsf-wasm', [1]], ['thing-wasm', [1]]];
+    if (emscripten) allocs.push(['em-dlmalloc', [1, 2]], ['em-emmalloc', [1, 2]]);
+    for (const w of WORKLOADS) {
+      for (const [a, ts] of allocs) for (const t of ts) expect(cells.has(`${w.id}/${a}/${t}`), `${w.id}/${a}/${t}`).toBe(true);
+    }
+    expect(mb.length).toBe(WORKLOADS.length * allocs.reduce((s, [, ts]) => s + ts.length, 0));
+    expect(mb.filter((r) => r.allocator === 'ftheap-wasm' && r.workload !== 'cache-scratch').every((r) => r.liveBytes > 0)).toBe(true);
+
+    // the report and the charts
+    expect(run.text).toContain('## mimalloc-bench: throughput and ns per op');
+    expect(run.text).toContain('### mimalloc-bench: targets');
+    for (const name of ['single-thread', 'mimalloc-bench']) {
+      const svg = readFileSync(join(out, `quick-${name}.svg`), 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    }
+  });
+});
