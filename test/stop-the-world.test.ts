@@ -30,6 +30,16 @@ const TEST_TIMEOUT = 120_000;
 afterEach(terminatePeers);
 
 /** Start `peers.length` checkpoint loops (thread 0 of each), slot i, bumping COUNTER; wait until all run. */
+/** A fresh runtime with `n` looper workers and a requester worker, all attached. */
+async function loopersAndRequester(n: number) {
+  const rt = await Runtime.create();
+  const ctl = newCtl();
+  const loopers = await Peer.startMany(rt, ctl, n, 'looper');
+  const requester = await Peer.start(rt.share(), ctl, 'requester');
+  for (const p of [...loopers, requester]) await p.call('attach');
+  return { rt, ctl, loopers, requester };
+}
+
 async function startLoops(ctl: Int32Array, peers: Peer[], extra: object = {}): Promise<Promise<LoopResult>[]> {
   const loops = peers.map((p, i) => within(p.call<LoopResult>('loop', 0, { slot: i, counter: Ctl.COUNTER, ...extra }),
     LIMIT, `${p.name} loop`));
@@ -83,11 +93,7 @@ describe('stop-the-world with workers', () => {
   }, TEST_TIMEOUT);
 
   it('nothing runs in a suspended thread: counters are frozen inside every stop, and move between stops', async () => {
-    const rt = await Runtime.create();
-    const ctl = newCtl();
-    const loopers = await Peer.startMany(rt, ctl, 4, 'looper');
-    const requester = await Peer.start(rt.share(), ctl, 'requester');
-    for (const p of [...loopers, requester]) await p.call('attach');
+    const { ctl, loopers, requester } = await loopersAndRequester(4);
     const loops = await startLoops(ctl, loopers);
 
     const counters = [Ctl.COUNTER, ...loopers.map((_, i) => Ctl.ITERS + i)];
@@ -102,11 +108,7 @@ describe('stop-the-world with workers', () => {
   }, TEST_TIMEOUT);
 
   it('a checkpoint reports STOPPED at most once per stop, and not without one', async () => {
-    const rt = await Runtime.create();
-    const ctl = newCtl();
-    const loopers = await Peer.startMany(rt, ctl, 2, 'looper');
-    const requester = await Peer.start(rt.share(), ctl, 'requester');
-    for (const p of [...loopers, requester]) await p.call('attach');
+    const { ctl, loopers, requester } = await loopersAndRequester(2);
     // No allocation in the loop: the only place these threads can pause is their checkpoint.
     const loops = await startLoops(ctl, loopers, { allocs: 0 });
     const stops = await within(requester.call<StopResult[]>('stopRepeat', 0, { n: 5, holdMs: 2, gapMs: 2 }), LIMIT, 'stops');
