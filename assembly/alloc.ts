@@ -19,13 +19,14 @@ import { pageCollect, pageExtend, pageInit, pagePop, pageToFull } from "./page";
 import { blockIsFree, ftFree, hugeBlockPage, normalBlockPage } from "./free";
 import { curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
+import { heldPagesCollect, pageHoldCancel } from "./qsbr-pages";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { heapForTag, threadCheckpointAlloc } from "./thread";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
-  SEG_THREAD, SEG_UNITS, SEG_USED, SLICE_SIZE, PAGE_REC_SIZE, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
+  SEG_THREAD, SEG_UNITS, SEG_USED, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
 /** Largest request ever considered: the 4 GiB address space less the runtime area. */
 export const MAX_ALLOC_SIZE: usize = 0xFFFFFFFF - (SEGMENT_SIZE << 1);
@@ -77,10 +78,13 @@ function findPage(heap: usize, bin: u32): usize {
       }
     }
     store<u8>(page, 0, P_RETIRE);
+    pageHoldCancel(page);            // allocating from a held page ends its wait
     queueMoveToFront(heap, bin, page);
     return page;
   }
   heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
+  const thread = <usize>load<u32>(heap, H_THREAD);
+  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, false);   // or a held one
   return pageFresh(heap, bin);
 }
 

@@ -1,6 +1,7 @@
 // domain.ts — isolated worlds inside a runtime (CPython's interpreters).
 //
-// A domain has its own threads and stop-the-world state; QSBR, types, the GC and
+// A domain has its own threads, stop-the-world state, QSBR state (qsbr.ts) and
+// queue of delayed frees handed over by exited threads; types, the GC and
 // abandoned segments join it in later issues. The runtime makes a default domain
 // at init; more come from domainCreate. Thread lists are push-only (records are
 // recycled within their domain), so walks under ROOT.headLock never lose a thread.
@@ -12,6 +13,7 @@
 
 import { casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
 import { metaAlloc } from "./meta";
+import { qsbrInit } from "./qsbr";
 import { DOMAIN_SIZE, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
   R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_BREAKER, T_DOMAIN_NEXT, T_STATE } from "./layout";
 
@@ -26,7 +28,7 @@ export const VERSION_MASK: u32 = 0xFFFFFF;
 /** A new domain record, listed; 0 when memory is exhausted. */
 export function domainCreate(): usize {
   const d = metaAlloc(DOMAIN_SIZE);
-  if (d == 0) return 0;
+  if (d == 0 || !qsbrInit(d)) return 0;
   headLock();
   const serial = load<u32>(ROOT + R_DOMAIN_SERIAL) + 1;
   store<u32>(ROOT + R_DOMAIN_SERIAL, serial);

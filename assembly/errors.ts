@@ -17,6 +17,8 @@ export const ECS_DEPTH: i32 = 11;      // critical sections nested deeper than C
 export const EINVAL_DOMAIN: i32 = 12;  // not a domain of this runtime
 export const ENOT_LOCKED: i32 = 13;    // unlock of a mutex that is not locked
 export const EINVAL_STATE: i32 = 14;   // the call needs another thread state (e.g. a stop inside a stop)
+export const EINVAL_ARG: i32 = 15;     // an argument out of its range (e.g. a QSBR goal, a limit)
+export const ERANGE: i32 = 16;         // an index at or past a shared list's length (shared-list.ts)
 
 /** Per instance, i.e. per thread: Wasm globals are not shared. */
 let lastError: i32 = 0;

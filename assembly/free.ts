@@ -24,8 +24,9 @@ import { curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { blockLooksFree, blockNext, pageRetire, pageUnfull } from "./page";
+import { qsbrHoldsTag } from "./qsbr";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, T_DOMAIN, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -102,10 +103,18 @@ function failWith(code: i32): i32 {
   return code;
 }
 
-// @ts-ignore: decorator
-@inline function debugFillFreed(page: usize, p: usize): void {
+/**
+ * Debug builds: fill a freed block with 0xDD, except its first word (the free-list
+ * link) and, in a held tag (object-holding: qsbr-pages.ts), the object header's
+ * owner and refcount words, which lock-free readers may still read: 16 bytes, 24
+ * for GC_PRE (2-word pre-header first). See DESIGN.md §5 for the header.
+ */
+function debugFillFreed(page: usize, p: usize): void {
   const bs = load<u32>(page, P_BLOCK_SIZE);
-  if (bs > 4) memory.fill(p + 4, 0xDD, bs - 4);
+  const tag = <u32>load<u8>(page, P_TAG);
+  const domain = <usize>load<u32>(<usize>load<u32>(<usize>loadAcquire(page + P_XHEAP), H_THREAD), T_DOMAIN);
+  const keep: u32 = !qsbrHoldsTag(domain, tag) ? 4 : tag == TAG_GC_PRE ? 24 : 16;
+  if (bs > keep) memory.fill(p + keep, 0xDD, bs - keep);
 }
 
 // Slow: p is 0, not a block, huge, perhaps free already, another thread's, in a

@@ -14,7 +14,7 @@ import { pageCollect, pageFree, pageRetire, pageSetDelayed, pageUnfull } from ".
 import { freeCheckedLocal } from "./free";
 import { segmentOf } from "./segment";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
-  H_TAG, H_THREAD, PAGE_REC_SHIFT, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_SLICE_OFFSET, P_USED, SEG_PAGES,
+  H_TAG, H_THREAD, PAGE_REC_SHIFT, P_FREE, P_IN_FULL, P_NEXT, P_QSBR_GOAL, P_RETIRE, P_SLICE_OFFSET, P_USED, SEG_PAGES,
   SLICE_SHIFT } from "./layout";
 
 /** Initialise a zeroed heap record. */
@@ -93,7 +93,8 @@ export function heapCollect(heap: usize, force: bool, abandon: bool): void {
       const next = <usize>load<u32>(page, P_NEXT);
       pageCollect(page);
       if (load<u32>(page, P_USED) == 0) {
-        if (force) pageFree(heap, page); else pageRetire(heap, page);
+        // A held page stays held until its goal; others retire (or go, when forced).
+        if (force || load<u64>(page, P_QSBR_GOAL) != 0) pageFree(heap, page); else pageRetire(heap, page);
       } else if (load<u8>(page, P_IN_FULL) != 0 && load<u32>(page, P_FREE) != 0) {
         pageUnfull(heap, page);
       }

@@ -3,7 +3,7 @@
 
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { CUR_HEAP_INITIAL_OK, curHeap, curThread } from "./current";
-import { EINVAL_DOMAIN, EINVAL_HEAP, EINVAL_PTR, EINVAL_TAG, ENOMEM, ENOT_ATTACHED, ENOT_INIT, ENOT_LOCKED, OK,
+import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_HEAP, EINVAL_PTR, EINVAL_TAG, ENOMEM, ENOT_ATTACHED, ENOT_INIT, ENOT_LOCKED, OK,
   setError, takeError } from "./errors";
 import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc, MAX_ALLOC_SIZE } from "./alloc";
 import { ftFree } from "./free";
@@ -19,11 +19,20 @@ import { domainCreate, domainDefault, domainIsValid, domainSetVersion } from "./
 import { hostSetCanBlock } from "./host";
 import { LOCK_OK, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
 import { stwStart, stwStop } from "./stop-the-world";
+import { listCapacity, listCompact, listDestroy, listGet, listGetLocked, listIsHandle, listIsValid, listLength, listNew,
+  listPop, listPush, listResize, listSet } from "./shared-list";
+import { mapCapacity, mapDelete, mapDestroy, mapGet, mapGetLocked, mapIsHandle, mapIsValid, mapNew, mapSet,
+  mapSize } from "./shared-map";
 import { visitBegin, visitNext } from "./visit";
+import { delayedProcess, freeDelayed } from "./delayed-free";
+import { qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrPoll, qsbrQuiescent, qsbrRdSeq, qsbrSlotsUsed,
+  qsbrWrSeq } from "./qsbr";
+import { heldPagesCollect } from "./qsbr-pages";
 import { EMPTY_HEAP, EMPTY_PAGE, FIRST_UNIT, H_THREAD, LARGE_OBJ_MAX, ROOT, R_BRK_UNITS, R_INIT, R_MAX_PAGES,
   R_HIGH_WATER_PAGES, PAGE_REC_SIZE, SEGTABLE, TAG_COUNT, T_HEAPS, UNITS, UNIT_NONE, D_THREADS_LIVE, D_VERSION,
   R_DEFAULT_DOMAIN, ROOT_END, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SUSPENDED,
-  T_BREAKER, T_CS_DEPTH, T_DOMAIN } from "./layout";
+  T_BREAKER, T_CS_DEPTH, T_DOMAIN, T_DF_PENDING, T_QSBR_SLOT, SL_SEQ, D_QSBR_COUNT, D_DF_QUEUED, D_DF_FREED,
+  D_DF_FAILED, D_PAGES_HELD, D_DEFER_LIMIT, D_FREE_LIMIT, D_PAGE_LIMIT, D_HELD_TAGS } from "./layout";
 
 const ABI_VERSION: u32 = 1;
 
@@ -219,6 +228,7 @@ export function ft_collect(force: bool): void {
     const heap = <usize>load<u32>(curThread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, force, false);
   }
+  heldPagesCollect(curThread, false);
 }
 
 // ---- Allocation (tag MEM, the current thread) --------------------------------------
@@ -247,6 +257,98 @@ export function ft_heap_aligned_alloc(heap: usize, align: usize, size: usize): u
   return heapChecked(heap) ? heapAlignedAlloc(heap, align, size) : 0;
 }
 
+// ---- QSBR and delayed free (the current thread's domain) ---------------------------
+// Goals are u64 counters passed as f64 (exact below 2^53: 2^52 advances).
+
+/** Free `p` after a grace period (delayed-free.ts). 0 is ignored. */
+export function ft_free_delayed(p: usize): i32 { return freeDelayed(p); }
+
+/** Free the current thread's due delayed frees and held pages now; items freed, or -code. */
+export function ft_delayed_process(): i32 {
+  if (curThread == 0) return -fail(ENOT_ATTACHED);
+  const n = delayedProcess(curThread, false);
+  heldPagesCollect(curThread, false);
+  return <i32>n;
+}
+/** Items the current thread has queued and not yet freed. */
+export function ft_delayed_pending(): u32 { return curThread == 0 ? 0 : load<u32>(curThread, T_DF_PENDING); }
+
+/** Advance the domain's write sequence; the new value (a goal), or -code. */
+export function ft_qsbr_advance(): f64 {
+  if (curThread == 0) return -fail(ENOT_ATTACHED);
+  return <f64>qsbrAdvance(<usize>load<u32>(curThread, T_DOMAIN));
+}
+/** A goal that advances only every deferLimit-th call (deferred form otherwise), or -code. */
+export function ft_qsbr_deferred_advance(): f64 {
+  if (curThread == 0) return -fail(ENOT_ATTACHED);
+  return <f64>qsbrDeferredAdvance(curThread, 0);
+}
+function goalChecked(goal: f64): bool {
+  if (!(goal >= 0 && goal <= 9007199254740992.0) || goal != Math.floor(goal)) { setError(EINVAL_ARG); return false; }
+  return true;
+}
+/** 1 when every thread has passed `goal` (scanning the slots if needed), 0 if not, or -code. */
+export function ft_qsbr_poll(goal: f64): i32 {
+  if (curThread == 0) return -fail(ENOT_ATTACHED);
+  if (!goalChecked(goal)) return -EINVAL_ARG;
+  return qsbrPoll(<usize>load<u32>(curThread, T_DOMAIN), <u64>goal) ? 1 : 0;
+}
+/** Like ft_qsbr_poll from the cached minimum only (no scan). */
+export function ft_qsbr_goal_reached(goal: f64): i32 {
+  if (curThread == 0) return -fail(ENOT_ATTACHED);
+  if (!goalChecked(goal)) return -EINVAL_ARG;
+  return qsbrGoalReached(<usize>load<u32>(curThread, T_DOMAIN), <u64>goal) ? 1 : 0;
+}
+/** Report a quiescent state for the current thread (without the rest of a checkpoint). */
+export function ft_qsbr_quiescent(): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  qsbrQuiescent(curThread);
+  return OK;
+}
+/** The current thread's read sequence (0 = offline). */
+export function ft_qsbr_thread_seq(thread: usize): f64 {
+  const s = threadState(thread);
+  if (s == THREAD_FREE || s == THREAD_EXITED) return 0;
+  const slot = <usize>loadAcquire(thread + T_QSBR_SLOT);
+  return slot == 0 ? 0 : <f64>atomic.load<u64>(slot + SL_SEQ);
+}
+
+/** QSBR figures of domain `d`: see QSBR_INFO_* in README.md; -1 for a bad domain or field. */
+export function ft_qsbr_info(d: usize, field: u32): f64 {
+  if (!domainIsValid(d)) return -1;
+  switch (field) {
+    case 0: return <f64>qsbrWrSeq(d);
+    case 1: return <f64>qsbrRdSeq(d);
+    case 2: return <f64>loadAcquire(d + D_QSBR_COUNT);
+    case 3: return <f64>qsbrSlotsUsed(d);
+    case 4: return <f64>atomic.load<u64>(d + D_DF_QUEUED);
+    case 5: return <f64>atomic.load<u64>(d + D_DF_FREED);
+    case 6: return <f64>loadAcquire(d + D_DF_FAILED);
+    case 7: return <f64>loadAcquire(d + D_PAGES_HELD);
+    case 8: return <f64>loadAcquire(d + D_DEFER_LIMIT);
+    case 9: return <f64>loadAcquire(d + D_FREE_LIMIT);
+    case 10: return <f64>loadAcquire(d + D_PAGE_LIMIT);
+    case 11: return <f64>loadAcquire(d + D_HELD_TAGS);
+  }
+  return -1;
+}
+
+/**
+ * Configure domain `d`'s QSBR policy; 0xFFFFFFFF keeps a value. deferLimit >= 1;
+ * heldTags: bit per tag whose empty pages wait for a goal (applies to pages that
+ * empty from now on).
+ */
+export function ft_qsbr_configure(d: usize, deferLimit: u32, freeLimit: u32, pageLimit: u32, heldTags: u32): i32 {
+  if (!domainIsValid(d)) return fail(EINVAL_DOMAIN);
+  const keep: u32 = 0xFFFFFFFF;
+  if (deferLimit == 0 || (heldTags != keep && heldTags > 0xFFFF)) return fail(EINVAL_ARG);
+  if (deferLimit != keep) storeRelease(d + D_DEFER_LIMIT, deferLimit);
+  if (freeLimit != keep) storeRelease(d + D_FREE_LIMIT, freeLimit);
+  if (pageLimit != keep) storeRelease(d + D_PAGE_LIMIT, pageLimit);
+  if (heldTags != keep) storeRelease(d + D_HELD_TAGS, heldTags);
+  return OK;
+}
+
 // ---- Walking, stats, errors ------------------------------------------------------
 
 export function ft_visit_begin(tag: u32): i32 {
@@ -273,3 +375,130 @@ export function ft_memory_pages(): u32 { return <u32>memory.size(); }
 
 /** Debug: re-check a page's counting invariant (owner only). */
 export function ft_debug_page_valid(page: usize): bool { return pageIsValid(page); }
+
+// ---- SharedList and SharedMap ----
+// Handles are checked (alignment, bounds, magic word) before use: a bad one gets
+// EINVAL_PTR. Every call needs an attached current thread: a lock-free read is
+// protected from reclamation only while its thread is attached. f64 results are a
+// value (0 .. 2^32-1), -1 (nothing there), or -2 (error; the code is in
+// ft_last_error). i32 results are OK or a code, or (has, delete, length, size,
+// capacity) a non-negative answer or -code.
+
+const F_ERROR: f64 = -2;
+
+function sharedReady(): bool {
+  return curThread != 0 && threadState(curThread) == THREAD_ATTACHED;
+}
+/** OK, or the code (left in lastError) that stops a call on `list`. */
+function listCheck(list: usize): i32 {
+  if (!sharedReady()) return fail(ENOT_ATTACHED);
+  if (!listIsHandle(list)) return fail(EINVAL_PTR);
+  return OK;
+}
+function mapCheck(map: usize): i32 {
+  if (!sharedReady()) return fail(ENOT_ATTACHED);
+  if (!mapIsHandle(map)) return fail(EINVAL_PTR);
+  return OK;
+}
+function failOr(rc: i32): i32 { return rc == OK ? OK : fail(rc); }
+
+/** A new list with room for `capacity` items (at least 4); 0 on error (EINVAL_SIZE, ENOMEM, ENOT_ATTACHED). */
+export function ft_list_new(capacity: u32): usize {
+  if (!sharedReady()) { setError(ENOT_ATTACHED); return 0; }
+  return listNew(capacity);
+}
+/** Lock-free: item `i`, -1 past the end, -2 on error. */
+export function ft_list_get(list: usize, i: u32): f64 {
+  return listCheck(list) == OK ? listGet(list, i) : F_ERROR;
+}
+/** The same read under the list's mutex (benchmarks). */
+export function ft_list_get_locked(list: usize, i: u32): f64 {
+  return listCheck(list) == OK ? listGetLocked(list, i) : F_ERROR;
+}
+/** Lock-free: the length, or -code. */
+export function ft_list_length(list: usize): i32 {
+  const rc = listCheck(list);
+  return rc == OK ? <i32>listLength(list) : -rc;
+}
+/** Lock-free: the current array's capacity, or -code. */
+export function ft_list_capacity(list: usize): i32 {
+  const rc = listCheck(list);
+  return rc == OK ? <i32>listCapacity(list) : -rc;
+}
+/** items[i] = v: OK, ERANGE (i >= length). */
+export function ft_list_set(list: usize, i: u32, v: u32): i32 {
+  const rc = listCheck(list);
+  return rc == OK ? failOr(listSet(list, i, v)) : rc;
+}
+/** Append: OK, ENOMEM (unchanged), EINVAL_SIZE (at the largest capacity). */
+export function ft_list_push(list: usize, v: u32): i32 {
+  const rc = listCheck(list);
+  return rc == OK ? failOr(listPush(list, v)) : rc;
+}
+/** Remove the last item: it, -1 when empty, -2 on error. */
+export function ft_list_pop(list: usize): f64 {
+  return listCheck(list) == OK ? listPop(list) : F_ERROR;
+}
+/** Set the length (new items 0): OK, ENOMEM (unchanged), EINVAL_SIZE. */
+export function ft_list_resize(list: usize, n: u32): i32 {
+  const rc = listCheck(list);
+  return rc == OK ? failOr(listResize(list, n)) : rc;
+}
+/** Shrink the capacity to the length (at least 4): OK, ENOMEM (unchanged). */
+export function ft_list_compact(list: usize): i32 {
+  const rc = listCheck(list);
+  return rc == OK ? failOr(listCompact(list)) : rc;
+}
+/** Free the list (the array after a grace period). No thread may use it afterwards. */
+export function ft_list_destroy(list: usize): i32 {
+  const rc = listCheck(list);
+  return rc == OK ? listDestroy(list) : rc;
+}
+/** Debug: re-check the list's invariants. */
+export function ft_debug_list_valid(list: usize): bool { return listCheck(list) == OK && listIsValid(list); }
+
+/** A new map where `expected` entries fit without a resize; 0 on error (EINVAL_SIZE, ENOMEM, ENOT_ATTACHED). */
+export function ft_map_new(expected: u32): usize {
+  if (!sharedReady()) { setError(ENOT_ATTACHED); return 0; }
+  return mapNew(expected);
+}
+/** Lock-free: the value of `key`, -1 when absent, -2 on error. */
+export function ft_map_get(map: usize, key: u32): f64 {
+  return mapCheck(map) == OK ? mapGet(map, key) : F_ERROR;
+}
+/** The same read under the map's mutex (benchmarks). */
+export function ft_map_get_locked(map: usize, key: u32): f64 {
+  return mapCheck(map) == OK ? mapGetLocked(map, key) : F_ERROR;
+}
+/** Lock-free: 1 present, 0 absent, or -code. */
+export function ft_map_has(map: usize, key: u32): i32 {
+  const rc = mapCheck(map);
+  return rc == OK ? (mapGet(map, key) >= 0 ? 1 : 0) : -rc;
+}
+/** key -> value: OK, ENOMEM (unchanged). */
+export function ft_map_set(map: usize, key: u32, value: u32): i32 {
+  const rc = mapCheck(map);
+  return rc == OK ? failOr(mapSet(map, key, value)) : rc;
+}
+/** Remove: 1 removed, 0 absent, or -code. */
+export function ft_map_delete(map: usize, key: u32): i32 {
+  const rc = mapCheck(map);
+  return rc == OK ? mapDelete(map, key) : -rc;
+}
+/** Entries (read under the mutex), or -code. */
+export function ft_map_size(map: usize): i32 {
+  const rc = mapCheck(map);
+  return rc == OK ? <i32>mapSize(map) : -rc;
+}
+/** Lock-free: slots in the current table, or -code. */
+export function ft_map_capacity(map: usize): i32 {
+  const rc = mapCheck(map);
+  return rc == OK ? <i32>mapCapacity(map) : -rc;
+}
+/** Free the map (the table after a grace period). No thread may use it afterwards. */
+export function ft_map_destroy(map: usize): i32 {
+  const rc = mapCheck(map);
+  return rc == OK ? mapDestroy(map) : rc;
+}
+/** Debug: re-check the map's invariants (O(capacity) or worse). */
+export function ft_debug_map_valid(map: usize): bool { return mapCheck(map) == OK && mapIsValid(map); }

@@ -168,6 +168,10 @@ export const HUGE_BLOCK_OFFSET: u32 = 32768;                 // huge block start
 //   +64  next         u32 owner   page queue or span queue link
 //   +68  prev         u32 owner
 //   +72  sliceCount   u32 owner   slices in this page/span (first slice only)
+//   +80  qsbrGoal     u64 owner   QSBR goal an empty page waits for before it may be freed;
+//                                 0 = not held (then also unlinked). Kept on abandonment.
+//   +88  qsbrNext     u32 owner   the owner thread's list of held pages (qsbr-pages.ts)
+//   +92  qsbrPrev     u32 owner
 //
 // Counting invariant: capacity = used + |free| + |localFree|, and
 // live blocks = used - |xthreadFree| - (blocks on the heap's xdelayedFree list).
@@ -195,6 +199,9 @@ export const P_RECIP: usize = 60;
 export const P_NEXT: usize = 64;
 export const P_PREV: usize = 68;
 export const P_SLICE_COUNT: usize = 72;
+export const P_QSBR_GOAL: usize = 80;
+export const P_QSBR_NEXT: usize = 88;
+export const P_QSBR_PREV: usize = 92;
 
 // Delayed-free state in the low 2 bits of xthreadFree (mimalloc's mi_delayed_t).
 export const DELAY_USE: u32 = 0;        // next remote free also notifies the heap
@@ -239,6 +246,16 @@ export const HEAP_SIZE: u32 = 1152;
 //   +192  domainNext   u32         the domain's thread list link (immutable once pushed)
 //   +196  stwPending   u32 (headLock) counted in a stop's countdown, not yet accounted
 //   +200  csDepth      u32 owner   critical sections on the stack
+//   +204  qsbrSlot     u32 owner reads; rewritten by a slot-array grower under stop-the-world
+//   +208  qsbrFlags    u32 owner   QF_* (qsbr.ts)
+//   +212  deferrals    u32 owner   deferred advances since the last real one
+//   +216  deferBytes   u32 owner   bytes queued for delayed free since then
+//   +220  deferPages   u32 owner   bytes of pages held since then
+//   +224  dfHead       u32 owner   delayed-free chunks (first = oldest)
+//   +228  dfTail       u32 owner
+//   +232  dfPending    u32 owner   items queued, not yet freed
+//   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
+//   +244  heldLast     u32 owner
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -262,6 +279,16 @@ export const T_VISIT_NEXT: usize = 180;
 export const T_DOMAIN_NEXT: usize = 192;
 export const T_STW_PENDING: usize = 196;
 export const T_CS_DEPTH: usize = 200;
+export const T_QSBR_SLOT: usize = 204;
+export const T_QSBR_FLAGS: usize = 208;
+export const T_DEFERRALS: usize = 212;
+export const T_DEFER_BYTES: usize = 216;
+export const T_DEFER_PAGES: usize = 220;
+export const T_DF_HEAD: usize = 224;
+export const T_DF_TAIL: usize = 228;
+export const T_DF_PENDING: usize = 232;
+export const T_HELD_FIRST: usize = 240;
+export const T_HELD_LAST: usize = 244;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
@@ -276,7 +303,7 @@ export const THREAD_DETACHED: u32 = 2;
 export const THREAD_SUSPENDED: u32 = 3;
 export const THREAD_EXITED: u32 = 4;
 
-// ---- Domain record (128 B, meta area) -------------------------------------------
+// ---- Domain record (384 B, meta area) -------------------------------------------
 //
 //   +0    id           u32
 //   +4    threads      u32 (headLock) thread list head (push-only, via T_DOMAIN_NEXT)
@@ -285,6 +312,26 @@ export const THREAD_EXITED: u32 = 4;
 //   +16   nextDomain   u32         root domain list link
 //   +20   threadsLive  u32 atomic
 //   +64   stop-the-world record (below)
+//   QSBR (qsbr.ts); the two sequences each have a cache line of their own:
+//   +128  wrSeq        u64 atomic  write sequence: starts at 1, +2 per advance (always odd)
+//   +192  rdSeq        u64 atomic  cached minimum of the online read sequences (grows only)
+//   +256  qsbrMutex    u32 atomic  guards the slot array's free list and its growth
+//   +260  slots        u32 (qsbrMutex; replaced under stop-the-world) slot array, 64 B each
+//   +264  slotCount    u32 (same)
+//   +268  slotFree     u32 (qsbrMutex) first free slot's index + 1; 0 = none
+//   +272  deferLimit   u32 atomic  deferredAdvance advances every Nth call (10)
+//   +276  freeLimit    u32 atomic  ... or when this many bytes wait for delayed free (1 MiB)
+//   +280  pageLimit    u32 atomic  ... or when this many page bytes are held (80 KiB)
+//   +284  heldTags     u32 atomic  bit per tag whose empty pages wait for QSBR (OBJECT, GC, GC_PRE)
+//   Delayed frees handed over by exited threads (delayed-free.ts):
+//   +320  dqMutex      u32 atomic  try-locked by processors, locked by exiting threads
+//   +324  dqHasWork    u32 atomic  hint: the queue is not empty
+//   +328  dqHead       u32 (dqMutex) chunks
+//   +332  dqTail       u32 (dqMutex)
+//   +336  dfQueued     u64 atomic  items ever queued (stats)
+//   +344  dfFreed      u64 atomic  items freed
+//   +352  dfFailed     u32 atomic  items whose free failed (e.g. freed twice)
+//   +356  pagesHeld    u32 atomic  pages currently waiting for a goal
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -292,7 +339,49 @@ export const D_VERSION: usize = 12;
 export const D_NEXT: usize = 16;
 export const D_THREADS_LIVE: usize = 20;
 export const D_STW: usize = 64;
-export const DOMAIN_SIZE: u32 = 128;
+export const D_QSBR_WR: usize = 128;
+export const D_QSBR_RD: usize = 192;
+export const D_QSBR_MUTEX: usize = 256;
+export const D_QSBR_SLOTS: usize = 260;
+export const D_QSBR_COUNT: usize = 264;
+export const D_QSBR_FREE: usize = 268;
+export const D_DEFER_LIMIT: usize = 272;
+export const D_FREE_LIMIT: usize = 276;
+export const D_PAGE_LIMIT: usize = 280;
+export const D_HELD_TAGS: usize = 284;
+export const D_DQ_MUTEX: usize = 320;
+export const D_DQ_HAS_WORK: usize = 324;
+export const D_DQ_HEAD: usize = 328;
+export const D_DQ_TAIL: usize = 332;
+export const D_DF_QUEUED: usize = 336;
+export const D_DF_FREED: usize = 344;
+export const D_DF_FAILED: usize = 352;
+export const D_PAGES_HELD: usize = 356;
+export const DOMAIN_SIZE: u32 = 384;
+
+// ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------
+//
+//   +0    seq          u64 atomic  owner stores wrSeq at quiescent points, 0 = offline;
+//                                  pollers read
+//   +8    thread       u32 (qsbrMutex) registered thread record, 0 = free
+//   +12   freeNext     u32 (qsbrMutex) next free slot's index + 1
+export const SL_SEQ: usize = 0;
+export const SL_THREAD: usize = 8;
+export const SL_FREE_NEXT: usize = 12;
+export const SLOT_SHIFT: u32 = 6;
+
+// ---- Delayed-free chunk (4 KiB block of the MEM heap) ---------------------------
+//
+//   +0    next         u32         next chunk (owner's queue, or the domain's under dqMutex)
+//   +4    rd           u32         items consumed (bumped before an item is freed)
+//   +8    wr           u32         items written
+//   +16   items[255]   {ptr u32, size u32, goal u64}
+export const C_NEXT: usize = 0;
+export const C_RD: usize = 4;
+export const C_WR: usize = 8;
+export const C_ITEMS: usize = 16;
+export const CHUNK_SIZE: u32 = 4096;
+export const CHUNK_ITEMS: u32 = (CHUNK_SIZE - 16) >> 4;   // 255
 
 // ---- Stop-the-world record (32 B: in each domain, and GLOBAL_STW) -------------
 //
@@ -308,3 +397,8 @@ export const S_COUNTDOWN: usize = 12;
 export const S_REQUESTER: usize = 16;
 
 export const TAG_COUNT: u32 = 16;
+// Reserved tags (DESIGN.md §3); 4..15 are the user's.
+export const TAG_MEM: u32 = 0;
+export const TAG_OBJECT: u32 = 1;
+export const TAG_GC: u32 = 2;
+export const TAG_GC_PRE: u32 = 3;

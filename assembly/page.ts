@@ -21,12 +21,13 @@
 
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { osCommit, osDecommit } from "./os";
+import { pageHold, pageHoldCancel, pageHoldClear } from "./qsbr-pages";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
 import { BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
-  P_LOCAL_FREE, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
+  P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
 export const RETIRE_CYCLES_SMALL: u8 = 16;
@@ -99,6 +100,9 @@ export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   store<u32>(page, binRecip(bin), P_RECIP);
   store<u64>(page, 0xFFFFFFFFFFFFFFFF / <u64>bs + 1, P_DIV_MAGIC);
   store<u32>(page, 0, P_EXT_BYTES);
+  store<u64>(page, 0, P_QSBR_GOAL);
+  store<u32>(page, 0, P_QSBR_NEXT);
+  store<u32>(page, 0, P_QSBR_PREV);
   // Last: a non-zero blockSize makes the record a live page for free()'s checks.
   store<u32>(page, bs, P_BLOCK_SIZE);
 }
@@ -152,6 +156,7 @@ export function pageCollect(page: usize): void {
     blockSetNext(page, tail, <usize>load<u32>(page, P_LOCAL_FREE));
     store<u32>(page, <u32>head, P_LOCAL_FREE);
     store<u32>(page, load<u32>(page, P_USED) - count, P_USED);
+    pageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
   }
   if (load<u32>(page, P_FREE) == 0) {
     store<u32>(page, load<u32>(page, P_LOCAL_FREE), P_FREE);
@@ -212,8 +217,16 @@ export function pageUnfull(heap: usize, page: usize): void {
 
 // ---- Retire and free -----------------------------------------------------------
 
-/** Give an empty page's slices back to its segment. Owner only. */
+/**
+ * An empty page is done with: back to its segment — unless its tag's pages wait
+ * for a QSBR goal first (qsbr-pages.ts). Owner only.
+ */
 export function pageFree(heap: usize, page: usize): void {
+  if (!pageHold(heap, page)) pageFreeNow(heap, page);
+}
+
+/** Give an empty, unheld page's slices back to its segment. Owner only. */
+export function pageFreeNow(heap: usize, page: usize): void {
   queueRemove(heap, pageQueueBin(page), page);
   osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
   storeRelease(page + P_XHEAP, 0);
@@ -227,6 +240,7 @@ export function pageFree(heap: usize, page: usize): void {
  * again should not churn pages. Any other empty page is freed at once.
  */
 export function pageRetire(heap: usize, page: usize): void {
+  pageHoldClear(<usize>load<u32>(heap, H_THREAD), page);   // emptied anew: a hold needs a fresh goal
   const bin = <u32>load<u8>(page, P_BIN);
   const bs = load<u32>(page, P_BLOCK_SIZE);
   const q = heapQueue(heap, bin);

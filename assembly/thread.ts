@@ -17,17 +17,28 @@
 // Eval breaker (T_BREAKER): request bits in bits 0..7, the domain's version in
 // bits 8..31. Others set bits with an atomic OR; the owner handles them at a
 // checkpoint (threadCheckpoint, the allocator's slow path, attach), in this order:
+//   0. QSBR              a quiescent state is reported (qsbr.ts)
 //   1. PLEASE_STOP       suspend for a stop-the-world, wait, re-attach
 //   2. EXPLICIT_MERGE    reported (biased refcounting merges here, later issue)
-//   3. DELAYED_FREE      reported (QSBR delayed frees run here, later issue)
+//   3. delayed frees     due delayed frees and held pages are freed whenever there
+//                        are any (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set
+//                        when a deferred advance was forced) is reported
 //   4. GC_SCHEDULED      reported (the facade runs the collector, later issue)
 //   5. version           the copy is refreshed if the domain's changed
 //   6. ASYNC_INTERRUPT   reported: the facade throws InterruptError
-// (A QSBR quiescent state will be reported before step 1.)
+// The allocator's slow path handles PLEASE_STOP only, and reports no quiescent
+// state: it keeps the thread's QSBR seq while suspended, so a pointer read
+// lock-free stays protected across an allocation.
 //
-// Exit (before abandonment exists): every page is switched to DELAY_NEVER, remote
-// frees are drained, empty pages and segments are freed; pages with live blocks
-// stay owned by the exited record, and other threads can still free into them.
+// QSBR: attach puts the thread online (seq = wrSeq; the first attach registers a
+// slot), detach and exit offline (seq 0).
+//
+// Exit (before abandonment exists): the thread goes offline, every page is
+// switched to DELAY_NEVER, remote frees are drained, empty pages and segments are
+// freed (held pages whose goal is not reached stay with the record), pending
+// delayed frees go to the domain's queue, the QSBR slot is given back; pages with
+// live blocks stay owned by the exited record, and other threads can still free
+// into them.
 //
 // See also: current.ts, domain.ts, stop-the-world.ts, critical-section.ts.
 
@@ -35,13 +46,16 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { csResumeTop, csSuspendAll } from "./critical-section";
 import { currentSet, curThread } from "./current";
 import { breakerSetVersion, headLock, headUnlock, VERSION_MASK, VERSION_SHIFT } from "./domain";
-import { EAGAIN, ENOT_ATTACHED, OK } from "./errors";
+import { EAGAIN, ENOMEM, ENOT_ATTACHED, OK } from "./errors";
+import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
 import { heapCollect, heapInit } from "./heap";
+import { QF_EXITING, QF_KEEP_SEQ, qsbrOffline, qsbrOnline, qsbrQuiescent, qsbrUnregister } from "./qsbr";
+import { heldPagesCollect } from "./qsbr-pages";
 import { hostCanBlock, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
 import { D_FREE_THREADS, D_STW, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, GLOBAL_STW, HEAP_SIZE, ROOT,
   R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, S_REQUESTED, S_REQUESTER, T_BREAKER,
-  T_CS_DEPTH, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_SEG_COUNT, T_SERIAL,
+  T_CS_DEPTH, T_DOMAIN, T_DOMAIN_NEXT, T_HELD_FIRST, T_QSBR_FLAGS, T_FREE_NEXT, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_SEG_COUNT, T_SERIAL,
   T_STATE, T_STW_PENDING, TAG_COUNT, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
   THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
 
@@ -135,7 +149,9 @@ export function threadNew(domain: usize): usize {
 /**
  * Owner: DETACHED -> ATTACHED and make the record current; a SUSPENDED thread
  * waits for the world to restart (EAGAIN where it may not block, or when
- * `mayBlock` is false). Resumes the innermost critical section.
+ * `mayBlock` is false). Resumes the innermost critical section and puts the
+ * thread online in QSBR (ENOMEM, detached again, when it has no slot and none
+ * can be made).
  */
 export function threadAttach(thread: usize, mayBlock: bool): i32 {
   while (true) {
@@ -151,12 +167,14 @@ export function threadAttach(thread: usize, mayBlock: bool): i32 {
   }
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
   csResumeTop(thread);
+  if (qsbrOnline(thread) != OK) { threadDetach(thread); return ENOMEM; }
   return OK;
 }
 
 /** Owner: release critical sections, ATTACHED -> DETACHED, no current thread. */
 export function threadDetach(thread: usize): void {
   csSuspendAll(thread);
+  qsbrOffline(thread);
   storeRelease(thread + T_STATE, THREAD_DETACHED);
   if (curThread == thread) currentSet(0, EMPTY_HEAP);
   // A requester waiting for us re-scans sooner (it would anyway within 1 ms).
@@ -177,9 +195,12 @@ export function stwAccount(thread: usize, stw: usize): void {
  * PLEASE_STOP: detach into SUSPENDED, count ourselves, wait for the restart and
  * attach again. Returns EV_STOPPED, EV_WOULD_BLOCK (left suspended: the thread
  * may not wait here), or 0 (the request was already over: a plain detach/attach).
+ * `keepSeq` (the allocator's slow path): the QSBR seq stays as it was throughout.
  */
-function threadSuspend(thread: usize): u32 {
+function threadSuspend(thread: usize, keepSeq: bool): u32 {
   csSuspendAll(thread);
+  if (keepSeq) store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_KEEP_SEQ, T_QSBR_FLAGS);
+  else qsbrOffline(thread);
   headLock();
   atomic.and<u32>(thread + T_BREAKER, ~BRK_PLEASE_STOP);
   const stw = stwActiveFor(thread);
@@ -187,7 +208,9 @@ function threadSuspend(thread: usize): u32 {
   if (stw != 0) stwAccount(thread, stw);
   headUnlock();
   currentSet(0, EMPTY_HEAP);
-  if (threadAttach(thread, true) != OK) return EV_WOULD_BLOCK;
+  const rc = threadAttach(thread, true);
+  if (keepSeq) store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) & ~QF_KEEP_SEQ, T_QSBR_FLAGS);
+  if (rc != OK) return EV_WOULD_BLOCK;
   return stw != 0 ? EV_STOPPED : 0;
 }
 
@@ -196,12 +219,15 @@ function threadSuspend(thread: usize): u32 {
 /** Handle the breaker's bits in the documented order; returns what happened (EV_*, BRK_*). */
 export function threadCheckpoint(thread: usize): u32 {
   let events: u32 = 0;
+  qsbrQuiescent(thread);
   let b = loadAcquire(thread + T_BREAKER);
   if ((b & BRK_PLEASE_STOP) != 0) {
-    events |= threadSuspend(thread);
+    events |= threadSuspend(thread, false);
     if ((events & EV_WOULD_BLOCK) != 0) return events;
     b = loadAcquire(thread + T_BREAKER);
   }
+  if (delayedHasWork(thread)) delayedProcess(thread, true);
+  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, true);
   const reported = b & (BRK_EXPLICIT_MERGE | BRK_DELAYED_FREE | BRK_GC_SCHEDULED | BRK_ASYNC_INTERRUPT);
   if (reported != 0) atomic.and<u32>(thread + T_BREAKER, ~reported);
   events |= reported;
@@ -219,7 +245,7 @@ export function threadCheckpoint(thread: usize): u32 {
  */
 // @ts-ignore: decorator
 @inline export function threadCheckpointAlloc(thread: usize): void {
-  if ((loadAcquire(thread + T_BREAKER) & BRK_PLEASE_STOP) != 0 && hostCanBlock()) threadSuspend(thread);
+  if ((loadAcquire(thread + T_BREAKER) & BRK_PLEASE_STOP) != 0 && hostCanBlock()) threadSuspend(thread, true);
 }
 
 /** Ask `target` to stop at its next checkpoint with an interrupt (only that thread). */
@@ -231,10 +257,17 @@ export function threadInterrupt(target: usize): void {
 
 /** Owner: leave for good (see the file comment). The thread must be attached. */
 export function threadExit(thread: usize): void {
+  // Offline for good: an exiting thread holds no protected pointer (and must not
+  // come online again when a lock wait below re-attaches it).
+  store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
+  qsbrOffline(thread);
+  delayedAbandon(thread);
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, true, true);
   }
+  heldPagesCollect(thread, false);
+  qsbrUnregister(thread);
   csSuspendAll(thread);
   store<u32>(thread, 0, T_CS_DEPTH);
   const domain = <usize>load<u32>(thread, T_DOMAIN);

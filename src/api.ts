@@ -74,7 +74,7 @@ export const Checkpoint = {
   EXPLICIT_MERGE: 1 << 1,
   /** The cycle collector is due (handled by a later component). */
   GC_SCHEDULED: 1 << 2,
-  /** Delayed frees are due (handled by a later component). */
+  /** A delayed free forced an advance since the last checkpoint (due frees run at every checkpoint). */
   DELAYED_FREE: 1 << 3,
   /** Another thread interrupted this one (the facade throws InterruptError). */
   ASYNC_INTERRUPT: 1 << 4,

@@ -1,9 +1,10 @@
 /**
- * Domains: isolated worlds inside one runtime, each with its own threads and
- * stop-the-world (CPython's interpreters). A runtime starts with a default one.
+ * Domains: isolated worlds inside one runtime, each with its own threads,
+ * stop-the-world and QSBR state (CPython's interpreters). A runtime starts with a default one.
  * @module
  */
 import { coreError } from './errors.ts';
+import { qsbrConfigure, qsbrInfo, type QsbrInfo, type QsbrOptions } from './qsbr.ts';
 import type { CoreExports, Runtime } from './runtime.ts';
 import type { Thread } from './thread.ts';
 
@@ -51,5 +52,20 @@ export class Domain {
   /** Threads of this domain that are attached, detached or suspended (not exited). */
   get threadsLive(): number {
     return this.x.ft_domain_threads_live(this.id) >>> 0;
+  }
+
+  /** QSBR sequences, slots, delayed-free accounting and held pages (a snapshot). */
+  qsbrInfo(): QsbrInfo {
+    return qsbrInfo(this.x, this.id);
+  }
+
+  /**
+   * Set the QSBR policy: how often deferred advances really advance, the byte
+   * limits that force an advance, and which tags' empty pages wait for a goal
+   * (see {@link QsbrOptions}). Omitted fields keep their values.
+   * @throws FtheapError `EINVAL_ARG`, `EINVAL_TAG`
+   */
+  configureQsbr(options: QsbrOptions): void {
+    qsbrConfigure(this.x, this.id, options);
   }
 }

@@ -20,9 +20,11 @@ export const ErrorCode = {
   EINVAL_DOMAIN: 'EINVAL_DOMAIN',
   ENOT_LOCKED: 'ENOT_LOCKED',
   EINVAL_STATE: 'EINVAL_STATE',
+  EINVAL_ARG: 'EINVAL_ARG',
   EINTERRUPTED: 'EINTERRUPTED',
   EINVAL_OPTION: 'EINVAL_OPTION',
   EPLATFORM: 'EPLATFORM',
+  ERANGE: 'ERANGE',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -33,6 +35,7 @@ const CORE_CODES: readonly ErrorCode[] = [
   ErrorCode.ENOMEM, ErrorCode.ENOMEM, ErrorCode.EINVAL_SIZE, ErrorCode.EINVAL_PTR, ErrorCode.EDOUBLE_FREE,
   ErrorCode.EINVAL_ALIGN, ErrorCode.ENOT_ATTACHED, ErrorCode.EINVAL_TAG, ErrorCode.ENOT_INIT, ErrorCode.EINVAL_HEAP,
   ErrorCode.EAGAIN, ErrorCode.ECS_DEPTH, ErrorCode.EINVAL_DOMAIN, ErrorCode.ENOT_LOCKED, ErrorCode.EINVAL_STATE,
+  ErrorCode.EINVAL_ARG, ErrorCode.ERANGE,
 ];
 
 const MESSAGES: Record<ErrorCode, string> = {
@@ -50,9 +53,11 @@ const MESSAGES: Record<ErrorCode, string> = {
   EINVAL_DOMAIN: 'not a domain of this runtime',
   ENOT_LOCKED: 'unlock of a mutex that is not locked',
   EINVAL_STATE: 'not allowed in this thread state (e.g. a stop-the-world inside another)',
+  EINVAL_ARG: 'invalid argument: out of its range',
   EINTERRUPTED: 'interrupted by another thread',
   EINVAL_OPTION: 'invalid option',
   EPLATFORM: 'platform does not support shared WebAssembly memory here',
+  ERANGE: 'index out of range: not an integer below the length of the shared list',
 };
 
 /**

@@ -73,6 +73,41 @@ export interface CoreExports {
   ft_max_alloc_size(): number;
   ft_memory_pages(): number;
   ft_debug_page_valid(page: number): number;
+  ft_free_delayed(ptr: number): number;
+  ft_delayed_process(): number;
+  ft_delayed_pending(): number;
+  ft_qsbr_advance(): number;
+  ft_qsbr_deferred_advance(): number;
+  ft_qsbr_poll(goal: number): number;
+  ft_qsbr_goal_reached(goal: number): number;
+  ft_qsbr_quiescent(): number;
+  ft_qsbr_thread_seq(thread: number): number;
+  ft_qsbr_info(domain: number, field: number): number;
+  ft_qsbr_configure(domain: number, deferLimit: number, freeLimit: number, pageLimit: number, heldTags: number): number;
+  // ---- SharedList and SharedMap (assembly/shared-list.ts, shared-map.ts) ----
+  // f64 results: a value, -1 (nothing there) or -2 (error: ft_last_error); i32: OK/code, or an answer / -code.
+  ft_list_new(capacity: number): number;
+  ft_list_get(list: number, index: number): number;
+  ft_list_get_locked(list: number, index: number): number;
+  ft_list_length(list: number): number;
+  ft_list_capacity(list: number): number;
+  ft_list_set(list: number, index: number, value: number): number;
+  ft_list_push(list: number, value: number): number;
+  ft_list_pop(list: number): number;
+  ft_list_resize(list: number, length: number): number;
+  ft_list_compact(list: number): number;
+  ft_list_destroy(list: number): number;
+  ft_debug_list_valid(list: number): number;
+  ft_map_new(expected: number): number;
+  ft_map_get(map: number, key: number): number;
+  ft_map_get_locked(map: number, key: number): number;
+  ft_map_has(map: number, key: number): number;
+  ft_map_set(map: number, key: number, value: number): number;
+  ft_map_delete(map: number, key: number): number;
+  ft_map_size(map: number): number;
+  ft_map_capacity(map: number): number;
+  ft_map_destroy(map: number): number;
+  ft_debug_map_valid(map: number): number;
   [name: string]: unknown;
 }
 

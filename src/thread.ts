@@ -6,6 +6,7 @@
 import { Checkpoint, type AllocatorStats, type TagValue, type ThreadState } from './api.ts';
 import type { Domain } from './domain.ts';
 import { coreError, ErrorCode, FtheapError, InterruptError } from './errors.ts';
+import { ThreadQsbr, type QsbrOptions } from './qsbr.ts';
 import { readStats } from './stats.ts';
 import type { CoreExports, Runtime } from './runtime.ts';
 
@@ -25,6 +26,8 @@ export class Thread {
   private userDetached = false;
   /** @internal True while this thread is the current one of its runtime's instance. */
   active = false;
+  /** QSBR goals and polling for this thread's domain (see {@link ThreadQsbr}). */
+  readonly qsbr: ThreadQsbr;
 
   /** @internal Use {@link Runtime.attach}. */
   constructor(runtime: Runtime, id: number) {
@@ -33,6 +36,7 @@ export class Thread {
     this.x = runtime.exports;
     this.mallocRaw = this.x.ft_malloc;
     this.freeRaw = this.x.ft_free;
+    this.qsbr = new ThreadQsbr(this.x, () => this.enter(), id);
   }
 
   /** Whether {@link exit} has been called. */
@@ -125,6 +129,34 @@ export class Thread {
     if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
   }
 
+  /**
+   * Free a block once every thread of this domain has passed a quiescent state
+   * (checkpoint, detach, exit) after this call: lock-free readers that may still
+   * hold it are done with it. The block is checked now; 0 is ignored. Due frees
+   * run at this thread's checkpoints (and exit hands pending ones to the domain).
+   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  freeDelayed(ptr: number): void {
+    this.enter();
+    if (ptr >>> 0 !== ptr) this.checkPtr(ptr);
+    const rc = this.x.ft_free_delayed(ptr);
+    if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
+  }
+
+  /** Free this thread's due delayed frees and held pages now; returns the blocks freed. */
+  processDelayed(): number {
+    this.enter();
+    const n = this.x.ft_delayed_process();
+    if (n < 0) throw coreError(-n);
+    return n;
+  }
+
+  /** Delayed frees this thread queued that have not run yet. */
+  get delayedPending(): number {
+    this.enter();
+    return this.x.ft_delayed_pending() >>> 0;
+  }
+
   /** Bytes usable in the block (at least what was asked for). */
   usableSize(ptr: number): number {
     this.enter();
@@ -163,7 +195,12 @@ export class Thread {
     for (const p of blocks) visit(p, this.x.ft_usable_size(p) >>> 0);
   }
 
-  /** Collect remote frees and release empty pages now (`force`: keep none for reuse). */
+  /**
+   * Collect remote frees and release empty pages now (`force`: keep none for
+   * reuse). Empty pages of held tags (object-holding: see
+   * {@link QsbrOptions.heldTags}) are released only once their QSBR goal has
+   * passed — by the next checkpoint after every thread has passed one.
+   */
   collect(force = false): void {
     this.enter();
     this.x.ft_collect(force ? 1 : 0);
@@ -249,10 +286,12 @@ export class Thread {
   }
 
   /**
-   * A checkpoint: handle the requests other threads left in this thread's eval
-   * breaker, in order — pause for a stop-the-world, (merge refcounts, run delayed
-   * frees, report a due GC: later components), refresh the domain version, and
-   * throw {@link InterruptError} if {@link interrupt}ed. Threads that stay
+   * A checkpoint: report a QSBR quiescent state (pointers read lock-free before
+   * it may be reclaimed after it), then handle the requests other threads left in
+   * this thread's eval breaker, in order — pause for a stop-the-world, (merge
+   * refcounts: later), run due delayed frees and free held pages whose goal
+   * passed, (report a due GC: later), refresh the domain version, and throw
+   * {@link InterruptError} if {@link interrupt}ed. Threads that stay
    * attached should call this regularly (the allocator's slow path also pauses for
    * a stop-the-world). Returns the {@link Checkpoint} events.
    */
@@ -381,6 +420,17 @@ export class Thread {
 
   private checkPtr(ptr: number): void {
     if (ptr >>> 0 !== ptr) throw new FtheapError(ErrorCode.EINVAL_PTR, String(ptr));
+  }
+
+  // ---- Internal hook for SharedList / SharedMap (src/shared-list.ts, src/shared-map.ts) ----
+
+  /**
+   * @internal Make this thread attached and current on its instance before a raw
+   * call (as every Thread method does). Throws `ENOT_ATTACHED` after
+   * {@link exit} or {@link detach}.
+   */
+  makeCurrent(): void {
+    if (!this.active) this.enter();
   }
 }
 

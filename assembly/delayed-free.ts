@@ -1,0 +1,188 @@
+// delayed-free.ts — free a block only after every thread has passed a quiescent
+// state (CPython's _PyMem_FreeDelayed and its queues).
+//
+// freeDelayed(p) checks p now (a bad pointer is refused at the call, not later),
+// takes a goal (qsbrDeferredAdvance: a real advance every deferLimit-th call or
+// past freeLimit bytes) and appends {p, size, goal} to the calling thread's queue:
+// 4 KiB chunks of 255 items from its MEM heap, oldest first. Goals of one thread
+// never decrease, so processing stops at the first unreached goal.
+//
+// Processing (delayedProcess) runs at every checkpoint that has work, at once
+// when a chunk fills up, and from the facade on request. It consumes an item
+// (bumps `rd`) before freeing it, so a free that re-enters processing (a future
+// finaliser) sees a consistent queue (gh-130519). A goal that nobody has issued
+// yet (the deferred form: wrSeq + 2) gets its advance there, so a lone delayed
+// free is not held until some later advance. The thread's last chunk is kept
+// when empty, the others are freed.
+//
+// A thread that exits hands its queue to its domain's queue (under dqMutex) and
+// processes the merged queue right away (gh-130794: with thread churn the domain
+// queue otherwise only grows). Any thread's checkpoint processes the domain queue
+// too, but only with a try-lock: processing never blocks (CPython's rule).
+//
+// With the world stopped by the caller there are no readers: p is freed at once.
+// When no chunk can be allocated, the caller stops the world and frees p.
+//
+// Accounting (domain, atomic): queued = freed + failed + pending. `failed` counts
+// items whose free was refused when it finally ran (the block was freed twice,
+// e.g. by two freeDelayed calls).
+//
+// See also: qsbr.ts (goals), thread.ts (checkpoints, exit).
+
+import { curHeap, curThread } from "./current";
+import { blockUsableSize, heapMalloc } from "./alloc";
+import { EINVAL_PTR, ENOT_ATTACHED, OK, setError, takeError } from "./errors";
+import { ftFree } from "./free";
+import { lockDetaching } from "./critical-section";
+import { mutexTryLock, mutexUnlock } from "./mutex";
+import { qsbrDeferredAdvance, qsbrGoalReached, qsbrPollIssuing } from "./qsbr";
+import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
+import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_DQ_HAS_WORK,
+  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, T_BREAKER, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN } from "./layout";
+import { BRK_DELAYED_FREE } from "./thread";
+
+const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
+
+/**
+ * Free `p` once every thread of the current thread's domain has passed a
+ * quiescent state after this call. 0 is ignored. OK or an error code (also left
+ * in lastError): ENOT_ATTACHED, EINVAL_PTR / EDOUBLE_FREE (p is not a live block).
+ */
+export function freeDelayed(p: usize): i32 {
+  if (p == 0) return OK;
+  const thread = curThread;
+  if (thread == 0) { setError(ENOT_ATTACHED); return ENOT_ATTACHED; }
+  const size = blockUsableSize(p);
+  if (size == 0) { setError(EINVAL_PTR); return EINVAL_PTR; }
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (stwIsStopped(thread, false) || stwIsStopped(thread, true)) return freeCounted(domain, p);
+  let chunk = <usize>load<u32>(thread, T_DF_TAIL);
+  if (chunk == 0 || load<u32>(chunk, C_WR) == CHUNK_ITEMS) {
+    const fresh = heapMalloc(curHeap, CHUNK_SIZE);
+    if (fresh == 0) {
+      // Out of memory for the queue: with every reader stopped, p can go now.
+      takeError();
+      if (stwStop(thread, false) != OK) return freeCounted(domain, p);   // cannot happen: we are attached
+      const rc = freeCounted(domain, p);
+      stwStart(thread, false);
+      return rc;
+    }
+    store<u32>(fresh, 0, C_NEXT);
+    store<u32>(fresh, 0, C_RD);
+    store<u32>(fresh, 0, C_WR);
+    if (chunk != 0) store<u32>(chunk, <u32>fresh, C_NEXT); else store<u32>(thread, <u32>fresh, T_DF_HEAD);
+    store<u32>(thread, <u32>fresh, T_DF_TAIL);
+    chunk = fresh;
+  }
+  const goal = qsbrDeferredAdvance(thread, <u32>size);
+  const wr = load<u32>(chunk, C_WR);
+  const item = chunk + C_ITEMS + (<usize>wr << ITEM_SHIFT);
+  store<u32>(item, <u32>p);
+  store<u32>(item, <u32>size, 4);
+  store<u64>(item, goal, 8);
+  store<u32>(chunk, wr + 1, C_WR);
+  store<u32>(thread, load<u32>(thread, T_DF_PENDING) + 1, T_DF_PENDING);
+  atomic.add<u64>(domain + D_DF_QUEUED, 1);
+  if (wr + 1 == CHUNK_ITEMS) delayedProcess(thread, false);
+  else if (load<u32>(thread, T_DEFERRALS) == 0) atomic.or<u32>(thread + T_BREAKER, BRK_DELAYED_FREE);
+  return OK;
+}
+
+function freeCounted(domain: usize, p: usize): i32 {
+  atomic.add<u64>(domain + D_DF_QUEUED, 1);
+  const rc = ftFree(p);
+  if (rc == OK) atomic.add<u64>(domain + D_DF_FREED, 1);
+  else atomic.add<u32>(domain + D_DF_FAILED, 1);
+  return rc;
+}
+
+/**
+ * Free the items of the queue at `headAt`/`tailAt` whose goals are reached, in
+ * order, stopping at the first that is not (after one scan). `pendingAt` (or 0)
+ * counts the queue's items. `keepLast` keeps the last chunk when it empties.
+ * `quiescent`: the processing thread when it is at a checkpoint, else 0.
+ * Returns the items freed.
+ */
+function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: usize, keepLast: bool,
+    quiescent: usize): u32 {
+  let done: u32 = 0;
+  while (true) {
+    const chunk = <usize>load<u32>(headAt);
+    if (chunk == 0) break;
+    const rd = load<u32>(chunk, C_RD);
+    if (rd < load<u32>(chunk, C_WR)) {
+      const item = chunk + C_ITEMS + (<usize>rd << ITEM_SHIFT);
+      const goal = load<u64>(item, 8);
+      if (!qsbrGoalReached(domain, goal) && !qsbrPollIssuing(domain, goal, quiescent)) break;
+      store<u32>(chunk, rd + 1, C_RD);                // consumed before the free: re-entry safe
+      if (pendingAt != 0) store<u32>(pendingAt, load<u32>(pendingAt) - 1);
+      if (ftFree(<usize>load<u32>(item)) == OK) atomic.add<u64>(domain + D_DF_FREED, 1);
+      else { takeError(); atomic.add<u32>(domain + D_DF_FAILED, 1); }
+      done++;
+      continue;
+    }
+    const next = <usize>load<u32>(chunk, C_NEXT);
+    if (next == 0 && keepLast) {
+      store<u32>(chunk, 0, C_RD);
+      store<u32>(chunk, 0, C_WR);
+      break;
+    }
+    store<u32>(headAt, <u32>next);
+    if (next == 0) store<u32>(tailAt, 0);
+    ftFree(chunk);
+  }
+  return done;
+}
+
+/** Does `thread` (or its domain's queue) have delayed frees waiting? Cheap. */
+// @ts-ignore: decorator
+@inline export function delayedHasWork(thread: usize): bool {
+  return load<u32>(thread, T_DF_PENDING) != 0
+    || atomic.load<u32>(<usize>load<u32>(thread, T_DOMAIN) + D_DQ_HAS_WORK) != 0;
+}
+
+/**
+ * Free what is due: the thread's own queue, then the domain's if it has work and
+ * its lock is free (never waits). The thread is attached; `atCheckpoint`: it is
+ * quiescent throughout (see qsbrPollIssuing). Returns the items freed.
+ */
+export function delayedProcess(thread: usize, atCheckpoint: bool): u32 {
+  const quiescent = atCheckpoint ? thread : 0;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  let done: u32 = 0;
+  if (load<u32>(thread, T_DF_PENDING) != 0) {
+    done = processQueue(domain, thread + T_DF_HEAD, thread + T_DF_TAIL, thread + T_DF_PENDING, true, quiescent);
+  }
+  if (atomic.load<u32>(domain + D_DQ_HAS_WORK) != 0 && mutexTryLock(domain + D_DQ_MUTEX)) {
+    done += processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, quiescent);
+    atomic.store<u32>(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
+    mutexUnlock(domain + D_DQ_MUTEX);
+  }
+  return done;
+}
+
+/**
+ * Thread exit: free what is due, hand the rest to the domain's queue and process
+ * the merged queue now. The thread is attached (and already offline in QSBR).
+ */
+export function delayedAbandon(thread: usize): void {
+  delayedProcess(thread, false);
+  const head = <usize>load<u32>(thread, T_DF_HEAD);
+  if (head == 0) return;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (load<u32>(thread, T_DF_PENDING) == 0) {
+    let c = head;
+    while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); ftFree(c); c = next; }
+  } else {
+    lockDetaching(thread, domain + D_DQ_MUTEX);
+    const tail = <usize>load<u32>(domain, D_DQ_TAIL);
+    if (tail != 0) store<u32>(tail, <u32>head, C_NEXT); else store<u32>(domain, <u32>head, D_DQ_HEAD);
+    store<u32>(domain, load<u32>(thread, T_DF_TAIL), D_DQ_TAIL);
+    processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, 0);
+    atomic.store<u32>(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
+    mutexUnlock(domain + D_DQ_MUTEX);
+  }
+  store<u32>(thread, 0, T_DF_HEAD);
+  store<u32>(thread, 0, T_DF_TAIL);
+  store<u32>(thread, 0, T_DF_PENDING);
+}

@@ -1,0 +1,153 @@
+/**
+ * QSBR (quiescent-state-based reclamation) as seen from JS: goals, polling and
+ * the domain's policy. Memory that lock-free readers may still be reading is
+ * freed once a goal is reached: once every thread of the domain that was online
+ * has passed a quiescent state — a checkpoint, a detach, or exit.
+ *
+ * A thread is online while attached. A pointer it read without a lock stays
+ * valid until its next {@link Thread.checkpoint}, {@link Thread.detach},
+ * `lock()` that has to wait (it detaches), or exit — allocation does not end it.
+ * @module
+ */
+import { coreError, ErrorCode, FtheapError } from './errors.ts';
+import type { CoreExports } from './runtime.ts';
+
+/** A goal: a value of the domain's write sequence (odd, grows by 2 per advance). */
+export type Goal = number;
+
+/** The QSBR state and delayed-free accounting of a domain ({@link Domain.qsbrInfo}). */
+export interface QsbrInfo {
+  /** The write sequence: 1, then +2 per advance. */
+  wrSeq: number;
+  /** The cached minimum of the online threads' read sequences (goals up to it are reached). */
+  rdSeq: number;
+  /** Slots in the domain's slot array (grows by doubling, from 8). */
+  slots: number;
+  /** Slots with a thread registered. */
+  slotsUsed: number;
+  /** `freeDelayed` calls ever accepted. */
+  delayedQueued: number;
+  /** Of those, blocks freed. */
+  delayedFreed: number;
+  /** Of those, frees refused when they ran (the block had been freed already). */
+  delayedFailed: number;
+  /** Queued and not yet freed (queued − freed − failed). */
+  delayedPending: number;
+  /** Empty pages of held tags waiting for their goal before they may be reused otherwise. */
+  pagesHeld: number;
+  /** The current policy (see {@link QsbrOptions}). */
+  options: Required<QsbrOptions>;
+}
+
+/** A domain's QSBR policy ({@link Domain.configureQsbr}). */
+export interface QsbrOptions {
+  /** `deferredAdvance` (and `freeDelayed`) really advance every Nth call. @defaultValue 10 */
+  deferLimit?: number;
+  /** ... or once this many bytes wait for delayed free on one thread. @defaultValue 1 MiB */
+  freeBytesLimit?: number;
+  /** Held pages advance once this many page bytes are held on one thread. @defaultValue 80 KiB */
+  pageBytesLimit?: number;
+  /**
+   * Tags whose empty pages wait for a goal before changing size class, heap or
+   * going back to the segment (object-holding tags). @defaultValue [1, 2, 3] (OBJECT, GC, GC_PRE)
+   */
+  heldTags?: number[];
+}
+
+/** Per-thread QSBR calls ({@link Thread.qsbr}). Each makes its thread current first. */
+export class ThreadQsbr {
+  /** @internal */
+  constructor(private readonly x: CoreExports, private readonly enter: () => void, private readonly id: number) {}
+
+  /** Advance the domain's write sequence; returns the new value, a goal no thread has passed yet. */
+  advance(): Goal {
+    this.enter();
+    return this.checked(this.x.ft_qsbr_advance());
+  }
+
+  /**
+   * A goal that advances the write sequence only every `deferLimit`-th call;
+   * otherwise the value the next advance will produce (cheaper; reached one
+   * advance later).
+   */
+  deferredAdvance(): Goal {
+    this.enter();
+    return this.checked(this.x.ft_qsbr_deferred_advance());
+  }
+
+  /**
+   * Has every thread of the domain passed `goal`? Scans the slots when the
+   * cached minimum does not tell (O(threads), no allocation). This thread counts
+   * too: report a quiescent state ({@link quiescent} or a checkpoint) first.
+   */
+  poll(goal: Goal): boolean {
+    this.enter();
+    return this.bool(this.x.ft_qsbr_poll(goal));
+  }
+
+  /** {@link poll} from the cached minimum only (no scan). */
+  goalReached(goal: Goal): boolean {
+    this.enter();
+    return this.bool(this.x.ft_qsbr_goal_reached(goal));
+  }
+
+  /** Report a quiescent state: this thread holds no pointer it read lock-free before now. */
+  quiescent(): void {
+    this.enter();
+    const rc = this.x.ft_qsbr_quiescent();
+    if (rc !== 0) throw coreError(rc);
+  }
+
+  /** This thread's read sequence (0 while offline: detached, suspended, exited). */
+  get seq(): number {
+    return this.x.ft_qsbr_thread_seq(this.id);
+  }
+
+  private checked(v: number): Goal {
+    if (v < 0) throw coreError(-v);
+    return v;
+  }
+
+  private bool(v: number): boolean {
+    if (v < 0) throw coreError(-v);
+    return v === 1;
+  }
+}
+
+const KEEP = 0xFFFFFFFF;
+
+/** @internal Read a domain's QSBR figures. */
+export function qsbrInfo(x: CoreExports, domain: number): QsbrInfo {
+  const f = (i: number) => x.ft_qsbr_info(domain, i);
+  const queued = f(4), freed = f(5), failed = f(6);
+  const mask = f(11);
+  const heldTags: number[] = [];
+  for (let t = 0; t < 16; t++) if ((mask >>> t) & 1) heldTags.push(t);
+  return {
+    wrSeq: f(0), rdSeq: f(1), slots: f(2), slotsUsed: f(3),
+    delayedQueued: queued, delayedFreed: freed, delayedFailed: failed, delayedPending: queued - freed - failed,
+    pagesHeld: f(7),
+    options: { deferLimit: f(8), freeBytesLimit: f(9), pageBytesLimit: f(10), heldTags },
+  };
+}
+
+/** @internal Apply {@link QsbrOptions} to a domain. */
+export function qsbrConfigure(x: CoreExports, domain: number, o: QsbrOptions): void {
+  const u32 = (name: string, v: number | undefined, min: number): number => {
+    if (v === undefined) return KEEP;
+    if (!Number.isInteger(v) || v < min || v >= KEEP) throw new FtheapError(ErrorCode.EINVAL_ARG, `${name} ${v}`);
+    return v;
+  };
+  let tags = KEEP;
+  if (o.heldTags !== undefined) {
+    if (!Array.isArray(o.heldTags)) throw new FtheapError(ErrorCode.EINVAL_ARG, 'heldTags');
+    tags = 0;
+    for (const t of o.heldTags) {
+      if (!Number.isInteger(t) || t < 0 || t > 15) throw new FtheapError(ErrorCode.EINVAL_TAG, String(t));
+      tags |= 1 << t;
+    }
+  }
+  const rc = x.ft_qsbr_configure(domain, u32('deferLimit', o.deferLimit, 1), u32('freeBytesLimit', o.freeBytesLimit, 0),
+    u32('pageBytesLimit', o.pageBytesLimit, 0), tags);
+  if (rc !== 0) throw coreError(rc);
+}
