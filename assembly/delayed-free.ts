@@ -106,6 +106,7 @@ function freeCounted(domain: usize, p: usize): i32 {
 function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: usize, keepLast: bool,
     quiescent: usize): u32 {
   let done: u32 = 0;
+  let newest: u64 = 0;   // the queue's last goal (the newest, for the owner's queue), read when needed
   while (true) {
     const chunk = <usize>load<u32>(headAt);
     if (chunk == 0) break;
@@ -113,7 +114,13 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
     if (rd < load<u32>(chunk, C_WR)) {
       const item = chunk + C_ITEMS + (<usize>rd << ITEM_SHIFT);
       const goal = load<u64>(item, 8);
-      if (!qsbrGoalReached(domain, goal) && !qsbrPollIssuing(domain, goal, quiescent)) break;
+      if (!qsbrGoalReached(domain, goal)) {
+        if (newest == 0) {
+          const tail = <usize>load<u32>(tailAt);
+          newest = load<u64>(tail + C_ITEMS + (<usize>(load<u32>(tail, C_WR) - 1) << ITEM_SHIFT), 8);
+        }
+        if (!qsbrPollIssuing(domain, goal, newest, quiescent)) break;
+      }
       store<u32>(chunk, rd + 1, C_RD);                // consumed before the free: re-entry safe
       if (pendingAt != 0) store<u32>(pendingAt, load<u32>(pendingAt) - 1);
       if (ftFree(<usize>load<u32>(item)) == OK) atomic.add<u64>(domain + D_DF_FREED, 1);

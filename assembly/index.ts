@@ -23,6 +23,7 @@ import { listCapacity, listCompact, listDestroy, listGet, listGetLocked, listIsH
   listPop, listPush, listResize, listSet } from "./shared-list";
 import { mapCapacity, mapDelete, mapDestroy, mapGet, mapGetLocked, mapIsHandle, mapIsValid, mapNew, mapSet,
   mapSize } from "./shared-map";
+import { debugReadDelaySet } from "./debug-delay";
 import { visitBegin, visitNext } from "./visit";
 import { delayedProcess, freeDelayed } from "./delayed-free";
 import { qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrPoll, qsbrQuiescent, qsbrRdSeq, qsbrSlotsUsed,
@@ -502,3 +503,5 @@ export function ft_map_destroy(map: usize): i32 {
 }
 /** Debug: re-check the map's invariants (O(capacity) or worse). */
 export function ft_debug_map_valid(map: usize): bool { return mapCheck(map) == OK && mapIsValid(map); }
+/** Debug build: this instance's lock-free reads of lists and maps spin `spins` times after loading the storage pointer (race tests). */
+export function ft_debug_read_delay(spins: u32): void { debugReadDelaySet(spins); }

@@ -89,12 +89,14 @@ export function heldPagesCollect(thread: usize, atCheckpoint: bool): u32 {
   let freed: u32 = 0;
   let scanned = false;
   let page = <usize>load<u32>(thread, T_HELD_FIRST);
+  if (page == 0) return 0;
+  const newest = load<u64>(<usize>load<u32>(thread, T_HELD_LAST), P_QSBR_GOAL);
   while (page != 0) {
     const next = <usize>load<u32>(page, P_QSBR_NEXT);
     if (load<u32>(page, P_USED) != 0) { pageHoldClear(thread, page); page = next; continue; }
     const goal = load<u64>(page, P_QSBR_GOAL);
     if (!qsbrGoalReached(domain, goal)) {
-      if (scanned || !qsbrPollIssuing(domain, goal, atCheckpoint ? thread : 0)) break;
+      if (scanned || !qsbrPollIssuing(domain, goal, newest, atCheckpoint ? thread : 0)) break;
       scanned = true;
     }
     pageHoldClear(thread, page);

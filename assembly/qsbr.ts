@@ -275,14 +275,16 @@ export function qsbrPoll(domain: usize, goal: u64): bool {
 }
 
 /**
- * qsbrPoll for queued work: a deferred goal nobody has issued yet (wrSeq < goal)
- * gets its advance first, so a lone delayed free is not held until some later
- * advance. `quiescent` (a thread inside a checkpoint, or 0) reports its quiescent
- * state again after that advance, so a thread alone is not held up by itself.
+ * qsbrPoll for queued work whose newest goal is `newest`: goals nobody has issued
+ * yet (the deferred form, wrSeq + 2) get their advance first — one advance issues
+ * them all, since every deferred goal is at most wrSeq + 2 — so a lone delayed
+ * free is not held until some later advance. `quiescent` (a thread inside a
+ * checkpoint, or 0) reports its quiescent state again after that advance, so a
+ * thread alone is not held up by itself.
  */
-export function qsbrPollIssuing(domain: usize, goal: u64, quiescent: usize): bool {
+export function qsbrPollIssuing(domain: usize, goal: u64, newest: u64, quiescent: usize): bool {
   if (qsbrGoalReached(domain, goal)) return true;
-  if (seqLt(qsbrWrSeq(domain), goal)) {
+  if (seqLt(qsbrWrSeq(domain), newest)) {
     qsbrAdvance(domain);
     if (quiescent != 0) qsbrQuiescent(quiescent);
   }
