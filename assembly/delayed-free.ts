@@ -8,7 +8,8 @@
 // never decrease, so processing stops at the first unreached goal.
 //
 // Processing (delayedProcess) runs at every checkpoint that has work, at once
-// when a chunk fills up, and from the facade on request. It consumes an item
+// when a chunk fills up or a deferred advance was forced (every deferLimit-th
+// item, or past freeLimit bytes), and from the facade on request. It consumes an item
 // (bumps `rd`) before freeing it, so a free that re-enters processing (a future
 // finaliser) sees a consistent queue (gh-130519). A goal that nobody has issued
 // yet (the deferred form: wrSeq + 2) gets its advance there, so a lone delayed
@@ -83,8 +84,12 @@ export function freeDelayed(p: usize): i32 {
   store<u32>(chunk, wr + 1, C_WR);
   store<u32>(thread, load<u32>(thread, T_DF_PENDING) + 1, T_DF_PENDING);
   atomic.add<u64>(domain + D_DF_QUEUED, 1);
-  if (wr + 1 == CHUNK_ITEMS) delayedProcess(thread, false);
-  else if (load<u32>(thread, T_DEFERRALS) == 0) atomic.or<u32>(thread + T_BREAKER, BRK_DELAYED_FREE);
+  // A full chunk, or a forced advance (every deferLimit-th item, or past freeLimit
+  // bytes): process now, and report DELAYED_FREE at the next checkpoint.
+  if (wr + 1 == CHUNK_ITEMS || load<u32>(thread, T_DEFERRALS) == 0) {
+    atomic.or<u32>(thread + T_BREAKER, BRK_DELAYED_FREE);
+    delayedProcess(thread, false);
+  }
   return OK;
 }
 

@@ -166,6 +166,26 @@ describe('reclamation with readers online', () => {
   });
 });
 
+describe('churn', () => {
+  it('workers mixing free and freeDelayed, then exiting, leave the books balanced and nothing allocated', async () => {
+    const { rt, ctl } = await setupRuntime(4);
+    const base = rt.stats().totals.blocksUsed;
+    const peers = await Peer.startMany(rt, ctl, 4);
+    await Promise.all(peers.map((p) => p.call('attach')));
+    const delayed = await within(Promise.all(peers.map((p, i) => p.call<number>('delayedChurn', 0, 4000, 100 + i))),
+      60_000, 'churn');
+    const t = rt.attach();
+    t.checkpoint();                                  // drains the domain queue the exited threads left
+    const info = rt.domain().qsbrInfo();
+    expect(info.delayedQueued).toBe(delayed.reduce((a, b) => a + b, 0));
+    expect(info.delayedPending).toBe(0);
+    expect(info.delayedFailed).toBe(0);
+    expect(info.delayedFreed).toBe(info.delayedQueued);
+    expect(rt.stats().totals.blocksUsed).toBe(base);
+    t.exit();
+  });
+});
+
 describe('delayed page reuse', () => {
   /** 32 KiB slices holding the blocks (small pages are one slice). */
   const slices = (ps: number[]) => new Set(ps.map((p) => Math.floor(p / SLICE)));
