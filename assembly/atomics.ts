@@ -23,6 +23,11 @@
 }
 
 // @ts-ignore: decorator
+@inline export function storeRelease64(ptr: usize, value: u64): void {
+  atomic.store<u64>(ptr, value);
+}
+
+// @ts-ignore: decorator
 @inline export function storeRelease8(ptr: usize, value: u8): void {
   atomic.store<u8>(ptr, value);
 }

@@ -108,6 +108,7 @@ export interface CoreExports {
   ft_map_capacity(map: number): number;
   ft_map_destroy(map: number): number;
   ft_debug_map_valid(map: number): number;
+  ft_debug_read_delay(spins: number): void;
   [name: string]: unknown;
 }
 

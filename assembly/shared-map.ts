@@ -1,0 +1,366 @@
+// shared-map.ts — an open-addressing u32 -> u32 hash map: lock-free get/has,
+// set/delete under the map's mutex, old tables reclaimed after a QSBR grace period.
+//
+// Every u32 is a valid key and a valid value. Linear probing over a power-of-two
+// table; a deleted entry leaves a tombstone. A header (fixed for the map's life;
+// its address is the handle) points to the current table, which carries its own
+// capacity and mask, so a reader that loaded the table pointer probes a
+// self-consistent table without a lock.
+//
+// A slot's key is written once, before the slot leaves EMPTY, and never changes
+// while the table is current: a key that is deleted and set again reuses its own
+// slot (FULL -> TOMBSTONE -> FULL), and a tombstone is never given to another key.
+// So each key has at most one slot per table, and slots never go back to EMPTY.
+// Tombstones are cleared by rebuilding: when an insert would make FULL + TOMBSTONE
+// slots exceed 3/4 of the capacity, the writer builds a new table from the FULL
+// slots (sized for a load of at most 1/2), publishes it with one atomic store of
+// the pointer, and hands the old one to freeDelayed (freed once every thread of
+// the domain has passed a quiescent state). A delete that leaves fewer than
+// capacity/8 entries rebuilds to a smaller table. A published table that is no
+// longer current is never written again.
+//
+// ---- Linearizability of get/has (lock-free) ----------------------------------------
+// Writes are serialised by the mutex and each has one linearization point (LP), a
+// single atomic store: a new key — the store of xvs (FULL) after its key store;
+// an update, a delete (TOMBSTONE), a re-insert into its own tombstone — the store
+// of xvs; a rebuild — the store of the header's table pointer.
+// get(k): t = table; probe i = h(k), h(k)+1, ...: s = xvs[i];
+//   - EMPTY at time tj: absent, LP = tj. Proof: suppose some slot x held k at tj.
+//     x is not a slot probed before (we saw it non-EMPTY with another key, and keys
+//     never change once non-EMPTY); x is not slot j (EMPTY). So x comes after j in
+//     k's probe order; when k was put in x, x was the first EMPTY slot of that
+//     order, so j was non-EMPTY then — and so at tj, since slots never become
+//     EMPTY again. Contradiction.
+//   - non-EMPTY with key k: FULL gives value(s), TOMBSTONE gives absent, LP = the
+//     load of xvs (state and value are one 64-bit word; the key, read after, was
+//     fixed before the slot left EMPTY).
+//   - another key: next slot. An EMPTY slot is always found: used <= 3/4·capacity
+//     in every state of a table, and the probe visits each slot once.
+// If t stopped being current during the probe, it was frozen from the pointer
+// store on, and its final state is the map's state just before that store (after
+// our pointer load): the LP moves there. Readers never retry: get is wait-free.
+// The map's size is read under the mutex (a lock-free count would lag a write).
+//
+// A lock-free reader's thread must be attached for the whole read.
+//
+// Layout (every field other threads touch is atomic):
+//
+//   header (16 B, a MEM block of the creating thread; the handle)
+//   +0   magic    u32 atomic  MAP_MAGIC while live; 0 once destroyed
+//   +4   mutex    u32 atomic  mutex.ts word; serialises writers
+//   +8   xtable   u32 atomic  the current table; stored by the mutex holder, loaded by all
+//   +12  (unused)
+//
+//   table (16 + 16·capacity B, a MEM block of the writer that made it)
+//   +0   capacity u32         slots, a power of two; immutable once published
+//   +4   mask     u32         capacity - 1; immutable once published
+//   +8   size     u32 (mutex) FULL slots
+//   +12  used     u32 (mutex) FULL + TOMBSTONE slots
+//   +16  slots[capacity], 16 B each:
+//        +0  key  u32 atomic  stored once by the mutex holder while the slot is EMPTY
+//        +4  (unused)
+//        +8  xvs  u64 atomic  value (bits 0..31) | state (bits 32..63): EMPTY 0,
+//                             FULL 1, TOMBSTONE 2; stored by the mutex holder
+//
+// Invariants: capacity = 2^k >= MAP_MIN_SLOTS; size = |FULL|; used = |FULL| +
+// |TOMBSTONE| <= capacity·3/4; every FULL or TOMBSTONE key is found by probing
+// from its hash; no key is in two slots (mapIsValid checks them).
+//
+// Destroy frees the header at once and the table with freeDelayed: call it only
+// when no other thread will use the map again.
+//
+// See also: shared-list.ts, delayed-free.ts, mutex.ts, critical-section.ts (lockDetaching).
+
+import { loadAcquire, loadAcquire64, storeRelease, storeRelease64 } from "./atomics";
+import { blockUsableSize, heapMalloc } from "./alloc";
+import { lockDetaching } from "./critical-section";
+import { curHeap, curThread } from "./current";
+import { debugReadDelay } from "./debug-delay";
+import { freeDelayed } from "./delayed-free";
+import { EINVAL_SIZE, ENOMEM, OK, setError } from "./errors";
+import { ftFree } from "./free";
+import { FIRST_UNIT, FT_DEBUG_BUILD, SEGMENT_SHIFT } from "./layout";
+import { mutexUnlock } from "./mutex";
+
+export const MAP_MAGIC: u32 = 0x2150414D;               // "MAP!" (little-endian bytes)
+export const MAP_MIN_SLOTS: u32 = 8;
+export const MAP_MAX_SLOTS: u32 = 1 << 26;               // 1 GiB of slots
+/** get: the key is absent. */
+export const MAP_NONE: f64 = -1;
+
+const M_MAGIC: usize = 0;
+const M_MUTEX: usize = 4;
+const M_TABLE: usize = 8;
+const MAP_HEADER_SIZE: usize = 16;
+
+const T_CAPACITY: usize = 0;
+const T_MASK: usize = 4;
+const T_SIZE: usize = 8;
+const T_USED: usize = 12;
+const T_SLOTS: usize = 16;
+const SLOT_SHIFT: u32 = 4;                               // 16-byte slots
+const S_KEY: usize = 0;
+const S_VS: usize = 8;
+
+// Slot states: the high half of xvs.
+const EMPTY: u32 = 0;
+const FULL: u32 = 1;
+const TOMBSTONE: u32 = 2;
+
+// ---- Packed value/state word and hashing ---------------------------------------------
+
+// @ts-ignore: decorator
+@inline function vs(value: u32, state: u32): u64 { return <u64>value | (<u64>state << 32); }
+// @ts-ignore: decorator
+@inline function valueOf(w: u64): u32 { return <u32>w; }
+// @ts-ignore: decorator
+@inline function stateOf(w: u64): u32 { return <u32>(w >> 32); }
+
+/** A 32-bit mixer (lowbias32): every key bit moves the low bits the mask keeps. */
+// @ts-ignore: decorator
+@inline function mapHash(key: u32): u32 {
+  let h = key;
+  h ^= h >> 16; h *= 0x7FEB352D;
+  h ^= h >> 15; h *= 0x846CA68B;
+  h ^= h >> 16;
+  return h;
+}
+
+// @ts-ignore: decorator
+@inline function slot(t: usize, i: u32): usize { return t + T_SLOTS + (<usize>i << SLOT_SHIFT); }
+// @ts-ignore: decorator
+@inline function tableBytes(capacity: u32): usize { return T_SLOTS + (<usize>capacity << SLOT_SHIFT); }
+// @ts-ignore: decorator
+@inline function maxUsed(capacity: u32): u32 { return capacity - (capacity >> 2); }   // 3/4
+// @ts-ignore: decorator
+@inline function mapTable(map: usize): usize {
+  return <usize>loadAcquire(map + M_TABLE);   // partner: storeRelease in mapRebuild / mapNew
+}
+
+/** Slots for `n` entries at a load of at most 1/2 (>= MAP_MIN_SLOTS); 0 above MAP_MAX_SLOTS. */
+function slotsFor(n: u32): u32 {
+  let c: u64 = <u64>MAP_MIN_SLOTS;
+  while (c < (<u64>n << 1)) c <<= 1;
+  return c > <u64>MAP_MAX_SLOTS ? 0 : <u32>c;
+}
+
+// ---- Handles --------------------------------------------------------------------------
+
+/** Cheap check that `map` is a live map's header (see listIsHandle). */
+export function mapIsHandle(map: usize): bool {
+  if ((map & 7) != 0 || map < (<usize>FIRST_UNIT << SEGMENT_SHIFT)) return false;
+  if (<u64>map + MAP_HEADER_SIZE > (<u64>memory.size() << 16)) return false;
+  return loadAcquire(map + M_MAGIC) == MAP_MAGIC;
+}
+
+/** Expensive validator (tests): the invariants of the file comment. O(capacity²) worst case. */
+export function mapIsValid(map: usize): bool {
+  if (!mapIsHandle(map)) return false;
+  const t = mapTable(map);
+  if (t == 0 || (t & 7) != 0) return false;
+  const cap = load<u32>(t, T_CAPACITY);
+  if (cap < MAP_MIN_SLOTS || cap > MAP_MAX_SLOTS || popcnt(cap) != 1) return false;
+  if (load<u32>(t, T_MASK) != cap - 1) return false;
+  if (blockUsableSize(t) < tableBytes(cap)) return false;
+  let full: u32 = 0, used: u32 = 0;
+  for (let i: u32 = 0; i < cap; i++) {
+    const s = slot(t, i);
+    const st = stateOf(loadAcquire64(s + S_VS));
+    if (st == EMPTY) continue;
+    if (st != FULL && st != TOMBSTONE) return false;
+    used++;
+    if (st == FULL) full++;
+    if (slotFind(t, loadAcquire(s + S_KEY)) != s) return false;   // found from its hash, and only there
+  }
+  return full == load<u32>(t, T_SIZE) && used == load<u32>(t, T_USED) && used <= maxUsed(cap);
+}
+
+// ---- Tables ----------------------------------------------------------------------------
+
+/**
+ * The slot holding `key` (FULL or TOMBSTONE), or else the first EMPTY slot of
+ * its probe sequence (where it would go). Writers (under the mutex) and validators.
+ */
+function slotFind(t: usize, key: u32): usize {
+  const mask = load<u32>(t, T_MASK);
+  let i = mapHash(key) & mask;
+  while (true) {
+    const s = slot(t, i);
+    if (stateOf(loadAcquire64(s + S_VS)) == EMPTY || loadAcquire(s + S_KEY) == key) return s;
+    i = (i + 1) & mask;
+  }
+  return 0;
+}
+
+/** A new, private, empty table of `capacity` slots; 0 on ENOMEM. */
+function tableMake(capacity: u32): usize {
+  const t = heapMalloc(curHeap, tableBytes(capacity));
+  if (t == 0) return 0;
+  if (FT_DEBUG_BUILD) {
+    if ((t & 7) != 0) unreachable();   // xvs must be 8-aligned for the 64-bit atomics
+  }
+  store<u32>(t, capacity, T_CAPACITY);
+  store<u32>(t, capacity - 1, T_MASK);
+  store<u32>(t, 0, T_SIZE);
+  store<u32>(t, 0, T_USED);
+  memory.fill(slot(t, 0), 0, <usize>capacity << SLOT_SHIFT);   // all EMPTY
+  return t;
+}
+
+/** Put a key known to be absent into a private table (plain stores: not published yet). */
+function tablePut(t: usize, key: u32, value: u32): void {
+  const s = slotFind(t, key);
+  store<u32>(s, key, S_KEY);
+  store<u64>(s, vs(value, FULL), S_VS);
+  store<u32>(t, load<u32>(t, T_SIZE) + 1, T_SIZE);
+  store<u32>(t, load<u32>(t, T_USED) + 1, T_USED);
+}
+
+/**
+ * Replace the current table `t` by a new one of `capacity` slots holding its FULL
+ * entries (and key -> value when `withNew`). OK, or ENOMEM with nothing changed.
+ */
+function mapRebuild(map: usize, t: usize, capacity: u32, withNew: bool, key: u32, value: u32): i32 {
+  if (capacity == 0) return ENOMEM;
+  const n = tableMake(capacity);
+  if (n == 0) return ENOMEM;
+  const cap = load<u32>(t, T_CAPACITY);
+  for (let i: u32 = 0; i < cap; i++) {
+    const s = slot(t, i);
+    const w = loadAcquire64(s + S_VS);
+    if (stateOf(w) == FULL) tablePut(n, loadAcquire(s + S_KEY), valueOf(w));
+  }
+  if (withNew) tablePut(n, key, value);
+  storeRelease(map + M_TABLE, <u32>n);   // LP; partner: mapTable in readers
+  // Readers may still probe `t`: freed after a grace period (leaked if that fails).
+  freeDelayed(t);
+  return OK;
+}
+
+// @ts-ignore: decorator
+@inline function mapLock(map: usize): void {
+  lockDetaching(curThread, map + M_MUTEX);   // detached while it waits
+}
+
+// @ts-ignore: decorator
+@inline function mapUnlock(map: usize): void {
+  mutexUnlock(map + M_MUTEX);
+}
+
+// ---- Creation and destruction ------------------------------------------------------
+
+/** A new empty map where `expected` entries fit without a resize; 0 on error (EINVAL_SIZE, ENOMEM). */
+export function mapNew(expected: u32): usize {
+  const capacity = slotsFor(expected);
+  if (capacity == 0) { setError(EINVAL_SIZE); return 0; }
+  const map = heapMalloc(curHeap, MAP_HEADER_SIZE);
+  if (map == 0) return 0;
+  const t = tableMake(capacity);
+  if (t == 0) { ftFree(map); setError(ENOMEM); return 0; }
+  storeRelease(map + M_MUTEX, 0);
+  storeRelease(map + M_TABLE, <u32>t);
+  storeRelease(map + 12, 0);
+  storeRelease(map + M_MAGIC, MAP_MAGIC);
+  return map;
+}
+
+/** Destroy: the header now, the table after a grace period. No other thread may use the map afterwards. */
+export function mapDestroy(map: usize): i32 {
+  mapLock(map);
+  const t = mapTable(map);
+  storeRelease(map + M_MAGIC, 0);
+  storeRelease(map + M_TABLE, 0);
+  freeDelayed(t);
+  ftFree(map);   // with its mutex: nobody may be waiting on it
+  return OK;
+}
+
+// ---- Lock-free reads (the caller is attached) -------------------------------------------
+
+/** The value of `key`, or MAP_NONE. Wait-free; see the file comment for why it is linearizable. */
+export function mapGet(map: usize, key: u32): f64 {
+  const t = mapTable(map);
+  debugReadDelay();                    // tests: widen the window a free would hit
+  const mask = load<u32>(t, T_MASK);   // immutable once published
+  let i = mapHash(key) & mask;
+  for (let n: u32 = 0; n <= mask; n++) {
+    const s = slot(t, i);
+    const w = loadAcquire64(s + S_VS);                 // partner: the writers' storeRelease64
+    const st = stateOf(w);
+    if (st == EMPTY) return MAP_NONE;
+    if (loadAcquire(s + S_KEY) == key) return st == FULL ? <f64>valueOf(w) : MAP_NONE;
+    i = (i + 1) & mask;
+  }
+  return MAP_NONE;   // not reached: a table always has an EMPTY slot
+}
+
+/** get under the mutex (for benchmarks against the lock-free read). */
+export function mapGetLocked(map: usize, key: u32): f64 {
+  mapLock(map);
+  const w = loadAcquire64(slotFind(mapTable(map), key) + S_VS);
+  mapUnlock(map);
+  return stateOf(w) == FULL ? <f64>valueOf(w) : MAP_NONE;
+}
+
+/** Entries, read under the mutex. */
+export function mapSize(map: usize): u32 {
+  mapLock(map);
+  const n = load<u32>(mapTable(map), T_SIZE);
+  mapUnlock(map);
+  return n;
+}
+
+/** Slots of the current table. */
+export function mapCapacity(map: usize): u32 {
+  return load<u32>(mapTable(map), T_CAPACITY);   // immutable once published
+}
+
+// ---- Writes (under the mutex) -------------------------------------------------------------
+
+/** key -> value. ENOMEM (unchanged) when a rebuild cannot get a new table. */
+export function mapSet(map: usize, key: u32, value: u32): i32 {
+  mapLock(map);
+  const t = mapTable(map);
+  const s = slotFind(t, key);
+  const st = stateOf(loadAcquire64(s + S_VS));
+  const size = load<u32>(t, T_SIZE);
+  const used = load<u32>(t, T_USED);
+  let rc = OK;
+  if (st != EMPTY) {
+    storeRelease64(s + S_VS, vs(value, FULL));              // LP (update, or re-insert into its tombstone)
+    if (st == TOMBSTONE) store<u32>(t, size + 1, T_SIZE);
+  } else if (used + 1 > maxUsed(load<u32>(t, T_CAPACITY))) {
+    rc = mapRebuild(map, t, slotsFor(size + 1), true, key, value);
+  } else {
+    storeRelease(s + S_KEY, key);                           // while EMPTY: no reader looks at it
+    storeRelease64(s + S_VS, vs(value, FULL));              // LP
+    store<u32>(t, size + 1, T_SIZE);
+    store<u32>(t, used + 1, T_USED);
+  }
+  if (FT_DEBUG_BUILD) {
+    if (load<u32>(mapTable(map), T_USED) > maxUsed(mapCapacity(map))) unreachable();
+  }
+  mapUnlock(map);
+  return rc;
+}
+
+/** Remove `key`: 1 if it was there, 0 if not. May rebuild to a smaller table (never fails). */
+export function mapDelete(map: usize, key: u32): i32 {
+  mapLock(map);
+  const t = mapTable(map);
+  const s = slotFind(t, key);
+  let removed = 0;
+  if (stateOf(loadAcquire64(s + S_VS)) == FULL) {
+    storeRelease64(s + S_VS, vs(0, TOMBSTONE));              // LP
+    const size = load<u32>(t, T_SIZE) - 1;
+    store<u32>(t, size, T_SIZE);
+    removed = 1;
+    const cap = load<u32>(t, T_CAPACITY);
+    if (cap > MAP_MIN_SLOTS && size < (cap >> 3)) {
+      const smaller = slotsFor(size);
+      if (smaller < cap) mapRebuild(map, t, smaller, false, 0, 0);   // ENOMEM: keep the larger table
+    }
+  }
+  mapUnlock(map);
+  return removed;
+}

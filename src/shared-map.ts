@@ -1,0 +1,153 @@
+/**
+ * SharedMap: a hash map from unsigned 32-bit integers to unsigned 32-bit integers
+ * in the shared memory, usable from every thread of a runtime. Lookups are
+ * lock-free; writes serialize on the map's mutex; tables a write replaces are freed
+ * only after every thread has passed a quiescent state (see
+ * assembly/shared-map.ts for the mechanism and the linearizability argument).
+ * @module
+ */
+import { coreError, FtheapError, ErrorCode } from './errors.ts';
+import type { CoreExports } from './runtime.ts';
+import { checkU32 } from './shared-list.ts';
+import type { Thread } from './thread.ts';
+
+/**
+ * A u32 → u32 map shared by the threads of one runtime. Every u32 is a valid key
+ * and value (0 and 0xFFFFFFFF included).
+ *
+ * - `get` and `has` are lock-free (wait-free, in fact: no retry), never allocate,
+ *   and are linearizable: a lookup returns what the map held at one instant
+ *   during the call. The calling thread must be attached (every method attaches it).
+ * - `set` and `delete` take the map's mutex; a thread waiting for it is detached
+ *   meanwhile. `size` is read under the mutex too.
+ * - The table grows (at 3/4 load, tombstones counted) and shrinks (below 1/8) by
+ *   building a new one; the old one is freed once every thread of the domain has
+ *   passed a quiescent state (a checkpoint or a detach). Readers that stay
+ *   attached should call `thread.checkpoint()` regularly.
+ *
+ * Post {@link handle} to another worker and {@link SharedMap.open} it there.
+ *
+ * @example
+ * ```ts
+ * const m = SharedMap.create(t);
+ * m.set(0, 1).set(0xFFFFFFFF, 2);
+ * m.get(0);       // 1
+ * m.get(5);       // undefined
+ * m.delete(0);    // true
+ * ```
+ */
+export class SharedMap {
+  /** The thread every call goes through (made current first). */
+  readonly thread: Thread;
+  private h: number;
+  private readonly x: CoreExports;
+  private readonly getRaw: (map: number, key: number) => number;
+
+  private constructor(thread: Thread, handle: number) {
+    this.thread = thread;
+    this.h = handle;
+    this.x = thread.runtime.exports;
+    this.getRaw = this.x.ft_map_get;
+  }
+
+  /**
+   * A new empty map in which `expected` entries fit without a resize.
+   * @throws FtheapError `EINVAL_SIZE` (not an integer, or too large), `ENOMEM`, `ENOT_ATTACHED`
+   */
+  static create(thread: Thread, expected = 8): SharedMap {
+    if (expected >>> 0 !== expected) throw new FtheapError(ErrorCode.EINVAL_SIZE, `expected ${expected}`);
+    thread.makeCurrent();
+    const x = thread.runtime.exports;
+    const h = x.ft_map_new(expected) >>> 0;
+    if (h === 0) throw coreError(x.ft_last_error(), `expected ${expected}`);
+    return new SharedMap(thread, h);
+  }
+
+  /**
+   * The map whose {@link handle} is `handle` (made by any thread of the same
+   * runtime), used through `thread`.
+   * @throws FtheapError `EINVAL_PTR` (not a live map), `ENOT_ATTACHED`
+   */
+  static open(thread: Thread, handle: number): SharedMap {
+    if (handle >>> 0 !== handle) throw new FtheapError(ErrorCode.EINVAL_PTR, `map ${handle}`);
+    const map = new SharedMap(thread, handle);
+    void map.capacity;   // checks the handle
+    return map;
+  }
+
+  /** The map's address in the shared memory: post it to other workers. 0 after {@link destroy}. */
+  get handle(): number { return this.h; }
+
+  /**
+   * The value of `key`, or `undefined`.
+   * @throws FtheapError `EINVAL_ARG` (key not a u32), `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  get(key: number): number | undefined {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    const v = this.getRaw(this.h, key);
+    if (v >= 0) return v;
+    if (v === -1) return undefined;
+    throw this.lastError();
+  }
+
+  /** Whether `key` is present. */
+  has(key: number): boolean {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.answer(this.x.ft_map_has(this.h, key)) === 1;
+  }
+
+  /**
+   * Map `key` to `value`; returns this map.
+   * @throws FtheapError `EINVAL_ARG`, `ENOMEM` (the map is unchanged), `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  set(key: number, value: number): this {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    checkU32(value, 'value');
+    const rc = this.x.ft_map_set(this.h, key, value);
+    if (rc !== 0) throw coreError(rc, `map ${this.h}, key ${key}`);
+    return this;
+  }
+
+  /** Remove `key`; whether it was present. */
+  delete(key: number): boolean {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.answer(this.x.ft_map_delete(this.h, key)) === 1;
+  }
+
+  /** The number of entries (read under the map's mutex). */
+  get size(): number {
+    this.thread.makeCurrent();
+    return this.answer(this.x.ft_map_size(this.h));
+  }
+
+  /** Slots of the current table (lock-free); it holds up to 3/4 of them. */
+  get capacity(): number {
+    this.thread.makeCurrent();
+    return this.answer(this.x.ft_map_capacity(this.h));
+  }
+
+  /**
+   * Free the map: its header now, its table after a grace period. Only when no
+   * other thread will use the map again; this object's later calls throw
+   * `EINVAL_PTR`.
+   */
+  destroy(): void {
+    this.thread.makeCurrent();
+    const rc = this.x.ft_map_destroy(this.h);
+    if (rc !== 0) throw coreError(rc, `map ${this.h}`);
+    this.h = 0;
+  }
+
+  private answer(n: number): number {
+    if (n < 0) throw coreError(-n, `map ${this.h}`);
+    return n;
+  }
+
+  private lastError(): FtheapError {
+    return coreError(this.x.ft_last_error(), `map ${this.h}`);
+  }
+}
