@@ -365,9 +365,11 @@ export const DOMAIN_SIZE: u32 = 384;
 //                                  pollers read
 //   +8    thread       u32 (qsbrMutex) registered thread record, 0 = free
 //   +12   freeNext     u32 (qsbrMutex) next free slot's index + 1
+//   +16   reserved     u32 (qsbrMutex) 1 from reserve to unregister
 export const SL_SEQ: usize = 0;
 export const SL_THREAD: usize = 8;
 export const SL_FREE_NEXT: usize = 12;
+export const SL_RESERVED: usize = 16;
 export const SLOT_SHIFT: u32 = 6;
 
 // ---- Delayed-free chunk (4 KiB block of the MEM heap) ---------------------------

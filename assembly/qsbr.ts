@@ -12,7 +12,8 @@
 //
 // Slots are 64-byte records in one array per domain, so a poll is a linear walk
 // of `slotCount` slots: no allocation, O(slots). Threads get a slot the first
-// time they attach (register) and give it back when they exit (unregister);
+// time they attach (reserve, then register) and give it back when they exit
+// (unregister);
 // free slots are on a list under the domain's qsbrMutex. When the list is empty
 // the array doubles — under a stop-the-world, because every online thread writes
 // its own slot through T_QSBR_SLOT and pollers walk the array: with everyone else
@@ -41,7 +42,7 @@ import { metaAlloc } from "./meta";
 import { mutexUnlock } from "./mutex";
 import { stwStart, stwStop } from "./stop-the-world";
 import { D_DEFER_LIMIT, D_FREE_LIMIT, D_HELD_TAGS, D_PAGE_LIMIT, D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_MUTEX,
-  D_QSBR_RD, D_QSBR_SLOTS, D_QSBR_WR, SLOT_SHIFT, SL_FREE_NEXT, SL_SEQ, SL_THREAD, T_DEFERRALS, T_DEFER_BYTES,
+  D_QSBR_RD, D_QSBR_SLOTS, D_QSBR_WR, SLOT_SHIFT, SL_FREE_NEXT, SL_RESERVED, SL_SEQ, SL_THREAD, T_DEFERRALS, T_DEFER_BYTES,
   T_DEFER_PAGES, T_DOMAIN, T_QSBR_FLAGS, T_QSBR_SLOT } from "./layout";
 
 export const QSBR_OFFLINE: u64 = 0;
@@ -54,7 +55,7 @@ export const DEFAULT_PAGE_LIMIT: u32 = 80 << 10;         // 80 KiB
 export const DEFAULT_HELD_TAGS: u32 = 0b1110;           // OBJECT, GC, GC_PRE
 
 // T_QSBR_FLAGS (owner only)
-export const QF_REGISTERING: u32 = 1;   // in qsbrRegister: its re-attach must not register again
+export const QF_REGISTERING: u32 = 1;   // taking a slot: its re-attach (lock waits) must not take another
 export const QF_KEEP_SEQ: u32 = 2;      // suspended in malloc: attach keeps the old seq
 export const QF_EXITING: u32 = 4;       // unregistered for good
 
@@ -94,28 +95,47 @@ export function qsbrInit(domain: usize): bool {
 // ---- Registration -----------------------------------------------------------------
 
 /**
- * Give `thread` (attached, current, unregistered) a slot, growing the array under
- * a stop-the-world if none is free. OK or ENOMEM. The slot starts offline.
+ * Reserve a free slot for `thread` (attached, current, unregistered), growing the
+ * array under a stop-the-world if none is free: its index (the array may move, a
+ * slot's index does not), or -ENOMEM. CPython's _Py_qsbr_reserve.
  */
-export function qsbrRegister(thread: usize): i32 {
+export function qsbrReserve(thread: usize): i32 {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  const flags = load<u32>(thread, T_QSBR_FLAGS);
-  store<u32>(thread, flags | QF_REGISTERING, T_QSBR_FLAGS);
   lockDetaching(thread, domain + D_QSBR_MUTEX);
-  let rc = OK;
-  if (load<u32>(domain, D_QSBR_FREE) == 0) rc = qsbrGrow(thread, domain);
-  if (rc == OK) {
-    const index = load<u32>(domain, D_QSBR_FREE) - 1;
+  let index: i32 = -ENOMEM;
+  if (load<u32>(domain, D_QSBR_FREE) != 0 || qsbrGrow(thread, domain) == OK) {
+    index = <i32>load<u32>(domain, D_QSBR_FREE) - 1;
     const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);
     store<u32>(domain, load<u32>(slot, SL_FREE_NEXT), D_QSBR_FREE);
     store<u32>(slot, 0, SL_FREE_NEXT);
-    atomic.store<u32>(slot + SL_THREAD, <u32>thread);
+    store<u32>(slot, 1, SL_RESERVED);
     atomic.store<u64>(slot + SL_SEQ, QSBR_OFFLINE);
-    storeRelease(thread + T_QSBR_SLOT, <u32>slot);
   }
   mutexUnlock(domain + D_QSBR_MUTEX);
+  return index;
+}
+
+/**
+ * Link the reserved slot `index` and `thread` both ways. From here on a grower
+ * rewrites the thread's slot pointer. CPython's _Py_qsbr_register.
+ */
+export function qsbrRegister(thread: usize, index: u32): void {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);   // reloaded: it may have moved
+  atomic.store<u32>(slot + SL_THREAD, <u32>thread);
+  storeRelease(thread + T_QSBR_SLOT, <u32>slot);
+  mutexUnlock(domain + D_QSBR_MUTEX);
+}
+
+/** Reserve and register (a thread's first attach). OK or ENOMEM. The slot starts offline. */
+function qsbrTakeSlot(thread: usize): i32 {
+  const flags = load<u32>(thread, T_QSBR_FLAGS);
+  store<u32>(thread, flags | QF_REGISTERING, T_QSBR_FLAGS);
+  const index = qsbrReserve(thread);
+  if (index >= 0) qsbrRegister(thread, <u32>index);
   store<u32>(thread, flags & ~QF_REGISTERING, T_QSBR_FLAGS);
-  return rc;
+  return index >= 0 ? OK : -index;
 }
 
 /** Double the slot array with every other thread of the domain stopped. Under qsbrMutex. */
@@ -154,6 +174,7 @@ export function qsbrUnregister(thread: usize): void {
   if (slot != 0) {
     atomic.store<u64>(slot + SL_SEQ, QSBR_OFFLINE);
     atomic.store<u32>(slot + SL_THREAD, 0);
+    store<u32>(slot, 0, SL_RESERVED);
     const index = <u32>((slot - <usize>load<u32>(domain, D_QSBR_SLOTS)) >> SLOT_SHIFT);
     store<u32>(slot, load<u32>(domain, D_QSBR_FREE), SL_FREE_NEXT);
     store<u32>(domain, index + 1, D_QSBR_FREE);
@@ -173,7 +194,7 @@ export function qsbrOnline(thread: usize): i32 {
   const flags = load<u32>(thread, T_QSBR_FLAGS);
   if ((flags & (QF_KEEP_SEQ | QF_REGISTERING | QF_EXITING)) != 0) return OK;
   if (load<u32>(thread, T_QSBR_SLOT) == 0) {
-    const rc = qsbrRegister(thread);
+    const rc = qsbrTakeSlot(thread);
     if (rc != OK) return rc;
   }
   qsbrQuiescent(thread);
