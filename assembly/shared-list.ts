@@ -1,8 +1,9 @@
 // shared-list.ts — a resizable array of u32 values: lock-free reads, writes under
 // the list's mutex, old storage reclaimed after a QSBR grace period.
 //
-// A list is a header (fixed for its life; its address is the handle) and an array
-// block the header points to. The array holds its own capacity and a packed
+// A list is a header (shared-handle.ts: magic, mutex, atomic storage pointer;
+// fixed for the list's life; its address is the handle) and an array block the
+// header points to. The array holds its own capacity and a packed
 // length/generation word followed by the items, so a reader that loaded the
 // array pointer reads a self-consistent (capacity, length, items) without a lock.
 //
@@ -11,10 +12,10 @@
 // grace period never waits for it. Under the mutex a writer either changes the
 // current array in place, or — when the capacity changes — builds a new array,
 // publishes it with one atomic store of the pointer, and hands the old one to
-// freeDelayed: it is freed only after every thread of the domain has passed a
-// quiescent state (a checkpoint, or a detach), so a reader that still holds the
-// old pointer reads valid, frozen memory. A published array that is no longer
-// current is never written again.
+// freeDelayed (handleReplace): it is freed only after every thread of the domain
+// has passed a quiescent state (a checkpoint, or a detach), so a reader that still
+// holds the old pointer reads valid, frozen memory. A published array that is no
+// longer current is never written again.
 //
 // Capacity: grows to max(needed, 2·capacity); shrinks (reallocates) when the
 // length drops below capacity/4, to max(2·length, LIST_MIN_CAPACITY); compact
@@ -43,11 +44,7 @@
 //
 // Layout (every field other threads touch is atomic):
 //
-//   header (16 B, a MEM block of the creating thread; the handle)
-//   +0   magic    u32 atomic  LIST_MAGIC while live; 0 once destroyed
-//   +4   mutex    u32 atomic  mutex.ts word; serialises writers
-//   +8   xarray   u32 atomic  the current array; stored by the mutex holder, loaded by all
-//   +12  (unused)
+//   header: shared-handle.ts, with magic LIST_MAGIC; its storage is the array
 //
 //   array (16 + 4·capacity B, a MEM block of the writer that made it)
 //   +0   capacity u32         immutable once published
@@ -62,29 +59,23 @@
 // Destroy frees the header at once and the array with freeDelayed: call it only
 // when no other thread will use the list again.
 //
-// See also: shared-map.ts, delayed-free.ts, mutex.ts, critical-section.ts (lockDetaching).
+// See also: shared-handle.ts, shared-map.ts, delayed-free.ts, mutex.ts,
+// critical-section.ts (lockDetaching).
 
 import { loadAcquire, loadAcquire64, storeRelease, storeRelease64 } from "./atomics";
 import { blockUsableSize, heapMalloc } from "./alloc";
-import { lockDetaching } from "./critical-section";
-import { curHeap, curThread } from "./current";
+import { curHeap } from "./current";
 import { debugReadDelay } from "./debug-delay";
-import { freeDelayed } from "./delayed-free";
 import { EINVAL_SIZE, ENOMEM, ERANGE, OK, setError } from "./errors";
-import { ftFree } from "./free";
-import { FIRST_UNIT, FT_DEBUG_BUILD, SEGMENT_SHIFT } from "./layout";
-import { mutexUnlock } from "./mutex";
+import { FT_DEBUG_BUILD } from "./layout";
+import { handleDestroy, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
+  handleUnlock } from "./shared-handle";
 
 export const LIST_MAGIC: u32 = 0x5453494C;              // "LIST" (little-endian bytes)
 export const LIST_MIN_CAPACITY: u32 = 4;
 export const LIST_MAX_CAPACITY: u32 = 1 << 28;           // 1 GiB of items
 /** get/pop: nothing there (index past the end, empty list). */
 export const LIST_NONE: f64 = -1;
-
-const L_MAGIC: usize = 0;
-const L_MUTEX: usize = 4;
-const L_ARRAY: usize = 8;
-const LIST_HEADER_SIZE: usize = 16;
 
 const A_CAPACITY: usize = 0;
 const A_LEN_GEN: usize = 8;
@@ -104,28 +95,19 @@ const A_ITEMS: usize = 16;
 // @ts-ignore: decorator
 @inline function arrayBytes(capacity: u32): usize { return A_ITEMS + (<usize>capacity << 2); }
 // @ts-ignore: decorator
-@inline function listArray(list: usize): usize {
-  return <usize>loadAcquire(list + L_ARRAY);   // partner: storeRelease in listReplace / listNew
-}
+@inline function listArray(list: usize): usize { return handleStorage(list); }
 
 // ---- Handles --------------------------------------------------------------------------
 
-/**
- * Cheap check that `list` is a live list's header: 8-aligned, in the segment area
- * of the memory, with the magic word. (A freed header's first word holds a
- * free-list link, so a destroyed list fails too, unless the block was reused.)
- */
+/** Cheap check that `list` is a live list's header (handleIsLive). */
 export function listIsHandle(list: usize): bool {
-  if ((list & 7) != 0 || list < (<usize>FIRST_UNIT << SEGMENT_SHIFT)) return false;
-  if (<u64>list + LIST_HEADER_SIZE > (<u64>memory.size() << 16)) return false;
-  return loadAcquire(list + L_MAGIC) == LIST_MAGIC;
+  return handleIsLive(list, LIST_MAGIC);
 }
 
 /** Expensive validator (debug, tests): the invariants of the file comment. */
 export function listIsValid(list: usize): bool {
-  if (!listIsHandle(list)) return false;
+  if (!handleIsValid(list, LIST_MAGIC)) return false;
   const a = listArray(list);
-  if (a == 0 || (a & 7) != 0) return false;
   const cap = load<u32>(a, A_CAPACITY);
   if (cap < LIST_MIN_CAPACITY || cap > LIST_MAX_CAPACITY) return false;
   if (lenOf(loadAcquire64(a + A_LEN_GEN)) > cap) return false;
@@ -162,14 +144,6 @@ function arrayMake(from: usize, fromLen: u32, capacity: u32, len: u32): usize {
   return b;
 }
 
-/** Publish `b` in place of `a` (the LP of a reallocating write), then retire `a`. */
-function listReplace(list: usize, a: usize, b: usize): void {
-  storeRelease(list + L_ARRAY, <u32>b);   // partner: listArray in readers
-  // Readers may still hold `a`: freed after a grace period. If the delayed free
-  // fails, `a` leaks rather than being freed under a reader.
-  freeDelayed(a);
-}
-
 /** The capacity to grow to for `needed` items (needed <= LIST_MAX_CAPACITY). */
 function grownCapacity(capacity: u32, needed: u32): u32 {
   let c = <u64>capacity << 1;
@@ -188,14 +162,9 @@ function shrunkCapacity(capacity: u32, len: u32): u32 {
 }
 
 // @ts-ignore: decorator
-@inline function listLock(list: usize): void {
-  lockDetaching(curThread, list + L_MUTEX);   // detached while it waits
-}
-
-// @ts-ignore: decorator
 @inline function listUnlock(list: usize): void {
   debugCheck(list);
-  mutexUnlock(list + L_MUTEX);
+  handleUnlock(list);
 }
 
 // ---- Creation and destruction ------------------------------------------------------
@@ -204,15 +173,7 @@ function shrunkCapacity(capacity: u32, len: u32): u32 {
 export function listNew(capacity: u32): usize {
   if (capacity > LIST_MAX_CAPACITY) { setError(EINVAL_SIZE); return 0; }
   if (capacity < LIST_MIN_CAPACITY) capacity = LIST_MIN_CAPACITY;
-  const list = heapMalloc(curHeap, LIST_HEADER_SIZE);
-  if (list == 0) return 0;
-  const a = arrayMake(0, 0, capacity, 0);
-  if (a == 0) { ftFree(list); setError(ENOMEM); return 0; }
-  storeRelease(list + L_MUTEX, 0);
-  storeRelease(list + L_ARRAY, <u32>a);
-  storeRelease(list + 12, 0);
-  storeRelease(list + L_MAGIC, LIST_MAGIC);
-  return list;
+  return handleNew(LIST_MAGIC, arrayMake(0, 0, capacity, 0));
 }
 
 /**
@@ -220,13 +181,7 @@ export function listNew(capacity: u32): usize {
  * writer still inside. No other thread may use the list afterwards.
  */
 export function listDestroy(list: usize): i32 {
-  listLock(list);
-  const a = listArray(list);
-  storeRelease(list + L_MAGIC, 0);
-  storeRelease(list + L_ARRAY, 0);
-  freeDelayed(a);
-  ftFree(list);   // with its mutex: nobody may be waiting on it
-  return OK;
+  return handleDestroy(list);
 }
 
 // ---- Lock-free reads (the caller is attached) -------------------------------------------
@@ -256,7 +211,7 @@ export function listCapacity(list: usize): u32 {
 
 /** get under the mutex (for benchmarks against the lock-free read). */
 export function listGetLocked(list: usize, i: u32): f64 {
-  listLock(list);
+  handleLock(list);
   const a = listArray(list);
   const len = lenOf(loadAcquire64(a + A_LEN_GEN));
   const v = i < len ? <f64>loadAcquire(item(a, i)) : LIST_NONE;
@@ -268,7 +223,7 @@ export function listGetLocked(list: usize, i: u32): f64 {
 
 /** items[i] = v; ERANGE when i >= length. */
 export function listSet(list: usize, i: u32, v: u32): i32 {
-  listLock(list);
+  handleLock(list);
   const a = listArray(list);
   let rc = OK;
   if (i < lenOf(loadAcquire64(a + A_LEN_GEN))) storeRelease(item(a, i), v);   // LP
@@ -277,34 +232,58 @@ export function listSet(list: usize, i: u32, v: u32): i32 {
   return rc;
 }
 
+/**
+ * Length from len(lg) up to `n` (<= LIST_MAX_CAPACITY): the new items are 0 but
+ * the last, which is `last` (push: the value; resize: 0). In place when the
+ * capacity allows, else in a new array of grownCapacity. OK, or ENOMEM unchanged.
+ */
+function growTo(list: usize, a: usize, lg: u64, n: u32, last: u32): i32 {
+  const len = lenOf(lg);
+  const cap = load<u32>(a, A_CAPACITY);
+  if (n > cap) {
+    const b = arrayMake(a, len, grownCapacity(cap, n), n);
+    if (b == 0) return ENOMEM;
+    store<u32>(item(b, n - 1), last);   // `b` is not published yet
+    handleReplace(list, a, b);
+    return OK;
+  }
+  // Write the new items before the length covers them: past the length, no
+  // reader uses them yet. A reader that still sees an older, longer length saw
+  // a shrink since: it retries.
+  for (let j = len; j < n - 1; j++) storeRelease(item(a, j), 0);
+  storeRelease(item(a, n - 1), last);
+  storeRelease64(a + A_LEN_GEN, lenGen(n, genOf(lg)));   // LP
+  return OK;
+}
+
+/**
+ * Length from len(lg) down to `n`: a smaller array when the length falls below a
+ * quarter of the capacity (in place, with a new generation, if that array cannot
+ * be had — shrinking never fails).
+ */
+function shrinkTo(list: usize, a: usize, lg: u64, n: u32): void {
+  const smaller = shrunkCapacity(load<u32>(a, A_CAPACITY), n);
+  if (smaller != 0) {
+    const b = arrayMake(a, lenOf(lg), smaller, n);
+    if (b != 0) { handleReplace(list, a, b); return; }
+  }
+  storeRelease64(a + A_LEN_GEN, lenGen(n, genOf(lg) + 1));   // LP; readers past n retry
+}
+
 /** Append v; ENOMEM (unchanged) when a larger array cannot be had, EINVAL_SIZE at LIST_MAX_CAPACITY. */
 export function listPush(list: usize, v: u32): i32 {
-  listLock(list);
+  handleLock(list);
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
-  const cap = load<u32>(a, A_CAPACITY);
-  let rc = OK;
-  if (len < cap) {
-    storeRelease(item(a, len), v);                               // past the length: no reader uses it yet
-    storeRelease64(a + A_LEN_GEN, lenGen(len + 1, genOf(lg)));   // LP
-  } else if (len >= LIST_MAX_CAPACITY) {
-    rc = EINVAL_SIZE;
-  } else {
-    const b = arrayMake(a, len, grownCapacity(cap, len + 1), len + 1);
-    if (b == 0) rc = ENOMEM;
-    else {
-      store<u32>(item(b, len), v);
-      listReplace(list, a, b);
-    }
-  }
+  const rc = len >= LIST_MAX_CAPACITY ? EINVAL_SIZE : growTo(list, a, lg, len + 1, v);
   listUnlock(list);
   return rc;
 }
 
 /** Remove and return the last item, or LIST_NONE when empty. May shrink the array. */
 export function listPop(list: usize): f64 {
-  listLock(list);
+  handleLock(list);
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
@@ -317,48 +296,23 @@ export function listPop(list: usize): f64 {
   return v;
 }
 
-/**
- * Length from len(lg) down to `n`: a smaller array when the length falls below a
- * quarter of the capacity (in place, with a new generation, if that array cannot
- * be had — shrinking never fails).
- */
-function shrinkTo(list: usize, a: usize, lg: u64, n: u32): void {
-  const smaller = shrunkCapacity(load<u32>(a, A_CAPACITY), n);
-  if (smaller != 0) {
-    const b = arrayMake(a, lenOf(lg), smaller, n);
-    if (b != 0) { listReplace(list, a, b); return; }
-  }
-  storeRelease64(a + A_LEN_GEN, lenGen(n, genOf(lg) + 1));   // LP; readers past n retry
-}
-
 /** Set the length to `n`: new items are 0. EINVAL_SIZE above LIST_MAX_CAPACITY, ENOMEM (unchanged). */
 export function listResize(list: usize, n: u32): i32 {
   if (n > LIST_MAX_CAPACITY) return EINVAL_SIZE;
-  listLock(list);
+  handleLock(list);
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
-  const cap = load<u32>(a, A_CAPACITY);
   let rc = OK;
-  if (n > cap) {
-    const b = arrayMake(a, len, grownCapacity(cap, n), n);
-    if (b == 0) rc = ENOMEM;
-    else listReplace(list, a, b);
-  } else if (n < len) {
-    shrinkTo(list, a, lg, n);
-  } else if (n > len) {
-    // Zero the new items before the length covers them. A reader that still
-    // sees an older, longer length saw a shrink since: it retries.
-    for (let j = len; j < n; j++) storeRelease(item(a, j), 0);
-    storeRelease64(a + A_LEN_GEN, lenGen(n, genOf(lg)));         // LP
-  }
+  if (n < len) shrinkTo(list, a, lg, n);
+  else if (n > len) rc = growTo(list, a, lg, n, 0);
   listUnlock(list);
   return rc;
 }
 
 /** Shrink the capacity to max(length, LIST_MIN_CAPACITY). ENOMEM (unchanged). */
 export function listCompact(list: usize): i32 {
-  listLock(list);
+  handleLock(list);
   const a = listArray(list);
   const len = lenOf(loadAcquire64(a + A_LEN_GEN));
   const target = len > LIST_MIN_CAPACITY ? len : LIST_MIN_CAPACITY;
@@ -366,7 +320,7 @@ export function listCompact(list: usize): i32 {
   if (target < load<u32>(a, A_CAPACITY)) {
     const b = arrayMake(a, len, target, len);
     if (b == 0) rc = ENOMEM;
-    else listReplace(list, a, b);
+    else handleReplace(list, a, b);
   }
   listUnlock(list);
   return rc;

@@ -2,10 +2,11 @@
 // set/delete under the map's mutex, old tables reclaimed after a QSBR grace period.
 //
 // Every u32 is a valid key and a valid value. Linear probing over a power-of-two
-// table; a deleted entry leaves a tombstone. A header (fixed for the map's life;
-// its address is the handle) points to the current table, which carries its own
-// capacity and mask, so a reader that loaded the table pointer probes a
-// self-consistent table without a lock.
+// table; a deleted entry leaves a tombstone. A header (shared-handle.ts: magic,
+// mutex, atomic storage pointer; fixed for the map's life; its address is the
+// handle) points to the current table, which carries its own capacity and mask,
+// so a reader that loaded the table pointer probes a self-consistent table
+// without a lock.
 //
 // A slot's key is written once, before the slot leaves EMPTY, and never changes
 // while the table is current: a key that is deleted and set again reuses its own
@@ -14,10 +15,10 @@
 // Tombstones are cleared by rebuilding: when an insert would make FULL + TOMBSTONE
 // slots exceed 3/4 of the capacity, the writer builds a new table from the FULL
 // slots (sized for a load of at most 1/2), publishes it with one atomic store of
-// the pointer, and hands the old one to freeDelayed (freed once every thread of
-// the domain has passed a quiescent state). A delete that leaves fewer than
-// capacity/8 entries rebuilds to a smaller table. A published table that is no
-// longer current is never written again.
+// the pointer, and hands the old one to freeDelayed (handleReplace: freed once
+// every thread of the domain has passed a quiescent state). A delete that leaves
+// fewer than capacity/8 entries rebuilds to a smaller table. A published table
+// that is no longer current is never written again.
 //
 // ---- Linearizability of get/has (lock-free) ----------------------------------------
 // Writes are serialised by the mutex and each has one linearization point (LP), a
@@ -45,11 +46,7 @@
 //
 // Layout (every field other threads touch is atomic):
 //
-//   header (16 B, a MEM block of the creating thread; the handle)
-//   +0   magic    u32 atomic  MAP_MAGIC while live; 0 once destroyed
-//   +4   mutex    u32 atomic  mutex.ts word; serialises writers
-//   +8   xtable   u32 atomic  the current table; stored by the mutex holder, loaded by all
-//   +12  (unused)
+//   header: shared-handle.ts, with magic MAP_MAGIC; its storage is the table
 //
 //   table (16 + 16·capacity B, a MEM block of the writer that made it)
 //   +0   capacity u32         slots, a power of two; immutable once published
@@ -69,29 +66,23 @@
 // Destroy frees the header at once and the table with freeDelayed: call it only
 // when no other thread will use the map again.
 //
-// See also: shared-list.ts, delayed-free.ts, mutex.ts, critical-section.ts (lockDetaching).
+// See also: shared-handle.ts, shared-list.ts, delayed-free.ts, mutex.ts,
+// critical-section.ts (lockDetaching).
 
 import { loadAcquire, loadAcquire64, storeRelease, storeRelease64 } from "./atomics";
 import { blockUsableSize, heapMalloc } from "./alloc";
-import { lockDetaching } from "./critical-section";
-import { curHeap, curThread } from "./current";
+import { curHeap } from "./current";
 import { debugReadDelay } from "./debug-delay";
-import { freeDelayed } from "./delayed-free";
 import { EINVAL_SIZE, ENOMEM, OK, setError } from "./errors";
-import { ftFree } from "./free";
-import { FIRST_UNIT, FT_DEBUG_BUILD, SEGMENT_SHIFT } from "./layout";
-import { mutexUnlock } from "./mutex";
+import { FT_DEBUG_BUILD } from "./layout";
+import { handleDestroy, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
+  handleUnlock } from "./shared-handle";
 
 export const MAP_MAGIC: u32 = 0x2150414D;               // "MAP!" (little-endian bytes)
 export const MAP_MIN_SLOTS: u32 = 8;
 export const MAP_MAX_SLOTS: u32 = 1 << 26;               // 1 GiB of slots
 /** get: the key is absent. */
 export const MAP_NONE: f64 = -1;
-
-const M_MAGIC: usize = 0;
-const M_MUTEX: usize = 4;
-const M_TABLE: usize = 8;
-const MAP_HEADER_SIZE: usize = 16;
 
 const T_CAPACITY: usize = 0;
 const T_MASK: usize = 4;
@@ -133,9 +124,7 @@ const TOMBSTONE: u32 = 2;
 // @ts-ignore: decorator
 @inline function maxUsed(capacity: u32): u32 { return capacity - (capacity >> 2); }   // 3/4
 // @ts-ignore: decorator
-@inline function mapTable(map: usize): usize {
-  return <usize>loadAcquire(map + M_TABLE);   // partner: storeRelease in mapRebuild / mapNew
-}
+@inline function mapTable(map: usize): usize { return handleStorage(map); }
 
 /** Slots for `n` entries at a load of at most 1/2 (>= MAP_MIN_SLOTS); 0 above MAP_MAX_SLOTS. */
 function slotsFor(n: u32): u32 {
@@ -146,18 +135,15 @@ function slotsFor(n: u32): u32 {
 
 // ---- Handles --------------------------------------------------------------------------
 
-/** Cheap check that `map` is a live map's header (see listIsHandle). */
+/** Cheap check that `map` is a live map's header (handleIsLive). */
 export function mapIsHandle(map: usize): bool {
-  if ((map & 7) != 0 || map < (<usize>FIRST_UNIT << SEGMENT_SHIFT)) return false;
-  if (<u64>map + MAP_HEADER_SIZE > (<u64>memory.size() << 16)) return false;
-  return loadAcquire(map + M_MAGIC) == MAP_MAGIC;
+  return handleIsLive(map, MAP_MAGIC);
 }
 
 /** Expensive validator (tests): the invariants of the file comment. O(capacity²) worst case. */
 export function mapIsValid(map: usize): bool {
-  if (!mapIsHandle(map)) return false;
+  if (!handleIsValid(map, MAP_MAGIC)) return false;
   const t = mapTable(map);
-  if (t == 0 || (t & 7) != 0) return false;
   const cap = load<u32>(t, T_CAPACITY);
   if (cap < MAP_MIN_SLOTS || cap > MAP_MAX_SLOTS || popcnt(cap) != 1) return false;
   if (load<u32>(t, T_MASK) != cap - 1) return false;
@@ -231,20 +217,8 @@ function mapRebuild(map: usize, t: usize, capacity: u32, withNew: bool, key: u32
     if (stateOf(w) == FULL) tablePut(n, loadAcquire(s + S_KEY), valueOf(w));
   }
   if (withNew) tablePut(n, key, value);
-  storeRelease(map + M_TABLE, <u32>n);   // LP; partner: mapTable in readers
-  // Readers may still probe `t`: freed after a grace period (leaked if that fails).
-  freeDelayed(t);
+  handleReplace(map, t, n);   // LP; readers may still probe `t`: freed after a grace period
   return OK;
-}
-
-// @ts-ignore: decorator
-@inline function mapLock(map: usize): void {
-  lockDetaching(curThread, map + M_MUTEX);   // detached while it waits
-}
-
-// @ts-ignore: decorator
-@inline function mapUnlock(map: usize): void {
-  mutexUnlock(map + M_MUTEX);
 }
 
 // ---- Creation and destruction ------------------------------------------------------
@@ -253,26 +227,12 @@ function mapRebuild(map: usize, t: usize, capacity: u32, withNew: bool, key: u32
 export function mapNew(expected: u32): usize {
   const capacity = slotsFor(expected);
   if (capacity == 0) { setError(EINVAL_SIZE); return 0; }
-  const map = heapMalloc(curHeap, MAP_HEADER_SIZE);
-  if (map == 0) return 0;
-  const t = tableMake(capacity);
-  if (t == 0) { ftFree(map); setError(ENOMEM); return 0; }
-  storeRelease(map + M_MUTEX, 0);
-  storeRelease(map + M_TABLE, <u32>t);
-  storeRelease(map + 12, 0);
-  storeRelease(map + M_MAGIC, MAP_MAGIC);
-  return map;
+  return handleNew(MAP_MAGIC, tableMake(capacity));
 }
 
 /** Destroy: the header now, the table after a grace period. No other thread may use the map afterwards. */
 export function mapDestroy(map: usize): i32 {
-  mapLock(map);
-  const t = mapTable(map);
-  storeRelease(map + M_MAGIC, 0);
-  storeRelease(map + M_TABLE, 0);
-  freeDelayed(t);
-  ftFree(map);   // with its mutex: nobody may be waiting on it
-  return OK;
+  return handleDestroy(map);
 }
 
 // ---- Lock-free reads (the caller is attached) -------------------------------------------
@@ -296,17 +256,17 @@ export function mapGet(map: usize, key: u32): f64 {
 
 /** get under the mutex (for benchmarks against the lock-free read). */
 export function mapGetLocked(map: usize, key: u32): f64 {
-  mapLock(map);
+  handleLock(map);
   const w = loadAcquire64(slotFind(mapTable(map), key) + S_VS);
-  mapUnlock(map);
+  handleUnlock(map);
   return stateOf(w) == FULL ? <f64>valueOf(w) : MAP_NONE;
 }
 
 /** Entries, read under the mutex. */
 export function mapSize(map: usize): u32 {
-  mapLock(map);
+  handleLock(map);
   const n = load<u32>(mapTable(map), T_SIZE);
-  mapUnlock(map);
+  handleUnlock(map);
   return n;
 }
 
@@ -319,7 +279,7 @@ export function mapCapacity(map: usize): u32 {
 
 /** key -> value. ENOMEM (unchanged) when a rebuild cannot get a new table. */
 export function mapSet(map: usize, key: u32, value: u32): i32 {
-  mapLock(map);
+  handleLock(map);
   const t = mapTable(map);
   const s = slotFind(t, key);
   const st = stateOf(loadAcquire64(s + S_VS));
@@ -340,13 +300,13 @@ export function mapSet(map: usize, key: u32, value: u32): i32 {
   if (FT_DEBUG_BUILD) {
     if (load<u32>(mapTable(map), T_USED) > maxUsed(mapCapacity(map))) unreachable();
   }
-  mapUnlock(map);
+  handleUnlock(map);
   return rc;
 }
 
 /** Remove `key`: 1 if it was there, 0 if not. May rebuild to a smaller table (never fails). */
 export function mapDelete(map: usize, key: u32): i32 {
-  mapLock(map);
+  handleLock(map);
   const t = mapTable(map);
   const s = slotFind(t, key);
   let removed = 0;
@@ -361,6 +321,6 @@ export function mapDelete(map: usize, key: u32): i32 {
       if (smaller < cap) mapRebuild(map, t, smaller, false, 0, 0);   // ENOMEM: keep the larger table
     }
   }
-  mapUnlock(map);
+  handleUnlock(map);
   return removed;
 }

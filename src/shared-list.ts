@@ -5,12 +5,9 @@
  * passed a quiescent state (see assembly/shared-list.ts for the mechanism).
  * @module
  */
-import { coreError, ErrorCode, FtheapError } from './errors.ts';
-import type { CoreExports } from './runtime.ts';
+import { ErrorCode, FtheapError } from './errors.ts';
+import { checkHandle, checkU32, newHandle, SharedHandle } from './shared-handle.ts';
 import type { Thread } from './thread.ts';
-
-/** What a raw f64 read returns when nothing is there (past the end, empty). */
-const NONE = -1;
 
 /**
  * A list of u32 values shared by the threads of one runtime.
@@ -40,17 +37,11 @@ const NONE = -1;
  * l.get(1);   // 4294967295
  * ```
  */
-export class SharedList implements Iterable<number> {
-  /** The thread every call goes through (made current first). */
-  readonly thread: Thread;
-  private h: number;
-  private readonly x: CoreExports;
+export class SharedList extends SharedHandle implements Iterable<number> {
   private readonly getRaw: (list: number, index: number) => number;
 
   private constructor(thread: Thread, handle: number) {
-    this.thread = thread;
-    this.h = handle;
-    this.x = thread.runtime.exports;
+    super(thread, handle, 'list');
     this.getRaw = this.x.ft_list_get;
   }
 
@@ -59,12 +50,7 @@ export class SharedList implements Iterable<number> {
    * @throws FtheapError `EINVAL_SIZE` (capacity not an integer 0..2^28), `ENOMEM`, `ENOT_ATTACHED`
    */
   static create(thread: Thread, capacity = 8): SharedList {
-    if (capacity >>> 0 !== capacity) throw new FtheapError(ErrorCode.EINVAL_SIZE, `capacity ${capacity}`);
-    thread.makeCurrent();
-    const x = thread.runtime.exports;
-    const h = x.ft_list_new(capacity) >>> 0;
-    if (h === 0) throw coreError(x.ft_last_error(), `capacity ${capacity}`);
-    return new SharedList(thread, h);
+    return new SharedList(thread, newHandle(thread, capacity, 'capacity', (x, n) => x.ft_list_new(n)));
   }
 
   /**
@@ -73,14 +59,10 @@ export class SharedList implements Iterable<number> {
    * @throws FtheapError `EINVAL_PTR` (not a live list), `ENOT_ATTACHED`
    */
   static open(thread: Thread, handle: number): SharedList {
-    if (handle >>> 0 !== handle) throw new FtheapError(ErrorCode.EINVAL_PTR, `list ${handle}`);
-    const list = new SharedList(thread, handle);
+    const list = new SharedList(thread, checkHandle(handle, 'list'));
     void list.length;   // checks the handle
     return list;
   }
-
-  /** The list's address in the shared memory: post it to other workers. 0 after {@link destroy}. */
-  get handle(): number { return this.h; }
 
   /**
    * The item at `index`.
@@ -89,10 +71,9 @@ export class SharedList implements Iterable<number> {
   get(index: number): number {
     this.thread.makeCurrent();
     if (index >>> 0 !== index) throw new FtheapError(ErrorCode.ERANGE, `index ${index}`);
-    const v = this.getRaw(this.h, index);
-    if (v >= 0) return v;
-    if (v === NONE) throw new FtheapError(ErrorCode.ERANGE, `index ${index}`);
-    throw this.lastError();
+    const v = this.decode(this.getRaw(this.h, index));
+    if (v === undefined) throw new FtheapError(ErrorCode.ERANGE, `index ${index}`);   // past the end
+    return v;
   }
 
   /** The number of items (lock-free). */
@@ -131,10 +112,7 @@ export class SharedList implements Iterable<number> {
   /** Remove and return the last item; `undefined` when the list is empty. */
   pop(): number | undefined {
     this.thread.makeCurrent();
-    const v = this.x.ft_list_pop(this.h);
-    if (v >= 0) return v;
-    if (v === NONE) return undefined;
-    throw this.lastError();
+    return this.decode(this.x.ft_list_pop(this.h));
   }
 
   /**
@@ -165,9 +143,7 @@ export class SharedList implements Iterable<number> {
    * `EINVAL_PTR`.
    */
   destroy(): void {
-    this.thread.makeCurrent();
-    this.check(this.x.ft_list_destroy(this.h));
-    this.h = 0;
+    this.release(this.x.ft_list_destroy);
   }
 
   /**
@@ -178,9 +154,8 @@ export class SharedList implements Iterable<number> {
   *[Symbol.iterator](): Iterator<number> {
     for (let i = 0; ; i++) {
       this.thread.makeCurrent();
-      const v = this.getRaw(this.h, i);
-      if (v === NONE) return;
-      if (v < 0) throw this.lastError();
+      const v = this.decode(this.getRaw(this.h, i));
+      if (v === undefined) return;
       yield v;
     }
   }
@@ -189,22 +164,4 @@ export class SharedList implements Iterable<number> {
   toArray(): number[] {
     return [...this];
   }
-
-  private answer(n: number): number {
-    if (n < 0) throw coreError(-n, `list ${this.h}`);
-    return n;
-  }
-
-  private check(rc: number, detail?: string): void {
-    if (rc !== 0) throw coreError(rc, detail ? `list ${this.h}, ${detail}` : `list ${this.h}`);
-  }
-
-  private lastError(): FtheapError {
-    return coreError(this.x.ft_last_error(), `list ${this.h}`);
-  }
-}
-
-/** @internal Throw `EINVAL_ARG` unless `v` is an integer 0..2^32-1. */
-export function checkU32(v: number, what: string): void {
-  if (v >>> 0 !== v) throw new FtheapError(ErrorCode.EINVAL_ARG, `${what} ${v}: not an unsigned 32-bit integer`);
 }

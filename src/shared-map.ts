@@ -6,9 +6,7 @@
  * assembly/shared-map.ts for the mechanism and the linearizability argument).
  * @module
  */
-import { coreError, FtheapError, ErrorCode } from './errors.ts';
-import type { CoreExports } from './runtime.ts';
-import { checkU32 } from './shared-list.ts';
+import { checkHandle, checkU32, newHandle, SharedHandle } from './shared-handle.ts';
 import type { Thread } from './thread.ts';
 
 /**
@@ -36,17 +34,11 @@ import type { Thread } from './thread.ts';
  * m.delete(0);    // true
  * ```
  */
-export class SharedMap {
-  /** The thread every call goes through (made current first). */
-  readonly thread: Thread;
-  private h: number;
-  private readonly x: CoreExports;
+export class SharedMap extends SharedHandle {
   private readonly getRaw: (map: number, key: number) => number;
 
   private constructor(thread: Thread, handle: number) {
-    this.thread = thread;
-    this.h = handle;
-    this.x = thread.runtime.exports;
+    super(thread, handle, 'map');
     this.getRaw = this.x.ft_map_get;
   }
 
@@ -55,12 +47,7 @@ export class SharedMap {
    * @throws FtheapError `EINVAL_SIZE` (not an integer, or too large), `ENOMEM`, `ENOT_ATTACHED`
    */
   static create(thread: Thread, expected = 8): SharedMap {
-    if (expected >>> 0 !== expected) throw new FtheapError(ErrorCode.EINVAL_SIZE, `expected ${expected}`);
-    thread.makeCurrent();
-    const x = thread.runtime.exports;
-    const h = x.ft_map_new(expected) >>> 0;
-    if (h === 0) throw coreError(x.ft_last_error(), `expected ${expected}`);
-    return new SharedMap(thread, h);
+    return new SharedMap(thread, newHandle(thread, expected, 'expected', (x, n) => x.ft_map_new(n)));
   }
 
   /**
@@ -69,14 +56,10 @@ export class SharedMap {
    * @throws FtheapError `EINVAL_PTR` (not a live map), `ENOT_ATTACHED`
    */
   static open(thread: Thread, handle: number): SharedMap {
-    if (handle >>> 0 !== handle) throw new FtheapError(ErrorCode.EINVAL_PTR, `map ${handle}`);
-    const map = new SharedMap(thread, handle);
+    const map = new SharedMap(thread, checkHandle(handle, 'map'));
     void map.capacity;   // checks the handle
     return map;
   }
-
-  /** The map's address in the shared memory: post it to other workers. 0 after {@link destroy}. */
-  get handle(): number { return this.h; }
 
   /**
    * The value of `key`, or `undefined`.
@@ -85,10 +68,7 @@ export class SharedMap {
   get(key: number): number | undefined {
     this.thread.makeCurrent();
     checkU32(key, 'key');
-    const v = this.getRaw(this.h, key);
-    if (v >= 0) return v;
-    if (v === -1) return undefined;
-    throw this.lastError();
+    return this.decode(this.getRaw(this.h, key));
   }
 
   /** Whether `key` is present. */
@@ -106,8 +86,7 @@ export class SharedMap {
     this.thread.makeCurrent();
     checkU32(key, 'key');
     checkU32(value, 'value');
-    const rc = this.x.ft_map_set(this.h, key, value);
-    if (rc !== 0) throw coreError(rc, `map ${this.h}, key ${key}`);
+    this.check(this.x.ft_map_set(this.h, key, value), `key ${key}`);
     return this;
   }
 
@@ -136,18 +115,6 @@ export class SharedMap {
    * `EINVAL_PTR`.
    */
   destroy(): void {
-    this.thread.makeCurrent();
-    const rc = this.x.ft_map_destroy(this.h);
-    if (rc !== 0) throw coreError(rc, `map ${this.h}`);
-    this.h = 0;
-  }
-
-  private answer(n: number): number {
-    if (n < 0) throw coreError(-n, `map ${this.h}`);
-    return n;
-  }
-
-  private lastError(): FtheapError {
-    return coreError(this.x.ft_last_error(), `map ${this.h}`);
+    this.release(this.x.ft_map_destroy);
   }
 }

@@ -28,9 +28,10 @@ import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
-import { results, startJob, terminateShared } from './fixtures/shared-pool.ts';
-import { Ctl, LIST_STABLE, listValue, newCtl, pusherValue } from './fixtures/shared-values.ts';
-import type { PusherResult, ReaderResult, WriterResult } from './fixtures/shared-values.ts';
+import { attached, badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether, terminateShared }
+  from './fixtures/shared-pool.ts';
+import { LIST_STABLE, listValue, pusherValue } from './fixtures/shared-values.ts';
+import type { PusherResult } from './fixtures/shared-values.ts';
 import { codeOf } from './fixtures/util.ts';
 
 const READERS = 3;
@@ -118,16 +119,10 @@ function runModel(rt: Runtime, t: Thread, actions: Action[]): void {
   list.destroy();
 }
 
-describe.each([
-  { build: 'release', debug: false, runs: 60 },
-  { build: 'debug', debug: true, runs: 20 },
-])('SharedList against a model ($build build)', ({ debug, runs }) => {
+describe.each(MODEL_BUILDS)('SharedList against a model ($build build)', ({ debug, runs }) => {
   let rt: Runtime;
   let t: Thread;
-  beforeAll(async () => {
-    rt = await Runtime.create({ debug, maximumMemory: 256 * MiB });
-    t = rt.attach();
-  });
+  beforeAll(async () => { ({ rt, t } = await attached({ debug, maximumMemory: 256 * MiB })); });
 
   it('random action lists', () => {
     fc.assert(fc.property(fc.array(action, { minLength: 1, maxLength: 60 }), (actions) => runModel(rt, t, actions)),
@@ -172,23 +167,16 @@ describe.each([
 describe('SharedList errors', () => {
   let rt: Runtime;
   let t: Thread;
-  beforeAll(async () => {
-    rt = await Runtime.create({ debug: true });
-    t = rt.attach();
-  });
+  beforeAll(async () => { ({ rt, t } = await attached({ debug: true })); });
 
   it('bad handles: EINVAL_PTR from every export and from open(); the list is unaffected', () => {
     const list = SharedList.create(t);
     for (let i = 0; i < 10; i++) list.push(i);
-    const block = t.alloc(64);
-    new Uint32Array(rt.memory.buffer, block, 16).fill(0);
     const map = SharedMap.create(t);
     const dead = SharedList.create(t);
     const deadHandle = dead.handle;
     dead.destroy();
-    const end = rt.memory.buffer.byteLength;
-    const bad = [0, 1, 4, 1024, 65536, list.handle + 4, list.handle + 8, block, map.handle, deadHandle, end, end - 8,
-      0xFFFFFFF8];
+    const { handles: bad, block } = badHandles(rt, t, list.handle, map.handle, deadHandle);
     const x = rt.exports;
     for (const h of bad) {
       expect(codeOf(() => SharedList.open(t, h)), `open ${h}`).toBe('EINVAL_PTR');
@@ -297,25 +285,13 @@ describe('SharedList with workers (debug build: freed memory reads 0xDD)', () =>
     const list = SharedList.create(main);
     for (let i = 0; i < LIST_STABLE; i++) list.push(listValue(i, 0));
     main.detach();   // an attached thread that never checkpoints would hold every grace period up
-    const ctl = newCtl();
-    const readers = Array.from({ length: READERS }, (_, i) =>
-      startJob<ReaderResult>(rt, ctl, { role: 'list-reader', list: list.handle, seed: 1000 + i,
-        delaySpins: DELAY_SPINS }));
-    const writer = startJob<WriterResult>(rt, ctl, { role: 'list-writer', list: list.handle, seed: 7, readers: READERS,
-      iterations: ROUNDS });
-    const w = (await results([writer], WORKER_LIMIT, 'list writer'))[0];
-    const rs = await results(readers, WORKER_LIMIT, 'list readers');
-    console.log(`SharedList: writer ${w.ops} ops, ${w.reallocs} new arrays; readers ` +
-      rs.map((r) => `${r.reads} reads (${r.duringWrites} while writing, ${r.checkpoints} checkpoints)`).join('; '));
-    expect(w.errors).toEqual([]);
-    expect(w.reallocs).toBeGreaterThanOrEqual(ROUNDS * 3);
-    for (const r of rs) {
-      expect(r.bad).toEqual([]);
-      expect(r.badCount).toBe(0);
-      expect(r.reads).toBeGreaterThan(0);
-    }
-    expect(rs.reduce((s, r) => s + r.duringWrites, 0)).toBeGreaterThan(0);
-    expect(Atomics.load(ctl, Ctl.STOP)).toBe(1);
+    const race = await readersVsWriter(rt, {
+      label: 'SharedList', storage: 'arrays', readers: READERS, ms: WORKER_LIMIT,
+      reader: (i) => ({ role: 'list-reader', list: list.handle, seed: 1000 + i, delaySpins: DELAY_SPINS }),
+      writer: { role: 'list-writer', list: list.handle, seed: 7, readers: READERS, iterations: ROUNDS },
+    });
+    expect(raceProblems(race)).toEqual([]);
+    expect(race.writer.reallocs).toBeGreaterThanOrEqual(ROUNDS * 3);
     main.attach();
     expect(list.length).toBe(LIST_STABLE);
     expect(list.toArray()).toEqual(Array.from({ length: LIST_STABLE }, (_, i) => listValue(i, 0)));
@@ -328,14 +304,9 @@ describe('SharedList with workers (debug build: freed memory reads 0xDD)', () =>
     const main = rt.attach();
     const list = SharedList.create(main, 0);
     main.detach();
-    const ctl = newCtl();
     const N = 3000, W = 4, POP_EVERY = 7;
-    const ps = Array.from({ length: W }, (_, id) =>
-      startJob<PusherResult>(rt, ctl, { role: 'list-pusher', list: list.handle, id, count: N, popEvery: POP_EVERY }));
-    const deadline = performance.now() + WORKER_LIMIT;
-    while (Atomics.load(ctl, Ctl.READY) < W && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    Atomics.store(ctl, Ctl.GO, 1);
-    const rs = await results(ps, WORKER_LIMIT, 'pushers');
+    const rs = await startTogether<PusherResult>(rt, W,
+      (id) => ({ role: 'list-pusher', list: list.handle, id, count: N, popEvery: POP_EVERY }), WORKER_LIMIT, 'pushers');
     for (const r of rs) expect(r.errors).toEqual([]);
     main.attach();
     const items = list.toArray();

@@ -25,9 +25,10 @@ import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
-import { results, startJob, terminateShared } from './fixtures/shared-pool.ts';
-import { Ctl, MAP_FIXED, MAP_OTHER_BASE, mapFixedValue, newCtl, setterKey, setterValue } from './fixtures/shared-values.ts';
-import type { ReaderResult, WriterResult } from './fixtures/shared-values.ts';
+import { attached, badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether, terminateShared }
+  from './fixtures/shared-pool.ts';
+import { MAP_FIXED, MAP_OTHER_BASE, mapFixedValue, setterKey, setterValue } from './fixtures/shared-values.ts';
+import type { WriterResult } from './fixtures/shared-values.ts';
 import { codeOf } from './fixtures/util.ts';
 
 const READERS = 3;
@@ -99,16 +100,10 @@ function runModel(rt: Runtime, t: Thread, actions: Action[]): void {
   map.destroy();
 }
 
-describe.each([
-  { build: 'release', debug: false, runs: 60 },
-  { build: 'debug', debug: true, runs: 20 },
-])('SharedMap against a model ($build build)', ({ debug, runs }) => {
+describe.each(MODEL_BUILDS)('SharedMap against a model ($build build)', ({ debug, runs }) => {
   let rt: Runtime;
   let t: Thread;
-  beforeAll(async () => {
-    rt = await Runtime.create({ debug, maximumMemory: 256 * MiB });
-    t = rt.attach();
-  });
+  beforeAll(async () => { ({ rt, t } = await attached({ debug, maximumMemory: 256 * MiB })); });
 
   it('random action lists', () => {
     fc.assert(fc.property(fc.array(action, { minLength: 1, maxLength: 50 }), (actions) => runModel(rt, t, actions)),
@@ -159,22 +154,16 @@ describe.each([
 describe('SharedMap errors', () => {
   let rt: Runtime;
   let t: Thread;
-  beforeAll(async () => {
-    rt = await Runtime.create({ debug: true });
-    t = rt.attach();
-  });
+  beforeAll(async () => { ({ rt, t } = await attached({ debug: true })); });
 
   it('bad handles: EINVAL_PTR from every export and from open(); the map is unaffected', () => {
     const map = SharedMap.create(t);
     for (let k = 0; k < 10; k++) map.set(k, k + 100);
-    const block = t.alloc(64);
-    new Uint32Array(rt.memory.buffer, block, 16).fill(0);
     const list = SharedList.create(t);
     const dead = SharedMap.create(t);
     const deadHandle = dead.handle;
     dead.destroy();
-    const end = rt.memory.buffer.byteLength;
-    const bad = [0, 1, 4, 1024, 65536, map.handle + 4, map.handle + 8, block, list.handle, deadHandle, end, end - 8, 0xFFFFFFF8];
+    const { handles: bad, block } = badHandles(rt, t, map.handle, list.handle, deadHandle);
     const x = rt.exports;
     for (const h of bad) {
       expect(codeOf(() => SharedMap.open(t, h)), `open ${h}`).toBe('EINVAL_PTR');
@@ -280,24 +269,15 @@ describe('SharedMap with workers (debug build: freed memory reads 0xDD)', () => 
     const main = rt.attach();
     const map = SharedMap.create(main);
     for (const k of MAP_FIXED) map.set(k, mapFixedValue(k, 0));
-    main.detach();
-    const ctl = newCtl();
-    const readers = Array.from({ length: READERS }, (_, i) => startJob<ReaderResult>(rt, ctl,
-      { role: 'map-reader', map: map.handle, seed: 2000 + i, keyRange: ROUNDS * BATCH, delaySpins: DELAY_SPINS }));
-    const writer = startJob<WriterResult>(rt, ctl, { role: 'map-writer', map: map.handle, readers: READERS,
-      rounds: ROUNDS, batch: BATCH });
-    const w = (await results([writer], WORKER_LIMIT, 'map writer'))[0];
-    const rs = await results(readers, WORKER_LIMIT, 'map readers');
-    console.log(`SharedMap: writer ${w.ops} ops, ${w.reallocs} new tables; readers ` +
-      rs.map((r) => `${r.reads} reads (${r.duringWrites} while writing, ${r.checkpoints} checkpoints)`).join('; '));
-    expect(w.errors).toEqual([]);
-    expect(w.reallocs).toBeGreaterThanOrEqual(ROUNDS * 4);
-    for (const r of rs) {
-      expect(r.bad).toEqual([]);
-      expect(r.badCount).toBe(0);
-      expect(r.reads).toBeGreaterThan(0);
-    }
-    expect(rs.reduce((s, r) => s + r.duringWrites, 0)).toBeGreaterThan(0);
+    main.detach();   // an attached thread that never checkpoints would hold every grace period up
+    const race = await readersVsWriter(rt, {
+      label: 'SharedMap', storage: 'tables', readers: READERS, ms: WORKER_LIMIT,
+      reader: (i) => ({ role: 'map-reader', map: map.handle, seed: 2000 + i, keyRange: ROUNDS * BATCH,
+        delaySpins: DELAY_SPINS }),
+      writer: { role: 'map-writer', map: map.handle, readers: READERS, rounds: ROUNDS, batch: BATCH },
+    });
+    expect(raceProblems(race)).toEqual([]);
+    expect(race.writer.reallocs).toBeGreaterThanOrEqual(ROUNDS * 4);
     main.attach();
     expect(map.size).toBe(MAP_FIXED.length);
     for (const k of MAP_FIXED) expect(map.get(k)).toBe(mapFixedValue(k, ROUNDS));
@@ -311,14 +291,9 @@ describe('SharedMap with workers (debug build: freed memory reads 0xDD)', () => 
     const main = rt.attach();
     const map = SharedMap.create(main, 0);
     main.detach();
-    const ctl = newCtl();
     const W = 4, N = 3000, SHARED = 500;
-    const ss = Array.from({ length: W }, (_, id) =>
-      startJob<WriterResult>(rt, ctl, { role: 'map-setter', map: map.handle, id, count: N, shared: SHARED }));
-    const deadline = performance.now() + WORKER_LIMIT;
-    while (Atomics.load(ctl, Ctl.READY) < W && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    Atomics.store(ctl, Ctl.GO, 1);
-    const rs = await results(ss, WORKER_LIMIT, 'setters');
+    const rs = await startTogether<WriterResult>(rt, W,
+      (id) => ({ role: 'map-setter', map: map.handle, id, count: N, shared: SHARED }), WORKER_LIMIT, 'setters');
     for (const r of rs) expect(r.errors).toEqual([]);
     main.attach();
     expect(map.size).toBe(SHARED + W * (N / 2));

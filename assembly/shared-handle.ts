@@ -1,0 +1,133 @@
+// shared-handle.ts — the handle of a shared structure (SharedList, SharedMap): a
+// fixed header whose address is the handle, holding a magic word, the writers'
+// mutex and an atomic pointer to the structure's current storage block.
+//
+// Readers load the storage pointer (handleStorage) and read through it without a
+// lock. Writers take the mutex (handleLock, lockDetaching: a thread waiting for it
+// is detached, so a stop-the-world or a grace period never waits for it). A write
+// that needs new storage builds it privately, publishes it with one atomic store
+// of the pointer (handleReplace: the linearization point of that write), and hands
+// the old block to freeDelayed: it is freed only after every thread of the domain
+// has passed a quiescent state (a checkpoint, or a detach), so a reader that still
+// holds the old pointer reads valid, frozen memory. A storage block is never
+// written again once it stops being current. What a storage block holds, and why
+// its lock-free reads are linearizable, is the structure's business: see its file.
+//
+// Layout (every field is atomic: other threads touch them all):
+//
+//   header (16 B, a MEM block of the creating thread; the handle)
+//   +0   magic    u32 atomic  the structure's magic word while live; 0 once destroyed
+//   +4   mutex    u32 atomic  mutex.ts word; serialises writers
+//   +8   xstorage u32 atomic  the current storage block; stored by the mutex holder
+//                             (or by handleNew before the handle is returned), loaded by all
+//   +12  (unused)
+//
+// Invariants: while magic is set, xstorage is a live, 8-aligned block (the
+// structures' validators call handleIsValid); the header never moves and never
+// changes its magic until handleDestroy.
+//
+// Destroy frees the header at once and the storage with freeDelayed: call it only
+// when no other thread will use the structure again.
+//
+// See also: shared-list.ts, shared-map.ts, delayed-free.ts, mutex.ts,
+// critical-section.ts (lockDetaching).
+
+import { loadAcquire, storeRelease } from "./atomics";
+import { heapMalloc } from "./alloc";
+import { lockDetaching } from "./critical-section";
+import { curHeap, curThread } from "./current";
+import { freeDelayed } from "./delayed-free";
+import { ENOMEM, OK, setError } from "./errors";
+import { ftFree } from "./free";
+import { FIRST_UNIT, SEGMENT_SHIFT } from "./layout";
+import { mutexUnlock } from "./mutex";
+
+const H_MAGIC: usize = 0;
+const H_MUTEX: usize = 4;
+const H_STORAGE: usize = 8;
+const H_UNUSED: usize = 12;
+const HANDLE_HEADER_SIZE: usize = 16;
+
+// ---- Checks ----------------------------------------------------------------------------
+
+/**
+ * Cheap check that `h` is a live header with `magic`: 8-aligned, in the segment
+ * area of the memory, with that magic word (so a list is not a map). A freed
+ * header's first word holds a free-list link, so a destroyed structure fails
+ * too, unless the block was reused.
+ */
+export function handleIsLive(h: usize, magic: u32): bool {
+  if ((h & 7) != 0 || h < (<usize>FIRST_UNIT << SEGMENT_SHIFT)) return false;
+  if (<u64>h + HANDLE_HEADER_SIZE > (<u64>memory.size() << 16)) return false;
+  return loadAcquire(h + H_MAGIC) == magic;
+}
+
+/** handleIsLive, and the storage pointer is set and 8-aligned (the start of the structures' validators). */
+export function handleIsValid(h: usize, magic: u32): bool {
+  if (!handleIsLive(h, magic)) return false;
+  const s = handleStorage(h);
+  return s != 0 && (s & 7) == 0;
+}
+
+// ---- Storage --------------------------------------------------------------------------
+
+/** The current storage block (lock-free readers, and writers under the mutex). */
+// @ts-ignore: decorator
+@inline export function handleStorage(h: usize): usize {
+  return <usize>loadAcquire(h + H_STORAGE);   // partner: storeRelease in handleReplace / handleNew
+}
+
+/**
+ * Under the mutex: publish `next` in place of the current storage `prev` (the LP
+ * of a write that replaces the storage), then retire `prev`.
+ */
+export function handleReplace(h: usize, prev: usize, next: usize): void {
+  storeRelease(h + H_STORAGE, <u32>next);   // partner: handleStorage in readers
+  // Readers may still hold `prev`: freed after a grace period. If the delayed
+  // free fails, `prev` leaks rather than being freed under a reader.
+  freeDelayed(prev);
+}
+
+// ---- The writers' mutex --------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline export function handleLock(h: usize): void {
+  lockDetaching(curThread, h + H_MUTEX);   // detached while it waits
+}
+
+// @ts-ignore: decorator
+@inline export function handleUnlock(h: usize): void {
+  mutexUnlock(h + H_MUTEX);
+}
+
+// ---- Creation and destruction ------------------------------------------------------
+
+/**
+ * A new live header with `magic` for `storage`, a private block it takes over
+ * (0: its allocation failed). 0 and ENOMEM when either block is missing; the
+ * storage is freed then.
+ */
+export function handleNew(magic: u32, storage: usize): usize {
+  if (storage == 0) { setError(ENOMEM); return 0; }
+  const h = heapMalloc(curHeap, HANDLE_HEADER_SIZE);
+  if (h == 0) { ftFree(storage); setError(ENOMEM); return 0; }
+  storeRelease(h + H_MUTEX, 0);
+  storeRelease(h + H_STORAGE, <u32>storage);
+  storeRelease(h + H_UNUSED, 0);
+  storeRelease(h + H_MAGIC, magic);   // last: the header is live from here on
+  return h;
+}
+
+/**
+ * Destroy: the header is freed now, the storage after a grace period. Waits for
+ * a writer still inside. No other thread may use the structure afterwards.
+ */
+export function handleDestroy(h: usize): i32 {
+  handleLock(h);
+  const s = handleStorage(h);
+  storeRelease(h + H_MAGIC, 0);
+  storeRelease(h + H_STORAGE, 0);
+  freeDelayed(s);
+  ftFree(h);   // with its mutex: nobody may be waiting on it
+  return OK;
+}
