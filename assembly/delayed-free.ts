@@ -4,7 +4,10 @@
 // freeDelayed(p) checks p now (a bad pointer is refused at the call, not later),
 // takes a goal (qsbrDeferredAdvance: a real advance every deferLimit-th call or
 // past freeLimit bytes) and appends {p, size, goal} to the calling thread's queue:
-// 4 KiB chunks of 255 items from its MEM heap, oldest first. Goals of one thread
+// 4 KiB chunks of 255 items, oldest first. Chunks come from a per-domain pool of
+// meta memory (never returned, reused by any thread of the domain): they are not
+// user blocks, so they neither show in the heap stats nor keep an exited thread's
+// segment alive. Goals of one thread
 // never decrease, so processing stops at the first unreached goal.
 //
 // Processing (delayedProcess) runs at every checkpoint that has work, at once
@@ -21,8 +24,15 @@
 // queue otherwise only grows). Any thread's checkpoint processes the domain queue
 // too, but only with a try-lock: processing never blocks (CPython's rule).
 //
-// With the world stopped by the caller there are no readers: p is freed at once.
-// When no chunk can be allocated, the caller stops the world and frees p.
+// With the world stopped by the caller and every other thread offline there are
+// no readers: p is freed at once. (A thread paused inside malloc stays online: its
+// lock-free pointers survive allocations.) When no chunk can be allocated, the
+// caller stops the world and frees p if every other thread is offline then, else
+// the call fails with ENOMEM and p stays allocated.
+//
+// Huge blocks of held tags: their segment's release waits in the same queue (an
+// item with bit 0 set), since reusing it would move object memory to another size
+// class, heap or domain (qsbr-pages.ts holds pages for the same reason).
 //
 // Accounting (domain, atomic): queued = freed + failed + pending. `failed` counts
 // items whose free was refused when it finally ran (the block was freed twice,
@@ -30,24 +40,28 @@
 //
 // See also: qsbr.ts (goals), thread.ts (checkpoints, exit).
 
-import { curHeap, curThread } from "./current";
-import { blockUsableSize, heapMalloc } from "./alloc";
-import { EINVAL_PTR, ENOT_ATTACHED, OK, setError, takeError } from "./errors";
-import { ftFree } from "./free";
+import { curThread } from "./current";
+import { loadAcquire, spinLock, spinUnlock } from "./atomics";
+import { metaAlloc } from "./meta";
+import { blockUsableSize } from "./alloc";
+import { EINVAL_PTR, ENOMEM, ENOT_ATTACHED, OK, setError, takeError } from "./errors";
+import { ftFree, hugeSegmentFree } from "./free";
 import { lockDetaching } from "./critical-section";
 import { mutexTryLock, mutexUnlock } from "./mutex";
-import { qsbrDeferredAdvance, qsbrGoalReached, qsbrPollIssuing } from "./qsbr";
+import { QF_KEEP_SEQ, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
-import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_DQ_HAS_WORK,
-  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, T_BREAKER, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN } from "./layout";
+import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK,
+  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, SEG_THREAD, T_BREAKER, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_QSBR_FLAGS } from "./layout";
 import { BRK_DELAYED_FREE } from "./thread";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
+const ITEM_HUGE: usize = 1;  // ptr bit 0: a huge segment to release (segments are 4 MiB-aligned)
 
 /**
  * Free `p` once every thread of the current thread's domain has passed a
  * quiescent state after this call. 0 is ignored. OK or an error code (also left
- * in lastError): ENOT_ATTACHED, EINVAL_PTR / EDOUBLE_FREE (p is not a live block).
+ * in lastError): ENOT_ATTACHED, EINVAL_PTR (p is not a live block), ENOMEM (no
+ * room for the queue and readers online: p is not freed).
  */
 export function freeDelayed(p: usize): i32 {
   if (p == 0) return OK;
@@ -56,18 +70,50 @@ export function freeDelayed(p: usize): i32 {
   const size = blockUsableSize(p);
   if (size == 0) { setError(EINVAL_PTR); return EINVAL_PTR; }
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  if (stwIsStopped(thread, false) || stwIsStopped(thread, true)) return freeCounted(domain, p);
+  // With the world stopped by us and every other thread offline, nobody can read p.
+  // (A thread paused inside malloc keeps its seq online: then p waits as usual.)
+  const stopped = stwIsStopped(thread, false) || stwIsStopped(thread, true);
+  if (stopped && qsbrOthersOffline(domain, thread)) return freeCounted(domain, p);
+  if (!enqueue(thread, domain, p, <u32>size)) {
+    takeError();
+    return stopped ? fail(ENOMEM) : freeStopped(thread, domain, p);
+  }
+  return OK;
+}
+
+// ---- The chunk pool ----------------------------------------------------------------
+
+/** A chunk from the domain's pool (made in meta memory when the pool is empty), or 0. */
+function chunkNew(domain: usize): usize {
+  spinLock(domain + D_CHUNK_LOCK);
+  let c = <usize>load<u32>(domain, D_CHUNK_FREE);
+  if (c != 0) store<u32>(domain, load<u32>(c, C_NEXT), D_CHUNK_FREE);
+  spinUnlock(domain + D_CHUNK_LOCK);
+  if (c == 0) {
+    c = metaAlloc(CHUNK_SIZE);
+    if (c == 0) return 0;
+    atomic.add<u32>(domain + D_CHUNKS, 1);
+  }
+  return c;
+}
+
+function chunkFree(domain: usize, c: usize): void {
+  spinLock(domain + D_CHUNK_LOCK);
+  store<u32>(c, load<u32>(domain, D_CHUNK_FREE), C_NEXT);
+  store<u32>(domain, <u32>c, D_CHUNK_FREE);
+  spinUnlock(domain + D_CHUNK_LOCK);
+}
+
+/**
+ * Append {item, goal} to `thread`'s queue; false when no chunk can be had. A user
+ * block is counted in the domain's `queued`; an item with bit 0 set is a huge
+ * segment to release (hugeFreeHeld), not counted.
+ */
+function enqueue(thread: usize, domain: usize, item: usize, size: u32): bool {
   let chunk = <usize>load<u32>(thread, T_DF_TAIL);
   if (chunk == 0 || load<u32>(chunk, C_WR) == CHUNK_ITEMS) {
-    const fresh = heapMalloc(curHeap, CHUNK_SIZE);
-    if (fresh == 0) {
-      // Out of memory for the queue: with every reader stopped, p can go now.
-      takeError();
-      if (stwStop(thread, false) != OK) return freeCounted(domain, p);   // cannot happen: we are attached
-      const rc = freeCounted(domain, p);
-      stwStart(thread, false);
-      return rc;
-    }
+    const fresh = chunkNew(domain);
+    if (fresh == 0) return false;
     store<u32>(fresh, 0, C_NEXT);
     store<u32>(fresh, 0, C_RD);
     store<u32>(fresh, 0, C_WR);
@@ -75,22 +121,59 @@ export function freeDelayed(p: usize): i32 {
     store<u32>(thread, <u32>fresh, T_DF_TAIL);
     chunk = fresh;
   }
-  const goal = qsbrDeferredAdvance(thread, <u32>size);
+  const goal = qsbrDeferredAdvance(thread, size);
   const wr = load<u32>(chunk, C_WR);
-  const item = chunk + C_ITEMS + (<usize>wr << ITEM_SHIFT);
-  store<u32>(item, <u32>p);
-  store<u32>(item, <u32>size, 4);
-  store<u64>(item, goal, 8);
+  const at = chunk + C_ITEMS + (<usize>wr << ITEM_SHIFT);
+  store<u32>(at, <u32>item);
+  store<u32>(at, size, 4);
+  store<u64>(at, goal, 8);
   store<u32>(chunk, wr + 1, C_WR);
   store<u32>(thread, load<u32>(thread, T_DF_PENDING) + 1, T_DF_PENDING);
-  atomic.add<u64>(domain + D_DF_QUEUED, 1);
+  if ((item & ITEM_HUGE) == 0) atomic.add<u64>(domain + D_DF_QUEUED, 1);
   // A full chunk, or a forced advance (every deferLimit-th item, or past freeLimit
   // bytes): process now, and report DELAYED_FREE at the next checkpoint.
   if (wr + 1 == CHUNK_ITEMS || load<u32>(thread, T_DEFERRALS) == 0) {
     atomic.or<u32>(thread + T_BREAKER, BRK_DELAYED_FREE);
     delayedProcess(thread, false);
   }
-  return OK;
+  return true;
+}
+
+/**
+ * A huge block of a held tag was freed (its `used` already claimed): its segment
+ * goes back to the pool only after a goal, like a held page. Queued on the
+ * freeing thread when it belongs to the block's domain; false (release it now)
+ * otherwise, or when no chunk can be had.
+ */
+export function hugeFreeHeld(seg: usize, bytes: u32): bool {
+  const thread = curThread;
+  if (thread == 0) return false;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (<usize>load<u32>(<usize>loadAcquire(seg + SEG_THREAD), T_DOMAIN) != domain) return false;
+  if (!enqueue(thread, domain, seg | ITEM_HUGE, bytes)) { takeError(); return false; }
+  return true;
+}
+
+/**
+ * Out of memory for the queue: stop the world and free p if every other thread is
+ * offline then; else ENOMEM, and p stays the caller's. The stop's waits must not
+ * make this call a quiescent point: the thread keeps its seq meanwhile.
+ */
+function freeStopped(thread: usize, domain: usize, p: usize): i32 {
+  const flags = load<u32>(thread, T_QSBR_FLAGS);
+  store<u32>(thread, flags | QF_KEEP_SEQ, T_QSBR_FLAGS);
+  let rc = ENOMEM;
+  if (stwStop(thread, false) == OK) {
+    if (qsbrOthersOffline(domain, thread)) rc = freeCounted(domain, p);
+    stwStart(thread, false);
+  }
+  store<u32>(thread, flags, T_QSBR_FLAGS);
+  return rc == OK ? OK : fail(rc);
+}
+
+function fail(code: i32): i32 {
+  setError(code);
+  return code;
 }
 
 function freeCounted(domain: usize, p: usize): i32 {
@@ -128,7 +211,9 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
       }
       store<u32>(chunk, rd + 1, C_RD);                // consumed before the free: re-entry safe
       if (pendingAt != 0) store<u32>(pendingAt, load<u32>(pendingAt) - 1);
-      if (ftFree(<usize>load<u32>(item)) == OK) atomic.add<u64>(domain + D_DF_FREED, 1);
+      const ptr = <usize>load<u32>(item);
+      if ((ptr & ITEM_HUGE) != 0) hugeSegmentFree(ptr & ~ITEM_HUGE);
+      else if (ftFree(ptr) == OK) atomic.add<u64>(domain + D_DF_FREED, 1);
       else { takeError(); atomic.add<u32>(domain + D_DF_FAILED, 1); }
       done++;
       continue;
@@ -141,7 +226,7 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
     }
     store<u32>(headAt, <u32>next);
     if (next == 0) store<u32>(tailAt, 0);
-    ftFree(chunk);
+    chunkFree(domain, chunk);
   }
   return done;
 }
@@ -184,7 +269,7 @@ export function delayedAbandon(thread: usize): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   if (load<u32>(thread, T_DF_PENDING) == 0) {
     let c = head;
-    while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); ftFree(c); c = next; }
+    while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); chunkFree(domain, c); c = next; }
   } else {
     lockDetaching(thread, domain + D_DQ_MUTEX);
     const tail = <usize>load<u32>(domain, D_DQ_TAIL);

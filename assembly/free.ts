@@ -25,6 +25,7 @@ import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, OK, setError } from "./errors"
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { blockLooksFree, blockNext, pageRetire, pageUnfull } from "./page";
 import { qsbrHoldsTag } from "./qsbr";
+import { hugeFreeHeld } from "./delayed-free";
 import { segmentIsLocal, segmentOf } from "./segment";
 import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, T_DOMAIN, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
@@ -232,7 +233,11 @@ function freeSpecial(p: usize): i32 {
   if (page == 0) return failWith(EINVAL_PTR);
   // Any thread may free a huge block; claiming `used` 1 -> 0 makes it exactly once.
   if (!casAcqRel(page + P_USED, 1, 0)) return failWith(EDOUBLE_FREE);
-  hugeSegmentFree(segmentOf(p));
+  const seg = segmentOf(p);
+  // A held tag's segment waits for a QSBR goal before it can be reused (delayed-free.ts).
+  const domain = <usize>load<u32>(<usize>loadAcquire(seg + SEG_THREAD), T_DOMAIN);
+  if (qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG)) && hugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) return OK;
+  hugeSegmentFree(seg);
   return OK;
 }
 

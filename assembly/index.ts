@@ -12,7 +12,7 @@ import { osResetPeak } from "./os";
 import { pageIsValid } from "./page";
 import { sizeClassInit, binOf, binBlockSize } from "./size-class";
 import { statsRelease, statsSnapshot } from "./stats";
-import { heapForTag, threadAttach, threadCheckpoint, threadDetach, threadExit, threadInterrupt, threadNew,
+import { heapForTag, threadIsValid, threadAttach, threadCheckpoint, threadDetach, threadExit, threadInterrupt, threadNew,
   threadState } from "./thread";
 import { csBegin, csBegin2, csEnd, lockDetaching } from "./critical-section";
 import { domainCreate, domainDefault, domainIsValid, domainSetVersion } from "./domain";
@@ -33,7 +33,7 @@ import { EMPTY_HEAP, EMPTY_PAGE, FIRST_UNIT, H_THREAD, LARGE_OBJ_MAX, ROOT, R_BR
   R_HIGH_WATER_PAGES, PAGE_REC_SIZE, SEGTABLE, TAG_COUNT, T_HEAPS, UNITS, UNIT_NONE, D_THREADS_LIVE, D_VERSION,
   R_DEFAULT_DOMAIN, ROOT_END, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SUSPENDED,
   T_BREAKER, T_CS_DEPTH, T_DOMAIN, T_DF_PENDING, T_QSBR_SLOT, SL_SEQ, D_QSBR_COUNT, D_DF_QUEUED, D_DF_FREED,
-  D_DF_FAILED, D_PAGES_HELD, D_DEFER_LIMIT, D_FREE_LIMIT, D_PAGE_LIMIT, D_HELD_TAGS } from "./layout";
+  D_DF_FAILED, D_PAGES_HELD, D_DEFER_LIMIT, D_FREE_LIMIT, D_PAGE_LIMIT, D_HELD_TAGS, D_CHUNKS } from "./layout";
 
 const ABI_VERSION: u32 = 1;
 
@@ -107,7 +107,7 @@ export function ft_thread_attach(): usize { return ft_thread_attach_new(0); }
  * SUSPENDED, unless `mayBlock` is false (then EAGAIN).
  */
 export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
-  if (thread == 0) return fail(ENOT_ATTACHED);
+  if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
   const s = threadState(thread);
   if (s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(ENOT_ATTACHED);
   if (curThread != 0 && curThread != thread && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
@@ -130,9 +130,20 @@ export function ft_thread_exit(): i32 {
 }
 
 export function ft_thread_current(): usize { return curThread; }
-export function ft_thread_state(thread: usize): u32 { return threadState(thread); }
-export function ft_thread_breaker(thread: usize): u32 { return loadAcquire(thread + T_BREAKER); }
-export function ft_thread_domain(thread: usize): usize { return <usize>load<u32>(thread, T_DOMAIN); }
+// Thread ids from outside are checked against the runtime's list of records (O(threads)):
+// a bad one reads as FREE / 0 (EINVAL_ARG) instead of touching arbitrary memory.
+export function ft_thread_state(thread: usize): u32 {
+  if (!threadIsValid(thread)) { setError(EINVAL_ARG); return THREAD_FREE; }
+  return threadState(thread);
+}
+export function ft_thread_breaker(thread: usize): u32 {
+  if (!threadIsValid(thread)) { setError(EINVAL_ARG); return 0; }
+  return loadAcquire(thread + T_BREAKER);
+}
+export function ft_thread_domain(thread: usize): usize {
+  if (!threadIsValid(thread)) { setError(EINVAL_ARG); return 0; }
+  return <usize>load<u32>(thread, T_DOMAIN);
+}
 
 /** Handle the current thread's eval-breaker bits; returns the events (see thread.ts). */
 export function ft_checkpoint(): u32 {
@@ -142,6 +153,7 @@ export function ft_checkpoint(): u32 {
 
 /** Make `target`'s next checkpoint report ASYNC_INTERRUPT (it alone). */
 export function ft_interrupt(target: usize): i32 {
+  if (!threadIsValid(target)) return fail(ENOT_ATTACHED);
   const s = threadState(target);
   if (s == THREAD_FREE || s == THREAD_EXITED) return fail(ENOT_ATTACHED);
   threadInterrupt(target);
@@ -306,8 +318,9 @@ export function ft_qsbr_quiescent(): i32 {
   qsbrQuiescent(curThread);
   return OK;
 }
-/** The current thread's read sequence (0 = offline). */
+/** Thread `thread`'s read sequence (0 = offline; -1 for a bad thread id). */
 export function ft_qsbr_thread_seq(thread: usize): f64 {
+  if (!threadIsValid(thread)) return -1;
   const s = threadState(thread);
   if (s == THREAD_FREE || s == THREAD_EXITED) return 0;
   const slot = <usize>loadAcquire(thread + T_QSBR_SLOT);
@@ -330,6 +343,7 @@ export function ft_qsbr_info(d: usize, field: u32): f64 {
     case 9: return <f64>loadAcquire(d + D_FREE_LIMIT);
     case 10: return <f64>loadAcquire(d + D_PAGE_LIMIT);
     case 11: return <f64>loadAcquire(d + D_HELD_TAGS);
+    case 12: return <f64>loadAcquire(d + D_CHUNKS);
   }
   return -1;
 }

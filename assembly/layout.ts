@@ -332,6 +332,9 @@ export const THREAD_EXITED: u32 = 4;
 //   +344  dfFreed      u64 atomic  items freed
 //   +352  dfFailed     u32 atomic  items whose free failed (e.g. freed twice)
 //   +356  pagesHeld    u32 atomic  pages currently waiting for a goal
+//   +360  chunkLock    u32 atomic  spin lock of the chunk pool
+//   +364  chunkFree    u32 (chunkLock) delayed-free chunks not in use (meta memory, reused)
+//   +368  chunks       u32 (chunkLock) chunks ever made
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -357,6 +360,9 @@ export const D_DF_QUEUED: usize = 336;
 export const D_DF_FREED: usize = 344;
 export const D_DF_FAILED: usize = 352;
 export const D_PAGES_HELD: usize = 356;
+export const D_CHUNK_LOCK: usize = 360;
+export const D_CHUNK_FREE: usize = 364;
+export const D_CHUNKS: usize = 368;
 export const DOMAIN_SIZE: u32 = 384;
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------
@@ -372,7 +378,7 @@ export const SL_FREE_NEXT: usize = 12;
 export const SL_RESERVED: usize = 16;
 export const SLOT_SHIFT: u32 = 6;
 
-// ---- Delayed-free chunk (4 KiB block of the MEM heap) ---------------------------
+// ---- Delayed-free chunk (4 KiB of meta memory, from its domain's chunk pool) -----
 //
 //   +0    next         u32         next chunk (owner's queue, or the domain's under dqMutex)
 //   +4    rd           u32         items consumed (bumped before an item is freed)

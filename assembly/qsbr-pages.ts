@@ -56,13 +56,14 @@ export function pageHoldClear(thread: usize, page: usize): void {
 export function pageHold(heap: usize, page: usize): bool {
   const thread = <usize>load<u32>(heap, H_THREAD);
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  if (!qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG))) return false;
+  const held = qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG));
   const goal = load<u64>(page, P_QSBR_GOAL);
   if (goal != 0) {
-    if (!qsbrGoalReached(domain, goal)) return true;
-    pageHoldClear(thread, page);
+    if (held && !qsbrGoalReached(domain, goal)) return true;
+    pageHoldClear(thread, page);   // reached, or its tag is no longer held
     return false;
   }
+  if (!held) return false;
   // A page in the full queue is never searched: it would be lost until exit (gh-145615).
   if (load<u8>(page, P_IN_FULL) != 0) pageUnfull(heap, page);
   store<u8>(page, 0, P_RETIRE);

@@ -143,7 +143,7 @@ function qsbrGrow(thread: usize, domain: usize): i32 {
   const count = load<u32>(domain, D_QSBR_COUNT);
   const bigger = metaAlloc((count << 1) << SLOT_SHIFT);
   if (bigger == 0) return ENOMEM;
-  stwStop(thread, false);
+  if (stwStop(thread, false) != OK) return ENOMEM;   // cannot happen: the thread is attached, not a requester
   const old = <usize>load<u32>(domain, D_QSBR_SLOTS);
   memory.copy(bigger, old, <usize>count << SLOT_SHIFT);
   for (let i: u32 = 0; i < count; i++) {
@@ -278,8 +278,11 @@ export function qsbrScan(domain: usize): u64 {
   // No fence: Wasm atomic accesses are sequentially consistent, which is what the
   // fence buys in C (and binaryen 0.28 rejects atomic.fence as unordered).
   let min = qsbrWrSeq(domain);
+  // Count before array: a grower publishes the array first, so this pairing never
+  // reads past the array it walks.
+  const count = loadAcquire(domain + D_QSBR_COUNT);
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
-  const end = slots + (<usize>loadAcquire(domain + D_QSBR_COUNT) << SLOT_SHIFT);
+  const end = slots + (<usize>count << SLOT_SHIFT);
   for (let s = slots; s < end; s += 1 << SLOT_SHIFT) {
     const seq = atomic.load<u64>(s + SL_SEQ);
     if (seq != QSBR_OFFLINE && seqLt(seq, min)) min = seq;
@@ -312,10 +315,22 @@ export function qsbrPollIssuing(domain: usize, goal: u64, newest: u64, quiescent
   return seqLeq(goal, qsbrScan(domain));
 }
 
+/** Is every slot but `thread`'s offline (no other thread can hold a protected pointer)? */
+export function qsbrOthersOffline(domain: usize, thread: usize): bool {
+  const own = <usize>load<u32>(thread, T_QSBR_SLOT);
+  const count = loadAcquire(domain + D_QSBR_COUNT);
+  const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
+  for (let i: u32 = 0; i < count; i++) {
+    const s = slots + (<usize>i << SLOT_SHIFT);
+    if (s != own && atomic.load<u64>(s + SL_SEQ) != QSBR_OFFLINE) return false;
+  }
+  return true;
+}
+
 /** Slots with a thread registered (racy: for stats). */
 export function qsbrSlotsUsed(domain: usize): u32 {
+  const count = loadAcquire(domain + D_QSBR_COUNT);   // before the array: see qsbrScan
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
-  const count = loadAcquire(domain + D_QSBR_COUNT);
   let used: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     if (atomic.load<u32>(slots + (<usize>i << SLOT_SHIFT) + SL_THREAD) != 0) used++;

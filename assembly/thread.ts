@@ -174,7 +174,9 @@ export function threadAttach(thread: usize, mayBlock: bool): i32 {
 /** Owner: release critical sections, ATTACHED -> DETACHED, no current thread. */
 export function threadDetach(thread: usize): void {
   csSuspendAll(thread);
-  qsbrOffline(thread);
+  // Not while resuming from a pause in malloc: a lock wait there (re-taking a
+  // critical section) must not end the thread's read-side section.
+  if ((load<u32>(thread, T_QSBR_FLAGS) & QF_KEEP_SEQ) == 0) qsbrOffline(thread);
   storeRelease(thread + T_STATE, THREAD_DETACHED);
   if (curThread == thread) currentSet(0, EMPTY_HEAP);
   // A requester waiting for us re-scans sooner (it would anyway within 1 ms).
@@ -285,6 +287,17 @@ export function threadExit(thread: usize): void {
   addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
   addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
   if (curThread == thread) currentSet(0, EMPTY_HEAP);
+}
+
+/** Is `thread` a thread record of this runtime (any state)? Walks the push-only list. */
+export function threadIsValid(thread: usize): bool {
+  if (thread == 0 || (thread & 63) != 0) return false;
+  let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  while (t != 0) {
+    if (t == thread) return true;
+    t = <usize>load<u32>(t, T_NEXT_ALL);
+  }
+  return false;
 }
 
 export function threadState(thread: usize): u32 {

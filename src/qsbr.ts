@@ -35,6 +35,8 @@ export interface QsbrInfo {
   delayedPending: number;
   /** Empty pages of held tags waiting for their goal before they may be reused otherwise. */
   pagesHeld: number;
+  /** 4 KiB chunks the domain's delayed-free queues have made (meta memory, reused; 255 items each). */
+  chunks: number;
   /** The current policy (see {@link QsbrOptions}). */
   options: Required<QsbrOptions>;
 }
@@ -126,7 +128,7 @@ export function qsbrInfo(x: CoreExports, domain: number): QsbrInfo {
   return {
     wrSeq: f(0), rdSeq: f(1), slots: f(2), slotsUsed: f(3),
     delayedQueued: queued, delayedFreed: freed, delayedFailed: failed, delayedPending: queued - freed - failed,
-    pagesHeld: f(7),
+    pagesHeld: f(7), chunks: f(12),
     options: { deferLimit: f(8), freeBytesLimit: f(9), pageBytesLimit: f(10), heldTags },
   };
 }
