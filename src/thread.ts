@@ -143,7 +143,11 @@ export class Thread {
     if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
   }
 
-  /** Free this thread's due delayed frees and held pages now; returns the blocks freed. */
+  /**
+   * Free this thread's due delayed frees and held pages now; returns the blocks
+   * freed. Unlike {@link checkpoint} it reports no quiescent state, so items whose
+   * goal this thread itself has not passed yet stay queued.
+   */
   processDelayed(): number {
     this.enter();
     const n = this.x.ft_delayed_process();
