@@ -1,5 +1,6 @@
-// Builds build/bench/sync.wasm: the core plus the thread-machinery loops (bench/wasm/sync.ts),
-// with the core's release options from asconfig.json, for the mutex and stop-the-world suites.
+// Builds build/bench/sync.wasm: the core plus the thread-machinery loops (bench/wasm/sync.ts,
+// bench/wasm/qsbr.ts), with the core's release options from asconfig.json, for the mutex,
+// stop-the-world and qsbr suites.
 // Fails if the module has a data segment or a start function (it runs on the shared memory).
 import asc from 'assemblyscript/asc';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -2,13 +2,15 @@
 // Runs the selected suites with progress bars, prints Markdown tables, writes all results as one
 // JSON array and the suites' SVG charts next to it, and (full runs) the README's bench section.
 // Flags: --quick (little work, 1 run; writes to bench/results/tmp/ unless --out),
-//        --suite NAME (repeatable; default all), --workload ID (repeatable; mimalloc-bench only),
+//        --suite NAME (repeatable; default all), --workload ID (repeatable; mimalloc-bench, qsbr),
 //        --threads N or LIST (workers: N → 1..N, or e.g. 1,2,4; default 1,2),
 //        --alloc ID[,ID] (only these allocators), --no-emcc (skip the emscripten columns),
 //        --runs N (default 5), --passes N (multi-threaded: spread each cell's runs over N passes
 //        through all cells; default 3), --seed N, --target-ms N (time per timed run), --out PATH.
 // The process re-runs itself with V8_FLAGS (Wasm compiled by the optimising tier up front, for
 // every allocator alike; see bench/README.md).
+// A full run of some suites only (--suite) replaces those suites' results in latest.json, the
+// dated JSON, latest.md and the README, and keeps the other suites' figures from earlier runs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +20,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { mimallocBench } from './mimalloc-bench.ts';
 import { V8_FLAGS } from './mt/harness.ts';
+import { qsbrSuite } from './qsbr.ts';
 import { writeJson, type Result } from './report.ts';
 import { singleThread } from './single-thread.ts';
 import { mutexSuite, stopTheWorldSuite } from './sync.ts';
@@ -48,7 +51,7 @@ export interface SuiteOptions {
 }
 
 export interface Chart {
-  /** file name stem: bench/results/latest-<name>.svg */
+  /** file name stem: bench/results/latest-<name>.svg (a suite's own chart: its suite name) */
   name: string;
   svg: string;
 }
@@ -59,7 +62,7 @@ export interface Suite {
 }
 
 /** The suites, in run order. Add a suite here (and to bench/README.md). */
-const suites: Suite[] = [singleThread, mimallocBench, mutexSuite, stopTheWorldSuite];
+const suites: Suite[] = [singleThread, mimallocBench, mutexSuite, stopTheWorldSuite, qsbrSuite];
 
 /** The package root: works from bench/ (sources) and dist/bench/ (compiled). */
 function findRoot(): string {
@@ -133,31 +136,29 @@ async function main(): Promise<void> {
     progress: progressBar(),
   };
   const out = resolve(root, values.out ?? (opts.quick ? 'bench/results/tmp/quick.json' : 'bench/results/latest.json'));
-  const cpu0 = cpuTimes();
   const all: Result[] = [];
   const charts: Chart[] = [];
-  const heading = `# ftheap benchmarks\n\n${machineLine(opts.threads)}\n`;
-  const reports: string[] = [heading];
-  console.log(heading);
+  const today = new Date().toISOString().slice(0, 10);
+  const blocks: Block[] = [];
+  console.log(`# ftheap benchmarks\n\n${machineLine(opts.threads)}\n`);
   for (const suite of suites.filter((s) => selected.includes(s.name))) {
+    const cpu0 = cpuTimes();
     const { results, report, charts: c } = await suite.run(opts);
     opts.progress.stop();
     all.push(...results);
     charts.push(...(c ?? []));
-    reports.push(report);
-    console.log(report + '\n');
+    // Each suite's report ends with the share of the CPU that other processes took meanwhile.
+    const others = otherLoad(cpu0, cpuTimes());
+    const text = others === undefined ? report : `${report}\n\nOther processes used ${(others * 100).toFixed(0)} % of the ` +
+      `machine's CPU time during this suite's run${others > 0.05 ? ': the figures are disturbed (rerun on a quiet machine).' : '.'}`;
+    blocks.push({ suite: suite.name, date: today, text, charts: (c ?? []).map((x) => x.name) });
+    console.log(text + '\n');
   }
-  const others = otherLoad(cpu0, cpuTimes());
-  if (others !== undefined) {
-    const line = `Other processes used ${(others * 100).toFixed(0)} % of the machine's CPU time during this run`
-      + (others > 0.05 ? ': the figures are disturbed (rerun on a quiet machine).' : '.');
-    reports.push(line);
-    console.log(line);
-  }
-  writeJson(out, all);
   const full = !opts.quick && values.out === undefined;
+  const ran = new Set(blocks.map((b) => b.suite));
+  writeJson(out, full ? mergeResults(out, all, ran) : all);
   // charts next to the JSON: latest-<name>.svg (and a dated copy for full runs)
-  const stamp = `${new Date().toISOString().slice(0, 10)}-${machineName()}`;
+  const stamp = `${today}-${machineName()}`;
   const chartFiles: string[] = [];
   for (const c of charts) {
     const file = join(dirname(out), `${full ? 'latest' : basenameNoExt(out)}-${c.name}.svg`);
@@ -168,15 +169,59 @@ async function main(): Promise<void> {
   }
   console.log(`results: ${out}${chartFiles.length ? `, charts: ${chartFiles.join(', ')}` : ''}`);
   if (full) {
-    // A dated copy per machine kind, and the tables as Markdown for the README.
+    // A dated copy per machine kind, and the tables as Markdown for the README; suites not run
+    // this time keep their blocks from the previous latest.md.
     const dated = resolve(root, `bench/results/${stamp}.json`);
-    writeJson(dated, all);
-    const md = reports.join('\n\n') + '\n';
-    writeFileSync(resolve(root, 'bench/results/latest.md'), md);
-    const images = charts.map((c) => `![${c.name}](bench/results/latest-${c.name}.svg)`).join('\n');
-    updateReadme(resolve(root, 'README.md'), md.replace(/^# ftheap benchmarks\n\n/, '') + (images ? `\n${images}\n` : ''));
+    writeJson(dated, mergeResults(dated, all, ran));
+    const latestMd = resolve(root, 'bench/results/latest.md');
+    const previous = existsSync(latestMd) ? readBlocks(readFileSync(latestMd, 'utf8')) : [];
+    const merged = suites.flatMap((s) => blocks.find((b) => b.suite === s.name) ?? previous.find((b) => b.suite === s.name) ?? []);
+    const kept = merged.filter((b) => !ran.has(b.suite));
+    const heading = machineLine(opts.threads) + (kept.length ? ` This run measured ${[...ran].join(', ')}; ` +
+      `${kept.map((b) => `${b.suite} (${b.date})`).join(', ')} keep${kept.length === 1 ? 's' : ''} the figures of an earlier run.` : '');
+    const body = merged.map((b) => `<!-- suite:${b.suite} ${b.date} -->\n${b.text}`).join('\n\n');
+    writeFileSync(latestMd, `# ftheap benchmarks\n\n${heading}\n\n${body}\n`);
+    // Charts: this run's, and a kept suite's own (latest-<suite>.svg) when it is there.
+    const images = merged.flatMap((b) => b.charts ?? (existsSync(resolve(root, `bench/results/latest-${b.suite}.svg`)) ? [b.suite] : []))
+      .map((n) => `![${n}](bench/results/latest-${n}.svg)`).join('\n');
+    updateReadme(resolve(root, 'README.md'), `${heading}\n\n${body}\n` + (images ? `\n${images}\n` : ''));
     console.log(`results: ${dated}, bench/results/latest.md, README.md`);
   }
+}
+
+/** One suite's Markdown report in latest.md, with the date it was measured. */
+interface Block { suite: string; date: string; text: string; /** this run's chart names */ charts?: string[] }
+
+/**
+ * The suites' blocks of a latest.md: marked `<!-- suite:NAME DATE -->`, or (files written before
+ * the marks) split at each `## NAME…` heading, with the run's date and its closing line about
+ * other processes copied into every block.
+ */
+function readBlocks(md: string): Block[] {
+  const marked = [...md.matchAll(/^<!-- suite:(\S+) (\S+) -->\n/gm)];
+  if (marked.length) {
+    return marked.map((m, i) => ({ suite: m[1], date: m[2],
+      text: md.slice(m.index! + m[0].length, i + 1 < marked.length ? marked[i + 1].index : undefined).trim() }));
+  }
+  const date = /Measured (\d{4}-\d{2}-\d{2})/.exec(md)?.[1] ?? 'earlier';
+  const blocks: Block[] = [];
+  let otherLine = '';
+  for (const line of md.split('\n')) {
+    const name = line.startsWith('## ') ? suites.map((s) => s.name).find((n) => line.startsWith(`## ${n}:`) || line.startsWith(`## ${n} `)) : undefined;
+    if (line.startsWith('Other processes used')) otherLine = line;
+    else if (name && blocks.at(-1)?.suite !== name) blocks.push({ suite: name, date, text: line });
+    else if (blocks.length) blocks.at(-1)!.text += '\n' + line;
+  }
+  for (const b of blocks) b.text = b.text.trim() + (otherLine ? `\n\n${otherLine}` : '');
+  return blocks;
+}
+
+/** The results in `path` of suites not in `ran`, then `fresh`, in suite order. */
+function mergeResults(path: string, fresh: Result[], ran: Set<string>): Result[] {
+  let old: Result[] = [];
+  try { old = JSON.parse(readFileSync(path, 'utf8')) as Result[]; } catch { /* none yet */ }
+  const order = (r: Result) => { const i = suites.findIndex((s) => s.name === r.suite); return i < 0 ? suites.length : i; };
+  return [...old.filter((r) => !ran.has(r.suite)), ...fresh].sort((a, b) => order(a) - order(b));
 }
 
 const basenameNoExt = (p: string) => p.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');

@@ -1,8 +1,9 @@
 // bench.test.ts — the benchmark code runs and produces well-formed results (no timing checks).
 // Builds the in-Wasm bench modules (bench/build-wasm.mjs, bench/build-sync.mjs; the emscripten
 // peers are used when an earlier `npm run build:bench` built them), then runs every suite in
-// quick mode with 1 and 2 workers (`node dist/bench/main.js --quick`, the tsc output that
-// `npm run build` made) and checks the JSON and the charts it writes.
+// quick mode with 1 and 2 workers (the thread-machinery suites also with 4, and qsbr's poll cost
+// with up to 64 registered threads; `node dist/bench/main.js --quick`, the tsc output that
+// `npm run build` made) and checks the JSON, the report's headings and the charts it writes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +78,22 @@ describe('bench: every suite in quick mode', () => {
     const stw = results.filter((r) => r.suite === 'stop-the-world');
     expect(new Set(stw.map((r) => r.threads))).toEqual(new Set([1, 2, 4]));
     expect(mb.filter((r) => r.allocator === 'ftheap-wasm' && r.workload !== 'cache-scratch').every((r) => r.liveBytes > 0)).toBe(true);
+
+    // the qsbr suite: reads (both structures, both variants, 1/2/4 readers), poll cost at 1..64
+    // registered threads, freeDelayed latency alone and with 1 or 2 others at either period
+    const q = results.filter((r) => r.suite === 'qsbr');
+    const qcells = new Set(q.map((r) => `${r.workload}/${r.allocator}/${r.threads}`));
+    const want: string[] = [];
+    for (const w of ['list-read', 'map-read']) for (const a of ['lock-free', 'mutex']) for (const t of [1, 2, 4]) want.push(`${w}/${a}/${t}`);
+    for (const w of ['poll', 'poll-per-slot']) for (const t of [1, 2, 4, 8, 16, 32, 64]) want.push(`${w}/ftheap/${t}`);
+    for (const p of ['p50', 'p90', 'p99']) {
+      want.push(`free-delayed-${p}/alone/1`);
+      for (const a of ['others-every-10us', 'others-every-100us']) for (const t of [2, 3]) want.push(`free-delayed-${p}/${a}/${t}`);
+    }
+    for (const c of want) expect(qcells.has(c), c).toBe(true);
+    expect(q.length).toBe(want.length);
+    for (const heading of ['## qsbr: SharedList / SharedMap reads', '### qsbr: read targets', '## qsbr: poll cost vs registered threads',
+      '## qsbr: freeDelayed → free latency']) expect(run.text).toContain(heading);
 
     // the report and the charts
     expect(run.text).toContain('## mimalloc-bench: throughput and ns per op');
