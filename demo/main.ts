@@ -1,13 +1,20 @@
 // demo/main.ts — `npm start [-- --workers N] [--seconds S | --ops N]`.
-// Makes one ftheap runtime, starts N workers (demo/worker.ts) on it, shows their
-// progress (a bar per worker on a TTY, a line per second otherwise), snapshots the
-// allocator while the workers are parked with their working sets still live, lets
-// them free everything and exit, then prints a summary. Exit code 1 if any block
-// failed verification or blocks are still live at the end.
+// Makes one ftheap runtime and runs two phases on it.
+// 1. Allocator: starts N workers (demo/worker.ts), shows their progress (a bar per
+//    worker on a TTY, a line per second otherwise), snapshots the allocator while
+//    the workers are parked with their working sets still live, lets them free
+//    everything and exit, then prints a summary.
+// 2. SharedMap (demo/map-phase.ts), for 0.6·S s or N writer ops: one writer grows
+//    and shrinks a map, N − 1 workers read it lock-free and check every value,
+//    then the QSBR figures show every replaced table freed.
+// Exit code 1 if any block or value failed verification, or anything (blocks,
+// delayed frees) is left at the end of either phase.
 import { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { Runtime, type AllocatorStats } from '../src/index.ts';
+import { fmtBytes, fmtCount, table } from './format.ts';
+import { runMapPhase } from './map-phase.ts';
 import { C, CONTROL_WORDS, GO, ringBytes, STRIDE, type WorkerInit, type WorkerMessage } from './shared.ts';
 
 const { values: args } = parseArgs({
@@ -15,27 +22,8 @@ const { values: args } = parseArgs({
 });
 const workers = Number(args.workers), seconds = Number(args.seconds), opsPerWorker = Number(args.ops ?? 0);
 if (!(Number.isInteger(workers) && workers >= 1 && seconds > 0 && Number.isInteger(opsPerWorker) && opsPerWorker >= 0)) {
-  console.error('usage: node dist/demo/main.js [--workers N] [--seconds S | --ops N (per worker)]');
+  console.error('usage: node dist/demo/main.js [--workers N] [--seconds S | --ops N (per worker; the map writer\'s too)]');
   process.exit(2);
-}
-
-// ---- formatting ---------------------------------------------------------------
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-function fmtBytes(n: number): string {
-  let u = 0;
-  while (n >= 1024 && u < UNITS.length - 1) { n /= 1024; u++; }
-  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${UNITS[u]}`;
-}
-function fmtCount(n: number): string {
-  if (n < 1e4) return String(Math.round(n));
-  return n < 1e6 ? `${(n / 1e3).toFixed(1)}k` : `${(n / 1e6).toFixed(2)}M`;
-}
-/** An aligned text table: first column left-aligned, the others right-aligned. */
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows].map((r) => r.map(String));
-  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((s, c) => (c === 0 ? s.padEnd(widths[c]) : s.padStart(widths[c]))).join('  ');
-  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
 // ---- runtime, shared state, workers -------------------------------------------
@@ -154,6 +142,10 @@ console.log(table(['', 'end of run', 'after exit'], [
 ]));
 
 const failed = sum(C.FAILED), live = final.totals.blocksUsed;
-console.log(failed === 0 && live === 0 ? '\nOK: every block verified, nothing left live.'
+const allocOk = failed === 0 && live === 0;
+console.log(allocOk ? '\nOK: every block verified, nothing left live.'
   : `\nFAILED: ${failed} verification failures, ${live} blocks still live.`);
-process.exitCode = failed === 0 && live === 0 ? 0 : 1;
+
+// ---- phase 2: SharedMap ------------------------------------------------------------
+const mapOk = await runMapPhase(rt, { workers, millis: seconds * 600, ops: opsPerWorker });
+process.exitCode = allocOk && mapOk ? 0 : 1;

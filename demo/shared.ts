@@ -1,7 +1,10 @@
-// demo/shared.ts — what demo/main.ts and demo/worker.ts agree on: the data a worker
-// starts with, the layout of the shared progress counters and control words, and
-// the lock-free single-producer/single-consumer rings that carry blocks from one
-// worker to another to be freed there (cross-thread frees).
+// demo/shared.ts — what the demo's main thread and its workers agree on.
+// Allocator phase (demo/main.ts, demo/worker.ts): the data a worker starts with,
+// the layout of the shared progress counters and control words, and the lock-free
+// single-producer/single-consumer rings that carry blocks from one worker to
+// another to be freed there (cross-thread frees).
+// SharedMap phase (demo/map-phase.ts, demo/map-worker.ts): the same for the map's
+// writer and readers, and the keys and values the writer writes.
 import type { RuntimeHandle } from '../src/index.ts';
 
 /** What main posts to each worker as `workerData`. */
@@ -79,3 +82,58 @@ export class Ring {
     return (tail - head) | 0;
   }
 }
+
+// ---- SharedMap phase -------------------------------------------------------------
+
+/** What demo/map-phase.ts posts to each demo/map-worker.ts as `workerData`. */
+export interface MapWorkerInit {
+  handle: RuntimeHandle;
+  /** The SharedMap's handle. */
+  map: number;
+  /** Worker 0 is the writer, 1..readers the readers. */
+  id: number;
+  readers: number;
+  /** The writer writes for this long (ms) unless `ops` is set. */
+  millis: number;
+  /** The writer's sets + deletes; 0 = write for `millis`. Readers read until the writer stops. */
+  ops: number;
+  counters: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+}
+
+// Per-worker counters: a Float64Array of MAP_STRIDE slots per worker, written by
+// the worker, polled by main. OPS..PROGRESS are every worker's; the rest are the
+// writer's.
+export const M = {
+  OPS: 0, // reads (get) for a reader; sets + deletes for the writer
+  FAILED: 1, // verification failures
+  MILLIS: 2, // time spent running
+  PROGRESS: 3, // 0..1 (the writer's; readers run until it is done)
+  CHECKPOINTS: 4, // thread.checkpoint() calls
+  SETS: 5,
+  DELETES: 6,
+  REBUILDS: 7, // tables replaced (each old one went to freeDelayed)
+  KEYS: 8, // entries in the map now
+  CAPACITY: 9, // slots of the current table
+} as const;
+export const MAP_STRIDE = 10;
+
+// Control words (Int32Array): readers count themselves in MAP_READY once they
+// read; the writer starts when all have, and sets MAP_STOP when it is done (main
+// sets it too if a worker fails).
+export const MAP_READY = 0;
+export const MAP_STOP = 1;
+export const MAP_CONTROL_WORDS = 2;
+
+/** Keys 0..STABLE_KEYS-1 are in the map for the whole phase, with mapValue(key). */
+export const STABLE_KEYS = 64;
+/** The writer inserts and deletes keys BAND_BASE..BAND_BASE+BAND_KEYS-1. */
+export const BAND_BASE = 0x10000;
+export const BAND_KEYS = 2048;
+
+/**
+ * The only value a key is ever mapped to: a Fibonacci hash of the key, xor a
+ * constant. The multiplier is odd, so no two keys share a value: a value read
+ * from another key's slot shows as wrong.
+ */
+export const mapValue = (key: number) => (Math.imul(key, 0x9E3779B1) ^ 0x5EED) >>> 0;

@@ -132,6 +132,7 @@ for (;;) {
 Atomics.add(control, STOPPED, 1);
 for (let n; (n = Atomics.load(control, STOPPED)) < workers;) {
   drainInbox();
+  t.checkpoint(); // a late worker's attach may stop the world (the 9th grows the QSBR slots): pause for it
   Atomics.wait(control, STOPPED, n, 1);
 }
 drainInbox();
