@@ -237,8 +237,12 @@ export function mapDestroy(map: usize): i32 {
 
 // ---- Lock-free reads (the caller is attached) -------------------------------------------
 
-/** The value of `key`, or MAP_NONE. Wait-free; see the file comment for why it is linearizable. */
-export function mapGet(map: usize, key: u32): f64 {
+/**
+ * The value of `key`, or MAP_NONE. Wait-free; see the file comment for why it is
+ * linearizable. Inlined: it is the hot path of every reader.
+ */
+// @ts-ignore: decorator
+@inline export function mapGet(map: usize, key: u32): f64 {
   const t = mapTable(map);
   debugReadDelay();                    // tests: widen the window a free would hit
   const mask = load<u32>(t, T_MASK);   // immutable once published
