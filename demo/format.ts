@@ -1,4 +1,4 @@
-// demo/format.ts — how the demo prints numbers and tables (both phases).
+// demo/format.ts — how the demo prints numbers and tables, and how a phase gives up (both phases).
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -19,4 +19,15 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
   const line = (r: string[]) => r.map((s, c) => (c === 0 ? s.padEnd(widths[c]) : s.padStart(widths[c]))).join('  ');
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/**
+ * A phase failed: stop its progress display, report, terminate its workers and
+ * exit 1 (the demo's exit code for any failure).
+ */
+export async function abortDemo(e: unknown, stopDisplay: () => void, pool: { terminate(): Promise<number> }[]): Promise<never> {
+  stopDisplay();
+  console.error('demo failed:', e);
+  await Promise.all(pool.map((w) => w.terminate()));
+  process.exit(1);
 }

@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { Runtime, type AllocatorStats } from '../src/index.ts';
-import { fmtBytes, fmtCount, table } from './format.ts';
+import { abortDemo, fmtBytes, fmtCount, table } from './format.ts';
 import { runMapPhase } from './map-phase.ts';
 import { C, CONTROL_WORDS, GO, ringBytes, STRIDE, type WorkerInit, type WorkerMessage } from './shared.ts';
 
@@ -98,13 +98,7 @@ await new Promise<void>((resolve, reject) => {
       }
     });
   }
-}).catch(async (e: unknown) => {
-  clearInterval(ticker);
-  progress.stop();
-  console.error('demo failed:', e);
-  await Promise.all(pool.map((w) => w.terminate()));
-  process.exit(1);
-});
+}).catch((e: unknown) => abortDemo(e, () => { clearInterval(ticker); progress.stop(); }, pool));
 clearInterval(ticker);
 progress.stop();
 const final = rt.stats();

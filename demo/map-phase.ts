@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { SharedMap, type QsbrInfo, type Runtime } from '../src/index.ts';
-import { fmtCount, table } from './format.ts';
+import { abortDemo, fmtCount, table } from './format.ts';
 import {
   BAND_BASE, BAND_KEYS, M, MAP_CONTROL_WORDS, MAP_STOP, MAP_STRIDE, mapValue, STABLE_KEYS, type MapWorkerInit,
 } from './shared.ts';
@@ -103,13 +103,9 @@ export async function runMapPhase(rt: Runtime, o: MapPhaseOptions): Promise<bool
         else if (++exited === o.workers) resolve();
       });
     }
-  }).catch(async (e: unknown) => {
+  }).catch((e: unknown) => {
     Atomics.store(ctl, MAP_STOP, 1);
-    clearInterval(ticker);
-    progress.stop();
-    console.error('demo failed:', e);
-    await Promise.all(pool.map((w) => w.terminate()));
-    process.exit(1);
+    return abortDemo(e, () => { clearInterval(ticker); progress.stop(); }, pool);
   });
   clearInterval(ticker);
   progress.stop();
