@@ -256,6 +256,7 @@ export const HEAP_SIZE: u32 = 1152;
 //   +232  dfPending    u32 owner   items queued, not yet freed
 //   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
 //   +244  heldLast     u32 owner
+//   +248  orphanNext   u32 (domain's orphan list) exited with held pages (qsbr-pages.ts)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -289,6 +290,7 @@ export const T_DF_TAIL: usize = 228;
 export const T_DF_PENDING: usize = 232;
 export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
+export const T_ORPHAN_NEXT: usize = 248;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
@@ -335,6 +337,8 @@ export const THREAD_EXITED: u32 = 4;
 //   +360  chunkLock    u32 atomic  spin lock of the chunk pool
 //   +364  chunkFree    u32 (chunkLock) delayed-free chunks not in use (meta memory, reused)
 //   +368  chunks       u32 (chunkLock) chunks ever made
+//   +372  orphans      u32 atomic  exited threads that left held pages (push: CAS; take: swap)
+//   +376  orphanLock   u32 atomic  try-locked by the one thread acting as their owner
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -363,6 +367,8 @@ export const D_PAGES_HELD: usize = 356;
 export const D_CHUNK_LOCK: usize = 360;
 export const D_CHUNK_FREE: usize = 364;
 export const D_CHUNKS: usize = 368;
+export const D_ORPHANS: usize = 372;
+export const D_ORPHAN_LOCK: usize = 376;
 export const DOMAIN_SIZE: u32 = 384;
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------

@@ -20,11 +20,21 @@
 // page, and when heaps are collected; it stops at the first goal not reached.
 // The goal stays on the page record, so it survives abandonment (later issue).
 //
-// Owner only. See also: qsbr.ts (goals), page.ts (pageFree calls pageHold).
+// A thread that exits with held pages still waiting becomes an orphan: its record
+// goes on its domain's orphan list, and a live thread's checkpoint (the one that
+// wins a try-lock) acts as its owner to free them once due; then its segments can
+// go back to the pool and the record, left with nothing, is recycled. This is safe
+// because nobody else touches an exited record's heaps, spans or segment list:
+// remote frees only ever touch pages with live blocks, and held pages have none.
+//
+// Owner only (or the orphan list's lock holder, for orphans). See also: qsbr.ts (goals), page.ts (pageFree calls pageHold).
 
 import { pageFreeNow, pageUnfull } from "./page";
-import { qsbrGoalReached, qsbrHoldsTag, qsbrPageGoal, qsbrPollIssuing } from "./qsbr";
-import { D_PAGES_HELD, H_THREAD, P_BLOCK_SIZE, P_CAPACITY, P_IN_FULL, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV,
+import { casAcqRel, loadAcquire, swapAcqRel } from "./atomics";
+import { mutexTryLock, mutexUnlock } from "./mutex";
+import { threadRecycleExited } from "./thread";
+import { qsbrGoalReached, qsbrHoldsTag, qsbrPageGoal, qsbrPollIssuing, qsbrScan } from "./qsbr";
+import { D_ORPHANS, D_ORPHAN_LOCK, T_ORPHAN_NEXT, D_PAGES_HELD, H_THREAD, P_BLOCK_SIZE, P_CAPACITY, P_IN_FULL, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV,
   P_RETIRE, P_TAG, P_USED, P_XHEAP, T_DOMAIN, T_HELD_FIRST, T_HELD_LAST } from "./layout";
 
 /** Cancel a page's hold, if it has one: goal 0, off its thread's list. */
@@ -86,9 +96,14 @@ export function pageHold(heap: usize, page: usize): bool {
  * Returns the pages freed.
  */
 export function heldPagesCollect(thread: usize, atCheckpoint: bool): u32 {
+  return heldWalk(thread, atCheckpoint, true);
+}
+
+/** heldPagesCollect; without `mayScan` it trusts the cached minimum (no scan, no advance). */
+function heldWalk(thread: usize, atCheckpoint: bool, mayScan: bool): u32 {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   let freed: u32 = 0;
-  let scanned = false;
+  let scanned = !mayScan;
   let page = <usize>load<u32>(thread, T_HELD_FIRST);
   if (page == 0) return 0;
   const newest = load<u64>(<usize>load<u32>(thread, T_HELD_LAST), P_QSBR_GOAL);
@@ -105,5 +120,38 @@ export function heldPagesCollect(thread: usize, atCheckpoint: bool): u32 {
     freed++;
     page = next;
   }
+  return freed;
+}
+
+// ---- Orphans: held pages of exited threads -------------------------------------------
+
+/** `thread` exits with held pages left: list it for a live thread to finish. */
+export function heldPagesOrphan(thread: usize): void {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  while (true) {
+    const head = loadAcquire(domain + D_ORPHANS);
+    store<u32>(thread, head, T_ORPHAN_NEXT);
+    if (casAcqRel(domain + D_ORPHANS, head, <u32>thread)) return;
+  }
+}
+
+/**
+ * Free the due held pages of the domain's orphans, acting as their owner; an
+ * orphan left with no held page and no segment is recycled. Never waits: one
+ * thread at a time (try-lock). Returns the pages freed.
+ */
+export function heldPagesCollectOrphans(domain: usize): u32 {
+  if (loadAcquire(domain + D_ORPHANS) == 0 || !mutexTryLock(domain + D_ORPHAN_LOCK)) return 0;
+  let freed: u32 = 0;
+  qsbrScan(domain);   // once; then each orphan's walk trusts the cached minimum (their goals are issued)
+  let orphan = <usize>swapAcqRel(domain + D_ORPHANS, 0);
+  while (orphan != 0) {
+    const next = <usize>load<u32>(orphan, T_ORPHAN_NEXT);
+    freed += heldWalk(orphan, false, false);
+    if (load<u32>(orphan, T_HELD_FIRST) != 0) heldPagesOrphan(orphan);
+    else threadRecycleExited(orphan);
+    orphan = next;
+  }
+  mutexUnlock(domain + D_ORPHAN_LOCK);
   return freed;
 }

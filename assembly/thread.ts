@@ -20,9 +20,10 @@
 //   0. QSBR              a quiescent state is reported (qsbr.ts)
 //   1. PLEASE_STOP       suspend for a stop-the-world, wait, re-attach
 //   2. EXPLICIT_MERGE    reported (biased refcounting merges here, later issue)
-//   3. delayed frees     due delayed frees and held pages are freed whenever there
-//                        are any (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set
-//                        when a deferred advance was forced) is reported
+//   3. delayed frees     due delayed frees and held pages (its own, and those exited
+//                        threads left) are freed whenever there are any
+//                        (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set when a
+//                        deferred advance was forced) is reported
 //   4. GC_SCHEDULED      reported (the facade runs the collector, later issue)
 //   5. version           the copy is refreshed if the domain's changed
 //   6. ASYNC_INTERRUPT   reported: the facade throws InterruptError
@@ -35,7 +36,8 @@
 //
 // Exit (before abandonment exists): the thread goes offline, every page is
 // switched to DELAY_NEVER, remote frees are drained, empty pages and segments are
-// freed (held pages whose goal is not reached stay with the record), pending
+// freed (held pages whose goal is not reached wait on the domain's orphan list,
+// freed by a live thread's checkpoint later), pending
 // delayed frees go to the domain's queue, the QSBR slot is given back; pages with
 // live blocks stay owned by the exited record, and other threads can still free
 // into them.
@@ -50,7 +52,7 @@ import { EAGAIN, ENOMEM, ENOT_ATTACHED, OK } from "./errors";
 import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
 import { heapCollect, heapInit } from "./heap";
 import { QF_EXITING, QF_KEEP_SEQ, qsbrOffline, qsbrOnline, qsbrQuiescent, qsbrUnregister } from "./qsbr";
-import { heldPagesCollect } from "./qsbr-pages";
+import { heldPagesCollect, heldPagesCollectOrphans, heldPagesOrphan } from "./qsbr-pages";
 import { hostCanBlock, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
 import { D_FREE_THREADS, D_STW, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, GLOBAL_STW, HEAP_SIZE, ROOT,
@@ -230,6 +232,7 @@ export function threadCheckpoint(thread: usize): u32 {
   }
   if (delayedHasWork(thread)) delayedProcess(thread, true);
   if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, true);
+  heldPagesCollectOrphans(<usize>load<u32>(thread, T_DOMAIN));
   const reported = b & (BRK_EXPLICIT_MERGE | BRK_DELAYED_FREE | BRK_GC_SCHEDULED | BRK_ASYNC_INTERRUPT);
   if (reported != 0) atomic.and<u32>(thread + T_BREAKER, ~reported);
   events |= reported;
@@ -287,6 +290,23 @@ export function threadExit(thread: usize): void {
   addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
   addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
   if (curThread == thread) currentSet(0, EMPTY_HEAP);
+  // Held pages still waiting: a live thread frees them later (qsbr-pages.ts).
+  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesOrphan(thread);
+}
+
+/**
+ * An EXITED record whose last segment is gone (its held pages freed by another
+ * thread) goes back to its domain's free records. Any thread; no-op otherwise.
+ */
+export function threadRecycleExited(thread: usize): void {
+  if (load<u32>(thread, T_SEG_COUNT) != 0 || loadAcquire(thread + T_HUGE_COUNT) != 0) return;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  headLock();
+  if (casAcqRel(thread + T_STATE, THREAD_EXITED, THREAD_FREE)) {
+    store<u32>(thread, load<u32>(domain, D_FREE_THREADS), T_FREE_NEXT);
+    store<u32>(domain, <u32>thread, D_FREE_THREADS);
+  }
+  headUnlock();
 }
 
 /** Is `thread` a thread record of this runtime (any state)? Walks the push-only list. */

@@ -416,3 +416,29 @@ describe('edge cases', () => {
     t.exit();
   });
 });
+
+describe('orphans', () => {
+  it("held pages of exited threads are freed by a live thread's checkpoint, and their records recycled", async () => {
+    const { rt, ctl } = await setupRuntime(4);
+    const reader = await onlineReader(rt, ctl);
+    const units0 = rt.stats().segments.unitsLive;
+    const churn = await Peer.start(rt.share(), ctl, 'churn');
+    const exited = new Set<number>();
+    for (let i = 0; i < 6; i++) {
+      const t = await churn.call<number>('attach');
+      exited.add(await churn.call<number>('id', t));
+      const ps = await churn.call<number[]>('allocMany', t, 2000, 48, Tag.OBJECT);
+      await churn.call('freeMany', t, ps);
+      await churn.call('exit', t);
+    }
+    // The reader never checkpointed: every exited thread's emptied OBJECT pages still wait.
+    expect(rt.domain().qsbrInfo().pagesHeld).toBeGreaterThanOrEqual(6);
+    expect(rt.stats().segments.unitsLive).toBeGreaterThanOrEqual(units0 + 6);
+    await reader.call('checkpoint', 0);    // passes the goals, and frees the orphans' pages
+    expect(rt.domain().qsbrInfo().pagesHeld).toBe(0);
+    expect(rt.stats().segments.unitsLive).toBe(units0);
+    // The records, left with nothing, are reused.
+    const t = await churn.call<number>('attach');
+    expect(exited.has(await churn.call<number>('id', t))).toBe(true);
+  });
+});
