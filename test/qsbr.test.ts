@@ -417,6 +417,40 @@ describe('edge cases', () => {
   });
 });
 
+describe('allocation does not end a read-side section', () => {
+  it("a thread paused for a stop inside malloc keeps its QSBR seq, so a delayed free waits for it", async () => {
+    const { rt, ctl } = await setupRuntime(4);
+    const reader = await onlineReader(rt, ctl);
+    await reader.call('checkpoint', 0);
+    const rid = await reader.call<number>('id', 0);
+    const seq = await reader.call<number>('qsbrSeq', 0);
+    const busy = reader.call<number>('allocNoCheckpoint', 0, Ctl.STOP);
+    await until(() => Atomics.load(ctl, Ctl.ITERS) > 2, 20_000, 'allocating');
+    const t = rt.attach();
+    const seen: number[] = [];
+    const p = t.alloc(64);
+    for (let i = 0; i < 10; i++) {
+      // The reader only stops inside malloc's slow path: it stays online with its old seq.
+      t.stopTheWorld(() => {
+        seen.push(rt.exports.ft_qsbr_thread_seq(rid));
+        if (i === 0) t.freeDelayed(p);
+        t.qsbr.advance();
+      });
+    }
+    expect(seen).toEqual(Array(10).fill(seq));
+    t.checkpoint();
+    expect(t.delayedPending).toBe(1);                  // held back by the reader's old seq
+    t.detach();
+    setCtl(ctl, Ctl.STOP);
+    expect(await within(busy, 20_000, 'allocator loop')).toBeGreaterThan(2);
+    await reader.call('checkpoint', 0);
+    t.attach();
+    t.checkpoint();
+    expect(t.delayedPending).toBe(0);
+    t.exit();
+  });
+});
+
 describe('orphans', () => {
   it("held pages of exited threads are freed by a live thread's checkpoint, and their records recycled", async () => {
     const { rt, ctl } = await setupRuntime(4);
