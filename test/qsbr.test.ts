@@ -287,6 +287,26 @@ describe('QSBR slots', () => {
     expect(rt.domain().qsbrInfo().slotsUsed).toBe(used0);
   });
 
+  it('a thread that may not block (browser main-thread rules) grows the slots by polling', async () => {
+    const { rt, ctl } = await setupRuntime(4);
+    const used0 = rt.domain().qsbrInfo().slotsUsed;
+    const loopers = await Peer.startMany(rt, ctl, 8 - used0);         // fill the 8 slots
+    const loops = loopers.map(async (p, i) => {
+      await p.call('attach');
+      return p.call<LoopResult>('loop', 0, { slot: i, maxMs: 60_000 });
+    });
+    await until(() => loopers.every((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > 2), 30_000, 'loopers');
+    expect(rt.domain().qsbrInfo().slots).toBe(8);
+    const nb = await Peer.start(rt.share(), ctl, 'non-blocking', { blocking: false });
+    await within(nb.call('attach'), 30_000, 'non-blocking attach');   // the 9th: grows under a polled stop
+    expect(await nb.call('state', 0)).toBe('attached');
+    expect(rt.domain().qsbrInfo().slots).toBe(16);
+    expect(rt.domain().qsbrInfo().slotsUsed).toBe(9);
+    await nb.call('detach', 0);
+    setCtl(ctl, Ctl.STOP);
+    for (const r of await within(Promise.all(loops), 30_000, 'loops')) expect(r.errors).toEqual([]);
+  });
+
   it('domains have separate QSBR state', async () => {
     const rt = await Runtime.create();
     const d2 = rt.createDomain();
