@@ -24,10 +24,10 @@ import { curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { blockLooksFree, blockNext, pageRetire, pageUnfull } from "./page";
-import { qsbrHoldsTag } from "./qsbr";
+import { pageTagHeld } from "./qsbr-pages";
 import { hugeFreeHeld } from "./delayed-free";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, T_DOMAIN, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -112,9 +112,7 @@ function failWith(code: i32): i32 {
  */
 function debugFillFreed(page: usize, p: usize): void {
   const bs = load<u32>(page, P_BLOCK_SIZE);
-  const tag = <u32>load<u8>(page, P_TAG);
-  const domain = <usize>load<u32>(<usize>load<u32>(<usize>loadAcquire(page + P_XHEAP), H_THREAD), T_DOMAIN);
-  const keep: u32 = !qsbrHoldsTag(domain, tag) ? 4 : tag == TAG_GC_PRE ? 24 : 16;
+  const keep: u32 = !pageTagHeld(page) ? 4 : <u32>load<u8>(page, P_TAG) == TAG_GC_PRE ? 24 : 16;
   if (bs > keep) memory.fill(p + keep, 0xDD, bs - keep);
 }
 
@@ -235,8 +233,7 @@ function freeSpecial(p: usize): i32 {
   if (!casAcqRel(page + P_USED, 1, 0)) return failWith(EDOUBLE_FREE);
   const seg = segmentOf(p);
   // A held tag's segment waits for a QSBR goal before it can be reused (delayed-free.ts).
-  const domain = <usize>load<u32>(<usize>loadAcquire(seg + SEG_THREAD), T_DOMAIN);
-  if (qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG)) && hugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) return OK;
+  if (pageTagHeld(page) && hugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) return OK;
   hugeSegmentFree(seg);
   return OK;
 }

@@ -59,6 +59,15 @@ export function pageHoldClear(thread: usize, page: usize): void {
 }
 
 /**
+ * Is `page`'s tag one whose memory waits for a goal before reuse, in the domain
+ * of the heap that owns it? (Normal pages and huge blocks alike.)
+ */
+export function pageTagHeld(page: usize): bool {
+  const thread = <usize>load<u32>(<usize>loadAcquire(page + P_XHEAP), H_THREAD);
+  return qsbrHoldsTag(<usize>load<u32>(thread, T_DOMAIN), <u32>load<u8>(page, P_TAG));
+}
+
+/**
  * The hook before an empty page is really freed: true when it must wait (it is
  * held, now or still), false when it may be freed (not a held tag, or its goal
  * is reached; then it is already unlinked).
@@ -66,7 +75,7 @@ export function pageHoldClear(thread: usize, page: usize): void {
 export function pageHold(heap: usize, page: usize): bool {
   const thread = <usize>load<u32>(heap, H_THREAD);
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  const held = qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG));
+  const held = pageTagHeld(page);
   const goal = load<u64>(page, P_QSBR_GOAL);
   if (goal != 0) {
     if (held && !qsbrGoalReached(domain, goal)) return true;

@@ -55,7 +55,7 @@ import { QF_EXITING, QF_KEEP_SEQ, qsbrOffline, qsbrOnline, qsbrQuiescent, qsbrUn
 import { heldPagesCollect, heldPagesCollectOrphans, heldPagesOrphan } from "./qsbr-pages";
 import { hostCanBlock, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { D_FREE_THREADS, D_STW, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, GLOBAL_STW, HEAP_SIZE, ROOT,
+import { D_FREE_THREADS, D_ORPHANS, D_STW, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, GLOBAL_STW, HEAP_SIZE, ROOT,
   R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, S_REQUESTED, S_REQUESTER, T_BREAKER,
   T_CS_DEPTH, T_DOMAIN, T_DOMAIN_NEXT, T_HELD_FIRST, T_QSBR_FLAGS, T_FREE_NEXT, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_SEG_COUNT, T_SERIAL,
   T_STATE, T_STW_PENDING, TAG_COUNT, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
@@ -230,13 +230,14 @@ export function threadCheckpoint(thread: usize): u32 {
     if ((events & EV_WOULD_BLOCK) != 0) return events;
     b = loadAcquire(thread + T_BREAKER);
   }
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
   if (delayedHasWork(thread)) delayedProcess(thread, true);
   if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, true);
-  heldPagesCollectOrphans(<usize>load<u32>(thread, T_DOMAIN));
+  if (loadAcquire(domain + D_ORPHANS) != 0) heldPagesCollectOrphans(domain);
   const reported = b & (BRK_EXPLICIT_MERGE | BRK_DELAYED_FREE | BRK_GC_SCHEDULED | BRK_ASYNC_INTERRUPT);
   if (reported != 0) atomic.and<u32>(thread + T_BREAKER, ~reported);
   events |= reported;
-  const dv = loadAcquire(<usize>load<u32>(thread, T_DOMAIN) + D_VERSION) & VERSION_MASK;
+  const dv = loadAcquire(domain + D_VERSION) & VERSION_MASK;
   if ((b >> VERSION_SHIFT) != dv) {
     breakerSetVersion(thread, dv);
     events |= EV_VERSION_CHANGED;
@@ -276,27 +277,24 @@ export function threadExit(thread: usize): void {
   csSuspendAll(thread);
   store<u32>(thread, 0, T_CS_DEPTH);
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  const recyclable = load<u32>(thread, T_SEG_COUNT) == 0 && loadAcquire(thread + T_HUGE_COUNT) == 0;
   headLock();
   // A stop that counted us must not wait for a thread that is gone.
   const stw = stwActiveFor(thread);
   if (stw != 0) stwAccount(thread, stw);
-  storeRelease(thread + T_STATE, recyclable ? THREAD_FREE : THREAD_EXITED);
-  if (recyclable) {
-    store<u32>(thread, load<u32>(domain, D_FREE_THREADS), T_FREE_NEXT);
-    store<u32>(domain, <u32>thread, D_FREE_THREADS);
-  }
+  storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
   addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
   addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
   if (curThread == thread) currentSet(0, EMPTY_HEAP);
-  // Held pages still waiting: a live thread frees them later (qsbr-pages.ts).
+  // Held pages still waiting: a live thread frees them later (qsbr-pages.ts) and
+  // recycles the record then; otherwise it is recycled now if it owns nothing.
   if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesOrphan(thread);
+  else threadRecycleExited(thread);
 }
 
 /**
- * An EXITED record whose last segment is gone (its held pages freed by another
- * thread) goes back to its domain's free records. Any thread; no-op otherwise.
+ * An EXITED record that owns no segment any more goes back to its domain's free
+ * records (at exit, or once another thread freed its held pages). No-op otherwise.
  */
 export function threadRecycleExited(thread: usize): void {
   if (load<u32>(thread, T_SEG_COUNT) != 0 || loadAcquire(thread + T_HUGE_COUNT) != 0) return;

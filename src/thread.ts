@@ -36,7 +36,7 @@ export class Thread {
     this.x = runtime.exports;
     this.mallocRaw = this.x.ft_malloc;
     this.freeRaw = this.x.ft_free;
-    this.qsbr = new ThreadQsbr(this.x, () => this.enter(), id);
+    this.qsbr = new ThreadQsbr(this.x, () => this.makeCurrent(), id);
   }
 
   /** Whether {@link exit} has been called. */
@@ -434,7 +434,7 @@ export class Thread {
    * {@link exit} or {@link detach}.
    */
   makeCurrent(): void {
-    if (!this.active) this.enter();
+    this.enter();
   }
 }
 
