@@ -57,13 +57,7 @@ export function lineGrid(title: string, subtitle: string, yLabel: string, panels
   const lg = legend([...allSeries].map(([label, color]) => ({ label, color })), gap, 62, width - 2 * gap);
   const top = 56 + lg.height;
   const height = top + rows * (ph + gap) + 8;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
-    `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="${gap}" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    `<text x="${gap}" y="40" font-size="11" fill="#555">${esc(subtitle)}</text>`,
-    lg.svg,
-  ];
+  const out = svgHead(width, height, gap, title, subtitle, lg.svg);
   panels.forEach((p, i) => {
     const ox = gap + (i % cols) * (pw + gap), oy = top + Math.floor(i / cols) * (ph + gap);
     const xs = p.series.flatMap((s) => s.points.map(([x]) => x));
@@ -110,13 +104,7 @@ export function logBars(title: string, subtitle: string, unit: string, groups: B
   const lo = 10 ** Math.floor(Math.log10(Math.min(...values))), hi = 10 ** Math.ceil(Math.log10(Math.max(...values)));
   const px = (v: number) => padL + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (width - padL - padR);
   const height = top + groups.reduce((h, g) => h + g.bars.length * barH + groupGap, 0) + 30;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
-    `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="14" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    `<text x="14" y="40" font-size="11" fill="#555">${esc(subtitle)}</text>`,
-    lg.svg,
-  ];
+  const out = svgHead(width, height, 14, title, subtitle, lg.svg);
   for (let d = lo; d <= hi * 1.0001; d *= 10) {
     out.push(`<line x1="${px(d)}" x2="${px(d)}" y1="${top - 4}" y2="${height - 26}" stroke="#eee"/>`,
       `<text x="${px(d)}" y="${height - 12}" font-size="10" text-anchor="middle" fill="#555">${fmt(d)} ${esc(unit)}</text>`);
@@ -135,4 +123,15 @@ export function logBars(title: string, subtitle: string, unit: string, groups: B
   }
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** The opening of a chart: the svg element, a white background, title, subtitle (at x) and legend. */
+function svgHead(width: number, height: number, x: number, title: string, subtitle: string, legendSvg: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${x}" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${x}" y="40" font-size="11" fill="#555">${esc(subtitle)}</text>`,
+    legendSvg,
+  ];
 }

@@ -29,7 +29,6 @@ const TEST_TIMEOUT = 120_000;
 
 afterEach(terminatePeers);
 
-/** Start `peers.length` checkpoint loops (thread 0 of each), slot i, bumping COUNTER; wait until all run. */
 /** A fresh runtime with `n` looper workers and a requester worker, all attached. */
 async function loopersAndRequester(n: number) {
   const rt = await Runtime.create();
@@ -40,6 +39,7 @@ async function loopersAndRequester(n: number) {
   return { rt, ctl, loopers, requester };
 }
 
+/** Start `peers.length` checkpoint loops (thread 0 of each), slot i, bumping COUNTER; wait until all run. */
 async function startLoops(ctl: Int32Array, peers: Peer[], extra: object = {}): Promise<Promise<LoopResult>[]> {
   const loops = peers.map((p, i) => within(p.call<LoopResult>('loop', 0, { slot: i, counter: Ctl.COUNTER, ...extra }),
     LIMIT, `${p.name} loop`));
@@ -150,11 +150,7 @@ describe('stop-the-world with workers', () => {
 
 describe('the world restarts whatever the function does', () => {
   it('a function that throws: the error propagates and the world restarts', async () => {
-    const rt = await Runtime.create();
-    const ctl = newCtl();
-    const [looper, requester] = await Promise.all(['looper', 'requester'].map((n) => Peer.start(rt.share(), ctl, n)));
-    await looper.call('attach');
-    await requester.call('attach');
+    const { ctl, loopers: [looper], requester } = await loopersAndRequester(1);
     const loops = await startLoops(ctl, [looper]);
     await expect(within(requester.call('stop', 0, { throwInside: true, stayAttached: true }), 20_000, 'stop'))
       .rejects.toThrow(/thrown inside the stopped region/);
@@ -168,11 +164,7 @@ describe('the world restarts whatever the function does', () => {
   }, TEST_TIMEOUT);
 
   it('a function that detaches the requester (misuse): the world still restarts', async () => {
-    const rt = await Runtime.create();
-    const ctl = newCtl();
-    const [looper, requester] = await Promise.all(['looper', 'requester'].map((n) => Peer.start(rt.share(), ctl, n)));
-    await looper.call('attach');
-    await requester.call('attach');
+    const { ctl, loopers: [looper], requester } = await loopersAndRequester(1);
     const loops = await startLoops(ctl, [looper]);
     const r = await within(requester.call<{ code: string; state: string }>('stopDetachInside', 0), 20_000, 'stop');
     console.log(`stopTheWorld(() => t.detach()): ${JSON.stringify(r)}`);
@@ -190,11 +182,7 @@ describe('EINVAL_STATE: a stop inside a stop', () => {
     ['global', "domain's", false, true],
     ['domain', 'global', true, false],
   ])('a %s stop inside a %s stop fails, and the thread goes on', async (_inner, _outer, outerGlobal, innerGlobal) => {
-    const rt = await Runtime.create();
-    const ctl = newCtl();
-    const [looper, requester] = await Peer.startMany(rt, ctl, 2);
-    await looper.call('attach');
-    await requester.call('attach');
+    const { ctl, loopers: [looper], requester } = await loopersAndRequester(1);
     const loops = await startLoops(ctl, [looper]);
     const r = await within(requester.call<{ code: string; state: string; afterwards: string }>('nestedStop', 0,
       outerGlobal, innerGlobal), 10_000, 'nested stop');
