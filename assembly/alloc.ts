@@ -13,16 +13,15 @@
 
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
 import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, setError } from "./errors";
-import { heapCollect, heapCollectRetired, heapDelayedFreeAll } from "./heap";
+import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from "./heap";
+import { hookCheckpointAlloc, hookHeldPagesCollect, hookPageHoldCancel } from "./hooks";
 import { heapQueue, queueFirst, queueMoveToFront, queuePushFront } from "./page-queue";
-import { pageCollect, pageExtend, pageInit, pagePop, pageToFull } from "./page";
-import { blockIsFree, ftFree, hugeBlockPage, normalBlockPage } from "./free";
+import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pagePop, pageToFull, xtfMake } from "./page";
+import { blockIsFree, ftFree } from "./free";
 import { curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
-import { heldPagesCollect, pageHoldCancel } from "./qsbr-pages";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
-import { heapForTag, threadCheckpointAlloc } from "./thread";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
@@ -54,7 +53,7 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   if (size > MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
   const calls = load<u32>(heap, H_GENERIC) + 1;
   store<u32>(heap, calls, H_GENERIC);
-  threadCheckpointAlloc(<usize>load<u32>(heap, H_THREAD));   // a pending stop-the-world pauses us here
+  hookCheckpointAlloc(<usize>load<u32>(heap, H_THREAD));   // a pending stop-the-world pauses us here
   heapDelayedFreeAll(heap);
   if ((calls & GENERIC_COLLECT_MASK) == 0) heapCollect(heap, false, false);
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
@@ -78,13 +77,13 @@ function findPage(heap: usize, bin: u32): usize {
       }
     }
     store<u8>(page, 0, P_RETIRE);
-    pageHoldCancel(page);            // allocating from a held page ends its wait
+    hookPageHoldCancel(page);        // allocating from a held page ends its wait
     queueMoveToFront(heap, bin, page);
     return page;
   }
   heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
   const thread = <usize>load<u32>(heap, H_THREAD);
-  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, false);   // or a held one
+  if (load<u32>(thread, T_HELD_FIRST) != 0) hookHeldPagesCollect(thread);   // or a held one
   return pageFresh(heap, bin);
 }
 
@@ -124,7 +123,7 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
   store<u32>(page, committed, P_LOCAL_FREE);      // huge records keep their committed bytes here
   store<u8>(page, <u8>load<u32>(heap, H_TAG), P_TAG);
   store<u32>(page, <u32>heap, P_XHEAP);
-  storeRelease(page + P_XTHREAD_FREE, DELAY_NEVER);
+  storeRelease(page + P_XTHREAD_FREE, xtfMake(0, DELAY_NEVER));
   addRelaxed(thread + T_HUGE_COUNT, 1);
   osCommit(committed);
   storeRelease(seg + SEG_THREAD, <u32>thread);

@@ -1,74 +1,71 @@
-// atomics.ts — the one file that touches `atomic.*`.
+// atomics.ts — the one file that touches `atomic.*` (a test checks).
 //
 // Every field that two threads may touch goes through one of these wrappers. The
-// name says the intent; the comment at each call site names its partner. Wasm
-// threads give sequentially consistent atomics only, so "acquire"/"release" here
-// are documentation of the pairing, not weaker instructions.
+// name says the intent, the suffix the width (none = 32 bits, `8`, `64`); the
+// comment at each call site names its partner. Wasm threads give sequentially
+// consistent atomics only, so "acquire", "release" and "relaxed" here document
+// the pairing, not weaker instructions; `SeqCst` marks the places whose
+// correctness needs the total order (QSBR's seq stores against a poller's scan).
 //
-// See also: mutex-free spin lock below (os.ts, meta.ts), free.ts (xthreadFree CAS).
+// Waiting (wait32/notify) is here too; host.ts decides whether this thread may
+// wait at all (a browser main thread may not) and polls instead.
+//
+// See also: host.ts (waiting), mutex.ts, the spin lock below (os.ts, meta.ts).
+
+// ---- Loads and stores --------------------------------------------------------------
 
 // @ts-ignore: decorator
-@inline export function loadAcquire(ptr: usize): u32 {
-  return atomic.load<u32>(ptr);
-}
+@inline export function loadAcquire(ptr: usize): u32 { return atomic.load<u32>(ptr); }
+// @ts-ignore: decorator
+@inline export function loadAcquire8(ptr: usize): u8 { return atomic.load<u8>(ptr); }
+// @ts-ignore: decorator
+@inline export function loadAcquire64(ptr: usize): u64 { return atomic.load<u64>(ptr); }
+// @ts-ignore: decorator
+@inline export function loadSeqCst64(ptr: usize): u64 { return atomic.load<u64>(ptr); }
 
 // @ts-ignore: decorator
-@inline export function loadAcquire64(ptr: usize): u64 {
-  return atomic.load<u64>(ptr);
-}
-
+@inline export function storeRelease(ptr: usize, value: u32): void { atomic.store<u32>(ptr, value); }
 // @ts-ignore: decorator
-@inline export function storeRelease(ptr: usize, value: u32): void {
-  atomic.store<u32>(ptr, value);
-}
-
+@inline export function storeRelease8(ptr: usize, value: u8): void { atomic.store<u8>(ptr, value); }
 // @ts-ignore: decorator
-@inline export function storeRelease64(ptr: usize, value: u64): void {
-  atomic.store<u64>(ptr, value);
-}
-
+@inline export function storeRelease64(ptr: usize, value: u64): void { atomic.store<u64>(ptr, value); }
 // @ts-ignore: decorator
-@inline export function storeRelease8(ptr: usize, value: u8): void {
-  atomic.store<u8>(ptr, value);
-}
+@inline export function storeSeqCst64(ptr: usize, value: u64): void { atomic.store<u64>(ptr, value); }
 
-// @ts-ignore: decorator
-@inline export function loadAcquire8(ptr: usize): u8 {
-  return atomic.load<u8>(ptr);
-}
+// ---- Read-modify-write (each returns the OLD value, except the CAS) ---------------------
 
 /** Compare-and-swap; true when `ptr` held `expected` and now holds `value`. */
 // @ts-ignore: decorator
 @inline export function casAcqRel(ptr: usize, expected: u32, value: u32): bool {
   return atomic.cmpxchg<u32>(ptr, expected, value) == expected;
 }
-
+/** Compare-and-swap returning what `ptr` held (== expected when it succeeded). */
 // @ts-ignore: decorator
-@inline export function cas8AcqRel(ptr: usize, expected: u8, value: u8): bool {
-  return atomic.cmpxchg<u8>(ptr, expected, value) == expected;
+@inline export function casSeenAcqRel(ptr: usize, expected: u32, value: u32): u32 {
+  return atomic.cmpxchg<u32>(ptr, expected, value);
 }
-
-/** Exchange; returns the old value. */
 // @ts-ignore: decorator
-@inline export function swapAcqRel(ptr: usize, value: u32): u32 {
-  return atomic.xchg<u32>(ptr, value);
+@inline export function casAcqRel64(ptr: usize, expected: u64, value: u64): bool {
+  return atomic.cmpxchg<u64>(ptr, expected, value) == expected;
 }
-
-/** Fetch-add; returns the old value. */
 // @ts-ignore: decorator
-@inline export function addRelaxed(ptr: usize, delta: u32): u32 {
-  return atomic.add<u32>(ptr, delta);
-}
-
+@inline export function swapAcqRel(ptr: usize, value: u32): u32 { return atomic.xchg<u32>(ptr, value); }
 // @ts-ignore: decorator
-@inline export function addRelaxed64(ptr: usize, delta: u64): u64 {
-  return atomic.add<u64>(ptr, delta);
-}
-
+@inline export function addRelaxed(ptr: usize, delta: u32): u32 { return atomic.add<u32>(ptr, delta); }
 // @ts-ignore: decorator
-@inline export function subRelaxed64(ptr: usize, delta: u64): u64 {
-  return atomic.sub<u64>(ptr, delta);
-}
+@inline export function addRelaxed64(ptr: usize, delta: u64): u64 { return atomic.add<u64>(ptr, delta); }
+// @ts-ignore: decorator
+@inline export function addSeqCst64(ptr: usize, delta: u64): u64 { return atomic.add<u64>(ptr, delta); }
+// @ts-ignore: decorator
+@inline export function subRelaxed(ptr: usize, delta: u32): u32 { return atomic.sub<u32>(ptr, delta); }
+// @ts-ignore: decorator
+@inline export function subRelaxed64(ptr: usize, delta: u64): u64 { return atomic.sub<u64>(ptr, delta); }
+/** Set bits; returns the old word. */
+// @ts-ignore: decorator
+@inline export function orAcqRel(ptr: usize, bits: u32): u32 { return atomic.or<u32>(ptr, bits); }
+/** Keep only `mask`'s bits; returns the old word. */
+// @ts-ignore: decorator
+@inline export function andAcqRel(ptr: usize, mask: u32): u32 { return atomic.and<u32>(ptr, mask); }
 
 /** Raise a 64-bit high-water mark to at least `value`. */
 export function maxRelaxed64(ptr: usize, value: u64): void {
@@ -79,6 +76,23 @@ export function maxRelaxed64(ptr: usize, value: u64): void {
     seen = prev;
   }
 }
+
+// ---- Waiting ----------------------------------------------------------------------------
+
+/**
+ * wait32: sleep while the word at `ptr` holds `expected`, at most `timeoutNs`
+ * (< 0: no limit). 0 woken, 1 not equal, 2 timed out. Traps on a thread that may
+ * not block (host.ts never calls it there).
+ */
+// @ts-ignore: decorator
+@inline export function wait32(ptr: usize, expected: u32, timeoutNs: i64): i32 {
+  return memory.atomic.wait32(ptr, <i32>expected, timeoutNs);
+}
+/** Wake up to `count` threads waiting on `ptr`. Partner: wait32. */
+// @ts-ignore: decorator
+@inline export function notify(ptr: usize, count: i32): void { atomic.notify(ptr, count); }
+
+// ---- A spin lock --------------------------------------------------------------------------
 
 /**
  * A spin lock for rare, short runtime-wide sections (growing memory, the segment
@@ -94,6 +108,4 @@ export function spinLock(ptr: usize): void {
 }
 
 // @ts-ignore: decorator
-@inline export function spinUnlock(ptr: usize): void {
-  atomic.store<u32>(ptr, 0);
-}
+@inline export function spinUnlock(ptr: usize): void { atomic.store<u32>(ptr, 0); }

@@ -13,13 +13,20 @@
 // A section is pushed with empty mutex fields *before* its lock may block: if the
 // wait detaches, suspend walks past it and releases the outer sections' locks.
 //
-// Owner only. See also: mutex.ts, thread.ts (attach/detach call in here).
+// Entries: {m1 u32, m2 u32, flags u32} (CS_M1, CS_M2, CS_FLAGS below).
+//
+// Owner only. Lock waits detach through thread.ts's lockDetaching, reached via
+// hooks.ts (attach and detach, below that, call csResumeTop and csSuspendAll).
+// See also: mutex.ts, thread.ts.
 
 import { ECS_DEPTH, ENOT_LOCKED, OK } from "./errors";
-import { mutexLockSlow, mutexTryLock, mutexUnlock, LOCK_OK } from "./mutex";
-import { threadAttach, threadDetach } from "./thread";
-import { CS_ENTRY_SIZE, CS_MAX_DEPTH, THREAD_ATTACHED, T_CS_DEPTH, T_CS_STACK, T_STATE } from "./layout";
+import { hookLockDetaching } from "./hooks";
+import { mutexUnlock } from "./mutex";
+import { CS_ENTRY_SIZE, CS_MAX_DEPTH, T_CS_DEPTH, T_CS_STACK } from "./layout";
 
+const CS_M1: usize = 0;
+const CS_M2: usize = 4;
+const CS_FLAGS: usize = 8;
 const CS_INACTIVE: u32 = 1;
 /** csBegin's token for a section that pushed nothing (re-entrant no-op). */
 export const CS_NOOP: i32 = 0;
@@ -30,36 +37,19 @@ export const CS_PUSHED: i32 = 1;
   return thread + T_CS_STACK + <usize>(i * CS_ENTRY_SIZE);
 }
 
-/**
- * Lock `m` for `thread`; if it must wait and the thread is attached, the thread
- * detaches while it waits (so a stop-the-world need not wait for it) and attaches
- * again after (which may itself wait for the world to restart).
- */
-export function lockDetaching(thread: usize, m: usize): void {
-  if (mutexTryLock(m)) return;
-  if (mutexLockSlow(m, false) == LOCK_OK) return;          // spin only
-  const attached = thread != 0 && atomic.load<u32>(thread + T_STATE) == THREAD_ATTACHED;
-  if (attached) threadDetach(thread);
-  while (mutexLockSlow(m, true) != LOCK_OK) {}             // polls where it may not park
-  if (attached) {
-    // Returns attached: where the thread may not wait for a stop to end, it polls.
-    while (threadAttach(thread, true) != OK) {}
-  }
-}
-
 /** Begin a section on `m`: CS_PUSHED, CS_NOOP (already held by the innermost), or -ECS_DEPTH. */
 export function csBegin(thread: usize, m: usize): i32 {
   const depth = load<u32>(thread, T_CS_DEPTH);
   if (depth > 0) {
     const top = entry(thread, depth - 1);
-    if (load<u32>(top) == <u32>m && load<u32>(top, 4) == 0 && (load<u32>(top, 8) & CS_INACTIVE) == 0) return CS_NOOP;
+    if (load<u32>(top, CS_M1) == <u32>m && load<u32>(top, CS_M2) == 0 && (load<u32>(top, CS_FLAGS) & CS_INACTIVE) == 0) return CS_NOOP;
   }
   if (depth >= CS_MAX_DEPTH) return -ECS_DEPTH;
   const e = entry(thread, depth);
-  store<u32>(e, 0); store<u32>(e, 0, 4); store<u32>(e, 0, 8);
+  store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2); store<u32>(e, 0, CS_FLAGS);
   store<u32>(thread, depth + 1, T_CS_DEPTH);
-  lockDetaching(thread, m);
-  store<u32>(e, <u32>m);
+  hookLockDetaching(thread, m);
+  store<u32>(e, <u32>m, CS_M1);
   return CS_PUSHED;
 }
 
@@ -71,12 +61,12 @@ export function csBegin2(thread: usize, a: usize, b: usize): i32 {
   const depth = load<u32>(thread, T_CS_DEPTH);
   if (depth >= CS_MAX_DEPTH) return -ECS_DEPTH;
   const e = entry(thread, depth);
-  store<u32>(e, 0); store<u32>(e, 0, 4); store<u32>(e, 0, 8);
+  store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2); store<u32>(e, 0, CS_FLAGS);
   store<u32>(thread, depth + 1, T_CS_DEPTH);
-  lockDetaching(thread, lo);
-  lockDetaching(thread, hi);
-  store<u32>(e, <u32>lo);
-  store<u32>(e, <u32>hi, 4);
+  hookLockDetaching(thread, lo);
+  hookLockDetaching(thread, hi);
+  store<u32>(e, <u32>lo, CS_M1);
+  store<u32>(e, <u32>hi, CS_M2);
   return CS_PUSHED;
 }
 
@@ -86,8 +76,8 @@ export function csEnd(thread: usize, token: i32): i32 {
   const depth = load<u32>(thread, T_CS_DEPTH);
   if (depth == 0) return ENOT_LOCKED;
   const e = entry(thread, depth - 1);
-  const m1 = <usize>load<u32>(e);
-  const m2 = <usize>load<u32>(e, 4);
+  const m1 = <usize>load<u32>(e, CS_M1);
+  const m2 = <usize>load<u32>(e, CS_M2);
   if (m2 != 0) mutexUnlock(m2);
   if (m1 != 0) mutexUnlock(m1);
   store<u32>(thread, depth - 1, T_CS_DEPTH);
@@ -100,13 +90,13 @@ export function csSuspendAll(thread: usize): void {
   let i = load<u32>(thread, T_CS_DEPTH);
   while (i > 0) {
     const e = entry(thread, --i);
-    const flags = load<u32>(e, 8);
+    const flags = load<u32>(e, CS_FLAGS);
     if ((flags & CS_INACTIVE) != 0) break;      // deeper ones are inactive already
-    const m1 = <usize>load<u32>(e);
-    const m2 = <usize>load<u32>(e, 4);
+    const m1 = <usize>load<u32>(e, CS_M1);
+    const m2 = <usize>load<u32>(e, CS_M2);
     if (m2 != 0) mutexUnlock(m2);
     if (m1 != 0) mutexUnlock(m1);
-    store<u32>(e, flags | CS_INACTIVE, 8);
+    store<u32>(e, flags | CS_INACTIVE, CS_FLAGS);
   }
 }
 
@@ -118,13 +108,13 @@ export function csResumeTop(thread: usize): void {
   const depth = load<u32>(thread, T_CS_DEPTH);
   if (depth == 0) return;
   const e = entry(thread, depth - 1);
-  if ((load<u32>(e, 8) & CS_INACTIVE) == 0) return;
-  const m1 = <usize>load<u32>(e);
-  const m2 = <usize>load<u32>(e, 4);
-  store<u32>(e, 0); store<u32>(e, 0, 4);
-  if (m1 != 0) lockDetaching(thread, m1);
-  if (m2 != 0) lockDetaching(thread, m2);
-  store<u32>(e, <u32>m1);
-  store<u32>(e, <u32>m2, 4);
-  store<u32>(e, load<u32>(e, 8) & ~CS_INACTIVE, 8);
+  if ((load<u32>(e, CS_FLAGS) & CS_INACTIVE) == 0) return;
+  const m1 = <usize>load<u32>(e, CS_M1);
+  const m2 = <usize>load<u32>(e, CS_M2);
+  store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2);
+  if (m1 != 0) hookLockDetaching(thread, m1);
+  if (m2 != 0) hookLockDetaching(thread, m2);
+  store<u32>(e, <u32>m1, CS_M1);
+  store<u32>(e, <u32>m2, CS_M2);
+  store<u32>(e, load<u32>(e, CS_FLAGS) & ~CS_INACTIVE, CS_FLAGS);
 }

@@ -38,21 +38,21 @@
 // items whose free was refused when it finally ran (the block was freed twice,
 // e.g. by two freeDelayed calls).
 //
-// See also: qsbr.ts (goals), thread.ts (checkpoints, exit).
+// See also: qsbr.ts (goals), lifecycle.ts (checkpoints, exit).
 
 import { curThread } from "./current";
-import { loadAcquire, spinLock, spinUnlock } from "./atomics";
+import { addRelaxed, addRelaxed64, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
+import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
 import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
 import { EINVAL_PTR, ENOMEM, ENOT_ATTACHED, OK, setError, takeError } from "./errors";
 import { ftFree, hugeSegmentFree } from "./free";
-import { lockDetaching } from "./critical-section";
 import { mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
 import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK,
-  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, SEG_THREAD, T_BREAKER, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_QSBR_FLAGS } from "./layout";
-import { BRK_DELAYED_FREE } from "./thread";
+  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, SEG_THREAD, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_QSBR_FLAGS } from "./layout";
+import { lockDetaching } from "./thread";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
 const ITEM_HUGE: usize = 1;  // ptr bit 0: a huge segment to release (segments are 4 MiB-aligned)
@@ -92,7 +92,7 @@ function chunkNew(domain: usize): usize {
   if (c == 0) {
     c = metaAlloc(CHUNK_SIZE);
     if (c == 0) return 0;
-    atomic.add<u32>(domain + D_CHUNKS, 1);
+    addRelaxed(domain + D_CHUNKS, 1);
   }
   return c;
 }
@@ -129,11 +129,11 @@ function enqueue(thread: usize, domain: usize, item: usize, size: u32): bool {
   store<u64>(at, goal, 8);
   store<u32>(chunk, wr + 1, C_WR);
   store<u32>(thread, load<u32>(thread, T_DF_PENDING) + 1, T_DF_PENDING);
-  if ((item & ITEM_HUGE) == 0) atomic.add<u64>(domain + D_DF_QUEUED, 1);
+  if ((item & ITEM_HUGE) == 0) addRelaxed64(domain + D_DF_QUEUED, 1);
   // A full chunk, or a forced advance (every deferLimit-th item, or past freeLimit
   // bytes): process now, and report DELAYED_FREE at the next checkpoint.
   if (wr + 1 == CHUNK_ITEMS || load<u32>(thread, T_DEFERRALS) == 0) {
-    atomic.or<u32>(thread + T_BREAKER, BRK_DELAYED_FREE);
+    breakerRequest(thread, BRK_DELAYED_FREE);
     delayedProcess(thread, false);
   }
   return true;
@@ -177,10 +177,10 @@ function fail(code: i32): i32 {
 }
 
 function freeCounted(domain: usize, p: usize): i32 {
-  atomic.add<u64>(domain + D_DF_QUEUED, 1);
+  addRelaxed64(domain + D_DF_QUEUED, 1);
   const rc = ftFree(p);
-  if (rc == OK) atomic.add<u64>(domain + D_DF_FREED, 1);
-  else atomic.add<u32>(domain + D_DF_FAILED, 1);
+  if (rc == OK) addRelaxed64(domain + D_DF_FREED, 1);
+  else addRelaxed(domain + D_DF_FAILED, 1);
   return rc;
 }
 
@@ -213,8 +213,8 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
       if (pendingAt != 0) store<u32>(pendingAt, load<u32>(pendingAt) - 1);
       const ptr = <usize>load<u32>(item);
       if ((ptr & ITEM_HUGE) != 0) hugeSegmentFree(ptr & ~ITEM_HUGE);
-      else if (ftFree(ptr) == OK) atomic.add<u64>(domain + D_DF_FREED, 1);
-      else { takeError(); atomic.add<u32>(domain + D_DF_FAILED, 1); }
+      else if (ftFree(ptr) == OK) addRelaxed64(domain + D_DF_FREED, 1);
+      else { takeError(); addRelaxed(domain + D_DF_FAILED, 1); }
       done++;
       continue;
     }
@@ -235,7 +235,7 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
 // @ts-ignore: decorator
 @inline export function delayedHasWork(thread: usize): bool {
   return load<u32>(thread, T_DF_PENDING) != 0
-    || atomic.load<u32>(<usize>load<u32>(thread, T_DOMAIN) + D_DQ_HAS_WORK) != 0;
+    || loadAcquire(<usize>load<u32>(thread, T_DOMAIN) + D_DQ_HAS_WORK) != 0;
 }
 
 /**
@@ -250,9 +250,9 @@ export function delayedProcess(thread: usize, atCheckpoint: bool): u32 {
   if (load<u32>(thread, T_DF_PENDING) != 0) {
     done = processQueue(domain, thread + T_DF_HEAD, thread + T_DF_TAIL, thread + T_DF_PENDING, true, quiescent);
   }
-  if (atomic.load<u32>(domain + D_DQ_HAS_WORK) != 0 && mutexTryLock(domain + D_DQ_MUTEX)) {
+  if (loadAcquire(domain + D_DQ_HAS_WORK) != 0 && mutexTryLock(domain + D_DQ_MUTEX)) {
     done += processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, quiescent);
-    atomic.store<u32>(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
+    storeRelease(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
     mutexUnlock(domain + D_DQ_MUTEX);
   }
   return done;
@@ -276,7 +276,7 @@ export function delayedAbandon(thread: usize): void {
     if (tail != 0) store<u32>(tail, <u32>head, C_NEXT); else store<u32>(domain, <u32>head, D_DQ_HEAD);
     store<u32>(domain, load<u32>(thread, T_DF_TAIL), D_DQ_TAIL);
     processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, 0);
-    atomic.store<u32>(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
+    storeRelease(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
     mutexUnlock(domain + D_DQ_MUTEX);
   }
   store<u32>(thread, 0, T_DF_HEAD);

@@ -9,16 +9,14 @@
 // setting it, resets included, rewrites every copy under headLock, so no thread
 // keeps a stale copy (CPython once looped forever on one).
 //
-// See also: thread.ts (breaker), stop-the-world.ts.
+// See also: breaker.ts, thread.ts, stop-the-world.ts.
 
-import { casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
+import { loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
+import { breakerSetVersion, versionOf } from "./breaker";
 import { metaAlloc } from "./meta";
 import { qsbrInit } from "./qsbr";
 import { DOMAIN_SIZE, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
-  R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_BREAKER, T_DOMAIN_NEXT, T_STATE } from "./layout";
-
-export const VERSION_SHIFT: u32 = 8;
-export const VERSION_MASK: u32 = 0xFFFFFF;
+  R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_DOMAIN_NEXT, T_STATE } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function headLock(): void { spinLock(ROOT + R_HEAD_LOCK); }
@@ -58,7 +56,7 @@ export function domainIsValid(d: usize): bool {
  * to thread creation and other version changes (both under headLock).
  */
 export function domainSetVersion(d: usize, version: u32): void {
-  const v = version & VERSION_MASK;
+  const v = versionOf(version);
   headLock();
   storeRelease(d + D_VERSION, v);
   let t = <usize>load<u32>(d, D_THREADS);
@@ -67,12 +65,4 @@ export function domainSetVersion(d: usize, version: u32): void {
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);
   }
   headUnlock();
-}
-
-/** Replace the version bits of a thread's breaker, keeping its request bits. */
-export function breakerSetVersion(thread: usize, v: u32): void {
-  while (true) {
-    const b = loadAcquire(thread + T_BREAKER);
-    if (casAcqRel(thread + T_BREAKER, b, (b & ((1 << VERSION_SHIFT) - 1)) | (v << VERSION_SHIFT))) return;
-  }
 }

@@ -23,37 +23,14 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
-import { blockLooksFree, blockNext, pageRetire, pageUnfull } from "./page";
-import { pageTagHeld } from "./qsbr-pages";
-import { hugeFreeHeld } from "./delayed-free";
+import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
+import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
+  xtfMake, xtfState } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
 import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
-
-/**
- * The page of `p` if `p` is a block start that was handed out from a live page of
- * a normal segment; else 0. No side effects.
- */
-// @ts-ignore: decorator
-@inline export function normalBlockPage(p: usize): usize {
-  const seg = segmentOf(p);
-  let page = seg + SEG_PAGES + (((p - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
-  page -= load<u32>(page, P_SLICE_OFFSET);
-  // Below extBytes (0 for anything but a live page), and on a block boundary.
-  const off = <u32>p - load<u32>(page, P_START);
-  if (off >= load<u32>(page, P_EXT_BYTES)) return 0;
-  const magic = load<u64>(page, P_DIV_MAGIC);
-  if (<u64>off * magic >= magic) return 0;
-  return page;
-}
-
-/** The huge segment's record if `p` is its block; else 0. */
-export function hugeBlockPage(p: usize): usize {
-  const page = segmentOf(p) + SEG_PAGES;
-  return <u32>p == load<u32>(page, P_START) ? page : 0;
-}
 
 // ---- Free ------------------------------------------------------------------------
 
@@ -108,11 +85,11 @@ function failWith(code: i32): i32 {
  * Debug builds: fill a freed block with 0xDD, except its first word (the free-list
  * link) and, in a held tag (object-holding: qsbr-pages.ts), the object header's
  * owner and refcount words, which lock-free readers may still read: 16 bytes, 24
- * for GC_PRE (2-word pre-header first). See DESIGN.md §5 for the header.
+ * for GC_PRE (2-word pre-header first): the object header is docs/design.md's.
  */
 function debugFillFreed(page: usize, p: usize): void {
   const bs = load<u32>(page, P_BLOCK_SIZE);
-  const keep: u32 = !pageTagHeld(page) ? 4 : <u32>load<u8>(page, P_TAG) == TAG_GC_PRE ? 24 : 16;
+  const keep: u32 = !hookTagHeld(page) ? 4 : <u32>load<u8>(page, P_TAG) == TAG_GC_PRE ? 24 : 16;
   if (bs > keep) memory.fill(p + keep, 0xDD, bs - keep);
 }
 
@@ -150,16 +127,16 @@ function freeMt(page: usize, p: usize): i32 {
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);
   let useDelayed = false;
   while (true) {
-    const tf = loadAcquire(page + P_XTHREAD_FREE);
+    const tf = xtfLoad(page);
     let next: u32;
-    useDelayed = (tf & 3) == DELAY_USE;
+    useDelayed = xtfState(tf) == DELAY_USE;
     if (useDelayed) {
-      next = (tf & ~3) | DELAY_FREEING;           // the block goes on the heap list instead
+      next = xtfMake(xtfBlock(tf), DELAY_FREEING);   // the block goes on the heap list instead
     } else {
-      store<u32>(p, (tf & ~3) ^ key);
-      next = <u32>p | (tf & 3);
+      store<u32>(p, <u32>xtfBlock(tf) ^ key);
+      next = xtfMake(p, xtfState(tf));
     }
-    if (casAcqRel(page + P_XTHREAD_FREE, tf, next)) break;  // partner: pageCollect's swap
+    if (xtfCas(page, tf, next)) break;  // partner: pageCollect's swap
   }
   if (useDelayed) {
     // While the state is FREEING the owner waits in pageSetDelayed, so the heap
@@ -172,8 +149,8 @@ function freeMt(page: usize, p: usize): i32 {
       if (casAcqRel(heap + H_DELAYED, head, <u32>p)) break;   // partner: heapDelayedFreeAll's swap
     }
     while (true) {
-      const tf = loadAcquire(page + P_XTHREAD_FREE);
-      if (casAcqRel(page + P_XTHREAD_FREE, tf, (tf & ~3) | DELAY_NO)) break;
+      const tf = xtfLoad(page);
+      if (xtfCas(page, tf, xtfMake(xtfBlock(tf), DELAY_NO))) break;
     }
   }
   return OK;
@@ -217,7 +194,7 @@ function delayedListContains(heap: usize, p: usize): bool {
 export function blockIsFree(page: usize, p: usize, local: bool): bool {
   if (!blockLooksFree(page, p)) return false;
   if (local && load<u32>(page, P_USED) == 0) return true;
-  return listContains(page, <usize>(loadAcquire(page + P_XTHREAD_FREE) & ~3), p)
+  return listContains(page, xtfBlock(xtfLoad(page)), p)
       || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
       || listContains(page, <usize>load<u32>(page, P_FREE), p)
       || delayedListContains(<usize>loadAcquire(page + P_XHEAP), p);
@@ -233,7 +210,7 @@ function freeSpecial(p: usize): i32 {
   if (!casAcqRel(page + P_USED, 1, 0)) return failWith(EDOUBLE_FREE);
   const seg = segmentOf(p);
   // A held tag's segment waits for a QSBR goal before it can be reused (delayed-free.ts).
-  if (pageTagHeld(page) && hugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) return OK;
+  if (hookTagHeld(page) && hookHugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) return OK;
   hugeSegmentFree(seg);
   return OK;
 }

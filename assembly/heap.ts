@@ -6,16 +6,15 @@
 // heap's xdelayedFree list (the only field other threads write) and are drained
 // on the owner's slow path.
 //
-// See also: page.ts, page-queue.ts, alloc.ts, thread.ts (heaps per tag).
+// See also: page.ts, page-queue.ts, alloc.ts, thread.ts.
 
 import { loadAcquire, swapAcqRel } from "./atomics";
 import { heapQueue, queueFirst } from "./page-queue";
-import { pageCollect, pageFree, pageRetire, pageSetDelayed, pageUnfull } from "./page";
+import { pageCollect, pageFree, pageOfBlock, pageRetire, pageSetDelayed, pageUnfull } from "./page";
 import { freeCheckedLocal } from "./free";
-import { segmentOf } from "./segment";
+import { metaAlloc } from "./meta";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
-  H_TAG, H_THREAD, PAGE_REC_SHIFT, P_FREE, P_IN_FULL, P_NEXT, P_QSBR_GOAL, P_RETIRE, P_SLICE_OFFSET, P_USED, SEG_PAGES,
-  SLICE_SHIFT } from "./layout";
+  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_QSBR_GOAL, P_RETIRE, P_USED, T_HEAPS } from "./layout";
 
 /** Initialise a zeroed heap record. */
 export function heapInit(heap: usize, thread: usize, tag: u32): void {
@@ -26,12 +25,17 @@ export function heapInit(heap: usize, thread: usize, tag: u32): void {
   for (let w: u32 = 0; w < DIRECT_ENTRIES; w++) store<u32>(heap + H_DIRECT + (<usize>w << 2), <u32>EMPTY_PAGE);
 }
 
-/** The page record of a block known to be a valid block start in a normal segment. */
-// @ts-ignore: decorator
-@inline export function pageOfBlock(block: usize): usize {
-  const seg = segmentOf(block);
-  const rec = seg + SEG_PAGES + (((block - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
-  return rec - load<u32>(rec, P_SLICE_OFFSET);
+/** The heap of `thread` for `tag`, made on first use; 0 when memory is exhausted. */
+export function heapForTag(thread: usize, tag: u32): usize {
+  const slot = thread + T_HEAPS + (<usize>tag << 2);
+  let heap = <usize>load<u32>(slot);
+  if (heap == 0) {
+    heap = metaAlloc(HEAP_SIZE);
+    if (heap == 0) return 0;
+    heapInit(heap, thread, tag);
+    store<u32>(slot, <u32>heap);
+  }
+  return heap;
 }
 
 /**
@@ -102,9 +106,4 @@ export function heapCollect(heap: usize, force: bool, abandon: bool): void {
     }
   }
   heapCollectRetired(heap, force);
-}
-
-// @ts-ignore: decorator
-@inline export function heapTag(heap: usize): u32 {
-  return load<u32>(heap, H_TAG);
 }

@@ -6,6 +6,8 @@
 // There every wait becomes polling (a requester of stop-the-world may poll), and
 // callers that would park return EAGAIN instead (see thread.ts).
 
+import { loadAcquire, notify, wait32 } from "./atomics";
+
 // @ts-ignore: decorator
 @external("env", "now")
 declare function hostNow(): f64;
@@ -37,10 +39,10 @@ export function hostCanBlock(): bool {
 export function waitWhile(ptr: usize, expected: u32, timeoutMs: f64): bool {
   if (canBlock) {
     const ns: i64 = timeoutMs < 0 ? -1 : <i64>(timeoutMs * 1e6);
-    return memory.atomic.wait32(ptr, <i32>expected, ns) != 2;
+    return wait32(ptr, expected, ns) != 2;
   }
   const deadline = timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
-  while (atomic.load<u32>(ptr) == expected) {
+  while (loadAcquire(ptr) == expected) {
     if (nowMs() >= deadline) return false;
   }
   return true;
@@ -52,7 +54,7 @@ export function waitWhile(ptr: usize, expected: u32, timeoutMs: f64): bool {
  */
 export function waitWhileSpinning(ptr: usize, expected: u32, spinMs: f64, timeoutMs: f64): bool {
   const start = nowMs();
-  while (atomic.load<u32>(ptr) == expected) {
+  while (loadAcquire(ptr) == expected) {
     const waited = nowMs() - start;
     if (waited >= spinMs) {
       return waitWhile(ptr, expected, timeoutMs < 0 ? -1 : timeoutMs - waited > 0 ? timeoutMs - waited : 0);
@@ -64,5 +66,5 @@ export function waitWhileSpinning(ptr: usize, expected: u32, spinMs: f64, timeou
 /** Wake up to `count` threads waiting on `ptr`. */
 // @ts-ignore: decorator
 @inline export function wake(ptr: usize, count: i32): void {
-  atomic.notify(ptr, count);
+  notify(ptr, count);
 }

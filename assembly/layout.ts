@@ -1,6 +1,6 @@
 // layout.ts — sizes, shifts and the byte layout of every shared record.
 //
-// Vocabulary (see ../README.md and DESIGN.md §1):
+// Vocabulary (docs/design.md has all of it):
 //   unit     4 MiB of address space; the segment table has one byte per unit.
 //   segment  one unit (normal) or several (huge), aligned to 4 MiB, owned by a thread.
 //   slice    32 KiB; a normal segment has 128, slice 0 holds the segment header.
@@ -93,7 +93,6 @@ export const R_PEAK: usize = 24;
 export const R_META_LOCK: usize = 32;
 export const R_META_BUMP: usize = 36;
 export const R_META_END: usize = 40;
-export const R_FREE_THREADS: usize = 44;
 export const R_THREAD_LIST: usize = 48;
 export const R_THREADS_LIVE: usize = 52;
 export const R_SEGS_LIVE: usize = 56;
@@ -128,7 +127,7 @@ export const FIRST_UNIT: u32 = 1;
 //   +12   units       u32         4 MiB units covered (immutable while live)
 //   +16   next        u32 owner   the owner's segment list
 //   +20   prev        u32 owner
-//   +256  page records [128] x 64 B; record i describes slice i
+//   +256  page records [128] x 128 B; record i describes slice i
 //
 // Invariant (normal): slices 1..127 are tiled by pages and free spans; a record with
 // blockSize != 0 is the first slice of a live page; every other slice of a page has
@@ -411,7 +410,7 @@ export const S_COUNTDOWN: usize = 12;
 export const S_REQUESTER: usize = 16;
 
 export const TAG_COUNT: u32 = 16;
-// Reserved tags (DESIGN.md §3); 4..15 are the user's.
+// Reserved tags (docs/design.md); 4..15 are the user's.
 export const TAG_MEM: u32 = 0;
 export const TAG_OBJECT: u32 = 1;
 export const TAG_GC: u32 = 2;

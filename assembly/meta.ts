@@ -1,10 +1,12 @@
-// meta.ts — records that describe threads and heaps.
+// meta.ts — memory for the runtime's own records: threads, heaps, domains, QSBR
+// slot arrays and delayed-free chunks.
 //
-// Thread records (2 KiB) and heap records (1152 B) live outside the segments: first
+// Thread records (2 KiB), heap records (1152 B), domain records, slot arrays and
+// chunks live outside the segments: first
 // in the rest of unit 0 above the root record, then in META units taken from the
 // pool. They are bump-allocated under ROOT.metaLock and never return to the pool;
 // thread records are recycled through a free list (heap records stay with their
-// thread record and are reused with it).
+// thread record and are reused with it; chunks go back to their domain's pool).
 //
 // See also: thread.ts (who uses them), os.ts (META units).
 

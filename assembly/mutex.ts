@@ -14,42 +14,47 @@
 // hands the lock straight over (HANDOFF) instead of letting newcomers barge.
 // A thread that must not block (a browser main thread) polls instead.
 //
-// Attached threads detach while parked (thread.ts passes the hooks), so a
-// stop-the-world never waits for a thread that sleeps on a lock.
+// Attached threads detach while parked (thread.ts lockDetaching wraps the lock),
+// so a stop-the-world never waits for a thread that sleeps on a lock.
 //
 // See also: critical-section.ts, host.ts (waiting).
 
+import { addRelaxed, casAcqRel, casSeenAcqRel, loadAcquire } from "./atomics";
 import { hostCanBlock, nowMs, waitWhile, wake } from "./host";
 
 export const M_LOCKED: u32 = 1;
 export const M_HANDOFF: u32 = 2;
 export const M_STARVING: u32 = 4;
 export const M_WAITER: u32 = 8;
+/** Threads parked (or about to park) on a mutex word. */
+// @ts-ignore: decorator
+@inline export function mutexWaiters(v: u32): u32 { return v >> 3; }
+
 const SPIN_LIMIT: i32 = 40;
 const FAIR_MS: f64 = 1.0;
 
 // @ts-ignore: decorator
 @inline export function mutexTryLock(m: usize): bool {
-  return atomic.cmpxchg<u32>(m, 0, M_LOCKED) == 0;
+  return casAcqRel(m, 0, M_LOCKED);
 }
 
-/** Lock, spinning then parking. `park` brackets the wait (detach/attach hooks). */
+/** Lock, spinning then parking (a thread that must detach while it waits uses lockDetaching). */
 // @ts-ignore: decorator
 @inline export function mutexLock(m: usize): void {
-  if (atomic.cmpxchg<u32>(m, 0, M_LOCKED) != 0) mutexLockSlow(m, true);
+  if (!casAcqRel(m, 0, M_LOCKED)) mutexLockSlow(m, true);
 }
 
 // @ts-ignore: decorator
 @inline export function mutexUnlock(m: usize): bool {
-  if (atomic.cmpxchg<u32>(m, M_LOCKED, 0) == M_LOCKED) return true;
+  if (casAcqRel(m, M_LOCKED, 0)) return true;
   return mutexUnlockSlow(m);
 }
 
 /** Try to take a free lock without queueing (keeps the other bits). */
 function grab(m: usize): bool {
-  let v = atomic.load<u32>(m);
+  let v = loadAcquire(m);
   while ((v & (M_LOCKED | M_HANDOFF)) == 0) {
-    const seen = atomic.cmpxchg<u32>(m, v, v | M_LOCKED);
+    const seen = casSeenAcqRel(m, v, v | M_LOCKED);
     if (seen == v) return true;
     v = seen;
   }
@@ -72,20 +77,20 @@ export function mutexLockSlow(m: usize, mayPark: bool): i32 {
     return LOCK_WOULD_BLOCK;
   }
   const start = nowMs();
-  atomic.add<u32>(m, M_WAITER);
+  addRelaxed(m, M_WAITER);
   while (true) {
-    let v = atomic.load<u32>(m);
+    let v = loadAcquire(m);
     if ((v & M_HANDOFF) != 0) {
       // Handed to us (the first waiter woken): take it, leave the queue.
-      if (atomic.cmpxchg<u32>(m, v, (v & ~(M_HANDOFF | M_STARVING)) - M_WAITER) == v) return LOCK_OK;
+      if (casAcqRel(m, v, (v & ~(M_HANDOFF | M_STARVING)) - M_WAITER)) return LOCK_OK;
       continue;
     }
     if ((v & M_LOCKED) == 0) {
-      if (atomic.cmpxchg<u32>(m, v, (v | M_LOCKED) - M_WAITER) == v) return LOCK_OK;
+      if (casAcqRel(m, v, (v | M_LOCKED) - M_WAITER)) return LOCK_OK;
       continue;
     }
     if ((v & M_STARVING) == 0 && nowMs() - start > FAIR_MS) {
-      atomic.cmpxchg<u32>(m, v, v | M_STARVING);
+      casAcqRel(m, v, v | M_STARVING);
       continue;
     }
     waitWhile(m, v, -1);   // partner: wake() in mutexUnlockSlow
@@ -96,27 +101,20 @@ export function mutexLockSlow(m: usize, mayPark: bool): i32 {
 /** false when the mutex was not locked (a bug in the caller). */
 export function mutexUnlockSlow(m: usize): bool {
   while (true) {
-    const v = atomic.load<u32>(m);
+    const v = loadAcquire(m);
     if ((v & M_LOCKED) == 0) return false;
-    const waiters = v >> 3;
+    const waiters = mutexWaiters(v);
     if (waiters == 0) {
-      if (atomic.cmpxchg<u32>(m, v, v & ~(M_LOCKED | M_STARVING)) == v) return true;
+      if (casAcqRel(m, v, v & ~(M_LOCKED | M_STARVING))) return true;
       continue;
     }
     // A starving waiter gets the lock handed over; otherwise it is released and
     // the woken waiter competes with newcomers.
     const next = (v & M_STARVING) != 0 ? v | M_HANDOFF : v & ~M_LOCKED;
-    if (atomic.cmpxchg<u32>(m, v, next) == v) {
+    if (casAcqRel(m, v, next)) {
       wake(m, 1);
       return true;
     }
   }
   return false;
-}
-
-/** A plain test-and-set spin lock, for comparison in benchmarks only. */
-export function spinLockBench(m: usize): void {
-  while (atomic.cmpxchg<u32>(m, 0, 1) != 0) {
-    while (atomic.load<u32>(m) != 0) {}
-  }
 }

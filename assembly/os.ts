@@ -11,7 +11,8 @@
 // Invariant: segsLive + segsFree + (meta units) = brkUnits - FIRST_UNIT.
 // See also: segment.ts (what lives in a unit), stats.ts (reports the counts).
 
-import { addRelaxed64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease8, subRelaxed64 } from "./atomics";
+import { addRelaxed64, loadAcquire64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease64, storeRelease8,
+  subRelaxed64 } from "./atomics";
 import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES,
   R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, SEGMENT_SHIFT, SEGTABLE, UNITS, UNIT_CONT, UNIT_FREE,
   UNIT_META } from "./layout";
@@ -91,7 +92,7 @@ export function osUnitsFree(base: usize, count: u32): void {
 // @ts-ignore: decorator
 @inline export function osCommit(bytes: u32): void {
   const now = addRelaxed64(ROOT + R_COMMITTED, <u64>bytes) + <u64>bytes;
-  if (now > atomic.load<u64>(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, now);
+  if (now > loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, now);
 }
 
 // @ts-ignore: decorator
@@ -100,5 +101,5 @@ export function osUnitsFree(base: usize, count: u32): void {
 }
 
 export function osResetPeak(): void {
-  atomic.store<u64>(ROOT + R_PEAK, atomic.load<u64>(ROOT + R_COMMITTED));
+  storeRelease64(ROOT + R_PEAK, loadAcquire64(ROOT + R_COMMITTED));
 }

@@ -21,17 +21,67 @@
 
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { osCommit, osDecommit } from "./os";
-import { pageHold, pageHoldCancel, pageHoldClear } from "./qsbr-pages";
+import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
 import { BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
-  P_XTHREAD_FREE, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
+  P_XTHREAD_FREE, PAGE_REC_SHIFT, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
 export const RETIRE_CYCLES_SMALL: u8 = 16;
 export const RETIRE_CYCLES_MEDIUM: u8 = 4;
+
+// ---- The xthreadFree word -----------------------------------------------------------
+// Packed: the head of the remote-free list (blocks are 8-aligned) | the page's
+// delayed-free state in bits 0..1 (DELAY_*). Read and CAS it through these only.
+
+const XTF_STATE_MASK: u32 = 3;
+// @ts-ignore: decorator
+@inline export function xtfBlock(tf: u32): usize { return <usize>(tf & ~XTF_STATE_MASK); }
+// @ts-ignore: decorator
+@inline export function xtfState(tf: u32): u32 { return tf & XTF_STATE_MASK; }
+// @ts-ignore: decorator
+@inline export function xtfMake(block: usize, state: u32): u32 { return <u32>block | state; }
+/** The word's current value (any thread). Partner: the CASes in free.ts and below. */
+// @ts-ignore: decorator
+@inline export function xtfLoad(page: usize): u32 { return loadAcquire(page + P_XTHREAD_FREE); }
+// @ts-ignore: decorator
+@inline export function xtfCas(page: usize, expected: u32, value: u32): bool {
+  return casAcqRel(page + P_XTHREAD_FREE, expected, value);
+}
+
+// ---- Finding a block's page -------------------------------------------------------
+
+/** The page record of a block known to be a valid block start in a normal segment. */
+// @ts-ignore: decorator
+@inline export function pageOfBlock(block: usize): usize {
+  const seg = segmentOf(block);
+  const rec = seg + SEG_PAGES + (((block - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
+  return rec - load<u32>(rec, P_SLICE_OFFSET);
+}
+
+/**
+ * The page of `p` if `p` is a block start that was handed out from a live page of
+ * a normal segment; else 0. No side effects.
+ */
+// @ts-ignore: decorator
+@inline export function normalBlockPage(p: usize): usize {
+  const page = pageOfBlock(p);
+  // Below extBytes (0 for anything but a live page), and on a block boundary.
+  const off = <u32>p - load<u32>(page, P_START);
+  if (off >= load<u32>(page, P_EXT_BYTES)) return 0;
+  const magic = load<u64>(page, P_DIV_MAGIC);
+  if (<u64>off * magic >= magic) return 0;
+  return page;
+}
+
+/** The huge segment's record if `p` is its block; else 0. */
+export function hugeBlockPage(p: usize): usize {
+  const page = segmentOf(p) + SEG_PAGES;
+  return <u32>p == load<u32>(page, P_START) ? page : 0;
+}
 
 // ---- Free-list links ------------------------------------------------------------
 
@@ -87,7 +137,7 @@ export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   store<u32>(page, 0, P_FREE);
   store<u32>(page, 0, P_USED);
   store<u32>(page, 0, P_LOCAL_FREE);
-  storeRelease(page + P_XTHREAD_FREE, DELAY_NO);
+  storeRelease(page + P_XTHREAD_FREE, xtfMake(0, DELAY_NO));   // a fresh page: nobody else sees it yet
   store<u32>(page, 0, P_CAPACITY);
   store<u32>(page, area / bs, P_RESERVED);
   store<u32>(page, <u32>start, P_START);
@@ -140,10 +190,10 @@ export function pageExtend(page: usize): void {
  * ran dry, make `localFree` the new `free`. Owner only.
  */
 export function pageCollect(page: usize): void {
-  let tf = loadAcquire(page + P_XTHREAD_FREE);
-  if ((tf & ~3) != 0) {
-    while (!casAcqRel(page + P_XTHREAD_FREE, tf, tf & 3)) tf = loadAcquire(page + P_XTHREAD_FREE);
-    const head = <usize>(tf & ~3);
+  let tf = xtfLoad(page);
+  if (xtfBlock(tf) != 0) {
+    while (!xtfCas(page, tf, xtfMake(0, xtfState(tf)))) tf = xtfLoad(page);
+    const head = xtfBlock(tf);
     const capacity = load<u32>(page, P_CAPACITY);
     let tail = head;
     let count: u32 = 1;
@@ -156,18 +206,12 @@ export function pageCollect(page: usize): void {
     blockSetNext(page, tail, <usize>load<u32>(page, P_LOCAL_FREE));
     store<u32>(page, <u32>head, P_LOCAL_FREE);
     store<u32>(page, load<u32>(page, P_USED) - count, P_USED);
-    pageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
+    hookPageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
   }
   if (load<u32>(page, P_FREE) == 0) {
     store<u32>(page, load<u32>(page, P_LOCAL_FREE), P_FREE);
     store<u32>(page, 0, P_LOCAL_FREE);
   }
-}
-
-/** Blocks immediately available: free, or expandable. */
-// @ts-ignore: decorator
-@inline export function pageHasRoom(page: usize): bool {
-  return load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED);
 }
 
 // ---- Delayed-free state --------------------------------------------------------
@@ -179,11 +223,11 @@ export function pageCollect(page: usize): void {
  */
 export function pageSetDelayed(page: usize, state: u32): void {
   while (true) {
-    const tf = loadAcquire(page + P_XTHREAD_FREE);
-    const old = tf & 3;
+    const tf = xtfLoad(page);
+    const old = xtfState(tf);
     if (old == DELAY_FREEING) continue;
     if (old == state || old == DELAY_NEVER) return;
-    if (casAcqRel(page + P_XTHREAD_FREE, tf, (tf & ~3) | state)) return;
+    if (xtfCas(page, tf, xtfMake(xtfBlock(tf), state))) return;
   }
 }
 
@@ -196,7 +240,7 @@ export function pageSetDelayed(page: usize, state: u32): void {
  */
 export function pageToFull(heap: usize, page: usize): bool {
   pageSetDelayed(page, DELAY_USE);
-  if ((loadAcquire(page + P_XTHREAD_FREE) & ~3) != 0) {
+  if (xtfBlock(xtfLoad(page)) != 0) {
     pageSetDelayed(page, DELAY_NO);
     pageCollect(page);
     return false;
@@ -222,7 +266,7 @@ export function pageUnfull(heap: usize, page: usize): void {
  * for a QSBR goal first (qsbr-pages.ts). Owner only.
  */
 export function pageFree(heap: usize, page: usize): void {
-  if (!pageHold(heap, page)) pageFreeNow(heap, page);
+  if (!hookPageHold(heap, page)) pageFreeNow(heap, page);
 }
 
 /** Give an empty, unheld page's slices back to its segment. Owner only. */
@@ -240,7 +284,7 @@ export function pageFreeNow(heap: usize, page: usize): void {
  * again should not churn pages. Any other empty page is freed at once.
  */
 export function pageRetire(heap: usize, page: usize): void {
-  pageHoldClear(<usize>load<u32>(heap, H_THREAD), page);   // emptied anew: a hold needs a fresh goal
+  hookPageHoldClear(<usize>load<u32>(heap, H_THREAD), page);   // emptied anew: a hold needs a fresh goal
   const bin = <u32>load<u8>(page, P_BIN);
   const bs = load<u32>(page, P_BLOCK_SIZE);
   const q = heapQueue(heap, bin);

@@ -27,10 +27,11 @@
 // because nobody else touches an exited record's heaps, spans or segment list:
 // remote frees only ever touch pages with live blocks, and held pages have none.
 //
-// Owner only (or the orphan list's lock holder, for orphans). See also: qsbr.ts (goals), page.ts (pageFree calls pageHold).
+// Owner only (or the orphan list's lock holder, for orphans). The allocator reaches
+// this file through hooks.ts. See also: qsbr.ts (goals), page.ts (pageFree).
 
 import { pageFreeNow, pageUnfull } from "./page";
-import { casAcqRel, loadAcquire, swapAcqRel } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, subRelaxed, swapAcqRel } from "./atomics";
 import { mutexTryLock, mutexUnlock } from "./mutex";
 import { threadRecycleExited } from "./thread";
 import { qsbrGoalReached, qsbrHoldsTag, qsbrPageGoal, qsbrPollIssuing, qsbrScan } from "./qsbr";
@@ -47,7 +48,7 @@ export function pageHoldClear(thread: usize, page: usize): void {
   if (prev != 0) store<u32>(prev, <u32>next, P_QSBR_NEXT); else store<u32>(thread, <u32>next, T_HELD_FIRST);
   store<u32>(page, 0, P_QSBR_NEXT);
   store<u32>(page, 0, P_QSBR_PREV);
-  atomic.sub<u32>(<usize>load<u32>(thread, T_DOMAIN) + D_PAGES_HELD, 1);
+  subRelaxed(<usize>load<u32>(thread, T_DOMAIN) + D_PAGES_HELD, 1);
 }
 
 /** pageHoldClear for a page known only by itself (its heap's thread is the owner). */
@@ -93,7 +94,7 @@ export function pageHold(heap: usize, page: usize): bool {
   store<u32>(page, 0, P_QSBR_NEXT);
   if (last != 0) store<u32>(last, <u32>page, P_QSBR_NEXT); else store<u32>(thread, <u32>page, T_HELD_FIRST);
   store<u32>(thread, <u32>page, T_HELD_LAST);
-  atomic.add<u32>(domain + D_PAGES_HELD, 1);
+  addRelaxed(domain + D_PAGES_HELD, 1);
   return true;
 }
 

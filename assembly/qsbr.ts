@@ -11,16 +11,9 @@
 //   rdSeq   cached minimum of the online seqs; only grows (one CAS per poll)
 //
 // Slots are 64-byte records in one array per domain, so a poll is a linear walk
-// of `slotCount` slots: no allocation, O(slots). Threads get a slot the first
-// time they attach (reserve, then register) and give it back when they exit
-// (unregister);
-// free slots are on a list under the domain's qsbrMutex. When the list is empty
-// the array doubles — under a stop-the-world, because every online thread writes
-// its own slot through T_QSBR_SLOT and pollers walk the array: with everyone else
-// paused the array is copied and every registered thread's pointer rewritten
-// (CPython's _Py_qsbr_reserve). Old arrays stay in the meta area (their total is
-// less than the final array). Nobody waits for qsbrMutex while attached
-// (lockDetaching), so the grower's stop cannot deadlock on it (gh-119369).
+// of `slotCount` slots: no allocation, O(slots). Taking and giving back slots,
+// and growing the array under a stop-the-world, is qsbr-slots.ts: this file is
+// only the sequence arithmetic, so the layers below stop-the-world can use it.
 //
 // Quiescent states are reported at checkpoints (thread.ts), attach sets the seq
 // (a quiescent state too), detach and exit set it to 0. A thread suspended in the
@@ -32,17 +25,14 @@
 // writer unlinks, then reads wrSeq for its goal; a poller fences, then reads the
 // seqs. Wasm atomics are sequentially consistent. Comparisons are wrap-safe.
 //
-// See also: delayed-free.ts (freeDelayed), qsbr-pages.ts (delayed page reuse),
+// See also: qsbr-slots.ts (registration, growth), delayed-free.ts (freeDelayed), qsbr-pages.ts (delayed page reuse),
 // thread.ts (checkpoints, attach/detach), domain.ts.
 
-import { loadAcquire, storeRelease } from "./atomics";
-import { lockDetaching } from "./critical-section";
-import { ENOMEM, OK } from "./errors";
+import { addSeqCst64, casAcqRel64, loadAcquire, loadAcquire64, loadSeqCst64, storeRelease, storeSeqCst64 } from "./atomics";
 import { metaAlloc } from "./meta";
-import { mutexUnlock } from "./mutex";
-import { stwStart, stwStop } from "./stop-the-world";
-import { D_DEFER_LIMIT, D_FREE_LIMIT, D_HELD_TAGS, D_PAGE_LIMIT, D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_MUTEX,
-  D_QSBR_RD, D_QSBR_SLOTS, D_QSBR_WR, SLOT_SHIFT, SL_FREE_NEXT, SL_RESERVED, SL_SEQ, SL_THREAD, T_DEFERRALS, T_DEFER_BYTES,
+import { D_CHUNKS, D_DEFER_LIMIT, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_FREE_LIMIT, D_HELD_TAGS, D_PAGES_HELD, D_PAGE_LIMIT,
+  D_QSBR_COUNT, D_QSBR_FREE,
+  D_QSBR_RD, D_QSBR_SLOTS, D_QSBR_WR, SLOT_SHIFT, SL_FREE_NEXT, SL_SEQ, SL_THREAD, T_DEFERRALS, T_DEFER_BYTES,
   T_DEFER_PAGES, T_DOMAIN, T_QSBR_FLAGS, T_QSBR_SLOT } from "./layout";
 
 export const QSBR_OFFLINE: u64 = 0;
@@ -55,7 +45,6 @@ export const DEFAULT_PAGE_LIMIT: u32 = 80 << 10;         // 80 KiB
 export const DEFAULT_HELD_TAGS: u32 = 0b1110;           // OBJECT, GC, GC_PRE
 
 // T_QSBR_FLAGS (owner only)
-export const QF_REGISTERING: u32 = 1;   // taking a slot: its re-attach (lock waits) must not take another
 export const QF_KEEP_SEQ: u32 = 2;      // suspended in malloc: attach keeps the old seq
 export const QF_EXITING: u32 = 4;       // unregistered for good
 
@@ -75,8 +64,8 @@ export function qsbrInit(domain: usize): bool {
   for (let i: u32 = 0; i < QSBR_MIN_SLOTS; i++) {
     store<u32>(slots + (<usize>i << SLOT_SHIFT), i + 1 < QSBR_MIN_SLOTS ? i + 2 : 0, SL_FREE_NEXT);
   }
-  atomic.store<u64>(domain + D_QSBR_WR, QSBR_INITIAL);
-  atomic.store<u64>(domain + D_QSBR_RD, QSBR_INITIAL);
+  storeSeqCst64(domain + D_QSBR_WR, QSBR_INITIAL);
+  storeSeqCst64(domain + D_QSBR_RD, QSBR_INITIAL);
   store<u32>(domain, <u32>slots, D_QSBR_SLOTS);
   store<u32>(domain, QSBR_MIN_SLOTS, D_QSBR_COUNT);
   store<u32>(domain, 1, D_QSBR_FREE);
@@ -88,131 +77,40 @@ export function qsbrInit(domain: usize): bool {
 }
 
 // @ts-ignore: decorator
-@inline export function qsbrWrSeq(domain: usize): u64 { return atomic.load<u64>(domain + D_QSBR_WR); }
+@inline export function qsbrWrSeq(domain: usize): u64 { return loadSeqCst64(domain + D_QSBR_WR); }
 // @ts-ignore: decorator
-@inline export function qsbrRdSeq(domain: usize): u64 { return atomic.load<u64>(domain + D_QSBR_RD); }
-
-// ---- Registration -----------------------------------------------------------------
-
-/**
- * Reserve a free slot for `thread` (attached, current, unregistered), growing the
- * array under a stop-the-world if none is free: its index (the array may move, a
- * slot's index does not), or -ENOMEM. CPython's _Py_qsbr_reserve.
- */
-export function qsbrReserve(thread: usize): i32 {
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  lockDetaching(thread, domain + D_QSBR_MUTEX);
-  let index: i32 = -ENOMEM;
-  if (load<u32>(domain, D_QSBR_FREE) != 0 || qsbrGrow(thread, domain) == OK) {
-    index = <i32>load<u32>(domain, D_QSBR_FREE) - 1;
-    const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);
-    store<u32>(domain, load<u32>(slot, SL_FREE_NEXT), D_QSBR_FREE);
-    store<u32>(slot, 0, SL_FREE_NEXT);
-    store<u32>(slot, 1, SL_RESERVED);
-    atomic.store<u64>(slot + SL_SEQ, QSBR_OFFLINE);
-  }
-  mutexUnlock(domain + D_QSBR_MUTEX);
-  return index;
-}
-
-/**
- * Link the reserved slot `index` and `thread` both ways. From here on a grower
- * rewrites the thread's slot pointer. CPython's _Py_qsbr_register.
- */
-export function qsbrRegister(thread: usize, index: u32): void {
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  lockDetaching(thread, domain + D_QSBR_MUTEX);
-  const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);   // reloaded: it may have moved
-  atomic.store<u32>(slot + SL_THREAD, <u32>thread);
-  storeRelease(thread + T_QSBR_SLOT, <u32>slot);
-  mutexUnlock(domain + D_QSBR_MUTEX);
-}
-
-/** Reserve and register (a thread's first attach). OK or ENOMEM. The slot starts offline. */
-function qsbrTakeSlot(thread: usize): i32 {
-  const flags = load<u32>(thread, T_QSBR_FLAGS);
-  store<u32>(thread, flags | QF_REGISTERING, T_QSBR_FLAGS);
-  const index = qsbrReserve(thread);
-  if (index >= 0) qsbrRegister(thread, <u32>index);
-  store<u32>(thread, flags & ~QF_REGISTERING, T_QSBR_FLAGS);
-  return index >= 0 ? OK : -index;
-}
-
-/** Double the slot array with every other thread of the domain stopped. Under qsbrMutex. */
-function qsbrGrow(thread: usize, domain: usize): i32 {
-  const count = load<u32>(domain, D_QSBR_COUNT);
-  const bigger = metaAlloc((count << 1) << SLOT_SHIFT);
-  if (bigger == 0) return ENOMEM;
-  if (stwStop(thread, false) != OK) return ENOMEM;   // cannot happen: the thread is attached, not a requester
-  const old = <usize>load<u32>(domain, D_QSBR_SLOTS);
-  memory.copy(bigger, old, <usize>count << SLOT_SHIFT);
-  for (let i: u32 = 0; i < count; i++) {
-    const slot = bigger + (<usize>i << SLOT_SHIFT);
-    const owner = <usize>load<u32>(slot, SL_THREAD);
-    if (owner != 0) storeRelease(owner + T_QSBR_SLOT, <u32>slot);
-  }
-  for (let i = count; i < count << 1; i++) {
-    store<u32>(bigger + (<usize>i << SLOT_SHIFT), i + 1 < count << 1 ? i + 2 : 0, SL_FREE_NEXT);
-  }
-  store<u32>(domain, count + 1, D_QSBR_FREE);
-  storeRelease(domain + D_QSBR_SLOTS, <u32>bigger);
-  storeRelease(domain + D_QSBR_COUNT, count << 1);
-  stwStart(thread, false);
-  return OK;
-}
-
-/**
- * Give the slot back (thread exit; the thread is attached and current). The slot
- * pointer is read again under the mutex: the array may have moved while we waited
- * (gh-115103).
- */
-export function qsbrUnregister(thread: usize): void {
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
-  lockDetaching(thread, domain + D_QSBR_MUTEX);
-  const slot = <usize>loadAcquire(thread + T_QSBR_SLOT);
-  if (slot != 0) {
-    atomic.store<u64>(slot + SL_SEQ, QSBR_OFFLINE);
-    atomic.store<u32>(slot + SL_THREAD, 0);
-    store<u32>(slot, 0, SL_RESERVED);
-    const index = <u32>((slot - <usize>load<u32>(domain, D_QSBR_SLOTS)) >> SLOT_SHIFT);
-    store<u32>(slot, load<u32>(domain, D_QSBR_FREE), SL_FREE_NEXT);
-    store<u32>(domain, index + 1, D_QSBR_FREE);
-    storeRelease(thread + T_QSBR_SLOT, 0);
-  }
-  mutexUnlock(domain + D_QSBR_MUTEX);
-}
+@inline export function qsbrRdSeq(domain: usize): u64 { return loadSeqCst64(domain + D_QSBR_RD); }
 
 // ---- Online, offline, quiescent ------------------------------------------------------
 
 /**
- * Attach: the thread is online from here on (registering it first if needed).
- * Skipped while it resumes from a suspension in malloc (QF_KEEP_SEQ). ENOMEM when
- * no slot could be had.
+ * Attach: the thread is online from here on, if it has a slot (the first attach
+ * takes one: qsbr-slots.ts). Skipped while it resumes from a suspension in malloc
+ * (QF_KEEP_SEQ) and once it is exiting.
  */
-export function qsbrOnline(thread: usize): i32 {
-  const flags = load<u32>(thread, T_QSBR_FLAGS);
-  if ((flags & (QF_KEEP_SEQ | QF_REGISTERING | QF_EXITING)) != 0) return OK;
-  if (load<u32>(thread, T_QSBR_SLOT) == 0) {
-    const rc = qsbrTakeSlot(thread);
-    if (rc != OK) return rc;
-  }
+export function qsbrOnline(thread: usize): void {
+  if ((load<u32>(thread, T_QSBR_FLAGS) & (QF_KEEP_SEQ | QF_EXITING)) != 0) return;
   qsbrQuiescent(thread);
-  return OK;
+}
+
+/** The seq in `thread`'s slot (0: offline or no slot). Any thread (racy: for reports). */
+export function qsbrThreadSeq(thread: usize): u64 {
+  const slot = <usize>loadAcquire(thread + T_QSBR_SLOT);
+  return slot == 0 ? QSBR_OFFLINE : loadSeqCst64(slot + SL_SEQ);
 }
 
 /** Detach: the thread holds no protected pointer until it is online again. */
 // @ts-ignore: decorator
 @inline export function qsbrOffline(thread: usize): void {
   const slot = <usize>load<u32>(thread, T_QSBR_SLOT);
-  if (slot != 0) atomic.store<u64>(slot + SL_SEQ, QSBR_OFFLINE);
+  if (slot != 0) storeSeqCst64(slot + SL_SEQ, QSBR_OFFLINE);
 }
 
 /** Report a quiescent state: the thread holds no pointer it read lock-free before now. */
 // @ts-ignore: decorator
 @inline export function qsbrQuiescent(thread: usize): void {
   const slot = <usize>load<u32>(thread, T_QSBR_SLOT);
-  if (slot != 0) atomic.store<u64>(slot + SL_SEQ, qsbrWrSeq(<usize>load<u32>(thread, T_DOMAIN)));
+  if (slot != 0) storeSeqCst64(slot + SL_SEQ, qsbrWrSeq(<usize>load<u32>(thread, T_DOMAIN)));
 }
 
 // ---- Goals ----------------------------------------------------------------------------
@@ -220,7 +118,7 @@ export function qsbrOnline(thread: usize): i32 {
 /** Advance wrSeq; returns the NEW value (the goal), never the old one (PR #135473). */
 // @ts-ignore: decorator
 @inline export function qsbrAdvance(domain: usize): u64 {
-  return atomic.add<u64>(domain + D_QSBR_WR, QSBR_INCR) + QSBR_INCR;
+  return addSeqCst64(domain + D_QSBR_WR, QSBR_INCR) + QSBR_INCR;
 }
 
 /**
@@ -284,11 +182,11 @@ export function qsbrScan(domain: usize): u64 {
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
   const end = slots + (<usize>count << SLOT_SHIFT);
   for (let s = slots; s < end; s += 1 << SLOT_SHIFT) {
-    const seq = atomic.load<u64>(s + SL_SEQ);
+    const seq = loadSeqCst64(s + SL_SEQ);
     if (seq != QSBR_OFFLINE && seqLt(seq, min)) min = seq;
   }
   const old = qsbrRdSeq(domain);
-  if (seqLt(old, min)) atomic.cmpxchg<u64>(domain + D_QSBR_RD, old, min);
+  if (seqLt(old, min)) casAcqRel64(domain + D_QSBR_RD, old, min);
   return min;
 }
 
@@ -322,7 +220,7 @@ export function qsbrOthersOffline(domain: usize, thread: usize): bool {
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
   for (let i: u32 = 0; i < count; i++) {
     const s = slots + (<usize>i << SLOT_SHIFT);
-    if (s != own && atomic.load<u64>(s + SL_SEQ) != QSBR_OFFLINE) return false;
+    if (s != own && loadSeqCst64(s + SL_SEQ) != QSBR_OFFLINE) return false;
   }
   return true;
 }
@@ -333,7 +231,7 @@ export function qsbrSlotsUsed(domain: usize): u32 {
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
   let used: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
-    if (atomic.load<u32>(slots + (<usize>i << SLOT_SHIFT) + SL_THREAD) != 0) used++;
+    if (loadAcquire(slots + (<usize>i << SLOT_SHIFT) + SL_THREAD) != 0) used++;
   }
   return used;
 }
@@ -342,4 +240,52 @@ export function qsbrSlotsUsed(domain: usize): u32 {
 // @ts-ignore: decorator
 @inline export function qsbrHoldsTag(domain: usize, tag: u32): bool {
   return ((loadAcquire(domain + D_HELD_TAGS) >> tag) & 1) != 0;
+}
+
+// ---- Reporting --------------------------------------------------------------------------
+
+// Fields of qsbrInfo (the facade's Domain.qsbrInfo()).
+// @abi-begin qsbr-info
+export const QI_WR_SEQ: u32 = 0;
+export const QI_RD_SEQ: u32 = 1;
+export const QI_SLOTS: u32 = 2;
+export const QI_SLOTS_USED: u32 = 3;
+export const QI_DELAYED_QUEUED: u32 = 4;
+export const QI_DELAYED_FREED: u32 = 5;
+export const QI_DELAYED_FAILED: u32 = 6;
+export const QI_PAGES_HELD: u32 = 7;
+export const QI_DEFER_LIMIT: u32 = 8;
+export const QI_FREE_LIMIT: u32 = 9;
+export const QI_PAGE_LIMIT: u32 = 10;
+export const QI_HELD_TAGS: u32 = 11;
+export const QI_CHUNKS: u32 = 12;
+export const QI_COUNT: u32 = 13;
+export const QSBR_KEEP: u32 = 0xFFFFFFFF;   // qsbrConfigure: keep this value
+// @abi-end
+
+/** One QSBR figure of `domain` (a QI_* field; racy: for reports). */
+export function qsbrInfo(domain: usize, field: u32): u64 {
+  switch (field) {
+    case QI_WR_SEQ: return qsbrWrSeq(domain);
+    case QI_RD_SEQ: return qsbrRdSeq(domain);
+    case QI_SLOTS: return loadAcquire(domain + D_QSBR_COUNT);
+    case QI_SLOTS_USED: return qsbrSlotsUsed(domain);
+    case QI_DELAYED_QUEUED: return loadAcquire64(domain + D_DF_QUEUED);
+    case QI_DELAYED_FREED: return loadAcquire64(domain + D_DF_FREED);
+    case QI_DELAYED_FAILED: return loadAcquire(domain + D_DF_FAILED);
+    case QI_PAGES_HELD: return loadAcquire(domain + D_PAGES_HELD);
+    case QI_DEFER_LIMIT: return loadAcquire(domain + D_DEFER_LIMIT);
+    case QI_FREE_LIMIT: return loadAcquire(domain + D_FREE_LIMIT);
+    case QI_PAGE_LIMIT: return loadAcquire(domain + D_PAGE_LIMIT);
+    case QI_HELD_TAGS: return loadAcquire(domain + D_HELD_TAGS);
+    default: return loadAcquire(domain + D_CHUNKS);   // QI_CHUNKS
+  }
+}
+
+/** Set the domain's policy; KEEP (0xFFFFFFFF) keeps a value. The caller checked the values. */
+export function qsbrConfigure(domain: usize, deferLimit: u32, freeLimit: u32, pageLimit: u32, heldTags: u32): void {
+  if (deferLimit != QSBR_KEEP) storeRelease(domain + D_DEFER_LIMIT, deferLimit);
+  if (freeLimit != QSBR_KEEP) storeRelease(domain + D_FREE_LIMIT, freeLimit);
+  if (pageLimit != QSBR_KEEP) storeRelease(domain + D_PAGE_LIMIT, pageLimit);
+  if (heldTags != QSBR_KEEP) storeRelease(domain + D_HELD_TAGS, heldTags);
 }

@@ -13,7 +13,7 @@
 // (to know the block is not theirs) and the page records' immutable fields.
 //
 // Free span record (first slice): blockSize = extBytes = 0, sliceCount = n, next/prev in a
-// span queue; the last slice (n > 1): sliceOffset = (n-1) * 64, blockSize = 0.
+// span queue; the last slice (n > 1): sliceOffset = (n-1) * PAGE_REC_SIZE (128), blockSize = 0.
 // See also: os.ts (units), page.ts (what a page holds), layout.ts (the boxes).
 
 import { loadAcquire, storeRelease } from "./atomics";

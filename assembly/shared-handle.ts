@@ -34,13 +34,13 @@
 
 import { loadAcquire, storeRelease } from "./atomics";
 import { heapMalloc } from "./alloc";
-import { lockDetaching } from "./critical-section";
 import { curHeap, curThread } from "./current";
 import { freeDelayed } from "./delayed-free";
 import { ENOMEM, OK, setError } from "./errors";
 import { ftFree } from "./free";
 import { FIRST_UNIT, SEGMENT_SHIFT } from "./layout";
 import { mutexUnlock } from "./mutex";
+import { lockDetaching } from "./thread";
 
 const H_MAGIC: usize = 0;
 const H_MUTEX: usize = 4;

@@ -13,9 +13,8 @@
 //   +64 + 16*bin: pages, liveBlocks, capacityBlocks, retainedPages
 // Filters: `thread` (0 = every thread), `tag` (TAG_ANY = every tag).
 
-import { loadAcquire, spinLock, spinUnlock } from "./atomics";
-import { blockNext } from "./page";
-import { normalBlockPage } from "./free";
+import { loadAcquire, loadAcquire64, spinLock, spinUnlock } from "./atomics";
+import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
 import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_LOCAL_FREE, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
@@ -29,7 +28,7 @@ const DELAYED_LIMIT: u32 = 1 << 20;
 
 function xthreadCount(page: usize): u32 {
   const limit = load<u32>(page, P_CAPACITY);
-  let b = <usize>(loadAcquire(page + P_XTHREAD_FREE) & ~3);
+  let b = xtfBlock(xtfLoad(page));
   let n: u32 = 0;
   while (b != 0 && n < limit) { n++; b = blockNext(page, b); }
   return n;
@@ -89,8 +88,8 @@ export function statsSnapshot(thread: usize, tag: u32): usize {
   store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), 12);
   store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), 16);
   store<u32>(STATS, loadAcquire(ROOT + R_THREADS_LIVE), 20);
-  store<u64>(STATS, atomic.load<u64>(ROOT + R_COMMITTED), 24);
-  store<u64>(STATS, atomic.load<u64>(ROOT + R_PEAK), 32);
+  store<u64>(STATS, loadAcquire64(ROOT + R_COMMITTED), 24);
+  store<u64>(STATS, loadAcquire64(ROOT + R_PEAK), 32);
   let normal: u32 = 0;
   let huge: u32 = 0;
   let hugeBytes: u64 = 0;

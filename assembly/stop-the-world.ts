@@ -17,19 +17,25 @@
 //
 // Where the requester may not block (a browser main thread) the 1 ms waits poll.
 //
-// See also: thread.ts (suspend, the breaker), domain.ts (headLock).
+// Waiting for the scope's mutex and the reader/writer word detaches the requester
+// (thread.ts's lockDetaching and waitDetached, reached through hooks.ts: a thread
+// waiting is above this file, whose accounting thread.ts uses).
+//
+// See also: thread.ts (suspend), breaker.ts, domain.ts (headLock).
 
-import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
-import { lockDetaching } from "./critical-section";
+import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
+import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
 import { headLock, headUnlock } from "./domain";
 import { EINVAL_STATE, OK } from "./errors";
-import { waitWhile, waitWhileSpinning, wake } from "./host";
+import { hookLockDetaching, hookWaitDetached } from "./hooks";
+import { waitWhileSpinning, wake } from "./host";
 import { mutexUnlock } from "./mutex";
-import { BRK_PLEASE_STOP, STW_SPIN_MS, threadAttach, threadDetach } from "./thread";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
-  S_REQUESTER, S_STOPPED, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_BREAKER, T_DOMAIN,
+  S_REQUESTER, S_STOPPED, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
   T_DOMAIN_NEXT, T_STATE, T_STW_PENDING } from "./layout";
 
+/** How long a paused thread, or a stop's requester, polls before it sleeps. */
+export const STW_SPIN_MS: f64 = 0.2;
 const RW_WRITER: u32 = 1;
 const RW_READER: u32 = 2;
 const WAIT_SLICE_MS: f64 = 1.0;
@@ -46,22 +52,37 @@ function rwAcquire(thread: usize, writer: bool): void {
       continue;
     }
     // The holder may need us stopped: wait detached.
-    threadDetach(thread);
-    waitWhile(rw, v, WAIT_SLICE_MS);
-    threadAttach(thread, true);
+    hookWaitDetached(thread, rw, v, WAIT_SLICE_MS);
   }
 }
 
 function rwRelease(writer: bool): void {
   const rw = ROOT + R_STW_RW;
-  if (writer) atomic.store<u32>(rw, 0);
-  else atomic.sub<u32>(rw, RW_READER);
+  if (writer) storeRelease(rw, 0);
+  else subRelaxed(rw, RW_READER);
   wake(rw, 0x7FFFFFFF);
+}
+
+// ---- A thread's side of a stop (under headLock) --------------------------------
+
+/** The stop-the-world request that applies to `thread` now (global first), or 0. Under headLock. */
+export function stwActiveFor(thread: usize): usize {
+  if (load<u32>(GLOBAL_STW + S_REQUESTED) != 0 && load<u32>(GLOBAL_STW + S_REQUESTER) != <u32>thread) return GLOBAL_STW;
+  const stw = <usize>load<u32>(thread, T_DOMAIN) + D_STW;
+  if (load<u32>(stw + S_REQUESTED) != 0 && load<u32>(stw + S_REQUESTER) != <u32>thread) return stw;
+  return 0;
+}
+
+/** Account a counted thread once in its stop's countdown. Under headLock. */
+export function stwAccount(thread: usize, stw: usize): void {
+  if (load<u32>(thread, T_STW_PENDING) == 0) return;
+  store<u32>(thread, 0, T_STW_PENDING);
+  if (subRelaxed(stw + S_COUNTDOWN, 1) == 1) wake(stw + S_COUNTDOWN, 1);
 }
 
 // ---- Scope walks (under headLock) ---------------------------------------------
 
-/** Park or poke every thread of one domain's list; returns how many were parked. */
+/** Count (`counting`), then park or poke, every thread of one domain's list but the requester. */
 function scanDomain(domain: usize, requester: usize, stw: usize, counting: bool): void {
   let t = <usize>load<u32>(domain, D_THREADS);
   while (t != 0) {
@@ -70,16 +91,16 @@ function scanDomain(domain: usize, requester: usize, stw: usize, counting: bool)
       if (counting) {
         if (s == THREAD_ATTACHED || s == THREAD_DETACHED) {
           store<u32>(t, 1, T_STW_PENDING);
-          atomic.add<u32>(stw + S_COUNTDOWN, 1);
+          addRelaxed(stw + S_COUNTDOWN, 1);
         }
       } else if (load<u32>(t, T_STW_PENDING) != 0) {
         if (s == THREAD_DETACHED) {
           if (casAcqRel(t + T_STATE, THREAD_DETACHED, THREAD_SUSPENDED)) {
             store<u32>(t, 0, T_STW_PENDING);
-            atomic.sub<u32>(stw + S_COUNTDOWN, 1);
+            subRelaxed(stw + S_COUNTDOWN, 1);
           }
         } else if (s == THREAD_ATTACHED) {
-          atomic.or<u32>(t + T_BREAKER, BRK_PLEASE_STOP);
+          breakerRequest(t, BRK_PLEASE_STOP);
         }
       }
     }
@@ -97,7 +118,7 @@ function restartDomain(domain: usize, requester: usize): void {
   let t = <usize>load<u32>(domain, D_THREADS);
   while (t != 0) {
     if (t != requester) {
-      atomic.and<u32>(t + T_BREAKER, ~BRK_PLEASE_STOP);
+      breakerClear(t, BRK_PLEASE_STOP);
       store<u32>(t, 0, T_STW_PENDING);
       if (casAcqRel(t + T_STATE, THREAD_SUSPENDED, THREAD_DETACHED)) wake(t + T_STATE, 0x7FFFFFFF);
     }
@@ -119,7 +140,7 @@ export function stwStop(requester: usize, global: bool): i32 {
   // A stop inside a stop (of either kind) would wait for itself.
   if (loadAcquire(GLOBAL_STW + S_REQUESTER) == <u32>requester
       || loadAcquire(<usize>load<u32>(requester, T_DOMAIN) + D_STW + S_REQUESTER) == <u32>requester) return EINVAL_STATE;
-  lockDetaching(requester, stw + S_MUTEX);
+  hookLockDetaching(requester, stw + S_MUTEX);
   rwAcquire(requester, global);
   headLock();
   storeRelease(stw + S_COUNTDOWN, 0);

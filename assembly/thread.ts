@@ -1,4 +1,5 @@
-// thread.ts — thread records: states, the eval breaker, attach/detach, exit.
+// thread.ts — thread records and their states: creation, attach/detach, the
+// pause for a stop-the-world, waiting detached, recycling.
 //
 // A thread record is what a worker gets when it attaches to a domain: its heaps
 // (one per tag, made on first use), its segments and free spans, its eval breaker,
@@ -9,95 +10,45 @@
 // States (T_STATE), CPython's machine:
 //
 //   ATTACHED <--(owner)--> DETACHED <--(stop-the-world requester)--> SUSPENDED
+//                              |
+//                           EXITED --(nothing left)--> FREE (recycled by threadNew)
 //
 // Only the owner moves DETACHED -> ATTACHED (CAS); a SUSPENDED thread waits in
 // attach until the world restarts. A detached thread holds no unprotected
 // pointers and has released its critical sections; it cannot allocate or free.
+// Attach resumes the innermost critical section and puts the thread online in
+// QSBR (if it has a slot); detach releases every section and goes offline.
 //
-// Eval breaker (T_BREAKER): request bits in bits 0..7, the domain's version in
-// bits 8..31. Others set bits with an atomic OR; the owner handles them at a
-// checkpoint (threadCheckpoint, the allocator's slow path, attach), in this order:
-//   0. QSBR              a quiescent state is reported (qsbr.ts)
-//   1. PLEASE_STOP       suspend for a stop-the-world, wait, re-attach
-//   2. EXPLICIT_MERGE    reported (biased refcounting merges here, later issue)
-//   3. delayed frees     due delayed frees and held pages (its own, and those exited
-//                        threads left) are freed whenever there are any
-//                        (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set when a
-//                        deferred advance was forced) is reported
-//   4. GC_SCHEDULED      reported (the facade runs the collector, later issue)
-//   5. version           the copy is refreshed if the domain's changed
-//   6. ASYNC_INTERRUPT   reported: the facade throws InterruptError
-// The allocator's slow path handles PLEASE_STOP only, and reports no quiescent
-// state: it keeps the thread's QSBR seq while suspended, so a pointer read
-// lock-free stays protected across an allocation.
+// A thread that must wait for a lock, or for the stop-the-world reader/writer
+// word, waits detached (lockDetaching, waitDetached), so a stop never waits for a
+// sleeper. Those two are the ones lower layers (critical sections, the stop's
+// requester) reach through hooks.ts.
 //
-// QSBR: attach puts the thread online (seq = wrSeq; the first attach registers a
-// slot), detach and exit offline (seq 0).
+// The checkpoint (which handles the eval breaker), the first attach (which takes
+// a QSBR slot) and exit are lifecycle.ts: they use the reclamation layers above.
 //
-// Exit (before abandonment exists): the thread goes offline, every page is
-// switched to DELAY_NEVER, remote frees are drained, empty pages and segments are
-// freed (held pages whose goal is not reached wait on the domain's orphan list,
-// freed by a live thread's checkpoint later), pending
-// delayed frees go to the domain's queue, the QSBR slot is given back; pages with
-// live blocks stay owned by the exited record, and other threads can still free
-// into them.
-//
-// See also: current.ts, domain.ts, stop-the-world.ts, critical-section.ts.
+// See also: lifecycle.ts, breaker.ts, current.ts, domain.ts, stop-the-world.ts,
+// critical-section.ts.
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerInitial, breakerLoad, breakerHas,
+  breakerRequest, BRK_ASYNC_INTERRUPT } from "./breaker";
 import { csResumeTop, csSuspendAll } from "./critical-section";
 import { currentSet, curThread } from "./current";
-import { breakerSetVersion, headLock, headUnlock, VERSION_MASK, VERSION_SHIFT } from "./domain";
-import { EAGAIN, ENOMEM, ENOT_ATTACHED, OK } from "./errors";
-import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
-import { heapCollect, heapInit } from "./heap";
-import { QF_EXITING, QF_KEEP_SEQ, qsbrOffline, qsbrOnline, qsbrQuiescent, qsbrUnregister } from "./qsbr";
-import { heldPagesCollect, heldPagesCollectOrphans, heldPagesOrphan } from "./qsbr-pages";
-import { hostCanBlock, waitWhileSpinning, wake } from "./host";
+import { headLock, headUnlock } from "./domain";
+import { EAGAIN, ENOT_ATTACHED, OK } from "./errors";
+import { heapForTag, heapInit } from "./heap";
+import { hostCanBlock, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { D_FREE_THREADS, D_ORPHANS, D_STW, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, GLOBAL_STW, HEAP_SIZE, ROOT,
-  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, S_REQUESTED, S_REQUESTER, T_BREAKER,
-  T_CS_DEPTH, T_DOMAIN, T_DOMAIN_NEXT, T_HELD_FIRST, T_QSBR_FLAGS, T_FREE_NEXT, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_SEG_COUNT, T_SERIAL,
-  T_STATE, T_STW_PENDING, TAG_COUNT, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
-  THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
-
-/** How long a paused thread, or a stop's requester, polls before it sleeps. */
-export const STW_SPIN_MS: f64 = 0.2;
-
-// ---- Eval breaker bits ---------------------------------------------------------
-export const BRK_PLEASE_STOP: u32 = 1 << 0;
-export const BRK_EXPLICIT_MERGE: u32 = 1 << 1;
-export const BRK_GC_SCHEDULED: u32 = 1 << 2;
-export const BRK_DELAYED_FREE: u32 = 1 << 3;
-export const BRK_ASYNC_INTERRUPT: u32 = 1 << 4;
-export const BRK_REQUESTS: u32 = 0xFF;
-// Events a checkpoint reports besides the request bits it handled:
-export const EV_VERSION_CHANGED: u32 = 1 << 8;
-export const EV_STOPPED: u32 = 1 << 9;       // this thread was paused by a stop-the-world
-export const EV_WOULD_BLOCK: u32 = 1 << 10;  // it must pause but cannot wait here: left SUSPENDED
-
-/** The heap of `thread` for `tag`, made on first use; 0 when memory is exhausted. */
-export function heapForTag(thread: usize, tag: u32): usize {
-  const slot = thread + T_HEAPS + (<usize>tag << 2);
-  let heap = <usize>load<u32>(slot);
-  if (heap == 0) {
-    heap = metaAlloc(HEAP_SIZE);
-    if (heap == 0) return 0;
-    heapInit(heap, thread, tag);
-    store<u32>(slot, <u32>heap);
-  }
-  return heap;
-}
+import { LOCK_OK, mutexLockSlow, mutexTryLock } from "./mutex";
+import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
+import { STW_SPIN_MS, stwAccount, stwActiveFor } from "./stop-the-world";
+import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
+  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
+  T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_STATE, TAG_COUNT, THREAD_ATTACHED,
+  THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
 
 // ---- Creation -----------------------------------------------------------------
-
-/** The stop-the-world request that applies to `thread` now (global first), or 0. Under headLock. */
-export function stwActiveFor(thread: usize): usize {
-  if (load<u32>(GLOBAL_STW + S_REQUESTED) != 0 && load<u32>(GLOBAL_STW + S_REQUESTER) != <u32>thread) return GLOBAL_STW;
-  const stw = <usize>load<u32>(thread, T_DOMAIN) + D_STW;
-  if (load<u32>(stw + S_REQUESTED) != 0 && load<u32>(stw + S_REQUESTER) != <u32>thread) return stw;
-  return 0;
-}
 
 /**
  * A new thread record of `domain`, DETACHED (SUSPENDED when a stop-the-world is
@@ -129,7 +80,7 @@ export function threadNew(domain: usize): usize {
   store<u32>(thread, addRelaxed(ROOT + R_THREAD_SERIAL, 1) + 1, T_SERIAL);
   if (heapForTag(thread, 0) == 0) return 0;
   headLock();
-  storeRelease(thread + T_BREAKER, (loadAcquire(domain + D_VERSION) & VERSION_MASK) << VERSION_SHIFT);
+  storeRelease(thread + T_BREAKER, breakerInitial(loadAcquire(domain + D_VERSION)));
   storeRelease(thread + T_STATE, stwActiveFor(thread) != 0 ? THREAD_SUSPENDED : THREAD_DETACHED);
   if (!recycled) {
     store<u32>(thread, load<u32>(domain, D_THREADS), T_DOMAIN_NEXT);
@@ -152,8 +103,8 @@ export function threadNew(domain: usize): usize {
  * Owner: DETACHED -> ATTACHED and make the record current; a SUSPENDED thread
  * waits for the world to restart (EAGAIN where it may not block, or when
  * `mayBlock` is false). Resumes the innermost critical section and puts the
- * thread online in QSBR (ENOMEM, detached again, when it has no slot and none
- * can be made).
+ * thread online in QSBR if it has a slot (the first attach takes one:
+ * lifecycle.ts).
  */
 export function threadAttach(thread: usize, mayBlock: bool): i32 {
   while (true) {
@@ -169,7 +120,7 @@ export function threadAttach(thread: usize, mayBlock: bool): i32 {
   }
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
   csResumeTop(thread);
-  if (qsbrOnline(thread) != OK) { threadDetach(thread); return ENOMEM; }
+  qsbrOnline(thread);
   return OK;
 }
 
@@ -188,11 +139,30 @@ export function threadDetach(thread: usize): void {
   if (stw != 0) wake(stw + S_COUNTDOWN, 1);
 }
 
-/** Account a counted thread once in its stop's countdown. Under headLock. */
-export function stwAccount(thread: usize, stw: usize): void {
-  if (load<u32>(thread, T_STW_PENDING) == 0) return;
-  store<u32>(thread, 0, T_STW_PENDING);
-  if (atomic.sub<u32>(stw + S_COUNTDOWN, 1) == 1) wake(stw + S_COUNTDOWN, 1);
+// ---- Waiting detached -----------------------------------------------------------
+
+/**
+ * Lock `m` for `thread`; if it must wait and the thread is attached, the thread
+ * detaches while it waits (so a stop-the-world need not wait for it) and attaches
+ * again after (which may itself wait for the world to restart). A thread that may
+ * not block polls, and still returns attached.
+ */
+export function lockDetaching(thread: usize, m: usize): void {
+  if (mutexTryLock(m)) return;
+  if (mutexLockSlow(m, false) == LOCK_OK) return;          // spin only
+  const attached = thread != 0 && loadAcquire(thread + T_STATE) == THREAD_ATTACHED;
+  if (attached) threadDetach(thread);
+  while (mutexLockSlow(m, true) != LOCK_OK) {}             // polls where it may not park
+  if (attached) {
+    while (threadAttach(thread, true) != OK) {}
+  }
+}
+
+/** Detach, wait while the word at `ptr` holds `value` (at most `timeoutMs`), attach again. */
+export function waitDetached(thread: usize, ptr: usize, value: u32, timeoutMs: f64): void {
+  threadDetach(thread);
+  waitWhile(ptr, value, timeoutMs);
+  threadAttach(thread, true);
 }
 
 /**
@@ -201,12 +171,12 @@ export function stwAccount(thread: usize, stw: usize): void {
  * may not wait here), or 0 (the request was already over: a plain detach/attach).
  * `keepSeq` (the allocator's slow path): the QSBR seq stays as it was throughout.
  */
-function threadSuspend(thread: usize, keepSeq: bool): u32 {
+export function threadSuspend(thread: usize, keepSeq: bool): u32 {
   csSuspendAll(thread);
   if (keepSeq) store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_KEEP_SEQ, T_QSBR_FLAGS);
   else qsbrOffline(thread);
   headLock();
-  atomic.and<u32>(thread + T_BREAKER, ~BRK_PLEASE_STOP);
+  breakerClear(thread, BRK_PLEASE_STOP);
   const stw = stwActiveFor(thread);
   storeRelease(thread + T_STATE, stw != 0 ? THREAD_SUSPENDED : THREAD_DETACHED);
   if (stw != 0) stwAccount(thread, stw);
@@ -218,78 +188,18 @@ function threadSuspend(thread: usize, keepSeq: bool): u32 {
   return stw != 0 ? EV_STOPPED : 0;
 }
 
-// ---- Checkpoint -----------------------------------------------------------------
-
-/** Handle the breaker's bits in the documented order; returns what happened (EV_*, BRK_*). */
-export function threadCheckpoint(thread: usize): u32 {
-  let events: u32 = 0;
-  qsbrQuiescent(thread);
-  let b = loadAcquire(thread + T_BREAKER);
-  if ((b & BRK_PLEASE_STOP) != 0) {
-    events |= threadSuspend(thread, false);
-    if ((events & EV_WOULD_BLOCK) != 0) return events;
-    b = loadAcquire(thread + T_BREAKER);
-  }
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  if (delayedHasWork(thread)) delayedProcess(thread, true);
-  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, true);
-  if (loadAcquire(domain + D_ORPHANS) != 0) heldPagesCollectOrphans(domain);
-  const reported = b & (BRK_EXPLICIT_MERGE | BRK_DELAYED_FREE | BRK_GC_SCHEDULED | BRK_ASYNC_INTERRUPT);
-  if (reported != 0) atomic.and<u32>(thread + T_BREAKER, ~reported);
-  events |= reported;
-  const dv = loadAcquire(domain + D_VERSION) & VERSION_MASK;
-  if ((b >> VERSION_SHIFT) != dv) {
-    breakerSetVersion(thread, dv);
-    events |= EV_VERSION_CHANGED;
-  }
-  return events;
-}
-
 /**
  * The allocator's slow path: only a pending stop is handled there (nothing else
  * can be reported from inside malloc), and only where the thread may wait.
  */
 // @ts-ignore: decorator
 @inline export function threadCheckpointAlloc(thread: usize): void {
-  if ((loadAcquire(thread + T_BREAKER) & BRK_PLEASE_STOP) != 0 && hostCanBlock()) threadSuspend(thread, true);
+  if (breakerHas(breakerLoad(thread), BRK_PLEASE_STOP) && hostCanBlock()) threadSuspend(thread, true);
 }
 
 /** Ask `target` to stop at its next checkpoint with an interrupt (only that thread). */
 export function threadInterrupt(target: usize): void {
-  atomic.or<u32>(target + T_BREAKER, BRK_ASYNC_INTERRUPT);
-}
-
-// ---- Exit -----------------------------------------------------------------------
-
-/** Owner: leave for good (see the file comment). The thread must be attached. */
-export function threadExit(thread: usize): void {
-  // Offline for good: an exiting thread holds no protected pointer (and must not
-  // come online again when a lock wait below re-attaches it).
-  store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
-  qsbrOffline(thread);
-  delayedAbandon(thread);
-  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
-    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
-    if (heap != 0) heapCollect(heap, true, true);
-  }
-  heldPagesCollect(thread, false);
-  qsbrUnregister(thread);
-  csSuspendAll(thread);
-  store<u32>(thread, 0, T_CS_DEPTH);
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  headLock();
-  // A stop that counted us must not wait for a thread that is gone.
-  const stw = stwActiveFor(thread);
-  if (stw != 0) stwAccount(thread, stw);
-  storeRelease(thread + T_STATE, THREAD_EXITED);
-  headUnlock();
-  addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
-  addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
-  if (curThread == thread) currentSet(0, EMPTY_HEAP);
-  // Held pages still waiting: a live thread frees them later (qsbr-pages.ts) and
-  // recycles the record then; otherwise it is recycled now if it owns nothing.
-  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesOrphan(thread);
-  else threadRecycleExited(thread);
+  breakerRequest(target, BRK_ASYNC_INTERRUPT);
 }
 
 /**

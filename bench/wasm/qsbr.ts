@@ -22,7 +22,8 @@ import { T_DF_PENDING, T_DOMAIN } from "../../assembly/layout";
 import { QSBR_INCR, qsbrPoll, qsbrWrSeq } from "../../assembly/qsbr";
 import { listCompact, listGet, listGetLocked, listNew, listResize, listSet } from "../../assembly/shared-list";
 import { mapDelete, mapGet, mapGetLocked, mapNew, mapSet } from "../../assembly/shared-map";
-import { threadAttach, threadCheckpoint, threadDetach } from "../../assembly/thread";
+import { threadCheckpoint } from "../../assembly/lifecycle";
+import { threadAttach, threadDetach } from "../../assembly/thread";
 
 // @ts-ignore: decorator
 @inline const LIST: u32 = 0;

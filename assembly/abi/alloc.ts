@@ -1,0 +1,46 @@
+// abi/alloc.ts — allocation: tag MEM of the current thread, or any heap of it.
+// Pointers are value results (0 + lastError), free is a status.
+
+import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc } from "../alloc";
+import { curHeap, curThread } from "../current";
+import { EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
+import { ftFree } from "../free";
+import { heapForTag } from "../heap";
+import { threadCollect } from "../lifecycle";
+import { H_THREAD, TAG_COUNT } from "../layout";
+import { failValue } from "./result";
+
+export function ft_malloc(size: usize): usize { return heapMalloc(curHeap, size); }
+export function ft_calloc(count: usize, size: usize): usize { return heapCalloc(curHeap, count, size); }
+export function ft_realloc(p: usize, size: usize): usize { return heapRealloc(curHeap, p, size); }
+export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
+export function ft_free(p: usize): i32 { return ftFree(p); }
+export function ft_usable_size(p: usize): usize { return blockUsableSize(p); }
+
+/** The current thread's heap for `tag` (made on first use), or 0. */
+export function ft_heap(tag: u32): usize {
+  if (curThread == 0) return failValue(ENOT_ATTACHED);
+  if (tag >= TAG_COUNT) return failValue(EINVAL_TAG);
+  const h = heapForTag(curThread, tag);
+  return h != 0 ? h : failValue(ENOMEM);
+}
+
+function heapChecked(heap: usize): bool {
+  if (curThread == 0) { failValue(ENOT_ATTACHED); return false; }
+  if (heap == 0 || load<u32>(heap, H_THREAD) != <u32>curThread) { failValue(EINVAL_HEAP); return false; }
+  return true;
+}
+export function ft_heap_malloc(heap: usize, size: usize): usize {
+  return heapChecked(heap) ? heapMalloc(heap, size) : 0;
+}
+export function ft_heap_calloc(heap: usize, count: usize, size: usize): usize {
+  return heapChecked(heap) ? heapCalloc(heap, count, size) : 0;
+}
+export function ft_heap_aligned_alloc(heap: usize, align: usize, size: usize): usize {
+  return heapChecked(heap) ? heapAlignedAlloc(heap, align, size) : 0;
+}
+
+/** Collect the current thread's heaps: remote frees, empty pages (`force`: no retention). */
+export function ft_collect(force: bool): void {
+  if (curThread != 0) threadCollect(curThread, force);
+}

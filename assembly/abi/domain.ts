@@ -1,0 +1,26 @@
+// abi/domain.ts — domains: the default one, new ones, their version.
+
+import { loadAcquire } from "../atomics";
+import { domainCreate, domainDefault, domainIsValid, domainSetVersion } from "../domain";
+import { EINVAL_DOMAIN, ENOMEM, OK } from "../errors";
+import { D_THREADS_LIVE, D_VERSION } from "../layout";
+import { fail, failValue } from "./result";
+
+export function ft_domain_default(): usize { return domainDefault(); }
+export function ft_domain_valid(d: usize): bool { return domainIsValid(d); }
+/** A new domain, or 0 (ENOMEM). */
+export function ft_domain_create(): usize {
+  const d = domainCreate();
+  return d != 0 ? d : failValue(ENOMEM);
+}
+export function ft_domain_version(d: usize): u32 {
+  return domainIsValid(d) ? loadAcquire(d + D_VERSION) : <u32>failValue(EINVAL_DOMAIN);
+}
+export function ft_domain_set_version(d: usize, version: u32): i32 {
+  if (!domainIsValid(d)) return fail(EINVAL_DOMAIN);
+  domainSetVersion(d, version);
+  return OK;
+}
+export function ft_domain_threads_live(d: usize): u32 {
+  return domainIsValid(d) ? loadAcquire(d + D_THREADS_LIVE) : <u32>failValue(EINVAL_DOMAIN);
+}

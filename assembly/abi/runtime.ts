@@ -1,0 +1,39 @@
+// abi/runtime.ts — the runtime as a whole: init, errors, memory, size classes, debug switches.
+
+import { takeError } from "../errors";
+import { hostSetCanBlock } from "../host";
+import { runtimeInit } from "../init";
+import { MAX_ALLOC_SIZE } from "../alloc";
+import { binBlockSize, binOf } from "../size-class";
+import { debugReadDelaySet } from "../debug-delay";
+import { BIN_LARGE_MAX, LARGE_OBJ_MAX } from "../layout";
+
+// @abi-begin runtime
+const ABI_VERSION: u32 = 1;
+// @abi-end
+
+/**
+ * Initialise the runtime root once; every later call (any thread) waits until the
+ * first is done. `maxPages` is the memory's maximum in 64 KiB pages. Returns
+ * ABI_VERSION (value).
+ */
+export function ft_init(maxPages: u32): u32 {
+  runtimeInit(maxPages);
+  return ABI_VERSION;
+}
+
+/** The last error code of this instance (thread), cleared by reading. */
+export function ft_last_error(): i32 { return takeError(); }
+
+/** This instance may (true) or may not (browser main thread) block in wait32. */
+export function ft_set_can_block(value: bool): void { hostSetCanBlock(value); }
+
+export function ft_memory_pages(): u32 { return <u32>memory.size(); }
+export function ft_max_alloc_size(): usize { return MAX_ALLOC_SIZE; }
+/** The bin of `size` (0: huge). */
+export function ft_bin_of(size: usize): u32 { return size > LARGE_OBJ_MAX ? 0 : binOf(size); }
+/** The block size of `bin` (0: no such bin). */
+export function ft_bin_size(bin: u32): u32 { return bin == 0 || bin > BIN_LARGE_MAX ? 0 : binBlockSize(bin); }
+
+/** Debug build: this instance's lock-free reads of lists and maps spin `spins` times after loading the storage pointer (race tests). */
+export function ft_debug_read_delay(spins: u32): void { debugReadDelaySet(spins); }

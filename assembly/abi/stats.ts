@@ -1,0 +1,28 @@
+// abi/stats.ts — looking at the heap: block walks, statistics, page validation.
+
+import { curThread } from "../current";
+import { EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
+import { osResetPeak } from "../os";
+import { pageIsValid } from "../page";
+import { statsRelease, statsSnapshot } from "../stats";
+import { visitBegin, visitNext } from "../visit";
+import { TAG_COUNT } from "../layout";
+import { fail } from "./result";
+
+/** Start walking the current thread's live blocks of `tag` (status). */
+export function ft_visit_begin(tag: u32): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  if (tag >= TAG_COUNT) return fail(EINVAL_TAG);
+  visitBegin(tag);
+  return OK;
+}
+/** The next live block, or 0 at the end (value). */
+export function ft_visit_next(): usize { return curThread == 0 ? 0 : visitNext(); }
+
+/** Fill the stats scratch area (thread 0: the whole runtime) and lock it; its address. */
+export function ft_stats_snapshot(thread: usize, tag: u32): usize { return statsSnapshot(thread, tag); }
+export function ft_stats_release(): void { statsRelease(); }
+export function ft_stats_reset_peak(): void { osResetPeak(); }
+
+/** Debug: re-check a page's counting invariant (owner only). */
+export function ft_debug_page_valid(page: usize): bool { return pageIsValid(page); }

@@ -1,0 +1,87 @@
+// abi/thread.ts — thread records: start, enter, detach, exit, checkpoint, interrupt,
+// and reading a thread's state from outside.
+// Thread ids from outside are checked against the runtime's list of records
+// (O(threads)): a bad one is EINVAL_ARG instead of a touch of arbitrary memory.
+
+import { loadAcquire } from "../atomics";
+import { curThread } from "../current";
+import { domainDefault, domainIsValid } from "../domain";
+import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, ENOT_INIT, OK } from "../errors";
+import { runtimeReady } from "../init";
+import { threadCheckpoint, threadEnter, threadExit, threadStart } from "../lifecycle";
+import { threadDetach, threadInterrupt, threadIsValid, threadState } from "../thread";
+import { T_BREAKER, T_DOMAIN, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
+  THREAD_SUSPENDED } from "../layout";
+import { fail, failSigned, failValue, status } from "./result";
+
+/**
+ * A new thread of domain `d` (0 = the default domain), attached and current on
+ * this instance; its record, or 0 (ENOMEM, EINVAL_DOMAIN, ENOT_INIT). A record
+ * with lastError EAGAIN: a stop is under way and this thread may not wait — it
+ * exists, SUSPENDED; enter it later.
+ */
+export function ft_thread_attach_new(d: usize): usize {
+  if (!runtimeReady()) return failValue(ENOT_INIT);
+  if (d != 0 && !domainIsValid(d)) return failValue(EINVAL_DOMAIN);
+  return threadStart(d == 0 ? domainDefault() : d);
+}
+
+/** ft_thread_attach_new(0). */
+export function ft_thread_attach(): usize { return ft_thread_attach_new(0); }
+
+/**
+ * Make `thread` (a record this instance owns) attached and current: the current
+ * one, if another, detaches first. Waits while a stop-the-world holds it
+ * SUSPENDED, unless `mayBlock` is false (then EAGAIN). Status.
+ */
+export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
+  if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
+  const s = threadState(thread);
+  if (s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(ENOT_ATTACHED);
+  return status(threadEnter(thread, mayBlock));
+}
+
+/** Detach the current thread (it keeps its heaps; ft_thread_enter attaches it again). */
+export function ft_thread_detach(): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  threadDetach(curThread);
+  return OK;
+}
+
+/** Exit the current thread: free what is free, keep live blocks freeable. */
+export function ft_thread_exit(): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  threadExit(curThread);
+  return OK;
+}
+
+export function ft_thread_current(): usize { return curThread; }
+
+/** `thread`'s state (value: THREAD_FREE with EINVAL_ARG for a bad id). */
+export function ft_thread_state(thread: usize): u32 {
+  if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
+  return threadState(thread);
+}
+export function ft_thread_breaker(thread: usize): u32 {
+  if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
+  return loadAcquire(thread + T_BREAKER);
+}
+export function ft_thread_domain(thread: usize): usize {
+  if (!threadIsValid(thread)) return failValue(EINVAL_ARG);
+  return <usize>load<u32>(thread, T_DOMAIN);
+}
+
+/** Handle the current thread's eval-breaker bits: the events (breaker.ts), or -code (signed). */
+export function ft_checkpoint(): i32 {
+  if (curThread == 0) return failSigned(ENOT_ATTACHED);
+  return <i32>threadCheckpoint(curThread);
+}
+
+/** Make `target`'s next checkpoint report ASYNC_INTERRUPT (it alone). */
+export function ft_interrupt(target: usize): i32 {
+  if (!threadIsValid(target)) return fail(ENOT_ATTACHED);
+  const s = threadState(target);
+  if (s == THREAD_FREE || s == THREAD_EXITED) return fail(ENOT_ATTACHED);
+  threadInterrupt(target);
+  return OK;
+}

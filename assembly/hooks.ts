@@ -1,0 +1,69 @@
+// hooks.ts — the only calls against the layer order.
+//
+// Layers point one way (docs/design.md): the allocator (page, free, alloc) does not
+// know about QSBR or threads, and the thread states do not know about the layers
+// that wait. Where a lower layer must still act on a higher one's behalf, it calls
+// one of the named hooks below, the way CPython's obmalloc lists the few mimalloc
+// hooks it implements (_PyMem_mi_page_maybe_free, _PyMem_mi_page_clear_qsbr, ...).
+// A module cannot call a function it does not import, so this file imports
+// upward; test/layers.test.ts allows exactly its imports and no other cycle.
+// Later components add theirs here (biased refcounting's merge, the GC's page
+// visit, abandonment's reclaim). Every hook is inlined: it costs nothing.
+//
+//   hook                      caller                  implemented by
+//   hookPageHold              page.ts  (pageFree)     qsbr-pages.ts  pageHold
+//   hookPageHoldCancel        page.ts, alloc.ts       qsbr-pages.ts  pageHoldCancel
+//   hookPageHoldClear         page.ts  (pageRetire)   qsbr-pages.ts  pageHoldClear
+//   hookHeldPagesCollect      alloc.ts (fresh page)   qsbr-pages.ts  heldPagesCollect
+//   hookTagHeld               free.ts                 qsbr-pages.ts  pageTagHeld
+//   hookHugeFreeHeld          free.ts  (huge block)   delayed-free.ts hugeFreeHeld
+//   hookCheckpointAlloc       alloc.ts (slow path)    thread.ts      threadCheckpointAlloc
+//   hookLockDetaching         critical-section.ts,    thread.ts      lockDetaching
+//                             stop-the-world.ts
+//   hookWaitDetached          stop-the-world.ts       thread.ts      waitDetached
+
+import { hugeFreeHeld } from "./delayed-free";
+import { heldPagesCollect, pageHold, pageHoldCancel, pageHoldClear, pageTagHeld } from "./qsbr-pages";
+import { lockDetaching, threadCheckpointAlloc, waitDetached } from "./thread";
+
+// ---- The allocator's hooks: delayed page reuse and held huge blocks (QSBR) --------------
+
+/** An empty page is about to be freed: true when it must wait for a QSBR goal (it is then held). */
+// @ts-ignore: decorator
+@inline export function hookPageHold(heap: usize, page: usize): bool { return pageHold(heap, page); }
+
+/** The page is being allocated from, or took remote frees: any hold it had ends. */
+// @ts-ignore: decorator
+@inline export function hookPageHoldCancel(page: usize): void { pageHoldCancel(page); }
+
+/** The page emptied anew (owner `thread`): a hold needs a fresh goal. */
+// @ts-ignore: decorator
+@inline export function hookPageHoldClear(thread: usize, page: usize): void { pageHoldClear(thread, page); }
+
+/** Before taking a fresh page: free `thread`'s held pages whose goal is reached. */
+// @ts-ignore: decorator
+@inline export function hookHeldPagesCollect(thread: usize): void { heldPagesCollect(thread, false); }
+
+/** Does `page`'s tag wait for a goal before reuse in its domain (object memory)? */
+// @ts-ignore: decorator
+@inline export function hookTagHeld(page: usize): bool { return pageTagHeld(page); }
+
+/** A held-tag huge block was freed: true when its segment's release was queued behind a goal. */
+// @ts-ignore: decorator
+@inline export function hookHugeFreeHeld(seg: usize, bytes: u32): bool { return hugeFreeHeld(seg, bytes); }
+
+/** The allocation slow path: pause here for a pending stop-the-world (keeping the QSBR seq). */
+// @ts-ignore: decorator
+@inline export function hookCheckpointAlloc(thread: usize): void { threadCheckpointAlloc(thread); }
+
+// ---- Waiting detached (critical sections, the stop's requester) --------------------------
+
+/** Lock `m`, detaching `thread` while it waits. */
+// @ts-ignore: decorator
+@inline export function hookLockDetaching(thread: usize, m: usize): void { lockDetaching(thread, m); }
+
+/** Detach `thread`, wait while `*ptr == value` (at most `timeoutMs`), attach again. */
+// @ts-ignore: decorator
+@inline export function hookWaitDetached(thread: usize, ptr: usize, value: u32, timeoutMs: f64): void {
+  waitDetached(thread, ptr, value, timeoutMs);
+}

@@ -1,0 +1,157 @@
+// lifecycle.ts — a thread's life above its states: the first attach, entering,
+// the checkpoint, collecting, exit. These use the reclamation layers (QSBR slots,
+// delayed frees, held pages), which sit above the thread states (thread.ts).
+//
+// Checkpoint: the owner handles its eval breaker (breaker.ts) in this order:
+//   0. QSBR              a quiescent state is reported (qsbr.ts)
+//   1. PLEASE_STOP       suspend for a stop-the-world, wait, re-attach (thread.ts)
+//   2. EXPLICIT_MERGE    reported (biased refcounting merges here, later)
+//   3. delayed frees     due delayed frees and held pages (its own, and those exited
+//                        threads left) are freed whenever there are any
+//                        (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set when a
+//                        deferred advance was forced) is reported
+//   4. GC_SCHEDULED      reported (the facade runs the collector, later)
+//   5. version           the copy is refreshed if the domain's changed
+//   6. ASYNC_INTERRUPT   reported: the facade throws InterruptError
+// The allocator's slow path handles PLEASE_STOP only, and reports no quiescent
+// state (thread.ts threadCheckpointAlloc): it keeps the thread's QSBR seq while
+// suspended, so a pointer read lock-free stays protected across an allocation.
+//
+// Exit (before abandonment exists): the thread goes offline, every page is
+// switched to DELAY_NEVER, remote frees are drained, empty pages and segments are
+// freed (held pages whose goal is not reached wait on the domain's orphan list,
+// freed by a live thread's checkpoint later), pending delayed frees go to the
+// domain's queue, the QSBR slot is given back; pages with live blocks stay owned
+// by the exited record, and other threads can still free into them.
+//
+// Owner only: every function here runs on the thread's own instance.
+// See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
+
+import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
+import { BRK_PLEASE_STOP, BRK_REPORTED, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
+  breakerSetVersion, breakerVersion, versionOf } from "./breaker";
+import { csSuspendAll } from "./critical-section";
+import { currentSet, curThread } from "./current";
+import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
+import { headLock, headUnlock } from "./domain";
+import { ENOMEM, OK, setError } from "./errors";
+import { heapCollect } from "./heap";
+import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
+import { heldPagesCollect, heldPagesCollectOrphans, heldPagesOrphan } from "./qsbr-pages";
+import { qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
+import { stwAccount, stwActiveFor } from "./stop-the-world";
+import { threadAttach, threadDetach, threadNew, threadRecycleExited, threadState, threadSuspend } from "./thread";
+import { D_ORPHANS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_THREADS_LIVE, T_CS_DEPTH, T_DOMAIN, T_HEAPS,
+  T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_STATE, TAG_COUNT, THREAD_ATTACHED, THREAD_EXITED } from "./layout";
+
+// ---- Starting and entering ----------------------------------------------------------
+
+/**
+ * Attach `thread` (see threadAttach) and, on its first attach, take its QSBR slot
+ * and go online. ENOMEM (detached again) when no slot can be had; a later enter
+ * tries again.
+ */
+export function threadEnter(thread: usize, mayBlock: bool): i32 {
+  if (curThread != 0 && curThread != thread && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
+  const rc = threadAttach(thread, mayBlock);
+  if (rc != OK) return rc;
+  if (load<u32>(thread, T_QSBR_SLOT) == 0 && (load<u32>(thread, T_QSBR_FLAGS) & QF_EXITING) == 0) {
+    if (qsbrTakeSlot(thread) != OK) { threadDetach(thread); return ENOMEM; }
+    qsbrQuiescent(thread);   // online from here on
+  }
+  return OK;
+}
+
+/**
+ * A new thread of `domain`, entered on this instance (the current thread, if
+ * attached, detaches first). The record, or 0 (ENOMEM in lastError). A record is
+ * returned with lastError set too when it could not be attached: EAGAIN (a stop
+ * is under way and this thread may not wait: it exists, SUSPENDED) or ENOMEM (no
+ * QSBR slot: it exists, detached).
+ */
+export function threadStart(domain: usize): usize {
+  if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
+  const t = threadNew(domain);
+  if (t == 0) { setError(ENOMEM); return 0; }
+  const rc = threadEnter(t, true);
+  if (rc != OK) setError(rc);
+  return t;
+}
+
+// ---- Checkpoint ---------------------------------------------------------------------
+
+/** Handle the breaker's bits in the documented order; returns what happened (EV_*, BRK_*). */
+export function threadCheckpoint(thread: usize): u32 {
+  let events: u32 = 0;
+  qsbrQuiescent(thread);
+  let b = breakerLoad(thread);
+  if (breakerHas(b, BRK_PLEASE_STOP)) {
+    events |= threadSuspend(thread, false);
+    if ((events & EV_WOULD_BLOCK) != 0) return events;
+    b = breakerLoad(thread);
+  }
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (delayedHasWork(thread)) delayedProcess(thread, true);
+  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, true);
+  if (loadAcquire(domain + D_ORPHANS) != 0) heldPagesCollectOrphans(domain);
+  const reported = b & BRK_REPORTED;
+  if (reported != 0) breakerClear(thread, reported);
+  events |= reported;
+  const dv = versionOf(loadAcquire(domain + D_VERSION));
+  if (breakerVersion(b) != dv) {
+    breakerSetVersion(thread, dv);
+    events |= EV_VERSION_CHANGED;
+  }
+  return events;
+}
+
+// ---- Collecting ---------------------------------------------------------------------
+
+/** Collect the thread's heaps (remote frees, empty pages; `force`: no retention) and due held pages. */
+export function threadCollect(thread: usize, force: bool): void {
+  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
+    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+    if (heap != 0) heapCollect(heap, force, false);
+  }
+  heldPagesCollect(thread, false);
+}
+
+/** Free the thread's due delayed frees and held pages now; the items freed. */
+export function threadProcessDelayed(thread: usize): u32 {
+  const n = delayedProcess(thread, false);
+  heldPagesCollect(thread, false);
+  return n;
+}
+
+// ---- Exit ---------------------------------------------------------------------------
+
+/** Owner: leave for good (see the file comment). The thread must be attached. */
+export function threadExit(thread: usize): void {
+  // Offline for good: an exiting thread holds no protected pointer (and must not
+  // come online again when a lock wait below re-attaches it).
+  store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
+  qsbrOffline(thread);
+  delayedAbandon(thread);
+  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
+    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+    if (heap != 0) heapCollect(heap, true, true);
+  }
+  heldPagesCollect(thread, false);
+  qsbrUnregister(thread);
+  csSuspendAll(thread);
+  store<u32>(thread, 0, T_CS_DEPTH);
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  headLock();
+  // A stop that counted us must not wait for a thread that is gone.
+  const stw = stwActiveFor(thread);
+  if (stw != 0) stwAccount(thread, stw);
+  storeRelease(thread + T_STATE, THREAD_EXITED);
+  headUnlock();
+  addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
+  addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
+  if (curThread == thread) currentSet(0, EMPTY_HEAP);
+  // Held pages still waiting: a live thread frees them later (qsbr-pages.ts) and
+  // recycles the record then; otherwise it is recycled now if it owns nothing.
+  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesOrphan(thread);
+  else threadRecycleExited(thread);
+}

@@ -1,0 +1,119 @@
+// qsbr-slots.ts — taking, growing and giving back QSBR slots (CPython's
+// _Py_qsbr_reserve / _Py_qsbr_register / _Py_qsbr_unregister).
+//
+// Each thread that ever attached to a domain owns a 64-byte slot in the domain's
+// slot array, where it stores its read sequence (qsbr.ts). Threads get a slot the
+// first time they attach (reserve, then register) and give it back when they
+// exit (unregister); free slots are on a list under the domain's qsbrMutex. When
+// the list is empty the array doubles — under a stop-the-world, because every
+// online thread writes its own slot through T_QSBR_SLOT and pollers walk the
+// array: with everyone else paused the array is copied and every registered
+// thread's pointer rewritten. Old arrays stay in the meta area (their total is
+// less than the final array). Nobody waits for qsbrMutex while attached
+// (lockDetaching), so the grower's stop cannot deadlock on it (gh-119369).
+//
+// Slot fields: SL_SEQ (owner stores, pollers load; seq-cst), SL_THREAD (under
+// qsbrMutex, read racily by stats), SL_RESERVED and SL_FREE_NEXT (under qsbrMutex).
+//
+// See also: qsbr.ts (the sequences), lifecycle.ts (first attach, exit).
+
+import { loadAcquire, storeRelease, storeSeqCst64 } from "./atomics";
+import { ENOMEM, OK } from "./errors";
+import { metaAlloc } from "./meta";
+import { mutexUnlock } from "./mutex";
+import { QF_EXITING, QSBR_OFFLINE } from "./qsbr";
+import { stwStart, stwStop } from "./stop-the-world";
+import { lockDetaching } from "./thread";
+import { D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_MUTEX, D_QSBR_SLOTS, SLOT_SHIFT, SL_FREE_NEXT, SL_RESERVED, SL_SEQ, SL_THREAD,
+  T_DOMAIN, T_QSBR_FLAGS, T_QSBR_SLOT } from "./layout";
+
+/**
+ * Reserve a free slot for `thread` (attached, current, unregistered), growing the
+ * array under a stop-the-world if none is free: its index (the array may move, a
+ * slot's index does not), or -ENOMEM. CPython's _Py_qsbr_reserve.
+ */
+export function qsbrReserve(thread: usize): i32 {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  let index: i32 = -ENOMEM;
+  if (load<u32>(domain, D_QSBR_FREE) != 0 || qsbrGrow(thread, domain) == OK) {
+    index = <i32>load<u32>(domain, D_QSBR_FREE) - 1;
+    const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);
+    store<u32>(domain, load<u32>(slot, SL_FREE_NEXT), D_QSBR_FREE);
+    store<u32>(slot, 0, SL_FREE_NEXT);
+    store<u32>(slot, 1, SL_RESERVED);
+    storeSeqCst64(slot + SL_SEQ, QSBR_OFFLINE);
+  }
+  mutexUnlock(domain + D_QSBR_MUTEX);
+  return index;
+}
+
+/**
+ * Link the reserved slot `index` and `thread` both ways. From here on a grower
+ * rewrites the thread's slot pointer. CPython's _Py_qsbr_register.
+ */
+export function qsbrRegister(thread: usize, index: u32): void {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);   // reloaded: it may have moved
+  storeRelease(slot + SL_THREAD, <u32>thread);
+  storeRelease(thread + T_QSBR_SLOT, <u32>slot);
+  mutexUnlock(domain + D_QSBR_MUTEX);
+}
+
+/**
+ * Reserve and register (a thread's first attach; lifecycle.ts). OK or ENOMEM.
+ * The slot starts offline: the caller reports a quiescent state to go online.
+ * While the thread has no slot, the attaches inside the lock waits here leave it
+ * offline (qsbrOnline has no slot to write).
+ */
+export function qsbrTakeSlot(thread: usize): i32 {
+  const index = qsbrReserve(thread);
+  if (index >= 0) qsbrRegister(thread, <u32>index);
+  return index >= 0 ? OK : -index;
+}
+
+/** Double the slot array with every other thread of the domain stopped. Under qsbrMutex. */
+function qsbrGrow(thread: usize, domain: usize): i32 {
+  const count = load<u32>(domain, D_QSBR_COUNT);
+  const bigger = metaAlloc((count << 1) << SLOT_SHIFT);
+  if (bigger == 0) return ENOMEM;
+  if (stwStop(thread, false) != OK) return ENOMEM;   // cannot happen: the thread is attached, not a requester
+  const old = <usize>load<u32>(domain, D_QSBR_SLOTS);
+  memory.copy(bigger, old, <usize>count << SLOT_SHIFT);
+  for (let i: u32 = 0; i < count; i++) {
+    const slot = bigger + (<usize>i << SLOT_SHIFT);
+    const owner = <usize>load<u32>(slot, SL_THREAD);
+    if (owner != 0) storeRelease(owner + T_QSBR_SLOT, <u32>slot);
+  }
+  for (let i = count; i < count << 1; i++) {
+    store<u32>(bigger + (<usize>i << SLOT_SHIFT), i + 1 < count << 1 ? i + 2 : 0, SL_FREE_NEXT);
+  }
+  store<u32>(domain, count + 1, D_QSBR_FREE);
+  storeRelease(domain + D_QSBR_SLOTS, <u32>bigger);
+  storeRelease(domain + D_QSBR_COUNT, count << 1);
+  stwStart(thread, false);
+  return OK;
+}
+
+/**
+ * Give the slot back (thread exit; the thread is attached and current). The slot
+ * pointer is read again under the mutex: the array may have moved while we waited
+ * (gh-115103).
+ */
+export function qsbrUnregister(thread: usize): void {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
+  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  const slot = <usize>loadAcquire(thread + T_QSBR_SLOT);
+  if (slot != 0) {
+    storeSeqCst64(slot + SL_SEQ, QSBR_OFFLINE);
+    storeRelease(slot + SL_THREAD, 0);
+    store<u32>(slot, 0, SL_RESERVED);
+    const index = <u32>((slot - <usize>load<u32>(domain, D_QSBR_SLOTS)) >> SLOT_SHIFT);
+    store<u32>(slot, load<u32>(domain, D_QSBR_FREE), SL_FREE_NEXT);
+    store<u32>(domain, index + 1, D_QSBR_FREE);
+    storeRelease(thread + T_QSBR_SLOT, 0);
+  }
+  mutexUnlock(domain + D_QSBR_MUTEX);
+}
