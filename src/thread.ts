@@ -191,31 +191,6 @@ export class Thread {
     if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
   }
 
-  /**
-   * Free a block once every thread of this domain has passed a quiescent state
-   * (checkpoint, detach, exit) after this call: lock-free readers that may still
-   * hold it are done with it. The block is checked now; 0 is ignored. Due frees
-   * run at this thread's checkpoints (and exit hands pending ones to the domain).
-   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`
-   */
-  freeDelayed(ptr: number): void {
-    delayedFree.freeDelayed(this.core, ptr);
-  }
-
-  /**
-   * Free this thread's due delayed frees and held pages now; returns the blocks
-   * freed. Unlike {@link checkpoint} it reports no quiescent state, so items whose
-   * goal this thread itself has not passed yet stay queued.
-   */
-  processDelayed(): number {
-    return delayedFree.processDelayed(this.core);
-  }
-
-  /** Delayed frees this thread queued that have not run yet. */
-  get delayedPending(): number {
-    return delayedFree.delayedPending(this.core);
-  }
-
   /** Bytes usable in the block (at least what was asked for). */
   usableSize(ptr: number): number {
     this.enter();
@@ -241,15 +216,6 @@ export class Thread {
   }
 
   /**
-   * Call `visit(ptr, usableSize)` for every live block of `tag` that this thread's
-   * heap holds (pages of all sizes, then huge blocks). The blocks are listed first
-   * and visited after, so `visit` may free or allocate.
-   */
-  visitBlocks(tag: TagValue, visit: (ptr: number, size: number) => void): void {
-    blocks.visitBlocks(this.core, tag, visit);
-  }
-
-  /**
    * Collect remote frees and release empty pages now (`force`: keep none for
    * reuse). Empty pages of held tags (object-holding: see
    * {@link QsbrOptions.heldTags}) are released only once their QSBR goal has
@@ -264,6 +230,42 @@ export class Thread {
   stats(tag?: TagValue): AllocatorStats {
     this.enter();
     return readStats(this.x, this.runtime.memory, this.id, tag);
+  }
+
+  // ---- Delayed free and block walking (src/delayed-free.ts, src/visit.ts) -----------
+
+  /**
+   * Free a block once every thread of this domain has passed a quiescent state
+   * (checkpoint, detach, exit) after this call: lock-free readers that may still
+   * hold it are done with it. The block is checked now; 0 is ignored. Due frees
+   * run at this thread's checkpoints (and exit hands pending ones to the domain).
+   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  freeDelayed(ptr: number): void {
+    delayedFree.freeDelayed(this.core, ptr);
+  }
+
+  /**
+   * Free this thread's due delayed frees and held pages now; returns the blocks
+   * freed. Unlike {@link checkpoint} it reports no quiescent state, so items whose
+   * goal this thread itself has not passed yet stay queued.
+   */
+  processDelayed(): number {
+    return delayedFree.processDelayed(this.core);
+  }
+
+  /** Delayed frees this thread queued that have not run yet. */
+  get delayedPending(): number {
+    return delayedFree.delayedPending(this.core);
+  }
+
+  /**
+   * Call `visit(ptr, usableSize)` for every live block of `tag` that this thread's
+   * heap holds (pages of all sizes, then huge blocks). The blocks are listed first
+   * and visited after, so `visit` may free or allocate.
+   */
+  visitBlocks(tag: TagValue, visit: (ptr: number, size: number) => void): void {
+    blocks.visitBlocks(this.core, tag, visit);
   }
 
   // ---- Thread states ------------------------------------------------------------
