@@ -23,43 +23,8 @@ import { V8_FLAGS } from './mt/harness.ts';
 import { qsbrSuite } from './qsbr.ts';
 import { writeJson, type Result } from './report.ts';
 import { singleThread } from './single-thread.ts';
+import type { Chart, Progress, Suite, SuiteOptions } from './suite.ts';
 import { mutexSuite, stopTheWorldSuite } from './sync.ts';
-
-export interface Progress {
-  start(total: number): void;
-  tick(label: string): void;
-  /** done, even if fewer ticks came than announced */
-  stop(): void;
-}
-
-export interface SuiteOptions {
-  root: string;
-  quick: boolean;
-  runs: number;
-  seed: number;
-  targetMs: number;
-  /** worker counts to measure (sorted, always with 1) */
-  threads: number[];
-  /** only these workloads (suites with several) */
-  workloads?: string[];
-  allocators?: string[];
-  /** run the emscripten peers when built */
-  emcc: boolean;
-  /** passes over all cells that a multi-threaded suite spreads each cell's runs over */
-  passes: number;
-  progress: Progress;
-}
-
-export interface Chart {
-  /** file name stem: bench/results/latest-<name>.svg (a suite's own chart: its suite name) */
-  name: string;
-  svg: string;
-}
-
-export interface Suite {
-  name: string;
-  run(opts: SuiteOptions): Promise<{ results: Result[]; report: string; charts?: Chart[] }>;
-}
 
 /** The suites, in run order. Add a suite here (and to bench/README.md). */
 const suites: Suite[] = [singleThread, mimallocBench, mutexSuite, stopTheWorldSuite, qsbrSuite];

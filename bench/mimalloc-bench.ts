@@ -16,7 +16,7 @@ import { emscriptenCells, wasmCell, type CellOptions, type RunLine } from './mt/
 import type { WasmKind } from './mt/protocol.ts';
 import { runsInPass, WORKLOADS, type Plan, type Workload } from './mt/workloads.ts';
 import { fmtBytes, fmtNs, markdown, type Result } from './report.ts';
-import type { Suite, SuiteOptions } from './main.ts';
+import type { Suite, SuiteOptions } from './suite.ts';
 
 export const SUITE = 'mimalloc-bench';
 

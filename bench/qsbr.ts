@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Runtime, type Thread } from '../src/index.ts';
-import type { Suite, SuiteOptions } from './main.ts';
+import type { Suite, SuiteOptions } from './suite.ts';
 import { markdown, type Result } from './report.ts';
 import type { QsbrWorkerData, QsbrWorkerReply } from './qsbr-worker.ts';
 

@@ -11,7 +11,7 @@ import { Runtime } from '../src/index.ts';
 import { freshLoop, PATTERNS, type Free, type LoopResult, type Malloc, type Workload } from './loop.ts';
 import { colorOf, logBars } from './chart.ts';
 import { memoryTable, speedTable, type Result, type TableSpec } from './report.ts';
-import type { Suite, SuiteOptions } from './main.ts';
+import type { Suite, SuiteOptions } from './suite.ts';
 
 const MAX_MEMORY = 1 << 30;
 const THING_POOL = 64 << 20;

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Runtime } from '../src/index.ts';
-import type { Suite, SuiteOptions } from './main.ts';
+import type { Suite, SuiteOptions } from './suite.ts';
 import { markdown, type Result } from './report.ts';
 import type { SyncWorkerData } from './sync-worker.ts';
 

@@ -94,10 +94,15 @@ export type ThreadState = 'attached' | 'detached' | 'suspended' | 'exited';
  * to a worker, which passes it to {@link Runtime.join}.
  */
 export interface RuntimeHandle {
+  /** Marks the object as an ftheap handle. */
   readonly kind: 'ftheap-runtime';
+  /** The core's ABI version; {@link Runtime.join} refuses another one. */
   readonly abi: number;
+  /** The compiled core, instantiated again by the joining thread. */
   readonly module: WebAssembly.Module;
+  /** The shared memory. */
   readonly memory: WebAssembly.Memory;
+  /** The memory's maximum size, in 64 KiB pages. */
   readonly maximumPages: number;
 }
 

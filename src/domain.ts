@@ -3,11 +3,34 @@
  * stop-the-world and QSBR state (CPython's interpreters). A runtime starts with a default one.
  * @module
  */
+import type { CoreExports } from './core.ts';
 import { coreError } from './errors.ts';
 import { qsbrConfigure, qsbrInfo, type QsbrInfo, type QsbrOptions } from './qsbr.ts';
-import type { CoreExports, Runtime } from './runtime.ts';
-import type { Thread } from './thread.ts';
+import type { Runtime } from './runtime.ts';
+import { attachThread, type Thread } from './thread.ts';
 
+/**
+ * A domain of a runtime: a group of threads with their own stop-the-world,
+ * QSBR sequences and delayed-free policy, and a version every thread of it
+ * mirrors. Threads of other domains are not paused by its stop-the-world and do
+ * not hold up its QSBR goals. A runtime starts with one ({@link Runtime.domain}).
+ *
+ * Lifecycle: {@link Runtime.createDomain} makes one; other JS threads reach it by
+ * its {@link id} with {@link Runtime.domainById}, and {@link attach} threads to
+ * it. A domain is never destroyed; it lives as long as the runtime. A `Domain`
+ * object is only a view (several may name one domain): use it on the JS thread
+ * whose `Runtime` object made it.
+ *
+ * @example
+ * ```ts
+ * const d = rt.createDomain();
+ * d.configureQsbr({ deferLimit: 4 });
+ * worker.postMessage({ handle: rt.share(), domain: d.id });
+ * // worker
+ * const t = rt.domainById(domain).attach();
+ * t.stopTheWorld(() => inspect());   // pauses only this domain's threads
+ * ```
+ */
 export class Domain {
   /** The domain record's address (the same in every worker). */
   readonly id: number;
@@ -28,7 +51,7 @@ export class Domain {
    * and calls through a {@link Thread} switch back to it).
    */
   attach(): Thread {
-    return this.runtime.attachTo(this.id);
+    return attachThread(this.runtime, this.id);
   }
 
   /**

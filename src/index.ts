@@ -3,7 +3,7 @@
  * @module
  */
 export { Runtime } from './runtime.ts';
-export type { CoreExports } from './runtime.ts';
+export type { CoreExports } from './core.ts';
 export { Thread } from './thread.ts';
 export { Domain } from './domain.ts';
 export { SharedList } from './shared-list.ts';

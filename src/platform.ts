@@ -1,20 +1,21 @@
 /**
  * Everything that differs between Node and browsers lives here: finding and
- * compiling the packaged module, checking that shared memory is available, and
- * knowing whether this thread may block.
+ * compiling the packaged module, checking that shared memory is available,
+ * knowing whether this thread may block, and waiting asynchronously.
+ * Nothing here is public API (every export is internal).
  * @module
  */
 import { ErrorCode, FtheapError } from './errors.ts';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-/** True on a browser's main thread, where `Atomics.wait` (and Wasm's wait32) trap. */
+/** @internal True on a browser's main thread, where `Atomics.wait` (and Wasm's wait32) trap. */
 export function mayNotBlock(): boolean {
   return !isNode && typeof window !== 'undefined'
     && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined';
 }
 
-/** Shared memory needs cross-origin isolation in browsers: fail early and clearly. */
+/** @internal Shared memory needs cross-origin isolation in browsers: fail early and clearly. */
 export function checkSharedMemory(): void {
   if (typeof SharedArrayBuffer === 'undefined' && !isNode) {
     throw new FtheapError(ErrorCode.EPLATFORM,
@@ -31,7 +32,7 @@ const CANDIDATES = (debug: boolean) => {
 
 const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
 
-/** The packaged core, compiled once per process (or page) and build flavour. */
+/** @internal The packaged core, compiled once per process (or page) and build flavour. */
 export function packagedModule(debug: boolean): Promise<WebAssembly.Module> {
   let p = compiled.get(debug);
   if (!p) {
@@ -55,4 +56,11 @@ async function loadBytes(urls: URL[]): Promise<BufferSource> {
     }
   }
   throw new FtheapError(ErrorCode.EPLATFORM, `cannot find the ftheap core (${urls.map(String).join(', ')}); run \`npm run build\``);
+}
+
+/** @internal `Atomics.waitAsync` where it exists (browsers, Node ≥ 16), else a short timer. */
+export function waitAsync(i32: Int32Array, index: number, value: number): Promise<unknown> {
+  const wa = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { value: unknown } }).waitAsync;
+  if (wa) return Promise.resolve(wa(i32, index, value, 50).value);
+  return new Promise((resolve) => setTimeout(resolve, 1));
 }

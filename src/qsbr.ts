@@ -9,8 +9,9 @@
  * `lock()` that has to wait (it detaches), or exit — allocation does not end it.
  * @module
  */
+import { checkTag } from './checks.ts';
+import type { CoreExports, ThreadCore } from './core.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
-import type { CoreExports } from './runtime.ts';
 
 /** A goal: a value of the domain's write sequence (odd, grows by 2 per advance). */
 export type Goal = number;
@@ -58,13 +59,13 @@ export interface QsbrOptions {
 
 /** Per-thread QSBR calls ({@link Thread.qsbr}). Each makes its thread current first. */
 export class ThreadQsbr {
-  /** @internal */
-  constructor(private readonly x: CoreExports, private readonly enter: () => void, private readonly id: number) {}
+  /** @internal Built by its {@link Thread}. */
+  constructor(private readonly t: ThreadCore) {}
 
   /** Advance the domain's write sequence; returns the new value, a goal no thread has passed yet. */
   advance(): Goal {
-    this.enter();
-    return this.checked(this.x.ft_qsbr_advance());
+    this.t.enter();
+    return this.checked(this.t.x.ft_qsbr_advance());
   }
 
   /**
@@ -73,8 +74,8 @@ export class ThreadQsbr {
    * advance later).
    */
   deferredAdvance(): Goal {
-    this.enter();
-    return this.checked(this.x.ft_qsbr_deferred_advance());
+    this.t.enter();
+    return this.checked(this.t.x.ft_qsbr_deferred_advance());
   }
 
   /**
@@ -83,26 +84,26 @@ export class ThreadQsbr {
    * too: report a quiescent state ({@link quiescent} or a checkpoint) first.
    */
   poll(goal: Goal): boolean {
-    this.enter();
-    return this.bool(this.x.ft_qsbr_poll(goal));
+    this.t.enter();
+    return this.bool(this.t.x.ft_qsbr_poll(goal));
   }
 
   /** {@link poll} from the cached minimum only (no scan). */
   goalReached(goal: Goal): boolean {
-    this.enter();
-    return this.bool(this.x.ft_qsbr_goal_reached(goal));
+    this.t.enter();
+    return this.bool(this.t.x.ft_qsbr_goal_reached(goal));
   }
 
   /** Report a quiescent state: this thread holds no pointer it read lock-free before now. */
   quiescent(): void {
-    this.enter();
-    const rc = this.x.ft_qsbr_quiescent();
+    this.t.enter();
+    const rc = this.t.x.ft_qsbr_quiescent();
     if (rc !== 0) throw coreError(rc);
   }
 
   /** This thread's read sequence (0 while offline: detached, suspended, exited). */
   get seq(): number {
-    return this.x.ft_qsbr_thread_seq(this.id);
+    return this.t.x.ft_qsbr_thread_seq(this.t.id);
   }
 
   private checked(v: number): Goal {
@@ -144,10 +145,7 @@ export function qsbrConfigure(x: CoreExports, domain: number, o: QsbrOptions): v
   if (o.heldTags !== undefined) {
     if (!Array.isArray(o.heldTags)) throw new FtheapError(ErrorCode.EINVAL_ARG, 'heldTags');
     tags = 0;
-    for (const t of o.heldTags) {
-      if (!Number.isInteger(t) || t < 0 || t > 15) throw new FtheapError(ErrorCode.EINVAL_TAG, String(t));
-      tags |= 1 << t;
-    }
+    for (const t of o.heldTags) tags |= 1 << checkTag(t);
   }
   const rc = x.ft_qsbr_configure(domain, u32('deferLimit', o.deferLimit, 1), u32('freeBytesLimit', o.freeBytesLimit, 0),
     u32('pageBytesLimit', o.pageBytesLimit, 0), tags);

@@ -11,106 +11,16 @@
  * @module
  */
 import type { AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions } from './api.ts';
-import { coreError, ErrorCode, FtheapError } from './errors.ts';
+import type { CoreExports } from './core.ts';
 import { Domain } from './domain.ts';
+import { coreError, ErrorCode, FtheapError } from './errors.ts';
 import { checkSharedMemory, mayNotBlock, packagedModule } from './platform.ts';
 import { readStats } from './stats.ts';
-import { Thread } from './thread.ts';
+import { attachThread, type Thread } from './thread.ts';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 const ABI = 1;
-
-/** The raw Wasm exports (`ft_*`), callable with no facade cost. Pointers are i32: use `>>> 0`. */
-export interface CoreExports {
-  ft_init(maxPages: number): number;
-  ft_domain_default(): number;
-  ft_domain_create(): number;
-  ft_domain_version(domain: number): number;
-  ft_domain_set_version(domain: number, version: number): number;
-  ft_domain_threads_live(domain: number): number;
-  ft_domain_valid(domain: number): number;
-  ft_thread_attach(): number;
-  ft_thread_attach_new(domain: number): number;
-  ft_thread_enter(thread: number, mayBlock: number): number;
-  ft_thread_detach(): number;
-  ft_thread_exit(): number;
-  ft_thread_current(): number;
-  ft_thread_state(thread: number): number;
-  ft_thread_breaker(thread: number): number;
-  ft_thread_domain(thread: number): number;
-  ft_checkpoint(): number;
-  ft_interrupt(thread: number): number;
-  ft_set_can_block(value: number): void;
-  ft_stw_stop(global: number): number;
-  ft_stw_start(global: number): number;
-  ft_mutex_lock(m: number): number;
-  ft_mutex_trylock(m: number, spin: number): number;
-  ft_mutex_unlock(m: number): number;
-  ft_cs_begin(m: number): number;
-  ft_cs_begin2(a: number, b: number): number;
-  ft_cs_end(token: number): number;
-  ft_cs_depth(): number;
-  ft_heap(tag: number): number;
-  ft_collect(force: number): void;
-  ft_malloc(size: number): number;
-  ft_calloc(count: number, size: number): number;
-  ft_realloc(ptr: number, size: number): number;
-  ft_aligned_alloc(align: number, size: number): number;
-  ft_free(ptr: number): number;
-  ft_usable_size(ptr: number): number;
-  ft_heap_malloc(heap: number, size: number): number;
-  ft_heap_calloc(heap: number, count: number, size: number): number;
-  ft_heap_aligned_alloc(heap: number, align: number, size: number): number;
-  ft_visit_begin(tag: number): number;
-  ft_visit_next(): number;
-  ft_stats_snapshot(thread: number, tag: number): number;
-  ft_stats_release(): void;
-  ft_stats_reset_peak(): void;
-  ft_last_error(): number;
-  ft_bin_of(size: number): number;
-  ft_bin_size(bin: number): number;
-  ft_max_alloc_size(): number;
-  ft_memory_pages(): number;
-  ft_debug_page_valid(page: number): number;
-  ft_free_delayed(ptr: number): number;
-  ft_delayed_process(): number;
-  ft_delayed_pending(): number;
-  ft_qsbr_advance(): number;
-  ft_qsbr_deferred_advance(): number;
-  ft_qsbr_poll(goal: number): number;
-  ft_qsbr_goal_reached(goal: number): number;
-  ft_qsbr_quiescent(): number;
-  ft_qsbr_thread_seq(thread: number): number;
-  ft_qsbr_info(domain: number, field: number): number;
-  ft_qsbr_configure(domain: number, deferLimit: number, freeLimit: number, pageLimit: number, heldTags: number): number;
-  // ---- SharedList and SharedMap (assembly/shared-list.ts, shared-map.ts) ----
-  // f64 results: a value, -1 (nothing there) or -2 (error: ft_last_error); i32: OK/code, or an answer / -code.
-  ft_list_new(capacity: number): number;
-  ft_list_get(list: number, index: number): number;
-  ft_list_get_locked(list: number, index: number): number;
-  ft_list_length(list: number): number;
-  ft_list_capacity(list: number): number;
-  ft_list_set(list: number, index: number, value: number): number;
-  ft_list_push(list: number, value: number): number;
-  ft_list_pop(list: number): number;
-  ft_list_resize(list: number, length: number): number;
-  ft_list_compact(list: number): number;
-  ft_list_destroy(list: number): number;
-  ft_debug_list_valid(list: number): number;
-  ft_map_new(expected: number): number;
-  ft_map_get(map: number, key: number): number;
-  ft_map_get_locked(map: number, key: number): number;
-  ft_map_has(map: number, key: number): number;
-  ft_map_set(map: number, key: number, value: number): number;
-  ft_map_delete(map: number, key: number): number;
-  ft_map_size(map: number): number;
-  ft_map_capacity(map: number): number;
-  ft_map_destroy(map: number): number;
-  ft_debug_map_valid(map: number): number;
-  ft_debug_read_delay(spins: number): void;
-  [name: string]: unknown;
-}
 
 function pagesOf(bytes: number | undefined, fallback: number, what: string): number {
   if (bytes === undefined) return fallback;
@@ -120,6 +30,36 @@ function pagesOf(bytes: number | undefined, fallback: number, what: string): num
   return Math.max(2, Math.ceil(bytes / PAGE));
 }
 
+/**
+ * A runtime: one shared `WebAssembly.Memory` holding every heap, the compiled
+ * core, and this JS thread's instance of it (its raw {@link exports}).
+ *
+ * Lifecycle: one JS thread makes the runtime with {@link Runtime.create} and
+ * posts {@link share}'s handle to its workers; each worker makes its own
+ * `Runtime` object for the same memory with {@link Runtime.join}. Each JS thread
+ * then {@link attach}es the threads ({@link Thread}) it allocates through. The
+ * runtime lives as long as its memory: there is no close; threads {@link Thread.exit}.
+ *
+ * A `Runtime` object belongs to the JS thread that made it (its instance's Wasm
+ * globals say which thread is current there): use it, and the threads and
+ * domains it hands out, only on that JS thread. Objects never cross threads;
+ * handles and ids (numbers) do.
+ *
+ * @example
+ * ```ts
+ * // main thread
+ * const rt = await Runtime.create({ maximumMemory: 256 << 20 });
+ * const t = rt.attach();
+ * const p = t.alloc(1024);
+ * worker.postMessage({ handle: rt.share(), p });
+ *
+ * // worker
+ * const rt = await Runtime.join(handle);
+ * const t = rt.attach();
+ * rt.bytes()[p] = 42;    // the same memory
+ * t.free(p);             // any thread may free any block
+ * ```
+ */
 export class Runtime {
   /** The shared memory every thread of this runtime uses. */
   readonly memory: WebAssembly.Memory;
@@ -128,6 +68,14 @@ export class Runtime {
   /** This thread's instance's raw exports. */
   readonly exports: CoreExports;
   private currentThread: Thread | null = null;
+
+  /** Largest size a single allocation may ask for. */
+  readonly maxAllocSize: number;
+  /** Whether this JS thread may block in `Atomics.wait` (false on a browser's main thread). */
+  canBlock = true;
+  private readonly maximumPages: number;
+  private u8view: Uint8Array;
+  private defaultDomain: Domain | undefined;
 
   /** The thread whose heaps the raw exports use now (each {@link Thread} call makes its thread current). */
   get current(): Thread | null { return this.currentThread; }
@@ -138,13 +86,6 @@ export class Runtime {
     this.currentThread = t;
     if (t) t.active = true;
   }
-  /** Largest size a single allocation may ask for. */
-  readonly maxAllocSize: number;
-  /** Whether this JS thread may block in `Atomics.wait` (false on a browser's main thread). */
-  canBlock = true;
-  private readonly maximumPages: number;
-  private u8view: Uint8Array;
-  private defaultDomain: Domain | undefined;
 
   private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, instance: WebAssembly.Instance,
       maximumPages: number) {
@@ -207,18 +148,7 @@ export class Runtime {
    * call through a {@link Thread} makes it current).
    */
   attach(): Thread {
-    return this.attachTo(0);
-  }
-
-  /** @internal A new thread of domain record `domain` (0: the default domain). */
-  attachTo(domain: number): Thread {
-    const id = this.exports.ft_thread_attach_new(domain) >>> 0;
-    if (id === 0) throw coreError(this.exports.ft_last_error());
-    const t = new Thread(this, id);
-    // Made during a stop-the-world on a JS thread that may not wait, it stays
-    // suspended until its first call (or attachAsync) after the world restarts.
-    this.setCurrent(this.exports.ft_thread_state(id) === 1 ? t : null);
-    return t;
+    return attachThread(this, 0);
   }
 
   /** The default domain. */

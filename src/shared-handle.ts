@@ -10,8 +10,8 @@
  * i32 calls return OK or a code, or for queries a non-negative answer or −code.
  * @module
  */
+import type { CoreExports } from './core.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
-import type { CoreExports } from './runtime.ts';
 import type { Thread } from './thread.ts';
 
 /** What a raw f64 read returns when nothing is there (past the end, empty, absent). */

@@ -3,13 +3,18 @@
  * @module
  */
 import type { AllocatorStats, SizeClassStats } from './api.ts';
-import type { CoreExports } from './runtime.ts';
+import { checkTag } from './checks.ts';
+import type { CoreExports } from './core.ts';
 
 const BINS = 68;
 const TAG_ANY = 0xff;
 
-/** Snapshot for one thread record (0 = all threads) and tag (undefined = all). */
+/**
+ * @internal Snapshot for one thread record (0 = all threads) and tag (undefined = all).
+ * @throws FtheapError `EINVAL_TAG`
+ */
 export function readStats(x: CoreExports, memory: WebAssembly.Memory, thread: number, tag?: number): AllocatorStats {
+  if (tag !== undefined) checkTag(tag);
   const base = x.ft_stats_snapshot(thread, tag ?? TAG_ANY) >>> 0;
   try {
     const v = new DataView(memory.buffer, base, 64 + 16 * (BINS + 2));

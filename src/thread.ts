@@ -1,17 +1,57 @@
 /**
- * A thread of a runtime: the allocator API. Pointers are byte offsets into the
- * shared memory, always unsigned numbers.
+ * A thread of a runtime: allocation and thread states. Stop-the-world, mutexes,
+ * critical sections, delayed free and block walking live in their own files
+ * (src/stop-the-world.ts, mutex.ts, critical-section.ts, delayed-free.ts,
+ * visit.ts); the methods here delegate to them. Pointers are byte offsets into
+ * the shared memory, always unsigned numbers.
  * @module
  */
 import { Checkpoint, type AllocatorStats, type TagValue, type ThreadState } from './api.ts';
+import { checkPtr, checkTag, TAGS } from './checks.ts';
+import type { CoreExports, ThreadCore } from './core.ts';
+import * as cs from './critical-section.ts';
+import * as delayedFree from './delayed-free.ts';
 import type { Domain } from './domain.ts';
 import { coreError, ErrorCode, FtheapError, InterruptError } from './errors.ts';
+import * as mutex from './mutex.ts';
+import { waitAsync } from './platform.ts';
 import { ThreadQsbr, type QsbrOptions } from './qsbr.ts';
+import type { Runtime } from './runtime.ts';
 import { readStats } from './stats.ts';
-import type { CoreExports, Runtime } from './runtime.ts';
+import * as stw from './stop-the-world.ts';
+import * as blocks from './visit.ts';
 
-const TAGS = 16;
-
+/**
+ * A thread of a {@link Runtime}: a thread record in the shared memory with its
+ * own heaps (one per tag), and the calls that act as that thread — allocation,
+ * thread states, stop-the-world, mutexes, critical sections, QSBR.
+ *
+ * Lifecycle: {@link Runtime.attach} (or {@link Domain.attach}) makes one,
+ * attached. It may {@link detach} (before blocking or idling) and
+ * {@link attach} again; a stop-the-world started elsewhere suspends it at its
+ * next checkpoint (or keeps it from attaching) until the world restarts;
+ * {@link exit} ends it, and every later call throws `ENOT_ATTACHED`. Blocks it
+ * allocated outlive it.
+ *
+ * Use a `Thread` only on the JS thread whose `Runtime` object made it (a worker
+ * attaches its own through its own {@link Runtime.join}). Several threads may
+ * share one JS thread: each call makes its thread current on the instance,
+ * detaching the one that was. Other workers name a thread by its {@link id}
+ * (e.g. for {@link interrupt}).
+ *
+ * @example
+ * ```ts
+ * const rt = await Runtime.join(handle);   // in a worker
+ * const t = rt.attach();
+ * const p = t.alloc(64, Tag.USER);
+ * t.free(p);
+ * t.checkpoint();                          // regularly, while attached
+ * t.detach();                              // before waiting for work
+ * // ... later
+ * t.attach();
+ * t.exit();
+ * ```
+ */
 export class Thread {
   /** The runtime this thread belongs to. */
   readonly runtime: Runtime;
@@ -24,19 +64,27 @@ export class Thread {
   private readonly heaps: number[] = new Array(TAGS).fill(0);
   private exited = false;
   private userDetached = false;
+  /** What the concept files (stop-the-world, mutex, ...) are given of this thread. */
+  private readonly core: ThreadCore;
   /** @internal True while this thread is the current one of its runtime's instance. */
   active = false;
   /** QSBR goals and polling for this thread's domain (see {@link ThreadQsbr}). */
   readonly qsbr: ThreadQsbr;
 
-  /** @internal Use {@link Runtime.attach}. */
+  /** @internal Use {@link Runtime.attach} or {@link Domain.attach}. */
   constructor(runtime: Runtime, id: number) {
     this.runtime = runtime;
     this.id = id;
     this.x = runtime.exports;
     this.mallocRaw = this.x.ft_malloc;
     this.freeRaw = this.x.ft_free;
-    this.qsbr = new ThreadQsbr(this.x, () => this.makeCurrent(), id);
+    this.core = {
+      x: this.x, id, memory: runtime.memory,
+      enter: () => this.enter(),
+      fail: (detail) => this.fail(detail),
+      reenterFor: (finish) => this.reenterFor(finish),
+    };
+    this.qsbr = new ThreadQsbr(this.core);
   }
 
   /** Whether {@link exit} has been called. */
@@ -57,9 +105,23 @@ export class Thread {
     throw coreError(this.x.ft_last_error(), detail);
   }
 
+  // Finish a stop or a critical section even if `fn` detached the thread: attach
+  // for the call, then leave it detached as `fn` did.
+  private reenterFor(finish: () => void): void {
+    const wasDetached = this.userDetached && !this.exited;
+    this.userDetached = false;
+    try {
+      this.enter();
+      finish();
+    } finally {
+      if (wasDetached) this.detach();
+    }
+  }
+
+  // ---- Allocation -------------------------------------------------------------------
+
   private heapFor(tag: TagValue): number {
-    if (tag >>> 0 !== tag || tag >= TAGS) throw new FtheapError(ErrorCode.EINVAL_TAG, String(tag));
-    let h = this.heaps[tag];
+    let h = this.heaps[checkTag(tag)];
     if (h === 0) {
       h = this.x.ft_heap(tag) >>> 0;
       if (h === 0) this.fail();
@@ -110,7 +172,7 @@ export class Thread {
    */
   realloc(ptr: number, size: number): number {
     this.enter();
-    this.checkPtr(ptr);
+    checkPtr(ptr);
     this.checkSize(size);
     const p = this.x.ft_realloc(ptr, size);
     if (p === 0) this.fail();
@@ -124,47 +186,15 @@ export class Thread {
    */
   free(ptr: number): void {
     if (!this.active) this.enter();
-    if (ptr >>> 0 !== ptr) this.checkPtr(ptr);
+    if (ptr >>> 0 !== ptr) checkPtr(ptr);   // the check inline first: this is the hot path
     const rc = this.freeRaw(ptr);
     if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
-  }
-
-  /**
-   * Free a block once every thread of this domain has passed a quiescent state
-   * (checkpoint, detach, exit) after this call: lock-free readers that may still
-   * hold it are done with it. The block is checked now; 0 is ignored. Due frees
-   * run at this thread's checkpoints (and exit hands pending ones to the domain).
-   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`
-   */
-  freeDelayed(ptr: number): void {
-    this.enter();
-    if (ptr >>> 0 !== ptr) this.checkPtr(ptr);
-    const rc = this.x.ft_free_delayed(ptr);
-    if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
-  }
-
-  /**
-   * Free this thread's due delayed frees and held pages now; returns the blocks
-   * freed. Unlike {@link checkpoint} it reports no quiescent state, so items whose
-   * goal this thread itself has not passed yet stay queued.
-   */
-  processDelayed(): number {
-    this.enter();
-    const n = this.x.ft_delayed_process();
-    if (n < 0) throw coreError(-n);
-    return n;
-  }
-
-  /** Delayed frees this thread queued that have not run yet. */
-  get delayedPending(): number {
-    this.enter();
-    return this.x.ft_delayed_pending() >>> 0;
   }
 
   /** Bytes usable in the block (at least what was asked for). */
   usableSize(ptr: number): number {
     this.enter();
-    this.checkPtr(ptr);
+    checkPtr(ptr);
     const n = this.x.ft_usable_size(ptr) >>> 0;
     if (n === 0) this.fail(`ptr ${ptr}`);
     return n;
@@ -186,20 +216,6 @@ export class Thread {
   }
 
   /**
-   * Call `visit(ptr, usableSize)` for every live block of `tag` that this thread's
-   * heap holds (pages of all sizes, then huge blocks). The blocks are listed first
-   * and visited after, so `visit` may free or allocate.
-   */
-  visitBlocks(tag: TagValue, visit: (ptr: number, size: number) => void): void {
-    this.enter();
-    if (tag >>> 0 !== tag || tag >= TAGS) throw new FtheapError(ErrorCode.EINVAL_TAG, String(tag));
-    const blocks: number[] = [];
-    if (this.x.ft_visit_begin(tag) !== 0) this.fail();
-    for (let p = this.x.ft_visit_next() >>> 0; p !== 0; p = this.x.ft_visit_next() >>> 0) blocks.push(p);
-    for (const p of blocks) visit(p, this.x.ft_usable_size(p) >>> 0);
-  }
-
-  /**
    * Collect remote frees and release empty pages now (`force`: keep none for
    * reuse). Empty pages of held tags (object-holding: see
    * {@link QsbrOptions.heldTags}) are released only once their QSBR goal has
@@ -213,9 +229,46 @@ export class Thread {
   /** This thread's share of {@link Runtime.stats} (optionally one tag). */
   stats(tag?: TagValue): AllocatorStats {
     this.enter();
-    if (tag !== undefined && (tag >>> 0 !== tag || tag >= TAGS)) throw new FtheapError(ErrorCode.EINVAL_TAG, String(tag));
     return readStats(this.x, this.runtime.memory, this.id, tag);
   }
+
+  // ---- Delayed free and block walking (src/delayed-free.ts, src/visit.ts) -----------
+
+  /**
+   * Free a block once every thread of this domain has passed a quiescent state
+   * (checkpoint, detach, exit) after this call: lock-free readers that may still
+   * hold it are done with it. The block is checked now; 0 is ignored. Due frees
+   * run at this thread's checkpoints (and exit hands pending ones to the domain).
+   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  freeDelayed(ptr: number): void {
+    delayedFree.freeDelayed(this.core, ptr);
+  }
+
+  /**
+   * Free this thread's due delayed frees and held pages now; returns the blocks
+   * freed. Unlike {@link checkpoint} it reports no quiescent state, so items whose
+   * goal this thread itself has not passed yet stay queued.
+   */
+  processDelayed(): number {
+    return delayedFree.processDelayed(this.core);
+  }
+
+  /** Delayed frees this thread queued that have not run yet. */
+  get delayedPending(): number {
+    return delayedFree.delayedPending(this.core);
+  }
+
+  /**
+   * Call `visit(ptr, usableSize)` for every live block of `tag` that this thread's
+   * heap holds (pages of all sizes, then huge blocks). The blocks are listed first
+   * and visited after, so `visit` may free or allocate.
+   */
+  visitBlocks(tag: TagValue, visit: (ptr: number, size: number) => void): void {
+    blocks.visitBlocks(this.core, tag, visit);
+  }
+
+  // ---- Thread states ------------------------------------------------------------
 
   /**
    * Leave the runtime. Empty pages are released; blocks still live stay valid and
@@ -229,8 +282,6 @@ export class Thread {
     this.exited = true;
     this.runtime.setCurrent(null);
   }
-
-  // ---- Thread states ------------------------------------------------------------
 
   /** 'attached', 'detached', 'suspended' (paused by a stop-the-world) or 'exited'. */
   get state(): ThreadState {
@@ -314,7 +365,7 @@ export class Thread {
     if (rc !== 0) throw coreError(rc);
   }
 
-  // ---- Stop-the-world --------------------------------------------------------------
+  // ---- Stop-the-world, mutexes, critical sections (src/stop-the-world.ts, mutex.ts, critical-section.ts)
 
   /**
    * Run `fn` with every other thread of this thread's domain paused (suspended at
@@ -327,71 +378,43 @@ export class Thread {
    * ```
    */
   stopTheWorld<T>(fn: () => T): T {
-    return this.stopped(false, fn);
+    return stw.stopTheWorld(this.core, false, fn);
   }
 
   /** {@link stopTheWorld} for every domain of the runtime (excludes per-domain stops). */
   stopTheWorldGlobal<T>(fn: () => T): T {
-    return this.stopped(true, fn);
+    return stw.stopTheWorld(this.core, true, fn);
   }
-
-  private stopped<T>(global: boolean, fn: () => T): T {
-    this.enter();
-    const g = global ? 1 : 0;
-    if (this.x.ft_stw_stop(g) !== 0) this.fail();
-    try {
-      return fn();
-    } finally {
-      this.reenterFor(() => { if (this.x.ft_stw_start(g) !== 0) this.fail(); });
-    }
-  }
-
-  // Finish a stop or a critical section even if `fn` detached the thread: attach
-  // for the call, then leave it detached as `fn` did.
-  private reenterFor(finish: () => void): void {
-    const wasDetached = this.userDetached && !this.exited;
-    this.userDetached = false;
-    try {
-      this.enter();
-      finish();
-    } finally {
-      if (wasDetached) this.detach();
-    }
-  }
-
-  // ---- Mutexes and critical sections -------------------------------------------------
 
   /**
    * Lock the mutex at `m` (any zero-initialised, 4-aligned 32-bit word of the
    * shared memory). While it waits the thread is detached, so a stop-the-world
    * does not wait for it. Where this JS thread may not block, it polls.
+   *
+   * @example
+   * ```ts
+   * const m = t.calloc(1, 4);   // a mutex word; post m to the other workers
+   * t.lock(m);
+   * try { updateSharedState(); } finally { t.unlock(m); }
+   * ```
    */
   lock(m: number): void {
-    this.enter();
-    const rc = this.x.ft_mutex_lock(m >>> 0);
-    if (rc !== 0) this.fail(`mutex ${m}`);
+    mutex.lock(this.core, m);
   }
 
   /** Take the mutex if it is free (after a brief spin when `spin`); never waits. */
   tryLock(m: number, spin = false): boolean {
-    const rc = this.x.ft_mutex_trylock(m >>> 0, spin ? 1 : 0);
-    if (rc < 0) throw coreError(-rc, `mutex ${m}`);
-    return rc === 1;
+    return mutex.tryLock(this.core, m, spin);
   }
 
   /** Lock without blocking the JS thread: for a browser's main thread. */
-  async lockAsync(m: number): Promise<void> {
-    const i32 = new Int32Array(this.runtime.memory.buffer);
-    while (!this.tryLock(m, true)) {
-      const v = Atomics.load(i32, m >>> 2);
-      if (v !== 0) await waitAsync(i32, m >>> 2, v);
-    }
+  lockAsync(m: number): Promise<void> {
+    return mutex.lockAsync(this.core, m);
   }
 
   /** Unlock; `ENOT_LOCKED` if it was not locked. */
   unlock(m: number): void {
-    const rc = this.x.ft_mutex_unlock(m >>> 0);
-    if (rc !== 0) throw coreError(rc, `mutex ${m}`);
+    mutex.unlock(this.core, m);
   }
 
   /**
@@ -400,30 +423,12 @@ export class Thread {
    * when it attaches; nested sections on the same mutex are no-ops.
    */
   criticalSection<T>(m: number, fn: () => T): T {
-    this.enter();
-    const token = this.x.ft_cs_begin(m >>> 0);
-    if (token < 0) throw coreError(-token, `mutex ${m}`);
-    try {
-      return fn();
-    } finally {
-      this.reenterFor(() => this.x.ft_cs_end(token));
-    }
+    return cs.criticalSection(this.core, m, fn);
   }
 
   /** {@link criticalSection} on two mutexes, taken in address order (no lock-order deadlock). */
   criticalSection2<T>(m1: number, m2: number, fn: () => T): T {
-    this.enter();
-    const token = this.x.ft_cs_begin2(m1 >>> 0, m2 >>> 0);
-    if (token < 0) throw coreError(-token, `mutexes ${m1}, ${m2}`);
-    try {
-      return fn();
-    } finally {
-      this.reenterFor(() => this.x.ft_cs_end(token));
-    }
-  }
-
-  private checkPtr(ptr: number): void {
-    if (ptr >>> 0 !== ptr) throw new FtheapError(ErrorCode.EINVAL_PTR, String(ptr));
+    return cs.criticalSection2(this.core, m1, m2, fn);
   }
 
   // ---- Internal hook for SharedList / SharedMap (src/shared-list.ts, src/shared-map.ts) ----
@@ -438,9 +443,17 @@ export class Thread {
   }
 }
 
-/** Atomics.waitAsync where it exists (browsers, Node ≥ 16), else a short timer. */
-function waitAsync(i32: Int32Array, index: number, value: number): Promise<unknown> {
-  const wa = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { value: unknown } }).waitAsync;
-  if (wa) return Promise.resolve(wa(i32, index, value, 50).value);
-  return new Promise((resolve) => setTimeout(resolve, 1));
+/**
+ * @internal Attach a new thread of domain record `domain` (0: the default domain)
+ * on `runtime`'s instance: what {@link Runtime.attach} and {@link Domain.attach} do.
+ */
+export function attachThread(runtime: Runtime, domain: number): Thread {
+  const x = runtime.exports;
+  const id = x.ft_thread_attach_new(domain) >>> 0;
+  if (id === 0) throw coreError(x.ft_last_error());
+  const t = new Thread(runtime, id);
+  // Made during a stop-the-world on a JS thread that may not wait, it stays
+  // suspended until its first call (or attachAsync) after the world restarts.
+  runtime.setCurrent(x.ft_thread_state(id) === 1 ? t : null);
+  return t;
 }

@@ -1,0 +1,23 @@
+/**
+ * Argument checks that several concept files share: the one place where a heap
+ * tag or a pointer is validated before it reaches the core.
+ * @module
+ */
+import { ErrorCode, FtheapError } from './errors.ts';
+
+/** @internal Heap tags per thread: 0..15. */
+export const TAGS = 16;
+
+/**
+ * @internal `tag`, or `EINVAL_TAG` unless it is an integer 0..15 (any other value,
+ * of any type, is an `EINVAL_TAG`, never a `TypeError`).
+ */
+export function checkTag(tag: number): number {
+  if (!(Number.isInteger(tag) && tag >= 0 && tag < TAGS)) throw new FtheapError(ErrorCode.EINVAL_TAG, String(tag));
+  return tag;
+}
+
+/** @internal Throw `EINVAL_PTR` unless `ptr` is an integer 0..2^32-1 (the core checks the rest). */
+export function checkPtr(ptr: number): void {
+  if (ptr >>> 0 !== ptr) throw new FtheapError(ErrorCode.EINVAL_PTR, String(ptr));
+}

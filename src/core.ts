@@ -1,0 +1,138 @@
+/**
+ * The core as the facade sees it: the raw Wasm exports, and what the concept
+ * files (stop-the-world, mutex, critical sections, delayed free, visit, QSBR) are
+ * given of a thread. Declarations only: this file imports nothing.
+ * @module
+ */
+
+/**
+ * The raw Wasm exports (`ft_*`) of one instance ({@link Runtime.exports}), callable
+ * with no facade cost. Pointers are i32: use `>>> 0`. The raw calls act for the
+ * thread that is current on the instance ({@link Runtime.current}), return codes
+ * instead of throwing, and skip the facade's argument checks.
+ *
+ * The method names here are exactly the module's exports (test/exports.test.ts
+ * checks both builds).
+ *
+ * @example
+ * ```ts
+ * const t = rt.attach();          // t is now current on rt's instance
+ * const p = rt.exports.ft_malloc(64) >>> 0;
+ * if (p === 0) console.log('error code', rt.exports.ft_last_error());
+ * ```
+ */
+export interface CoreExports {
+  ft_init(maxPages: number): number;
+  ft_domain_default(): number;
+  ft_domain_create(): number;
+  ft_domain_version(domain: number): number;
+  ft_domain_set_version(domain: number, version: number): number;
+  ft_domain_threads_live(domain: number): number;
+  ft_domain_valid(domain: number): number;
+  ft_thread_attach(): number;
+  ft_thread_attach_new(domain: number): number;
+  ft_thread_enter(thread: number, mayBlock: number): number;
+  ft_thread_detach(): number;
+  ft_thread_exit(): number;
+  ft_thread_current(): number;
+  ft_thread_state(thread: number): number;
+  ft_thread_breaker(thread: number): number;
+  ft_thread_domain(thread: number): number;
+  ft_checkpoint(): number;
+  ft_interrupt(thread: number): number;
+  ft_set_can_block(value: number): void;
+  ft_stw_stop(global: number): number;
+  ft_stw_start(global: number): number;
+  ft_mutex_lock(m: number): number;
+  ft_mutex_trylock(m: number, spin: number): number;
+  ft_mutex_unlock(m: number): number;
+  ft_cs_begin(m: number): number;
+  ft_cs_begin2(a: number, b: number): number;
+  ft_cs_end(token: number): number;
+  ft_cs_depth(): number;
+  ft_heap(tag: number): number;
+  ft_collect(force: number): void;
+  ft_malloc(size: number): number;
+  ft_calloc(count: number, size: number): number;
+  ft_realloc(ptr: number, size: number): number;
+  ft_aligned_alloc(align: number, size: number): number;
+  ft_free(ptr: number): number;
+  ft_usable_size(ptr: number): number;
+  ft_heap_malloc(heap: number, size: number): number;
+  ft_heap_calloc(heap: number, count: number, size: number): number;
+  ft_heap_aligned_alloc(heap: number, align: number, size: number): number;
+  ft_visit_begin(tag: number): number;
+  ft_visit_next(): number;
+  ft_stats_snapshot(thread: number, tag: number): number;
+  ft_stats_release(): void;
+  ft_stats_reset_peak(): void;
+  ft_last_error(): number;
+  ft_bin_of(size: number): number;
+  ft_bin_size(bin: number): number;
+  ft_max_alloc_size(): number;
+  ft_memory_pages(): number;
+  ft_debug_page_valid(page: number): number;
+  ft_free_delayed(ptr: number): number;
+  ft_delayed_process(): number;
+  ft_delayed_pending(): number;
+  ft_qsbr_advance(): number;
+  ft_qsbr_deferred_advance(): number;
+  ft_qsbr_poll(goal: number): number;
+  ft_qsbr_goal_reached(goal: number): number;
+  ft_qsbr_quiescent(): number;
+  ft_qsbr_thread_seq(thread: number): number;
+  ft_qsbr_info(domain: number, field: number): number;
+  ft_qsbr_configure(domain: number, deferLimit: number, freeLimit: number, pageLimit: number, heldTags: number): number;
+  // ---- SharedList and SharedMap (assembly/shared-list.ts, shared-map.ts) ----
+  // f64 results: a value, -1 (nothing there) or -2 (error: ft_last_error); i32: OK/code, or an answer / -code.
+  ft_list_new(capacity: number): number;
+  ft_list_get(list: number, index: number): number;
+  ft_list_get_locked(list: number, index: number): number;
+  ft_list_length(list: number): number;
+  ft_list_capacity(list: number): number;
+  ft_list_set(list: number, index: number, value: number): number;
+  ft_list_push(list: number, value: number): number;
+  ft_list_pop(list: number): number;
+  ft_list_resize(list: number, length: number): number;
+  ft_list_compact(list: number): number;
+  ft_list_destroy(list: number): number;
+  ft_debug_list_valid(list: number): number;
+  ft_map_new(expected: number): number;
+  ft_map_get(map: number, key: number): number;
+  ft_map_get_locked(map: number, key: number): number;
+  ft_map_has(map: number, key: number): number;
+  ft_map_set(map: number, key: number, value: number): number;
+  ft_map_delete(map: number, key: number): number;
+  ft_map_size(map: number): number;
+  ft_map_capacity(map: number): number;
+  ft_map_destroy(map: number): number;
+  ft_debug_map_valid(map: number): number;
+  ft_debug_read_delay(spins: number): void;
+  [name: string]: unknown;
+}
+
+/**
+ * @internal What the concept files need of a thread: its instance's exports and
+ * its record, and the thread-state steps every call goes through. A {@link Thread}
+ * builds one for itself (its methods delegate with it); nothing else makes one.
+ */
+export interface ThreadCore {
+  /** The raw exports of the thread's instance. */
+  readonly x: CoreExports;
+  /** The thread record's address. */
+  readonly id: number;
+  /** The runtime's shared memory (async waits watch words in it). */
+  readonly memory: WebAssembly.Memory;
+  /**
+   * Make the thread attached and current on its instance before a raw call.
+   * Throws `ENOT_ATTACHED` after exit or a user's detach.
+   */
+  enter(): void;
+  /** Throw the core's last error (`ft_last_error`), with `detail`. */
+  fail(detail?: string): never;
+  /**
+   * Run `finish` (the end of a stop or a critical section) attached, even if the
+   * caller's callback detached the thread; then leave it detached as the callback did.
+   */
+  reenterFor(finish: () => void): void;
+}
