@@ -1,7 +1,9 @@
-// errors.ts — error codes. The core never throws: a failing export returns 0 (or
-// the code) and leaves the code in this instance's `lastError`; the facade turns
-// it into an FtheapError. Keep in sync with src/errors.ts.
+// errors.ts — error codes. The core never throws: a failing export returns its
+// result convention's failure (abi/result.ts) and leaves the code in this
+// instance's `lastError`; the facade turns it into an FtheapError through the
+// generated ABI file (the names below are the facade's `code`s).
 
+// @abi-begin errors
 export const OK: i32 = 0;
 export const ENOMEM: i32 = 1;          // the memory cannot grow enough
 export const EINVAL_SIZE: i32 = 2;     // size beyond what can ever be allocated
@@ -19,6 +21,7 @@ export const ENOT_LOCKED: i32 = 13;    // unlock of a mutex that is not locked
 export const EINVAL_STATE: i32 = 14;   // the call needs another thread state (e.g. a stop inside a stop)
 export const EINVAL_ARG: i32 = 15;     // an argument out of its range (e.g. a QSBR goal, a limit)
 export const ERANGE: i32 = 16;         // an index at or past a shared list's length (shared-list.ts)
+// @abi-end
 
 /** Per instance, i.e. per thread: Wasm globals are not shared. */
 let lastError: i32 = 0;

@@ -39,7 +39,9 @@ export const EXTEND_BYTES: u32 = 4096;                       // lazy free-list e
 // ---- Bins (size classes) -------------------------------------------------------
 // Bins 1..8 are exact multiples of 8 B (8..64); above that four bins per doubling,
 // up to LARGE_OBJ_MAX (bin 68). See size-class.ts.
+// @abi-begin size-classes
 export const BIN_LARGE_MAX: u32 = 68;
+// @abi-end
 export const BIN_FULL: u32 = 69;                             // the full-page queue
 export const QUEUE_COUNT: u32 = 70;                          // queue 0 is unused
 
@@ -259,7 +261,9 @@ export const HEAP_SIZE: u32 = 1152;
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
+// @abi-begin thread-record
 export const T_STATE: usize = 0;
+// @abi-end
 export const T_SERIAL: usize = 4;
 export const T_NEXT_ALL: usize = 8;
 export const T_SEG_COUNT: usize = 12;
@@ -298,11 +302,13 @@ export const CS_ENTRY_SIZE: u32 = 12;
 export const CS_MAX_DEPTH: u32 = 64;
 export const THREAD_SIZE: u32 = 2048;
 
+// @abi-begin thread-states
 export const THREAD_FREE: u32 = 0;       // a recyclable record
 export const THREAD_ATTACHED: u32 = 1;
 export const THREAD_DETACHED: u32 = 2;
 export const THREAD_SUSPENDED: u32 = 3;
 export const THREAD_EXITED: u32 = 4;
+// @abi-end
 
 // ---- Domain record (384 B, meta area) -------------------------------------------
 //
@@ -409,9 +415,12 @@ export const S_STOPPED: usize = 8;
 export const S_COUNTDOWN: usize = 12;
 export const S_REQUESTER: usize = 16;
 
+// @abi-begin tags
 export const TAG_COUNT: u32 = 16;
 // Reserved tags (docs/design.md); 4..15 are the user's.
 export const TAG_MEM: u32 = 0;
 export const TAG_OBJECT: u32 = 1;
 export const TAG_GC: u32 = 2;
 export const TAG_GC_PRE: u32 = 3;
+export const TAG_USER: u32 = 4;         // the first tag free for users
+// @abi-end

@@ -6,12 +6,10 @@
 // of a page = used - |xthreadFree| - (its blocks on its heap's xdelayedFree list):
 // remote frees not yet collected are not live.
 //
-// STATS layout (u32 unless noted), read by src/stats.ts:
-//   +0 unitsLive  +4 unitsFree  +8 memoryPages  +12 highWaterPages  +16 maxPages
-//   +20 threadsLive  +24 committed (u64)  +32 peak (u64)  +40 normalSegments
-//   +44 hugeBlocks  +48 hugeBytes (u64)
-//   +64 + 16*bin: pages, liveBlocks, capacityBlocks, retainedPages
-// Filters: `thread` (0 = every thread), `tag` (TAG_ANY = every tag).
+// STATS layout (u32 unless noted), the ST_* offsets below (the facade's src/stats.ts
+// reads them from the generated ABI file): the runtime's figures, then one 16-byte
+// row per bin at ST_BINS + 16 * bin: pages, liveBlocks, capacityBlocks,
+// retainedPages. Filters: `thread` (0 = every thread), `tag` (TAG_ANY = every tag).
 
 import { loadAcquire, loadAcquire64, spinLock, spinUnlock } from "./atomics";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
@@ -23,7 +21,26 @@ import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_LOCAL_FREE, P_RETIRE, P_
   SLICES_PER_SEGMENT, STATS, STATS_SIZE, TAG_COUNT, T_HEAPS, T_NEXT_ALL, UNIT_HUGE, UNIT_NORMAL, H_DELAYED,
   R_THREAD_LIST } from "./layout";
 
+// @abi-begin stats
 export const TAG_ANY: u32 = 0xFF;
+export const ST_UNITS_LIVE: usize = 0;
+export const ST_UNITS_FREE: usize = 4;
+export const ST_MEMORY_PAGES: usize = 8;
+export const ST_HIGH_WATER_PAGES: usize = 12;
+export const ST_MAX_PAGES: usize = 16;
+export const ST_THREADS_LIVE: usize = 20;
+export const ST_COMMITTED: usize = 24;         // u64
+export const ST_PEAK: usize = 32;              // u64
+export const ST_NORMAL_SEGMENTS: usize = 40;
+export const ST_HUGE_BLOCKS: usize = 44;
+export const ST_HUGE_BYTES: usize = 48;        // u64
+export const ST_BINS: usize = 64;              // + 16 * bin
+export const ST_BIN_SHIFT: u32 = 4;            // 16-byte rows
+export const ST_BIN_PAGES: usize = 0;
+export const ST_BIN_LIVE: usize = 4;
+export const ST_BIN_CAPACITY: usize = 8;
+export const ST_BIN_RETAINED: usize = 12;
+// @abi-end
 const DELAYED_LIMIT: u32 = 1 << 20;
 
 function xthreadCount(page: usize): u32 {
@@ -36,17 +53,17 @@ function xthreadCount(page: usize): u32 {
 
 // @ts-ignore: decorator
 @inline function binSlot(bin: u32): usize {
-  return STATS + 64 + (<usize>bin << 4);
+  return STATS + ST_BINS + (<usize>bin << ST_BIN_SHIFT);
 }
 
 function countPage(page: usize): void {
   const slot = binSlot(<u32>load<u8>(page, P_BIN));
   const used = load<u32>(page, P_USED);
   const remote = xthreadCount(page);
-  store<u32>(slot, load<u32>(slot) + 1);
-  store<u32>(slot, load<u32>(slot, 4) + (used > remote ? used - remote : 0), 4);
-  store<u32>(slot, load<u32>(slot, 8) + load<u32>(page, P_CAPACITY), 8);
-  if (load<u8>(page, P_RETIRE) != 0) store<u32>(slot, load<u32>(slot, 12) + 1, 12);
+  store<u32>(slot, load<u32>(slot, ST_BIN_PAGES) + 1, ST_BIN_PAGES);
+  store<u32>(slot, load<u32>(slot, ST_BIN_LIVE) + (used > remote ? used - remote : 0), ST_BIN_LIVE);
+  store<u32>(slot, load<u32>(slot, ST_BIN_CAPACITY) + load<u32>(page, P_CAPACITY), ST_BIN_CAPACITY);
+  if (load<u8>(page, P_RETIRE) != 0) store<u32>(slot, load<u32>(slot, ST_BIN_RETAINED) + 1, ST_BIN_RETAINED);
 }
 
 /**
@@ -68,8 +85,8 @@ function subtractDelayed(thread: usize, tag: u32): void {
         if ((thread == 0 || loadAcquire(seg + SEG_THREAD) == <u32>thread)
             && (tag == TAG_ANY || <u32>load<u8>(page, P_TAG) == tag)) {
           const slot = binSlot(<u32>load<u8>(page, P_BIN));
-          const live = load<u32>(slot, 4);
-          if (live > 0) store<u32>(slot, live - 1, 4);
+          const live = load<u32>(slot, ST_BIN_LIVE);
+          if (live > 0) store<u32>(slot, live - 1, ST_BIN_LIVE);
         }
         b = <usize>load<u32>(b + 4);
       }
@@ -82,14 +99,14 @@ function subtractDelayed(thread: usize, tag: u32): void {
 export function statsSnapshot(thread: usize, tag: u32): usize {
   spinLock(ROOT + R_STATS_LOCK);
   memory.fill(STATS, 0, STATS_SIZE);
-  store<u32>(STATS, load<u32>(ROOT + R_SEGS_LIVE));
-  store<u32>(STATS, load<u32>(ROOT + R_SEGS_FREE), 4);
-  store<u32>(STATS, <u32>memory.size(), 8);
-  store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), 12);
-  store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), 16);
-  store<u32>(STATS, loadAcquire(ROOT + R_THREADS_LIVE), 20);
-  store<u64>(STATS, loadAcquire64(ROOT + R_COMMITTED), 24);
-  store<u64>(STATS, loadAcquire64(ROOT + R_PEAK), 32);
+  store<u32>(STATS, load<u32>(ROOT + R_SEGS_LIVE), ST_UNITS_LIVE);
+  store<u32>(STATS, load<u32>(ROOT + R_SEGS_FREE), ST_UNITS_FREE);
+  store<u32>(STATS, <u32>memory.size(), ST_MEMORY_PAGES);
+  store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), ST_HIGH_WATER_PAGES);
+  store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), ST_MAX_PAGES);
+  store<u32>(STATS, loadAcquire(ROOT + R_THREADS_LIVE), ST_THREADS_LIVE);
+  store<u64>(STATS, loadAcquire64(ROOT + R_COMMITTED), ST_COMMITTED);
+  store<u64>(STATS, loadAcquire64(ROOT + R_PEAK), ST_PEAK);
   let normal: u32 = 0;
   let huge: u32 = 0;
   let hugeBytes: u64 = 0;
@@ -119,9 +136,9 @@ export function statsSnapshot(thread: usize, tag: u32): usize {
     }
   }
   subtractDelayed(thread, tag);
-  store<u32>(STATS, normal, 40);
-  store<u32>(STATS, huge, 44);
-  store<u64>(STATS, hugeBytes, 48);
+  store<u32>(STATS, normal, ST_NORMAL_SEGMENTS);
+  store<u32>(STATS, huge, ST_HUGE_BLOCKS);
+  store<u64>(STATS, hugeBytes, ST_HUGE_BYTES);
   return STATS;
 }
 

@@ -1,7 +1,10 @@
 /**
- * Types and options of the public API. No code lives here.
+ * Types and options of the public API (and the two tables of numbers users pass
+ * or receive, taken from the core's generated ABI constants). No code lives here.
  * @module
  */
+import { BRK_ASYNC_INTERRUPT, BRK_DELAYED_FREE, BRK_EXPLICIT_MERGE, BRK_GC_SCHEDULED, BRK_PLEASE_STOP, EV_STOPPED,
+  EV_VERSION_CHANGED, EV_WOULD_BLOCK, TAG_GC, TAG_GC_PRE, TAG_MEM, TAG_OBJECT, TAG_USER } from './abi.gen.ts';
 
 /**
  * Heap tags: every thread has one heap per tag in use, and a page only ever holds
@@ -9,15 +12,15 @@
  */
 export const Tag = {
   /** Raw bytes (the default). */
-  MEM: 0,
+  MEM: TAG_MEM,
   /** Objects the cycle collector does not track. */
-  OBJECT: 1,
+  OBJECT: TAG_OBJECT,
   /** Objects the cycle collector tracks. */
-  GC: 2,
+  GC: TAG_GC,
   /** GC objects with a pre-header. */
-  GC_PRE: 3,
+  GC_PRE: TAG_GC_PRE,
   /** The first tag free for users (4..15). */
-  USER: 4,
+  USER: TAG_USER,
 } as const;
 
 /** A heap tag, 0..15. */
@@ -69,21 +72,21 @@ export interface JoinOptions {
  */
 export const Checkpoint = {
   /** A stop-the-world asked this thread to pause. */
-  PLEASE_STOP: 1 << 0,
+  PLEASE_STOP: BRK_PLEASE_STOP,
   /** Biased refcounting asks for a merge (handled by a later component). */
-  EXPLICIT_MERGE: 1 << 1,
+  EXPLICIT_MERGE: BRK_EXPLICIT_MERGE,
   /** The cycle collector is due (handled by a later component). */
-  GC_SCHEDULED: 1 << 2,
+  GC_SCHEDULED: BRK_GC_SCHEDULED,
   /** A delayed free forced an advance since the last checkpoint (due frees run at every checkpoint). */
-  DELAYED_FREE: 1 << 3,
+  DELAYED_FREE: BRK_DELAYED_FREE,
   /** Another thread interrupted this one (the facade throws InterruptError). */
-  ASYNC_INTERRUPT: 1 << 4,
+  ASYNC_INTERRUPT: BRK_ASYNC_INTERRUPT,
   /** The domain's version changed; this thread's copy was refreshed. */
-  VERSION_CHANGED: 1 << 8,
+  VERSION_CHANGED: EV_VERSION_CHANGED,
   /** This thread was paused by a stop-the-world and has resumed. */
-  STOPPED: 1 << 9,
+  STOPPED: EV_STOPPED,
   /** It must pause but may not wait here: it is left suspended (see {@link Thread.attachAsync}). */
-  WOULD_BLOCK: 1 << 10,
+  WOULD_BLOCK: EV_WOULD_BLOCK,
 } as const;
 
 /** State of a thread, as {@link Thread.state} reports it. */

@@ -3,10 +3,11 @@
  * tag or a pointer is validated before it reaches the core.
  * @module
  */
+import { TAG_COUNT } from './abi.gen.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
 
 /** @internal Heap tags per thread: 0..15. */
-export const TAGS = 16;
+export const TAGS = TAG_COUNT;
 
 /**
  * @internal `tag`, or `EINVAL_TAG` unless it is an integer 0..15 (any other value,

@@ -4,7 +4,9 @@
  * @module
  */
 
-/** Error codes, shared with the Wasm core (assembly/errors.ts). */
+import { ABI_ERRORS } from './abi.gen.ts';
+
+/** Error codes: the core's (assembly/errors.ts, through the generated ABI file) and the facade's own. */
 export const ErrorCode = {
   ENOMEM: 'ENOMEM',
   EINVAL_SIZE: 'EINVAL_SIZE',
@@ -25,18 +27,17 @@ export const ErrorCode = {
   EINVAL_OPTION: 'EINVAL_OPTION',
   EPLATFORM: 'EPLATFORM',
   ERANGE: 'ERANGE',
+  EINTERNAL: 'EINTERNAL',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Numeric codes of the core, by position (0 = OK). */
-const CORE_CODES: readonly ErrorCode[] = [
-  ErrorCode.ENOMEM, ErrorCode.ENOMEM, ErrorCode.EINVAL_SIZE, ErrorCode.EINVAL_PTR, ErrorCode.EDOUBLE_FREE,
-  ErrorCode.EINVAL_ALIGN, ErrorCode.ENOT_ATTACHED, ErrorCode.EINVAL_TAG, ErrorCode.ENOT_INIT, ErrorCode.EINVAL_HEAP,
-  ErrorCode.EAGAIN, ErrorCode.ECS_DEPTH, ErrorCode.EINVAL_DOMAIN, ErrorCode.ENOT_LOCKED, ErrorCode.EINVAL_STATE,
-  ErrorCode.EINVAL_ARG, ErrorCode.ERANGE,
-];
+/** The core's numeric codes → names, from the generated table (OK, 0, is no error). */
+const CORE_CODES = new Map<number, ErrorCode>();
+for (const [name, code] of Object.entries(ABI_ERRORS)) {
+  if (name !== 'OK') CORE_CODES.set(code, ErrorCode[name as keyof typeof ErrorCode]);
+}
 
 const MESSAGES: Record<ErrorCode, string> = {
   ENOMEM: 'out of memory: the shared memory cannot grow enough',
@@ -58,6 +59,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   EINVAL_OPTION: 'invalid option',
   EPLATFORM: 'platform does not support shared WebAssembly memory here',
   ERANGE: 'index out of range: not an integer below the length of the shared list',
+  EINTERNAL: 'internal error: the core returned a code the facade does not know (a bug in ftheap)',
 };
 
 /**
@@ -92,7 +94,12 @@ export class InterruptError extends FtheapError {
   }
 }
 
-/** The FtheapError for a numeric core code. */
+/**
+ * @internal The FtheapError for a numeric core code; a code the table does not
+ * have (0 included: a failure without a code) is `EINTERNAL`, never a guess.
+ */
 export function coreError(code: number, detail?: string): FtheapError {
-  return new FtheapError(CORE_CODES[code] ?? ErrorCode.ENOMEM, detail);
+  const name = CORE_CODES.get(code);
+  if (name === undefined) return new FtheapError(ErrorCode.EINTERNAL, `core code ${code}${detail ? `; ${detail}` : ''}`);
+  return new FtheapError(name, detail);
 }

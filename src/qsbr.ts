@@ -9,6 +9,8 @@
  * `lock()` that has to wait (it detaches), or exit — allocation does not end it.
  * @module
  */
+import { QI_CHUNKS, QI_DEFER_LIMIT, QI_DELAYED_FAILED, QI_DELAYED_FREED, QI_DELAYED_QUEUED, QI_FREE_LIMIT, QI_HELD_TAGS,
+  QI_PAGE_LIMIT, QI_PAGES_HELD, QI_RD_SEQ, QI_SLOTS, QI_SLOTS_USED, QI_WR_SEQ, QSBR_KEEP, TAG_COUNT } from './abi.gen.ts';
 import { checkTag } from './checks.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
@@ -117,20 +119,20 @@ export class ThreadQsbr {
   }
 }
 
-const KEEP = 0xFFFFFFFF;
+const KEEP = QSBR_KEEP;
 
 /** @internal Read a domain's QSBR figures. */
 export function qsbrInfo(x: CoreExports, domain: number): QsbrInfo {
   const f = (i: number) => x.ft_qsbr_info(domain, i);
-  const queued = f(4), freed = f(5), failed = f(6);
-  const mask = f(11);
+  const queued = f(QI_DELAYED_QUEUED), freed = f(QI_DELAYED_FREED), failed = f(QI_DELAYED_FAILED);
+  const mask = f(QI_HELD_TAGS);
   const heldTags: number[] = [];
-  for (let t = 0; t < 16; t++) if ((mask >>> t) & 1) heldTags.push(t);
+  for (let t = 0; t < TAG_COUNT; t++) if ((mask >>> t) & 1) heldTags.push(t);
   return {
-    wrSeq: f(0), rdSeq: f(1), slots: f(2), slotsUsed: f(3),
+    wrSeq: f(QI_WR_SEQ), rdSeq: f(QI_RD_SEQ), slots: f(QI_SLOTS), slotsUsed: f(QI_SLOTS_USED),
     delayedQueued: queued, delayedFreed: freed, delayedFailed: failed, delayedPending: queued - freed - failed,
-    pagesHeld: f(7), chunks: f(12),
-    options: { deferLimit: f(8), freeBytesLimit: f(9), pageBytesLimit: f(10), heldTags },
+    pagesHeld: f(QI_PAGES_HELD), chunks: f(QI_CHUNKS),
+    options: { deferLimit: f(QI_DEFER_LIMIT), freeBytesLimit: f(QI_FREE_LIMIT), pageBytesLimit: f(QI_PAGE_LIMIT), heldTags },
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import { Checkpoint, type AllocatorStats, type TagValue, type ThreadState } from './api.ts';
 import { checkPtr, checkTag, TAGS } from './checks.ts';
+import { EAGAIN, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
 import * as cs from './critical-section.ts';
 import * as delayedFree from './delayed-free.ts';
@@ -287,7 +288,7 @@ export class Thread {
   get state(): ThreadState {
     if (this.exited) return 'exited';
     const s = this.x.ft_thread_state(this.id);
-    return s === 1 ? 'attached' : s === 3 ? 'suspended' : s === 2 ? 'detached' : 'exited';
+    return s === THREAD_ATTACHED ? 'attached' : s === THREAD_SUSPENDED ? 'suspended' : s === THREAD_DETACHED ? 'detached' : 'exited';
   }
 
   /** The domain this thread belongs to. */
@@ -297,7 +298,7 @@ export class Thread {
 
   /** This thread's copy of its domain's version (see {@link Domain.version}). */
   get version(): number {
-    return this.x.ft_thread_breaker(this.id) >>> 8;
+    return this.x.ft_thread_breaker(this.id) >>> VERSION_SHIFT;
   }
 
   /**
@@ -335,8 +336,8 @@ export class Thread {
     for (;;) {
       if (this.active || this.x.ft_thread_enter(this.id, 0) === 0) { this.runtime.setCurrent(this); return; }
       const code = this.x.ft_last_error();
-      if (code !== 10) throw coreError(code);                       // not EAGAIN
-      await waitAsync(i32, this.id >>> 2, 3);                          // while SUSPENDED
+      if (code !== EAGAIN) throw coreError(code);
+      await waitAsync(i32, (this.id + T_STATE) >>> 2, THREAD_SUSPENDED);   // while SUSPENDED
     }
   }
 
@@ -352,7 +353,8 @@ export class Thread {
    */
   checkpoint(): number {
     this.enter();
-    const ev = this.x.ft_checkpoint() >>> 0;
+    const ev = this.x.ft_checkpoint();
+    if (ev < 0) throw coreError(this.x.ft_last_error() || -ev);
     if (ev & Checkpoint.WOULD_BLOCK) this.runtime.setCurrent(null);   // left suspended
     if (ev & Checkpoint.ASYNC_INTERRUPT) throw new InterruptError();
     return ev;
