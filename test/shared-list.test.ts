@@ -25,11 +25,11 @@
 //   push order.
 // No timed assertions; every worker is terminated in afterEach.
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
-import { attached, badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether, terminateShared }
-  from './fixtures/shared-pool.ts';
+import { attached, useHarness } from './fixtures/harness.ts';
+import { badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether } from './fixtures/shared-structures.ts';
 import { LIST_STABLE, listValue, pusherValue } from './fixtures/shared-values.ts';
 import type { PusherResult } from './fixtures/shared-values.ts';
 import { codeOf } from './fixtures/util.ts';
@@ -41,7 +41,7 @@ const DELAY_SPINS = 1000;
 const WORKER_LIMIT = 60_000;
 const MiB = 1 << 20;
 
-afterEach(terminateShared);
+useHarness();
 
 // ---- Model -------------------------------------------------------------------------
 
