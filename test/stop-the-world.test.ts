@@ -18,16 +18,13 @@
 // - EINVAL_STATE for a stop inside a stop (same scope, and global inside a
 //   domain's stop and vice versa), and the thread stays usable after.
 // Every blocking call happens in a worker and every await is time-limited
-// (thread-pool.ts), so a deadlock fails the test instead of hanging the run.
+// (harness.ts), so a deadlock fails the test instead of hanging the run.
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import { LIMIT, Peer, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
 import { counter, Ctl, flag, iters, newCtl, setCtl } from './fixtures/protocol.ts';
 import { RawState } from './fixtures/thread-shared.ts';
 import type { LoopResult, StopResult } from './fixtures/thread-shared.ts';
-
-const LIMIT = 60_000;     // any single phase; generous for a loaded 2-core machine
-const TEST_TIMEOUT = 120_000;
 
 useHarness();
 
