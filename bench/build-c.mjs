@@ -7,10 +7,10 @@
 // Usage: node bench/build-c.mjs [dlmalloc] [emmalloc]   (default: both)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROOT as root } from '../scripts/wasm-tools.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'bench/c/mt.c');
 const outDir = join(root, 'build/bench/emscripten');
 export const MALLOCS = ['dlmalloc', 'emmalloc'];

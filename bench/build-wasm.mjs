@@ -8,30 +8,16 @@
 // Usage: node bench/build-wasm.mjs [ftheap] [tlsf] [thing]   (default: all)
 import asc from 'assemblyscript/asc';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ascFlags, instantiationWrites, ROOT as root } from '../scripts/wasm-tools.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmSrc = join(root, 'bench/wasm');
-
-/** asconfig.json options + release target → asc CLI flags (outputs and bindings dropped). */
-function coreFlags() {
-  const cfg = JSON.parse(readFileSync(join(root, 'asconfig.json'), 'utf8'));
-  const opts = { ...cfg.options, ...cfg.targets.release };
-  const flags = [];
-  for (const [k, v] of Object.entries(opts)) {
-    if (['outFile', 'textFile', 'bindings'].includes(k) || v === false) continue;
-    if (v === true) flags.push(`--${k}`);
-    else for (const item of [v].flat()) flags.push(`--${k}`, String(item));
-  }
-  return flags;
-}
 
 const targets = {
   ftheap: {
     files: ['loops.ts', 'mt.ts'],
     entry: 'export * from "../../../assembly/index";\nexport * from "./loops";\nexport * from "./mt";\n',
-    flags: () => coreFlags(),
+    flags: () => ascFlags('release'),
     pure: true,
   },
   tlsf: {
@@ -49,15 +35,6 @@ const targets = {
   },
 };
 
-/** Section ids present in a Wasm binary (8 = start, 11 = data). */
-function sectionIds(bin) {
-  const ids = [];
-  let i = 8;
-  const leb = () => { let r = 0, s = 0, b; do { b = bin[i++]; r |= (b & 0x7f) << s; s += 7; } while (b & 0x80); return r >>> 0; };
-  while (i < bin.length) { const id = bin[i++]; const len = leb(); ids.push(id); i += len; }
-  return ids;
-}
-
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(targets);
 let failed = false;
 for (const name of names) {
@@ -73,12 +50,10 @@ for (const name of names) {
   const argv = [join(dir, 'index.ts'), '--config', join(dir, 'asconfig.json'), ...t.flags(), '-o', out, '-t', join(dir, 'bench.wat')];
   const { error, stderr } = await asc.main(argv.map((a) => (a.startsWith(root) ? a.slice(root.length + 1) : a)), {});
   if (error) { console.error(`bench wasm ${name}: ${error.message}\n${stderr.toString()}`); failed = true; continue; }
-  if (t.pure) {
-    const ids = sectionIds(readFileSync(out));
-    if (ids.includes(8) || ids.includes(11)) {
-      console.error(`bench wasm ${name}: has a ${ids.includes(11) ? 'data segment' : 'start function'}; the loop code must stay static-free`);
-      failed = true;
-    }
+  const writes = t.pure ? instantiationWrites(readFileSync(out)) : [];
+  if (writes.length) {
+    console.error(`bench wasm ${name}: has ${writes.join(' and ')}; the loop code must stay static-free`);
+    failed = true;
   }
 }
 process.exitCode = failed ? 1 : 0;

@@ -4,8 +4,7 @@
 // huge blocks and the unit pool, tags and visitBlocks, stats after freeing
 // everything, and out of memory (ENOMEM, then the heap keeps working).
 import { describe, expect, it } from 'vitest';
-import { Runtime } from '../src/index.ts';
-import type { Thread } from '../src/index.ts';
+import { attached, expectBalanced } from './fixtures/harness.ts';
 import { checkBytes, checkPattern, fillPattern, patternSeed } from './fixtures/pattern.ts';
 import { Rng } from './fixtures/prng.ts';
 import { codeOf, runtimeState } from './fixtures/util.ts';
@@ -13,11 +12,6 @@ import { codeOf, runtimeState } from './fixtures/util.ts';
 const MiB = 1 << 20;
 const UNIT = 4 * MiB;
 const HUGE_OFFSET = 16384;
-
-async function fresh(options = {}): Promise<{ rt: Runtime; t: Thread }> {
-  const rt = await Runtime.create(options);
-  return { rt, t: rt.attach() };
-}
 
 /** Ranges [p, p + len) that overlap, as readable pairs (none expected). */
 function overlaps(blocks: Array<[number, number]>): string[] {
@@ -31,7 +25,7 @@ function overlaps(blocks: Array<[number, number]>): string[] {
 
 describe('alloc', () => {
   it('alloc(0) returns a distinct, usable, freeable block each time', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const a = t.alloc(0), b = t.alloc(0);
     expect(a).not.toBe(0);
     expect(b).not.toBe(a);
@@ -42,11 +36,11 @@ describe('alloc', () => {
     expect(overlaps([[a, t.usableSize(a)], [b, t.usableSize(b)]])).toEqual([]);
     t.free(a);
     t.free(b);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 
   it('every size class: the smallest and largest size of each bin round-trip with the bin\'s block size', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const x = rt.exports;
     const blocks: Array<{ p: number; size: number; usable: number }> = [];
     for (let bin = 1; bin <= 68; bin++) {
@@ -67,11 +61,11 @@ describe('alloc', () => {
       expect(checkPattern(rt.bytes(), b.p, b.usable, patternSeed(x.ft_bin_of(b.size), b.size))).toBe(-1);
       t.free(b.p);
     }
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 
   it('usableSize is at least the request for random sizes up to 6 MiB', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const rng = new Rng(11);
     for (let i = 0; i < 400; i++) {
       const size = i % 40 === 0 ? rng.range(2 * MiB + 1, 6 * MiB) : rng.logUniform(1, 2 * MiB);
@@ -86,7 +80,7 @@ describe('alloc', () => {
 
 describe('calloc', () => {
   it.each([8, 100, 1000, 5000, 40_000, 300_000])('zeroes reused memory (size %i)', async (size) => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const n = Math.max(4, Math.min(2048, (2 * MiB) / size) | 0);   // more than a free-list extension
     const dirty = new Set<number>();
     for (let i = 0; i < n; i++) {
@@ -108,7 +102,7 @@ describe('calloc', () => {
   });
 
   it('zeroes count * size bytes, and a reused huge block', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const p = t.alloc(3 * MiB);
     rt.bytes().fill(0xff, p, p + 3 * MiB);
     t.free(p);
@@ -127,7 +121,7 @@ describe('calloc', () => {
 
 describe('realloc', () => {
   it('grows and shrinks keeping the contents; in place when it still fits well', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const p = t.alloc(100);
     fillPattern(rt.bytes(), p, 100, 5);
     const q = t.realloc(p, 5000);
@@ -146,11 +140,11 @@ describe('realloc', () => {
     expect(t.usableSize(s)).toBeLessThan(before / 2);
     expect(checkPattern(rt.bytes(), s, 100, 6)).toBe(-1);
     t.free(s);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 
   it('realloc(0, n) allocates', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const p = t.realloc(0, 64);
     expect(p).not.toBe(0);
     expect(t.usableSize(p)).toBeGreaterThanOrEqual(64);
@@ -159,7 +153,7 @@ describe('realloc', () => {
   });
 
   it('moves between small, large and huge blocks keeping the contents; huge shrinks in place', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     let p = t.alloc(1000);
     fillPattern(rt.bytes(), p, 1000, 1);
     for (const [size, keep] of [[MiB, 1000], [5 * MiB, MiB], [4.5 * MiB, 4.5 * MiB], [300_000, 300_000], [40, 40]]) {
@@ -170,13 +164,11 @@ describe('realloc', () => {
       fillPattern(rt.bytes(), p, size, 1);
     }
     t.free(p);
-    const s = rt.stats();
-    expect(s.totals.blocksUsed).toBe(0);
-    expect(s.huge.blocks).toBe(0);
+    expectBalanced(rt, { blocksUsed: 0, hugeBlocks: 0 });
   });
 
   it('keeps the block\'s tag', async () => {
-    const { t } = await fresh();
+    const { t } = await attached();
     const p = t.alloc(100, 7);
     const q = t.realloc(p, 100_000);
     const seen = (tag: number) => { const s: number[] = []; t.visitBlocks(tag, (b) => s.push(b)); return s; };
@@ -191,7 +183,7 @@ describe('alignedAlloc', () => {
   const aligns = Array.from({ length: 22 }, (_, k) => 2 ** k);   // 1 .. 2 MiB
 
   it.each(aligns)('alignment %i: aligned, large enough, disjoint, freeable', async (align) => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const sizes = [...new Set([0, 1, 24, 1000, align, align + 8, 3 * align + 5])];
     const blocks: Array<[number, number]> = [];
     for (const size of sizes) {
@@ -208,13 +200,13 @@ describe('alignedAlloc', () => {
       expect(checkPattern(rt.bytes(), p, usable, patternSeed(align, sizes[i]))).toBe(-1);
       t.free(p);
     });
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 });
 
 describe('huge blocks', () => {
   it.each([3 * MiB, 20 * MiB])('%i bytes: allocate, write both ends, free; the units go back to the pool', async (size) => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const units = Math.ceil((size + HUGE_OFFSET) / UNIT);
     const before = rt.stats();
     const p = t.alloc(size);
@@ -242,7 +234,7 @@ describe('huge blocks', () => {
 
 describe('tags', () => {
   it('visitBlocks(tag) lists exactly the live blocks of that tag, huge ones included', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const rng = new Rng(3);
     const live = new Map<number, { tag: number; size: number }>();
     for (let i = 0; i < 1500; i++) {
@@ -274,18 +266,18 @@ describe('tags', () => {
   });
 
   it('visitBlocks may free the blocks it visits', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     for (let i = 0; i < 300; i++) t.alloc(8 + i * 13, 5);
     let n = 0;
     t.visitBlocks(5, (p) => { t.free(p); n++; });
     expect(n).toBe(300);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 });
 
 describe('stats', () => {
   it('counts live blocks, and after freeing everything and collect(true) nothing is used', async () => {
-    const { rt, t } = await fresh();
+    const { rt, t } = await attached();
     const rng = new Rng(8);
     const blocks: number[] = [];
     for (let i = 0; i < 3000; i++) blocks.push(t.alloc(rng.logUniform(1, 300_000), rng.int(4)));
@@ -301,11 +293,8 @@ describe('stats', () => {
     // Empty pages of the object-holding tags 1..3 wait for a QSBR goal: this
     // thread's checkpoint passes it (no other thread is online).
     t.checkpoint();
+    expectBalanced(rt, { blocksUsed: 0, bytesUsed: 0, pages: 0, hugeBlocks: 0, hugeBytes: 0, segmentsNormal: 0, unitsLive: 0 });
     const e = rt.stats();
-    expect(e.totals).toEqual({ blocksUsed: 0, bytesUsed: 0, pages: 0 });
-    expect(e.huge).toEqual({ blocks: 0, bytes: 0 });
-    expect(e.segments.normal).toBe(0);
-    expect(e.segments.unitsLive).toBe(0);
     expect(e.memory.committedPeak).toBeGreaterThanOrEqual(s.memory.committed);
     expect(e.memory.committed).toBeLessThan(s.memory.committed);
     rt.resetPeak();
@@ -315,7 +304,7 @@ describe('stats', () => {
 
 describe('out of memory', () => {
   it('ENOMEM when the memory cannot grow; the heap is unchanged and keeps working', async () => {
-    const { rt, t } = await fresh({ initialMemory: 8 * MiB, maximumMemory: 64 * MiB });
+    const { rt, t } = await attached({ initialMemory: 8 * MiB, maximumMemory: 64 * MiB });
     const blocks: number[] = [];
     let code = 'OK';
     for (let i = 0; i < 1000 && code === 'OK'; i++) {
@@ -349,13 +338,13 @@ describe('out of memory', () => {
     expect(s.memory.highWater).toBeGreaterThanOrEqual(s.memory.current);
 
     for (const p of blocks) t.free(p);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
     // everything fits again
     const again = blocks.map(() => t.alloc(MiB));
     expect(new Set(again).size).toBe(blocks.length);
     for (const p of again) t.free(p);
     const big = t.alloc(40 * MiB);
     t.free(big);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 });

@@ -1,78 +1,28 @@
 // build.test.ts — the built modules are safe to instantiate once per thread on one
 // shared memory. build/ftheap.wasm and build/ftheap.debug.wasm are parsed by hand
-// (magic, version, then sections: id byte + LEB128 size): no Data (11), DataCount
+// (scripts/wasm-tools.mjs: magic, version, then sections): no Data (11), DataCount
 // (12) or Start (8) section, since those re-run on every instantiation; the only
 // import is env.memory, a shared memory with a maximum. Then, live: instantiating
 // the module again on a memory in use leaves every byte as it was, and a second
 // instance (a second "thread") sees and frees the first one's block.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseImports, parseModule, SECTION } from '../scripts/wasm-tools.mjs';
 import { Runtime } from '../src/index.ts';
+import { expectBalanced } from './fixtures/harness.ts';
 import { checkPattern, fillPattern } from './fixtures/pattern.ts';
 import { codeOf } from './fixtures/util.ts';
 
 const FILES = ['ftheap.wasm', 'ftheap.debug.wasm'];
 const read = (name: string) => new Uint8Array(readFileSync(new URL(`../build/${name}`, import.meta.url)));
 
-class Reader {
-  pos = 0;
-  constructor(readonly b: Uint8Array) {}
-  byte(): number {
-    if (this.pos >= this.b.length) throw new Error('unexpected end of module');
-    return this.b[this.pos++];
-  }
-  u32(): number {
-    let result = 0, shift = 0, byte: number;
-    do {
-      byte = this.byte();
-      result += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80);
-    return result;
-  }
-  name(): string {
-    const n = this.u32();
-    const s = new TextDecoder().decode(this.b.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return s;
-  }
-}
-
-interface Section { id: number; start: number; size: number }
-interface Import { module: string; name: string; kind: number; flags?: number; min?: number; max?: number }
-
-function sections(bytes: Uint8Array): Section[] {
-  const r = new Reader(bytes);
-  const magic = [r.byte(), r.byte(), r.byte(), r.byte()];
-  expect(magic).toEqual([0x00, 0x61, 0x73, 0x6d]);
-  const version = [r.byte(), r.byte(), r.byte(), r.byte()];
-  expect(version).toEqual([1, 0, 0, 0]);
-  const out: Section[] = [];
-  while (r.pos < bytes.length) {
-    const id = r.byte();
-    const size = r.u32();
-    out.push({ id, start: r.pos, size });
-    r.pos += size;
-  }
-  expect(r.pos).toBe(bytes.length);   // the sections tile the file exactly
-  return out;
-}
-
-function imports(bytes: Uint8Array, s: Section): Import[] {
-  const r = new Reader(bytes);
-  r.pos = s.start;
-  const out: Import[] = [];
-  for (let n = r.u32(); n > 0; n--) {
-    const imp: Import = { module: r.name(), name: r.name(), kind: r.byte() };
-    if (imp.kind === 0) { r.u32(); out.push(imp); continue; }   // a function: its type index
-    if (imp.kind !== 2) throw new Error(`unexpected import kind ${imp.kind} (${imp.module}.${imp.name})`);
-    imp.flags = r.byte();
-    imp.min = r.u32();
-    if (imp.flags & 1) imp.max = r.u32();
-    out.push(imp);
-  }
-  expect(r.pos).toBe(s.start + s.size);
-  return out;
+/** The sections of a module, after checking its header and that they tile the file exactly. */
+function sections(bytes: Uint8Array) {
+  const m = parseModule(bytes);
+  expect(m.magic).toEqual([0x00, 0x61, 0x73, 0x6d]);
+  expect(m.version).toEqual([1, 0, 0, 0]);
+  expect(m.end).toBe(bytes.length);   // the sections tile the file exactly
+  return m.sections;
 }
 
 describe.each(FILES)('build/%s', (file) => {
@@ -80,16 +30,17 @@ describe.each(FILES)('build/%s', (file) => {
 
   it('has no Data, DataCount or Start section', () => {
     const ids = sections(bytes).map((s) => s.id);
-    expect(ids).toContain(10);   // it does have code
-    expect(ids).not.toContain(11);
-    expect(ids).not.toContain(12);
-    expect(ids).not.toContain(8);
+    expect(ids).toContain(SECTION.CODE);   // it does have code
+    expect(ids).not.toContain(SECTION.DATA);
+    expect(ids).not.toContain(SECTION.DATA_COUNT);
+    expect(ids).not.toContain(SECTION.START);
   });
 
   it('imports env.memory (shared, at most 4 GiB) and the clock env.now, nothing else', () => {
-    const importSections = sections(bytes).filter((s) => s.id === 2);
+    const importSections = sections(bytes).filter((s) => s.id === SECTION.IMPORT);
     expect(importSections).toHaveLength(1);
-    const all = imports(bytes, importSections[0]);
+    const { imports: all, end } = parseImports(bytes, importSections[0]);
+    expect(end).toBe(importSections[0].start + importSections[0].size);
     expect(all).toHaveLength(2);
     expect(all.find((i) => i.kind === 0)).toMatchObject({ module: 'env', name: 'now' });
     const imps = all.filter((i) => i.kind === 2);
@@ -137,6 +88,6 @@ describe.each(FILES)('build/%s', (file) => {
     t.free(keep);
     t2.exit();
     t.exit();
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 });

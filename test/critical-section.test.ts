@@ -20,15 +20,13 @@
 //   thread attaches again, no lock is left held and the section stack is empty.
 // - ECS_DEPTH past 64 nested sections (one- and two-object), after which every
 //   lock is free, the depth is 0, and the heap and sections work again.
-import { afterEach, describe, expect, it } from 'vitest';
-import { Ctl, Peer, setCtl, terminatePeers, until, within, setupRuntime } from './fixtures/thread-pool.ts';
-import type { StopResult } from './fixtures/thread-pool.ts';
+import { describe, expect, it } from 'vitest';
+import { LIMIT, Peer, setupRuntime, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
+import { Ctl, flag, iters, setCtl } from './fixtures/protocol.ts';
+import type { StopResult } from './fixtures/thread-shared.ts';
 import { codeOf } from './fixtures/util.ts';
 
-const LIMIT = 60_000;
-const TEST_TIMEOUT = 120_000;
-
-afterEach(terminatePeers);
+useHarness();
 
 const setup = setupRuntime;
 
@@ -43,13 +41,13 @@ describe('two-object critical sections', () => {
     const N = 5000;
     const peers = await Peer.startMany(rt, ctl, 2);
     for (const p of peers) await p.call('attach');
-    const runs = peers.map((p, i) => within(p.call<string[]>('cs2Loop', 0,
-      { a: i === 0 ? a : b, b: i === 0 ? b : a, ca, cb, n: N, detachEvery, slot: i }), LIMIT, `${p.name} cs2Loop`));
+    const runs = peers.map((p, i) => p.call<string[]>('cs2Loop', 0,
+      { a: i === 0 ? a : b, b: i === 0 ? b : a, ca, cb, n: N, detachEvery, slot: i }));
     let stops: Promise<StopResult[]> | undefined;
     if (withStops) {
-      const requester = await Peer.start(rt.share(), ctl, 'requester');
+      const requester = await Peer.start(rt, ctl, 'requester');
       await requester.call('attach');
-      stops = within(requester.call<StopResult[]>('stopRepeat', 0, { n: 20, holdMs: 1, gapMs: 2 }), LIMIT, 'stops');
+      stops = requester.call<StopResult[]>('stopRepeat', 0, { n: 20, holdMs: 1, gapMs: 2 });
     }
     setCtl(ctl, Ctl.GO);
     const errors = await Promise.all(runs);
@@ -67,7 +65,7 @@ describe('nesting', () => {
     const [w] = await Peer.startMany(rt, ctl, 1);
     await w.call('attach');
     // [depth, a locked, b locked] at each step
-    const o = await within(w.call<Record<string, number[]>>('csNest', 0, a, b), LIMIT, 'csNest');
+    const o = await w.call<Record<string, number[]>>('csNest', 0, a, b);
     expect(o).toEqual({
       a: [1, 1, 0],
       aa: [1, 1, 0],          // re-entrant: nothing pushed, a still held
@@ -88,14 +86,13 @@ describe('nesting', () => {
     const [holder, other] = await Peer.startMany(rt, ctl, 2);
     await holder.call('attach');
     await other.call('attach');
-    const inside = within(holder.call<Record<string, number>>('csDetachInside', 0, a, counter, Ctl.FLAG, Ctl.FLAG + 1),
-      LIMIT, 'csDetachInside');
-    await until(() => Atomics.load(ctl, Ctl.FLAG) === 1, LIMIT, 'holder detached inside its section');
+    const inside = holder.call<Record<string, number>>('csDetachInside', 0, a, counter, flag(0), flag(1));
+    await until(() => Atomics.load(ctl, flag(0)) === 1, LIMIT, 'holder detached inside its section');
     expect(word(a)).toBe(0);                          // released while detached
-    await within(other.call('lock', 0, a), LIMIT, 'other takes the lock');   // would hang if it were still held
+    await other.call('lock', 0, a);   // would hang if it were still held
     await other.call('inc', counter);
     await other.call('unlock', 0, a);
-    setCtl(ctl, Ctl.FLAG + 1);
+    setCtl(ctl, flag(1));
     expect(await inside).toEqual({ lockedBefore: 1, counterBefore: 0, lockedAfter: 1, counterAfter: 1, depth: 1 });
     expect(word(a)).toBe(0);
     expect(await holder.call('csDepth')).toBe(0);
@@ -139,11 +136,11 @@ describe('critical sections and stop-the-world', () => {
     const { rt, ctl, base, word } = await setup(1);
     const m = base;
     const holders = await Peer.startMany(rt, ctl, 3, 'holder');
-    const requester = await Peer.start(rt.share(), ctl, 'requester');
+    const requester = await Peer.start(rt, ctl, 'requester');
     for (const p of [...holders, requester]) await p.call('attach');
-    const holds = holders.map((p, i) => within(p.call('csHoldLoop', 0, m, 10, i), LIMIT, `${p.name} csHoldLoop`));
-    await until(() => holders.some((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > 0), LIMIT, 'sections running');
-    const stops = await within(requester.call<StopResult[]>('stopRepeat', 0, { n: 8, holdMs: 2, gapMs: 5 }), LIMIT, 'stops');
+    const holds = holders.map((p, i) => p.call('csHoldLoop', 0, m, 10, i));
+    await until(() => holders.some((_, i) => Atomics.load(ctl, iters(i)) > 0), LIMIT, 'sections running');
+    const stops = await requester.call<StopResult[]>('stopRepeat', 0, { n: 8, holdMs: 2, gapMs: 5 });
     setCtl(ctl, Ctl.STOP);
     const done = await Promise.all(holds);
     expect(stops).toHaveLength(8);
@@ -155,12 +152,12 @@ describe('critical sections and stop-the-world', () => {
     const { rt, ctl, base } = await setup(1);
     const m = base;
     const holders = await Peer.startMany(rt, ctl, 2, 'holder');
-    const requester = await Peer.start(rt.share(), ctl, 'requester');
+    const requester = await Peer.start(rt, ctl, 'requester');
     for (const p of [...holders, requester]) await p.call('attach');
-    const holds = holders.map((p, i) => within(p.call('csHoldLoop', 0, m, 1, i), LIMIT, `${p.name} csHoldLoop`));
-    await until(() => holders.every((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > 0), LIMIT, 'sections running');
-    const stops = await within(requester.call<StopResult[]>('stopRepeat', 0,
-      { n: 10, holdMs: 1, gapMs: 2, counters: holders.map((_, i) => Ctl.ITERS + i) }), LIMIT, 'stops');
+    const holds = holders.map((p, i) => p.call('csHoldLoop', 0, m, 1, i));
+    await until(() => holders.every((_, i) => Atomics.load(ctl, iters(i)) > 0), LIMIT, 'sections running');
+    const stops = await requester.call<StopResult[]>('stopRepeat', 0,
+      { n: 10, holdMs: 1, gapMs: 2, counters: holders.map((_, i) => iters(i)) });
     setCtl(ctl, Ctl.STOP);
     await Promise.all(holds);
     for (const s of stops) expect(s.after).toEqual(s.before);
@@ -173,8 +170,7 @@ describe('ECS_DEPTH', () => {
     const [w] = await Peer.startMany(rt, ctl, 1);
     await w.call('attach');
     for (const two of [false, true]) {
-      const r = await within(w.call<{ reached: number; code: string; depthAfter: number }>('csDeep', 0, base, 65, two),
-        LIMIT, 'csDeep');
+      const r = await w.call<{ reached: number; code: string; depthAfter: number }>('csDeep', 0, base, 65, two);
       expect(r).toEqual({ reached: 64, code: 'ECS_DEPTH', depthAfter: 0 });
       for (let i = 0; i < 70; i++) expect(word(base + 4 * i), `word ${i}`).toBe(0);
     }

@@ -19,24 +19,23 @@
 //   A thread made in domain 2 during a domain-1 stop starts running at once;
 //   during a global stop it starts suspended and waits for the restart.
 // - EINVAL_DOMAIN: rt.domainById(12345) and other non-domains.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Checkpoint, Domain, Runtime } from '../src/index.ts';
-import { Ctl, newCtl, pendingAfter, Peer, RawState, setCtl, terminatePeers, until, within } from './fixtures/thread-pool.ts';
-import type { LoopResult, StopResult } from './fixtures/thread-pool.ts';
+import { expectBalanced, LIMIT, Peer, pendingAfter, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
+import { counter, Ctl, flag, iters, newCtl, setCtl } from './fixtures/protocol.ts';
+import { RawState } from './fixtures/thread-shared.ts';
+import type { LoopResult, StopResult } from './fixtures/thread-shared.ts';
 import { codeOf } from './fixtures/util.ts';
 
-const LIMIT = 60_000;
-const TEST_TIMEOUT = 120_000;
-
-afterEach(terminatePeers);
+useHarness();
 
 const copyOf = (rt: Runtime, id: number) => rt.exports.ft_thread_breaker(id) >>> 8;
-const iters = (ctl: Int32Array, slot: number) => Atomics.load(ctl, Ctl.ITERS + slot);
+const itersOf = (ctl: Int32Array, slot: number) => Atomics.load(ctl, iters(slot));
 
 /** Wait until every looper slot has done `n` more iterations than now. */
 async function progress(ctl: Int32Array, slots: number[], n: number): Promise<void> {
-  const from = slots.map((s) => iters(ctl, s));
-  await until(() => slots.every((s, i) => iters(ctl, s) >= from[i] + n), LIMIT, `${n} more iterations`);
+  const from = slots.map((s) => itersOf(ctl, s));
+  await until(() => slots.every((s, i) => itersOf(ctl, s) >= from[i] + n), LIMIT, `${n} more iterations`);
 }
 
 describe('domain version', () => {
@@ -45,13 +44,13 @@ describe('domain version', () => {
     const ctl = newCtl();
     const d = rt.domain();
     const loopers = await Peer.startMany(rt, ctl, 4, 'looper');
-    const [idleAttached, idleDetached] = await Promise.all(['idleAttached', 'idleDetached'].map((n) => Peer.start(rt.share(), ctl, n)));
+    const [idleAttached, idleDetached] = await Promise.all(['idleAttached', 'idleDetached'].map((n) => Peer.start(rt, ctl, n)));
     for (const p of [...loopers, idleAttached, idleDetached]) await p.call('attach');
     await idleDetached.call('detach', 0);
     const ids = await Promise.all([...loopers, idleAttached, idleDetached].map((p) => p.call('id', 0)));
     const mainT = rt.attach();
     const slots = loopers.map((_, i) => i);
-    const loops = loopers.map((p, i) => within(p.call<LoopResult>('loop', 0, { slot: i, allocs: 1 }), LIMIT, `${p.name} loop`));
+    const loops = loopers.map((p, i) => p.call<LoopResult>('loop', 0, { slot: i, allocs: 1 }));
     await progress(ctl, slots, 1);
     expect(ids.map((id) => copyOf(rt, id))).toEqual(ids.map(() => 0));
 
@@ -123,13 +122,13 @@ describe('domain version', () => {
 
     // Threads suspended by a stop get the new copy too (main only reads and writes words: nothing blocks).
     const loopers = await Peer.startMany(rt, ctl, 2, 'looper');
-    const requester = await Peer.start(rt.share(), ctl, 'requester');
+    const requester = await Peer.start(rt, ctl, 'requester');
     for (const p of [...loopers, requester]) await p.call('attach');
     const ids = await Promise.all(loopers.map((p) => p.call('id', 0)));
-    const loops = loopers.map((p, i) => within(p.call<LoopResult>('loop', 0, { slot: i }), LIMIT, `${p.name} loop`));
+    const loops = loopers.map((p, i) => p.call<LoopResult>('loop', 0, { slot: i }));
     await progress(ctl, [0, 1], 1);
     setCtl(ctl, Ctl.HOLD);
-    const stop = within(requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD, ids }), LIMIT, 'stop');
+    const stop = requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD, ids });
     await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, LIMIT, 'world stopped');
     expect(ids.map((id) => rt.exports.ft_thread_state(id))).toEqual([RawState.SUSPENDED, RawState.SUSPENDED]);
     d.setVersion(4);
@@ -175,9 +174,8 @@ describe('domains', () => {
 
     // the loop form: many switches, the other thread always detached
     setCtl(ctl, Ctl.STOP, 0);
-    const sw = within(w.call<{ turns: number; errors: string[] }>('switchLoop', 0, 1, Ctl.COUNTER, Ctl.COUNTER + 1, 0),
-      LIMIT, 'switchLoop');
-    await until(() => iters(ctl, 0) >= 200, LIMIT, '200 turns');
+    const sw = w.call<{ turns: number; errors: string[] }>('switchLoop', 0, 1, counter(0), counter(1), 0);
+    await until(() => itersOf(ctl, 0) >= 200, LIMIT, '200 turns');
     setCtl(ctl, Ctl.STOP);
     const r = await sw;
     expect(r.errors).toEqual([]);
@@ -185,14 +183,14 @@ describe('domains', () => {
     expect([d1.threadsLive, d2.threadsLive]).toEqual([0, 1]);
     await w.call('exit', 1);
     expect([d1.threadsLive, d2.threadsLive]).toEqual([0, 0]);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   }, TEST_TIMEOUT);
 
   it("a stop in domain 1 leaves domain 2 running; the global stop pauses both", async () => {
     const rt = await Runtime.create();
     const ctl = newCtl();
     const d2 = rt.createDomain();
-    const [l1, l2, sw, r1, r2] = await Promise.all(['l1', 'l2', 'switcher', 'r1', 'r2'].map((n) => Peer.start(rt.share(), ctl, n)));
+    const [l1, l2, sw, r1, r2] = await Promise.all(['l1', 'l2', 'switcher', 'r1', 'r2'].map((n) => Peer.start(rt, ctl, n)));
     await l1.call('attach');
     await l2.call('attach', d2.id);
     await sw.call('attach');
@@ -200,18 +198,17 @@ describe('domains', () => {
     await r1.call('attach');
     await r2.call('attach', d2.id);
     const ids = [await l1.call('id', 0), await l2.call('id', 0), await sw.call('id', 0), await sw.call('id', 1)];
-    const [C1, C2, CS1, CS2] = [Ctl.COUNTER, Ctl.COUNTER + 1, Ctl.COUNTER + 2, Ctl.COUNTER + 3];
+    const [C1, C2, CS1, CS2] = [counter(0), counter(1), counter(2), counter(3)];
     const loops = [
-      within(l1.call<LoopResult>('loop', 0, { slot: 0, counter: C1 }), LIMIT, 'l1 loop'),
-      within(l2.call<LoopResult>('loop', 0, { slot: 1, counter: C2 }), LIMIT, 'l2 loop'),
+      l1.call<LoopResult>('loop', 0, { slot: 0, counter: C1 }),
+      l2.call<LoopResult>('loop', 0, { slot: 1, counter: C2 }),
     ];
-    const switching = within(sw.call<{ turns: number; errors: string[] }>('switchLoop', 0, 1, CS1, CS2, 2), LIMIT, 'switchLoop');
+    const switching = sw.call<{ turns: number; errors: string[] }>('switchLoop', 0, 1, CS1, CS2, 2);
     await progress(ctl, [0, 1, 2], 1);
     const counters = [C1, C2, CS1, CS2];
 
     // Domain 1 stopped: l1 and the switcher's domain-1 thread pause; l2 keeps running.
-    const s1 = await within(r1.call<StopResult>('stop', 0, { counters, ids, advance: { slot: C2, by: 20 }, holdMs: 5 }),
-      LIMIT, 'domain 1 stop');
+    const s1 = await r1.call<StopResult>('stop', 0, { counters, ids, advance: { slot: C2, by: 20 }, holdMs: 5 });
     expect(s1.advanced).toBe(true);
     expect(s1.after[0]).toBe(s1.before[0]);
     expect(s1.after[2]).toBe(s1.before[2]);
@@ -222,8 +219,7 @@ describe('domains', () => {
 
     // Domain 2 stopped: the mirror image.
     await progress(ctl, [0, 1, 2], 5);
-    const s2 = await within(r2.call<StopResult>('stop', 0, { counters, ids, advance: { slot: C1, by: 20 }, holdMs: 5 }),
-      LIMIT, 'domain 2 stop');
+    const s2 = await r2.call<StopResult>('stop', 0, { counters, ids, advance: { slot: C1, by: 20 }, holdMs: 5 });
     expect(s2.advanced).toBe(true);
     expect(s2.after[1]).toBe(s2.before[1]);
     expect(s2.after[3]).toBe(s2.before[3]);
@@ -233,7 +229,7 @@ describe('domains', () => {
     // Global: everything pauses, whichever domain the requester is in.
     for (const r of [r1, r2]) {
       await progress(ctl, [0, 1, 2], 5);
-      const g = await within(r.call<StopResult>('stop', 0, { global: true, counters, ids, holdMs: 20 }), LIMIT, 'global stop');
+      const g = await r.call<StopResult>('stop', 0, { global: true, counters, ids, holdMs: 20 });
       expect(g.after).toEqual(g.before);
       expect(g.states).toEqual(ids.map(() => RawState.SUSPENDED));
     }
@@ -247,16 +243,16 @@ describe('domains', () => {
     const rt = await Runtime.create();
     const ctl = newCtl();
     const d2 = rt.createDomain();
-    const [l1, l2, r1, r2, g] = await Promise.all(['l1', 'l2', 'r1', 'r2', 'g'].map((n) => Peer.start(rt.share(), ctl, n)));
+    const [l1, l2, r1, r2, g] = await Promise.all(['l1', 'l2', 'r1', 'r2', 'g'].map((n) => Peer.start(rt, ctl, n)));
     await l1.call('attach');
     await l2.call('attach', d2.id);
     await r1.call('attach');
     await r2.call('attach', d2.id);
     await g.call('attach', d2.id);
-    const [C1, C2] = [Ctl.COUNTER, Ctl.COUNTER + 1];
+    const [C1, C2] = [counter(0), counter(1)];
     const loops = [
-      within(l1.call<LoopResult>('loop', 0, { slot: 0, counter: C1 }), LIMIT, 'l1 loop'),
-      within(l2.call<LoopResult>('loop', 0, { slot: 1, counter: C2 }), LIMIT, 'l2 loop'),
+      l1.call<LoopResult>('loop', 0, { slot: 0, counter: C1 }),
+      l2.call<LoopResult>('loop', 0, { slot: 1, counter: C2 }),
     ];
     await progress(ctl, [0, 1], 1);
     const [s1, s2, sg] = await within(Promise.all([
@@ -276,15 +272,15 @@ describe('threads made during a stop, by scope', () => {
     const rt = await Runtime.create();
     const ctl = newCtl();
     const d2 = rt.createDomain();
-    const [requester, late] = await Promise.all(['requester', 'late'].map((n) => Peer.start(rt.share(), ctl, n)));
+    const [requester, late] = await Promise.all(['requester', 'late'].map((n) => Peer.start(rt, ctl, n)));
     await requester.call('attach');
     for (const global of [false, true]) {
-      const [before, after] = global ? [Ctl.FLAG + 2, Ctl.FLAG + 3] : [Ctl.FLAG, Ctl.FLAG + 1];
+      const [before, after] = global ? [flag(2), flag(3)] : [flag(0), flag(1)];
       setCtl(ctl, Ctl.HOLD);
       const n = Atomics.load(ctl, Ctl.IN_STOP);
-      const stop = within(requester.call<StopResult>('stop', 0, { global, holdSlot: Ctl.HOLD }), LIMIT, 'stop');
+      const stop = requester.call<StopResult>('stop', 0, { global, holdSlot: Ctl.HOLD });
       await until(() => Atomics.load(ctl, Ctl.IN_STOP) === n + 1, LIMIT, 'world stopped');
-      const attaching = within(late.call('attachFlagged', before, after, d2.id), LIMIT, 'attach in domain 2');
+      const attaching = late.call('attachFlagged', before, after, d2.id);
       await until(() => Atomics.load(ctl, before) === 1, LIMIT, 'attach called');
       if (!global) {
         const i = await attaching;               // not held by domain 1's stop
@@ -317,7 +313,7 @@ describe('EINVAL_DOMAIN', () => {
     expect(codeOf(() => bogus.attach())).toBe('EINVAL_DOMAIN');
     expect(bogus.version).toBe(0);
     expect(bogus.threadsLive).toBe(0);
-    expect(rt.stats().threads.live).toBe(0);   // nothing was made by the failures
+    expectBalanced(rt, { threadsLive: 0 });   // nothing was made by the failures
   });
 
   it('in a worker too', async () => {

@@ -8,15 +8,18 @@
 // page in the full queue; of an exited thread's block; realloc of a freed block),
 // bad sizes, alignments, tags, runtime options and handles, every call after
 // exit(), and free(0) as a no-op.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
+import { Peer, useHarness } from './fixtures/harness.ts';
 import { checkPattern, fillPattern, patternSeed } from './fixtures/pattern.ts';
-import { RpcWorker } from './fixtures/pool.ts';
+import { newCtl } from './fixtures/protocol.ts';
 import { codeOf, runtimeState } from './fixtures/util.ts';
 
 const MiB = 1 << 20;
 const KINDS = { small: 24, medium: 10_000, large: 100_000, huge: 3 * MiB } as const;
+
+useHarness();
 
 interface Fixture {
   rt: Runtime;
@@ -188,13 +191,12 @@ describe('double free: EDOUBLE_FREE', () => {
 
   describe('across workers', () => {
     let f: Fixture;
-    let w: RpcWorker;
+    let w: Peer;
     beforeAll(async () => {
       f = await fixture();
-      w = await RpcWorker.start(f.rt.share());
+      w = await Peer.start(f.rt, newCtl(), 'worker', { keep: true });   // for every test of this block
       await w.call('attach');
     });
-    afterAll(async () => { await w?.terminate(); });
 
     it.each(Object.entries(KINDS))('%s block: freed by the worker (owner), then by main', async (kind, size) => {
       const keep = await w.call('alloc', 0, size);

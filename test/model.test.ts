@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
+import { expectBalanced } from './fixtures/harness.ts';
 import { checkBytes, checkPattern, fillPattern, patternSeed } from './fixtures/pattern.ts';
 
 const MiB = 1 << 20;
@@ -167,12 +168,9 @@ async function run(actions: Action[], debug: boolean): Promise<void> {
     threads[p % 3 === 0 ? 1 : 0].free(p);
   }
   threads.forEach((t) => t.collect(true));
-  const s = rt.stats();
-  expect(s.totals.blocksUsed).toBe(0);
-  expect(s.totals.bytesUsed).toBe(0);
-  expect(s.huge.blocks).toBe(0);
+  expectBalanced(rt, { blocksUsed: 0, bytesUsed: 0, hugeBlocks: 0 });
   threads.forEach((t) => t.exit());
-  expect(rt.stats().threads.live).toBe(0);
+  expectBalanced(rt, { threadsLive: 0 });
 }
 
 describe('model: random action lists against a model of the live blocks', () => {

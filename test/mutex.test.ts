@@ -16,15 +16,14 @@
 // - Error codes: unlock of an unlocked mutex -> ENOT_LOCKED; a misaligned pointer,
 //   one inside the runtime's root record, one past the end of memory -> EINVAL_PTR
 //   (lock, tryLock, unlock, criticalSection, criticalSection2).
-import { afterEach, describe, expect, it } from 'vitest';
-import { Ctl, pendingAfter, Peer, RawState, setCtl, sleep, terminatePeers, until, within, setupRuntime } from './fixtures/thread-pool.ts';
-import type { StopResult } from './fixtures/thread-pool.ts';
+import { describe, expect, it } from 'vitest';
+import { LIMIT, Peer, pendingAfter, setupRuntime, sleep, TEST_TIMEOUT, until, useHarness } from './fixtures/harness.ts';
+import { Ctl, setCtl } from './fixtures/protocol.ts';
+import { RawState } from './fixtures/thread-shared.ts';
+import type { StopResult } from './fixtures/thread-shared.ts';
 import { codeOf } from './fixtures/util.ts';
 
-const LIMIT = 60_000;
-const TEST_TIMEOUT = 120_000;
-
-afterEach(terminatePeers);
+useHarness();
 
 const setup = setupRuntime;
 
@@ -35,7 +34,7 @@ describe('mutex with workers', () => {
     const N = 20_000;
     const peers = await Peer.startMany(rt, ctl, 4);
     for (const p of peers) await p.call('attach');
-    const runs = peers.map((p) => within(p.call('lockLoop', 0, m, counter, N), LIMIT, `${p.name} lockLoop`));
+    const runs = peers.map((p) => p.call('lockLoop', 0, m, counter, N));
     setCtl(ctl, Ctl.GO);
     expect(await Promise.all(runs)).toEqual([N, N, N, N]);
     expect(word(counter)).toBe(4 * N);
@@ -47,7 +46,7 @@ describe('mutex with workers', () => {
     const counter = m + 4;
     const peers = await Peer.startMany(rt, ctl, 4);
     for (const p of peers) await p.call('attach');
-    const runs = peers.map((p, i) => within(p.call('fairLoop', 0, m, counter, i), LIMIT, `${p.name} fairLoop`));
+    const runs = peers.map((p, i) => p.call('fairLoop', 0, m, counter, i));
     setCtl(ctl, Ctl.GO);
     await sleep(1500);
     setCtl(ctl, Ctl.STOP);
@@ -81,16 +80,15 @@ describe('mutex with workers', () => {
   it('a thread waiting on a lock is detached: a stop-the-world completes meanwhile', async () => {
     const { rt, ctl, base: m, word } = await setup(2);
     const counter = m + 4;
-    const [holder, waiter, requester] = await Promise.all(['holder', 'waiter', 'requester'].map((n) => Peer.start(rt.share(), ctl, n)));
+    const [holder, waiter, requester] = await Promise.all(['holder', 'waiter', 'requester'].map((n) => Peer.start(rt, ctl, n)));
     for (const p of [holder, waiter, requester]) await p.call('attach');
     const waiterId = await waiter.call('id', 0), holderId = await holder.call('id', 0);
     await holder.call('lock', 0, m);
     await holder.call('detach', 0);   // the holder idles: it must not hold stops up either
-    const locking = within(waiter.call('lock', 0, m), LIMIT, 'waiter lock');
+    const locking = waiter.call('lock', 0, m);
     await until(() => word(m) >>> 3 >= 1 && rt.exports.ft_thread_state(waiterId) === RawState.DETACHED, LIMIT,
       'waiter parked on the mutex, detached');
-    const stop = await within(requester.call<StopResult>('stop', 0, { ids: [waiterId, holderId], holdMs: 5 }), LIMIT,
-      'stop while a thread waits on a lock');
+    const stop = await requester.call<StopResult>('stop', 0, { ids: [waiterId, holderId], holdMs: 5 });
     expect(stop.states).toEqual([RawState.SUSPENDED, RawState.SUSPENDED]);
     expect(await pendingAfter(locking, 50)).toBe(true);   // still waiting: the lock is held
     await holder.call('unlock', 0, m);

@@ -2,19 +2,20 @@
 // Readers are workers whose threads stay attached (online) without checkpointing:
 // nothing in these tests stops the world while they idle, except the slot-array
 // growth test, whose workers checkpoint in loops.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Runtime, FtheapError, Tag } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
-import { Ctl, Peer, setCtl, setupRuntime, terminatePeers, until, within } from './fixtures/thread-pool.ts';
-import type { LoopResult } from './fixtures/thread-pool.ts';
+import { expectBalanced, Peer, setupRuntime, until, useHarness, within } from './fixtures/harness.ts';
+import { Ctl, iters, setCtl } from './fixtures/protocol.ts';
+import type { LoopResult } from './fixtures/thread-shared.ts';
 
-afterEach(terminatePeers);
+useHarness();
 
 const SLICE = 32 * 1024;
 
 /** A worker with one attached thread (index 0): online until it checkpoints or detaches. */
 async function onlineReader(rt: Runtime, ctl: Int32Array, name = 'reader'): Promise<Peer> {
-  const p = await Peer.start(rt.share(), ctl, name);
+  const p = await Peer.start(rt, ctl, name);
   await p.call('attach');
   return p;
 }
@@ -72,8 +73,7 @@ describe('QSBR goals', () => {
     expect(t.delayedPending).toBe(1);
     t.checkpoint();
     expect(t.delayedPending).toBe(0);
-    const info = rt.domain().qsbrInfo();
-    expect(info.delayedQueued).toBe(info.delayedFreed + info.delayedFailed);
+    expectBalanced(rt, { delayedPending: 0 });
     t.exit();
   });
 });
@@ -82,7 +82,7 @@ describe('reclamation with readers online', () => {
   it('an online reader holds back delayed frees until it checkpoints', async () => {
     const { rt, ctl } = await setupRuntime(4);
     const reader = await onlineReader(rt, ctl);
-    const writer = await Peer.start(rt.share(), ctl, 'writer');
+    const writer = await Peer.start(rt, ctl, 'writer');
     await writer.call('attach');
     const before = await writer.call<{ delayedFreed: number }>('qsbrInfo');
     const ps = await writer.call<number[]>('allocMany', 0, 100, 64);
@@ -105,7 +105,7 @@ describe('reclamation with readers online', () => {
   it("a reader's detach reaches the goal just as a checkpoint does", async () => {
     const { rt, ctl } = await setupRuntime(4);
     const reader = await onlineReader(rt, ctl);
-    const writer = await Peer.start(rt.share(), ctl, 'writer');
+    const writer = await Peer.start(rt, ctl, 'writer');
     await writer.call('attach');
     const p = await writer.call<number>('alloc', 0, 256);
     await writer.call('freeDelayed', 0, p);
@@ -125,12 +125,12 @@ describe('reclamation with readers online', () => {
 
   it('offline threads never block: detached and exited threads are ignored', async () => {
     const { rt, ctl } = await setupRuntime(4);
-    const idle = await Peer.start(rt.share(), ctl, 'idle');
+    const idle = await Peer.start(rt, ctl, 'idle');
     await idle.call('attach');     // thread 0: detached below
     await idle.call('attach');     // thread 1: attaching it detached thread 0
     await idle.call('exit', 1);
     expect(await idle.call('state', 0)).toBe('detached');
-    const writer = await Peer.start(rt.share(), ctl, 'writer');
+    const writer = await Peer.start(rt, ctl, 'writer');
     await writer.call('attach');
     const ps = await writer.call<number[]>('allocMany', 0, 50, 40);
     await writer.call('freeDelayedMany', 0, ps);
@@ -143,7 +143,7 @@ describe('reclamation with readers online', () => {
   it('a thread that exits with pending delayed frees loses nothing: the domain queue frees them', async () => {
     const { rt, ctl } = await setupRuntime(4);
     const reader = await onlineReader(rt, ctl);
-    const writer = await Peer.start(rt.share(), ctl, 'writer');
+    const writer = await Peer.start(rt, ctl, 'writer');
     await writer.call('attach');
     const base = rt.stats().totals.blocksUsed;
     const n = 700;                                   // spans three 255-item chunks
@@ -152,18 +152,12 @@ describe('reclamation with readers online', () => {
     await writer.call('checkpoint', 0);
     expect(await writer.call('delayedPending', 0)).toBe(n);
     await writer.call('exit', 0);
-    let info = rt.domain().qsbrInfo();
-    expect(info.delayedPending).toBe(n);             // handed to the domain, held by the reader
-    expect(info.delayedQueued).toBe(info.delayedFreed + info.delayedFailed + info.delayedPending);
-    // The items are still allocated (their queue's chunks are meta memory, not blocks).
-    expect(rt.stats().totals.blocksUsed).toBe(base + n);
-    expect(info.chunks).toBeGreaterThanOrEqual(Math.ceil(n / 255));
+    // Handed to the domain, held by the reader; the items are still allocated (their
+    // queue's chunks are meta memory, not blocks).
+    expectBalanced(rt, { delayedPending: n, blocksUsed: base + n });
+    expect(rt.domain().qsbrInfo().chunks).toBeGreaterThanOrEqual(Math.ceil(n / 255));
     await reader.call('checkpoint', 0);              // any thread's checkpoint processes the domain queue
-    info = rt.domain().qsbrInfo();
-    expect(info.delayedPending).toBe(0);
-    expect(info.delayedFailed).toBe(0);
-    expect(info.delayedQueued).toBe(info.delayedFreed);
-    expect(rt.stats().totals.blocksUsed).toBe(base);
+    expectBalanced(rt, { delayedPending: 0, delayedFailed: 0, blocksUsed: base });
   });
 });
 
@@ -177,12 +171,8 @@ describe('churn', () => {
       60_000, 'churn');
     const t = rt.attach();
     t.checkpoint();                                  // drains the domain queue the exited threads left
-    const info = rt.domain().qsbrInfo();
-    expect(info.delayedQueued).toBe(delayed.reduce((a, b) => a + b, 0));
-    expect(info.delayedPending).toBe(0);
-    expect(info.delayedFailed).toBe(0);
-    expect(info.delayedFreed).toBe(info.delayedQueued);
-    expect(rt.stats().totals.blocksUsed).toBe(base);
+    expectBalanced(rt, { delayedQueued: delayed.reduce((a, b) => a + b, 0), delayedPending: 0, delayedFailed: 0,
+      blocksUsed: base });
     t.exit();
   });
 });
@@ -267,7 +257,7 @@ describe('QSBR slots', () => {
       await p.call('attach');
       return p.call<LoopResult>('loop', 0, { slot: i, maxMs: 60_000 });
     });
-    await until(() => peers.every((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > 2), 60_000, 'every worker looping');
+    await until(() => peers.every((_, i) => Atomics.load(ctl, iters(i)) > 2), 60_000, 'every worker looping');
     const info = rt.domain().qsbrInfo();
     expect(info.slots).toBeGreaterThanOrEqual(32);
     expect(info.slotsUsed).toBe(used0 + n);
@@ -295,10 +285,10 @@ describe('QSBR slots', () => {
       await p.call('attach');
       return p.call<LoopResult>('loop', 0, { slot: i, maxMs: 60_000 });
     });
-    await until(() => loopers.every((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > 2), 30_000, 'loopers');
+    await until(() => loopers.every((_, i) => Atomics.load(ctl, iters(i)) > 2), 30_000, 'loopers');
     expect(rt.domain().qsbrInfo().slots).toBe(8);
-    const nb = await Peer.start(rt.share(), ctl, 'non-blocking', { blocking: false });
-    await within(nb.call('attach'), 30_000, 'non-blocking attach');   // the 9th: grows under a polled stop
+    const nb = await Peer.start(rt, ctl, 'non-blocking', { nonBlocking: true });
+    await nb.callWithin(30_000, 'attach');   // the 9th: grows under a polled stop
     expect(await nb.call('state', 0)).toBe('attached');
     expect(rt.domain().qsbrInfo().slots).toBe(16);
     expect(rt.domain().qsbrInfo().slotsUsed).toBe(9);
@@ -408,7 +398,7 @@ describe('edge cases', () => {
       await p.call('attach');
       return p.call<LoopResult>('loop', 0, { slot: i, allocs: 0 });
     });
-    await until(() => peers.every((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > 2), 20_000, 'loopers');
+    await until(() => peers.every((_, i) => Atomics.load(ctl, iters(i)) > 2), 20_000, 'loopers');
     const t = rt.attach();
     const p = t.alloc(64);
     const freed = rt.domain().qsbrInfo().delayedFreed;
@@ -445,7 +435,7 @@ describe('allocation does not end a read-side section', () => {
     const rid = await reader.call<number>('id', 0);
     const seq = await reader.call<number>('qsbrSeq', 0);
     const busy = reader.call<number>('allocNoCheckpoint', 0, Ctl.STOP);
-    await until(() => Atomics.load(ctl, Ctl.ITERS) > 2, 20_000, 'allocating');
+    await until(() => Atomics.load(ctl, iters(0)) > 2, 20_000, 'allocating');
     const t = rt.attach();
     const seen: number[] = [];
     const p = t.alloc(64);
@@ -476,7 +466,7 @@ describe('orphans', () => {
     const { rt, ctl } = await setupRuntime(4);
     const reader = await onlineReader(rt, ctl);
     const units0 = rt.stats().segments.unitsLive;
-    const churn = await Peer.start(rt.share(), ctl, 'churn');
+    const churn = await Peer.start(rt, ctl, 'churn');
     const exited = new Set<number>();
     for (let i = 0; i < 6; i++) {
       const t = await churn.call<number>('attach');

@@ -25,11 +25,11 @@
 //   push order.
 // No timed assertions; every worker is terminated in afterEach.
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
-import { attached, badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether, terminateShared }
-  from './fixtures/shared-pool.ts';
+import { attached, LIMIT, useHarness } from './fixtures/harness.ts';
+import { badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether } from './fixtures/shared-structures.ts';
 import { LIST_STABLE, listValue, pusherValue } from './fixtures/shared-values.ts';
 import type { PusherResult } from './fixtures/shared-values.ts';
 import { codeOf } from './fixtures/util.ts';
@@ -38,10 +38,9 @@ const READERS = 3;
 const ROUNDS = 1500;
 /** Debug-build spin inside each lock-free read (~1.5 us): a free under a reader would show as 0xDD. */
 const DELAY_SPINS = 1000;
-const WORKER_LIMIT = 60_000;
 const MiB = 1 << 20;
 
-afterEach(terminateShared);
+useHarness();
 
 // ---- Model -------------------------------------------------------------------------
 
@@ -286,7 +285,7 @@ describe('SharedList with workers (debug build: freed memory reads 0xDD)', () =>
     for (let i = 0; i < LIST_STABLE; i++) list.push(listValue(i, 0));
     main.detach();   // an attached thread that never checkpoints would hold every grace period up
     const race = await readersVsWriter(rt, {
-      label: 'SharedList', storage: 'arrays', readers: READERS, ms: WORKER_LIMIT,
+      label: 'SharedList', storage: 'arrays', readers: READERS, ms: LIMIT,
       reader: (i) => ({ role: 'list-reader', list: list.handle, seed: 1000 + i, delaySpins: DELAY_SPINS }),
       writer: { role: 'list-writer', list: list.handle, seed: 7, readers: READERS, iterations: ROUNDS },
     });
@@ -306,7 +305,7 @@ describe('SharedList with workers (debug build: freed memory reads 0xDD)', () =>
     main.detach();
     const N = 3000, W = 4, POP_EVERY = 7;
     const rs = await startTogether<PusherResult>(rt, W,
-      (id) => ({ role: 'list-pusher', list: list.handle, id, count: N, popEvery: POP_EVERY }), WORKER_LIMIT, 'pushers');
+      (id) => ({ role: 'list-pusher', list: list.handle, id, count: N, popEvery: POP_EVERY }), LIMIT, 'pushers');
     for (const r of rs) expect(r.errors).toEqual([]);
     main.attach();
     const items = list.toArray();

@@ -22,11 +22,11 @@
 //   half of their own: the final map holds exactly the expected keys and values.
 // No timed assertions; every worker is terminated in afterEach.
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
-import { attached, badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether, terminateShared }
-  from './fixtures/shared-pool.ts';
+import { attached, LIMIT, useHarness } from './fixtures/harness.ts';
+import { badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether } from './fixtures/shared-structures.ts';
 import { MAP_FIXED, MAP_OTHER_BASE, mapFixedValue, setterKey, setterValue } from './fixtures/shared-values.ts';
 import type { WriterResult } from './fixtures/shared-values.ts';
 import { codeOf } from './fixtures/util.ts';
@@ -36,10 +36,9 @@ const ROUNDS = 250;
 const BATCH = 400;
 /** Debug-build spin inside each lock-free read (~1.5 us): a free under a reader would show as 0xDD. */
 const DELAY_SPINS = 1000;
-const WORKER_LIMIT = 60_000;
 const MiB = 1 << 20;
 
-afterEach(terminateShared);
+useHarness();
 
 // ---- Model -------------------------------------------------------------------------
 
@@ -271,7 +270,7 @@ describe('SharedMap with workers (debug build: freed memory reads 0xDD)', () => 
     for (const k of MAP_FIXED) map.set(k, mapFixedValue(k, 0));
     main.detach();   // an attached thread that never checkpoints would hold every grace period up
     const race = await readersVsWriter(rt, {
-      label: 'SharedMap', storage: 'tables', readers: READERS, ms: WORKER_LIMIT,
+      label: 'SharedMap', storage: 'tables', readers: READERS, ms: LIMIT,
       reader: (i) => ({ role: 'map-reader', map: map.handle, seed: 2000 + i, keyRange: ROUNDS * BATCH,
         delaySpins: DELAY_SPINS }),
       writer: { role: 'map-writer', map: map.handle, readers: READERS, rounds: ROUNDS, batch: BATCH },
@@ -293,7 +292,7 @@ describe('SharedMap with workers (debug build: freed memory reads 0xDD)', () => 
     main.detach();
     const W = 4, N = 3000, SHARED = 500;
     const rs = await startTogether<WriterResult>(rt, W,
-      (id) => ({ role: 'map-setter', map: map.handle, id, count: N, shared: SHARED }), WORKER_LIMIT, 'setters');
+      (id) => ({ role: 'map-setter', map: map.handle, id, count: N, shared: SHARED }), LIMIT, 'setters');
     for (const r of rs) expect(r.errors).toEqual([]);
     main.attach();
     expect(map.size).toBe(SHARED + W * (N / 2));

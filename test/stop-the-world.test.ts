@@ -18,32 +18,30 @@
 // - EINVAL_STATE for a stop inside a stop (same scope, and global inside a
 //   domain's stop and vice versa), and the thread stays usable after.
 // Every blocking call happens in a worker and every await is time-limited
-// (thread-pool.ts), so a deadlock fails the test instead of hanging the run.
-import { afterEach, describe, expect, it } from 'vitest';
+// (harness.ts), so a deadlock fails the test instead of hanging the run.
+import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
-import { Ctl, newCtl, Peer, RawState, setCtl, terminatePeers, until, within } from './fixtures/thread-pool.ts';
-import type { LoopResult, StopResult } from './fixtures/thread-pool.ts';
+import { LIMIT, Peer, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
+import { counter, Ctl, flag, iters, newCtl, setCtl } from './fixtures/protocol.ts';
+import { RawState } from './fixtures/thread-shared.ts';
+import type { LoopResult, StopResult } from './fixtures/thread-shared.ts';
 
-const LIMIT = 60_000;     // any single phase; generous for a loaded 2-core machine
-const TEST_TIMEOUT = 120_000;
-
-afterEach(terminatePeers);
+useHarness();
 
 /** A fresh runtime with `n` looper workers and a requester worker, all attached. */
 async function loopersAndRequester(n: number) {
   const rt = await Runtime.create();
   const ctl = newCtl();
   const loopers = await Peer.startMany(rt, ctl, n, 'looper');
-  const requester = await Peer.start(rt.share(), ctl, 'requester');
+  const requester = await Peer.start(rt, ctl, 'requester');
   for (const p of [...loopers, requester]) await p.call('attach');
   return { rt, ctl, loopers, requester };
 }
 
 /** Start `peers.length` checkpoint loops (thread 0 of each), slot i, bumping COUNTER; wait until all run. */
 async function startLoops(ctl: Int32Array, peers: Peer[], extra: object = {}): Promise<Promise<LoopResult>[]> {
-  const loops = peers.map((p, i) => within(p.call<LoopResult>('loop', 0, { slot: i, counter: Ctl.COUNTER, ...extra }),
-    LIMIT, `${p.name} loop`));
-  await until(() => peers.every((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > 0), LIMIT, 'loops started');
+  const loops = peers.map((p, i) => p.call<LoopResult>('loop', 0, { slot: i, counter: counter(0), ...extra }));
+  await until(() => peers.every((_, i) => Atomics.load(ctl, iters(i)) > 0), LIMIT, 'loops started');
   return loops;
 }
 
@@ -52,21 +50,21 @@ describe('stop-the-world with workers', () => {
     const rt = await Runtime.create();
     const ctl = newCtl();
     const loopers = await Peer.startMany(rt, ctl, 4, 'looper');
-    const [idler, exiter, requester] = await Promise.all(['idler', 'exiter', 'requester'].map((n) => Peer.start(rt.share(), ctl, n)));
+    const [idler, exiter, requester] = await Promise.all(['idler', 'exiter', 'requester'].map((n) => Peer.start(rt, ctl, n)));
     for (const p of [...loopers, idler, exiter, requester]) await p.call('attach');
     const looperIds = await Promise.all(loopers.map((p) => p.call('id', 0)));
     const idlerId = await idler.call('id', 0), exiterId = await exiter.call('id', 0);
 
     const loops = await startLoops(ctl, loopers);
-    const idle = within(idler.call<string>('idleDetached', 0, Ctl.FLAG + 0), LIMIT, 'idler');
+    const idle = idler.call<string>('idleDetached', 0, flag(0));
     await until(() => rt.exports.ft_thread_state(idlerId) === RawState.DETACHED, LIMIT, 'idler detached');
-    const exiting = within(exiter.call<{ inStopAtExit: number; state: string }>('exitDuringStop', 0, Ctl.FLAG + 1,
-      Ctl.REQUESTING), LIMIT, 'exiter');
-    await until(() => Atomics.load(ctl, Ctl.FLAG + 1) === 1, LIMIT, 'exiter ready');
+    const exiting = exiter.call<{ inStopAtExit: number; state: string }>('exitDuringStop', 0, flag(1),
+      Ctl.REQUESTING);
+    await until(() => Atomics.load(ctl, flag(1)) === 1, LIMIT, 'exiter ready');
 
-    const stop = await within(requester.call<StopResult>('stop', 0, {
-      announce: Ctl.REQUESTING, counters: [Ctl.COUNTER], ids: [...looperIds, idlerId, exiterId], holdMs: 30,
-    }), LIMIT, 'the stop');
+    const stop = await requester.call<StopResult>('stop', 0, {
+      announce: Ctl.REQUESTING, counters: [counter(0)], ids: [...looperIds, idlerId, exiterId], holdMs: 30,
+    });
     const exited = await exiting;
 
     // Inside the stop: the loopers paused at a checkpoint (or the allocator's slow
@@ -78,9 +76,9 @@ describe('stop-the-world with workers', () => {
     expect(exited).toEqual({ inStopAtExit: 0, state: 'exited' });
 
     // The world runs again: every looper makes progress, the idler attaches.
-    const itersAt = loopers.map((_, i) => Atomics.load(ctl, Ctl.ITERS + i));
-    await until(() => loopers.every((_, i) => Atomics.load(ctl, Ctl.ITERS + i) > itersAt[i] + 10), LIMIT, 'loopers resumed');
-    setCtl(ctl, Ctl.FLAG + 0);
+    const itersAt = loopers.map((_, i) => Atomics.load(ctl, iters(i)));
+    await until(() => loopers.every((_, i) => Atomics.load(ctl, iters(i)) > itersAt[i] + 10), LIMIT, 'loopers resumed');
+    setCtl(ctl, flag(0));
     expect(await idle).toBe('attached');
     setCtl(ctl, Ctl.STOP);
     const results = await Promise.all(loops);
@@ -96,9 +94,8 @@ describe('stop-the-world with workers', () => {
     const { ctl, loopers, requester } = await loopersAndRequester(4);
     const loops = await startLoops(ctl, loopers);
 
-    const counters = [Ctl.COUNTER, ...loopers.map((_, i) => Ctl.ITERS + i)];
-    const stops = await within(requester.call<StopResult[]>('stopRepeat', 0, { n: 12, holdMs: 15, gapMs: 5, counters }),
-      LIMIT, 'the stops');
+    const counters = [counter(0), ...loopers.map((_, i) => iters(i))];
+    const stops = await requester.call<StopResult[]>('stopRepeat', 0, { n: 12, holdMs: 15, gapMs: 5, counters });
     setCtl(ctl, Ctl.STOP);
     const results = await Promise.all(loops);
 
@@ -111,7 +108,7 @@ describe('stop-the-world with workers', () => {
     const { ctl, loopers, requester } = await loopersAndRequester(2);
     // No allocation in the loop: the only place these threads can pause is their checkpoint.
     const loops = await startLoops(ctl, loopers, { allocs: 0 });
-    const stops = await within(requester.call<StopResult[]>('stopRepeat', 0, { n: 5, holdMs: 2, gapMs: 2 }), LIMIT, 'stops');
+    const stops = await requester.call<StopResult[]>('stopRepeat', 0, { n: 5, holdMs: 2, gapMs: 2 });
     setCtl(ctl, Ctl.STOP);
     const results = await Promise.all(loops);
     expect(stops).toHaveLength(5);
@@ -135,7 +132,7 @@ describe('stop-the-world with workers', () => {
     const loops = await startLoops(ctl, loopers);
     const N = 10;
     const stops = await within(Promise.all(requesters.map((p, i) => p.call<StopResult[]>('stopRepeat', 0, {
-      n: N, holdMs: 2, gapMs: 1, counters: [Ctl.COUNTER], ids: [rIds[1 - i]],
+      n: N, holdMs: 2, gapMs: 1, counters: [counter(0)], ids: [rIds[1 - i]],
     }))), LIMIT, 'both requesters');
     setCtl(ctl, Ctl.STOP);
     const results = await Promise.all(loops);
@@ -152,12 +149,12 @@ describe('the world restarts whatever the function does', () => {
   it('a function that throws: the error propagates and the world restarts', async () => {
     const { ctl, loopers: [looper], requester } = await loopersAndRequester(1);
     const loops = await startLoops(ctl, [looper]);
-    await expect(within(requester.call('stop', 0, { throwInside: true, stayAttached: true }), 20_000, 'stop'))
+    await expect(requester.callWithin(20_000, 'stop', 0, { throwInside: true, stayAttached: true }))
       .rejects.toThrow(/thrown inside the stopped region/);
     await requester.call('detach', 0);
-    const at = Atomics.load(ctl, Ctl.ITERS);
-    await until(() => Atomics.load(ctl, Ctl.ITERS) > at + 10, 10_000, 'the looper runs again after the stop');
-    const again = await within(requester.call<StopResult>('stop', 0, { counters: [Ctl.COUNTER], holdMs: 5 }), 20_000, 'stop');
+    const at = Atomics.load(ctl, iters(0));
+    await until(() => Atomics.load(ctl, iters(0)) > at + 10, 10_000, 'the looper runs again after the stop');
+    const again = await requester.callWithin<StopResult>(20_000, 'stop', 0, { counters: [counter(0)], holdMs: 5 });
     expect(again.after).toEqual(again.before);
     setCtl(ctl, Ctl.STOP);
     expect((await loops[0]).errors).toEqual([]);
@@ -166,10 +163,10 @@ describe('the world restarts whatever the function does', () => {
   it('a function that detaches the requester (misuse): the world still restarts', async () => {
     const { ctl, loopers: [looper], requester } = await loopersAndRequester(1);
     const loops = await startLoops(ctl, [looper]);
-    const r = await within(requester.call<{ code: string; state: string }>('stopDetachInside', 0), 20_000, 'stop');
+    const r = await requester.callWithin<{ code: string; state: string }>(20_000, 'stopDetachInside', 0);
     console.log(`stopTheWorld(() => t.detach()): ${JSON.stringify(r)}`);
-    const at = Atomics.load(ctl, Ctl.ITERS);
-    await until(() => Atomics.load(ctl, Ctl.ITERS) > at + 10, 10_000, 'the looper runs again after the stop');
+    const at = Atomics.load(ctl, iters(0));
+    await until(() => Atomics.load(ctl, iters(0)) > at + 10, 10_000, 'the looper runs again after the stop');
     setCtl(ctl, Ctl.STOP);
     expect((await loops[0]).errors).toEqual([]);
   }, TEST_TIMEOUT);
@@ -184,8 +181,8 @@ describe('EINVAL_STATE: a stop inside a stop', () => {
   ])('a %s stop inside a %s stop fails, and the thread goes on', async (_inner, _outer, outerGlobal, innerGlobal) => {
     const { ctl, loopers: [looper], requester } = await loopersAndRequester(1);
     const loops = await startLoops(ctl, [looper]);
-    const r = await within(requester.call<{ code: string; state: string; afterwards: string }>('nestedStop', 0,
-      outerGlobal, innerGlobal), 10_000, 'nested stop');
+    const r = await requester.callWithin<{ code: string; state: string; afterwards: string }>(10_000, 'nestedStop', 0,
+      outerGlobal, innerGlobal);
     setCtl(ctl, Ctl.STOP);
     expect((await loops[0]).errors).toEqual([]);
     expect(r).toEqual({ code: 'EINVAL_STATE', state: 'attached', afterwards: 'OK' });

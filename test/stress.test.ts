@@ -13,7 +13,8 @@
 // and that the runtime is back to zero live blocks and zero huge blocks.
 // Knobs: WORKERS, OPS, MAX_LIVE, HUGE_CHANCE, MAX_LIVE_HUGE, SEED.
 import { describe, expect, it } from 'vitest';
-import { runPool } from './fixtures/pool.ts';
+import { Runtime } from '../src/index.ts';
+import { expectBalanced, results, startWorkers, useHarness } from './fixtures/harness.ts';
 import { LINK_BYTES } from './fixtures/stress-shared.ts';
 import type { StressData, StressResult } from './fixtures/stress-shared.ts';
 import { checkPattern, fillPattern, patternSeed } from './fixtures/pattern.ts';
@@ -24,19 +25,22 @@ const MAX_LIVE = 1000;
 const HUGE_CHANCE = 1 / 5000;
 const MAX_LIVE_HUGE = 2;
 const SEED = 20240601;
+/** Time limit for the workers' results (the test's own time-out is 120 s). */
+const WORKER_LIMIT = 110_000;
+
+useHarness();
 
 describe('stress: workers allocate, verify and free each other\'s blocks', () => {
   it(`${WORKERS} workers x ${OPS} allocations, cross-thread frees, exit with live blocks`, async () => {
     const links = Array.from({ length: WORKERS }, () => new SharedArrayBuffer(LINK_BYTES));
     for (const l of links) new Int32Array(l)[3] = -1;
-    const { rt, results } = await runPool<StressResult, StressData>({
-      name: 'stress-worker', workers: WORKERS, seed: SEED,
-      runtime: { initialMemory: 64 << 20, maximumMemory: 1 << 30 },
-      data: () => ({ ops: OPS, maxLive: MAX_LIVE, hugeChance: HUGE_CHANCE, maxLiveHuge: MAX_LIVE_HUGE, links }),
-    });
+    const rt = await Runtime.create({ initialMemory: 64 << 20, maximumMemory: 1 << 30 });
+    const data: StressData = { ops: OPS, maxLive: MAX_LIVE, hugeChance: HUGE_CHANCE, maxLiveHuge: MAX_LIVE_HUGE, links };
+    const rs = await results(startWorkers<StressResult>(rt, { fixture: 'stress-worker', count: WORKERS, seed: SEED,
+      data: () => data }), WORKER_LIMIT, 'stress workers');
 
-    expect(results.flatMap((r) => r.errors)).toEqual([]);
-    const sum = (k: keyof StressResult) => results.reduce((s, r) => s + (r[k] as number), 0);
+    expect(rs.flatMap((r) => r.errors)).toEqual([]);
+    const sum = (k: keyof StressResult) => rs.reduce((s, r) => s + (r[k] as number), 0);
     expect(sum('allocs')).toBe(WORKERS * OPS);
     expect(sum('allocs')).toBeGreaterThanOrEqual(1_000_000);
     expect(sum('hugeAllocs')).toBeGreaterThan(0);
@@ -44,13 +48,9 @@ describe('stress: workers allocate, verify and free each other\'s blocks', () =>
     expect(sum('localFrees') + sum('remoteFrees')).toBe(sum('allocs'));
     expect(sum('remoteFrees')).toBe(sum('sent') + sum('handedOff'));
     expect(sum('sent')).toBeGreaterThan(10_000);
-    for (const r of results) expect(r.handedOff).toBeGreaterThan(0);
+    for (const r of rs) expect(r.handedOff).toBeGreaterThan(0);
 
-    const s = rt.stats();
-    expect(s.totals.blocksUsed).toBe(0);
-    expect(s.totals.bytesUsed).toBe(0);
-    expect(s.huge).toEqual({ blocks: 0, bytes: 0 });
-    expect(s.threads.live).toBe(0);
+    expectBalanced(rt, { blocksUsed: 0, bytesUsed: 0, hugeBlocks: 0, hugeBytes: 0, threadsLive: 0 });
 
     // the heap still works for a new thread after all that
     const t = rt.attach();
@@ -63,6 +63,6 @@ describe('stress: workers allocate, verify and free each other\'s blocks', () =>
     blocks.forEach(([p, size], i) => expect(checkPattern(rt.bytes(), p, size, patternSeed(99, i))).toBe(-1));
     for (const [p] of blocks) t.free(p);
     t.exit();
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 });

@@ -19,18 +19,18 @@
 // - ENOT_ATTACHED: allocating, freeing and the other calls through a detached
 //   thread and through an exited one (facade and raw exports); interrupting an
 //   exited (or recycled-free) thread.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Checkpoint, InterruptError, Runtime } from '../src/index.ts';
-import { Ctl, newCtl, pendingAfter, Peer, RawState, setCtl, terminatePeers, until, within } from './fixtures/thread-pool.ts';
-import type { LoopResult, StopResult } from './fixtures/thread-pool.ts';
+import { expectBalanced, LIMIT, Peer, pendingAfter, TEST_TIMEOUT, until, useHarness } from './fixtures/harness.ts';
+import { counter, Ctl, flag, interrupts, iters, newCtl, setCtl } from './fixtures/protocol.ts';
+import { RawState } from './fixtures/thread-shared.ts';
+import type { LoopResult, StopResult } from './fixtures/thread-shared.ts';
 import { codeOf } from './fixtures/util.ts';
 
-const LIMIT = 60_000;
-const TEST_TIMEOUT = 120_000;
 /** The runtime-wide thread list's head (assembly/layout.ts ROOT + R_THREAD_LIST): the newest record. */
 const NEWEST_THREAD = 1024 + 48;
 
-afterEach(terminatePeers);
+useHarness();
 
 describe('thread states', () => {
   it('attached -> detached -> attached -> exited (main)', async () => {
@@ -68,25 +68,25 @@ describe('thread states', () => {
   it('a thread made during a stop starts suspended; attaching it waits for the restart', async () => {
     const rt = await Runtime.create();
     const ctl = newCtl();
-    const [requester, late] = await Promise.all(['requester', 'late'].map((n) => Peer.start(rt.share(), ctl, n)));
+    const [requester, late] = await Promise.all(['requester', 'late'].map((n) => Peer.start(rt, ctl, n)));
     await requester.call('attach');
     setCtl(ctl, Ctl.HOLD);
-    const stop = within(requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD }), LIMIT, 'stop');
+    const stop = requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD });
     await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, LIMIT, 'world stopped');
 
-    const attaching = within(late.call('attachFlagged', Ctl.FLAG, Ctl.FLAG + 1), LIMIT, 'attach during the stop');
-    await until(() => Atomics.load(ctl, Ctl.FLAG) === 1, LIMIT, 'attach called');
+    const attaching = late.call('attachFlagged', flag(0), flag(1));
+    await until(() => Atomics.load(ctl, flag(0)) === 1, LIMIT, 'attach called');
     await until(() => rt.stats().threads.live === 2, LIMIT, 'the new record exists');
     const u32 = new Uint32Array(rt.memory.buffer);
     const newest = u32[NEWEST_THREAD >>> 2];
     expect(rt.exports.ft_thread_state(newest)).toBe(RawState.SUSPENDED);
     expect(await pendingAfter(attaching, 100)).toBe(true);   // waiting for the restart
-    expect(Atomics.load(ctl, Ctl.FLAG + 1)).toBe(0);
+    expect(Atomics.load(ctl, flag(1))).toBe(0);
 
     setCtl(ctl, Ctl.HOLD, 0);
     await stop;
     expect(await attaching).toBe(0);
-    expect(Atomics.load(ctl, Ctl.FLAG + 1)).toBe(1);
+    expect(Atomics.load(ctl, flag(1))).toBe(1);
     expect(await late.call('id', 0)).toBe(newest);
     expect(await late.call('state', 0)).toBe('attached');
     const p = await late.call('alloc', 0, 100);
@@ -98,13 +98,13 @@ describe('non-blocking mode (a worker joined with { blocking: false })', () => {
   async function world() {
     const rt = await Runtime.create();
     const ctl = newCtl();
-    const requester = await Peer.start(rt.share(), ctl, 'requester');
-    const nb = await Peer.start(rt.share(), ctl, 'nonblocking', { blocking: false });
+    const requester = await Peer.start(rt, ctl, 'requester');
+    const nb = await Peer.start(rt, ctl, 'nonblocking', { nonBlocking: true });
     await requester.call('attach');
     const holdStop = async (ids: number[] = []) => {
       setCtl(ctl, Ctl.HOLD);
       const n = Atomics.load(ctl, Ctl.IN_STOP);
-      const stop = within(requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD, ids }), LIMIT, 'stop');
+      const stop = requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD, ids });
       return { stop, stopped: () => until(() => Atomics.load(ctl, Ctl.IN_STOP) === n + 1, LIMIT, 'world stopped') };
     };
     const release = () => setCtl(ctl, Ctl.HOLD, 0);
@@ -120,7 +120,7 @@ describe('non-blocking mode (a worker joined with { blocking: false })', () => {
     expect(await nb.call('state', 0)).toBe('suspended');
     expect(await nb.code('reattach', 0)).toBe('EAGAIN');
     expect(await nb.call('state', 0)).toBe('suspended');
-    const attaching = within(nb.call<string>('attachAsync', 0), LIMIT, 'attachAsync');
+    const attaching = nb.call<string>('attachAsync', 0);
     expect(await pendingAfter(attaching, 100)).toBe(true);
     release();
     await stop;
@@ -134,14 +134,14 @@ describe('non-blocking mode (a worker joined with { blocking: false })', () => {
     await nb.call('attach');
     const id = await nb.call('id', 0);
     const { stop, stopped } = await holdStop([id]);   // waits for nb's attached thread
-    const ev = await within(nb.call('checkpointUntil', 0, Checkpoint.WOULD_BLOCK), LIMIT, 'checkpoint');
+    const ev = await nb.call('checkpointUntil', 0, Checkpoint.WOULD_BLOCK);
     expect(ev & Checkpoint.WOULD_BLOCK).toBeTruthy();
     expect(ev & Checkpoint.STOPPED).toBeFalsy();
     await stopped();                                 // the stop counted it
     expect(await nb.call('state', 0)).toBe('suspended');
     expect(await nb.code('alloc', 0, 16)).toBe('EAGAIN');
     expect(await nb.code('checkpoint', 0)).toBe('EAGAIN');
-    const attaching = within(nb.call<string>('attachAsync', 0), LIMIT, 'attachAsync');
+    const attaching = nb.call<string>('attachAsync', 0);
     expect(await pendingAfter(attaching, 50)).toBe(true);
     release();
     expect((await stop).states).toEqual([RawState.SUSPENDED]);
@@ -159,7 +159,7 @@ describe('non-blocking mode (a worker joined with { blocking: false })', () => {
     expect(await nb.code('alloc', 0, 16)).toBe('EAGAIN');
     release();
     await stop;
-    const attached = within(nb.call<string>('attachAsync', 0), LIMIT, 'attachAsync');
+    const attached = nb.call<string>('attachAsync', 0);
     expect(await attached).toBe('attached');
     const p = await nb.call('alloc', 0, 16);
     await nb.call('free', 0, p);
@@ -173,12 +173,11 @@ describe('non-blocking mode (a worker joined with { blocking: false })', () => {
     const [looper] = await Peer.startMany(rt, ctl, 1, 'looper');
     await looper.call('attach');
     await nb.call('attach');
-    const loop = within(looper.call<LoopResult>('loop', 0, { slot: 0, counter: Ctl.COUNTER }), LIMIT, 'loop');
-    await until(() => Atomics.load(ctl, Ctl.ITERS) > 0, LIMIT, 'loop running');
+    const loop = looper.call<LoopResult>('loop', 0, { slot: 0, counter: counter(0) });
+    await until(() => Atomics.load(ctl, iters(0)) > 0, LIMIT, 'loop running');
     const reqId = await requester.call('id', 0);
     await requester.call('detach', 0);   // idle: an attached thread that never checkpoints would hold the stop up
-    const s = await within(nb.call<StopResult>('stop', 0, { counters: [Ctl.COUNTER], holdMs: 10, ids: [reqId] }), LIMIT,
-      'a stop requested by the non-blocking worker');
+    const s = await nb.call<StopResult>('stop', 0, { counters: [counter(0)], holdMs: 10, ids: [reqId] });
     expect(s.after).toEqual(s.before);
     expect(s.states).toEqual([RawState.SUSPENDED]);   // the other worker's idle thread, parked
     setCtl(ctl, Ctl.STOP);
@@ -187,7 +186,7 @@ describe('non-blocking mode (a worker joined with { blocking: false })', () => {
     await looper.call('reattach', 0);
     await looper.call('lock', 0, m);
     await nb.call('reattach', 0);          // the stop left it detached
-    const locking = within(nb.call('lock', 0, m), LIMIT, 'non-blocking lock');
+    const locking = nb.call('lock', 0, m);
     expect(await pendingAfter(locking, 50)).toBe(true);
     await looper.call('unlock', 0, m);
     await locking;
@@ -203,16 +202,16 @@ describe('non-blocking mode: a lock freed while the world is stopped', () => {
     const main = rt.attach();
     const m = main.calloc(1, 4);
     main.detach();
-    const [holder, requester] = await Promise.all(['holder', 'requester'].map((n) => Peer.start(rt.share(), ctl, n)));
-    const nb = await Peer.start(rt.share(), ctl, 'nonblocking', { blocking: false });
+    const [holder, requester] = await Promise.all(['holder', 'requester'].map((n) => Peer.start(rt, ctl, n)));
+    const nb = await Peer.start(rt, ctl, 'nonblocking', { nonBlocking: true });
     for (const p of [holder, requester, nb]) await p.call('attach');
     await holder.call('lock', 0, m);
     await holder.call('detach', 0);
     const nbId = await nb.call('id', 0);
-    const locking = within(nb.call<{ state: string; raw: number; hold: number }>('lockThenState', 0, m), LIMIT, 'nb lock');
+    const locking = nb.call<{ state: string; raw: number; hold: number }>('lockThenState', 0, m);
     await until(() => rt.exports.ft_thread_state(nbId) === RawState.DETACHED, LIMIT, 'nb waiting on the lock, detached');
     setCtl(ctl, Ctl.HOLD);
-    const stop = within(requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD, ids: [nbId] }), LIMIT, 'stop');
+    const stop = requester.call<StopResult>('stop', 0, { holdSlot: Ctl.HOLD, ids: [nbId] });
     await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, LIMIT, 'world stopped');
     await holder.call('unlock', 0, m);       // the lock frees up while nb's thread is suspended
     const earlyReturn = !(await pendingAfter(locking, 200));
@@ -230,11 +229,11 @@ describe('interrupt', () => {
     const rt = await Runtime.create();
     const ctl = newCtl();
     const loopers = await Peer.startMany(rt, ctl, 3, 'looper');
-    const other = await Peer.start(rt.share(), ctl, 'interrupter');
+    const other = await Peer.start(rt, ctl, 'interrupter');
     for (const p of [...loopers, other]) await p.call('attach');
     const ids = await Promise.all(loopers.map((p) => p.call('id', 0)));
-    const loops = loopers.map((p, i) => within(p.call<LoopResult>('loop', 0, { slot: i, allocs: 1 }), LIMIT, `${p.name} loop`));
-    const itersOf = (i: number) => Atomics.load(ctl, Ctl.ITERS + i);
+    const loops = loopers.map((p, i) => p.call<LoopResult>('loop', 0, { slot: i, allocs: 1 }));
+    const itersOf = (i: number) => Atomics.load(ctl, iters(i));
     const more = async (n: number) => {
       const from = loopers.map((_, i) => itersOf(i));
       await until(() => loopers.every((_, i) => itersOf(i) >= from[i] + n), LIMIT, `${n} more iterations`);
@@ -243,10 +242,10 @@ describe('interrupt', () => {
 
     const main = rt.attach();
     main.interrupt(ids[1]);                        // by thread id
-    await until(() => Atomics.load(ctl, Ctl.INTERRUPTS + 1) === 1, LIMIT, 'looper1 interrupted');
+    await until(() => Atomics.load(ctl, interrupts(1)) === 1, LIMIT, 'looper1 interrupted');
     await more(50);
     await other.call('interrupt', 0, ids[2]);      // from another worker
-    await until(() => Atomics.load(ctl, Ctl.INTERRUPTS + 2) === 1, LIMIT, 'looper2 interrupted');
+    await until(() => Atomics.load(ctl, interrupts(2)) === 1, LIMIT, 'looper2 interrupted');
     await more(50);
     expect(main.checkpoint()).toBe(0);             // the interrupter itself is not disturbed
     expect(await other.call('checkpoint', 0)).toBe(0);
@@ -317,7 +316,7 @@ describe('ENOT_ATTACHED', () => {
     t.attach();
     t.free(p);
     t.free(m);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 
   it('every call through an exited thread', async () => {
@@ -333,7 +332,7 @@ describe('ENOT_ATTACHED', () => {
     await expect(t.attachAsync()).rejects.toMatchObject({ code: 'ENOT_ATTACHED' });
     keep.free(p);
     keep.free(m);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 
   it('through a detached or exited thread in a worker', async () => {

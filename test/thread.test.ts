@@ -4,26 +4,21 @@
 // own blocks; a worker joining through rt.share(); a worker exiting (or being
 // terminated) with live blocks that the main thread verifies and frees afterwards;
 // and stats/visitBlocks staying exact after remote frees into a full page.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
+import { expectBalanced, Peer, useHarness } from './fixtures/harness.ts';
 import { checkPattern, fillPattern, patternSeed } from './fixtures/pattern.ts';
-import { RpcWorker } from './fixtures/pool.ts';
 import { Rng } from './fixtures/prng.ts';
+import { newCtl } from './fixtures/protocol.ts';
+import { RawState } from './fixtures/thread-shared.ts';
 import { codeOf } from './fixtures/util.ts';
 
 const MiB = 1 << 20;
-const ATTACHED = 1, EXITED = 4;   // assembly/layout.ts THREAD_*
+const { ATTACHED, EXITED } = RawState;
 
-const workers: RpcWorker[] = [];
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.terminate()));
-});
-async function startWorker(rt: Runtime): Promise<RpcWorker> {
-  const w = await RpcWorker.start(rt.share());
-  workers.push(w);
-  return w;
-}
+useHarness();
+const startWorker = (rt: Runtime) => Peer.start(rt, newCtl(), 'worker');
 
 const visit = (t: Thread, tag = 0) => {
   const out: number[] = [];
@@ -51,8 +46,7 @@ describe('attach and exit', () => {
     expect(codeOf(() => a.exit())).toBe('ENOT_ATTACHED');
     b.free(p);
     b.exit();
-    expect(rt.stats().threads.live).toBe(0);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt, { threadsLive: 0, blocksUsed: 0 });
   });
 
   it('an exited Thread stays unusable after its record is recycled', async () => {
@@ -70,7 +64,7 @@ describe('attach and exit', () => {
     c.free(p);
     keep.exit();
     c.exit();
-    expect(rt.stats().threads.live).toBe(0);
+    expectBalanced(rt, { threadsLive: 0 });
   });
 });
 
@@ -107,7 +101,7 @@ describe('two threads on one JS thread', () => {
     for (const [p] of own[0]) ts[1].free(p);
     for (const [p] of own[1]) ts[0].free(p);
     ts.forEach((t) => t.collect());   // remote frees into full pages wait for their owner
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
   });
 });
 
@@ -129,7 +123,7 @@ describe('workers', () => {
     await w.call('free', 0, p);
     expect(rt.stats().totals.blocksUsed).toBe(1);
     t.free(q);
-    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expectBalanced(rt);
     await w.call('exit', 0);
     expect(rt.stats().threads.live).toBe(1);
   });
@@ -164,9 +158,7 @@ describe('workers', () => {
       expect(t.usableSize(p)).toBeGreaterThanOrEqual(size);
       t.free(p);
     }
-    const s = rt.stats();
-    expect(s.totals.blocksUsed).toBe(0);
-    expect(s.huge.blocks).toBe(0);
+    expectBalanced(rt, { blocksUsed: 0, hugeBlocks: 0 });
     // and the heap goes on
     const q = t.alloc(1000);
     t.free(q);
