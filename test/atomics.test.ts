@@ -12,20 +12,7 @@ import { blank, lineAt, readSource, sourceFiles } from './fixtures/source.ts';
 const HOME = 'assembly/atomics.ts';
 
 /** Other files allowed (at most) this many atomic calls. */
-const ALLOWED: Record<string, number> = {
-  // TEMPORARY: removed by the layering work (the calls move behind assembly/atomics.ts).
-  'assembly/critical-section.ts': 1,
-  'assembly/delayed-free.ts': 12,
-  'assembly/host.ts': 4,
-  'assembly/index.ts': 3,
-  'assembly/mutex.ts': 15,
-  'assembly/os.ts': 3,
-  'assembly/qsbr-pages.ts': 2,
-  'assembly/qsbr.ts': 15,
-  'assembly/stats.ts': 2,
-  'assembly/stop-the-world.ts': 6,
-  'assembly/thread.ts': 4,
-};
+const ALLOWED: Record<string, number> = {};
 
 /** The atomic calls of a text, as 'line: atomic.x'. */
 function atomicCalls(text: string): string[] {
