@@ -11,12 +11,14 @@
 //
 // See also: free.ts, page.ts (extend, collect), segment.ts (fresh pages).
 
+import { A_HEAP, A_OWNER, A_PAGE, ASSERT_INTERNAL, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
 import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, setError } from "./errors";
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from "./heap";
 import { hookCheckpointAlloc, hookHeldPagesCollect, hookPageHoldCancel } from "./hooks";
-import { heapQueue, queueFirst, queueMoveToFront, queuePushFront } from "./page-queue";
-import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pagePop, pageToFull, xtfMake } from "./page";
+import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront } from "./page-queue";
+import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
+  xtfMake } from "./page";
 import { blockIsFree, ftFree } from "./free";
 import { curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
@@ -51,14 +53,20 @@ const GENERIC_COLLECT_MASK: u32 = 8191;   // collect every page every 8192 slow-
 export function mallocGeneric(heap: usize, size: usize): usize {
   if (load<u32>(heap, H_THREAD) == 0) { setError(ENOT_ATTACHED); return 0; }
   if (size > MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
+  if (ASSERT_INTERNAL) assertThat(load<u32>(heap, H_THREAD) == <u32>curThread, A_OWNER);
   const calls = load<u32>(heap, H_GENERIC) + 1;
   store<u32>(heap, calls, H_GENERIC);
   hookCheckpointAlloc(<usize>load<u32>(heap, H_THREAD));   // a pending stop-the-world pauses us here
   heapDelayedFreeAll(heap);
   if ((calls & GENERIC_COLLECT_MASK) == 0) heapCollect(heap, false, false);
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
-  const page = findPage(heap, binOf(size));
+  const bin = binOf(size);
+  const page = findPage(heap, bin);
   if (page == 0) { setError(ENOMEM); return 0; }
+  if (ASSERT_VALIDATE) {
+    assertThat(pageIsValid(page), A_PAGE);
+    assertThat(queueIsValid(heap, bin), A_HEAP);
+  }
   return pagePop(page, <usize>load<u32>(page, P_FREE));
 }
 

@@ -8,9 +8,10 @@
 //
 // See also: page.ts, page-queue.ts, alloc.ts, thread.ts.
 
+import { A_HEAP, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, swapAcqRel } from "./atomics";
-import { heapQueue, queueFirst } from "./page-queue";
-import { pageCollect, pageFree, pageOfBlock, pageRetire, pageSetDelayed, pageUnfull } from "./page";
+import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
+import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRetire, pageSetDelayed, pageUnfull } from "./page";
 import { freeCheckedLocal } from "./free";
 import { metaAlloc } from "./meta";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
@@ -106,4 +107,22 @@ export function heapCollect(heap: usize, force: bool, abandon: bool): void {
     }
   }
   heapCollectRetired(heap, force);
+  if (ASSERT_VALIDATE) assertThat(heapIsValid(heap), A_HEAP);
+}
+
+/**
+ * Validator: every queue of the heap is valid (page-queue.ts queueIsValid) and
+ * every page in them keeps its counting invariant (page.ts pageIsValid). Owner
+ * only; O(pages + their blocks).
+ */
+export function heapIsValid(heap: usize): bool {
+  for (let bin: u32 = 1; bin <= BIN_FULL; bin++) {
+    if (!queueIsValid(heap, bin)) return false;
+    let page = queueFirst(heapQueue(heap, bin));
+    while (page != 0) {
+      if (!pageIsValid(page)) return false;
+      page = <usize>load<u32>(page, P_NEXT);
+    }
+  }
+  return true;
 }

@@ -64,7 +64,7 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+32    metaLock    u32 atomic  spin lock for the meta allocator
 //   ROOT+36    metaBump    u32 (metaLock)
 //   ROOT+40    metaEnd     u32 (metaLock)
-//   ROOT+44    (unused)
+//   ROOT+44    assertFirst u32 atomic  the first failed assert's code anywhere (debug builds; 0 = none)
 //   ROOT+48    threadList  u32 atomic  every thread record ever made (push-only)
 //   ROOT+52    threadsLive u32 atomic
 //   ROOT+56    segsLive    u32 (osLock) units in NORMAL/HUGE/CONT segments
@@ -85,7 +85,9 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+3072  SEGTABLE[1024] u8 unit states
 //   ROOT+4096  STATS scratch (statsLock), 4 KiB
 //   ROOT+8192  end of the root record
+// @abi-begin root
 export const ROOT: usize = 1024;
+// @abi-end
 export const R_INIT: usize = 0;
 export const R_OS_LOCK: usize = 4;
 export const R_BRK_UNITS: usize = 8;
@@ -95,10 +97,13 @@ export const R_PEAK: usize = 24;
 export const R_META_LOCK: usize = 32;
 export const R_META_BUMP: usize = 36;
 export const R_META_END: usize = 40;
+// @abi-begin root-fields
+export const R_ASSERT_FIRST: usize = 44;
 export const R_THREAD_LIST: usize = 48;
 export const R_THREADS_LIVE: usize = 52;
 export const R_SEGS_LIVE: usize = 56;
 export const R_SEGS_FREE: usize = 60;
+// @abi-end
 export const R_STATS_LOCK: usize = 64;
 export const R_THREAD_SERIAL: usize = 68;
 export const R_HIGH_WATER_PAGES: usize = 72;

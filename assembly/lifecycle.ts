@@ -27,7 +27,8 @@
 // Owner only: every function here runs on the thread's own instance.
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
-import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
+import { A_HEAP, A_NONE, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
+import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
 import { BRK_PLEASE_STOP, BRK_REPORTED, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { csSuspendAll } from "./critical-section";
@@ -35,14 +36,19 @@ import { currentSet, curThread } from "./current";
 import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
 import { ENOMEM, OK, setError } from "./errors";
-import { heapCollect } from "./heap";
+import { heapCollect, heapIsValid } from "./heap";
+import { mutexUnlock } from "./mutex";
+import { unitsAreValid } from "./os";
+import { segmentIsValid } from "./segment";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { heldPagesCollect, heldPagesCollectOrphans, heldPagesOrphan } from "./qsbr-pages";
-import { qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
+import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor } from "./stop-the-world";
-import { threadAttach, threadDetach, threadNew, threadRecycleExited, threadState, threadSuspend } from "./thread";
-import { D_ORPHANS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_THREADS_LIVE, T_CS_DEPTH, T_DOMAIN, T_HEAPS,
-  T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_STATE, TAG_COUNT, THREAD_ATTACHED, THREAD_EXITED } from "./layout";
+import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
+  threadSuspend } from "./thread";
+import { D_ORPHANS, D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREADS_LIVE, SEG_NEXT,
+  T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
+  THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
 // ---- Starting and entering ----------------------------------------------------------
 
@@ -127,6 +133,7 @@ export function threadProcessDelayed(thread: usize): u32 {
 
 /** Owner: leave for good (see the file comment). The thread must be attached. */
 export function threadExit(thread: usize): void {
+  if (ASSERT_CHEAP) assertThat(threadState(thread) == THREAD_ATTACHED, A_STATE);
   // Offline for good: an exiting thread holds no protected pointer (and must not
   // come online again when a lock wait below re-attaches it).
   store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
@@ -154,4 +161,39 @@ export function threadExit(thread: usize): void {
   // recycles the record then; otherwise it is recycled now if it owns nothing.
   if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesOrphan(thread);
   else threadRecycleExited(thread);
+}
+
+// ---- Validation (debug tools) ----------------------------------------------------------
+
+/**
+ * Run every validator that `thread` (attached, current) may run now: its heaps
+ * (queues and pages) and segments, the unit pool, its domain's thread list and
+ * QSBR slots, each under its lock. The first failing A_* code, or A_NONE. Any
+ * build: the validators are plain functions; ASSERT_VALIDATE only decides whether
+ * the slow paths call them by themselves.
+ */
+export function threadValidate(thread: usize): u32 {
+  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
+    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+    if (heap != 0 && !heapIsValid(heap)) return A_HEAP;
+  }
+  let seg = <usize>load<u32>(thread, T_SEG_FIRST);
+  for (let n = load<u32>(thread, T_SEG_COUNT); seg != 0 && n > 0; n--) {
+    if (!segmentIsValid(thread, seg, 0)) return A_SEGMENT;
+    seg = <usize>load<u32>(seg, SEG_NEXT);
+  }
+  if (seg != 0) return A_SEGMENT;   // more segments listed than counted
+  spinLock(ROOT + R_OS_LOCK);
+  const units = unitsAreValid();
+  spinUnlock(ROOT + R_OS_LOCK);
+  if (!units) return A_UNITS;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  headLock();
+  const threads = threadsAreValid(domain);
+  headUnlock();
+  if (!threads) return A_THREADS;
+  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  const slots = qsbrSlotsAreValid(domain);
+  mutexUnlock(domain + D_QSBR_MUTEX);
+  return slots ? A_NONE : A_QSBR_SLOTS;
 }

@@ -8,14 +8,15 @@
 // Wasm memory never shrinks. All of it is under ROOT.osLock, a spin lock: these
 // are rare operations, and the browser main thread may run them.
 //
-// Invariant: segsLive + segsFree + (meta units) = brkUnits - FIRST_UNIT.
+// Invariant: segsLive + segsFree + (meta units) = brkUnits - FIRST_UNIT (unitsAreValid).
 // See also: segment.ts (what lives in a unit), stats.ts (reports the counts).
 
+import { A_UNITS, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed64, loadAcquire64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease64, storeRelease8,
   subRelaxed64 } from "./atomics";
 import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES,
   R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, SEGMENT_SHIFT, SEGTABLE, UNITS, UNIT_CONT, UNIT_FREE,
-  UNIT_META } from "./layout";
+  UNIT_HUGE, UNIT_META, UNIT_NORMAL } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function unitState(unit: u32): u8 {
@@ -74,8 +75,29 @@ export function osUnitsAlloc(count: u32, headState: u8): usize {
   if (headState != UNIT_META) store<u32>(ROOT + R_SEGS_LIVE, load<u32>(ROOT + R_SEGS_LIVE) + count);
   for (let i: u32 = 1; i < count; i++) storeRelease8(SEGTABLE + <usize>(start + i), UNIT_CONT);
   storeRelease8(SEGTABLE + <usize>start, headState);
+  if (ASSERT_VALIDATE) assertThat(unitsAreValid(), A_UNITS);
   spinUnlock(ROOT + R_OS_LOCK);
   return <usize>start << SEGMENT_SHIFT;
+}
+
+/**
+ * Validator (caller holds osLock): every unit below brkUnits has a state, and the
+ * counts agree: FREE units = segsFree, NORMAL + HUGE + CONT = segsLive, and with
+ * the META units they cover [FIRST_UNIT, brkUnits). O(units).
+ */
+export function unitsAreValid(): bool {
+  const brk = load<u32>(ROOT + R_BRK_UNITS);
+  if (brk < FIRST_UNIT || brk > UNITS) return false;
+  let free: u32 = 0, live: u32 = 0, meta: u32 = 0;
+  for (let u = FIRST_UNIT; u < brk; u++) {
+    const s = load<u8>(SEGTABLE + <usize>u);
+    if (s == UNIT_FREE) free++;
+    else if (s == UNIT_META) meta++;
+    else if (s == UNIT_NORMAL || s == UNIT_HUGE || s == UNIT_CONT) live++;
+    else return false;
+  }
+  return free == load<u32>(ROOT + R_SEGS_FREE) && live == load<u32>(ROOT + R_SEGS_LIVE)
+    && free + live + meta == brk - FIRST_UNIT;
 }
 
 /** Return a segment's `count` units to the pool. */
@@ -85,6 +107,7 @@ export function osUnitsFree(base: usize, count: u32): void {
   for (let i: u32 = 0; i < count; i++) storeRelease8(SEGTABLE + <usize>(start + i), UNIT_FREE);
   store<u32>(ROOT + R_SEGS_FREE, load<u32>(ROOT + R_SEGS_FREE) + count);
   store<u32>(ROOT + R_SEGS_LIVE, load<u32>(ROOT + R_SEGS_LIVE) - count);
+  if (ASSERT_VALIDATE) assertThat(unitsAreValid(), A_UNITS);
   spinUnlock(ROOT + R_OS_LOCK);
 }
 

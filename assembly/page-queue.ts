@@ -9,7 +9,7 @@
 // Owner-thread only. See also: heap.ts, page.ts, alloc.ts (the fast path).
 
 import { binBlockSize } from "./size-class";
-import { BIN_FULL, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_QUEUES, P_BIN, P_IN_FULL, P_NEXT, P_PREV,
+import { BIN_FULL, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_QUEUES, H_TAG, P_BIN, P_IN_FULL, P_NEXT, P_PREV, P_TAG, P_XHEAP,
   WORD_SHIFT } from "./layout";
 
 // @ts-ignore: decorator
@@ -70,6 +70,33 @@ export function queueRemove(heap: usize, bin: u32, page: usize): void {
   store<u32>(page, 0, P_NEXT);
   store<u32>(page, 0, P_PREV);
 }
+
+/**
+ * Validator: the queue of `bin` is linked both ways, holds only pages of `heap`
+ * (bin, tag, full flag as the queue says), and its head is what the direct table
+ * shows. Owner only; O(pages in the queue).
+ */
+export function queueIsValid(heap: usize, bin: u32): bool {
+  const q = heapQueue(heap, bin);
+  let prev: usize = 0;
+  let page = queueFirst(q);
+  for (let n: u32 = 0; page != 0; n++) {
+    if (n > QUEUE_LIMIT || <usize>load<u32>(page, P_PREV) != prev) return false;
+    if (<usize>load<u32>(page, P_XHEAP) != heap || <u32>load<u8>(page, P_TAG) != load<u32>(heap, H_TAG)) return false;
+    if (pageQueueBin(page) != bin) return false;
+    prev = page;
+    page = <usize>load<u32>(page, P_NEXT);
+  }
+  if (queueLast(q) != prev) return false;
+  const size = binBlockSize(bin);
+  if (bin != BIN_FULL && size <= DIRECT_MAX) {
+    const head = queueFirst(q);
+    if (<usize>load<u32>(heap + H_DIRECT + (<usize>(size >> WORD_SHIFT) << 2)) != (head != 0 ? head : EMPTY_PAGE)) return false;
+  }
+  return true;
+}
+
+const QUEUE_LIMIT: u32 = 1 << 20;   // pages in one queue, far beyond any 4 GiB heap
 
 /** The queue a page currently sits in: its bin's, or the full queue. */
 // @ts-ignore: decorator

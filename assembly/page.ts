@@ -19,6 +19,7 @@
 //
 // See also: page-queue.ts, heap.ts, free.ts, segment.ts.
 
+import { A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { osCommit, osDecommit } from "./os";
 import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
@@ -271,6 +272,7 @@ export function pageFree(heap: usize, page: usize): void {
 
 /** Give an empty, unheld page's slices back to its segment. Owner only. */
 export function pageFreeNow(heap: usize, page: usize): void {
+  if (ASSERT_INTERNAL) assertThat(load<u32>(page, P_USED) == 0, A_PAGE_NOT_EMPTY);
   queueRemove(heap, pageQueueBin(page), page);
   osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
   storeRelease(page + P_XHEAP, 0);
@@ -308,10 +310,15 @@ function listLength(page: usize, head: usize, limit: u32): u32 {
   return n;
 }
 
-/** Re-check the counting invariant of a page. Owner only; O(capacity). */
+/**
+ * Validator: the counting invariant of a page (capacity = used + |free| +
+ * |localFree|, capacity <= reserved, made-ready bytes = capacity blocks). Owner
+ * only; O(capacity).
+ */
 export function pageIsValid(page: usize): bool {
   const capacity = load<u32>(page, P_CAPACITY);
-  if (capacity > load<u32>(page, P_RESERVED)) return false;
+  if (capacity > load<u32>(page, P_RESERVED) || load<u32>(page, P_USED) > capacity) return false;
+  if (load<u32>(page, P_EXT_BYTES) != capacity * load<u32>(page, P_BLOCK_SIZE)) return false;
   const nFree = listLength(page, <usize>load<u32>(page, P_FREE), capacity);
   const nLocal = listLength(page, <usize>load<u32>(page, P_LOCAL_FREE), capacity);
   return capacity == load<u32>(page, P_USED) + nFree + nLocal;

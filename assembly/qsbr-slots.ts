@@ -17,6 +17,7 @@
 //
 // See also: qsbr.ts (the sequences), lifecycle.ts (first attach, exit).
 
+import { A_QSBR_SLOTS, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, storeRelease, storeSeqCst64 } from "./atomics";
 import { ENOMEM, OK } from "./errors";
 import { metaAlloc } from "./meta";
@@ -44,6 +45,7 @@ export function qsbrReserve(thread: usize): i32 {
     store<u32>(slot, 1, SL_RESERVED);
     storeSeqCst64(slot + SL_SEQ, QSBR_OFFLINE);
   }
+  if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
   mutexUnlock(domain + D_QSBR_MUTEX);
   return index;
 }
@@ -58,6 +60,7 @@ export function qsbrRegister(thread: usize, index: u32): void {
   const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);   // reloaded: it may have moved
   storeRelease(slot + SL_THREAD, <u32>thread);
   storeRelease(thread + T_QSBR_SLOT, <u32>slot);
+  if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
   mutexUnlock(domain + D_QSBR_MUTEX);
 }
 
@@ -115,5 +118,33 @@ export function qsbrUnregister(thread: usize): void {
     store<u32>(domain, index + 1, D_QSBR_FREE);
     storeRelease(thread + T_QSBR_SLOT, 0);
   }
+  if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
   mutexUnlock(domain + D_QSBR_MUTEX);
+}
+
+/**
+ * Validator (caller holds qsbrMutex): the free list and the reserved slots
+ * partition the array (free + reserved = count, no free slot reserved, no cycle),
+ * and every registered thread points back at its slot. O(slots).
+ */
+export function qsbrSlotsAreValid(domain: usize): bool {
+  const count = load<u32>(domain, D_QSBR_COUNT);
+  const slots = <usize>load<u32>(domain, D_QSBR_SLOTS);
+  let free: u32 = 0;
+  let next = load<u32>(domain, D_QSBR_FREE);
+  while (next != 0) {
+    if (next > count || ++free > count) return false;
+    const slot = slots + (<usize>(next - 1) << SLOT_SHIFT);
+    if (load<u32>(slot, SL_RESERVED) != 0) return false;
+    next = load<u32>(slot, SL_FREE_NEXT);
+  }
+  let reserved: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const slot = slots + (<usize>i << SLOT_SHIFT);
+    if (load<u32>(slot, SL_RESERVED) == 0) continue;
+    reserved++;
+    const owner = <usize>loadAcquire(slot + SL_THREAD);
+    if (owner != 0 && <usize>loadAcquire(owner + T_QSBR_SLOT) != slot) return false;
+  }
+  return free + reserved == count;
 }

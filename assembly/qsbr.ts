@@ -28,6 +28,7 @@
 // See also: qsbr-slots.ts (registration, growth), delayed-free.ts (freeDelayed), qsbr-pages.ts (delayed page reuse),
 // thread.ts (checkpoints, attach/detach), domain.ts.
 
+import { A_QSBR, ASSERT_INTERNAL, assertThat } from "./assert";
 import { addSeqCst64, casAcqRel64, loadAcquire, loadAcquire64, loadSeqCst64, storeRelease, storeSeqCst64 } from "./atomics";
 import { metaAlloc } from "./meta";
 import { D_CHUNKS, D_DEFER_LIMIT, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_FREE_LIMIT, D_HELD_TAGS, D_PAGES_HELD, D_PAGE_LIMIT,
@@ -110,7 +111,11 @@ export function qsbrThreadSeq(thread: usize): u64 {
 // @ts-ignore: decorator
 @inline export function qsbrQuiescent(thread: usize): void {
   const slot = <usize>load<u32>(thread, T_QSBR_SLOT);
-  if (slot != 0) storeSeqCst64(slot + SL_SEQ, qsbrWrSeq(<usize>load<u32>(thread, T_DOMAIN)));
+  if (slot != 0) {
+    const seq = qsbrWrSeq(<usize>load<u32>(thread, T_DOMAIN));
+    if (ASSERT_INTERNAL) assertThat((seq & 1) == 1, A_QSBR);   // wrSeq is odd: 0 means offline
+    storeSeqCst64(slot + SL_SEQ, seq);
+  }
 }
 
 // ---- Goals ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 // span queue; the last slice (n > 1): sliceOffset = (n-1) * PAGE_REC_SIZE (128), blockSize = 0.
 // See also: os.ts (units), page.ts (what a page holds), layout.ts (the boxes).
 
+import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, storeRelease } from "./atomics";
 import { osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
@@ -141,6 +142,12 @@ function segmentFree(thread: usize, seg: usize): void {
  * and blockSize 0 (they are never mistaken for a live page).
  */
 export function segmentPageAlloc(thread: usize, count: u32): usize {
+  const rec = segmentPageTake(thread, count);
+  if (ASSERT_VALIDATE && rec != 0) assertThat(segmentIsValid(thread, segmentOf(rec), rec), A_SEGMENT);
+  return rec;
+}
+
+function segmentPageTake(thread: usize, count: u32): usize {
   let rec: usize = 0;
   for (let bin = spanBin(count); bin < SPAN_BINS && rec == 0; bin++) {
     let r = <usize>load<u32>(spanQueue(thread, bin));
@@ -203,10 +210,40 @@ export function segmentPageFree(thread: usize, rec: usize): void {
   const used = load<u32>(seg, SEG_USED) - 1;
   store<u32>(seg, used, SEG_USED);
   if (used == 0) segmentFree(thread, seg);
+  else if (ASSERT_VALIDATE) assertThat(segmentIsValid(thread, seg, 0), A_SEGMENT);
 }
 
 /** Is `thread` the owner of the segment holding `ptr`? One atomic load. */
 // @ts-ignore: decorator
 @inline export function segmentIsLocal(seg: usize, thread: usize): bool {
   return loadAcquire(seg + SEG_THREAD) == <u32>thread;
+}
+
+/**
+ * Validator: slices 1..127 of a normal segment are tiled by pages and free spans
+ * (each run's first record has sliceCount n; a page's other records point back
+ * with sliceOffset; a span's last record does), its page count is usedPages, and
+ * `thread` owns it. `taking`: a page record just taken whose blockSize is still 0
+ * (or 0). Owner only; O(slices).
+ */
+export function segmentIsValid(thread: usize, seg: usize, taking: usize): bool {
+  if (loadAcquire(seg + SEG_THREAD) != <u32>thread || load<u32>(seg, SEG_KIND) != UNIT_NORMAL) return false;
+  let pages: u32 = 0;
+  let index: u32 = 1;
+  while (index < SLICES_PER_SEGMENT) {
+    const rec = sliceRecord(seg, index);
+    const n = load<u32>(rec, P_SLICE_COUNT);
+    if (n == 0 || index + n > SLICES_PER_SEGMENT || load<u32>(rec, P_SLICE_OFFSET) != 0) return false;
+    if (load<u32>(rec, P_BLOCK_SIZE) != 0 || rec == taking) {
+      pages++;
+      for (let i: u32 = 1; i < n; i++) {
+        const r = sliceRecord(seg, index + i);
+        if (load<u32>(r, P_SLICE_OFFSET) != i << PAGE_REC_SHIFT || load<u32>(r, P_BLOCK_SIZE) != 0) return false;
+      }
+    } else if (n > 1 && load<u32>(sliceRecord(seg, index + n - 1), P_SLICE_OFFSET) != (n - 1) << PAGE_REC_SHIFT) {
+      return false;
+    }
+    index += n;
+  }
+  return pages == load<u32>(seg, SEG_USED);
 }

@@ -30,6 +30,7 @@
 // See also: lifecycle.ts, breaker.ts, current.ts, domain.ts, stop-the-world.ts,
 // critical-section.ts.
 
+import { A_STATE, A_THREADS, ASSERT_CHEAP, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerInitial, breakerLoad, breakerHas,
   breakerRequest, BRK_ASYNC_INTERRUPT } from "./breaker";
@@ -91,6 +92,7 @@ export function threadNew(domain: usize): usize {
       if (casAcqRel(ROOT + R_THREAD_LIST, head, <u32>thread)) break;
     }
   }
+  if (ASSERT_VALIDATE) assertThat(threadsAreValid(domain), A_THREADS);
   headUnlock();
   addRelaxed(ROOT + R_THREADS_LIVE, 1);
   addRelaxed(domain + D_THREADS_LIVE, 1);
@@ -126,6 +128,7 @@ export function threadAttach(thread: usize, mayBlock: bool): i32 {
 
 /** Owner: release critical sections, ATTACHED -> DETACHED, no current thread. */
 export function threadDetach(thread: usize): void {
+  if (ASSERT_CHEAP) assertThat(loadAcquire(thread + T_STATE) == THREAD_ATTACHED, A_STATE);
   csSuspendAll(thread);
   // Not while resuming from a pause in malloc: a lock wait there (re-taking a
   // critical section) must not end the thread's read-side section.
@@ -214,8 +217,26 @@ export function threadRecycleExited(thread: usize): void {
     store<u32>(thread, load<u32>(domain, D_FREE_THREADS), T_FREE_NEXT);
     store<u32>(domain, <u32>thread, D_FREE_THREADS);
   }
+  if (ASSERT_VALIDATE) assertThat(threadsAreValid(domain), A_THREADS);
   headUnlock();
 }
+
+/**
+ * Validator (caller holds headLock): the domain's thread list is finite, and
+ * every record on it is 64-aligned, of this domain, in a known state, and on the
+ * runtime-wide list too (both are push-only). O(threads²) at worst.
+ */
+export function threadsAreValid(domain: usize): bool {
+  let t = <usize>load<u32>(domain, D_THREADS);
+  for (let n: u32 = 0; t != 0; n++) {
+    if (n > THREAD_LIMIT || (t & 63) != 0 || <usize>load<u32>(t, T_DOMAIN) != domain) return false;
+    if (loadAcquire(t + T_STATE) > THREAD_EXITED || !threadIsValid(t)) return false;
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+  return true;
+}
+
+const THREAD_LIMIT: u32 = 1 << 20;
 
 /** Is `thread` a thread record of this runtime (any state)? Walks the push-only list. */
 export function threadIsValid(thread: usize): bool {

@@ -6,6 +6,20 @@
 /** @internal */ export const ABI_VERSION = 1;
 /** @internal */ export const ABI_RUNTIME = { ABI_VERSION } as const;
 
+// asserts (assembly/assert.ts)
+/** @internal */ export const A_NONE = 0;
+/** @internal */ export const A_PAGE = 1; // pageIsValid: capacity = used + |free| + |localFree|, lists in the page
+/** @internal */ export const A_HEAP = 2; // heapIsValid: queues linked both ways, pages of this heap, bin and tag
+/** @internal */ export const A_SEGMENT = 3; // segmentIsValid: slices tiled by pages and spans, usedPages counted
+/** @internal */ export const A_UNITS = 4; // unitsAreValid: segsLive + segsFree + meta units = brkUnits - FIRST_UNIT
+/** @internal */ export const A_THREADS = 5; // threadsAreValid: the domain's list (states, domain, links)
+/** @internal */ export const A_QSBR_SLOTS = 6; // qsbrSlotsAreValid: reserved + free = count, owners point back
+/** @internal */ export const A_OWNER = 7; // a heap's owner is not the calling thread
+/** @internal */ export const A_STATE = 8; // a thread in a state the call cannot be in
+/** @internal */ export const A_PAGE_NOT_EMPTY = 9; // a page freed (or held) with blocks in use
+/** @internal */ export const A_QSBR = 10; // a QSBR sequence out of order (seq ahead of wrSeq, even seq)
+/** @internal */ export const ABI_ASSERTS = { A_NONE, A_PAGE, A_HEAP, A_SEGMENT, A_UNITS, A_THREADS, A_QSBR_SLOTS, A_OWNER, A_STATE, A_PAGE_NOT_EMPTY, A_QSBR } as const;
+
 // breaker (assembly/breaker.ts)
 /** @internal */ export const BRK_PLEASE_STOP = 1; // pause for a stop-the-world
 /** @internal */ export const BRK_EXPLICIT_MERGE = 2; // merge biased refcounts (reported)
@@ -42,6 +56,18 @@
 // size-classes (assembly/layout.ts)
 /** @internal */ export const BIN_LARGE_MAX = 68;
 /** @internal */ export const ABI_SIZE_CLASSES = { BIN_LARGE_MAX } as const;
+
+// root (assembly/layout.ts)
+/** @internal */ export const ROOT = 1024;
+/** @internal */ export const ABI_ROOT = { ROOT } as const;
+
+// root-fields (assembly/layout.ts)
+/** @internal */ export const R_ASSERT_FIRST = 44;
+/** @internal */ export const R_THREAD_LIST = 48;
+/** @internal */ export const R_THREADS_LIVE = 52;
+/** @internal */ export const R_SEGS_LIVE = 56;
+/** @internal */ export const R_SEGS_FREE = 60;
+/** @internal */ export const ABI_ROOT_FIELDS = { R_ASSERT_FIRST, R_THREAD_LIST, R_THREADS_LIVE, R_SEGS_LIVE, R_SEGS_FREE } as const;
 
 // thread-record (assembly/layout.ts)
 /** @internal */ export const T_STATE = 0;

@@ -72,6 +72,14 @@ export interface CoreExports {
   ft_max_alloc_size(): number;
   ft_memory_pages(): number;
   ft_debug_page_valid(page: number): number;
+  /** Run every validator the current thread may run: 0, or the failing assert code (`ABI_ASSERTS`). */
+  ft_debug_validate(): number;
+  /** The assert that trapped on this instance (0: none). */
+  ft_assert_code(): number;
+  /** The first assert that failed on any thread (0: none). */
+  ft_assert_first(): number;
+  /** The assert tier compiled in: 0 release, 3 debug. */
+  ft_assert_level(): number;
   ft_free_delayed(ptr: number): number;
   ft_delayed_process(): number;
   ft_delayed_pending(): number;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ABI_ERRORS } from './abi.gen.ts';
+import { ABI_ASSERTS, ABI_ERRORS } from './abi.gen.ts';
 
 /** Error codes: the core's (assembly/errors.ts, through the generated ABI file) and the facade's own. */
 export const ErrorCode = {
@@ -28,6 +28,7 @@ export const ErrorCode = {
   EPLATFORM: 'EPLATFORM',
   ERANGE: 'ERANGE',
   EINTERNAL: 'EINTERNAL',
+  EASSERT: 'EASSERT',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -60,6 +61,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   EPLATFORM: 'platform does not support shared WebAssembly memory here',
   ERANGE: 'index out of range: not an integer below the length of the shared list',
   EINTERNAL: 'internal error: the core returned a code the facade does not know (a bug in ftheap)',
+  EASSERT: 'an internal assert of the core failed (debug build): the shared state is inconsistent (a bug in ftheap or memory corruption)',
 };
 
 /**
@@ -102,4 +104,10 @@ export function coreError(code: number, detail?: string): FtheapError {
   const name = CORE_CODES.get(code);
   if (name === undefined) return new FtheapError(ErrorCode.EINTERNAL, `core code ${code}${detail ? `; ${detail}` : ''}`);
   return new FtheapError(name, detail);
+}
+
+/** @internal The `EASSERT` error for the core's assert `code` (assembly/assert.ts A_*), failed in `where`. */
+export function assertError(code: number, where: string): FtheapError {
+  const name = Object.entries(ABI_ASSERTS).find(([, v]) => v === code)?.[0] ?? `assert ${code}`;
+  return new FtheapError(ErrorCode.EASSERT, `${name} (${code}) failed in ${where}`);
 }

@@ -13,7 +13,7 @@
 import type { AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions } from './api.ts';
 import type { CoreExports } from './core.ts';
 import { Domain } from './domain.ts';
-import { coreError, ErrorCode, FtheapError } from './errors.ts';
+import { assertError, coreError, ErrorCode, FtheapError } from './errors.ts';
 import { checkSharedMemory, mayNotBlock, packagedModule } from './platform.ts';
 import { readStats } from './stats.ts';
 import { attachThread, type Thread } from './thread.ts';
@@ -91,7 +91,8 @@ export class Runtime {
       maximumPages: number) {
     this.module = module;
     this.memory = memory;
-    this.exports = instance.exports as unknown as CoreExports;
+    const raw = instance.exports as unknown as CoreExports;
+    this.exports = raw.ft_assert_level() > 0 ? assertingExports(raw) : raw;
     this.maximumPages = maximumPages;
     this.u8view = new Uint8Array(memory.buffer);
     this.maxAllocSize = this.exports.ft_max_alloc_size() >>> 0;
@@ -193,4 +194,27 @@ export class Runtime {
     const b = this.bytes();
     return new DataView(b.buffer, ptr >>> 0, length);
   }
+}
+
+/**
+ * The exports of a build with asserts (the debug build), each wrapped so that a
+ * failed assert — a trap, since the core has no strings — becomes an
+ * FtheapError `EASSERT` naming the assert. The release build (level 0) is used
+ * unwrapped: it pays nothing.
+ */
+function assertingExports(raw: CoreExports): CoreExports {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(raw)) {
+    if (typeof f !== 'function') { out[name] = f; continue; }
+    out[name] = (...args: unknown[]) => {
+      try {
+        return (f as (...a: unknown[]) => unknown)(...args);
+      } catch (e) {
+        const code = e instanceof WebAssembly.RuntimeError ? raw.ft_assert_code() : 0;
+        if (code === 0) throw e;
+        throw assertError(code, name);
+      }
+    };
+  }
+  return out as unknown as CoreExports;
 }

@@ -8,6 +8,7 @@ import { BIN_LARGE_MAX as BINS, ST_BIN_CAPACITY, ST_BIN_LIVE, ST_BIN_PAGES, ST_B
   ST_COMMITTED, ST_HIGH_WATER_PAGES, ST_HUGE_BLOCKS, ST_HUGE_BYTES, ST_MAX_PAGES, ST_MEMORY_PAGES, ST_NORMAL_SEGMENTS,
   ST_PEAK, ST_THREADS_LIVE, ST_UNITS_FREE, ST_UNITS_LIVE, TAG_ANY } from './abi.gen.ts';
 import type { CoreExports } from './core.ts';
+import { assertError } from './errors.ts';
 
 const PAGE = 65536;   // bytes per Wasm page
 
@@ -49,4 +50,10 @@ export function readStats(x: CoreExports, memory: WebAssembly.Memory, thread: nu
   } finally {
     x.ft_stats_release();
   }
+}
+
+/** @internal Run the core's validators for the current thread; `EASSERT` naming the first that fails. */
+export function validate(x: CoreExports): void {
+  const code = x.ft_debug_validate();
+  if (code !== 0) throw assertError(code, 'validate()');
 }

@@ -18,7 +18,7 @@ import * as mutex from './mutex.ts';
 import { waitAsync } from './platform.ts';
 import { ThreadQsbr, type QsbrOptions } from './qsbr.ts';
 import type { Runtime } from './runtime.ts';
-import { readStats } from './stats.ts';
+import { readStats, validate } from './stats.ts';
 import * as stw from './stop-the-world.ts';
 import * as blocks from './visit.ts';
 
@@ -231,6 +231,19 @@ export class Thread {
   stats(tag?: TagValue): AllocatorStats {
     this.enter();
     return readStats(this.x, this.runtime.memory, this.id, tag);
+  }
+
+  /**
+   * Re-check the core's invariants that this thread may check now: its heaps
+   * (page queues, and every page's count of used and free blocks), its segments
+   * (slices tiled by pages and free spans), the runtime's pool of 4 MiB units, its
+   * domain's thread list and QSBR slots. Throws `EASSERT` naming the first that
+   * fails. Works on either build; the debug build also runs these checks by itself
+   * at the allocator's and the thread machinery's slow paths.
+   */
+  validate(): void {
+    this.enter();
+    validate(this.x);
   }
 
   // ---- Delayed free and block walking (src/delayed-free.ts, src/visit.ts) -----------

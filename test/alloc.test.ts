@@ -3,6 +3,7 @@
 // huge, tag kept), usableSize, alignedAlloc for every power of two up to 2 MiB,
 // huge blocks and the unit pool, tags and visitBlocks, stats after freeing
 // everything, and out of memory (ENOMEM, then the heap keeps working).
+import { BIN_LARGE_MAX } from '../src/abi.gen.ts';
 import { describe, expect, it } from 'vitest';
 import { attached, expectBalanced } from './fixtures/harness.ts';
 import { checkBytes, checkPattern, fillPattern, patternSeed } from './fixtures/pattern.ts';
@@ -43,7 +44,7 @@ describe('alloc', () => {
     const { rt, t } = await attached();
     const x = rt.exports;
     const blocks: Array<{ p: number; size: number; usable: number }> = [];
-    for (let bin = 1; bin <= 68; bin++) {
+    for (let bin = 1; bin <= BIN_LARGE_MAX; bin++) {
       const bs = x.ft_bin_size(bin);
       const prev = bin === 1 ? 0 : x.ft_bin_size(bin - 1);
       for (const size of new Set([prev + 1, (prev + bs) >> 1, bs])) {

@@ -7,9 +7,11 @@
 // zeros), and stats count at least the live blocks; every few steps and at the
 // end, after collect() on both threads, stats count exactly the live blocks and
 // visitBlocks(tag) of each thread lists exactly its live blocks of that tag. At
-// the end everything is freed and stats show nothing used. Runs on the release
-// build and, with fewer runs, on the debug build (which also promises that a
-// fresh block, huge ones aside, holds only 0xD0/0xDD after its first word).
+// the end everything is freed and stats show nothing used. At those full checks
+// both threads also run the core's validators (t.validate()). Runs on the release
+// build and, with fewer runs, on the debug build, whose slow paths run the
+// validators by themselves too (and which promises that a fresh block, huge ones
+// aside, holds only 0xD0/0xDD after its first word).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
@@ -108,6 +110,7 @@ async function run(actions: Action[], debug: boolean): Promise<void> {
     if (used < live.size) expect.fail(`${what}: stats count ${used} blocks, ${live.size} are live`);
     if (!visits) return;
     threads.forEach((t) => t.collect());   // drains delayed frees: now exact
+    threads.forEach((t) => t.validate());  // the core's validators: heaps, pages, segments, units, lists, slots
     expect(rt.stats().totals.blocksUsed, `${what}: stats blocksUsed after collect`).toBe(live.size);
     threads.forEach((t, owner) => {
       const tags = new Set([0, ...[...live.values()].filter((b) => b.owner === owner).map((b) => b.tag)]);

@@ -6,9 +6,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import type { CoreExports } from '../src/index.ts';
+import { BIN_LARGE_MAX as BINS } from '../src/abi.gen.ts';
 
 const LARGE_OBJ_MAX = 2 * 1024 * 1024;
-const BINS = 68;
 
 let x: CoreExports;
 /** binOf[size] for every size 0..LARGE_OBJ_MAX, and blockSize[bin] for 0..69. */

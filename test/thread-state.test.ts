@@ -23,12 +23,13 @@ import { describe, expect, it } from 'vitest';
 import { Checkpoint, InterruptError, Runtime } from '../src/index.ts';
 import { expectBalanced, LIMIT, Peer, pendingAfter, TEST_TIMEOUT, until, useHarness } from './fixtures/harness.ts';
 import { counter, Ctl, flag, interrupts, iters, newCtl, setCtl } from './fixtures/protocol.ts';
+import { ROOT, R_THREAD_LIST } from '../src/abi.gen.ts';
 import { RawState } from './fixtures/thread-shared.ts';
 import type { LoopResult, StopResult } from './fixtures/thread-shared.ts';
 import { codeOf } from './fixtures/util.ts';
 
-/** The runtime-wide thread list's head (assembly/layout.ts ROOT + R_THREAD_LIST): the newest record. */
-const NEWEST_THREAD = 1024 + 48;
+/** The runtime-wide thread list's head (ROOT + R_THREAD_LIST, generated from assembly/layout.ts): the newest record. */
+const NEWEST_THREAD = ROOT + R_THREAD_LIST;
 
 useHarness();
 

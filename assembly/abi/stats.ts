@@ -1,5 +1,6 @@
 // abi/stats.ts — looking at the heap: block walks, statistics, page validation.
 
+import { assertCodeGet, assertFirst, ASSERT_LEVEL } from "../assert";
 import { curThread } from "../current";
 import { EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
 import { osResetPeak } from "../os";
@@ -7,7 +8,8 @@ import { pageIsValid } from "../page";
 import { statsRelease, statsSnapshot } from "../stats";
 import { visitBegin, visitNext } from "../visit";
 import { TAG_COUNT } from "../layout";
-import { fail } from "./result";
+import { threadValidate } from "../lifecycle";
+import { fail, failValue } from "./result";
 
 /** Start walking the current thread's live blocks of `tag` (status). */
 export function ft_visit_begin(tag: u32): i32 {
@@ -26,3 +28,16 @@ export function ft_stats_reset_peak(): void { osResetPeak(); }
 
 /** Debug: re-check a page's counting invariant (owner only). */
 export function ft_debug_page_valid(page: usize): bool { return pageIsValid(page); }
+
+/** Debug: run every validator the current thread may run (lifecycle.ts threadValidate): A_NONE or the failing A_* code. */
+export function ft_debug_validate(): u32 {
+  if (curThread == 0) return <u32>failValue(ENOT_ATTACHED);
+  return threadValidate(curThread);
+}
+
+/** The code of the assert that trapped on this instance (assert.ts A_*), 0 if none did. */
+export function ft_assert_code(): u32 { return assertCodeGet(); }
+/** The first assert that failed on any thread of the runtime, 0 if none did. */
+export function ft_assert_first(): u32 { return assertFirst(); }
+/** The assert tier compiled in: 0 release, 3 debug (assert.ts). */
+export function ft_assert_level(): i32 { return ASSERT_LEVEL; }
