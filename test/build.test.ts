@@ -2,7 +2,8 @@
 // shared memory. build/ftheap.wasm and build/ftheap.debug.wasm are parsed by hand
 // (scripts/wasm-tools.mjs: magic, version, then sections): no Data (11), DataCount
 // (12) or Start (8) section, since those re-run on every instantiation; the only
-// import is env.memory, a shared memory with a maximum. Then, live: instantiating
+// imports are env.memory (a shared memory with a maximum) and env.now (the clock).
+// Then, live: instantiating
 // the module again on a memory in use leaves every byte as it was, and a second
 // instance (a second "thread") sees and frees the first one's block.
 import { readFileSync } from 'node:fs';
