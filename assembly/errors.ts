@@ -21,6 +21,9 @@ export const ENOT_LOCKED: i32 = 13;    // unlock of a mutex that is not locked
 export const EINVAL_STATE: i32 = 14;   // the call needs another thread state (e.g. a stop inside a stop)
 export const EINVAL_ARG: i32 = 15;     // an argument out of its range (e.g. a QSBR goal, a limit)
 export const ERANGE: i32 = 16;         // an index at or past a shared list's length (shared-list.ts)
+export const ETIMEDOUT: i32 = 17;      // a wait with a timeout ran out; nothing changed
+export const EWRONG_DOMAIN: i32 = 18;  // a block, thread or object of another domain
+export const EBUSY: i32 = 19;          // the domain still has threads that have not exited
 // @abi-end
 
 /** Per instance, i.e. per thread: Wasm globals are not shared. */

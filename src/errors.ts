@@ -27,6 +27,9 @@ export const ErrorCode = {
   EINVAL_OPTION: 'EINVAL_OPTION',
   EPLATFORM: 'EPLATFORM',
   ERANGE: 'ERANGE',
+  ETIMEDOUT: 'ETIMEDOUT',
+  EWRONG_DOMAIN: 'EWRONG_DOMAIN',
+  EBUSY: 'EBUSY',
   EINTERNAL: 'EINTERNAL',
   EASSERT: 'EASSERT',
 } as const;
@@ -60,6 +63,9 @@ const MESSAGES: Record<ErrorCode, string> = {
   EINVAL_OPTION: 'invalid option',
   EPLATFORM: 'platform does not support shared WebAssembly memory here',
   ERANGE: 'index out of range: not an integer below the length of the shared list',
+  ETIMEDOUT: 'timed out: the wait ran past its timeoutMs; nothing was changed',
+  EWRONG_DOMAIN: 'wrong domain: the block or thread belongs to another domain',
+  EBUSY: 'busy: the domain still has threads that have not exited',
   EINTERNAL: 'internal error: the core returned a code the facade does not know (a bug in ftheap)',
   EASSERT: 'an internal assert of the core failed (debug build): the shared state is inconsistent (a bug in ftheap or memory corruption)',
 };
@@ -77,11 +83,17 @@ const MESSAGES: Record<ErrorCode, string> = {
 export class FtheapError extends Error {
   /** What went wrong; stable, meant for programs. */
   readonly code: ErrorCode;
+  /**
+   * `ETIMEDOUT` and `EBUSY`: the ids of the threads that held the call up (a
+   * stop-the-world's unpaused threads, a domain's unexited threads). Empty otherwise.
+   */
+  readonly blockers: readonly number[];
 
-  constructor(code: ErrorCode, detail?: string) {
+  constructor(code: ErrorCode, detail?: string, blockers: readonly number[] = []) {
     super(detail ? `${MESSAGES[code]} (${detail})` : MESSAGES[code]);
     this.name = 'FtheapError';
     this.code = code;
+    this.blockers = blockers;
   }
 }
 
