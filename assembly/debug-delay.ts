@@ -10,6 +10,8 @@
 //
 // Thread-local only: nothing here is shared.
 
+import { loadAcquire, storeRelease } from "./atomics";
+import { waitWhile, wake } from "./host";
 import { FT_DEBUG_BUILD } from "./layout";
 
 let readDelaySpins: u32 = 0;
@@ -32,4 +34,49 @@ function debugSpin(n: u32): void {
   let x = sink;
   for (let i: u32 = 0; i < n; i++) x = x * 1664525 + 1013904223;   // not optimised away: stored below
   sink = x;
+}
+
+// ---- Pause points: a deterministic schedule for race tests (debug build only) ----
+//
+// A race test needs one thread stopped at an exact instruction while another
+// does its part. Code on a racy path calls debugPause(DP_*). A test arms a point
+// on one instance with ft_debug_pause_at(point, flag, hits): the `hits`-th time
+// that instance reaches the point it stores 1 in the shared word `flag`, wakes
+// waiters on it, and waits until the test (from another thread) stores 2 there;
+// then it disarms and goes on. The release build compiles every call away.
+//
+// Points are numbered in ranges by area so they stay stable:
+//   1..19   thread records, states, stop-the-world, critical sections
+//   20..39  mutex, delayed free, QSBR, shared structures
+//   40..59  abandonment, reaping, exit, domain teardown
+// @abi-begin delay-points
+export const DP_NONE: u32 = 0;
+// @abi-end
+
+let pausePoint: u32 = 0;
+let pauseFlag: usize = 0;
+let pauseHits: u32 = 0;
+
+/** Arm pause point `point` on this instance (0 disarms); see above. */
+export function debugPauseArm(point: u32, flag: usize, hits: u32): void {
+  pausePoint = point;
+  pauseFlag = flag;
+  pauseHits = hits == 0 ? 1 : hits;
+}
+
+/** A pause point: stop here when a test armed `point` on this instance (debug build). */
+// @ts-ignore: decorator
+@inline export function debugPause(point: u32): void {
+  if (FT_DEBUG_BUILD) {
+    if (pausePoint == point) debugPauseHit();
+  }
+}
+
+function debugPauseHit(): void {
+  if (--pauseHits != 0) return;
+  const flag = pauseFlag;
+  pausePoint = 0;
+  storeRelease(flag, 1);
+  wake(flag, -1);
+  while (loadAcquire(flag) == 1) waitWhile(flag, 1, 50);
 }

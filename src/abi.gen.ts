@@ -33,6 +33,10 @@
 /** @internal */ export const VERSION_MASK = 0xFFFFFF; // 24 bits
 /** @internal */ export const ABI_BREAKER = { BRK_PLEASE_STOP, BRK_EXPLICIT_MERGE, BRK_GC_SCHEDULED, BRK_DELAYED_FREE, BRK_ASYNC_INTERRUPT, EV_VERSION_CHANGED, EV_STOPPED, EV_WOULD_BLOCK, VERSION_SHIFT, VERSION_MASK } as const;
 
+// delay-points (assembly/debug-delay.ts)
+/** @internal */ export const DP_NONE = 0;
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE } as const;
+
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;
 /** @internal */ export const ENOMEM = 1; // the memory cannot grow enough
@@ -51,7 +55,10 @@
 /** @internal */ export const EINVAL_STATE = 14; // the call needs another thread state (e.g. a stop inside a stop)
 /** @internal */ export const EINVAL_ARG = 15; // an argument out of its range (e.g. a QSBR goal, a limit)
 /** @internal */ export const ERANGE = 16; // an index at or past a shared list's length (shared-list.ts)
-/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE } as const;
+/** @internal */ export const ETIMEDOUT = 17; // a wait with a timeout ran out; nothing changed
+/** @internal */ export const EWRONG_DOMAIN = 18; // a block, thread or object of another domain
+/** @internal */ export const EBUSY = 19; // the domain still has threads that have not exited
+/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY } as const;
 
 // size-classes (assembly/layout.ts)
 /** @internal */ export const BIN_LARGE_MAX = 68;

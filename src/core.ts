@@ -116,6 +116,7 @@ export interface CoreExports {
   ft_map_destroy(map: number): number;
   ft_debug_map_valid(map: number): number;
   ft_debug_read_delay(spins: number): void;
+  ft_debug_pause_at(point: number, flag: number, hits: number): void;
   [name: string]: unknown;
 }
 

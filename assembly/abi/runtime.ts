@@ -5,7 +5,7 @@ import { hostSetCanBlock } from "../host";
 import { runtimeInit } from "../init";
 import { MAX_ALLOC_SIZE } from "../alloc";
 import { binBlockSize, binOf } from "../size-class";
-import { debugReadDelaySet } from "../debug-delay";
+import { debugPauseArm, debugReadDelaySet } from "../debug-delay";
 import { BIN_LARGE_MAX, LARGE_OBJ_MAX } from "../layout";
 
 // @abi-begin runtime
@@ -37,3 +37,5 @@ export function ft_bin_size(bin: u32): u32 { return bin == 0 || bin > BIN_LARGE_
 
 /** Debug build: this instance's lock-free reads of lists and maps spin `spins` times after loading the storage pointer (race tests). */
 export function ft_debug_read_delay(spins: u32): void { debugReadDelaySet(spins); }
+/** Debug build: pause this instance at point `point` the `hits`-th time (debug-delay.ts); 0 disarms. */
+export function ft_debug_pause_at(point: u32, flag: usize, hits: u32): void { debugPauseArm(point, flag, hits); }
