@@ -13,13 +13,13 @@
 
 import { A_HEAP, A_OWNER, A_PAGE, ASSERT_INTERNAL, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
-import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, setError } from "./errors";
+import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, setError } from "./errors";
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from "./heap";
-import { hookCheckpointAlloc, hookHeldPagesCollect, hookPageHoldCancel } from "./hooks";
+import { hookCheckpointAlloc, hookHeldPagesCollect, hookOutOfMemory, hookPageHoldCancel, hookReclaim } from "./hooks";
 import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront } from "./page-queue";
 import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
   xtfMake } from "./page";
-import { blockIsFree, ftFree } from "./free";
+import { blockInDomain, blockIsFree, ftFree } from "./free";
 import { curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
@@ -27,7 +27,7 @@ import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
-  SEG_THREAD, SEG_UNITS, SEG_USED, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
+  SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
 /** Largest request ever considered: the 4 GiB address space less the runtime area. */
 export const MAX_ALLOC_SIZE: usize = 0xFFFFFFFF - (SEGMENT_SIZE << 1);
@@ -61,8 +61,14 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   if ((calls & GENERIC_COLLECT_MASK) == 0) heapCollect(heap, false, false);
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
   const bin = binOf(size);
-  const page = findPage(heap, bin);
-  if (page == 0) { setError(ENOMEM); return 0; }
+  let page = findPage(heap, bin);
+  if (page == 0) {
+    // Before ENOMEM: release what this thread (and its domain's pool) keeps, ask
+    // the other threads to release theirs, and try once more.
+    hookOutOfMemory(<usize>load<u32>(heap, H_THREAD));
+    page = findPage(heap, bin);
+    if (page == 0) { setError(ENOMEM); return 0; }
+  }
   if (ASSERT_VALIDATE) {
     assertThat(pageIsValid(page), A_PAGE);
     assertThat(queueIsValid(heap, bin), A_HEAP);
@@ -92,6 +98,20 @@ function findPage(heap: usize, bin: u32): usize {
   heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
   const thread = <usize>load<u32>(heap, H_THREAD);
   if (load<u32>(thread, T_HELD_FIRST) != 0) hookHeldPagesCollect(thread);   // or a held one
+  // Segments of exited threads before fresh memory (abandon.ts): then search again.
+  if (hookReclaim(thread, heap, bin, pageSlicesFor(binBlockSize(bin)))) {
+    page = queueFirst(heapQueue(heap, bin));
+    while (page != 0) {
+      if (load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
+        if (load<u32>(page, P_FREE) == 0) pageExtend(page);
+        store<u8>(page, 0, P_RETIRE);
+        hookPageHoldCancel(page);
+        queueMoveToFront(heap, bin, page);
+        return page;
+      }
+      page = <usize>load<u32>(page, P_NEXT);
+    }
+  }
   return pageFresh(heap, bin);
 }
 
@@ -114,13 +134,19 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
   const offset: u32 = align > HUGE_BLOCK_OFFSET ? align : HUGE_BLOCK_OFFSET;
   const bytes = <u64>offset + <u64>size;
   const units = <u32>((bytes + <u64>SEGMENT_SIZE - 1) >> SEGMENT_SHIFT);
-  const seg: usize = bytes > <u64>MAX_ALLOC_SIZE ? 0 : osUnitsAlloc(units, UNIT_HUGE);
-  if (seg == 0) { setError(ENOMEM); return 0; }
+  if (bytes > <u64>MAX_ALLOC_SIZE) { setError(ENOMEM); return 0; }
   const thread = <usize>load<u32>(heap, H_THREAD);
+  let seg = osUnitsAlloc(units, UNIT_HUGE);
+  if (seg == 0) {
+    hookOutOfMemory(thread);   // as in mallocGeneric
+    seg = osUnitsAlloc(units, UNIT_HUGE);
+    if (seg == 0) { setError(ENOMEM); return 0; }
+  }
   memory.fill(seg, 0, SEG_PAGES + PAGE_REC_SIZE);
   store<u32>(seg, UNIT_HUGE, SEG_KIND);
   store<u32>(seg, 1, SEG_USED);
   store<u32>(seg, units, SEG_UNITS);
+  store<u32>(seg, load<u32>(thread, T_DOMAIN), SEG_DOMAIN);
   const page = seg + SEG_PAGES;
   const usable = <u32>((<u64>units << SEGMENT_SHIFT) - <u64>offset);
   const committed = offset + <u32>size;
@@ -164,6 +190,7 @@ export function blockUsableSize(p: usize): usize {
     if (page != 0 && loadAcquire(page + P_USED) == 0) page = 0;
   }
   if (page == 0) { setError(EINVAL_PTR); return 0; }
+  if (!blockInDomain(p)) { setError(EWRONG_DOMAIN); return 0; }
   return <usize>load<u32>(page, P_BLOCK_SIZE);
 }
 

@@ -22,6 +22,7 @@ export const BRK_EXPLICIT_MERGE: u32 = 1 << 1;    // merge biased refcounts (rep
 export const BRK_GC_SCHEDULED: u32 = 1 << 2;      // run the collector (reported)
 export const BRK_DELAYED_FREE: u32 = 1 << 3;      // a forced advance: delayed frees are due (reported)
 export const BRK_ASYNC_INTERRUPT: u32 = 1 << 4;   // this thread alone is interrupted (reported)
+export const BRK_RELEASE: u32 = 1 << 5;           // another thread ran out of memory: release kept pages
 export const EV_VERSION_CHANGED: u32 = 1 << 8;    // the domain's version changed since the last checkpoint
 export const EV_STOPPED: u32 = 1 << 9;            // this thread was paused by a stop-the-world
 export const EV_WOULD_BLOCK: u32 = 1 << 10;       // it must pause but may not wait here: left SUSPENDED

@@ -51,7 +51,7 @@ import { mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
 import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK,
-  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, SEG_THREAD, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_QSBR_FLAGS } from "./layout";
+  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, SEG_DOMAIN, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_QSBR_FLAGS } from "./layout";
 import { lockDetaching } from "./thread";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
@@ -149,7 +149,7 @@ export function hugeFreeHeld(seg: usize, bytes: u32): bool {
   const thread = curThread;
   if (thread == 0) return false;
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  if (<usize>load<u32>(<usize>loadAcquire(seg + SEG_THREAD), T_DOMAIN) != domain) return false;
+  if (<usize>load<u32>(seg, SEG_DOMAIN) != domain) return false;
   if (!enqueue(thread, domain, seg | ITEM_HUGE, bytes)) { takeError(); return false; }
   return true;
 }

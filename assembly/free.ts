@@ -19,15 +19,15 @@
 //
 // See also: page.ts (lists and the delayed state), alloc.ts, heap.ts (drain).
 
-import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
-import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, OK, setError } from "./errors";
+import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
   xtfMake, xtfState } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -106,7 +106,17 @@ function freeSlow(p: usize): i32 {
     freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, p);
     return OK;
   }
+  if (!blockInDomain(p)) return failWith(EWRONG_DOMAIN);
   return freeMt(page, p);
+}
+
+/**
+ * Does the block at `p` (in a live segment) belong to the current thread's
+ * domain? A segment's domain never changes while it is live; with no current
+ * thread there is nothing to compare with (the caller fails otherwise).
+ */
+export function blockInDomain(p: usize): bool {
+  return curThread == 0 || load<u32>(segmentOf(p), SEG_DOMAIN) == load<u32>(curThread, T_DOMAIN);
 }
 
 /** Owner frees a block already known valid and not free (also drains xdelayedFree). */
@@ -138,6 +148,10 @@ function freeMt(page: usize, p: usize): i32 {
     }
     if (xtfCas(page, tf, next)) break;  // partner: pageCollect's swap
   }
+  // An abandoned segment (its owner exited): tell the domain's pool to collect
+  // (abandon.ts). Read after the push: see abandon.ts on the order.
+  const seg = segmentOf(p);
+  if (loadAcquire(seg + SEG_THREAD) == 0) markAbandonDirty(seg);
   if (useDelayed) {
     // While the state is FREEING the owner waits in pageSetDelayed, so the heap
     // read here stays the page's heap until the push is done.
@@ -154,6 +168,12 @@ function freeMt(page: usize, p: usize): i32 {
     }
   }
   return OK;
+}
+
+/** A block was freed into the abandoned segment `seg`: its domain's pool should be collected. */
+function markAbandonDirty(seg: usize): void {
+  const flag = <usize>load<u32>(seg, SEG_DOMAIN) + D_ABANDON_DIRTY;
+  if (loadAcquire(flag) == 0) storeRelease(flag, 1);
 }
 
 // ---- Double-free search ---------------------------------------------------------
@@ -206,6 +226,7 @@ function freeSpecial(p: usize): i32 {
   if (unitState(unitOf(p)) != UNIT_HUGE) return failWith(EINVAL_PTR);
   const page = hugeBlockPage(p);
   if (page == 0) return failWith(EINVAL_PTR);
+  if (!blockInDomain(p)) return failWith(EWRONG_DOMAIN);
   // Any thread may free a huge block; claiming `used` 1 -> 0 makes it exactly once.
   if (!casAcqRel(page + P_USED, 1, 0)) return failWith(EDOUBLE_FREE);
   const seg = segmentOf(p);
@@ -215,11 +236,15 @@ function freeSpecial(p: usize): i32 {
   return OK;
 }
 
+/**
+ * Give a huge block's segment back. Its owner is taken with a swap: an owner
+ * exiting at the same time makes it ownerless with a CAS (abandon.ts), and
+ * whichever of the two wins decrements the owner's huge count, once.
+ */
 export function hugeSegmentFree(seg: usize): void {
   const page = seg + SEG_PAGES;
-  const thread = <usize>loadAcquire(seg + SEG_THREAD);
-  addRelaxed(thread + T_HUGE_COUNT, <u32>-1);
+  const thread = <usize>swapAcqRel(seg + SEG_THREAD, 0);
+  if (thread != 0) addRelaxed(thread + T_HUGE_COUNT, <u32>-1);
   osDecommit(load<u32>(page, P_LOCAL_FREE));   // huge records keep their committed bytes there
-  storeRelease(seg + SEG_THREAD, 0);
   osUnitsFree(seg, load<u32>(seg, SEG_UNITS));
 }

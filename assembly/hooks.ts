@@ -21,8 +21,12 @@
 //   hookLockDetaching         critical-section.ts,    thread.ts      lockDetaching
 //                             stop-the-world.ts
 //   hookWaitDetached          stop-the-world.ts       thread.ts      waitDetached
+//   hookReclaim               alloc.ts (fresh page)   abandon.ts     abandonedReclaim
+//   hookOutOfMemory           alloc.ts (before ENOMEM) lifecycle.ts  threadRelieveMemory
 
+import { abandonedReclaim } from "./abandon";
 import { hugeFreeHeld } from "./delayed-free";
+import { threadRelieveMemory } from "./lifecycle";
 import { heldPagesCollect, pageHold, pageHoldCancel, pageHoldClear, pageTagHeld } from "./qsbr-pages";
 import { lockDetaching, threadCheckpointAlloc, waitDetached } from "./thread";
 
@@ -55,6 +59,18 @@ import { lockDetaching, threadCheckpointAlloc, waitDetached } from "./thread";
 /** The allocation slow path: pause here for a pending stop-the-world (keeping the QSBR seq). */
 // @ts-ignore: decorator
 @inline export function hookCheckpointAlloc(thread: usize): void { threadCheckpointAlloc(thread); }
+
+// ---- Abandoned segments, running out of memory ------------------------------------------
+
+/** Before a fresh page: adopt segments exited threads left in the domain's pool; true if any. */
+// @ts-ignore: decorator
+@inline export function hookReclaim(thread: usize, heap: usize, bin: u32, slices: u32): bool {
+  return abandonedReclaim(thread, heap, bin, slices);
+}
+
+/** Before ENOMEM: the thread releases what it keeps and asks the others to (then one retry). */
+// @ts-ignore: decorator
+@inline export function hookOutOfMemory(thread: usize): void { threadRelieveMemory(thread); }
 
 // ---- Waiting detached (critical sections, the stop's requester) --------------------------
 

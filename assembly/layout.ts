@@ -134,7 +134,12 @@ export const FIRST_UNIT: u32 = 1;
 //   +12   units       u32         4 MiB units covered (immutable while live)
 //   +16   next        u32 owner   the owner's segment list
 //   +20   prev        u32 owner
+//   +24   domain      u32         the domain whose memory this is (immutable while live)
+//   +28   abandonNext u32 (domain's abandonLock) the domain's abandoned pool (abandon.ts)
 //   +256  page records [128] x 128 B; record i describes slice i
+//
+// Owner: xthreadId names it; 0 = abandoned (its thread exited; the segment waits in
+// its domain's pool, where the pool's lock holder acts as its owner) or free.
 //
 // Invariant (normal): slices 1..127 are tiled by pages and free spans; a record with
 // blockSize != 0 is the first slice of a live page; every other slice of a page has
@@ -145,6 +150,8 @@ export const SEG_USED: usize = 8;
 export const SEG_UNITS: usize = 12;
 export const SEG_NEXT: usize = 16;
 export const SEG_PREV: usize = 20;
+export const SEG_DOMAIN: usize = 24;
+export const SEG_ABANDON_NEXT: usize = 28;
 export const SEG_PAGES: usize = 256;
 export const PAGE_REC_SHIFT: u32 = 7;                        // 128-byte page records
 export const PAGE_REC_SIZE: u32 = 1 << PAGE_REC_SHIFT;
@@ -262,7 +269,6 @@ export const HEAP_SIZE: u32 = 1152;
 //   +232  dfPending    u32 owner   items queued, not yet freed
 //   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
 //   +244  heldLast     u32 owner
-//   +248  orphanNext   u32 (domain's orphan list) exited with held pages (qsbr-pages.ts)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -298,7 +304,6 @@ export const T_DF_TAIL: usize = 228;
 export const T_DF_PENDING: usize = 232;
 export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
-export const T_ORPHAN_NEXT: usize = 248;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
@@ -315,7 +320,7 @@ export const THREAD_SUSPENDED: u32 = 3;
 export const THREAD_EXITED: u32 = 4;
 // @abi-end
 
-// ---- Domain record (384 B, meta area) -------------------------------------------
+// ---- Domain record (512 B, meta area) -------------------------------------------
 //
 //   +0    id           u32
 //   +4    threads      u32 (headLock) thread list head (push-only, via T_DOMAIN_NEXT)
@@ -347,8 +352,14 @@ export const THREAD_EXITED: u32 = 4;
 //   +360  chunkLock    u32 atomic  spin lock of the chunk pool
 //   +364  chunkFree    u32 (chunkLock) delayed-free chunks not in use (meta memory, reused)
 //   +368  chunks       u32 (chunkLock) chunks ever made
-//   +372  orphans      u32 atomic  exited threads that left held pages (push: CAS; take: swap)
-//   +376  orphanLock   u32 atomic  try-locked by the one thread acting as their owner
+//   Abandoned segments (abandon.ts):
+//   +384  abandonLock  u32 atomic  mutex over the pool: push, take, collect
+//   +388  abandoned    u32 (abandonLock) segments whose thread exited (list via SEG_ABANDON_NEXT)
+//   +392  abandonCount u32 atomic  segments in the pool (written under abandonLock)
+//   +396  abandonDirty u32 atomic  1: a block was freed into the pool (collect at a checkpoint)
+//   +400  abandonGoal  u64 atomic  smallest QSBR goal of a held page in the pool; 0 = none
+//   +408  abandonFreed u32 atomic  segments the pool gave back to the runtime (stats)
+//   +412  reclaimed    u32 atomic  segments adopted by live threads (stats)
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -377,9 +388,14 @@ export const D_PAGES_HELD: usize = 356;
 export const D_CHUNK_LOCK: usize = 360;
 export const D_CHUNK_FREE: usize = 364;
 export const D_CHUNKS: usize = 368;
-export const D_ORPHANS: usize = 372;
-export const D_ORPHAN_LOCK: usize = 376;
-export const DOMAIN_SIZE: u32 = 384;
+export const D_ABANDON_LOCK: usize = 384;
+export const D_ABANDONED: usize = 388;
+export const D_ABANDON_COUNT: usize = 392;
+export const D_ABANDON_DIRTY: usize = 396;
+export const D_ABANDON_GOAL: usize = 400;
+export const D_ABANDON_FREED: usize = 408;
+export const D_RECLAIMED: usize = 412;
+export const DOMAIN_SIZE: u32 = 512;
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------
 //

@@ -7,9 +7,12 @@
 //   1. PLEASE_STOP       suspend for a stop-the-world, wait, re-attach (thread.ts)
 //   2. EXPLICIT_MERGE    reported (biased refcounting merges here, later)
 //   3. delayed frees     due delayed frees and held pages (its own, and those exited
-//                        threads left) are freed whenever there are any
-//                        (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set when a
-//                        deferred advance was forced) is reported
+//                        threads handed to the domain) are freed whenever there are
+//                        any (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set when
+//                        a deferred advance was forced) is reported; the domain's
+//                        abandoned pool is collected when a block was freed into it
+//                        (abandon.ts); RELEASE (another thread ran out of memory):
+//                        the thread frees every empty page it keeps
 //   4. GC_SCHEDULED      reported (the facade runs the collector, later)
 //   5. version           the copy is refreshed if the domain's changed
 //   6. ASYNC_INTERRUPT   reported: the facade throws InterruptError
@@ -17,20 +20,21 @@
 // state (thread.ts threadCheckpointAlloc): it keeps the thread's QSBR seq while
 // suspended, so a pointer read lock-free stays protected across an allocation.
 //
-// Exit (before abandonment exists): the thread goes offline, every page is
-// switched to DELAY_NEVER, remote frees are drained, empty pages and segments are
-// freed (held pages whose goal is not reached wait on the domain's orphan list,
-// freed by a live thread's checkpoint later), pending delayed frees go to the
-// domain's queue, the QSBR slot is given back; pages with live blocks stay owned
-// by the exited record, and other threads can still free into them.
+// Exit: the thread goes offline, every page is switched to DELAY_NEVER, remote
+// frees are drained, empty pages and segments are freed (a held tag's empty pages
+// keep waiting for their goal), pending delayed frees go to the domain's queue,
+// every segment left is abandoned to the domain's pool (abandon.ts: other threads
+// free into it, collect it, adopt it), the QSBR slot is given back and the record
+// is recycled.
 //
 // Owner only: every function here runs on the thread's own instance.
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
 import { A_HEAP, A_NONE, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
 import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
-import { BRK_PLEASE_STOP, BRK_REPORTED, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
+import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
+import { abandonedCollect, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csSuspendAll } from "./critical-section";
 import { currentSet, curThread } from "./current";
 import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
@@ -41,12 +45,13 @@ import { mutexUnlock } from "./mutex";
 import { unitsAreValid } from "./os";
 import { segmentIsValid } from "./segment";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
-import { heldPagesCollect, heldPagesCollectOrphans, heldPagesOrphan } from "./qsbr-pages";
+import { heldPagesCollect } from "./qsbr-pages";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend } from "./thread";
-import { D_ORPHANS, D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREADS_LIVE, SEG_NEXT,
+import { D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
+  T_NEXT_ALL,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -99,7 +104,11 @@ export function threadCheckpoint(thread: usize): u32 {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   if (delayedHasWork(thread)) delayedProcess(thread, true);
   if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, true);
-  if (loadAcquire(domain + D_ORPHANS) != 0) heldPagesCollectOrphans(domain);
+  if (abandonedHasWork(domain)) abandonedCollect(domain, thread, false, true);
+  if (breakerHas(b, BRK_RELEASE)) {
+    breakerClear(thread, BRK_RELEASE);
+    threadCollect(thread, true);
+  }
   const reported = b & BRK_REPORTED;
   if (reported != 0) breakerClear(thread, reported);
   events |= reported;
@@ -120,6 +129,28 @@ export function threadCollect(thread: usize, force: bool): void {
     if (heap != 0) heapCollect(heap, force, false);
   }
   heldPagesCollect(thread, false);
+}
+
+/**
+ * The allocator is about to report ENOMEM (hooks.ts hookOutOfMemory): free every
+ * empty page this thread keeps (all tags), collect the domain's abandoned pool,
+ * and ask every other attached thread of the runtime to do the same at its next
+ * checkpoint (BRK_RELEASE). The caller retries once.
+ */
+export function threadRelieveMemory(thread: usize): void {
+  threadCollect(thread, true);
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  abandonedCollect(domain, thread, false, false);
+  let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  while (t != 0) {
+    if (t != thread && threadState(t) == THREAD_ATTACHED) breakerRequest(t, BRK_RELEASE);
+    t = <usize>load<u32>(t, T_NEXT_ALL);
+  }
+}
+
+/** Adopt every segment in the domain's abandoned pool (t.reclaimAbandoned()); the count. */
+export function threadReclaimAbandoned(thread: usize): u32 {
+  return abandonedReclaimAll(thread);
 }
 
 /** Free the thread's due delayed frees and held pages now; the items freed. */
@@ -144,6 +175,7 @@ export function threadExit(thread: usize): void {
     if (heap != 0) heapCollect(heap, true, true);
   }
   heldPagesCollect(thread, false);
+  const recyclable = abandonSegments(thread);
   qsbrUnregister(thread);
   csSuspendAll(thread);
   store<u32>(thread, 0, T_CS_DEPTH);
@@ -157,10 +189,7 @@ export function threadExit(thread: usize): void {
   addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
   addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
   if (curThread == thread) currentSet(0, EMPTY_HEAP);
-  // Held pages still waiting: a live thread frees them later (qsbr-pages.ts) and
-  // recycles the record then; otherwise it is recycled now if it owns nothing.
-  if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesOrphan(thread);
-  else threadRecycleExited(thread);
+  if (recyclable) threadRecycleExited(thread);
 }
 
 // ---- Validation (debug tools) ----------------------------------------------------------

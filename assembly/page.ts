@@ -191,28 +191,35 @@ export function pageExtend(page: usize): void {
  * ran dry, make `localFree` the new `free`. Owner only.
  */
 export function pageCollect(page: usize): void {
-  let tf = xtfLoad(page);
-  if (xtfBlock(tf) != 0) {
-    while (!xtfCas(page, tf, xtfMake(0, xtfState(tf)))) tf = xtfLoad(page);
-    const head = xtfBlock(tf);
-    const capacity = load<u32>(page, P_CAPACITY);
-    let tail = head;
-    let count: u32 = 1;
-    while (true) {
-      const next = blockNext(page, tail);
-      if (next == 0 || count > capacity) break;   // the bound guards against a corrupt list
-      tail = next;
-      count++;
-    }
-    blockSetNext(page, tail, <usize>load<u32>(page, P_LOCAL_FREE));
-    store<u32>(page, <u32>head, P_LOCAL_FREE);
-    store<u32>(page, load<u32>(page, P_USED) - count, P_USED);
-    hookPageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
-  }
+  if (pageCollectRemote(page)) hookPageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
   if (load<u32>(page, P_FREE) == 0) {
     store<u32>(page, load<u32>(page, P_LOCAL_FREE), P_FREE);
     store<u32>(page, 0, P_LOCAL_FREE);
   }
+}
+
+/**
+ * Move blocks other threads freed onto `localFree` (one swap); true when there
+ * were any. Owner only, or the abandoned pool's lock holder (abandon.ts).
+ */
+export function pageCollectRemote(page: usize): bool {
+  let tf = xtfLoad(page);
+  if (xtfBlock(tf) == 0) return false;
+  while (!xtfCas(page, tf, xtfMake(0, xtfState(tf)))) tf = xtfLoad(page);
+  const head = xtfBlock(tf);
+  const capacity = load<u32>(page, P_CAPACITY);
+  let tail = head;
+  let count: u32 = 1;
+  while (true) {
+    const next = blockNext(page, tail);
+    if (next == 0 || count > capacity) break;   // the bound guards against a corrupt list
+    tail = next;
+    count++;
+  }
+  blockSetNext(page, tail, <usize>load<u32>(page, P_LOCAL_FREE));
+  store<u32>(page, <u32>head, P_LOCAL_FREE);
+  store<u32>(page, load<u32>(page, P_USED) - count, P_USED);
+  return true;
 }
 
 // ---- Delayed-free state --------------------------------------------------------
@@ -229,6 +236,18 @@ export function pageSetDelayed(page: usize, state: u32): void {
     if (old == DELAY_FREEING) continue;
     if (old == state || old == DELAY_NEVER) return;
     if (xtfCas(page, tf, xtfMake(xtfBlock(tf), state))) return;
+  }
+}
+
+/**
+ * A page of an abandoned segment gets a live owner again (abandon.ts): NEVER ->
+ * NO. Remote frees meanwhile only push blocks (NEVER and NO both mean a plain
+ * push), so the CAS loop only races with them.
+ */
+export function pageAdoptDelayed(page: usize): void {
+  while (true) {
+    const tf = xtfLoad(page);
+    if (xtfCas(page, tf, xtfMake(xtfBlock(tf), DELAY_NO))) return;
   }
 }
 

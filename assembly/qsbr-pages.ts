@@ -18,25 +18,21 @@
 //
 // The walk (heldPagesCollect) runs at checkpoints, before a heap takes a fresh
 // page, and when heaps are collected; it stops at the first goal not reached.
-// The goal stays on the page record, so it survives abandonment (later issue).
 //
-// A thread that exits with held pages still waiting becomes an orphan: its record
-// goes on its domain's orphan list, and a live thread's checkpoint (the one that
-// wins a try-lock) acts as its owner to free them once due; then its segments can
-// go back to the pool and the record, left with nothing, is recycled. This is safe
-// because nobody else touches an exited record's heaps, spans or segment list:
-// remote frees only ever touch pages with live blocks, and held pages have none.
+// The goal stays on the page record, so it survives abandonment: a thread that
+// exits with held pages leaves them in its abandoned segments with their goals
+// (heldPagesDetach); the domain's pool frees them once due, or a thread that
+// adopts the segment puts them on its own held list (heldPageAdopt). See abandon.ts.
 //
-// Owner only (or the orphan list's lock holder, for orphans). The allocator reaches
-// this file through hooks.ts. See also: qsbr.ts (goals), page.ts (pageFree).
+// Owner only. The allocator reaches this file through hooks.ts. See also:
+// qsbr.ts (goals), page.ts (pageFree), abandon.ts.
 
 import { pageFreeNow, pageUnfull } from "./page";
-import { addRelaxed, casAcqRel, loadAcquire, subRelaxed, swapAcqRel } from "./atomics";
-import { mutexTryLock, mutexUnlock } from "./mutex";
-import { threadRecycleExited } from "./thread";
-import { qsbrGoalReached, qsbrHoldsTag, qsbrPageGoal, qsbrPollIssuing, qsbrScan } from "./qsbr";
-import { D_ORPHANS, D_ORPHAN_LOCK, T_ORPHAN_NEXT, D_PAGES_HELD, H_THREAD, P_BLOCK_SIZE, P_CAPACITY, P_IN_FULL, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV,
-  P_RETIRE, P_TAG, P_USED, P_XHEAP, T_DOMAIN, T_HELD_FIRST, T_HELD_LAST } from "./layout";
+import { addRelaxed, subRelaxed } from "./atomics";
+import { segmentOf } from "./segment";
+import { qsbrGoalReached, qsbrHoldsTag, qsbrPageGoal, qsbrPollIssuing, seqLt } from "./qsbr";
+import { D_PAGES_HELD, H_THREAD, P_BLOCK_SIZE, P_CAPACITY, P_IN_FULL, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV,
+  P_RETIRE, P_TAG, P_USED, P_XHEAP, SEG_DOMAIN, T_DOMAIN, T_HELD_FIRST, T_HELD_LAST } from "./layout";
 
 /** Cancel a page's hold, if it has one: goal 0, off its thread's list. */
 export function pageHoldClear(thread: usize, page: usize): void {
@@ -61,11 +57,11 @@ export function pageHoldClear(thread: usize, page: usize): void {
 
 /**
  * Is `page`'s tag one whose memory waits for a goal before reuse, in the domain
- * of the heap that owns it? (Normal pages and huge blocks alike.)
+ * the page's segment belongs to? (Normal pages and huge blocks alike; owned or
+ * abandoned.)
  */
 export function pageTagHeld(page: usize): bool {
-  const thread = <usize>load<u32>(<usize>loadAcquire(page + P_XHEAP), H_THREAD);
-  return qsbrHoldsTag(<usize>load<u32>(thread, T_DOMAIN), <u32>load<u8>(page, P_TAG));
+  return qsbrHoldsTag(<usize>load<u32>(segmentOf(page), SEG_DOMAIN), <u32>load<u8>(page, P_TAG));
 }
 
 /**
@@ -106,14 +102,9 @@ export function pageHold(heap: usize, page: usize): bool {
  * Returns the pages freed.
  */
 export function heldPagesCollect(thread: usize, atCheckpoint: bool): u32 {
-  return heldWalk(thread, atCheckpoint, true);
-}
-
-/** heldPagesCollect; without `mayScan` it trusts the cached minimum (no scan, no advance). */
-function heldWalk(thread: usize, atCheckpoint: bool, mayScan: bool): u32 {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   let freed: u32 = 0;
-  let scanned = !mayScan;
+  let scanned = false;
   let page = <usize>load<u32>(thread, T_HELD_FIRST);
   if (page == 0) return 0;
   const newest = load<u64>(<usize>load<u32>(thread, T_HELD_LAST), P_QSBR_GOAL);
@@ -133,35 +124,46 @@ function heldWalk(thread: usize, atCheckpoint: bool, mayScan: bool): u32 {
   return freed;
 }
 
-// ---- Orphans: held pages of exited threads -------------------------------------------
+// ---- Abandonment: held pages change owners ------------------------------------------------
 
-/** `thread` exits with held pages left: list it for a live thread to finish. */
-export function heldPagesOrphan(thread: usize): void {
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  while (true) {
-    const head = loadAcquire(domain + D_ORPHANS);
-    store<u32>(thread, head, T_ORPHAN_NEXT);
-    if (casAcqRel(domain + D_ORPHANS, head, <u32>thread)) return;
+/**
+ * The owner exits (abandon.ts): its held list dissolves. Pages allocated from
+ * since they were held lose their goal; empty ones keep it (the goal stays on
+ * the record, and the abandoned pool or an adopter honours it). Returns the
+ * smallest goal kept, 0 if none.
+ */
+export function heldPagesDetach(thread: usize): u64 {
+  let min: u64 = 0;
+  let page = <usize>load<u32>(thread, T_HELD_FIRST);
+  while (page != 0) {
+    const next = <usize>load<u32>(page, P_QSBR_NEXT);
+    if (load<u32>(page, P_USED) != 0) {
+      pageHoldClear(thread, page);
+    } else {
+      const goal = load<u64>(page, P_QSBR_GOAL);
+      if (min == 0 || seqLt(goal, min)) min = goal;
+      store<u32>(page, 0, P_QSBR_NEXT);
+      store<u32>(page, 0, P_QSBR_PREV);
+    }
+    page = next;
   }
+  store<u32>(thread, 0, T_HELD_FIRST);
+  store<u32>(thread, 0, T_HELD_LAST);
+  return min;
 }
 
 /**
- * Free the due held pages of the domain's orphans, acting as their owner; an
- * orphan left with no held page and no segment is recycled. Never waits: one
- * thread at a time (try-lock). Returns the pages freed.
+ * An adopted empty page still waiting for its goal joins `thread`'s held list,
+ * in goal order (searched from the newest end: adopted goals are usually old, so
+ * this is at worst O(held pages), and adoption is rare).
  */
-export function heldPagesCollectOrphans(domain: usize): u32 {
-  if (loadAcquire(domain + D_ORPHANS) == 0 || !mutexTryLock(domain + D_ORPHAN_LOCK)) return 0;
-  let freed: u32 = 0;
-  qsbrScan(domain);   // once; then each orphan's walk trusts the cached minimum (their goals are issued)
-  let orphan = <usize>swapAcqRel(domain + D_ORPHANS, 0);
-  while (orphan != 0) {
-    const next = <usize>load<u32>(orphan, T_ORPHAN_NEXT);
-    freed += heldWalk(orphan, false, false);
-    if (load<u32>(orphan, T_HELD_FIRST) != 0) heldPagesOrphan(orphan);
-    else threadRecycleExited(orphan);
-    orphan = next;
-  }
-  mutexUnlock(domain + D_ORPHAN_LOCK);
-  return freed;
+export function heldPageAdopt(thread: usize, page: usize): void {
+  const goal = load<u64>(page, P_QSBR_GOAL);
+  let after = <usize>load<u32>(thread, T_HELD_LAST);
+  while (after != 0 && seqLt(goal, load<u64>(after, P_QSBR_GOAL))) after = <usize>load<u32>(after, P_QSBR_PREV);
+  const before = after != 0 ? <usize>load<u32>(after, P_QSBR_NEXT) : <usize>load<u32>(thread, T_HELD_FIRST);
+  store<u32>(page, <u32>after, P_QSBR_PREV);
+  store<u32>(page, <u32>before, P_QSBR_NEXT);
+  if (after != 0) store<u32>(after, <u32>page, P_QSBR_NEXT); else store<u32>(thread, <u32>page, T_HELD_FIRST);
+  if (before != 0) store<u32>(before, <u32>page, P_QSBR_PREV); else store<u32>(thread, <u32>page, T_HELD_LAST);
 }

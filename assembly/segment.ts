@@ -10,7 +10,10 @@
 //
 // Ownership: only the owning thread touches a segment's spans, records and its
 // place in the owner's segment list; other threads read the header's xthreadId
-// (to know the block is not theirs) and the page records' immutable fields.
+// (to know the block is not theirs) and the page records' immutable fields. An
+// abandoned segment (xthreadId 0, abandon.ts) has no owner: its free spans are
+// marked in its records but queued nowhere, and the holder of its domain's pool
+// lock acts as its owner (the functions below take `thread` 0 for that).
 //
 // Free span record (first slice): blockSize = extBytes = 0, sliceCount = n, next/prev in a
 // span queue; the last slice (n > 1): sliceOffset = (n-1) * PAGE_REC_SIZE (128), blockSize = 0.
@@ -20,8 +23,8 @@ import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, storeRelease } from "./atomics";
 import { osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
-  SEGMENT_MASK, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
-  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_SEG_COUNT, T_SEG_FIRST, T_SPANS, UNIT_NORMAL } from "./layout";
+  SEGMENT_MASK, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
+  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SPANS, UNIT_NORMAL } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function segmentOf(ptr: usize): usize {
@@ -57,6 +60,7 @@ import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUN
 }
 
 function spanQueuePush(thread: usize, rec: usize): void {
+  if (thread == 0) return;   // abandoned: spans are marked in the records only
   const q = spanQueue(thread, spanBin(load<u32>(rec, P_SLICE_COUNT)));
   const first = load<u32>(q);
   store<u32>(rec, first, P_NEXT);
@@ -66,6 +70,7 @@ function spanQueuePush(thread: usize, rec: usize): void {
 }
 
 function spanQueueRemove(thread: usize, rec: usize): void {
+  if (thread == 0) return;
   const q = spanQueue(thread, spanBin(load<u32>(rec, P_SLICE_COUNT)));
   const next = load<u32>(rec, P_NEXT);
   const prev = load<u32>(rec, P_PREV);
@@ -94,7 +99,7 @@ function spanMakeFree(thread: usize, seg: usize, index: u32, count: u32): void {
 
 // ---- Segments ------------------------------------------------------------------
 
-function segmentListPush(thread: usize, seg: usize): void {
+export function segmentListPush(thread: usize, seg: usize): void {
   const first = load<u32>(thread, T_SEG_FIRST);
   store<u32>(seg, first, SEG_NEXT);
   store<u32>(seg, 0, SEG_PREV);
@@ -103,7 +108,7 @@ function segmentListPush(thread: usize, seg: usize): void {
   store<u32>(thread, load<u32>(thread, T_SEG_COUNT) + 1, T_SEG_COUNT);
 }
 
-function segmentListRemove(thread: usize, seg: usize): void {
+export function segmentListRemove(thread: usize, seg: usize): void {
   const next = load<u32>(seg, SEG_NEXT);
   const prev = load<u32>(seg, SEG_PREV);
   if (prev != 0) store<u32>(prev, next, SEG_NEXT); else store<u32>(thread, next, T_SEG_FIRST);
@@ -119,6 +124,7 @@ function segmentAlloc(thread: usize): usize {
   memory.fill(seg, 0, SEG_META_BYTES);
   store<u32>(seg, UNIT_NORMAL, SEG_KIND);
   store<u32>(seg, 1, SEG_UNITS);
+  store<u32>(seg, load<u32>(thread, T_DOMAIN), SEG_DOMAIN);
   storeRelease(seg + SEG_THREAD, <u32>thread);
   osCommit(SEG_META_BYTES);
   segmentListPush(thread, seg);
@@ -129,7 +135,7 @@ function segmentAlloc(thread: usize): usize {
 function segmentFree(thread: usize, seg: usize): void {
   // All pages are free, so coalescing left exactly one span [1, 128).
   spanQueueRemove(thread, sliceRecord(seg, 1));
-  segmentListRemove(thread, seg);
+  if (thread != 0) segmentListRemove(thread, seg);   // an abandoned one: its pool's collector unlinked it
   storeRelease(seg + SEG_THREAD, 0);
   osDecommit(SEG_META_BYTES);
   osUnitsFree(seg, 1);
@@ -179,8 +185,13 @@ function segmentPageTake(thread: usize, count: u32): usize {
   return rec;
 }
 
-/** Give a page's slices back: coalesce with free neighbours; free an empty segment. */
-export function segmentPageFree(thread: usize, rec: usize): void {
+/**
+ * Give a page's slices back: coalesce with free neighbours; free an empty segment
+ * (true then: its memory is no longer ours to read). `thread` 0: the segment is
+ * abandoned and the caller holds its pool's lock (and unlinked it from the pool
+ * if this was its last page: see segmentLastPage).
+ */
+export function segmentPageFree(thread: usize, rec: usize): bool {
   const seg = segmentOf(rec);
   let index = recordIndex(seg, rec);
   let count = load<u32>(rec, P_SLICE_COUNT);
@@ -209,8 +220,32 @@ export function segmentPageFree(thread: usize, rec: usize): void {
   spanMakeFree(thread, seg, index, count);
   const used = load<u32>(seg, SEG_USED) - 1;
   store<u32>(seg, used, SEG_USED);
-  if (used == 0) segmentFree(thread, seg);
-  else if (ASSERT_VALIDATE) assertThat(segmentIsValid(thread, seg, 0), A_SEGMENT);
+  if (used == 0) { segmentFree(thread, seg); return true; }
+  if (ASSERT_VALIDATE) assertThat(segmentIsValid(thread, seg, 0), A_SEGMENT);
+  return false;
+}
+
+/** Is `page` the last live page of its segment (freeing it frees the segment)? */
+// @ts-ignore: decorator
+@inline export function segmentLastPage(page: usize): bool {
+  return load<u32>(segmentOf(page), SEG_USED) == 1;
+}
+
+/**
+ * Abandon (`adopt` false) or adopt (`adopt` true) the free spans of `seg`:
+ * take them out of `thread`'s span queues, or put them in. Owner (or the
+ * adopter, which holds the segment exclusively).
+ */
+export function segmentSpansMove(thread: usize, seg: usize, adopt: bool): void {
+  let index: u32 = 1;
+  while (index < SLICES_PER_SEGMENT) {
+    const rec = sliceRecord(seg, index);
+    const n = load<u32>(rec, P_SLICE_COUNT);
+    if (load<u32>(rec, P_BLOCK_SIZE) == 0) {
+      if (adopt) spanQueuePush(thread, rec); else spanQueueRemove(thread, rec);
+    }
+    index += n;
+  }
 }
 
 /** Is `thread` the owner of the segment holding `ptr`? One atomic load. */
@@ -228,6 +263,7 @@ export function segmentPageFree(thread: usize, rec: usize): void {
  */
 export function segmentIsValid(thread: usize, seg: usize, taking: usize): bool {
   if (loadAcquire(seg + SEG_THREAD) != <u32>thread || load<u32>(seg, SEG_KIND) != UNIT_NORMAL) return false;
+  if (thread != 0 && load<u32>(seg, SEG_DOMAIN) != load<u32>(thread, T_DOMAIN)) return false;
   let pages: u32 = 0;
   let index: u32 = 1;
   while (index < SLICES_PER_SEGMENT) {

@@ -207,13 +207,15 @@ export function threadInterrupt(target: usize): void {
 
 /**
  * An EXITED record that owns no segment any more goes back to its domain's free
- * records (at exit, or once another thread freed its held pages). No-op otherwise.
+ * records (once, at exit: it abandoned its segments). It stays EXITED there, so a
+ * thread id read from outside says "exited" until threadNew hands the record out
+ * again. No-op if it still owns huge segments (see abandon.ts).
  */
 export function threadRecycleExited(thread: usize): void {
   if (load<u32>(thread, T_SEG_COUNT) != 0 || loadAcquire(thread + T_HUGE_COUNT) != 0) return;
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   headLock();
-  if (casAcqRel(thread + T_STATE, THREAD_EXITED, THREAD_FREE)) {
+  if (loadAcquire(thread + T_STATE) == THREAD_EXITED) {
     store<u32>(thread, load<u32>(domain, D_FREE_THREADS), T_FREE_NEXT);
     store<u32>(domain, <u32>thread, D_FREE_THREADS);
   }

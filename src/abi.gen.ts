@@ -2,6 +2,13 @@
 // `npm run build` rewrites it; test/abi.test.ts checks it is current.
 /* eslint-disable */
 
+// abandon-info (assembly/abandon.ts)
+/** @internal */ export const AI_SEGMENTS = 0; // segments in the pool now
+/** @internal */ export const AI_FREED = 1; // segments the pool gave back to the runtime
+/** @internal */ export const AI_RECLAIMED = 2; // segments adopted by live threads
+/** @internal */ export const AI_LOCK_HOLDER = 3; // thread record holding the pool lock (0 = free)
+/** @internal */ export const ABI_ABANDON_INFO = { AI_SEGMENTS, AI_FREED, AI_RECLAIMED, AI_LOCK_HOLDER } as const;
+
 // runtime (assembly/abi/runtime.ts)
 /** @internal */ export const ABI_VERSION = 1;
 /** @internal */ export const ABI_RUNTIME = { ABI_VERSION } as const;
@@ -26,12 +33,13 @@
 /** @internal */ export const BRK_GC_SCHEDULED = 4; // run the collector (reported)
 /** @internal */ export const BRK_DELAYED_FREE = 8; // a forced advance: delayed frees are due (reported)
 /** @internal */ export const BRK_ASYNC_INTERRUPT = 16; // this thread alone is interrupted (reported)
+/** @internal */ export const BRK_RELEASE = 32; // another thread ran out of memory: release kept pages
 /** @internal */ export const EV_VERSION_CHANGED = 256; // the domain's version changed since the last checkpoint
 /** @internal */ export const EV_STOPPED = 512; // this thread was paused by a stop-the-world
 /** @internal */ export const EV_WOULD_BLOCK = 1024; // it must pause but may not wait here: left SUSPENDED
 /** @internal */ export const VERSION_SHIFT = 8;
 /** @internal */ export const VERSION_MASK = 0xFFFFFF; // 24 bits
-/** @internal */ export const ABI_BREAKER = { BRK_PLEASE_STOP, BRK_EXPLICIT_MERGE, BRK_GC_SCHEDULED, BRK_DELAYED_FREE, BRK_ASYNC_INTERRUPT, EV_VERSION_CHANGED, EV_STOPPED, EV_WOULD_BLOCK, VERSION_SHIFT, VERSION_MASK } as const;
+/** @internal */ export const ABI_BREAKER = { BRK_PLEASE_STOP, BRK_EXPLICIT_MERGE, BRK_GC_SCHEDULED, BRK_DELAYED_FREE, BRK_ASYNC_INTERRUPT, BRK_RELEASE, EV_VERSION_CHANGED, EV_STOPPED, EV_WOULD_BLOCK, VERSION_SHIFT, VERSION_MASK } as const;
 
 // delay-points (assembly/debug-delay.ts)
 /** @internal */ export const DP_NONE = 0;

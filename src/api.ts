@@ -151,3 +151,21 @@ export interface AllocatorStats {
   /** Attached threads of the runtime. */
   threads: { live: number };
 }
+
+/**
+ * A domain's pool of abandoned segments: what threads that exited (or were
+ * reaped) left with live blocks in them ({@link Domain.abandoned}).
+ */
+export interface AbandonInfo {
+  /** Segments in the pool now (4 MiB each). */
+  segments: number;
+  /** Segments the pool gave back to the runtime once their last block was freed. */
+  freed: number;
+  /** Segments live threads of the domain adopted (reclaimed) for their allocations. */
+  reclaimed: number;
+  /**
+   * The thread id holding the pool's lock (1: a call with no current thread), 0
+   * if nobody. Non-zero for long only if that thread died inside the allocator.
+   */
+  lockHolder: number;
+}

@@ -39,6 +39,9 @@ export interface CoreExports {
   ft_thread_breaker(thread: number): number;
   ft_thread_domain(thread: number): number;
   ft_checkpoint(): number;
+  ft_reclaim_abandoned(): number;
+  ft_abandoned_collect(domain: number): number;
+  ft_abandon_info(domain: number, field: number): number;
   ft_interrupt(thread: number): number;
   ft_set_can_block(value: number): void;
   ft_stw_stop(global: number): number;

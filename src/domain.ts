@@ -3,6 +3,8 @@
  * stop-the-world and QSBR state (CPython's interpreters). A runtime starts with a default one.
  * @module
  */
+import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
+import type { AbandonInfo } from './api.ts';
 import type { CoreExports } from './core.ts';
 import { coreError } from './errors.ts';
 import { qsbrConfigure, qsbrInfo, type QsbrInfo, type QsbrOptions } from './qsbr.ts';
@@ -90,5 +92,23 @@ export class Domain {
    */
   configureQsbr(options: QsbrOptions): void {
     qsbrConfigure(this.x, this.id, options);
+  }
+
+  /** The pool of segments exited threads abandoned here (a snapshot). */
+  abandoned(): AbandonInfo {
+    const f = (field: number) => this.x.ft_abandon_info(this.id, field) >>> 0;
+    return { segments: f(AI_SEGMENTS), freed: f(AI_FREED), reclaimed: f(AI_RECLAIMED), lockHolder: f(AI_LOCK_HOLDER) };
+  }
+
+  /**
+   * Collect the abandoned pool now rather than at the next checkpoint: take
+   * blocks freed into it, free its empty pages, give segments with no live block
+   * back to the runtime. Returns the segments given back. Callable on any JS
+   * thread of the runtime, with or without a current thread.
+   */
+  collectAbandoned(): number {
+    const n = this.x.ft_abandoned_collect(this.id) | 0;
+    if (n < 0) throw coreError(-n);
+    return n;
   }
 }

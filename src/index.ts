@@ -12,4 +12,4 @@ export { ThreadQsbr } from './qsbr.ts';
 export type { Goal, QsbrInfo, QsbrOptions } from './qsbr.ts';
 export { FtheapError, ErrorCode, InterruptError } from './errors.ts';
 export { Checkpoint, Tag } from './api.ts';
-export type { AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';
+export type { AbandonInfo, AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';

@@ -282,6 +282,19 @@ export class Thread {
     blocks.visitBlocks(this.core, tag, visit);
   }
 
+  /**
+   * Adopt every segment that exited threads of this domain left in its pool
+   * (live blocks and all): their pages join this thread's heaps of the same tags,
+   * and empty ones are freed. The allocator also does this by itself, a few
+   * segments at a time, before it takes fresh memory. Returns the segments adopted.
+   */
+  reclaimAbandoned(): number {
+    this.enter();
+    const n = this.x.ft_reclaim_abandoned() | 0;
+    if (n < 0) throw coreError(-n);
+    return n;
+  }
+
   // ---- Thread states ------------------------------------------------------------
 
   /**

@@ -168,8 +168,13 @@ describe('domains', () => {
     const p1 = await w.call('alloc', 1, 100);
     expect([await w.call('state', 0), await w.call('state', 1)]).toEqual(['detached', 'attached']);
     expect(await w.call('current')).toBe(ids[1]);
-    await w.call('free', 1, p0);                       // a block of the other domain's thread
-    await w.call('free', 0, p1);
+    // A block of another domain is refused, and nothing changes: each is freed through its own domain.
+    await expect(w.call('free', 1, p0)).rejects.toMatchObject({ code: 'EWRONG_DOMAIN' });
+    await expect(w.call('free', 0, p1)).rejects.toMatchObject({ code: 'EWRONG_DOMAIN' });
+    await expect(w.call('usableSize', 0, p1)).rejects.toMatchObject({ code: 'EWRONG_DOMAIN' });
+    await w.call('free', 0, p0);
+    await w.call('free', 1, p1);
+    await w.call('alloc', 0, 8).then((p) => w.call('free', 0, p));
     expect(await w.call('current')).toBe(ids[0]);
 
     // the loop form: many switches, the other thread always detached

@@ -275,11 +275,11 @@ describe('interrupt', () => {
   it('interrupting an exited thread: ENOT_ATTACHED (from main and from a worker)', async () => {
     const rt = await Runtime.create();
     const a = rt.attach(), b = rt.attach(), c = rt.attach();
-    b.alloc(100);          // b keeps a segment: EXITED
+    b.alloc(100);          // b leaves a live block (its segment is abandoned to the domain)
     b.exit();
-    c.exit();              // c has none: its record is FREE (recyclable)
+    c.exit();              // c has none; both records are recyclable and read EXITED until reused
     expect(rt.exports.ft_thread_state(b.id)).toBe(RawState.EXITED);
-    expect(rt.exports.ft_thread_state(c.id)).toBe(RawState.FREE);
+    expect(rt.exports.ft_thread_state(c.id)).toBe(RawState.EXITED);
     expect(codeOf(() => a.interrupt(b))).toBe('ENOT_ATTACHED');
     expect(codeOf(() => a.interrupt(c.id))).toBe('ENOT_ATTACHED');
     const [w] = await Peer.startMany(rt, newCtl(), 1);

@@ -1,0 +1,421 @@
+// abandon.ts — segments of exited threads: the domain's abandoned pool, reclaim.
+//
+// mimalloc v2's abandonment, per domain as CPython keeps it per interpreter. A
+// thread that exits with live blocks cannot free its segments, and nobody else
+// may touch them while it owns them. So at exit (and when a dead thread is
+// reaped) every normal segment it owns is *abandoned*: its free spans leave the
+// thread's span queues, its pages leave the heaps' queues, its xthreadId becomes
+// 0, and it joins its domain's pool. Huge segments (one block each) are only
+// marked ownerless: whoever frees the block frees them, as before.
+//
+// Blocks in an abandoned segment stay freeable from any thread at any time: a
+// free there is a remote free (the page's xthreadFree, state DELAY_NEVER), after
+// which the freer marks the pool dirty (free.ts). Then:
+//   - collect (abandonedCollect): the next checkpoint of any thread of the domain
+//     (try-lock, never waits) takes the remote frees of every pooled page, frees
+//     the pages that became empty (pages of a held tag first wait for a QSBR goal,
+//     as at their owner), and gives a segment left with no page back to the
+//     runtime's free pool at once;
+//   - reclaim (abandonedReclaim): a thread of the same domain that needs a page
+//     adopts up to RECLAIM_TRIES pooled segments before it takes a fresh one (and
+//     all of them on t.reclaimAbandoned()). Each page goes to the adopter's heap of
+//     the page's own tag (never another tag's), with its held state: an empty page
+//     still waiting for its goal joins the adopter's held list in goal order.
+//
+// Order of exit vs a remote free (Wasm atomics are sequentially consistent): the
+// exiting thread stores xthreadId 0 in every segment and only then sets `dirty`;
+// a freer pushes its block and then reads xthreadId. Either the freer reads 0 and
+// sets `dirty` itself, or its push came before the exit's store, hence before
+// `dirty` was set, and the collection that `dirty` triggers sees the block.
+//
+// The pool's lock (abandonLock) is a spin lock whose word holds the holder's
+// thread record (1 when there is no current thread): it guards the list and every
+// pooled segment's records; its holder acts as their owner. Checkpoints and the
+// allocation slow path only try it. A thread that dies holding it leaves the pool
+// locked (like a non-robust mutex): d.reap reports it.
+//
+// See also: segment.ts (spans, thread 0 = abandoned), page.ts, qsbr-pages.ts (held
+// pages change owners), lifecycle.ts (exit, checkpoint), free.ts (the dirty mark).
+
+import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, storeRelease, storeRelease64, subRelaxed,
+  swapAcqRel } from "./atomics";
+import { heapForTag, heapInit } from "./heap";
+import { hugeSegmentFree } from "./free";
+import { osDecommit, unitState } from "./os";
+import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
+import { queuePushBack } from "./page-queue";
+import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
+import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
+import { segmentLastPage, segmentListPush, segmentPageFree, segmentSpansMove, sliceRecord } from "./segment";
+import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GOAL, D_ABANDON_LOCK,
+  D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
+  P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
+  P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_NEXT, SEG_PREV, SEG_THREAD,
+  SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
+
+/** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
+export const RECLAIM_TRIES: u32 = 8;
+
+// ---- The pool's lock -----------------------------------------------------------------
+
+/** Try the pool lock for `holder` (a thread record, or 0: recorded as 1). */
+// @ts-ignore: decorator
+@inline function poolTryLock(domain: usize, holder: usize): bool {
+  return casAcqRel(domain + D_ABANDON_LOCK, 0, holder != 0 ? <u32>holder : 1);
+}
+
+function poolLock(domain: usize, holder: usize): void {
+  while (!poolTryLock(domain, holder)) {}
+}
+
+// @ts-ignore: decorator
+@inline function poolUnlock(domain: usize): void {
+  storeRelease(domain + D_ABANDON_LOCK, 0);
+}
+
+/** The thread record holding the pool lock (1: a caller with no thread), 0 if free. */
+export function abandonLockHolder(domain: usize): u32 {
+  return loadAcquire(domain + D_ABANDON_LOCK);
+}
+
+// ---- Abandoning ----------------------------------------------------------------------
+
+/**
+ * `thread` leaves for good (exit, or reap on its behalf): every normal segment it
+ * owns goes to its domain's pool, its huge segments become ownerless, its heaps
+ * and held list are emptied. The caller has collected its heaps (remote frees
+ * taken, empty pages freed or held, pages set to DELAY_NEVER). Returns false when
+ * a huge block's concurrent freer had not finished with the thread's huge count
+ * yet (then the record must not be recycled: see abandonHuge).
+ */
+export function abandonSegments(thread: usize): bool {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  const minGoal = heldPagesDetach(thread);
+  let first: usize = 0;
+  let last: usize = 0;
+  let count: u32 = 0;
+  let seg = <usize>load<u32>(thread, T_SEG_FIRST);
+  while (seg != 0) {
+    const next = <usize>load<u32>(seg, SEG_NEXT);
+    segmentSpansMove(thread, seg, false);
+    let index: u32 = 1;
+    while (index < SLICES_PER_SEGMENT) {   // pages leave their queues (the heaps are reset below)
+      const rec = sliceRecord(seg, index);
+      if (load<u32>(rec, P_BLOCK_SIZE) != 0) {
+        store<u32>(rec, 0, P_NEXT);
+        store<u32>(rec, 0, P_PREV);
+        store<u8>(rec, 0, P_IN_FULL);
+        store<u8>(rec, 0, P_RETIRE);
+      }
+      index += load<u32>(rec, P_SLICE_COUNT);
+    }
+    store<u32>(seg, 0, SEG_NEXT);
+    store<u32>(seg, 0, SEG_PREV);
+    store<u32>(seg, <u32>first, SEG_ABANDON_NEXT);
+    if (last == 0) last = seg;
+    first = seg;
+    count++;
+    storeRelease(seg + SEG_THREAD, 0);
+    seg = next;
+  }
+  store<u32>(thread, 0, T_SEG_FIRST);
+  store<u32>(thread, 0, T_SEG_COUNT);
+  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
+    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+    if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
+  }
+  if (count != 0) {
+    poolLock(domain, thread);
+    store<u32>(last, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
+    store<u32>(domain, <u32>first, D_ABANDONED);
+    storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) + count);
+    poolGoalLower(domain, minGoal);
+    poolUnlock(domain);
+    storeRelease(domain + D_ABANDON_DIRTY, 1);   // after every xthreadId 0: see the file comment
+  }
+  return abandonHuge(thread);
+}
+
+/** Pool lock held: the pool's smallest pending goal becomes min(it, goal). */
+function poolGoalLower(domain: usize, goal: u64): void {
+  if (goal == 0) return;
+  const g = loadAcquire64(domain + D_ABANDON_GOAL);
+  if (g == 0 || seqLt(goal, g)) storeRelease64(domain + D_ABANDON_GOAL, goal);
+}
+
+const HUGE_COUNT_SPINS: u32 = 1 << 20;
+
+/**
+ * Make `thread`'s huge segments ownerless (xthreadId 0). A freer takes the owner
+ * with a swap and decrements that owner's huge count (free.ts hugeSegmentFree):
+ * whichever of the two wins a segment decrements once. A freer between its swap
+ * and its decrement is a few instructions from done: wait that out (bounded);
+ * false if the count did not reach 0 (the record must then not be reused).
+ */
+function abandonHuge(thread: usize): bool {
+  if (loadAcquire(thread + T_HUGE_COUNT) == 0) return true;
+  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+  for (let unit = FIRST_UNIT; unit < brk; unit++) {
+    if (unitState(unit) != UNIT_HUGE) continue;
+    const seg = <usize>unit << SEGMENT_SHIFT;
+    if (casAcqRel(seg + SEG_THREAD, <u32>thread, 0)) subRelaxed(thread + T_HUGE_COUNT, 1);
+  }
+  for (let n: u32 = 0; n < HUGE_COUNT_SPINS; n++) {
+    if (loadAcquire(thread + T_HUGE_COUNT) == 0) return true;
+  }
+  return false;
+}
+
+// ---- Collecting the pool ---------------------------------------------------------------
+
+/** This instance's checkpoints since its last look at the pool's goal (thread-local). */
+let goalPolls: u32 = 0;
+const GOAL_POLL_EVERY: u32 = 64;
+
+/**
+ * Does the pool have work for a checkpoint: a block was freed into it, or its
+ * held pages' smallest goal is reached (as far as the cached minimum knows; and
+ * every GOAL_POLL_EVERY-th checkpoint, so that a goal nobody else polls for is
+ * still reached: the collection then scans). Two loads, mostly.
+ */
+// @ts-ignore: decorator
+@inline export function abandonedHasWork(domain: usize): bool {
+  if (loadAcquire(domain + D_ABANDON_DIRTY) != 0) return true;
+  const g = loadAcquire64(domain + D_ABANDON_GOAL);
+  if (g == 0) return false;
+  return qsbrGoalReached(domain, g) || (++goalPolls % GOAL_POLL_EVERY) == 0;
+}
+
+/**
+ * Take the remote frees of every pooled page, free the pages that are empty (and
+ * whose goal, if their tag is held, is reached), give segments left with no page
+ * back to the runtime. `wait`: take the lock even if that means waiting; else
+ * only try it (checkpoints). `atCheckpoint`: `holder` is quiescent. Returns the
+ * segments given back.
+ */
+export function abandonedCollect(domain: usize, holder: usize, wait: bool, atCheckpoint: bool): u32 {
+  if (loadAcquire(domain + D_ABANDON_COUNT) == 0) {
+    storeRelease(domain + D_ABANDON_DIRTY, 0);
+    return 0;
+  }
+  if (wait) poolLock(domain, holder);
+  else if (!poolTryLock(domain, holder)) return 0;
+  storeRelease(domain + D_ABANDON_DIRTY, 0);   // frees from here on mark it again
+  // Held pages wait: make sure their goal is issued and the cached minimum fresh
+  // (at a checkpoint `holder` is quiescent, so it may report itself again).
+  const pending = loadAcquire64(domain + D_ABANDON_GOAL);
+  if (pending != 0) qsbrPollIssuing(domain, pending, pending, atCheckpoint ? holder : 0);
+  let goal: u64 = 0;
+  let freed: u32 = 0;
+  let prev: usize = 0;
+  let seg = <usize>load<u32>(domain, D_ABANDONED);
+  while (seg != 0) {
+    const next = <usize>load<u32>(seg, SEG_ABANDON_NEXT);
+    const g = segmentCollect(domain, seg);   // 1: freed, else the smallest goal left (0 none) + 2
+    if (g == 1) {
+      if (prev != 0) store<u32>(prev, <u32>next, SEG_ABANDON_NEXT); else store<u32>(domain, <u32>next, D_ABANDONED);
+      freed++;
+    } else {
+      if (g > 2 && (goal == 0 || seqLt(g - 2, goal))) goal = g - 2;
+      prev = seg;
+    }
+    seg = next;
+  }
+  storeRelease64(domain + D_ABANDON_GOAL, goal);
+  if (freed != 0) {
+    storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - freed);
+    addRelaxed(domain + D_ABANDON_FREED, freed);
+  }
+  poolUnlock(domain);
+  return freed;
+}
+
+/**
+ * Pool lock held. Collect one pooled segment; 1 when it was given back (it is no
+ * longer ours to read, and the caller unlinks it), else 2 + the smallest goal of
+ * a held page left in it (2: none). A page of a held tag that became empty here
+ * gets a fresh goal and waits for it.
+ */
+function segmentCollect(domain: usize, seg: usize): u64 {
+  let goal: u64 = 0;
+  let index: u32 = 1;
+  while (index < SLICES_PER_SEGMENT) {
+    const page = sliceRecord(seg, index);
+    const n = load<u32>(page, P_SLICE_COUNT);
+    if (load<u32>(page, P_BLOCK_SIZE) != 0) {
+      pageCollectRemote(page);
+      if (load<u32>(page, P_USED) == 0) {
+        let g = load<u64>(page, P_QSBR_GOAL);
+        if (g == 0 && qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG))) {
+          g = qsbrAdvance(domain);
+          store<u64>(page, g, P_QSBR_GOAL);
+          addRelaxed(domain + D_PAGES_HELD, 1);
+        }
+        if (g == 0 || qsbrGoalReached(domain, g)) {
+          if (g != 0) { store<u64>(page, 0, P_QSBR_GOAL); subRelaxed(domain + D_PAGES_HELD, 1); }
+          if (pooledPageFree(page)) return 1;
+          index = 1;   // the free may have merged spans on both sides: walk again from the start
+          continue;
+        }
+        if (goal == 0 || seqLt(g, goal)) goal = g;
+      }
+    }
+    index += n;
+  }
+  return goal + 2;
+}
+
+/** Free an empty pooled page (pool lock held); true when that freed its segment. */
+function pooledPageFree(page: usize): bool {
+  osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
+  storeRelease(page + P_XHEAP, 0);
+  return segmentPageFree(0, page);
+}
+
+// ---- Reclaiming ------------------------------------------------------------------------
+
+/**
+ * The slow path of `heap` (owner `thread`) found no page of `bin` and is about
+ * to take fresh memory: adopt pooled segments of the domain first, up to
+ * RECLAIM_TRIES or until one brought room for the request. Never waits for the
+ * pool lock. True when something was adopted (the caller searches again).
+ */
+export function abandonedReclaim(thread: usize, heap: usize, bin: u32, slices: u32): bool {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (loadAcquire(domain + D_ABANDON_COUNT) == 0) return false;
+  let adopted = false;
+  for (let n: u32 = 0; n < RECLAIM_TRIES; n++) {
+    const seg = poolTake(domain, thread, false);
+    if (seg == 0) break;
+    const room = segmentAdopt(thread, seg, load<u32>(heap, H_TAG), bin, slices);
+    if (room < 0) { poolPutBack(domain, thread, seg); break; }   // no heap record could be made
+    adopted = true;
+    if (room > 0) break;
+  }
+  return adopted;
+}
+
+/** Adopt every pooled segment of `thread`'s domain (t.reclaimAbandoned()); the count. */
+export function abandonedReclaimAll(thread: usize): u32 {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  let count: u32 = 0;
+  while (true) {
+    const seg = poolTake(domain, thread, true);
+    if (seg == 0) break;
+    if (segmentAdopt(thread, seg, TAG_COUNT, 0, 0) < 0) { poolPutBack(domain, thread, seg); break; }
+    count++;
+  }
+  return count;
+}
+
+/** Unlink the first pooled segment (0 if none, or if the lock is busy and !wait). */
+function poolTake(domain: usize, holder: usize, wait: bool): usize {
+  if (loadAcquire(domain + D_ABANDON_COUNT) == 0) return 0;
+  if (wait) poolLock(domain, holder);
+  else if (!poolTryLock(domain, holder)) return 0;
+  const seg = <usize>load<u32>(domain, D_ABANDONED);
+  if (seg != 0) {
+    store<u32>(domain, load<u32>(seg, SEG_ABANDON_NEXT), D_ABANDONED);
+    store<u32>(seg, 0, SEG_ABANDON_NEXT);
+    storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - 1);
+  }
+  poolUnlock(domain);
+  return seg;
+}
+
+function poolPutBack(domain: usize, holder: usize, seg: usize): void {
+  poolLock(domain, holder);
+  store<u32>(seg, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
+  store<u32>(domain, <u32>seg, D_ABANDONED);
+  storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) + 1);
+  poolUnlock(domain);
+  storeRelease(domain + D_ABANDON_DIRTY, 1);
+}
+
+/**
+ * Make `seg` (taken from the pool: nobody else owns it) `thread`'s. Every page
+ * goes to the thread's heap of the page's tag: queued, remote frees taken, its
+ * delayed state NO; an empty page waiting for its goal joins the held list; other
+ * empty pages are freed (or held, for a held tag). Returns -1 when a heap record
+ * could not be made (nothing changed), 1 when the segment brought room for a
+ * request of `tag`/`bin` (a page of it with free blocks, or a free span of
+ * `slices`), else 0.
+ */
+function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32): i32 {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  let index: u32 = 1;
+  while (index < SLICES_PER_SEGMENT) {   // every heap first, so nothing can fail half-way
+    const page = sliceRecord(seg, index);
+    if (load<u32>(page, P_BLOCK_SIZE) != 0 && heapForTag(thread, <u32>load<u8>(page, P_TAG)) == 0) return -1;
+    index += load<u32>(page, P_SLICE_COUNT);
+  }
+  storeRelease(seg + SEG_THREAD, <u32>thread);
+  segmentListPush(thread, seg);
+  segmentSpansMove(thread, seg, true);
+  let room: i32 = 0;
+  index = 1;
+  while (index < SLICES_PER_SEGMENT) {
+    const page = sliceRecord(seg, index);
+    const n = load<u32>(page, P_SLICE_COUNT);
+    if (load<u32>(page, P_BLOCK_SIZE) == 0) {
+      if (n >= slices && slices != 0) room = 1;
+    } else {
+      const ptag = <u32>load<u8>(page, P_TAG);
+      const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>ptag << 2));
+      storeRelease(page + P_XHEAP, <u32>heap);
+      pageAdoptDelayed(page);
+      pageCollectRemote(page);
+      store<u8>(page, 0, P_IN_FULL);
+      store<u8>(page, 0, P_RETIRE);
+      queuePushBack(heap, <u32>load<u8>(page, P_BIN), page);
+      const goal = load<u64>(page, P_QSBR_GOAL);
+      if (goal != 0) {
+        if (load<u32>(page, P_USED) == 0 && !qsbrGoalReached(domain, goal)) {
+          heldPageAdopt(thread, page);
+        } else {
+          store<u64>(page, 0, P_QSBR_GOAL);
+          subRelaxed(domain + D_PAGES_HELD, 1);
+        }
+      }
+      if (ptag == tag && <u32>load<u8>(page, P_BIN) == bin
+          && (load<u32>(page, P_FREE) != 0 || load<u32>(page, P_LOCAL_FREE) != 0
+              || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED))) room = 1;
+    }
+    index += n;
+  }
+  addRelaxed(domain + D_RECLAIMED, 1);
+  // Empty pages that wait for nothing go back to the segment now (a held tag's
+  // get their goal there). A free may merge spans, and the last one frees the
+  // segment: walk again from the start after each.
+  index = 1;
+  while (index < SLICES_PER_SEGMENT) {
+    const page = sliceRecord(seg, index);
+    if (load<u32>(page, P_BLOCK_SIZE) != 0 && load<u32>(page, P_USED) == 0 && load<u64>(page, P_QSBR_GOAL) == 0) {
+      const heap = <usize>loadAcquire(page + P_XHEAP);
+      const last = segmentLastPage(page) && !qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG));
+      pageFree(heap, page);
+      if (last) return room;
+      if (load<u64>(page, P_QSBR_GOAL) == 0) { room = slices != 0 ? 1 : room; index = 1; continue; }
+    }
+    index += load<u32>(page, P_SLICE_COUNT);
+  }
+  return room;
+}
+
+// ---- Facts -----------------------------------------------------------------------------
+
+// @abi-begin abandon-info
+export const AI_SEGMENTS: u32 = 0;       // segments in the pool now
+export const AI_FREED: u32 = 1;          // segments the pool gave back to the runtime
+export const AI_RECLAIMED: u32 = 2;      // segments adopted by live threads
+export const AI_LOCK_HOLDER: u32 = 3;    // thread record holding the pool lock (0 = free)
+// @abi-end
+
+/** One figure of the domain's pool (racy: for reports). */
+export function abandonedInfo(domain: usize, field: u32): u32 {
+  if (field == AI_SEGMENTS) return loadAcquire(domain + D_ABANDON_COUNT);
+  if (field == AI_FREED) return loadAcquire(domain + D_ABANDON_FREED);
+  if (field == AI_RECLAIMED) return loadAcquire(domain + D_RECLAIMED);
+  if (field == AI_LOCK_HOLDER) return loadAcquire(domain + D_ABANDON_LOCK);
+  return 0;
+}

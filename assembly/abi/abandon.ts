@@ -1,0 +1,31 @@
+// abi/abandon.ts — segments of exited threads (abandon.ts): reclaiming them on
+// request, and the pool's figures.
+
+import { AI_LOCK_HOLDER, abandonedCollect, abandonedInfo } from "../abandon";
+import { curThread } from "../current";
+import { domainIsValid } from "../domain";
+import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED } from "../errors";
+import { threadReclaimAbandoned } from "../lifecycle";
+import { failSigned, failValue } from "./result";
+
+/** Adopt every segment of the current thread's domain's pool; the count, or -code (signed). */
+export function ft_reclaim_abandoned(): i32 {
+  if (curThread == 0) return failSigned(ENOT_ATTACHED);
+  return <i32>threadReclaimAbandoned(curThread);
+}
+
+/**
+ * Collect domain `d`'s pool now (waits for its lock): take remote frees, free
+ * empty pages, give empty segments back. The segments given back, or -code.
+ */
+export function ft_abandoned_collect(d: usize): i32 {
+  if (!domainIsValid(d)) return failSigned(EINVAL_DOMAIN);
+  return <i32>abandonedCollect(d, curThread, true, false);
+}
+
+/** One figure (abandon.ts AI_*) of domain `d`'s pool (value; EINVAL_ARG / EINVAL_DOMAIN give 0). */
+export function ft_abandon_info(d: usize, field: u32): u32 {
+  if (!domainIsValid(d)) return <u32>failValue(EINVAL_DOMAIN);
+  if (field > AI_LOCK_HOLDER) return <u32>failValue(EINVAL_ARG);
+  return abandonedInfo(d, field);
+}
