@@ -51,6 +51,7 @@ function debugSpin(n: u32): void {
 //   40..59  abandonment, reaping, exit, domain teardown
 // @abi-begin delay-points
 export const DP_NONE: u32 = 0;
+export const DP_EXIT_BEFORE_ABANDON: u32 = 40;   // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 // @abi-end
 
 let pausePoint: u32 = 0;

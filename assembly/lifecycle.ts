@@ -36,6 +36,7 @@ import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csSuspendAll } from "./critical-section";
+import { DP_EXIT_BEFORE_ABANDON, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
@@ -175,6 +176,7 @@ export function threadExit(thread: usize): void {
     if (heap != 0) heapCollect(heap, true, true);
   }
   heldPagesCollect(thread, false);
+  debugPause(DP_EXIT_BEFORE_ABANDON);
   const recyclable = abandonSegments(thread);
   qsbrUnregister(thread);
   csSuspendAll(thread);

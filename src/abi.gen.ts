@@ -43,7 +43,8 @@
 
 // delay-points (assembly/debug-delay.ts)
 /** @internal */ export const DP_NONE = 0;
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE } as const;
+/** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_EXIT_BEFORE_ABANDON } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;
