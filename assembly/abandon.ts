@@ -170,7 +170,7 @@ function abandonHuge(thread: usize): bool {
 
 /** This instance's checkpoints since its last look at the pool's goal (thread-local). */
 let goalPolls: u32 = 0;
-const GOAL_POLL_EVERY: u32 = 64;
+const GOAL_POLL_EVERY: u32 = 8;
 
 /**
  * Does the pool have work for a checkpoint: a block was freed into it, or its

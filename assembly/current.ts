@@ -15,6 +15,18 @@ export let curHeap: usize = 1280;   // == EMPTY_HEAP, checked by ft_init
 /** The literal above must equal EMPTY_HEAP. */
 export const CUR_HEAP_INITIAL_OK: bool = EMPTY_HEAP == 1280;
 
+/**
+ * This instance's id (never 0 once set): the owner stamped on the thread records
+ * it starts, so that no other instance can enter them, and a reaped record
+ * refuses its old instance (lifecycle.ts). Set by ft_init, or adopted from a
+ * reservation made for a worker before it started (ft_instance_reserve).
+ */
+export let instanceId: u32 = 0;
+
+export function instanceSet(id: u32): void {
+  instanceId = id;
+}
+
 export function currentSet(thread: usize, heap: usize): void {
   curThread = thread;
   curHeap = heap;

@@ -9,6 +9,7 @@ export * from "./abi/stop-the-world";
 export * from "./abi/mutex";
 export * from "./abi/alloc";
 export * from "./abi/abandon";
+export * from "./abi/reap";
 export * from "./abi/qsbr";
 export * from "./abi/stats";
 export * from "./abi/shared-list";

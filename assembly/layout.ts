@@ -77,6 +77,7 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+84    defaultDomain u32 (init)
 //   ROOT+88    domainSerial u32 (headLock)
 //   ROOT+92    stwRw       u32 atomic  global stop (bit 0) vs per-domain stops (count << 1)
+//   ROOT+96    instanceSerial u32 atomic  instance ids handed out (ft_init, ft_instance_reserve)
 //   ROOT+128   EMPTY_PAGE  a page record (128 B) with no free block (read-only)
 //   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
 //   ROOT+1536  GLOBAL_STW  the runtime-wide stop-the-world state (STW record, 32 B)
@@ -112,6 +113,7 @@ export const R_DOMAIN_LIST: usize = 80;
 export const R_DEFAULT_DOMAIN: usize = 84;
 export const R_DOMAIN_SERIAL: usize = 88;
 export const R_STW_RW: usize = 92;
+export const R_INSTANCE_SERIAL: usize = 96;
 export const EMPTY_PAGE: usize = ROOT + 128;
 export const GLOBAL_STW: usize = ROOT + 1536;
 export const EMPTY_HEAP: usize = ROOT + 256;
@@ -269,6 +271,10 @@ export const HEAP_SIZE: u32 = 1152;
 //   +232  dfPending    u32 owner   items queued, not yet freed
 //   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
 //   +244  heldLast     u32 owner
+//   +252  owner        u32 atomic  the instance id allowed to enter it (current.ts); 0 = none (exited, reaped)
+//   +256  reaped       u32 (headLock) 1: reaped (d.reap) rather than exited; cleared when reused
+//   +264  lastSeen     u64 atomic  owner stamps nowMs() (f64 bits) at attach, detach and every
+//                                  64th checkpoint of its instance; others read it (d.threads())
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -304,6 +310,9 @@ export const T_DF_TAIL: usize = 228;
 export const T_DF_PENDING: usize = 232;
 export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
+export const T_OWNER: usize = 252;
+export const T_REAPED: usize = 256;
+export const T_LAST_SEEN: usize = 264;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;

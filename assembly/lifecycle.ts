@@ -31,16 +31,17 @@
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
 import { A_HEAP, A_NONE, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
-import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
+import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
+import { nowMs } from "./host";
 import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, debugPause } from "./debug-delay";
-import { currentSet, curThread } from "./current";
+import { currentSet, curThread, instanceId } from "./current";
 import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
-import { ENOMEM, OK, setError } from "./errors";
+import { EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
 import { heapCollect, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
 import { unitsAreValid } from "./os";
@@ -52,7 +53,7 @@ import { stwAccount, stwActiveFor } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend } from "./thread";
 import { D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
-  T_NEXT_ALL,
+  T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_CS_STACK, CS_ENTRY_SIZE, THREAD_FREE,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -67,6 +68,7 @@ export function threadEnter(thread: usize, mayBlock: bool): i32 {
   if (curThread != 0 && curThread != thread && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
   const rc = threadAttach(thread, mayBlock);
   if (rc != OK) return rc;
+  threadStamp(thread);
   if (load<u32>(thread, T_QSBR_SLOT) == 0 && (load<u32>(thread, T_QSBR_FLAGS) & QF_EXITING) == 0) {
     if (qsbrTakeSlot(thread) != OK) { threadDetach(thread); return ENOMEM; }
     qsbrQuiescent(thread);   // online from here on
@@ -85,6 +87,7 @@ export function threadStart(domain: usize): usize {
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
   const t = threadNew(domain);
   if (t == 0) { setError(ENOMEM); return 0; }
+  storeRelease(t + T_OWNER, instanceId);   // only this instance may enter it (ft_thread_enter)
   const rc = threadEnter(t, true);
   if (rc != OK) setError(rc);
   return t;
@@ -92,10 +95,20 @@ export function threadStart(domain: usize): usize {
 
 // ---- Checkpoint ---------------------------------------------------------------------
 
+/** This instance's checkpoints, for sampling the clock (thread-local). */
+let checkpointTick: u32 = 0;
+const STAMP_EVERY_MASK: u32 = 63;
+
+/** Stamp `thread`'s lastSeen with the clock (owner; read by d.threads()). */
+export function threadStamp(thread: usize): void {
+  storeRelease64(thread + T_LAST_SEEN, reinterpret<u64>(nowMs()));
+}
+
 /** Handle the breaker's bits in the documented order; returns what happened (EV_*, BRK_*). */
 export function threadCheckpoint(thread: usize): u32 {
   let events: u32 = 0;
   qsbrQuiescent(thread);
+  if ((++checkpointTick & STAMP_EVERY_MASK) == 0) threadStamp(thread);
   let b = breakerLoad(thread);
   if (breakerHas(b, BRK_PLEASE_STOP)) {
     events |= threadSuspend(thread, false);
@@ -166,6 +179,27 @@ export function threadProcessDelayed(thread: usize): u32 {
 /** Owner: leave for good (see the file comment). The thread must be attached. */
 export function threadExit(thread: usize): void {
   if (ASSERT_CHEAP) assertThat(threadState(thread) == THREAD_ATTACHED, A_STATE);
+  const recyclable = threadRelease(thread);
+  csSuspendAll(thread);
+  store<u32>(thread, 0, T_CS_DEPTH);
+  headLock();
+  // A stop that counted us must not wait for a thread that is gone.
+  const stw = stwActiveFor(thread);
+  if (stw != 0) stwAccount(thread, stw);
+  storeRelease(thread + T_OWNER, 0);
+  storeRelease(thread + T_STATE, THREAD_EXITED);
+  headUnlock();
+  threadCountGone(thread);
+  if (curThread == thread) currentSet(0, EMPTY_HEAP);
+  if (recyclable) threadRecycleExited(thread);
+}
+
+/**
+ * What exit and reap share: offline for good, pending delayed frees to the
+ * domain, heaps collected, segments abandoned, the QSBR slot given back. Runs
+ * as `thread` (current on this instance). False if the record must not be reused.
+ */
+function threadRelease(thread: usize): bool {
   // Offline for good: an exiting thread holds no protected pointer (and must not
   // come online again when a lock wait below re-attaches it).
   store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
@@ -179,19 +213,74 @@ export function threadExit(thread: usize): void {
   debugPause(DP_EXIT_BEFORE_ABANDON);
   const recyclable = abandonSegments(thread);
   qsbrUnregister(thread);
-  csSuspendAll(thread);
-  store<u32>(thread, 0, T_CS_DEPTH);
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  return recyclable;
+}
+
+function threadCountGone(thread: usize): void {
+  addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
+  addRelaxed(<usize>load<u32>(thread, T_DOMAIN) + D_THREADS_LIVE, <u32>-1);
+}
+
+// ---- Reaping ------------------------------------------------------------------------
+
+/**
+ * Recover `thread`, whose worker died (the caller asserts it: a dead thread
+ * cannot be told from a slow one), from any instance: what exit does, from
+ * outside. Under headLock the record becomes EXITED and ownerless, so its old
+ * instance can never enter it again and a stop-the-world that counted it stops
+ * waiting for it (one started later does not count it). Then this instance acts
+ * as the thread: its delayed frees go to the domain, its heaps are collected,
+ * its segments abandoned, its QSBR slot given back (a pending goal then
+ * completes). This instance's own current thread, if attached, is detached
+ * first (the facade attaches it again on its next call).
+ *
+ * Critical sections the dead thread held stay locked: nobody can know what it
+ * left half done under them (like a non-robust pthread mutex). They are
+ * reported: the result is how many lock words (CS_* entries' mutexes) were held,
+ * readable with threadHeldLock. EINVAL_STATE: exited or reaped already, or the
+ * caller's own current thread.
+ */
+export function threadReap(thread: usize): i32 {
+  if (thread == curThread) return -EINVAL_STATE;
   headLock();
-  // A stop that counted us must not wait for a thread that is gone.
+  const s = loadAcquire(thread + T_STATE);
+  if (s == THREAD_EXITED || s == THREAD_FREE) { headUnlock(); return -EINVAL_STATE; }
   const stw = stwActiveFor(thread);
   if (stw != 0) stwAccount(thread, stw);
+  storeRelease(thread + T_OWNER, 0);
+  store<u32>(thread, 1, T_REAPED);
   storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
-  addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
-  addRelaxed(domain + D_THREADS_LIVE, <u32>-1);
-  if (curThread == thread) currentSet(0, EMPTY_HEAP);
+  // The locks of its innermost critical section, if it was inside one while attached.
+  const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
+  if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
+  currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
+  const recyclable = threadRelease(thread);   // its section stack stays as it was, for the report
+  currentSet(0, EMPTY_HEAP);
+  threadCountGone(thread);
   if (recyclable) threadRecycleExited(thread);
+  return <i32>held;
+}
+
+/** The lock words of `thread`'s innermost critical section (0, 1 or 2), held while it was attached. */
+function csHeldLocks(thread: usize): u32 {
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth == 0) return 0;
+  return threadHeldLock(thread, 1) != 0 ? 2 : 1;
+}
+
+/** Lock word `i` (0 or 1) of `thread`'s innermost critical section if it holds it (active), else 0. */
+export function threadHeldLock(thread: usize, i: u32): usize {
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth == 0 || i > 1) return 0;
+  const entry = thread + T_CS_STACK + <usize>(depth - 1) * CS_ENTRY_SIZE;
+  if ((load<u32>(entry, 8) & 1) != 0) return 0;   // CS_INACTIVE (critical-section.ts): released
+  return <usize>load<u32>(entry + (<usize>i << 2));
+}
+
+/** Was `thread` reaped (rather than exited) since its record was last handed out? */
+export function threadWasReaped(thread: usize): bool {
+  return load<u32>(thread, T_REAPED) != 0;
 }
 
 // ---- Validation (debug tools) ----------------------------------------------------------

@@ -107,6 +107,11 @@ export interface RuntimeHandle {
   readonly memory: WebAssembly.Memory;
   /** The memory's maximum size, in 64 KiB pages. */
   readonly maximumPages: number;
+  /**
+   * An instance id reserved for the joining thread ({@link Runtime.startWorker}):
+   * its threads can then be reaped by that id when the worker dies.
+   */
+  readonly instance?: number;
 }
 
 /** One size class in {@link AllocatorStats}. */
@@ -168,4 +173,36 @@ export interface AbandonInfo {
    * if nobody. Non-zero for long only if that thread died inside the allocator.
    */
   lockHolder: number;
+}
+
+/** One thread of a domain, as {@link Domain.threads} lists it. */
+export interface ThreadInfo {
+  /** The thread id (its record's address). */
+  id: number;
+  /**
+   * 'attached', 'detached', 'suspended' (paused by a stop-the-world), 'exited', or
+   * 'reaped' (recovered by {@link Domain.reap}); an exited or reaped record shows
+   * so until a new thread reuses it.
+   */
+  state: ThreadState | 'reaped';
+  /**
+   * Milliseconds since the thread was last seen: attached, detached, or at a
+   * checkpoint (sampled: every 64th checkpoint of its JS thread stamps the clock,
+   * so a busy thread may read up to 63 checkpoints old). -1: never.
+   */
+  idleMs: number;
+  /** The instance (JS thread) that may enter it; 0 once it exited or was reaped. */
+  instance: number;
+}
+
+/** What {@link Domain.reap} recovered. */
+export interface ReapReport {
+  /** The thread reaped. */
+  id: number;
+  /**
+   * Mutexes the dead thread held in its innermost critical section. They stay
+   * locked: what it left half done under them cannot be known (like a
+   * non-robust pthread mutex). Unlock them only if your data can be repaired.
+   */
+  heldLocks: number[];
 }

@@ -40,6 +40,17 @@ export interface CoreExports {
   ft_thread_domain(thread: number): number;
   ft_checkpoint(): number;
   ft_reclaim_abandoned(): number;
+  ft_thread_reap(domain: number, thread: number): number;
+  ft_thread_held_lock(thread: number, i: number): number;
+  ft_thread_reaped(thread: number): number;
+  ft_thread_owner(thread: number): number;
+  ft_thread_idle_ms(thread: number): number;
+  ft_reap_instance(instance: number): number;
+  ft_domain_thread_next(domain: number, thread: number): number;
+  ft_thread_next_all(thread: number): number;
+  ft_instance_id(): number;
+  ft_instance_reserve(): number;
+  ft_instance_adopt(id: number): number;
   ft_abandoned_collect(domain: number): number;
   ft_abandon_info(domain: number, field: number): number;
   ft_interrupt(thread: number): number;

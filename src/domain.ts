@@ -4,9 +4,10 @@
  * @module
  */
 import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
-import type { AbandonInfo } from './api.ts';
+import type { AbandonInfo, ReapReport, ThreadInfo } from './api.ts';
+import { THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
 import type { CoreExports } from './core.ts';
-import { coreError } from './errors.ts';
+import { coreError, ErrorCode, FtheapError } from './errors.ts';
 import { qsbrConfigure, qsbrInfo, type QsbrInfo, type QsbrOptions } from './qsbr.ts';
 import type { Runtime } from './runtime.ts';
 import { attachThread, type Thread } from './thread.ts';
@@ -110,5 +111,47 @@ export class Domain {
     const n = this.x.ft_abandoned_collect(this.id) | 0;
     if (n < 0) throw coreError(-n);
     return n;
+  }
+
+  /**
+   * Recover thread `id`, whose worker died (terminated, crashed, or gone): what
+   * its `exit()` would have done, from outside. It goes offline for QSBR, its
+   * pending delayed frees pass to the domain, its segments are abandoned to the
+   * domain's pool (its live blocks stay valid and freeable by anyone), a
+   * stop-the-world waiting for it stops waiting, and its record refuses its old
+   * JS thread forever (`ENOT_ATTACHED`, saying it was reaped).
+   *
+   * The caller asserts the worker is gone: a dead thread cannot be told from a
+   * slow one. {@link Runtime.startWorker} does this for you on the worker's exit.
+   * Callable on any JS thread of the runtime, with or without a current thread (a
+   * current thread of this JS thread is detached first; its next call attaches it).
+   * @throws FtheapError `EINVAL_ARG` (no thread), `EWRONG_DOMAIN` (another
+   *   domain's), `EINVAL_STATE` (exited or reaped already, or this JS thread's
+   *   current thread)
+   */
+  reap(id: number): ReapReport {
+    if (!Number.isInteger(id) || id <= 0) throw new FtheapError(ErrorCode.EINVAL_ARG, `thread id ${id}`);
+    const cur = this.runtime.current;
+    if (cur && cur.id === id) throw new FtheapError(ErrorCode.EINVAL_STATE, 'a thread cannot reap itself: call exit()');
+    const n = this.x.ft_thread_reap(this.id, id >>> 0) | 0;
+    if (cur) this.runtime.setCurrent(null);
+    if (n < 0) throw coreError(-n, `thread ${id}`);
+    const heldLocks: number[] = [];
+    for (let i = 0; i < n; i++) heldLocks.push(this.x.ft_thread_held_lock(id >>> 0, i) >>> 0);
+    return { id, heldLocks };
+  }
+
+  /** Every thread of this domain, in the order they were made (newest first), with its state. */
+  threads(): ThreadInfo[] {
+    const out: ThreadInfo[] = [];
+    for (let t = this.x.ft_domain_thread_next(this.id, 0) >>> 0; t !== 0; t = this.x.ft_domain_thread_next(this.id, t) >>> 0) {
+      const raw = this.x.ft_thread_state(t) >>> 0;
+      const state = raw === THREAD_ATTACHED ? 'attached' : raw === THREAD_DETACHED ? 'detached'
+        : raw === THREAD_SUSPENDED ? 'suspended' : raw === THREAD_EXITED
+          ? (this.x.ft_thread_reaped(t) === 1 ? 'reaped' : 'exited') : undefined;
+      if (state === undefined) continue;
+      out.push({ id: t, state, idleMs: this.x.ft_thread_idle_ms(t), instance: this.x.ft_thread_owner(t) >>> 0 });
+    }
+    return out;
   }
 }

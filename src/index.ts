@@ -12,4 +12,6 @@ export { ThreadQsbr } from './qsbr.ts';
 export type { Goal, QsbrInfo, QsbrOptions } from './qsbr.ts';
 export { FtheapError, ErrorCode, InterruptError } from './errors.ts';
 export { Checkpoint, Tag } from './api.ts';
-export type { AbandonInfo, AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';
+export type { AbandonInfo, ReapReport, ThreadInfo, AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';
+export { startWorker, reapInstance } from './workers.ts';
+export type { RuntimeWorker, StartWorkerOptions } from './workers.ts';

@@ -15,6 +15,7 @@ import type { CoreExports } from './core.ts';
 import { Domain } from './domain.ts';
 import { assertError, coreError, ErrorCode, FtheapError } from './errors.ts';
 import { checkSharedMemory, mayNotBlock, packagedModule } from './platform.ts';
+import { startWorker, type RuntimeWorker, type StartWorkerOptions } from './workers.ts';
 import { readStats } from './stats.ts';
 import { attachThread, type Thread } from './thread.ts';
 
@@ -123,7 +124,11 @@ export class Runtime {
     checkSharedMemory();
     if (!handle || handle.kind !== 'ftheap-runtime') throw new FtheapError(ErrorCode.EINVAL_OPTION, 'not an ftheap runtime handle');
     if (handle.abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `ABI ${handle.abi} != ${ABI}`);
-    return Runtime.instantiate(handle.module, handle.memory, handle.maximumPages, options.blocking);
+    const rt = await Runtime.instantiate(handle.module, handle.memory, handle.maximumPages, options.blocking);
+    if (handle.instance !== undefined && rt.exports.ft_instance_adopt(handle.instance) !== 0) {
+      throw new FtheapError(ErrorCode.EINVAL_OPTION, `instance id ${handle.instance} was not reserved`);
+    }
+    return rt;
   }
 
   private static async instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory, maximumPages: number,
@@ -155,6 +160,19 @@ export class Runtime {
   /** The default domain. */
   domain(): Domain {
     return this.defaultDomain ??= new Domain(this, this.exports.ft_domain_default() >>> 0);
+  }
+
+  /**
+   * Start a worker joined to this runtime whose threads are reaped when it dies
+   * (see {@link startWorker}).
+   */
+  startWorker(url: URL | string, options?: StartWorkerOptions): Promise<RuntimeWorker> {
+    return startWorker(this, url, options);
+  }
+
+  /** This JS thread's instance id: the owner stamped on the threads it attaches. */
+  get instance(): number {
+    return this.exports.ft_instance_id() >>> 0;
   }
 
   /** A new domain: its own threads and stop-the-world. Share its {@link Domain.id} with workers. */

@@ -97,7 +97,14 @@ export class Thread {
   private enter(): void {
     if (this.exited || this.userDetached) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
     if (!this.active) {
-      if (this.x.ft_thread_enter(this.id, this.runtime.canBlock ? 1 : 0) !== 0) throw coreError(this.x.ft_last_error());
+      if (this.x.ft_thread_enter(this.id, this.runtime.canBlock ? 1 : 0) !== 0) {
+        const code = this.x.ft_last_error();
+        if (this.x.ft_thread_reaped(this.id) === 1) {
+          this.exited = true;
+          throw new FtheapError(ErrorCode.ENOT_ATTACHED, 'this thread was reaped (Domain.reap): its worker was taken for dead');
+        }
+        throw coreError(code);
+      }
       this.runtime.setCurrent(this);
     }
   }

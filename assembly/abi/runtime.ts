@@ -1,12 +1,15 @@
 // abi/runtime.ts — the runtime as a whole: init, errors, memory, size classes, debug switches.
 
-import { takeError } from "../errors";
+import { addRelaxed, loadAcquire } from "../atomics";
+import { curThread, instanceId, instanceSet } from "../current";
+import { EINVAL_ARG, EINVAL_STATE, OK, takeError } from "../errors";
 import { hostSetCanBlock } from "../host";
 import { runtimeInit } from "../init";
 import { MAX_ALLOC_SIZE } from "../alloc";
 import { binBlockSize, binOf } from "../size-class";
 import { debugPauseArm, debugReadDelaySet } from "../debug-delay";
-import { BIN_LARGE_MAX, LARGE_OBJ_MAX } from "../layout";
+import { BIN_LARGE_MAX, LARGE_OBJ_MAX, ROOT, R_INSTANCE_SERIAL } from "../layout";
+import { fail } from "./result";
 
 // @abi-begin runtime
 const ABI_VERSION: u32 = 1;
@@ -19,7 +22,26 @@ const ABI_VERSION: u32 = 1;
  */
 export function ft_init(maxPages: u32): u32 {
   runtimeInit(maxPages);
+  if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
   return ABI_VERSION;
+}
+
+/** This instance's id (current.ts): the owner of the thread records it starts. */
+export function ft_instance_id(): u32 { return instanceId; }
+
+/**
+ * A fresh instance id, for a worker about to start (the facade's worker helper):
+ * the worker adopts it with ft_instance_adopt, so its threads can be reaped by
+ * that id even if it dies before it says anything.
+ */
+export function ft_instance_reserve(): u32 { return addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1; }
+
+/** Take the reserved id `id` as this instance's (before it starts any thread). EINVAL_STATE otherwise. */
+export function ft_instance_adopt(id: u32): i32 {
+  if (id == 0 || id > loadAcquire(ROOT + R_INSTANCE_SERIAL)) return fail(EINVAL_ARG);
+  if (curThread != 0) return fail(EINVAL_STATE);
+  instanceSet(id);
+  return OK;
 }
 
 /** The last error code of this instance (thread), cleared by reading. */

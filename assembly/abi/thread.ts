@@ -4,13 +4,13 @@
 // (O(threads)): a bad one is EINVAL_ARG instead of a touch of arbitrary memory.
 
 import { loadAcquire } from "../atomics";
-import { curThread } from "../current";
+import { curThread, instanceId } from "../current";
 import { domainDefault, domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, ENOT_INIT, OK } from "../errors";
 import { runtimeReady } from "../init";
 import { threadCheckpoint, threadEnter, threadExit, threadStart } from "../lifecycle";
 import { threadDetach, threadInterrupt, threadIsValid, threadState } from "../thread";
-import { T_BREAKER, T_DOMAIN, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
+import { T_BREAKER, T_DOMAIN, T_OWNER, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
   THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, failValue, status } from "./result";
 
@@ -36,6 +36,8 @@ export function ft_thread_attach(): usize { return ft_thread_attach_new(0); }
  */
 export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
   if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
+  // Only the instance that started it (an exited or reaped record has no owner).
+  if (loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
   const s = threadState(thread);
   if (s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(ENOT_ATTACHED);
   return status(threadEnter(thread, mayBlock));

@@ -1,0 +1,89 @@
+// abi/reap.ts — recovering threads whose workers died (lifecycle.ts threadReap),
+// instance ids, and listing a domain's threads.
+
+import { loadAcquire, loadAcquire64 } from "../atomics";
+import { curThread, instanceId } from "../current";
+import { domainIsValid } from "../domain";
+import { EINVAL_ARG, EINVAL_DOMAIN, EWRONG_DOMAIN } from "../errors";
+import { nowMs } from "../host";
+import { threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
+import { threadIsValid, threadState } from "../thread";
+import { D_THREADS, ROOT, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_EXITED,
+  THREAD_FREE } from "../layout";
+import { failSigned, failValue } from "./result";
+
+/**
+ * Reap `thread` of domain `d` (its worker is gone): see lifecycle.ts threadReap.
+ * The number of lock words of a critical section it still held (read them with
+ * ft_thread_held_lock), or -code: EINVAL_DOMAIN, EINVAL_ARG (no thread of this
+ * runtime), EWRONG_DOMAIN (a thread of another domain), EINVAL_STATE (exited or
+ * reaped already, or the caller's own current thread). The caller's current
+ * thread is left detached and not current.
+ */
+export function ft_thread_reap(d: usize, thread: usize): i32 {
+  if (!domainIsValid(d)) return failSigned(EINVAL_DOMAIN);
+  if (!threadIsValid(thread)) return failSigned(EINVAL_ARG);
+  if (<usize>load<u32>(thread, T_DOMAIN) != d) return failSigned(EWRONG_DOMAIN);
+  const rc = threadReap(thread);
+  return rc < 0 ? failSigned(-rc) : rc;
+}
+
+/** Lock word `i` (0, 1) a reaped thread's innermost critical section held, before ft_thread_reap returned. */
+export function ft_thread_held_lock(thread: usize, i: u32): usize {
+  if (!threadIsValid(thread)) return failValue(EINVAL_ARG);
+  return threadHeldLock(thread, i);
+}
+
+/** 1 if `thread` was reaped (and its record not reused since), else 0. */
+export function ft_thread_reaped(thread: usize): u32 {
+  if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
+  return threadState(thread) == THREAD_EXITED && threadWasReaped(thread) ? 1 : 0;
+}
+
+/** The instance id allowed to enter `thread` (0: none: exited or reaped). */
+export function ft_thread_owner(thread: usize): u32 {
+  if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
+  return loadAcquire(thread + T_OWNER);
+}
+
+/** Milliseconds since `thread` was last seen (attach, detach, a sampled checkpoint); -1 if never. */
+export function ft_thread_idle_ms(thread: usize): f64 {
+  if (!threadIsValid(thread)) { failValue(EINVAL_ARG); return -1; }
+  const bits = loadAcquire64(thread + T_LAST_SEEN);
+  if (bits == 0) return -1;
+  return nowMs() - reinterpret<f64>(bits);
+}
+
+/**
+ * Reap every live thread of the runtime that instance `instance` owns (the
+ * facade's worker helper, on the worker's exit). Returns how many; -code.
+ * Threads of its own instance are refused (EINVAL_ARG).
+ */
+export function ft_reap_instance(instance: u32): i32 {
+  if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  let n: i32 = 0;
+  let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  while (t != 0) {
+    if (loadAcquire(t + T_OWNER) == instance && threadState(t) != THREAD_EXITED && threadState(t) != THREAD_FREE
+        && t != curThread) {
+      if (threadReap(t) >= 0) n++;
+    }
+    t = <usize>load<u32>(t, T_NEXT_ALL);
+  }
+  return n;
+}
+
+/** The thread after `t` in domain `d`'s list (0: the first); 0 at the end. The list only grows. */
+export function ft_domain_thread_next(d: usize, t: usize): usize {
+  if (!domainIsValid(d)) return failValue(EINVAL_DOMAIN);
+  if (t == 0) return <usize>loadAcquire(d + D_THREADS);
+  if (!threadIsValid(t)) return failValue(EINVAL_ARG);
+  return <usize>load<u32>(t, T_DOMAIN_NEXT);
+}
+
+/** The thread after `t` in the runtime's list of every record (0: the first); 0 at the end. Only grows. */
+export function ft_thread_next_all(t: usize): usize {
+  if (t == 0) return <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  if (!threadIsValid(t)) return failValue(EINVAL_ARG);
+  return <usize>load<u32>(t, T_NEXT_ALL);
+}
