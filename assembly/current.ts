@@ -18,8 +18,9 @@ export const CUR_HEAP_INITIAL_OK: bool = EMPTY_HEAP == 1280;
 /**
  * This instance's id (never 0 once set): the owner stamped on the thread records
  * it starts, so that no other instance can enter them, and a reaped record
- * refuses its old instance (lifecycle.ts). Set by ft_init, or adopted from a
- * reservation made for a worker before it started (ft_instance_reserve).
+ * refuses its old instance (lifecycle.ts). Drawn when the instance starts its
+ * first thread, or adopted from a reservation made for a worker before it
+ * started (ft_instance_reserve).
  */
 export let instanceId: u32 = 0;
 

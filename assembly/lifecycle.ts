@@ -38,7 +38,7 @@ import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_
 import { abandonedCollect, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, debugPause } from "./debug-delay";
-import { currentSet, curThread, instanceId } from "./current";
+import { currentSet, curThread, instanceId, instanceSet } from "./current";
 import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
 import { EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
@@ -53,7 +53,7 @@ import { stwAccount, stwActiveFor } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend } from "./thread";
 import { D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
-  T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_CS_STACK, CS_ENTRY_SIZE, THREAD_FREE,
+  R_INSTANCE_SERIAL, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_CS_STACK, CS_ENTRY_SIZE, THREAD_FREE,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -87,7 +87,9 @@ export function threadStart(domain: usize): usize {
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
   const t = threadNew(domain);
   if (t == 0) { setError(ENOMEM); return 0; }
-  storeRelease(t + T_OWNER, instanceId);   // only this instance may enter it (ft_thread_enter)
+  // Only this instance may enter it (ft_thread_enter); its id is drawn on first use.
+  if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
+  storeRelease(t + T_OWNER, instanceId);
   const rc = threadEnter(t, true);
   if (rc != OK) setError(rc);
   return t;

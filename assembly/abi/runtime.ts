@@ -22,11 +22,10 @@ const ABI_VERSION: u32 = 1;
  */
 export function ft_init(maxPages: u32): u32 {
   runtimeInit(maxPages);
-  if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
   return ABI_VERSION;
 }
 
-/** This instance's id (current.ts): the owner of the thread records it starts. */
+/** This instance's id (current.ts): the owner of the thread records it starts; 0 until it starts one. */
 export function ft_instance_id(): u32 { return instanceId; }
 
 /**
