@@ -46,11 +46,11 @@ import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
 import { queuePushBack } from "./page-queue";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
-import { segmentLastPage, segmentListPush, segmentPageFree, segmentSpansMove, sliceRecord } from "./segment";
+import { segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentSpansMove, sliceRecord } from "./segment";
 import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
-  P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_NEXT, SEG_PREV, SEG_THREAD,
+  P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
   SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
 
 /** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
@@ -400,6 +400,48 @@ function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32
     index += load<u32>(page, P_SLICE_COUNT);
   }
   return room;
+}
+
+// ---- Domain teardown ---------------------------------------------------------------------
+
+/**
+ * The domain is being closed (no thread of it is left): give every pooled
+ * segment back to the runtime, whatever it holds, and every huge segment of the
+ * domain too. Blocks of the domain vanish. Returns the units given back.
+ */
+export function abandonedDiscardAll(domain: usize): u32 {
+  poolLock(domain, 1);
+  let units: u32 = 0;
+  let seg = <usize>load<u32>(domain, D_ABANDONED);
+  while (seg != 0) {
+    const next = <usize>load<u32>(seg, SEG_ABANDON_NEXT);
+    let index: u32 = 1;
+    while (index < SLICES_PER_SEGMENT) {
+      const page = sliceRecord(seg, index);
+      if (load<u32>(page, P_BLOCK_SIZE) != 0) {
+        osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
+        if (load<u64>(page, P_QSBR_GOAL) != 0) subRelaxed(domain + D_PAGES_HELD, 1);
+      }
+      index += load<u32>(page, P_SLICE_COUNT);
+    }
+    segmentRelease(seg);
+    units++;
+    seg = next;
+  }
+  store<u32>(domain, 0, D_ABANDONED);
+  storeRelease(domain + D_ABANDON_COUNT, 0);
+  storeRelease64(domain + D_ABANDON_GOAL, 0);
+  storeRelease(domain + D_ABANDON_DIRTY, 0);
+  addRelaxed(domain + D_ABANDON_FREED, units);
+  poolUnlock(domain);
+  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+  for (let unit = FIRST_UNIT; unit < brk; unit++) {
+    if (unitState(unit) != UNIT_HUGE) continue;
+    const huge = <usize>unit << SEGMENT_SHIFT;
+    if (<usize>load<u32>(huge, SEG_DOMAIN) != domain) continue;
+    if (casAcqRel(huge + SEG_PAGES + P_USED, 1, 0)) { hugeSegmentFree(huge); units++; }
+  }
+  return units;
 }
 
 // ---- Facts -----------------------------------------------------------------------------

@@ -283,3 +283,27 @@ export function delayedAbandon(thread: usize): void {
   store<u32>(thread, 0, T_DF_TAIL);
   store<u32>(thread, 0, T_DF_PENDING);
 }
+
+/**
+ * Domain teardown (lifecycle.ts domainClose: no thread of the domain is left):
+ * drop the domain's queue. Huge segments waiting in it are released; the blocks
+ * of the others vanish with their segments, and count as freed. No lock: nobody
+ * else can reach the domain any more.
+ */
+export function delayedDiscardDomain(domain: usize): void {
+  let c = <usize>load<u32>(domain, D_DQ_HEAD);
+  while (c != 0) {
+    const next = <usize>load<u32>(c, C_NEXT);
+    const wr = load<u32>(c, C_WR);
+    for (let i = load<u32>(c, C_RD); i < wr; i++) {
+      const ptr = <usize>load<u32>(c + C_ITEMS + (<usize>i << ITEM_SHIFT));
+      if ((ptr & ITEM_HUGE) != 0) hugeSegmentFree(ptr & ~ITEM_HUGE);
+      else addRelaxed64(domain + D_DF_FREED, 1);
+    }
+    chunkFree(domain, c);
+    c = next;
+  }
+  store<u32>(domain, 0, D_DQ_HEAD);
+  store<u32>(domain, 0, D_DQ_TAIL);
+  storeRelease(domain + D_DQ_HAS_WORK, 0);
+}

@@ -15,7 +15,7 @@ import { loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
 import { breakerSetVersion, versionOf } from "./breaker";
 import { metaAlloc } from "./meta";
 import { qsbrInit } from "./qsbr";
-import { DOMAIN_SIZE, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
+import { DOMAIN_SIZE, D_CLOSED, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
   R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_DOMAIN_NEXT, T_STATE } from "./layout";
 
 // @ts-ignore: decorator
@@ -41,11 +41,11 @@ export function domainDefault(): usize {
   return <usize>loadAcquire(ROOT + R_DEFAULT_DOMAIN);
 }
 
-/** Is `d` a domain record of this runtime? (Walks the list: for checking input.) */
+/** Is `d` a domain record of this runtime, not closed? (Walks the list: for checking input.) */
 export function domainIsValid(d: usize): bool {
   let x = <usize>loadAcquire(ROOT + R_DOMAIN_LIST);
   while (x != 0) {
-    if (x == d) return true;
+    if (x == d) return loadAcquire(d + D_CLOSED) == 0;
     x = <usize>load<u32>(x, D_NEXT);
   }
   return false;

@@ -369,6 +369,7 @@ export const THREAD_EXITED: u32 = 4;
 //   +400  abandonGoal  u64 atomic  smallest QSBR goal of a held page in the pool; 0 = none
 //   +408  abandonFreed u32 atomic  segments the pool gave back to the runtime (stats)
 //   +412  reclaimed    u32 atomic  segments adopted by live threads (stats)
+//   +416  closed       u32 atomic  1 once d.close() began: the domain is no longer valid (headLock)
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -404,6 +405,7 @@ export const D_ABANDON_DIRTY: usize = 396;
 export const D_ABANDON_GOAL: usize = 400;
 export const D_ABANDON_FREED: usize = 408;
 export const D_RECLAIMED: usize = 412;
+export const D_CLOSED: usize = 416;
 export const DOMAIN_SIZE: u32 = 512;
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------

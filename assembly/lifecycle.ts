@@ -35,13 +35,13 @@ import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelea
 import { nowMs } from "./host";
 import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
-import { abandonedCollect, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
+import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, debugPause } from "./debug-delay";
 import { currentSet, curThread, instanceId, instanceSet } from "./current";
-import { delayedAbandon, delayedHasWork, delayedProcess } from "./delayed-free";
+import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
-import { EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
+import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
 import { heapCollect, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
 import { unitsAreValid } from "./os";
@@ -53,7 +53,7 @@ import { stwAccount, stwActiveFor } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend } from "./thread";
 import { D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
-  R_INSTANCE_SERIAL, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_CS_STACK, CS_ENTRY_SIZE, THREAD_FREE,
+  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, R_INSTANCE_SERIAL, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_CS_STACK, CS_ENTRY_SIZE, THREAD_FREE,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -87,6 +87,15 @@ export function threadStart(domain: usize): usize {
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
   const t = threadNew(domain);
   if (t == 0) { setError(ENOMEM); return 0; }
+  if (loadAcquire(domain + D_CLOSED) != 0) {   // closed since the caller checked: leave at once
+    storeRelease(t + T_OWNER, 0);
+    headLock();
+    storeRelease(t + T_STATE, THREAD_EXITED);
+    headUnlock();
+    threadCountGone(t);
+    setError(EINVAL_DOMAIN);
+    return 0;
+  }
   // Only this instance may enter it (ft_thread_enter); its id is drawn on first use.
   if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
   storeRelease(t + T_OWNER, instanceId);
@@ -283,6 +292,32 @@ export function threadHeldLock(thread: usize, i: u32): usize {
 /** Was `thread` reaped (rather than exited) since its record was last handed out? */
 export function threadWasReaped(thread: usize): bool {
   return load<u32>(thread, T_REAPED) != 0;
+}
+
+// ---- Domain teardown ----------------------------------------------------------------
+
+/**
+ * Close domain `d` (not the default one; the caller checked): refused with
+ * -EBUSY while any thread of it has not exited (the facade names them). Else it
+ * is marked closed under headLock (so no thread can be made in it any more, and
+ * every later use is EINVAL_DOMAIN), its delayed-free queue is dropped (huge
+ * segments in it released), and every segment of the domain (the abandoned pool
+ * holds all the others) goes back to the runtime, blocks and all. Returns the
+ * units given back. Its records (threads, heaps, QSBR slots, chunks) are meta
+ * memory and stay with the dead domain.
+ */
+export function domainClose(d: usize): i32 {
+  headLock();
+  let t = <usize>load<u32>(d, D_THREADS);
+  while (t != 0) {
+    const s = loadAcquire(t + T_STATE);
+    if (s != THREAD_EXITED && s != THREAD_FREE) { headUnlock(); return -EBUSY; }
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+  storeRelease(d + D_CLOSED, 1);
+  headUnlock();
+  delayedDiscardDomain(d);
+  return <i32>abandonedDiscardAll(d);
 }
 
 // ---- Validation (debug tools) ----------------------------------------------------------

@@ -136,6 +136,11 @@ function segmentFree(thread: usize, seg: usize): void {
   // All pages are free, so coalescing left exactly one span [1, 128).
   spanQueueRemove(thread, sliceRecord(seg, 1));
   if (thread != 0) segmentListRemove(thread, seg);   // an abandoned one: its pool's collector unlinked it
+  segmentRelease(seg);
+}
+
+/** Give a normal segment's unit back to the runtime (its pages already accounted for). */
+export function segmentRelease(seg: usize): void {
   storeRelease(seg + SEG_THREAD, 0);
   osDecommit(SEG_META_BYTES);
   osUnitsFree(seg, 1);

@@ -5,7 +5,7 @@
  */
 import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
 import type { AbandonInfo, ReapReport, ThreadInfo } from './api.ts';
-import { THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
+import { EBUSY, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
 import type { CoreExports } from './core.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
 import { qsbrConfigure, qsbrInfo, type QsbrInfo, type QsbrOptions } from './qsbr.ts';
@@ -153,5 +153,28 @@ export class Domain {
       out.push({ id: t, state, idleMs: this.x.ft_thread_idle_ms(t), instance: this.x.ft_thread_owner(t) >>> 0 });
     }
     return out;
+  }
+
+  /**
+   * Close this domain for good: every block of it is freed and its segments go
+   * back to the runtime's pool (a new domain then reuses that memory without the
+   * memory growing). Every thread of it must have exited (or been reaped); the
+   * default domain cannot be closed. Afterwards every use of the domain throws
+   * `EINVAL_DOMAIN`; pointers into its blocks are dangling. Callable on any JS
+   * thread, with or without a current thread; returns the 4 MiB units given back.
+   * @throws FtheapError `EBUSY` (its `blockers` are the threads that have not
+   *   exited), `EINVAL_DOMAIN` (the default domain, or closed already)
+   */
+  close(): number {
+    if (this.id === this.x.ft_domain_default() >>> 0) {
+      throw new FtheapError(ErrorCode.EINVAL_DOMAIN, 'the default domain cannot be closed');
+    }
+    const n = this.x.ft_domain_close(this.id) | 0;
+    if (n >= 0) return n;
+    if (-n === EBUSY) {
+      const blockers = this.threads().filter((t) => t.state !== 'exited' && t.state !== 'reaped').map((t) => t.id);
+      throw new FtheapError(ErrorCode.EBUSY, `threads not exited: ${blockers.join(', ')}`, blockers);
+    }
+    throw coreError(-n, `domain ${this.id}`);
   }
 }

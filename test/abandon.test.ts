@@ -203,3 +203,43 @@ describe('no avoidable ENOMEM', () => {
     expectBalanced(rt);
   });
 });
+
+describe('domain teardown', () => {
+  it('close() needs every thread exited (EBUSY names them), frees every block, and a new domain reuses the memory without growth', async () => {
+    const rt = await Runtime.create();
+    const main = rt.attach();
+    const d = rt.createDomain();
+    const [w] = await Peer.startMany(rt, newCtl(), 1);
+    const units0 = rt.stats().segments.unitsLive;
+    await w.call('attach', d.id);
+    const id = await w.call<number>('id', 0);
+    await w.call('allocMany', 0, 5000, 200);
+    await w.call('allocMany', 0, 2, 5 << 20);                 // huge blocks too
+    await w.call('allocMany', 0, 500, 64, Tag.OBJECT);
+    let err: unknown;
+    try { d.close(); } catch (e) { err = e; }
+    expect((err as FtheapError).code).toBe('EBUSY');
+    expect((err as FtheapError).blockers).toEqual([id]);
+    await w.call('exit', 0);                                   // everything live is abandoned
+    const pages = rt.stats().memory.current;
+    expect(d.abandoned().segments).toBeGreaterThanOrEqual(1);
+    expect(d.close()).toBeGreaterThanOrEqual(3);
+    expect(rt.stats().segments.unitsLive).toBe(units0);
+    expect(rt.stats().totals.blocksUsed).toBe(0);
+    expect(rt.stats().huge.blocks).toBe(0);
+    // Every later use is EINVAL_DOMAIN.
+    expect(() => d.attach()).toThrow(expect.objectContaining({ code: 'EINVAL_DOMAIN' }));
+    expect(() => d.close()).toThrow(expect.objectContaining({ code: 'EINVAL_DOMAIN' }));
+    expect(() => rt.domain().close()).toThrow(expect.objectContaining({ code: 'EINVAL_DOMAIN' }));
+    // A new domain's threads reuse the units: the memory does not grow.
+    const d2 = rt.createDomain();
+    await w.call('attach', d2.id);
+    const again = await w.call<number[]>('allocMany', 1, 5000, 200);
+    await w.call('allocMany', 1, 2, 5 << 20).then((ps) => w.call('freeMany', 1, ps));
+    expect(rt.stats().memory.current).toBe(pages);
+    await w.call('freeMany', 1, again);
+    await w.call('exit', 1);
+    main.exit();
+    expectBalanced(rt);
+  }, TEST_TIMEOUT);
+});

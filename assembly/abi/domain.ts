@@ -4,7 +4,8 @@ import { loadAcquire } from "../atomics";
 import { domainCreate, domainDefault, domainIsValid, domainSetVersion } from "../domain";
 import { EINVAL_DOMAIN, ENOMEM, OK } from "../errors";
 import { D_THREADS_LIVE, D_VERSION } from "../layout";
-import { fail, failValue } from "./result";
+import { domainClose } from "../lifecycle";
+import { fail, failSigned, failValue } from "./result";
 
 export function ft_domain_default(): usize { return domainDefault(); }
 export function ft_domain_valid(d: usize): bool { return domainIsValid(d); }
@@ -23,4 +24,15 @@ export function ft_domain_set_version(d: usize, version: u32): i32 {
 }
 export function ft_domain_threads_live(d: usize): u32 {
   return domainIsValid(d) ? loadAcquire(d + D_THREADS_LIVE) : <u32>failValue(EINVAL_DOMAIN);
+}
+
+/**
+ * Close domain `d`: the units given back to the runtime, or -code: EINVAL_DOMAIN
+ * (not a domain, closed already, or the default one), EBUSY (a thread of it has
+ * not exited). See lifecycle.ts domainClose.
+ */
+export function ft_domain_close(d: usize): i32 {
+  if (!domainIsValid(d) || d == domainDefault()) return failSigned(EINVAL_DOMAIN);
+  const rc = domainClose(d);
+  return rc < 0 ? failSigned(-rc) : rc;
 }
