@@ -239,7 +239,9 @@ export const HEAP_SIZE: u32 = 1152;
 //
 //   +0    state        u32 atomic  THREAD_* below; owner moves DETACHED->ATTACHED, a
 //                                  stop-the-world requester DETACHED<->SUSPENDED
-//   +4    serial       u32         unique number, for humans
+//   +4    serial       u32 atomic  unique number of this incarnation of the record (set under
+//                                  headLock when listed, new on every reuse): identifies a stop's
+//                                  requester (S_REQUESTER), so a reused record never inherits it
 //   +8    nextAll      u32         root thread list link (immutable once pushed)
 //   +12   segCount     u32 owner   normal segments owned
 //   +16   segFirst     u32 owner   owned normal segments (list through SEG_NEXT)
@@ -263,6 +265,8 @@ export const HEAP_SIZE: u32 = 1152;
 //   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
 //   +244  heldLast     u32 owner
 //   +248  orphanNext   u32 (domain's orphan list) exited with held pages (qsbr-pages.ts)
+//   +320  stwBlockersN u32 owner   a timed-out stop of this requester: threads that held it up
+//   +324  stwBlockers[15] u32 owner  ... their records (the first STW_BLOCKERS_MAX); read by the facade
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -299,6 +303,11 @@ export const T_DF_PENDING: usize = 232;
 export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
 export const T_ORPHAN_NEXT: usize = 248;
+// @abi-begin stw-blockers
+export const T_STW_BLOCKERS_N: usize = 320;
+export const T_STW_BLOCKERS: usize = 324;
+export const STW_BLOCKERS_MAX: u32 = 15;
+// @abi-end
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
@@ -315,7 +324,7 @@ export const THREAD_SUSPENDED: u32 = 3;
 export const THREAD_EXITED: u32 = 4;
 // @abi-end
 
-// ---- Domain record (384 B, meta area) -------------------------------------------
+// ---- Domain record (512 B, meta area) -------------------------------------------
 //
 //   +0    id           u32
 //   +4    threads      u32 (headLock) thread list head (push-only, via T_DOMAIN_NEXT)
@@ -379,7 +388,7 @@ export const D_CHUNK_FREE: usize = 364;
 export const D_CHUNKS: usize = 368;
 export const D_ORPHANS: usize = 372;
 export const D_ORPHAN_LOCK: usize = 376;
-export const DOMAIN_SIZE: u32 = 384;
+export const DOMAIN_SIZE: u32 = 512;
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------
 //
@@ -409,11 +418,13 @@ export const CHUNK_ITEMS: u32 = (CHUNK_SIZE - 16) >> 4;   // 255
 
 // ---- Stop-the-world record (32 B: in each domain, and GLOBAL_STW) -------------
 //
-//   +0    mutex        u32 atomic  serialises requesters of this scope (mutex.ts)
+//   +0    mutex        u32 atomic  serialises requesters of this scope: 0 free, 1 held (stop-the-world.ts's own timed lock)
 //   +4    requested    u32 (headLock, read atomically)
 //   +8    stopped      u32 (headLock, read atomically)
 //   +12   countdown    u32 atomic  threads still to pause; the requester waits on it
-//   +16   requester    u32 (headLock) its thread record
+//   +16   requester    u32 (headLock, read atomically) the requester's T_SERIAL, 0 = none: a
+//                                  serial, not the record's address, so a record reused after
+//                                  its thread exited never inherits the role
 export const S_MUTEX: usize = 0;
 export const S_REQUESTED: usize = 4;
 export const S_STOPPED: usize = 8;
