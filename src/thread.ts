@@ -414,18 +414,25 @@ export class Thread {
    * a checkpoint, or parked while detached). `fn` must not allocate from, or
    * free into, other threads' heaps, nor take locks other threads may hold.
    *
+   * With `timeoutMs`, a stop that cannot pause every thread in time throws
+   * `ETIMEDOUT` (and `fn` does not run): every thread runs again as before, and
+   * the error's `blockers` are the ids of the threads that did not pause. While
+   * `fn` runs, this thread may not {@link exit}, nor may another thread of this
+   * JS thread attach (`EINVAL_STATE`).
+   *
    * @example
    * ```ts
    * t.stopTheWorld(() => { snapshot = readSharedCounters(); });
+   * t.stopTheWorld(() => compact(), { timeoutMs: 100 });   // ETIMEDOUT if a thread stays busy
    * ```
    */
-  stopTheWorld<T>(fn: () => T): T {
-    return stw.stopTheWorld(this.core, false, fn);
+  stopTheWorld<T>(fn: () => T, opts?: { timeoutMs?: number }): T {
+    return stw.stopTheWorld(this.core, false, fn, opts);
   }
 
-  /** {@link stopTheWorld} for every domain of the runtime (excludes per-domain stops). */
-  stopTheWorldGlobal<T>(fn: () => T): T {
-    return stw.stopTheWorld(this.core, true, fn);
+  /** {@link stopTheWorld} for every domain of the runtime (excludes per-domain stops); `timeoutMs` likewise. */
+  stopTheWorldGlobal<T>(fn: () => T, opts?: { timeoutMs?: number }): T {
+    return stw.stopTheWorld(this.core, true, fn, opts);
   }
 
   /**
