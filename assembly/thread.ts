@@ -24,6 +24,16 @@
 // sleeper. Those two are the ones lower layers (critical sections, the stop's
 // requester) reach through hooks.ts.
 //
+// Races closed (issue 10): reusing a record resets its owner's fields only —
+// never the state word, the list links or the domain, which walks without a lock
+// (threadIsValid) or under headLock (stop-the-world, domainSetVersion) read — and
+// takes a new serial under headLock (a stop's requester is known by its serial,
+// so a reused record never inherits the role). threadDetach only leaves ATTACHED:
+// it never stores DETACHED over SUSPENDED. A stop's requester waits detached
+// through threadWaitAsRequester, whose re-attach waits (or polls) through any stop
+// that parked it. The allocator's slow path does not pause inside a critical
+// section (threadCheckpointAlloc). Attach may be bounded (threadAttachTimed).
+//
 // The checkpoint (which handles the eval breaker), the first attach (which takes
 // a QSBR slot) and exit are lifecycle.ts: they use the reclamation layers above.
 //
