@@ -10,6 +10,11 @@
 // never deadlock. A section on the mutex the innermost one already holds is a
 // no-op (re-entrant use of the same object).
 //
+// A section is suspended only where its thread detaches (waiting on a lock, or on
+// purpose, or pausing for a stop-the-world at a checkpoint), never inside an
+// allocation: the allocator's slow path does not pause for a stop while the
+// thread is inside a section (thread.ts threadCheckpointAlloc; issue 10, item 6).
+//
 // A section is pushed with empty mutex fields *before* its lock may block: if the
 // wait detaches, suspend walks past it and releases the outer sections' locks.
 //

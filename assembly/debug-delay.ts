@@ -51,6 +51,8 @@ function debugSpin(n: u32): void {
 //   40..59  abandonment, reaping, exit, domain teardown
 // @abi-begin delay-points
 export const DP_NONE: u32 = 0;
+export const DP_THREAD_REUSE: u32 = 1;      // threadNew: a reused record reset, not yet listed again
+export const DP_STW_REQ_WAITED: u32 = 2;    // a stop's requester waited detached (scope mutex / rw word), about to re-attach
 export const DP_EXIT_BEFORE_ABANDON: u32 = 40;   // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 // @abi-end
 

@@ -4,7 +4,9 @@
 // queue of delayed frees handed over by exited threads; types, the GC and
 // abandoned segments join it in later issues. The runtime makes a default domain
 // at init; more come from domainCreate. Thread lists are push-only (records are
-// recycled within their domain), so walks under ROOT.headLock never lose a thread.
+// recycled within their domain) and a record's links are never rewritten, not
+// even while a reused record is reset (thread.ts threadNew), so walks under
+// ROOT.headLock never lose a thread.
 // The domain's version is mirrored into every thread's eval breaker (bits 8..31);
 // setting it, resets included, rewrites every copy under headLock, so no thread
 // keeps a stale copy (CPython once looped forever on one).

@@ -18,9 +18,9 @@
 //   hookTagHeld               free.ts                 qsbr-pages.ts  pageTagHeld
 //   hookHugeFreeHeld          free.ts  (huge block)   delayed-free.ts hugeFreeHeld
 //   hookCheckpointAlloc       alloc.ts (slow path)    thread.ts      threadCheckpointAlloc
-//   hookLockDetaching         critical-section.ts,    thread.ts      lockDetaching
-//                             stop-the-world.ts
-//   hookWaitDetached          stop-the-world.ts       thread.ts      waitDetached
+//   hookLockDetaching         critical-section.ts     thread.ts      lockDetaching
+//   hookWaitDetached          (spare)                 thread.ts      waitDetached
+//   hookWaitAsRequester       stop-the-world.ts       thread.ts      threadWaitAsRequester
 //   hookReclaim               alloc.ts (fresh page)   abandon.ts     abandonedReclaim
 //   hookOutOfMemory           alloc.ts (before ENOMEM) lifecycle.ts  threadRelieveMemory
 
@@ -28,7 +28,7 @@ import { abandonedReclaim } from "./abandon";
 import { hugeFreeHeld } from "./delayed-free";
 import { threadRelieveMemory } from "./lifecycle";
 import { heldPagesCollect, pageHold, pageHoldCancel, pageHoldClear, pageTagHeld } from "./qsbr-pages";
-import { lockDetaching, threadCheckpointAlloc, waitDetached } from "./thread";
+import { lockDetaching, threadCheckpointAlloc, threadWaitAsRequester, waitDetached } from "./thread";
 
 // ---- The allocator's hooks: delayed page reuse and held huge blocks (QSBR) --------------
 
@@ -82,4 +82,13 @@ import { lockDetaching, threadCheckpointAlloc, waitDetached } from "./thread";
 // @ts-ignore: decorator
 @inline export function hookWaitDetached(thread: usize, ptr: usize, value: u32, timeoutMs: f64): void {
   waitDetached(thread, ptr, value, timeoutMs);
+}
+
+/**
+ * A stop's requester: detach, wait while `*ptr == value` (at most `timeoutMs`),
+ * attach again — waiting (or polling) through any stop that parked it meanwhile.
+ */
+// @ts-ignore: decorator
+@inline export function hookWaitAsRequester(thread: usize, ptr: usize, value: u32, timeoutMs: f64): void {
+  threadWaitAsRequester(thread, ptr, value, timeoutMs);
 }

@@ -248,7 +248,9 @@ export const HEAP_SIZE: u32 = 1152;
 //
 //   +0    state        u32 atomic  THREAD_* below; owner moves DETACHED->ATTACHED, a
 //                                  stop-the-world requester DETACHED<->SUSPENDED
-//   +4    serial       u32         unique number, for humans
+//   +4    serial       u32 atomic  unique number of this incarnation of the record (set under
+//                                  headLock when listed, new on every reuse): identifies a stop's
+//                                  requester (S_REQUESTER), so a reused record never inherits it
 //   +8    nextAll      u32         root thread list link (immutable once pushed)
 //   +12   segCount     u32 owner   normal segments owned
 //   +16   segFirst     u32 owner   owned normal segments (list through SEG_NEXT)
@@ -275,6 +277,8 @@ export const HEAP_SIZE: u32 = 1152;
 //   +256  reaped       u32 (headLock) 1: reaped (d.reap) rather than exited; cleared when reused
 //   +264  lastSeen     u64 atomic  owner stamps nowMs() (f64 bits) at attach, detach and every
 //                                  64th checkpoint of its instance; others read it (d.threads())
+//   +320  stwBlockersN u32 owner   a timed-out stop of this requester: threads that held it up
+//   +324  stwBlockers[15] u32 owner  ... their records (the first STW_BLOCKERS_MAX); read by the facade
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -313,6 +317,11 @@ export const T_HELD_LAST: usize = 244;
 export const T_OWNER: usize = 252;
 export const T_REAPED: usize = 256;
 export const T_LAST_SEEN: usize = 264;
+// @abi-begin stw-blockers
+export const T_STW_BLOCKERS_N: usize = 320;
+export const T_STW_BLOCKERS: usize = 324;
+export const STW_BLOCKERS_MAX: u32 = 15;
+// @abi-end
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
@@ -436,11 +445,13 @@ export const CHUNK_ITEMS: u32 = (CHUNK_SIZE - 16) >> 4;   // 255
 
 // ---- Stop-the-world record (32 B: in each domain, and GLOBAL_STW) -------------
 //
-//   +0    mutex        u32 atomic  serialises requesters of this scope (mutex.ts)
+//   +0    mutex        u32 atomic  serialises requesters of this scope: 0 free, 1 held (stop-the-world.ts's own timed lock)
 //   +4    requested    u32 (headLock, read atomically)
 //   +8    stopped      u32 (headLock, read atomically)
 //   +12   countdown    u32 atomic  threads still to pause; the requester waits on it
-//   +16   requester    u32 (headLock) its thread record
+//   +16   requester    u32 (headLock, read atomically) the requester's T_SERIAL, 0 = none: a
+//                                  serial, not the record's address, so a record reused after
+//                                  its thread exited never inherits the role
 export const S_MUTEX: usize = 0;
 export const S_REQUESTED: usize = 4;
 export const S_STOPPED: usize = 8;

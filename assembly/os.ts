@@ -30,7 +30,11 @@ import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIG
 
 /** Make the memory at least `pages` 64 KiB pages long. Caller holds osLock. */
 export function osEnsurePages(pages: u32): bool {
-  const have = <u32>memory.size();
+  // memory.grow(0), not memory.size(): another instance's grow reaches this one's
+  // cached size only later (V8 propagates it by an interrupt), and a stale size
+  // here grew the memory by far more than asked (seen with 64 workers: 1.9 GiB
+  // for 50 segments, then ENOMEM). grow(0) reads the shared length itself.
+  const have = <u32>memory.grow(0);
   if (have >= pages) return true;
   if (pages > load<u32>(ROOT + R_MAX_PAGES)) return false;
   if (memory.grow(<i32>(pages - have)) < 0) return false;

@@ -1,38 +1,55 @@
 // stop-the-world.ts — pausing every other thread of a domain (or of the runtime).
 //
 // The requester (an attached thread) serialises with other requesters of the same
-// scope (the scope's mutex, waited on detached), then excludes the other kind of
-// stop: ROOT.stwRw is a reader/writer word where per-domain stops are readers and
-// the runtime-wide stop is the writer. Then, under headLock, it counts the threads
-// in scope (ATTACHED or DETACHED, itself excepted) into the countdown and loops:
-// park every DETACHED thread directly (CAS -> SUSPENDED), set PLEASE_STOP on every
-// ATTACHED one, and wait on the countdown for at most 1 ms *without detaching*
-// (detaching would resume the requester's own critical sections, whose locks may
-// have been handed to a thread that is already suspended: gh-118332), re-scanning
-// each time for threads that detached on their own. Each counted thread is
-// accounted exactly once (T_STW_PENDING): parked by the requester, suspended at
-// its checkpoint, or exiting — a thread that dies during a stop is not waited for.
-// Threads made during a stop start SUSPENDED. Start returns every SUSPENDED
-// thread in scope to DETACHED and wakes it.
+// scope (the scope's lock word S_MUTEX), then excludes the other kind of stop:
+// ROOT.stwRw is a reader/writer word where per-domain stops are readers and the
+// runtime-wide stop is the writer. It waits for both detached, so a stop under way
+// need not wait for it (thread.ts threadWaitAsRequester, through hooks.ts): if
+// that stop parks it meanwhile, it waits for the restart before it goes on — even
+// where it may not block (it polls) — and never resumes itself while SUSPENDED.
+// Then, under headLock, it counts the threads in scope (ATTACHED or DETACHED,
+// itself excepted) into the countdown and loops: park every DETACHED thread
+// directly (CAS -> SUSPENDED), set PLEASE_STOP on every ATTACHED one, and wait on
+// the countdown for at most 1 ms *without detaching* (detaching would resume the
+// requester's own critical sections, whose locks may have been handed to a thread
+// that is already suspended: gh-118332), re-scanning each time for threads that
+// detached on their own. Each counted thread is accounted exactly once
+// (T_STW_PENDING): parked by the requester, suspended at its checkpoint, or
+// exiting — a thread that dies during a stop is not waited for. Threads made
+// during a stop start SUSPENDED. Start returns every SUSPENDED thread in scope to
+// DETACHED and wakes it.
 //
-// Where the requester may not block (a browser main thread) the 1 ms waits poll.
+// A stop is identified by its requester's serial (T_SERIAL, new for every
+// incarnation of a record), not by the record's address: a record reused after
+// its thread exited never inherits a requester's role. A requester may not exit,
+// nor attach or enter another thread on its instance, while its stop is under way
+// (EINVAL_STATE, abi/thread.ts): its stop would never end, or the thread it
+// attached would wait, SUSPENDED, for the requester that waits for it
+// (`stwRequestingHere`, this instance's own record of it).
 //
-// Waiting for the scope's mutex and the reader/writer word detaches the requester
-// (thread.ts's lockDetaching and waitDetached, reached through hooks.ts: a thread
-// waiting is above this file, whose accounting thread.ts uses).
+// Timeouts (stwStopTimed): the waits for the scope's lock and the reader/writer
+// word, and for the countdown, end at one deadline. On ETIMEDOUT the requester
+// records the threads that held the stop up (still counted, not accounted) in its
+// record (T_STW_BLOCKERS*), restarts every thread it parked or asked to stop
+// exactly as stwStart does, and releases the words: the world runs as before.
+//
+// Where the requester may not block (a browser main thread) every wait polls.
+//
+// The alternatives ruled out (issue 10): a thread inside a critical section does
+// not pause in the allocator's slow path (thread.ts threadCheckpointAlloc), so a
+// stop never suspends a section in the middle of an allocation.
 //
 // See also: thread.ts (suspend), breaker.ts, domain.ts (headLock).
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
 import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
 import { headLock, headUnlock } from "./domain";
-import { EINVAL_STATE, OK } from "./errors";
-import { hookLockDetaching, hookWaitDetached } from "./hooks";
-import { waitWhileSpinning, wake } from "./host";
-import { mutexUnlock } from "./mutex";
+import { EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
+import { hookWaitAsRequester } from "./hooks";
+import { nowMs, waitWhileSpinning, wake } from "./host";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
-  S_REQUESTER, S_STOPPED, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
-  T_DOMAIN_NEXT, T_STATE, T_STW_PENDING } from "./layout";
+  S_REQUESTER, S_STOPPED, STW_BLOCKERS_MAX, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
+  T_DOMAIN_NEXT, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING } from "./layout";
 
 /** How long a paused thread, or a stop's requester, polls before it sleeps. */
 export const STW_SPIN_MS: f64 = 0.2;
@@ -40,19 +57,55 @@ const RW_WRITER: u32 = 1;
 const RW_READER: u32 = 2;
 const WAIT_SLICE_MS: f64 = 1.0;
 
+/** This instance's requester of a stop under way (a thread record), or 0. Instance-local. */
+let requestingHere: usize = 0;
+
+/** The thread record on this instance whose stop is under way, or 0. */
+export function stwRequestingHere(): usize { return requestingHere; }
+
+// @ts-ignore: decorator
+@inline function serialOf(thread: usize): u32 { return loadAcquire(thread + T_SERIAL); }
+
+/** Milliseconds left before `deadline` (Infinity: none), at most `slice`; 0 when it passed. */
+function sliceLeft(deadline: f64, slice: f64): f64 {
+  if (deadline == Infinity) return slice;
+  const left = deadline - nowMs();
+  if (left <= 0) return 0;
+  return left < slice ? left : slice;
+}
+
+// ---- The scope's lock: one requester at a time -----------------------------------
+
+/** Take the scope's lock word before `deadline`, waiting detached; false when it passed. */
+function scopeLock(requester: usize, m: usize, deadline: f64): bool {
+  while (!casAcqRel(m, 0, 1)) {
+    const slice = sliceLeft(deadline, WAIT_SLICE_MS);
+    if (slice == 0) return false;
+    hookWaitAsRequester(requester, m, 1, slice);   // partner: scopeUnlock's wake
+  }
+  return true;
+}
+
+function scopeUnlock(m: usize): void {
+  storeRelease(m, 0);
+  wake(m, 0x7FFFFFFF);
+}
+
 // ---- The reader/writer word: per-domain stops (readers) vs the global one -------
 
-function rwAcquire(thread: usize, writer: bool): void {
+function rwAcquire(thread: usize, writer: bool, deadline: f64): bool {
   const rw = ROOT + R_STW_RW;
   while (true) {
     const v = loadAcquire(rw);
     const free = writer ? v == 0 : (v & RW_WRITER) == 0;
     if (free) {
-      if (casAcqRel(rw, v, writer ? RW_WRITER : v + RW_READER)) return;
+      if (casAcqRel(rw, v, writer ? RW_WRITER : v + RW_READER)) return true;
       continue;
     }
-    // The holder may need us stopped: wait detached.
-    hookWaitDetached(thread, rw, v, WAIT_SLICE_MS);
+    const slice = sliceLeft(deadline, WAIT_SLICE_MS);
+    if (slice == 0) return false;
+    // The holder may need us stopped: wait detached (re-attached after, even if parked meanwhile).
+    hookWaitAsRequester(thread, rw, v, slice);
   }
 }
 
@@ -67,10 +120,18 @@ function rwRelease(writer: bool): void {
 
 /** The stop-the-world request that applies to `thread` now (global first), or 0. Under headLock. */
 export function stwActiveFor(thread: usize): usize {
-  if (load<u32>(GLOBAL_STW + S_REQUESTED) != 0 && load<u32>(GLOBAL_STW + S_REQUESTER) != <u32>thread) return GLOBAL_STW;
+  const serial = serialOf(thread);
+  if (loadAcquire(GLOBAL_STW + S_REQUESTED) != 0 && loadAcquire(GLOBAL_STW + S_REQUESTER) != serial) return GLOBAL_STW;
   const stw = <usize>load<u32>(thread, T_DOMAIN) + D_STW;
-  if (load<u32>(stw + S_REQUESTED) != 0 && load<u32>(stw + S_REQUESTER) != <u32>thread) return stw;
+  if (loadAcquire(stw + S_REQUESTED) != 0 && loadAcquire(stw + S_REQUESTER) != serial) return stw;
   return 0;
+}
+
+/** Is `thread` the requester of a stop under way (its domain's or the global one)? */
+export function stwIsRequester(thread: usize): bool {
+  const serial = serialOf(thread);
+  return loadAcquire(GLOBAL_STW + S_REQUESTER) == serial
+    || loadAcquire(<usize>load<u32>(thread, T_DOMAIN) + D_STW + S_REQUESTER) == serial;
 }
 
 /** Account a counted thread once in its stop's countdown. Under headLock. */
@@ -81,6 +142,10 @@ export function stwAccount(thread: usize, stw: usize): void {
 }
 
 // ---- Scope walks (under headLock) ---------------------------------------------
+//
+// The lists are push-only and their links are never rewritten (thread.ts's
+// threadNew resets a reused record without touching them), so a walk sees every
+// thread ever listed in the domain.
 
 /** Count (`counting`), then park or poke, every thread of one domain's list but the requester. */
 function scanDomain(domain: usize, requester: usize, stw: usize, counting: bool): void {
@@ -114,6 +179,29 @@ function scan(requester: usize, stw: usize, global: bool, counting: bool): void 
   while (d != 0) { scanDomain(d, requester, stw, counting); d = <usize>load<u32>(d, D_NEXT); }
 }
 
+/** Record the threads still counted (they held the stop up) in the requester's record. */
+function blockersDomain(domain: usize, requester: usize, n: u32): u32 {
+  let t = <usize>load<u32>(domain, D_THREADS);
+  while (t != 0) {
+    if (t != requester && load<u32>(t, T_STW_PENDING) != 0) {
+      if (n < STW_BLOCKERS_MAX) store<u32>(requester + T_STW_BLOCKERS + (<usize>n << 2), <u32>t);
+      n++;
+    }
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+  return n;
+}
+
+function blockers(requester: usize, global: bool): void {
+  let n: u32 = 0;
+  if (!global) n = blockersDomain(<usize>load<u32>(requester, T_DOMAIN), requester, 0);
+  else {
+    let d = <usize>load<u32>(ROOT + R_DOMAIN_LIST);
+    while (d != 0) { n = blockersDomain(d, requester, n); d = <usize>load<u32>(d, D_NEXT); }
+  }
+  store<u32>(requester, n, T_STW_BLOCKERS_N);
+}
+
 function restartDomain(domain: usize, requester: usize): void {
   let t = <usize>load<u32>(domain, D_THREADS);
   while (t != 0) {
@@ -126,45 +214,8 @@ function restartDomain(domain: usize, requester: usize): void {
   }
 }
 
-// ---- Stop and start -------------------------------------------------------------
-
-// @ts-ignore: decorator
-@inline function stwOf(requester: usize, global: bool): usize {
-  return global ? GLOBAL_STW : <usize>load<u32>(requester, T_DOMAIN) + D_STW;
-}
-
-/** Stop every other thread in scope; `requester` must be attached and current. */
-export function stwStop(requester: usize, global: bool): i32 {
-  if (loadAcquire(requester + T_STATE) != THREAD_ATTACHED) return EINVAL_STATE;
-  const stw = stwOf(requester, global);
-  // A stop inside a stop (of either kind) would wait for itself.
-  if (loadAcquire(GLOBAL_STW + S_REQUESTER) == <u32>requester
-      || loadAcquire(<usize>load<u32>(requester, T_DOMAIN) + D_STW + S_REQUESTER) == <u32>requester) return EINVAL_STATE;
-  hookLockDetaching(requester, stw + S_MUTEX);
-  rwAcquire(requester, global);
-  headLock();
-  storeRelease(stw + S_COUNTDOWN, 0);
-  storeRelease(stw + S_REQUESTER, <u32>requester);
-  storeRelease(stw + S_REQUESTED, 1);
-  storeRelease(stw + S_STOPPED, 0);
-  scan(requester, stw, global, true);
-  while (true) {
-    scan(requester, stw, global, false);
-    const left = loadAcquire(stw + S_COUNTDOWN);
-    headUnlock();
-    if (left == 0) break;
-    waitWhileSpinning(stw + S_COUNTDOWN, left, STW_SPIN_MS, WAIT_SLICE_MS);   // partner: stwAccount's wake; no detaching
-    headLock();
-  }
-  storeRelease(stw + S_STOPPED, 1);
-  return OK;
-}
-
-/** Restart the threads `requester` stopped. */
-export function stwStart(requester: usize, global: bool): i32 {
-  const stw = stwOf(requester, global);
-  if (loadAcquire(stw + S_REQUESTER) != <u32>requester || loadAcquire(stw + S_STOPPED) == 0) return EINVAL_STATE;
-  headLock();
+/** End the stop of `stw` (requested or stopped) and restart its scope. Under headLock. */
+function restart(requester: usize, stw: usize, global: bool): void {
   storeRelease(stw + S_REQUESTED, 0);
   storeRelease(stw + S_STOPPED, 0);
   storeRelease(stw + S_REQUESTER, 0);
@@ -174,14 +225,78 @@ export function stwStart(requester: usize, global: bool): i32 {
   } else {
     restartDomain(<usize>load<u32>(requester, T_DOMAIN), requester);
   }
+}
+
+// ---- Stop and start -------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function stwOf(requester: usize, global: bool): usize {
+  return global ? GLOBAL_STW : <usize>load<u32>(requester, T_DOMAIN) + D_STW;
+}
+
+/** Stop every other thread in scope; `requester` must be attached and current. */
+export function stwStop(requester: usize, global: bool): i32 {
+  return stwStopTimed(requester, global, -1);
+}
+
+/**
+ * stwStop, giving up after `timeoutMs` (< 0: never): ETIMEDOUT with every thread
+ * restarted, the words released and the blockers in the requester's record (see
+ * the file comment). The requester returns attached either way.
+ */
+export function stwStopTimed(requester: usize, global: bool, timeoutMs: f64): i32 {
+  if (loadAcquire(requester + T_STATE) != THREAD_ATTACHED) return EINVAL_STATE;
+  const stw = stwOf(requester, global);
+  // A stop inside a stop (of either kind) would wait for itself.
+  if (stwIsRequester(requester) || requestingHere != 0) return EINVAL_STATE;
+  store<u32>(requester, 0, T_STW_BLOCKERS_N);
+  const deadline = timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
+  if (!scopeLock(requester, stw + S_MUTEX, deadline)) return ETIMEDOUT;
+  if (!rwAcquire(requester, global, deadline)) { scopeUnlock(stw + S_MUTEX); return ETIMEDOUT; }
+  headLock();
+  storeRelease(stw + S_COUNTDOWN, 0);
+  storeRelease(stw + S_REQUESTER, serialOf(requester));
+  storeRelease(stw + S_REQUESTED, 1);
+  storeRelease(stw + S_STOPPED, 0);
+  requestingHere = requester;
+  scan(requester, stw, global, true);
+  while (true) {
+    scan(requester, stw, global, false);
+    const left = loadAcquire(stw + S_COUNTDOWN);
+    if (left == 0) { headUnlock(); break; }
+    const slice = sliceLeft(deadline, WAIT_SLICE_MS);
+    if (slice == 0) {
+      blockers(requester, global);
+      restart(requester, stw, global);
+      requestingHere = 0;
+      headUnlock();
+      rwRelease(global);
+      scopeUnlock(stw + S_MUTEX);
+      return ETIMEDOUT;
+    }
+    headUnlock();
+    waitWhileSpinning(stw + S_COUNTDOWN, left, STW_SPIN_MS, slice);   // partner: stwAccount's wake; no detaching
+    headLock();
+  }
+  storeRelease(stw + S_STOPPED, 1);
+  return OK;
+}
+
+/** Restart the threads `requester` stopped. */
+export function stwStart(requester: usize, global: bool): i32 {
+  const stw = stwOf(requester, global);
+  if (loadAcquire(stw + S_REQUESTER) != serialOf(requester) || loadAcquire(stw + S_STOPPED) == 0) return EINVAL_STATE;
+  headLock();
+  restart(requester, stw, global);
+  if (requestingHere == requester) requestingHere = 0;
   headUnlock();
   rwRelease(global);
-  mutexUnlock(stw + S_MUTEX);
+  scopeUnlock(stw + S_MUTEX);
   return OK;
 }
 
 /** Is the world of `requester`'s scope stopped by it? */
 export function stwIsStopped(requester: usize, global: bool): bool {
   const stw = stwOf(requester, global);
-  return loadAcquire(stw + S_STOPPED) != 0 && loadAcquire(stw + S_REQUESTER) == <u32>requester;
+  return loadAcquire(stw + S_STOPPED) != 0 && loadAcquire(stw + S_REQUESTER) == serialOf(requester);
 }

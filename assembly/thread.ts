@@ -24,6 +24,16 @@
 // sleeper. Those two are the ones lower layers (critical sections, the stop's
 // requester) reach through hooks.ts.
 //
+// Races closed (issue 10): reusing a record resets its owner's fields only —
+// never the state word, the list links or the domain, which walks without a lock
+// (threadIsValid) or under headLock (stop-the-world, domainSetVersion) read — and
+// takes a new serial under headLock (a stop's requester is known by its serial,
+// so a reused record never inherits the role). threadDetach only leaves ATTACHED:
+// it never stores DETACHED over SUSPENDED. A stop's requester waits detached
+// through threadWaitAsRequester, whose re-attach waits (or polls) through any stop
+// that parked it. The allocator's slow path does not pause inside a critical
+// section (threadCheckpointAlloc). Attach may be bounded (threadAttachTimed).
+//
 // The checkpoint (which handles the eval breaker), the first attach (which takes
 // a QSBR slot) and exit are lifecycle.ts: they use the reclamation layers above.
 //
@@ -36,17 +46,19 @@ import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerIniti
   breakerRequest, BRK_ASYNC_INTERRUPT } from "./breaker";
 import { csResumeTop, csSuspendAll } from "./critical-section";
 import { currentSet, curThread } from "./current";
+import { DP_STW_REQ_WAITED, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
-import { EAGAIN, ENOT_ATTACHED, OK } from "./errors";
+import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
-import { hostCanBlock, waitWhile, waitWhileSpinning, wake } from "./host";
+import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
 import { LOCK_OK, mutexLockSlow, mutexTryLock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
   R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
-  T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_STATE, TAG_COUNT, THREAD_ATTACHED,
+  T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STATE, T_STW_PENDING,
+  TAG_COUNT, THREAD_ATTACHED,
   THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
 
 // ---- Creation -----------------------------------------------------------------
@@ -64,23 +76,24 @@ export function threadNew(domain: usize): usize {
   if (!recycled) {
     thread = metaAlloc(THREAD_SIZE);
     if (thread == 0) return 0;
+    store<u32>(thread, <u32>domain, T_DOMAIN);
   } else {
-    // Keep the heap records (they are the thread's) and the list links; reset the rest.
+    // Keep the heap records (they are the thread's) and reset the owner's fields
+    // only: the state word (FREE until listed below), the list links and the
+    // domain are read by walks that take no lock or run under headLock, and must
+    // never be seen zeroed (issue 10, item 1: a walk that stopped early missed
+    // live threads; an attached thread read back as FREE).
     for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
       const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
       if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
     }
-    const nextAll = load<u32>(thread, T_NEXT_ALL);
-    const domainNext = load<u32>(thread, T_DOMAIN_NEXT);
-    memory.fill(thread + 4, 0, T_HEAPS - 4);           // the state word stays FREE until listed below
-    memory.fill(thread + T_HEAPS + (<usize>TAG_COUNT << 2), 0, <usize>THREAD_SIZE - T_HEAPS - (<usize>TAG_COUNT << 2));
-    store<u32>(thread, nextAll, T_NEXT_ALL);
-    store<u32>(thread, domainNext, T_DOMAIN_NEXT);
+    threadResetOwned(thread);
+    debugPause(DP_THREAD_REUSE);
   }
-  store<u32>(thread, <u32>domain, T_DOMAIN);
-  store<u32>(thread, addRelaxed(ROOT + R_THREAD_SERIAL, 1) + 1, T_SERIAL);
   if (heapForTag(thread, 0) == 0) return 0;
   headLock();
+  storeRelease(thread + T_SERIAL, addRelaxed(ROOT + R_THREAD_SERIAL, 1) + 1);
+  store<u32>(thread, 0, T_STW_PENDING);
   storeRelease(thread + T_BREAKER, breakerInitial(loadAcquire(domain + D_VERSION)));
   storeRelease(thread + T_STATE, stwActiveFor(thread) != 0 ? THREAD_SUSPENDED : THREAD_DETACHED);
   if (!recycled) {
@@ -99,6 +112,19 @@ export function threadNew(domain: usize): usize {
   return thread;
 }
 
+/**
+ * Zero the fields a FREE record's next owner starts from, and nothing else: not
+ * the state word, serial, list links (nextAll, domainNext), domain, freeNext
+ * (headLock), heap pointers, stwPending (headLock; reset when listed) or breaker
+ * (stored when listed). Owner only (the record is FREE and off every free list).
+ */
+function threadResetOwned(thread: usize): void {
+  memory.fill(thread + T_SEG_COUNT, 0, T_DOMAIN - T_SEG_COUNT);                 // segCount, segFirst, hugeCount
+  memory.fill(thread + T_SPANS, 0, T_DOMAIN_NEXT - T_SPANS);                    // spans, visit cursor
+  memory.fill(thread + T_CS_DEPTH, 0, T_BREAKER - T_CS_DEPTH);                  // csDepth .. (every field up to the breaker)
+  memory.fill(thread + T_BREAKER + 4, 0, <usize>THREAD_SIZE - T_BREAKER - 4);   // visit bitmap, section stack, ...
+}
+
 // ---- Attach and detach ---------------------------------------------------------
 
 /**
@@ -109,12 +135,33 @@ export function threadNew(domain: usize): usize {
  * lifecycle.ts).
  */
 export function threadAttach(thread: usize, mayBlock: bool): i32 {
+  return threadAttachTimed(thread, mayBlock ? ATTACH_WAIT : ATTACH_NO_WAIT, -1);
+}
+
+/** threadAttach's ways to wait while SUSPENDED: not at all (EAGAIN) ... */
+export const ATTACH_NO_WAIT: u32 = 0;
+/** ... block where the instance may (EAGAIN where it may not) ... */
+export const ATTACH_WAIT: u32 = 1;
+/** ... or wait even where it may not block: it polls (a stop's requester, which must go on attached). */
+export const ATTACH_POLL: u32 = 2;
+
+/**
+ * threadAttach, waiting at most `timeoutMs` (< 0: no limit) while SUSPENDED:
+ * ETIMEDOUT leaves the thread as it was (SUSPENDED, not current).
+ */
+export function threadAttachTimed(thread: usize, how: u32, timeoutMs: f64): i32 {
+  const deadline = timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
   while (true) {
     if (casAcqRel(thread + T_STATE, THREAD_DETACHED, THREAD_ATTACHED)) break;
     const s = loadAcquire(thread + T_STATE);
     if (s == THREAD_SUSPENDED) {
-      if (!mayBlock || !hostCanBlock()) return EAGAIN;
-      waitWhileSpinning(thread + T_STATE, THREAD_SUSPENDED, STW_SPIN_MS, -1);   // partner: stwStart's wake
+      if (how == ATTACH_NO_WAIT || (how == ATTACH_WAIT && !hostCanBlock())) return EAGAIN;
+      let left: f64 = -1;
+      if (timeoutMs >= 0) {
+        left = deadline - nowMs();
+        if (left <= 0) return ETIMEDOUT;
+      }
+      waitWhileSpinning(thread + T_STATE, THREAD_SUSPENDED, STW_SPIN_MS, left);   // partner: stwStart's wake
       continue;
     }
     if (s == THREAD_ATTACHED) break;
@@ -126,9 +173,17 @@ export function threadAttach(thread: usize, mayBlock: bool): i32 {
   return OK;
 }
 
-/** Owner: release critical sections, ATTACHED -> DETACHED, no current thread. */
+/**
+ * Owner: release critical sections, ATTACHED -> DETACHED, no current thread.
+ * Only from ATTACHED: a thread a stop parked (SUSPENDED) is never made DETACHED
+ * by its owner, which would let it resume itself inside another thread's stop
+ * (issue 10, item 4). Other threads never change an ATTACHED state, so the
+ * check and the store below cannot race.
+ */
 export function threadDetach(thread: usize): void {
-  if (ASSERT_CHEAP) assertThat(loadAcquire(thread + T_STATE) == THREAD_ATTACHED, A_STATE);
+  const attached = loadAcquire(thread + T_STATE) == THREAD_ATTACHED;
+  if (ASSERT_CHEAP) assertThat(attached, A_STATE);
+  if (!attached) { if (curThread == thread) currentSet(0, EMPTY_HEAP); return; }
   csSuspendAll(thread);
   // Not while resuming from a pause in malloc: a lock wait there (re-taking a
   // critical section) must not end the thread's read-side section.
@@ -169,6 +224,24 @@ export function waitDetached(thread: usize, ptr: usize, value: u32, timeoutMs: f
 }
 
 /**
+ * A stop's requester waiting for its scope's mutex or the reader/writer word
+ * (stop-the-world.ts, through hooks.ts): detached, so the stop under way does not
+ * wait for it, while the word at `ptr` holds `value` (at most `timeoutMs`); then
+ * attached again. Unlike waitDetached, the re-attach never gives up: if a stop
+ * parked the requester meanwhile it waits for the restart, polling where the
+ * instance may not block. Ignoring attach's EAGAIN there let a non-blocking
+ * requester detach again — storing DETACHED over SUSPENDED — and run inside
+ * another thread's stop (issue 10, item 4). The wait for that restart is not
+ * bounded by a stop's timeoutMs: the thread returns attached, as it came.
+ */
+export function threadWaitAsRequester(thread: usize, ptr: usize, value: u32, timeoutMs: f64): void {
+  threadDetach(thread);
+  waitWhile(ptr, value, timeoutMs);
+  debugPause(DP_STW_REQ_WAITED);
+  while (threadAttachTimed(thread, ATTACH_POLL, -1) != OK) {}
+}
+
+/**
  * PLEASE_STOP: detach into SUSPENDED, count ourselves, wait for the restart and
  * attach again. Returns EV_STOPPED, EV_WOULD_BLOCK (left suspended: the thread
  * may not wait here), or 0 (the request was already over: a plain detach/attach).
@@ -193,11 +266,23 @@ export function threadSuspend(thread: usize, keepSeq: bool): u32 {
 
 /**
  * The allocator's slow path: only a pending stop is handled there (nothing else
- * can be reported from inside malloc), and only where the thread may wait.
+ * can be reported from inside malloc), and only where the thread may wait, and
+ * only outside critical sections. Pausing suspends a thread's sections (their
+ * locks are released while it is detached), and an allocation is not a place
+ * where a section may be interrupted: another thread would enter the same
+ * section while this one is in the middle of it (issue 10, item 6). CPython's
+ * allocator never suspends critical sections either. So a thread inside a
+ * section (csDepth > 0; while attached its innermost section holds its locks)
+ * does not pause here: the stop waits for its next checkpoint or detach, as it
+ * waits for any attached thread that is running. The alternative, pausing while
+ * keeping the locks, could deadlock: the stop's requester (or a thread it waits
+ * for) may need one of those locks, and a paused holder cannot release it.
  */
 // @ts-ignore: decorator
 @inline export function threadCheckpointAlloc(thread: usize): void {
-  if (breakerHas(breakerLoad(thread), BRK_PLEASE_STOP) && hostCanBlock()) threadSuspend(thread, true);
+  if (breakerHas(breakerLoad(thread), BRK_PLEASE_STOP) && hostCanBlock() && load<u32>(thread, T_CS_DEPTH) == 0) {
+    threadSuspend(thread, true);
+  }
 }
 
 /** Ask `target` to stop at its next checkpoint with an interrupt (only that thread). */

@@ -43,8 +43,10 @@
 
 // delay-points (assembly/debug-delay.ts)
 /** @internal */ export const DP_NONE = 0;
+/** @internal */ export const DP_THREAD_REUSE = 1; // threadNew: a reused record reset, not yet listed again
+/** @internal */ export const DP_STW_REQ_WAITED = 2; // a stop's requester waited detached (scope mutex / rw word), about to re-attach
 /** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_EXIT_BEFORE_ABANDON } as const;
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;
@@ -88,6 +90,12 @@
 // thread-record (assembly/layout.ts)
 /** @internal */ export const T_STATE = 0;
 /** @internal */ export const ABI_THREAD_RECORD = { T_STATE } as const;
+
+// stw-blockers (assembly/layout.ts)
+/** @internal */ export const T_STW_BLOCKERS_N = 320;
+/** @internal */ export const T_STW_BLOCKERS = 324;
+/** @internal */ export const STW_BLOCKERS_MAX = 15;
+/** @internal */ export const ABI_STW_BLOCKERS = { T_STW_BLOCKERS_N, T_STW_BLOCKERS, STW_BLOCKERS_MAX } as const;
 
 // thread-states (assembly/layout.ts)
 /** @internal */ export const THREAD_FREE = 0; // a recyclable record

@@ -32,6 +32,7 @@ export interface CoreExports {
   ft_thread_attach(): number;
   ft_thread_attach_new(domain: number): number;
   ft_thread_enter(thread: number, mayBlock: number): number;
+  ft_thread_enter_timed(thread: number, timeoutMs: number): number;
   ft_thread_detach(): number;
   ft_thread_exit(): number;
   ft_thread_current(): number;
@@ -57,6 +58,7 @@ export interface CoreExports {
   ft_interrupt(thread: number): number;
   ft_set_can_block(value: number): void;
   ft_stw_stop(global: number): number;
+  ft_stw_stop_timed(global: number, timeoutMs: number): number;
   ft_stw_start(global: number): number;
   ft_mutex_lock(m: number): number;
   ft_mutex_trylock(m: number, spin: number): number;

@@ -8,7 +8,7 @@
  */
 import { Checkpoint, type AllocatorStats, type TagValue, type ThreadState } from './api.ts';
 import { checkPtr, checkTag, TAGS } from './checks.ts';
-import { EAGAIN, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
+import { EAGAIN, ETIMEDOUT, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
 import * as cs from './critical-section.ts';
 import * as delayedFree from './delayed-free.ts';
@@ -312,7 +312,8 @@ export class Thread {
     if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
     this.userDetached = false;
     this.enter();
-    this.x.ft_thread_exit();
+    const rc = this.x.ft_thread_exit();   // EINVAL_STATE inside its own stop-the-world: it would never end
+    if (rc !== 0) throw coreError(rc, 'exit');
     this.exited = true;
     this.runtime.setCurrent(null);
   }
@@ -353,24 +354,50 @@ export class Thread {
   /**
    * Attach again after {@link detach}. Waits while a stop-the-world holds the
    * thread; where this JS thread may not block it throws `EAGAIN` instead — use
-   * {@link attachAsync} there.
+   * {@link attachAsync} there. With `timeoutMs`, it gives up after that long with
+   * `ETIMEDOUT`, leaving the thread detached (suspended) as it was. Inside a
+   * stop-the-world this JS thread requested, attaching another of its threads
+   * throws `EINVAL_STATE` (that thread is stopped, and would wait for the stop
+   * that waits for it).
    */
-  attach(): void {
+  attach(opts?: { timeoutMs?: number }): void {
     if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    const timeoutMs = stw.timeoutOf(opts);
+    if (timeoutMs === undefined || this.active) {
+      this.userDetached = false;
+      this.enter();
+      return;
+    }
+    if (this.x.ft_thread_enter_timed(this.id, timeoutMs) !== 0) {
+      const code = this.x.ft_last_error();
+      throw coreError(code, code === ETIMEDOUT ? `attach: still suspended by a stop-the-world after ${timeoutMs} ms` : undefined);
+    }
     this.userDetached = false;
-    this.enter();
+    this.runtime.setCurrent(this);
   }
 
-  /** {@link attach} that waits asynchronously (for a browser's main thread). */
-  async attachAsync(): Promise<void> {
+  /**
+   * {@link attach} that waits asynchronously (for a browser's main thread); with
+   * `timeoutMs`, it rejects with `ETIMEDOUT` after that long, the thread still
+   * suspended.
+   */
+  async attachAsync(opts?: { timeoutMs?: number }): Promise<void> {
     if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    const timeoutMs = stw.timeoutOf(opts);
+    const deadline = timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
+    const wasDetached = this.userDetached;
     this.userDetached = false;
     const i32 = new Int32Array(this.runtime.memory.buffer);
     for (;;) {
       if (this.active || this.x.ft_thread_enter(this.id, 0) === 0) { this.runtime.setCurrent(this); return; }
       const code = this.x.ft_last_error();
       if (code !== EAGAIN) throw coreError(code);
-      await waitAsync(i32, (this.id + T_STATE) >>> 2, THREAD_SUSPENDED);   // while SUSPENDED
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.userDetached = wasDetached;
+        throw new FtheapError(ErrorCode.ETIMEDOUT, `attachAsync: still suspended by a stop-the-world after ${timeoutMs} ms`);
+      }
+      await waitAsync(i32, (this.id + T_STATE) >>> 2, THREAD_SUSPENDED);   // while SUSPENDED (at most 50 ms)
     }
   }
 
@@ -407,18 +434,25 @@ export class Thread {
    * a checkpoint, or parked while detached). `fn` must not allocate from, or
    * free into, other threads' heaps, nor take locks other threads may hold.
    *
+   * With `timeoutMs`, a stop that cannot pause every thread in time throws
+   * `ETIMEDOUT` (and `fn` does not run): every thread runs again as before, and
+   * the error's `blockers` are the ids of the threads that did not pause. While
+   * `fn` runs, this thread may not {@link exit}, nor may another thread of this
+   * JS thread attach (`EINVAL_STATE`).
+   *
    * @example
    * ```ts
    * t.stopTheWorld(() => { snapshot = readSharedCounters(); });
+   * t.stopTheWorld(() => compact(), { timeoutMs: 100 });   // ETIMEDOUT if a thread stays busy
    * ```
    */
-  stopTheWorld<T>(fn: () => T): T {
-    return stw.stopTheWorld(this.core, false, fn);
+  stopTheWorld<T>(fn: () => T, opts?: { timeoutMs?: number }): T {
+    return stw.stopTheWorld(this.core, false, fn, opts);
   }
 
-  /** {@link stopTheWorld} for every domain of the runtime (excludes per-domain stops). */
-  stopTheWorldGlobal<T>(fn: () => T): T {
-    return stw.stopTheWorld(this.core, true, fn);
+  /** {@link stopTheWorld} for every domain of the runtime (excludes per-domain stops); `timeoutMs` likewise. */
+  stopTheWorldGlobal<T>(fn: () => T, opts?: { timeoutMs?: number }): T {
+    return stw.stopTheWorld(this.core, true, fn, opts);
   }
 
   /**

@@ -2,15 +2,21 @@
 // and reading a thread's state from outside.
 // Thread ids from outside are checked against the runtime's list of records
 // (O(threads)): a bad one is EINVAL_ARG instead of a touch of arbitrary memory.
+// While this instance's thread has a stop under way (stop-the-world.ts
+// stwRequestingHere), it may not exit (its stop would never end) nor attach or
+// enter another thread here (that one would wait, SUSPENDED, for the requester
+// that waits for it): EINVAL_STATE (issue 10, items 5 and 7).
 
 import { loadAcquire } from "../atomics";
 import { curThread, instanceId } from "../current";
 import { domainDefault, domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, ENOT_INIT, OK } from "../errors";
+import { EAGAIN, EINVAL_ARG, EINVAL_DOMAIN, EINVAL_STATE, ENOT_ATTACHED, ENOT_INIT, ETIMEDOUT, OK } from "../errors";
+import { hostCanBlock, nowMs, waitWhileSpinning } from "../host";
+import { STW_SPIN_MS, stwIsRequester, stwRequestingHere } from "../stop-the-world";
 import { runtimeReady } from "../init";
 import { threadCheckpoint, threadEnter, threadExit, threadStart } from "../lifecycle";
 import { threadDetach, threadInterrupt, threadIsValid, threadState } from "../thread";
-import { T_BREAKER, T_DOMAIN, T_OWNER, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
+import { T_BREAKER, T_DOMAIN, T_OWNER, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
   THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, failValue, status } from "./result";
 
@@ -22,6 +28,7 @@ import { fail, failSigned, failValue, status } from "./result";
  */
 export function ft_thread_attach_new(d: usize): usize {
   if (!runtimeReady()) return failValue(ENOT_INIT);
+  if (stwRequestingHere() != 0) return failValue(EINVAL_STATE);
   if (d != 0 && !domainIsValid(d)) return failValue(EINVAL_DOMAIN);
   return threadStart(d == 0 ? domainDefault() : d);
 }
@@ -40,7 +47,35 @@ export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
   if (loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
   const s = threadState(thread);
   if (s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(ENOT_ATTACHED);
+  const requester = stwRequestingHere();
+  if (requester != 0 && requester != thread) return fail(EINVAL_STATE);
   return status(threadEnter(thread, mayBlock));
+}
+
+/**
+ * ft_thread_enter(thread, true), waiting at most `timeoutMs` while a stop holds
+ * the thread SUSPENDED: ETIMEDOUT leaves every state as it was (the thread
+ * suspended, the current one unchanged). EAGAIN at once where this instance may
+ * not block. Status.
+ */
+export function ft_thread_enter_timed(thread: usize, timeoutMs: f64): i32 {
+  if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
+  const requester = stwRequestingHere();
+  if (requester != 0 && requester != thread) return fail(EINVAL_STATE);
+  const deadline = nowMs() + (timeoutMs < 0 ? 0 : timeoutMs);
+  while (true) {
+    const s = threadState(thread);
+    if (s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(ENOT_ATTACHED);
+    if (s == THREAD_SUSPENDED) {
+      if (!hostCanBlock()) return fail(EAGAIN);
+      const left = deadline - nowMs();
+      if (left <= 0) return fail(ETIMEDOUT);
+      waitWhileSpinning(thread + T_STATE, THREAD_SUSPENDED, STW_SPIN_MS, left);   // partner: the restart's wake
+      continue;
+    }
+    const rc = threadEnter(thread, false);   // parked again meanwhile: EAGAIN, wait again
+    if (rc != EAGAIN) return status(rc);
+  }
 }
 
 /** Detach the current thread (it keeps its heaps; ft_thread_enter attaches it again). */
@@ -50,9 +85,10 @@ export function ft_thread_detach(): i32 {
   return OK;
 }
 
-/** Exit the current thread: free what is free, keep live blocks freeable. */
+/** Exit the current thread: free what is free, keep live blocks freeable. EINVAL_STATE during its own stop. */
 export function ft_thread_exit(): i32 {
   if (curThread == 0) return fail(ENOT_ATTACHED);
+  if (stwIsRequester(curThread) || stwRequestingHere() != 0) return fail(EINVAL_STATE);   // its stop would never end
   threadExit(curThread);
   return OK;
 }
