@@ -79,7 +79,7 @@ export function threadNew(domain: usize): usize {
     store<u32>(thread, <u32>domain, T_DOMAIN);
   } else {
     // Keep the heap records (they are the thread's) and reset the owner's fields
-    // only: the state word (FREE until listed below), the list links and the
+    // only: the state word (EXITED until listed below), the list links and the
     // domain are read by walks that take no lock or run under headLock, and must
     // never be seen zeroed (issue 10, item 1: a walk that stopped early missed
     // live threads; an attached thread read back as FREE).

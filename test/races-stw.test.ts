@@ -74,8 +74,8 @@ describe('record reuse vs list walks and stops (item 1)', () => {
     await reuser.call('attach');
     const r = await reuser.call('id', 0);
     await requester.call('attach');                  // newest: lists are requester -> r -> b -> ...
-    await reuser.call('exit', 0);                    // nothing allocated: its record is FREE, recyclable
-    expect(rt.exports.ft_thread_state(r)).toBe(RawState.FREE);
+    await reuser.call('exit', 0);                    // its record is recyclable (it reads EXITED until reused)
+    expect(rt.exports.ft_thread_state(r)).toBe(RawState.EXITED);
     const loops = looper.call<LoopResult>('loop', 0, { slot: 0, counter: counter(0) });
     await until(() => Atomics.load(ctl, iters(0)) > 0, LIMIT, 'loop running');
 
