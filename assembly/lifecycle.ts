@@ -49,7 +49,7 @@ import { segmentIsValid } from "./segment";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { heldPagesCollect } from "./qsbr-pages";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
-import { stwAccount, stwActiveFor } from "./stop-the-world";
+import { stwAccount, stwActiveFor, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend } from "./thread";
 import { D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
@@ -262,6 +262,7 @@ export function threadReap(thread: usize): i32 {
   store<u32>(thread, 1, T_REAPED);
   storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
+  stwReleaseDead(thread);   // a stop it requested ends; a scope lock it held is released
   // The locks of its innermost critical section, if it was inside one while attached.
   const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);

@@ -78,10 +78,13 @@ function sliceLeft(deadline: f64, slice: f64): f64 {
 
 /** Take the scope's lock word before `deadline`, waiting detached; false when it passed. */
 function scopeLock(requester: usize, m: usize, deadline: f64): bool {
-  while (!casAcqRel(m, 0, 1)) {
+  // The word holds the holder's serial, so a reap can release it (stwReleaseDead).
+  const serial = serialOf(requester);
+  while (!casAcqRel(m, 0, serial)) {
     const slice = sliceLeft(deadline, WAIT_SLICE_MS);
     if (slice == 0) return false;
-    hookWaitAsRequester(requester, m, 1, slice);   // partner: scopeUnlock's wake
+    const v = loadAcquire(m);
+    if (v != 0) hookWaitAsRequester(requester, m, v, slice);   // partner: scopeUnlock's wake
   }
   return true;
 }
@@ -293,6 +296,28 @@ export function stwStart(requester: usize, global: bool): i32 {
   rwRelease(global);
   scopeUnlock(stw + S_MUTEX);
   return OK;
+}
+
+/**
+ * Reap (lifecycle.ts): `thread` is dead. A stop it requested (domain or global,
+ * under way or done) ends as stwStart would end it, so the threads it parked run
+ * again; a scope lock it held while it was getting there is released. Not
+ * recoverable: a reader/writer word it took in the few instructions between the
+ * scope lock and listing itself as requester (the next stops of the other kind
+ * then wait for it: use timeouts).
+ */
+export function stwReleaseDead(thread: usize): void {
+  const serial = serialOf(thread);
+  for (let g: i32 = 0; g < 2; g++) {
+    const global = g == 1;
+    const stw = stwOf(thread, global);
+    headLock();
+    const mine = loadAcquire(stw + S_REQUESTED) != 0 && loadAcquire(stw + S_REQUESTER) == serial;
+    if (mine) restart(thread, stw, global);
+    headUnlock();
+    if (mine) rwRelease(global);
+    if (loadAcquire(stw + S_MUTEX) == serial) scopeUnlock(stw + S_MUTEX);
+  }
 }
 
 /** Is the world of `requester`'s scope stopped by it? */

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FtheapError, Runtime, Tag } from '../src/index.ts';
 import { expectBalanced, fixtureUrl, Peer, until, useHarness, within } from './fixtures/harness.ts';
-import { flag, newCtl } from './fixtures/protocol.ts';
+import { counter, Ctl, flag, iters, newCtl, setCtl } from './fixtures/protocol.ts';
 
 useHarness();
 const TEST_TIMEOUT = 60_000;
@@ -55,6 +55,36 @@ describe('reaping', () => {
     await requester.call('exit', 0);
     t.exit();
     expectBalanced(rt, { blocksUsed: 0, threadsLive: 0 });
+  }, TEST_TIMEOUT);
+
+  it('a requester killed while it holds the world stopped: reaping it restarts the world, and stops work again', async () => {
+    const rt = await Runtime.create();
+    const t = rt.attach();
+    const d = rt.domain();
+    const ctl = newCtl();
+    const [looper, requester] = await Promise.all(['looper', 'requester'].map((n) => Peer.start(rt, ctl, n)));
+    await looper.call('attach');
+    const loops = looper.call('loop', 0, { slot: 0, counter: counter(0) });
+    await until(() => Atomics.load(ctl, iters(0)) > 0, 10_000, 'loop running');
+    await requester.call('attach');
+    const rid = await requester.call<number>('id', 0);
+    t.detach();
+    setCtl(ctl, Ctl.HOLD);
+    const stop = requester.call('stop', 0, { holdSlot: Ctl.HOLD });
+    stop.catch(() => {});
+    await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, 10_000, 'the world stopped');
+    const frozen = Atomics.load(ctl, counter(0));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Atomics.load(ctl, counter(0))).toBe(frozen);
+    await requester.terminate();                      // dies holding the world stopped
+    d.reap(rid);
+    await until(() => Atomics.load(ctl, counter(0)) > frozen + 5, 10_000, 'the looper runs again');
+    t.attach();
+    expect(t.stopTheWorld(() => 'stopped again')).toBe('stopped again');
+    setCtl(ctl, Ctl.STOP);
+    await loops;
+    await looper.call('exit', 0);
+    t.exit();
   }, TEST_TIMEOUT);
 
   it('a reaped record refuses its old JS thread; reaping twice, a bad id or another domain are refused', async () => {
