@@ -65,6 +65,32 @@ describe('abandonment', () => {
     expectBalanced(rt);
   }, TEST_TIMEOUT);
 
+  it('100 workers churned in sequence, each exiting with half its blocks live, a consumer freeing them: memory stays bounded', async () => {
+    const rt = await Runtime.create();
+    const t = rt.attach();
+    const units0 = rt.stats().segments.unitsLive;
+    let maxUnits = 0;
+    let pending: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const w = await Peer.start(rt, newCtl(), `churn${i}`);
+      await w.call('attach');
+      const ps = await w.call<number[]>('allocMany', 0, 1000, 24 + (i % 13) * 72, i % 3 === 0 ? Tag.USER : Tag.MEM);
+      await w.call('freeMany', 0, ps.filter((_, k) => k % 2 === 0));
+      await w.call('exit', 0);
+      await w.terminate();
+      for (const p of pending) t.free(p);            // the consumer lags one worker behind
+      pending = ps.filter((_, k) => k % 2 === 1);
+      t.checkpoint();
+      maxUnits = Math.max(maxUnits, rt.stats().segments.unitsLive - units0);
+    }
+    for (const p of pending) t.free(p);
+    t.checkpoint();
+    expect(maxUnits).toBeLessThanOrEqual(3);
+    expect(rt.stats().segments.unitsLive).toBe(units0);
+    t.exit();
+    expectBalanced(rt);
+  }, TEST_TIMEOUT);
+
   it('adoption: pages go to the heap of their own tag, and only threads of the same domain adopt', async () => {
     const rt = await Runtime.create();
     const d1 = rt.domain(), d2 = rt.createDomain();
