@@ -44,14 +44,15 @@ import { hugeSegmentFree } from "./free";
 import { osDecommit, unitState } from "./os";
 import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
 import { queuePushBack } from "./page-queue";
+import { visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentSpansMove, sliceRecord } from "./segment";
 import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
-  P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
-  SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
+  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
+  SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_VISIT_BIN, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
 
 /** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
 export const RECLAIM_TRIES: u32 = 8;
@@ -400,6 +401,69 @@ function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32
     index += load<u32>(page, P_SLICE_COUNT);
   }
   return room;
+}
+
+// ---- Walking the pool by tag -------------------------------------------------------------
+
+/**
+ * Walk the live blocks of `tag` in the domain's pool (the collector will need
+ * them: its objects live in every thread's pages and in abandoned ones): pooled
+ * normal segments, then ownerless huge blocks of the domain. Begin takes the pool
+ * lock (so nothing is adopted or collected meanwhile) and the walk's last step
+ * (abandonedVisitNext returning 0) releases it: the caller must walk to the end
+ * without calling back into ftheap. Uses `thread`'s visit cursor and bitmap.
+ */
+export function abandonedVisitBegin(thread: usize, tag: u32): void {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  poolLock(domain, thread);
+  store<u32>(thread, tag, T_VISIT_TAG);
+  store<u32>(thread, load<u32>(domain, D_ABANDONED), T_VISIT_UNIT);   // the segment being walked
+  store<u32>(thread, 1, T_VISIT_BIN);                                 // its next slice
+  store<u32>(thread, 0, T_VISIT_PAGE);
+  store<u32>(thread, 0, T_VISIT_NEXT);                                // 0: pooled segments, 1: huge units
+}
+
+/** The next live block of the walk begun by abandonedVisitBegin, or 0 (the lock is released). */
+export function abandonedVisitNext(thread: usize): usize {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  const tag = load<u32>(thread, T_VISIT_TAG);
+  while (load<u32>(thread, T_VISIT_NEXT) == 0) {
+    const b = visitNextInPage(thread);
+    if (b != 0) return b;
+    store<u32>(thread, 0, T_VISIT_PAGE);
+    let seg = <usize>load<u32>(thread, T_VISIT_UNIT);
+    if (seg == 0) { store<u32>(thread, 1, T_VISIT_NEXT); store<u32>(thread, FIRST_UNIT, T_VISIT_UNIT); break; }
+    let index = load<u32>(thread, T_VISIT_BIN);
+    while (index < SLICES_PER_SEGMENT) {
+      const page = sliceRecord(seg, index);
+      index += load<u32>(page, P_SLICE_COUNT);
+      if (load<u32>(page, P_BLOCK_SIZE) != 0 && <u32>load<u8>(page, P_TAG) == tag) {
+        pageCollectRemote(page);
+        if (load<u32>(page, P_USED) != 0) { visitMarkPage(thread, page); break; }
+      }
+    }
+    if (index >= SLICES_PER_SEGMENT) {
+      store<u32>(thread, load<u32>(seg, SEG_ABANDON_NEXT), T_VISIT_UNIT);
+      index = 1;
+    }
+    store<u32>(thread, index, T_VISIT_BIN);
+  }
+  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+  let unit = load<u32>(thread, T_VISIT_UNIT);
+  while (unit < brk) {
+    const u = unit++;
+    if (unitState(u) != UNIT_HUGE) continue;
+    const seg = <usize>u << SEGMENT_SHIFT;
+    const page = seg + SEG_PAGES;
+    if (loadAcquire(seg + SEG_THREAD) == 0 && <usize>load<u32>(seg, SEG_DOMAIN) == domain
+        && <u32>load<u8>(page, P_TAG) == tag && loadAcquire(page + P_USED) == 1) {
+      store<u32>(thread, unit, T_VISIT_UNIT);
+      return <usize>load<u32>(page, P_START);
+    }
+  }
+  store<u32>(thread, unit, T_VISIT_UNIT);
+  if (load<u32>(thread, T_VISIT_NEXT) == 1) { store<u32>(thread, 2, T_VISIT_NEXT); poolUnlock(domain); }
+  return 0;
 }
 
 // ---- Domain teardown ---------------------------------------------------------------------

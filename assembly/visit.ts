@@ -34,6 +34,15 @@ function markList(page: usize, bitmap: usize, head: usize, capacity: u32): void 
 
 function visitPrepare(thread: usize, page: usize): void {
   pageCollect(page);
+  visitMarkPage(thread, page);
+}
+
+/**
+ * Make `page` the walk's current page: mark its free blocks (free and localFree
+ * lists) in `thread`'s bitmap. The caller collected remote frees first. Also the
+ * abandoned pool's walk (abandon.ts), under the pool lock.
+ */
+export function visitMarkPage(thread: usize, page: usize): void {
   const bitmap = thread + T_VISIT_BITMAP;
   const capacity = load<u32>(page, P_CAPACITY);
   memory.fill(bitmap, 0, (capacity + 7) >> 3);
@@ -54,6 +63,19 @@ export function visitBegin(tag: u32): void {
   store<u32>(thread, 0, T_VISIT_PAGE);
   store<u32>(thread, FIRST_UNIT, T_VISIT_UNIT);
   if (load<u32>(thread + T_HEAPS + (<usize>tag << 2)) == 0) store<u32>(thread, HUGE_PHASE, T_VISIT_BIN);
+}
+
+/** The next live block of the current page (visitMarkPage), or 0 when it has no more. */
+export function visitNextInPage(thread: usize): usize {
+  const page = <usize>load<u32>(thread, T_VISIT_PAGE);
+  if (page == 0) return 0;
+  const bitmap = thread + T_VISIT_BITMAP;
+  const capacity = load<u32>(page, P_CAPACITY);
+  let i = load<u32>(thread, T_VISIT_INDEX);
+  while (i < capacity && (load<u8>(bitmap + (i >> 3)) & (1 << (i & 7))) != 0) i++;
+  if (i >= capacity) return 0;
+  store<u32>(thread, i + 1, T_VISIT_INDEX);
+  return <usize>load<u32>(page, P_START) + <usize>i * load<u32>(page, P_BLOCK_SIZE);
 }
 
 /** The next live block, or 0 when the walk is over. */

@@ -41,6 +41,8 @@ export interface CoreExports {
   ft_thread_domain(thread: number): number;
   ft_checkpoint(): number;
   ft_reclaim_abandoned(): number;
+  ft_abandoned_visit_begin(tag: number): number;
+  ft_abandoned_visit_next(): number;
   ft_thread_reap(domain: number, thread: number): number;
   ft_thread_held_lock(thread: number, i: number): number;
   ft_thread_reaped(thread: number): number;

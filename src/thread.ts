@@ -290,6 +290,16 @@ export class Thread {
   }
 
   /**
+   * Call `visit(ptr, usableSize)` for every live block of `tag` that exited (or
+   * reaped) threads of this domain left in its abandoned pool: pooled pages, then
+   * ownerless huge blocks. Listed first, visited after (the pool is locked only
+   * while listing), so `visit` may free them.
+   */
+  visitAbandoned(tag: TagValue, visit: (ptr: number, size: number) => void): void {
+    blocks.visitAbandoned(this.core, tag, visit);
+  }
+
+  /**
    * Adopt every segment that exited threads of this domain left in its pool
    * (live blocks and all): their pages join this thread's heaps of the same tags,
    * and empty ones are freed. The allocator also does this by itself, a few

@@ -124,6 +124,32 @@ describe('abandonment', () => {
     expectBalanced(rt);
   }, TEST_TIMEOUT);
 
+  it('pooled blocks are walkable by tag (pages and ownerless huge blocks), and only those of the tag', async () => {
+    const rt = await Runtime.create();
+    const t = rt.attach();
+    const [w] = await Peer.startMany(rt, newCtl(), 1);
+    await w.call('attach');
+    const user = await w.call<number[]>('allocMany', 0, 700, 200, Tag.USER);
+    const gone = await w.call<number[]>('allocMany', 0, 300, 200, Tag.USER);
+    const mem = await w.call<number[]>('allocMany', 0, 500, 64, Tag.MEM);
+    const huge = await w.call<number>('alloc', 0, 3 << 20, Tag.USER);
+    await w.call('exit', 0);
+    for (const p of gone) t.free(p);                  // freed into the pool: not live any more
+    const seen = new Map<number, number>();
+    t.visitAbandoned(Tag.USER, (p, size) => seen.set(p, size));
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual([...user, huge].sort((a, b) => a - b));
+    expect(seen.get(huge)).toBeGreaterThanOrEqual(3 << 20);
+    const memSeen: number[] = [];
+    t.visitAbandoned(Tag.MEM, (p) => memSeen.push(p));
+    expect(memSeen.sort((a, b) => a - b)).toEqual([...mem].sort((a, b) => a - b));
+    t.visitAbandoned(Tag.USER, (p) => t.free(p));     // visit may free
+    for (const p of mem) t.free(p);
+    t.checkpoint();
+    expect(rt.domain().abandoned().segments).toBe(0);
+    t.exit();
+    expectBalanced(rt);
+  }, TEST_TIMEOUT);
+
   it('the slow path adopts pooled segments of its domain before it takes fresh memory', async () => {
     const rt = await Runtime.create();
     const d = rt.domain();

@@ -1,12 +1,13 @@
 // abi/abandon.ts — segments of exited threads (abandon.ts): reclaiming them on
 // request, and the pool's figures.
 
-import { AI_LOCK_HOLDER, abandonedCollect, abandonedInfo } from "../abandon";
+import { AI_LOCK_HOLDER, abandonedCollect, abandonedInfo, abandonedVisitBegin, abandonedVisitNext } from "../abandon";
 import { curThread } from "../current";
 import { domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED } from "../errors";
+import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
+import { TAG_COUNT } from "../layout";
 import { threadReclaimAbandoned } from "../lifecycle";
-import { failSigned, failValue } from "./result";
+import { fail, failSigned, failValue } from "./result";
 
 /** Adopt every segment of the current thread's domain's pool; the count, or -code (signed). */
 export function ft_reclaim_abandoned(): i32 {
@@ -28,4 +29,17 @@ export function ft_abandon_info(d: usize, field: u32): u32 {
   if (!domainIsValid(d)) return <u32>failValue(EINVAL_DOMAIN);
   if (field > AI_LOCK_HOLDER) return <u32>failValue(EINVAL_ARG);
   return abandonedInfo(d, field);
+}
+
+/** Begin walking the live blocks of `tag` in the current thread's domain's pool (abandon.ts): status. */
+export function ft_abandoned_visit_begin(tag: u32): i32 {
+  if (curThread == 0) return fail(ENOT_ATTACHED);
+  if (tag >= TAG_COUNT) return fail(EINVAL_TAG);
+  abandonedVisitBegin(curThread, tag);
+  return OK;
+}
+
+/** The next block of that walk, 0 at the end (which releases the pool lock). */
+export function ft_abandoned_visit_next(): usize {
+  return curThread == 0 ? 0 : abandonedVisitNext(curThread);
 }
