@@ -27,7 +27,7 @@ import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
   xtfMake, xtfState } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { D_ABANDON_DIRTY, SEG_DIRTY, SEG_DOMAIN, T_DOMAIN, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -170,8 +170,13 @@ function freeMt(page: usize, p: usize): i32 {
   return OK;
 }
 
-/** A block was freed into the abandoned segment `seg`: its domain's pool should be collected. */
+/**
+ * A block was freed into the abandoned segment `seg`: the segment, then its
+ * domain's pool, are marked for collection (in that order: the collector clears
+ * the pool's mark before it looks at the segments' marks).
+ */
 function markAbandonDirty(seg: usize): void {
+  if (loadAcquire(seg + SEG_DIRTY) == 0) storeRelease(seg + SEG_DIRTY, 1);
   const flag = <usize>load<u32>(seg, SEG_DOMAIN) + D_ABANDON_DIRTY;
   if (loadAcquire(flag) == 0) storeRelease(flag, 1);
 }

@@ -138,6 +138,7 @@ export const FIRST_UNIT: u32 = 1;
 //   +20   prev        u32 owner
 //   +24   domain      u32         the domain whose memory this is (immutable while live)
 //   +28   abandonNext u32 (domain's abandonLock) the domain's abandoned pool (abandon.ts)
+//   +32   dirty       u32 atomic  abandoned: 1 once a block was freed into it since its last collection
 //   +256  page records [128] x 128 B; record i describes slice i
 //
 // Owner: xthreadId names it; 0 = abandoned (its thread exited; the segment waits in
@@ -154,6 +155,7 @@ export const SEG_NEXT: usize = 16;
 export const SEG_PREV: usize = 20;
 export const SEG_DOMAIN: usize = 24;
 export const SEG_ABANDON_NEXT: usize = 28;
+export const SEG_DIRTY: usize = 32;
 export const SEG_PAGES: usize = 256;
 export const PAGE_REC_SHIFT: u32 = 7;                        // 128-byte page records
 export const PAGE_REC_SIZE: u32 = 1 << PAGE_REC_SHIFT;
