@@ -172,6 +172,7 @@ describe('domains', () => {
     await expect(w.call('free', 1, p0)).rejects.toMatchObject({ code: 'EWRONG_DOMAIN' });
     await expect(w.call('free', 0, p1)).rejects.toMatchObject({ code: 'EWRONG_DOMAIN' });
     await expect(w.call('usableSize', 0, p1)).rejects.toMatchObject({ code: 'EWRONG_DOMAIN' });
+    await expect(w.call('realloc', 0, p1, 500)).rejects.toMatchObject({ code: 'EWRONG_DOMAIN' });
     await w.call('free', 0, p0);
     await w.call('free', 1, p1);
     await w.call('alloc', 0, 8).then((p) => w.call('free', 0, p));
