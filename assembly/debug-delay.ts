@@ -51,6 +51,9 @@ function debugSpin(n: u32): void {
 //   40..59  abandonment, reaping, exit, domain teardown
 // @abi-begin delay-points
 export const DP_NONE: u32 = 0;
+export const DP_MUTEX_WOKEN: u32 = 20;     // mutex.ts: a parked waiter woke up, before it looks at the word
+export const DP_DF_ABANDON: u32 = 21;      // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
+export const DP_HANDLE_READ: u32 = 22;     // shared-list/map: a reader checked the handle, storage not loaded yet
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -35,7 +35,10 @@
 
 // delay-points (assembly/debug-delay.ts)
 /** @internal */ export const DP_NONE = 0;
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE } as const;
+/** @internal */ export const DP_MUTEX_WOKEN = 20; // mutex.ts: a parked waiter woke up, before it looks at the word
+/** @internal */ export const DP_DF_ABANDON = 21; // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
+/** @internal */ export const DP_HANDLE_READ = 22; // shared-list/map: a reader checked the handle, storage not loaded yet
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_HANDLE_READ } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;

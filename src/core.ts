@@ -46,6 +46,10 @@ export interface CoreExports {
   ft_mutex_lock(m: number): number;
   ft_mutex_trylock(m: number, spin: number): number;
   ft_mutex_unlock(m: number): number;
+  ft_mutex_lock_timed(m: number, timeoutMs: number): number;
+  ft_mutex_wait_begin(m: number): number;
+  ft_mutex_wait_step(m: number, startMs: number): number;
+  ft_mutex_wait_cancel(m: number): number;
   ft_cs_begin(m: number): number;
   ft_cs_begin2(a: number, b: number): number;
   ft_cs_end(token: number): number;
