@@ -263,6 +263,8 @@ export const HEAP_SIZE: u32 = 1152;
 //   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
 //   +244  heldLast     u32 owner
 //   +248  orphanNext   u32 (domain's orphan list) exited with held pages (qsbr-pages.ts)
+//   +384  dfOldest     u64 atomic  owner writes the goal of its oldest queued delayed free (0 = none);
+//                                  read by Domain.blockers (delayed-free.ts)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -299,6 +301,7 @@ export const T_DF_PENDING: usize = 232;
 export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
 export const T_ORPHAN_NEXT: usize = 248;
+export const T_DF_OLDEST: usize = 384;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
@@ -315,7 +318,7 @@ export const THREAD_SUSPENDED: u32 = 3;
 export const THREAD_EXITED: u32 = 4;
 // @abi-end
 
-// ---- Domain record (384 B, meta area) -------------------------------------------
+// ---- Domain record (512 B, meta area) -------------------------------------------
 //
 //   +0    id           u32
 //   +4    threads      u32 (headLock) thread list head (push-only, via T_DOMAIN_NEXT)
@@ -349,6 +352,13 @@ export const THREAD_EXITED: u32 = 4;
 //   +368  chunks       u32 (chunkLock) chunks ever made
 //   +372  orphans      u32 atomic  exited threads that left held pages (push: CAS; take: swap)
 //   +376  orphanLock   u32 atomic  try-locked by the one thread acting as their owner
+//   Delayed frees, continued (delayed-free.ts):
+//   +480  hugeHeld     u32 atomic  held huge segments waiting for a goal: a stack through their
+//                                  first page record's qsbrNext (push: CAS, by any freer; take: swap)
+//   +484  dfMarks      u32 atomic  unit -> pending-mark bitmap table (1024 x u32, meta; set once by CAS);
+//                                  each bitmap (64 KiB, meta, set once by CAS) has a bit per 8 B of its
+//                                  unit, set (atomic or) by freeDelayed, cleared (atomic and) before the free
+//   +488  dqOldest     u64 atomic  goal of the domain queue's oldest item, 0 = none (written under dqMutex)
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -379,7 +389,10 @@ export const D_CHUNK_FREE: usize = 364;
 export const D_CHUNKS: usize = 368;
 export const D_ORPHANS: usize = 372;
 export const D_ORPHAN_LOCK: usize = 376;
-export const DOMAIN_SIZE: u32 = 384;
+export const D_HUGE_HELD: usize = 480;
+export const D_DF_MARKS: usize = 484;
+export const D_DQ_OLDEST: usize = 488;
+export const DOMAIN_SIZE: u32 = 512;
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------
 //
