@@ -25,7 +25,7 @@
 //   bad timeouts are EINVAL_ARG.
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
-import { DP_MUTEX_WOKEN } from '../src/abi.gen.ts';
+import { DP_HANDLE_READ, DP_MUTEX_WOKEN, EINVAL_PTR } from '../src/abi.gen.ts';
 import { LIMIT, Peer, PeerError, pendingAfter, sleep, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { RawState } from './fixtures/thread-shared.ts';
@@ -175,4 +175,60 @@ describe('mutex timeouts', () => {
     main.unlock(m);
     main.detach();
   });
+});
+
+// ---- A destroy under a lock-free reader (shared-handle.ts) ---------------------------------
+//
+// Forced with pause point DP_HANDLE_READ: R's lock-free get has passed the handle
+// check and is stopped before it loads the storage pointer; W (the creator)
+// destroys the structure, then allocates 16-byte blocks (the header's size) and the
+// test writes into each the address of a forged array/table at the storage field.
+// Before the fix the header was freed at once, so one of W's blocks WAS the header
+// and R read the forged contents (0xBAD) — verified on the old shared-handle.ts.
+// Now the header waits for a grace period (R is attached and has not passed a
+// quiescent state): it is not reused, and R loads storage 0 and reports EINVAL_PTR.
+describe('destroy under a lock-free reader', () => {
+  for (const kind of ['list', 'map'] as const) {
+    it(`${kind}: the header is not reused under a reader; the reader gets EINVAL_PTR, not another block's data`, async () => {
+      const { rt, ctl, base: flag, word } = await setup(2);
+      const [w, r] = await Promise.all(['writer', 'reader'].map((n) => Peer.start(rt, ctl, n)));
+      await w.call('attach');
+      await r.call('attach');
+      type Raw = { value: number; code: number };
+      const raw = (p: Peer, name: string, ...args: number[]) => p.call<Raw>('rawShared', 0, name, ...args);
+      const h = (await raw(w, `${kind}_new`, 4)).value >>> 0;
+      expect(h).not.toBe(0);
+      if (kind === 'list') expect((await raw(w, 'list_push', h, 7)).value).toBe(0);
+      else expect((await raw(w, 'map_set', h, 1, 7)).value).toBe(0);
+      // A forged list array {capacity 4, length 1, items [0xBAD]} / map table {capacity 8, mask 7, slots: key 1 -> 0xBAD}.
+      const forged = await w.call('calloc', 0, 1, 256);
+      const v = new DataView(rt.memory.buffer);
+      if (kind === 'list') {
+        v.setUint32(forged, 4, true); v.setUint32(forged + 8, 1, true); v.setUint32(forged + 16, 0xbad, true);
+      } else {
+        v.setUint32(forged, 8, true); v.setUint32(forged + 4, 7, true);
+        for (let i = 0; i < 8; i++) {   // every slot: key 1, FULL, value 0xBAD
+          v.setUint32(forged + 16 + i * 16, 1, true);
+          v.setUint32(forged + 16 + i * 16 + 8, 0xbad, true); v.setUint32(forged + 16 + i * 16 + 12, 1, true);
+        }
+      }
+      await r.call('pauseAt', DP_HANDLE_READ, flag, 1);
+      const read = kind === 'list' ? raw(r, 'list_get', h, 0) : raw(r, 'map_get', h, 1);
+      await until(() => word(flag) === 1, LIMIT, 'reader paused after the handle check');
+      expect((await raw(w, `${kind}_destroy`, h)).value).toBe(0);
+      const blocks = await w.call<number[]>('allocMany', 0, 600, 16);
+      for (const b of blocks) v.setUint32(b + 8, forged, true);
+      const i32 = new Int32Array(rt.memory.buffer);
+      Atomics.store(i32, flag >>> 2, 2);
+      Atomics.notify(i32, flag >>> 2);
+      const got = await within(read, LIMIT, 'the paused read');
+      expect(got.value).not.toBe(0xbad);
+      expect(blocks).not.toContain(h);
+      expect(got).toEqual({ value: -2, code: EINVAL_PTR });
+      // Later: the header's grace period passes and calls on it are refused.
+      await r.call('checkpoint', 0);
+      await w.call('checkpoint', 0);
+      expect((await raw(r, kind === 'list' ? 'list_get' : 'map_get', h, 0)).code).toBe(EINVAL_PTR);
+    }, TEST_TIMEOUT);
+  }
 });
