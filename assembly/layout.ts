@@ -62,8 +62,8 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks
 //   ROOT+24    peak        u64 atomic  high-water of `committed`
 //   ROOT+32    metaLock    u32 atomic  spin lock for the meta allocator
-//   ROOT+36    metaBump    u32 (metaLock)
-//   ROOT+40    metaEnd     u32 (metaLock)
+//   ROOT+36    metaBump    u32 (metaLock) next meta record, in 64 B granules (meta.ts)
+//   ROOT+40    metaEnd     u32 (metaLock) end of the current meta unit, in 64 KiB pages
 //   ROOT+44    assertFirst u32 atomic  the first failed assert's code anywhere (debug builds; 0 = none)
 //   ROOT+48    threadList  u32 atomic  every thread record ever made (push-only)
 //   ROOT+52    threadsLive u32 atomic

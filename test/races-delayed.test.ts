@@ -167,3 +167,27 @@ describe('delayed free races', () => {
     expect(d.blockers()).toEqual([]);
   }, TEST_TIMEOUT);
 });
+
+// meta.ts: the end of the last 4 MiB unit is 2^32. Before the fix it was kept in
+// 32 bits and wrapped to 0, so once the meta allocator's unit was the last one,
+// every later record asked for a fresh unit: here none is left, so a new domain
+// failed with ENOMEM and a pending-mark bitmap could not be made (a second
+// freeDelayed went undetected). Verified on the old meta.ts.
+describe('meta records at the 4 GiB limit', () => {
+  it('the last unit as the meta unit: records still fit in it', async () => {
+    const rt = await Runtime.create({ maximumMemory: 4 * 1024 ** 3 });
+    const t = rt.attach();
+    const huge: number[] = [];
+    for (;;) {   // take every unit
+      try { huge.push(t.alloc(3 << 20)); } catch { break; }
+    }
+    expect(huge.length).toBeGreaterThan(1000);
+    t.free(huge.pop()!);                                 // one unit free: the last one
+    // Pending-mark bitmaps (64 KiB each, one per unit) fill the meta space of unit 0,
+    // then take the free unit, the last one.
+    for (let i = 0; i < 80; i++) t.freeDelayed(huge[i]);
+    expect(() => t.freeDelayed(huge[79])).toThrow(expect.objectContaining({ code: 'EDOUBLE_FREE' }));
+    expect(rt.createDomain().id).toBeGreaterThan(0);     // a record after them fits too
+    t.exit();
+  }, TEST_TIMEOUT);
+});
