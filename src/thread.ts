@@ -254,7 +254,9 @@ export class Thread {
    * (checkpoint, detach, exit) after this call: lock-free readers that may still
    * hold it are done with it. The block is checked now; 0 is ignored. Due frees
    * run at this thread's checkpoints (and exit hands pending ones to the domain).
-   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`
+   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`, `EWRONG_DOMAIN` (a block of
+   *   another domain), `EDOUBLE_FREE` (the block is already waiting for its delayed
+   *   free: detected exactly, at the call)
    */
   freeDelayed(ptr: number): void {
     delayedFree.freeDelayed(this.core, ptr);
