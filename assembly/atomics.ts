@@ -91,6 +91,9 @@ export function maxRelaxed64(ptr: usize, value: u64): void {
 /** Wake up to `count` threads waiting on `ptr`. Partner: wait32. */
 // @ts-ignore: decorator
 @inline export function notify(ptr: usize, count: i32): void { atomic.notify(ptr, count); }
+/** notify, returning how many waiters it woke (mutex.ts: a hand-off nobody can take). */
+// @ts-ignore: decorator
+@inline export function notifyCount(ptr: usize, count: i32): i32 { return atomic.notify(ptr, count); }
 
 // ---- A spin lock --------------------------------------------------------------------------
 

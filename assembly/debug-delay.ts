@@ -54,6 +54,9 @@ export const DP_NONE: u32 = 0;
 export const DP_THREAD_REUSE: u32 = 1;      // threadNew: a reused record reset, not yet listed again
 export const DP_STW_REQ_WAITED: u32 = 2;    // a stop's requester waited detached (scope mutex / rw word), about to re-attach
 export const DP_EXIT_BEFORE_ABANDON: u32 = 40;   // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
+export const DP_MUTEX_WOKEN: u32 = 20;     // mutex.ts: a parked waiter woke up, before it looks at the word
+export const DP_DF_ABANDON: u32 = 21;      // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
+export const DP_HANDLE_READ: u32 = 22;     // shared-list/map: a reader checked the handle, storage not loaded yet
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -10,6 +10,23 @@
 // segment alive. Goals of one thread
 // never decrease, so processing stops at the first unreached goal.
 //
+// Checked at the call: p is a live block (EINVAL_PTR), of the caller's domain
+// (EWRONG_DOMAIN: blockDomain — its readers are that domain's threads, whose
+// goals the caller's domain does not track), and not already pending
+// (EDOUBLE_FREE). The last is exact and costs one atomic OR: each domain keeps a
+// bit per 8-byte granule of every 4 MiB unit it ever delayed a free in (a 64 KiB
+// bitmap per unit, made on first use in meta memory and kept: 1/64 of the units
+// used that way, per domain; blocks are 8-aligned, so a bit is exactly one block
+// start). freeDelayed sets p's bit (a set bit: EDOUBLE_FREE, nothing queued);
+// processing clears it just before the free, so the bit is set exactly while the
+// item is pending, whichever thread's or the domain's queue holds it. Rejected
+// alternatives: scanning the caller's chunks (O(pending) per call, and blind to
+// other threads' queues), a mark in the block (readers may still read it), a
+// shared hash set (locking or lock-free resizing on a hot path). A second call
+// racing the processing of the first (after the bit is cleared) is an ordinary
+// double free: the allocator's check at that free (counted `failed`). When no
+// bitmap can be had (memory exhausted) the item is queued unmarked.
+//
 // Processing (delayedProcess) runs at every checkpoint that has work, at once
 // when a chunk fills up or a deferred advance was forced (every deferLimit-th
 // item, or past freeLimit bytes), and from the facade on request. It consumes an item
@@ -21,8 +38,15 @@
 //
 // A thread that exits hands its queue to its domain's queue (under dqMutex) and
 // processes the merged queue right away (gh-130794: with thread churn the domain
-// queue otherwise only grows). Any thread's checkpoint processes the domain queue
-// too, but only with a try-lock: processing never blocks (CPython's rule).
+// queue otherwise only grows). It takes the queue off its record (head, tail,
+// pending = 0) BEFORE splicing it: a free during the processing may queue on the
+// exiting thread again (re-entry); those items go to a fresh queue that the next
+// round hands over, instead of being appended to chunks the domain queue now owns
+// (before, such a re-entry through the held huge-block path wrote into the
+// spliced chunks: a chunk was freed twice to the pool, a 4 MiB segment leaked and
+// an accepted freeDelayed was dropped — test/races-delayed.test.ts). Any thread's
+// checkpoint processes the domain queue too, but only with a try-lock:
+// processing never blocks (CPython's rule).
 //
 // With the world stopped by the caller and every other thread offline there are
 // no readers: p is freed at once. (A thread paused inside malloc stays online: its
@@ -30,38 +54,59 @@
 // caller stops the world and frees p if every other thread is offline then, else
 // the call fails with ENOMEM and p stays allocated.
 //
-// Huge blocks of held tags: their segment's release waits in the same queue (an
-// item with bit 0 set), since reusing it would move object memory to another size
-// class, heap or domain (qsbr-pages.ts holds pages for the same reason).
+// Huge blocks of held tags: their segment's release waits for a goal, since
+// reusing it would move object memory to another size class, heap or domain
+// (qsbr-pages.ts holds pages for the same reason). hugeFreeHeld pushes the dead
+// segment on its block's domain's hugeHeld stack (lock-free; the goal and the link
+// live in the segment's own first page record, so no chunk is needed and it
+// cannot fail) with a real advance of that domain as its goal; any thread of the
+// domain releases those whose goal is reached when it processes delayed frees.
+// Before, the release was queued on the freeing thread's chunks, and done at once
+// when the freeing thread was of another domain or no chunk could be had — under
+// that domain's readers. Only when every thread of the block's domain (but the
+// freer) is offline is the segment released at once: no one can hold it.
 //
 // Accounting (domain, atomic): queued = freed + failed + pending. `failed` counts
-// items whose free was refused when it finally ran (the block was freed twice,
-// e.g. by two freeDelayed calls).
+// items whose free was refused when it finally ran.
+//
+// The oldest goal each queue waits for is published (the thread's dfOldest, the
+// domain's dqOldest) for Domain.blockers: the threads that hold it back.
 //
 // See also: qsbr.ts (goals), lifecycle.ts (checkpoints, exit).
 
 import { curThread } from "./current";
-import { addRelaxed, addRelaxed64, loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
+import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock,
+  storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
+import { DP_DF_ABANDON, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
-import { EINVAL_PTR, ENOMEM, ENOT_ATTACHED, OK, setError, takeError } from "./errors";
+import { EDOUBLE_FREE, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError, takeError } from "./errors";
 import { ftFree, hugeSegmentFree } from "./free";
 import { mutexTryLock, mutexUnlock } from "./mutex";
-import { QF_KEEP_SEQ, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing } from "./qsbr";
+import { QF_KEEP_SEQ, qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing, qsbrScan,
+  seqLeq } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
-import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK,
-  D_DQ_HEAD, D_DQ_MUTEX, D_DQ_TAIL, SEG_DOMAIN, T_DEFERRALS, T_DF_HEAD, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_QSBR_FLAGS } from "./layout";
+import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
+  D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
+  D_THREADS, P_QSBR_GOAL, SEG_DOMAIN, P_QSBR_NEXT, SEGMENT_MASK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_DEFERRALS, T_DF_HEAD,
+  T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, UNITS } from "./layout";
 import { lockDetaching } from "./thread";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
-const ITEM_HUGE: usize = 1;  // ptr bit 0: a huge segment to release (segments are 4 MiB-aligned)
+
+/** The domain a live block belongs to: its segment's (immutable while the segment is live). */
+// @ts-ignore: decorator
+@inline export function blockDomain(p: usize): usize {
+  return <usize>load<u32>(p & ~<usize>SEGMENT_MASK, SEG_DOMAIN);
+}
 
 /**
  * Free `p` once every thread of the current thread's domain has passed a
  * quiescent state after this call. 0 is ignored. OK or an error code (also left
- * in lastError): ENOT_ATTACHED, EINVAL_PTR (p is not a live block), ENOMEM (no
- * room for the queue and readers online: p is not freed).
+ * in lastError): ENOT_ATTACHED, EINVAL_PTR (p is not a live block),
+ * EWRONG_DOMAIN (p belongs to another domain), EDOUBLE_FREE (p is already
+ * pending), ENOMEM (no room for the queue and readers online: p is not freed).
  */
 export function freeDelayed(p: usize): i32 {
   if (p == 0) return OK;
@@ -70,15 +115,60 @@ export function freeDelayed(p: usize): i32 {
   const size = blockUsableSize(p);
   if (size == 0) { setError(EINVAL_PTR); return EINVAL_PTR; }
   const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (blockDomain(p) != domain) return fail(EWRONG_DOMAIN);
+  if (!markSet(domain, p)) return fail(EDOUBLE_FREE);
   // With the world stopped by us and every other thread offline, nobody can read p.
   // (A thread paused inside malloc keeps its seq online: then p waits as usual.)
   const stopped = stwIsStopped(thread, false) || stwIsStopped(thread, true);
-  if (stopped && qsbrOthersOffline(domain, thread)) return freeCounted(domain, p);
+  if (stopped && qsbrOthersOffline(domain, thread)) { markClear(domain, p); return freeCounted(domain, p); }
   if (!enqueue(thread, domain, p, <u32>size)) {
     takeError();
+    markClear(domain, p);
     return stopped ? fail(ENOMEM) : freeStopped(thread, domain, p);
   }
   return OK;
+}
+
+// ---- Pending marks (EDOUBLE_FREE at the call) ---------------------------------------
+
+const MARK_BITMAP_BYTES: u32 = 1 << (SEGMENT_SHIFT - 3 - 3);   // a bit per 8 B of a 4 MiB unit: 64 KiB
+
+/** The word holding p's mark in `domain`'s bitmaps (made on first use), or 0 when memory is exhausted. */
+function markWord(domain: usize, p: usize, make: bool): usize {
+  let table = <usize>loadAcquire(domain + D_DF_MARKS);
+  if (table == 0) {
+    if (!make) return 0;
+    const fresh = metaAlloc(UNITS << 2);
+    if (fresh == 0) return 0;
+    // Lost races leave a record in meta memory (rare, bounded by the racers).
+    if (!casAcqRel(domain + D_DF_MARKS, 0, <u32>fresh)) table = <usize>loadAcquire(domain + D_DF_MARKS);
+    else table = fresh;
+  }
+  const at = table + (<usize>(p >>> SEGMENT_SHIFT) << 2);
+  let bitmap = <usize>loadAcquire(at);
+  if (bitmap == 0) {
+    if (!make) return 0;
+    const fresh = metaAlloc(MARK_BITMAP_BYTES);
+    if (fresh == 0) return 0;
+    if (!casAcqRel(at, 0, <u32>fresh)) bitmap = <usize>loadAcquire(at);
+    else bitmap = fresh;
+  }
+  const granule = (p & <usize>SEGMENT_MASK) >>> 3;
+  return bitmap + ((granule >>> 5) << 2);
+}
+
+/** Mark p pending; false when it already was. (No bitmap to be had: true, unmarked.) */
+function markSet(domain: usize, p: usize): bool {
+  const w = markWord(domain, p, true);
+  if (w == 0) return true;
+  const bit: u32 = 1 << <u32>((p >>> 3) & 31);
+  return (orAcqRel(w, bit) & bit) == 0;
+}
+
+/** p is no longer pending (just before it is freed, or when it was not queued after all). */
+function markClear(domain: usize, p: usize): void {
+  const w = markWord(domain, p, false);
+  if (w != 0) andAcqRel(w, ~(<u32>1 << <u32>((p >>> 3) & 31)));
 }
 
 // ---- The chunk pool ----------------------------------------------------------------
@@ -104,12 +194,8 @@ function chunkFree(domain: usize, c: usize): void {
   spinUnlock(domain + D_CHUNK_LOCK);
 }
 
-/**
- * Append {item, goal} to `thread`'s queue; false when no chunk can be had. A user
- * block is counted in the domain's `queued`; an item with bit 0 set is a huge
- * segment to release (hugeFreeHeld), not counted.
- */
-function enqueue(thread: usize, domain: usize, item: usize, size: u32): bool {
+/** Append {p, goal} to `thread`'s queue (counted in the domain's `queued`); false when no chunk can be had. */
+function enqueue(thread: usize, domain: usize, p: usize, size: u32): bool {
   let chunk = <usize>load<u32>(thread, T_DF_TAIL);
   if (chunk == 0 || load<u32>(chunk, C_WR) == CHUNK_ITEMS) {
     const fresh = chunkNew(domain);
@@ -124,12 +210,14 @@ function enqueue(thread: usize, domain: usize, item: usize, size: u32): bool {
   const goal = qsbrDeferredAdvance(thread, size);
   const wr = load<u32>(chunk, C_WR);
   const at = chunk + C_ITEMS + (<usize>wr << ITEM_SHIFT);
-  store<u32>(at, <u32>item);
+  store<u32>(at, <u32>p);
   store<u32>(at, size, 4);
   store<u64>(at, goal, 8);
   store<u32>(chunk, wr + 1, C_WR);
-  store<u32>(thread, load<u32>(thread, T_DF_PENDING) + 1, T_DF_PENDING);
-  if ((item & ITEM_HUGE) == 0) addRelaxed64(domain + D_DF_QUEUED, 1);
+  const pending = load<u32>(thread, T_DF_PENDING);
+  store<u32>(thread, pending + 1, T_DF_PENDING);
+  if (pending == 0) storeRelease64(thread + T_DF_OLDEST, goal);
+  addRelaxed64(domain + D_DF_QUEUED, 1);
   // A full chunk, or a forced advance (every deferLimit-th item, or past freeLimit
   // bytes): process now, and report DELAYED_FREE at the next checkpoint.
   if (wr + 1 == CHUNK_ITEMS || load<u32>(thread, T_DEFERRALS) == 0) {
@@ -139,19 +227,58 @@ function enqueue(thread: usize, domain: usize, item: usize, size: u32): bool {
   return true;
 }
 
+// ---- Held huge blocks -----------------------------------------------------------------
+
 /**
- * A huge block of a held tag was freed (its `used` already claimed): its segment
- * goes back to the pool only after a goal, like a held page. Queued on the
- * freeing thread when it belongs to the block's domain; false (release it now)
- * otherwise, or when no chunk can be had.
+ * A huge block of a held tag was freed (its `used` already claimed, so the
+ * segment is the caller's): its segment goes back to the pool only after a goal
+ * of the block's domain. Pushed on that domain's hugeHeld stack; false (release
+ * it now) when every thread of that domain but the caller is offline.
  */
 export function hugeFreeHeld(seg: usize, bytes: u32): bool {
   const thread = curThread;
-  if (thread == 0) return false;
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  if (<usize>load<u32>(seg, SEG_DOMAIN) != domain) return false;
-  if (!enqueue(thread, domain, seg | ITEM_HUGE, bytes)) { takeError(); return false; }
+  const domain = blockDomain(seg);
+  if (thread != 0 && qsbrOthersOffline(domain, thread)) return false;
+  const page = seg + SEG_PAGES;
+  storeRelease64(page + P_QSBR_GOAL, qsbrAdvance(domain));
+  while (true) {
+    const top = loadAcquire(domain + D_HUGE_HELD);
+    storeRelease(page + P_QSBR_NEXT, top);
+    if (casAcqRel(domain + D_HUGE_HELD, top, <u32>seg)) break;
+  }
+  if (thread != 0 && <usize>load<u32>(thread, T_DOMAIN) == domain) breakerRequest(thread, BRK_DELAYED_FREE);
   return true;
+}
+
+/** Release the domain's held huge segments whose goal is reached; the others go back. Returns those released. */
+function heldHugeProcess(domain: usize): u32 {
+  if (loadAcquire(domain + D_HUGE_HELD) == 0) return 0;
+  let seg = <usize>swapAcqRel(domain + D_HUGE_HELD, 0);
+  let done: u32 = 0;
+  let scanned = false;
+  let min: u64 = 0;
+  while (seg != 0) {
+    const page = seg + SEG_PAGES;
+    const next = <usize>loadAcquire(page + P_QSBR_NEXT);
+    const goal = loadAcquire64(page + P_QSBR_GOAL);
+    let reached = qsbrGoalReached(domain, goal);
+    if (!reached) {
+      if (!scanned) { min = qsbrScan(domain); scanned = true; }
+      reached = seqLeq(goal, min);
+    }
+    if (reached) {
+      hugeSegmentFree(seg);
+      done++;
+    } else {
+      while (true) {
+        const top = loadAcquire(domain + D_HUGE_HELD);
+        storeRelease(page + P_QSBR_NEXT, top);
+        if (casAcqRel(domain + D_HUGE_HELD, top, <u32>seg)) break;
+      }
+    }
+    seg = next;
+  }
+  return done;
 }
 
 /**
@@ -189,12 +316,13 @@ function freeCounted(domain: usize, p: usize): i32 {
  * order, stopping at the first that is not (after one scan). `pendingAt` (or 0)
  * counts the queue's items. `keepLast` keeps the last chunk when it empties.
  * `quiescent`: the processing thread when it is at a checkpoint, else 0.
- * Returns the items freed.
+ * `oldestAt` gets the goal of the first item left (0: none). Returns the items freed.
  */
 function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: usize, keepLast: bool,
-    quiescent: usize): u32 {
+    quiescent: usize, oldestAt: usize): u32 {
   let done: u32 = 0;
   let newest: u64 = 0;   // the queue's last goal (the newest, for the owner's queue), read when needed
+  let oldest: u64 = 0;
   while (true) {
     const chunk = <usize>load<u32>(headAt);
     if (chunk == 0) break;
@@ -207,13 +335,13 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
           const tail = <usize>load<u32>(tailAt);
           newest = load<u64>(tail + C_ITEMS + (<usize>(load<u32>(tail, C_WR) - 1) << ITEM_SHIFT), 8);
         }
-        if (!qsbrPollIssuing(domain, goal, newest, quiescent)) break;
+        if (!qsbrPollIssuing(domain, goal, newest, quiescent)) { oldest = goal; break; }
       }
       store<u32>(chunk, rd + 1, C_RD);                // consumed before the free: re-entry safe
       if (pendingAt != 0) store<u32>(pendingAt, load<u32>(pendingAt) - 1);
       const ptr = <usize>load<u32>(item);
-      if ((ptr & ITEM_HUGE) != 0) hugeSegmentFree(ptr & ~ITEM_HUGE);
-      else if (ftFree(ptr) == OK) addRelaxed64(domain + D_DF_FREED, 1);
+      markClear(domain, ptr);                         // before the free: the block may be reused at once
+      if (ftFree(ptr) == OK) addRelaxed64(domain + D_DF_FREED, 1);
       else { takeError(); addRelaxed(domain + D_DF_FAILED, 1); }
       done++;
       continue;
@@ -228,66 +356,97 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
     if (next == 0) store<u32>(tailAt, 0);
     chunkFree(domain, chunk);
   }
+  if (oldestAt != 0) storeRelease64(oldestAt, oldest);
   return done;
 }
 
-/** Does `thread` (or its domain's queue) have delayed frees waiting? Cheap. */
+/** Does `thread` (or its domain's queue, or its held huge blocks) have delayed frees waiting? Cheap. */
 // @ts-ignore: decorator
 @inline export function delayedHasWork(thread: usize): bool {
-  return load<u32>(thread, T_DF_PENDING) != 0
-    || loadAcquire(<usize>load<u32>(thread, T_DOMAIN) + D_DQ_HAS_WORK) != 0;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  return load<u32>(thread, T_DF_PENDING) != 0 || loadAcquire(domain + D_DQ_HAS_WORK) != 0
+    || loadAcquire(domain + D_HUGE_HELD) != 0;
 }
 
 /**
  * Free what is due: the thread's own queue, then the domain's if it has work and
- * its lock is free (never waits). The thread is attached; `atCheckpoint`: it is
- * quiescent throughout (see qsbrPollIssuing). Returns the items freed.
+ * its lock is free (never waits), then the domain's held huge blocks. The thread
+ * is attached; `atCheckpoint`: it is quiescent throughout (see qsbrPollIssuing).
+ * Returns the items freed.
  */
 export function delayedProcess(thread: usize, atCheckpoint: bool): u32 {
   const quiescent = atCheckpoint ? thread : 0;
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   let done: u32 = 0;
   if (load<u32>(thread, T_DF_PENDING) != 0) {
-    done = processQueue(domain, thread + T_DF_HEAD, thread + T_DF_TAIL, thread + T_DF_PENDING, true, quiescent);
+    done = processQueue(domain, thread + T_DF_HEAD, thread + T_DF_TAIL, thread + T_DF_PENDING, true, quiescent,
+      thread + T_DF_OLDEST);
   }
   if (loadAcquire(domain + D_DQ_HAS_WORK) != 0 && mutexTryLock(domain + D_DQ_MUTEX)) {
-    done += processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, quiescent);
+    done += processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, quiescent, domain + D_DQ_OLDEST);
     storeRelease(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
     mutexUnlock(domain + D_DQ_MUTEX);
   }
+  heldHugeProcess(domain);
   return done;
 }
 
 /**
  * Thread exit: free what is due, hand the rest to the domain's queue and process
  * the merged queue now. The thread is attached (and already offline in QSBR).
+ * The queue is taken off the thread before it is spliced, in rounds until the
+ * thread's queue stays empty: a free below may queue on the thread again (see
+ * the file comment).
  */
 export function delayedAbandon(thread: usize): void {
   delayedProcess(thread, false);
-  const head = <usize>load<u32>(thread, T_DF_HEAD);
-  if (head == 0) return;
+  debugPause(DP_DF_ABANDON);
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  if (load<u32>(thread, T_DF_PENDING) == 0) {
-    let c = head;
-    while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); chunkFree(domain, c); c = next; }
-  } else {
+  while (true) {
+    const head = <usize>load<u32>(thread, T_DF_HEAD);
+    if (head == 0) break;
+    const tail = <usize>load<u32>(thread, T_DF_TAIL);
+    const pending = load<u32>(thread, T_DF_PENDING);
+    store<u32>(thread, 0, T_DF_HEAD);
+    store<u32>(thread, 0, T_DF_TAIL);
+    store<u32>(thread, 0, T_DF_PENDING);
+    storeRelease64(thread + T_DF_OLDEST, 0);
+    if (pending == 0) {
+      let c = head;
+      while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); chunkFree(domain, c); c = next; }
+      continue;
+    }
     lockDetaching(thread, domain + D_DQ_MUTEX);
-    const tail = <usize>load<u32>(domain, D_DQ_TAIL);
-    if (tail != 0) store<u32>(tail, <u32>head, C_NEXT); else store<u32>(domain, <u32>head, D_DQ_HEAD);
-    store<u32>(domain, load<u32>(thread, T_DF_TAIL), D_DQ_TAIL);
-    processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, 0);
+    const dqTail = <usize>load<u32>(domain, D_DQ_TAIL);
+    if (dqTail != 0) store<u32>(dqTail, <u32>head, C_NEXT); else store<u32>(domain, <u32>head, D_DQ_HEAD);
+    store<u32>(domain, <u32>tail, D_DQ_TAIL);
+    processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, 0, domain + D_DQ_OLDEST);
     storeRelease(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
     mutexUnlock(domain + D_DQ_MUTEX);
   }
-  store<u32>(thread, 0, T_DF_HEAD);
-  store<u32>(thread, 0, T_DF_TAIL);
-  store<u32>(thread, 0, T_DF_PENDING);
+}
+
+// ---- Diagnostics -------------------------------------------------------------------------
+
+/**
+ * The oldest goal a delayed free of `domain` waits for (the threads' queues and
+ * the domain's queue), 0 when none waits. Racy: for reports (Domain.blockers).
+ */
+export function delayedOldestGoal(domain: usize): u64 {
+  let oldest = loadAcquire64(domain + D_DQ_OLDEST);
+  let t = <usize>loadAcquire(domain + D_THREADS);
+  while (t != 0) {
+    const g = loadAcquire64(t + T_DF_OLDEST);
+    if (g != 0 && (oldest == 0 || !seqLeq(oldest, g))) oldest = g;
+    t = <usize>loadAcquire(t + T_DOMAIN_NEXT);
+  }
+  return oldest;
 }
 
 /**
  * Domain teardown (lifecycle.ts domainClose: no thread of the domain is left):
- * drop the domain's queue. Huge segments waiting in it are released; the blocks
- * of the others vanish with their segments, and count as freed. No lock: nobody
+ * drop the domain's queue (its blocks vanish with their segments, and count as
+ * freed) and release the held huge segments waiting for a goal. No lock: nobody
  * else can reach the domain any more.
  */
 export function delayedDiscardDomain(domain: usize): void {
@@ -295,15 +454,18 @@ export function delayedDiscardDomain(domain: usize): void {
   while (c != 0) {
     const next = <usize>load<u32>(c, C_NEXT);
     const wr = load<u32>(c, C_WR);
-    for (let i = load<u32>(c, C_RD); i < wr; i++) {
-      const ptr = <usize>load<u32>(c + C_ITEMS + (<usize>i << ITEM_SHIFT));
-      if ((ptr & ITEM_HUGE) != 0) hugeSegmentFree(ptr & ~ITEM_HUGE);
-      else addRelaxed64(domain + D_DF_FREED, 1);
-    }
+    const rd = load<u32>(c, C_RD);
+    if (wr > rd) addRelaxed64(domain + D_DF_FREED, <u64>(wr - rd));   // their blocks vanish with their segments
     chunkFree(domain, c);
     c = next;
   }
   store<u32>(domain, 0, D_DQ_HEAD);
   store<u32>(domain, 0, D_DQ_TAIL);
   storeRelease(domain + D_DQ_HAS_WORK, 0);
+  let seg = <usize>swapAcqRel(domain + D_HUGE_HELD, 0);
+  while (seg != 0) {
+    const next = <usize>loadAcquire(seg + SEG_PAGES + P_QSBR_NEXT);
+    hugeSegmentFree(seg);
+    seg = next;
+  }
 }

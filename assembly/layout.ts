@@ -62,8 +62,8 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks
 //   ROOT+24    peak        u64 atomic  high-water of `committed`
 //   ROOT+32    metaLock    u32 atomic  spin lock for the meta allocator
-//   ROOT+36    metaBump    u32 (metaLock)
-//   ROOT+40    metaEnd     u32 (metaLock)
+//   ROOT+36    metaBump    u32 (metaLock) next meta record, in 64 B granules (meta.ts)
+//   ROOT+40    metaEnd     u32 (metaLock) end of the current meta unit, in 64 KiB pages
 //   ROOT+44    assertFirst u32 atomic  the first failed assert's code anywhere (debug builds; 0 = none)
 //   ROOT+48    threadList  u32 atomic  every thread record ever made (push-only)
 //   ROOT+52    threadsLive u32 atomic
@@ -281,6 +281,8 @@ export const HEAP_SIZE: u32 = 1152;
 //                                  64th checkpoint of its instance; others read it (d.threads())
 //   +320  stwBlockersN u32 owner   a timed-out stop of this requester: threads that held it up
 //   +324  stwBlockers[15] u32 owner  ... their records (the first STW_BLOCKERS_MAX); read by the facade
+//   +384  dfOldest     u64 atomic  owner writes the goal of its oldest queued delayed free (0 = none);
+//                                  read by Domain.blockers (delayed-free.ts)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -324,6 +326,7 @@ export const T_STW_BLOCKERS_N: usize = 320;
 export const T_STW_BLOCKERS: usize = 324;
 export const STW_BLOCKERS_MAX: u32 = 15;
 // @abi-end
+export const T_DF_OLDEST: usize = 384;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;
@@ -381,6 +384,13 @@ export const THREAD_EXITED: u32 = 4;
 //   +408  abandonFreed u32 atomic  segments the pool gave back to the runtime (stats)
 //   +412  reclaimed    u32 atomic  segments adopted by live threads (stats)
 //   +416  closed       u32 atomic  1 once d.close() began: the domain is no longer valid (headLock)
+//   Delayed frees, continued (delayed-free.ts):
+//   +480  hugeHeld     u32 atomic  held huge segments waiting for a goal: a stack through their
+//                                  first page record's qsbrNext (push: CAS, by any freer; take: swap)
+//   +484  dfMarks      u32 atomic  unit -> pending-mark bitmap table (1024 x u32, meta; set once by CAS);
+//                                  each bitmap (64 KiB, meta, set once by CAS) has a bit per 8 B of its
+//                                  unit, set (atomic or) by freeDelayed, cleared (atomic and) before the free
+//   +488  dqOldest     u64 atomic  goal of the domain queue's oldest item, 0 = none (written under dqMutex)
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -417,6 +427,9 @@ export const D_ABANDON_GOAL: usize = 400;
 export const D_ABANDON_FREED: usize = 408;
 export const D_RECLAIMED: usize = 412;
 export const D_CLOSED: usize = 416;
+export const D_HUGE_HELD: usize = 480;
+export const D_DF_MARKS: usize = 484;
+export const D_DQ_OLDEST: usize = 488;
 export const DOMAIN_SIZE: u32 = 512;
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------

@@ -14,12 +14,33 @@
 // hands the lock straight over (HANDOFF) instead of letting newcomers barge.
 // A thread that must not block (a browser main thread) polls instead.
 //
+// Every thread that waits on the word counts itself as a waiter first, including
+// an asynchronous waiter (the facade's lockAsync: mutexWaiterAdd, then
+// mutexWaiterStep after each Atomics.waitAsync wake-up): a hand-off's wake can
+// land on any thread in the word's wait list, and only a counted waiter takes a
+// handed-off lock. (Before, lockAsync waited uncounted: woken by a hand-off it
+// could not take it, and the counted waiter the hand-off was meant for slept on.)
+//
+// Timeouts (mutexLockSlow's timeoutMs, the async waiter's cancel): a waiter that
+// gives up leaves with mutexWaiterCancel, which takes the lock instead if it is
+// free or handed off at that moment (the wake meant for someone is never lost),
+// and otherwise uncounts itself (clearing STARVING when no waiter is left).
+//
+// A waiter that dies parked (its worker terminated) cannot uncount itself: the
+// count is only a hint. Nothing depends on it being exact: tryLock takes a free
+// word whatever its count (grab), and a hand-off whose wake woke nobody
+// (notifyCount: no live thread was parked; a counted thread that is not parked yet
+// re-reads the word before it parks) is given a short grace to be taken, then
+// withdrawn: the lock is released normally with STARVING cleared (handoffWithdraw).
+// The leaked count costs only the slow path on that mutex's unlocks.
+//
 // Attached threads detach while parked (thread.ts lockDetaching wraps the lock),
 // so a stop-the-world never waits for a thread that sleeps on a lock.
 //
 // See also: critical-section.ts, host.ts (waiting).
 
-import { addRelaxed, casAcqRel, casSeenAcqRel, loadAcquire } from "./atomics";
+import { addRelaxed, casAcqRel, casSeenAcqRel, loadAcquire, notifyCount } from "./atomics";
+import { DP_MUTEX_WOKEN, debugPause } from "./debug-delay";
 import { hostCanBlock, nowMs, waitWhile, wake } from "./host";
 
 export const M_LOCKED: u32 = 1;
@@ -33,15 +54,16 @@ export const M_WAITER: u32 = 8;
 const SPIN_LIMIT: i32 = 40;
 const FAIR_MS: f64 = 1.0;
 
+/** Take the lock if it is free (a waiter count left by a dead waiter does not stop it). */
 // @ts-ignore: decorator
 @inline export function mutexTryLock(m: usize): bool {
-  return casAcqRel(m, 0, M_LOCKED);
+  return casAcqRel(m, 0, M_LOCKED) || grab(m);
 }
 
 /** Lock, spinning then parking (a thread that must detach while it waits uses lockDetaching). */
 // @ts-ignore: decorator
 @inline export function mutexLock(m: usize): void {
-  if (!casAcqRel(m, 0, M_LOCKED)) mutexLockSlow(m, true);
+  if (!casAcqRel(m, 0, M_LOCKED)) mutexLockSlow(m, true, -1);
 }
 
 // @ts-ignore: decorator
@@ -63,12 +85,14 @@ function grab(m: usize): bool {
 
 export const LOCK_OK: i32 = 0;
 export const LOCK_WOULD_BLOCK: i32 = 1;
+export const LOCK_TIMEOUT: i32 = 2;
 
 /**
  * Slow path. With `mayPark` false (or on a thread that cannot block) it gives up
- * after spinning and returns LOCK_WOULD_BLOCK.
+ * after spinning and returns LOCK_WOULD_BLOCK. `timeoutMs` >= 0 bounds the parked
+ * wait: LOCK_TIMEOUT, with the waiter count as it was.
  */
-export function mutexLockSlow(m: usize, mayPark: bool): i32 {
+export function mutexLockSlow(m: usize, mayPark: bool, timeoutMs: f64): i32 {
   for (let i = 0; i < SPIN_LIMIT; i++) {
     if (grab(m)) return LOCK_OK;
   }
@@ -77,25 +101,77 @@ export function mutexLockSlow(m: usize, mayPark: bool): i32 {
     return LOCK_WOULD_BLOCK;
   }
   const start = nowMs();
-  addRelaxed(m, M_WAITER);
+  mutexWaiterAdd(m);
   while (true) {
-    let v = loadAcquire(m);
+    const v = mutexWaiterStep(m, start);
+    if (v == 0) return LOCK_OK;
+    if (timeoutMs < 0) {
+      waitWhile(m, v, -1);   // partner: wake() in mutexUnlockSlow
+    } else {
+      const left = start + timeoutMs - nowMs();
+      if (left <= 0) return mutexWaiterCancel(m) ? LOCK_OK : LOCK_TIMEOUT;
+      waitWhile(m, v, left);
+    }
+    debugPause(DP_MUTEX_WOKEN);
+  }
+  return LOCK_OK;
+}
+
+// ---- A counted waiter, step by step (the slow path above; the facade's lockAsync) ----
+
+/** Count the caller as a waiter of `m` (it must then step until it has the lock, or cancel). */
+// @ts-ignore: decorator
+@inline export function mutexWaiterAdd(m: usize): void {
+  addRelaxed(m, M_WAITER);
+}
+
+/**
+ * One look by a counted waiter that started waiting at `startMs`: 0 when it took
+ * the lock (and is no longer counted), else the word to wait on (never 0: it
+ * counts this waiter). Marks the mutex STARVING once the wait passed FAIR_MS.
+ */
+export function mutexWaiterStep(m: usize, startMs: f64): u32 {
+  while (true) {
+    const v = loadAcquire(m);
     if ((v & M_HANDOFF) != 0) {
       // Handed to us (the first waiter woken): take it, leave the queue.
-      if (casAcqRel(m, v, (v & ~(M_HANDOFF | M_STARVING)) - M_WAITER)) return LOCK_OK;
+      if (casAcqRel(m, v, (v & ~(M_HANDOFF | M_STARVING)) - M_WAITER)) return 0;
       continue;
     }
     if ((v & M_LOCKED) == 0) {
-      if (casAcqRel(m, v, (v | M_LOCKED) - M_WAITER)) return LOCK_OK;
+      if (casAcqRel(m, v, (v | M_LOCKED) - M_WAITER)) return 0;
       continue;
     }
-    if ((v & M_STARVING) == 0 && nowMs() - start > FAIR_MS) {
+    if ((v & M_STARVING) == 0 && nowMs() - startMs > FAIR_MS) {
       casAcqRel(m, v, v | M_STARVING);
       continue;
     }
-    waitWhile(m, v, -1);   // partner: wake() in mutexUnlockSlow
+    return v;
   }
-  return LOCK_OK;
+  return 0;
+}
+
+/**
+ * A counted waiter gives up: true when it took the lock after all (it was free or
+ * handed off: a wake meant for a waiter is never lost), false when it left the
+ * count (and STARVING, if it was the last waiter).
+ */
+export function mutexWaiterCancel(m: usize): bool {
+  while (true) {
+    const v = loadAcquire(m);
+    if ((v & M_HANDOFF) != 0) {
+      if (casAcqRel(m, v, (v & ~(M_HANDOFF | M_STARVING)) - M_WAITER)) return true;
+      continue;
+    }
+    if ((v & M_LOCKED) == 0) {
+      if (casAcqRel(m, v, (v | M_LOCKED) - M_WAITER)) return true;
+      continue;
+    }
+    let next = v - M_WAITER;
+    if (mutexWaiters(next) == 0) next &= ~M_STARVING;
+    if (casAcqRel(m, v, next)) return false;
+  }
+  return false;
 }
 
 /** false when the mutex was not locked (a bug in the caller). */
@@ -105,16 +181,43 @@ export function mutexUnlockSlow(m: usize): bool {
     if ((v & M_LOCKED) == 0) return false;
     const waiters = mutexWaiters(v);
     if (waiters == 0) {
-      if (casAcqRel(m, v, v & ~(M_LOCKED | M_STARVING))) return true;
+      if (casAcqRel(m, v, v & ~(M_LOCKED | M_STARVING | M_HANDOFF))) return true;
       continue;
     }
     // A starving waiter gets the lock handed over; otherwise it is released and
     // the woken waiter competes with newcomers.
-    const next = (v & M_STARVING) != 0 ? v | M_HANDOFF : v & ~M_LOCKED;
+    const handoff = (v & M_STARVING) != 0;
+    const next = handoff ? v | M_HANDOFF : v & ~M_LOCKED;
     if (casAcqRel(m, v, next)) {
-      wake(m, 1);
+      const woken = notifyCount(m, 1);
+      // Nobody parked: the counted waiters are dead, or not parked yet (those
+      // re-read the word before parking and take the hand-off).
+      if (handoff && woken == 0) handoffWithdraw(m);
       return true;
     }
   }
   return false;
+}
+
+const HANDOFF_GRACE_SPINS: i32 = 200;
+
+/**
+ * A hand-off that woke nobody: give a waiter about to park a moment to take it,
+ * then release the lock normally (clearing STARVING), so a waiter count left by a
+ * dead waiter cannot keep the lock handed to nobody. Safe whenever it runs: a
+ * live waiter that did not take the hand-off finds the lock free, or held by a
+ * newcomer whose unlock wakes it.
+ */
+function handoffWithdraw(m: usize): void {
+  for (let i = 0; i < HANDOFF_GRACE_SPINS; i++) {
+    if ((loadAcquire(m) & M_HANDOFF) == 0) return;
+  }
+  while (true) {
+    const v = loadAcquire(m);
+    if ((v & M_HANDOFF) == 0) return;
+    if (casAcqRel(m, v, v & ~(M_HANDOFF | M_LOCKED | M_STARVING))) {
+      wake(m, 1);
+      return;
+    }
+  }
 }

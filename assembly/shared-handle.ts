@@ -26,8 +26,19 @@
 // structures' validators call handleIsValid); the header never moves and never
 // changes its magic until handleDestroy.
 //
-// Destroy frees the header at once and the storage with freeDelayed: call it only
-// when no other thread will use the structure again.
+// Destroy (under the mutex) clears the magic word and the storage pointer, then
+// hands both the storage and the header to freeDelayed: a lock-free reader that
+// passed the handle check just before may still load the storage pointer, so the
+// header too stays valid memory until every thread of the domain has passed a
+// quiescent state (before, the header was freed at once: such a reader could load
+// a pointer from a reused block — test/races-mutex.test.ts). Such a reader loads
+// either the old storage (valid, frozen: its read is before the destroy) or 0 and
+// reports EINVAL_PTR (handleGone). A writer that locks the mutex after a destroy
+// finds the storage 0 and gives up (handleLock false): EINVAL_PTR. A writer that
+// waits on the mutex is detached, so no grace period covers it: using a structure
+// concurrently with its destroy is still the caller's bug; this only narrows it.
+// When a freeDelayed is refused (the caller is of another domain than the block,
+// or out of memory), the block leaks rather than being freed under readers.
 //
 // See also: shared-list.ts, shared-map.ts, delayed-free.ts, mutex.ts,
 // critical-section.ts (lockDetaching).
@@ -36,7 +47,7 @@ import { loadAcquire, storeRelease } from "./atomics";
 import { heapMalloc } from "./alloc";
 import { curHeap, curThread } from "./current";
 import { freeDelayed } from "./delayed-free";
-import { ENOMEM, OK, setError } from "./errors";
+import { EINVAL_PTR, ENOMEM, OK, setError } from "./errors";
 import { ftFree } from "./free";
 import { FIRST_UNIT, SEGMENT_SHIFT } from "./layout";
 import { mutexUnlock } from "./mutex";
@@ -90,9 +101,19 @@ export function handleReplace(h: usize, prev: usize, next: usize): void {
 
 // ---- The writers' mutex --------------------------------------------------------------------
 
-// @ts-ignore: decorator
-@inline export function handleLock(h: usize): void {
+/** Lock the writers' mutex; false (not locked, EINVAL_PTR) when the structure was destroyed meanwhile. */
+export function handleLock(h: usize): bool {
   lockDetaching(curThread, h + H_MUTEX);   // detached while it waits
+  if (handleStorage(h) != 0) return true;
+  mutexUnlock(h + H_MUTEX);
+  setError(EINVAL_PTR);
+  return false;
+}
+
+/** What a read returns that found the structure destroyed (storage 0): -2 with EINVAL_PTR. */
+export function handleGone(): f64 {
+  setError(EINVAL_PTR);
+  return -2;
 }
 
 // @ts-ignore: decorator
@@ -119,15 +140,17 @@ export function handleNew(magic: u32, storage: usize): usize {
 }
 
 /**
- * Destroy: the header is freed now, the storage after a grace period. Waits for
- * a writer still inside. No other thread may use the structure afterwards.
+ * Destroy: the storage and the header are freed after a grace period (see the
+ * file comment). Waits for a writer still inside. EINVAL_PTR when it was
+ * destroyed meanwhile. No other thread may use the structure afterwards.
  */
 export function handleDestroy(h: usize): i32 {
-  handleLock(h);
+  if (!handleLock(h)) return EINVAL_PTR;
   const s = handleStorage(h);
   storeRelease(h + H_MAGIC, 0);
   storeRelease(h + H_STORAGE, 0);
+  mutexUnlock(h + H_MUTEX);   // a writer waiting on it finds the storage 0
   freeDelayed(s);
-  ftFree(h);   // with its mutex: nobody may be waiting on it
+  freeDelayed(h);             // a reader may be between the handle check and the storage load
   return OK;
 }

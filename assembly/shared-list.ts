@@ -56,8 +56,9 @@
 // Invariants: LIST_MIN_CAPACITY <= capacity <= LIST_MAX_CAPACITY; length <= capacity;
 // the array is a block of at least 16 + 4·capacity bytes (listIsValid checks them).
 //
-// Destroy frees the header at once and the array with freeDelayed: call it only
-// when no other thread will use the list again.
+// Destroy hands the header and the array to freeDelayed (shared-handle.ts): a
+// read racing it returns the old contents or EINVAL_PTR. No thread may use the
+// list after its destroy.
 //
 // See also: shared-handle.ts, shared-map.ts, delayed-free.ts, mutex.ts,
 // critical-section.ts (lockDetaching).
@@ -65,10 +66,10 @@
 import { loadAcquire, loadAcquire64, storeRelease, storeRelease64 } from "./atomics";
 import { blockUsableSize, heapMalloc } from "./alloc";
 import { curHeap } from "./current";
-import { debugReadDelay } from "./debug-delay";
-import { EINVAL_SIZE, ENOMEM, ERANGE, OK, setError } from "./errors";
+import { DP_HANDLE_READ, debugPause, debugReadDelay } from "./debug-delay";
+import { EINVAL_PTR, EINVAL_SIZE, ENOMEM, ERANGE, OK, setError } from "./errors";
 import { FT_DEBUG_BUILD } from "./layout";
-import { handleDestroy, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
+import { handleDestroy, handleGone, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
   handleUnlock } from "./shared-handle";
 
 export const LIST_MAGIC: u32 = 0x5453494C;              // "LIST" (little-endian bytes)
@@ -188,8 +189,10 @@ export function listDestroy(list: usize): i32 {
 
 /** The item at `i`, or LIST_NONE past the end. See the file comment for why it is linearizable. */
 export function listGet(list: usize, i: u32): f64 {
+  debugPause(DP_HANDLE_READ);                        // tests: a destroy between the handle check and here
   while (true) {
     const a = listArray(list);
+    if (a == 0) return handleGone();                 // destroyed after the handle check
     debugReadDelay();                                // tests: widen the window a free would hit
     const before = loadAcquire64(a + A_LEN_GEN);     // partner: the writers' storeRelease64
     if (i >= lenOf(before)) return LIST_NONE;
@@ -201,17 +204,23 @@ export function listGet(list: usize, i: u32): f64 {
   return LIST_NONE;
 }
 
-export function listLength(list: usize): u32 {
-  return lenOf(loadAcquire64(listArray(list) + A_LEN_GEN));
+/** The length, or -EINVAL_PTR when destroyed after the handle check. */
+export function listLength(list: usize): i32 {
+  const a = listArray(list);
+  if (a == 0) { setError(EINVAL_PTR); return -EINVAL_PTR; }
+  return <i32>lenOf(loadAcquire64(a + A_LEN_GEN));
 }
 
-export function listCapacity(list: usize): u32 {
-  return load<u32>(listArray(list), A_CAPACITY);   // immutable once published
+/** The capacity, or -EINVAL_PTR when destroyed after the handle check. */
+export function listCapacity(list: usize): i32 {
+  const a = listArray(list);
+  if (a == 0) { setError(EINVAL_PTR); return -EINVAL_PTR; }
+  return <i32>load<u32>(a, A_CAPACITY);   // immutable once published
 }
 
 /** get under the mutex (for benchmarks against the lock-free read). */
 export function listGetLocked(list: usize, i: u32): f64 {
-  handleLock(list);
+  if (!handleLock(list)) return -2;
   const a = listArray(list);
   const len = lenOf(loadAcquire64(a + A_LEN_GEN));
   const v = i < len ? <f64>loadAcquire(item(a, i)) : LIST_NONE;
@@ -223,7 +232,7 @@ export function listGetLocked(list: usize, i: u32): f64 {
 
 /** items[i] = v; ERANGE when i >= length. */
 export function listSet(list: usize, i: u32, v: u32): i32 {
-  handleLock(list);
+  if (!handleLock(list)) return EINVAL_PTR;
   const a = listArray(list);
   let rc = OK;
   if (i < lenOf(loadAcquire64(a + A_LEN_GEN))) storeRelease(item(a, i), v);   // LP
@@ -272,7 +281,7 @@ function shrinkTo(list: usize, a: usize, lg: u64, n: u32): void {
 
 /** Append v; ENOMEM (unchanged) when a larger array cannot be had, EINVAL_SIZE at LIST_MAX_CAPACITY. */
 export function listPush(list: usize, v: u32): i32 {
-  handleLock(list);
+  if (!handleLock(list)) return EINVAL_PTR;
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
@@ -283,7 +292,7 @@ export function listPush(list: usize, v: u32): i32 {
 
 /** Remove and return the last item, or LIST_NONE when empty. May shrink the array. */
 export function listPop(list: usize): f64 {
-  handleLock(list);
+  if (!handleLock(list)) return -2;
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
@@ -299,7 +308,7 @@ export function listPop(list: usize): f64 {
 /** Set the length to `n`: new items are 0. EINVAL_SIZE above LIST_MAX_CAPACITY, ENOMEM (unchanged). */
 export function listResize(list: usize, n: u32): i32 {
   if (n > LIST_MAX_CAPACITY) return EINVAL_SIZE;
-  handleLock(list);
+  if (!handleLock(list)) return EINVAL_PTR;
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
@@ -312,7 +321,7 @@ export function listResize(list: usize, n: u32): i32 {
 
 /** Shrink the capacity to max(length, LIST_MIN_CAPACITY). ENOMEM (unchanged). */
 export function listCompact(list: usize): i32 {
-  handleLock(list);
+  if (!handleLock(list)) return EINVAL_PTR;
   const a = listArray(list);
   const len = lenOf(loadAcquire64(a + A_LEN_GEN));
   const target = len > LIST_MIN_CAPACITY ? len : LIST_MIN_CAPACITY;

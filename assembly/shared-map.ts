@@ -63,8 +63,9 @@
 // |TOMBSTONE| <= capacity·3/4; every FULL or TOMBSTONE key is found by probing
 // from its hash; no key is in two slots (mapIsValid checks them).
 //
-// Destroy frees the header at once and the table with freeDelayed: call it only
-// when no other thread will use the map again.
+// Destroy hands the header and the table to freeDelayed (shared-handle.ts): a
+// read racing it returns the old contents or EINVAL_PTR. No thread may use the
+// map after its destroy.
 //
 // See also: shared-handle.ts, shared-list.ts, delayed-free.ts, mutex.ts,
 // critical-section.ts (lockDetaching).
@@ -72,10 +73,10 @@
 import { loadAcquire, loadAcquire64, storeRelease, storeRelease64 } from "./atomics";
 import { blockUsableSize, heapMalloc } from "./alloc";
 import { curHeap } from "./current";
-import { debugReadDelay } from "./debug-delay";
-import { EINVAL_SIZE, ENOMEM, OK, setError } from "./errors";
+import { DP_HANDLE_READ, debugPause, debugReadDelay } from "./debug-delay";
+import { EINVAL_PTR, EINVAL_SIZE, ENOMEM, OK, setError } from "./errors";
 import { FT_DEBUG_BUILD } from "./layout";
-import { handleDestroy, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
+import { handleDestroy, handleGone, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
   handleUnlock } from "./shared-handle";
 
 export const MAP_MAGIC: u32 = 0x2150414D;               // "MAP!" (little-endian bytes)
@@ -243,7 +244,9 @@ export function mapDestroy(map: usize): i32 {
  */
 // @ts-ignore: decorator
 @inline export function mapGet(map: usize, key: u32): f64 {
+  debugPause(DP_HANDLE_READ);          // tests: a destroy between the handle check and here
   const t = mapTable(map);
+  if (t == 0) return handleGone();     // destroyed after the handle check
   debugReadDelay();                    // tests: widen the window a free would hit
   const mask = load<u32>(t, T_MASK);   // immutable once published
   let i = mapHash(key) & mask;
@@ -260,30 +263,32 @@ export function mapDestroy(map: usize): i32 {
 
 /** get under the mutex (for benchmarks against the lock-free read). */
 export function mapGetLocked(map: usize, key: u32): f64 {
-  handleLock(map);
+  if (!handleLock(map)) return -2;
   const w = loadAcquire64(slotFind(mapTable(map), key) + S_VS);
   handleUnlock(map);
   return stateOf(w) == FULL ? <f64>valueOf(w) : MAP_NONE;
 }
 
-/** Entries, read under the mutex. */
-export function mapSize(map: usize): u32 {
-  handleLock(map);
+/** Entries, read under the mutex; -EINVAL_PTR when destroyed meanwhile. */
+export function mapSize(map: usize): i32 {
+  if (!handleLock(map)) return -EINVAL_PTR;
   const n = load<u32>(mapTable(map), T_SIZE);
   handleUnlock(map);
-  return n;
+  return <i32>n;
 }
 
-/** Slots of the current table. */
-export function mapCapacity(map: usize): u32 {
-  return load<u32>(mapTable(map), T_CAPACITY);   // immutable once published
+/** Slots of the current table; -EINVAL_PTR when destroyed after the handle check. */
+export function mapCapacity(map: usize): i32 {
+  const t = mapTable(map);
+  if (t == 0) { setError(EINVAL_PTR); return -EINVAL_PTR; }
+  return <i32>load<u32>(t, T_CAPACITY);   // immutable once published
 }
 
 // ---- Writes (under the mutex) -------------------------------------------------------------
 
 /** key -> value. ENOMEM (unchanged) when a rebuild cannot get a new table. */
 export function mapSet(map: usize, key: u32, value: u32): i32 {
-  handleLock(map);
+  if (!handleLock(map)) return EINVAL_PTR;
   const t = mapTable(map);
   const s = slotFind(t, key);
   const st = stateOf(loadAcquire64(s + S_VS));
@@ -302,7 +307,7 @@ export function mapSet(map: usize, key: u32, value: u32): i32 {
     store<u32>(t, used + 1, T_USED);
   }
   if (FT_DEBUG_BUILD) {
-    if (load<u32>(mapTable(map), T_USED) > maxUsed(mapCapacity(map))) unreachable();
+    if (load<u32>(mapTable(map), T_USED) > maxUsed(<u32>mapCapacity(map))) unreachable();
   }
   handleUnlock(map);
   return rc;
@@ -310,7 +315,7 @@ export function mapSet(map: usize, key: u32, value: u32): i32 {
 
 /** Remove `key`: 1 if it was there, 0 if not. May rebuild to a smaller table (never fails). */
 export function mapDelete(map: usize, key: u32): i32 {
-  handleLock(map);
+  if (!handleLock(map)) return -EINVAL_PTR;
   const t = mapTable(map);
   const s = slotFind(t, key);
   let removed = 0;

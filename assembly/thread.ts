@@ -52,7 +52,7 @@ import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { LOCK_OK, mutexLockSlow, mutexTryLock } from "./mutex";
+import { LOCK_OK, LOCK_TIMEOUT, mutexLockSlow, mutexTryLock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
@@ -203,17 +203,32 @@ export function threadDetach(thread: usize): void {
  * Lock `m` for `thread`; if it must wait and the thread is attached, the thread
  * detaches while it waits (so a stop-the-world need not wait for it) and attaches
  * again after (which may itself wait for the world to restart). A thread that may
- * not block polls, and still returns attached.
+ * not block polls, and still returns attached. `timeoutMs` >= 0 bounds the wait
+ * for the lock (not the re-attach): false when it ran out, with the mutex's
+ * waiter count as it was and the thread attached as it was.
  */
-export function lockDetaching(thread: usize, m: usize): void {
-  if (mutexTryLock(m)) return;
-  if (mutexLockSlow(m, false) == LOCK_OK) return;          // spin only
+export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1): bool {
+  if (mutexTryLock(m)) return true;
+  if (mutexLockSlow(m, false, -1) == LOCK_OK) return true;   // spin only
+  if (timeoutMs == 0) return false;
   const attached = thread != 0 && loadAcquire(thread + T_STATE) == THREAD_ATTACHED;
   if (attached) threadDetach(thread);
-  while (mutexLockSlow(m, true) != LOCK_OK) {}             // polls where it may not park
+  let ok = true;
+  if (timeoutMs < 0) {
+    while (mutexLockSlow(m, true, -1) != LOCK_OK) {}        // polls where it may not park
+  } else {
+    const deadline = nowMs() + timeoutMs;
+    while (true) {
+      const left = deadline - nowMs();
+      const rc = mutexLockSlow(m, true, left > 0 ? left : 0);
+      if (rc == LOCK_OK) break;
+      if (rc == LOCK_TIMEOUT || nowMs() >= deadline) { ok = false; break; }
+    }
+  }
   if (attached) {
     while (threadAttach(thread, true) != OK) {}
   }
+  return ok;
 }
 
 /** Detach, wait while the word at `ptr` holds `value` (at most `timeoutMs`), attach again. */

@@ -46,7 +46,10 @@
 /** @internal */ export const DP_THREAD_REUSE = 1; // threadNew: a reused record reset, not yet listed again
 /** @internal */ export const DP_STW_REQ_WAITED = 2; // a stop's requester waited detached (scope mutex / rw word), about to re-attach
 /** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON } as const;
+/** @internal */ export const DP_MUTEX_WOKEN = 20; // mutex.ts: a parked waiter woke up, before it looks at the word
+/** @internal */ export const DP_DF_ABANDON = 21; // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
+/** @internal */ export const DP_HANDLE_READ = 22; // shared-list/map: a reader checked the handle, storage not loaded yet
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_HANDLE_READ } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;

@@ -65,6 +65,10 @@ export interface CoreExports {
   ft_mutex_lock(m: number): number;
   ft_mutex_trylock(m: number, spin: number): number;
   ft_mutex_unlock(m: number): number;
+  ft_mutex_lock_timed(m: number, timeoutMs: number): number;
+  ft_mutex_wait_begin(m: number): number;
+  ft_mutex_wait_step(m: number, startMs: number): number;
+  ft_mutex_wait_cancel(m: number): number;
   ft_cs_begin(m: number): number;
   ft_cs_begin2(a: number, b: number): number;
   ft_cs_end(token: number): number;
@@ -110,6 +114,8 @@ export interface CoreExports {
   ft_qsbr_thread_seq(thread: number): number;
   ft_qsbr_info(domain: number, field: number): number;
   ft_qsbr_configure(domain: number, deferLimit: number, freeLimit: number, pageLimit: number, heldTags: number): number;
+  ft_qsbr_pending_goal(domain: number): number;
+  ft_qsbr_blocker(domain: number, goal: number, prev: number): number;
   // ---- SharedList and SharedMap (assembly/shared-list.ts, shared-map.ts) ----
   // f64 results: a value, -1 (nothing there) or -2 (error: ft_last_error); i32: OK/code, or an answer / -code.
   ft_list_new(capacity: number): number;

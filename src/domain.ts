@@ -86,6 +86,24 @@ export class Domain {
   }
 
   /**
+   * Which threads hold back the oldest goal a delayed free of this domain waits
+   * for: their ids ({@link Thread.id}), the live threads that are online (attached)
+   * and have not passed a quiescent state (a checkpoint) since that goal was
+   * issued. Empty when nothing waits or nobody holds it back. A snapshot: threads
+   * move on while it is taken. Held pages are not looked at.
+   */
+  blockers(): number[] {
+    const goal = this.x.ft_qsbr_pending_goal(this.id);
+    if (goal < 0) throw coreError(this.x.ft_last_error());
+    const out: number[] = [];
+    if (goal === 0) return out;
+    for (let t = this.x.ft_qsbr_blocker(this.id, goal, 0) >>> 0; t !== 0; t = this.x.ft_qsbr_blocker(this.id, goal, t) >>> 0) {
+      out.push(t);
+    }
+    return out;
+  }
+
+  /**
    * Set the QSBR policy: how often deferred advances really advance, the byte
    * limits that force an advance, and which tags' empty pages wait for a goal
    * (see {@link QsbrOptions}). Omitted fields keep their values.

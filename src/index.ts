@@ -10,6 +10,7 @@ export { SharedList } from './shared-list.ts';
 export { SharedMap } from './shared-map.ts';
 export { ThreadQsbr } from './qsbr.ts';
 export type { Goal, QsbrInfo, QsbrOptions } from './qsbr.ts';
+export type { LockOptions } from './mutex.ts';
 export { FtheapError, ErrorCode, InterruptError } from './errors.ts';
 export { Checkpoint, Tag } from './api.ts';
 export type { AbandonInfo, ReapReport, ThreadInfo, AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';

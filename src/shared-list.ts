@@ -138,7 +138,8 @@ export class SharedList extends SharedHandle implements Iterable<number> {
   }
 
   /**
-   * Free the list: its header now, its items after a grace period. Only when no
+   * Free the list: its header and its items after a grace period (a read racing
+   * the destroy gets the old contents or `EINVAL_PTR`). Only when no
    * other thread will use the list again; this object's later calls throw
    * `EINVAL_PTR`.
    */

@@ -110,7 +110,8 @@ export class SharedMap extends SharedHandle {
   }
 
   /**
-   * Free the map: its header now, its table after a grace period. Only when no
+   * Free the map: its header and its table after a grace period (a read racing
+   * the destroy gets the old contents or `EINVAL_PTR`). Only when no
    * other thread will use the map again; this object's later calls throw
    * `EINVAL_PTR`.
    */

@@ -15,6 +15,7 @@ import * as delayedFree from './delayed-free.ts';
 import type { Domain } from './domain.ts';
 import { coreError, ErrorCode, FtheapError, InterruptError } from './errors.ts';
 import * as mutex from './mutex.ts';
+import type { LockOptions } from './mutex.ts';
 import { waitAsync } from './platform.ts';
 import { ThreadQsbr, type QsbrOptions } from './qsbr.ts';
 import type { Runtime } from './runtime.ts';
@@ -260,7 +261,9 @@ export class Thread {
    * (checkpoint, detach, exit) after this call: lock-free readers that may still
    * hold it are done with it. The block is checked now; 0 is ignored. Due frees
    * run at this thread's checkpoints (and exit hands pending ones to the domain).
-   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`
+   * @throws FtheapError `EINVAL_PTR`, `ENOT_ATTACHED`, `EWRONG_DOMAIN` (a block of
+   *   another domain), `EDOUBLE_FREE` (the block is already waiting for its delayed
+   *   free: detected exactly, at the call)
    */
   freeDelayed(ptr: number): void {
     delayedFree.freeDelayed(this.core, ptr);
@@ -468,7 +471,9 @@ export class Thread {
   /**
    * Lock the mutex at `m` (any zero-initialised, 4-aligned 32-bit word of the
    * shared memory). While it waits the thread is detached, so a stop-the-world
-   * does not wait for it. Where this JS thread may not block, it polls.
+   * does not wait for it. Where this JS thread may not block, it polls. With
+   * `timeoutMs` it gives up after that long with `ETIMEDOUT`: the mutex and the
+   * thread are left as they were (attached, if it was).
    *
    * @example
    * ```ts
@@ -477,8 +482,8 @@ export class Thread {
    * try { updateSharedState(); } finally { t.unlock(m); }
    * ```
    */
-  lock(m: number): void {
-    mutex.lock(this.core, m);
+  lock(m: number, options?: LockOptions): void {
+    mutex.lock(this.core, m, options);
   }
 
   /** Take the mutex if it is free (after a brief spin when `spin`); never waits. */
@@ -486,9 +491,13 @@ export class Thread {
     return mutex.tryLock(this.core, m, spin);
   }
 
-  /** Lock without blocking the JS thread: for a browser's main thread. */
-  lockAsync(m: number): Promise<void> {
-    return mutex.lockAsync(this.core, m);
+  /**
+   * Lock without blocking the JS thread: for a browser's main thread. It waits
+   * as a counted waiter of the mutex (a hand-off may go to it), and with
+   * `timeoutMs` rejects with `ETIMEDOUT`, leaving the mutex as it was.
+   */
+  lockAsync(m: number, options?: LockOptions): Promise<void> {
+    return mutex.lockAsync(this.core, m, options);
   }
 
   /** Unlock; `ENOT_LOCKED` if it was not locked. */

@@ -2,8 +2,8 @@
 
 import { curThread } from "../current";
 import { csBegin, csBegin2, csEnd } from "../critical-section";
-import { EINVAL_PTR, ENOT_ATTACHED, ENOT_LOCKED, OK } from "../errors";
-import { LOCK_OK, mutexLockSlow, mutexTryLock, mutexUnlock } from "../mutex";
+import { EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, ENOT_LOCKED, ETIMEDOUT, OK } from "../errors";
+import { LOCK_OK, mutexLockSlow, mutexTryLock, mutexUnlock, mutexWaiterAdd, mutexWaiterCancel, mutexWaiterStep } from "../mutex";
 import { lockDetaching } from "../thread";
 import { ROOT_END, T_CS_DEPTH } from "../layout";
 import { fail, failSigned, status } from "./result";
@@ -18,11 +18,48 @@ export function ft_mutex_lock(m: usize): i32 {
   lockDetaching(curThread, m);
   return OK;
 }
+/**
+ * Lock, waiting at most `timeoutMs` (>= 0, finite) for the lock (detached, as
+ * ft_mutex_lock). Status: ETIMEDOUT when it ran out (nothing changed: the
+ * mutex's waiter count is as it was, the thread attached as it was).
+ */
+export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
+  if (!mutexChecked(m)) return fail(EINVAL_PTR);
+  if (!(timeoutMs >= 0) || timeoutMs == Infinity) return fail(EINVAL_ARG);
+  return lockDetaching(curThread, m, timeoutMs) ? OK : fail(ETIMEDOUT);
+}
+
+// An asynchronous waiter (the facade's lockAsync): begin, then step after every
+// wake-up of Atomics.waitAsync on the word the step returned, until it has the
+// lock; cancel when it gives up. It counts as a waiter from begin on, so a
+// hand-off's wake may go to it (mutex.ts).
+
+/** Signed: 1 when the lock was taken at once, 0 when the caller now waits (counted), -code. */
+export function ft_mutex_wait_begin(m: usize): i32 {
+  if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
+  if (mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK) return 1;
+  mutexWaiterAdd(m);
+  return 0;
+}
+/**
+ * Value (f64): 0 when the counted waiter took the lock, else the word to wait on
+ * (as u32); -1 with EINVAL_PTR for a bad pointer. `startMs`: when it began (env.now).
+ */
+export function ft_mutex_wait_step(m: usize, startMs: f64): f64 {
+  if (!mutexChecked(m)) { failSigned(EINVAL_PTR); return -1; }
+  return <f64>mutexWaiterStep(m, startMs);
+}
+/** Signed: 1 when the waiter took the lock after all, 0 when it left the count, -code. */
+export function ft_mutex_wait_cancel(m: usize): i32 {
+  if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
+  return mutexWaiterCancel(m) ? 1 : 0;
+}
+
 /** Signed: 1 when taken, 0 when not (spins briefly first if `spin`). */
 export function ft_mutex_trylock(m: usize, spin: bool): i32 {
   if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
   if (mutexTryLock(m)) return 1;
-  return spin && mutexLockSlow(m, false) == LOCK_OK ? 1 : 0;
+  return spin && mutexLockSlow(m, false, -1) == LOCK_OK ? 1 : 0;
 }
 /** Status: ENOT_LOCKED when it was not locked. */
 export function ft_mutex_unlock(m: usize): i32 {

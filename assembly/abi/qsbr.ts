@@ -2,14 +2,15 @@
 // Goals are u64 counters passed as f64 (exact below 2^53: 2^52 advances).
 
 import { curThread } from "../current";
-import { freeDelayed } from "../delayed-free";
+import { delayedOldestGoal, freeDelayed } from "../delayed-free";
 import { domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, OK } from "../errors";
 import { threadProcessDelayed } from "../lifecycle";
-import { QI_COUNT, QSBR_KEEP, qsbrAdvance, qsbrConfigure, qsbrDeferredAdvance, qsbrGoalReached, qsbrInfo, qsbrPoll,
-  qsbrQuiescent, qsbrThreadSeq } from "../qsbr";
+import { QI_COUNT, QSBR_KEEP, QSBR_OFFLINE, qsbrAdvance, qsbrConfigure, qsbrDeferredAdvance, qsbrGoalReached, qsbrInfo,
+  qsbrPoll, qsbrQuiescent, qsbrThreadSeq, seqLt } from "../qsbr";
 import { threadIsValid, threadState } from "../thread";
-import { T_DF_PENDING, T_DOMAIN, TAG_COUNT, THREAD_EXITED, THREAD_FREE } from "../layout";
+import { loadAcquire } from "../atomics";
+import { D_THREADS, T_DF_PENDING, T_DOMAIN, T_DOMAIN_NEXT, TAG_COUNT, THREAD_EXITED, THREAD_FREE } from "../layout";
 import { fail, failSigned, failSigned64 } from "./result";
 
 /** Free `p` after a grace period (delayed-free.ts). 0 is ignored. Status. */
@@ -79,4 +80,34 @@ export function ft_qsbr_configure(d: usize, deferLimit: u32, freeLimit: u32, pag
   if (deferLimit == 0 || (heldTags != QSBR_KEEP && heldTags >= (1 << TAG_COUNT))) return fail(EINVAL_ARG);
   qsbrConfigure(d, deferLimit, freeLimit, pageLimit, heldTags);
   return OK;
+}
+
+// ---- Diagnostics: who holds the oldest pending goal back (Domain.blockers) ----
+
+/** The oldest goal a delayed free of domain `d` waits for (0: none), or -1 with EINVAL_DOMAIN (signed f64). */
+export function ft_qsbr_pending_goal(d: usize): f64 {
+  if (!domainIsValid(d)) { failSigned(EINVAL_DOMAIN); return -1; }
+  return <f64>delayedOldestGoal(d);
+}
+
+/**
+ * The next thread of domain `d` after `prev` (0: from the start of its list) that
+ * holds `goal` back: live, online, its seq below the goal. 0 at the end (value;
+ * EINVAL_DOMAIN / EINVAL_ARG for a bad domain, goal or prev). Racy: for reports.
+ */
+export function ft_qsbr_blocker(d: usize, goal: f64, prev: usize): usize {
+  if (!domainIsValid(d)) { fail(EINVAL_DOMAIN); return 0; }
+  if (!goalValid(goal)) { fail(EINVAL_ARG); return 0; }
+  if (prev != 0 && (!threadIsValid(prev) || <usize>load<u32>(prev, T_DOMAIN) != d)) { fail(EINVAL_ARG); return 0; }
+  const g = <u64>goal;
+  let t = prev == 0 ? <usize>loadAcquire(d + D_THREADS) : <usize>loadAcquire(prev + T_DOMAIN_NEXT);
+  while (t != 0) {
+    const s = threadState(t);
+    if (s != THREAD_FREE && s != THREAD_EXITED) {
+      const seq = qsbrThreadSeq(t);
+      if (seq != QSBR_OFFLINE && seqLt(seq, g)) return t;
+    }
+    t = <usize>loadAcquire(t + T_DOMAIN_NEXT);
+  }
+  return 0;
 }

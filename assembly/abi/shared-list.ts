@@ -28,12 +28,12 @@ export function ft_list_get_locked(list: usize, i: u32): f64 {
 /** Lock-free: the length, or -code. */
 export function ft_list_length(list: usize): i32 {
   const rc = listCheck(list);
-  return rc == OK ? <i32>listLength(list) : -rc;
+  return rc == OK ? listLength(list) : -rc;
 }
 /** Lock-free: the current array's capacity, or -code. */
 export function ft_list_capacity(list: usize): i32 {
   const rc = listCheck(list);
-  return rc == OK ? <i32>listCapacity(list) : -rc;
+  return rc == OK ? listCapacity(list) : -rc;
 }
 /** items[i] = v: OK, ERANGE (i >= length). */
 export function ft_list_set(list: usize, i: u32, v: u32): i32 {
@@ -62,7 +62,7 @@ export function ft_list_compact(list: usize): i32 {
 /** Free the list (the array after a grace period). No thread may use it afterwards. */
 export function ft_list_destroy(list: usize): i32 {
   const rc = listCheck(list);
-  return rc == OK ? listDestroy(list) : rc;
+  return rc == OK ? failOr(listDestroy(list)) : rc;
 }
 /** Debug: re-check the list's invariants. */
 export function ft_debug_list_valid(list: usize): bool { return listCheck(list) == OK && listIsValid(list); }

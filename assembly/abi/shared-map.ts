@@ -1,6 +1,6 @@
 // abi/shared-map.ts — SharedMap (shared-map.ts): conventions in abi/shared.ts.
 
-import { ENOT_ATTACHED, OK } from "../errors";
+import { EINVAL_PTR, ENOT_ATTACHED, OK } from "../errors";
 import { mapCapacity, mapDelete, mapDestroy, mapGet, mapGetLocked, mapIsHandle, mapIsValid, mapNew, mapSet,
   mapSize } from "../shared-map";
 import { failValue } from "./result";
@@ -28,7 +28,9 @@ export function ft_map_get_locked(map: usize, key: u32): f64 {
 /** Lock-free: 1 present, 0 absent, or -code. */
 export function ft_map_has(map: usize, key: u32): i32 {
   const rc = mapCheck(map);
-  return rc == OK ? (mapGet(map, key) >= 0 ? 1 : 0) : -rc;
+  if (rc != OK) return -rc;
+  const v = mapGet(map, key);
+  return v >= 0 ? 1 : v == -1 ? 0 : -EINVAL_PTR;
 }
 /** key -> value: OK, ENOMEM (unchanged). */
 export function ft_map_set(map: usize, key: u32, value: u32): i32 {
@@ -43,17 +45,17 @@ export function ft_map_delete(map: usize, key: u32): i32 {
 /** Entries (read under the mutex), or -code. */
 export function ft_map_size(map: usize): i32 {
   const rc = mapCheck(map);
-  return rc == OK ? <i32>mapSize(map) : -rc;
+  return rc == OK ? mapSize(map) : -rc;
 }
 /** Lock-free: slots in the current table, or -code. */
 export function ft_map_capacity(map: usize): i32 {
   const rc = mapCheck(map);
-  return rc == OK ? <i32>mapCapacity(map) : -rc;
+  return rc == OK ? mapCapacity(map) : -rc;
 }
 /** Free the map (the table after a grace period). No thread may use it afterwards. */
 export function ft_map_destroy(map: usize): i32 {
   const rc = mapCheck(map);
-  return rc == OK ? mapDestroy(map) : rc;
+  return rc == OK ? failOr(mapDestroy(map)) : rc;
 }
 /** Debug: re-check the map's invariants (O(capacity) or worse). */
 export function ft_debug_map_valid(map: usize): bool { return mapCheck(map) == OK && mapIsValid(map); }
