@@ -113,7 +113,7 @@ export function freeDelayed(p: usize): i32 {
   const thread = curThread;
   if (thread == 0) { setError(ENOT_ATTACHED); return ENOT_ATTACHED; }
   const size = blockUsableSize(p);
-  if (size == 0) { setError(EINVAL_PTR); return EINVAL_PTR; }
+  if (size == 0) return fail(takeError());   // EINVAL_PTR, or EWRONG_DOMAIN (another domain's block)
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   if (blockDomain(p) != domain) return fail(EWRONG_DOMAIN);
   if (!markSet(domain, p)) return fail(EDOUBLE_FREE);

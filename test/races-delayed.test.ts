@@ -89,7 +89,7 @@ describe('delayed free races', () => {
     expectBalanced(rt, { delayedPending: 0, delayedFailed: 0 });
   }, TEST_TIMEOUT);
 
-  it('a held huge block freed from another domain waits for a goal of its own domain', async () => {
+  it('a held huge block: another domain may not free it (EWRONG_DOMAIN); freed at home, it waits for a goal of its domain', async () => {
     const { rt, ctl } = await setup();
     const d2 = rt.createDomain();
     const [owner, reader, foreign] = await Promise.all(['owner', 'reader', 'foreign'].map((n) => Peer.start(rt, ctl, n)));
@@ -100,7 +100,9 @@ describe('delayed free races', () => {
     const u0 = units(rt);
     const huge = await owner.call('alloc', 0, 3 << 20, Tag.OBJECT);
     await reader.call('checkpoint', 0);                   // online in the block's domain
-    await foreign.call('free', 0, huge);
+    expect(await codeOfCall(foreign.call('free', 0, huge))).toBe('EWRONG_DOMAIN');
+    expect(rt.stats().huge.blocks).toBe(1);                // refused: nothing changed
+    await owner.call('free', 0, huge);
     expect(rt.stats().huge.blocks).toBe(0);
     expect(units(rt)).toBe(u0 + 1);                        // held: the reader may still read it
     await owner.call('checkpoint', 0);
