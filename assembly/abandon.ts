@@ -37,8 +37,9 @@
 // See also: segment.ts (spans, thread 0 = abandoned), page.ts, qsbr-pages.ts (held
 // pages change owners), lifecycle.ts (exit, checkpoint), free.ts (the dirty mark).
 
-import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, storeRelease, storeRelease64, subRelaxed,
+import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
+import { DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { osDecommit, unitState } from "./os";
@@ -51,7 +52,7 @@ import { segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segm
 import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
-  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DIRTY, SEG_DOMAIN, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
+  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
   SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_VISIT_BIN, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
 
 /** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
@@ -112,7 +113,6 @@ export function abandonSegments(thread: usize): bool {
     }
     store<u32>(seg, 0, SEG_NEXT);
     store<u32>(seg, 0, SEG_PREV);
-    storeRelease(seg + SEG_DIRTY, 1);   // the first collection looks at every page
     store<u32>(seg, <u32>first, SEG_ABANDON_NEXT);
     if (last == 0) last = seg;
     first = seg;
@@ -197,28 +197,26 @@ const GOAL_POLL_EVERY: u32 = 8;
  */
 export function abandonedCollect(domain: usize, holder: usize, wait: bool, atCheckpoint: bool): u32 {
   if (loadAcquire(domain + D_ABANDON_COUNT) == 0) {
+    debugPause(DP_REVIEW_COLLECT_EMPTY);
     storeRelease(domain + D_ABANDON_DIRTY, 0);
-    return 0;
+    // An exit raises the count before it marks the pool: seen 0 again, its mark comes after ours.
+    if (loadAcquire(domain + D_ABANDON_COUNT) == 0) return 0;
   }
   if (wait) poolLock(domain, holder);
   else if (!poolTryLock(domain, holder)) return 0;
+  debugPause(DP_REVIEW_POOL_LOCKED);
   storeRelease(domain + D_ABANDON_DIRTY, 0);   // frees from here on mark it again
   // Held pages wait: make sure their goal is issued and the cached minimum fresh
   // (at a checkpoint `holder` is quiescent, so it may report itself again).
   const pending = loadAcquire64(domain + D_ABANDON_GOAL);
   if (pending != 0) qsbrPollIssuing(domain, pending, pending, atCheckpoint ? holder : 0);
-  // Only segments freed into since their last collection, unless held pages may be due.
-  const all = pending != 0 && qsbrGoalReached(domain, pending);
   let goal: u64 = 0;
   let freed: u32 = 0;
   let prev: usize = 0;
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {
     const next = <usize>load<u32>(seg, SEG_ABANDON_NEXT);
-    const dirty = swapAcqRel(seg + SEG_DIRTY, 0) != 0;
-    // 1: freed, else the smallest goal left (0 none) + 2; a clean segment keeps its goals (a walk
-    // that skips it must not lose them: it is walked whenever the pool's smallest goal is due).
-    const g = dirty || all ? segmentCollect(domain, seg) : (pending != 0 ? pending + 2 : 2);
+    const g = segmentCollect(domain, seg);   // 1: freed, else the smallest goal left (0 none) + 2
     if (g == 1) {
       if (prev != 0) store<u32>(prev, <u32>next, SEG_ABANDON_NEXT); else store<u32>(domain, <u32>next, D_ABANDONED);
       freed++;
@@ -324,7 +322,6 @@ function poolTake(domain: usize, holder: usize, wait: bool): usize {
   if (seg != 0) {
     store<u32>(domain, load<u32>(seg, SEG_ABANDON_NEXT), D_ABANDONED);
     store<u32>(seg, 0, SEG_ABANDON_NEXT);
-    storeRelease(seg + SEG_DIRTY, 0);
     storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - 1);
   }
   poolUnlock(domain);
@@ -332,7 +329,6 @@ function poolTake(domain: usize, holder: usize, wait: bool): usize {
 }
 
 function poolPutBack(domain: usize, holder: usize, seg: usize): void {
-  storeRelease(seg + SEG_DIRTY, 1);
   poolLock(domain, holder);
   store<u32>(seg, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
   store<u32>(domain, <u32>seg, D_ABANDONED);

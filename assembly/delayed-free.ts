@@ -78,7 +78,7 @@ import { curThread } from "./current";
 import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock,
   storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
-import { DP_DF_ABANDON, debugPause } from "./debug-delay";
+import { DP_DF_ABANDON, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError, takeError } from "./errors";
@@ -88,10 +88,10 @@ import { QF_KEEP_SEQ, qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrOth
   seqLeq } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
 import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
-  D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
+  D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_HOLDER, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
   D_THREADS, P_QSBR_GOAL, SEG_DOMAIN, P_QSBR_NEXT, SEGMENT_MASK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_DEFERRALS, T_DF_HEAD,
   T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, UNITS } from "./layout";
-import { lockDetaching } from "./thread";
+import { lockDetaching, lockDetachingOwned, tryLockOwned, unlockOwned } from "./thread";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
 
@@ -382,10 +382,11 @@ export function delayedProcess(thread: usize, atCheckpoint: bool): u32 {
     done = processQueue(domain, thread + T_DF_HEAD, thread + T_DF_TAIL, thread + T_DF_PENDING, true, quiescent,
       thread + T_DF_OLDEST);
   }
-  if (loadAcquire(domain + D_DQ_HAS_WORK) != 0 && mutexTryLock(domain + D_DQ_MUTEX)) {
+  if (loadAcquire(domain + D_DQ_HAS_WORK) != 0 && tryLockOwned(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER)) {
+    debugPause(DP_REVIEW_DQ_LOCKED);
     done += processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, quiescent, domain + D_DQ_OLDEST);
     storeRelease(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
-    mutexUnlock(domain + D_DQ_MUTEX);
+    unlockOwned(domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   }
   heldHugeProcess(domain);
   return done;
@@ -416,13 +417,13 @@ export function delayedAbandon(thread: usize): void {
       while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); chunkFree(domain, c); c = next; }
       continue;
     }
-    lockDetaching(thread, domain + D_DQ_MUTEX);
+    lockDetachingOwned(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
     const dqTail = <usize>load<u32>(domain, D_DQ_TAIL);
     if (dqTail != 0) store<u32>(dqTail, <u32>head, C_NEXT); else store<u32>(domain, <u32>head, D_DQ_HEAD);
     store<u32>(domain, <u32>tail, D_DQ_TAIL);
     processQueue(domain, domain + D_DQ_HEAD, domain + D_DQ_TAIL, 0, false, 0, domain + D_DQ_OLDEST);
     storeRelease(domain + D_DQ_HAS_WORK, load<u32>(domain, D_DQ_HEAD) != 0 ? 1 : 0);
-    mutexUnlock(domain + D_DQ_MUTEX);
+    unlockOwned(domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   }
 }
 

@@ -21,13 +21,14 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
+import { DP_REVIEW_FREE_MT_PUSHED, debugPause } from "./debug-delay";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
   xtfMake, xtfState } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { D_ABANDON_DIRTY, SEG_DIRTY, SEG_DOMAIN, T_DOMAIN, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -135,6 +136,10 @@ function freeMt(page: usize, p: usize): i32 {
   if (blockIsFree(page, p, false)) return failWith(EDOUBLE_FREE);
   const key = load<u32>(page, P_KEY);
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);
+  // Read the segment's header now: once the block is pushed, the segment may be
+  // emptied, freed and reused at any moment (its domain record never goes away).
+  const seg = segmentOf(p);
+  const domain = <usize>load<u32>(seg, SEG_DOMAIN);
   let useDelayed = false;
   while (true) {
     const tf = xtfLoad(page);
@@ -148,10 +153,11 @@ function freeMt(page: usize, p: usize): i32 {
     }
     if (xtfCas(page, tf, next)) break;  // partner: pageCollect's swap
   }
+  debugPause(DP_REVIEW_FREE_MT_PUSHED);
   // An abandoned segment (its owner exited): tell the domain's pool to collect
-  // (abandon.ts). Read after the push: see abandon.ts on the order.
-  const seg = segmentOf(p);
-  if (loadAcquire(seg + SEG_THREAD) == 0) markAbandonDirty(seg);
+  // (abandon.ts). The owner word is read after the push (see abandon.ts on the
+  // order); only read: the segment may be freed and reused by now.
+  if (loadAcquire(seg + SEG_THREAD) == 0) markAbandonDirty(domain);
   if (useDelayed) {
     // While the state is FREEING the owner waits in pageSetDelayed, so the heap
     // read here stays the page's heap until the push is done.
@@ -170,14 +176,9 @@ function freeMt(page: usize, p: usize): i32 {
   return OK;
 }
 
-/**
- * A block was freed into the abandoned segment `seg`: the segment, then its
- * domain's pool, are marked for collection (in that order: the collector clears
- * the pool's mark before it looks at the segments' marks).
- */
-function markAbandonDirty(seg: usize): void {
-  if (loadAcquire(seg + SEG_DIRTY) == 0) storeRelease(seg + SEG_DIRTY, 1);
-  const flag = <usize>load<u32>(seg, SEG_DOMAIN) + D_ABANDON_DIRTY;
+/** A block was freed into an abandoned segment of `domain`: its pool is marked for collection. */
+function markAbandonDirty(domain: usize): void {
+  const flag = domain + D_ABANDON_DIRTY;
   if (loadAcquire(flag) == 0) storeRelease(flag, 1);
 }
 

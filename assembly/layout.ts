@@ -138,7 +138,6 @@ export const FIRST_UNIT: u32 = 1;
 //   +20   prev        u32 owner
 //   +24   domain      u32         the domain whose memory this is (immutable while live)
 //   +28   abandonNext u32 (domain's abandonLock) the domain's abandoned pool (abandon.ts)
-//   +32   dirty       u32 atomic  abandoned: 1 once a block was freed into it since its last collection
 //   +256  page records [128] x 128 B; record i describes slice i
 //
 // Owner: xthreadId names it; 0 = abandoned (its thread exited; the segment waits in
@@ -155,7 +154,6 @@ export const SEG_NEXT: usize = 16;
 export const SEG_PREV: usize = 20;
 export const SEG_DOMAIN: usize = 24;
 export const SEG_ABANDON_NEXT: usize = 28;
-export const SEG_DIRTY: usize = 32;
 export const SEG_PAGES: usize = 256;
 export const PAGE_REC_SHIFT: u32 = 7;                        // 128-byte page records
 export const PAGE_REC_SIZE: u32 = 1 << PAGE_REC_SHIFT;
@@ -384,6 +382,8 @@ export const THREAD_EXITED: u32 = 4;
 //   +408  abandonFreed u32 atomic  segments the pool gave back to the runtime (stats)
 //   +412  reclaimed    u32 atomic  segments adopted by live threads (stats)
 //   +416  closed       u32 atomic  1 once d.close() began: the domain is no longer valid (headLock)
+//   +420  dqHolder     u32 atomic  the thread holding dqMutex (0: none, or one that has not said yet)
+//   +424  qsbrHolder   u32 atomic  the thread holding qsbrMutex (same): a reap releases a dead holder's
 //   Delayed frees, continued (delayed-free.ts):
 //   +480  hugeHeld     u32 atomic  held huge segments waiting for a goal: a stack through their
 //                                  first page record's qsbrNext (push: CAS, by any freer; take: swap)
@@ -427,6 +427,8 @@ export const D_ABANDON_GOAL: usize = 400;
 export const D_ABANDON_FREED: usize = 408;
 export const D_RECLAIMED: usize = 412;
 export const D_CLOSED: usize = 416;
+export const D_DQ_HOLDER: usize = 420;
+export const D_QSBR_HOLDER: usize = 424;
 export const D_HUGE_HELD: usize = 480;
 export const D_DF_MARKS: usize = 484;
 export const D_DQ_OLDEST: usize = 488;

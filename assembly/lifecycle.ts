@@ -31,13 +31,13 @@
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
 import { A_HEAP, A_NONE, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
-import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
 import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csSuspendAll } from "./critical-section";
-import { DP_EXIT_BEFORE_ABANDON, debugPause } from "./debug-delay";
+import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, debugPause } from "./debug-delay";
 import { currentSet, curThread, instanceId, instanceSet } from "./current";
 import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
@@ -51,8 +51,8 @@ import { heldPagesCollect } from "./qsbr-pages";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
-  threadSuspend } from "./thread";
-import { D_QSBR_MUTEX, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
+  threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
+import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
   D_CLOSED, D_THREADS, T_DOMAIN_NEXT, R_INSTANCE_SERIAL, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_CS_STACK, CS_ENTRY_SIZE, THREAD_FREE,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
@@ -262,7 +262,13 @@ export function threadReap(thread: usize): i32 {
   store<u32>(thread, 1, T_REAPED);
   storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
+  debugPause(DP_REVIEW_REAP_RELEASE);
   stwReleaseDead(thread);   // a stop it requested ends; a scope lock it held is released
+  // The runtime's own locks it may have died holding (what it left under them is trusted as is).
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
+  lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
+  lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
   // The locks of its innermost critical section, if it was inside one while attached.
   const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
@@ -308,7 +314,11 @@ export function threadWasReaped(thread: usize): bool {
  * memory and stay with the dead domain.
  */
 export function domainClose(d: usize): i32 {
+  debugPause(DP_REVIEW_CLOSE_ENTER);
   headLock();
+  if (loadAcquire(d + D_CLOSED) != 0) { headUnlock(); return -EINVAL_DOMAIN; }   // a concurrent close won
+  // A reap marks its record EXITED before it releases it; the live count drops after.
+  if (loadAcquire(d + D_THREADS_LIVE) != 0) { headUnlock(); return -EBUSY; }
   let t = <usize>load<u32>(d, D_THREADS);
   while (t != 0) {
     const s = loadAcquire(t + T_STATE);
@@ -350,8 +360,8 @@ export function threadValidate(thread: usize): u32 {
   const threads = threadsAreValid(domain);
   headUnlock();
   if (!threads) return A_THREADS;
-  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  lockDetachingOwned(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
   const slots = qsbrSlotsAreValid(domain);
-  mutexUnlock(domain + D_QSBR_MUTEX);
+  unlockOwned(domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
   return slots ? A_NONE : A_QSBR_SLOTS;
 }

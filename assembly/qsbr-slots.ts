@@ -24,8 +24,8 @@ import { metaAlloc } from "./meta";
 import { mutexUnlock } from "./mutex";
 import { QF_EXITING, QSBR_OFFLINE } from "./qsbr";
 import { stwStart, stwStop } from "./stop-the-world";
-import { lockDetaching } from "./thread";
-import { D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_MUTEX, D_QSBR_SLOTS, SLOT_SHIFT, SL_FREE_NEXT, SL_RESERVED, SL_SEQ, SL_THREAD,
+import { lockDetachingOwned, unlockOwned } from "./thread";
+import { D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_HOLDER, D_QSBR_MUTEX, D_QSBR_SLOTS, SLOT_SHIFT, SL_FREE_NEXT, SL_RESERVED, SL_SEQ, SL_THREAD,
   T_DOMAIN, T_QSBR_FLAGS, T_QSBR_SLOT } from "./layout";
 
 /**
@@ -35,7 +35,7 @@ import { D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_MUTEX, D_QSBR_SLOTS, SLOT_SHIFT, SL_F
  */
 export function qsbrReserve(thread: usize): i32 {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  lockDetachingOwned(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
   let index: i32 = -ENOMEM;
   if (load<u32>(domain, D_QSBR_FREE) != 0 || qsbrGrow(thread, domain) == OK) {
     index = <i32>load<u32>(domain, D_QSBR_FREE) - 1;
@@ -46,7 +46,7 @@ export function qsbrReserve(thread: usize): i32 {
     storeSeqCst64(slot + SL_SEQ, QSBR_OFFLINE);
   }
   if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
-  mutexUnlock(domain + D_QSBR_MUTEX);
+  unlockOwned(domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
   return index;
 }
 
@@ -56,12 +56,12 @@ export function qsbrReserve(thread: usize): i32 {
  */
 export function qsbrRegister(thread: usize, index: u32): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  lockDetachingOwned(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
   const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);   // reloaded: it may have moved
   storeRelease(slot + SL_THREAD, <u32>thread);
   storeRelease(thread + T_QSBR_SLOT, <u32>slot);
   if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
-  mutexUnlock(domain + D_QSBR_MUTEX);
+  unlockOwned(domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
 }
 
 /**
@@ -107,7 +107,7 @@ function qsbrGrow(thread: usize, domain: usize): i32 {
 export function qsbrUnregister(thread: usize): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
-  lockDetaching(thread, domain + D_QSBR_MUTEX);
+  lockDetachingOwned(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
   const slot = <usize>loadAcquire(thread + T_QSBR_SLOT);
   if (slot != 0) {
     storeSeqCst64(slot + SL_SEQ, QSBR_OFFLINE);
@@ -119,7 +119,7 @@ export function qsbrUnregister(thread: usize): void {
     storeRelease(thread + T_QSBR_SLOT, 0);
   }
   if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
-  mutexUnlock(domain + D_QSBR_MUTEX);
+  unlockOwned(domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
 }
 
 /**

@@ -52,7 +52,7 @@ import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { LOCK_OK, LOCK_TIMEOUT, mutexLockSlow, mutexTryLock } from "./mutex";
+import { LOCK_OK, LOCK_TIMEOUT, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
@@ -229,6 +229,40 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1): boo
     while (threadAttach(thread, true) != OK) {}
   }
   return ok;
+}
+
+/**
+ * lockDetaching for the runtime's own mutexes that a reap must be able to
+ * release: the holder's record goes in `holder` once it has the lock. (A thread
+ * that dies between taking the lock and writing `holder` is not recovered: a
+ * few instructions.)
+ */
+export function lockDetachingOwned(thread: usize, m: usize, holder: usize): void {
+  lockDetaching(thread, m);
+  storeRelease(holder, <u32>thread);
+}
+
+/** mutexTryLock, recording the holder (see lockDetachingOwned). */
+export function tryLockOwned(thread: usize, m: usize, holder: usize): bool {
+  if (!mutexTryLock(m)) return false;
+  storeRelease(holder, <u32>thread);
+  return true;
+}
+
+export function unlockOwned(m: usize, holder: usize): void {
+  storeRelease(holder, 0);
+  mutexUnlock(m);
+}
+
+/**
+ * Reap: if the dead `thread` holds `m` (per `holder`), release it. What it was
+ * doing under the lock is trusted as it was left (the runtime's sections there
+ * publish their work with single stores where they can). True if it did.
+ */
+export function lockReleaseDead(thread: usize, m: usize, holder: usize): bool {
+  if (!casAcqRel(holder, <u32>thread, 0)) return false;
+  mutexUnlock(m);
+  return true;
 }
 
 /** Detach, wait while the word at `ptr` holds `value` (at most `timeoutMs`), attach again. */

@@ -60,6 +60,7 @@ export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
  */
 export function ft_thread_enter_timed(thread: usize, timeoutMs: f64): i32 {
   if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
+  if (loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);   // as ft_thread_enter
   const requester = stwRequestingHere();
   if (requester != 0 && requester != thread) return fail(EINVAL_STATE);
   const deadline = nowMs() + (timeoutMs < 0 ? 0 : timeoutMs);
