@@ -1,9 +1,10 @@
 // bench.test.ts — the benchmark code runs and produces well-formed results (no timing checks).
 // Builds the in-Wasm bench modules (bench/build-wasm.mjs, bench/build-sync.mjs; the emscripten
 // peers are used when an earlier `npm run build:bench` built them), then runs every suite in
-// quick mode with 1 and 2 workers (the thread-machinery suites also with 4, and qsbr's poll cost
-// with up to 64 registered threads; `node dist/bench/main.js --quick`, the tsc output that
-// `npm run build` made) and checks the JSON, the report's headings and the charts it writes.
+// quick mode with 1 and 2 workers (the thread-machinery suites also with 4, qsbr's poll cost
+// with up to 64 registered threads, churn's many-workers cell with 16 workers;
+// `node dist/bench/main.js --quick`, the tsc output that `npm run build` made) and checks the
+// JSON, the report's headings and the charts it writes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,21 @@ describe('bench: every suite in quick mode', () => {
     expect(q.length).toBe(want.length);
     for (const heading of ['## qsbr: SharedList / SharedMap reads', '### qsbr: read targets', '## qsbr: poll cost vs registered threads',
       '## qsbr: freeDelayed → free latency']) expect(run.text).toContain(heading);
+
+    // the churn suite: ftheap only; mstress at 1 and 2 workers, produce-consume, many workers (16
+    // in quick mode, 64 in full runs), reap latency; memory rows carry high-water and peak live bytes
+    const ch = results.filter((r) => r.suite === 'churn');
+    const chCells = new Set(ch.map((r) => `${r.workload}/${r.threads}`));
+    for (const c of ['churn-mstress/1', 'churn-mstress/2', 'churn-produce-consume/2', 'churn-64-workers/16', 'reap-latency/2']) {
+      expect(chCells.has(c), c).toBe(true);
+    }
+    expect(ch.length).toBe(5);
+    expect(ch.every((r) => r.allocator === 'ftheap')).toBe(true);
+    for (const r of ch.filter((x) => x.workload !== 'reap-latency')) {
+      expect(r.liveBytes, r.workload).toBeGreaterThan(0);
+      expect(r.peakBytes, r.workload).toBeGreaterThanOrEqual(r.liveBytes);
+    }
+    for (const heading of ['## churn: memory high-water vs peak live bytes', '## churn: reap latency']) expect(run.text).toContain(heading);
 
     // the report and the charts
     expect(run.text).toContain('## mimalloc-bench: throughput and ns per op');
