@@ -45,7 +45,7 @@ import { hugeSegmentFree } from "./free";
 import { osDecommit, unitState } from "./os";
 import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
 import { queuePushBack } from "./page-queue";
-import { visitMarkPage, visitNextInPage } from "./visit";
+import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentSpansMove, sliceRecord } from "./segment";
@@ -452,20 +452,8 @@ export function abandonedVisitNext(thread: usize): usize {
     }
     store<u32>(thread, index, T_VISIT_BIN);
   }
-  const brk = loadAcquire(ROOT + R_BRK_UNITS);
-  let unit = load<u32>(thread, T_VISIT_UNIT);
-  while (unit < brk) {
-    const u = unit++;
-    if (unitState(u) != UNIT_HUGE) continue;
-    const seg = <usize>u << SEGMENT_SHIFT;
-    const page = seg + SEG_PAGES;
-    if (loadAcquire(seg + SEG_THREAD) == 0 && <usize>load<u32>(seg, SEG_DOMAIN) == domain
-        && <u32>load<u8>(page, P_TAG) == tag && loadAcquire(page + P_USED) == 1) {
-      store<u32>(thread, unit, T_VISIT_UNIT);
-      return <usize>load<u32>(page, P_START);
-    }
-  }
-  store<u32>(thread, unit, T_VISIT_UNIT);
+  const huge = visitHugeFrom(thread, 0, domain);
+  if (huge != 0) return huge;
   if (load<u32>(thread, T_VISIT_NEXT) == 1) { store<u32>(thread, 2, T_VISIT_NEXT); poolUnlock(domain); }
   return 0;
 }

@@ -123,3 +123,15 @@ export function csResumeTop(thread: usize): void {
   store<u32>(e, <u32>m2, CS_M2);
   store<u32>(e, load<u32>(e, CS_FLAGS) & ~CS_INACTIVE, CS_FLAGS);
 }
+
+/**
+ * Lock word `i` (0 or 1) of `thread`'s innermost section if that section holds
+ * its locks (active), else 0. Any thread, for a thread that cannot run (reap).
+ */
+export function csHeldLock(thread: usize, i: u32): usize {
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth == 0 || i > 1) return 0;
+  const top = entry(thread, depth - 1);
+  if ((load<u32>(top, CS_FLAGS) & CS_INACTIVE) != 0) return 0;
+  return <usize>load<u32>(top + (i == 0 ? CS_M1 : CS_M2));
+}

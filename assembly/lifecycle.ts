@@ -36,7 +36,7 @@ import { nowMs } from "./host";
 import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
-import { csSuspendAll } from "./critical-section";
+import { csHeldLock, csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, debugPause } from "./debug-delay";
 import { currentSet, curThread, instanceId, instanceSet } from "./current";
 import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
@@ -53,7 +53,7 @@ import { stwAccount, stwActiveFor, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
-  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, R_INSTANCE_SERIAL, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_CS_STACK, CS_ENTRY_SIZE, THREAD_FREE,
+  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, R_INSTANCE_SERIAL, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, THREAD_FREE,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -282,18 +282,13 @@ export function threadReap(thread: usize): i32 {
 
 /** The lock words of `thread`'s innermost critical section (0, 1 or 2), held while it was attached. */
 function csHeldLocks(thread: usize): u32 {
-  const depth = load<u32>(thread, T_CS_DEPTH);
-  if (depth == 0) return 0;
-  return threadHeldLock(thread, 1) != 0 ? 2 : 1;
+  if (csHeldLock(thread, 0) == 0) return 0;
+  return csHeldLock(thread, 1) != 0 ? 2 : 1;
 }
 
 /** Lock word `i` (0 or 1) of `thread`'s innermost critical section if it holds it (active), else 0. */
 export function threadHeldLock(thread: usize, i: u32): usize {
-  const depth = load<u32>(thread, T_CS_DEPTH);
-  if (depth == 0 || i > 1) return 0;
-  const entry = thread + T_CS_STACK + <usize>(depth - 1) * CS_ENTRY_SIZE;
-  if ((load<u32>(entry, 8) & 1) != 0) return 0;   // CS_INACTIVE (critical-section.ts): released
-  return <usize>load<u32>(entry + (<usize>i << 2));
+  return csHeldLock(thread, i);
 }
 
 /** Was `thread` reaped (rather than exited) since its record was last handed out? */

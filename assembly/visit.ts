@@ -18,7 +18,7 @@ import { unitState } from "./os";
 import { blockIndex, blockNext, pageCollect } from "./page";
 import { heapQueue, queueFirst } from "./page-queue";
 import { BIN_FULL, FIRST_UNIT, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_LOCAL_FREE, P_NEXT, P_START, P_TAG, P_USED,
-  ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_HEAPS, T_VISIT_BIN, T_VISIT_BITMAP,
+  ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_DOMAIN, SEG_PAGES, SEG_THREAD, T_HEAPS, T_VISIT_BIN, T_VISIT_BITMAP,
   T_VISIT_INDEX, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, UNIT_HUGE } from "./layout";
 
 const HUGE_PHASE: u32 = BIN_FULL + 1;
@@ -110,6 +110,15 @@ export function visitNext(): usize {
 }
 
 function visitNextHuge(thread: usize): usize {
+  return visitHugeFrom(thread, thread, 0);
+}
+
+/**
+ * The walk's next huge block of its tag whose segment's owner is `owner` (0:
+ * ownerless, i.e. abandoned) and, when `domain` is not 0, of that domain; from
+ * the unit in the cursor on. 0 when there is none left.
+ */
+export function visitHugeFrom(thread: usize, owner: usize, domain: usize): usize {
   const tag = load<u32>(thread, T_VISIT_TAG);
   const brk = loadAcquire(ROOT + R_BRK_UNITS);
   let unit = load<u32>(thread, T_VISIT_UNIT);
@@ -118,8 +127,8 @@ function visitNextHuge(thread: usize): usize {
     if (unitState(u) != UNIT_HUGE) continue;
     const seg = <usize>u << SEGMENT_SHIFT;
     const page = seg + SEG_PAGES;
-    if (loadAcquire(seg + SEG_THREAD) == <u32>thread && <u32>load<u8>(page, P_TAG) == tag
-        && loadAcquire(page + P_USED) == 1) {
+    if (loadAcquire(seg + SEG_THREAD) == <u32>owner && (domain == 0 || <usize>load<u32>(seg, SEG_DOMAIN) == domain)
+        && <u32>load<u8>(page, P_TAG) == tag && loadAcquire(page + P_USED) == 1) {
       store<u32>(thread, unit, T_VISIT_UNIT);
       return <usize>load<u32>(page, P_START);
     }

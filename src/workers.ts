@@ -9,8 +9,7 @@
  * @module
  */
 import type { ReapReport, RuntimeHandle } from './api.ts';
-import { EINVAL_STATE } from './abi.gen.ts';
-import { coreError } from './errors.ts';
+import { ErrorCode, FtheapError } from './errors.ts';
 import type { Runtime } from './runtime.ts';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -106,18 +105,14 @@ export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
   for (let t = x.ft_thread_next_all(0) >>> 0; t !== 0; t = x.ft_thread_next_all(t) >>> 0) {
     if (x.ft_thread_owner(t) >>> 0 === instance) ids.push({ id: t, domain: x.ft_thread_domain(t) >>> 0 });
   }
-  const cur = rt.current;
   const reports: ReapReport[] = [];
   for (const { id, domain } of ids) {
-    const n = x.ft_thread_reap(domain, id) | 0;
-    if (n < 0) {
-      if (-n === EINVAL_STATE) continue;   // it exited (or was reaped) meanwhile
-      throw coreError(-n, `thread ${id}`);
+    try {
+      reports.push(rt.domainById(domain).reap(id));
+    } catch (e) {
+      if (e instanceof FtheapError && e.code === ErrorCode.EINVAL_STATE) continue;   // it exited (or was reaped) meanwhile
+      throw e;
     }
-    const heldLocks: number[] = [];
-    for (let i = 0; i < n; i++) heldLocks.push(x.ft_thread_held_lock(id, i) >>> 0);
-    reports.push({ id, heldLocks });
   }
-  if (cur) rt.setCurrent(null);
   return reports;
 }
