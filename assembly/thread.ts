@@ -207,9 +207,11 @@ export function threadDetach(thread: usize): void {
  * for the lock (not the re-attach): false when it ran out, with the mutex's
  * waiter count as it was and the thread attached as it was.
  */
-export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1): bool {
-  if (mutexTryLock(m)) return true;
-  if (mutexLockSlow(m, false, -1) == LOCK_OK) return true;   // spin only
+export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, holder: usize = 0): bool {
+  if (mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK) {   // then spin only
+    if (holder != 0) storeRelease(holder, <u32>thread);
+    return true;
+  }
   if (timeoutMs == 0) return false;
   const attached = thread != 0 && loadAcquire(thread + T_STATE) == THREAD_ATTACHED;
   if (attached) threadDetach(thread);
@@ -225,6 +227,8 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1): boo
       if (rc == LOCK_TIMEOUT || nowMs() >= deadline) { ok = false; break; }
     }
   }
+  // The holder is known before the re-attach, which may wait out a whole stop.
+  if (ok && holder != 0) storeRelease(holder, <u32>thread);
   if (attached) {
     while (threadAttach(thread, true) != OK) {}
   }
@@ -233,13 +237,12 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1): boo
 
 /**
  * lockDetaching for the runtime's own mutexes that a reap must be able to
- * release: the holder's record goes in `holder` once it has the lock. (A thread
- * that dies between taking the lock and writing `holder` is not recovered: a
- * few instructions.)
+ * release: the holder's record goes in `holder` as soon as it has the lock,
+ * before any re-attach. (A thread that dies between taking the lock and writing
+ * `holder` is not recovered: a few instructions.)
  */
 export function lockDetachingOwned(thread: usize, m: usize, holder: usize): void {
-  lockDetaching(thread, m);
-  storeRelease(holder, <u32>thread);
+  lockDetaching(thread, m, -1, holder);
 }
 
 /** mutexTryLock, recording the holder (see lockDetachingOwned). */
