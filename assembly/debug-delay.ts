@@ -53,13 +53,14 @@ function debugSpin(n: u32): void {
 export const DP_NONE: u32 = 0;
 export const DP_THREAD_REUSE: u32 = 1;      // threadNew: a reused record reset, not yet listed again
 export const DP_STW_REQ_WAITED: u32 = 2;    // a stop's requester waited detached (scope mutex / rw word), about to re-attach
-export const DP_EXIT_BEFORE_ABANDON: u32 = 40;
+export const DP_EXIT_BEFORE_ABANDON: u32 = 40;    // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 export const DP_REVIEW_FREE_MT_PUSHED: u32 = 50;  // free.ts freeMt: block pushed on xthreadFree, owner word not yet read
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken
 export const DP_REVIEW_REAP_RELEASE: u32 = 52;    // lifecycle.ts threadReap: record EXITED, not yet released
 export const DP_REVIEW_CLOSE_ENTER: u32 = 53;     // lifecycle.ts domainClose: validated by the caller, before headLock
 export const DP_REVIEW_COLLECT_EMPTY: u32 = 54;   // abandon.ts abandonedCollect: read an empty pool, dirty not yet cleared
-export const DP_REVIEW_DQ_LOCKED: u32 = 55;       // delayed-free.ts delayedProcess: the domain queue's mutex taken   // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
+export const DP_REVIEW_DQ_LOCKED: u32 = 55;       // delayed-free.ts delayedProcess: the domain queue's mutex taken
+export const DP_REVIEW_FREE_MT_DELAYED: u32 = 56;  // free.ts freeMt: block pushed on the heap's delayed list, page still FREEING
 export const DP_MUTEX_WOKEN: u32 = 20;     // mutex.ts: a parked waiter woke up, before it looks at the word
 export const DP_DF_ABANDON: u32 = 21;      // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
 export const DP_HANDLE_READ: u32 = 22;     // shared-list/map: a reader checked the handle, storage not loaded yet

@@ -21,14 +21,14 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
-import { DP_REVIEW_FREE_MT_PUSHED, debugPause } from "./debug-delay";
+import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, debugPause } from "./debug-delay";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
   xtfMake, xtfState } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -141,11 +141,16 @@ function freeMt(page: usize, p: usize): i32 {
   const seg = segmentOf(p);
   const domain = <usize>load<u32>(seg, SEG_DOMAIN);
   let useDelayed = false;
+  let published = false;
   while (true) {
     const tf = xtfLoad(page);
     let next: u32;
     useDelayed = xtfState(tf) == DELAY_USE;
     if (useDelayed) {
+      // Say which page we may hold FREEING on before taking it: should this
+      // thread die inside the window, the page's owner (waiting in
+      // pageSetDelayed) ends the wait once we are reaped (page.ts).
+      if (!published) { storeRelease(curThread + T_FREEING, <u32>page); published = true; continue; }
       next = xtfMake(xtfBlock(tf), DELAY_FREEING);   // the block goes on the heap list instead
     } else {
       store<u32>(p, <u32>xtfBlock(tf) ^ key);
@@ -168,11 +173,13 @@ function freeMt(page: usize, p: usize): i32 {
       store<u32>(p + 4, head);          // the heap list's link is the second word
       if (casAcqRel(heap + H_DELAYED, head, <u32>p)) break;   // partner: heapDelayedFreeAll's swap
     }
+    debugPause(DP_REVIEW_FREE_MT_DELAYED);
     while (true) {
       const tf = xtfLoad(page);
       if (xtfCas(page, tf, xtfMake(xtfBlock(tf), DELAY_NO))) break;
     }
   }
+  if (published) storeRelease(curThread + T_FREEING, 0);
   return OK;
 }
 

@@ -275,6 +275,9 @@ export const HEAP_SIZE: u32 = 1152;
 //   +244  heldLast     u32 owner
 //   +252  owner        u32 atomic  the instance id allowed to enter it (current.ts); 0 = none (exited, reaped)
 //   +256  reaped       u32 (headLock) 1: reaped (d.reap) rather than exited; cleared when reused
+//   +260  freeing      u32 atomic  owner publishes the page it may take DELAY_FREEING on (free.ts
+//                                  freeMt), 0 after; read by that page's owner (page.ts) to tell a
+//                                  FREEING left by a dead, reaped freer from a live one's
 //   +264  lastSeen     u64 atomic  owner stamps nowMs() (f64 bits) at attach, detach and every
 //                                  64th checkpoint of its instance; others read it (d.threads())
 //   +320  stwBlockersN u32 owner   a timed-out stop of this requester: threads that held it up
@@ -318,6 +321,7 @@ export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
 export const T_OWNER: usize = 252;
 export const T_REAPED: usize = 256;
+export const T_FREEING: usize = 260;
 export const T_LAST_SEEN: usize = 264;
 // @abi-begin stw-blockers
 export const T_STW_BLOCKERS_N: usize = 320;

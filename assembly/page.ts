@@ -26,7 +26,7 @@ import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
-import { BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
+import { D_THREADS, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   P_XTHREAD_FREE, PAGE_REC_SHIFT, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
@@ -228,15 +228,39 @@ export function pageCollectRemote(page: usize): bool {
  * Set the page's delayed-free state. Waits out a remote thread in the middle of
  * pushing on the heap list (DELAY_FREEING, a few instructions long); NEVER is
  * sticky (an exited owner). Partner: freeMt's CAS loops in free.ts.
+ *
+ * A freer can die inside that window (its worker terminated). Every freer
+ * publishes the page in its record (T_FREEING) before it can take FREEING, and
+ * only one holds FREEING at a time; so a FREEING that no live thread of the
+ * domain claims was left by a thread that is gone and reaped, and the wait ends
+ * by clearing it here (the word can leave FREEING only through its holder or
+ * this CAS, so there is no ABA). Until the dead freer is reaped the wait goes
+ * on: a dead thread cannot be told from a slow one. Its block may be lost (if it
+ * died before its push): a free that never returned.
  */
 export function pageSetDelayed(page: usize, state: u32): void {
-  while (true) {
+  for (let spins: u32 = 1; ; spins++) {
     const tf = xtfLoad(page);
     const old = xtfState(tf);
-    if (old == DELAY_FREEING) continue;
+    if (old == DELAY_FREEING) {
+      if ((spins & 1023) == 0 && !freeingClaimed(page)) xtfCas(page, tf, xtfMake(xtfBlock(tf), DELAY_NO));
+      continue;
+    }
     if (old == state || old == DELAY_NEVER) return;
     if (xtfCas(page, tf, xtfMake(xtfBlock(tf), state))) return;
   }
+}
+
+/** Does a thread of the page's domain that has not exited (nor been reaped) say it may hold FREEING on it? */
+function freeingClaimed(page: usize): bool {
+  const domain = <usize>load<u32>(segmentOf(page), SEG_DOMAIN);
+  let t = <usize>loadAcquire(domain + D_THREADS);   // push-only: a lock-free walk
+  while (t != 0) {
+    const s = loadAcquire(t + T_STATE);
+    if (s != THREAD_EXITED && s != THREAD_FREE && <usize>loadAcquire(t + T_FREEING) == page) return true;
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+  return false;
 }
 
 /**

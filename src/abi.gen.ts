@@ -45,17 +45,18 @@
 /** @internal */ export const DP_NONE = 0;
 /** @internal */ export const DP_THREAD_REUSE = 1; // threadNew: a reused record reset, not yet listed again
 /** @internal */ export const DP_STW_REQ_WAITED = 2; // a stop's requester waited detached (scope mutex / rw word), about to re-attach
-/** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40;
+/** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 /** @internal */ export const DP_REVIEW_FREE_MT_PUSHED = 50; // free.ts freeMt: block pushed on xthreadFree, owner word not yet read
 /** @internal */ export const DP_REVIEW_POOL_LOCKED = 51; // abandon.ts abandonedCollect: pool lock taken
 /** @internal */ export const DP_REVIEW_REAP_RELEASE = 52; // lifecycle.ts threadReap: record EXITED, not yet released
 /** @internal */ export const DP_REVIEW_CLOSE_ENTER = 53; // lifecycle.ts domainClose: validated by the caller, before headLock
 /** @internal */ export const DP_REVIEW_COLLECT_EMPTY = 54; // abandon.ts abandonedCollect: read an empty pool, dirty not yet cleared
-/** @internal */ export const DP_REVIEW_DQ_LOCKED = 55; // delayed-free.ts delayedProcess: the domain queue's mutex taken   // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
+/** @internal */ export const DP_REVIEW_DQ_LOCKED = 55; // delayed-free.ts delayedProcess: the domain queue's mutex taken
+/** @internal */ export const DP_REVIEW_FREE_MT_DELAYED = 56; // free.ts freeMt: block pushed on the heap's delayed list, page still FREEING
 /** @internal */ export const DP_MUTEX_WOKEN = 20; // mutex.ts: a parked waiter woke up, before it looks at the word
 /** @internal */ export const DP_DF_ABANDON = 21; // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
 /** @internal */ export const DP_HANDLE_READ = 22; // shared-list/map: a reader checked the handle, storage not loaded yet
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_HANDLE_READ } as const;
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_HANDLE_READ } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;

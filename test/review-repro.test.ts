@@ -5,7 +5,7 @@
 // correct code must do; at the reviewed commit (3d7d8cd) every one of them FAILS.
 import { describe, expect, it } from 'vitest';
 import { FtheapError, Runtime } from '../src/index.ts';
-import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED,
+import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED,
   DP_REVIEW_REAP_RELEASE } from '../src/abi.gen.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
@@ -217,42 +217,74 @@ describe('review reproducers', () => {
     expect(rt.stats().segments.unitsLive).toBe(units0);
   }, TEST_TIMEOUT);
 
-  // Bug 7 (FAILS: hang, caught by the bounded wait). A remote freer killed inside
-  // the DELAY_FREEING window (freeMt: the page is in its owner's full queue, the
-  // freer set FREEING and was to push the block on the heap's delayed list)
-  // leaves the state FREEING forever; pageSetDelayed spins on it without bound, so
-  // the live owner's exit (heapCollect -> NEVER) hangs, and so would its
-  // pageToFull/collect of that page. Reaping the dead freer does not help.
-  // Forced: K pauses right after its CAS to FREEING (DP_REVIEW_FREE_MT_PUSHED) and
-  // is terminated. Correct: the owner's exit returns (e.g. a bounded wait that
-  // treats a FREEING left by a reaped thread as done, or a push that needs no
-  // second state change).
-  // Open (issue 10 closing note): a remote freer killed inside the few-instruction DELAY_FREEING window
-  // (no interrupt check there unless its CAS loops retry) leaves the page's owner spinning in pageSetDelayed.
-  it.skip('bug 7: an owner exit after a remote freer died in the DELAY_FREEING window returns', async () => {
+  // Bug 7 (failed before the fix: hang, caught by the bounded wait). A remote
+  // freer killed inside the DELAY_FREEING window (freeMt: the page is in its
+  // owner's full queue, the freer set FREEING to push the block on the heap's
+  // delayed list) left the state FREEING forever; pageSetDelayed spun on it
+  // without bound, so the live owner's exit (heapCollect -> NEVER) hung.
+  // Forced: K pauses right after its CAS to FREEING (DP_REVIEW_FREE_MT_PUSHED),
+  // or after its push on the heap list (DP_REVIEW_FREE_MT_DELAYED), and is
+  // terminated, then reaped. Correct: the owner's exit returns (the freer had
+  // published the page in its record; once it is reaped nobody live claims the
+  // FREEING, and the owner clears it), and the owner's other blocks still free.
+  for (const [where, point] of [['after taking FREEING', DP_REVIEW_FREE_MT_PUSHED], ['after its heap-list push', DP_REVIEW_FREE_MT_DELAYED]] as const) {
+    it(`bug 7: an owner exit after a remote freer died in the DELAY_FREEING window (${where}) returns`, async () => {
+      const rt = await Runtime.create({ debug: true });
+      const t = rt.attach();
+      const d = rt.domain();
+      const f = pauseFlag(rt, t.alloc(8));
+      const [e, k] = await Peer.startMany(rt, newCtl(), 2);
+      await e.call('attach');
+      const ps = await e.call<number[]>('allocMany', 0, 4000, 64);   // the first pages go to the full queue
+      await k.call('attach');
+      const kid = await k.call<number>('id', 0);
+      await k.call('pauseAt', point, f.addr, 1);
+      k.call('free', 0, ps[0]).catch(() => {});
+      await until(f.paused, 10_000, 'the remote free is inside FREEING');
+      // The page's xthreadFree state (assembly/layout.ts: P_SLICE_OFFSET 44, P_XTHREAD_FREE 12, DELAY_FREEING 1).
+      const m = new Int32Array(rt.memory.buffer);
+      const seg = ps[0] - (ps[0] % SEG);
+      let rec = seg + 256 + (Math.floor((ps[0] - seg) / 32768) << 7);
+      rec -= m[(rec + 44) >>> 2];
+      expect(Atomics.load(m, (rec + 12) >>> 2) & 3).toBe(1);
+      await k.terminate();
+      d.reap(kid);
+      expect(Atomics.load(m, (rec + 12) >>> 2) & 3).toBe(1);          // nobody cleared it yet: the owner does
+      await within(e.call('freeMany', 0, ps.slice(1, 100)), 10_000, 'the owner\'s frees');
+      const exiting = e.call('exit', 0);
+      exiting.catch(() => {});
+      await within(exiting, 10_000, 'the owner\'s exit');
+      expect(Atomics.load(m, (rec + 12) >>> 2) & 3).not.toBe(1);
+      // The other blocks stay freeable from here (the segment is abandoned now).
+      expect(codeOf(() => t.free(ps[200]))).toBe('OK');
+    }, TEST_TIMEOUT);
+  }
+
+  // The other side of bug 7: a freer that is only slow (paused, alive, not
+  // reaped) keeps its FREEING: the owner waits for it, and its block is freed.
+  it('bug 7: a live freer paused inside FREEING is waited for, not overridden', async () => {
     const rt = await Runtime.create({ debug: true });
     const t = rt.attach();
     const d = rt.domain();
     const f = pauseFlag(rt, t.alloc(8));
     const [e, k] = await Peer.startMany(rt, newCtl(), 2);
     await e.call('attach');
-    const ps = await e.call<number[]>('allocMany', 0, 4000, 64);   // the first pages go to the full queue
+    const ps = await e.call<number[]>('allocMany', 0, 4000, 64);
     await k.call('attach');
-    const kid = await k.call<number>('id', 0);
     await k.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
-    k.call('free', 0, ps[0]).catch(() => {});
+    const freeing = k.call('free', 0, ps[0]);
     await until(f.paused, 10_000, 'the remote free is inside FREEING');
-    // The page's xthreadFree state (assembly/layout.ts: P_SLICE_OFFSET 44, P_XTHREAD_FREE 12, DELAY_FREEING 1).
-    const m = new Int32Array(rt.memory.buffer);
-    const seg = ps[0] - (ps[0] % SEG);
-    let rec = seg + 256 + (Math.floor((ps[0] - seg) / 32768) << 7);
-    rec -= m[(rec + 44) >>> 2];
-    expect(Atomics.load(m, (rec + 12) >>> 2) & 3).toBe(1);
-    await k.terminate();
-    d.reap(kid);
-    const exiting = e.call('exit', 0);
-    exiting.catch(() => {});
+    let exited = false;
+    const exiting = e.call('exit', 0).then(() => { exited = true; });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(exited).toBe(false);                          // still waiting for the live freer
+    f.release();
     await within(exiting, 10_000, 'the owner\'s exit');
+    await freeing;
+    expect(codeOf(() => t.free(ps[0]))).toBe('EDOUBLE_FREE');   // K's free went through
+    for (const p of ps.slice(1)) t.free(p);
+    d.collectAbandoned();
+    expect(d.abandoned().segments).toBe(0);                      // every block came back: the segment too
   }, TEST_TIMEOUT);
 
   // Bug 8 (FAILS: hang, caught by the bounded wait). Same class as bug 1, for the
