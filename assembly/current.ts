@@ -6,9 +6,12 @@
 // read-only EMPTY_HEAP, whose direct table leads every fast path into the slow
 // path, which reports ENOT_ATTACHED. Thread-local only: nothing here is shared.
 
-import { EMPTY_HEAP } from "./layout";
+import { loadAcquire } from "./atomics";
+import { EMPTY_HEAP, T_SERIAL } from "./layout";
 
 export let curThread: usize = 0;
+/** The current thread's serial: the owner id its objects carry (brc.ts); 0 while none is current. */
+export let curTid: u32 = 0;
 // A literal on purpose: an initializer computed from other constants would make
 // the compiler emit a start function, which re-runs on every instantiation.
 export let curHeap: usize = 1280;   // == EMPTY_HEAP, checked by ft_init
@@ -31,4 +34,5 @@ export function instanceSet(id: u32): void {
 export function currentSet(thread: usize, heap: usize): void {
   curThread = thread;
   curHeap = heap;
+  curTid = thread != 0 ? loadAcquire(thread + T_SERIAL) : 0;
 }

@@ -174,7 +174,7 @@ function markClear(domain: usize, p: usize): void {
 // ---- The chunk pool ----------------------------------------------------------------
 
 /** A chunk from the domain's pool (made in meta memory when the pool is empty), or 0. */
-function chunkNew(domain: usize): usize {
+export function chunkNew(domain: usize): usize {
   spinLock(domain + D_CHUNK_LOCK);
   let c = <usize>load<u32>(domain, D_CHUNK_FREE);
   if (c != 0) store<u32>(domain, load<u32>(c, C_NEXT), D_CHUNK_FREE);
@@ -187,7 +187,7 @@ function chunkNew(domain: usize): usize {
   return c;
 }
 
-function chunkFree(domain: usize, c: usize): void {
+export function chunkFree(domain: usize, c: usize): void {
   spinLock(domain + D_CHUNK_LOCK);
   store<u32>(c, load<u32>(domain, D_CHUNK_FREE), C_NEXT);
   store<u32>(domain, <u32>c, D_CHUNK_FREE);

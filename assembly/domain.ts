@@ -17,7 +17,7 @@ import { loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
 import { breakerSetVersion, versionOf } from "./breaker";
 import { metaAlloc } from "./meta";
 import { qsbrInit } from "./qsbr";
-import { DOMAIN_SIZE, D_CLOSED, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
+import { D_OBJECTS, OBJECT_RECORD_SIZE, DOMAIN_SIZE, D_CLOSED, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
   R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_DOMAIN_NEXT, T_STATE } from "./layout";
 
 // @ts-ignore: decorator
@@ -29,6 +29,9 @@ import { DOMAIN_SIZE, D_CLOSED, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFA
 export function domainCreate(): usize {
   const d = metaAlloc(DOMAIN_SIZE);
   if (d == 0 || !qsbrInit(d)) return 0;
+  const objects = metaAlloc(OBJECT_RECORD_SIZE);   // types and merge queues (type.ts, brc.ts)
+  if (objects == 0) return 0;
+  store<u32>(d, <u32>objects, D_OBJECTS);
   headLock();
   const serial = load<u32>(ROOT + R_DOMAIN_SERIAL) + 1;
   store<u32>(ROOT + R_DOMAIN_SERIAL, serial);

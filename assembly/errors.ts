@@ -24,6 +24,9 @@ export const ERANGE: i32 = 16;         // an index at or past a shared list's le
 export const ETIMEDOUT: i32 = 17;      // a wait with a timeout ran out; nothing changed
 export const EWRONG_DOMAIN: i32 = 18;  // a block, thread or object of another domain
 export const EBUSY: i32 = 19;          // the domain still has threads that have not exited
+export const EREFCOUNT: i32 = 20;      // a decref below zero (the object's count is zero already)
+export const EINVAL_OBJECT: i32 = 21;  // not a live object (a block of another tag, or deallocated)
+export const EINVAL_TYPE: i32 = 22;    // no such type, or a name defined with another layout
 // @abi-end
 
 /** Per instance, i.e. per thread: Wasm globals are not shared. */

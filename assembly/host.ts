@@ -1,7 +1,7 @@
 // host.ts — what the core needs from the embedder, and how this thread may wait.
 //
-// `env.now` (milliseconds, a monotonic f64: performance.now()) is the only
-// imported function; the mutex uses it for its fairness hand-off. `canBlock` is
+// Imported functions: `env.now` (milliseconds, a monotonic f64: performance.now()),
+// which the mutex uses for its fairness hand-off, and `env.finalize` (object.ts). `canBlock` is
 // per instance: false on a browser main thread, where memory.atomic.wait32 traps.
 // There every wait becomes polling (a requester of stop-the-world may poll), and
 // callers that would park return EAGAIN instead (see thread.ts).
@@ -11,6 +11,19 @@ import { loadAcquire, notify, wait32 } from "./atomics";
 // @ts-ignore: decorator
 @external("env", "now")
 declare function hostNow(): f64;
+
+// @ts-ignore: decorator
+@external("env", "finalize")
+declare function hostFinalizeImport(o: u32, type: u32): i32;
+
+/**
+ * Run the finalizer this JS thread registered for `type` on object `o`
+ * (object.ts, while deallocating): 1 if one ran, 0 if none is registered. The
+ * host catches whatever the finalizer throws.
+ */
+export function hostFinalize(o: usize, type: u32): i32 {
+  return hostFinalizeImport(<u32>o, type);
+}
 
 /** Milliseconds, monotonic. */
 export function nowMs(): f64 {

@@ -14,3 +14,4 @@ export * from "./abi/qsbr";
 export * from "./abi/stats";
 export * from "./abi/shared-list";
 export * from "./abi/shared-map";
+export * from "./abi/object";

@@ -280,6 +280,16 @@ export const HEAP_SIZE: u32 = 1152;
 //                                  FREEING left by a dead, reaped freer from a live one's
 //   +264  lastSeen     u64 atomic  owner stamps nowMs() (f64 bits) at attach, detach and every
 //                                  64th checkpoint of its instance; others read it (d.threads())
+//   Objects (object.ts, brc.ts): counters the owner bumps, read by d.stats() and folded into
+//   the domain's object record when the thread exits or is reaped:
+//   +272  objCreated   u64 atomic  objects this thread made
+//   +280  objDealloc   u64 atomic  objects this thread deallocated
+//   +288  objQueued    u32 atomic  objects it queued to their owner's merge queue
+//   +292  objMerged    u32 atomic  queued objects it merged (as their owner, or for a gone owner)
+//   +296  objUnfinal   u32 atomic  objects it deallocated without running their type's finalizer
+//   +300  brcNext      u32 (bucket lock) link in its merge-queue bucket's thread list
+//   +304  brcQueue     u32 (bucket lock) its merge queue: a stack of chunks (C_NEXT, C_WR, items u32)
+//   +308  brcBucket    u32 owner   1 + the bucket it is registered in; 0: not registered
 //   +320  stwBlockersN u32 owner   a timed-out stop of this requester: threads that held it up
 //   +324  stwBlockers[15] u32 owner  ... their records (the first STW_BLOCKERS_MAX); read by the facade
 //   +384  dfOldest     u64 atomic  owner writes the goal of its oldest queued delayed free (0 = none);
@@ -323,6 +333,14 @@ export const T_OWNER: usize = 252;
 export const T_REAPED: usize = 256;
 export const T_FREEING: usize = 260;
 export const T_LAST_SEEN: usize = 264;
+export const T_OBJ_CREATED: usize = 272;
+export const T_OBJ_DEALLOC: usize = 280;
+export const T_OBJ_QUEUED: usize = 288;
+export const T_OBJ_MERGED: usize = 292;
+export const T_OBJ_UNFINAL: usize = 296;
+export const T_BRC_NEXT: usize = 300;
+export const T_BRC_QUEUE: usize = 304;
+export const T_BRC_BUCKET: usize = 308;
 // @abi-begin stw-blockers
 export const T_STW_BLOCKERS_N: usize = 320;
 export const T_STW_BLOCKERS: usize = 324;
@@ -395,6 +413,7 @@ export const THREAD_EXITED: u32 = 4;
 //                                  each bitmap (64 KiB, meta, set once by CAS) has a bit per 8 B of its
 //                                  unit, set (atomic or) by freeDelayed, cleared (atomic and) before the free
 //   +488  dqOldest     u64 atomic  goal of the domain queue's oldest item, 0 = none (written under dqMutex)
+//   +428  objects      u32         the domain's object record (below; meta, made with the domain)
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -433,10 +452,91 @@ export const D_RECLAIMED: usize = 412;
 export const D_CLOSED: usize = 416;
 export const D_DQ_HOLDER: usize = 420;
 export const D_QSBR_HOLDER: usize = 424;
+export const D_OBJECTS: usize = 428;
 export const D_HUGE_HELD: usize = 480;
 export const D_DF_MARKS: usize = 484;
 export const D_DQ_OLDEST: usize = 488;
 export const DOMAIN_SIZE: u32 = 512;
+
+// ---- Object record (one per domain, meta; type.ts, brc.ts, object.ts) ------------
+//
+//   +0    typeLock     u32 atomic  spin lock of the type registry: 0 free, else the holder's
+//                                  thread record (a reap releases a dead holder's)
+//   +4    typeTable    u32 atomic  {capacity u32, pad u32, records u32[capacity]}: a MEM block;
+//                                  replaced under typeLock when full, the old one freed by
+//                                  freeDelayed (a lock-free reader may still hold it)
+//   +8    typeCount    u32 atomic  types defined; stored after the record is in the table
+//   +16   created      u64 atomic  object counters of threads that exited or were reaped
+//   +24   dealloc      u64 atomic
+//   +32   queued       u32 atomic
+//   +36   merged       u32 atomic
+//   +40   unfinal      u32 atomic
+//   +64   buckets[64]  {lock u32 atomic (0 or the holder's thread record), threads u32 (lock)}:
+//                      the merge-queue table, keyed by owner serial % 64 (brc.ts)
+export const OR_TYPE_LOCK: usize = 0;
+export const OR_TYPE_TABLE: usize = 4;
+export const OR_TYPE_COUNT: usize = 8;
+export const OR_CREATED: usize = 16;
+export const OR_DEALLOC: usize = 24;
+export const OR_QUEUED: usize = 32;
+export const OR_MERGED: usize = 36;
+export const OR_UNFINAL: usize = 40;
+export const OR_BUCKETS: usize = 64;
+export const BRC_BUCKET_SHIFT: u32 = 6;
+export const BRC_BUCKETS: u32 = 1 << BRC_BUCKET_SHIFT;          // 64
+export const BRC_BUCKET_SIZE: usize = 8;
+export const OBJECT_RECORD_SIZE: u32 = <u32>OR_BUCKETS + BRC_BUCKETS * 8;   // 576
+
+// ---- Type record (meta, variable size; type.ts) ----------------------------------
+//
+//   +0    id           u32         1 + its index in the table (immutable)
+//   +4    size         u32         payload bytes (immutable)
+//   +8    flags        u32 atomic  TF_* (type.ts); TF_FINALIZE may be added later
+//   +12   refCount     u32         payload offsets that hold object references (immutable)
+//   +16   nameLength   u32         UTF-8 bytes (immutable)
+//   +20   nameHash     u32
+//   +32   name         bytes[nameLength], then the reference offsets u32[refCount] (4-aligned)
+// @abi-begin type-record
+export const TY_ID: usize = 0;
+export const TY_SIZE: usize = 4;
+export const TY_FLAGS: usize = 8;
+export const TY_REFS: usize = 12;
+export const TY_NAME_LENGTH: usize = 16;
+export const TY_NAME_HASH: usize = 20;
+export const TY_NAME: usize = 32;
+export const TYPE_NAME_MAX: u32 = 255;
+export const TYPE_REFS_MAX: u32 = 4096;
+export const TYPE_SIZE_MAX: u32 = 1 << 30;
+export const TF_GC: u32 = 1;          // instances live on the GC tag (the collector's)
+export const TF_FINALIZE: u32 = 2;    // some thread registered a finalizer: deallocation asks the host
+// @abi-end
+
+// ---- Object header (24 B at the block start; payload at +24, 8-aligned) ------------
+//
+//   +0    tid          u32 atomic  the owner's T_SERIAL (a thread incarnation); 0: merged or
+//                                  immortal. Written by the owner at creation and by a merge
+//                                  (before the shared word: brc.ts); read by anyone
+//   +4    flags        u16         OF_* (object.ts); written by the deallocating thread only
+//   +6    gcBits       u8          the collector's (next issue)
+//   +7    spare        u8
+//   +8    local        u32         owner only (plain loads and stores, no atomics); the count of
+//                                  references the owner made; 0xFFFFFFFF: immortal
+//   +12   shared       i32 atomic  count << 2 | QUEUED | MERGED (brc.ts accessors); any thread
+//   +16   type         u32         type id (immutable while the object lives)
+//   +20   mutex        u32 atomic  the object's mutex (mutex.ts), 0 = unlocked
+//   true count = local + (shared >> 2), less one while QUEUED (the queue holds the
+//   non-owner's decrement it has not applied yet)
+// @abi-begin object-header
+export const O_TID: usize = 0;
+export const O_FLAGS: usize = 4;
+export const O_GC_BITS: usize = 6;
+export const O_LOCAL: usize = 8;
+export const O_SHARED: usize = 12;
+export const O_TYPE: usize = 16;
+export const O_MUTEX: usize = 20;
+export const OBJECT_HEADER: usize = 24;
+export const IMMORTAL_LOCAL: u32 = 0xFFFFFFFF;
+// @abi-end
 
 // ---- QSBR slot (64 B, one cache line; in the domain's slot array) ---------------
 //

@@ -5,7 +5,7 @@
 // Checkpoint: the owner handles its eval breaker (breaker.ts) in this order:
 //   0. QSBR              a quiescent state is reported (qsbr.ts)
 //   1. PLEASE_STOP       suspend for a stop-the-world, wait, re-attach (thread.ts)
-//   2. EXPLICIT_MERGE    reported (biased refcounting merges here, later)
+//   2. EXPLICIT_MERGE    the thread's merge queue is merged (brc.ts, object.ts), and reported
 //   3. delayed frees     due delayed frees and held pages (its own, and those exited
 //                        threads handed to the domain) are freed whenever there are
 //                        any (delayed-free.ts, qsbr-pages.ts); DELAYED_FREE (set when
@@ -33,7 +33,10 @@
 import { A_HEAP, A_NONE, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
-import { BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
+import { brcReleaseDead } from "./brc";
+import { objMergeQueued, objThreadLeave } from "./object";
+import { typeReleaseDead } from "./type";
+import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
@@ -127,6 +130,12 @@ export function threadCheckpoint(thread: usize): u32 {
     b = breakerLoad(thread);
   }
   const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (breakerHas(b, BRK_EXPLICIT_MERGE)) {
+    breakerClear(thread, BRK_EXPLICIT_MERGE);
+    objMergeQueued(thread, false);
+    b &= ~BRK_EXPLICIT_MERGE;
+    events |= BRK_EXPLICIT_MERGE;
+  }
   if (delayedHasWork(thread)) delayedProcess(thread, true);
   if (load<u32>(thread, T_HELD_FIRST) != 0) heldPagesCollect(thread, true);
   if (abandonedHasWork(domain)) abandonedCollect(domain, thread, false, true);
@@ -190,7 +199,7 @@ export function threadProcessDelayed(thread: usize): u32 {
 /** Owner: leave for good (see the file comment). The thread must be attached. */
 export function threadExit(thread: usize): void {
   if (ASSERT_CHEAP) assertThat(threadState(thread) == THREAD_ATTACHED, A_STATE);
-  const recyclable = threadRelease(thread);
+  const recyclable = threadRelease(thread, false);
   csSuspendAll(thread);
   store<u32>(thread, 0, T_CS_DEPTH);
   headLock();
@@ -210,7 +219,10 @@ export function threadExit(thread: usize): void {
  * domain, heaps collected, segments abandoned, the QSBR slot given back. Runs
  * as `thread` (current on this instance). False if the record must not be reused.
  */
-function threadRelease(thread: usize): bool {
+function threadRelease(thread: usize, reaping: bool): bool {
+  // Its merge queue first, while it can still free: objects queued to it
+  // later are merged by whoever queues them (brc.ts).
+  objThreadLeave(thread, reaping);
   // Offline for good: an exiting thread holds no protected pointer (and must not
   // come online again when a lock wait below re-attaches it).
   store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
@@ -269,11 +281,13 @@ export function threadReap(thread: usize): i32 {
   casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
+  brcReleaseDead(thread);
+  typeReleaseDead(domain, thread);
   // The locks of its innermost critical section, if it was inside one while attached.
   const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
-  const recyclable = threadRelease(thread);   // its section stack stays as it was, for the report
+  const recyclable = threadRelease(thread, true);   // its section stack stays as it was, for the report
   currentSet(0, EMPTY_HEAP);
   threadCountGone(thread);
   if (recyclable) threadRecycleExited(thread);

@@ -27,6 +27,14 @@
 /** @internal */ export const A_QSBR = 10; // a QSBR sequence out of order (seq ahead of wrSeq, even seq)
 /** @internal */ export const ABI_ASSERTS = { A_NONE, A_PAGE, A_HEAP, A_SEGMENT, A_UNITS, A_THREADS, A_QSBR_SLOTS, A_OWNER, A_STATE, A_PAGE_NOT_EMPTY, A_QSBR } as const;
 
+// brc-shared (assembly/brc.ts)
+/** @internal */ export const SH_INIT = 0;
+/** @internal */ export const SH_SHARED = 1; // published: a non-owner's tryIncref may succeed
+/** @internal */ export const SH_QUEUED = 2; // the owner's merge queue holds one decrement
+/** @internal */ export const SH_MERGED = 3; // no owner; a count of 0 means dead
+/** @internal */ export const SH_SHIFT = 2;
+/** @internal */ export const ABI_BRC_SHARED = { SH_INIT, SH_SHARED, SH_QUEUED, SH_MERGED, SH_SHIFT } as const;
+
 // breaker (assembly/breaker.ts)
 /** @internal */ export const BRK_PLEASE_STOP = 1; // pause for a stop-the-world
 /** @internal */ export const BRK_EXPLICIT_MERGE = 2; // merge biased refcounts (reported)
@@ -79,7 +87,10 @@
 /** @internal */ export const ETIMEDOUT = 17; // a wait with a timeout ran out; nothing changed
 /** @internal */ export const EWRONG_DOMAIN = 18; // a block, thread or object of another domain
 /** @internal */ export const EBUSY = 19; // the domain still has threads that have not exited
-/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY } as const;
+/** @internal */ export const EREFCOUNT = 20; // a decref below zero (the object's count is zero already)
+/** @internal */ export const EINVAL_OBJECT = 21; // not a live object (a block of another tag, or deallocated)
+/** @internal */ export const EINVAL_TYPE = 22; // no such type, or a name defined with another layout
+/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY, EREFCOUNT, EINVAL_OBJECT, EINVAL_TYPE } as const;
 
 // size-classes (assembly/layout.ts)
 /** @internal */ export const BIN_LARGE_MAX = 68;
@@ -115,6 +126,33 @@
 /** @internal */ export const THREAD_EXITED = 4;
 /** @internal */ export const ABI_THREAD_STATES = { THREAD_FREE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, THREAD_EXITED } as const;
 
+// type-record (assembly/layout.ts)
+/** @internal */ export const TY_ID = 0;
+/** @internal */ export const TY_SIZE = 4;
+/** @internal */ export const TY_FLAGS = 8;
+/** @internal */ export const TY_REFS = 12;
+/** @internal */ export const TY_NAME_LENGTH = 16;
+/** @internal */ export const TY_NAME_HASH = 20;
+/** @internal */ export const TY_NAME = 32;
+/** @internal */ export const TYPE_NAME_MAX = 255;
+/** @internal */ export const TYPE_REFS_MAX = 4096;
+/** @internal */ export const TYPE_SIZE_MAX = 0x40000000;
+/** @internal */ export const TF_GC = 1; // instances live on the GC tag (the collector's)
+/** @internal */ export const TF_FINALIZE = 2; // some thread registered a finalizer: deallocation asks the host
+/** @internal */ export const ABI_TYPE_RECORD = { TY_ID, TY_SIZE, TY_FLAGS, TY_REFS, TY_NAME_LENGTH, TY_NAME_HASH, TY_NAME, TYPE_NAME_MAX, TYPE_REFS_MAX, TYPE_SIZE_MAX, TF_GC, TF_FINALIZE } as const;
+
+// object-header (assembly/layout.ts)
+/** @internal */ export const O_TID = 0;
+/** @internal */ export const O_FLAGS = 4;
+/** @internal */ export const O_GC_BITS = 6;
+/** @internal */ export const O_LOCAL = 8;
+/** @internal */ export const O_SHARED = 12;
+/** @internal */ export const O_TYPE = 16;
+/** @internal */ export const O_MUTEX = 20;
+/** @internal */ export const OBJECT_HEADER = 24;
+/** @internal */ export const IMMORTAL_LOCAL = 0xFFFFFFFF;
+/** @internal */ export const ABI_OBJECT_HEADER = { O_TID, O_FLAGS, O_GC_BITS, O_LOCAL, O_SHARED, O_TYPE, O_MUTEX, OBJECT_HEADER, IMMORTAL_LOCAL } as const;
+
 // tags (assembly/layout.ts)
 /** @internal */ export const TAG_COUNT = 16;
 /** @internal */ export const TAG_MEM = 0;
@@ -123,6 +161,10 @@
 /** @internal */ export const TAG_GC_PRE = 3;
 /** @internal */ export const TAG_USER = 4; // the first tag free for users
 /** @internal */ export const ABI_TAGS = { TAG_COUNT, TAG_MEM, TAG_OBJECT, TAG_GC, TAG_GC_PRE, TAG_USER } as const;
+
+// object-flags (assembly/object.ts)
+/** @internal */ export const OF_FINALIZED = 1; // its finalizer ran (it never runs twice)
+/** @internal */ export const ABI_OBJECT_FLAGS = { OF_FINALIZED } as const;
 
 // qsbr-info (assembly/qsbr.ts)
 /** @internal */ export const QI_WR_SEQ = 0;

@@ -206,3 +206,63 @@ export interface ReapReport {
    */
   heldLocks: number[];
 }
+
+/**
+ * What {@link Thread.defineType} (or {@link Domain.defineType}) is told of a type.
+ *
+ * @example
+ * ```ts
+ * const Node = t.defineType({ name: 'Node', size: 8, refOffsets: [0], finalize: (t, o) => log(o) });
+ * const n = t.newObject(Node);
+ * t.setRef(n, 0, t.newObject(Node));   // the child's count is now 2: drop ours
+ * ```
+ */
+export interface ObjectTypeSpec {
+  /** Unique in its domain: defining it again with the same layout returns the same id (in any worker). */
+  name: string;
+  /** Payload bytes (after the 24-byte header). */
+  size: number;
+  /** Payload byte offsets that hold object references (u32 addresses, 0 = none): released when the object dies. */
+  refOffsets?: readonly number[];
+  /** Instances live on the GC tag (the cycle collector's heap) rather than the OBJECT tag. @defaultValue false */
+  gc?: boolean;
+  /**
+   * Runs once per object, on the thread that deallocates it, before its
+   * references are released; it may keep the object alive by increfing it.
+   * Registered for this JS thread only: every worker that may deallocate such
+   * objects defines the type too (by name) with its own `finalize`.
+   */
+  finalize?: (thread: import('./thread.ts').Thread, object: number) => void;
+}
+
+/** A type as the registry holds it ({@link Thread.typeInfo}). */
+export interface ObjectTypeInfo {
+  id: number;
+  name: string;
+  size: number;
+  refOffsets: number[];
+  gc: boolean;
+  /** Some thread registered a finalizer for it. */
+  finalizer: boolean;
+}
+
+/** Object counters of a domain ({@link Domain.stats}). Exact once its threads are quiet. */
+export interface ObjectStats {
+  created: number;
+  deallocated: number;
+  /** created - deallocated */
+  live: number;
+  /** Non-owner decrefs handed to an owner's merge queue. */
+  queued: number;
+  /** Queued objects merged (by their owner, or for an owner that had gone). */
+  merged: number;
+  /** Objects deallocated by a thread with no finalizer registered for their type (or by a reap). */
+  unfinalized: number;
+}
+
+/** {@link Domain.stats}. */
+export interface DomainStats {
+  objects: ObjectStats;
+  /** Threads of the domain that have not exited. */
+  threadsLive: number;
+}

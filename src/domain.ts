@@ -4,7 +4,8 @@
  * @module
  */
 import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
-import type { AbandonInfo, ReapReport, ThreadInfo } from './api.ts';
+import type { AbandonInfo, DomainStats, ObjectTypeSpec, ReapReport, ThreadInfo } from './api.ts';
+import { objectStats } from './object.ts';
 import { EBUSY, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
 import type { CoreExports } from './core.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
@@ -46,6 +47,24 @@ export class Domain {
     this.runtime = runtime;
     this.id = id;
     this.x = runtime.exports;
+  }
+
+  /**
+   * Define a type of this domain (see {@link Thread.defineType}) through this JS
+   * thread's current thread, which must belong to this domain.
+   * @throws FtheapError `ENOT_ATTACHED` (no current thread of this domain here), and as Thread.defineType
+   */
+  defineType(spec: ObjectTypeSpec): number {
+    const t = this.runtime.current;
+    if (!t || t.domainId !== this.id) {
+      throw new FtheapError(ErrorCode.ENOT_ATTACHED, 'defineType needs a current thread of this domain on this JS thread (attach one)');
+    }
+    return t.defineType(spec);
+  }
+
+  /** The domain's counters: objects (see {@link ObjectStats}) and live threads. */
+  stats(): DomainStats {
+    return { objects: objectStats(this.x, this.id), threadsLive: this.x.ft_domain_threads_live(this.id) >>> 0 };
   }
 
   /**

@@ -30,6 +30,9 @@ export const ErrorCode = {
   ETIMEDOUT: 'ETIMEDOUT',
   EWRONG_DOMAIN: 'EWRONG_DOMAIN',
   EBUSY: 'EBUSY',
+  EREFCOUNT: 'EREFCOUNT',
+  EINVAL_OBJECT: 'EINVAL_OBJECT',
+  EINVAL_TYPE: 'EINVAL_TYPE',
   EINTERNAL: 'EINTERNAL',
   EASSERT: 'EASSERT',
 } as const;
@@ -66,6 +69,9 @@ const MESSAGES: Record<ErrorCode, string> = {
   ETIMEDOUT: 'timed out: the wait ran past its timeoutMs; nothing was changed',
   EWRONG_DOMAIN: 'wrong domain: the block or thread belongs to another domain',
   EBUSY: 'busy: the domain still has threads that have not exited',
+  EREFCOUNT: 'reference count error: a decref of an object whose count is already zero',
+  EINVAL_OBJECT: 'invalid object: not a live object of this domain (another block, or one already deallocated)',
+  EINVAL_TYPE: 'invalid type: no such type in this domain, or the name was defined with another layout',
   EINTERNAL: 'internal error: the core returned a code the facade does not know (a bug in ftheap)',
   EASSERT: 'an internal assert of the core failed (debug build): the shared state is inconsistent (a bug in ftheap or memory corruption)',
 };

@@ -17,6 +17,7 @@ import { assertError, coreError, ErrorCode, FtheapError } from './errors.ts';
 import { checkSharedMemory, mayNotBlock, packagedModule } from './platform.ts';
 import { startWorker, type RuntimeWorker, type StartWorkerOptions } from './workers.ts';
 import { readStats } from './stats.ts';
+import { FinalizerTable } from './object.ts';
 import { attachThread, type Thread } from './thread.ts';
 
 const PAGE = 65536;
@@ -69,6 +70,12 @@ export class Runtime {
   /** This thread's instance's raw exports. */
   readonly exports: CoreExports;
   private currentThread: Thread | null = null;
+  /**
+   * The object finalizers registered on this JS thread (by {@link Thread.defineType}),
+   * and `finalizers.onError`: what happens to an error a finalizer throws
+   * (default: `console.error`; the deallocation goes on either way).
+   */
+  readonly finalizers = new FinalizerTable();
 
   /** Largest size a single allocation may ask for. */
   readonly maxAllocSize: number;
@@ -134,8 +141,10 @@ export class Runtime {
   private static async instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory, maximumPages: number,
       blocking?: boolean): Promise<Runtime> {
     const now = typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
-    const instance = await WebAssembly.instantiate(module, { env: { memory, now } });
+    let finalize = (_o: number, _type: number): number => 0;   // bound to the runtime below
+    const instance = await WebAssembly.instantiate(module, { env: { memory, now, finalize: (o: number, type: number) => finalize(o, type) } });
     const rt = new Runtime(module, memory, instance, maximumPages);
+    finalize = (o, type) => rt.finalizers.run(rt, o, type);
     const abi = rt.exports.ft_init(maximumPages);
     if (abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `core ABI ${abi} != ${ABI}`);
     rt.canBlock = blocking ?? !mayNotBlock();

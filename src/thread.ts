@@ -6,7 +6,7 @@
  * the shared memory, always unsigned numbers.
  * @module
  */
-import { Checkpoint, type AllocatorStats, type TagValue, type ThreadState } from './api.ts';
+import { Checkpoint, type AllocatorStats, type ObjectTypeInfo, type ObjectTypeSpec, type TagValue, type ThreadState } from './api.ts';
 import { checkPtr, checkTag, TAGS } from './checks.ts';
 import { EAGAIN, ETIMEDOUT, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
@@ -15,6 +15,8 @@ import * as delayedFree from './delayed-free.ts';
 import type { Domain } from './domain.ts';
 import { coreError, ErrorCode, FtheapError, InterruptError } from './errors.ts';
 import * as mutex from './mutex.ts';
+import * as obj from './object.ts';
+import { OBJECT_HEADER } from './abi.gen.ts';
 import type { LockOptions } from './mutex.ts';
 import { waitAsync } from './platform.ts';
 import { ThreadQsbr, type QsbrOptions } from './qsbr.ts';
@@ -518,6 +520,99 @@ export class Thread {
   criticalSection2<T>(m1: number, m2: number, fn: () => T): T {
     return cs.criticalSection2(this.core, m1, m2, fn);
   }
+
+  // ---- Objects and biased reference counting (src/object.ts) --------------------------
+
+  private domainRecord = 0;
+  private refs: obj.ObjectRefs | undefined;
+
+  /** The domain record this thread belongs to ({@link Domain.id}). */
+  get domainId(): number {
+    if (this.domainRecord === 0) this.domainRecord = this.x.ft_thread_domain(this.id) >>> 0;
+    return this.domainRecord;
+  }
+
+  /**
+   * Define a type of this thread's domain, or find it by name (the same name and
+   * layout give the same id in every worker; another layout is `EINVAL_TYPE`).
+   * `spec.finalize` is registered for this JS thread.
+   * @returns the type id: a small integer that can be posted to workers
+   * @throws FtheapError `EINVAL_ARG`, `EINVAL_SIZE`, `EINVAL_TYPE`, `ENOMEM`
+   */
+  defineType(spec: ObjectTypeSpec): number {
+    return obj.defineType(this.core, this.runtime, this.domainId, spec);
+  }
+
+  /** What the registry holds for type `id`. @throws FtheapError `EINVAL_TYPE` */
+  typeInfo(id: number): ObjectTypeInfo {
+    return obj.typeInfo(this.core, this.runtime, id);
+  }
+
+  /**
+   * A new object of `type` with `extraBytes` more payload bytes: payload zeroed,
+   * count 1, owned by this thread (its increments and decrements pay no atomics).
+   * @throws FtheapError `EINVAL_TYPE`, `EINVAL_SIZE`, `ENOMEM`
+   */
+  newObject(type: number, extraBytes = 0): number {
+    return obj.newObject(this.core, type, extraBytes);
+  }
+
+  /** +1. @throws FtheapError `EINVAL_OBJECT` (not a live object), `EWRONG_DOMAIN` */
+  incref(o: number): void { obj.incref(this.core, o); }
+
+  /**
+   * -1; at zero the object is deallocated (its finalizer, then its references
+   * released, iteratively). @throws FtheapError `EREFCOUNT` (its count is zero
+   * already: nothing changed), `EINVAL_OBJECT`, `EWRONG_DOMAIN`
+   */
+  decref(o: number): void { obj.decref(this.core, o); }
+
+  /**
+   * +1 for a lock-free reader that loaded `o` from a shared slot: false if its
+   * count already reached zero (also on a freed object, whose header QSBR keeps
+   * readable while this thread stays attached) or if it was never published
+   * ({@link share}; storing it in a shared structure does that). Re-check the
+   * slot after a success (CPython's `_Py_TryIncrefCompare`): if it changed,
+   * {@link decref} and retry.
+   */
+  tryIncref(o: number): boolean { return obj.tryIncref(this.core, o); }
+
+  /** The true count (local + shared, whatever waits in a merge queue); `Infinity` if immortal. */
+  refcount(o: number): number { return obj.refcount(this.core, o); }
+
+  /**
+   * Store object `v` (or 0) in `o`'s reference slot `offset` (one of its type's
+   * `refOffsets`): +1 on `v`, -1 on the value it replaces.
+   * @throws FtheapError `EINVAL_ARG` (not a reference offset of its type), `EINVAL_OBJECT`
+   */
+  setRef(o: number, offset: number, v: number): void { obj.setRef(this.core, o, offset, v); }
+
+  /** The object in `o`'s reference slot `offset`, 0 if none (borrowed: no +1). */
+  getRef(o: number, offset: number): number { return obj.getRef(this.core, o, offset); }
+
+  /** The address of `o`'s payload (its header is the 24 bytes before). */
+  payload(o: number): number {
+    if (o >>> 0 !== o || o === 0) throw new FtheapError(ErrorCode.EINVAL_OBJECT, String(o));
+    return o + OBJECT_HEADER;
+  }
+
+  /** Publish `o` for lock-free readers: other threads' {@link tryIncref} may succeed from now on. */
+  share(o: number): void { obj.share(this.core, o); }
+
+  /** Make `o` immortal: never counted, never freed. @throws FtheapError `EINVAL_STATE` (another thread owns it) */
+  immortalize(o: number): void { obj.immortalize(this.core, o); }
+
+  /** The type id of `o`. */
+  typeOf(o: number): number { return obj.typeOf(this.core, o); }
+
+  /** Whether `o` is a live object of this thread's domain (never throws for a bad number). */
+  isObject(o: number): boolean { return obj.isObject(this.core, o); }
+
+  /** Merge the decrements other threads queued to this owner now (its next checkpoint would); how many. */
+  mergeQueued(): number { return obj.mergeQueued(this.core); }
+
+  /** Opt-in JS wrappers that give their reference back when garbage-collected (see {@link ObjectRefs}). */
+  get objectRefs(): obj.ObjectRefs { return this.refs ??= new obj.ObjectRefs(this); }
 
   // ---- Internal hook for SharedList / SharedMap (src/shared-list.ts, src/shared-map.ts) ----
 

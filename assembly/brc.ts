@@ -1,0 +1,354 @@
+// brc.ts — biased reference counting: the object header's two counts, the
+// owner's and the others' increments and decrements, merging, and the merge
+// queue that carries a non-owner's decrement to the owner.
+//
+// An object is owned by the thread that made it (O_TID = that thread's serial,
+// a thread incarnation: a record reused later has another serial, so it never
+// inherits the objects). The owner counts in O_LOCAL with plain loads and
+// stores; everyone else adds to O_SHARED atomically. The shared word packs
+//
+//   bits 2..31  count (signed: other threads may drop references the owner made)
+//   bits 0..1   INIT 0 | SHARED 1 (published to lock-free readers: tryIncref may
+//               succeed) | QUEUED 2 (the owner's merge queue holds a non-owner's
+//               decrement) | MERGED 3 (no owner: the whole count is here)
+//
+//   true count = local + count - (QUEUED ? 1 : 0)
+//
+// A non-owner whose decrement would take a non-queued count below zero sets
+// QUEUED instead of subtracting, pushes the object on the owner's merge queue
+// and sets the owner's EXPLICIT_MERGE breaker bit; the owner merges at its next
+// checkpoint: local and the queued -1 fold into the shared word, which becomes
+// MERGED, and O_TID 0. The owner's local count reaching zero merges too. The
+// object dies when the merged count reaches zero; the caller deallocates it
+// (object.ts). Invariants (CPython's, with the bugs they avoid):
+//   - O_TID == 0 <=> merged or immortal, for a live object (gh-121794);
+//   - a merge writes O_LOCAL and O_TID before the shared word, and nothing
+//     after it: once it says MERGED another thread may free the object (gh-119999);
+//   - the owner's zero-local path loads the shared word with acquire (gh-117657);
+//   - an owned object has local >= 1 (the owner's zero merges or frees it), so an
+//     owner's decref that finds local 0 is a decref too many (EREFCOUNT);
+//   - MERGED with count 0 is dead: tryIncref fails on it, incref refuses it.
+//
+// The merge queue: a per-domain table of 64 buckets keyed by owner serial; each
+// bucket has a spin lock (its word holds the holder's thread record, so a reap
+// releases a dead holder's) and a list of the registered threads that hash
+// there. A thread registers when it first owns an object (brcRegister) and
+// leaves at exit or reap (brcLeave: its queue merged first). Queuing finds the
+// owner under the bucket lock, so an owner cannot leave meanwhile; an owner not
+// found has gone, and the queuing thread merges for it. Queue storage is
+// chunks from the domain's pool (meta memory), not heap blocks.
+//
+// See also: object.ts (objects, deallocation), type.ts, layout.ts (the header box).
+
+import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
+import { breakerRequest, BRK_EXPLICIT_MERGE } from "./breaker";
+import { curThread, curTid } from "./current";
+import { chunkFree, chunkNew } from "./delayed-free";
+import { EREFCOUNT } from "./errors";
+import { BRC_BUCKETS, C_ITEMS, C_NEXT, C_WR, CHUNK_SIZE, D_OBJECTS, IMMORTAL_LOCAL,
+  O_LOCAL, O_SHARED, O_TID, OR_BUCKETS, T_BRC_BUCKET, T_BRC_NEXT, T_BRC_QUEUE, T_DOMAIN, T_OBJ_QUEUED,
+  T_SERIAL } from "./layout";
+
+// ---- The shared word ------------------------------------------------------------------
+
+// @abi-begin brc-shared
+export const SH_INIT: u32 = 0;
+export const SH_SHARED: u32 = 1;     // published: a non-owner's tryIncref may succeed
+export const SH_QUEUED: u32 = 2;     // the owner's merge queue holds one decrement
+export const SH_MERGED: u32 = 3;     // no owner; a count of 0 means dead
+export const SH_SHIFT: u32 = 2;
+// @abi-end
+const SH_FLAGS: u32 = 3;
+const SH_ONE: i32 = 1 << SH_SHIFT;
+
+/** The results of a decrement: the object lives on, or the caller deallocates it. */
+export const BRC_ALIVE: i32 = 0;
+export const BRC_DEAD: i32 = 1;
+
+// @ts-ignore: decorator
+@inline export function shCount(s: i32): i32 { return s >> SH_SHIFT; }
+// @ts-ignore: decorator
+@inline export function shFlags(s: i32): u32 { return <u32>s & SH_FLAGS; }
+// @ts-ignore: decorator
+@inline export function shMake(count: i32, flags: u32): i32 { return (count << SH_SHIFT) | <i32>flags; }
+/** The shared word (any thread). Partner: the CASes below. */
+// @ts-ignore: decorator
+@inline export function sharedLoad(o: usize): i32 { return <i32>loadAcquire(o + O_SHARED); }
+// @ts-ignore: decorator
+@inline function sharedCas(o: usize, expected: i32, value: i32): bool {
+  return casAcqRel(o + O_SHARED, <u32>expected, <u32>value);
+}
+/** Does this thread own `o`? (curTid is never 0 while a thread is current: merged objects are nobody's.) */
+// @ts-ignore: decorator
+@inline export function brcIsOwner(o: usize): bool { return loadAcquire(o + O_TID) == curTid; }
+
+/** The object's true count (a snapshot unless the caller owns it): IMMORTAL_LOCAL for immortal objects. */
+export function brcRefcount(o: usize): u32 {
+  const local = loadAcquire(o + O_LOCAL);
+  if (local == IMMORTAL_LOCAL) return IMMORTAL_LOCAL;
+  const s = sharedLoad(o);
+  const n = <i64>local + <i64>shCount(s) - (shFlags(s) == SH_QUEUED ? 1 : 0);
+  return n < 0 ? 0 : <u32>n;
+}
+
+/** A fresh object of the current thread: count 1, owned. Its block is not yet published. */
+// @ts-ignore: decorator
+@inline export function brcInitOwned(o: usize): void {
+  store<u32>(o, 1, O_LOCAL);
+  storeRelease(o + O_SHARED, 0);
+  storeRelease(o + O_TID, curTid);
+}
+
+/** Dead for good: tid 0, MERGED with count 0 (tryIncref fails on it; so does a late incref). */
+// @ts-ignore: decorator
+@inline export function brcMarkDead(o: usize): void {
+  storeRelease(o + O_TID, 0);
+  store<u32>(o, 0, O_LOCAL);
+  storeRelease(o + O_SHARED, SH_MERGED);
+}
+
+/** Is `o` marked dead (brcMarkDead), as far as its header can tell? */
+// @ts-ignore: decorator
+@inline export function brcLooksDead(o: usize): bool {
+  return sharedLoad(o) == <i32>SH_MERGED && loadAcquire(o + O_TID) == 0;
+}
+
+// ---- Increments and decrements --------------------------------------------------------
+
+/** +1 (any thread; the caller holds a reference, so `o` is live). */
+// @ts-ignore: decorator
+@inline export function brcIncref(o: usize): void {
+  if (brcIsOwner(o)) {
+    const l = load<u32>(o, O_LOCAL);
+    if (l != IMMORTAL_LOCAL) store<u32>(o, l + 1, O_LOCAL);   // l + 1 == IMMORTAL_LOCAL: immortal by overflow
+    return;
+  }
+  if (loadAcquire(o + O_LOCAL) == IMMORTAL_LOCAL) return;
+  addRelaxed(o + O_SHARED, <u32>SH_ONE);
+}
+
+/** -1: BRC_ALIVE, BRC_DEAD (the caller deallocates), or -EREFCOUNT (nothing changed). */
+// @ts-ignore: decorator
+@inline export function brcDecref(o: usize): i32 {
+  if (brcIsOwner(o)) {
+    const l = load<u32>(o, O_LOCAL);
+    if (l == IMMORTAL_LOCAL) return BRC_ALIVE;
+    if (l <= 1) return brcDecrefLastLocal(o, l);
+    store<u32>(o, l - 1, O_LOCAL);
+    return BRC_ALIVE;
+  }
+  if (loadAcquire(o + O_LOCAL) == IMMORTAL_LOCAL) return BRC_ALIVE;
+  return brcDecrefShared(o);
+}
+
+/**
+ * Slow: the owner drops its last local reference: free at once when nobody
+ * else has one and nobody may take one (shared word 0: no atomic write, which
+ * is why lock-free readers need SHARED), else merge (tid 0 first, then MERGED).
+ */
+function brcDecrefLastLocal(o: usize, l: u32): i32 {
+  if (l == 0) return -EREFCOUNT;
+  let s = sharedLoad(o);   // acquire: gh-117657
+  if (s == 0) { store<u32>(o, 0, O_LOCAL); return BRC_DEAD; }
+  // QUEUED holds a decrement not applied yet: a count of 0 there means this one is too many.
+  if (shFlags(s) == SH_QUEUED && shCount(s) <= 0) return -EREFCOUNT;
+  store<u32>(o, 0, O_LOCAL);
+  storeRelease(o + O_TID, 0);
+  while (true) {
+    const merged = shMake(shCount(s), SH_MERGED);
+    if (sharedCas(o, s, merged)) return merged == <i32>SH_MERGED ? BRC_DEAD : BRC_ALIVE;
+    s = sharedLoad(o);
+  }
+}
+
+/**
+ * A non-owner's -1 (or an owner's on a merged object): subtract, or, where the
+ * count is 0 and not queued yet, set QUEUED and hand the decrement to the
+ * owner's merge queue (CPython's _Py_DecRefShared).
+ */
+export function brcDecrefShared(o: usize): i32 {
+  while (true) {
+    const s = sharedLoad(o);
+    const flags = shFlags(s);
+    if (flags == SH_MERGED) {
+      if (shCount(s) <= 0) return -EREFCOUNT;
+      const next = s - SH_ONE;
+      if (sharedCas(o, s, next)) return next == <i32>SH_MERGED ? BRC_DEAD : BRC_ALIVE;
+    } else if (flags != SH_QUEUED && shCount(s) <= 0) {
+      if (sharedCas(o, s, <i32>SH_QUEUED)) return brcQueue(o);
+    } else {
+      if (sharedCas(o, s, s - SH_ONE)) return BRC_ALIVE;
+    }
+  }
+}
+
+/**
+ * Fold the local count and `extra` into the shared word, which becomes MERGED
+ * (the owner merging its queue, or any thread merging for an owner that is
+ * gone): local and tid are written first, then the shared word, and nothing
+ * after it. The new count (0: the caller deallocates).
+ */
+export function brcExplicitMerge(o: usize, extra: i32): i32 {
+  const local = loadAcquire(o + O_LOCAL);
+  storeRelease(o + O_LOCAL, 0);
+  storeRelease(o + O_TID, 0);
+  while (true) {
+    const s = sharedLoad(o);
+    const rc = shCount(s) + <i32>local + extra;
+    if (sharedCas(o, s, shMake(rc, SH_MERGED))) return rc;
+  }
+}
+
+/**
+ * A speculative +1 for a lock-free reader (CPython's _Py_TryIncref): the owner's
+ * while its local count lives; anyone's on a published object whose count is
+ * not zero. False on a dead object, whose header QSBR keeps readable.
+ */
+export function brcTryIncref(o: usize): bool {
+  if (brcIsOwner(o)) {
+    const l = load<u32>(o, O_LOCAL);
+    if (l == IMMORTAL_LOCAL) return true;
+    if (l == 0) return false;
+    store<u32>(o, l + 1, O_LOCAL);
+    return true;
+  }
+  if (loadAcquire(o + O_LOCAL) == IMMORTAL_LOCAL) return true;
+  while (true) {
+    const s = sharedLoad(o);
+    if (s == 0 || s == <i32>SH_MERGED) return false;   // unpublished, or dead
+    if (sharedCas(o, s, s + SH_ONE)) return true;
+  }
+}
+
+/** Publish `o` to lock-free readers: SHARED unless a flag is set already (CPython's _PyObject_SetMaybeWeakref). */
+export function brcShare(o: usize): void {
+  if (loadAcquire(o + O_LOCAL) == IMMORTAL_LOCAL) return;
+  while (true) {
+    const s = sharedLoad(o);
+    if (shFlags(s) != SH_INIT) return;
+    if (sharedCas(o, s, s | <i32>SH_SHARED)) return;
+  }
+}
+
+// ---- The merge queue -------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function bucketOf(domain: usize, tid: u32): usize {
+  return <usize>load<u32>(domain, D_OBJECTS) + OR_BUCKETS + (<usize>(tid & (BRC_BUCKETS - 1)) << 3);
+}
+
+/** Take a bucket's lock (a few instructions are held under it, never a wait). */
+function bucketLock(b: usize, holder: usize): void {
+  while (!casAcqRel(b, 0, <u32>holder)) {
+    while (loadAcquire(b) != 0) {}
+  }
+}
+// @ts-ignore: decorator
+@inline function bucketUnlock(b: usize): void { storeRelease(b, 0); }
+
+/** The registered thread whose serial is `tid`, 0 if gone. Caller holds the bucket's lock. */
+function bucketFind(b: usize, tid: u32): usize {
+  let t = <usize>load<u32>(b + 4);
+  while (t != 0) {
+    if (loadAcquire(t + T_SERIAL) == tid) return t;
+    t = <usize>load<u32>(t, T_BRC_NEXT);
+  }
+  return 0;
+}
+
+/** Register the current thread as an owner (once: it is about to own an object). False: no memory. */
+export function brcRegister(thread: usize): bool {
+  if (load<u32>(thread, T_BRC_BUCKET) != 0) return true;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  const tid = loadAcquire(thread + T_SERIAL);
+  const b = bucketOf(domain, tid);
+  bucketLock(b, thread);
+  store<u32>(thread, load<u32>(b, 4), T_BRC_NEXT);
+  store<u32>(b, <u32>thread, 4);
+  bucketUnlock(b);
+  store<u32>(thread, (tid & (BRC_BUCKETS - 1)) + 1, T_BRC_BUCKET);
+  return true;
+}
+
+/**
+ * After the QUEUED transition: push `o` on its owner's queue and ask the owner
+ * to merge; an owner that has gone (or a merge racing us: tid 0) leaves the
+ * merge to this thread. Returns like brcDecref.
+ */
+function brcQueue(o: usize): i32 {
+  const tid = loadAcquire(o + O_TID);
+  if (tid == 0) return brcDecrefShared(o);   // merged meanwhile: the merged path
+  const domain = <usize>load<u32>(curThread, T_DOMAIN);
+  const b = bucketOf(domain, tid);
+  while (true) {
+    bucketLock(b, curThread);
+    const owner = bucketFind(b, tid);
+    if (owner == 0) {
+      bucketUnlock(b);
+      return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
+    }
+    let chunk = <usize>load<u32>(owner, T_BRC_QUEUE);
+    if (chunk == 0 || load<u32>(chunk, C_WR) == QUEUE_ITEMS) {
+      const fresh = chunkNew(domain);
+      if (fresh == 0) {
+        // No meta memory for a chunk: let the owner drain its queue, then retry.
+        breakerRequest(owner, BRK_EXPLICIT_MERGE);
+        bucketUnlock(b);
+        continue;
+      }
+      store<u32>(fresh, <u32>chunk, C_NEXT);
+      store<u32>(fresh, 0, C_WR);
+      store<u32>(owner, <u32>fresh, T_BRC_QUEUE);
+      chunk = fresh;
+    }
+    const n = load<u32>(chunk, C_WR);
+    store<u32>(chunk + C_ITEMS + (<usize>n << 2), <u32>o);
+    store<u32>(chunk, n + 1, C_WR);
+    breakerRequest(owner, BRK_EXPLICIT_MERGE);
+    bucketUnlock(b);
+    storeRelease(curThread + T_OBJ_QUEUED, loadAcquire(curThread + T_OBJ_QUEUED) + 1);
+    return BRC_ALIVE;
+  }
+}
+
+const QUEUE_ITEMS: u32 = (CHUNK_SIZE - <u32>C_ITEMS) >> 2;   // 1020
+
+/**
+ * Take `thread`'s whole queue (a chunk list) — or, with `leave`, when it is
+ * empty, unregister the thread under the same lock, so that no object can be
+ * queued to it afterwards (the queuing thread then merges by itself). 0: empty.
+ */
+export function brcQueueTake(thread: usize, leave: bool): usize {
+  const bucket = load<u32>(thread, T_BRC_BUCKET);
+  if (bucket == 0) return 0;
+  const b = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS) + OR_BUCKETS + (<usize>(bucket - 1) << 3);
+  bucketLock(b, curThread != 0 ? curThread : 1);
+  const chunks = <usize>swapAcqRel(thread + T_BRC_QUEUE, 0);
+  if (chunks == 0 && leave) {
+    let at = b + 4;   // the link that points at `thread`
+    while (load<u32>(at) != 0 && <usize>load<u32>(at) != thread) at = <usize>load<u32>(at) + T_BRC_NEXT;
+    if (load<u32>(at) != 0) store<u32>(at, load<u32>(thread, T_BRC_NEXT));
+    store<u32>(thread, 0, T_BRC_NEXT);
+    store<u32>(thread, 0, T_BRC_BUCKET);
+  }
+  bucketUnlock(b);
+  return chunks;
+}
+
+/** The items of chunk `c` (brcQueueTake's list): count and i-th. */
+// @ts-ignore: decorator
+@inline export function queueChunkCount(c: usize): u32 { return load<u32>(c, C_WR); }
+// @ts-ignore: decorator
+@inline export function queueChunkItem(c: usize, i: u32): usize { return <usize>load<u32>(c + C_ITEMS + (<usize>i << 2)); }
+// @ts-ignore: decorator
+@inline export function queueChunkNext(c: usize): usize { return <usize>load<u32>(c, C_NEXT); }
+/** A drained chunk back to the domain's pool. */
+export function queueChunkFree(thread: usize, c: usize): void {
+  chunkFree(<usize>load<u32>(thread, T_DOMAIN), c);
+}
+
+/** A reaped thread died holding bucket locks: release them (its list edits are trusted as they are). */
+export function brcReleaseDead(thread: usize): void {
+  const base = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS) + OR_BUCKETS;
+  for (let i: u32 = 0; i < BRC_BUCKETS; i++) casAcqRel(base + (<usize>i << 3), <u32>thread, 0);
+}
