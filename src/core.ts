@@ -136,6 +136,11 @@ export interface CoreExports {
   ft_map_has(map: number, key: number): number;
   ft_map_set(map: number, key: number, value: number): number;
   ft_map_delete(map: number, key: number): number;
+  ft_map_swap(map: number, key: number, value: number): number;
+  ft_map_compare_and_set(map: number, key: number, expected: number, value: number): number;
+  ft_map_take(map: number, key: number): number;
+  ft_map_next(map: number, after: number): number;
+  ft_map_next_value(): number;
   ft_map_size(map: number): number;
   ft_map_capacity(map: number): number;
   ft_type_define(name: number, nameLength: number, size: number, flags: number, refs: number, nRefs: number): number;

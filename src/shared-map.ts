@@ -9,6 +9,9 @@
 import { checkHandle, checkU32, newHandle, SharedHandle } from './shared-handle.ts';
 import type { Thread } from './thread.ts';
 
+/** The raw exports' "nothing there": an absent key, or an iteration's start and end. */
+const NONE = -1;
+
 /**
  * A u32 → u32 map shared by the threads of one runtime. Every u32 is a valid key
  * and value (0 and 0xFFFFFFFF included).
@@ -16,8 +19,14 @@ import type { Thread } from './thread.ts';
  * - `get` and `has` are lock-free (wait-free, in fact: no retry), never allocate,
  *   and are linearizable: a lookup returns what the map held at one instant
  *   during the call. The calling thread must be attached (every method attaches it).
- * - `set` and `delete` take the map's mutex; a thread waiting for it is detached
- *   meanwhile. `size` is read under the mutex too.
+ * - `set`, `swap`, `compareAndSet`, `take` and `delete` take the map's mutex; a
+ *   thread waiting for it is detached meanwhile. They are linearizable with the
+ *   lock-free reads: the old value `swap` and `take` return, and the value
+ *   `compareAndSet` compares, is the map's value just before the write took
+ *   effect. `size` is read under the mutex too.
+ * - Iteration (`entries`, `keys`, `values`, `forEach`, `for...of`) is lock-free
+ *   and step by step, not a snapshot; see {@link SharedMap.entries} for what it
+ *   guarantees while other threads write.
  * - The table grows (at 3/4 load, tombstones counted) and shrinks (below 1/8) by
  *   building a new one; the old one is freed once every thread of the domain has
  *   passed a quiescent state (a checkpoint or a detach). Readers that stay
@@ -32,9 +41,14 @@ import type { Thread } from './thread.ts';
  * m.get(0);       // 1
  * m.get(5);       // undefined
  * m.delete(0);    // true
+ * m.swap(5, 7);                   // undefined (5 was absent; now 7)
+ * m.compareAndSet(5, 7, 8);       // true
+ * m.compareAndSet(6, undefined, 1);   // true: only if absent
+ * m.take(5);                      // 8 (removed)
+ * for (const [k, v] of m) console.log(k, v);
  * ```
  */
-export class SharedMap extends SharedHandle {
+export class SharedMap extends SharedHandle implements Iterable<[number, number]> {
   private readonly getRaw: (map: number, key: number) => number;
 
   private constructor(thread: Thread, handle: number) {
@@ -90,11 +104,103 @@ export class SharedMap extends SharedHandle {
     return this;
   }
 
+  /**
+   * Map `key` to `value`; returns the value it replaced, or `undefined` if `key`
+   * was absent.
+   * @throws FtheapError `EINVAL_ARG`, `ENOMEM` (the map is unchanged), `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  swap(key: number, value: number): number | undefined {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    checkU32(value, 'value');
+    return this.decode(this.x.ft_map_swap(this.h, key, value));
+  }
+
+  /**
+   * Map `key` to `value` only if its value is `expected` (`undefined`: only if
+   * `key` is absent); whether it did.
+   *
+   * @example
+   * ```ts
+   * // An exact counter shared by workers:
+   * for (;;) {
+   *   const v = m.get(k);
+   *   if (m.compareAndSet(k, v, (v ?? 0) + 1)) break;
+   * }
+   * ```
+   * @throws FtheapError `EINVAL_ARG` (key, value, or expected neither `undefined`
+   *   nor a u32), `ENOMEM` (the map is unchanged), `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  compareAndSet(key: number, expected: number | undefined, value: number): boolean {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    if (expected !== undefined) checkU32(expected, 'expected');
+    checkU32(value, 'value');
+    return this.answer(this.x.ft_map_compare_and_set(this.h, key, expected ?? NONE, value)) === 1;
+  }
+
   /** Remove `key`; whether it was present. */
   delete(key: number): boolean {
     this.thread.makeCurrent();
     checkU32(key, 'key');
     return this.answer(this.x.ft_map_delete(this.h, key)) === 1;
+  }
+
+  /** Remove `key`; the value it had, or `undefined` if it was absent. */
+  take(key: number): number | undefined {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.decode(this.x.ft_map_take(this.h, key));
+  }
+
+  /**
+   * The entries as `[key, value]`, read lock-free one step at a time (each step
+   * one Wasm call that scans a few slots; nothing is copied or locked, and the
+   * thread may checkpoint, detach or await between steps). Keys come in a fixed
+   * order that depends only on the keys (their hash), not on insertion or on the
+   * table. With other threads writing meanwhile, this is not a snapshot, but:
+   *
+   * - a key is yielded at most once per iteration, whatever is inserted, deleted,
+   *   re-inserted or rebuilt meanwhile;
+   * - every key present for the whole iteration (from the first `next()` until
+   *   the one that ends it) is yielded exactly once, even across table rebuilds;
+   * - each yielded `[key, value]` was in the map at some instant during the step
+   *   that yielded it;
+   * - keys inserted or deleted during the iteration may or may not be yielded, and
+   *   the yielded pairs need not have been in the map together at any one instant.
+   *
+   * Deleting the key just yielded, or others, while iterating is safe.
+   * @throws FtheapError `EINVAL_PTR` (destroyed), `ENOT_ATTACHED` — from the step that meets it
+   */
+  *entries(): IterableIterator<[number, number]> {
+    for (let after = NONE; ;) {
+      this.thread.makeCurrent();
+      const key = this.decode(this.x.ft_map_next(this.h, after));
+      if (key === undefined) return;
+      const value = this.x.ft_map_next_value() >>> 0;   // left by the call just above, on this instance
+      after = key;
+      yield [key, value];
+    }
+  }
+
+  /** The entries (see {@link SharedMap.entries} for what iteration guarantees). */
+  [Symbol.iterator](): IterableIterator<[number, number]> {
+    return this.entries();
+  }
+
+  /** The keys, in the order and with the guarantees of {@link SharedMap.entries}. */
+  *keys(): IterableIterator<number> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  /** The values, in the order and with the guarantees of {@link SharedMap.entries}. */
+  *values(): IterableIterator<number> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  /** Call `fn(value, key, map)` for each entry, as {@link SharedMap.entries} yields them. */
+  forEach(fn: (value: number, key: number, map: this) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
   }
 
   /** The number of entries (read under the map's mutex). */

@@ -1,14 +1,20 @@
 // shared-map.test.ts — SharedMap (assembly/shared-map.ts, src/shared-map.ts).
 //
-// - Model: fast-check action lists (set, delete, get, has; keys from a small pool
-//   that includes 0, 0xFFFFFFFF and 0x80000000 plus random u32s, values over the
-//   whole u32 range) against a JS Map, on the release and the debug build. After
-//   every step: size, get/has of every pooled key, capacity a power of two >= 8,
-//   ft_debug_map_valid (sizes, 3/4 load with tombstones, every key found from its
-//   hash, no key twice). A run that grows to thousands of keys and deletes them
-//   checks the table grows and shrinks.
-// - Errors: bad handles get EINVAL_PTR from every export and from open(); keys
-//   and values that are not u32 EINVAL_ARG; ENOMEM from a small runtime leaves the
+// - Model: fast-check action lists (set, swap, compareAndSet, take, delete, get,
+//   has; keys from a small pool that includes 0, 0xFFFFFFFF and 0x80000000 plus
+//   random u32s, values over the whole u32 range) against a JS Map, on the release
+//   and the debug build. After every step: size, get/has of every pooled key,
+//   capacity a power of two >= 8, ft_debug_map_valid (sizes, 3/4 load with
+//   tombstones, every key found from its home slot, no key twice), and iteration
+//   (entries, keys, values, forEach) yields exactly the model's entries. A run that
+//   grows to thousands of keys and deletes them checks the table grows and shrinks.
+// - New operations and iteration, one thread: swap/compareAndSet/take with 0 and
+//   0xFFFFFFFF as keys and values; iteration order depends only on the keys;
+//   keys present throughout are yielded once across rebuilds and frees between
+//   steps; deleting while iterating; inserting while iterating yields no key twice.
+// - Errors: bad handles get EINVAL_PTR from every export and from open(); keys,
+//   values, compareAndSet's expected and ft_map_next's cursor that are not u32
+//   EINVAL_ARG; ENOMEM (set, swap, compareAndSet) from a small runtime leaves the
 //   map unchanged and usable; a thread that is not attached gets -2/ENOT_ATTACHED.
 // - Workers (debug build): 3 readers look up (lock-free, checkpoint every 256
 //   reads, each read slowed in the debug build so a table freed under it would
@@ -20,6 +26,14 @@
 //   round. Knobs: READERS, ROUNDS, BATCH.
 // - Concurrent writers: 4 workers set shared keys and their own keys and delete
 //   half of their own: the final map holds exactly the expected keys and values.
+// - Counters: 4 workers compareAndSet-increment 5 shared keys (0 and 0xFFFFFFFF
+//   among them) 4000 times each while they swap/take their own keys (exact old
+//   values; the table rebuilds): every count is exactly 4 · 4000.
+// - Iteration race: 2 iterator workers iterate whole maps (checkpointing every 64
+//   steps) while the map-writer inserts/deletes batches (rebuilding the table):
+//   every key present throughout (16 fixed, 48 stable) is yielded exactly once per
+//   iteration, no key twice, every value one its key may have; some iterations
+//   span a rebuild.
 // No timed assertions; every worker is terminated in afterEach.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -27,8 +41,9 @@ import { Runtime, SharedList, SharedMap } from '../src/index.ts';
 import type { Thread } from '../src/index.ts';
 import { attached, LIMIT, useHarness } from './fixtures/harness.ts';
 import { badHandles, MODEL_BUILDS, raceProblems, readersVsWriter, startTogether } from './fixtures/shared-structures.ts';
-import { MAP_FIXED, MAP_OTHER_BASE, mapFixedValue, setterKey, setterValue } from './fixtures/shared-values.ts';
-import type { WriterResult } from './fixtures/shared-values.ts';
+import { MAP_FIXED, MAP_OTHER_BASE, MAP_STABLE_BASE, mapFixedValue, mapStableValue, setterKey,
+  setterValue } from './fixtures/shared-values.ts';
+import type { CounterResult, WriterResult } from './fixtures/shared-values.ts';
 import { codeOf } from './fixtures/util.ts';
 
 const READERS = 3;
@@ -44,6 +59,9 @@ useHarness();
 
 type Action =
   | { k: 'set'; key: number; v: number }
+  | { k: 'swap'; key: number; v: number }
+  | { k: 'cas'; key: number; e: 'current' | 'absent' | number; v: number }
+  | { k: 'take'; key: number }
   | { k: 'delete'; key: number }
   | { k: 'get'; key: number }
   | { k: 'bulk'; from: number; n: number; del: boolean };
@@ -59,6 +77,10 @@ const key = fc.oneof(
 );
 const action: fc.Arbitrary<Action> = fc.oneof(
   { arbitrary: fc.record({ k: fc.constant('set' as const), key, v: u32 }), weight: 8 },
+  { arbitrary: fc.record({ k: fc.constant('swap' as const), key, v: u32 }), weight: 3 },
+  { arbitrary: fc.record({ k: fc.constant('cas' as const), key, v: u32,
+    e: fc.oneof(fc.constant('current' as const), fc.constant('absent' as const), u32) }), weight: 4 },
+  { arbitrary: fc.record({ k: fc.constant('take' as const), key }), weight: 2 },
   { arbitrary: fc.record({ k: fc.constant('delete' as const), key }), weight: 5 },
   { arbitrary: fc.record({ k: fc.constant('get' as const), key }), weight: 3 },
   { arbitrary: fc.record({ k: fc.constant('bulk' as const), from: fc.integer({ min: 0, max: 0xFFFFFFFF }),
@@ -79,11 +101,28 @@ function runModel(rt: Runtime, t: Thread, actions: Action[]): void {
       expect(map.has(k), `${what}: has ${k}`).toBe(model.has(k));
     }
     for (const [k, v] of model) expect(map.get(k), `${what}: get ${k}`).toBe(v);
+    const entries = [...map];
+    expect(new Set(entries.map(([k]) => k)).size, `${what}: a key twice`).toBe(entries.length);
+    expect(new Map(entries), `${what}: entries`).toEqual(model);
+    expect([...map.keys()], `${what}: keys`).toEqual(entries.map(([k]) => k));
+    expect([...map.values()], `${what}: values`).toEqual(entries.map(([, v]) => v));
+    const each: Array<[number, number]> = [];
+    map.forEach((v, k, m) => { expect(m).toBe(map); each.push([k, v]); });
+    expect(each, `${what}: forEach`).toEqual(entries);
   };
   actions.forEach((a, step) => {
     const what = `step ${step}: ${JSON.stringify(a)}`;
     switch (a.k) {
       case 'set': expect(map.set(a.key, a.v)).toBe(map); model.set(a.key, a.v); break;
+      case 'swap': expect(map.swap(a.key, a.v), what).toBe(model.get(a.key)); model.set(a.key, a.v); break;
+      case 'cas': {
+        const e = a.e === 'current' ? model.get(a.key) : a.e === 'absent' ? undefined : a.e;
+        const hit = model.get(a.key) === e;
+        expect(map.compareAndSet(a.key, e, a.v), what).toBe(hit);
+        if (hit) model.set(a.key, a.v);
+        break;
+      }
+      case 'take': expect(map.take(a.key), what).toBe(model.get(a.key)); model.delete(a.key); break;
       case 'delete': expect(map.delete(a.key), what).toBe(model.delete(a.key)); break;
       case 'get': expect(map.get(a.key), what).toBe(model.get(a.key)); break;
       case 'bulk':
@@ -148,6 +187,134 @@ describe.each(MODEL_BUILDS)('SharedMap against a model ($build build)', ({ debug
   });
 });
 
+// ---- New operations and iteration, one thread ---------------------------------------------
+
+describe('SharedMap swap, compareAndSet, take and iteration', () => {
+  let rt: Runtime;
+  let t: Thread;
+  beforeAll(async () => { ({ rt, t } = await attached({ debug: true })); });
+
+  it('swap, compareAndSet and take return the old state, with 0 and 0xFFFFFFFF as keys and values', () => {
+    const map = SharedMap.create(t);
+    const M = 0xFFFFFFFF;
+    for (const k of [0, M]) {
+      expect(map.swap(k, 0)).toBeUndefined();        // absent: inserted
+      expect(map.get(k)).toBe(0);
+      expect(map.swap(k, M)).toBe(0);
+      expect(map.swap(k, M)).toBe(M);
+      expect(map.compareAndSet(k, undefined, 5)).toBe(false);   // present: "only if absent" fails
+      expect(map.compareAndSet(k, 0, 5)).toBe(false);
+      expect(map.get(k)).toBe(M);
+      expect(map.compareAndSet(k, M, 0)).toBe(true);
+      expect(map.get(k)).toBe(0);
+      expect(map.compareAndSet(k, 0, 0)).toBe(true);            // same value: still a hit
+      expect(map.take(k)).toBe(0);
+      expect(map.take(k)).toBeUndefined();
+      expect(map.has(k)).toBe(false);
+      expect(map.compareAndSet(k, 0, 1)).toBe(false);           // absent: a value never matches
+      expect(map.has(k)).toBe(false);
+      expect(map.compareAndSet(k, undefined, M)).toBe(true);    // absent: inserted (into its tombstone)
+      expect(map.get(k)).toBe(M);
+      expect(map.delete(k)).toBe(true);
+      expect(map.delete(k)).toBe(false);
+    }
+    expect(map.size).toBe(0);
+    // Through inserts that rebuild the table: swap of fresh keys, take down to a shrink.
+    for (let k = 0; k < 1000; k++) expect(map.swap(k * 3, k)).toBeUndefined();
+    expect(map.capacity).toBeGreaterThanOrEqual(2048);
+    for (let k = 0; k < 1000; k++) expect(map.compareAndSet(k * 3, k, k + 1)).toBe(true);
+    for (let k = 0; k < 990; k++) expect(map.take(k * 3)).toBe(k + 1);
+    expect(map.capacity).toBeLessThanOrEqual(64);
+    for (let k = 1000; k < 1300; k++) expect(map.compareAndSet(k * 3, undefined, k)).toBe(true);
+    expect(map.size).toBe(310);
+    expect(rt.exports.ft_debug_map_valid(map.handle)).toBe(1);
+    // Raw: -1 is "absent" both ways.
+    const x = rt.exports;
+    expect(x.ft_map_compare_and_set(map.handle, 7, -1, 9)).toBe(1);
+    expect(x.ft_map_compare_and_set(map.handle, 7, -1, 9)).toBe(0);
+    expect(x.ft_map_swap(map.handle, 7, 10)).toBe(9);
+    expect(x.ft_map_take(map.handle, 7)).toBe(10);
+    expect(x.ft_map_take(map.handle, 7)).toBe(-1);
+    map.destroy();
+  });
+
+  it('iteration order depends only on the keys, not on insertion or the table', () => {
+    const keys = [...new Set([0, 0xFFFFFFFF, 1, 0x80000000,
+      ...Array.from({ length: 500 }, (_, i) => Math.imul(i + 1, 0x9E3779B1) >>> 0)])];
+    const a = SharedMap.create(t, 0);
+    for (const k of keys) a.set(k, (k ^ 1) >>> 0);
+    const b = SharedMap.create(t, 5000);
+    for (const k of [...keys].reverse()) b.set(k, (k ^ 1) >>> 0);
+    expect(a.capacity).not.toBe(b.capacity);
+    const ea = [...a];
+    expect(ea.length).toBe(keys.length);
+    expect(ea).toEqual([...b]);
+    for (const [k, v] of ea) expect(v).toBe((k ^ 1) >>> 0);
+    const empty = SharedMap.create(t);
+    expect([...empty]).toEqual([]);
+    // The raw steps: -1 starts and ends; the cursor is the last key.
+    const x = rt.exports;
+    let after = -1, n = 0;
+    for (;;) {
+      const k = x.ft_map_next(a.handle, after);
+      if (k === -1) break;
+      expect([k, x.ft_map_next_value() >>> 0]).toEqual(ea[n++]);
+      after = k;
+    }
+    expect(n).toBe(keys.length);
+    expect(x.ft_map_next(empty.handle, -1)).toBe(-1);
+    a.destroy(); b.destroy(); empty.destroy();
+  });
+
+  it('keys present throughout are yielded once across rebuilds, frees and detaches between steps', () => {
+    const map = SharedMap.create(t, 0);
+    const stable = Array.from({ length: 200 }, (_, i) => (0x5000 + i * 0x10001) >>> 0);
+    for (const k of stable) map.set(k, k & 0xFFFF);
+    const seen = new Map<number, number>();
+    let step = 0, fresh = 0;
+    const caps = new Set<number>();
+    for (const [k, v] of map) {
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+      if (stable.includes(k)) expect(v).toBe(k & 0xFFFF);
+      if (step++ % 10 === 0) {
+        // Grow the table (a new one; the old one retired), then shrink it again,
+        // then let the retired tables go: the next step finds none of them.
+        for (let i = 0; i < 600; i++) map.set(0x9000000 + fresh + i, 1);
+        caps.add(map.capacity);
+        for (let i = 0; i < 600; i++) map.delete(0x9000000 + fresh + i);
+        caps.add(map.capacity);
+        fresh += 600;
+        t.checkpoint();
+        t.detach();
+        t.attach();
+      }
+    }
+    expect(caps.size).toBeGreaterThan(1);
+    for (const k of stable) expect(seen.get(k), `key ${k}`).toBe(1);
+    for (const [k, c] of seen) expect(c, `key ${k} yielded ${c} times`).toBe(1);
+    map.destroy();
+  });
+
+  it('deleting while iterating; inserting while iterating yields no key twice and ends', () => {
+    const map = SharedMap.create(t);
+    for (let k = 0; k < 300; k++) map.set(k, k);
+    let n = 0;
+    for (const [k] of map) { expect(map.delete(k)).toBe(true); n++; }
+    expect(n).toBe(300);
+    expect(map.size).toBe(0);
+    for (let k = 0; k < 50; k++) map.set(k, k);
+    const seen = new Set<number>();
+    let next = 1000;
+    for (const [k] of map) {
+      expect(seen.has(k), `key ${k} twice`).toBe(false);
+      seen.add(k);
+      if (next < 3000) for (let i = 0; i < 4; i++) map.set(next++, 0);   // grows the table under the iteration
+    }
+    for (let k = 0; k < 50; k++) expect(seen.has(k)).toBe(true);
+    map.destroy();
+  });
+});
+
 // ---- Errors --------------------------------------------------------------------------
 
 describe('SharedMap errors', () => {
@@ -173,6 +340,13 @@ describe('SharedMap errors', () => {
       expect(x.ft_map_has(h, 0)).toBe(-3);
       expect(x.ft_map_set(h, 0, 1)).toBe(3);
       expect(x.ft_map_delete(h, 0)).toBe(-3);
+      expect(x.ft_map_swap(h, 0, 1)).toBe(-2);
+      expect(x.ft_last_error()).toBe(3);
+      expect(x.ft_map_take(h, 0)).toBe(-2);
+      expect(x.ft_last_error()).toBe(3);
+      expect(x.ft_map_compare_and_set(h, 0, -1, 1)).toBe(-3);
+      expect(x.ft_map_next(h, -1)).toBe(-2);
+      expect(x.ft_last_error()).toBe(3);
       expect(x.ft_map_size(h)).toBe(-3);
       expect(x.ft_map_capacity(h)).toBe(-3);
       expect(x.ft_map_destroy(h)).toBe(3);
@@ -181,6 +355,10 @@ describe('SharedMap errors', () => {
     for (const h of [-1, 1.5, 2 ** 32, NaN]) expect(codeOf(() => SharedMap.open(t, h))).toBe('EINVAL_PTR');
     expect(codeOf(() => dead.get(0))).toBe('EINVAL_PTR');
     expect(codeOf(() => dead.set(0, 0))).toBe('EINVAL_PTR');
+    expect(codeOf(() => dead.swap(0, 0))).toBe('EINVAL_PTR');
+    expect(codeOf(() => dead.take(0))).toBe('EINVAL_PTR');
+    expect(codeOf(() => dead.compareAndSet(0, undefined, 0))).toBe('EINVAL_PTR');
+    expect(codeOf(() => [...dead])).toBe('EINVAL_PTR');
     expect(dead.handle).toBe(0);
     expect(new Uint32Array(rt.memory.buffer, block, 16).every((w) => w === 0)).toBe(true);
     expect(map.size).toBe(10);
@@ -200,7 +378,23 @@ describe('SharedMap errors', () => {
       expect(codeOf(() => map.delete(k)), `delete ${k}`).toBe('EINVAL_ARG');
       expect(codeOf(() => map.set(k, 1)), `set ${k}`).toBe('EINVAL_ARG');
       expect(codeOf(() => map.set(1, k)), `set 1, ${k}`).toBe('EINVAL_ARG');
+      expect(codeOf(() => map.swap(k, 1)), `swap ${k}`).toBe('EINVAL_ARG');
+      expect(codeOf(() => map.swap(1, k)), `swap 1, ${k}`).toBe('EINVAL_ARG');
+      expect(codeOf(() => map.take(k)), `take ${k}`).toBe('EINVAL_ARG');
+      expect(codeOf(() => map.compareAndSet(k, 2, 3)), `compareAndSet ${k}`).toBe('EINVAL_ARG');
+      expect(codeOf(() => map.compareAndSet(1, k, 3)), `compareAndSet 1, ${k}`).toBe('EINVAL_ARG');
+      expect(codeOf(() => map.compareAndSet(1, 2, k)), `compareAndSet 1, 2, ${k}`).toBe('EINVAL_ARG');
     }
+    expect(codeOf(() => map.compareAndSet(1, null as unknown as number, 3))).toBe('EINVAL_ARG');
+    // The raw exports check what the facade would: expected / the cursor is -1 or a u32.
+    const x = rt.exports;
+    for (const bad of [-2, -0.5, 0.5, 2 ** 32, NaN, Infinity, -Infinity]) {
+      expect(x.ft_map_compare_and_set(map.handle, 1, bad, 3), `raw expected ${bad}`).toBe(-15);
+      expect(x.ft_last_error()).toBe(15);
+      expect(x.ft_map_next(map.handle, bad), `raw cursor ${bad}`).toBe(-2);
+      expect(x.ft_last_error()).toBe(15);
+    }
+    expect(x.ft_map_next(map.handle, 0xFFFFFFFF) >= -1).toBe(true);   // any u32 is a cursor
     for (const n of [-1, 0.5, NaN, 2 ** 26]) expect(codeOf(() => SharedMap.create(t, n)), `create ${n}`).toBe('EINVAL_SIZE');
     expect(rt.exports.ft_map_new(0x80000000)).toBe(0);
     expect(rt.exports.ft_last_error()).toBe(2);
@@ -238,6 +432,14 @@ describe('SharedMap errors', () => {
     for (let i = 1; i < 100; i++) map.set(Math.imul(i, 0x9E3779B1) >>> 0, i + 1);
     expect(map.get(Math.imul(5, 0x9E3779B1) >>> 0)).toBe(6);
     expect(codeOf(() => map.set(failing, 1))).toBe('ENOMEM');
+    expect(codeOf(() => map.swap(failing, 1))).toBe('ENOMEM');
+    expect(codeOf(() => map.compareAndSet(failing, undefined, 1))).toBe('ENOMEM');
+    expect(map.compareAndSet(failing, 5, 1)).toBe(false);   // no insert: no table needed
+    expect(map.has(failing)).toBe(false);
+    expect(map.swap(0, 8)).toBe(7);                          // updates still work
+    expect(map.compareAndSet(0, 8, 9)).toBe(true);
+    expect(map.take(0)).toBe(9);
+    expect(map.compareAndSet(0, undefined, 7)).toBe(true);  // back into its own tombstone
     expect(map.size).toBe(n);
     expect(small.exports.ft_debug_map_valid(map.handle)).toBe(1);
     map.destroy();
@@ -253,6 +455,11 @@ describe('SharedMap errors', () => {
     expect(rt2.exports.ft_last_error()).toBe(6);
     expect(rt2.exports.ft_map_has(map.handle, 5)).toBe(-6);
     expect(rt2.exports.ft_map_set(map.handle, 5, 7)).toBe(6);
+    expect(rt2.exports.ft_map_swap(map.handle, 5, 7)).toBe(-2);
+    expect(rt2.exports.ft_last_error()).toBe(6);
+    expect(rt2.exports.ft_map_compare_and_set(map.handle, 5, 6, 7)).toBe(-6);
+    expect(rt2.exports.ft_map_next(map.handle, -1)).toBe(-2);
+    expect(rt2.exports.ft_last_error()).toBe(6);
     expect(codeOf(() => map.get(5))).toBe('ENOT_ATTACHED');
     a.attach();
     expect(map.get(5)).toBe(6);
@@ -309,4 +516,53 @@ describe('SharedMap with workers (debug build: freed memory reads 0xDD)', () => 
     expect(rt.exports.ft_debug_map_valid(map.handle)).toBe(1);
     map.destroy();
   }, 30_000);
+
+  it('4 workers compareAndSet-increment shared keys: every count is exact', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const main = rt.attach();
+    const map = SharedMap.create(main, 0);
+    main.detach();
+    const W = 4, INCREMENTS = 4000, OWN = 64;
+    const keys = [0, 0xFFFFFFFF, 1, 0x80000000, 0xDDDDDDDD];
+    const rs = await startTogether<CounterResult>(rt, W,
+      (id) => ({ role: 'map-counter', map: map.handle, id, keys, increments: INCREMENTS, own: OWN }), LIMIT, 'counters');
+    for (const r of rs) expect(r.errors).toEqual([]);
+    console.log(`SharedMap counters: ${rs.map((r) => r.retries).join(', ')} compareAndSet retries`);
+    main.attach();
+    for (const k of keys) expect(map.get(k), `key ${k}`).toBe(W * INCREMENTS);
+    for (const r of rs) {
+      expect(r.own.length).toBe(OWN);
+      for (const [k, v] of r.own) expect(map.get(k), `own key ${k}`).toBe(v ?? undefined);
+    }
+    expect(map.size).toBe(keys.length + rs.reduce((n, r) => n + r.own.filter(([, v]) => v !== null).length, 0));
+    expect(rt.exports.ft_debug_map_valid(map.handle)).toBe(1);
+    map.destroy();
+  }, 60_000);
+
+  it('iterations racing inserts/deletes that rebuild the table: keys present throughout are each yielded once', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const main = rt.attach();
+    const map = SharedMap.create(main);
+    // Few keys stay (16 fixed + 48 stable), so each batch grows the table and its deletion shrinks it.
+    const STABLE = 48;
+    for (const k of MAP_FIXED) map.set(k, mapFixedValue(k, 0));
+    for (let n = 0; n < STABLE; n++) map.set(MAP_STABLE_BASE + n, mapStableValue(MAP_STABLE_BASE + n));
+    main.detach();
+    const race = await readersVsWriter(rt, {
+      label: 'SharedMap iteration', storage: 'tables', readers: 2, ms: LIMIT,
+      reader: (i) => ({ role: 'map-iterator', map: map.handle, seed: 3000 + i, keyRange: ROUNDS * BATCH,
+        stable: STABLE, delaySpins: 200 }),
+      writer: { role: 'map-writer', map: map.handle, readers: 2, rounds: ROUNDS, batch: BATCH, stable: STABLE },
+    });
+    expect(raceProblems(race)).toEqual([]);
+    const passes = race.readers.reduce((n, r) => n + (r.passes ?? 0), 0);
+    const across = race.readers.reduce((n, r) => n + (r.passesAcrossRebuilds ?? 0), 0);
+    console.log(`SharedMap iteration: ${passes} iterations, ${across} spanning a rebuild`);
+    expect(race.writer.reallocs).toBeGreaterThanOrEqual(ROUNDS);
+    expect(across).toBeGreaterThan(0);
+    main.attach();
+    expect(map.size).toBe(MAP_FIXED.length + STABLE);
+    expect(rt.exports.ft_debug_map_valid(map.handle)).toBe(1);
+    map.destroy();
+  }, 60_000);
 });

@@ -1,8 +1,8 @@
 // abi/shared-map.ts — SharedMap (shared-map.ts): conventions in abi/shared.ts.
 
 import { EINVAL_PTR, ENOT_ATTACHED, OK } from "../errors";
-import { mapCapacity, mapDelete, mapDestroy, mapGet, mapGetLocked, mapIsHandle, mapIsValid, mapNew, mapSet,
-  mapSize } from "../shared-map";
+import { mapCapacity, mapCompareAndSet, mapDelete, mapDestroy, mapGet, mapGetLocked, mapIsHandle, mapIsValid, mapNew,
+  mapNext, mapNextValue, mapSet, mapSize, mapSwap, mapTake } from "../shared-map";
 import { failValue } from "./result";
 import { F_ERROR, failOr, handleCheck, readyCheck, sharedReady } from "./shared";
 
@@ -42,6 +42,25 @@ export function ft_map_delete(map: usize, key: u32): i32 {
   const rc = mapCheck(map);
   return rc == OK ? mapDelete(map, key) : -rc;
 }
+/** key -> value: the value it replaced, -1 when absent, -2 on error (ENOMEM: unchanged). */
+export function ft_map_swap(map: usize, key: u32, value: u32): f64 {
+  return mapCheck(map) == OK ? mapSwap(map, key, value) : F_ERROR;
+}
+/** key -> value if its value is `expected` (-1: if absent): 1 set, 0 not, or -code (EINVAL_ARG, ENOMEM). */
+export function ft_map_compare_and_set(map: usize, key: u32, expected: f64, value: u32): i32 {
+  const rc = mapCheck(map);
+  return rc == OK ? mapCompareAndSet(map, key, expected, value) : -rc;
+}
+/** Remove: the value it had, -1 when absent, -2 on error. */
+export function ft_map_take(map: usize, key: u32): f64 {
+  return mapCheck(map) == OK ? mapTake(map, key) : F_ERROR;
+}
+/** Lock-free iteration step: the key after `after` (-1: the first) in hash order, -1 when done, -2 on error. */
+export function ft_map_next(map: usize, after: f64): f64 {
+  return mapCheck(map) == OK ? mapNext(map, after) : F_ERROR;
+}
+/** The value of the key this instance's last ft_map_next returned. */
+export function ft_map_next_value(): u32 { return mapNextValue(); }
 /** Entries (read under the mutex), or -code. */
 export function ft_map_size(map: usize): i32 {
   const rc = mapCheck(map);
