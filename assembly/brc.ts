@@ -43,6 +43,7 @@
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { breakerRequest, BRK_EXPLICIT_MERGE } from "./breaker";
 import { curThread, curTid } from "./current";
+import { DP_BRC_QUEUED, DP_BRC_TRY_LOADED, debugPause } from "./debug-delay";
 import { chunkFree, chunkNew } from "./delayed-free";
 import { EREFCOUNT } from "./errors";
 import { BRC_BUCKETS, C_ITEMS, C_NEXT, C_WR, CHUNK_SIZE, D_OBJECTS, IMMORTAL_LOCAL,
@@ -107,10 +108,14 @@ export function brcRefcount(o: usize): u32 {
   storeRelease(o + O_SHARED, SH_MERGED);
 }
 
-/** Is `o` marked dead (brcMarkDead), as far as its header can tell? */
+/**
+ * Is `o` dead (brcMarkDead)? MERGED with count 0 never describes a live object.
+ * The word survives the free (the allocator writes only the first two words of
+ * a freed block, and the debug fill keeps the first 16 bytes of an object tag's).
+ */
 // @ts-ignore: decorator
 @inline export function brcLooksDead(o: usize): bool {
-  return sharedLoad(o) == <i32>SH_MERGED && loadAcquire(o + O_TID) == 0;
+  return sharedLoad(o) == <i32>SH_MERGED;
 }
 
 // ---- Increments and decrements --------------------------------------------------------
@@ -215,6 +220,7 @@ export function brcTryIncref(o: usize): bool {
   if (loadAcquire(o + O_LOCAL) == IMMORTAL_LOCAL) return true;
   while (true) {
     const s = sharedLoad(o);
+    debugPause(DP_BRC_TRY_LOADED);
     if (s == 0 || s == <i32>SH_MERGED) return false;   // unpublished, or dead
     if (sharedCas(o, s, s + SH_ONE)) return true;
   }
@@ -276,6 +282,7 @@ export function brcRegister(thread: usize): bool {
  * merge to this thread. Returns like brcDecref.
  */
 function brcQueue(o: usize): i32 {
+  debugPause(DP_BRC_QUEUED);
   const tid = loadAcquire(o + O_TID);
   if (tid == 0) return brcDecrefShared(o);   // merged meanwhile: the merged path
   const domain = <usize>load<u32>(curThread, T_DOMAIN);

@@ -63,6 +63,8 @@ export const DP_REVIEW_DQ_LOCKED: u32 = 55;       // delayed-free.ts delayedProc
 export const DP_REVIEW_FREE_MT_DELAYED: u32 = 56;  // free.ts freeMt: block pushed on the heap's delayed list, page still FREEING
 export const DP_MUTEX_WOKEN: u32 = 20;     // mutex.ts: a parked waiter woke up, before it looks at the word
 export const DP_DF_ABANDON: u32 = 21;      // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
+export const DP_BRC_TRY_LOADED: u32 = 23;  // brc.ts brcTryIncref: the shared word loaded, not yet CASed
+export const DP_BRC_QUEUED: u32 = 24;      // brc.ts brcQueue: QUEUED set, the owner not yet looked up
 export const DP_HANDLE_READ: u32 = 22;     // shared-list/map: a reader checked the handle, storage not loaded yet
 // @abi-end
 

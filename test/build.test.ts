@@ -2,7 +2,8 @@
 // shared memory. build/ftheap.wasm and build/ftheap.debug.wasm are parsed by hand
 // (scripts/wasm-tools.mjs: magic, version, then sections): no Data (11), DataCount
 // (12) or Start (8) section, since those re-run on every instantiation; the only
-// imports are env.memory (a shared memory with a maximum) and env.now (the clock).
+// imports are env.memory (a shared memory with a maximum), env.now (the clock) and
+// env.finalize (object finalizers, run by the facade).
 // Then, live: instantiating
 // the module again on a memory in use leaves every byte as it was, and a second
 // instance (a second "thread") sees and frees the first one's block.
@@ -37,13 +38,13 @@ describe.each(FILES)('build/%s', (file) => {
     expect(ids).not.toContain(SECTION.START);
   });
 
-  it('imports env.memory (shared, at most 4 GiB) and the clock env.now, nothing else', () => {
+  it('imports env.memory (shared, at most 4 GiB), the clock env.now and env.finalize, nothing else', () => {
     const importSections = sections(bytes).filter((s) => s.id === SECTION.IMPORT);
     expect(importSections).toHaveLength(1);
     const { imports: all, end } = parseImports(bytes, importSections[0]);
     expect(end).toBe(importSections[0].start + importSections[0].size);
-    expect(all).toHaveLength(2);
-    expect(all.find((i) => i.kind === 0)).toMatchObject({ module: 'env', name: 'now' });
+    expect(all).toHaveLength(3);
+    expect(all.filter((i) => i.kind === 0).map((i) => i.name).sort()).toEqual(['finalize', 'now']);
     const imps = all.filter((i) => i.kind === 2);
     expect(imps[0]).toMatchObject({ module: 'env', name: 'memory', kind: 2 });
     expect(imps[0].flags! & 0x02).toBe(0x02);   // shared
@@ -53,7 +54,8 @@ describe.each(FILES)('build/%s', (file) => {
 
     const mod = new WebAssembly.Module(bytes);
     expect(WebAssembly.Module.imports(mod).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
-      { module: 'env', name: 'memory', kind: 'memory' }, { module: 'env', name: 'now', kind: 'function' }]);
+      { module: 'env', name: 'finalize', kind: 'function' }, { module: 'env', name: 'memory', kind: 'memory' },
+      { module: 'env', name: 'now', kind: 'function' }]);
     expect(WebAssembly.Module.exports(mod).some((e) => e.kind === 'memory')).toBe(false);
   });
 
@@ -68,7 +70,7 @@ describe.each(FILES)('build/%s', (file) => {
     const before = rt.bytes().slice();
 
     // a bare instantiation: no start function, no data segment may write anything
-    await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory, now: () => performance.now() } });
+    await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory, now: () => performance.now(), finalize: () => 0 } });
     expect(Buffer.compare(rt.bytes(), before)).toBe(0);
 
     // a joined runtime (ft_init again) must not reset the root either

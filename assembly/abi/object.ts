@@ -7,7 +7,7 @@ import { loadAcquire, loadAcquire64, orAcqRel } from "../atomics";
 import { brcIncref, brcIsOwner, brcLooksDead, brcRefcount, brcShare, brcTryIncref } from "../brc";
 import { curThread } from "../current";
 import { domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_OBJECT, EINVAL_STATE, EINVAL_TYPE, ENOT_ATTACHED, OK } from "../errors";
+import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_OBJECT, EINVAL_STATE, EREFCOUNT, EINVAL_TYPE, ENOT_ATTACHED, OK } from "../errors";
 import { objCheck, objCheckBlock, objCheckLive, objDecref, objGetRef, objHasRef, objImmortalize, objMergeQueued, objNew,
   objSetRef, objTakeError } from "../object";
 import { typeCount, typeDefine, typeRecord } from "../type";
@@ -81,6 +81,8 @@ export function ft_obj_incref(o: usize): i32 {
 /** -1, deallocating what dies. Status: OK, EREFCOUNT (its count is zero already: nothing changed), EINVAL_OBJECT, ... */
 export function ft_obj_decref(o: usize): i32 {
   let rc = ready();
+  if (rc == OK) rc = objCheckBlock(o);
+  if (rc == OK && brcLooksDead(o)) rc = EREFCOUNT;   // its count is zero: freed, or about to be
   if (rc == OK) rc = objCheck(o);
   if (rc == OK) rc = objDecref(o);
   return rc == OK ? OK : fail(rc);
