@@ -44,8 +44,14 @@ export function typeRecord(domain: usize, id: u32): usize {
   const or = objectsOf(domain);
   const count = loadAcquire(or + OR_TYPE_COUNT);   // partner: typeDefine's count store
   if (id - 1 >= count) return 0;                    // id 0 wraps: none
-  const table = <usize>loadAcquire(or + OR_TYPE_TABLE);
-  return <usize>load<u32>(table + TABLE_HEADER + (<usize>(id - 1) << 2));
+  // An attached reader is protected by QSBR (old tables go to freeDelayed); a
+  // reap runs detached, so the entry is trusted only if the table it was read
+  // from is still the current one (a replaced table is never current again).
+  while (true) {
+    const table = <usize>loadAcquire(or + OR_TYPE_TABLE);
+    const ty = <usize>loadAcquire(table + TABLE_HEADER + (<usize>(id - 1) << 2));
+    if (<usize>loadAcquire(or + OR_TYPE_TABLE) == table) return ty;
+  }
 }
 
 /** Types defined in `domain`. */

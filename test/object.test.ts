@@ -249,3 +249,38 @@ describe('workers', () => {
     void results;
   }, TEST_TIMEOUT);
 });
+
+describe('JS wrappers (opt-in FinalizationRegistry)', () => {
+  it('release() gives the reference back once', async () => {
+    const { rt, t } = await setup();
+    const T = t.defineType({ name: 'W', size: 4 });
+    const o = t.newObject(T);
+    t.incref(o);
+    const ref = t.objectRefs.wrap(o);
+    expect(ref.address).toBe(o);
+    ref.release();
+    ref.release();
+    expect(t.refcount(o)).toBe(1);
+    t.decref(o);
+    expect(rt.domain().stats().objects.deallocated).toBe(1);
+  });
+
+  it('a wrapper the JS collector takes gives its reference back (node --expose-gc)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const entry = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
+    const script = `
+      import { Runtime } from ${JSON.stringify(entry)};
+      const rt = await Runtime.create();
+      const t = rt.attach();
+      const T = t.defineType({ name: 'W', size: 4 });
+      (() => { for (let i = 0; i < 100; i++) t.objectRefs.wrap(t.newObject(T)); })();
+      for (let i = 0; i < 20 && rt.domain().stats().objects.deallocated < 100; i++) {
+        globalThis.gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      console.log(JSON.stringify(rt.domain().stats().objects));`;
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ created: 100, deallocated: 100 });
+  }, TEST_TIMEOUT);
+});
