@@ -2,7 +2,8 @@
 // Builds the in-Wasm bench modules (bench/build-wasm.mjs, bench/build-sync.mjs; the emscripten
 // peers are used when an earlier `npm run build:bench` built them), then runs every suite in
 // quick mode with 1 and 2 workers (the thread-machinery suites also with 4, qsbr's poll cost
-// with up to 64 registered threads, churn's many-workers cell with 16 workers;
+// with up to 64 registered threads, churn's many-workers cell with 16 workers, brc's pairs and
+// one-thread merge queue on the main thread;
 // `node dist/bench/main.js --quick`, the tsc output that `npm run build` made) and checks the
 // JSON, the report's headings and the charts it writes.
 import { spawnSync } from 'node:child_process';
@@ -110,6 +111,19 @@ describe('bench: every suite in quick mode', () => {
       expect(r.peakBytes, r.workload).toBeGreaterThanOrEqual(r.liveBytes);
     }
     for (const heading of ['## churn: memory high-water vs peak live bytes', '## churn: reap latency']) expect(run.text).toContain(heading);
+
+    // the brc suite: the three pairs (one thread), private objects at 1 and 2 workers, the merge
+    // queue on one thread (total, push, merge) and with two workers (back to back, every 10 µs)
+    const brc = results.filter((r) => r.suite === 'brc');
+    const brcCells = new Set(brc.map((r) => `${r.workload}/${r.allocator}/${r.threads}`));
+    const brcWant = ['owner-pair/ftheap/1', 'atomic-pair/plain-atomic/1', 'nonowner-pair/ftheap/1', 'private-objects/ftheap/1',
+      'private-objects/ftheap/2', 'merge-queue/one-thread/1', 'merge-queue-push/one-thread/1', 'merge-queue-merge/one-thread/1'];
+    for (const v of ['two-workers', 'two-workers-every-10us']) brcWant.push(`merge-queue/${v}/2`, `merge-queue-push/${v}/2`);
+    for (const c of brcWant) expect(brcCells.has(c), c).toBe(true);
+    expect(brc.length).toBe(brcWant.length);
+    for (const heading of ['## brc: incref + decref pairs', '## brc: private objects', '## brc: the merge queue', '### brc: targets']) {
+      expect(run.text).toContain(heading);
+    }
 
     // the report and the charts
     expect(run.text).toContain('## mimalloc-bench: throughput and ns per op');

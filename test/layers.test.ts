@@ -32,9 +32,10 @@ const ALLOWED_EDGES: string[] = [
 
 /**
  * bench/wasm templates that bench/build-wasm.mjs copies to build/bench/<allocator>/
- * beside that allocator's alloc.ts: their imports name the copy's neighbours.
+ * beside that allocator's alloc.ts (brc.ts: ftheap's only): their imports name the
+ * copy's neighbours.
  */
-const TEMPLATE = /^bench\/wasm\/(loops|mt|\w+\.alloc)\.ts$/;
+const TEMPLATE = /^bench\/wasm\/(loops|mt|brc|\w+\.alloc)\.ts$/;
 
 interface Import {
   from: string;
