@@ -354,6 +354,23 @@ export function queueChunkFree(thread: usize, c: usize): void {
   chunkFree(<usize>load<u32>(thread, T_DOMAIN), c);
 }
 
+/**
+ * A drained chunk back as `thread`'s (empty) queue if nothing was queued
+ * meanwhile, else to the pool: an owner that merges often then leaves its
+ * queuers a chunk to push on, and they need not fetch one from the pool.
+ */
+export function queueChunkKeep(thread: usize, c: usize): void {
+  const bucket = load<u32>(thread, T_BRC_BUCKET);
+  const b = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS) + OR_BUCKETS + (<usize>(bucket - 1) << 3);
+  store<u32>(c, 0, C_NEXT);
+  store<u32>(c, 0, C_WR);
+  bucketLock(b, thread);
+  const kept = load<u32>(thread, T_BRC_QUEUE) == 0;
+  if (kept) storeRelease(thread + T_BRC_QUEUE, <u32>c);
+  bucketUnlock(b);
+  if (!kept) queueChunkFree(thread, c);
+}
+
 /** A reaped thread died holding bucket locks: release them (its list edits are trusted as they are). */
 export function brcReleaseDead(thread: usize): void {
   const base = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS) + OR_BUCKETS;

@@ -31,7 +31,7 @@
 import { addRelaxed, addRelaxed64, loadAcquire, loadAcquire64, storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { heapMalloc } from "./alloc";
 import { BRC_DEAD, brcDecref, brcExplicitMerge, brcIncref, brcInitOwned, brcIsOwner, brcLooksDead, brcMarkDead,
-  brcQueueTake, brcRegister, queueChunkCount, queueChunkFree, queueChunkItem, queueChunkNext, sharedLoad } from "./brc";
+  brcQueueTake, brcRegister, queueChunkCount, queueChunkFree, queueChunkKeep, queueChunkItem, queueChunkNext, sharedLoad } from "./brc";
 import { curThread, curTid } from "./current";
 import { EINVAL_ARG, EINVAL_OBJECT, EINVAL_SIZE, EINVAL_TYPE, ENOMEM, EREFCOUNT, EWRONG_DOMAIN, OK } from "./errors";
 import { ftFree } from "./free";
@@ -242,7 +242,8 @@ export function objMergeQueued(thread: usize, leave: bool): u32 {
         if (brcExplicitMerge(o, -1) == 0) objDealloc(o);
       }
       const next = queueChunkNext(c);
-      queueChunkFree(thread, c);
+      if (next == 0 && !leave) queueChunkKeep(thread, c);
+      else queueChunkFree(thread, c);
       c = next;
     }
     storeRelease(thread + T_OBJ_MERGED, loadAcquire(thread + T_OBJ_MERGED) + merged);

@@ -327,9 +327,10 @@ async function mergeQueue(module: WebAssembly.Module, opts: SuiteOptions, result
     'then one merge call, timed apart. Two workers: the decrefs and the owner\'s checkpoints (each merges what is queued ' +
     `so far) run at once, the owner checkpointing back to back or after ${MQ_GAPS_US.filter((g) => g > 0).join(', ')} µs of ` +
     'busy work each; ns per queued decref = the decref worker\'s own loop; ns per object = earliest start to the owner\'s ' +
-    'last merge ÷ objects; objects per merge = objects ÷ the checkpoints that merged. A merge takes the whole queue, so ' +
-    'the next push needs a fresh chunk; an owner that merges as fast as the queue fills makes every push fetch the bucket ' +
-    'lock, the pool\'s chunk lock, a chunk and the owner\'s breaker word from the other core. The owner\'s clean-up ' +
+    'last merge ÷ objects; objects per merge = objects ÷ the checkpoints that merged. A merge takes the whole queue ' +
+    '(and gives its last chunk back empty when nothing was queued meanwhile); an owner that merges as fast as the queue ' +
+    'fills still makes every push fetch the bucket lock, the queue\'s chunk and the owner\'s breaker word from the other ' +
+    'core, and every merge fetch them back. The owner\'s clean-up ' +
     'decrefs (every object dies) are not timed; every run checks all objects were queued, merged and deallocated.';
 }
 
