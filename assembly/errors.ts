@@ -27,6 +27,7 @@ export const EBUSY: i32 = 19;          // the domain still has threads that have
 export const EREFCOUNT: i32 = 20;      // a decref below zero (the object's count is zero already)
 export const EINVAL_OBJECT: i32 = 21;  // not a live object (a block of another tag, or deallocated)
 export const EINVAL_TYPE: i32 = 22;    // no such type, or a name defined with another layout
+export const EHEAP_LOCKED: i32 = 25;   // a GC allocation or collection while this thread holds the heap lock
 // @abi-end
 
 /** Per instance, i.e. per thread: Wasm globals are not shared. */
@@ -35,6 +36,11 @@ let lastError: i32 = 0;
 // @ts-ignore: decorator
 @inline export function setError(code: i32): void {
   lastError = code;
+}
+
+/** The last error, left in place. */
+export function peekError(): i32 {
+  return lastError;
 }
 
 export function takeError(): i32 {

@@ -14,15 +14,15 @@ declare function hostNow(): f64;
 
 // @ts-ignore: decorator
 @external("env", "finalize")
-declare function hostFinalizeImport(o: u32, type: u32): i32;
+declare function hostFinalizeImport(o: u32, type: u32, why: u32): i32;
 
 /**
  * Run the finalizer this JS thread registered for `type` on object `o`
- * (object.ts, while deallocating): 1 if one ran, 0 if none is registered. The
- * host catches whatever the finalizer throws.
+ * (object.ts, gc.ts; `why`: FIN_REFCOUNT or FIN_GC): 1 if one ran, 2 if it ran
+ * and threw (the host catches it and reports it), 0 if none is registered.
  */
-export function hostFinalize(o: usize, type: u32): i32 {
-  return hostFinalizeImport(<u32>o, type);
+export function hostFinalize(o: usize, type: u32, why: u32): i32 {
+  return hostFinalizeImport(<u32>o, type, why);
 }
 
 /** Milliseconds, monotonic. */

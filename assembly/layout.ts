@@ -290,6 +290,9 @@ export const HEAP_SIZE: u32 = 1152;
 //   +300  brcNext      u32 (bucket lock) link in its merge-queue bucket's thread list
 //   +304  brcQueue     u32 (bucket lock) its merge queue: a stack of chunks (C_NEXT, C_WR, items u32)
 //   +308  brcBucket    u32 owner   1 + the bucket it is registered in; 0: not registered
+//   +312  gcLock       u32 owner   heap-lock depth (d.gc.lock): GC objects cannot be made while > 0
+//   +316  gcAlloc      u32 owner   GC-tag bytes allocated, not yet added to the domain's gcAllocated
+//   +236  gcYoung      u32 owner   GC objects made, not yet added to the domain's gcYoung
 //   +320  stwBlockersN u32 owner   a timed-out stop of this requester: threads that held it up
 //   +324  stwBlockers[15] u32 owner  ... their records (the first STW_BLOCKERS_MAX); read by the facade
 //   +384  dfOldest     u64 atomic  owner writes the goal of its oldest queued delayed free (0 = none);
@@ -341,6 +344,9 @@ export const T_OBJ_UNFINAL: usize = 296;
 export const T_BRC_NEXT: usize = 300;
 export const T_BRC_QUEUE: usize = 304;
 export const T_BRC_BUCKET: usize = 308;
+export const T_GC_LOCK: usize = 312;
+export const T_GC_ALLOC: usize = 316;
+export const T_GC_YOUNG: usize = 236;
 // @abi-begin stw-blockers
 export const T_STW_BLOCKERS_N: usize = 320;
 export const T_STW_BLOCKERS: usize = 324;
@@ -473,6 +479,19 @@ export const DOMAIN_SIZE: u32 = 512;
 //   +40   unfinal      u32 atomic
 //   +64   buckets[64]  {lock u32 atomic (0 or the holder's thread record), threads u32 (lock)}:
 //                      the merge-queue table, keyed by owner serial % 64 (brc.ts)
+//   The cycle collector (gc.ts):
+//   +576  gcCollecting u32 atomic  0, or the collecting thread (CAS 0 -> thread: one collection at a time)
+//   +580  gcFlags      u32 atomic  GCF_* (gc.ts): disabled, automatic policy
+//   +584  gcThreshold  u32 atomic  bytes allocated on GC tags that schedule a collection (0: off)
+//   +588  zeroTags     u32 atomic  bit per tag whose raw allocations are zeroed (GC tags by default)
+//   +592  gcAllocated  u64 atomic  GC-tag block bytes allocated since the last collection (flushed by threads)
+//   +600  gcYoung      u32 atomic  GC objects made since the last collection (flushed likewise)
+//   +604  gcLongLived  u32 atomic  GC objects that survived the last collection
+//   +608  gcCount      u32 atomic  collections
+//   +612  gcAutoMin    u32 atomic  the automatic policy's young-object threshold (2000)
+//   +616  gcCollected  u64 atomic  GC objects ever collected
+//   +624  gcLastPause  f64 atomic  ms the world was stopped by the last collection (both pauses)
+//   +632  gcMaxPause   f64 atomic  the longest such
 export const OR_TYPE_LOCK: usize = 0;
 export const OR_TYPE_TABLE: usize = 4;
 export const OR_TYPE_COUNT: usize = 8;
@@ -482,10 +501,22 @@ export const OR_QUEUED: usize = 32;
 export const OR_MERGED: usize = 36;
 export const OR_UNFINAL: usize = 40;
 export const OR_BUCKETS: usize = 64;
+export const OR_GC_COLLECTING: usize = 576;
+export const OR_GC_FLAGS: usize = 580;
+export const OR_GC_THRESHOLD: usize = 584;
+export const OR_ZERO_TAGS: usize = 588;
+export const OR_GC_ALLOCATED: usize = 592;
+export const OR_GC_YOUNG: usize = 600;
+export const OR_GC_LONG_LIVED: usize = 604;
+export const OR_GC_COUNT: usize = 608;
+export const OR_GC_AUTO_MIN: usize = 612;
+export const OR_GC_COLLECTED: usize = 616;
+export const OR_GC_LAST_PAUSE: usize = 624;
+export const OR_GC_MAX_PAUSE: usize = 632;
 export const BRC_BUCKET_SHIFT: u32 = 6;
 export const BRC_BUCKETS: u32 = 1 << BRC_BUCKET_SHIFT;          // 64
 export const BRC_BUCKET_SIZE: usize = 8;
-export const OBJECT_RECORD_SIZE: u32 = <u32>OR_BUCKETS + BRC_BUCKETS * 8;   // 576
+export const OBJECT_RECORD_SIZE: u32 = 640;
 
 // ---- Type record (meta, variable size; type.ts) ----------------------------------
 //
@@ -516,7 +547,8 @@ export const TF_FINALIZE: u32 = 2;    // some thread registered a finalizer: dea
 //   +0    tid          u32 atomic  the owner's T_SERIAL (a thread incarnation); 0: merged or
 //                                  immortal. Written by the owner at creation and by a merge
 //                                  (before the shared word: brc.ts); read by anyone
-//   +4    flags        u16         OF_* (object.ts); written by the deallocating thread only
+//   +4    flags        u16         OF_* (object.ts): OBJECT (set by objNew, cleared by the free), FINALIZED;
+//                                  written by the making and the deallocating thread only
 //   +6    gcBits       u8          the collector's (next issue)
 //   +7    spare        u8
 //   +8    local        u32         owner only (plain loads and stores, no atomics); the count of

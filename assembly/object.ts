@@ -32,8 +32,9 @@ import { addRelaxed, addRelaxed64, loadAcquire, loadAcquire64, storeRelease, sto
 import { heapMalloc } from "./alloc";
 import { BRC_DEAD, brcDecref, brcExplicitMerge, brcIncref, brcInitOwned, brcIsOwner, brcLooksDead, brcMarkDead,
   brcQueueTake, brcRegister, queueChunkCount, queueChunkFree, queueChunkKeep, queueChunkItem, queueChunkNext, sharedLoad } from "./brc";
+import { breakerRequest, BRK_GC_SCHEDULED } from "./breaker";
 import { curThread, curTid } from "./current";
-import { EINVAL_ARG, EINVAL_OBJECT, EINVAL_SIZE, EINVAL_TYPE, ENOMEM, EREFCOUNT, EWRONG_DOMAIN, OK } from "./errors";
+import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_OBJECT, EINVAL_SIZE, EINVAL_TYPE, ENOMEM, EREFCOUNT, EWRONG_DOMAIN, OK } from "./errors";
 import { ftFree } from "./free";
 import { heapForTag } from "./heap";
 import { hostFinalize } from "./host";
@@ -42,16 +43,31 @@ import { hugeBlockPage, normalBlockPage } from "./page";
 import { segmentOf } from "./segment";
 import { typeFlags, typeHasRef, typeRecord, typeRef, typeRefCount, typeSize } from "./type";
 import { D_OBJECTS, FT_DEBUG_BUILD, IMMORTAL_LOCAL, O_FLAGS, O_LOCAL, O_SHARED, O_TID, O_TYPE, OBJECT_HEADER,
-  OR_CREATED, OR_DEALLOC, OR_MERGED, OR_QUEUED, OR_UNFINAL, P_TAG, SEG_DOMAIN, T_DOMAIN, T_OBJ_CREATED,
+  OR_CREATED, OR_DEALLOC, OR_MERGED, OR_QUEUED, OR_UNFINAL, OR_GC_ALLOCATED, OR_GC_AUTO_MIN, OR_GC_COLLECTING,
+  OR_GC_FLAGS, OR_GC_LONG_LIVED, OR_GC_THRESHOLD, OR_GC_YOUNG, T_GC_ALLOC, T_GC_LOCK, T_GC_YOUNG, P_TAG, SEG_DOMAIN, T_DOMAIN, T_OBJ_CREATED,
   T_OBJ_DEALLOC, T_OBJ_MERGED, T_OBJ_QUEUED, T_OBJ_UNFINAL, TAG_GC, TAG_OBJECT, TF_FINALIZE, TF_GC, TYPE_SIZE_MAX,
   UNIT_HUGE, UNIT_NORMAL } from "./layout";
 
 // @abi-begin object-flags
 export const OF_FINALIZED: u32 = 1;   // its finalizer ran (it never runs twice)
+export const OF_OBJECT: u32 = 2;      // an object's block (the collector skips other blocks of its tags); bit 1,
+                                      // which an 8-aligned address (the heap's delayed-free link at +4) never sets
 // @abi-end
+export const GCF_DISABLED: u32 = 1;   // OR_GC_FLAGS: no automatic collection
+export const GCF_AUTO: u32 = 2;       // the automatic policy (young objects) is on
+export const GCF_SWEEPING: u32 = 4;   // sweepAll is running its finalizers: no object may be made
+const GC_FLUSH_BYTES: u32 = 4096;     // a thread adds its GC allocations to the domain's count this often
 
 /** False while a reap deallocates as the dead thread: finalizers are not asked for then. */
 let finalizeAllowed: bool = true;
+/** Finalizers of this instance running now (a collection may not start inside one). */
+let finalizing: i32 = 0;
+export function objFinalizing(): bool { return finalizing != 0; }
+
+// @abi-begin finalize-why
+export const FIN_REFCOUNT: u32 = 0;   // env.finalize: the object's count reached zero
+export const FIN_GC: u32 = 1;         // ... it is cyclic garbage (or swept by sweepAll)
+// @abi-end
 
 // ---- Counters (owner-written; d.stats() sums them) ------------------------------------
 
@@ -77,18 +93,46 @@ export function objNew(typeId: u32, extra: u32): usize {
   if (ty == 0) return objFail(EINVAL_TYPE);
   const payload = <u64>typeSize(ty) + <u64>extra;
   if (payload > <u64>TYPE_SIZE_MAX) return objFail(EINVAL_SIZE);
+  const or = <usize>load<u32>(domain, D_OBJECTS);
+  const gc = (typeFlags(ty) & TF_GC) != 0;
+  if (gc && load<u32>(curThread, T_GC_LOCK) != 0) return objFail(EHEAP_LOCKED);
+  if ((loadAcquire(or + OR_GC_FLAGS) & GCF_SWEEPING) != 0) return objFail(EHEAP_LOCKED);
   if (!brcRegister(curThread)) return objFail(ENOMEM);
-  const heap = heapForTag(curThread, (typeFlags(ty) & TF_GC) != 0 ? TAG_GC : TAG_OBJECT);
+  const heap = heapForTag(curThread, gc ? TAG_GC : TAG_OBJECT);
   if (heap == 0) return objFail(ENOMEM);
   const o = heapMalloc(heap, OBJECT_HEADER + <usize>payload);
   if (o == 0) return 0;   // the allocator set the error
-  store<u32>(o, 0, O_FLAGS);
+  if (gc) gcAccount(or, <u32>OBJECT_HEADER + <u32>payload);
+  store<u32>(o, OF_OBJECT, O_FLAGS);
   store<u32>(o, typeId, O_TYPE);
   storeRelease(o + O_TYPE + 4, 0);   // the mutex
   memory.fill(o + OBJECT_HEADER, 0, <usize>payload);
   brcInitOwned(o);
   bump64(T_OBJ_CREATED);
   return o;
+}
+
+/**
+ * Count a GC allocation: the thread's bytes and objects go to the domain's
+ * counts every GC_FLUSH_BYTES; a count past the threshold (or the automatic
+ * policy's) asks this thread to collect at its next checkpoint (GC_SCHEDULED;
+ * the facade runs the collection there, never inside an allocation).
+ */
+function gcAccount(or: usize, bytes: u32): void {
+  const mine = load<u32>(curThread, T_GC_ALLOC) + bytes;
+  const young = load<u32>(curThread, T_GC_YOUNG) + 1;
+  if (mine < GC_FLUSH_BYTES) { store<u32>(curThread, mine, T_GC_ALLOC); store<u32>(curThread, young, T_GC_YOUNG); return; }
+  store<u32>(curThread, 0, T_GC_ALLOC);
+  store<u32>(curThread, 0, T_GC_YOUNG);
+  const allocated = addRelaxed64(or + OR_GC_ALLOCATED, <u64>mine) + <u64>mine;
+  const youngAll = addRelaxed(or + OR_GC_YOUNG, young) + young;
+  const flags = loadAcquire(or + OR_GC_FLAGS);
+  if ((flags & GCF_DISABLED) != 0) return;
+  const threshold = loadAcquire(or + OR_GC_THRESHOLD);
+  let due = threshold != 0 && allocated >= <u64>threshold;
+  // CPython's policy: enough young objects, and a quarter of those that survived (no quadratic work on big heaps).
+  if ((flags & GCF_AUTO) != 0 && youngAll >= loadAcquire(or + OR_GC_AUTO_MIN) && youngAll >= loadAcquire(or + OR_GC_LONG_LIVED) >> 2) due = true;
+  if (due && loadAcquire(or + OR_GC_COLLECTING) == 0) breakerRequest(curThread, BRK_GC_SCHEDULED);
 }
 
 let objError: i32 = 0;
@@ -107,6 +151,7 @@ export function objTakeError(): i32 { const e = objError; objError = 0; return e
 export function objCheck(o: usize): i32 {
   const rc = objCheckBlock(o);
   if (rc != OK) return rc;
+  if ((<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) == 0) return EINVAL_OBJECT;   // a raw block, or freed
   if (typeRecord(<usize>load<u32>(curThread, T_DOMAIN), load<u32>(o, O_TYPE)) == 0) return EINVAL_OBJECT;
   return OK;
 }
@@ -197,6 +242,7 @@ export function objDealloc(first: usize): void {
       }
     }
     storeRelease64(curThread + T_OBJ_DEALLOC, loadAcquire64(curThread + T_OBJ_DEALLOC) + 1);
+    store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS);   // no longer an object to the collector
     ftFree(o);
   }
 }
@@ -210,7 +256,10 @@ function objFinalize(o: usize): bool {
   store<u32>(o, 1, O_LOCAL);
   storeRelease(o + O_SHARED, 0);
   storeRelease(o + O_TID, curTid);
-  if (hostFinalize(o, load<u32>(o, O_TYPE)) == 0) bump(T_OBJ_UNFINAL);
+  finalizing++;
+  const ran = hostFinalize(o, load<u32>(o, O_TYPE), FIN_REFCOUNT);
+  finalizing--;
+  if (ran == 0) bump(T_OBJ_UNFINAL);
   // Still exactly our reference: dead again.
   if (brcIsOwner(o) && load<u32>(o, O_LOCAL) == 1 && sharedLoad(o) == 0) {
     brcMarkDead(o);

@@ -9,6 +9,21 @@
 /** @internal */ export const AI_LOCK_HOLDER = 3; // thread record holding the pool lock (0 = free)
 /** @internal */ export const ABI_ABANDON_INFO = { AI_SEGMENTS, AI_FREED, AI_RECLAIMED, AI_LOCK_HOLDER } as const;
 
+// gc-fields (assembly/abi/gc.ts)
+/** @internal */ export const GF_ENABLED = 0; // 1 / 0 (automatic collections)
+/** @internal */ export const GF_AUTO = 1; // 1 / 0: the young-object policy
+/** @internal */ export const GF_THRESHOLD = 2; // bytes (0: off)
+/** @internal */ export const GF_ZERO_TAGS = 3; // bit per tag
+/** @internal */ export const GF_AUTO_MIN = 4; // young objects
+/** @internal */ export const GF_COLLECTIONS = 5; // read only from here on
+/** @internal */ export const GF_COLLECTED = 6;
+/** @internal */ export const GF_LAST_PAUSE = 7;
+/** @internal */ export const GF_MAX_PAUSE = 8;
+/** @internal */ export const GF_ALLOCATED = 9;
+/** @internal */ export const GF_YOUNG = 10;
+/** @internal */ export const GF_LONG_LIVED = 11;
+/** @internal */ export const ABI_GC_FIELDS = { GF_ENABLED, GF_AUTO, GF_THRESHOLD, GF_ZERO_TAGS, GF_AUTO_MIN, GF_COLLECTIONS, GF_COLLECTED, GF_LAST_PAUSE, GF_MAX_PAUSE, GF_ALLOCATED, GF_YOUNG, GF_LONG_LIVED } as const;
+
 // runtime (assembly/abi/runtime.ts)
 /** @internal */ export const ABI_VERSION = 1;
 /** @internal */ export const ABI_RUNTIME = { ABI_VERSION } as const;
@@ -92,7 +107,34 @@
 /** @internal */ export const EREFCOUNT = 20; // a decref below zero (the object's count is zero already)
 /** @internal */ export const EINVAL_OBJECT = 21; // not a live object (a block of another tag, or deallocated)
 /** @internal */ export const EINVAL_TYPE = 22; // no such type, or a name defined with another layout
-/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY, EREFCOUNT, EINVAL_OBJECT, EINVAL_TYPE } as const;
+/** @internal */ export const EHEAP_LOCKED = 25; // a GC allocation or collection while this thread holds the heap lock
+/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY, EREFCOUNT, EINVAL_OBJECT, EINVAL_TYPE, EHEAP_LOCKED } as const;
+
+// gc-bits (assembly/gc.ts)
+/** @internal */ export const GB_COLLECTING = 1; // in this collection's set: its tid word holds gc_refs (or a link)
+/** @internal */ export const GB_REACHABLE = 2; // reachable from a root
+/** @internal */ export const GB_GARBAGE = 4; // on the garbage list
+/** @internal */ export const GB_RESURRECTED = 8; // a finalizer made it reachable again
+/** @internal */ export const ABI_GC_BITS = { GB_COLLECTING, GB_REACHABLE, GB_GARBAGE, GB_RESURRECTED } as const;
+
+// gc-result (assembly/gc.ts)
+/** @internal */ export const GR_COLLECTED = 0;
+/** @internal */ export const GR_FINALIZED = 1;
+/** @internal */ export const GR_RESURRECTED = 2;
+/** @internal */ export const GR_ERRORS = 3;
+/** @internal */ export const GR_FREED_OTHER = 4;
+/** @internal */ export const GR_PAUSE_MS = 5;
+/** @internal */ export const GR_UNFINALIZED = 6;
+/** @internal */ export const ABI_GC_RESULT = { GR_COLLECTED, GR_FINALIZED, GR_RESURRECTED, GR_ERRORS, GR_FREED_OTHER, GR_PAUSE_MS, GR_UNFINALIZED } as const;
+
+// gc-info (assembly/gc.ts)
+/** @internal */ export const GI_TOTAL = 0;
+/** @internal */ export const GI_USED = 1;
+/** @internal */ export const GI_FREE = 2;
+/** @internal */ export const GI_LARGEST_FREE = 3;
+/** @internal */ export const GI_ONE_RUNS = 4;
+/** @internal */ export const GI_TWO_RUNS = 5;
+/** @internal */ export const ABI_GC_INFO = { GI_TOTAL, GI_USED, GI_FREE, GI_LARGEST_FREE, GI_ONE_RUNS, GI_TWO_RUNS } as const;
 
 // size-classes (assembly/layout.ts)
 /** @internal */ export const BIN_LARGE_MAX = 68;
@@ -166,7 +208,13 @@
 
 // object-flags (assembly/object.ts)
 /** @internal */ export const OF_FINALIZED = 1; // its finalizer ran (it never runs twice)
-/** @internal */ export const ABI_OBJECT_FLAGS = { OF_FINALIZED } as const;
+/** @internal */ export const OF_OBJECT = 2; // an object's block (the collector skips other blocks of its tags); bit 1,
+/** @internal */ export const ABI_OBJECT_FLAGS = { OF_FINALIZED, OF_OBJECT } as const;
+
+// finalize-why (assembly/object.ts)
+/** @internal */ export const FIN_REFCOUNT = 0; // env.finalize: the object's count reached zero
+/** @internal */ export const FIN_GC = 1; // ... it is cyclic garbage (or swept by sweepAll)
+/** @internal */ export const ABI_FINALIZE_WHY = { FIN_REFCOUNT, FIN_GC } as const;
 
 // qsbr-info (assembly/qsbr.ts)
 /** @internal */ export const QI_WR_SEQ = 0;

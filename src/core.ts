@@ -161,6 +161,16 @@ export interface CoreExports {
   ft_obj_is_owned(o: number): number;
   ft_obj_merge_queued(): number;
   ft_obj_stats(domain: number, field: number): number;
+  ft_gc_collect(): number;
+  ft_gc_result(field: number): number;
+  ft_gc_sweep_all(): number;
+  ft_gc_info_scan(): number;
+  ft_gc_info(field: number): number;
+  ft_gc_lock(): number;
+  ft_gc_unlock(): number;
+  ft_gc_lock_depth(): number;
+  ft_gc_get(domain: number, field: number): number;
+  ft_gc_set(domain: number, field: number, value: number): number;
   ft_map_destroy(map: number): number;
   ft_debug_map_valid(map: number): number;
   ft_debug_read_delay(spins: number): void;

@@ -6,6 +6,7 @@
 import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
 import type { AbandonInfo, DomainStats, ObjectTypeSpec, ReapReport, ThreadInfo } from './api.ts';
 import { objectStats } from './object.ts';
+import { Gc } from './gc.ts';
 import { EBUSY, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
 import type { CoreExports } from './core.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
@@ -61,6 +62,10 @@ export class Domain {
     }
     return t.defineType(spec);
   }
+
+  private gcView: Gc | undefined;
+  /** The domain's cycle collector (see {@link Gc}). */
+  get gc(): Gc { return this.gcView ??= new Gc(this.runtime, this.id); }
 
   /** The domain's counters: objects (see {@link ObjectStats}) and live threads. */
   stats(): DomainStats {

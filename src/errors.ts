@@ -33,6 +33,7 @@ export const ErrorCode = {
   EREFCOUNT: 'EREFCOUNT',
   EINVAL_OBJECT: 'EINVAL_OBJECT',
   EINVAL_TYPE: 'EINVAL_TYPE',
+  EHEAP_LOCKED: 'EHEAP_LOCKED',
   EINTERNAL: 'EINTERNAL',
   EASSERT: 'EASSERT',
 } as const;
@@ -72,6 +73,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   EREFCOUNT: 'reference count error: a decref of an object whose count is already zero',
   EINVAL_OBJECT: 'invalid object: not a live object of this domain (another block, or one already deallocated)',
   EINVAL_TYPE: 'invalid type: no such type in this domain, or the name was defined with another layout',
+  EHEAP_LOCKED: 'heap locked: this thread holds the GC heap lock (d.gc.lock()), so it cannot make GC objects or collect',
   EINTERNAL: 'internal error: the core returned a code the facade does not know (a bug in ftheap)',
   EASSERT: 'an internal assert of the core failed (debug build): the shared state is inconsistent (a bug in ftheap or memory corruption)',
 };

@@ -12,6 +12,8 @@ export { ThreadQsbr } from './qsbr.ts';
 export type { Goal, QsbrInfo, QsbrOptions } from './qsbr.ts';
 export type { LockOptions } from './mutex.ts';
 export { OBJECT_HEADER, ObjectRef, ObjectRefs } from './object.ts';
+export { Gc } from './gc.ts';
+export type { CollectResult, FinalizerErrorHandler, GcInfo } from './gc.ts';
 export type { Finalizer } from './object.ts';
 export { FtheapError, ErrorCode, InterruptError } from './errors.ts';
 export { Checkpoint, Tag } from './api.ts';

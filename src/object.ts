@@ -6,7 +6,7 @@
  * payload starts at {@link OBJECT_HEADER} bytes past it.
  * @module
  */
-import { IMMORTAL_LOCAL, OBJECT_HEADER, TF_FINALIZE, TF_GC, TY_FLAGS, TY_NAME, TY_NAME_LENGTH, TY_REFS, TY_SIZE,
+import { FIN_GC, IMMORTAL_LOCAL, OBJECT_HEADER, TF_FINALIZE, TF_GC, TY_FLAGS, TY_NAME, TY_NAME_LENGTH, TY_REFS, TY_SIZE,
   TYPE_NAME_MAX, TYPE_REFS_MAX, TYPE_SIZE_MAX } from './abi.gen.ts';
 import type { ObjectStats, ObjectTypeSpec, ObjectTypeInfo } from './api.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
@@ -39,18 +39,35 @@ export class FinalizerTable {
     m.set(type, fn);
   }
 
-  /** env.finalize: 1 if a finalizer ran for `o`, 0 if this thread has none for its type. */
-  run(rt: Runtime, o: number, type: number): number {
+  private readonly gcHandlers = new Map<number, (error: unknown, object: number, type: number) => void>();
+
+  /** @internal `d.gc.onFinalizerError` for `domain` (undefined: errors of the collector's finalizers are only counted). */
+  setGcErrorHandler(domain: number, fn: ((error: unknown, object: number, type: number) => void) | undefined): void {
+    if (fn) this.gcHandlers.set(domain, fn);
+    else this.gcHandlers.delete(domain);
+  }
+
+  /**
+   * env.finalize: 1 if a finalizer ran for `o`, 2 if it threw (reported: to
+   * `onError` for a refcount death, to the domain's `gc.onFinalizerError` for
+   * the collector's), 0 if this thread has none for its type.
+   */
+  run(rt: Runtime, o: number, type: number, why: number): number {
     const t = rt.current;
     if (!t) return 0;
-    const fn = this.byDomain.get(t.domainId)?.get(type);
+    const domain = t.domainId;
+    const fn = this.byDomain.get(domain)?.get(type);
     if (!fn) return 0;
     try {
       fn(t, o >>> 0);
+      return 1;
     } catch (e) {
-      try { this.onError(e, o >>> 0); } catch { /* the deallocation must go on */ }
+      try {
+        if (why === FIN_GC) this.gcHandlers.get(domain)?.(e, o >>> 0, type);
+        else this.onError(e, o >>> 0);
+      } catch { /* the deallocation must go on */ }
+      return 2;
     }
-    return 1;
   }
 }
 

@@ -141,10 +141,11 @@ export class Runtime {
   private static async instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory, maximumPages: number,
       blocking?: boolean): Promise<Runtime> {
     const now = typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
-    let finalize = (_o: number, _type: number): number => 0;   // bound to the runtime below
-    const instance = await WebAssembly.instantiate(module, { env: { memory, now, finalize: (o: number, type: number) => finalize(o, type) } });
+    let finalize = (_o: number, _type: number, _why: number): number => 0;   // bound to the runtime below
+    const instance = await WebAssembly.instantiate(module,
+      { env: { memory, now, finalize: (o: number, type: number, why: number) => finalize(o, type, why) } });
     const rt = new Runtime(module, memory, instance, maximumPages);
-    finalize = (o, type) => rt.finalizers.run(rt, o, type);
+    finalize = (o, type, why) => rt.finalizers.run(rt, o, type, why);
     const abi = rt.exports.ft_init(maximumPages);
     if (abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `core ABI ${abi} != ${ABI}`);
     rt.canBlock = blocking ?? !mayNotBlock();

@@ -431,8 +431,18 @@ export class Thread {
     const ev = this.x.ft_checkpoint();
     if (ev < 0) throw coreError(this.x.ft_last_error() || -ev);
     if (ev & Checkpoint.WOULD_BLOCK) this.runtime.setCurrent(null);   // left suspended
+    else if (ev & Checkpoint.GC_SCHEDULED) this.collectScheduled();
     if (ev & Checkpoint.ASYNC_INTERRUPT) throw new InterruptError();
     return ev;
+  }
+
+  // A threshold or the automatic policy asked this thread to collect (GC_SCHEDULED): here, at a
+  // checkpoint, never inside an allocation. Refused quietly where a collection may not run
+  // (inside a finalizer, under the heap lock, inside a stop), and skipped once disabled.
+  private collectScheduled(): void {
+    const gc = this.domain.gc;
+    if (!gc.isEnabled()) return;
+    if (this.x.ft_gc_collect() !== 0) this.x.ft_last_error();
   }
 
   /** Make `target`'s next checkpoint throw {@link InterruptError}; no other thread is disturbed. */

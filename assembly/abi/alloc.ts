@@ -7,7 +7,8 @@ import { EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
 import { ftFree } from "../free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
-import { H_THREAD, TAG_COUNT } from "../layout";
+import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, T_DOMAIN, TAG_COUNT } from "../layout";
+import { loadAcquire } from "../atomics";
 import { failValue } from "./result";
 
 export function ft_malloc(size: usize): usize { return heapMalloc(curHeap, size); }
@@ -31,7 +32,16 @@ function heapChecked(heap: usize): bool {
   return true;
 }
 export function ft_heap_malloc(heap: usize, size: usize): usize {
-  return heapChecked(heap) ? heapMalloc(heap, size) : 0;
+  if (!heapChecked(heap)) return 0;
+  const p = heapMalloc(heap, size);
+  if (p != 0 && zeroTag(heap)) memory.fill(p, 0, size);
+  return p;
+}
+
+/** Does the domain zero raw allocations of this heap's tag (MicroPython's conservative clear; GC tags by default)? */
+function zeroTag(heap: usize): bool {
+  const or = <usize>load<u32>(<usize>load<u32>(curThread, T_DOMAIN), D_OBJECTS);
+  return (loadAcquire(or + OR_ZERO_TAGS) & (<u32>1 << load<u32>(heap, H_TAG))) != 0;
 }
 export function ft_heap_calloc(heap: usize, count: usize, size: usize): usize {
   return heapChecked(heap) ? heapCalloc(heap, count, size) : 0;

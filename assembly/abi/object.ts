@@ -7,11 +7,12 @@ import { loadAcquire, loadAcquire64, orAcqRel } from "../atomics";
 import { brcIncref, brcIsOwner, brcLooksDead, brcRefcount, brcShare, brcTryIncref } from "../brc";
 import { curThread } from "../current";
 import { domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_OBJECT, EINVAL_STATE, EREFCOUNT, EINVAL_TYPE, ENOT_ATTACHED, OK } from "../errors";
-import { objCheck, objCheckBlock, objCheckLive, objDecref, objGetRef, objHasRef, objImmortalize, objMergeQueued, objNew,
+import { peekError, ENOMEM, EINVAL_ARG, EINVAL_DOMAIN, EINVAL_OBJECT, EINVAL_STATE, EREFCOUNT, EINVAL_TYPE, ENOT_ATTACHED, OK } from "../errors";
+import { OF_OBJECT, objCheck, objCheckBlock, objCheckLive, objDecref, objGetRef, objHasRef, objImmortalize, objMergeQueued, objNew,
   objSetRef, objTakeError } from "../object";
 import { typeCount, typeDefine, typeRecord } from "../type";
-import { D_OBJECTS, D_THREADS, O_TID, O_TYPE, OR_CREATED, OR_DEALLOC, OR_MERGED, OR_QUEUED, OR_UNFINAL, T_DOMAIN,
+import { gcCollect } from "../gc";
+import { D_OBJECTS, D_THREADS, O_FLAGS, O_TID, O_TYPE, OR_CREATED, OR_DEALLOC, OR_MERGED, OR_QUEUED, OR_UNFINAL, T_DOMAIN,
   T_DOMAIN_NEXT, T_OBJ_CREATED, T_OBJ_DEALLOC, T_OBJ_MERGED, T_OBJ_QUEUED, T_OBJ_UNFINAL, T_STATE, TF_FINALIZE,
   THREAD_EXITED, THREAD_FREE, TY_FLAGS } from "../layout";
 import { fail, failSigned, failSigned64, failValue } from "./result";
@@ -65,8 +66,16 @@ export function ft_type_set_finalize(id: u32): i32 {
 /** A new object of type `type` with `extra` more payload bytes (zeroed), count 1, owned by this thread; 0 on error. */
 export function ft_obj_new(type: u32, extra: u32): usize {
   if (!sharedReady()) return failValue(ENOT_ATTACHED);
-  const o = objNew(type, extra);
-  if (o == 0) { const e = objTakeError(); if (e != 0) return failValue(e); }
+  let o = objNew(type, extra);
+  if (o == 0) {
+    const e = objTakeError();
+    if (e != 0) return failValue(e);
+    // Out of memory: at most one collection (it may free cycles), then one retry, then ENOMEM.
+    if (peekError() == ENOMEM && gcCollect() == OK) {
+      o = objNew(type, extra);
+      if (o == 0) { const e2 = objTakeError(); if (e2 != 0) return failValue(e2); }
+    }
+  }
   return o;
 }
 
@@ -97,6 +106,7 @@ export function ft_obj_try_incref(o: usize): i32 {
   let rc = ready();
   if (rc == OK) rc = objCheckBlock(o);
   if (rc != OK) return failSigned(rc);
+  if ((<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) == 0) return 0;   // freed (or never an object)
   if (typeRecord(<usize>load<u32>(curThread, T_DOMAIN), load<u32>(o, O_TYPE)) == 0) return 0;
   return brcTryIncref(o) ? 1 : 0;
 }
