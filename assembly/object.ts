@@ -33,6 +33,7 @@ import { heapMalloc } from "./alloc";
 import { BRC_DEAD, brcDecref, brcExplicitMerge, brcIncref, brcInitOwned, brcIsOwner, brcLooksDead, brcMarkDead,
   brcQueueTake, brcRegister, queueChunkCount, queueChunkFree, queueChunkItem, queueChunkNext, sharedLoad } from "./brc";
 import { curThread, curTid } from "./current";
+import { DP_OBJ_MERGE_TAKEN, debugPause } from "./debug-delay";
 import { EINVAL_ARG, EINVAL_OBJECT, EINVAL_SIZE, EINVAL_TYPE, ENOMEM, EREFCOUNT, EWRONG_DOMAIN, OK } from "./errors";
 import { ftFree } from "./free";
 import { heapForTag } from "./heap";
@@ -234,6 +235,7 @@ export function objMergeQueued(thread: usize, leave: bool): u32 {
   while (true) {
     let c = brcQueueTake(thread, leave);
     if (c == 0) return merged;
+    debugPause(DP_OBJ_MERGE_TAKEN);
     while (c != 0) {
       const n = queueChunkCount(c);
       for (let i: u32 = 0; i < n; i++) {
