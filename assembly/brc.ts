@@ -43,7 +43,7 @@
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { breakerRequest, BRK_EXPLICIT_MERGE } from "./breaker";
 import { curThread, curTid } from "./current";
-import { DP_BRC_QUEUED, DP_BRC_TRY_LOADED, debugPause } from "./debug-delay";
+import { DP_BRC_QUEUED, DP_BRC_REGISTERED, DP_BRC_TRY_LOADED, debugPause } from "./debug-delay";
 import { chunkFree, chunkNew } from "./delayed-free";
 import { EREFCOUNT } from "./errors";
 import { BRC_BUCKETS, C_ITEMS, C_NEXT, C_WR, CHUNK_SIZE, D_OBJECTS, IMMORTAL_LOCAL,
@@ -272,6 +272,7 @@ export function brcRegister(thread: usize): bool {
   store<u32>(thread, load<u32>(b, 4), T_BRC_NEXT);
   store<u32>(b, <u32>thread, 4);
   bucketUnlock(b);
+  debugPause(DP_BRC_REGISTERED);
   store<u32>(thread, (tid & (BRC_BUCKETS - 1)) + 1, T_BRC_BUCKET);
   return true;
 }

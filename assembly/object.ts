@@ -34,6 +34,7 @@ import { BRC_DEAD, brcDecref, brcExplicitMerge, brcIncref, brcInitOwned, brcIsOw
   brcQueueTake, brcRegister, queueChunkCount, queueChunkFree, queueChunkKeep, queueChunkItem, queueChunkNext, sharedLoad } from "./brc";
 import { breakerRequest, BRK_GC_SCHEDULED } from "./breaker";
 import { curThread, curTid } from "./current";
+import { DP_OBJ_MERGE_TAKEN, debugPause } from "./debug-delay";
 import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_OBJECT, EINVAL_SIZE, EINVAL_TYPE, ENOMEM, EREFCOUNT, EWRONG_DOMAIN, OK } from "./errors";
 import { ftFree } from "./free";
 import { heapForTag } from "./heap";
@@ -283,6 +284,7 @@ export function objMergeQueued(thread: usize, leave: bool): u32 {
   while (true) {
     let c = brcQueueTake(thread, leave);
     if (c == 0) return merged;
+    debugPause(DP_OBJ_MERGE_TAKEN);
     while (c != 0) {
       const n = queueChunkCount(c);
       for (let i: u32 = 0; i < n; i++) {
