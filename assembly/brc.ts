@@ -45,8 +45,9 @@ import { breakerRequest, BRK_EXPLICIT_MERGE } from "./breaker";
 import { curThread, curTid } from "./current";
 import { DP_BRC_QUEUED, DP_BRC_REGISTERED, DP_BRC_TRY_LOADED, debugPause } from "./debug-delay";
 import { chunkFree, chunkNew } from "./delayed-free";
-import { EREFCOUNT } from "./errors";
-import { BRC_BUCKETS, C_ITEMS, C_NEXT, C_WR, CHUNK_SIZE, D_OBJECTS, IMMORTAL_LOCAL,
+import { EREFCOUNT, OK } from "./errors";
+import { stwIsRequester, stwStart, stwStopTimed } from "./stop-the-world";
+import { BRC_BUCKET_SIZE, BRC_BUCKETS, C_ITEMS, C_NEXT, C_WR, CHUNK_SIZE, D_OBJECTS, IMMORTAL_LOCAL,
   O_LOCAL, O_SHARED, O_TID, OR_BUCKETS, T_BRC_BUCKET, T_BRC_NEXT, T_BRC_QUEUE, T_DOMAIN, T_OBJ_QUEUED,
   T_SERIAL } from "./layout";
 
@@ -180,12 +181,15 @@ export function brcDecrefShared(o: usize): i32 {
       const next = s - SH_ONE;
       if (sharedCas(o, s, next)) return next == <i32>SH_MERGED ? BRC_DEAD : BRC_ALIVE;
     } else if (flags != SH_QUEUED && shCount(s) <= 0) {
-      if (sharedCas(o, s, <i32>SH_QUEUED)) return brcQueue(o);
+      const rc = brcQueue(o, s);
+      if (rc != BRC_RETRY) return rc;
     } else {
       if (sharedCas(o, s, s - SH_ONE)) return BRC_ALIVE;
     }
   }
 }
+
+const BRC_RETRY: i32 = 2;
 
 /**
  * Fold the local count and `extra` into the shared word, which becomes MERGED
@@ -195,6 +199,7 @@ export function brcDecrefShared(o: usize): i32 {
  */
 export function brcExplicitMerge(o: usize, extra: i32): i32 {
   const local = loadAcquire(o + O_LOCAL);
+  if (local == IMMORTAL_LOCAL) return 1;   // made immortal while queued: it stays so, nothing to merge
   storeRelease(o + O_LOCAL, 0);
   storeRelease(o + O_TID, 0);
   while (true) {
@@ -238,9 +243,21 @@ export function brcShare(o: usize): void {
 
 // ---- The merge queue -------------------------------------------------------------------
 
+// A bucket (BRC_BUCKET_SIZE bytes): {lock, threads, pending, pad}. `pending` is
+// the object its lock holder is handing over (set before the QUEUED CAS,
+// cleared after the push, all under the lock): a reap that finds a dead holder
+// finishes the hand-off (brcReleaseDead).
+const B_LOCK: usize = 0;
+const B_THREADS: usize = 4;
+const B_PENDING: usize = 8;
+
+// @ts-ignore: decorator
+@inline function bucketAt(domain: usize, index: u32): usize {
+  return <usize>load<u32>(domain, D_OBJECTS) + OR_BUCKETS + <usize>index * BRC_BUCKET_SIZE;
+}
 // @ts-ignore: decorator
 @inline function bucketOf(domain: usize, tid: u32): usize {
-  return <usize>load<u32>(domain, D_OBJECTS) + OR_BUCKETS + (<usize>(tid & (BRC_BUCKETS - 1)) << 3);
+  return bucketAt(domain, tid & (BRC_BUCKETS - 1));
 }
 
 /** Take a bucket's lock (a few instructions are held under it, never a wait). */
@@ -254,7 +271,7 @@ function bucketLock(b: usize, holder: usize): void {
 
 /** The registered thread whose serial is `tid`, 0 if gone. Caller holds the bucket's lock. */
 function bucketFind(b: usize, tid: u32): usize {
-  let t = <usize>load<u32>(b + 4);
+  let t = <usize>load<u32>(b + B_THREADS);
   while (t != 0) {
     if (loadAcquire(t + T_SERIAL) == tid) return t;
     t = <usize>load<u32>(t, T_BRC_NEXT);
@@ -269,53 +286,96 @@ export function brcRegister(thread: usize): bool {
   const tid = loadAcquire(thread + T_SERIAL);
   const b = bucketOf(domain, tid);
   bucketLock(b, thread);
-  store<u32>(thread, load<u32>(b, 4), T_BRC_NEXT);
-  store<u32>(b, <u32>thread, 4);
-  bucketUnlock(b);
-  debugPause(DP_BRC_REGISTERED);
+  // The bucket first: a thread killed after linking itself is then found and
+  // unlinked by its reap (brcQueueTake), whose unlink tolerates "not listed".
   store<u32>(thread, (tid & (BRC_BUCKETS - 1)) + 1, T_BRC_BUCKET);
+  store<u32>(thread, load<u32>(b, B_THREADS), T_BRC_NEXT);
+  store<u32>(b, <u32>thread, B_THREADS);
+  debugPause(DP_BRC_REGISTERED);
+  bucketUnlock(b);
   return true;
 }
 
 /**
- * After the QUEUED transition: push `o` on its owner's queue and ask the owner
- * to merge; an owner that has gone (or a merge racing us: tid 0) leaves the
- * merge to this thread. Returns like brcDecref.
+ * The QUEUED transition (shared word `s`, count <= 0, not queued) and the hand-off
+ * of the decrement to the owner's merge queue, under the owner's bucket lock
+ * (CPython's _Py_brc_queue_object): the owner cannot leave meanwhile, and a
+ * holder killed anywhere in between leaves `pending` for its reap to finish.
+ * An owner that has gone leaves the merge to this thread; a merge racing us
+ * (tid 0 already) sends us back to the merged path. BRC_RETRY: the word changed.
  */
-function brcQueue(o: usize): i32 {
-  debugPause(DP_BRC_QUEUED);
+function brcQueue(o: usize, s: i32): i32 {
   const tid = loadAcquire(o + O_TID);
-  if (tid == 0) return brcDecrefShared(o);   // merged meanwhile: the merged path
+  if (tid == 0) return BRC_RETRY;   // merging right now: the word says MERGED in a moment
   const domain = <usize>load<u32>(curThread, T_DOMAIN);
   const b = bucketOf(domain, tid);
+  bucketLock(b, curThread);
+  storeRelease(b + B_PENDING, <u32>o);
+  if (!sharedCas(o, s, <i32>SH_QUEUED)) {
+    storeRelease(b + B_PENDING, 0);
+    bucketUnlock(b);
+    return BRC_RETRY;
+  }
+  debugPause(DP_BRC_QUEUED);
+  const owner = bucketFind(b, tid);
+  if (owner == 0) {
+    storeRelease(b + B_PENDING, 0);
+    bucketUnlock(b);
+    return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
+  }
+  if (!queuePush(domain, owner, o)) {
+    storeRelease(b + B_PENDING, 0);
+    bucketUnlock(b);
+    return brcMergeStopped(o);
+  }
+  storeRelease(b + B_PENDING, 0);
+  bucketUnlock(b);
+  storeRelease(curThread + T_OBJ_QUEUED, loadAcquire(curThread + T_OBJ_QUEUED) + 1);
+  return BRC_ALIVE;
+}
+
+/** Push `o` on `owner`'s queue and ask it to merge (caller holds the bucket lock); false: no chunk could be had. */
+function queuePush(domain: usize, owner: usize, o: usize): bool {
+  let chunk = <usize>load<u32>(owner, T_BRC_QUEUE);
+  if (chunk == 0 || load<u32>(chunk, C_WR) == QUEUE_ITEMS) {
+    const fresh = chunkNew(domain);
+    if (fresh == 0) return false;
+    store<u32>(fresh, <u32>chunk, C_NEXT);
+    store<u32>(fresh, 0, C_WR);
+    storeRelease(owner + T_BRC_QUEUE, <u32>fresh);
+    chunk = fresh;
+  }
+  const n = load<u32>(chunk, C_WR);
+  store<u32>(chunk + C_ITEMS + (<usize>n << 2), <u32>o);
+  store<u32>(chunk, n + 1, C_WR);
+  breakerRequest(owner, BRK_EXPLICIT_MERGE);
+  return true;
+}
+
+/**
+ * No chunk for the owner's queue (meta memory exhausted): CPython's fallback.
+ * With the owner paused by a stop-the-world, merge for it (-1) here. Inside a
+ * stop of our own the owner is paused already. Where no stop can be had, wait
+ * for the owner to drain its queue (a chunk comes back) and try again.
+ */
+function brcMergeStopped(o: usize): i32 {
   while (true) {
+    const requester = stwIsRequester(curThread);
+    if (requester || stwStopTimed(curThread, false, -1) == OK) {
+      const rc = brcExplicitMerge(o, -1);
+      if (!requester) stwStart(curThread, false);
+      return rc == 0 ? BRC_DEAD : BRC_ALIVE;
+    }
+    const tid = loadAcquire(o + O_TID);
+    if (tid == 0) return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
+    const domain = <usize>load<u32>(curThread, T_DOMAIN);
+    const b = bucketOf(domain, tid);
     bucketLock(b, curThread);
     const owner = bucketFind(b, tid);
-    if (owner == 0) {
-      bucketUnlock(b);
-      return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
-    }
-    let chunk = <usize>load<u32>(owner, T_BRC_QUEUE);
-    if (chunk == 0 || load<u32>(chunk, C_WR) == QUEUE_ITEMS) {
-      const fresh = chunkNew(domain);
-      if (fresh == 0) {
-        // No meta memory for a chunk: let the owner drain its queue, then retry.
-        breakerRequest(owner, BRK_EXPLICIT_MERGE);
-        bucketUnlock(b);
-        continue;
-      }
-      store<u32>(fresh, <u32>chunk, C_NEXT);
-      store<u32>(fresh, 0, C_WR);
-      store<u32>(owner, <u32>fresh, T_BRC_QUEUE);
-      chunk = fresh;
-    }
-    const n = load<u32>(chunk, C_WR);
-    store<u32>(chunk + C_ITEMS + (<usize>n << 2), <u32>o);
-    store<u32>(chunk, n + 1, C_WR);
-    breakerRequest(owner, BRK_EXPLICIT_MERGE);
+    const pushed = owner != 0 && queuePush(domain, owner, o);
     bucketUnlock(b);
-    storeRelease(curThread + T_OBJ_QUEUED, loadAcquire(curThread + T_OBJ_QUEUED) + 1);
-    return BRC_ALIVE;
+    if (owner == 0) return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
+    if (pushed) return BRC_ALIVE;
   }
 }
 
@@ -329,11 +389,11 @@ const QUEUE_ITEMS: u32 = (CHUNK_SIZE - <u32>C_ITEMS) >> 2;   // 1020
 export function brcQueueTake(thread: usize, leave: bool): usize {
   const bucket = load<u32>(thread, T_BRC_BUCKET);
   if (bucket == 0) return 0;
-  const b = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS) + OR_BUCKETS + (<usize>(bucket - 1) << 3);
+  const b = bucketAt(<usize>load<u32>(thread, T_DOMAIN), bucket - 1);
   bucketLock(b, curThread != 0 ? curThread : 1);
   const chunks = <usize>swapAcqRel(thread + T_BRC_QUEUE, 0);
   if (chunks == 0 && leave) {
-    let at = b + 4;   // the link that points at `thread`
+    let at = b + B_THREADS;   // the link that points at `thread`
     while (load<u32>(at) != 0 && <usize>load<u32>(at) != thread) at = <usize>load<u32>(at) + T_BRC_NEXT;
     if (load<u32>(at) != 0) store<u32>(at, load<u32>(thread, T_BRC_NEXT));
     store<u32>(thread, 0, T_BRC_NEXT);
@@ -362,7 +422,7 @@ export function queueChunkFree(thread: usize, c: usize): void {
  */
 export function queueChunkKeep(thread: usize, c: usize): void {
   const bucket = load<u32>(thread, T_BRC_BUCKET);
-  const b = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS) + OR_BUCKETS + (<usize>(bucket - 1) << 3);
+  const b = bucketAt(<usize>load<u32>(thread, T_DOMAIN), bucket - 1);
   store<u32>(c, 0, C_NEXT);
   store<u32>(c, 0, C_WR);
   bucketLock(b, thread);
@@ -372,8 +432,32 @@ export function queueChunkKeep(thread: usize, c: usize): void {
   if (!kept) queueChunkFree(thread, c);
 }
 
-/** A reaped thread died holding bucket locks: release them (its list edits are trusted as they are). */
-export function brcReleaseDead(thread: usize): void {
-  const base = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS) + OR_BUCKETS;
-  for (let i: u32 = 0; i < BRC_BUCKETS; i++) casAcqRel(base + (<usize>i << 3), <u32>thread, 0);
+/**
+ * A reaped thread died holding a bucket lock: finish its hand-off, if it was in
+ * one, and release the lock (its list edits are trusted as they are). Only the
+ * lock holder makes an object QUEUED, so a pending object that reads QUEUED and
+ * is not the last item of its owner's queue was marked by the dead thread and
+ * never pushed: it is pushed now (or merged, its owner gone).
+ */
+export function brcReleaseDead(thread: usize): usize {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  let orphan: usize = 0;
+  for (let i: u32 = 0; i < BRC_BUCKETS; i++) {
+    const b = bucketAt(domain, i);
+    if (loadAcquire(b + B_LOCK) != <u32>thread) continue;
+    const o = <usize>loadAcquire(b + B_PENDING);
+    if (o != 0 && shFlags(sharedLoad(o)) == SH_QUEUED) {
+      const owner = bucketFind(b, loadAcquire(o + O_TID));
+      if (owner == 0) orphan = o;   // its owner has gone: the reap merges it (object.ts objThreadLeave)
+      else {
+        const c = <usize>load<u32>(owner, T_BRC_QUEUE);
+        const n = c != 0 ? load<u32>(c, C_WR) : 0;
+        const last = n != 0 ? <usize>load<u32>(c + C_ITEMS + (<usize>(n - 1) << 2)) : 0;
+        if (last != o && !queuePush(domain, owner, o)) orphan = o;
+      }
+    }
+    storeRelease(b + B_PENDING, 0);
+    casAcqRel(b + B_LOCK, <u32>thread, 0);
+  }
+  return orphan;
 }

@@ -50,7 +50,7 @@ import { chunkFree, chunkNew, delayedProcess } from "./delayed-free";
 import { EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
-import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizing } from "./object";
+import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing } from "./object";
 import { unitOf, unitState } from "./os";
 import { blockIndex, blockNext, hugeBlockPage, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { segmentOf, sliceRecord } from "./segment";
@@ -451,6 +451,7 @@ export function gcCollect(): i32 {
   // The world runs: objects that died in the pause, then finalizers.
   decrefLater(domain);
   inFinalizers = true;
+  objFinalizeBegin();
   let o = garbage;
   while (o != 0) {
     const next = link(o);
@@ -465,6 +466,7 @@ export function gcCollect(): i32 {
     o = next;
   }
   inFinalizers = false;
+  objFinalizeEnd();
 
   // Pause 2: what the finalizers made reachable leaves the list.
   if (resFinalized != 0) {
@@ -649,6 +651,7 @@ export function gcSweepAll(): i32 {
   startWorld(t0);
   decrefLater(domain);
   inFinalizers = true;
+  objFinalizeBegin();
   let o = garbage;
   while (o != 0) {
     const next = link(o);
@@ -663,6 +666,7 @@ export function gcSweepAll(): i32 {
     o = next;
   }
   inFinalizers = false;
+  objFinalizeEnd();
   let freed: u32 = 0;
   o = garbage;
   garbage = 0;
@@ -687,6 +691,22 @@ export function gcSweepAll(): i32 {
 }
 
 // ---- Heap info ------------------------------------------------------------------------------
+
+// The fields of ft_gc_get / ft_gc_set (abi/gc.ts).
+// @abi-begin gc-fields
+export const GF_ENABLED: u32 = 0;       // 1 / 0 (automatic collections)
+export const GF_AUTO: u32 = 1;          // 1 / 0: the young-object policy
+export const GF_THRESHOLD: u32 = 2;     // bytes (0: off)
+export const GF_ZERO_TAGS: u32 = 3;     // bit per tag
+export const GF_AUTO_MIN: u32 = 4;      // young objects
+export const GF_COLLECTIONS: u32 = 5;   // read only from here on
+export const GF_COLLECTED: u32 = 6;
+export const GF_LAST_PAUSE: u32 = 7;
+export const GF_MAX_PAUSE: u32 = 8;
+export const GF_ALLOCATED: u32 = 9;
+export const GF_YOUNG: u32 = 10;
+export const GF_LONG_LIVED: u32 = 11;
+// @abi-end
 
 // @abi-begin gc-info
 export const GI_TOTAL: u32 = 0;

@@ -477,21 +477,22 @@ export const DOMAIN_SIZE: u32 = 512;
 //   +32   queued       u32 atomic
 //   +36   merged       u32 atomic
 //   +40   unfinal      u32 atomic
-//   +64   buckets[64]  {lock u32 atomic (0 or the holder's thread record), threads u32 (lock)}:
-//                      the merge-queue table, keyed by owner serial % 64 (brc.ts)
+//   +64   buckets[64]  {lock u32 atomic (0 or the holder's thread record), threads u32 (lock),
+//                      pending u32 (lock: the object the holder is handing over), pad}: the
+//                      merge-queue table, keyed by owner serial % 64 (brc.ts)
 //   The cycle collector (gc.ts):
-//   +576  gcCollecting u32 atomic  0, or the collecting thread (CAS 0 -> thread: one collection at a time)
-//   +580  gcFlags      u32 atomic  GCF_* (gc.ts): disabled, automatic policy
-//   +584  gcThreshold  u32 atomic  bytes allocated on GC tags that schedule a collection (0: off)
-//   +588  zeroTags     u32 atomic  bit per tag whose raw allocations are zeroed (GC tags by default)
-//   +592  gcAllocated  u64 atomic  GC-tag block bytes allocated since the last collection (flushed by threads)
-//   +600  gcYoung      u32 atomic  GC objects made since the last collection (flushed likewise)
-//   +604  gcLongLived  u32 atomic  GC objects that survived the last collection
-//   +608  gcCount      u32 atomic  collections
-//   +612  gcAutoMin    u32 atomic  the automatic policy's young-object threshold (2000)
-//   +616  gcCollected  u64 atomic  GC objects ever collected
-//   +624  gcLastPause  f64 atomic  ms the world was stopped by the last collection (both pauses)
-//   +632  gcMaxPause   f64 atomic  the longest such
+//   +1088 gcCollecting u32 atomic  0, or the collecting thread (CAS 0 -> thread: one collection at a time)
+//   +1092 gcFlags      u32 atomic  GCF_* (gc.ts): disabled, automatic policy
+//   +1096 gcThreshold  u32 atomic  bytes allocated on GC tags that schedule a collection (0: off)
+//   +1100 zeroTags     u32 atomic  bit per tag whose raw allocations are zeroed (GC tags by default)
+//   +1104 gcAllocated  u64 atomic  GC-tag block bytes allocated since the last collection (flushed by threads)
+//   +1112 gcYoung      u32 atomic  GC objects made since the last collection (flushed likewise)
+//   +1116 gcLongLived  u32 atomic  GC objects that survived the last collection
+//   +1120 gcCount      u32 atomic  collections
+//   +1124 gcAutoMin    u32 atomic  the automatic policy's young-object threshold (2000)
+//   +1128 gcCollected  u64 atomic  GC objects ever collected
+//   +1136 gcLastPause  f64 atomic  ms the world was stopped by the last collection (both pauses)
+//   +1144 gcMaxPause   f64 atomic  the longest such
 export const OR_TYPE_LOCK: usize = 0;
 export const OR_TYPE_TABLE: usize = 4;
 export const OR_TYPE_COUNT: usize = 8;
@@ -501,22 +502,22 @@ export const OR_QUEUED: usize = 32;
 export const OR_MERGED: usize = 36;
 export const OR_UNFINAL: usize = 40;
 export const OR_BUCKETS: usize = 64;
-export const OR_GC_COLLECTING: usize = 576;
-export const OR_GC_FLAGS: usize = 580;
-export const OR_GC_THRESHOLD: usize = 584;
-export const OR_ZERO_TAGS: usize = 588;
-export const OR_GC_ALLOCATED: usize = 592;
-export const OR_GC_YOUNG: usize = 600;
-export const OR_GC_LONG_LIVED: usize = 604;
-export const OR_GC_COUNT: usize = 608;
-export const OR_GC_AUTO_MIN: usize = 612;
-export const OR_GC_COLLECTED: usize = 616;
-export const OR_GC_LAST_PAUSE: usize = 624;
-export const OR_GC_MAX_PAUSE: usize = 632;
+export const OR_GC_COLLECTING: usize = 1088;
+export const OR_GC_FLAGS: usize = 1092;
+export const OR_GC_THRESHOLD: usize = 1096;
+export const OR_ZERO_TAGS: usize = 1100;
+export const OR_GC_ALLOCATED: usize = 1104;
+export const OR_GC_YOUNG: usize = 1112;
+export const OR_GC_LONG_LIVED: usize = 1116;
+export const OR_GC_COUNT: usize = 1120;
+export const OR_GC_AUTO_MIN: usize = 1124;
+export const OR_GC_COLLECTED: usize = 1128;
+export const OR_GC_LAST_PAUSE: usize = 1136;
+export const OR_GC_MAX_PAUSE: usize = 1144;
 export const BRC_BUCKET_SHIFT: u32 = 6;
 export const BRC_BUCKETS: u32 = 1 << BRC_BUCKET_SHIFT;          // 64
-export const BRC_BUCKET_SIZE: usize = 8;
-export const OBJECT_RECORD_SIZE: u32 = 640;
+export const BRC_BUCKET_SIZE: usize = 16;
+export const OBJECT_RECORD_SIZE: u32 = 1152;
 
 // ---- Type record (meta, variable size; type.ts) ----------------------------------
 //

@@ -34,7 +34,7 @@ import { A_HEAP, A_NONE, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, A
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
 import { brcReleaseDead } from "./brc";
-import { objMergeQueued, objThreadLeave } from "./object";
+import { objMergeQueued, objSetReapOrphan, objThreadLeave } from "./object";
 import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
@@ -281,7 +281,7 @@ export function threadReap(thread: usize): i32 {
   casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
-  brcReleaseDead(thread);
+  objSetReapOrphan(brcReleaseDead(thread));
   typeReleaseDead(domain, thread);
   // The locks of its innermost critical section, if it was inside one while attached.
   const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;

@@ -64,6 +64,9 @@ let finalizeAllowed: bool = true;
 /** Finalizers of this instance running now (a collection may not start inside one). */
 let finalizing: i32 = 0;
 export function objFinalizing(): bool { return finalizing != 0; }
+/** Bracket finalizer calls made elsewhere (gc.ts): no collection, exit or detach of this thread inside. */
+export function objFinalizeBegin(): void { finalizing++; }
+export function objFinalizeEnd(): void { finalizing--; }
 
 // @abi-begin finalize-why
 export const FIN_REFCOUNT: u32 = 0;   // env.finalize: the object's count reached zero
@@ -282,6 +285,7 @@ function objFinalize(o: usize): bool {
 export function objMergeQueued(thread: usize, leave: bool): u32 {
   let merged: u32 = 0;
   while (true) {
+    const before = merged;
     let c = brcQueueTake(thread, leave);
     if (c == 0) return merged;
     debugPause(DP_OBJ_MERGE_TAKEN);
@@ -297,10 +301,14 @@ export function objMergeQueued(thread: usize, leave: bool): u32 {
       else queueChunkFree(thread, c);
       c = next;
     }
-    storeRelease(thread + T_OBJ_MERGED, loadAcquire(thread + T_OBJ_MERGED) + merged);
+    storeRelease(thread + T_OBJ_MERGED, loadAcquire(thread + T_OBJ_MERGED) + (merged - before));
     if (!leave) return merged;
   }
 }
+
+/** A reaped thread's decrement it had marked QUEUED for an owner that has gone (brc.ts brcReleaseDead): merged by the reap. */
+let reapOrphan: usize = 0;
+export function objSetReapOrphan(o: usize): void { reapOrphan = o; }
 
 /**
  * Exit or reap of `thread` (current on this instance): its queue merged, the
@@ -309,6 +317,11 @@ export function objMergeQueued(thread: usize, leave: bool): u32 {
  */
 export function objThreadLeave(thread: usize, reaping: bool): void {
   finalizeAllowed = !reaping;
+  if (reapOrphan != 0) {
+    const o = reapOrphan;
+    reapOrphan = 0;
+    if (brcExplicitMerge(o, -1) == 0) objDealloc(o);
+  }
   objMergeQueued(thread, true);
   finalizeAllowed = true;
   const or = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS);

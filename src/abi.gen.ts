@@ -9,21 +9,6 @@
 /** @internal */ export const AI_LOCK_HOLDER = 3; // thread record holding the pool lock (0 = free)
 /** @internal */ export const ABI_ABANDON_INFO = { AI_SEGMENTS, AI_FREED, AI_RECLAIMED, AI_LOCK_HOLDER } as const;
 
-// gc-fields (assembly/abi/gc.ts)
-/** @internal */ export const GF_ENABLED = 0; // 1 / 0 (automatic collections)
-/** @internal */ export const GF_AUTO = 1; // 1 / 0: the young-object policy
-/** @internal */ export const GF_THRESHOLD = 2; // bytes (0: off)
-/** @internal */ export const GF_ZERO_TAGS = 3; // bit per tag
-/** @internal */ export const GF_AUTO_MIN = 4; // young objects
-/** @internal */ export const GF_COLLECTIONS = 5; // read only from here on
-/** @internal */ export const GF_COLLECTED = 6;
-/** @internal */ export const GF_LAST_PAUSE = 7;
-/** @internal */ export const GF_MAX_PAUSE = 8;
-/** @internal */ export const GF_ALLOCATED = 9;
-/** @internal */ export const GF_YOUNG = 10;
-/** @internal */ export const GF_LONG_LIVED = 11;
-/** @internal */ export const ABI_GC_FIELDS = { GF_ENABLED, GF_AUTO, GF_THRESHOLD, GF_ZERO_TAGS, GF_AUTO_MIN, GF_COLLECTIONS, GF_COLLECTED, GF_LAST_PAUSE, GF_MAX_PAUSE, GF_ALLOCATED, GF_YOUNG, GF_LONG_LIVED } as const;
-
 // runtime (assembly/abi/runtime.ts)
 /** @internal */ export const ABI_VERSION = 1;
 /** @internal */ export const ABI_RUNTIME = { ABI_VERSION } as const;
@@ -128,6 +113,21 @@
 /** @internal */ export const GR_PAUSE_MS = 5;
 /** @internal */ export const GR_UNFINALIZED = 6;
 /** @internal */ export const ABI_GC_RESULT = { GR_COLLECTED, GR_FINALIZED, GR_RESURRECTED, GR_ERRORS, GR_FREED_OTHER, GR_PAUSE_MS, GR_UNFINALIZED } as const;
+
+// gc-fields (assembly/gc.ts)
+/** @internal */ export const GF_ENABLED = 0; // 1 / 0 (automatic collections)
+/** @internal */ export const GF_AUTO = 1; // 1 / 0: the young-object policy
+/** @internal */ export const GF_THRESHOLD = 2; // bytes (0: off)
+/** @internal */ export const GF_ZERO_TAGS = 3; // bit per tag
+/** @internal */ export const GF_AUTO_MIN = 4; // young objects
+/** @internal */ export const GF_COLLECTIONS = 5; // read only from here on
+/** @internal */ export const GF_COLLECTED = 6;
+/** @internal */ export const GF_LAST_PAUSE = 7;
+/** @internal */ export const GF_MAX_PAUSE = 8;
+/** @internal */ export const GF_ALLOCATED = 9;
+/** @internal */ export const GF_YOUNG = 10;
+/** @internal */ export const GF_LONG_LIVED = 11;
+/** @internal */ export const ABI_GC_FIELDS = { GF_ENABLED, GF_AUTO, GF_THRESHOLD, GF_ZERO_TAGS, GF_AUTO_MIN, GF_COLLECTIONS, GF_COLLECTED, GF_LAST_PAUSE, GF_MAX_PAUSE, GF_ALLOCATED, GF_YOUNG, GF_LONG_LIVED } as const;
 
 // gc-info (assembly/gc.ts)
 /** @internal */ export const GI_TOTAL = 0;

@@ -67,6 +67,9 @@ export class FinalizerTable {
         else this.onError(e, o >>> 0);
       } catch { /* the deallocation must go on */ }
       return 2;
+    } finally {
+      // The deallocation goes on as `t`: a finalizer that used another thread of this JS thread switched away.
+      if (rt.current !== t) t.makeCurrent();
     }
   }
 }
@@ -89,6 +92,7 @@ export function defineType(t: ThreadCore, rt: Runtime, domain: number, spec: Obj
   if (bytes.length > TYPE_NAME_MAX) throw new FtheapError(ErrorCode.EINVAL_ARG, `name: at most ${TYPE_NAME_MAX} UTF-8 bytes`);
   if (size >>> 0 !== size || size > TYPE_SIZE_MAX) throw new FtheapError(ErrorCode.EINVAL_SIZE, `size ${size}`);
   if (finalize !== undefined && typeof finalize !== 'function') throw new FtheapError(ErrorCode.EINVAL_ARG, 'finalize: a function');
+  if (spec.refOffsets !== undefined && !Array.isArray(spec.refOffsets)) throw new FtheapError(ErrorCode.EINVAL_ARG, 'refOffsets: an array of payload offsets');
   const refs = [...(spec.refOffsets ?? [])].sort((a, b) => a - b);
   if (refs.length > TYPE_REFS_MAX) throw new FtheapError(ErrorCode.EINVAL_ARG, `at most ${TYPE_REFS_MAX} reference offsets`);
   for (let i = 0; i < refs.length; i++) {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Checkpoint, Runtime } from '../src/index.ts';
 import { DP_BRC_QUEUED, DP_BRC_TRY_LOADED, O_TID } from '../src/abi.gen.ts';
-import { Peer, until, useHarness, within } from './fixtures/harness.ts';
+import { Peer, pendingAfter, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 
 useHarness();
@@ -179,7 +179,7 @@ describe('owners that leave', () => {
     expect(await b.call<number>('finalized')).toBe(20);
   }, TEST_TIMEOUT);
 
-  it('a decref that queues to an owner exiting meanwhile merges by itself (forced: paused after QUEUED)', async () => {
+  it('an owner cannot leave between a decref\'s QUEUED and its push (forced: paused after QUEUED, under the bucket lock)', async () => {
     const { rt, t, d, peers: [a, b] } = await world(2);
     const f = pauseFlag(rt, t.alloc(8));
     t.detach();
@@ -189,11 +189,13 @@ describe('owners that leave', () => {
     await b.call('pauseAt', DP_BRC_QUEUED, f.addr, 1);
     const dec = b.call('decref', 0, o);
     await until(f.paused, 10_000, 'b set QUEUED');
-    await a.call('exit', 0);                                   // leaves before b looks it up: a's queue is empty
+    const exit = a.call('exit', 0);                            // unregistering needs b's bucket lock: it waits
+    expect(await pendingAfter(exit, 200)).toBe(true);
     f.release();
     await within(dec, 10_000, 'b\'s decref');
-    expect(d.stats().objects.merged).toBe(0);                  // nobody merged a queue...
-    expect(tidOf(rt, o)).toBe(0);                              // ...b merged for the gone owner
+    await within(exit, 10_000, 'a\'s exit');
+    expect(d.stats().objects).toMatchObject({ queued: 1, merged: 1 });   // pushed to a, merged by a's exit
+    expect(tidOf(rt, o)).toBe(0);
     expect(await b.call<number>('refcount', 0, o)).toBe(1);    // a's own reference, now in the shared word
     await b.call('decref', 0, o);
     expect(d.stats().objects).toMatchObject({ created: 1, deallocated: 1 });

@@ -1,6 +1,13 @@
 // review-objects.test.ts — review 11 (issue 11: objects, biased reference
-// counting): one reproducer per defect found. Each test FAILS on the code as
-// reviewed; its comment gives the interleaving and the correct behaviour.
+// counting): one reproducer per defect found. Each test failed on the code as
+// reviewed (c4ccf71's parent); its comment gives the interleaving and the correct
+// behaviour, which the fixes that followed implement: an immortal object's
+// merge changes nothing; `merged` counts each take once; exit and detach are
+// refused inside a finalizer (EINVAL_STATE) and the facade puts the
+// finalizer's thread back as current; the QUEUED transition and the push happen
+// under the owner's bucket lock with the object in the bucket's `pending` word,
+// which a reap of a dead holder finishes; no chunk for a queue falls back to a
+// stop-the-world merge; a thread records its bucket before linking itself.
 // Debug build with real workers and pause points (assembly/debug-delay.ts:
 // DP_BRC_QUEUED, and DP_OBJ_MERGE_TAKEN / DP_BRC_REGISTERED added for this
 // review), except R8, which needs the release build (the debug fill hides it).
@@ -247,7 +254,7 @@ describe('review 11: objects and biased reference counting', () => {
     await b.terminate();
     d.reap(bid);
     // The reaped thread is in no bucket list any more.
-    const bucket = u32At(rt, d.id + D_OBJECTS) + OR_BUCKETS + (sa & 63) * 8;
+    const bucket = u32At(rt, d.id + D_OBJECTS) + OR_BUCKETS + (sa & 63) * 16;   // BRC_BUCKET_SIZE
     const listed: number[] = [];
     for (let th = u32At(rt, bucket + 4), n = 0; th !== 0 && n < 16; th = u32At(rt, th + T_BRC_NEXT), n++) listed.push(th);
     expect.soft(listed).not.toContain(bid);                // fails: still listed

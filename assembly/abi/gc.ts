@@ -6,7 +6,8 @@ import { loadAcquire, loadAcquire64, storeRelease } from "../atomics";
 import { curThread } from "../current";
 import { domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, ENOT_LOCKED, OK } from "../errors";
-import { gcCollect, gcFlagSet, gcInfo, gcInfoScan, gcLock, gcResult, gcSweepAll, gcUnlock } from "../gc";
+import { GF_ALLOCATED, GF_AUTO, GF_AUTO_MIN, GF_COLLECTED, GF_COLLECTIONS, GF_ENABLED, GF_LAST_PAUSE, GF_LONG_LIVED,
+  GF_MAX_PAUSE, GF_THRESHOLD, GF_YOUNG, GF_ZERO_TAGS, gcCollect, gcFlagSet, gcInfo, gcInfoScan, gcLock, gcResult, gcSweepAll, gcUnlock } from "../gc";
 import { GCF_AUTO, GCF_DISABLED } from "../object";
 import { D_OBJECTS, OR_GC_ALLOCATED, OR_GC_AUTO_MIN, OR_GC_COLLECTED, OR_GC_COUNT, OR_GC_FLAGS, OR_GC_LAST_PAUSE,
   OR_GC_LONG_LIVED, OR_GC_MAX_PAUSE, OR_GC_THRESHOLD, OR_GC_YOUNG, OR_ZERO_TAGS, T_GC_LOCK } from "../layout";
@@ -61,20 +62,6 @@ export function ft_gc_lock_depth(): i32 {
   return <i32>load<u32>(curThread, T_GC_LOCK);
 }
 
-// @abi-begin gc-fields
-export const GF_ENABLED: u32 = 0;       // 1 / 0 (automatic collections)
-export const GF_AUTO: u32 = 1;          // 1 / 0: the young-object policy
-export const GF_THRESHOLD: u32 = 2;     // bytes (0: off)
-export const GF_ZERO_TAGS: u32 = 3;     // bit per tag
-export const GF_AUTO_MIN: u32 = 4;      // young objects
-export const GF_COLLECTIONS: u32 = 5;   // read only from here on
-export const GF_COLLECTED: u32 = 6;
-export const GF_LAST_PAUSE: u32 = 7;
-export const GF_MAX_PAUSE: u32 = 8;
-export const GF_ALLOCATED: u32 = 9;
-export const GF_YOUNG: u32 = 10;
-export const GF_LONG_LIVED: u32 = 11;
-// @abi-end
 
 /** Field GF_* of domain `d` (f64), or -code. */
 export function ft_gc_get(d: usize, field: u32): f64 {

@@ -7,6 +7,7 @@
 // enter another thread here (that one would wait, SUSPENDED, for the requester
 // that waits for it): EINVAL_STATE (issue 10, items 5 and 7).
 
+import { objFinalizing } from "../object";
 import { loadAcquire } from "../atomics";
 import { curThread, instanceId } from "../current";
 import { domainDefault, domainIsValid } from "../domain";
@@ -82,6 +83,7 @@ export function ft_thread_enter_timed(thread: usize, timeoutMs: f64): i32 {
 /** Detach the current thread (it keeps its heaps; ft_thread_enter attaches it again). */
 export function ft_thread_detach(): i32 {
   if (curThread == 0) return fail(ENOT_ATTACHED);
+  if (objFinalizing()) return fail(EINVAL_STATE);   // a finalizer's deallocation needs its thread
   threadDetach(curThread);
   return OK;
 }
@@ -90,6 +92,7 @@ export function ft_thread_detach(): i32 {
 export function ft_thread_exit(): i32 {
   if (curThread == 0) return fail(ENOT_ATTACHED);
   if (stwIsRequester(curThread) || stwRequestingHere() != 0) return fail(EINVAL_STATE);   // its stop would never end
+  if (objFinalizing()) return fail(EINVAL_STATE);   // inside a finalizer: the deallocation needs its thread
   threadExit(curThread);
   return OK;
 }
