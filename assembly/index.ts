@@ -15,3 +15,4 @@ export * from "./abi/stats";
 export * from "./abi/shared-list";
 export * from "./abi/shared-map";
 export * from "./abi/object";
+export * from "./abi/pystack";

@@ -33,6 +33,8 @@ export const ErrorCode = {
   EREFCOUNT: 'EREFCOUNT',
   EINVAL_OBJECT: 'EINVAL_OBJECT',
   EINVAL_TYPE: 'EINVAL_TYPE',
+  ENOT_LIFO: 'ENOT_LIFO',
+  ESTACK_EXHAUSTED: 'ESTACK_EXHAUSTED',
   EINTERNAL: 'EINTERNAL',
   EASSERT: 'EASSERT',
 } as const;
@@ -72,6 +74,8 @@ const MESSAGES: Record<ErrorCode, string> = {
   EREFCOUNT: 'reference count error: a decref of an object whose count is already zero',
   EINVAL_OBJECT: 'invalid object: not a live object of this domain (another block, or one already deallocated)',
   EINVAL_TYPE: 'invalid type: no such type in this domain, or the name was defined with another layout',
+  ENOT_LIFO: 'not LIFO: a pystack free needs the start of a live pystack block of this thread (not another thread\'s, not an interior pointer, not a block already released); nothing was freed',
+  ESTACK_EXHAUSTED: 'pystack exhausted: the allocation does not fit in this thread\'s pystack (attach with a larger stackBytes); nothing was allocated',
   EINTERNAL: 'internal error: the core returned a code the facade does not know (a bug in ftheap)',
   EASSERT: 'an internal assert of the core failed (debug build): the shared state is inconsistent (a bug in ftheap or memory corruption)',
 };
