@@ -14,7 +14,7 @@
 // facade turns the trap into FtheapError EASSERT naming the code (src/runtime.ts).
 //
 // Thread-local except R_ASSERT_FIRST (CAS 0 -> code, never reset).
-// See also: the validators in page.ts, heap.ts, segment.ts, os.ts, thread.ts, qsbr-slots.ts.
+// See also: the validators in page.ts, heap.ts, segment.ts, os.ts, thread.ts, qsbr-slots.ts, pystack.ts.
 
 import { casAcqRel } from "./atomics";
 import { ROOT, R_ASSERT_FIRST } from "./layout";
@@ -41,6 +41,7 @@ export const A_OWNER: u32 = 7;           // a heap's owner is not the calling th
 export const A_STATE: u32 = 8;           // a thread in a state the call cannot be in
 export const A_PAGE_NOT_EMPTY: u32 = 9;  // a page freed (or held) with blocks in use
 export const A_QSBR: u32 = 10;           // a QSBR sequence out of order (seq ahead of wrSeq, even seq)
+export const A_PYSTACK: u32 = 11;        // pystackIsValid: use = top + 4 x count <= size <= cap, index ascending
 // @abi-end
 
 let assertCode: u32 = 0;

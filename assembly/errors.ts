@@ -27,6 +27,8 @@ export const EBUSY: i32 = 19;          // the domain still has threads that have
 export const EREFCOUNT: i32 = 20;      // a decref below zero (the object's count is zero already)
 export const EINVAL_OBJECT: i32 = 21;  // not a live object (a block of another tag, or deallocated)
 export const EINVAL_TYPE: i32 = 22;    // no such type, or a name defined with another layout
+export const ENOT_LIFO: i32 = 23;      // a pystack free of anything but a live block start of this thread
+export const ESTACK_EXHAUSTED: i32 = 24;   // a pystack allocation that does not fit; nothing changed
 export const EHEAP_LOCKED: i32 = 25;   // a GC allocation or collection while this thread holds the heap lock
 // @abi-end
 

@@ -53,6 +53,7 @@ import { hostFinalize, nowMs } from "./host";
 import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing } from "./object";
 import { unitOf, unitState } from "./os";
 import { blockIndex, blockNext, hugeBlockPage, normalBlockPage, xtfBlock, xtfLoad } from "./page";
+import { pystackLive } from "./pystack";
 import { segmentOf, sliceRecord } from "./segment";
 import { stwStart, stwStopTimed } from "./stop-the-world";
 import { typeFlags, typeRecord, typeRef, typeRefCount } from "./type";
@@ -389,8 +390,9 @@ function scanPystacks(domain: usize): void {
   while (t != 0) {
     const st = loadAcquire(t + T_STATE);
     if (st != THREAD_EXITED && st != THREAD_FREE) {
-      const top = pystackLiveTop(t);
-      for (let p = pystackLiveBase(t); p < top; p += 4) {
+      const live = pystackLive(t);   // end << 32 | start, 0: empty
+      const top = <usize>(live >> 32);
+      for (let p = <usize>(live & 0xFFFFFFFF); p < top; p += 4) {
         const w = <usize>load<u32>(p);
         if (w != 0 && inSet(w)) gcRefsAdd(w, 1);
       }
@@ -398,10 +400,6 @@ function scanPystacks(domain: usize): void {
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);
   }
 }
-
-// The live part of a thread's pystack: [base, top). (Until the pystack lands: empty.)
-function pystackLiveBase(thread: usize): usize { return 0; }
-function pystackLiveTop(thread: usize): usize { return 0; }
 
 // ---- A collection ---------------------------------------------------------------------------
 

@@ -16,3 +16,4 @@ export * from "./abi/shared-list";
 export * from "./abi/shared-map";
 export * from "./abi/object";
 export * from "./abi/gc";
+export * from "./abi/pystack";

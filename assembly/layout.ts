@@ -96,7 +96,9 @@ export const R_MAX_PAGES: usize = 12;
 export const R_COMMITTED: usize = 16;
 export const R_PEAK: usize = 24;
 export const R_META_LOCK: usize = 32;
-export const R_META_BUMP: usize = 36;
+// @abi-begin meta
+export const R_META_BUMP: usize = 36;   // tests read it: meta memory in use, in 64 B granules
+// @abi-end
 export const R_META_END: usize = 40;
 // @abi-begin root-fields
 export const R_ASSERT_FIRST: usize = 44;
@@ -297,6 +299,16 @@ export const HEAP_SIZE: u32 = 1152;
 //   +324  stwBlockers[15] u32 owner  ... their records (the first STW_BLOCKERS_MAX); read by the facade
 //   +384  dfOldest     u64 atomic  owner writes the goal of its oldest queued delayed free (0 = none);
 //                                  read by Domain.blockers (delayed-free.ts)
+//   Pystack (pystack.ts): the owner's, plain, and changed only while it is attached. The collector
+//   reads base and top with the world stopped; a reap zeroes count and top (top: release store)
+//   once the record is EXITED. threadResetOwned keeps base and cap (the region stays with the record):
+//   +392  stackBase    u32 owner   the region (meta memory, 64-aligned); 0 until the first allocation
+//   +396  stackSize    u32 owner   this thread's size in bytes, set at attach; 0 = PYSTACK_DEFAULT
+//   +400  stackTop     u32 owner   bytes of the live part: the live range is [base, base + top)
+//   +404  stackHigh    u32 owner   the most bytes ever in use (top + 4 x count) since attach
+//   +408  stackCount   u32 owner   live blocks; their offsets are the index at the region's end
+//   +412  stackCap     u32 owner   the region's bytes (>= size once made)
+//   use = top + 4 x count <= size <= cap
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -353,6 +365,12 @@ export const T_STW_BLOCKERS: usize = 324;
 export const STW_BLOCKERS_MAX: u32 = 15;
 // @abi-end
 export const T_DF_OLDEST: usize = 384;
+export const T_STACK_BASE: usize = 392;
+export const T_STACK_SIZE: usize = 396;
+export const T_STACK_TOP: usize = 400;
+export const T_STACK_HIGH: usize = 404;
+export const T_STACK_COUNT: usize = 408;
+export const T_STACK_CAP: usize = 412;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;

@@ -24,13 +24,14 @@
 // frees are drained, empty pages and segments are freed (a held tag's empty pages
 // keep waiting for their goal), pending delayed frees go to the domain's queue,
 // every segment left is abandoned to the domain's pool (abandon.ts: other threads
-// free into it, collect it, adopt it), the QSBR slot is given back and the record
-// is recycled.
+// free into it, collect it, adopt it), the QSBR slot is given back, the pystack's
+// live part is dropped (its region stays with the record: pystack.ts) and the
+// record is recycled.
 //
 // Owner only: every function here runs on the thread's own instance.
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
-import { A_HEAP, A_NONE, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
+import { A_HEAP, A_NONE, A_PYSTACK, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
 import { brcReleaseDead } from "./brc";
@@ -50,6 +51,7 @@ import { mutexUnlock } from "./mutex";
 import { unitsAreValid } from "./os";
 import { segmentIsValid } from "./segment";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
+import { pystackIsValid, pystackRelease } from "./pystack";
 import { heldPagesCollect } from "./qsbr-pages";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor, stwReleaseDead } from "./stop-the-world";
@@ -216,7 +218,8 @@ export function threadExit(thread: usize): void {
 
 /**
  * What exit and reap share: offline for good, pending delayed frees to the
- * domain, heaps collected, segments abandoned, the QSBR slot given back. Runs
+ * domain, heaps collected, segments abandoned, the QSBR slot given back, the
+ * pystack's live part dropped. Runs
  * as `thread` (current on this instance). False if the record must not be reused.
  */
 function threadRelease(thread: usize, reaping: bool): bool {
@@ -236,6 +239,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
   debugPause(DP_EXIT_BEFORE_ABANDON);
   const recyclable = abandonSegments(thread);
   qsbrUnregister(thread);
+  pystackRelease(thread);   // no roots left in it; its region stays with the record
   return recyclable;
 }
 
@@ -344,7 +348,7 @@ export function domainClose(d: usize): i32 {
 
 /**
  * Run every validator that `thread` (attached, current) may run now: its heaps
- * (queues and pages) and segments, the unit pool, its domain's thread list and
+ * (queues and pages), segments and pystack, the unit pool, its domain's thread list and
  * QSBR slots, each under its lock. The first failing A_* code, or A_NONE. Any
  * build: the validators are plain functions; ASSERT_VALIDATE only decides whether
  * the slow paths call them by themselves.
@@ -360,6 +364,7 @@ export function threadValidate(thread: usize): u32 {
     seg = <usize>load<u32>(seg, SEG_NEXT);
   }
   if (seg != 0) return A_SEGMENT;   // more segments listed than counted
+  if (!pystackIsValid(thread)) return A_PYSTACK;
   spinLock(ROOT + R_OS_LOCK);
   const units = unitsAreValid();
   spinUnlock(ROOT + R_OS_LOCK);

@@ -57,7 +57,8 @@ import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
   R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
-  T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STATE, T_STW_PENDING,
+  T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STACK_BASE, T_STACK_CAP,
+  T_STATE, T_STW_PENDING,
   TAG_COUNT, THREAD_ATTACHED,
   THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
 
@@ -115,14 +116,19 @@ export function threadNew(domain: usize): usize {
 /**
  * Zero the fields a FREE record's next owner starts from, and nothing else: not
  * the state word, serial, list links (nextAll, domainNext), domain, freeNext
- * (headLock), heap pointers, stwPending (headLock; reset when listed) or breaker
- * (stored when listed). Owner only (the record is FREE and off every free list).
+ * (headLock), heap pointers, stwPending (headLock; reset when listed), breaker
+ * (stored when listed), or the pystack's region and capacity (meta memory never
+ * returns: the region stays with the record, pystack.ts). Owner only (the record
+ * is FREE and off every free list).
  */
 function threadResetOwned(thread: usize): void {
+  const stackBase = load<u32>(thread, T_STACK_BASE), stackCap = load<u32>(thread, T_STACK_CAP);
   memory.fill(thread + T_SEG_COUNT, 0, T_DOMAIN - T_SEG_COUNT);                 // segCount, segFirst, hugeCount
   memory.fill(thread + T_SPANS, 0, T_DOMAIN_NEXT - T_SPANS);                    // spans, visit cursor
   memory.fill(thread + T_CS_DEPTH, 0, T_BREAKER - T_CS_DEPTH);                  // csDepth .. (every field up to the breaker)
   memory.fill(thread + T_BREAKER + 4, 0, <usize>THREAD_SIZE - T_BREAKER - 4);   // visit bitmap, section stack, ...
+  store<u32>(thread, stackBase, T_STACK_BASE);
+  store<u32>(thread, stackCap, T_STACK_CAP);
 }
 
 // ---- Attach and detach ---------------------------------------------------------

@@ -25,7 +25,8 @@
 /** @internal */ export const A_STATE = 8; // a thread in a state the call cannot be in
 /** @internal */ export const A_PAGE_NOT_EMPTY = 9; // a page freed (or held) with blocks in use
 /** @internal */ export const A_QSBR = 10; // a QSBR sequence out of order (seq ahead of wrSeq, even seq)
-/** @internal */ export const ABI_ASSERTS = { A_NONE, A_PAGE, A_HEAP, A_SEGMENT, A_UNITS, A_THREADS, A_QSBR_SLOTS, A_OWNER, A_STATE, A_PAGE_NOT_EMPTY, A_QSBR } as const;
+/** @internal */ export const A_PYSTACK = 11; // pystackIsValid: use = top + 4 x count <= size <= cap, index ascending
+/** @internal */ export const ABI_ASSERTS = { A_NONE, A_PAGE, A_HEAP, A_SEGMENT, A_UNITS, A_THREADS, A_QSBR_SLOTS, A_OWNER, A_STATE, A_PAGE_NOT_EMPTY, A_QSBR, A_PYSTACK } as const;
 
 // brc-shared (assembly/brc.ts)
 /** @internal */ export const SH_INIT = 0;
@@ -94,8 +95,10 @@
 /** @internal */ export const EREFCOUNT = 20; // a decref below zero (the object's count is zero already)
 /** @internal */ export const EINVAL_OBJECT = 21; // not a live object (a block of another tag, or deallocated)
 /** @internal */ export const EINVAL_TYPE = 22; // no such type, or a name defined with another layout
+/** @internal */ export const ENOT_LIFO = 23; // a pystack free of anything but a live block start of this thread
+/** @internal */ export const ESTACK_EXHAUSTED = 24; // a pystack allocation that does not fit; nothing changed
 /** @internal */ export const EHEAP_LOCKED = 25; // a GC allocation or collection while this thread holds the heap lock
-/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY, EREFCOUNT, EINVAL_OBJECT, EINVAL_TYPE, EHEAP_LOCKED } as const;
+/** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY, EREFCOUNT, EINVAL_OBJECT, EINVAL_TYPE, ENOT_LIFO, ESTACK_EXHAUSTED, EHEAP_LOCKED } as const;
 
 // gc-bits (assembly/gc.ts)
 /** @internal */ export const GB_COLLECTING = 1; // in this collection's set: its tid word holds gc_refs (or a link)
@@ -145,6 +148,10 @@
 // root (assembly/layout.ts)
 /** @internal */ export const ROOT = 1024;
 /** @internal */ export const ABI_ROOT = { ROOT } as const;
+
+// meta (assembly/layout.ts)
+/** @internal */ export const R_META_BUMP = 36; // tests read it: meta memory in use, in 64 B granules
+/** @internal */ export const ABI_META = { R_META_BUMP } as const;
 
 // root-fields (assembly/layout.ts)
 /** @internal */ export const R_ASSERT_FIRST = 44;
@@ -217,6 +224,21 @@
 /** @internal */ export const FIN_REFCOUNT = 0; // env.finalize: the object's count reached zero
 /** @internal */ export const FIN_GC = 1; // ... it is cyclic garbage (or swept by sweepAll)
 /** @internal */ export const ABI_FINALIZE_WHY = { FIN_REFCOUNT, FIN_GC } as const;
+
+// pystack (assembly/pystack.ts)
+/** @internal */ export const PYSTACK_ALIGN = 8; // block addresses and sizes
+/** @internal */ export const PYSTACK_MIN = 64; // smallest size a thread may ask for
+/** @internal */ export const PYSTACK_DEFAULT = 0x10000; // 64 KiB
+/** @internal */ export const PYSTACK_MAX = 0x100000; // 1 MiB: regions are meta memory, which never returns
+/** @internal */ export const PYSTACK_ENTRY = 4; // bytes of index per block (use counts them)
+/** @internal */ export const PI_BASE = 0; // the region's address (0: none yet)
+/** @internal */ export const PI_SIZE = 1; // this thread's size in bytes
+/** @internal */ export const PI_USE = 2; // bytes in use: data + PYSTACK_ENTRY per block
+/** @internal */ export const PI_HIGH = 3; // the most ever in use since attach
+/** @internal */ export const PI_BLOCKS = 4; // live blocks (the depth)
+/** @internal */ export const PI_TOP = 5; // the end of the live part (base + top)
+/** @internal */ export const PI_CAPACITY = 6; // the region's bytes (>= size once made)
+/** @internal */ export const ABI_PYSTACK = { PYSTACK_ALIGN, PYSTACK_MIN, PYSTACK_DEFAULT, PYSTACK_MAX, PYSTACK_ENTRY, PI_BASE, PI_SIZE, PI_USE, PI_HIGH, PI_BLOCKS, PI_TOP, PI_CAPACITY } as const;
 
 // qsbr-info (assembly/qsbr.ts)
 /** @internal */ export const QI_WR_SEQ = 0;

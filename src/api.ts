@@ -60,6 +60,17 @@ export interface RuntimeOptions {
   blocking?: boolean;
 }
 
+/** Options of {@link Runtime.attach} and {@link Domain.attach}. */
+export interface AttachOptions {
+  /**
+   * Bytes of the thread's pystack ({@link Thread.stack}): a multiple of 8 from
+   * 64 to 1 MiB (1048576); anything else is `EINVAL_SIZE`. The region is made on
+   * the first allocation, and reused by later threads of the same thread record.
+   * @defaultValue 65536 (64 KiB)
+   */
+  stackBytes?: number;
+}
+
 /** Options of {@link Runtime.join}. */
 export interface JoinOptions {
   /** As {@link RuntimeOptions.blocking}. */

@@ -173,6 +173,11 @@ export interface CoreExports {
   ft_gc_set(domain: number, field: number, value: number): number;
   ft_map_destroy(map: number): number;
   ft_debug_map_valid(map: number): number;
+  ft_pystack_alloc(n: number): number;
+  ft_pystack_free(p: number): number;
+  ft_pystack_pop_to(depth: number): number;
+  ft_pystack_set_size(thread: number, bytes: number): number;
+  ft_pystack_info(thread: number, field: number): number;
   ft_debug_read_delay(spins: number): void;
   ft_debug_pause_at(point: number, flag: number, hits: number): void;
   [name: string]: unknown;

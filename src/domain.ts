@@ -4,7 +4,7 @@
  * @module
  */
 import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
-import type { AbandonInfo, DomainStats, ObjectTypeSpec, ReapReport, ThreadInfo } from './api.ts';
+import type { AbandonInfo, AttachOptions, DomainStats, ObjectTypeSpec, ReapReport, ThreadInfo } from './api.ts';
 import { objectStats } from './object.ts';
 import { Gc } from './gc.ts';
 import { EBUSY, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
@@ -75,10 +75,12 @@ export class Domain {
   /**
    * Attach a new thread of this domain on this JS thread. If another thread is
    * current here, it is detached first (a JS thread runs one thread at a time,
-   * and calls through a {@link Thread} switch back to it).
+   * and calls through a {@link Thread} switch back to it). `opts.stackBytes`
+   * sizes its pystack ({@link Thread.stack}).
+   * @throws FtheapError `EINVAL_SIZE` (a bad `stackBytes`: nothing attached), `ENOMEM`, `EINVAL_DOMAIN`
    */
-  attach(): Thread {
-    return attachThread(this.runtime, this.id);
+  attach(opts?: AttachOptions): Thread {
+    return attachThread(this.runtime, this.id, opts);
   }
 
   /**

@@ -10,7 +10,7 @@
  * through those globals.
  * @module
  */
-import type { AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions } from './api.ts';
+import type { AllocatorStats, AttachOptions, JoinOptions, RuntimeHandle, RuntimeOptions } from './api.ts';
 import type { CoreExports } from './core.ts';
 import { Domain } from './domain.ts';
 import { assertError, coreError, ErrorCode, FtheapError } from './errors.ts';
@@ -161,10 +161,12 @@ export class Runtime {
   /**
    * Attach a thread on this JS thread: it gets a thread record with its own heaps.
    * A JS thread usually attaches once; several attached threads take turns (each
-   * call through a {@link Thread} makes it current).
+   * call through a {@link Thread} makes it current). `opts.stackBytes` sizes its
+   * pystack ({@link Thread.stack}).
+   * @throws FtheapError `EINVAL_SIZE` (a bad `stackBytes`: nothing attached), `ENOMEM`
    */
-  attach(): Thread {
-    return attachThread(this, 0);
+  attach(opts?: AttachOptions): Thread {
+    return attachThread(this, 0, opts);
   }
 
   /** The default domain. */

@@ -1,12 +1,12 @@
 /**
  * A thread of a runtime: allocation and thread states. Stop-the-world, mutexes,
- * critical sections, delayed free and block walking live in their own files
- * (src/stop-the-world.ts, mutex.ts, critical-section.ts, delayed-free.ts,
- * visit.ts); the methods here delegate to them. Pointers are byte offsets into
- * the shared memory, always unsigned numbers.
+ * critical sections, delayed free, block walking and the pystack live in their
+ * own files (src/stop-the-world.ts, mutex.ts, critical-section.ts,
+ * delayed-free.ts, visit.ts, pystack.ts); the methods here delegate to them.
+ * Pointers are byte offsets into the shared memory, always unsigned numbers.
  * @module
  */
-import { Checkpoint, type AllocatorStats, type ObjectTypeInfo, type ObjectTypeSpec, type TagValue, type ThreadState } from './api.ts';
+import { Checkpoint, type AllocatorStats, type AttachOptions, type ObjectTypeInfo, type ObjectTypeSpec, type TagValue, type ThreadState } from './api.ts';
 import { checkPtr, checkTag, TAGS } from './checks.ts';
 import { EAGAIN, ETIMEDOUT, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
@@ -16,6 +16,7 @@ import type { Domain } from './domain.ts';
 import { coreError, ErrorCode, FtheapError, InterruptError } from './errors.ts';
 import * as mutex from './mutex.ts';
 import * as obj from './object.ts';
+import { setStackBytes, stackBytesOf, ThreadStack } from './pystack.ts';
 import { OBJECT_HEADER } from './abi.gen.ts';
 import type { LockOptions } from './mutex.ts';
 import { waitAsync } from './platform.ts';
@@ -74,6 +75,8 @@ export class Thread {
   active = false;
   /** QSBR goals and polling for this thread's domain (see {@link ThreadQsbr}). */
   readonly qsbr: ThreadQsbr;
+  /** This thread's pystack: LIFO scratch memory whose object addresses the collector treats as roots (see {@link ThreadStack}). */
+  readonly stack: ThreadStack;
 
   /** @internal Use {@link Runtime.attach} or {@link Domain.attach}. */
   constructor(runtime: Runtime, id: number) {
@@ -89,6 +92,7 @@ export class Thread {
       reenterFor: (finish) => this.reenterFor(finish),
     };
     this.qsbr = new ThreadQsbr(this.core);
+    this.stack = new ThreadStack(this.core, () => this.exited);
   }
 
   /** Whether {@link exit} has been called. */
@@ -246,10 +250,11 @@ export class Thread {
   /**
    * Re-check the core's invariants that this thread may check now: its heaps
    * (page queues, and every page's count of used and free blocks), its segments
-   * (slices tiled by pages and free spans), the runtime's pool of 4 MiB units, its
-   * domain's thread list and QSBR slots. Throws `EASSERT` naming the first that
-   * fails. Works on either build; the debug build also runs these checks by itself
-   * at the allocator's and the thread machinery's slow paths.
+   * (slices tiled by pages and free spans), its pystack (its index of blocks), the
+   * runtime's pool of 4 MiB units, its domain's thread list and QSBR slots. Throws
+   * `EASSERT` naming the first that fails. Works on either build; the debug build
+   * also runs these checks by itself at the allocator's and the thread machinery's
+   * slow paths.
    */
   validate(): void {
     this.enter();
@@ -639,11 +644,14 @@ export class Thread {
 /**
  * @internal Attach a new thread of domain record `domain` (0: the default domain)
  * on `runtime`'s instance: what {@link Runtime.attach} and {@link Domain.attach} do.
+ * The options are checked before the thread is made.
  */
-export function attachThread(runtime: Runtime, domain: number): Thread {
+export function attachThread(runtime: Runtime, domain: number, opts?: AttachOptions): Thread {
+  const stackBytes = stackBytesOf(opts);
   const x = runtime.exports;
   const id = x.ft_thread_attach_new(domain) >>> 0;
   if (id === 0) throw coreError(x.ft_last_error());
+  if (stackBytes !== undefined) setStackBytes(x, id, stackBytes);
   const t = new Thread(runtime, id);
   // Made during a stop-the-world on a JS thread that may not wait, it stays
   // suspended until its first call (or attachAsync) after the world restarts.
