@@ -42,6 +42,7 @@ export const A_STATE: u32 = 8;           // a thread in a state the call cannot 
 export const A_PAGE_NOT_EMPTY: u32 = 9;  // a page freed (or held) with blocks in use
 export const A_QSBR: u32 = 10;           // a QSBR sequence out of order (seq ahead of wrSeq, even seq)
 export const A_PYSTACK: u32 = 11;        // pystackIsValid: use = top + 4 x count <= size <= cap, index ascending
+export const A_OBJECT: u32 = 12;         // an object's block could not be freed (freed twice: a count went wrong)
 // @abi-end
 
 let assertCode: u32 = 0;

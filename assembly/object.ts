@@ -34,6 +34,7 @@ import { BRC_DEAD, brcDecref, brcExplicitMerge, brcIncref, brcInitOwned, brcIsOw
   brcQueueTake, brcRegister, queueChunkCount, queueChunkFree, queueChunkKeep, queueChunkItem, queueChunkNext, sharedLoad } from "./brc";
 import { breakerRequest, BRK_GC_SCHEDULED } from "./breaker";
 import { curThread, curTid } from "./current";
+import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
 import { DP_OBJ_MERGE_TAKEN, debugPause } from "./debug-delay";
 import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_OBJECT, EINVAL_SIZE, EINVAL_TYPE, ENOMEM, EREFCOUNT, EWRONG_DOMAIN, OK } from "./errors";
 import { ftFree } from "./free";
@@ -247,7 +248,8 @@ export function objDealloc(first: usize): void {
     }
     storeRelease64(curThread + T_OBJ_DEALLOC, loadAcquire64(curThread + T_OBJ_DEALLOC) + 1);
     store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS);   // no longer an object to the collector
-    ftFree(o);
+    const freed = ftFree(o);
+    if (ASSERT_CHEAP) assertThat(freed == OK, A_OBJECT);
   }
 }
 

@@ -26,7 +26,8 @@
 /** @internal */ export const A_PAGE_NOT_EMPTY = 9; // a page freed (or held) with blocks in use
 /** @internal */ export const A_QSBR = 10; // a QSBR sequence out of order (seq ahead of wrSeq, even seq)
 /** @internal */ export const A_PYSTACK = 11; // pystackIsValid: use = top + 4 x count <= size <= cap, index ascending
-/** @internal */ export const ABI_ASSERTS = { A_NONE, A_PAGE, A_HEAP, A_SEGMENT, A_UNITS, A_THREADS, A_QSBR_SLOTS, A_OWNER, A_STATE, A_PAGE_NOT_EMPTY, A_QSBR, A_PYSTACK } as const;
+/** @internal */ export const A_OBJECT = 12; // an object's block could not be freed (freed twice: a count went wrong)
+/** @internal */ export const ABI_ASSERTS = { A_NONE, A_PAGE, A_HEAP, A_SEGMENT, A_UNITS, A_THREADS, A_QSBR_SLOTS, A_OWNER, A_STATE, A_PAGE_NOT_EMPTY, A_QSBR, A_PYSTACK, A_OBJECT } as const;
 
 // brc-shared (assembly/brc.ts)
 /** @internal */ export const SH_INIT = 0;
