@@ -11,7 +11,7 @@
 // both threads also run the core's validators (t.validate()). Runs on the release
 // build and, with fewer runs, on the debug build, whose slow paths run the
 // validators by themselves too (and which promises that a fresh block, huge ones
-// aside, holds only 0xD0/0xDD after its first word).
+// aside, holds only 0xD0/0xDD after its first word; the GC tags' are zeroed).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
@@ -123,19 +123,21 @@ async function run(actions: Action[], debug: boolean): Promise<void> {
     });
   };
 
+  // The GC tags (2, 3) are zeroed on allocation by default (d.gc.zeroOnAlloc).
+  const zeroedTag = (tag: number) => tag === 2 || tag === 3;
   actions.forEach((a, step) => {
     const t = threads[a.th];
     const what = `step ${step} ${JSON.stringify(a)}`;
     switch (a.k) {
       case 'alloc':
-        add(t.alloc(a.size, a.tag), { size: a.size, align: 1, tag: a.tag, owner: a.th }, what, 'pattern');
+        add(t.alloc(a.size, a.tag), { size: a.size, align: 1, tag: a.tag, owner: a.th }, what, zeroedTag(a.tag) ? 'zero' : 'pattern');
         break;
       case 'calloc':
         add(t.calloc(a.count, a.size, a.tag), { size: a.count * a.size, align: 1, tag: a.tag, owner: a.th }, what, 'zero');
         break;
       case 'aligned': {
         const align = 2 ** a.alignLog;
-        add(t.alignedAlloc(align, a.size, a.tag), { size: a.size, align, tag: a.tag, owner: a.th }, what, 'pattern');
+        add(t.alignedAlloc(align, a.size, a.tag), { size: a.size, align, tag: a.tag, owner: a.th }, what, zeroedTag(a.tag) ? 'zero' : 'pattern');
         break;
       }
       case 'realloc': {

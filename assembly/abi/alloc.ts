@@ -47,7 +47,10 @@ export function ft_heap_calloc(heap: usize, count: usize, size: usize): usize {
   return heapChecked(heap) ? heapCalloc(heap, count, size) : 0;
 }
 export function ft_heap_aligned_alloc(heap: usize, align: usize, size: usize): usize {
-  return heapChecked(heap) ? heapAlignedAlloc(heap, align, size) : 0;
+  if (!heapChecked(heap)) return 0;
+  const p = heapAlignedAlloc(heap, align, size);
+  if (p != 0 && zeroTag(heap)) memory.fill(p, 0, size);
+  return p;
 }
 
 /** Collect the current thread's heaps: remote frees, empty pages (`force`: no retention). */
