@@ -200,7 +200,9 @@ export class Domain {
   }
 
   /**
-   * Close this domain for good: every block of it is freed and its segments go
+   * Close this domain for good: its objects are swept first ({@link Gc.sweepAll},
+   * finalizers run on this JS thread, on a thread attached for the purpose),
+   * then every block of it is freed and its segments go
    * back to the runtime's pool (a new domain then reuses that memory without the
    * memory growing). Every thread of it must have exited (or been reaped); the
    * default domain cannot be closed. Afterwards every use of the domain throws
@@ -213,12 +215,27 @@ export class Domain {
     if (this.id === this.x.ft_domain_default() >>> 0) {
       throw new FtheapError(ErrorCode.EINVAL_DOMAIN, 'the default domain cannot be closed');
     }
+    const busy = () => {
+      const blockers = this.threads().filter((t) => t.state !== 'exited' && t.state !== 'reaped').map((t) => t.id);
+      return new FtheapError(ErrorCode.EBUSY, `threads not exited: ${blockers.join(', ')}`, blockers);
+    };
+    if (this.x.ft_domain_valid(this.id) !== 1) throw coreError(12, `domain ${this.id}`);
+    if ((this.x.ft_domain_threads_live(this.id) >>> 0) !== 0) throw busy();
+    // Objects left: a sweep first, on a thread of its own, so their finalizers run (here, on this JS thread).
+    if (this.stats().objects.live > 0) this.sweepObjects();
     const n = this.x.ft_domain_close(this.id) | 0;
     if (n >= 0) return n;
-    if (-n === EBUSY) {
-      const blockers = this.threads().filter((t) => t.state !== 'exited' && t.state !== 'reaped').map((t) => t.id);
-      throw new FtheapError(ErrorCode.EBUSY, `threads not exited: ${blockers.join(', ')}`, blockers);
-    }
+    if (-n === EBUSY) throw busy();
     throw coreError(-n, `domain ${this.id}`);
+  }
+
+  // d.close()'s sweep: a thread of the domain attached for it (the caller's current thread comes back at its next call).
+  private sweepObjects(): void {
+    const t = this.attach();
+    try {
+      this.gc.sweepAll();
+    } finally {
+      t.exit();
+    }
   }
 }

@@ -248,6 +248,26 @@ describe('sweepAll', () => {
   });
 });
 
+describe('close', () => {
+  it('d.close() sweeps the domain\'s objects first: their finalizers run on the closing JS thread', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const main = rt.attach();
+    const d = rt.createDomain();
+    const t = d.attach();
+    let fin = 0;
+    const N = t.defineType({ name: 'N', size: 4, refOffsets: [0], gc: true, finalize: () => { fin++; } });
+    const P = t.defineType({ name: 'P', size: 4, finalize: () => { fin++; } });
+    for (let i = 0; i < 10; i++) t.newObject(N);               // live, never dropped
+    const p = t.newObject(P);
+    void p;
+    t.exit();
+    expect(d.stats().objects.live).toBe(11);
+    d.close();
+    expect(fin).toBe(11);
+    expect(main.alloc(8)).toBeGreaterThan(0);                  // the caller's thread comes back
+  });
+});
+
 describe('roots and heaps', () => {
   it('exact object addresses in live pystack memory are roots; released ones are not', async () => {
     const { t, d, Node } = await setup();
