@@ -141,7 +141,7 @@ describe('SharedObjectMap, one thread: refcounts exact after every operation', (
     expect(gone(d)).toBe(true);
     expect(m.size).toBe(0);
     expect(objects().deallocated - d0).toBe(4);
-    m.set(9, t.newObject(type));             // set takes its own reference: ours leaks on purpose below
+    m.set(9, t.newObject(type));             // the map's reference, and ours (given back below)
     expect(m.size).toBe(1);
     const [o9] = [...m.values()];
     t.decref(o9);                             // the iteration's reference
