@@ -1,6 +1,8 @@
 // shared-map.ts — an open-addressing u32 -> u32 hash map: lock-free get/has and
 // iteration, writes (set, swap, compareAndSet, take, delete) under the map's
-// mutex, old tables reclaimed after a QSBR grace period.
+// mutex, old tables reclaimed after a QSBR grace period. On the same tables, the
+// u32 -> object map (SharedObjectMap; "Object maps" below): values are counted
+// references, a lock-free get returns a new one.
 //
 // Every u32 is a valid key and a valid value. Linear probing over a power-of-two
 // table; a deleted entry leaves a tombstone. A header (shared-handle.ts: magic,
@@ -44,9 +46,10 @@
 //     k's probe order; when k was put in x, x was the first EMPTY slot of that
 //     order, so j was non-EMPTY then — and so at tj, since slots never become
 //     EMPTY again. Contradiction.
-//   - non-EMPTY with key k: FULL gives value(s), TOMBSTONE gives absent, LP = the
-//     load of xvs (state and value are one 64-bit word; the key, read after, was
-//     fixed before the slot left EMPTY).
+//   - non-EMPTY with key k (the key, read after the state, was fixed before the
+//     slot left EMPTY): this is k's slot; xvs loaded again (state and value are
+//     one 64-bit word; never EMPTY again) gives the answer, FULL: value(s),
+//     TOMBSTONE: absent. LP = that load.
 //   - another key: next slot. An EMPTY slot is always found: used <= 3/4·capacity
 //     in every state of a table, and the probe visits each slot once.
 // If t stopped being current during the probe, it was frozen from the pointer
@@ -91,9 +94,58 @@
 // A lock-free reader's thread must be attached for the whole read (a get, or one
 // step of an iteration).
 //
+// ---- Object maps (u32 -> object) ---------------------------------------------------------
+// A map made by omapNew has the magic OMAP_MAGIC in its header: the mode is in
+// the shared header, so every worker that opens the handle gets it checked, and
+// the u32 exports refuse an object map (and the object exports a u32 map):
+// a raw u32 write can never corrupt the counts. A FULL slot's value is then an
+// object of the map's domain (its header's segment's; the exports refuse a thread
+// of another domain: objects must be counted in their own domain's BRC queues),
+// and the map holds one counted reference to it (brc.ts):
+//   every FULL slot of the current table holds the map's reference to its object;
+//   the writer that removes a value from its slot (replace, take, delete, clear)
+//   holds that reference from the removing store on, and releases it (take and
+//   swap hand it to their caller).
+// A writer publishes the object (brcShare: a non-owner's tryIncref may succeed)
+// and counts the map's reference before the store that puts it in a slot (the
+// caller's reference keeps it alive meanwhile), and releases an old value only
+// after unlocking: the decref may deallocate, and a finalizer may call back into
+// the map (it would deadlock on the mutex). The writes' LPs are the u32 map's.
+// get (lock-free; CPython's _Py_TryXGetRef / _Py_TryIncrefCompare): t = the table,
+// s = key's slot, w = its word (FULL, value o); tryIncref(o); then load s's word
+// and the table pointer again: both unchanged -> return o, LP = that second load
+// of the slot. Else give the reference back (a decref, which may deallocate: it
+// was a real one) and retry from the table pointer; a failed tryIncref retries
+// without one. Why that returns key's object, with a reference counted on it:
+//   - at the re-load T_s, s holds o in a table that is current (it is current at
+//     the first pointer load and at the later one, and a table is current over
+//     one interval), so the map maps key to the object at o at T_s, and the map's
+//     reference keeps that object live;
+//   - our +1 (before T_s) went to the object at o at that time, and our reference
+//     keeps it from dying; so it is the same object at T_s.
+// The block at o may have been freed and reused since we loaded w: once the slot
+// no longer holds o, its old object may die and its block go to a new object of
+// the same size class. The address still starts an object header, the dead one
+// or a new object's: the page is of a held tag (object.ts), so it is not reused
+// for another size class or tag before our next quiescent state, and we pass
+// none inside a get. tryIncref fails on the dead header (MERGED, count 0) and on
+// a new object not yet published (shared word 0), and succeeds on a published
+// live one: that one is returned only if the slot holds it at T_s (a writer
+// stored it there: right), else the re-check fails and the reference goes back.
+// The table check is needed: a retired table is frozen, so its slot still shows o
+// after the map has moved on (and o's block may hold another object by then).
+// Lock-free: each retry follows a change of s's word or of the table pointer
+// (a writer's progress) — a failed tryIncref too, since while s holds o the map's
+// reference keeps o published with a count >= 1.
+// Iteration steps claim their entry the same way (the scanned slot re-checked):
+// each comes with a new reference. get under the mutex (benchmarks) increfs
+// under the lock. clear and destroy take every value out under the mutex (clear:
+// one LP, the store of a fresh empty table) and release them after it.
+//
 // Layout (every field other threads touch is atomic):
 //
-//   header: shared-handle.ts, with magic MAP_MAGIC; its storage is the table
+//   header: shared-handle.ts, with magic MAP_MAGIC (OMAP_MAGIC: an object map);
+//   its storage is the table
 //
 //   table (16 + 16·capacity B, a MEM block of the writer that made it)
 //   +0   capacity u32         slots, a power of two; immutable once published
@@ -104,29 +156,40 @@
 //        +0  key  u32 atomic  stored once by the mutex holder while the slot is EMPTY
 //        +4  (unused)
 //        +8  xvs  u64 atomic  value (bits 0..31) | state (bits 32..63): EMPTY 0,
-//                             FULL 1, TOMBSTONE 2; stored by the mutex holder
+//                             FULL 1, TOMBSTONE 2; stored by the mutex holder.
+//                             Object map: a FULL value is an object's address
 //
 // Invariants: capacity = 2^k >= MAP_MIN_SLOTS; size = |FULL|; used = |FULL| +
 // |TOMBSTONE| <= capacity·3/4; every FULL or TOMBSTONE key is found by probing
-// from its home slot; no key is in two slots (mapIsValid checks them).
+// from its home slot; no key is in two slots (mapIsValid checks them). Object
+// map: every FULL value is a live object of the map's domain, counted once for
+// each FULL slot that holds it (omapIsValid checks it is live).
 //
 // Destroy hands the header and the table to freeDelayed (shared-handle.ts): a
 // read racing it returns the old contents or EINVAL_PTR. No thread may use the
-// map after its destroy.
+// map after its destroy. An object map's destroy first clears it (its values
+// released); a write racing a destroy (already a caller's bug) may leak its value,
+// never free it under a reader.
 //
 // See also: shared-handle.ts, shared-list.ts, delayed-free.ts, mutex.ts,
 // critical-section.ts (lockDetaching).
 
 import { loadAcquire, loadAcquire64, storeRelease, storeRelease64 } from "./atomics";
 import { blockUsableSize, heapMalloc } from "./alloc";
-import { curHeap } from "./current";
+import { brcIncref, brcRefcount, brcShare, brcTryIncref } from "./brc";
+import { curHeap, curThread } from "./current";
 import { DP_HANDLE_READ, debugPause, debugReadDelay } from "./debug-delay";
-import { EINVAL_ARG, EINVAL_PTR, EINVAL_SIZE, ENOMEM, OK, setError } from "./errors";
-import { FT_DEBUG_BUILD } from "./layout";
+import { EINVAL_ARG, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, OK, setError } from "./errors";
+import { ftFree } from "./free";
+import { FT_DEBUG_BUILD, SEG_DOMAIN, T_DOMAIN, THREAD_ATTACHED } from "./layout";
+import { objCheckLive, objDecref } from "./object";
+import { segmentOf } from "./segment";
 import { handleDestroy, handleGone, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
   handleUnlock } from "./shared-handle";
+import { threadState } from "./thread";
 
 export const MAP_MAGIC: u32 = 0x2150414D;               // "MAP!" (little-endian bytes)
+export const OMAP_MAGIC: u32 = 0x21504D4F;              // "OMP!": an object map
 export const MAP_MIN_SLOTS: u32 = 8;
 export const MAP_MAX_SLOTS: u32 = 1 << 26;               // 1 GiB of slots
 /** get, swap, take: the key is absent; compareAndSet: expect it absent; next: done, or start. */
@@ -147,6 +210,11 @@ const S_VS: usize = 8;
 const EMPTY: u32 = 0;
 const FULL: u32 = 1;
 const TOMBSTONE: u32 = 2;
+
+// A pause point for race tests (debug-delay.ts; numbered in its 20..39 range).
+// @abi-begin map-delay-points
+export const DP_OMAP_LOADED: u32 = 23;   // object map get / next: a FULL slot's object loaded, not yet tryIncref'd
+// @abi-end
 
 // ---- Packed value/state word and hashing ---------------------------------------------
 
@@ -196,9 +264,32 @@ export function mapIsHandle(map: usize): bool {
   return handleIsLive(map, MAP_MAGIC);
 }
 
+/** Cheap check that `map` is a live object map's header (handleIsLive). */
+export function omapIsHandle(map: usize): bool {
+  return handleIsLive(map, OMAP_MAGIC);
+}
+
 /** Expensive validator (tests): the invariants of the file comment. O(capacity²) worst case. */
 export function mapIsValid(map: usize): bool {
-  if (!handleIsValid(map, MAP_MAGIC)) return false;
+  return tableIsValid(map, MAP_MAGIC);
+}
+
+/** mapIsValid for an object map, and every value is a live object of this thread's domain (not under the mutex: tests). */
+export function omapIsValid(map: usize): bool {
+  if (!tableIsValid(map, OMAP_MAGIC)) return false;
+  const t = mapTable(map);
+  const cap = load<u32>(t, T_CAPACITY);
+  for (let i: u32 = 0; i < cap; i++) {
+    const w = loadAcquire64(slot(t, i) + S_VS);
+    if (stateOf(w) != FULL) continue;
+    const o = <usize>valueOf(w);
+    if (objCheckLive(o) != OK || brcRefcount(o) == 0) return false;
+  }
+  return true;
+}
+
+function tableIsValid(map: usize, magic: u32): bool {
+  if (!handleIsValid(map, magic)) return false;
   const t = mapTable(map);
   const cap = load<u32>(t, T_CAPACITY);
   if (cap < MAP_MIN_SLOTS || cap > MAP_MAX_SLOTS || popcnt(cap) != 1) return false;
@@ -294,6 +385,23 @@ export function mapDestroy(map: usize): i32 {
 // ---- Lock-free reads (the caller is attached) -------------------------------------------
 
 /**
+ * Lock-free: the slot of `key` in table `t` (FULL or TOMBSTONE: load its word for
+ * the answer), or 0 when the probe met an EMPTY slot first (absent; LP that load).
+ */
+// @ts-ignore: decorator
+@inline function slotProbe(t: usize, key: u32): usize {
+  const mask = load<u32>(t, T_MASK);   // immutable once published
+  let i = homeOf(mapHash(key), mask);
+  for (let n: u32 = 0; n <= mask; n++) {
+    const s = slot(t, i);
+    if (stateOf(loadAcquire64(s + S_VS)) == EMPTY) return 0;   // partner: the writers' storeRelease64
+    if (loadAcquire(s + S_KEY) == key) return s;                // fixed before the slot left EMPTY
+    i = (i + 1) & mask;
+  }
+  return 0;   // not reached: a table always has an EMPTY slot
+}
+
+/**
  * The value of `key`, or MAP_NONE. Wait-free; see the file comment for why it is
  * linearizable. Inlined: it is the hot path of every reader.
  */
@@ -303,17 +411,10 @@ export function mapDestroy(map: usize): i32 {
   const t = mapTable(map);
   if (t == 0) return handleGone();     // destroyed after the handle check
   debugReadDelay();                    // tests: widen the window a free would hit
-  const mask = load<u32>(t, T_MASK);   // immutable once published
-  let i = homeOf(mapHash(key), mask);
-  for (let n: u32 = 0; n <= mask; n++) {
-    const s = slot(t, i);
-    const w = loadAcquire64(s + S_VS);                 // partner: the writers' storeRelease64
-    const st = stateOf(w);
-    if (st == EMPTY) return MAP_NONE;
-    if (loadAcquire(s + S_KEY) == key) return st == FULL ? <f64>valueOf(w) : MAP_NONE;
-    i = (i + 1) & mask;
-  }
-  return MAP_NONE;   // not reached: a table always has an EMPTY slot
+  const s = slotProbe(t, key);
+  if (s == 0) return MAP_NONE;
+  const w = loadAcquire64(s + S_VS);   // LP: FULL or TOMBSTONE (never EMPTY again)
+  return stateOf(w) == FULL ? <f64>valueOf(w) : MAP_NONE;
 }
 
 /** get under the mutex (for benchmarks against the lock-free read). */
@@ -358,19 +459,37 @@ let nextValue: u32 = 0;
  */
 export function mapNext(map: usize, after: f64): f64 {
   if (!isU32Arg(after, true)) { setError(EINVAL_ARG); return MAP_ERROR; }
-  let from: u32 = 0;   // the least hash wanted
-  if (after != MAP_NONE) {
-    const h = mapHash(<u32>after);
-    if (h == u32.MAX_VALUE) return MAP_NONE;   // the last hash: nothing after it
-    from = h + 1;
-  }
+  const from = cursorFrom(after);
+  if (from < 0) return MAP_NONE;
   debugPause(DP_HANDLE_READ);          // tests: a destroy between the handle check and here
   const t = mapTable(map);
   if (t == 0) return handleGone();
   debugReadDelay();                    // tests: widen the window a rebuild or a free would hit
+  const s = tableScan(t, <u32>from);
+  if (s == 0) return MAP_NONE;
+  nextValue = valueOf(scanWord);
+  return <f64>loadAcquire(s + S_KEY);
+}
+
+/** The least hash an iteration step after `after` (a u32 or MAP_NONE) wants; -1: none is left. */
+// @ts-ignore: decorator
+@inline function cursorFrom(after: f64): i64 {
+  if (after == MAP_NONE) return 0;
+  const h = mapHash(<u32>after);
+  return h == u32.MAX_VALUE ? -1 : <i64>h + 1;   // the last hash: nothing after it
+}
+
+/** Per instance: the word tableScan loaded from the slot it returned. */
+let scanWord: u64 = 0;
+
+/**
+ * The scan of one iteration step (the file comment, "Iteration"): the FULL slot
+ * of t whose key has the least hash >= `from`, its word left in scanWord; 0 if none.
+ */
+function tableScan(t: usize, from: u32): usize {
   const mask = load<u32>(t, T_MASK);   // immutable once published
   const start = homeOf(from, mask);
-  let found = false, bestHash: u32 = 0, bestKey: u32 = 0, bestValue: u32 = 0;
+  let best: usize = 0, bestHash: u32 = 0, bestWord: u64 = 0;
   for (let n: u32 = 0; n <= mask; n++) {
     const i = (start + n) & mask;
     const s = slot(t, i);
@@ -379,17 +498,15 @@ export function mapNext(map: usize, after: f64): f64 {
     if (st == EMPTY) {
       if (i < start) break;   // past the table's end, only the run that wrapped counts
       // Every key of home in [start, i] was seen; later homes have larger hashes.
-      if (found && homeOf(bestHash, mask) <= i) break;
+      if (best != 0 && homeOf(bestHash, mask) <= i) break;
       continue;
     }
     if (st != FULL) continue;
-    const k = loadAcquire(s + S_KEY);                  // fixed before the slot left EMPTY
-    const h = mapHash(k);
-    if (h >= from && (!found || h < bestHash)) { found = true; bestHash = h; bestKey = k; bestValue = valueOf(w); }
+    const h = mapHash(loadAcquire(s + S_KEY));         // the key was fixed before the slot left EMPTY
+    if (h >= from && (best == 0 || h < bestHash)) { best = s; bestHash = h; bestWord = w; }
   }
-  if (!found) return MAP_NONE;
-  nextValue = bestValue;
-  return <f64>bestKey;
+  scanWord = bestWord;
+  return best;
 }
 
 /** The value of the key this instance's last mapNext returned (read in the same load as its state). */
@@ -512,4 +629,268 @@ export function mapTake(map: usize, key: u32): f64 {
 export function mapDelete(map: usize, key: u32): i32 {
   const v = mapTake(map, key);
   return v >= 0 ? 1 : v == MAP_NONE ? 0 : -EINVAL_PTR;
+}
+
+// ---- Object maps (the file comment, "Object maps") ------------------------------------------
+
+/** A new empty object map where `expected` entries fit without a resize; 0 on error (EINVAL_SIZE, ENOMEM). */
+export function omapNew(expected: u32): usize {
+  const capacity = slotsFor(expected);
+  if (capacity == 0) { setError(EINVAL_SIZE); return 0; }
+  return handleNew(OMAP_MAGIC, tableMake(capacity));
+}
+
+/** Is the object map `map` of the current thread's domain (the domain of its header's segment)? */
+// @ts-ignore: decorator
+@inline export function omapInDomain(map: usize): bool {
+  return load<u32>(segmentOf(map), SEG_DOMAIN) == load<u32>(curThread, T_DOMAIN);
+}
+
+/**
+ * After a failed claim gave its reference back (a decref, which may have run a
+ * finalizer): may the read retry? False (ENOT_ATTACHED) if the finalizer left the
+ * thread detached: a read is protected only while its thread is attached.
+ */
+function omapMayRetry(): bool {
+  if (threadState(curThread) == THREAD_ATTACHED) return true;
+  setError(ENOT_ATTACHED);
+  return false;
+}
+
+/**
+ * Lock-free: take a reference to the object in slot `s` of table `t`, whose word
+ * was `w` (FULL), and check the map still holds it there: true, with our
+ * reference counted on it (LP: the slot's re-load), or false with nothing held
+ * (retry). See the file comment for why this is right when the object was freed
+ * and its block reused meanwhile.
+ */
+// @ts-ignore: decorator
+@inline function omapClaim(map: usize, t: usize, s: usize, w: u64): bool {
+  const o = <usize>valueOf(w);
+  debugPause(DP_OMAP_LOADED);          // tests: the slot replaced and `o` freed (and its block reused) here
+  debugReadDelay();
+  if (!brcTryIncref(o)) return false;  // dead, or a new object at `o` not yet published: the slot has changed
+  if (loadAcquire64(s + S_VS) == w && mapTable(map) == t) return true;   // LP (t current: its pointer still loads)
+  objDecref(o);                        // a real reference (maybe to a new object at `o`): it may be the last
+  return false;
+}
+
+/**
+ * Lock-free: the object of `key` with a new reference (the caller decrefs it),
+ * MAP_NONE if absent, or -2 (EINVAL_PTR: destroyed; ENOT_ATTACHED). Retries
+ * only after a writer changed key's slot or the table.
+ */
+// @ts-ignore: decorator
+@inline export function omapGet(map: usize, key: u32): f64 {
+  while (true) {
+    debugPause(DP_HANDLE_READ);          // tests: a destroy between the handle check and here
+    const t = mapTable(map);
+    if (t == 0) return handleGone();
+    debugReadDelay();
+    const s = slotProbe(t, key);
+    if (s == 0) return MAP_NONE;
+    const w = loadAcquire64(s + S_VS);   // absent (TOMBSTONE): LP
+    if (stateOf(w) != FULL) return MAP_NONE;
+    if (omapClaim(map, t, s, w)) return <f64>valueOf(w);
+    if (!omapMayRetry()) return MAP_ERROR;
+  }
+}
+
+/** omapGet under the mutex (for benchmarks against the lock-free read): the map's reference keeps the object live. */
+export function omapGetLocked(map: usize, key: u32): f64 {
+  if (!handleLock(map)) return MAP_ERROR;
+  const w = loadAcquire64(slotFind(mapTable(map), key) + S_VS);
+  const full = stateOf(w) == FULL;
+  if (full) brcIncref(<usize>valueOf(w));
+  handleUnlock(map);
+  return full ? <f64>valueOf(w) : MAP_NONE;
+}
+
+/**
+ * Lock-free iteration step (mapNext) whose entry comes with a new reference on
+ * its object when `withRef` (the caller decrefs it; the value for
+ * mapNextValue), claimed like a get: a step whose claim fails scans again from
+ * the same cursor, so the iteration guarantees of mapNext hold.
+ */
+export function omapNext(map: usize, after: f64, withRef: bool): f64 {
+  if (!isU32Arg(after, true)) { setError(EINVAL_ARG); return MAP_ERROR; }
+  const from = cursorFrom(after);
+  if (from < 0) return MAP_NONE;
+  while (true) {
+    debugPause(DP_HANDLE_READ);
+    const t = mapTable(map);
+    if (t == 0) return handleGone();
+    debugReadDelay();
+    const s = tableScan(t, <u32>from);
+    if (s == 0) return MAP_NONE;
+    const w = scanWord;
+    if (!withRef || omapClaim(map, t, s, w)) {
+      nextValue = valueOf(w);
+      return <f64>loadAcquire(s + S_KEY);
+    }
+    if (!omapMayRetry()) return MAP_ERROR;
+  }
+}
+
+/** Under the mutex, before the store that puts `o` in a slot: publish it and count the map's reference. */
+// @ts-ignore: decorator
+@inline function omapRetain(o: usize): void {
+  brcShare(o);    // before the store: readers' tryIncref must be able to succeed once they see it
+  brcIncref(o);   // the caller's reference keeps `o` live
+}
+
+/** A value the map gave up (its reference, now the writer's), released after the mutex: it may deallocate. */
+// @ts-ignore: decorator
+@inline function omapRelease(w: u64): void {
+  if (stateOf(w) == FULL) objDecref(<usize>valueOf(w));
+}
+
+/** Per instance: the word omapPut's store replaced (its value's reference is the caller's now). */
+let putOld: u64 = 0;
+
+/**
+ * key -> `o` (a live object of this domain: the caller checked it, and holds a
+ * reference that keeps it live), with the map's own reference. OK, the replaced
+ * word in putOld; or ENOMEM / EINVAL_PTR with nothing changed.
+ */
+function omapPut(map: usize, key: u32, o: usize): i32 {
+  if (!handleLock(map)) return EINVAL_PTR;
+  const t = mapTable(map);
+  const s = slotFind(t, key);
+  const w = loadAcquire64(s + S_VS);
+  omapRetain(o);
+  const rc = tableStore(map, t, s, stateOf(w), key, <u32>o);   // LP
+  mapCheckLoad(map);
+  handleUnlock(map);
+  putOld = w;
+  if (rc != OK) objDecref(o);   // the map's reference undone (the caller's keeps `o`): unchanged
+  return rc;
+}
+
+/** key -> `o` (see omapPut), the old value released after the unlock. OK, ENOMEM, EINVAL_PTR (unchanged). */
+export function omapSet(map: usize, key: u32, o: usize): i32 {
+  const rc = omapPut(map, key, o);
+  if (rc == OK) omapRelease(putOld);
+  return rc;
+}
+
+/**
+ * key -> `o` (see omapPut), returning the object it replaced, the map's
+ * reference handed to the caller (MAP_NONE: absent), or -2 (ENOMEM, EINVAL_PTR:
+ * unchanged).
+ */
+export function omapSwap(map: usize, key: u32, o: usize): f64 {
+  const rc = omapPut(map, key, o);
+  if (rc != OK) { setError(rc); return MAP_ERROR; }
+  return stateOf(putOld) == FULL ? <f64>valueOf(putOld) : MAP_NONE;
+}
+
+/**
+ * key -> `o` if key's object is `expected` (an address; MAP_NONE: if absent): 1
+ * set (the old value released), 0 not (unchanged), or -code (EINVAL_ARG, ENOMEM:
+ * unchanged, EINVAL_PTR).
+ */
+export function omapCompareAndSet(map: usize, key: u32, expected: f64, o: usize): i32 {
+  if (!isU32Arg(expected, true)) { setError(EINVAL_ARG); return -EINVAL_ARG; }
+  if (!handleLock(map)) return -EINVAL_PTR;
+  const t = mapTable(map);
+  const s = slotFind(t, key);
+  const w = loadAcquire64(s + S_VS);
+  const st = stateOf(w);
+  const current = st == FULL ? <f64>valueOf(w) : MAP_NONE;
+  let r = 0;                                                 // failed: LP = the load above
+  if (current == expected) {
+    omapRetain(o);
+    const rc = tableStore(map, t, s, st, key, <u32>o);      // LP
+    r = rc == OK ? 1 : -rc;
+  }
+  mapCheckLoad(map);
+  handleUnlock(map);
+  if (r < 0) { objDecref(o); setError(-r); }
+  if (r == 1) omapRelease(w);
+  return r;
+}
+
+/** Remove `key` and release its object: 1 if it was there, 0 if not, or -EINVAL_PTR. */
+export function omapDelete(map: usize, key: u32): i32 {
+  const v = mapTake(map, key);                // the map's reference is ours now; the mutex released
+  if (v >= 0) { objDecref(<usize>v); return 1; }
+  return v == MAP_NONE ? 0 : -EINVAL_PTR;
+}
+
+/** Per instance: the values omapTakeAll copied out (a private block) and their number. */
+let takenList: usize = 0;
+let takenCount: u32 = 0;
+
+/**
+ * Under the mutex (taken and released here): copy every value out to a private
+ * block (takenList, takenCount; 0 when empty), then replace the table by a fresh
+ * empty one when `replace` (the LP of a clear). The caller releases the values
+ * afterwards — outside the mutex, and not from the old table, which a finalizer's
+ * quiescent state could let be freed. OK, or ENOMEM / EINVAL_PTR: nothing changed.
+ */
+function omapTakeAll(map: usize, replace: bool): i32 {
+  takenList = 0;
+  takenCount = 0;
+  if (!handleLock(map)) return EINVAL_PTR;
+  const t = mapTable(map);
+  const n = load<u32>(t, T_SIZE);
+  if (n == 0) { handleUnlock(map); return OK; }
+  const held = heapMalloc(curHeap, <usize>n << 2);
+  const fresh = held != 0 && replace ? tableMake(MAP_MIN_SLOTS) : 0;
+  if (held == 0 || (replace && fresh == 0)) {
+    handleUnlock(map);
+    if (held != 0) ftFree(held);
+    return ENOMEM;
+  }
+  const cap = load<u32>(t, T_CAPACITY);
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < cap; i++) {
+    const w = loadAcquire64(slot(t, i) + S_VS);
+    if (stateOf(w) == FULL) { store<u32>(held + (<usize>k << 2), valueOf(w)); k++; }
+  }
+  if (replace) handleReplace(map, t, fresh);   // LP; readers may still probe `t`: freed after a grace period
+  handleUnlock(map);
+  takenList = held;
+  takenCount = k;
+  return OK;
+}
+
+/** Release the values omapTakeAll copied out (finalizers may run, and use the map), and free the copy. */
+function omapReleaseTaken(): void {
+  const held = takenList, n = takenCount;   // a finalizer's own clear would overwrite them
+  takenList = 0;
+  takenCount = 0;
+  for (let i: u32 = 0; i < n; i++) objDecref(<usize>load<u32>(held + (<usize>i << 2)));
+  if (held != 0) ftFree(held);
+}
+
+/**
+ * Remove every entry at once (LP: the store of a fresh empty table) and release
+ * the objects afterwards. OK, or ENOMEM / EINVAL_PTR with nothing changed.
+ */
+export function omapClear(map: usize): i32 {
+  const rc = omapTakeAll(map, true);
+  if (rc == OK) omapReleaseTaken();
+  return rc;
+}
+
+/**
+ * Destroy (mapDestroy) and release every value afterwards: a finalizer that
+ * uses the map then finds it destroyed (EINVAL_PTR). The values are copied out
+ * under the mutex just before the destroy takes it again; a write slipping in
+ * between (another thread using the map during its destroy: the caller's bug)
+ * leaks its value rather than freeing it under anyone. ENOMEM / EINVAL_PTR:
+ * nothing changed.
+ */
+export function omapDestroy(map: usize): i32 {
+  let rc = omapTakeAll(map, false);
+  if (rc != OK) return rc;
+  rc = handleDestroy(map);
+  if (rc == OK) { omapReleaseTaken(); return OK; }
+  // Destroyed meanwhile (by another thread: its destroy releases the values).
+  if (takenList != 0) ftFree(takenList);
+  takenList = 0;
+  takenCount = 0;
+  return rc;
 }

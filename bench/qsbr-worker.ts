@@ -3,8 +3,9 @@
 // Wasm (bench/wasm/qsbr.ts, or sync.ts's checkpoint loop), takes its timestamp again, exits its
 // thread and reports. (bench/main.ts runs with V8 flags that compile Wasm optimised up front, so
 // no warm-up is needed.) Roles:
-//   read        random gets of the list / map, lock-free or under its mutex, a checkpoint every
-//               `every` reads, until the stop word is set
+//   read        random gets of the list / map / object map (a reference taken, the payload read,
+//               a decref), lock-free or under its mutex, a checkpoint every `every` reads, until
+//               the stop word is set
 //   write       the one writer: sets and reallocations at a steady rate, asleep (detached) between
 //   checkpoint  busy work with a checkpoint every `everyUs`, until the stop word is set
 //   latency     `samples` timed freeDelayed → free round trips
@@ -19,10 +20,12 @@ export interface QsbrWorkerData {
   /** the word the coordinator sets to stop every loop; go = stop + 4 (the start barrier) */
   stop: number;
   seed: number;
-  /** read / write: the structure, 0 = list, 1 = map, and its item / key count */
+  /** read / write: the structure, 0 = list, 1 = map, 2 = object map, and its item / key count */
   struct?: number;
   kind?: number;
   n?: number;
+  /** write, object map: the type of the objects it makes */
+  type?: number;
   /** read: under the mutex; checkpoint every `every` reads */
   locked?: boolean;
   every?: number;
@@ -58,7 +61,7 @@ interface QsbrExports {
   qsbr_read_loop(s: number, kind: number, locked: number, n: number, every: number, stop: number, seed: number): number;
   qsbr_read_errors(): number;
   qsbr_writer_loop(s: number, kind: number, n: number, setUs: number, churnUs: number, churnKeys: number, wakeUs: number,
-    stop: number, seed: number): number;
+    stop: number, seed: number, type: number): number;
   qsbr_writer_churns(): number;
   qsbr_writer_busy_ms(): number;
   qsbr_free_latency(samples: number, size: number, maxGapUs: number, out: number, seed: number): number;
@@ -85,7 +88,8 @@ switch (d.role) {
     break;
   }
   case 'write': {
-    const count = x.qsbr_writer_loop(d.struct!, d.kind!, d.n!, d.setUs!, d.churnUs!, d.churnKeys!, d.wakeUs!, d.stop, d.seed);
+    const count = x.qsbr_writer_loop(d.struct!, d.kind!, d.n!, d.setUs!, d.churnUs!, d.churnKeys!, d.wakeUs!, d.stop, d.seed,
+      d.type ?? 0);
     reply = { count, t0, t1: now(), churns: x.qsbr_writer_churns() >>> 0, busyMs: x.qsbr_writer_busy_ms() };
     break;
   }

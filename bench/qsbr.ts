@@ -1,9 +1,11 @@
 // The qsbr suite (issue 5): what lock-free reads with QSBR reclamation buy, and what QSBR costs.
-//   reads       SharedList (4,096 items) and SharedMap (4,000 keys) read by 1, 2 and 4 reader
-//               workers — random gets in a tight Wasm loop, a checkpoint every 256 reads, for a
-//               fixed time — while one writer worker sets an item / key every 50 µs and
-//               reallocates (list) or churns tombstones into rebuilds (map) every 1 ms, all old
-//               storage going through freeDelayed; the writer sleeps detached in between. Lock-free
+//   reads       SharedList (4,096 items), SharedMap and SharedObjectMap (4,000 keys) read by 1,
+//               2 and 4 reader workers — random gets in a tight Wasm loop, a checkpoint every 256
+//               reads, for a fixed time — while one writer worker sets an item / key every 50 µs
+//               and reallocates (list) or churns tombstones into rebuilds (maps) every 1 ms, all
+//               old storage going through freeDelayed; the writer sleeps detached in between. An
+//               object map's get takes a new reference (tryIncref, re-check), reads the payload
+//               and decrefs; its writer's sets put new objects and release the old ones. Lock-free
 //               gets vs the same structure's get under its mutex. Reads/s, 1→n scaling, ratio.
 //   poll        the cost of a QSBR poll that must scan (a goal nobody reaches) with 1..64 thread
 //               records registered in the domain (all but one detached), ns per poll and per slot.
@@ -44,10 +46,13 @@ const TARGET_NS_PER_SLOT = 5;
 interface QsbrMainExports {
   qsbr_list_make(n: number): number;
   qsbr_map_make(n: number): number;
+  qsbr_omap_make(n: number, type: number): number;
   qsbr_poll_loop(n: number): number;
 }
 
-type Struct = 'list' | 'map';
+type Struct = 'list' | 'map' | 'omap';
+const STRUCT_NAMES: Record<Struct, string> = { list: 'SharedList', map: 'SharedMap', omap: 'SharedObjectMap' };
+const STRUCT_KINDS: Record<Struct, number> = { list: 0, map: 1, omap: 2 };
 type Variant = 'lock-free' | 'mutex';
 
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
@@ -109,9 +114,10 @@ interface ReadRun {
 async function readRun(module: WebAssembly.Module, struct: Struct, variant: Variant, readers: number, ms: number,
     seed: number): Promise<ReadRun> {
   const { rt, t, x, i32, ctl } = await fresh(module);
-  const kind = struct === 'list' ? 0 : 1;
+  const kind = STRUCT_KINDS[struct];
   const n = struct === 'list' ? LIST_ITEMS : MAP_KEYS;
-  const s = struct === 'list' ? x.qsbr_list_make(n) >>> 0 : x.qsbr_map_make(n) >>> 0;
+  const type = struct === 'omap' ? t.defineType({ name: 'bench-cell', size: 8 }) : 0;
+  const s = (struct === 'list' ? x.qsbr_list_make(n) : struct === 'map' ? x.qsbr_map_make(n) : x.qsbr_omap_make(n, type)) >>> 0;
   if (!s) throw new Error(`qsbr: could not make the ${struct}`);
   const domain = rt.domain();
   const queued0 = domain.qsbrInfo().delayedQueued;
@@ -121,7 +127,7 @@ async function readRun(module: WebAssembly.Module, struct: Struct, variant: Vari
     ...Array.from({ length: readers }, (_, i) => ({ ...common, role: 'read' as const, seed: (seed + i * 0x9E3779B9) >>> 0,
       locked: variant === 'mutex', every: CHECKPOINT_EVERY })),
     { ...common, role: 'write', seed: (seed ^ 0x5bd1e995) >>> 0, setUs: SET_US, churnUs: CHURN_US, churnKeys: MAP_CHURN_KEYS,
-      wakeUs: WRITER_WAKE_US },
+      wakeUs: WRITER_WAKE_US, type },
   ];
   const { ws, done } = await startWorkers(rt.share(), data);
   try {
@@ -176,7 +182,7 @@ async function reads(module: WebAssembly.Module, opts: SuiteOptions, structs: St
     const m = med(s, v, n);
     results.push({ suite: 'qsbr', workload: `${s}-read`, allocator: v, threads: n, nsPerOp: 1e9 / m.reads, opsPerSec: m.reads,
       peakBytes: 0, liveBytes: 0 });
-    rows.push([s === 'list' ? 'SharedList' : 'SharedMap', v, String(n), (m.reads / 1e6).toFixed(1), (m.reads / n / 1e6).toFixed(1),
+    rows.push([STRUCT_NAMES[s], v, String(n), (m.reads / 1e6).toFixed(1), (m.reads / n / 1e6).toFixed(1),
       n === 1 ? '–' : `${ratio([s, v, n], [s, v, 1]).toFixed(2)}×`,
       v === 'mutex' ? '–' : `${ratio([s, v, n], [s, 'mutex', n]).toFixed(1)}×`,
       (m.sets / 1e3).toFixed(1), m.reallocs.toFixed(0), `${(m.busy * 100).toFixed(1)} %`]);
@@ -184,7 +190,7 @@ async function reads(module: WebAssembly.Module, opts: SuiteOptions, structs: St
   const mark = (ok: boolean) => (ok ? '✓' : '✗');
   const targets: string[] = [];
   for (const s of structs) {
-    const name = s === 'list' ? 'SharedList' : 'SharedMap';
+    const name = STRUCT_NAMES[s];
     const scale = threads.includes(2) ? ratio([s, 'lock-free', 2], [s, 'lock-free', 1]) : NaN;
     const ratio2 = threads.includes(2) ? ratio([s, 'lock-free', 2], [s, 'mutex', 2]) : NaN;
     targets.push(`- ${name}: lock-free reads 1→2 readers ${scale.toFixed(2)}× (target ≥ ${TARGET_SCALING}×) ${mark(scale >= TARGET_SCALING)}; ` +
@@ -195,7 +201,9 @@ async function reads(module: WebAssembly.Module, opts: SuiteOptions, structs: St
     markdown(['structure', 'reads', 'readers', 'M reads/s', 'M reads/s per reader', 'speedup vs 1', 'lock-free ÷ mutex',
       'writer k sets/s', 'reallocations/s', 'writer busy'], rows) +
     `\n\nReaders: random gets of ${LIST_ITEMS.toLocaleString('en')} items / ${MAP_KEYS.toLocaleString('en')} present keys in a Wasm loop, ` +
-    `a checkpoint every ${CHECKPOINT_EVERY} reads, every get checked to find its item or key. One writer worker besides them: a set every ${SET_US} µs ` +
+    `a checkpoint every ${CHECKPOINT_EVERY} reads, every get checked to find its item or key. SharedObjectMap: every get ` +
+    'takes a new reference (lock-free: tryIncref and re-check; mutex: an incref under the lock), checks the object\'s payload ' +
+    `and decrefs it; the writer's sets put new objects and release the replaced ones. One writer worker besides them: a set every ${SET_US} µs ` +
     `and every ${CHURN_US / 1000} ms a churn (list: resize to n + 1, back to n, compact = two new arrays; map: ${MAP_CHURN_KEYS} ` +
     'fresh keys set and deleted, a rebuild once tombstones fill 3/4 of the table), old storage through freeDelayed; it does ' +
     `what is due, checkpoints and sleeps detached, waking at most every ${WRITER_WAKE_US} µs. Reallocations/s = delayed frees ` +
@@ -305,7 +313,7 @@ async function latency(module: WebAssembly.Module, opts: SuiteOptions, results: 
 // ---- the suite -------------------------------------------------------------------------------
 
 /** `--workload` ids of this suite (the result rows' workloads, or their stem). */
-const WORKLOAD_IDS = ['list-read', 'map-read', 'poll', 'free-delayed'];
+const WORKLOAD_IDS = ['list-read', 'map-read', 'omap-read', 'poll', 'free-delayed'];
 
 export const qsbrSuite: Suite = {
   name: 'qsbr',
@@ -316,7 +324,7 @@ export const qsbrSuite: Suite = {
     const module = await WebAssembly.compile(readFileSync(join(opts.root, 'build/bench/sync.wasm')));
     const results: Result[] = [];
     const threads = [...new Set([1, 2, 4, ...opts.threads])].sort((a, b) => a - b);
-    const structs = (['list', 'map'] as const).filter((s) => want(`${s}-read`));
+    const structs = (['list', 'map', 'omap'] as const).filter((s) => want(`${s}-read`));
     const latencyCells = 1 + (OTHERS.length - 1) * PERIODS_US.length;
     opts.progress.start(opts.runs * 2 * structs.length * threads.length + (want('poll') ? REGISTERED.length : 0) +
       (want('free-delayed') ? opts.runs * latencyCells : 0));

@@ -259,6 +259,10 @@
 /** @internal */ export const QSBR_KEEP = 0xFFFFFFFF; // qsbrConfigure: keep this value
 /** @internal */ export const ABI_QSBR_INFO = { QI_WR_SEQ, QI_RD_SEQ, QI_SLOTS, QI_SLOTS_USED, QI_DELAYED_QUEUED, QI_DELAYED_FREED, QI_DELAYED_FAILED, QI_PAGES_HELD, QI_DEFER_LIMIT, QI_FREE_LIMIT, QI_PAGE_LIMIT, QI_HELD_TAGS, QI_CHUNKS, QI_COUNT, QSBR_KEEP } as const;
 
+// map-delay-points (assembly/shared-map.ts)
+/** @internal */ export const DP_OMAP_LOADED = 23; // object map get / next: a FULL slot's object loaded, not yet tryIncref'd
+/** @internal */ export const ABI_MAP_DELAY_POINTS = { DP_OMAP_LOADED } as const;
+
 // stats (assembly/stats.ts)
 /** @internal */ export const TAG_ANY = 255;
 /** @internal */ export const ST_UNITS_LIVE = 0;

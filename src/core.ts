@@ -143,6 +143,23 @@ export interface CoreExports {
   ft_map_next_value(): number;
   ft_map_size(map: number): number;
   ft_map_capacity(map: number): number;
+  // Object maps (u32 -> object; values are counted references): get, get_locked, swap, take and
+  // next with withRef 1 hand the caller a reference it must decref.
+  ft_omap_new(expected: number): number;
+  ft_omap_get(map: number, key: number): number;
+  ft_omap_get_locked(map: number, key: number): number;
+  ft_omap_has(map: number, key: number): number;
+  ft_omap_set(map: number, key: number, o: number): number;
+  ft_omap_swap(map: number, key: number, o: number): number;
+  ft_omap_compare_and_set(map: number, key: number, expected: number, o: number): number;
+  ft_omap_take(map: number, key: number): number;
+  ft_omap_delete(map: number, key: number): number;
+  ft_omap_clear(map: number): number;
+  ft_omap_next(map: number, after: number, withRef: number): number;
+  ft_omap_size(map: number): number;
+  ft_omap_capacity(map: number): number;
+  ft_omap_destroy(map: number): number;
+  ft_debug_omap_valid(map: number): number;
   ft_type_define(name: number, nameLength: number, size: number, flags: number, refs: number, nRefs: number): number;
   ft_type_record(id: number): number;
   ft_type_count(): number;

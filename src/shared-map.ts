@@ -4,8 +4,10 @@
  * lock-free; writes serialize on the map's mutex; tables a write replaces are freed
  * only after every thread has passed a quiescent state (see
  * assembly/shared-map.ts for the mechanism and the linearizability argument).
+ * SharedObjectMap: the same map with refcounted objects as values.
  * @module
  */
+import { ErrorCode, FtheapError } from './errors.ts';
 import { checkHandle, checkU32, newHandle, SharedHandle } from './shared-handle.ts';
 import type { Thread } from './thread.ts';
 
@@ -223,5 +225,230 @@ export class SharedMap extends SharedHandle implements Iterable<[number, number]
    */
   destroy(): void {
     this.release(this.x.ft_map_destroy);
+  }
+}
+
+/** Throw `EINVAL_OBJECT` unless `o` could be an object's address (the core checks the rest). */
+function checkObject(o: number, what: string): void {
+  if (o >>> 0 !== o || o === 0) throw new FtheapError(ErrorCode.EINVAL_OBJECT, `${what} ${o}: not an object`);
+}
+
+/**
+ * A u32 → object map shared by the threads of one domain: CPython's `dict` with
+ * lock-free reads. Values are refcounted objects ({@link Thread.newObject}); the
+ * map holds one reference to each of its values.
+ *
+ * - `get(key)` is lock-free and returns a **new reference** (or `undefined`): the
+ *   caller owns it and must `thread.decref` it when done. It is linearizable, and
+ *   the object it returns cannot be deallocated while that reference is held,
+ *   even if another thread replaces or deletes the entry meanwhile.
+ * - `set(key, o)` takes the map's own reference (the caller keeps its own) and
+ *   releases the value it replaces; `delete` and `clear` release theirs; `swap`
+ *   and `take` hand the old value's reference to the caller (it must decref it);
+ *   `compareAndSet` compares object addresses. Writes take the map's mutex
+ *   (linearizable with the reads, like {@link SharedMap}); a value is released
+ *   after the mutex, so a finalizer may use the map.
+ * - Iteration is lock-free and step by step, with the guarantees of
+ *   {@link SharedMap.entries}; `entries()`, `values()` and `for...of` yield each
+ *   object with a new reference (decref each one); `forEach` lends it for the
+ *   callback only; `keys()` takes none.
+ * - Only live objects of the map's domain may be stored (`EINVAL_OBJECT`,
+ *   `EWRONG_DOMAIN`, nothing changed), and only threads of that domain may use the
+ *   map (`EWRONG_DOMAIN`). Its handle is refused by {@link SharedMap.open} (and a
+ *   u32 map's by {@link SharedObjectMap.open}): the kind is in the shared header.
+ * - `destroy()` releases every value first.
+ *
+ * @example
+ * ```ts
+ * const type = t.defineType({ name: 'point', size: 8 });
+ * const m = SharedObjectMap.create(t);
+ * const p = t.newObject(type);       // count 1: ours
+ * m.set(7, p);                       // count 2: ours and the map's
+ * t.decref(p);                       // the map's only
+ * // in any worker of the domain:
+ * const q = m2.get(7);               // a new reference, or undefined
+ * if (q !== undefined) { try { use(q); } finally { t2.decref(q); } }
+ * ```
+ */
+export class SharedObjectMap extends SharedHandle implements Iterable<[number, number]> {
+  private constructor(thread: Thread, handle: number) {
+    super(thread, handle, 'object map');
+  }
+
+  /**
+   * A new empty object map of `thread`'s domain in which `expected` entries fit
+   * without a resize.
+   * @throws FtheapError `EINVAL_SIZE` (not an integer, or too large), `ENOMEM`, `ENOT_ATTACHED`
+   */
+  static create(thread: Thread, expected = 8): SharedObjectMap {
+    return new SharedObjectMap(thread, newHandle(thread, expected, 'expected', (x, n) => x.ft_omap_new(n)));
+  }
+
+  /**
+   * The object map whose {@link handle} is `handle`, used through `thread` (of
+   * the map's domain).
+   * @throws FtheapError `EINVAL_PTR` (not a live object map: a u32 map's handle
+   *   too), `EWRONG_DOMAIN`, `ENOT_ATTACHED`
+   */
+  static open(thread: Thread, handle: number): SharedObjectMap {
+    const map = new SharedObjectMap(thread, checkHandle(handle, 'object map'));
+    void map.capacity;   // checks the handle
+    return map;
+  }
+
+  /**
+   * The object of `key` with a new reference (decref it when done), or `undefined`.
+   * Lock-free.
+   * @throws FtheapError `EINVAL_ARG` (key not a u32), `EINVAL_PTR`, `EWRONG_DOMAIN`, `ENOT_ATTACHED`
+   */
+  get(key: number): number | undefined {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.decode(this.x.ft_omap_get(this.h, key));
+  }
+
+  /** Whether `key` is present (lock-free; no reference taken). */
+  has(key: number): boolean {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.answer(this.x.ft_omap_has(this.h, key)) === 1;
+  }
+
+  /**
+   * Map `key` to object `o` (the map takes its own reference; the caller keeps
+   * its own) and release the object it replaces; returns this map.
+   * @throws FtheapError `EINVAL_OBJECT` (not a live object), `EWRONG_DOMAIN`,
+   *   `EINVAL_ARG`, `ENOMEM` (unchanged), `EINVAL_PTR`, `ENOT_ATTACHED`
+   */
+  set(key: number, o: number): this {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    checkObject(o, 'value');
+    this.check(this.x.ft_omap_set(this.h, key, o), `key ${key}, object ${o}`);
+    return this;
+  }
+
+  /**
+   * Map `key` to object `o` (as {@link set}); returns the object it replaced with
+   * the map's reference, now the caller's (decref it), or `undefined`.
+   * @throws FtheapError as {@link set}
+   */
+  swap(key: number, o: number): number | undefined {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    checkObject(o, 'value');
+    return this.decode(this.x.ft_omap_swap(this.h, key, o));
+  }
+
+  /**
+   * Map `key` to object `o` only if its object is `expected` (an address;
+   * `undefined`: only if absent); whether it did. The replaced object is released.
+   * @throws FtheapError as {@link set}; `EINVAL_ARG` (expected neither `undefined` nor a u32)
+   */
+  compareAndSet(key: number, expected: number | undefined, o: number): boolean {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    if (expected !== undefined) checkU32(expected, 'expected');
+    checkObject(o, 'value');
+    return this.answer(this.x.ft_omap_compare_and_set(this.h, key, expected ?? -1, o)) === 1;
+  }
+
+  /** Remove `key` and release its object; whether it was present. */
+  delete(key: number): boolean {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.answer(this.x.ft_omap_delete(this.h, key)) === 1;
+  }
+
+  /** Remove `key`; its object with the map's reference, now the caller's (decref it), or `undefined`. */
+  take(key: number): number | undefined {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.decode(this.x.ft_omap_take(this.h, key));
+  }
+
+  /**
+   * Remove every entry at once (one linearization point), then release the objects.
+   * @throws FtheapError `ENOMEM` (unchanged: it needs a small table and a list of the values)
+   */
+  clear(): void {
+    this.thread.makeCurrent();
+    this.check(this.x.ft_omap_clear(this.h));
+  }
+
+  /**
+   * The entries as `[key, object]`, each object with a **new reference** the
+   * caller must decref (also when it stops early: only the entries already
+   * yielded hold one). Lock-free, one step at a time, with the guarantees of
+   * {@link SharedMap.entries}; each yielded object was the key's at an instant
+   * during its step.
+   */
+  *entries(): IterableIterator<[number, number]> {
+    for (let after = -1; ;) {
+      this.thread.makeCurrent();
+      const key = this.decode(this.x.ft_omap_next(this.h, after, 1));
+      if (key === undefined) return;
+      const o = this.x.ft_map_next_value() >>> 0;   // left by the call just above, on this instance
+      after = key;
+      yield [key, o];
+    }
+  }
+
+  /** The entries, each object with a new reference (see {@link SharedObjectMap.entries}). */
+  [Symbol.iterator](): IterableIterator<[number, number]> {
+    return this.entries();
+  }
+
+  /** The keys (no references taken), in the order and with the guarantees of {@link SharedMap.entries}. */
+  *keys(): IterableIterator<number> {
+    for (let after = -1; ;) {
+      this.thread.makeCurrent();
+      const key = this.decode(this.x.ft_omap_next(this.h, after, 0));
+      if (key === undefined) return;
+      after = key;
+      yield key;
+    }
+  }
+
+  /** The objects, each with a new reference the caller must decref (see {@link SharedObjectMap.entries}). */
+  *values(): IterableIterator<number> {
+    for (const [, o] of this.entries()) yield o;
+  }
+
+  /**
+   * Call `fn(object, key, map)` for each entry, as {@link SharedObjectMap.entries}
+   * yields them; the object's reference is held for the call and released after
+   * it (`thread.incref` it to keep it).
+   */
+  forEach(fn: (o: number, key: number, map: this) => void): void {
+    for (const [k, o] of this.entries()) {
+      try {
+        fn(o, k, this);
+      } finally {
+        this.thread.decref(o);
+      }
+    }
+  }
+
+  /** The number of entries (read under the map's mutex). */
+  get size(): number {
+    this.thread.makeCurrent();
+    return this.answer(this.x.ft_omap_size(this.h));
+  }
+
+  /** Slots of the current table (lock-free); it holds up to 3/4 of them. */
+  get capacity(): number {
+    this.thread.makeCurrent();
+    return this.answer(this.x.ft_omap_capacity(this.h));
+  }
+
+  /**
+   * Release every object ({@link clear}), then free the map as
+   * {@link SharedMap.destroy} does. Only when no other thread will use the map
+   * again; this object's later calls throw `EINVAL_PTR`.
+   * @throws FtheapError `ENOMEM` (nothing changed)
+   */
+  destroy(): void {
+    this.release(this.x.ft_omap_destroy);
   }
 }

@@ -1,12 +1,16 @@
 // In-Wasm loops for the qsbr suite (bench/qsbr.ts), compiled together with the core and the
 // sync loops into build/bench/sync.wasm (bench/wasm/sync.entry.ts), so that the core's fast
-// paths inline into them: listGet / mapGet (lock-free) and their mutex-guarded twins,
+// paths inline into them: listGet / mapGet / omapGet (lock-free) and their mutex-guarded twins,
 // threadCheckpoint, qsbrPoll, freeDelayed.
 //
-//   qsbr_list_make / qsbr_map_make  the structure the readers read (made by the coordinator)
-//   qsbr_read_loop                  a reader: random gets, a checkpoint every `every` reads
+//   qsbr_list_make / qsbr_map_make / qsbr_omap_make
+//                                   the structure the readers read (made by the coordinator)
+//   qsbr_read_loop                  a reader: random gets, a checkpoint every `every` reads;
+//                                   object map: each get a new reference, its payload read, then
+//                                   a decref
 //   qsbr_writer_loop                the one writer: a steady, modest rate of sets and of
-//                                   reallocations (through freeDelayed), detached while it sleeps
+//                                   reallocations (through freeDelayed), detached while it sleeps;
+//                                   object map: each set a new object, the old one released
 //   qsbr_poll_loop                  n polls of a goal nobody reaches (each a full slot scan)
 //   qsbr_free_latency               freeDelayed → actually freed, timed, while checkpointing
 //
@@ -18,15 +22,19 @@ import { curHeap, curThread } from "../../assembly/current";
 import { freeDelayed } from "../../assembly/delayed-free";
 import { ftFree } from "../../assembly/free";
 import { nowMs, waitWhile } from "../../assembly/host";
-import { T_DF_PENDING, T_DOMAIN } from "../../assembly/layout";
+import { OBJECT_HEADER, T_DF_PENDING, T_DOMAIN } from "../../assembly/layout";
+import { objDecref, objNew } from "../../assembly/object";
 import { QSBR_INCR, qsbrPoll, qsbrWrSeq } from "../../assembly/qsbr";
 import { listCompact, listGet, listGetLocked, listNew, listResize, listSet } from "../../assembly/shared-list";
-import { mapDelete, mapGet, mapGetLocked, mapNew, mapSet } from "../../assembly/shared-map";
+import { mapDelete, mapGet, mapGetLocked, mapNew, mapSet, omapDelete, omapGet, omapGetLocked, omapNew,
+  omapSet } from "../../assembly/shared-map";
 import { threadCheckpoint } from "../../assembly/lifecycle";
 import { threadAttach, threadDetach } from "../../assembly/thread";
 
 // @ts-ignore: decorator
 @inline const LIST: u32 = 0;
+// @ts-ignore: decorator
+@inline const MAP: u32 = 1;   // else the object map (2)
 // @ts-ignore: decorator
 @inline const FRESH_KEYS: u32 = 0x80000000;   // the writer's churn keys (never read)
 
@@ -62,6 +70,34 @@ export function qsbr_map_make(n: u32): usize {
   return map;
 }
 
+/** A new object of `type` whose first payload word is `key`, put under `key` (the map's reference only). */
+function objPut(map: usize, key: u32, type: u32): i32 {
+  const o = objNew(type, 0);
+  if (o == 0) return -1;
+  store<u32>(o + OBJECT_HEADER, key);   // before the set publishes it
+  const rc = omapSet(map, key, o);
+  objDecref(o);
+  return rc;
+}
+
+/** An object map of keys 0..n-1, each a new object of `type` (payload word 0 = its key). 0 on failure. */
+export function qsbr_omap_make(n: u32, type: u32): usize {
+  const map = omapNew(n);
+  if (map == 0) return 0;
+  for (let k: u32 = 0; k < n; k++) if (objPut(map, k, type) != 0) return 0;
+  return map;
+}
+
+/** An object map read's result: a reference to k's object (-1 / -2: none) — its payload checked, then let go. */
+// @ts-ignore: decorator
+@inline function usedObject(v: f64, k: u32): bool {
+  if (v < 0) return false;
+  const o = <usize>v;
+  const ok = load<u32>(o + OBJECT_HEADER) == k;
+  objDecref(o);
+  return ok;
+}
+
 // ---- Readers --------------------------------------------------------------------------------
 
 let readErrors: u32 = 0;
@@ -71,8 +107,9 @@ export function qsbr_read_errors(): u32 { return readErrors; }
 
 /**
  * Until `stop` (a word) turns non-zero: `every` gets of random indices (list) or present keys
- * (map) below n, then a checkpoint. `locked` reads under the structure's mutex instead of
- * lock-free. Returns the reads done.
+ * (map, object map) below n, then a checkpoint. `locked` reads under the structure's mutex
+ * instead of lock-free. An object map's get takes a reference, reads the object's first payload
+ * word (its key: else an error) and decrefs. Returns the reads done.
  */
 export function qsbr_read_loop(s: usize, kind: u32, locked: bool, n: u32, every: u32, stop: usize, seed: u32): f64 {
   const t = curThread;
@@ -87,11 +124,17 @@ export function qsbr_read_loop(s: usize, kind: u32, locked: bool, n: u32, every:
       } else {
         for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const i = below(x, n); if (missed(listGet(s, i))) bad++; }
       }
-    } else {
+    } else if (kind == MAP) {
       if (locked) {
         for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const k = below(x, n); if (missed(mapGetLocked(s, k))) bad++; }
       } else {
         for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const k = below(x, n); if (missed(mapGet(s, k))) bad++; }
+      }
+    } else {
+      if (locked) {
+        for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const k = below(x, n); if (!usedObject(omapGetLocked(s, k), k)) bad++; }
+      } else {
+        for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const k = below(x, n); if (!usedObject(omapGet(s, k), k)) bad++; }
       }
     }
     threadCheckpoint(t);
@@ -118,6 +161,8 @@ export function qsbr_writer_busy_ms(): f64 { return writerBusyMs; }
  *         two reallocations, each old array through freeDelayed;
  *   map:  `churnKeys` fresh keys set and deleted again: each leaves a tombstone, and once
  *         FULL + TOMBSTONE slots pass 3/4 the table is rebuilt (the old one through freeDelayed).
+ * Object map: each set (churn keys too) puts a new object of `type`; the one it replaces, or the
+ * one a delete removes, is released (deallocated once its readers let go).
  * Work is due by the clock (it catches up after a late wake-up, at most 2 ms worth). After each
  * burst it checkpoints (its due delayed frees run) and sleeps detached on `stop` until the next
  * piece of work is due, but at least `wakeUs` µs after it woke (each wake-up preempts a reader
@@ -125,7 +170,7 @@ export function qsbr_writer_busy_ms(): f64 { return writerBusyMs; }
  * Returns the sets done.
  */
 export function qsbr_writer_loop(s: usize, kind: u32, n: u32, setUs: f64, churnUs: f64, churnKeys: u32, wakeUs: f64,
-    stop: usize, seed: u32): f64 {
+    stop: usize, seed: u32, type: u32): f64 {
   const t = curThread;
   let x = seed | 1;
   const start = nowMs();
@@ -141,7 +186,9 @@ export function qsbr_writer_loop(s: usize, kind: u32, n: u32, setUs: f64, churnU
     for (; sets < wantSets; sets++) {
       x = xorshift(x);
       const i = below(x, n);
-      if (kind == LIST) listSet(s, i, sets); else mapSet(s, i, sets);
+      if (kind == LIST) listSet(s, i, sets);
+      else if (kind == MAP) mapSet(s, i, sets);
+      else objPut(s, i, type);
     }
     const wantChurns = <u32>(us / churnUs);
     if (wantChurns - churns > maxBehindChurns) churns = wantChurns - maxBehindChurns;
@@ -152,8 +199,13 @@ export function qsbr_writer_loop(s: usize, kind: u32, n: u32, setUs: f64, churnU
         listCompact(s);
       } else {
         for (let j: u32 = 0; j < churnKeys; j++) {
-          mapSet(s, FRESH_KEYS | fresh, 0);
-          mapDelete(s, FRESH_KEYS | fresh);
+          if (kind == MAP) {
+            mapSet(s, FRESH_KEYS | fresh, 0);
+            mapDelete(s, FRESH_KEYS | fresh);
+          } else {
+            objPut(s, FRESH_KEYS | fresh, type);
+            omapDelete(s, FRESH_KEYS | fresh);
+          }
           fresh = (fresh + 1) & 0x7FFFFFFF;
         }
       }
