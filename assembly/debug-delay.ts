@@ -65,7 +65,8 @@ export const DP_MUTEX_WOKEN: u32 = 20;     // mutex.ts: a parked waiter woke up,
 export const DP_DF_ABANDON: u32 = 21;      // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
 export const DP_BRC_TRY_LOADED: u32 = 23;  // brc.ts brcTryIncref: the shared word loaded, not yet CASed
 export const DP_BRC_QUEUED: u32 = 24;      // brc.ts brcQueue: QUEUED set, the owner not yet looked up
-export const DP_HANDLE_READ: u32 = 22;     // shared-list/map: a reader checked the handle, storage not loaded yet
+export const DP_HANDLE_READ: u32 = 22;
+export const DP_OMAP_LOADED: u32 = 39;      // shared-map.ts object map get / next: a FULL slot's object loaded, not yet tryIncref'd     // shared-list/map: a reader checked the handle, storage not loaded yet
 export const DP_OBJ_MERGE_TAKEN: u32 = 25;   // object.ts objMergeQueued: a non-empty queue taken, not yet merged (review11)
 export const DP_BRC_REGISTERED: u32 = 26;    // brc.ts brcRegister: linked in its bucket and unlocked, T_BRC_BUCKET not yet set (review11)
 // @abi-end

@@ -178,7 +178,7 @@ import { loadAcquire, loadAcquire64, storeRelease, storeRelease64 } from "./atom
 import { blockUsableSize, heapMalloc } from "./alloc";
 import { brcIncref, brcRefcount, brcShare, brcTryIncref } from "./brc";
 import { curHeap, curThread } from "./current";
-import { DP_HANDLE_READ, debugPause, debugReadDelay } from "./debug-delay";
+import { DP_HANDLE_READ, DP_OMAP_LOADED, debugPause, debugReadDelay } from "./debug-delay";
 import { EINVAL_ARG, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, OK, setError } from "./errors";
 import { ftFree } from "./free";
 import { FT_DEBUG_BUILD, SEG_DOMAIN, T_DOMAIN, THREAD_ATTACHED } from "./layout";
@@ -210,11 +210,6 @@ const S_VS: usize = 8;
 const EMPTY: u32 = 0;
 const FULL: u32 = 1;
 const TOMBSTONE: u32 = 2;
-
-// A pause point for race tests (debug-delay.ts; numbered in its 20..39 range).
-// @abi-begin map-delay-points
-export const DP_OMAP_LOADED: u32 = 23;   // object map get / next: a FULL slot's object loaded, not yet tryIncref'd
-// @abi-end
 
 // ---- Packed value/state word and hashing ---------------------------------------------
 

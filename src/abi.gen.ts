@@ -67,10 +67,11 @@
 /** @internal */ export const DP_DF_ABANDON = 21; // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
 /** @internal */ export const DP_BRC_TRY_LOADED = 23; // brc.ts brcTryIncref: the shared word loaded, not yet CASed
 /** @internal */ export const DP_BRC_QUEUED = 24; // brc.ts brcQueue: QUEUED set, the owner not yet looked up
-/** @internal */ export const DP_HANDLE_READ = 22; // shared-list/map: a reader checked the handle, storage not loaded yet
+/** @internal */ export const DP_HANDLE_READ = 22;
+/** @internal */ export const DP_OMAP_LOADED = 39; // shared-map.ts object map get / next: a FULL slot's object loaded, not yet tryIncref'd     // shared-list/map: a reader checked the handle, storage not loaded yet
 /** @internal */ export const DP_OBJ_MERGE_TAKEN = 25; // object.ts objMergeQueued: a non-empty queue taken, not yet merged (review11)
 /** @internal */ export const DP_BRC_REGISTERED = 26; // brc.ts brcRegister: linked in its bucket and unlocked, T_BRC_BUCKET not yet set (review11)
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED } as const;
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;
@@ -258,10 +259,6 @@
 /** @internal */ export const QI_COUNT = 13;
 /** @internal */ export const QSBR_KEEP = 0xFFFFFFFF; // qsbrConfigure: keep this value
 /** @internal */ export const ABI_QSBR_INFO = { QI_WR_SEQ, QI_RD_SEQ, QI_SLOTS, QI_SLOTS_USED, QI_DELAYED_QUEUED, QI_DELAYED_FREED, QI_DELAYED_FAILED, QI_PAGES_HELD, QI_DEFER_LIMIT, QI_FREE_LIMIT, QI_PAGE_LIMIT, QI_HELD_TAGS, QI_CHUNKS, QI_COUNT, QSBR_KEEP } as const;
-
-// map-delay-points (assembly/shared-map.ts)
-/** @internal */ export const DP_OMAP_LOADED = 23; // object map get / next: a FULL slot's object loaded, not yet tryIncref'd
-/** @internal */ export const ABI_MAP_DELAY_POINTS = { DP_OMAP_LOADED } as const;
 
 // stats (assembly/stats.ts)
 /** @internal */ export const TAG_ANY = 255;

@@ -7,7 +7,7 @@ export type { CoreExports } from './core.ts';
 export { Thread } from './thread.ts';
 export { Domain } from './domain.ts';
 export { SharedList } from './shared-list.ts';
-export { SharedMap } from './shared-map.ts';
+export { SharedMap, SharedObjectMap } from './shared-map.ts';
 export { ThreadQsbr } from './qsbr.ts';
 export { ThreadStack } from './pystack.ts';
 export type { Goal, QsbrInfo, QsbrOptions } from './qsbr.ts';
