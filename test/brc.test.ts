@@ -9,20 +9,11 @@ import { Checkpoint, Runtime } from '../src/index.ts';
 import { DP_BRC_QUEUED, DP_BRC_TRY_LOADED, O_TID } from '../src/abi.gen.ts';
 import { Peer, pendingAfter, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
+import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 120_000;
 
-/** A pause flag word in the shared memory (see assembly/debug-delay.ts). */
-function pauseFlag(rt: Runtime, addr: number) {
-  const w = () => new Int32Array(rt.memory.buffer, addr, 1);
-  Atomics.store(w(), 0, 0);
-  return {
-    addr,
-    paused: () => Atomics.load(w(), 0) === 1,
-    release: () => { Atomics.store(w(), 0, 2); Atomics.notify(w(), 0); },
-  };
-}
 
 async function world(workers: number) {
   const rt = await Runtime.create({ debug: true });

@@ -16,6 +16,7 @@ import { FtheapError, Runtime } from '../src/index.ts';
 import { DP_BRC_QUEUED, DP_BRC_REGISTERED, DP_OBJ_MERGE_TAKEN, O_TID, ROOT } from '../src/abi.gen.ts';
 import { Peer, pendingAfter, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
+import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 120_000;
@@ -28,15 +29,6 @@ const OR_BUCKETS = 64;         // object record: 64 x {lock, threads}
 const T_BRC_NEXT = 300;        // thread record: link in its bucket's thread list
 const R_THREAD_SERIAL = 68;    // root record: serials handed out
 
-function pauseFlag(rt: Runtime, addr: number) {
-  const w = () => new Int32Array(rt.memory.buffer, addr, 1);
-  Atomics.store(w(), 0, 0);
-  return {
-    addr,
-    paused: () => Atomics.load(w(), 0) === 1,
-    release: () => { Atomics.store(w(), 0, 2); Atomics.notify(w(), 0); },
-  };
-}
 
 async function world(workers: number, attach = true) {
   const rt = await Runtime.create({ debug: true });

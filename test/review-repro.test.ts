@@ -9,22 +9,13 @@ import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY,
   DP_REVIEW_REAP_RELEASE } from '../src/abi.gen.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
+import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 60_000;
 const SEG = 1 << 22;
 const D_ABANDON_DIRTY = 396;   // assembly/layout.ts (not in the generated ABI)
 
-/** A pause flag word in the shared memory (see assembly/debug-delay.ts). */
-function pauseFlag(rt: Runtime, addr: number) {
-  const w = () => new Int32Array(rt.memory.buffer, addr, 1);
-  Atomics.store(w(), 0, 0);
-  return {
-    addr,
-    paused: () => Atomics.load(w(), 0) === 1,
-    release: () => { Atomics.store(w(), 0, 2); Atomics.notify(w(), 0); },
-  };
-}
 
 const codeOf = (f: () => unknown): string => {
   try { f(); } catch (e) { return e instanceof FtheapError ? e.code : String(e); }
