@@ -207,6 +207,7 @@ export const churnSuite: Suite = {
     const results: Result[] = [];
     const rows: string[][] = [];
     opts.progress.start((want('churn-mstress') ? opts.threads.length * runs : 0) + (want('churn-produce-consume') ? runs : 0) +
+      (!opts.quick && want('churn-mstress-large') ? opts.threads.length : 0) + (!opts.quick && want('churn-produce-consume-large') ? 1 : 0) +
       (want('churn-64-workers') ? 1 : 0) + (want('reap-latency') ? z.reapRuns : 0));
     // Each memory cell: the median ns per allocation; the memory figures of the run with the
     // highest high-water ÷ peak live.
@@ -229,6 +230,13 @@ export const churnSuite: Suite = {
       for (const w of opts.threads) await cell('churn-mstress', w, runs, () => mstressRun(w, z, opts.seed));
     }
     if (want('churn-produce-consume')) await cell('churn-produce-consume', 2, runs, () => produceConsumeRun(z, opts.seed));
+    // The same workloads ten and eight times larger: the fixed part of the high-water (the runtime's first 4 MiB
+    // unit, whole 4 MiB segments) weighs less, and the ratio approaches what the allocator itself keeps.
+    const large: Sizes = { ...z, mstressAllocs: z.mstressAllocs * 10, pcRounds: 16, pcBytes: z.pcBytes * 8 };
+    if (!opts.quick && want('churn-mstress-large')) {   // full runs only
+      for (const w of opts.threads) await cell('churn-mstress-large', w, 1, () => mstressRun(w, large, opts.seed));
+    }
+    if (!opts.quick && want('churn-produce-consume-large')) await cell('churn-produce-consume-large', 2, 1, () => produceConsumeRun(large, opts.seed));
     if (want('churn-64-workers')) await cell('churn-64-workers', z.holdWorkers, 1, () => holdRun(z, opts.seed));
 
     let reapReport = '';
@@ -249,7 +257,8 @@ export const churnSuite: Suite = {
     }
     const sizes = `${opts.quick ? 'quick sizes: ' : ''}mstress ${z.mstressRounds} rounds × ${z.mstressAllocs.toLocaleString('en')} ` +
       `allocations per worker; produce-consume ${z.pcRounds} rounds × ${fmtBytes(z.pcBytes)}; ${z.holdWorkers} workers × ` +
-      `${fmtBytes(z.holdBytes)}`;
+      `${fmtBytes(z.holdBytes)}${opts.quick ? '' : `; the -large rows: mstress ×10 allocations, produce-consume 16 rounds × ` +
+      `${fmtBytes(z.pcBytes * 8)}`}`;
     const memReport = rows.length ? `## churn: memory high-water vs peak live bytes (${sizes})\n\n` +
       markdown(['workload', 'workers', 'peak live', 'high-water', '÷ live', 'committed peak', '÷ live', 'high-water / worker',
         'target', 'met?', 'ns / alloc', 'units / abandoned at end → collected'], rows) +
