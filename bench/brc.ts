@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Runtime, type Thread } from '../src/index.ts';
 import type { BrcWorkerData, BrcWorkerReply } from './brc-worker.ts';
-import { markdown, type Result } from './report.ts';
+import { cpuModel, markdown, type Result } from './report.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
 
 const WORKER = new URL('./brc-worker.js', import.meta.url);
@@ -50,20 +50,6 @@ interface BrcMainExports {
 
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const mark = (ok: boolean) => (ok ? '✓' : '✗');
-/** The CPU model, with family / model / clock from /proc/cpuinfo (VMs often name only "Intel(R) Xeon(R) Processor"). */
-function cpuModel(): string {
-  const name = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.+)$`, 'm').exec(info)?.[1].trim();
-    const family = field('cpu family'), model = field('model'), mhz = field('cpu MHz');
-    if (family === undefined || model === undefined) return name;
-    return `${name} (family ${family}, model ${model}${mhz ? `, ${Math.round(Number(mhz))} MHz` : ''})`;
-  } catch {
-    return name;   // not Linux
-  }
-}
-
 /** A fresh runtime on the bench module, its main thread attached, the bench type defined. */
 async function fresh(module: WebAssembly.Module) {
   const rt = await Runtime.create({ module, maximumMemory: 512 << 20 });

@@ -2,8 +2,9 @@
 // pairs) and bench/wasm/mt.ts (multi-threaded workloads) are copied into build/bench/<name>/
 // beside that allocator's shim (alloc.ts) and compiled with asc.
 //   ftheap: the core's release options from asconfig.json (shared imported memory, rt-trap, -O3),
-//           entry = assembly/index.ts + loops + mt + brc (the brc suite's refcount loops, ftheap
-//           only); must have no data segment and no start function.
+//           entry = assembly/index.ts + loops + mt + brc + gc (the brc suite's refcount loops
+//           and the gc suite's heap builder and mutator, ftheap only); must have no data segment
+//           and no start function.
 //   tlsf:   AssemblyScript's own TLSF (--runtime minimal), non-shared memory of its own; loops + mt.
 //   thing:  mt only, malloc/free imported from JS (@thi.ng/malloc), imported non-shared memory.
 // Usage: node bench/build-wasm.mjs [ftheap] [tlsf] [thing]   (default: all)
@@ -16,8 +17,9 @@ const wasmSrc = join(root, 'bench/wasm');
 
 const targets = {
   ftheap: {
-    files: ['loops.ts', 'mt.ts', 'brc.ts'],
-    entry: 'export * from "../../../assembly/index";\nexport * from "./loops";\nexport * from "./mt";\nexport * from "./brc";\n',
+    files: ['loops.ts', 'mt.ts', 'brc.ts', 'gc.ts'],
+    entry: 'export * from "../../../assembly/index";\nexport * from "./loops";\nexport * from "./mt";\nexport * from "./brc";\n' +
+      'export * from "./gc";\n',
     flags: () => ascFlags('release'),
     pure: true,
   },

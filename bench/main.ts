@@ -2,7 +2,7 @@
 // Runs the selected suites with progress bars, prints Markdown tables, writes all results as one
 // JSON array and the suites' SVG charts next to it, and (full runs) the README's bench section.
 // Flags: --quick (little work, 1 run; writes to bench/results/tmp/ unless --out),
-//        --suite NAME (repeatable; default all), --workload ID (repeatable; mimalloc-bench, qsbr, churn, brc),
+//        --suite NAME (repeatable; default all), --workload ID (repeatable; mimalloc-bench, qsbr, churn, brc; not gc),
 //        --threads N or LIST (workers: N → 1..N, or e.g. 1,2,4; default 1,2),
 //        --alloc ID[,ID] (only these allocators), --no-emcc (skip the emscripten columns),
 //        --runs N (default 5), --passes N (multi-threaded: spread each cell's runs over N passes
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { brcSuite } from './brc.ts';
 import { churnSuite } from './churn.ts';
+import { gcSuite } from './gc.ts';
 import { mimallocBench } from './mimalloc-bench.ts';
 import { V8_FLAGS } from './mt/harness.ts';
 import { qsbrSuite } from './qsbr.ts';
@@ -29,7 +30,8 @@ import type { Chart, Progress, Suite, SuiteOptions } from './suite.ts';
 import { mutexSuite, stopTheWorldSuite } from './sync.ts';
 
 /** The suites, in run order. Add a suite here (and to bench/README.md). */
-const suites: Suite[] = [singleThread, mimallocBench, mutexSuite, stopTheWorldSuite, qsbrSuite, churnSuite, brcSuite];
+const suites: Suite[] = [singleThread, mimallocBench, mutexSuite, stopTheWorldSuite, qsbrSuite, churnSuite, brcSuite,
+  gcSuite];
 
 /** The package root: works from bench/ (sources) and dist/bench/ (compiled). */
 function findRoot(): string {

@@ -1,6 +1,8 @@
 // Reporting for every suite: the result record written to bench/results/*.json, Markdown tables
-// (speed per allocator with ratios/overheads, memory peak vs live bytes) and the JSON writer.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// (speed per allocator with ratios/overheads, memory peak vs live bytes), the JSON writer and the
+// CPU model the reports name.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname } from 'node:path';
 
 export interface Result {
@@ -80,4 +82,18 @@ export function memoryTable(results: Result[], spec: TableSpec): string {
 export function writeJson(path: string, results: Result[]): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(results, null, 2) + '\n');
+}
+
+/** The CPU model, with family / model / clock from /proc/cpuinfo (VMs often name only "Intel(R) Xeon(R) Processor"). */
+export function cpuModel(): string {
+  const name = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.+)$`, 'm').exec(info)?.[1].trim();
+    const family = field('cpu family'), model = field('model'), mhz = field('cpu MHz');
+    if (family === undefined || model === undefined) return name;
+    return `${name} (family ${family}, model ${model}${mhz ? `, ${Math.round(Number(mhz))} MHz` : ''})`;
+  } catch {
+    return name;   // not Linux
+  }
 }

@@ -1,5 +1,5 @@
 // What a benchmark suite is, and the options bench/main.ts runs every suite with. Its
-// own file so that the suites (single-thread, mimalloc-bench, sync, qsbr, churn, brc) and
+// own file so that the suites (single-thread, mimalloc-bench, sync, qsbr, churn, brc, gc) and
 // main.ts, which lists them, all import it and not each other.
 import type { Result } from './report.ts';
 

@@ -3,7 +3,7 @@
 // peers are used when an earlier `npm run build:bench` built them), then runs every suite in
 // quick mode with 1 and 2 workers (the thread-machinery suites also with 4, qsbr's poll cost
 // with up to 64 registered threads, churn's many-workers cell with 16 workers, brc's pairs and
-// one-thread merge queue on the main thread;
+// one-thread merge queue on the main thread, gc's collections at 10 K and 100 K objects beside V8's;
 // `node dist/bench/main.js --quick`, the tsc output that `npm run build` made) and checks the
 // JSON, the report's headings and the charts it writes.
 import { spawnSync } from 'node:child_process';
@@ -122,6 +122,26 @@ describe('bench: every suite in quick mode', () => {
     for (const c of brcWant) expect(brcCells.has(c), c).toBe(true);
     expect(brc.length).toBe(brcWant.length);
     for (const heading of ['## brc: incref + decref pairs', '## brc: private objects', '## brc: the merge queue', '### brc: targets']) {
+      expect(run.text).toContain(heading);
+    }
+
+    // the gc suite: quick sizes 10 K and 100 K; ftheap and both V8 variants per size, ftheap's mark,
+    // sweep, and pause alone (1) and with the 2 workers (2)
+    const gc = results.filter((r) => r.suite === 'gc');
+    const gcCells = new Set(gc.map((r) => `${r.workload}/${r.allocator}/${r.threads}`));
+    const gcWant: string[] = [];
+    for (const n of ['10k', '100k']) {
+      for (const a of ['ftheap', 'v8', 'v8-single-threaded-gc']) gcWant.push(`collect-${n}/${a}/1`);
+      gcWant.push(`mark-${n}/ftheap/1`, `sweep-${n}/ftheap/1`, `pause-${n}/ftheap/1`, `pause-${n}/ftheap/2`);
+    }
+    for (const c of gcWant) expect(gcCells.has(c), c).toBe(true);
+    expect(gc.length).toBe(gcWant.length);
+    for (const r of gc.filter((x) => x.workload.startsWith('collect-'))) {
+      expect(r.peakBytes, `${r.workload}/${r.allocator}`).toBeGreaterThan(0);
+      expect(r.liveBytes, `${r.workload}/${r.allocator}`).toBeGreaterThan(0);
+    }
+    for (const heading of ['## gc: full collection vs heap size', '## gc: mark and sweep rates', '## gc: pause with 2 workers attached',
+      '### gc: targets']) {
       expect(run.text).toContain(heading);
     }
 
