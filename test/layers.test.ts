@@ -32,10 +32,10 @@ const ALLOWED_EDGES: string[] = [
 
 /**
  * bench/wasm templates that bench/build-wasm.mjs copies to build/bench/<allocator>/
- * beside that allocator's alloc.ts (brc.ts: ftheap's only): their imports name the
+ * beside that allocator's alloc.ts (brc.ts, gc.ts: ftheap's only): their imports name the
  * copy's neighbours.
  */
-const TEMPLATE = /^bench\/wasm\/(loops|mt|brc|\w+\.alloc)\.ts$/;
+const TEMPLATE = /^bench\/wasm\/(loops|mt|brc|gc|\w+\.alloc)\.ts$/;
 
 interface Import {
   from: string;
