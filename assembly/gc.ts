@@ -12,12 +12,13 @@
 //     1. every thread's merge queue is merged; an object whose count reaches 0
 //        there is not freed in the pause: it gets +1 and a list (`later`), and
 //        is decref'd after the restart;
-//     2. update refs: every GC object's gc_refs (kept in its tid word) = its
-//        true count minus the references it gets from other GC objects (its
-//        type's refOffsets); exact object addresses in live pystack memory
+//     2. update (one walk): every GC object's gc_refs (kept in its tid word) =
+//        its true count minus the references it gets from other GC objects (its
+//        type's refOffsets; an object a reference reaches before the walk does
+//        joins the set there); exact object addresses in live pystack memory
 //        count as outside references;
-//     3. mark: objects with gc_refs > 0 are roots; everything reachable from
-//        them is marked REACHABLE (an intrusive stack through the tid word: no
+//     3. roots: objects with gc_refs > 0; everything reachable from them is
+//        marked REACHABLE (an intrusive stack through the tid word: no
 //        recursion, no allocation);
 //     4. scan: a reachable object gets its owner back (tid: the owner of its
 //        segment if that thread is registered for merges, else the object is
@@ -27,26 +28,28 @@
 //   has a finalizer and that was never finalized is finalized (FINALIZED set
 //   first), on this thread, through the host's protected call;
 //   pause 2
-//     5. resurrection: for each garbage object, its count minus the list's
-//        reference minus the references from other garbage objects (in its
-//        local word, scratch: merged objects have none); > 0 means a finalizer
-//        made it reachable: it and what it reaches leave the list (their list
-//        reference dropped);
-//   restart; 6. each garbage object's references are cleared (released), then
-//   the list's reference is dropped: the cycle falls apart and refcounting
-//   frees it (the objects are finalized already, so no finalizer runs twice).
+//     5. resurrection (if a finalizer ran): for each garbage object, its count
+//        minus the list's reference minus the references from other garbage
+//        objects (in its local word, scratch: merged objects have none); > 0
+//        means a finalizer made it reachable: it and what it reaches leave the
+//        list (their list reference dropped);
+//     6. the rest is freed here: every thread is quiescent, so nobody holds a
+//        borrowed pointer into it; references it held on live objects go to
+//        `later` (their objects may die, and finalizers never run in a pause);
+//   restart; the `later` references are dropped.
 //
 // Invariants: outside a collection no object has a gc bit set; a garbage object
-// holds the list's reference until step 6 pops it, so a cycle member can never
-// be freed while still on the list; finalizers run with the world running.
+// holds the list's reference until step 6, so no cycle member is freed while
+// still on the list; finalizers run with the world running, never in a pause.
 //
 // See also: object.ts (deallocation), brc.ts, visit.ts (block walking), docs/design.md.
 
 import { addRelaxed, addRelaxed64, casAcqRel, loadAcquire, loadAcquire64, storeRelease, storeRelease64, swapAcqRel } from "./atomics";
-import { brcExplicitMerge, brcQueueTake, queueChunkCount, queueChunkFree, queueChunkItem, queueChunkNext, shCount,
+import { brcExplicitMerge, brcMarkDead, brcQueueTake, queueChunkCount, queueChunkFree, queueChunkItem, queueChunkNext, shCount,
   shFlags, shMake, SH_MERGED, sharedLoad } from "./brc";
 import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess } from "./delayed-free";
+import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
 import { EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
@@ -145,19 +148,31 @@ function isGcObject(o: usize): bool {
   return sharedLoad(o) != <i32>SH_MERGED && load<u32>(o, O_LOCAL) != IMMORTAL_LOCAL;
 }
 
+/** `o` joins the set: gc_refs (its tid word) starts at its true count. */
+// @ts-ignore: decorator
+@inline function enterSet(o: usize): void {
+  setBits(o, GB_COLLECTING);
+  store<u32>(o, <u32>trueCount(o), O_TID);
+}
+
+/** Is the word `p` a live-or-free block start of a GC page of this domain? (Checked: a slot may hold anything.) */
+function gcBlock(p: usize): bool {
+  if ((p & 7) != 0) return false;
+  const state = unitState(unitOf(p));
+  let page: usize = 0;
+  if (state == UNIT_NORMAL) page = normalBlockPage(p);
+  else if (state == UNIT_HUGE) page = hugeBlockPage(p);
+  if (page == 0 || <u32>load<u8>(page, P_TAG) != TAG_GC) return false;
+  return <usize>load<u32>(segmentOf(p), SEG_DOMAIN) == walkDomain;
+}
+
 /**
  * Is the word `p` (a reference slot's or a pystack word's) the address of an
  * object in this collection's set? Checked without trusting it: a live block
  * start of a GC page of this domain, marked COLLECTING.
  */
 function inSet(p: usize): bool {
-  if (p == 0 || (p & 7) != 0) return false;
-  const state = unitState(unitOf(p));
-  let page: usize = 0;
-  if (state == UNIT_NORMAL) page = normalBlockPage(p);
-  else if (state == UNIT_HUGE) page = hugeBlockPage(p);
-  if (page == 0 || <u32>load<u8>(page, P_TAG) != TAG_GC) return false;
-  if (<usize>load<u32>(segmentOf(p), SEG_DOMAIN) != walkDomain) return false;
+  if (p == 0 || !gcBlock(p)) return false;
   // The marker too: a free block's +4 word may hold a stale link whose byte 6 looks like bits.
   return (bits(p) & GB_COLLECTING) != 0 && (<u32>load<u16>(p, O_FLAGS) & OF_OBJECT) != 0;
 }
@@ -170,8 +185,7 @@ function inSet(p: usize): bool {
 
 // ---- Walking the GC pages ---------------------------------------------------------------
 
-const PH_INIT: u32 = 0;     // in the set: gc_refs = the true count
-const PH_SUBTRACT: u32 = 5; // gc_refs -= references from other objects of the set
+const PH_UPDATE: u32 = 0;   // in the set: gc_refs = the true count - references from other members
 const PH_ROOTS: u32 = 1;    // gc_refs > 0: mark from it
 const PH_SCAN: u32 = 2;     // reachable: owner back; else garbage
 const PH_SWEEP: u32 = 3;    // sweepAll: every object onto the list
@@ -248,19 +262,23 @@ function gcWalkPage(page: usize, phase: u32): void {
 
 function gcVisit(o: usize, phase: u32): void {
   switch (phase) {
-    case PH_INIT: {
-      if (!isGcObject(o)) return;
-      setBits(o, GB_COLLECTING);
-      store<u32>(o, <u32>trueCount(o), O_TID);   // gc_refs
-      return;
-    }
-    case PH_SUBTRACT: {
-      if ((bits(o) & GB_COLLECTING) == 0 || (<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) == 0) return;
+    case PH_UPDATE: {
+      // gc_refs = the true count, less the references from other objects of the set. An
+      // object a reference reaches before the walk does is put in the set there (lazily).
+      if ((bits(o) & GB_COLLECTING) == 0) {
+        if (!isGcObject(o)) return;
+        enterSet(o);
+      }
       const ty = typeOfObject(o);
       const n = typeRefCount(ty);
       for (let i: u32 = 0; i < n; i++) {
         const r = <usize>load<u32>(o + OBJECT_HEADER + typeRef(ty, i));
-        if (r != 0 && inSet(r)) gcRefsAdd(r, -1);
+        if (r == 0 || !gcBlock(r)) continue;
+        if ((bits(r) & GB_COLLECTING) == 0) {
+          if (!isGcObject(r)) continue;
+          enterSet(r);
+        } else if ((<u32>load<u16>(r, O_FLAGS) & OF_OBJECT) == 0) continue;   // stale bits of a free block
+        gcRefsAdd(r, -1);
       }
       return;
     }
@@ -439,8 +457,7 @@ export function gcCollect(): i32 {
   mergeAllQueues(domain);
   delayedProcess(thread, false);
   garbage = 0; garbageCount = 0; survivors = 0;
-  gcWalk(domain, TAG_GC, PH_INIT);
-  gcWalk(domain, TAG_GC, PH_SUBTRACT);
+  gcWalk(domain, TAG_GC, PH_UPDATE);
   scanPystacks(domain);
   gcWalk(domain, TAG_GC, PH_ROOTS);
   gcWalk(domain, TAG_GC, PH_SCAN);
@@ -448,6 +465,42 @@ export function gcCollect(): i32 {
 
   // The world runs: objects that died in the pause, then finalizers.
   decrefLater(domain);
+  finalizeGarbage(domain, thread);
+
+  // Pause 2: what the finalizers made reachable leaves the list; the rest is freed in
+  // the pause (every thread is quiescent, so nobody holds a borrowed pointer into it),
+  // and the references it held on live objects are dropped after it.
+  let freed: u32 = 0;
+  if (garbage != 0) {
+    t0 = stopWorld();
+    cacheId = 0;
+    if (t0 >= 0) {
+      if (resFinalized != 0) handleResurrected();
+      freed = freeGarbage(domain, thread);
+      startWorld(t0);
+      decrefLater(domain);
+    } else {
+      releaseGarbage();   // no second pause: nothing is freed (a finalizer may have resurrected any of it)
+    }
+  }
+  resCollected = freed;
+  const deallocated = <u32>(loadAcquire64(thread + T_OBJ_DEALLOC) - dealloc0);
+  resFreedOther = deallocated > freed ? deallocated - freed : 0;
+
+  // Books.
+  storeRelease64(or + OR_GC_ALLOCATED, 0);
+  storeRelease(or + OR_GC_YOUNG, 0);
+  storeRelease(or + OR_GC_LONG_LIVED, survivors);
+  addRelaxed(or + OR_GC_COUNT, 1);
+  addRelaxed64(or + OR_GC_COLLECTED, <u64>freed);
+  storeRelease64(or + OR_GC_LAST_PAUSE, reinterpret<u64>(resPauseMs));
+  if (resPauseMs > reinterpret<f64>(loadAcquire64(or + OR_GC_MAX_PAUSE))) storeRelease64(or + OR_GC_MAX_PAUSE, reinterpret<u64>(resPauseMs));
+  storeRelease(or + OR_GC_COLLECTING, 0);
+  return OK;
+}
+
+/** Run the garbage's finalizers (once per object ever), the world running, on this thread. */
+function finalizeGarbage(domain: usize, thread: usize): void {
   inFinalizers = true;
   objFinalizeBegin();
   let o = garbage;
@@ -465,51 +518,44 @@ export function gcCollect(): i32 {
   }
   inFinalizers = false;
   objFinalizeEnd();
+}
 
-  // Pause 2: what the finalizers made reachable leaves the list.
-  if (resFinalized != 0) {
-    t0 = stopWorld();
-    cacheId = 0;
-    if (t0 >= 0) {
-      handleResurrected();
-      startWorld(t0);
-    } else {
-      releaseGarbage();   // no second pause: nothing is freed (a finalizer may have resurrected any of it)
+/**
+ * In pause 2: free every object left on the garbage list. First every slot is
+ * cleared, its reference to a live object kept for `later` (dropped after the
+ * restart: that object may die, and its finalizer must not run in a pause);
+ * references between garbage objects just vanish. Then every block is freed.
+ * Two passes, so no slot is read after its target's block was freed. The count.
+ */
+function freeGarbage(domain: usize, thread: usize): u32 {
+  let o = garbage;
+  while (o != 0) {
+    const ty = typeOfObject(o);
+    const n = typeRefCount(ty);
+    for (let i: u32 = 0; i < n; i++) {
+      const slot = o + OBJECT_HEADER + typeRef(ty, i);
+      const v = <usize>load<u32>(slot);
+      if (v == 0) continue;
+      store<u32>(slot, 0);
+      if (!isGarbage(v)) laterPush(domain, v);
     }
+    o = link(o);
   }
-
-  // Free the rest: clear every garbage object's references, then drop the list's.
   let freed: u32 = 0;
   o = garbage;
   garbage = 0;
   while (o != 0) {
     const next = link(o);
-    setLink(o, 0);
     setBits(o, 0);
-    const ty = typeOfObjectAny(domain, o);
-    const n = typeRefCount(ty);
-    for (let i: u32 = 0; i < n; i++) {
-      const v = <usize>swapAcqRel(o + OBJECT_HEADER + typeRef(ty, i), 0);
-      if (v != 0) objDecref(v);
-    }
-    objDecref(o);
+    brcMarkDead(o);
+    store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS);
+    const rc = ftFree(o);
+    if (ASSERT_CHEAP) assertThat(rc == OK, A_OBJECT);
     freed++;
     o = next;
   }
-  resCollected = freed;
-  const deallocated = <u32>(loadAcquire64(thread + T_OBJ_DEALLOC) - dealloc0);
-  resFreedOther = deallocated > freed ? deallocated - freed : 0;
-
-  // Books.
-  storeRelease64(or + OR_GC_ALLOCATED, 0);
-  storeRelease(or + OR_GC_YOUNG, 0);
-  storeRelease(or + OR_GC_LONG_LIVED, survivors);
-  addRelaxed(or + OR_GC_COUNT, 1);
-  addRelaxed64(or + OR_GC_COLLECTED, <u64>freed);
-  storeRelease64(or + OR_GC_LAST_PAUSE, reinterpret<u64>(resPauseMs));
-  if (resPauseMs > reinterpret<f64>(loadAcquire64(or + OR_GC_MAX_PAUSE))) storeRelease64(or + OR_GC_MAX_PAUSE, reinterpret<u64>(resPauseMs));
-  storeRelease(or + OR_GC_COLLECTING, 0);
-  return OK;
+  storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + <u64>freed);
+  return freed;
 }
 
 function typeOfObjectAny(domain: usize, o: usize): usize {
@@ -610,13 +656,7 @@ function releaseGarbage(): void {
 
 /** Is `r` on the garbage list? (A checked block first: a slot may hold anything.) */
 function isGarbage(r: usize): bool {
-  if ((r & 7) != 0) return false;
-  const state = unitState(unitOf(r));
-  let page: usize = 0;
-  if (state == UNIT_NORMAL) page = normalBlockPage(r);
-  else if (state == UNIT_HUGE) page = hugeBlockPage(r);
-  if (page == 0 || <u32>load<u8>(page, P_TAG) != TAG_GC) return false;
-  return (bits(r) & GB_GARBAGE) != 0;
+  return r != 0 && gcBlock(r) && (bits(r) & GB_GARBAGE) != 0 && (<u32>load<u16>(r, O_FLAGS) & OF_OBJECT) != 0;
 }
 
 // ---- Sweep-all ------------------------------------------------------------------------------
@@ -648,25 +688,9 @@ export function gcSweepAll(): i32 {
   gcFlagSet(or, GCF_SWEEPING, true);
   startWorld(t0);
   decrefLater(domain);
-  inFinalizers = true;
-  objFinalizeBegin();
-  let o = garbage;
-  while (o != 0) {
-    const next = link(o);
-    const ty = typeOfObjectAny(domain, o);
-    const flags = <u32>load<u16>(o, O_FLAGS);
-    if ((typeFlags(ty) & TF_FINALIZE) != 0 && (flags & OF_FINALIZED) == 0) {
-      store<u16>(o, <u16>(flags | OF_FINALIZED), O_FLAGS);
-      const r = hostFinalize(o, load<u32>(o, O_TYPE), FIN_GC);
-      if (r == 0) { resUnfinalized++; storeRelease(thread + T_OBJ_UNFINAL, loadAcquire(thread + T_OBJ_UNFINAL) + 1); }
-      else { resFinalized++; if (r == 2) resErrors++; }
-    }
-    o = next;
-  }
-  inFinalizers = false;
-  objFinalizeEnd();
+  finalizeGarbage(domain, thread);
   let freed: u32 = 0;
-  o = garbage;
+  let o = garbage;
   garbage = 0;
   while (o != 0) {
     const next = link(o);
