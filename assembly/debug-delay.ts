@@ -68,6 +68,7 @@ export const DP_BRC_QUEUED: u32 = 24;      // brc.ts brcQueue: QUEUED set, the o
 export const DP_HANDLE_READ: u32 = 22;     // shared-list/map: a reader checked the handle, storage not loaded yet
 export const DP_OBJ_MERGE_TAKEN: u32 = 25;   // object.ts objMergeQueued: a non-empty queue taken, not yet merged (review11)
 export const DP_BRC_REGISTERED: u32 = 26;    // brc.ts brcRegister: linked in its bucket and unlocked, T_BRC_BUCKET not yet set (review11)
+export const DP_GC_PAUSE1: u32 = 27;         // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 // @abi-end
 
 let pausePoint: u32 = 0;

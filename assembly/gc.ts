@@ -47,6 +47,7 @@ import { brcExplicitMerge, brcQueueTake, queueChunkCount, queueChunkFree, queueC
   shFlags, shMake, SH_MERGED, sharedLoad } from "./brc";
 import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess } from "./delayed-free";
+import { DP_GC_PAUSE1, debugPause } from "./debug-delay";
 import { EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
@@ -440,6 +441,7 @@ export function gcCollect(): i32 {
   delayedProcess(thread, false);
   garbage = 0; garbageCount = 0; survivors = 0;
   gcWalk(domain, TAG_GC, PH_INIT);
+  debugPause(DP_GC_PAUSE1);
   gcWalk(domain, TAG_GC, PH_SUBTRACT);
   scanPystacks(domain);
   gcWalk(domain, TAG_GC, PH_ROOTS);
