@@ -69,6 +69,7 @@ export const DP_HANDLE_READ: u32 = 22;
 export const DP_OMAP_LOADED: u32 = 39;      // shared-map.ts object map get / next: a FULL slot's object loaded, not yet tryIncref'd     // shared-list/map: a reader checked the handle, storage not loaded yet
 export const DP_OBJ_MERGE_TAKEN: u32 = 25;   // object.ts objMergeQueued: a non-empty queue taken, not yet merged (review11)
 export const DP_BRC_REGISTERED: u32 = 26;    // brc.ts brcRegister: linked in its bucket and unlocked, T_BRC_BUCKET not yet set (review11)
+export const DP_GC_PAUSE1: u32 = 27;         // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -50,6 +50,7 @@ import { brcExplicitMerge, brcMarkDead, brcQueueTake, queueChunkCount, queueChun
 import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess } from "./delayed-free";
 import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
+import { DP_GC_PAUSE1, debugPause } from "./debug-delay";
 import { EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
@@ -458,6 +459,7 @@ export function gcCollect(): i32 {
   delayedProcess(thread, false);
   garbage = 0; garbageCount = 0; survivors = 0;
   gcWalk(domain, TAG_GC, PH_UPDATE);
+  debugPause(DP_GC_PAUSE1);
   scanPystacks(domain);
   gcWalk(domain, TAG_GC, PH_ROOTS);
   gcWalk(domain, TAG_GC, PH_SCAN);
