@@ -51,10 +51,10 @@ import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess } from "./delayed-free";
 import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
 import { DP_GC_PAUSE1, debugPause } from "./debug-delay";
-import { EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
+import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
-import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing } from "./object";
+import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing, objMarked } from "./object";
 import { unitOf, unitState } from "./os";
 import { blockIndex, blockNext, hugeBlockPage, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { pystackLive } from "./pystack";
@@ -131,6 +131,8 @@ export function gcResult(field: u32): f64 {
 let cacheId: u32 = 0;
 let cacheType: usize = 0;
 let walkDomain: usize = 0;
+/** The thread record whose visit bitmap the walk uses (the collector's; a dead one's in a reap's repair). */
+let walkThread: usize = 0;
 
 // @ts-ignore: decorator
 @inline function typeOfObject(o: usize): usize {
@@ -141,7 +143,7 @@ let walkDomain: usize = 0;
 
 /** Is `o` (a live block of a GC page) an object the collector handles: marked, a GC type, not immortal? */
 function isGcObject(o: usize): bool {
-  if ((<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) == 0) return false;
+  if (!objMarked(o)) return false;
   const ty = typeOfObject(o);
   if (ty == 0 || (typeFlags(ty) & TF_GC) == 0) return false;
   // Dead (MERGED, 0: waiting on a deallocation worklist of a thread paused in a
@@ -150,10 +152,22 @@ function isGcObject(o: usize): bool {
 }
 
 /** `o` joins the set: gc_refs (its tid word) starts at its true count. */
-// @ts-ignore: decorator
-@inline function enterSet(o: usize): void {
+function enterSet(o: usize): void {
+  if ((bits(o) & GB_GARBAGE) != 0) dropStaleGarbage(o);
   setBits(o, GB_COLLECTING);
   store<u32>(o, <u32>trueCount(o), O_TID);
+}
+
+/**
+ * `o` was garbage of a collection whose collector died (reaped) before freeing
+ * it: it still holds that garbage list's reference. Drop it; if that was its
+ * last, it waits on `later` (+1 again) and dies after the restart.
+ */
+function dropStaleGarbage(o: usize): void {
+  const s = sharedLoad(o);
+  const rc = shCount(s) - 1;
+  if (rc > 0 || <i32>load<u32>(o, O_LOCAL) > 0) storeRelease(o + O_SHARED, <u32>shMake(rc, shFlags(s)));
+  else laterPush(walkDomain, o);   // keeps its +1, for the decref after the restart
 }
 
 /** Is the word `p` a live-or-free block start of a GC page of this domain? (Checked: a slot may hold anything.) */
@@ -175,7 +189,7 @@ function gcBlock(p: usize): bool {
 function inSet(p: usize): bool {
   if (p == 0 || !gcBlock(p)) return false;
   // The marker too: a free block's +4 word may hold a stale link whose byte 6 looks like bits.
-  return (bits(p) & GB_COLLECTING) != 0 && (<u32>load<u16>(p, O_FLAGS) & OF_OBJECT) != 0;
+  return (bits(p) & GB_COLLECTING) != 0 && objMarked(p);
 }
 
 /** A GC object's true count (local + shared; no queue is pending during a pause). */
@@ -191,6 +205,7 @@ const PH_ROOTS: u32 = 1;    // gc_refs > 0: mark from it
 const PH_SCAN: u32 = 2;     // reachable: owner back; else garbage
 const PH_SWEEP: u32 = 3;    // sweepAll: every object onto the list
 const PH_INFO: u32 = 4;     // info(): page and run figures
+const PH_REPAIR: u32 = 6;   // a reap of a collector that died in a pause: bits off, owners back
 
 let garbage: usize = 0;     // the garbage list (through tid)
 let garbageCount: u32 = 0;
@@ -233,7 +248,7 @@ function gcWalk(domain: usize, tag: u32, phase: u32): void {
  * read as live here; they no longer carry the object marker, so the walk skips them.
  */
 function markFree(page: usize): void {
-  const bitmap = curThread + T_VISIT_BITMAP;
+  const bitmap = walkThread + T_VISIT_BITMAP;
   const capacity = load<u32>(page, P_CAPACITY);
   memory.fill(bitmap, 0, (capacity + 7) >> 3);
   for (let l: u32 = 0; l < 3; l++) {
@@ -248,7 +263,7 @@ function markFree(page: usize): void {
 
 // @ts-ignore: decorator
 @inline function isFree(i: u32): bool {
-  return (load<u8>(curThread + T_VISIT_BITMAP + (i >> 3)) & <u8>(1 << <u8>(i & 7))) != 0;
+  return (load<u8>(walkThread + T_VISIT_BITMAP + (i >> 3)) & <u8>(1 << <u8>(i & 7))) != 0;
 }
 
 function gcWalkPage(page: usize, phase: u32): void {
@@ -266,6 +281,7 @@ function gcVisit(o: usize, phase: u32): void {
     case PH_UPDATE: {
       // gc_refs = the true count, less the references from other objects of the set. An
       // object a reference reaches before the walk does is put in the set there (lazily).
+      if (!objMarked(o)) return;   // a block on a delayed-free list, a raw block: its +6 byte is no gc bits
       if ((bits(o) & GB_COLLECTING) == 0) {
         if (!isGcObject(o)) return;
         enterSet(o);
@@ -278,20 +294,20 @@ function gcVisit(o: usize, phase: u32): void {
         if ((bits(r) & GB_COLLECTING) == 0) {
           if (!isGcObject(r)) continue;
           enterSet(r);
-        } else if ((<u32>load<u16>(r, O_FLAGS) & OF_OBJECT) == 0) continue;   // stale bits of a free block
+        } else if (!objMarked(r)) continue;   // stale bits of a free block
         gcRefsAdd(r, -1);
       }
       return;
     }
     case PH_ROOTS: {
       const b = bits(o);
-      if ((b & GB_COLLECTING) == 0 || (b & GB_REACHABLE) != 0 || gcRefs(o) <= 0) return;
+      if ((b & GB_COLLECTING) == 0 || (b & GB_REACHABLE) != 0 || !objMarked(o) || gcRefs(o) <= 0) return;
       markFrom(o);
       return;
     }
     case PH_SCAN: {
       const b = bits(o);
-      if ((b & GB_COLLECTING) == 0) return;
+      if ((b & GB_COLLECTING) == 0 || !objMarked(o)) return;
       if ((b & GB_REACHABLE) != 0) { restoreOwner(o); setBits(o, 0); survivors++; return; }
       // Garbage: merged, with the list's reference.
       const rc = trueCount(o);
@@ -303,8 +319,19 @@ function gcVisit(o: usize, phase: u32): void {
       garbageCount++;
       return;
     }
+    case PH_REPAIR: {
+      const b = bits(o);
+      if (b == 0 || !objMarked(o)) return;
+      if ((b & GB_GARBAGE) != 0) { setBits(o, GB_GARBAGE); return; }   // merged, with the list's +1: the next collection drops it
+      restoreOwner(o);
+      setBits(o, 0);
+      return;
+    }
     case PH_SWEEP: {
-      if ((<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) == 0) return;
+      // Every live object (not one dead on a paused thread's worklist), made immortal while
+      // the sweep runs: nobody's decref can free it under the sweep, whatever it was.
+      if (!objMarked(o) || sharedLoad(o) == <i32>SH_MERGED) return;
+      storeRelease(o + O_LOCAL, IMMORTAL_LOCAL);
       setBits(o, GB_GARBAGE);
       setLink(o, garbage);
       garbage = o;
@@ -403,6 +430,55 @@ function mergeAllQueues(domain: usize): void {
   storeRelease(curThread + T_OBJ_MERGED, loadAcquire(curThread + T_OBJ_MERGED) + merged);
 }
 
+/** sweepAll: every thread's merge queue emptied without merging (the objects are all swept). */
+function discardAllQueues(domain: usize): void {
+  let t = <usize>loadAcquire(domain + D_THREADS);
+  while (t != 0) {
+    const st = loadAcquire(t + T_STATE);
+    if (st != THREAD_EXITED && st != THREAD_FREE) {
+      let c = brcQueueTake(t, false);
+      while (c != 0) {
+        const next = queueChunkNext(c);
+        queueChunkFree(t, c);
+        c = next;
+      }
+    }
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+}
+
+/**
+ * A reap found `dead` holding the domain's collection (lifecycle.ts). If it
+ * died inside a pause (`stopped`: the world is still stopped for it), the walk
+ * it left half done is undone here, before the world restarts: set members get
+ * their owners back and lose their bits; objects it had already turned into
+ * garbage keep that bit and the list's reference, which the next collection
+ * drops (dropStaleGarbage). Then the collection (or sweep) is over. Objects a
+ * dead sweep made immortal stay so (teardown); a dead collector's `later`
+ * objects keep their +1 (a leak, never a use after free).
+ */
+export function gcReleaseDead(domain: usize, dead: usize, stopped: bool): void {
+  const or = <usize>load<u32>(domain, D_OBJECTS);
+  if (loadAcquire(or + OR_GC_COLLECTING) != <u32>dead) return;
+  if (stopped) {
+    walkDomain = domain;
+    walkThread = dead;
+    cacheId = 0;
+    gcWalk(domain, TAG_GC, PH_REPAIR);
+  }
+  gcFlagSet(or, GCF_SWEEPING, false);
+  storeRelease(or + OR_GC_COLLECTING, 0);
+}
+
+/** A reap waits for a collection under way on another thread to end before it changes the dead thread's heaps. */
+export function gcWaitIdle(domain: usize, dead: usize): void {
+  const or = <usize>load<u32>(domain, D_OBJECTS);
+  while (true) {
+    const c = loadAcquire(or + OR_GC_COLLECTING);
+    if (c == 0 || c == <u32>dead) return;
+  }
+}
+
 /** Exact object addresses in the live part of every thread's pystack count as outside references. */
 function scanPystacks(domain: usize): void {
   let t = <usize>loadAcquire(domain + D_THREADS);
@@ -449,6 +525,7 @@ export function gcCollect(): i32 {
   resPauseMs = 0;
   if (!casAcqRel(or + OR_GC_COLLECTING, 0, <u32>thread)) return OK;
   walkDomain = domain;
+  walkThread = thread;
   cacheId = 0;
   const dealloc0 = loadAcquire64(thread + T_OBJ_DEALLOC);
 
@@ -658,7 +735,7 @@ function releaseGarbage(): void {
 
 /** Is `r` on the garbage list? (A checked block first: a slot may hold anything.) */
 function isGarbage(r: usize): bool {
-  return r != 0 && gcBlock(r) && (bits(r) & GB_GARBAGE) != 0 && (<u32>load<u16>(r, O_FLAGS) & OF_OBJECT) != 0;
+  return r != 0 && gcBlock(r) && (bits(r) & GB_GARBAGE) != 0 && objMarked(r);
 }
 
 // ---- Sweep-all ------------------------------------------------------------------------------
@@ -676,14 +753,16 @@ export function gcSweepAll(): i32 {
   if (inFinalizers || objFinalizing()) return -EINVAL_STATE;
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   const or = <usize>load<u32>(domain, D_OBJECTS);
-  while (!casAcqRel(or + OR_GC_COLLECTING, 0, <u32>thread)) {}
+  // A collection under way: EBUSY (waiting here, attached, would hold up its next pause).
+  if (!casAcqRel(or + OR_GC_COLLECTING, 0, <u32>thread)) return -EBUSY;
   walkDomain = domain;
+  walkThread = thread;
   cacheId = 0;
   resCollected = resFinalized = resResurrected = resErrors = resFreedOther = resUnfinalized = 0;
   resPauseMs = 0;
   const t0 = stopWorld();
   if (t0 < 0) { storeRelease(or + OR_GC_COLLECTING, 0); return -EINVAL_STATE; }
-  mergeAllQueues(domain);
+  discardAllQueues(domain);   // every object goes, whatever its count: queued decrefs are moot
   garbage = 0; garbageCount = 0;
   gcWalk(domain, TAG_GC, PH_SWEEP);
   gcWalk(domain, TAG_OBJECT, PH_SWEEP);
@@ -784,6 +863,7 @@ export function gcInfoScan(): i32 {
   if (inFinalizers) return EINVAL_STATE;
   const domain = <usize>load<u32>(curThread, T_DOMAIN);
   walkDomain = domain;
+  walkThread = curThread;
   infoTotal = infoUsed = infoLargest = 0;
   infoOne = infoTwo = 0;
   if (stopWorld() < 0) return EINVAL_STATE;

@@ -569,7 +569,7 @@ export const TF_FINALIZE: u32 = 2;    // some thread registered a finalizer: dea
 //   +4    flags        u16         OF_* (object.ts): OBJECT (set by objNew, cleared by the free), FINALIZED;
 //                                  written by the making and the deallocating thread only
 //   +6    gcBits       u8          the collector's (next issue)
-//   +7    spare        u8
+//   +7    magic        u8          OBJECT_MAGIC (object.ts), with OF_OBJECT: the block is an object
 //   +8    local        u32         owner only (plain loads and stores, no atomics); the count of
 //                                  references the owner made; 0xFFFFFFFF: immortal
 //   +12   shared       i32 atomic  count << 2 | QUEUED | MERGED (brc.ts accessors); any thread
@@ -581,6 +581,7 @@ export const TF_FINALIZE: u32 = 2;    // some thread registered a finalizer: dea
 export const O_TID: usize = 0;
 export const O_FLAGS: usize = 4;
 export const O_GC_BITS: usize = 6;
+export const O_SPARE: usize = 7;
 export const O_LOCAL: usize = 8;
 export const O_SHARED: usize = 12;
 export const O_TYPE: usize = 16;

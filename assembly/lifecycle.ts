@@ -35,6 +35,7 @@ import { A_HEAP, A_NONE, A_PYSTACK, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS,
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
 import { brcReleaseDead } from "./brc";
+import { gcReleaseDead, gcWaitIdle } from "./gc";
 import { objMergeQueued, objSetReapOrphan, objThreadLeave } from "./object";
 import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
@@ -54,7 +55,7 @@ import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
 import { heldPagesCollect } from "./qsbr-pages";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
-import { stwAccount, stwActiveFor, stwReleaseDead } from "./stop-the-world";
+import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
@@ -279,6 +280,9 @@ export function threadReap(thread: usize): i32 {
   storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
   debugPause(DP_REVIEW_REAP_RELEASE);
+  // A collection it was running: undone where it stopped (inside a pause, before the world restarts).
+  const domainOf = <usize>load<u32>(thread, T_DOMAIN);
+  gcReleaseDead(domainOf, thread, stwIsRequester(thread));
   stwReleaseDead(thread);   // a stop it requested ends; a scope lock it held is released
   // The runtime's own locks it may have died holding (what it left under them is trusted as is).
   const domain = <usize>load<u32>(thread, T_DOMAIN);
@@ -289,6 +293,7 @@ export function threadReap(thread: usize): i32 {
   typeReleaseDead(domain, thread);
   // The locks of its innermost critical section, if it was inside one while attached.
   const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
+  gcWaitIdle(domain, thread);   // a collection of another thread walks the heaps this reap is about to change
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
   const recyclable = threadRelease(thread, true);   // its section stack stays as it was, for the report

@@ -44,7 +44,7 @@ import { unitOf, unitState } from "./os";
 import { hugeBlockPage, normalBlockPage } from "./page";
 import { segmentOf } from "./segment";
 import { typeFlags, typeHasRef, typeRecord, typeRef, typeRefCount, typeSize } from "./type";
-import { D_OBJECTS, FT_DEBUG_BUILD, IMMORTAL_LOCAL, O_FLAGS, O_LOCAL, O_SHARED, O_TID, O_TYPE, OBJECT_HEADER,
+import { O_SPARE, D_OBJECTS, FT_DEBUG_BUILD, IMMORTAL_LOCAL, O_FLAGS, O_LOCAL, O_SHARED, O_TID, O_TYPE, OBJECT_HEADER,
   OR_CREATED, OR_DEALLOC, OR_MERGED, OR_QUEUED, OR_UNFINAL, OR_GC_ALLOCATED, OR_GC_AUTO_MIN, OR_GC_COLLECTING,
   OR_GC_FLAGS, OR_GC_LONG_LIVED, OR_GC_THRESHOLD, OR_GC_YOUNG, T_GC_ALLOC, T_GC_LOCK, T_GC_YOUNG, P_TAG, SEG_DOMAIN, T_DOMAIN, T_OBJ_CREATED,
   T_OBJ_DEALLOC, T_OBJ_MERGED, T_OBJ_QUEUED, T_OBJ_UNFINAL, TAG_GC, TAG_OBJECT, TF_FINALIZE, TF_GC, TYPE_SIZE_MAX,
@@ -54,7 +54,14 @@ import { D_OBJECTS, FT_DEBUG_BUILD, IMMORTAL_LOCAL, O_FLAGS, O_LOCAL, O_SHARED, 
 export const OF_FINALIZED: u32 = 1;   // its finalizer ran (it never runs twice)
 export const OF_OBJECT: u32 = 2;      // an object's block (the collector skips other blocks of its tags); bit 1,
                                       // which an 8-aligned address (the heap's delayed-free link at +4) never sets
+export const OBJECT_MAGIC: u8 = 0xB7; // the header's spare byte (+7): with OF_OBJECT, what makes a block an object
 // @abi-end
+
+/** Does block `o` carry an object's marks (OF_OBJECT and the magic byte)? Raw data rarely forges both. */
+// @ts-ignore: decorator
+@inline export function objMarked(o: usize): bool {
+  return (<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) != 0 && load<u8>(o, O_SPARE) == OBJECT_MAGIC;
+}
 export const GCF_DISABLED: u32 = 1;   // OR_GC_FLAGS: no automatic collection
 export const GCF_AUTO: u32 = 2;       // the automatic policy (young objects) is on
 export const GCF_SWEEPING: u32 = 4;   // sweepAll is running its finalizers: no object may be made
@@ -108,7 +115,7 @@ export function objNew(typeId: u32, extra: u32): usize {
   const o = heapMalloc(heap, OBJECT_HEADER + <usize>payload);
   if (o == 0) return 0;   // the allocator set the error
   if (gc) gcAccount(or, <u32>OBJECT_HEADER + <u32>payload);
-  store<u32>(o, OF_OBJECT, O_FLAGS);
+  store<u32>(o, OF_OBJECT | (<u32>OBJECT_MAGIC << 24), O_FLAGS);   // flags, gc bits 0, the magic byte
   store<u32>(o, typeId, O_TYPE);
   storeRelease(o + O_TYPE + 4, 0);   // the mutex
   memory.fill(o + OBJECT_HEADER, 0, <usize>payload);
@@ -131,13 +138,21 @@ function gcAccount(or: usize, bytes: u32): void {
   store<u32>(curThread, 0, T_GC_YOUNG);
   const allocated = addRelaxed64(or + OR_GC_ALLOCATED, <u64>mine) + <u64>mine;
   const youngAll = addRelaxed(or + OR_GC_YOUNG, young) + young;
+  if (gcDue(or, allocated, youngAll) && loadAcquire(or + OR_GC_COLLECTING) == 0) breakerRequest(curThread, BRK_GC_SCHEDULED);
+}
+
+/**
+ * Do the domain's policies ask for a collection, with these counts since the
+ * last one? The threshold (bytes), or CPython's policy: enough young objects,
+ * and at least a quarter of those that survived the last collection (no
+ * quadratic work on big heaps). Never while automatic collections are disabled.
+ */
+export function gcDue(or: usize, allocated: u64, young: u32): bool {
   const flags = loadAcquire(or + OR_GC_FLAGS);
-  if ((flags & GCF_DISABLED) != 0) return;
+  if ((flags & GCF_DISABLED) != 0) return false;
   const threshold = loadAcquire(or + OR_GC_THRESHOLD);
-  let due = threshold != 0 && allocated >= <u64>threshold;
-  // CPython's policy: enough young objects, and a quarter of those that survived (no quadratic work on big heaps).
-  if ((flags & GCF_AUTO) != 0 && youngAll >= loadAcquire(or + OR_GC_AUTO_MIN) && youngAll >= loadAcquire(or + OR_GC_LONG_LIVED) >> 2) due = true;
-  if (due && loadAcquire(or + OR_GC_COLLECTING) == 0) breakerRequest(curThread, BRK_GC_SCHEDULED);
+  if (threshold != 0 && allocated >= <u64>threshold) return true;
+  return (flags & GCF_AUTO) != 0 && young >= loadAcquire(or + OR_GC_AUTO_MIN) && young >= loadAcquire(or + OR_GC_LONG_LIVED) >> 2;
 }
 
 let objError: i32 = 0;
@@ -156,7 +171,7 @@ export function objTakeError(): i32 { const e = objError; objError = 0; return e
 export function objCheck(o: usize): i32 {
   const rc = objCheckBlock(o);
   if (rc != OK) return rc;
-  if ((<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) == 0) return EINVAL_OBJECT;   // a raw block, or freed
+  if (!objMarked(o)) return EINVAL_OBJECT;   // a raw block, or freed
   if (typeRecord(<usize>load<u32>(curThread, T_DOMAIN), load<u32>(o, O_TYPE)) == 0) return EINVAL_OBJECT;
   return OK;
 }

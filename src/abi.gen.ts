@@ -201,13 +201,14 @@
 /** @internal */ export const O_TID = 0;
 /** @internal */ export const O_FLAGS = 4;
 /** @internal */ export const O_GC_BITS = 6;
+/** @internal */ export const O_SPARE = 7;
 /** @internal */ export const O_LOCAL = 8;
 /** @internal */ export const O_SHARED = 12;
 /** @internal */ export const O_TYPE = 16;
 /** @internal */ export const O_MUTEX = 20;
 /** @internal */ export const OBJECT_HEADER = 24;
 /** @internal */ export const IMMORTAL_LOCAL = 0xFFFFFFFF;
-/** @internal */ export const ABI_OBJECT_HEADER = { O_TID, O_FLAGS, O_GC_BITS, O_LOCAL, O_SHARED, O_TYPE, O_MUTEX, OBJECT_HEADER, IMMORTAL_LOCAL } as const;
+/** @internal */ export const ABI_OBJECT_HEADER = { O_TID, O_FLAGS, O_GC_BITS, O_SPARE, O_LOCAL, O_SHARED, O_TYPE, O_MUTEX, OBJECT_HEADER, IMMORTAL_LOCAL } as const;
 
 // tags (assembly/layout.ts)
 /** @internal */ export const TAG_COUNT = 16;
@@ -221,7 +222,8 @@
 // object-flags (assembly/object.ts)
 /** @internal */ export const OF_FINALIZED = 1; // its finalizer ran (it never runs twice)
 /** @internal */ export const OF_OBJECT = 2; // an object's block (the collector skips other blocks of its tags); bit 1,
-/** @internal */ export const ABI_OBJECT_FLAGS = { OF_FINALIZED, OF_OBJECT } as const;
+/** @internal */ export const OBJECT_MAGIC = 183; // the header's spare byte (+7): with OF_OBJECT, what makes a block an object
+/** @internal */ export const ABI_OBJECT_FLAGS = { OF_FINALIZED, OF_OBJECT, OBJECT_MAGIC } as const;
 
 // finalize-why (assembly/object.ts)
 /** @internal */ export const FIN_REFCOUNT = 0; // env.finalize: the object's count reached zero

@@ -179,6 +179,7 @@ export interface CoreExports {
   ft_obj_merge_queued(): number;
   ft_obj_stats(domain: number, field: number): number;
   ft_gc_collect(): number;
+  ft_gc_collect_scheduled(): number;
   ft_gc_result(field: number): number;
   ft_gc_sweep_all(): number;
   ft_gc_info_scan(): number;

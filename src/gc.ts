@@ -157,6 +157,7 @@ export class Gc {
   /** Zero raw allocations of `tag` in this domain (MicroPython's conservative clear; on for the GC tags by default). */
   zeroOnAlloc(tag: TagValue, on = true): void {
     checkTag(tag);
+    if (tag === 0) throw new FtheapError(ErrorCode.EINVAL_TAG, 'tag MEM (0) is never zeroed on allocation (its fast path stays lean): use calloc, or another tag');
     const mask = this.get(GF_ZERO_TAGS);
     this.set(GF_ZERO_TAGS, on ? mask | (1 << tag) : mask & ~(1 << tag));
   }

@@ -445,9 +445,7 @@ export class Thread {
   // checkpoint, never inside an allocation. Refused quietly where a collection may not run
   // (inside a finalizer, under the heap lock, inside a stop), and skipped once disabled.
   private collectScheduled(): void {
-    const gc = this.domain.gc;
-    if (!gc.isEnabled()) return;
-    if (this.x.ft_gc_collect() !== 0) this.x.ft_last_error();
+    if (this.x.ft_gc_collect_scheduled() < 0) this.x.ft_last_error();   // re-checks the policy; refusals are quiet
   }
 
   /** Make `target`'s next checkpoint throw {@link InterruptError}; no other thread is disturbed. */

@@ -7,13 +7,21 @@ import { EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
 import { ftFree } from "../free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
-import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, T_DOMAIN, TAG_COUNT } from "../layout";
+import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_DOMAIN, TAG_COUNT, UNIT_HUGE, UNIT_NORMAL } from "../layout";
+import { unitOf, unitState } from "../os";
+import { hugeBlockPage, normalBlockPage } from "../page";
 import { loadAcquire } from "../atomics";
 import { failValue } from "./result";
 
 export function ft_malloc(size: usize): usize { return heapMalloc(curHeap, size); }
 export function ft_calloc(count: usize, size: usize): usize { return heapCalloc(curHeap, count, size); }
-export function ft_realloc(p: usize, size: usize): usize { return heapRealloc(curHeap, p, size); }
+export function ft_realloc(p: usize, size: usize): usize {
+  const before = p != 0 && curThread != 0 ? blockUsableSize(p) : 0;
+  const q = heapRealloc(curHeap, p, size);
+  // A block of a zeroed tag that grew: its new part is zeroed too (moved or not).
+  if (q != 0 && size > before && zeroTagOf(q)) memory.fill(q + before, 0, size - before);
+  return q;
+}
 export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
 export function ft_free(p: usize): i32 { return ftFree(p); }
 export function ft_usable_size(p: usize): usize { return blockUsableSize(p); }
@@ -36,6 +44,15 @@ export function ft_heap_malloc(heap: usize, size: usize): usize {
   const p = heapMalloc(heap, size);
   if (p != 0 && zeroTag(heap)) memory.fill(p, 0, size);
   return p;
+}
+
+/** Is `p` (a block just handed out) of a tag its domain zeroes? */
+function zeroTagOf(p: usize): bool {
+  const state = unitState(unitOf(p));
+  const page = state == UNIT_NORMAL ? normalBlockPage(p) : state == UNIT_HUGE ? hugeBlockPage(p) : 0;
+  if (page == 0) return false;
+  const or = <usize>load<u32>(<usize>load<u32>(curThread, T_DOMAIN), D_OBJECTS);
+  return (loadAcquire(or + OR_ZERO_TAGS) & (<u32>1 << <u32>load<u8>(page, P_TAG))) != 0;
 }
 
 /** Does the domain zero raw allocations of this heap's tag (MicroPython's conservative clear; GC tags by default)? */

@@ -8,8 +8,8 @@ import { domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, ENOT_LOCKED, OK } from "../errors";
 import { GF_ALLOCATED, GF_AUTO, GF_AUTO_MIN, GF_COLLECTED, GF_COLLECTIONS, GF_ENABLED, GF_LAST_PAUSE, GF_LONG_LIVED,
   GF_MAX_PAUSE, GF_THRESHOLD, GF_YOUNG, GF_ZERO_TAGS, gcCollect, gcFlagSet, gcInfo, gcInfoScan, gcLock, gcResult, gcSweepAll, gcUnlock } from "../gc";
-import { GCF_AUTO, GCF_DISABLED } from "../object";
-import { D_OBJECTS, OR_GC_ALLOCATED, OR_GC_AUTO_MIN, OR_GC_COLLECTED, OR_GC_COUNT, OR_GC_FLAGS, OR_GC_LAST_PAUSE,
+import { GCF_AUTO, GCF_DISABLED, gcDue } from "../object";
+import { T_DOMAIN, D_OBJECTS, OR_GC_ALLOCATED, OR_GC_AUTO_MIN, OR_GC_COLLECTED, OR_GC_COUNT, OR_GC_FLAGS, OR_GC_LAST_PAUSE,
   OR_GC_LONG_LIVED, OR_GC_MAX_PAUSE, OR_GC_THRESHOLD, OR_GC_YOUNG, OR_ZERO_TAGS, T_GC_LOCK } from "../layout";
 import { fail, failSigned, failSigned64 } from "./result";
 import { sharedReady } from "./shared";
@@ -19,6 +19,19 @@ export function ft_gc_collect(): i32 {
   if (!sharedReady()) return fail(ENOT_ATTACHED);
   const rc = gcCollect();
   return rc == OK ? OK : fail(rc);
+}
+
+/**
+ * The collection a policy scheduled (GC_SCHEDULED at a checkpoint): run only if
+ * the policy still asks for it (another thread may have collected meanwhile).
+ * 1 collected, 0 not due any more, or -code.
+ */
+export function ft_gc_collect_scheduled(): i32 {
+  if (!sharedReady()) return failSigned(ENOT_ATTACHED);
+  const or = <usize>load<u32>(<usize>load<u32>(curThread, T_DOMAIN), D_OBJECTS);
+  if (!gcDue(or, loadAcquire64(or + OR_GC_ALLOCATED), loadAcquire(or + OR_GC_YOUNG))) return 0;
+  const rc = gcCollect();
+  return rc == OK ? 1 : failSigned(rc);
 }
 
 /** Field GR_* of this instance's last collection or sweep (f64). */

@@ -8,7 +8,7 @@ import { brcIncref, brcIsOwner, brcLooksDead, brcRefcount, brcShare, brcTryIncre
 import { curThread } from "../current";
 import { domainIsValid } from "../domain";
 import { peekError, ENOMEM, EINVAL_ARG, EINVAL_DOMAIN, EINVAL_OBJECT, EINVAL_STATE, EREFCOUNT, EINVAL_TYPE, ENOT_ATTACHED, OK } from "../errors";
-import { OF_OBJECT, objCheck, objCheckBlock, objCheckLive, objDecref, objGetRef, objHasRef, objImmortalize, objMergeQueued, objNew,
+import { objMarked, objCheck, objCheckBlock, objCheckLive, objDecref, objGetRef, objHasRef, objImmortalize, objMergeQueued, objNew,
   objSetRef, objTakeError } from "../object";
 import { typeCount, typeDefine, typeRecord } from "../type";
 import { gcCollect } from "../gc";
@@ -106,7 +106,7 @@ export function ft_obj_try_incref(o: usize): i32 {
   let rc = ready();
   if (rc == OK) rc = objCheckBlock(o);
   if (rc != OK) return failSigned(rc);
-  if ((<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) == 0) return 0;   // freed (or never an object)
+  if (!objMarked(o)) return 0;   // freed (or never an object)
   if (typeRecord(<usize>load<u32>(curThread, T_DOMAIN), load<u32>(o, O_TYPE)) == 0) return 0;
   return brcTryIncref(o) ? 1 : 0;
 }

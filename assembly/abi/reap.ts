@@ -4,7 +4,8 @@
 import { loadAcquire, loadAcquire64 } from "../atomics";
 import { curThread, instanceId } from "../current";
 import { domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, EWRONG_DOMAIN } from "../errors";
+import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_STATE, EWRONG_DOMAIN } from "../errors";
+import { objFinalizing } from "../object";
 import { nowMs } from "../host";
 import { threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { threadIsValid, threadState } from "../thread";
@@ -24,6 +25,7 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   if (!domainIsValid(d)) return failSigned(EINVAL_DOMAIN);
   if (!threadIsValid(thread)) return failSigned(EINVAL_ARG);
   if (<usize>load<u32>(thread, T_DOMAIN) != d) return failSigned(EWRONG_DOMAIN);
+  if (objFinalizing()) return failSigned(EINVAL_STATE);   // a reap may wait for this very collection to end
   const rc = threadReap(thread);
   return rc < 0 ? failSigned(-rc) : rc;
 }
