@@ -114,7 +114,11 @@ export class Gc {
   /**
    * Free every object of the domain, GC and non-GC, whatever its count, running
    * finalizers first (resurrection is ignored; no object can be made meanwhile):
-   * MicroPython's `gc_sweep_all`, for teardown and reset. The objects freed.
+   * MicroPython's `gc_sweep_all`, for teardown and reset. Every object it lists
+   * is immortal until it is freed (another thread's decref cannot free it under
+   * the sweep). The objects freed.
+   * @throws FtheapError `EBUSY` (a collection is running on another thread: retry
+   *   after a checkpoint), `EHEAP_LOCKED`, `EINVAL_STATE` (inside a finalizer)
    */
   sweepAll(): number {
     this.thread();
