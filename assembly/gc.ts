@@ -152,7 +152,8 @@ function isGcObject(o: usize): bool {
 }
 
 /** `o` joins the set: gc_refs (its tid word) starts at its true count. */
-function enterSet(o: usize): void {
+// @ts-ignore: decorator
+@inline function enterSet(o: usize): void {
   if ((bits(o) & GB_GARBAGE) != 0) dropStaleGarbage(o);
   setBits(o, GB_COLLECTING);
   store<u32>(o, <u32>trueCount(o), O_TID);

@@ -60,7 +60,7 @@ export const OBJECT_MAGIC: u8 = 0xB7; // the header's spare byte (+7): with OF_O
 /** Does block `o` carry an object's marks (OF_OBJECT and the magic byte)? Raw data rarely forges both. */
 // @ts-ignore: decorator
 @inline export function objMarked(o: usize): bool {
-  return (<u32>load<u16>(o, O_FLAGS) & OF_OBJECT) != 0 && load<u8>(o, O_SPARE) == OBJECT_MAGIC;
+  return (load<u32>(o, O_FLAGS) & (0xFF000000 | OF_OBJECT)) == ((<u32>OBJECT_MAGIC << 24) | OF_OBJECT);   // one load
 }
 export const GCF_DISABLED: u32 = 1;   // OR_GC_FLAGS: no automatic collection
 export const GCF_AUTO: u32 = 2;       // the automatic policy (young objects) is on
