@@ -125,6 +125,7 @@ describe('collect', () => {
     const plain = t.newObject(t.defineType({ name: 'Plain', size: 4 }));   // non-GC objects are fine
     t.decref(plain);
     const p = t.alloc(64); t.free(p);
+    expect(codeOf(() => t.alloc(64, 2))).toBe('EHEAP_LOCKED');   // a raw block on the GC tag is a GC allocation too
     d.gc.unlock();
     expect(codeOf(() => t.newObject(Node))).toBe('EHEAP_LOCKED');
     d.gc.unlock();
@@ -246,6 +247,25 @@ describe('sweepAll', () => {
     expect(d.stats().objects.live).toBe(0);
     t.decref(t.newObject(Node));                            // usable again
   });
+});
+
+describe('a thread that may not block (a browser main thread)', () => {
+  it('collects: its stops poll instead of waiting, while another worker keeps checkpointing', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    t.detach();
+    const ctl = newCtl();
+    const n = await Peer.start(rt, ctl, 'non-blocking', { nonBlocking: true });
+    const w = await Peer.start(rt, ctl, 'busy');
+    await n.call('attach');
+    await w.call('attach');
+    const Node = await n.call<number>('defineType', 0, 'Node', 12, [0, 4], false, true);
+    await n.call('gcGarbage', 0, Node, 100);
+    const busy = w.call('checkpointUntil', 0, Checkpoint.STOPPED);   // paused by the collection's stop, then returns
+    const r = await within(n.call<{ collected: number; pauseMs: number }>('gcCollect', 0), 20_000, 'the non-blocking collection');
+    expect(r.collected).toBe(200);
+    await within(busy, 20_000, 'the busy worker was stopped and went on');
+  }, TEST_TIMEOUT);
 });
 
 describe('close', () => {

@@ -3,11 +3,11 @@
 
 import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc } from "../alloc";
 import { curHeap, curThread } from "../current";
-import { EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
+import { EHEAP_LOCKED, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
 import { ftFree } from "../free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
-import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_DOMAIN, TAG_COUNT, UNIT_HUGE, UNIT_NORMAL } from "../layout";
+import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
 import { unitOf, unitState } from "../os";
 import { hugeBlockPage, normalBlockPage } from "../page";
 import { loadAcquire } from "../atomics";
@@ -37,6 +37,9 @@ export function ft_heap(tag: u32): usize {
 function heapChecked(heap: usize): bool {
   if (curThread == 0) { failValue(ENOT_ATTACHED); return false; }
   if (heap == 0 || load<u32>(heap, H_THREAD) != <u32>curThread) { failValue(EINVAL_HEAP); return false; }
+  // The heap lock (gc.ts) covers raw allocations on the GC tags too.
+  const tag = load<u32>(heap, H_TAG);
+  if ((tag == TAG_GC || tag == TAG_GC_PRE) && load<u32>(curThread, T_GC_LOCK) != 0) { failValue(EHEAP_LOCKED); return false; }
   return true;
 }
 export function ft_heap_malloc(heap: usize, size: usize): usize {
