@@ -17,10 +17,9 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Runtime, type Thread } from '../src/index.ts';
 import type { BrcWorkerData, BrcWorkerReply } from './brc-worker.ts';
-import { cpuModel, markdown, type Result } from './report.ts';
+import { cpuModel, markdown, type Result, startBenchWorkers } from './report.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
 
 const WORKER = new URL('./brc-worker.js', import.meta.url);
@@ -130,24 +129,8 @@ async function pairs(module: WebAssembly.Module, opts: SuiteOptions, kinds: Pair
 // ---- Workers ---------------------------------------------------------------------------------
 
 /** Start one worker per entry; resolves once every one is ready (set up, detached at the barrier). */
-async function startWorkers(handle: BrcWorkerData['handle'], data: Omit<BrcWorkerData, 'handle'>[]) {
-  const ws: Worker[] = [];
-  const ready: Promise<void>[] = [];
-  const done: Promise<BrcWorkerReply>[] = [];
-  for (const d of data) {
-    const w = new Worker(WORKER, { workerData: { ...d, handle } });
-    ws.push(w);
-    let readyResolve!: () => void, readyReject!: (e: Error) => void;
-    ready.push(new Promise((res, rej) => { readyResolve = res; readyReject = rej; }));
-    done.push(new Promise((resolve, reject) => {
-      const fail = (e: Error) => { readyReject(e); reject(e); };
-      w.on('message', (m) => { if (m.ready) readyResolve(); else resolve(m as BrcWorkerReply); });
-      w.on('error', fail);
-      w.on('exit', (code) => fail(new Error(`brc worker exited (${code})`)));
-    }));
-  }
-  await Promise.all(ready);
-  return { ws, done };
+function startWorkers(handle: BrcWorkerData['handle'], data: Omit<BrcWorkerData, 'handle'>[]) {
+  return startBenchWorkers<BrcWorkerData, BrcWorkerReply>(WORKER, data.map((d) => ({ ...d, handle }) as BrcWorkerData), 'brc');
 }
 
 /** The control block: stop word at +0, go word at +4. */

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Runtime } from '../src/index.ts';
 import type { GcWorkerData, GcWorkerReply } from './gc-worker.ts';
-import { cpuModel, markdown, type Result } from './report.ts';
+import { cpuModel, markdown, type Result, startBenchWorkers } from './report.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
 
 const WORKER = new URL('./gc-worker.js', import.meta.url);
@@ -70,24 +70,8 @@ interface Run {
 }
 
 /** Start the mutators; resolves once every one is ready (detached at the barrier). */
-async function startWorkers(data: GcWorkerData[]) {
-  const ws: Worker[] = [];
-  const ready: Promise<void>[] = [];
-  const done: Promise<GcWorkerReply>[] = [];
-  for (const d of data) {
-    const w = new Worker(WORKER, { workerData: d });
-    ws.push(w);
-    let readyResolve!: () => void, readyReject!: (e: Error) => void;
-    ready.push(new Promise((res, rej) => { readyResolve = res; readyReject = rej; }));
-    done.push(new Promise((resolve, reject) => {
-      const fail = (e: Error) => { readyReject(e); reject(e); };
-      w.on('message', (m) => { if (m.ready) readyResolve(); else resolve(m as GcWorkerReply); });
-      w.on('error', fail);
-      w.on('exit', (code) => fail(new Error(`gc worker exited (${code})`)));
-    }));
-  }
-  await Promise.all(ready);
-  return { ws, done };
+function startWorkers(data: GcWorkerData[]) {
+  return startBenchWorkers<GcWorkerData, GcWorkerReply>(WORKER, data, 'gc');
 }
 
 function signal(i32: Int32Array, word: number): void {

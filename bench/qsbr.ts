@@ -14,10 +14,9 @@
 // Everything runs in Wasm (build/bench/sync.wasm: the core + bench/wasm/qsbr.ts, sync.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Runtime, type Thread } from '../src/index.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
-import { markdown, type Result } from './report.ts';
+import { markdown, type Result, startBenchWorkers } from './report.ts';
 import type { QsbrWorkerData, QsbrWorkerReply } from './qsbr-worker.ts';
 
 const WORKER = new URL('./qsbr-worker.js', import.meta.url);
@@ -66,28 +65,9 @@ async function fresh(module: WebAssembly.Module) {
   return { rt, t, x: rt.exports as unknown as QsbrMainExports, i32: new Int32Array(rt.memory.buffer), ctl };
 }
 
-/**
- * Start one worker per entry; resolves once every one is ready (detached at the barrier).
- * `done` settles with each worker's reply.
- */
-async function startWorkers(handle: QsbrWorkerData['handle'], data: Omit<QsbrWorkerData, 'handle'>[]) {
-  const ws: Worker[] = [];
-  const ready: Promise<void>[] = [];
-  const done: Promise<QsbrWorkerReply>[] = [];
-  for (const d of data) {
-    const w = new Worker(WORKER, { workerData: { ...d, handle } });
-    ws.push(w);
-    let readyResolve!: () => void, readyReject!: (e: Error) => void;
-    ready.push(new Promise((res, rej) => { readyResolve = res; readyReject = rej; }));
-    done.push(new Promise((resolve, reject) => {
-      const fail = (e: Error) => { readyReject(e); reject(e); };
-      w.on('message', (m) => { if (m.ready) readyResolve(); else resolve(m as QsbrWorkerReply); });
-      w.on('error', fail);
-      w.on('exit', (code) => fail(new Error(`qsbr worker exited (${code})`)));
-    }));
-  }
-  await Promise.all(ready);
-  return { ws, done };
+/** Start one worker per entry; resolves once every one is ready (detached at the barrier). `done`: their replies. */
+function startWorkers(handle: QsbrWorkerData['handle'], data: Omit<QsbrWorkerData, 'handle'>[]) {
+  return startBenchWorkers<QsbrWorkerData, QsbrWorkerReply>(WORKER, data.map((d) => ({ ...d, handle }) as QsbrWorkerData), 'qsbr');
 }
 
 function go(i32: Int32Array, ctl: number): void {

@@ -1,7 +1,8 @@
 // Reporting for every suite: the result record written to bench/results/*.json, Markdown tables
 // (speed per allocator with ratios/overheads, memory peak vs live bytes), the JSON writer and the
-// CPU model the reports name.
+// CPU model the reports name, and the start of a suite's workers.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { dirname } from 'node:path';
 
@@ -96,4 +97,29 @@ export function cpuModel(): string {
   } catch {
     return name;   // not Linux
   }
+}
+
+/**
+ * Start one worker of `url` per entry of `data` (its workerData); resolves once
+ * every one posted `{ ready: true }` (set up, detached at its barrier). `done`
+ * settles with each worker's next message, or rejects if it fails or exits first.
+ */
+export async function startBenchWorkers<D, R>(url: URL, data: D[], what: string): Promise<{ ws: Worker[]; done: Promise<R>[] }> {
+  const ws: Worker[] = [];
+  const ready: Promise<void>[] = [];
+  const done: Promise<R>[] = [];
+  for (const d of data) {
+    const w = new Worker(url, { workerData: d });
+    ws.push(w);
+    let readyResolve!: () => void, readyReject!: (e: Error) => void;
+    ready.push(new Promise((res, rej) => { readyResolve = res; readyReject = rej; }));
+    done.push(new Promise((resolve, reject) => {
+      const fail = (e: Error) => { readyReject(e); reject(e); };
+      w.on('message', (m) => { if (m.ready) readyResolve(); else resolve(m as R); });
+      w.on('error', fail);
+      w.on('exit', (code) => fail(new Error(`${what} worker exited (${code})`)));
+    }));
+  }
+  await Promise.all(ready);
+  return { ws, done };
 }

@@ -15,6 +15,7 @@ import { FtheapError, Runtime, Tag } from '../src/index.ts';
 import { DP_GC_PAUSE1, DP_REVIEW_REAP_RELEASE } from '../src/abi.gen.ts';
 import { Peer, pendingAfter, sleep, until, useHarness, within } from './fixtures/harness.ts';
 import { flag, newCtl, setCtl } from './fixtures/protocol.ts';
+import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 120_000;
@@ -24,16 +25,6 @@ const codeOf = (f: () => unknown): string => {
   return 'OK';
 };
 
-/** A pause flag word in the shared memory (see assembly/debug-delay.ts). */
-function pauseFlag(rt: Runtime, addr: number) {
-  const w = () => new Int32Array(rt.memory.buffer, addr, 1);
-  Atomics.store(w(), 0, 0);
-  return {
-    addr,
-    paused: () => Atomics.load(w(), 0) === 1,
-    release: () => { Atomics.store(w(), 0, 2); Atomics.notify(w(), 0); },
-  };
-}
 const ctlIs = (ctl: Int32Array, slot: number) => () => Atomics.load(ctl, slot) !== 0;
 
 async function setup() {
