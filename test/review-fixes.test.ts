@@ -5,11 +5,18 @@
 // interleaving it forces and the correct behaviour, and fails at 8e42d9d.
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
+import { DP_GC_RESURRECT_SCRATCH } from '../src/abi.gen.ts';
 import { Peer, pendingAfter, sleep, until, useHarness, within } from './fixtures/harness.ts';
 import { flag, newCtl, setCtl } from './fixtures/protocol.ts';
 
 useHarness();
 const TEST_TIMEOUT = 120_000;
+/** A pause flag word in the shared memory (see assembly/debug-delay.ts). */
+function pauseFlag(rt: Runtime, addr: number) {
+  const w = () => new Int32Array(rt.memory.buffer, addr, 1);
+  Atomics.store(w(), 0, 0);
+  return { addr, paused: () => Atomics.load(w(), 0) === 1 };
+}
 const ctlIs = (ctl: Int32Array, slot: number) => () => Atomics.load(ctl, slot) !== 0;
 
 describe('a reap waiting for a live collection', () => {
@@ -45,5 +52,46 @@ describe('a reap waiting for a live collection', () => {
     setCtl(ctl, flag(1));                                 // the finalizer returns: pause 2 comes
     await within(collecting, 10_000, 'the collection (pause 2 waits for the attached reaper)');
     await within(reaping, 10_000, 'the reap');
+  }, TEST_TIMEOUT);
+});
+
+describe('a collector killed in pause 2', () => {
+  // gc.ts handleResurrected (pause 2, only when a finalizer ran) uses the local
+  // word of every garbage object as scratch (count - 1, then less the references
+  // from other garbage, then a stack link). gcReleaseDead's PH_REPAIR keeps a
+  // garbage object as it is ("merged, with the list's +1": setBits(o, GB_GARBAGE)
+  // only): the scratch stays in O_LOCAL. trueCount (local + shared) then counts
+  // it as references: dropStaleGarbage drops the list's +1 but the object keeps
+  // a phantom local count, is taken as held from outside, survives every later
+  // collection (restoreOwner leaves local alone for a merged object): a leak of
+  // the whole dead cycle; a stack-link scratch (an address) makes it a huge count.
+  // Interleaving: h (type with a finalizer, h -> h) is garbage; c collects, runs
+  // h's finalizer, pause 2: handleResurrected's first loop sets h.local = 1
+  // (count 2 - 1); c is killed there (DP_GC_RESURRECT_SCRATCH) and reaped
+  // (stopped: PH_REPAIR). t collects. Correct: the repair resets the scratch
+  // (a garbage object is merged: local 0), so t's collection frees h.
+  it('scratch counts left in garbage objects\' local words: the dead cycle is never collected', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const d = rt.domain();
+    const f = pauseFlag(rt, t.calloc(1, 4));
+    const ctl = newCtl();
+    setCtl(ctl, flag(1));                                   // finalizers return at once
+    const [c] = await Peer.startMany(rt, ctl, 1);
+    await c.call('attach');
+    const cid = await c.call<number>('id', 0);
+    const H = await c.call<number>('gcHoldType', 0, 'Hold', 4, [0], true, flag(0), flag(1), 60_000);
+    const h = t.newObject(H); t.setRef(h, 0, h); t.decref(h);   // a dead self-cycle with a finalizer
+    t.detach();
+    await c.call('pauseAt', DP_GC_RESURRECT_SCRATCH, f.addr, 1);
+    void c.call('gcCollect', 0).catch(() => {});
+    await until(f.paused, 20_000, 'c in pause 2, scratch in the local words');
+    await c.terminate();
+    d.reap(cid);
+    t.attach();
+    const count = t.refcount(h);                            // h -> h and the dead list's +1: 2
+    const first = d.gc.collect().collected;
+    const second = d.gc.collect().collected;
+    expect({ count, collected: first + second, hAlive: t.isObject(h) }).toEqual({ count: 2, collected: 1, hAlive: false });
   }, TEST_TIMEOUT);
 });
