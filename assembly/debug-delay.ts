@@ -70,6 +70,7 @@ export const DP_OMAP_LOADED: u32 = 39;      // shared-map.ts object map get / ne
 export const DP_OBJ_MERGE_TAKEN: u32 = 25;   // object.ts objMergeQueued: a non-empty queue taken, not yet merged (review11)
 export const DP_BRC_REGISTERED: u32 = 26;    // brc.ts brcRegister: linked in its bucket and unlocked, T_BRC_BUCKET not yet set (review11)
 export const DP_GC_PAUSE1: u32 = 27;         // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
+export const DP_GC_RESURRECT_SCRATCH: u32 = 28;  // gc.ts handleResurrected (pause 2): local words hold scratch counts (review13)
 // @abi-end
 
 let pausePoint: u32 = 0;

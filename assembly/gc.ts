@@ -50,7 +50,7 @@ import { brcExplicitMerge, brcMarkDead, brcQueueTake, queueChunkCount, queueChun
 import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess } from "./delayed-free";
 import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
-import { DP_GC_PAUSE1, debugPause } from "./debug-delay";
+import { DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
 import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
@@ -666,6 +666,7 @@ function handleResurrected(): void {
     store<u32>(o, <u32>(shCount(sharedLoad(o)) - 1), O_LOCAL);
     o = link(o);
   }
+  debugPause(DP_GC_RESURRECT_SCRATCH);
   o = garbage;
   while (o != 0) {
     const ty = typeOfObject(o);
