@@ -323,7 +323,13 @@ function gcVisit(o: usize, phase: u32): void {
     case PH_REPAIR: {
       const b = bits(o);
       if (b == 0 || !objMarked(o)) return;
-      if ((b & GB_GARBAGE) != 0) { setBits(o, GB_GARBAGE); return; }   // merged, with the list's +1: the next collection drops it
+      if ((b & GB_GARBAGE) != 0) {
+        // Merged, with the list's +1 (the next collection drops it); its local word may hold
+        // pause 2's scratch (a count, or a stack link): a merged object's local is 0.
+        store<u32>(o, 0, O_LOCAL);
+        setBits(o, GB_GARBAGE);
+        return;
+      }
       restoreOwner(o);
       setBits(o, 0);
       return;

@@ -293,8 +293,10 @@ export function threadReap(thread: usize): i32 {
   typeReleaseDead(domain, thread);
   // The locks of its innermost critical section, if it was inside one while attached.
   const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
-  gcWaitIdle(domain, thread);   // a collection of another thread walks the heaps this reap is about to change
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
+  // A collection of another thread walks the heaps this reap is about to change: wait for it
+  // to end, detached (an attached waiter would hold up the collection's next pause).
+  gcWaitIdle(domain, thread);
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
   const recyclable = threadRelease(thread, true);   // its section stack stays as it was, for the report
   currentSet(0, EMPTY_HEAP);

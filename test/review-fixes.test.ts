@@ -2,7 +2,9 @@
 // brcQueue / brcReleaseDead / brcMergeStopped, gc.ts gcReleaseDead / gcWaitIdle /
 // dropStaleGarbage / sweepAll, abi/alloc.ts ft_realloc, src/object.ts
 // FinalizerTable.run). One reproducer per defect found; each states the
-// interleaving it forces and the correct behaviour, and fails at 8e42d9d.
+// interleaving it forces and the correct behaviour, and failed at 8e42d9d. Fixed:
+// the reaper detaches before it waits for a collection; the repair of a dead
+// collector's pause zeroes the local word (pause 2's scratch) of its garbage.
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import { DP_GC_RESURRECT_SCRATCH } from '../src/abi.gen.ts';
