@@ -83,6 +83,7 @@ import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError, takeError } from "./errors";
 import { ftFree, hugeSegmentFree } from "./free";
+import { hookDelayedDecref } from "./hooks";
 import { mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing, qsbrScan,
   seqLeq } from "./qsbr";
@@ -128,6 +129,23 @@ export function freeDelayed(p: usize): i32 {
   }
   return OK;
 }
+
+/**
+ * Drop a reference to object `o` once every thread of the current thread's
+ * domain has passed a quiescent state after this call (CPython's
+ * _PyObject_XDecRefDelayed): a lock-free reader that loaded `o` and has not
+ * reached a quiescent state may keep using it without a reference of its own.
+ * The queue item is tagged in its pointer's bit 0 (blocks are 8-aligned), so
+ * processing decrefs it through hookDelayedDecref instead of freeing it. False:
+ * no room for the queue item (the caller decrefs at once, or keeps the reference).
+ */
+export function decrefDelayed(o: usize): bool {
+  const thread = curThread;
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  if (!enqueue(thread, domain, o | DECREF_ITEM, 0)) { takeError(); return false; }
+  return true;
+}
+const DECREF_ITEM: usize = 1;
 
 // ---- Pending marks (EDOUBLE_FREE at the call) ---------------------------------------
 
@@ -340,6 +358,12 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
       store<u32>(chunk, rd + 1, C_RD);                // consumed before the free: re-entry safe
       if (pendingAt != 0) store<u32>(pendingAt, load<u32>(pendingAt) - 1);
       const ptr = <usize>load<u32>(item);
+      if ((ptr & DECREF_ITEM) != 0) {                 // decrefDelayed's: a decref, not a free
+        if (hookDelayedDecref(ptr & ~DECREF_ITEM) == OK) addRelaxed64(domain + D_DF_FREED, 1);
+        else { takeError(); addRelaxed(domain + D_DF_FAILED, 1); }
+        done++;
+        continue;
+      }
       markClear(domain, ptr);                         // before the free: the block may be reused at once
       if (ftFree(ptr) == OK) addRelaxed64(domain + D_DF_FREED, 1);
       else { takeError(); addRelaxed(domain + D_DF_FAILED, 1); }

@@ -9,7 +9,7 @@
 //
 // One collection (gcCollect), by a thread of the domain:
 //   pause 1 (the domain's world stopped)
-//     1. every thread's merge queue is merged; an object whose count reaches 0
+//     1. every thread's merge queue is merged (due delayed frees run after the restart); an object whose count reaches 0
 //        there is not freed in the pause: it gets +1 and a list (`later`), and
 //        is decref'd after the restart;
 //     2. update (one walk): every GC object's gc_refs (kept in its tid word) =
@@ -540,7 +540,6 @@ export function gcCollect(): i32 {
   let t0 = stopWorld();
   if (t0 < 0) { storeRelease(or + OR_GC_COLLECTING, 0); return EINVAL_STATE; }
   mergeAllQueues(domain);
-  delayedProcess(thread, false);
   garbage = 0; garbageCount = 0; survivors = 0;
   gcWalk(domain, TAG_GC, PH_UPDATE);
   debugPause(DP_GC_PAUSE1);
@@ -549,8 +548,10 @@ export function gcCollect(): i32 {
   gcWalk(domain, TAG_GC, PH_SCAN);
   startWorld(t0);
 
-  // The world runs: objects that died in the pause, then finalizers.
+  // The world runs: objects that died in the pause, due delayed frees (some are delayed
+  // decrefs, whose deallocations may run finalizers: never in a pause), then finalizers.
   decrefLater(domain);
+  delayedProcess(thread, false);
   finalizeGarbage(domain, thread);
 
   // Pause 2: what the finalizers made reachable leaves the list; the rest is freed in

@@ -17,6 +17,7 @@
 //   hookHeldPagesCollect      alloc.ts (fresh page)   qsbr-pages.ts  heldPagesCollect
 //   hookTagHeld               free.ts                 qsbr-pages.ts  pageTagHeld
 //   hookHugeFreeHeld          free.ts  (huge block)   delayed-free.ts hugeFreeHeld
+//   hookDelayedDecref         delayed-free.ts         object.ts      objDecref (a decref due after a grace period)
 //   hookCheckpointAlloc       alloc.ts (slow path)    thread.ts      threadCheckpointAlloc
 //   hookLockDetaching         critical-section.ts     thread.ts      lockDetaching
 //   hookWaitDetached          (spare)                 thread.ts      waitDetached
@@ -26,6 +27,7 @@
 
 import { abandonedReclaim } from "./abandon";
 import { hugeFreeHeld } from "./delayed-free";
+import { objDecref } from "./object";
 import { threadRelieveMemory } from "./lifecycle";
 import { heldPagesCollect, pageHold, pageHoldCancel, pageHoldClear, pageTagHeld } from "./qsbr-pages";
 import { lockDetaching, threadCheckpointAlloc, threadWaitAsRequester, waitDetached } from "./thread";
@@ -55,6 +57,10 @@ import { lockDetaching, threadCheckpointAlloc, threadWaitAsRequester, waitDetach
 /** A held-tag huge block was freed: true when its segment's release was queued behind a goal. */
 // @ts-ignore: decorator
 @inline export function hookHugeFreeHeld(seg: usize, bytes: u32): bool { return hugeFreeHeld(seg, bytes); }
+
+/** A decref queued by decrefDelayed reached its goal: -1 now (deallocating what dies). */
+// @ts-ignore: decorator
+@inline export function hookDelayedDecref(o: usize): i32 { return objDecref(o); }
 
 /** The allocation slow path: pause here for a pending stop-the-world (keeping the QSBR seq). */
 // @ts-ignore: decorator

@@ -36,7 +36,7 @@ import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease,
 import { nowMs } from "./host";
 import { brcReleaseDead } from "./brc";
 import { gcReleaseDead, gcWaitIdle } from "./gc";
-import { objMergeQueued, objSetReapOrphan, objThreadLeave } from "./object";
+import { objLeaveDone, objMergeQueued, objSetReapOrphan, objThreadLeave } from "./object";
 import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
@@ -241,6 +241,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
   const recyclable = abandonSegments(thread);
   qsbrUnregister(thread);
   pystackRelease(thread);   // no roots left in it; its region stays with the record
+  objLeaveDone(thread);     // its object counters to the domain (delayed decrefs above included)
   return recyclable;
 }
 

@@ -330,16 +330,23 @@ export function objSetReapOrphan(o: usize): void { reapOrphan = o; }
 /**
  * Exit or reap of `thread` (current on this instance): its queue merged, the
  * thread unregistered (objects queued to it later are merged by the queuing
- * thread), and its counters folded into the domain's.
+ * thread). Its counters are folded into the domain's by objLeaveDone.
  */
 export function objThreadLeave(thread: usize, reaping: bool): void {
-  finalizeAllowed = !reaping;
+  finalizeAllowed = !reaping;   // until objLeaveDone: the rest of a reap (its delayed decrefs) runs none either
   if (reapOrphan != 0) {
     const o = reapOrphan;
     reapOrphan = 0;
     if (brcExplicitMerge(o, -1) == 0) objDealloc(o);
   }
   objMergeQueued(thread, true);
+}
+
+/**
+ * The exit or reap is over (lifecycle.ts threadRelease): finalizers run again,
+ * and `thread`'s object counters are folded into the domain's.
+ */
+export function objLeaveDone(thread: usize): void {
   finalizeAllowed = true;
   const or = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS);
   addRelaxed64(or + OR_CREATED, loadAcquire64(thread + T_OBJ_CREATED));

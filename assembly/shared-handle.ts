@@ -20,7 +20,7 @@
 //   +4   mutex    u32 atomic  mutex.ts word; serialises writers
 //   +8   xstorage u32 atomic  the current storage block; stored by the mutex holder
 //                             (or by handleNew before the handle is returned), loaded by all
-//   +12  (unused)
+//   +12  flags   u32, set before the magic and never changed: the structure's mode (HF_*)
 //
 // Invariants: while magic is set, xstorage is a live, 8-aligned block (the
 // structures' validators call handleIsValid); the header never moves and never
@@ -56,7 +56,9 @@ import { lockDetaching } from "./thread";
 const H_MAGIC: usize = 0;
 const H_MUTEX: usize = 4;
 const H_STORAGE: usize = 8;
-const H_UNUSED: usize = 12;
+const H_FLAGS: usize = 12;
+/** A SharedObjectMap made for borrowed reads: what it lets go of is released after a grace period. */
+export const HF_BORROWED: u32 = 1;
 const HANDLE_HEADER_SIZE: usize = 16;
 
 // ---- Checks ----------------------------------------------------------------------------
@@ -71,6 +73,11 @@ export function handleIsLive(h: usize, magic: u32): bool {
   if ((h & 7) != 0 || h < (<usize>FIRST_UNIT << SEGMENT_SHIFT)) return false;
   if (<u64>h + HANDLE_HEADER_SIZE > (<u64>memory.size() << 16)) return false;
   return loadAcquire(h + H_MAGIC) == magic;
+}
+
+/** The flags `h` was made with (HF_*). */
+export function handleFlags(h: usize): u32 {
+  return loadAcquire(h + H_FLAGS);
 }
 
 /** handleIsLive, and the storage pointer is set and 8-aligned (the start of the structures' validators). */
@@ -128,13 +135,13 @@ export function handleGone(): f64 {
  * (0: its allocation failed). 0 and ENOMEM when either block is missing; the
  * storage is freed then.
  */
-export function handleNew(magic: u32, storage: usize): usize {
+export function handleNew(magic: u32, storage: usize, flags: u32 = 0): usize {
   if (storage == 0) { setError(ENOMEM); return 0; }
   const h = heapMalloc(curHeap, HANDLE_HEADER_SIZE);
   if (h == 0) { ftFree(storage); setError(ENOMEM); return 0; }
   storeRelease(h + H_MUTEX, 0);
   storeRelease(h + H_STORAGE, <u32>storage);
-  storeRelease(h + H_UNUSED, 0);
+  storeRelease(h + H_FLAGS, flags);
   storeRelease(h + H_MAGIC, magic);   // last: the header is live from here on
   return h;
 }

@@ -184,8 +184,9 @@ import { ftFree } from "./free";
 import { FT_DEBUG_BUILD, SEG_DOMAIN, T_DOMAIN, THREAD_ATTACHED } from "./layout";
 import { objCheckLive, objDecref } from "./object";
 import { segmentOf } from "./segment";
-import { handleDestroy, handleGone, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
-  handleUnlock } from "./shared-handle";
+import { HF_BORROWED, handleDestroy, handleFlags, handleGone, handleIsLive, handleIsValid, handleLock, handleNew,
+  handleReplace, handleStorage, handleUnlock } from "./shared-handle";
+import { decrefDelayed } from "./delayed-free";
 import { threadState } from "./thread";
 
 export const MAP_MAGIC: u32 = 0x2150414D;               // "MAP!" (little-endian bytes)
@@ -629,10 +630,46 @@ export function mapDelete(map: usize, key: u32): i32 {
 // ---- Object maps (the file comment, "Object maps") ------------------------------------------
 
 /** A new empty object map where `expected` entries fit without a resize; 0 on error (EINVAL_SIZE, ENOMEM). */
-export function omapNew(expected: u32): usize {
+export function omapNew(expected: u32, borrowed: bool = false): usize {
   const capacity = slotsFor(expected);
   if (capacity == 0) { setError(EINVAL_SIZE); return 0; }
-  return handleNew(OMAP_MAGIC, tableMake(capacity));
+  return handleNew(OMAP_MAGIC, tableMake(capacity), borrowed ? HF_BORROWED : 0);
+}
+
+/** Was `map` made for borrowed reads? */
+// @ts-ignore: decorator
+@inline export function omapBorrowed(map: usize): bool {
+  return (handleFlags(map) & HF_BORROWED) != 0;
+}
+
+/**
+ * Let go of the map's reference to `o`: at once, or — in a map made for
+ * borrowed reads — after every thread of the domain passed a quiescent state
+ * (decrefDelayed), so a reader's borrowed pointer stays good until its own next
+ * checkpoint. No room for that queue item (meta memory exhausted): the
+ * reference is kept (a leak, never a use after free).
+ */
+function omapDrop(borrowed: bool, o: usize): void {
+  if (!borrowed) objDecref(o);
+  else decrefDelayed(o);
+}
+
+/**
+ * Lock-free, for a map made for borrowed reads: the object of `key` without a
+ * reference of its own (MAP_NONE if absent, -2 on error), good until this
+ * thread's next quiescent state (checkpoint, detach): whatever the map lets go
+ * of meanwhile is released only after that. LP: the slot's load.
+ */
+// @ts-ignore: decorator
+@inline export function omapGetBorrowed(map: usize, key: u32): f64 {
+  debugPause(DP_HANDLE_READ);
+  const t = mapTable(map);
+  if (t == 0) return handleGone();
+  debugReadDelay();
+  const s = slotProbe(t, key);
+  if (s == 0) return MAP_NONE;
+  const w = loadAcquire64(s + S_VS);     // LP
+  return stateOf(w) == FULL ? <f64>valueOf(w) : MAP_NONE;
 }
 
 /** Is the object map `map` of the current thread's domain (the domain of its header's segment)? */
@@ -736,8 +773,8 @@ export function omapNext(map: usize, after: f64, withRef: bool): f64 {
 
 /** A value the map gave up (its reference, now the writer's), released after the mutex: it may deallocate. */
 // @ts-ignore: decorator
-@inline function omapRelease(w: u64): void {
-  if (stateOf(w) == FULL) objDecref(<usize>valueOf(w));
+@inline function omapRelease(map: usize, w: u64): void {
+  if (stateOf(w) == FULL) omapDrop(omapBorrowed(map), <usize>valueOf(w));
 }
 
 /** Per instance: the word omapPut's store replaced (its value's reference is the caller's now). */
@@ -765,7 +802,7 @@ function omapPut(map: usize, key: u32, o: usize): i32 {
 /** key -> `o` (see omapPut), the old value released after the unlock. OK, ENOMEM, EINVAL_PTR (unchanged). */
 export function omapSet(map: usize, key: u32, o: usize): i32 {
   const rc = omapPut(map, key, o);
-  if (rc == OK) omapRelease(putOld);
+  if (rc == OK) omapRelease(map, putOld);
   return rc;
 }
 
@@ -777,7 +814,33 @@ export function omapSet(map: usize, key: u32, o: usize): i32 {
 export function omapSwap(map: usize, key: u32, o: usize): f64 {
   const rc = omapPut(map, key, o);
   if (rc != OK) { setError(rc); return MAP_ERROR; }
-  return stateOf(putOld) == FULL ? <f64>valueOf(putOld) : MAP_NONE;
+  if (stateOf(putOld) != FULL) return MAP_NONE;
+  return omapHandOver(map, <usize>valueOf(putOld));
+}
+
+/**
+ * The map's reference to `o`, which it no longer holds, goes to the caller. In
+ * a map made for borrowed reads the caller gets a reference of its own instead
+ * and the map's is released after the grace period: whatever the caller does
+ * with its reference, a reader's borrowed pointer stays good until its next
+ * quiescent state.
+ */
+export function omapHandOver(map: usize, o: usize): f64 {
+  if (omapBorrowed(map)) {
+    brcIncref(o);
+    omapDrop(true, o);
+  }
+  return <f64>o;
+}
+
+/** Remove `key`, handing its object to the caller (omapHandOver): the object, MAP_NONE, or -2. */
+export function omapTake(map: usize, key: u32): f64 {
+  const borrowed = omapBorrowed(map);
+  const v = mapTake(map, key);
+  if (v < 0 || !borrowed) return v;
+  brcIncref(<usize>v);
+  omapDrop(true, <usize>v);
+  return v;
 }
 
 /**
@@ -802,14 +865,15 @@ export function omapCompareAndSet(map: usize, key: u32, expected: f64, o: usize)
   mapCheckLoad(map);
   handleUnlock(map);
   if (r < 0) { objDecref(o); setError(-r); }
-  if (r == 1) omapRelease(w);
+  if (r == 1) omapRelease(map, w);
   return r;
 }
 
 /** Remove `key` and release its object: 1 if it was there, 0 if not, or -EINVAL_PTR. */
 export function omapDelete(map: usize, key: u32): i32 {
+  const borrowed = omapBorrowed(map);
   const v = mapTake(map, key);                // the map's reference is ours now; the mutex released
-  if (v >= 0) { objDecref(<usize>v); return 1; }
+  if (v >= 0) { omapDrop(borrowed, <usize>v); return 1; }
   return v == MAP_NONE ? 0 : -EINVAL_PTR;
 }
 
@@ -852,11 +916,11 @@ function omapTakeAll(map: usize, replace: bool): i32 {
 }
 
 /** Release the values omapTakeAll copied out (finalizers may run, and use the map), and free the copy. */
-function omapReleaseTaken(): void {
+function omapReleaseTaken(borrowed: bool): void {
   const held = takenList, n = takenCount;   // a finalizer's own clear would overwrite them
   takenList = 0;
   takenCount = 0;
-  for (let i: u32 = 0; i < n; i++) objDecref(<usize>load<u32>(held + (<usize>i << 2)));
+  for (let i: u32 = 0; i < n; i++) omapDrop(borrowed, <usize>load<u32>(held + (<usize>i << 2)));
   if (held != 0) ftFree(held);
 }
 
@@ -865,8 +929,9 @@ function omapReleaseTaken(): void {
  * the objects afterwards. OK, or ENOMEM / EINVAL_PTR with nothing changed.
  */
 export function omapClear(map: usize): i32 {
+  const borrowed = omapBorrowed(map);
   const rc = omapTakeAll(map, true);
-  if (rc == OK) omapReleaseTaken();
+  if (rc == OK) omapReleaseTaken(borrowed);
   return rc;
 }
 
@@ -879,10 +944,11 @@ export function omapClear(map: usize): i32 {
  * nothing changed.
  */
 export function omapDestroy(map: usize): i32 {
+  const borrowed = omapBorrowed(map);
   let rc = omapTakeAll(map, false);
   if (rc != OK) return rc;
   rc = handleDestroy(map);
-  if (rc == OK) { omapReleaseTaken(); return OK; }
+  if (rc == OK) { omapReleaseTaken(borrowed); return OK; }
   // Destroyed meanwhile (by another thread: its destroy releases the values).
   if (takenList != 0) ftFree(takenList);
   takenList = 0;

@@ -28,6 +28,8 @@ export interface QsbrWorkerData {
   type?: number;
   /** read: under the mutex; checkpoint every `every` reads */
   locked?: boolean;
+  /** object map only: borrowed reads (the map made for them) */
+  borrowed?: boolean;
   every?: number;
   /** write: µs between sets, between churns; fresh keys per map churn; least µs between wake-ups */
   setUs?: number;
@@ -58,7 +60,7 @@ export interface QsbrWorkerReply {
 }
 
 interface QsbrExports {
-  qsbr_read_loop(s: number, kind: number, locked: number, n: number, every: number, stop: number, seed: number): number;
+  qsbr_read_loop(s: number, kind: number, mode: number, n: number, every: number, stop: number, seed: number): number;
   qsbr_read_errors(): number;
   qsbr_writer_loop(s: number, kind: number, n: number, setUs: number, churnUs: number, churnKeys: number, wakeUs: number,
     stop: number, seed: number, type: number): number;
@@ -83,7 +85,7 @@ const t0 = now();
 let reply: QsbrWorkerReply;
 switch (d.role) {
   case 'read': {
-    const count = x.qsbr_read_loop(d.struct!, d.kind!, d.locked ? 1 : 0, d.n!, d.every!, d.stop, d.seed);
+    const count = x.qsbr_read_loop(d.struct!, d.kind!, d.locked ? 1 : d.borrowed ? 2 : 0, d.n!, d.every!, d.stop, d.seed);
     reply = { count, t0, t1: now(), errors: x.qsbr_read_errors() >>> 0 };
     break;
   }

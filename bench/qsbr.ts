@@ -45,14 +45,14 @@ const TARGET_NS_PER_SLOT = 5;
 interface QsbrMainExports {
   qsbr_list_make(n: number): number;
   qsbr_map_make(n: number): number;
-  qsbr_omap_make(n: number, type: number): number;
+  qsbr_omap_make(n: number, type: number, borrowed: number): number;
   qsbr_poll_loop(n: number): number;
 }
 
 type Struct = 'list' | 'map' | 'omap';
 const STRUCT_NAMES: Record<Struct, string> = { list: 'SharedList', map: 'SharedMap', omap: 'SharedObjectMap' };
 const STRUCT_KINDS: Record<Struct, number> = { list: 0, map: 1, omap: 2 };
-type Variant = 'lock-free' | 'mutex';
+type Variant = 'lock-free' | 'mutex' | 'borrowed';
 
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -97,7 +97,7 @@ async function readRun(module: WebAssembly.Module, struct: Struct, variant: Vari
   const kind = STRUCT_KINDS[struct];
   const n = struct === 'list' ? LIST_ITEMS : MAP_KEYS;
   const type = struct === 'omap' ? t.defineType({ name: 'bench-cell', size: 8 }) : 0;
-  const s = (struct === 'list' ? x.qsbr_list_make(n) : struct === 'map' ? x.qsbr_map_make(n) : x.qsbr_omap_make(n, type)) >>> 0;
+  const s = (struct === 'list' ? x.qsbr_list_make(n) : struct === 'map' ? x.qsbr_map_make(n) : x.qsbr_omap_make(n, type, variant === 'borrowed' ? 1 : 0)) >>> 0;
   if (!s) throw new Error(`qsbr: could not make the ${struct}`);
   const domain = rt.domain();
   const queued0 = domain.qsbrInfo().delayedQueued;
@@ -105,7 +105,7 @@ async function readRun(module: WebAssembly.Module, struct: Struct, variant: Vari
   const common = { stop: ctl, struct: s, kind, n };
   const data: Omit<QsbrWorkerData, 'handle'>[] = [
     ...Array.from({ length: readers }, (_, i) => ({ ...common, role: 'read' as const, seed: (seed + i * 0x9E3779B9) >>> 0,
-      locked: variant === 'mutex', every: CHECKPOINT_EVERY })),
+      locked: variant === 'mutex', borrowed: variant === 'borrowed', every: CHECKPOINT_EVERY })),
     { ...common, role: 'write', seed: (seed ^ 0x5bd1e995) >>> 0, setUs: SET_US, churnUs: CHURN_US, churnKeys: MAP_CHURN_KEYS,
       wakeUs: WRITER_WAKE_US, type },
   ];
@@ -137,7 +137,11 @@ async function reads(module: WebAssembly.Module, opts: SuiteOptions, structs: St
     results: Result[]): Promise<string> {
   const ms = opts.quick ? 30 : 300;
   const cells: [Struct, Variant, number][] = [];
-  for (const s of structs) for (const v of ['lock-free', 'mutex'] as const) for (const n of threads) cells.push([s, v, n]);
+  for (const s of structs) {
+    for (const v of (s === 'omap' ? ['lock-free', 'borrowed', 'mutex'] : ['lock-free', 'mutex']) as Variant[]) {
+      for (const n of threads) cells.push([s, v, n]);
+    }
+  }
   const runs = new Map<string, ReadRun[]>(cells.map((c) => [c.join('/'), []]));
   // Run-major: one run of every cell per round, so a disturbance of a few seconds hits all alike.
   for (let r = 0; r < opts.runs; r++) {
@@ -175,6 +179,12 @@ async function reads(module: WebAssembly.Module, opts: SuiteOptions, structs: St
     const ratio2 = threads.includes(2) ? ratio([s, 'lock-free', 2], [s, 'mutex', 2]) : NaN;
     targets.push(`- ${name}: lock-free reads 1→2 readers ${scale.toFixed(2)}× (target ≥ ${TARGET_SCALING}×) ${mark(scale >= TARGET_SCALING)}; ` +
       `lock-free ÷ mutex at 2 readers ${ratio2.toFixed(2)}× (target ≥ ${TARGET_RATIO}×) ${mark(ratio2 >= TARGET_RATIO)}`);
+    if (s === 'omap' && threads.includes(2)) {
+      const bscale = ratio([s, 'borrowed', 2], [s, 'borrowed', 1]);
+      const bratio = ratio([s, 'borrowed', 2], [s, 'mutex', 2]);
+      targets.push(`- ${name} (borrowed reads): 1→2 readers ${bscale.toFixed(2)}× (target ≥ ${TARGET_SCALING}×) ${mark(bscale >= TARGET_SCALING)}; ` +
+        `borrowed ÷ mutex at 2 readers ${bratio.toFixed(2)}× (target ≥ ${TARGET_RATIO}×) ${mark(bratio >= TARGET_RATIO)}`);
+    }
   }
   const over = threads.filter((n) => n > 2);
   return `## qsbr: SharedList / SharedMap reads, lock-free vs under the mutex (median of ${opts.runs} runs of ${ms} ms)\n\n` +
@@ -183,7 +193,9 @@ async function reads(module: WebAssembly.Module, opts: SuiteOptions, structs: St
     `\n\nReaders: random gets of ${LIST_ITEMS.toLocaleString('en')} items / ${MAP_KEYS.toLocaleString('en')} present keys in a Wasm loop, ` +
     `a checkpoint every ${CHECKPOINT_EVERY} reads, every get checked to find its item or key. SharedObjectMap: every get ` +
     'takes a new reference (lock-free: tryIncref and re-check; mutex: an incref under the lock), checks the object\'s payload ' +
-    `and decrefs it; the writer's sets put new objects and release the replaced ones. One writer worker besides them: a set every ${SET_US} µs ` +
+    `and decrefs it; borrowed: a map made with \`borrowedReads\`, whose get takes no reference (the object is good until the ` +
+    'reader\'s next checkpoint: the map releases what it replaces after a grace period), then checks the payload; the ' +
+    `writer's sets put new objects and release the replaced ones. One writer worker besides them: a set every ${SET_US} µs ` +
     `and every ${CHURN_US / 1000} ms a churn (list: resize to n + 1, back to n, compact = two new arrays; map: ${MAP_CHURN_KEYS} ` +
     'fresh keys set and deleted, a rebuild once tombstones fill 3/4 of the table), old storage through freeDelayed; it does ' +
     `what is due, checkpoints and sleeps detached, waking at most every ${WRITER_WAKE_US} µs. Reallocations/s = delayed frees ` +

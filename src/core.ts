@@ -146,6 +146,8 @@ export interface CoreExports {
   // Object maps (u32 -> object; values are counted references): get, get_locked, swap, take and
   // next with withRef 1 hand the caller a reference it must decref.
   ft_omap_new(expected: number): number;
+  ft_omap_new_borrowed(expected: number): number;
+  ft_omap_get_borrowed(map: number, key: number): number;
   ft_omap_get(map: number, key: number): number;
   ft_omap_get_locked(map: number, key: number): number;
   ft_omap_has(map: number, key: number): number;

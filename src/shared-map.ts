@@ -257,6 +257,13 @@ function checkObject(o: number, what: string): void {
  *   map (`EWRONG_DOMAIN`). Its handle is refused by {@link SharedMap.open} (and a
  *   u32 map's by {@link SharedObjectMap.open}): the kind is in the shared header.
  * - `destroy()` releases every value first.
+ * - Made with `{ borrowedReads: true }`, the map also offers
+ *   {@link getBorrowed}: the object without a reference of its own (no write to
+ *   it at all, so readers of the same objects do not contend), good until the
+ *   reader's next quiescent state (`checkpoint()`, `detach()`). Such a map lets go
+ *   of replaced and removed values only after every thread of the domain has
+ *   passed a quiescent state (CPython's delayed decref), so their counts drop a
+ *   little later than in a plain map.
  *
  * @example
  * ```ts
@@ -280,8 +287,24 @@ export class SharedObjectMap extends SharedHandle implements Iterable<[number, n
    * without a resize.
    * @throws FtheapError `EINVAL_SIZE` (not an integer, or too large), `ENOMEM`, `ENOT_ATTACHED`
    */
-  static create(thread: Thread, expected = 8): SharedObjectMap {
-    return new SharedObjectMap(thread, newHandle(thread, expected, 'expected', (x, n) => x.ft_omap_new(n)));
+  static create(thread: Thread, expected = 8, options: { borrowedReads?: boolean } = {}): SharedObjectMap {
+    const borrowed = options.borrowedReads === true;
+    return new SharedObjectMap(thread, newHandle(thread, expected, 'expected',
+      (x, n) => (borrowed ? x.ft_omap_new_borrowed(n) : x.ft_omap_new(n))));
+  }
+
+  /**
+   * For a map made with `{ borrowedReads: true }`: the object of `key` without a
+   * reference (do not decref it), or `undefined`. Lock-free and write-free; the
+   * object stays good until this thread's next quiescent state (checkpoint,
+   * detach): incref it to keep it longer.
+   * @throws FtheapError `EINVAL_ARG` (key not a u32, or a map made without
+   *   borrowed reads), `EINVAL_PTR`, `EWRONG_DOMAIN`, `ENOT_ATTACHED`
+   */
+  getBorrowed(key: number): number | undefined {
+    this.thread.makeCurrent();
+    checkU32(key, 'key');
+    return this.decode(this.x.ft_omap_get_borrowed(this.h, key));
   }
 
   /**

@@ -87,6 +87,7 @@ describe('bench: every suite in quick mode', () => {
     const qcells = new Set(q.map((r) => `${r.workload}/${r.allocator}/${r.threads}`));
     const want: string[] = [];
     for (const w of ['list-read', 'map-read', 'omap-read']) for (const a of ['lock-free', 'mutex']) for (const t of [1, 2, 4]) want.push(`${w}/${a}/${t}`);
+    for (const t of [1, 2, 4]) want.push(`omap-read/borrowed/${t}`);
     for (const w of ['poll', 'poll-per-slot']) for (const t of [1, 2, 4, 8, 16, 32, 64]) want.push(`${w}/ftheap/${t}`);
     for (const p of ['p50', 'p90', 'p99']) {
       want.push(`free-delayed-${p}/alone/1`);

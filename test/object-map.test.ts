@@ -467,7 +467,65 @@ describe('get paused between loading the slot and its tryIncref (DP_OMAP_LOADED)
 
 // ---- Workers -----------------------------------------------------------------------------
 
+describe('SharedObjectMap with borrowed reads', () => {
+  it('getBorrowed takes no reference; replaced values are let go of after a grace period', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const type = t.defineType({ name: 'b', size: 8 });
+    const plain = SharedObjectMap.create(t);
+    expect(codeOf(() => plain.getBorrowed(1))).toBe('EINVAL_ARG');
+    const map = SharedObjectMap.create(t, 8, { borrowedReads: true });
+    const a = t.newObject(type), b = t.newObject(type);
+    map.set(1, a);
+    expect(t.refcount(a)).toBe(2);
+    expect(map.getBorrowed(1)).toBe(a);
+    expect(map.getBorrowed(2)).toBeUndefined();
+    expect(t.refcount(a)).toBe(2);                 // no reference taken
+    map.set(1, b);                                 // a is let go of... later
+    expect(t.refcount(a)).toBe(2);
+    t.processDelayed();                            // every thread (only this one) past a quiescent state
+    t.checkpoint();
+    expect(t.refcount(a)).toBe(1);
+    expect(map.delete(1)).toBe(true);
+    t.checkpoint();
+    t.processDelayed();
+    expect(t.refcount(b)).toBe(1);
+    t.decref(a); t.decref(b);
+    map.destroy();
+    expect(rt.domain().stats().objects).toMatchObject({ created: 2, deallocated: 2 });
+  });
+});
+
 describe('SharedObjectMap with workers (debug build: freed memory reads 0xDD)', () => {
+  it('2 readers read borrowed objects while a writer replaces them: never a dead one before their checkpoint', async () => {
+    const ROUNDS = 60, CHURN = 200;
+    const rt = await Runtime.create({ debug: true });
+    const main = rt.attach();
+    const type = main.defineType({ name: 'stamped', size: OBJ_PAYLOAD });
+    const map = SharedObjectMap.create(main, 8, { borrowedReads: true });
+    for (let k = 0; k < OMAP_FIXED; k++) {
+      const o = main.newObject(type);
+      new Uint32Array(rt.memory.buffer, o + OBJECT_HEADER, 4).set(objStamp(k, 0xFFFFFF00 + k));
+      map.set(k, o);
+      main.decref(o);
+    }
+    main.detach();
+    const race = await readersVsWriter(rt, {
+      label: 'SharedObjectMap (borrowed)', storage: 'tables', readers: 2, ms: LIMIT,
+      reader: (i) => ({ role: 'omap-reader', map: map.handle, seed: 5000 + i, hold: 0, delaySpins: 300, borrowed: true }),
+      writer: { role: 'omap-writer', map: map.handle, type, readers: 2, rounds: ROUNDS, churn: CHURN },
+    });
+    expect(raceProblems(race)).toEqual([]);
+    main.attach();
+    main.checkpoint();
+    main.processDelayed();
+    map.destroy();
+    for (let i = 0; i < 3; i++) { main.checkpoint(); main.processDelayed(); }
+    const s = rt.domain().stats().objects;
+    expect(s.created).toBe(OMAP_FIXED + race.writer.objects!);
+    expect(s.deallocated).toBe(s.created);
+  }, TEST_TIMEOUT);
+
   it('2 readers get and hold objects while a writer replaces them: never a dead one; the books balance', async () => {
     const ROUNDS = 100, CHURN = 600, HOLD = 16;   // 664 keys grow the table to 1,024 slots, 64 shrink it to 128
     const rt = await Runtime.create({ debug: true });

@@ -4,11 +4,11 @@
 // threads of its domain (EWRONG_DOMAIN); an object stored in it must be a live
 // object of that domain (EINVAL_OBJECT, EWRONG_DOMAIN; objCheckLive), nothing changed.
 
-import { EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK } from "../errors";
+import { EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "../errors";
 import { objCheckLive } from "../object";
 import { mapCapacity, mapCompareAndSet, mapDelete, mapDestroy, mapGet, mapGetLocked, mapIsHandle, mapIsValid, mapNew,
   mapNext, mapNextValue, mapSet, mapSize, mapSwap, mapTake, omapClear, omapCompareAndSet, omapDelete, omapDestroy,
-  omapGet, omapGetLocked, omapInDomain, omapIsHandle, omapIsValid, omapNew, omapNext, omapSet, omapSwap } from "../shared-map";
+  omapBorrowed, omapGet, omapGetBorrowed, omapGetLocked, omapInDomain, omapIsHandle, omapIsValid, omapNew, omapNext, omapSet, omapSwap, omapTake } from "../shared-map";
 import { fail, failValue } from "./result";
 import { F_ERROR, failOr, handleCheck, readyCheck, sharedReady } from "./shared";
 
@@ -108,6 +108,21 @@ export function ft_omap_new(expected: u32): usize {
   if (!sharedReady()) return failValue(ENOT_ATTACHED);
   return omapNew(expected);
 }
+/** A new object map made for borrowed reads (omapGetBorrowed); 0 on error. */
+export function ft_omap_new_borrowed(expected: u32): usize {
+  if (!sharedReady()) return failValue(ENOT_ATTACHED);
+  return omapNew(expected, true);
+}
+/**
+ * Lock-free, no reference taken: the object of `key` in a map made for borrowed
+ * reads, good until this thread's next quiescent state; -1 absent, -2 on error
+ * (EINVAL_ARG: not a borrowed-read map).
+ */
+export function ft_omap_get_borrowed(map: usize, key: u32): f64 {
+  if (omapCheck(map) != OK) return F_ERROR;
+  if (!omapBorrowed(map)) { setError(EINVAL_ARG); return F_ERROR; }
+  return omapGetBorrowed(map, key);
+}
 /** Lock-free: the object of `key` with a new reference (the caller decrefs it), -1 when absent, -2 on error. */
 export function ft_omap_get(map: usize, key: u32): f64 {
   return omapCheck(map) == OK ? omapGet(map, key) : F_ERROR;
@@ -139,7 +154,7 @@ export function ft_omap_compare_and_set(map: usize, key: u32, expected: f64, o: 
 }
 /** Remove: the object it had (the map's reference now the caller's), -1 when absent, -2 on error. */
 export function ft_omap_take(map: usize, key: u32): f64 {
-  return omapCheck(map) == OK ? mapTake(map, key) : F_ERROR;
+  return omapCheck(map) == OK ? omapTake(map, key) : F_ERROR;
 }
 /** Remove and release: 1 removed, 0 absent, or -code. */
 export function ft_omap_delete(map: usize, key: u32): i32 {

@@ -26,7 +26,7 @@ import { OBJECT_HEADER, T_DF_PENDING, T_DOMAIN } from "../../assembly/layout";
 import { objDecref, objNew } from "../../assembly/object";
 import { QSBR_INCR, qsbrPoll, qsbrWrSeq } from "../../assembly/qsbr";
 import { listCompact, listGet, listGetLocked, listNew, listResize, listSet } from "../../assembly/shared-list";
-import { mapDelete, mapGet, mapGetLocked, mapNew, mapSet, omapDelete, omapGet, omapGetLocked, omapNew,
+import { mapDelete, mapGet, mapGetLocked, mapNew, mapSet, omapDelete, omapGet, omapGetBorrowed, omapGetLocked, omapNew,
   omapSet } from "../../assembly/shared-map";
 import { threadCheckpoint } from "../../assembly/lifecycle";
 import { threadAttach, threadDetach } from "../../assembly/thread";
@@ -81,8 +81,8 @@ function objPut(map: usize, key: u32, type: u32): i32 {
 }
 
 /** An object map of keys 0..n-1, each a new object of `type` (payload word 0 = its key). 0 on failure. */
-export function qsbr_omap_make(n: u32, type: u32): usize {
-  const map = omapNew(n);
+export function qsbr_omap_make(n: u32, type: u32, borrowed: bool): usize {
+  const map = omapNew(n, borrowed);
   if (map == 0) return 0;
   for (let k: u32 = 0; k < n; k++) if (objPut(map, k, type) != 0) return 0;
   return map;
@@ -98,6 +98,12 @@ export function qsbr_omap_make(n: u32, type: u32): usize {
   return ok;
 }
 
+/** A borrowed read's result (no reference: good until the next checkpoint): its payload checked. */
+// @ts-ignore: decorator
+@inline function borrowedObject(v: f64, k: u32): bool {
+  return v >= 0 && load<u32>(<usize>v + OBJECT_HEADER) == k;
+}
+
 // ---- Readers --------------------------------------------------------------------------------
 
 let readErrors: u32 = 0;
@@ -108,10 +114,11 @@ export function qsbr_read_errors(): u32 { return readErrors; }
 /**
  * Until `stop` (a word) turns non-zero: `every` gets of random indices (list) or present keys
  * (map, object map) below n, then a checkpoint. `locked` reads under the structure's mutex
- * instead of lock-free. An object map's get takes a reference, reads the object's first payload
+ * instead of lock-free (`mode` 1; 2: borrowed reads of an object map made for them). An object map's get takes a reference, reads the object's first payload
  * word (its key: else an error) and decrefs. Returns the reads done.
  */
-export function qsbr_read_loop(s: usize, kind: u32, locked: bool, n: u32, every: u32, stop: usize, seed: u32): f64 {
+export function qsbr_read_loop(s: usize, kind: u32, mode: u32, n: u32, every: u32, stop: usize, seed: u32): f64 {
+  const locked = mode == 1;   // 0: lock-free, 1: under the mutex, 2: borrowed (an object map made for it)
   const t = curThread;
   let x = seed | 1;
   let bad: u32 = 0;
@@ -133,6 +140,8 @@ export function qsbr_read_loop(s: usize, kind: u32, locked: bool, n: u32, every:
     } else {
       if (locked) {
         for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const k = below(x, n); if (!usedObject(omapGetLocked(s, k), k)) bad++; }
+      } else if (mode == 2) {
+        for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const k = below(x, n); if (!borrowedObject(omapGetBorrowed(s, k), k)) bad++; }
       } else {
         for (let j: u32 = 0; j < every; j++) { x = xorshift(x); const k = below(x, n); if (!usedObject(omapGet(s, k), k)) bad++; }
       }
