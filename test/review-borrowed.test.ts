@@ -47,3 +47,47 @@ describe('review 14: delayed decrefs at thread exit', () => {
     expect(rt.domain().stats().objects).toMatchObject({ created: 2, deallocated: 2, live: 0 });
   });
 });
+
+describe('review 14: delayed decrefs run where finalizers must not', () => {
+  // Interleaving (one thread t1, deferLimit 1 so every delayed-free call
+  //   processes the caller's queue at once):
+  //   t1 deletes key 100 of a borrowed-read map M: a delayed decref X of the
+  //   finalizable F (M's was its only reference); not due (t1 has not passed its
+  //   goal). t1 detaches and attaches again (a quiescent state that processes
+  //   nothing): X is due, still queued. t1 inserts new keys into M until the table
+  //   rebuilds: tableStore -> handleReplace -> freeDelayed(old table) -> enqueue ->
+  //   delayedProcess, UNDER M's MUTEX -> X's objDecref -> F's finalizer runs with
+  //   M's mutex held by its own thread (a finalizer that uses M — which the map
+  //   promises is allowed — would deadlock in handleLock).
+  // Correct: no delayed decref (no finalizer) runs inside a map write (or any
+  //   freeDelayed caller that holds a lock): F's finalizer sees M's mutex free.
+  it('a table rebuild\'s freeDelayed does not run a due delayed decref\'s finalizer under the map mutex', async () => {
+    const { rt, t: t1 } = await attached({ debug: true });
+    rt.domain().configureQsbr({ deferLimit: 1 });
+    let m!: SharedObjectMap;
+    const mutexAtFinalize: number[] = [];
+    const F = t1.defineType({ name: 'F', size: 8, finalize: () => {
+      mutexAtFinalize.push(Atomics.load(new Int32Array(rt.memory.buffer), (m.handle + 4) >>> 2));
+    } });
+    const Plain = t1.defineType({ name: 'P', size: 8 });
+    m = SharedObjectMap.create(t1, 4, { borrowedReads: true });
+    const f = t1.newObject(F);
+    m.set(100, f);
+    t1.decref(f);
+    m.delete(100);         // X: a delayed decref, not due yet
+    t1.detach();
+    t1.attach();           // X due now, still on t1's queue
+    expect(mutexAtFinalize).toEqual([]);
+    const cap0 = m.capacity;
+    const plain: number[] = [];
+    for (let k = 0; k < 16 && mutexAtFinalize.length === 0; k++) {
+      const p = t1.newObject(Plain);
+      plain.push(p);
+      m.set(k, p);         // new keys: no release of their own; the growth rebuilds the table
+    }
+    expect(m.capacity).toBeGreaterThan(cap0);
+    expect(mutexAtFinalize).toEqual([0]);
+    for (const p of plain) t1.decref(p);
+    m.destroy();
+  });
+});
