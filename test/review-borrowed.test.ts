@@ -91,3 +91,41 @@ describe('review 14: delayed decrefs run where finalizers must not', () => {
     m.destroy();
   });
 });
+
+describe('review 14: delayed decrefs outlive gc.sweepAll', () => {
+  // Interleaving (one thread t):
+  //   t deletes key 1 of a borrowed-read map: a delayed decref X of object A (the
+  //   map's was A's only reference), not due yet. gc.sweepAll() frees every object
+  //   "whatever its count: queued decrefs are moot" — it discards the BRC merge
+  //   queues (discardAllQueues) but not the delayed-free queues: X stays queued on
+  //   A's address. A new object B takes A's block; at t's next checkpoint X runs
+  //   objDecref(A) = objDecref(B): B's count drops from 1 (its creator's) to 0 and
+  //   B is deallocated under its owner (use after free; stats count a death that
+  //   never happened).
+  // Correct: a sweep drops (or neutralises) the pending delayed decrefs of the
+  //   objects it frees; B keeps its one reference and stays live.
+  it('a delayed decref queued before sweepAll does not hit the object that reuses the swept block', async () => {
+    const { rt, t } = await attached({ debug: true });
+    const Plain = t.defineType({ name: 'P', size: 8 });
+    const m = SharedObjectMap.create(t, 8, { borrowedReads: true });
+    const a = t.newObject(Plain);
+    m.set(1, a);
+    t.decref(a);
+    m.delete(1);                     // X: decref of A, pending
+    m.destroy();
+    expect(rt.domain().gc.sweepAll()).toBe(1);   // A freed, X still queued
+    const made: number[] = [];
+    let b = 0;
+    for (let i = 0; i < 256 && b === 0; i++) {
+      const o = t.newObject(Plain);
+      if (o === a) b = o; else made.push(o);
+    }
+    expect(b).toBe(a);               // precondition: B reuses A's block
+    t.checkpoint();
+    t.processDelayed();              // X due
+    expect(t.isObject(b)).toBe(true);
+    expect(t.refcount(b)).toBe(1);
+    t.decref(b);
+    for (const o of made) t.decref(o);
+  });
+});
