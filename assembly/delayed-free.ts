@@ -91,7 +91,8 @@ import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
 import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
   D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_HOLDER, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
   D_THREADS, P_QSBR_GOAL, SEG_DOMAIN, P_QSBR_NEXT, SEGMENT_MASK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_DEFERRALS, T_DF_HEAD,
-  T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, UNITS } from "./layout";
+  T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, T_STATE, THREAD_EXITED, THREAD_FREE,
+  UNITS } from "./layout";
 import { lockDetaching, lockDetachingOwned, tryLockOwned, unlockOwned } from "./thread";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
@@ -146,6 +147,32 @@ export function decrefDelayed(o: usize): bool {
   return true;
 }
 const DECREF_ITEM: usize = 1;
+
+/**
+ * sweepAll (gc.ts; the domain's world stopped): every object of the domain is
+ * being freed, so every pending delayed decref is voided (its item kept, its
+ * object 0: processing skips it), in every thread's queue and the domain's.
+ */
+export function delayedVoidDecrefs(domain: usize): void {
+  let t = <usize>loadAcquire(domain + D_THREADS);
+  while (t != 0) {
+    const st = loadAcquire(t + T_STATE);
+    if (st != THREAD_EXITED && st != THREAD_FREE) voidDecrefsIn(<usize>load<u32>(t, T_DF_HEAD));
+    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
+  }
+  voidDecrefsIn(<usize>load<u32>(domain, D_DQ_HEAD));
+}
+
+function voidDecrefsIn(chunk: usize): void {
+  while (chunk != 0) {
+    const wr = load<u32>(chunk, C_WR);
+    for (let i = load<u32>(chunk, C_RD); i < wr; i++) {
+      const item = chunk + C_ITEMS + (<usize>i << ITEM_SHIFT);
+      if ((<usize>load<u32>(item) & DECREF_ITEM) != 0) store<u32>(item, <u32>DECREF_ITEM);
+    }
+    chunk = <usize>load<u32>(chunk, C_NEXT);
+  }
+}
 
 // ---- Pending marks (EDOUBLE_FREE at the call) ---------------------------------------
 
@@ -240,7 +267,7 @@ function enqueue(thread: usize, domain: usize, p: usize, size: u32): bool {
   // bytes): process now, and report DELAYED_FREE at the next checkpoint.
   if (wr + 1 == CHUNK_ITEMS || load<u32>(thread, T_DEFERRALS) == 0) {
     breakerRequest(thread, BRK_DELAYED_FREE);
-    delayedProcess(thread, false);
+    delayedProcess(thread, false, true);   // frees only: the caller may hold a structure's mutex
   }
   return true;
 }
@@ -348,6 +375,7 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
     if (rd < load<u32>(chunk, C_WR)) {
       const item = chunk + C_ITEMS + (<usize>rd << ITEM_SHIFT);
       const goal = load<u64>(item, 8);
+      if (stopAtDecref && (<usize>load<u32>(item) & DECREF_ITEM) != 0) break;
       if (!qsbrGoalReached(domain, goal)) {
         if (newest == 0) {
           const tail = <usize>load<u32>(tailAt);
@@ -398,8 +426,9 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
  * is attached; `atCheckpoint`: it is quiescent throughout (see qsbrPollIssuing).
  * Returns the items freed.
  */
-export function delayedProcess(thread: usize, atCheckpoint: bool): u32 {
+export function delayedProcess(thread: usize, atCheckpoint: bool, freesOnly: bool = false): u32 {
   const quiescent = atCheckpoint ? thread : 0;
+  stopAtDecref = freesOnly;
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   let done: u32 = 0;
   if (load<u32>(thread, T_DF_PENDING) != 0) {
@@ -413,8 +442,17 @@ export function delayedProcess(thread: usize, atCheckpoint: bool): u32 {
     unlockOwned(domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   }
   heldHugeProcess(domain);
+  stopAtDecref = false;
   return done;
 }
+
+/**
+ * Processing called from inside a write (enqueue's forced processing, maybe
+ * under a shared structure's mutex) stops at the first decref item: a decref may
+ * run a finalizer, which may use that very structure. The rest waits for the
+ * checkpoint (BRK_DELAYED_FREE is requested).
+ */
+let stopAtDecref: bool = false;
 
 /**
  * Thread exit: free what is due, hand the rest to the domain's queue and process

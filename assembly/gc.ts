@@ -48,7 +48,7 @@ import { addRelaxed, addRelaxed64, casAcqRel, loadAcquire, loadAcquire64, storeR
 import { brcExplicitMerge, brcMarkDead, brcQueueTake, queueChunkCount, queueChunkFree, queueChunkItem, queueChunkNext, shCount,
   shFlags, shMake, SH_MERGED, sharedLoad } from "./brc";
 import { curThread } from "./current";
-import { chunkFree, chunkNew, delayedProcess } from "./delayed-free";
+import { chunkFree, chunkNew, delayedProcess, delayedVoidDecrefs } from "./delayed-free";
 import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
 import { DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
 import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
@@ -771,7 +771,8 @@ export function gcSweepAll(): i32 {
   resPauseMs = 0;
   const t0 = stopWorld();
   if (t0 < 0) { storeRelease(or + OR_GC_COLLECTING, 0); return -EINVAL_STATE; }
-  discardAllQueues(domain);   // every object goes, whatever its count: queued decrefs are moot
+  discardAllQueues(domain);   // every object goes, whatever its count: queued decrefs are moot,
+  delayedVoidDecrefs(domain); // and so are delayed ones (their blocks may hold new objects by then)
   garbage = 0; garbageCount = 0;
   gcWalk(domain, TAG_GC, PH_SWEEP);
   gcWalk(domain, TAG_OBJECT, PH_SWEEP);

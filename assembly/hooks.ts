@@ -60,7 +60,7 @@ import { lockDetaching, threadCheckpointAlloc, threadWaitAsRequester, waitDetach
 
 /** A decref queued by decrefDelayed reached its goal: -1 now (deallocating what dies). */
 // @ts-ignore: decorator
-@inline export function hookDelayedDecref(o: usize): i32 { return objDecref(o); }
+@inline export function hookDelayedDecref(o: usize): i32 { return o != 0 ? objDecref(o) : 0; }   // 0: voided (a sweep)
 
 /** The allocation slow path: pause here for a pending stop-the-world (keeping the QSBR seq). */
 // @ts-ignore: decorator

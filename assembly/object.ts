@@ -30,7 +30,7 @@
 
 import { addRelaxed, addRelaxed64, loadAcquire, loadAcquire64, storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { heapMalloc } from "./alloc";
-import { BRC_DEAD, brcDecref, brcExplicitMerge, brcIncref, brcInitOwned, brcIsOwner, brcLooksDead, brcMarkDead,
+import { BRC_DEAD, brcDecref, brcDecrefShared, brcExplicitMerge, shMake, SH_MERGED, brcIncref, brcInitOwned, brcIsOwner, brcLooksDead, brcMarkDead,
   brcQueueTake, brcRegister, queueChunkCount, queueChunkFree, queueChunkKeep, queueChunkItem, queueChunkNext, sharedLoad } from "./brc";
 import { breakerRequest, BRK_GC_SCHEDULED } from "./breaker";
 import { curThread, curTid } from "./current";
@@ -273,6 +273,7 @@ export function objDealloc(first: usize): void {
  * died again (its count back to zero, marked dead), false if it lives on.
  */
 function objFinalize(o: usize): bool {
+  if (leaving) return objFinalizeMerged(o);
   brcRegister(curThread);   // we own it for the call: queued decrefs must find us
   store<u32>(o, 1, O_LOCAL);
   storeRelease(o + O_SHARED, 0);
@@ -290,6 +291,26 @@ function objFinalize(o: usize): bool {
   if (brcDecref(o) == BRC_DEAD) { brcMarkDead(o); return true; }
   return false;
 }
+
+/**
+ * objFinalize on a thread that is leaving (exit: it is off its merge-queue
+ * bucket and must not join one again): `o` is resurrected ownerless (merged,
+ * count 1), so every increment and decrement the finalizer makes is atomic.
+ */
+function objFinalizeMerged(o: usize): bool {
+  store<u32>(o, 0, O_LOCAL);
+  storeRelease(o + O_TID, 0);
+  storeRelease(o + O_SHARED, <u32>shMake(1, SH_MERGED));
+  finalizing++;
+  const ran = hostFinalize(o, load<u32>(o, O_TYPE), FIN_REFCOUNT);
+  finalizing--;
+  if (ran == 0) bump(T_OBJ_UNFINAL);
+  if (brcDecrefShared(o) == BRC_DEAD) { brcMarkDead(o); return true; }   // only our reference was left
+  return false;
+}
+
+/** True from objThreadLeave to objLeaveDone: the thread is leaving (exit, reap). */
+let leaving: bool = false;
 
 // ---- Merging a queue ---------------------------------------------------------------------
 
@@ -334,6 +355,7 @@ export function objSetReapOrphan(o: usize): void { reapOrphan = o; }
  */
 export function objThreadLeave(thread: usize, reaping: bool): void {
   finalizeAllowed = !reaping;   // until objLeaveDone: the rest of a reap (its delayed decrefs) runs none either
+  leaving = true;
   if (reapOrphan != 0) {
     const o = reapOrphan;
     reapOrphan = 0;
@@ -348,6 +370,7 @@ export function objThreadLeave(thread: usize, reaping: bool): void {
  */
 export function objLeaveDone(thread: usize): void {
   finalizeAllowed = true;
+  leaving = false;
   const or = <usize>load<u32>(<usize>load<u32>(thread, T_DOMAIN), D_OBJECTS);
   addRelaxed64(or + OR_CREATED, loadAcquire64(thread + T_OBJ_CREATED));
   addRelaxed64(or + OR_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC));

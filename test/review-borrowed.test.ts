@@ -1,6 +1,9 @@
 // review-borrowed.test.ts — review 14 reproducers: SharedObjectMap borrowed reads
 // (decrefDelayed items in the delayed-free queues, assembly/delayed-free.ts;
-// their processing at checkpoints and exits). Each test FAILS at the reviewed code.
+// their processing at checkpoints and exits). Each test failed at the reviewed
+// code (78971d8). Fixed: a finalizer run while its thread leaves resurrects the
+// object ownerless (no re-registration); processing inside a write (enqueue's)
+// stops at decref items, the checkpoint runs them; sweepAll voids pending decrefs.
 import { describe, expect, it } from 'vitest';
 import { SharedObjectMap } from '../src/shared-map.ts';
 import { attached, useHarness } from './fixtures/harness.ts';
@@ -37,7 +40,6 @@ describe('review 14: delayed decrefs at thread exit', () => {
     m.destroy();
     t1.detach();
     t2.exit();             // delayedAbandon: F's decref due (nobody online) -> finalizer on t2
-    console.log('finalized at exit', finalized, rt.domain().stats().objects);
     t1.attach();
     t1.checkpoint();
     expect(finalized).toBe(1);
@@ -86,6 +88,9 @@ describe('review 14: delayed decrefs run where finalizers must not', () => {
       m.set(k, p);         // new keys: no release of their own; the growth rebuilds the table
     }
     expect(m.capacity).toBeGreaterThan(cap0);
+    // Fixed: processing inside a write stops at a decref item; the checkpoint runs it, the mutex free.
+    expect(mutexAtFinalize).toEqual([]);
+    t1.checkpoint();
     expect(mutexAtFinalize).toEqual([0]);
     for (const p of plain) t1.decref(p);
     m.destroy();
