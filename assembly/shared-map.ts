@@ -588,6 +588,20 @@ export function mapSwap(map: usize, key: u32, value: u32): f64 {
  * MAP_NONE; ENOMEM, unchanged; EINVAL_PTR).
  */
 export function mapCompareAndSet(map: usize, key: u32, expected: f64, value: u32): i32 {
+  return compareAndStore(map, key, expected, value, false);
+}
+
+/** Per instance: the word compareAndStore's store replaced (an object map releases its value), and whether it retained. */
+let casOld: u64 = 0;
+let casRetained: bool = false;
+
+/**
+ * Both maps' compare-and-set, under the mutex: `value` stored if key's value is
+ * `expected` (MAP_NONE: absent); an object map's reference to it taken first
+ * (`retain`). 1 (the replaced word in casOld), 0, or -code (lastError set).
+ */
+function compareAndStore(map: usize, key: u32, expected: f64, value: u32, retain: bool): i32 {
+  casRetained = false;
   if (!isU32Arg(expected, true)) { setError(EINVAL_ARG); return -EINVAL_ARG; }
   if (!handleLock(map)) return -EINVAL_PTR;
   const t = mapTable(map);
@@ -597,11 +611,13 @@ export function mapCompareAndSet(map: usize, key: u32, expected: f64, value: u32
   const current = st == FULL ? <f64>valueOf(w) : MAP_NONE;
   let r = 0;                                                 // failed: LP = the load above
   if (current == expected) {
-    const rc = tableStore(map, t, s, st, key, value);
+    if (retain) { omapRetain(<usize>value); casRetained = true; }
+    const rc = tableStore(map, t, s, st, key, value);       // LP
     r = rc == OK ? 1 : -rc;
   }
   mapCheckLoad(map);
   handleUnlock(map);
+  casOld = w;
   if (r < 0) setError(-r);
   return r;
 }
@@ -849,23 +865,9 @@ export function omapTake(map: usize, key: u32): f64 {
  * unchanged, EINVAL_PTR).
  */
 export function omapCompareAndSet(map: usize, key: u32, expected: f64, o: usize): i32 {
-  if (!isU32Arg(expected, true)) { setError(EINVAL_ARG); return -EINVAL_ARG; }
-  if (!handleLock(map)) return -EINVAL_PTR;
-  const t = mapTable(map);
-  const s = slotFind(t, key);
-  const w = loadAcquire64(s + S_VS);
-  const st = stateOf(w);
-  const current = st == FULL ? <f64>valueOf(w) : MAP_NONE;
-  let r = 0;                                                 // failed: LP = the load above
-  if (current == expected) {
-    omapRetain(o);
-    const rc = tableStore(map, t, s, st, key, <u32>o);      // LP
-    r = rc == OK ? 1 : -rc;
-  }
-  mapCheckLoad(map);
-  handleUnlock(map);
-  if (r < 0) { objDecref(o); setError(-r); }
-  if (r == 1) omapRelease(map, w);
+  const r = compareAndStore(map, key, expected, <u32>o, true);
+  if (r < 0 && casRetained) objDecref(o);   // retained, not stored (ENOMEM): the map's reference undone
+  if (r == 1) omapRelease(map, casOld);
   return r;
 }
 

@@ -9,6 +9,7 @@
 //               object dies: its count is whole in the shared word after the merge)
 //   mq-decref   merge-queue: one decref of each of the `n` objects at `out` (each is queued)
 import { parentPort, workerData } from 'node:worker_threads';
+import { benchWorkerReady, nowNs } from './report.ts';
 import { Runtime } from '../src/index.ts';
 
 export type BrcRole = 'private' | 'mq-owner' | 'mq-decref';
@@ -62,11 +63,8 @@ if (d.role === 'mq-owner') {
   const made = x.brc_make_batch(d.type, d.n!, d.out!) >>> 0;
   if (made !== d.n) throw new Error(`brc mq-owner: made ${made} of ${d.n} objects`);
 }
-t.detach();                                   // waiting at the barrier: do not hold a stop or a grace period up
-parentPort!.postMessage({ ready: true });
-Atomics.wait(i32, (d.stop + 4) >>> 2, 0);
-t.attach();
-const now = () => Number(process.hrtime.bigint());
+benchWorkerReady(t, i32, d.stop);
+const now = nowNs;
 const t0 = now();
 let reply: BrcWorkerReply;
 switch (d.role) {

@@ -4,6 +4,7 @@
 // gc_mutator_loop: pairs of GC objects made, linked and dropped, a timed checkpoint every
 // `every` pairs) until told to stop, exits its thread and reports.
 import { parentPort, workerData } from 'node:worker_threads';
+import { benchWorkerReady, nowNs } from './report.ts';
 import { Runtime } from '../src/index.ts';
 
 export interface GcWorkerData {
@@ -41,11 +42,8 @@ const rt = await Runtime.join(d.handle);
 const t = rt.attach();
 const x = rt.exports as unknown as GcExports;
 const i32 = new Int32Array(rt.memory.buffer);
-t.detach();                                   // waiting at the barrier: do not hold a stop up
-parentPort!.postMessage({ ready: true });
-Atomics.wait(i32, (d.stop + 4) >>> 2, 0);
-t.attach();
-const now = () => Number(process.hrtime.bigint());
+benchWorkerReady(t, i32, d.stop);
+const now = nowNs;
 const t0 = now();
 const objects = x.gc_mutator_loop(d.type, d.every, d.stop);
 const t1 = now();

@@ -10,6 +10,7 @@
 //   checkpoint  busy work with a checkpoint every `everyUs`, until the stop word is set
 //   latency     `samples` timed freeDelayed → free round trips
 import { parentPort, workerData } from 'node:worker_threads';
+import { benchWorkerReady, nowNs } from './report.ts';
 import { Runtime } from '../src/index.ts';
 
 export type QsbrRole = 'read' | 'write' | 'checkpoint' | 'latency';
@@ -76,11 +77,8 @@ const t = rt.attach();
 const x = rt.exports as unknown as QsbrExports;
 const i32 = new Int32Array(rt.memory.buffer);
 const out = d.role === 'latency' ? t.alloc(d.samples! * 8) : 0;
-t.detach();                                   // waiting at the barrier: do not hold a stop or a grace period up
-parentPort!.postMessage({ ready: true });
-Atomics.wait(i32, (d.stop + 4) >>> 2, 0);
-t.attach();
-const now = () => Number(process.hrtime.bigint());
+benchWorkerReady(t, i32, d.stop);
+const now = nowNs;
 const t0 = now();
 let reply: QsbrWorkerReply;
 switch (d.role) {

@@ -2,7 +2,8 @@
 // (speed per allocator with ratios/overheads, memory peak vs live bytes), the JSON writer and the
 // CPU model the reports name, and the start of a suite's workers.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
+import type { Thread } from '../src/index.ts';
 import os from 'node:os';
 import { dirname } from 'node:path';
 
@@ -123,3 +124,18 @@ export async function startBenchWorkers<D, R>(url: URL, data: D[], what: string)
   await Promise.all(ready);
   return { ws, done };
 }
+
+/**
+ * A suite worker's side of startBenchWorkers: `t` detached while it waits (so it
+ * holds up no stop and no grace period), `{ ready: true }` posted, then the go
+ * word (the control block's second word, at `ctl + 4`) awaited, and `t` attached again.
+ */
+export function benchWorkerReady(t: Thread, i32: Int32Array, ctl: number): void {
+  t.detach();
+  parentPort!.postMessage({ ready: true });
+  Atomics.wait(i32, (ctl + 4) >>> 2, 0);
+  t.attach();
+}
+
+/** Nanoseconds, one clock for every thread (process.hrtime). */
+export const nowNs = (): number => Number(process.hrtime.bigint());
