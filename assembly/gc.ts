@@ -209,7 +209,6 @@ const PH_INFO: u32 = 4;     // info(): page and run figures
 const PH_REPAIR: u32 = 6;   // a reap of a collector that died in a pause: bits off, owners back
 
 let garbage: usize = 0;     // the garbage list (through tid)
-let garbageCount: u32 = 0;
 let markStack: usize = 0;   // the mark stack (through tid)
 let survivors: u32 = 0;
 
@@ -317,7 +316,6 @@ function gcVisit(o: usize, phase: u32): void {
       setBits(o, GB_GARBAGE);
       setLink(o, garbage);
       garbage = o;
-      garbageCount++;
       return;
     }
     case PH_REPAIR: {
@@ -342,7 +340,6 @@ function gcVisit(o: usize, phase: u32): void {
       setBits(o, GB_GARBAGE);
       setLink(o, garbage);
       garbage = o;
-      garbageCount++;
       return;
     }
   }
@@ -540,7 +537,7 @@ export function gcCollect(): i32 {
   let t0 = stopWorld();
   if (t0 < 0) { storeRelease(or + OR_GC_COLLECTING, 0); return EINVAL_STATE; }
   mergeAllQueues(domain);
-  garbage = 0; garbageCount = 0; survivors = 0;
+  garbage = 0; survivors = 0;
   gcWalk(domain, TAG_GC, PH_UPDATE);
   debugPause(DP_GC_PAUSE1);
   scanPystacks(domain);
@@ -552,7 +549,7 @@ export function gcCollect(): i32 {
   // decrefs, whose deallocations may run finalizers: never in a pause), then finalizers.
   decrefLater(domain);
   delayedProcess(thread, false);
-  finalizeGarbage(domain, thread);
+  finalizeGarbage(thread);
 
   // Pause 2: what the finalizers made reachable leaves the list; the rest is freed in
   // the pause (every thread is quiescent, so nobody holds a borrowed pointer into it),
@@ -587,13 +584,13 @@ export function gcCollect(): i32 {
 }
 
 /** Run the garbage's finalizers (once per object ever), the world running, on this thread. */
-function finalizeGarbage(domain: usize, thread: usize): void {
+function finalizeGarbage(thread: usize): void {
   inFinalizers = true;
   objFinalizeBegin();
   let o = garbage;
   while (o != 0) {
     const next = link(o);
-    const ty = typeOfObjectAny(domain, o);
+    const ty = typeOfObject(o);
     const flags = <u32>load<u16>(o, O_FLAGS);
     if ((typeFlags(ty) & TF_FINALIZE) != 0 && (flags & OF_FINALIZED) == 0) {
       store<u16>(o, <u16>(flags | OF_FINALIZED), O_FLAGS);
@@ -643,10 +640,6 @@ function freeGarbage(domain: usize, thread: usize): u32 {
   }
   storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + <u64>freed);
   return freed;
-}
-
-function typeOfObjectAny(domain: usize, o: usize): usize {
-  return typeRecord(domain, load<u32>(o, O_TYPE));
 }
 
 function decrefLater(domain: usize): void {
@@ -773,13 +766,13 @@ export function gcSweepAll(): i32 {
   if (t0 < 0) { storeRelease(or + OR_GC_COLLECTING, 0); return -EINVAL_STATE; }
   discardAllQueues(domain);   // every object goes, whatever its count: queued decrefs are moot,
   delayedVoidDecrefs(domain); // and so are delayed ones (their blocks may hold new objects by then)
-  garbage = 0; garbageCount = 0;
+  garbage = 0;
   gcWalk(domain, TAG_GC, PH_SWEEP);
   gcWalk(domain, TAG_OBJECT, PH_SWEEP);
   gcFlagSet(or, GCF_SWEEPING, true);
   startWorld(t0);
   decrefLater(domain);
-  finalizeGarbage(domain, thread);
+  finalizeGarbage(thread);
   let freed: u32 = 0;
   let o = garbage;
   garbage = 0;
