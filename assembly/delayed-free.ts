@@ -375,7 +375,7 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
     if (rd < load<u32>(chunk, C_WR)) {
       const item = chunk + C_ITEMS + (<usize>rd << ITEM_SHIFT);
       const goal = load<u64>(item, 8);
-      if (stopAtDecref && (<usize>load<u32>(item) & DECREF_ITEM) != 0) break;
+      if (stopAtDecref && (<usize>load<u32>(item) & DECREF_ITEM) != 0) { oldest = goal; break; }   // still pending: say so
       if (!qsbrGoalReached(domain, goal)) {
         if (newest == 0) {
           const tail = <usize>load<u32>(tailAt);

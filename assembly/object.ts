@@ -109,7 +109,9 @@ export function objNew(typeId: u32, extra: u32): usize {
   const gc = (typeFlags(ty) & TF_GC) != 0;
   if (gc && load<u32>(curThread, T_GC_LOCK) != 0) return objFail(EHEAP_LOCKED);
   if ((loadAcquire(or + OR_GC_FLAGS) & GCF_SWEEPING) != 0) return objFail(EHEAP_LOCKED);
-  if (!brcRegister(curThread)) return objFail(ENOMEM);
+  // A thread that is leaving (a finalizer run by its exit) must not join a merge-queue bucket
+  // again: what it makes then is ownerless (merged) from the start.
+  if (!leaving && !brcRegister(curThread)) return objFail(ENOMEM);
   const heap = heapForTag(curThread, gc ? TAG_GC : TAG_OBJECT);
   if (heap == 0) return objFail(ENOMEM);
   const o = heapMalloc(heap, OBJECT_HEADER + <usize>payload);
@@ -119,7 +121,8 @@ export function objNew(typeId: u32, extra: u32): usize {
   store<u32>(o, typeId, O_TYPE);
   storeRelease(o + O_TYPE + 4, 0);   // the mutex
   memory.fill(o + OBJECT_HEADER, 0, <usize>payload);
-  brcInitOwned(o);
+  if (!leaving) brcInitOwned(o);
+  else { store<u32>(o, 0, O_LOCAL); storeRelease(o + O_SHARED, <u32>shMake(1, SH_MERGED)); storeRelease(o + O_TID, 0); }
   bump64(T_OBJ_CREATED);
   return o;
 }

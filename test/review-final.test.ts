@@ -1,6 +1,8 @@
 // review-final.test.ts — review 15 reproducers for "Review 14 fixes" (2ee8de6:
 // objFinalizeMerged/`leaving`, delayed-free.ts stopAtDecref) and "Fold repeats"
-// (c54c932: shared-map.ts compareAndStore). Each test fails at 3fe0edf.
+// (c54c932: shared-map.ts compareAndStore). Each test failed at 3fe0edf. Fixed: an
+// object made by a leaving thread is ownerless from the start (no registration);
+// a frees-only pass that stops at a decref item publishes that item's goal.
 import { describe, expect, it } from 'vitest';
 import { SharedObjectMap } from '../src/shared-map.ts';
 import { attached, useHarness } from './fixtures/harness.ts';
