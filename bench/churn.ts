@@ -68,7 +68,7 @@ const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 
 /** A fresh runtime (its memory starts at 2 pages) and a zeroed control block. */
 async function fresh() {
-  const rt = await Runtime.create({ initialMemory: 0, maximumMemory: 1 << 30 });
+  const rt = await Runtime.create({ initialMemory: 128 << 10, maximumMemory: 1 << 30 });
   const ctl = new SharedArrayBuffer(CTL_BYTES);
   return { rt, ctl, i32: new Int32Array(ctl, 0, C.WORDS) };
 }

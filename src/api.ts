@@ -29,28 +29,54 @@ export type TagValue = number;
 /** Options of {@link Runtime.create}. */
 export interface RuntimeOptions {
   /**
-   * Initial size of the shared memory, in bytes (rounded up to 64 KiB pages).
-   * @defaultValue 16 MiB
+   * Initial size of the shared memory, in bytes (rounded up to 64 KiB pages): at
+   * least 128 KiB, at most `maximumMemory`. The memory grows as needed.
+   * Anything else (not a number, 0, negative, too small, above the maximum) is
+   * `EINVAL_OPTION`.
+   * @defaultValue 16 MiB (or `maximumMemory`, if that is smaller)
    */
   initialMemory?: number;
   /**
-   * Maximum size of the shared memory, in bytes; at most 4 GiB. Browsers reserve
-   * this much address space up front.
+   * Maximum size of the shared memory, in bytes (rounded up to 64 KiB pages):
+   * from 8 MiB (the runtime area and one 4 MiB segment) to 4 GiB. Browsers
+   * reserve this much address space up front. Anything else is `EINVAL_OPTION`;
+   * beware `4 << 30`, which is 0 in JS (write `4 * 2 ** 30`).
    * @defaultValue 1 GiB
    */
   maximumMemory?: number;
   /**
-   * Use the debug build of the core: freed blocks are filled with 0xDD and fresh
-   * ones with 0xD0. Slower.
+   * Use the debug build of the core (`ftheap.debug.wasm`): freed blocks are
+   * filled with 0xDD and fresh ones with 0xD0, and internal asserts are checked.
+   * Slower. Ignored when {@link RuntimeOptions.module} is given.
    * @defaultValue false
    */
   debug?: boolean;
   /**
-   * A compiled module to use instead of the packaged one (it must import
-   * `env.memory` and export the ftheap ABI, e.g. a build with extra exports).
-   * @defaultValue the packaged `build/ftheap.wasm`
+   * The core to use instead of finding the packaged one:
+   * - a compiled `WebAssembly.Module` (used as it is; e.g. a build with extra exports),
+   * - its URL, a `URL` or a string (relative strings resolve against the page; in
+   *   Node a string may also be a file path), fetched (Node: read) and compiled,
+   * - its bytes (an `ArrayBuffer` or a view of one), compiled.
+   *
+   * By default the facade loads `new URL('../build/ftheap.wasm', import.meta.url)`
+   * (the package's `dist/build/ftheap.wasm`), which Vite, webpack, Rollup and
+   * Parcel see and emit as an asset. esbuild does not: copy
+   * `node_modules/ftheap/dist/build/ftheap.wasm` next to your bundle and pass its URL.
+   * Workers need nothing: {@link Runtime.join} takes the module from the handle.
+   *
+   * A missing file, an HTTP error, an HTML page (a dev server's fallback) or bytes
+   * that are not an ftheap core are `ELOAD`, naming the URL.
+   *
+   * @example
+   * ```ts
+   * // esbuild: the .wasm copied next to the bundle
+   * const rt = await Runtime.create({ module: new URL('./ftheap.wasm', import.meta.url) });
+   * // bytes you have already
+   * const rt2 = await Runtime.create({ module: await (await fetch('/static/ftheap.wasm')).arrayBuffer() });
+   * ```
+   * @defaultValue the packaged `dist/build/ftheap.wasm` (or `ftheap.debug.wasm` with {@link RuntimeOptions.debug})
    */
-  module?: WebAssembly.Module;
+  module?: WebAssembly.Module | URL | string | ArrayBuffer | ArrayBufferView;
   /**
    * Whether this JS thread may block in `Atomics.wait`. Where it may not (a
    * browser's main thread), waits poll, and calls that would have to park throw

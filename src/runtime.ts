@@ -14,7 +14,7 @@ import type { AllocatorStats, AttachOptions, JoinOptions, RuntimeHandle, Runtime
 import type { CoreExports } from './core.ts';
 import { Domain } from './domain.ts';
 import { assertError, coreError, ErrorCode, FtheapError } from './errors.ts';
-import { checkSharedMemory, mayNotBlock, packagedModule } from './platform.ts';
+import { checkSharedMemory, loadCore, mayNotBlock } from './platform.ts';
 import { startWorker, type RuntimeWorker, type StartWorkerOptions } from './workers.ts';
 import { readStats } from './stats.ts';
 import { FinalizerTable } from './object.ts';
@@ -23,13 +23,42 @@ import { attachThread, type Thread } from './thread.ts';
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 const ABI = 1;
+const MiB = 1 << 20;
+/**
+ * The smallest maximumMemory: 4 MiB unit 0 (the root, the segment table, thread
+ * and heap records; assembly/layout.ts FIRST_UNIT) plus one 4 MiB segment for
+ * the first allocation (SEGMENT_SIZE). Below it not even one block fits.
+ */
+const MIN_MAXIMUM_BYTES = 8 * MiB;
+/** The smallest initialMemory: the root and the first thread records (META_START, 64 KiB, and its page); memory grows from there. */
+const MIN_INITIAL_BYTES = 2 * PAGE;
+const DEFAULT_INITIAL_BYTES = 16 * MiB;
+const DEFAULT_MAXIMUM_BYTES = 1024 * MiB;
 
-function pagesOf(bytes: number | undefined, fallback: number, what: string): number {
-  if (bytes === undefined) return fallback;
-  if (!Number.isFinite(bytes) || bytes < 0 || bytes > MAX_PAGES * PAGE) {
-    throw new FtheapError(ErrorCode.EINVAL_OPTION, `${what} must be 0..4 GiB, got ${bytes}`);
+/** `bytes` of memory option `what` in 64 KiB pages (rounded up); EINVAL_OPTION saying what is wrong with it. */
+function pagesOf(bytes: unknown, what: string, min: number): number {
+  const bad = (why: string) => new FtheapError(ErrorCode.EINVAL_OPTION, `${what} ${why}`);
+  if (typeof bytes !== 'number') throw bad(`must be a number of bytes, got ${typeof bytes} ${String(bytes)}`);
+  if (!Number.isFinite(bytes)) throw bad(`must be a finite number of bytes, got ${bytes}`);
+  if (bytes <= 0) {
+    throw bad(`must be positive, got ${bytes}${bytes === 0 ? ' (a shift that overflowed, like 4 << 30? write 4 * 2 ** 30)' : ''}`);
   }
-  return Math.max(2, Math.ceil(bytes / PAGE));
+  if (bytes < min) throw bad(`is too small: ${bytes} bytes, the core needs at least ${min} (${min / MiB >= 1 ? `${min / MiB} MiB` : `${min / 1024} KiB`})`);
+  if (bytes > MAX_PAGES * PAGE) throw bad(`is above 4 GiB (4294967296 bytes), got ${bytes}`);
+  return Math.ceil(bytes / PAGE);
+}
+
+/** The memory sizes of {@link RuntimeOptions}, in pages: checked, defaults filled in. */
+function memoryPages(options: RuntimeOptions): { initial: number; maximum: number } {
+  const maximum = options.maximumMemory === undefined ? DEFAULT_MAXIMUM_BYTES / PAGE
+    : pagesOf(options.maximumMemory, 'maximumMemory', MIN_MAXIMUM_BYTES);
+  if (options.initialMemory === undefined) return { initial: Math.min(DEFAULT_INITIAL_BYTES / PAGE, maximum), maximum };
+  const initial = pagesOf(options.initialMemory, 'initialMemory', MIN_INITIAL_BYTES);
+  if (initial > maximum) {
+    throw new FtheapError(ErrorCode.EINVAL_OPTION, `initialMemory (${options.initialMemory} bytes) is above maximumMemory `
+      + `(${maximum * PAGE} bytes${options.maximumMemory === undefined ? ', the default' : ''})`);
+  }
+  return { initial, maximum };
 }
 
 /**
@@ -107,7 +136,14 @@ export class Runtime {
   }
 
   /**
-   * Make a runtime: a new shared memory and the core compiled (once per process).
+   * Make a runtime: a new shared memory and the core compiled (the packaged one:
+   * once per process or page; or the one passed as `options.module`).
+   *
+   * @throws FtheapError `EPLATFORM` (no shared memory here: a page that is not
+   * cross-origin isolated), `ELOAD` (the core's `.wasm` is missing, not served at
+   * its URL, or not WebAssembly; the message names the URL or path),
+   * `EINVAL_OPTION` (a memory size that is not a positive number, below the
+   * minimum, above 4 GiB, or an initialMemory above maximumMemory)
    *
    * @example
    * ```ts
@@ -119,9 +155,8 @@ export class Runtime {
    */
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     checkSharedMemory();
-    const maximum = pagesOf(options.maximumMemory, 16384, 'maximumMemory');
-    const initial = Math.min(pagesOf(options.initialMemory, 256, 'initialMemory'), maximum);
-    const module = options.module ?? await packagedModule(options.debug ?? false);
+    const { initial, maximum } = memoryPages(options);
+    const module = await loadCore(options.module, options.debug ?? false);
     const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
     return Runtime.instantiate(module, memory, maximum, options.blocking);
   }

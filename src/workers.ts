@@ -10,9 +10,8 @@
  */
 import type { ReapReport, RuntimeHandle } from './api.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
+import { isNode, nodeBuiltin } from './platform.ts';
 import type { Runtime } from './runtime.ts';
-
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 /** Options of {@link startWorker}. */
 export interface StartWorkerOptions {
@@ -71,7 +70,7 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
   };
   let worker: { terminate(): unknown };
   if (isNode) {
-    const { Worker } = await import('node:worker_threads');
+    const { Worker } = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
     const w = new Worker(url, { ...options.workerOptions, workerData: { ftheap: handle, data: options.data } });
     w.on('exit', reap);
     w.on('error', () => { /* 'exit' follows */ });
