@@ -20,5 +20,5 @@ export { FtheapError, ErrorCode, InterruptError } from './errors.ts';
 export { Checkpoint, Tag } from './api.ts';
 export type { DomainStats, ObjectStats, ObjectTypeInfo, ObjectTypeSpec } from './api.ts';
 export type { AbandonInfo, AttachOptions, ReapReport, ThreadInfo, AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';
-export { startWorker, reapInstance } from './workers.ts';
-export type { RuntimeWorker, StartWorkerOptions } from './workers.ts';
+export { joinWorker, startWorker, reapInstance } from './workers.ts';
+export type { JoinedWorker, RuntimeWorker, StartWorkerOptions } from './workers.ts';
