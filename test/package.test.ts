@@ -16,55 +16,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const npm = (args: string[], cwd: string) =>
   execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
 
-// The README's first example (README.md, the first ```ts block), as a Node ESM
-// program: the worker is a worker_threads Worker, `handle` its workerData.
-const MAIN = `
-import { Worker } from 'node:worker_threads';
-import { Runtime, Tag, FtheapError } from 'ftheap';
-
-const rt = await Runtime.create({ initialMemory: 16 << 20, maximumMemory: 1 << 30 });
-const t = rt.attach();
-const p = t.alloc(100);
-rt.bytes().fill(7, p, p + 100);
-const q = t.realloc(p, 5000);
-const out = { kept: rt.bytes()[q + 99], usable: t.usableSize(q) };
-const z = t.calloc(16, 8);
-out.zeroed = rt.bytes().subarray(z, z + 128).every((b) => b === 0);
-const a = t.alignedAlloc(4096, 100);
-out.aligned = a % 4096;
-const g = t.alloc(64, Tag.GC);
-let visited = 0;
-t.visitBlocks(Tag.GC, (ptr, size) => { if (ptr === g) visited = size; });
-out.visited = visited;
-t.free(q); t.free(z); t.free(a); t.free(g);
-
-const block = t.alloc(300);
-const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: { handle: rt.share(), block } });
-out.worker = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
-
-out.stats = typeof rt.stats().totals.blocksUsed;
-out.threadStats = typeof t.stats() === 'object';
-t.validate();
-const r = rt.exports.ft_malloc(32) >>> 0;
-out.raw = r > 0;
-rt.exports.ft_free(r);
-try { t.free(block); } catch (e) { out.doubleFree = e instanceof FtheapError ? e.code : String(e); }
-console.log(JSON.stringify(out));
-`;
-
-const WORKER = `
-import { parentPort, workerData } from 'node:worker_threads';
-import { Runtime } from 'ftheap';
-
-const { handle, block } = workerData;
-const rt2 = await Runtime.join(handle);
-const t2 = rt2.attach();
-t2.free(block);          // a block from another thread
-const mine = t2.alloc(50);
-t2.free(mine);
-t2.exit();
-parentPort.postMessage('freed');
-`;
+// The README's first example (its quick start: the first ```js block, a complete
+// program that starts itself as a worker), run as written from the installed package.
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const FIRST = /^```js\n([\s\S]*?)^```$/m.exec(README)![1];
 
 let tmp: string;
 let tarball: string;
@@ -113,13 +68,10 @@ describe('the packed package', () => {
     }
   });
 
-  it('runs the README\'s first example with Node, a worker freeing the main thread\'s block', () => {
-    writeFileSync(join(app, 'main.mjs'), MAIN);
-    writeFileSync(join(app, 'worker.mjs'), WORKER);
-    const out = JSON.parse(execFileSync(process.execPath, ['main.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 }));
-    expect(out).toMatchObject({ kept: 7, zeroed: true, aligned: 0, visited: 64, worker: 'freed', stats: 'number', threadStats: true, raw: true,
-      doubleFree: 'EDOUBLE_FREE' });
-    expect(out.usable).toBeGreaterThanOrEqual(5000);
+  it('runs the README\'s first example with Node: a worker frees the main thread\'s block', () => {
+    writeFileSync(join(app, 'main.mjs'), FIRST);
+    const out = execFileSync(process.execPath, ['main.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    expect(out).toMatch(/^worker thread \d+$/m);
   }, 60_000);
 
   it('require(\'ftheap\'): an ES module package; works where Node can require ES modules, else Node\'s ERR_REQUIRE_ESM', () => {
