@@ -5,8 +5,8 @@
 // blocks are freed they leave the map.
 import { describe, expect, it } from 'vitest';
 import { Runtime, Tag, type HeapMapPage } from '../src/index.ts';
-import { Peer, useHarness } from './fixtures/harness.ts';
-import { newCtl } from './fixtures/protocol.ts';
+import { Peer, results, startWorkers, until, useHarness } from './fixtures/harness.ts';
+import { Ctl, newCtl } from './fixtures/protocol.ts';
 
 useHarness();
 
@@ -87,5 +87,29 @@ describe('heap map', () => {
     for (const p of waiting) expect(p).toMatchObject({ tag: Tag.OBJECT, used: 0 });
     await w.call('exit', 0);
     t.exit();
+  });
+});
+
+describe('racy readers', () => {
+  it('rt.heapMap() and rt.stats() from a thread that is not attached never trap while workers free each other\'s blocks', async () => {
+    const rt = await Runtime.create();
+    const ctl = newCtl();
+    const bag = new SharedArrayBuffer(4 * 256 * 4);
+    const started = startWorkers<{ allocs: number; remote: number }>(rt, {
+      fixture: 'heap-map-worker', count: 4, ctl, data: () => ({ bag }),
+    });
+    await until(() => rt.heapMap().segments.length >= 4, 20_000, 'the workers allocate');
+    let maps = 0;
+    const end = performance.now() + 1500;
+    while (performance.now() < end) {
+      const map = rt.heapMap();
+      rt.stats();   // follows each page's remote-free list: a link the owner reused must end the walk, not trap
+      expect(map.segments.length).toBeGreaterThan(0);
+      maps++;
+    }
+    Atomics.store(ctl, Ctl.STOP, 1);
+    const counts = await results(started, 20_000, 'churn workers');
+    for (const c of counts) expect(c.remote).toBeGreaterThan(0);
+    expect(maps).toBeGreaterThan(10);
   });
 });
