@@ -17,3 +17,4 @@ export * from "./abi/shared-map";
 export * from "./abi/object";
 export * from "./abi/gc";
 export * from "./abi/pystack";
+export * from "./abi/heap-map";

@@ -15,7 +15,7 @@ import { loadAcquire, loadAcquire64, spinLock, spinUnlock } from "./atomics";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
-import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_LOCAL_FREE, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
+import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
   P_XTHREAD_FREE, QUEUE_COUNT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_PEAK,
   R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREADS_LIVE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
   SLICES_PER_SEGMENT, STATS, STATS_SIZE, TAG_COUNT, T_HEAPS, T_NEXT_ALL, UNIT_HUGE, UNIT_NORMAL, H_DELAYED,
@@ -43,11 +43,18 @@ export const ST_BIN_RETAINED: usize = 12;
 // @abi-end
 const DELAYED_LIMIT: u32 = 1 << 20;
 
+/**
+ * Blocks on a page's remote-free list. Racy: its owner may take the list and
+ * reuse the blocks while we walk it, so a link can be anything; a link outside
+ * the page's blocks ends the count (the walk never loads outside the page).
+ */
 function xthreadCount(page: usize): u32 {
   const limit = load<u32>(page, P_CAPACITY);
+  const start = <usize>load<u32>(page, P_START);
+  const end = start + <usize>load<u32>(page, P_EXT_BYTES);
   let b = xtfBlock(xtfLoad(page));
   let n: u32 = 0;
-  while (b != 0 && n < limit) { n++; b = blockNext(page, b); }
+  while (b != 0 && n < limit && b >= start && b < end) { n++; b = blockNext(page, b); }
   return n;
 }
 

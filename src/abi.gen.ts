@@ -145,6 +145,35 @@
 /** @internal */ export const GI_TWO_RUNS = 5;
 /** @internal */ export const ABI_GC_INFO = { GI_TOTAL, GI_USED, GI_FREE, GI_LARGEST_FREE, GI_ONE_RUNS, GI_TWO_RUNS } as const;
 
+// heap-map (assembly/heap-map.ts)
+/** @internal */ export const HM_RECORD = 16; // bytes per record (header, segment, page)
+/** @internal */ export const HM_SEGMENTS = 0; // header fields
+/** @internal */ export const HM_RECORDS = 4;
+/** @internal */ export const HM_NEXT = 8;
+/** @internal */ export const HM_BRK = 12;
+/** @internal */ export const HMS_BASE = 0; // segment record fields
+/** @internal */ export const HMS_PAGES = 4;
+/** @internal */ export const HMS_KIND = 6;
+/** @internal */ export const HMS_FLAGS = 7;
+/** @internal */ export const HMS_OWNER = 8;
+/** @internal */ export const HMS_UNITS = 12;
+/** @internal */ export const HMS_ABANDONED = 1; // segment flag: no owner (its thread exited or was reaped)
+/** @internal */ export const HMP_SLICE = 0; // page record fields
+/** @internal */ export const HMP_SLICES = 1;
+/** @internal */ export const HMP_FLAGS = 2;
+/** @internal */ export const HMP_TAG = 3;
+/** @internal */ export const HMP_BLOCK_SIZE = 4;
+/** @internal */ export const HMP_USED = 8;
+/** @internal */ export const HMP_CAPACITY = 12;
+/** @internal */ export const HMP_FREE = 1; // a free span (no blocks)
+/** @internal */ export const HMP_QSBR_WAIT = 2; // an empty page of a held tag waiting for its QSBR goal
+/** @internal */ export const HMP_ABANDONED = 4; // in an abandoned segment
+/** @internal */ export const HMP_FULL = 8; // in its heap's full queue
+/** @internal */ export const HMP_RETIRED = 16; // an empty page kept for a while before it is freed
+/** @internal */ export const HMP_HUGE = 32; // the one block of a huge segment
+/** @internal */ export const HM_SCRATCH_BYTES = 0x10000; // ft_heap_map_scratch's buffer
+/** @internal */ export const ABI_HEAP_MAP = { HM_RECORD, HM_SEGMENTS, HM_RECORDS, HM_NEXT, HM_BRK, HMS_BASE, HMS_PAGES, HMS_KIND, HMS_FLAGS, HMS_OWNER, HMS_UNITS, HMS_ABANDONED, HMP_SLICE, HMP_SLICES, HMP_FLAGS, HMP_TAG, HMP_BLOCK_SIZE, HMP_USED, HMP_CAPACITY, HMP_FREE, HMP_QSBR_WAIT, HMP_ABANDONED, HMP_FULL, HMP_RETIRED, HMP_HUGE, HM_SCRATCH_BYTES } as const;
+
 // size-classes (assembly/layout.ts)
 /** @internal */ export const BIN_LARGE_MAX = 68;
 /** @internal */ export const ABI_SIZE_CLASSES = { BIN_LARGE_MAX } as const;

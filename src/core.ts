@@ -57,6 +57,8 @@ export interface CoreExports {
   ft_instance_adopt(id: number): number;
   ft_abandoned_collect(domain: number): number;
   ft_abandon_info(domain: number, field: number): number;
+  ft_heap_map(buf: number, bytes: number, fromUnit: number): number;
+  ft_heap_map_scratch(): number;
   ft_interrupt(thread: number): number;
   ft_set_can_block(value: number): void;
   ft_stw_stop(global: number): number;

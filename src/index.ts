@@ -22,3 +22,5 @@ export type { DomainStats, ObjectStats, ObjectTypeInfo, ObjectTypeSpec } from '.
 export type { AbandonInfo, AttachOptions, ReapReport, ThreadInfo, AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';
 export { joinWorker, startWorker, reapInstance } from './workers.ts';
 export type { JoinedWorker, RuntimeWorker, StartWorkerOptions } from './workers.ts';
+export { heapMap } from './heap-map.ts';
+export type { HeapMap, HeapMapPage, HeapMapSegment } from './heap-map.ts';

@@ -17,6 +17,7 @@ import { assertError, coreError, ErrorCode, FtheapError } from './errors.ts';
 import { checkSharedMemory, loadCore, mayNotBlock } from './platform.ts';
 import { startWorker, type RuntimeWorker, type StartWorkerOptions } from './workers.ts';
 import { readStats } from './stats.ts';
+import { heapMap, type HeapMap } from './heap-map.ts';
 import { FinalizerTable } from './object.ts';
 import { attachThread, type Thread } from './thread.ts';
 
@@ -238,6 +239,14 @@ export class Runtime {
   /** Snapshot of the whole runtime, as plain JSON (exact when threads are quiescent). */
   stats(): AllocatorStats {
     return readStats(this.exports, this.memory, 0);
+  }
+
+  /**
+   * A racy snapshot of every segment and page, for displays (see {@link heapMap}):
+   * no lock, no wait, so any JS thread may call it, attached or not.
+   */
+  heapMap(): HeapMap {
+    return heapMap(this);
   }
 
   /** Restart `stats().memory.committedPeak` from the current committed bytes. */
