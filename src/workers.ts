@@ -35,6 +35,14 @@ export interface StartWorkerOptions {
   onReaped?: (reports: ReapReport[]) => void;
   /** The domain the worker's thread attaches to in {@link joinWorker} (default: the runtime's default domain). */
   domain?: Domain;
+  /**
+   * Browsers: how long to wait after `Worker.terminate()` before reaping. A
+   * browser stops a terminated worker asynchronously and says nothing when it
+   * has, and a reap must never run beside the thread it reaps; V8 stops the
+   * worker's code at its next loop back-edge or call, well within this.
+   * @defaultValue 100
+   */
+  reapDelayMs?: number;
 }
 
 /** A worker started by {@link startWorker}. */
@@ -77,6 +85,8 @@ export interface RuntimeWorker {
  * ```
  */
 export async function startWorker(rt: Runtime, url: URL | string, options: StartWorkerOptions = {}): Promise<RuntimeWorker> {
+  const reapDelayMs = options.reapDelayMs ?? 100;
+  if (!(reapDelayMs >= 0 && reapDelayMs <= 60_000)) throw new FtheapError(ErrorCode.EINVAL_OPTION, `reapDelayMs must be 0..60000, got ${String(options.reapDelayMs)}`);
   const instance = rt.exports.ft_instance_reserve() >>> 0;
   const handle: RuntimeHandle = { ...rt.share(), instance };
   const domain = options.domain?.id ?? rt.domain().id;
@@ -115,7 +125,8 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
     port1.onmessage = (e) => onReport(e.data);
     const W = (globalThis as unknown as { Worker: new (u: URL | string, o?: object) => Worker }).Worker;
     const w = new W(url, { type: 'module', ...options.workerOptions });
-    w.addEventListener('error', () => { w.terminate(); reap(); });
+    // An uncaught error does not end a browser worker: end it, then reap.
+    w.addEventListener('error', () => { w.terminate(); setTimeout(reap, reapDelayMs); });
     w.postMessage(start, [port2]);
     worker = w;
   }
@@ -125,8 +136,8 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
     thread,
     reaped,
     terminate: async () => {
-      await worker.terminate();
-      if (!isNode) reap();
+      await worker.terminate();   // Node: resolves once the worker has stopped ('exit' reaps)
+      if (!isNode && !done) setTimeout(reap, reapDelayMs);
       return reaped;
     },
   };
@@ -161,8 +172,7 @@ const startMessage: Promise<StartMessage> | undefined = !isNode && typeof self !
   ? new Promise((resolve) => {
     const on = (e: MessageEvent) => {
       if (!e.data || typeof e.data !== 'object' || e.data.ftheap?.kind !== 'ftheap-runtime') return;
-      self.removeEventListener('message', on);
-      e.stopImmediatePropagation();
+      self.removeEventListener('message', on);   // (the worker's own listeners see it too)
       resolve(e.data as StartMessage);
     };
     self.addEventListener('message', on);

@@ -4,7 +4,8 @@
 // cross-origin isolated, its workers run and its counters move, the heap map is
 // drawn, terminating a worker from the UI reaps its thread (the report shows on
 // the page) while the others keep going, "collect" runs a collection in a
-// worker, nothing is logged as an error; a screenshot goes to docs/demo-web.png.
+// worker, nothing is logged as an error; a screenshot goes to dist/screenshots/demo-web.png
+// (the README's docs/demo-web.png is a copy of one).
 // Not isolated: the page says so and names both headers.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,18 +16,8 @@ import { ROOT } from './fixtures/source.ts';
 
 const num = (s: string | null) => Number((s ?? '').replace(/[^0-9.]/g, ''));
 
-/** Every console error, failed request and HTTP error, but the core's first candidate URL. */
-function realErrors(errors: string[]): string[] {
-  // until the loading change lands: platform.ts tries dist/build/ftheap*.wasm first (404), then build/;
-  // Chromium logs each 404 once more on the console, without its URL.
-  const wasm404 = /^HTTP 404: .*\/dist\/build\/ftheap[^/]*\.wasm$/;
-  let excused = errors.filter((e) => wasm404.test(e)).length;
-  return errors.filter((e) => {
-    if (wasm404.test(e)) return false;
-    if (excused > 0 && /^console: Failed to load resource: .* 404 /.test(e)) { excused--; return false; }
-    return true;
-  });
-}
+/** Every console error, failed request and HTTP error. */
+const realErrors = (errors: string[]) => errors;
 
 /** The non-background pixels of a canvas. */
 function inkOf(page: Page, id: string): Promise<number> {
@@ -81,8 +72,8 @@ describe.skipIf(!browserAvailable())('web demo in Chromium', () => {
       expect(report).toMatch(/worker \d+ \(instance \d+\) terminated: thread \d+ reaped \(locks it held: none\)/);
       await page.waitForSelector('#per-worker tr[data-state="reaped"]', { timeout: 5_000 });   // the table redraws at 10 Hz
       // The picture for the README: the dead worker's segments, hatched as abandoned, until the others drain them.
-      mkdirSync(join(ROOT, 'docs'), { recursive: true });
-      await page.screenshot({ path: join(ROOT, 'docs/demo-web.png'), fullPage: true });
+      mkdirSync(join(ROOT, 'dist/screenshots'), { recursive: true });
+      await page.screenshot({ path: join(ROOT, 'dist/screenshots/demo-web.png'), fullPage: true });
       expect(await page.locator('#per-worker tr[data-state="reaped"]').count()).toBe(1);
       const before = await ops();
       await page.waitForTimeout(600);

@@ -10,7 +10,7 @@
 // only spins on the core's short spin locks and polls where it would wait.
 import { FtheapError, Runtime, type HeapMap, type ReapReport, type RuntimeWorker } from '../../src/index.ts';
 import { GF_COLLECTIONS, GF_LAST_PAUSE, GF_MAX_PAUSE } from '../../src/abi.gen.ts';
-import { BAG_SLOTS, C_ALLOCS, C_ERRORS, C_HEARTBEAT, C_MAP_READS, C_MAP_WRITES, C_OBJECTS, C_OPS, C_REMOTE_FREES,
+import { BAG_SLOTS, C_ALLOCS, C_ERRORS, C_MAP_READS, C_MAP_WRITES, C_OBJECTS, C_OPS, C_REMOTE_FREES,
   CTL_RUN, CTL_SIZE, MAX_WORKERS, STRIDE, type FromWorker, type ToWorker, type WorkerInit } from './protocol.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -156,10 +156,9 @@ async function main(): Promise<void> {
   }
 
   /**
-   * Terminate the newest worker abruptly, then reap its thread (startWorker's
-   * terminate() reaps on this thread). A browser's Worker.terminate() stops the
-   * worker asynchronously, so the reap waits until the worker's heartbeat has
-   * stood still for 150 ms: a reap must never run beside the thread it reaps.
+   * Terminate the newest worker abruptly; startWorker's terminate() then reaps
+   * its thread on this thread, once the browser has had time to stop it
+   * (StartWorkerOptions.reapDelayMs): a reap never runs beside the thread it reaps.
    */
   async function terminateOne(): Promise<void> {
     const s = live().filter((w) => w.state === 'running').pop();
@@ -168,13 +167,6 @@ async function main(): Promise<void> {
     s.writer = false;
     ensureWriter();
     terminateBtn.disabled = true;
-    (s.rw!.worker as Worker).terminate();
-    const beat = () => Atomics.load(c32, s.slot * STRIDE + C_HEARTBEAT);
-    let last = beat(), still = performance.now();
-    for (const until = performance.now() + 3000; performance.now() < until;) {
-      await new Promise((r) => setTimeout(r, 25));
-      if (beat() !== last) { last = beat(); still = performance.now(); } else if (performance.now() - still >= 150) break;
-    }
     await s.rw!.terminate();   // reaps (onReaped logs the report)
     countSel.value = String(Math.max(1, live().length));
     terminateBtn.disabled = false;
