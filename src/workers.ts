@@ -35,6 +35,14 @@ export interface StartWorkerOptions {
   onReaped?: (reports: ReapReport[]) => void;
   /** The domain the worker's thread attaches to in {@link joinWorker} (default: the runtime's default domain). */
   domain?: Domain;
+  /**
+   * Reap the worker's threads when it is gone. With `false`, nothing is reaped
+   * on its exit ({@link RuntimeWorker.reaped} resolves with 0 and `onReaped` is
+   * not called): for a caller that reaps by hand ({@link Domain.reap}), such as a
+   * test that asserts what a reap found, which an automatic reap would race.
+   * @defaultValue true
+   */
+  reap?: boolean;
 }
 
 /** A worker started by {@link startWorker}. */
@@ -97,6 +105,7 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
     done = true;
     port1.close();
     rejectThread(new FtheapError(ErrorCode.EINVAL_STATE, 'the worker ended before its thread attached'));
+    if (options.reap === false) { resolveReaped(0); return; }
     const reports = reapInstance(rt, instance);
     options.onReaped?.(reports);
     resolveReaped(reports.length);
