@@ -8,14 +8,14 @@
 //               back to back) until all n were merged (the other worker's decrefs queued them); then, untimed, drops its own references (each
 //               object dies: its count is whole in the shared word after the merge)
 //   mq-decref   merge-queue: one decref of each of the `n` objects at `out` (each is queued)
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { benchWorkerReady, nowNs } from './report.ts';
-import { Runtime } from '../src/index.ts';
+import { joinWorker } from '../src/index.ts';
 
 export type BrcRole = 'private' | 'mq-owner' | 'mq-decref';
 
+/** The worker's joinWorker data (the runtime handle travels beside it). */
 export interface BrcWorkerData {
-  handle: ReturnType<Runtime['share']>;
   role: BrcRole;
   /** the word the coordinator sets to stop every loop; go = stop + 4 (the start barrier) */
   stop: number;
@@ -54,9 +54,8 @@ interface BrcExports {
   brc_merge_batches(): number;
 }
 
-const d = workerData as BrcWorkerData;
-const rt = await Runtime.join(d.handle);
-const t = rt.attach();
+const { runtime: rt, thread, data: d } = await joinWorker<BrcWorkerData>();
+const t = thread!;
 const x = rt.exports as unknown as BrcExports;
 const i32 = new Int32Array(rt.memory.buffer);
 if (d.role === 'mq-owner') {

@@ -129,8 +129,8 @@ async function pairs(module: WebAssembly.Module, opts: SuiteOptions, kinds: Pair
 // ---- Workers ---------------------------------------------------------------------------------
 
 /** Start one worker per entry; resolves once every one is ready (set up, detached at the barrier). */
-function startWorkers(handle: BrcWorkerData['handle'], data: Omit<BrcWorkerData, 'handle'>[]) {
-  return startBenchWorkers<BrcWorkerData, BrcWorkerReply>(WORKER, data.map((d) => ({ ...d, handle }) as BrcWorkerData), 'brc');
+function startWorkers(rt: Runtime, data: BrcWorkerData[]) {
+  return startBenchWorkers<BrcWorkerData, BrcWorkerReply>(rt, WORKER, data, 'brc');
 }
 
 /** The control block: stop word at +0, go word at +4. */
@@ -146,7 +146,7 @@ async function privateRun(module: WebAssembly.Module, workers: number, ms: numbe
   const ctl = t.calloc(1, 16);
   t.detach();                             // the coordinator must not hold up grace periods or stops
   const data = Array.from({ length: workers }, () => ({ role: 'private' as const, stop: ctl, type, uses: USES, every: EVERY }));
-  const { ws, done } = await startWorkers(rt.share(), data);
+  const { ws, done } = await startWorkers(rt, data);
   try {
     signal(i32, ctl + 4);
     await new Promise((res) => setTimeout(res, ms));
@@ -238,7 +238,7 @@ async function mergeTwoWorkers(module: WebAssembly.Module, n: number, gapUs: num
   const out = t.alloc(4 * n);
   t.detach();
   const common = { stop: ctl, type, n, out, gapUs };
-  const { ws, done } = await startWorkers(rt.share(), [{ ...common, role: 'mq-owner' }, { ...common, role: 'mq-decref' }]);
+  const { ws, done } = await startWorkers(rt, [{ ...common, role: 'mq-owner' }, { ...common, role: 'mq-decref' }]);
   try {
     signal(i32, ctl + 4);
     const [own, dec] = await Promise.all(done);

@@ -17,15 +17,15 @@
 //   victim      attach and spin without ever checkpointing until terminated (reap-latency).
 //   requester   attach, wait for go, stopTheWorld (which blocks on the victim); its callback
 //               stamps the clock and raises a flag; exit.
-import { parentPort, workerData } from 'node:worker_threads';
-import { Runtime, type Thread } from '../src/index.ts';
+import { parentPort } from 'node:worker_threads';
+import { joinWorker, type Thread } from '../src/index.ts';
 import { C } from './churn.ts';
 
 export type ChurnRole = 'mstress' | 'produce' | 'consume' | 'hold' | 'victim' | 'requester';
 
 
+/** The worker's joinWorker data (the runtime handle travels beside it). */
 export interface ChurnWorkerData {
-  handle: ReturnType<Runtime['share']>;
   role: ChurnRole;
   ctl: SharedArrayBuffer;
   /** mstress, produce/consume: pointer lists, `(count, ptr, size, ptr, size, ...)` per list */
@@ -51,8 +51,8 @@ export interface ChurnWorkerReply {
   id?: number;
 }
 
-const d = workerData as ChurnWorkerData;
-const rt = await Runtime.join(d.handle);
+// Joins only: every role attaches its own threads, some in rounds.
+const { runtime: rt, data: d } = await joinWorker<ChurnWorkerData>({ attach: false });
 const ctl = new Int32Array(d.ctl, 0, C.WORDS);
 const clock = new BigInt64Array(d.ctl, C.WORDS * 4, 1);
 const now = () => Number(process.hrtime.bigint());

@@ -14,8 +14,8 @@
 //                          terminate() to the requester's stop callback running.
 // The workloads count live bytes themselves (usable sizes, exact, shared counter with its peak);
 // high-water = stats().memory.highWater (the Wasm memory's size, which never shrinks).
-import { Worker } from 'node:worker_threads';
-import { Runtime } from '../src/index.ts';
+import type { Worker } from 'node:worker_threads';
+import { Runtime, type RuntimeWorker } from '../src/index.ts';
 import type { ChurnRole, ChurnWorkerData, ChurnWorkerReply } from './churn-worker.ts';
 import { fmtBytes, markdown, type Result } from './report.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
@@ -74,20 +74,22 @@ async function fresh() {
 }
 
 interface Spawned {
-  worker: Worker;
+  worker: RuntimeWorker;
   ready: Promise<{ id?: number }>;
   done: Promise<ChurnWorkerReply>;
 }
 
-function spawn(rt: Runtime, data: Omit<ChurnWorkerData, 'handle'>): Spawned {
-  const worker = new Worker(WORKER, { workerData: { ...data, handle: rt.share() } });
+/** `reap: false`: its thread is left for the caller to reap by hand (reap-latency times that reap). */
+async function spawn(rt: Runtime, data: ChurnWorkerData, reap = true): Promise<Spawned> {
+  const worker = await rt.startWorker(WORKER, { data, reap });
+  const w = worker.worker as Worker;
   let readyResolve!: (m: { id?: number }) => void, readyReject!: (e: Error) => void;
   const ready = new Promise<{ id?: number }>((res, rej) => { readyResolve = res; readyReject = rej; });
   const done = new Promise<ChurnWorkerReply>((resolve, reject) => {
     const fail = (e: Error) => { readyReject(e); reject(e); };
-    worker.on('message', (m) => { if (m.ready) readyResolve(m); else resolve(m as ChurnWorkerReply); });
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`churn ${data.role} worker exited (${code}) before replying`)));
+    w.on('message', (m) => { if (m.ready) readyResolve(m); else resolve(m as ChurnWorkerReply); });
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`churn ${data.role} worker exited (${code}) before replying`)));
   });
   ready.catch(() => {}); done.catch(() => {});
   return { worker, ready, done };
@@ -138,8 +140,8 @@ async function mstressRun(w: number, z: Sizes, seed: number): Promise<MemoryRun>
   const { rt, ctl, i32 } = await fresh();
   const listWords = 1 + 2 * z.mstressAllocs;
   const lists = new SharedArrayBuffer(w * 2 * listWords * 4);
-  const spawned = Array.from({ length: w }, (_, index) => spawn(rt, {
-    role: 'mstress', ctl, lists, listWords, index, workers: w, rounds: z.mstressRounds, allocs: z.mstressAllocs, seed }));
+  const spawned = await Promise.all(Array.from({ length: w }, (_, index) => spawn(rt, {
+    role: 'mstress', ctl, lists, listWords, index, workers: w, rounds: z.mstressRounds, allocs: z.mstressAllocs, seed })));
   return finish(rt, i32, spawned, 'mstress');
 }
 
@@ -147,8 +149,8 @@ async function produceConsumeRun(z: Sizes, seed: number): Promise<MemoryRun> {
   const { rt, ctl, i32 } = await fresh();
   const listWords = 1 + 2 * Math.ceil(z.pcBytes / 8);
   const lists = new SharedArrayBuffer(listWords * 4);
-  const spawned = (['produce', 'consume'] as ChurnRole[]).map((role, index) => spawn(rt, {
-    role, ctl, lists, listWords, index, workers: 2, rounds: z.pcRounds, bytes: z.pcBytes, seed }));
+  const spawned = await Promise.all((['produce', 'consume'] as ChurnRole[]).map((role, index) => spawn(rt, {
+    role, ctl, lists, listWords, index, workers: 2, rounds: z.pcRounds, bytes: z.pcBytes, seed })));
   await Promise.all(spawned.map((s) => s.ready));
   go(i32);
   return finish(rt, i32, spawned, 'produce-consume');
@@ -156,8 +158,8 @@ async function produceConsumeRun(z: Sizes, seed: number): Promise<MemoryRun> {
 
 async function holdRun(z: Sizes, seed: number): Promise<MemoryRun> {
   const { rt, ctl, i32 } = await fresh();
-  const spawned = Array.from({ length: z.holdWorkers }, (_, index) => spawn(rt, {
-    role: 'hold', ctl, index, workers: z.holdWorkers, bytes: z.holdBytes, seed }));
+  const spawned = await Promise.all(Array.from({ length: z.holdWorkers }, (_, index) => spawn(rt, {
+    role: 'hold', ctl, index, workers: z.holdWorkers, bytes: z.holdBytes, seed })));
   return finish(rt, i32, spawned, '64-workers', true);
 }
 
@@ -174,8 +176,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function reapRun(seed: number): Promise<ReapRun> {
   const { rt, ctl, i32 } = await fresh();
   const d = rt.domain();
-  const victim = spawn(rt, { role: 'victim', ctl, index: 0, workers: 2, seed });
-  const requester = spawn(rt, { role: 'requester', ctl, index: 1, workers: 2, seed });
+  const victim = await spawn(rt, { role: 'victim', ctl, index: 0, workers: 2, seed }, false);
+  const requester = await spawn(rt, { role: 'requester', ctl, index: 1, workers: 2, seed });
   const { id } = await victim.ready;
   await requester.ready;
   go(i32);

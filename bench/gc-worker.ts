@@ -3,12 +3,12 @@
 // barrier, takes its own timestamp, then allocates in a Wasm loop (bench/wasm/gc.ts
 // gc_mutator_loop: pairs of GC objects made, linked and dropped, a timed checkpoint every
 // `every` pairs) until told to stop, exits its thread and reports.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { benchWorkerReady, nowNs } from './report.ts';
-import { Runtime } from '../src/index.ts';
+import { joinWorker } from '../src/index.ts';
 
+/** The worker's joinWorker data (the runtime handle travels beside it). */
 export interface GcWorkerData {
-  handle: ReturnType<Runtime['share']>;
   /** the word the coordinator sets to stop the loop; go = stop + 4 (the start barrier) */
   stop: number;
   /** the bench's GC type (references at 0 and 4) */
@@ -37,9 +37,8 @@ interface GcExports {
   gc_mutator_max_stop(): number;
 }
 
-const d = workerData as GcWorkerData;
-const rt = await Runtime.join(d.handle);
-const t = rt.attach();
+const { runtime: rt, thread, data: d } = await joinWorker<GcWorkerData>();
+const t = thread!;
 const x = rt.exports as unknown as GcExports;
 const i32 = new Int32Array(rt.memory.buffer);
 benchWorkerReady(t, i32, d.stop);

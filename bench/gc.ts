@@ -17,8 +17,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { Runtime } from '../src/index.ts';
+import { Runtime, type RuntimeWorker } from '../src/index.ts';
 import type { GcWorkerData, GcWorkerReply } from './gc-worker.ts';
 import { cpuModel, markdown, type Result, startBenchWorkers } from './report.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
@@ -70,8 +69,8 @@ interface Run {
 }
 
 /** Start the mutators; resolves once every one is ready (detached at the barrier). */
-function startWorkers(data: GcWorkerData[]) {
-  return startBenchWorkers<GcWorkerData, GcWorkerReply>(WORKER, data, 'gc');
+function startWorkers(rt: Runtime, data: GcWorkerData[]) {
+  return startBenchWorkers<GcWorkerData, GcWorkerReply>(rt, WORKER, data, 'gc');
 }
 
 function signal(i32: Int32Array, word: number): void {
@@ -99,7 +98,7 @@ async function collectRun(module: WebAssembly.Module, n: number, workers: number
   if (made !== n || x.gc_build_errors() !== 0) throw new Error(`gc build: ${made} of ${n} objects made, ${x.gc_build_errors()} calls failed`);
   t.free(scratch);
   const usedBefore = d.gc.info().usedBytes;
-  let ws: Worker[] = [];
+  let ws: RuntimeWorker[] = [];
   let done: Promise<GcWorkerReply>[] = [];
   let ctl = 0;
   const i32 = new Int32Array(rt.memory.buffer);
@@ -107,7 +106,7 @@ async function collectRun(module: WebAssembly.Module, n: number, workers: number
     if (workers) {
       ctl = t.calloc(1, 16);
       t.detach();                            // the coordinator must not hold up the workers meanwhile
-      ({ ws, done } = await startWorkers(Array.from({ length: workers }, () => ({ handle: rt.share(), stop: ctl, type, every: EVERY }))));
+      ({ ws, done } = await startWorkers(rt, Array.from({ length: workers }, () => ({ stop: ctl, type, every: EVERY }))));
       signal(i32, ctl + 4);
       await new Promise((res) => setTimeout(res, WARM_MS));
       t.attach();

@@ -9,14 +9,14 @@
 //   write       the one writer: sets and reallocations at a steady rate, asleep (detached) between
 //   checkpoint  busy work with a checkpoint every `everyUs`, until the stop word is set
 //   latency     `samples` timed freeDelayed → free round trips
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { benchWorkerReady, nowNs } from './report.ts';
-import { Runtime } from '../src/index.ts';
+import { joinWorker } from '../src/index.ts';
 
 export type QsbrRole = 'read' | 'write' | 'checkpoint' | 'latency';
 
+/** The worker's joinWorker data (the runtime handle travels beside it). */
 export interface QsbrWorkerData {
-  handle: ReturnType<Runtime['share']>;
   role: QsbrRole;
   /** the word the coordinator sets to stop every loop; go = stop + 4 (the start barrier) */
   stop: number;
@@ -71,9 +71,8 @@ interface QsbrExports {
   sync_checkpoint_loop(everyUs: number, stop: number): number;
 }
 
-const d = workerData as QsbrWorkerData;
-const rt = await Runtime.join(d.handle);
-const t = rt.attach();
+const { runtime: rt, thread, data: d } = await joinWorker<QsbrWorkerData>();
+const t = thread!;
 const x = rt.exports as unknown as QsbrExports;
 const i32 = new Int32Array(rt.memory.buffer);
 const out = d.role === 'latency' ? t.alloc(d.samples! * 8) : 0;

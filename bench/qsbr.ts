@@ -66,8 +66,8 @@ async function fresh(module: WebAssembly.Module) {
 }
 
 /** Start one worker per entry; resolves once every one is ready (detached at the barrier). `done`: their replies. */
-function startWorkers(handle: QsbrWorkerData['handle'], data: Omit<QsbrWorkerData, 'handle'>[]) {
-  return startBenchWorkers<QsbrWorkerData, QsbrWorkerReply>(WORKER, data.map((d) => ({ ...d, handle }) as QsbrWorkerData), 'qsbr');
+function startWorkers(rt: Runtime, data: QsbrWorkerData[]) {
+  return startBenchWorkers<QsbrWorkerData, QsbrWorkerReply>(rt, WORKER, data, 'qsbr');
 }
 
 function go(i32: Int32Array, ctl: number): void {
@@ -103,13 +103,13 @@ async function readRun(module: WebAssembly.Module, struct: Struct, variant: Vari
   const queued0 = domain.qsbrInfo().delayedQueued;
   t.detach();                             // the coordinator must not hold up grace periods
   const common = { stop: ctl, struct: s, kind, n };
-  const data: Omit<QsbrWorkerData, 'handle'>[] = [
+  const data: QsbrWorkerData[] = [
     ...Array.from({ length: readers }, (_, i) => ({ ...common, role: 'read' as const, seed: (seed + i * 0x9E3779B9) >>> 0,
       locked: variant === 'mutex', borrowed: variant === 'borrowed', every: CHECKPOINT_EVERY })),
     { ...common, role: 'write', seed: (seed ^ 0x5bd1e995) >>> 0, setUs: SET_US, churnUs: CHURN_US, churnKeys: MAP_CHURN_KEYS,
       wakeUs: WRITER_WAKE_US, type },
   ];
-  const { ws, done } = await startWorkers(rt.share(), data);
+  const { ws, done } = await startWorkers(rt, data);
   try {
     go(i32, ctl);
     await new Promise((res) => setTimeout(res, ms));
@@ -253,11 +253,11 @@ async function pollCost(module: WebAssembly.Module, opts: SuiteOptions, results:
 async function latencyRun(module: WebAssembly.Module, others: number, periodUs: number, samples: number, seed: number) {
   const { rt, t, i32, ctl } = await fresh(module);
   t.detach();
-  const data: Omit<QsbrWorkerData, 'handle'>[] = [
+  const data: QsbrWorkerData[] = [
     { role: 'latency', stop: ctl, seed, samples, size: BLOCK, gapUs: GAP_US },
     ...Array.from({ length: others }, () => ({ role: 'checkpoint' as const, stop: ctl, seed, everyUs: periodUs })),
   ];
-  const { ws, done } = await startWorkers(rt.share(), data);
+  const { ws, done } = await startWorkers(rt, data);
   try {
     go(i32, ctl);
     const m = await done[0];

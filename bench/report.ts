@@ -2,8 +2,8 @@
 // (speed per allocator with ratios/overheads, memory peak vs live bytes), the JSON writer and the
 // CPU model the reports name, and the start of a suite's workers.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { parentPort, Worker } from 'node:worker_threads';
-import type { Thread } from '../src/index.ts';
+import { parentPort, type Worker } from 'node:worker_threads';
+import type { Runtime, RuntimeWorker, Thread } from '../src/index.ts';
 import os from 'node:os';
 import { dirname } from 'node:path';
 
@@ -101,17 +101,20 @@ export function cpuModel(): string {
 }
 
 /**
- * Start one worker of `url` per entry of `data` (its workerData); resolves once
- * every one posted `{ ready: true }` (set up, detached at its barrier). `done`
- * settles with each worker's next message, or rejects if it fails or exits first.
+ * Start one worker of `url` on `rt` per entry of `data` (its joinWorker data);
+ * resolves once every one posted `{ ready: true }` (set up, detached at its
+ * barrier). `done` settles with each worker's next message, or rejects if it
+ * fails or exits first.
  */
-export async function startBenchWorkers<D, R>(url: URL, data: D[], what: string): Promise<{ ws: Worker[]; done: Promise<R>[] }> {
-  const ws: Worker[] = [];
+export async function startBenchWorkers<D, R>(rt: Runtime, url: URL, data: D[], what: string):
+    Promise<{ ws: RuntimeWorker[]; done: Promise<R>[] }> {
+  const ws: RuntimeWorker[] = [];
   const ready: Promise<void>[] = [];
   const done: Promise<R>[] = [];
   for (const d of data) {
-    const w = new Worker(url, { workerData: d });
-    ws.push(w);
+    const rw = await rt.startWorker(url, { data: d });
+    ws.push(rw);
+    const w = rw.worker as Worker;
     let readyResolve!: () => void, readyReject!: (e: Error) => void;
     ready.push(new Promise((res, rej) => { readyResolve = res; readyReject = rej; }));
     done.push(new Promise((resolve, reject) => {
@@ -126,7 +129,7 @@ export async function startBenchWorkers<D, R>(url: URL, data: D[], what: string)
 }
 
 /**
- * A suite worker's side of startBenchWorkers: `t` detached while it waits (so it
+ * A suite worker's side of startBenchWorkers (after joinWorker): `t` detached while it waits (so it
  * holds up no stop and no grace period), `{ ready: true }` posted, then the go
  * word (the control block's second word, at `ctl + 4`) awaited, and `t` attached again.
  */

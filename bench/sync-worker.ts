@@ -3,11 +3,12 @@
 // Wasm, and reports its count. (bench/main.ts runs with V8 flags that compile Wasm optimised
 // up front, so no warm-up is needed.) Roles: 'lock' (mutex or spin lock, fixed time), 'checkpoint' (busy work,
 // a checkpoint every `everyUs`).
-import { parentPort, workerData } from 'node:worker_threads';
-import { Runtime } from '../src/index.ts';
+import { parentPort } from 'node:worker_threads';
+import { joinWorker } from '../src/index.ts';
+import { benchWorkerReady } from './report.ts';
 
+/** The worker's joinWorker data (the runtime handle travels beside it). */
 export interface SyncWorkerData {
-  handle: ReturnType<Runtime['share']>;
   role: 'lock' | 'checkpoint';
   /** the word the coordinator sets to stop every loop; go = stop + 4 (the start barrier) */
   stop: number;
@@ -23,15 +24,11 @@ interface SyncExports {
   sync_checkpoint_loop(everyUs: number, stop: number): number;
 }
 
-const d = workerData as SyncWorkerData;
-const rt = await Runtime.join(d.handle);
-const t = rt.attach();
+const { runtime: rt, thread, data: d } = await joinWorker<SyncWorkerData>();
+const t = thread!;
 const x = rt.exports as unknown as SyncExports;
 const i32 = new Int32Array(rt.memory.buffer);
-t.detach();                                   // waiting at the barrier: do not hold a stop up
-parentPort!.postMessage({ ready: true });
-Atomics.wait(i32, (d.stop + 4) >>> 2, 0);
-t.attach();
+benchWorkerReady(t, i32, d.stop);             // detached while waiting at the barrier: it holds no stop up
 const count = d.role === 'lock'
   ? x.sync_lock_loop(d.mutex, d.shared, d.csLen, d.stop, d.spin ? 1 : 0) >>> 0
   : x.sync_checkpoint_loop(d.everyUs, d.stop) >>> 0;

@@ -9,10 +9,9 @@
 // Everything runs in Wasm (build/bench/sync.wasm: the core + bench/wasm/sync.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Runtime } from '../src/index.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
-import { markdown, type Result } from './report.ts';
+import { markdown, type Result, startBenchWorkers } from './report.ts';
 import type { SyncWorkerData } from './sync-worker.ts';
 
 interface SyncExports {
@@ -29,23 +28,10 @@ async function runtimeFor(opts: SuiteOptions) {
   return { rt, t, x: rt.exports as unknown as SyncExports, i32: new Int32Array(rt.memory.buffer) };
 }
 
-/** Start `n` workers, wait until all are ready (detached at the barrier). */
-async function startWorkers(n: number, data: Omit<SyncWorkerData, 'handle'>, handle: SyncWorkerData['handle']) {
-  const ws: Worker[] = [];
-  const done: Promise<number>[] = [];
-  const ready: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) {
-    const w = new Worker(WORKER, { workerData: { ...data, handle } });
-    ws.push(w);
-    let readyResolve!: () => void;
-    ready.push(new Promise((r) => { readyResolve = r; }));
-    done.push(new Promise((resolve, reject) => {
-      w.on('message', (m) => { if (m.ready) readyResolve(); else resolve(m.count); });
-      w.on('error', reject);
-    }));
-  }
-  await Promise.all(ready);
-  return { ws, done };
+/** Start `n` workers, wait until all are ready (detached at the barrier). `done`: each one's count. */
+async function startWorkers(rt: Runtime, n: number, data: SyncWorkerData) {
+  const { ws, done } = await startBenchWorkers<SyncWorkerData, { count: number }>(rt, WORKER, Array(n).fill(data), 'sync');
+  return { ws, done: done.map((p) => p.then((m) => m.count)) };
 }
 
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
@@ -86,7 +72,7 @@ export const mutexSuite: Suite = {
             const block = t.calloc(1, 64);
             const stop = block, mutex = block + 16, shared = block + 32;
             t.detach();
-            const { ws, done } = await startWorkers(n, { role: 'lock', stop, mutex, shared, csLen: len, spin, everyUs: 0 }, rt.share());
+            const { ws, done } = await startWorkers(rt, n, { role: 'lock', stop, mutex, shared, csLen: len, spin, everyUs: 0 });
             const t0 = performance.now();
             Atomics.store(i32, (stop + 4) >>> 2, 1); Atomics.notify(i32, (stop + 4) >>> 2);
             await new Promise((res) => setTimeout(res, ms));
@@ -130,7 +116,7 @@ export const stopTheWorldSuite: Suite = {
       const { rt, t, i32 } = await runtimeFor(opts);
       const block = t.calloc(1, 16);
       const stop = block;
-      const { ws, done } = await startWorkers(n, { role: 'checkpoint', stop, mutex: 0, shared: 0, csLen: 0, spin: false, everyUs: 10 }, rt.share());
+      const { ws, done } = await startWorkers(rt, n, { role: 'checkpoint', stop, mutex: 0, shared: 0, csLen: 0, spin: false, everyUs: 10 });
       Atomics.store(i32, (stop + 4) >>> 2, 1); Atomics.notify(i32, (stop + 4) >>> 2);
       const sleep = new Int32Array(new SharedArrayBuffer(4));
       const us: number[] = [];

@@ -9,7 +9,7 @@
 //    then the QSBR figures show every replaced table freed.
 // Exit code 1 if any block or value failed verification, or anything (blocks,
 // delayed frees) is left at the end of either phase.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { Runtime, type AllocatorStats } from '../src/index.ts';
@@ -39,10 +39,11 @@ const sum = (slot: number) => Array.from({ length: workers }, (_, w) => get(w, s
 console.log(`ftheap demo: ${workers} worker${workers === 1 ? '' : 's'}, ${opsPerWorker ? `${opsPerWorker} ops each` : `${seconds} s`}, ` +
   `memory up to ${fmtBytes(rt.stats().memory.maximum)}`);
 
-const pool = Array.from({ length: workers }, (_, id) => {
-  const init: WorkerInit = { handle: rt.share(), id, workers, millis: seconds * 1000, ops: opsPerWorker, counters, control, rings };
-  return new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
-});
+// Started through the runtime: a worker that dies has its thread reaped, instead of holding up every stop.
+const pool = await Promise.all(Array.from({ length: workers }, (_, id) => {
+  const init: WorkerInit = { id, workers, millis: seconds * 1000, ops: opsPerWorker, counters, control, rings };
+  return rt.startWorker(new URL('./worker.js', import.meta.url), { data: init });
+}));
 
 // ---- progress ------------------------------------------------------------------
 const started = performance.now();
@@ -84,7 +85,7 @@ const ticker = setInterval(() => progress.update(), 100);
 let parked = 0, exited = 0;
 let atEnd: AllocatorStats | undefined;
 await new Promise<void>((resolve, reject) => {
-  for (const w of pool) {
+  for (const w of pool.map((p) => p.worker as Worker)) {
     w.on('error', reject);
     w.on('exit', (code) => {
       if (code !== 0 || !atEnd) reject(new Error(`worker exited early (code ${code})`));

@@ -8,7 +8,7 @@
 // checkpointed (the exited threads' pending frees drain from the domain's queue);
 // the map destroyed (its last table goes to freeDelayed too), main checkpointed
 // and collected. That last point must have nothing pending and no block live.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { SharedMap, type QsbrInfo, type Runtime } from '../src/index.ts';
 import { abortDemo, fmtCount, table } from './format.ts';
@@ -45,11 +45,11 @@ export async function runMapPhase(rt: Runtime, o: MapPhaseOptions): Promise<bool
   const get = (w: number, slot: number) => counts[w * MAP_STRIDE + slot];
   const readerIds = Array.from({ length: readers }, (_, i) => i + 1);
   const readRate = (w: number) => get(w, M.OPS) / Math.max(get(w, M.MILLIS), 1) * 1000;
-  const pool = Array.from({ length: o.workers }, (_, id) => {
-    const init: MapWorkerInit = { handle: rt.share(), map: map.handle, id, readers, millis: o.millis, ops: o.ops,
+  const pool = await Promise.all(Array.from({ length: o.workers }, (_, id) => {
+    const init: MapWorkerInit = { map: map.handle, id, readers, millis: o.millis, ops: o.ops,
       counters, control: ctl.buffer as SharedArrayBuffer };
-    return new Worker(new URL('./map-worker.js', import.meta.url), { workerData: init });
-  });
+    return rt.startWorker(new URL('./map-worker.js', import.meta.url), { data: init });
+  }));
 
   // ---- progress ----------------------------------------------------------------
   // Short enough for an 80-column terminal; the tables below have the rest.
@@ -96,7 +96,7 @@ export async function runMapPhase(rt: Runtime, o: MapPhaseOptions): Promise<bool
 
   let exited = 0;
   await new Promise<void>((resolve, reject) => {
-    for (const w of pool) {
+    for (const w of pool.map((p) => p.worker as Worker)) {
       w.on('error', reject);
       w.on('exit', (code) => {
         if (code !== 0) reject(new Error(`map worker exited with code ${code}`));

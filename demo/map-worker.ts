@@ -5,8 +5,7 @@
 // workers are readers: lock-free gets of the stable keys (always present, always
 // mapValue(key)) and of band keys (absent or mapValue(key)), every value checked,
 // with a checkpoint every READS_PER_CHECKPOINT reads. All exit when the writer is done.
-import { workerData } from 'node:worker_threads';
-import { Runtime, SharedMap } from '../src/index.ts';
+import { joinWorker, SharedMap } from '../src/index.ts';
 import {
   BAND_BASE, BAND_KEYS, M, MAP_READY, MAP_STOP, MAP_STRIDE, mapValue, STABLE_KEYS, type MapWorkerInit,
 } from './shared.ts';
@@ -16,9 +15,8 @@ const OPS_PER_CHECKPOINT = 256; // the writer's
 const LOW = 16; // the writer turns to growing at this many band keys...
 const HIGH_MIN = BAND_KEYS / 4; // ...and to shrinking at a random count from here to BAND_KEYS - 1
 
-const init = workerData as MapWorkerInit;
-const rt = await Runtime.join(init.handle);
-const t = rt.attach();
+const { runtime: rt, thread, data: init } = await joinWorker<MapWorkerInit>();
+const t = thread!;
 const map = SharedMap.open(t, init.map);
 const counters = new Float64Array(init.counters, init.id * MAP_STRIDE * 8, MAP_STRIDE);
 const writerProgress = new Float64Array(init.counters, M.PROGRESS * 8, 1); // worker 0's

@@ -5,11 +5,9 @@
 // another to be freed there (cross-thread frees).
 // SharedMap phase (demo/map-phase.ts, demo/map-worker.ts): the same for the map's
 // writer and readers, and the keys and values the writer writes.
-import type { RuntimeHandle } from '../src/index.ts';
 
-/** What main posts to each worker as `workerData`. */
+/** What main gives each worker (`startWorker`'s `data`; the runtime handle travels beside it). */
 export interface WorkerInit {
-  handle: RuntimeHandle;
   id: number;
   workers: number;
   /** Run for this long (ms) unless `ops` is set. */
@@ -85,9 +83,8 @@ export class Ring {
 
 // ---- SharedMap phase -------------------------------------------------------------
 
-/** What demo/map-phase.ts posts to each demo/map-worker.ts as `workerData`. */
+/** What demo/map-phase.ts gives each demo/map-worker.ts (`startWorker`'s `data`). */
 export interface MapWorkerInit {
-  handle: RuntimeHandle;
   /** The SharedMap's handle. */
   map: number;
   /** Worker 0 is the writer, 1..readers the readers. */

@@ -1,21 +1,20 @@
 // demo/worker.ts — one allocating thread of the demo. It joins the runtime main
-// made, attaches, then churns a working set of blocks from 8 B to several MiB:
+// made and attaches (joinWorker), then churns a working set of blocks from 8 B to several MiB:
 // each block is filled with a word derived from (worker id, sequence number) and
 // checked before it is freed. About one free in ten is handed to another worker
 // through a shared ring, to be checked and freed there (a cross-thread free).
 // When the run ends: stop producing, wait for every worker to stop while draining
 // the inbox, park so main can snapshot the heaps, then free everything and exit.
-import { parentPort, workerData } from 'node:worker_threads';
-import { FtheapError, Runtime } from '../src/index.ts';
+import { parentPort } from 'node:worker_threads';
+import { FtheapError, joinWorker } from '../src/index.ts';
 import { C, GO, Ring, STOPPED, STRIDE, type WorkerInit, type WorkerMessage } from './shared.ts';
 
-const init = workerData as WorkerInit;
+const { runtime: rt, thread, data: init } = await joinWorker<WorkerInit>();
+const t = thread!;
 const { id, workers } = init;
 const WORKING_SET = 4000; // blocks held at most; about half of it on average
 const HANDOFF = 0.1; // share of frees done by another worker
 
-const rt = await Runtime.join(init.handle);
-const t = rt.attach();
 const counters = new Float64Array(init.counters, id * STRIDE * 8, STRIDE);
 const control = new Int32Array(init.control);
 const outbox = Array.from({ length: workers }, (_, to) => new Ring(init.rings, id, to, workers));

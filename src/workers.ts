@@ -8,15 +8,14 @@
  * when the worker is gone.
  * @module
  */
-import type { JoinOptions, ReapReport, RuntimeHandle } from './api.ts';
+import type { ReapReport, RuntimeHandle } from './api.ts';
 import type { Domain } from './domain.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
 import { isNode, nodeBuiltin } from './platform.ts';
-import { Runtime } from './runtime.ts';
-import type { Thread } from './thread.ts';
+import type { Runtime } from './runtime.ts';
 
-/** What a worker started by {@link startWorker} gets: the handle, its data, and where to report its thread. */
-interface StartMessage {
+/** @internal What a worker started by {@link startWorker} gets: the handle, its data, and where to report its thread. */
+export interface StartMessage {
   ftheap: RuntimeHandle;
   data: unknown;
   /** The domain its thread attaches to. */
@@ -43,6 +42,14 @@ export interface StartWorkerOptions {
    * @defaultValue 100
    */
   reapDelayMs?: number;
+  /**
+   * Reap the worker's threads when it is gone. With `false`, nothing is reaped
+   * on its exit ({@link RuntimeWorker.reaped} resolves with 0 and `onReaped` is
+   * not called): for a caller that reaps by hand ({@link Domain.reap}), such as a
+   * test that asserts what a reap found, which an automatic reap would race.
+   * @defaultValue true
+   */
+  reap?: boolean;
 }
 
 /** A worker started by {@link startWorker}. */
@@ -107,6 +114,7 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
     done = true;
     port1.close();
     rejectThread(new FtheapError(ErrorCode.EINVAL_STATE, 'the worker ended before its thread attached'));
+    if (options.reap === false) { resolveReaped(0); return; }
     const reports = reapInstance(rt, instance);
     options.onReaped?.(reports);
     resolveReaped(reports.length);
@@ -163,65 +171,4 @@ export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
     }
   }
   return reports;
-}
-
-// In a browser worker the start message may arrive before the worker's own code
-// reaches joinWorker (after an await, say): catch it as soon as this module runs.
-const startMessage: Promise<StartMessage> | undefined = !isNode && typeof self !== 'undefined'
-    && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined'
-  ? new Promise((resolve) => {
-    const on = (e: MessageEvent) => {
-      if (!e.data || typeof e.data !== 'object' || e.data.ftheap?.kind !== 'ftheap-runtime') return;
-      self.removeEventListener('message', on);   // (the worker's own listeners see it too)
-      resolve(e.data as StartMessage);
-    };
-    self.addEventListener('message', on);
-  })
-  : undefined;
-
-/** What {@link joinWorker} gives a worker. */
-export interface JoinedWorker<D> {
-  /** This worker's runtime object for the shared memory. */
-  runtime: Runtime;
-  /** Its thread, attached to the starter's chosen domain (`null` with `attach: false`). */
-  thread: Thread | null;
-  /** `options.data` of {@link startWorker}. */
-  data: D;
-}
-
-/**
- * In a worker started by {@link startWorker}: join the runtime, attach a thread
- * to the domain the starter chose, and report the thread's id back
- * ({@link RuntimeWorker.thread}). The thread is reaped if the worker dies.
- * `attach: false` joins only (attach threads yourself; they are reaped all the same).
- * Outside such a worker it throws `EINVAL_STATE`.
- *
- * @example
- * ```ts
- * const { runtime, thread, data } = await joinWorker<{ job: number }>();
- * const p = thread.alloc(64);
- * ```
- */
-export async function joinWorker<D = unknown>(options: JoinOptions & { attach?: boolean } = {}): Promise<JoinedWorker<D>> {
-  let start: StartMessage | undefined;
-  if (isNode) {
-    const wt = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
-    const d = wt.workerData as StartMessage | undefined;
-    if (!wt.isMainThread && d?.ftheap?.kind === 'ftheap-runtime') start = d;
-  } else {
-    start = await startMessage;
-  }
-  if (!start) throw new FtheapError(ErrorCode.EINVAL_STATE, 'joinWorker: this is not a worker started by startWorker');
-  const port = start.port as MessagePort & { unref?: () => void };
-  try {
-    const runtime = await Runtime.join(start.ftheap, options);
-    const thread = options.attach === false ? null : runtime.domainById(start.domain).attach();
-    port.postMessage({ thread: thread?.id ?? 0 });
-    return { runtime, thread, data: start.data as D };
-  } catch (e) {
-    port.postMessage({ error: e instanceof Error ? e.message : String(e) });
-    throw e;
-  } finally {
-    port.close();
-  }
 }

@@ -1,6 +1,6 @@
 // bundle.test.ts — a consumer page built the ways the README tells, run in
 // Chromium: it creates a runtime on the main thread, starts 2 module workers
-// (startWorker) that join, check and free a main-thread block, allocate one the
+// (startWorker / joinWorker) that join, check and free a main-thread block, allocate one the
 // main thread checks and frees, and it writes its result into the DOM. Each
 // build is served cross-origin isolated (scripts/serve.mjs); the test asserts
 // the success text, no console error, no failed request and no HTTP error (so
@@ -24,11 +24,8 @@ import { browserAvailable, collectErrors, launchChromium, type BrowserSession } 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const WORKER = (from: string) => `
-import { Runtime } from '${from}';
-self.addEventListener('message', async (e) => {
-  const { ftheap, data } = e.data;
-  const rt = await Runtime.join(ftheap);
-  const t = rt.attach();
+import { joinWorker } from '${from}';
+joinWorker().then(({ runtime: rt, thread: t, data }) => {
   const b = rt.bytes();
   let ok = true;
   for (let i = 0; i < data.size; i++) if (b[data.block + i] !== ((data.seed + i) & 255)) { ok = false; break; }
@@ -37,7 +34,7 @@ self.addEventListener('message', async (e) => {
   rt.bytes().fill(data.seed, mine, mine + 3000);
   t.exit();
   postMessage({ ok, mine, seed: data.seed });
-}, { once: true });
+});
 `;
 
 /** The page's script: `head` (imports), the worker URL and the `module` option as source text. */

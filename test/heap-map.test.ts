@@ -95,7 +95,7 @@ describe('racy readers', () => {
     const rt = await Runtime.create();
     const ctl = newCtl();
     const bag = new SharedArrayBuffer(4 * 256 * 4);
-    const started = startWorkers<{ allocs: number; remote: number }>(rt, {
+    const started = await startWorkers<{ allocs: number; remote: number }>(rt, {
       fixture: 'heap-map-worker', count: 4, ctl, data: () => ({ bag }),
     });
     await until(() => rt.heapMap().segments.length >= 4, 20_000, 'the workers allocate');

@@ -267,7 +267,7 @@ describe('many workers', () => {
     const rt = await Runtime.create({ maximumMemory: 2 * 2 ** 30 });
     const ctl = newCtl();
     const N = 64, STOPS = Number(process.env.STOPS ?? 20);
-    const started = startWorkers<RacesResult>(rt, { fixture: 'races-worker', count: N, ctl,
+    const started = await startWorkers<RacesResult>(rt, { fixture: 'races-worker', count: N, ctl,
       data: () => ({ stops: STOPS, timeoutMs: 60_000 }) });
     await until(() => Atomics.load(ctl, Ctl.READY) === N, 4 * LIMIT, 'workers attached');
     setCtl(ctl, Ctl.GO);

@@ -148,6 +148,24 @@ describe('reaping', () => {
     t.exit();
   }, TEST_TIMEOUT);
 
+  it('startWorker with reap: false leaves a terminated worker\'s thread to the caller, who reaps it by hand', async () => {
+    const rt = await Runtime.create();
+    const t = rt.attach();
+    const d = rt.domain();
+    const ctl = newCtl();
+    let called = false;
+    const w = await rt.startWorker(fixtureUrl('reap-worker'), { data: { ctl: ctl.buffer }, reap: false, onReaped: () => { called = true; } });
+    const id = await within(w.thread, 20_000, 'the worker attached');
+    await until(() => Atomics.load(ctl, flag(0)) !== 0, 20_000, 'the worker allocated');
+    expect(await within(w.terminate(), 10_000, 'terminate')).toBe(0);
+    expect(called).toBe(false);
+    expect(d.threads().find((x) => x.id === id)?.state).toBe('attached');
+    expect(d.reap(id)).toEqual({ id, heldLocks: [] });
+    expect(d.threads().find((x) => x.id === id)?.state).toBe('reaped');
+    expect(t.stopTheWorld(() => 7)).toBe(7);
+    t.exit();
+  }, TEST_TIMEOUT);
+
   it('workers killed at random moments mid-workload are reaped: the world, QSBR and the heap stay sound', async () => {
     const rt = await Runtime.create({ debug: true, maximumMemory: 1 << 30 });
     const t = rt.attach();

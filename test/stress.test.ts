@@ -42,7 +42,7 @@ async function stress(debug: boolean, ops: number, validateEvery: number): Promi
   for (const l of links) new Int32Array(l)[3] = -1;
   const rt = await Runtime.create({ debug, initialMemory: 64 << 20, maximumMemory: 1 << 30 });
   const data: StressData = { ops, maxLive: MAX_LIVE, hugeChance: HUGE_CHANCE, maxLiveHuge: MAX_LIVE_HUGE, validateEvery, links };
-  const rs = await results(startWorkers<StressResult>(rt, { fixture: 'stress-worker', count: WORKERS, seed: SEED,
+  const rs = await results(await startWorkers<StressResult>(rt, { fixture: 'stress-worker', count: WORKERS, seed: SEED,
     data: () => data }), WORKER_LIMIT, 'stress workers');
 
   expect(rs.flatMap((r) => r.errors)).toEqual([]);

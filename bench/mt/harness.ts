@@ -136,10 +136,11 @@ export async function wasmCell(root: string, kind: WasmKind, module: WebAssembly
   const rt = kind === 'ftheap' ? await Runtime.create({ module, maximumMemory: MAX_MEMORY, initialMemory: INITIAL_MEMORY }) : undefined;
   const main = rt?.attach();
   const url = workerUrl(root);
-  const peers = Array.from({ length: threads }, (_, index) => {
-    const init: WorkerInit = { kind, module, handle: rt?.share(), index, threads, ctl: ctlBuf };
-    return new Peer(new Worker(url, { workerData: init }));
-  });
+  // ftheap's workers join the runtime (init as their joinWorker data; reaped if they die); the others get init as workerData.
+  const peers = await Promise.all(Array.from({ length: threads }, async (_, index) => {
+    const init: WorkerInit = { kind, module, index, threads, ctl: ctlBuf };
+    return new Peer(rt ? (await rt.startWorker(url, { data: init })).worker as Worker : new Worker(url, { workerData: init }));
+  }));
   try {
     await Promise.all(peers.map((p) => p.ready));
     const ex = rt?.exports as unknown as MtExports | undefined;

@@ -1,13 +1,11 @@
 // What the multi-threaded harness (harness.ts) and its workers (worker.ts) exchange, the Wasm
 // exports of bench/wasm/mt.ts, and the barrier they share.
-import type { RuntimeHandle } from '../../src/index.ts';
 
 export type WasmKind = 'ftheap' | 'tlsf' | 'thing';
 
 export interface WorkerInit {
   kind: WasmKind;
   module: WebAssembly.Module;
-  handle?: RuntimeHandle;
   index: number;
   threads: number;
   /** the barrier's SharedArrayBuffer (two Int32 words) */

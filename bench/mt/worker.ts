@@ -5,11 +5,13 @@
 // (process.hrtime: one clock for every thread), barrier, drain (not timed).
 import { parentPort, workerData } from 'node:worker_threads';
 import { MemPool } from '@thi.ng/malloc';
-import { Runtime, type RuntimeHandle, type Thread } from '../../src/index.ts';
+import { joinWorker, type Thread } from '../../src/index.ts';
 import { barrier, type MtExports, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol.ts';
 import { seedFor } from './workloads.ts';
 
-const init = workerData as WorkerInit;
+// ftheap: started by rt.startWorker, init is the joinWorker data; the others get it as workerData.
+const joined = (workerData as { ftheap?: unknown }).ftheap ? await joinWorker<WorkerInit>() : undefined;
+const init = joined?.data ?? workerData as WorkerInit;
 const ctl = new Int32Array(init.ctl);
 const now = () => Number(process.hrtime.bigint());
 
@@ -21,9 +23,9 @@ let fixedCtx = 0;
 let resetPool: (() => void) | undefined;
 let ctxWorkload = 0;
 
-if (init.kind === 'ftheap') {
-  const rt = await Runtime.join(init.handle as RuntimeHandle);
-  let t: Thread = rt.attach();
+if (joined) {
+  const rt = joined.runtime;
+  let t: Thread = joined.thread!;
   ex = rt.exports as unknown as MtExports;
   peakBytes = () => rt.stats().memory.committedPeak;
   restart = () => { t.exit(); t = rt.attach(); };
