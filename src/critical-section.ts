@@ -12,6 +12,7 @@
  * synchronously, in the same turn, holding them.
  * @module
  */
+import { EINVAL_STATE } from './abi.gen.ts';
 import type { ThreadCore } from './core.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
 import { acquireAsync, mutexError } from './mutex.ts';
@@ -66,11 +67,14 @@ async function sectionAsync<T>(t: ThreadCore, ms: number[], fn: () => T, begin: 
   try {
     for (const m of ms) { await acquireAsync(t, m, -1); taken.push(m); }
     return await t.enterAsync(() => {
-      for (const m of ms) if (t.x.ft_mutex_adopt(m) !== 0) t.fail(`mutex ${m}`);
-      adopted = true;
-      let token: number;
+      adopted = true;   // from here on the section, or the lines below, own the locks
+      let token = -EINVAL_STATE;
       try {
-        token = begin();
+        let all = true;
+        for (const m of ms) {
+          if (t.x.ft_mutex_adopt(m) !== 0) { t.x.ft_last_error(); t.x.ft_mutex_unlock(m); all = false; }
+        }
+        if (all) token = begin();
       } finally {
         t.x.ft_mutex_adopt_end();   // unlocks what the section did not take over
       }

@@ -7,7 +7,7 @@ import { curThread } from "../current";
 import { hostCanBlock } from "../host";
 import { EAGAIN, EINVAL_STATE, ENOT_ATTACHED, ETIMEDOUT } from "../errors";
 import { stwBegin, stwCancel, stwIsBegun, stwPoll, stwStart, stwStopTimed, stwWord } from "../stop-the-world";
-import { fail, failSigned, status } from "./result";
+import { fail, failSigned, failValue, status } from "./result";
 
 export function ft_stw_stop(global: bool): i32 {
   if (curThread == 0) return fail(ENOT_ATTACHED);
@@ -61,6 +61,6 @@ export function ft_stw_cancel(global: bool): i32 {
 }
 /** Value: the address of the word to wait on (0 the scope's lock, 1 the reader/writer word, 2 the countdown). */
 export function ft_stw_word(global: bool, which: u32): usize {
-  if (curThread == 0) return 0;
+  if (curThread == 0) return failValue(ENOT_ATTACHED);
   return stwWord(curThread, global, which);
 }
