@@ -244,7 +244,8 @@ export interface ThreadCore {
   /**
    * Run `fn` attached and current, never blocking the JS thread: while a stop
    * holds the thread suspended it waits with Atomics.waitAsync. `fn` runs in the
-   * same turn as the successful attach.
+   * same turn as the successful attach. Past `deadline` (performance.now()
+   * milliseconds) while still suspended: `ETIMEDOUT`, the thread left suspended.
    */
-  enterAsync<T>(fn: () => T): Promise<T>;
+  enterAsync<T>(fn: () => T, deadline?: number): Promise<T>;
 }

@@ -21,7 +21,8 @@
  * is stopped only while it runs, in the same turn as the last poll, and restarted
  * right after (a promise it returns is refused with `EINVAL_ARG`, after the
  * restart). A timeout, an error or an exception on the way cancels the stop:
- * every thread runs as before.
+ * every thread runs as before (a requester that waited for another stop's scope
+ * may be left detached, or parked by that stop: its next call attaches it).
  * @module
  */
 import { EAGAIN, ETIMEDOUT, STW_BLOCKERS_MAX, T_STW_BLOCKERS, T_STW_BLOCKERS_N } from './abi.gen.ts';
@@ -61,8 +62,8 @@ function blockersOf(t: ThreadCore): { ids: number[]; count: number } {
 }
 
 // ETIMEDOUT, or EAGAIN (a thread that may not block), naming what held the stop up.
-function stopError(t: ThreadCore, global: boolean, rc: number, timeoutMs: number | undefined): FtheapError {
-  const { ids, count } = blockersOf(t);
+function stopError(t: ThreadCore, global: boolean, rc: number, timeoutMs: number | undefined, recorded = true): FtheapError {
+  const { ids, count } = recorded ? blockersOf(t) : { ids: [], count: 0 };   // (not recorded: it never got the scope)
   const who = count === 0 ? 'another stop-the-world held it up'
     : `${count} thread(s) did not pause: ${ids.join(', ')}${count > ids.length ? ', ...' : ''}`;
   const name = global ? 'stopTheWorldGlobal' : 'stopTheWorld';
@@ -98,11 +99,18 @@ export async function stopTheWorldAsync<T>(t: ThreadCore, global: boolean, fn: (
   const g = global ? 1 : 0, x = t.x;
   // 1. Take the scope: while another stop holds it, wait detached (as the synchronous requester).
   for (;;) {
-    const rc = await t.enterAsync(() => x.ft_stw_begin(g));
+    // Parked meanwhile by the stop it waited for: it waits for that restart too, within the deadline.
+    let rc: number;
+    try {
+      rc = await t.enterAsync(() => x.ft_stw_begin(g), deadline);
+    } catch (e) {
+      if (e instanceof FtheapError && e.code === ErrorCode.ETIMEDOUT) throw stopError(t, global, ETIMEDOUT, timeoutMs, false);
+      throw e;
+    }
     if (rc === 0) break;
     x.ft_last_error();
     if (rc !== EAGAIN) throw coreError(rc, global ? 'stopTheWorldGlobalAsync' : 'stopTheWorldAsync');
-    if (now() >= deadline) throw stopError(t, global, ETIMEDOUT, timeoutMs);
+    if (now() >= deadline) throw stopError(t, global, ETIMEDOUT, timeoutMs, false);
     const u32 = new Uint32Array(t.memory.buffer);
     const scope = x.ft_stw_word(g, 0) >>> 0, rw = x.ft_stw_word(g, 1) >>> 0;
     const [addr, v] = u32[scope >>> 2] !== 0 ? [scope, u32[scope >>> 2]] : [rw, u32[rw >>> 2]];

@@ -91,7 +91,7 @@ export class Thread {
       fail: (detail) => this.fail(detail),
       reenterFor: (finish) => this.reenterFor(finish),
       parkForWait: () => this.parkForWait(),
-      enterAsync: (fn) => this.enterAsync(fn),
+      enterAsync: (fn, deadline) => this.enterAsync(fn, deadline),
     };
     this.qsbr = new ThreadQsbr(this.core);
     this.stack = new ThreadStack(this.core, () => this.exited);
@@ -144,7 +144,7 @@ export class Thread {
   }
 
   // See ThreadCore.enterAsync.
-  private async enterAsync<T>(fn: () => T): Promise<T> {
+  private async enterAsync<T>(fn: () => T, deadline = Infinity): Promise<T> {
     for (;;) {
       if (this.exited || this.userDetached) throw this.notAttached();
       if (this.active) return fn();
@@ -154,7 +154,10 @@ export class Thread {
       }
       const err = this.enterError();
       if (err.code !== ErrorCode.EAGAIN) throw err;
-      await waitAsync(new Int32Array(this.runtime.memory.buffer), (this.id + T_STATE) >>> 2, THREAD_SUSPENDED);
+      if (performance.now() >= deadline) {
+        throw new FtheapError(ErrorCode.ETIMEDOUT, `thread ${this.id} is still suspended by a stop-the-world`);
+      }
+      await waitAsync(new Int32Array(this.runtime.memory.buffer), (this.id + T_STATE) >>> 2, THREAD_SUSPENDED);   // <= 50 ms
     }
   }
 

@@ -17,7 +17,7 @@
 // - Messages: a bad mutex address, a destroyed structure, a detached or exited thread.
 // No timing is asserted: "promptly" is only that the call returns.
 import { describe, expect, it } from 'vitest';
-import { FtheapError, Runtime, SharedList, SharedMap, SharedObjectMap } from '../src/index.ts';
+import { Checkpoint, FtheapError, Runtime, SharedList, SharedMap, SharedObjectMap } from '../src/index.ts';
 import { LIMIT, Peer, pendingAfter, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
 import { iters, newCtl, setCtl, Ctl } from './fixtures/protocol.ts';
 import { RawState } from './fixtures/thread-shared.ts';
@@ -201,6 +201,36 @@ describe('a thread that may not block: EAGAIN, then the async variants', () => {
     // fn must be synchronous: a promise is refused after the restart.
     expect((await rejection(t.stopTheWorldAsync(() => Promise.resolve(1)))).code).toBe('EINVAL_ARG');
     expect(await t.stopTheWorldAsync(() => 2)).toBe(2);
+  }, TEST_TIMEOUT);
+});
+
+describe('stopTheWorldAsync against another requester', () => {
+  it('waits detached while a worker holds a stop (parked by it, never run inside it), times out cleanly, then gets its turn', async () => {
+    const { rt, t, ctl, w, wid } = await mainAndWorker();
+    const x = await Peer.start(rt, ctl, 'requester');
+    await x.call('attach');
+    await w.call('detach', 0);
+    setCtl(ctl, Ctl.HOLD);
+    const stopX = x.call('stop', 0, { holdSlot: Ctl.HOLD, ids: [t.id] });
+    await until(() => (rt.exports.ft_thread_breaker(t.id) & Checkpoint.PLEASE_STOP) !== 0, LIMIT, 'X asks this thread to stop');
+    // X's stop waits for this (attached) thread; ours finds the scope taken, so it waits detached and X parks it.
+    let ran = 0;
+    const timedOut = rejection(t.stopTheWorldAsync(() => { ran++; }, { timeoutMs: 200 }));
+    await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, LIMIT, "X's stop complete");
+    expect(rt.exports.ft_thread_state(t.id)).toBe(RawState.SUSPENDED);
+    const te = await timedOut;
+    expect(te.code).toBe('ETIMEDOUT');
+    expect(te.blockers).toEqual([]);                // another stop held it up
+    expect(rt.exports.ft_thread_state(t.id)).toBe(RawState.SUSPENDED);   // still parked by X: untouched
+
+    const mine = t.stopTheWorldAsync(() => { ran++; return [Atomics.load(ctl, Ctl.IN_STOP), rt.exports.ft_thread_state(wid)]; });
+    expect(await pendingAfter(mine, 50)).toBe(true);
+    expect(ran).toBe(0);
+    setCtl(ctl, Ctl.HOLD, 0);
+    await within(stopX, LIMIT, "X's stop");
+    expect(await within(mine, LIMIT, 'stopTheWorldAsync after X')).toEqual([1, RawState.SUSPENDED]);
+    expect(ran).toBe(1);
+    expect(rt.exports.ft_thread_state(wid)).toBe(RawState.DETACHED);   // restarted
   }, TEST_TIMEOUT);
 });
 
