@@ -12,6 +12,10 @@
 //   fn runs; its state is SUSPENDED) and restarts it; with a worker that never
 //   checkpoints it times out (ETIMEDOUT, that worker in `blockers`), other code of
 //   the JS thread runs meanwhile, and the world runs after as before.
+// - stopTheWorldAsync against a worker's stop: it waits detached, is parked by
+//   that stop (never runs inside it), times out with no blockers leaving that stop
+//   alone, and gets its own stop once the worker's ends.
+// - The async variants work on a thread that may block too.
 // - withLockAsync writes contend correctly with a worker writing the same map or
 //   list: a read-modify-write inside the callback loses no update (exact counts).
 // - Messages: a bad mutex address, a destroyed structure, a detached or exited thread.
