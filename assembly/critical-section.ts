@@ -18,14 +18,19 @@
 // A section is pushed with empty mutex fields *before* its lock may block: if the
 // wait detaches, suspend walks past it and releases the outer sections' locks.
 //
+// Where the instance may not block (a browser main thread), beginning a section
+// whose lock is held elsewhere gives up after a brief spin: -EAGAIN, the entry
+// popped and nothing held (hookLockOrAgain). A word the facade adopted (its
+// criticalSectionAsync took it asynchronously, mutex.ts) is taken over.
+//
 // Entries: {m1 u32, m2 u32, flags u32} (CS_M1, CS_M2, CS_FLAGS below).
 //
 // Owner only. Lock waits detach through thread.ts's lockDetaching, reached via
 // hooks.ts (attach and detach, below that, call csResumeTop and csSuspendAll).
 // See also: mutex.ts, thread.ts.
 
-import { ECS_DEPTH, ENOT_LOCKED, OK } from "./errors";
-import { hookLockDetaching } from "./hooks";
+import { EAGAIN, ECS_DEPTH, ENOT_LOCKED, OK } from "./errors";
+import { hookLockDetaching, hookLockOrAgain } from "./hooks";
 import { mutexUnlock } from "./mutex";
 import { CS_ENTRY_SIZE, CS_MAX_DEPTH, T_CS_DEPTH, T_CS_STACK } from "./layout";
 
@@ -42,7 +47,7 @@ export const CS_PUSHED: i32 = 1;
   return thread + T_CS_STACK + <usize>(i * CS_ENTRY_SIZE);
 }
 
-/** Begin a section on `m`: CS_PUSHED, CS_NOOP (already held by the innermost), or -ECS_DEPTH. */
+/** Begin a section on `m`: CS_PUSHED, CS_NOOP (already held by the innermost), -ECS_DEPTH, or -EAGAIN (nothing changed). */
 export function csBegin(thread: usize, m: usize): i32 {
   const depth = load<u32>(thread, T_CS_DEPTH);
   if (depth > 0) {
@@ -53,7 +58,7 @@ export function csBegin(thread: usize, m: usize): i32 {
   const e = entry(thread, depth);
   store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2); store<u32>(e, 0, CS_FLAGS);
   store<u32>(thread, depth + 1, T_CS_DEPTH);
-  hookLockDetaching(thread, m);
+  if (!hookLockOrAgain(thread, m)) { store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
   store<u32>(e, <u32>m, CS_M1);
   return CS_PUSHED;
 }
@@ -68,8 +73,8 @@ export function csBegin2(thread: usize, a: usize, b: usize): i32 {
   const e = entry(thread, depth);
   store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2); store<u32>(e, 0, CS_FLAGS);
   store<u32>(thread, depth + 1, T_CS_DEPTH);
-  hookLockDetaching(thread, lo);
-  hookLockDetaching(thread, hi);
+  if (!hookLockOrAgain(thread, lo)) { store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
+  if (!hookLockOrAgain(thread, hi)) { mutexUnlock(lo); store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
   store<u32>(e, <u32>lo, CS_M1);
   store<u32>(e, <u32>hi, CS_M2);
   return CS_PUSHED;

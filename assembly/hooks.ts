@@ -20,6 +20,7 @@
 //   hookDelayedDecref         delayed-free.ts         object.ts      objDecref (a decref due after a grace period)
 //   hookCheckpointAlloc       alloc.ts (slow path)    thread.ts      threadCheckpointAlloc
 //   hookLockDetaching         critical-section.ts     thread.ts      lockDetaching
+//   hookLockOrAgain           critical-section.ts     thread.ts      lockOrAgain
 //   hookWaitDetached          (spare)                 thread.ts      waitDetached
 //   hookWaitAsRequester       stop-the-world.ts       thread.ts      threadWaitAsRequester
 //   hookReclaim               alloc.ts (fresh page)   abandon.ts     abandonedReclaim
@@ -30,7 +31,7 @@ import { hugeFreeHeld } from "./delayed-free";
 import { objDecref } from "./object";
 import { threadRelieveMemory } from "./lifecycle";
 import { heldPagesCollect, pageHold, pageHoldCancel, pageHoldClear, pageTagHeld } from "./qsbr-pages";
-import { lockDetaching, threadCheckpointAlloc, threadWaitAsRequester, waitDetached } from "./thread";
+import { lockDetaching, lockOrAgain, threadCheckpointAlloc, threadWaitAsRequester, waitDetached } from "./thread";
 
 // ---- The allocator's hooks: delayed page reuse and held huge blocks (QSBR) --------------
 
@@ -83,6 +84,10 @@ import { lockDetaching, threadCheckpointAlloc, threadWaitAsRequester, waitDetach
 /** Lock `m`, detaching `thread` while it waits. */
 // @ts-ignore: decorator
 @inline export function hookLockDetaching(thread: usize, m: usize): void { lockDetaching(thread, m); }
+
+/** Lock `m` as lockDetaching, or adopted; false where it may not block and must wait (EAGAIN). */
+// @ts-ignore: decorator
+@inline export function hookLockOrAgain(thread: usize, m: usize): bool { return lockOrAgain(thread, m); }
 
 /** Detach `thread`, wait while `*ptr == value` (at most `timeoutMs`), attach again. */
 // @ts-ignore: decorator

@@ -14,6 +14,7 @@ export * from "./abi/qsbr";
 export * from "./abi/stats";
 export * from "./abi/shared-list";
 export * from "./abi/shared-map";
+export * from "./abi/shared-handle";
 export * from "./abi/object";
 export * from "./abi/gc";
 export * from "./abi/pystack";

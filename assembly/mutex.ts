@@ -35,7 +35,17 @@
 // The leaked count costs only the slow path on that mutex's unlocks.
 //
 // Attached threads detach while parked (thread.ts lockDetaching wraps the lock),
-// so a stop-the-world never waits for a thread that sleeps on a lock.
+// so a stop-the-world never waits for a thread that sleeps on a lock. Where the
+// instance may not block, the user-facing locks (lockOrAgain: ft_mutex_lock,
+// critical sections, shared structures' writers) give up after the spin: EAGAIN.
+//
+// Adoption (the facade's async variants): a JS thread that took a mutex
+// asynchronously (a counted waiter, above) hands it to the next lock of that word
+// on this instance with mutexAdopt; lockOrAgain takes an adopted word over
+// instead of locking it. The facade adopts just before its synchronous call and
+// calls mutexAdoptEnd right after, which unlocks a word the call did not take
+// over (it failed before locking): an adopted lock is never left held.
+// Instance-local (Wasm globals are per instance), two words (a two-mutex section).
 //
 // See also: critical-section.ts, host.ts (waiting).
 
@@ -81,6 +91,34 @@ function grab(m: usize): bool {
     v = seen;
   }
   return false;
+}
+
+// ---- Adoption: a lock taken asynchronously, handed to the next lock of its word ----
+
+let adoptedA: usize = 0;
+let adoptedB: usize = 0;
+
+/** Hand `m` (locked by this instance) to its next lockOrAgain here; false when both slots are in use. */
+export function mutexAdopt(m: usize): bool {
+  if (adoptedA == 0) { adoptedA = m; return true; }
+  if (adoptedB == 0) { adoptedB = m; return true; }
+  return false;
+}
+
+/** Take an adopted `m` over (the caller now holds it as if it had locked it). */
+export function mutexAdoptTake(m: usize): bool {
+  if (m == 0) return false;
+  if (adoptedA == m) { adoptedA = 0; return true; }
+  if (adoptedB == m) { adoptedB = 0; return true; }
+  return false;
+}
+
+/** End an adoption: unlock what was not taken over; how many words that was. */
+export function mutexAdoptEnd(): u32 {
+  let n: u32 = 0;
+  if (adoptedA != 0) { mutexUnlock(adoptedA); adoptedA = 0; n++; }
+  if (adoptedB != 0) { mutexUnlock(adoptedB); adoptedB = 0; n++; }
+  return n;
 }
 
 export const LOCK_OK: i32 = 0;

@@ -37,6 +37,14 @@
 // finds the storage 0 and gives up (handleLock false): EINVAL_PTR. A writer that
 // waits on the mutex is detached, so no grace period covers it: using a structure
 // concurrently with its destroy is still the caller's bug; this only narrows it.
+// Where the instance may not block (a browser main thread), handleLock gives up
+// after a brief spin when another writer holds the mutex: EAGAIN, nothing changed
+// (thread.ts lockOrAgain). The facade's withLockAsync takes the mutex as an
+// asynchronous counted waiter (mutex.ts) and then *holds* it for this instance
+// (handleHold): until handleHoldEnd, handleLock on that handle does not lock and
+// handleUnlock does not unlock, so every write of a synchronous callback runs
+// under the one lock the wait took. Instance-local; one handle at a time.
+//
 // When a freeDelayed is refused (the caller is of another domain than the block,
 // or out of memory), the block leaks rather than being freed under readers.
 //
@@ -47,11 +55,11 @@ import { loadAcquire, storeRelease } from "./atomics";
 import { heapMalloc } from "./alloc";
 import { curHeap, curThread } from "./current";
 import { freeDelayed } from "./delayed-free";
-import { EINVAL_PTR, ENOMEM, OK, setError } from "./errors";
+import { EAGAIN, EINVAL_PTR, EINVAL_STATE, ENOMEM, OK, peekError, setError } from "./errors";
 import { ftFree } from "./free";
 import { FIRST_UNIT, SEGMENT_SHIFT } from "./layout";
 import { mutexUnlock } from "./mutex";
-import { lockDetaching } from "./thread";
+import { lockOrAgain } from "./thread";
 
 const H_MAGIC: usize = 0;
 const H_MUTEX: usize = 4;
@@ -108,13 +116,47 @@ export function handleReplace(h: usize, prev: usize, next: usize): void {
 
 // ---- The writers' mutex --------------------------------------------------------------------
 
-/** Lock the writers' mutex; false (not locked, EINVAL_PTR) when the structure was destroyed meanwhile. */
+/** The handle whose mutex this instance holds across writes (handleHold), or 0. Instance-local. */
+let heldHere: usize = 0;
+
+/**
+ * Hold `h`'s mutex, which the caller (this instance) has locked, across the next
+ * writes until handleHoldEnd. EINVAL_STATE when a hold is under way already.
+ */
+export function handleHold(h: usize): i32 {
+  if (heldHere != 0) return EINVAL_STATE;
+  heldHere = h;
+  return OK;
+}
+
+/** End the hold: unlock the mutex (unless a destroy under the hold released it). */
+export function handleHoldEnd(): void {
+  const h = heldHere;
+  heldHere = 0;
+  if (h != 0) mutexUnlock(h + H_MUTEX);
+}
+
+/**
+ * Lock the writers' mutex (detached while it waits); false, not locked, with the
+ * code in lastError: EINVAL_PTR when the structure was destroyed meanwhile,
+ * EAGAIN where this instance may not block and another writer holds it.
+ */
 export function handleLock(h: usize): bool {
-  lockDetaching(curThread, h + H_MUTEX);   // detached while it waits
+  if (heldHere == h) {
+    if (handleStorage(h) != 0) return true;
+    setError(EINVAL_PTR);
+    return false;
+  }
+  if (!lockOrAgain(curThread, h + H_MUTEX)) { setError(EAGAIN); return false; }
   if (handleStorage(h) != 0) return true;
   mutexUnlock(h + H_MUTEX);
   setError(EINVAL_PTR);
   return false;
+}
+
+/** The code a failed handleLock left (for callers that return a status). */
+export function handleLockFailed(): i32 {
+  return peekError();
 }
 
 /** What a read returns that found the structure destroyed (storage 0): -2 with EINVAL_PTR. */
@@ -125,7 +167,7 @@ export function handleGone(): f64 {
 
 // @ts-ignore: decorator
 @inline export function handleUnlock(h: usize): void {
-  mutexUnlock(h + H_MUTEX);
+  if (heldHere != h) mutexUnlock(h + H_MUTEX);
 }
 
 // ---- Creation and destruction ------------------------------------------------------
@@ -148,14 +190,15 @@ export function handleNew(magic: u32, storage: usize, flags: u32 = 0): usize {
 
 /**
  * Destroy: the storage and the header are freed after a grace period (see the
- * file comment). Waits for a writer still inside. EINVAL_PTR when it was
+ * file comment). Waits for a writer still inside (EAGAIN where it may not). EINVAL_PTR when it was
  * destroyed meanwhile. No other thread may use the structure afterwards.
  */
 export function handleDestroy(h: usize): i32 {
-  if (!handleLock(h)) return EINVAL_PTR;
+  if (!handleLock(h)) return handleLockFailed();
   const s = handleStorage(h);
   storeRelease(h + H_MAGIC, 0);
   storeRelease(h + H_STORAGE, 0);
+  if (heldHere == h) heldHere = 0;   // the hold ends with the structure
   mutexUnlock(h + H_MUTEX);   // a writer waiting on it finds the storage 0
   freeDelayed(s);
   freeDelayed(h);             // a reader may be between the handle check and the storage load

@@ -69,7 +69,7 @@ import { curHeap } from "./current";
 import { DP_HANDLE_READ, debugPause, debugReadDelay } from "./debug-delay";
 import { EINVAL_PTR, EINVAL_SIZE, ENOMEM, ERANGE, OK, setError } from "./errors";
 import { FT_DEBUG_BUILD } from "./layout";
-import { handleDestroy, handleGone, handleIsLive, handleIsValid, handleLock, handleNew, handleReplace, handleStorage,
+import { handleDestroy, handleGone, handleIsLive, handleIsValid, handleLock, handleLockFailed, handleNew, handleReplace, handleStorage,
   handleUnlock } from "./shared-handle";
 
 export const LIST_MAGIC: u32 = 0x5453494C;              // "LIST" (little-endian bytes)
@@ -232,7 +232,7 @@ export function listGetLocked(list: usize, i: u32): f64 {
 
 /** items[i] = v; ERANGE when i >= length. */
 export function listSet(list: usize, i: u32, v: u32): i32 {
-  if (!handleLock(list)) return EINVAL_PTR;
+  if (!handleLock(list)) return handleLockFailed();
   const a = listArray(list);
   let rc = OK;
   if (i < lenOf(loadAcquire64(a + A_LEN_GEN))) storeRelease(item(a, i), v);   // LP
@@ -281,7 +281,7 @@ function shrinkTo(list: usize, a: usize, lg: u64, n: u32): void {
 
 /** Append v; ENOMEM (unchanged) when a larger array cannot be had, EINVAL_SIZE at LIST_MAX_CAPACITY. */
 export function listPush(list: usize, v: u32): i32 {
-  if (!handleLock(list)) return EINVAL_PTR;
+  if (!handleLock(list)) return handleLockFailed();
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
@@ -308,7 +308,7 @@ export function listPop(list: usize): f64 {
 /** Set the length to `n`: new items are 0. EINVAL_SIZE above LIST_MAX_CAPACITY, ENOMEM (unchanged). */
 export function listResize(list: usize, n: u32): i32 {
   if (n > LIST_MAX_CAPACITY) return EINVAL_SIZE;
-  if (!handleLock(list)) return EINVAL_PTR;
+  if (!handleLock(list)) return handleLockFailed();
   const a = listArray(list);
   const lg = loadAcquire64(a + A_LEN_GEN);
   const len = lenOf(lg);
@@ -321,7 +321,7 @@ export function listResize(list: usize, n: u32): i32 {
 
 /** Shrink the capacity to max(length, LIST_MIN_CAPACITY). ENOMEM (unchanged). */
 export function listCompact(list: usize): i32 {
-  if (!handleLock(list)) return EINVAL_PTR;
+  if (!handleLock(list)) return handleLockFailed();
   const a = listArray(list);
   const len = lenOf(loadAcquire64(a + A_LEN_GEN));
   const target = len > LIST_MIN_CAPACITY ? len : LIST_MIN_CAPACITY;

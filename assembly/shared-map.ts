@@ -179,12 +179,12 @@ import { blockUsableSize, heapMalloc } from "./alloc";
 import { brcIncref, brcRefcount, brcShare, brcTryIncref } from "./brc";
 import { curHeap, curThread } from "./current";
 import { DP_HANDLE_READ, DP_OMAP_LOADED, debugPause, debugReadDelay } from "./debug-delay";
-import { EINVAL_ARG, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, OK, setError } from "./errors";
+import { EINVAL_ARG, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, OK, peekError, setError } from "./errors";
 import { ftFree } from "./free";
 import { FT_DEBUG_BUILD, SEG_DOMAIN, T_DOMAIN, THREAD_ATTACHED } from "./layout";
 import { objCheckLive, objDecref } from "./object";
 import { segmentOf } from "./segment";
-import { HF_BORROWED, handleDestroy, handleFlags, handleGone, handleIsLive, handleIsValid, handleLock, handleNew,
+import { HF_BORROWED, handleDestroy, handleFlags, handleGone, handleIsLive, handleIsValid, handleLock, handleLockFailed, handleNew,
   handleReplace, handleStorage, handleUnlock } from "./shared-handle";
 import { decrefDelayed } from "./delayed-free";
 import { threadState } from "./thread";
@@ -423,7 +423,7 @@ export function mapGetLocked(map: usize, key: u32): f64 {
 
 /** Entries, read under the mutex; -EINVAL_PTR when destroyed meanwhile. */
 export function mapSize(map: usize): i32 {
-  if (!handleLock(map)) return -EINVAL_PTR;
+  if (!handleLock(map)) return -handleLockFailed();
   const n = load<u32>(mapTable(map), T_SIZE);
   handleUnlock(map);
   return <i32>n;
@@ -557,7 +557,7 @@ function tableRemove(map: usize, t: usize, s: usize): void {
 
 /** key -> value. ENOMEM (unchanged) when a rebuild cannot get a new table. */
 export function mapSet(map: usize, key: u32, value: u32): i32 {
-  if (!handleLock(map)) return EINVAL_PTR;
+  if (!handleLock(map)) return handleLockFailed();
   const t = mapTable(map);
   const s = slotFind(t, key);
   const rc = tableStore(map, t, s, stateOf(loadAcquire64(s + S_VS)), key, value);
@@ -603,7 +603,7 @@ let casRetained: bool = false;
 function compareAndStore(map: usize, key: u32, expected: f64, value: u32, retain: bool): i32 {
   casRetained = false;
   if (!isU32Arg(expected, true)) { setError(EINVAL_ARG); return -EINVAL_ARG; }
-  if (!handleLock(map)) return -EINVAL_PTR;
+  if (!handleLock(map)) return -handleLockFailed();
   const t = mapTable(map);
   const s = slotFind(t, key);
   const w = loadAcquire64(s + S_VS);
@@ -637,10 +637,10 @@ export function mapTake(map: usize, key: u32): f64 {
   return full ? <f64>valueOf(w) : MAP_NONE;
 }
 
-/** Remove `key`: 1 if it was there, 0 if not, or -EINVAL_PTR (mapTake without the value). */
+/** Remove `key`: 1 if it was there, 0 if not, or -code (EINVAL_PTR, EAGAIN: mapTake without the value). */
 export function mapDelete(map: usize, key: u32): i32 {
   const v = mapTake(map, key);
-  return v >= 0 ? 1 : v == MAP_NONE ? 0 : -EINVAL_PTR;
+  return v >= 0 ? 1 : v == MAP_NONE ? 0 : -peekError();   // the code mapTake left (EINVAL_PTR, EAGAIN)
 }
 
 // ---- Object maps (the file comment, "Object maps") ------------------------------------------
@@ -802,7 +802,7 @@ let putOld: u64 = 0;
  * word in putOld; or ENOMEM / EINVAL_PTR with nothing changed.
  */
 function omapPut(map: usize, key: u32, o: usize): i32 {
-  if (!handleLock(map)) return EINVAL_PTR;
+  if (!handleLock(map)) return handleLockFailed();
   const t = mapTable(map);
   const s = slotFind(t, key);
   const w = loadAcquire64(s + S_VS);
@@ -871,12 +871,12 @@ export function omapCompareAndSet(map: usize, key: u32, expected: f64, o: usize)
   return r;
 }
 
-/** Remove `key` and release its object: 1 if it was there, 0 if not, or -EINVAL_PTR. */
+/** Remove `key` and release its object: 1 if it was there, 0 if not, or -code (EINVAL_PTR, EAGAIN). */
 export function omapDelete(map: usize, key: u32): i32 {
   const borrowed = omapBorrowed(map);
   const v = mapTake(map, key);                // the map's reference is ours now; the mutex released
   if (v >= 0) { omapDrop(borrowed, <usize>v); return 1; }
-  return v == MAP_NONE ? 0 : -EINVAL_PTR;
+  return v == MAP_NONE ? 0 : -peekError();   // the code omapTake left
 }
 
 /** Per instance: the values omapTakeAll copied out (a private block) and their number. */
@@ -893,7 +893,7 @@ let takenCount: u32 = 0;
 function omapTakeAll(map: usize, replace: bool): i32 {
   takenList = 0;
   takenCount = 0;
-  if (!handleLock(map)) return EINVAL_PTR;
+  if (!handleLock(map)) return handleLockFailed();
   const t = mapTable(map);
   const n = load<u32>(t, T_SIZE);
   if (n == 0) { handleUnlock(map); return OK; }

@@ -33,7 +33,17 @@
 // record (T_STW_BLOCKERS*), restarts every thread it parked or asked to stop
 // exactly as stwStart does, and releases the words: the world runs as before.
 //
-// Where the requester may not block (a browser main thread) every wait polls.
+// Where the requester may not block (a browser main thread) the user's
+// synchronous stop (ft_stw_stop*: failFast) never waits: EAGAIN when another stop
+// holds the scope, or when the world does not stop within STW_TRY_MS of polling
+// (restarted as on a timeout); the runtime's own stops (QSBR slots, BRC, delayed
+// free, the GC) still poll there, as every wait of a requester did before. The steps
+// stwBegin / stwPoll / stwCancel let the facade's stopTheWorldAsync wait between
+// them without blocking: while it waits, its JS thread runs other code, but the
+// requester stays attached and requesting (requestingHere), so that code can
+// neither exit it nor attach another thread here, nor start a second stop
+// (EINVAL_STATE). Only a thread parked by our own stop-in-progress (not the
+// requester) can be held up by it, exactly as in the synchronous stop.
 //
 // The alternatives ruled out (issue 10): a thread inside a critical section does
 // not pause in the allocator's slow path (thread.ts threadCheckpointAlloc), so a
@@ -44,7 +54,7 @@
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
 import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
 import { headLock, headUnlock } from "./domain";
-import { EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
+import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
 import { nowMs, waitWhileSpinning, wake } from "./host";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
@@ -56,6 +66,8 @@ export const STW_SPIN_MS: f64 = 0.2;
 const RW_WRITER: u32 = 1;
 const RW_READER: u32 = 2;
 const WAIT_SLICE_MS: f64 = 1.0;
+/** Where the requester may not block: how long a stop polls for the world to stop before EAGAIN. */
+const STW_TRY_MS: f64 = 1.0;
 
 /** This instance's requester of a stop under way (a thread record), or 0. Instance-local. */
 let requestingHere: usize = 0;
@@ -69,6 +81,7 @@ export function stwRequestingHere(): usize { return requestingHere; }
 /** Milliseconds left before `deadline` (Infinity: none), at most `slice`; 0 when it passed. */
 function sliceLeft(deadline: f64, slice: f64): f64 {
   if (deadline == Infinity) return slice;
+  if (deadline == -Infinity) return 0;   // one try (stwBegin without waiting)
   const left = deadline - nowMs();
   if (left <= 0) return 0;
   return left < slice ? left : slice;
@@ -245,15 +258,48 @@ export function stwStop(requester: usize, global: bool): i32 {
 /**
  * stwStop, giving up after `timeoutMs` (< 0: never): ETIMEDOUT with every thread
  * restarted, the words released and the blockers in the requester's record (see
- * the file comment). The requester returns attached either way.
+ * the file comment). The requester returns attached either way. With `failFast`
+ * (the user's stop, ft_stw_stop*, where the instance may not block) it never
+ * waits: EAGAIN (nothing changed) when another stop holds the scope, or when the
+ * world does not stop within STW_TRY_MS of polling (the threads that held it up
+ * are in the record, as for ETIMEDOUT). The runtime's own stops (QSBR slots,
+ * BRC, delayed free, the GC) poll there instead: they must complete.
  */
-export function stwStopTimed(requester: usize, global: bool, timeoutMs: f64): i32 {
+export function stwStopTimed(requester: usize, global: bool, timeoutMs: f64, failFast: bool = false): i32 {
+  const mayWait = !failFast;
+  const deadline = !mayWait ? nowMs() + STW_TRY_MS : timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
+  const rc = stwBegin(requester, global, mayWait ? deadline : -Infinity);
+  if (rc != OK) return rc == ETIMEDOUT && !mayWait ? EAGAIN : rc;
+  const stw = stwOf(requester, global);
+  while (true) {
+    const left = stwPoll(requester, global);
+    if (left == 0) return OK;
+    const slice = sliceLeft(deadline, WAIT_SLICE_MS);
+    if (slice == 0) {
+      stwCancel(requester, global);
+      return mayWait ? ETIMEDOUT : EAGAIN;
+    }
+    waitWhileSpinning(stw + S_COUNTDOWN, left, STW_SPIN_MS, slice);   // partner: stwAccount's wake; no detaching
+  }
+  return OK;
+}
+
+// ---- A stop in steps: begin, poll until stopped, or cancel (stwStopTimed; the facade's
+// stopTheWorldAsync, which waits between the steps with Atomics.waitAsync) -------------
+
+/**
+ * Take the scope's lock and the reader/writer word (waiting, detached, until
+ * `deadline`; -Infinity: not at all, ETIMEDOUT at once when either is taken) and
+ * post the request: every thread in scope is counted and asked to stop. OK: the
+ * request is under way (poll it, then stwStart, or stwCancel); ETIMEDOUT: nothing
+ * changed; EINVAL_STATE: not attached, or a stop inside a stop.
+ */
+export function stwBegin(requester: usize, global: bool, deadline: f64): i32 {
   if (loadAcquire(requester + T_STATE) != THREAD_ATTACHED) return EINVAL_STATE;
   const stw = stwOf(requester, global);
   // A stop inside a stop (of either kind) would wait for itself.
   if (stwIsRequester(requester) || requestingHere != 0) return EINVAL_STATE;
   store<u32>(requester, 0, T_STW_BLOCKERS_N);
-  const deadline = timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
   if (!scopeLock(requester, stw + S_MUTEX, deadline)) return ETIMEDOUT;
   if (!rwAcquire(requester, global, deadline)) { scopeUnlock(stw + S_MUTEX); return ETIMEDOUT; }
   headLock();
@@ -263,26 +309,55 @@ export function stwStopTimed(requester: usize, global: bool, timeoutMs: f64): i3
   storeRelease(stw + S_STOPPED, 0);
   requestingHere = requester;
   scan(requester, stw, global, true);
-  while (true) {
-    scan(requester, stw, global, false);
-    const left = loadAcquire(stw + S_COUNTDOWN);
-    if (left == 0) { headUnlock(); break; }
-    const slice = sliceLeft(deadline, WAIT_SLICE_MS);
-    if (slice == 0) {
-      blockers(requester, global);
-      restart(requester, stw, global);
-      requestingHere = 0;
-      headUnlock();
-      rwRelease(global);
-      scopeUnlock(stw + S_MUTEX);
-      return ETIMEDOUT;
-    }
-    headUnlock();
-    waitWhileSpinning(stw + S_COUNTDOWN, left, STW_SPIN_MS, slice);   // partner: stwAccount's wake; no detaching
-    headLock();
-  }
-  storeRelease(stw + S_STOPPED, 1);
+  headUnlock();
   return OK;
+}
+
+/**
+ * One look at a stop `requester` began: park the DETACHED threads in scope, poke
+ * the ATTACHED ones; 0 once every counted thread is accounted (the world is
+ * stopped: S_STOPPED set), else the countdown (wait while it holds that value,
+ * at most a slice: threads that detach on their own are found by the next poll).
+ * Never waits. The requester stays attached (gh-118332, file comment).
+ */
+export function stwPoll(requester: usize, global: bool): u32 {
+  const stw = stwOf(requester, global);
+  if (loadAcquire(stw + S_REQUESTER) != serialOf(requester)) return 0;   // not a stop of ours (the caller checks)
+  if (loadAcquire(stw + S_STOPPED) != 0) return 0;
+  headLock();
+  scan(requester, stw, global, false);
+  const left = loadAcquire(stw + S_COUNTDOWN);
+  if (left == 0) storeRelease(stw + S_STOPPED, 1);
+  headUnlock();
+  return left;
+}
+
+/**
+ * Give up a stop `requester` began and that is not stopped yet: record the
+ * threads that held it up (T_STW_BLOCKERS*), restart every thread it parked or
+ * asked to stop, release the words. The world runs as before.
+ */
+export function stwCancel(requester: usize, global: bool): void {
+  const stw = stwOf(requester, global);
+  headLock();
+  blockers(requester, global);
+  restart(requester, stw, global);
+  if (requestingHere == requester) requestingHere = 0;
+  headUnlock();
+  rwRelease(global);
+  scopeUnlock(stw + S_MUTEX);
+}
+
+/** Is `requester`'s stop of this scope under way (begun, stopped or not)? */
+export function stwIsBegun(requester: usize, global: bool): bool {
+  const stw = stwOf(requester, global);
+  return loadAcquire(stw + S_REQUESTED) != 0 && loadAcquire(stw + S_REQUESTER) == serialOf(requester);
+}
+
+/** The word an async requester waits on: 0 the scope's lock, 1 the reader/writer word, 2 the countdown. */
+export function stwWord(requester: usize, global: bool, which: u32): usize {
+  const stw = stwOf(requester, global);
+  return which == 0 ? stw + S_MUTEX : which == 1 ? ROOT + R_STW_RW : stw + S_COUNTDOWN;
 }
 
 /** Restart the threads `requester` stopped. */

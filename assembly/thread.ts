@@ -52,7 +52,7 @@ import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { LOCK_OK, LOCK_TIMEOUT, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
+import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
@@ -239,6 +239,19 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, hold
     while (threadAttach(thread, true) != OK) {}
   }
   return ok;
+}
+
+/**
+ * The user-facing lock (ft_mutex_lock, critical sections, shared structures'
+ * writers): a word adopted by the facade's async variant is taken over; where the
+ * instance may block, lockDetaching; where it may not, the brief spin only, then
+ * false (the caller reports EAGAIN, nothing changed). Polling there froze a
+ * browser's main thread for as long as the holder kept the lock (issue 13).
+ */
+export function lockOrAgain(thread: usize, m: usize): bool {
+  if (mutexAdoptTake(m)) return true;
+  if (hostCanBlock()) return lockDetaching(thread, m);
+  return mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK;
 }
 
 /**

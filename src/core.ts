@@ -64,6 +64,10 @@ export interface CoreExports {
   ft_stw_stop(global: number): number;
   ft_stw_stop_timed(global: number, timeoutMs: number): number;
   ft_stw_start(global: number): number;
+  ft_stw_begin(global: number): number;
+  ft_stw_poll(global: number): number;
+  ft_stw_cancel(global: number): number;
+  ft_stw_word(global: number, which: number): number;
   ft_mutex_lock(m: number): number;
   ft_mutex_trylock(m: number, spin: number): number;
   ft_mutex_unlock(m: number): number;
@@ -71,6 +75,10 @@ export interface CoreExports {
   ft_mutex_wait_begin(m: number): number;
   ft_mutex_wait_step(m: number, startMs: number): number;
   ft_mutex_wait_cancel(m: number): number;
+  ft_mutex_adopt(m: number): number;
+  ft_mutex_adopt_end(): number;
+  ft_handle_hold(h: number): number;
+  ft_handle_hold_end(): void;
   ft_cs_begin(m: number): number;
   ft_cs_begin2(a: number, b: number): number;
   ft_cs_end(token: number): number;
@@ -229,4 +237,17 @@ export interface ThreadCore {
    * caller's callback detached the thread; then leave it detached as the callback did.
    */
   reenterFor(finish: () => void): void;
+  /**
+   * Before an asynchronous wait: detach the thread if it is the attached,
+   * current one outside any critical section (a stop then need not wait for it,
+   * as for a synchronous lock's wait). True if it did.
+   */
+  parkForWait(): boolean;
+  /**
+   * Run `fn` attached and current, never blocking the JS thread: while a stop
+   * holds the thread suspended it waits with Atomics.waitAsync. `fn` runs in the
+   * same turn as the successful attach. Past `deadline` (performance.now()
+   * milliseconds) while still suspended: `ETIMEDOUT`, the thread left suspended.
+   */
+  enterAsync<T>(fn: () => T, deadline?: number): Promise<T>;
 }

@@ -3,10 +3,19 @@
  * released while the thread is detached and taken again when it attaches.
  * {@link Thread.criticalSection} and {@link Thread.criticalSection2} delegate
  * here; the mechanism is in assembly/critical-section.ts.
+ *
+ * Where this JS thread may not block (a browser main thread), a section whose
+ * mutex another thread holds is not waited for: `EAGAIN` (nothing changed). The
+ * async variants wait for the mutex(es) as counted waiters (src/mutex.ts
+ * acquireAsync, the thread detached meanwhile), attach again without blocking,
+ * and hand the locks they took to the section (ft_mutex_adopt): `fn` then runs
+ * synchronously, in the same turn, holding them.
  * @module
  */
+import { EINVAL_STATE } from './abi.gen.ts';
 import type { ThreadCore } from './core.ts';
-import { coreError } from './errors.ts';
+import { ErrorCode, FtheapError } from './errors.ts';
+import { acquireAsync, mutexError } from './mutex.ts';
 
 /** @internal Run `fn` in a critical section on the mutex `m`. */
 export function criticalSection<T>(t: ThreadCore, m: number, fn: () => T): T {
@@ -23,10 +32,62 @@ export function criticalSection2<T>(t: ThreadCore, m1: number, m2: number, fn: (
 // The section `ft_cs_begin*` opened (a token, or -code): run `fn`, then end it
 // even if `fn` throws or detaches the thread.
 function held<T>(t: ThreadCore, token: number, fn: () => T, m1: number, m2?: number): T {
-  if (token < 0) throw coreError(-token, m2 === undefined ? `mutex ${m1}` : `mutexes ${m1}, ${m2}`);
+  if (token < 0) {
+    t.x.ft_last_error();   // (cleared: thrown here)
+    throw mutexError(-token, m2 === undefined ? `mutex ${m1 >>> 0}` : `mutexes ${m1 >>> 0}, ${m2 >>> 0}`,
+      m2 === undefined ? 'criticalSectionAsync()' : 'criticalSection2Async()');
+  }
   try {
     return fn();
   } finally {
     t.reenterFor(() => t.x.ft_cs_end(token));
   }
+}
+
+/**
+ * @internal criticalSection without blocking the JS thread: the mutex is taken
+ * asynchronously, then `fn` (synchronous) runs in the section. A `fn` that
+ * returns a promise is refused (`EINVAL_ARG`, after the section ended): the
+ * section would not cover what it awaits.
+ */
+export async function criticalSectionAsync<T>(t: ThreadCore, m: number, fn: () => T): Promise<T> {
+  return sectionAsync(t, [m >>> 0], fn, () => t.x.ft_cs_begin(m >>> 0));
+}
+
+/** @internal criticalSection2 without blocking the JS thread (the mutexes taken in address order). */
+export async function criticalSection2Async<T>(t: ThreadCore, m1: number, m2: number, fn: () => T): Promise<T> {
+  const a = m1 >>> 0, b = m2 >>> 0;
+  if (a === b) return criticalSectionAsync(t, a, fn);
+  return sectionAsync(t, a < b ? [a, b] : [b, a], fn, () => t.x.ft_cs_begin2(a, b));
+}
+
+async function sectionAsync<T>(t: ThreadCore, ms: number[], fn: () => T, begin: () => number): Promise<T> {
+  const taken: number[] = [];
+  let adopted = false;
+  try {
+    for (const m of ms) { await acquireAsync(t, m, -1); taken.push(m); }
+    return await t.enterAsync(() => {
+      adopted = true;   // from here on the section, or the lines below, own the locks
+      let token = -EINVAL_STATE;
+      try {
+        let all = true;
+        for (const m of ms) {
+          if (t.x.ft_mutex_adopt(m) !== 0) { t.x.ft_last_error(); t.x.ft_mutex_unlock(m); all = false; }
+        }
+        if (all) token = begin();
+      } finally {
+        t.x.ft_mutex_adopt_end();   // unlocks what the section did not take over
+      }
+      const r = held(t, token, fn, ms[0], ms[1]);
+      if (isThenable(r)) throw new FtheapError(ErrorCode.EINVAL_ARG, 'criticalSectionAsync: fn must be synchronous (it returned a promise; the section has ended)');
+      return r;
+    });
+  } finally {
+    if (!adopted) for (const m of taken) t.x.ft_mutex_unlock(m);
+  }
+}
+
+/** @internal Does `v` look like a promise? */
+export function isThenable(v: unknown): boolean {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -56,7 +56,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   EINVAL_PTR: 'invalid pointer: not the start of a block that ftheap handed out',
   EDOUBLE_FREE: 'double free: the block is already free',
   EINVAL_ALIGN: 'invalid alignment: must be a power of two, at most 2 MiB',
-  ENOT_ATTACHED: 'thread not attached: it has exited (or never attached)',
+  ENOT_ATTACHED: 'thread not attached: the detail says whether it was detached, has exited, was reaped, or never attached here',
   EINVAL_TAG: 'invalid tag: must be an integer from 0 to 15',
   ENOT_INIT: 'runtime not initialised',
   EINVAL_HEAP: 'invalid heap for this thread',
@@ -109,6 +109,21 @@ export class FtheapError extends Error {
     this.code = code;
     this.blockers = blockers;
   }
+}
+
+/** What a bad mutex address is told (the core's EINVAL_PTR: a mutex is a word, not a block). */
+const MUTEX_ADDRESS = 'invalid mutex address: a mutex must be a 4-aligned 32-bit word inside the shared memory (past the runtime root), zero-initialised';
+
+/** @internal The error for a bad mutex address (code `EINVAL_PTR`); `what` names it ("mutex 3"). */
+export function mutexAddressError(what: string): FtheapError {
+  return errorSaying(ErrorCode.EINVAL_PTR, MUTEX_ADDRESS, what);
+}
+
+/** @internal An error of `code` whose message is `message` instead of the code's usual one (where that one would mislead). */
+export function errorSaying(code: ErrorCode, message: string, detail?: string): FtheapError {
+  const e = new FtheapError(code, detail);
+  e.message = detail ? `${message} (${detail})` : message;
+  return e;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { Checkpoint, type AllocatorStats, type AttachOptions, type ObjectTypeInfo, type ObjectTypeSpec, type TagValue, type ThreadState } from './api.ts';
 import { checkPtr, checkTag, TAGS } from './checks.ts';
-import { EAGAIN, ETIMEDOUT, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
+import { EAGAIN, ENOT_ATTACHED as ENOT_ATTACHED_CODE, ETIMEDOUT, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
 import * as cs from './critical-section.ts';
 import * as delayedFree from './delayed-free.ts';
@@ -90,6 +90,8 @@ export class Thread {
       enter: () => this.enter(),
       fail: (detail) => this.fail(detail),
       reenterFor: (finish) => this.reenterFor(finish),
+      parkForWait: () => this.parkForWait(),
+      enterAsync: (fn, deadline) => this.enterAsync(fn, deadline),
     };
     this.qsbr = new ThreadQsbr(this.core);
     this.stack = new ThreadStack(this.core, () => this.exited);
@@ -102,17 +104,60 @@ export class Thread {
   // exports use); the thread that was current here detaches. Throws once the
   // thread has exited or was detached by the user.
   private enter(): void {
-    if (this.exited || this.userDetached) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    if (this.exited || this.userDetached) throw this.notAttached();
     if (!this.active) {
-      if (this.x.ft_thread_enter(this.id, this.runtime.canBlock ? 1 : 0) !== 0) {
-        const code = this.x.ft_last_error();
-        if (this.x.ft_thread_reaped(this.id) === 1) {
-          this.exited = true;
-          throw new FtheapError(ErrorCode.ENOT_ATTACHED, 'this thread was reaped (Domain.reap): its worker was taken for dead');
-        }
-        throw coreError(code);
-      }
+      if (this.x.ft_thread_enter(this.id, this.runtime.canBlock ? 1 : 0) !== 0) throw this.enterError();
       this.runtime.setCurrent(this);
+    }
+  }
+
+  // ENOT_ATTACHED saying which: exited, detached by the user (issue 13: it said "exited" for both).
+  private notAttached(): FtheapError {
+    return new FtheapError(ErrorCode.ENOT_ATTACHED, this.exited
+      ? `thread ${this.id} has exited (exit() was called): make a new one with attach()`
+      : `thread ${this.id} is detached (detach() was called): call attach() or attachAsync() first`);
+  }
+
+  // The error of a failed ft_thread_enter: reaped, exited elsewhere, another instance's, or the core's code.
+  private enterError(): FtheapError {
+    const code = this.x.ft_last_error();
+    if (this.x.ft_thread_reaped(this.id) === 1) {
+      this.exited = true;
+      return new FtheapError(ErrorCode.ENOT_ATTACHED, `thread ${this.id} was reaped (Domain.reap): its worker was taken for dead`);
+    }
+    if (code === EAGAIN) {
+      return new FtheapError(ErrorCode.EAGAIN, `thread ${this.id} is suspended by a stop-the-world and this JS thread may not block: use attachAsync(), or an async variant`);
+    }
+    if (code === ENOT_ATTACHED_CODE) {
+      return new FtheapError(ErrorCode.ENOT_ATTACHED, `thread ${this.id} is no longer a live thread of this JS thread (exited, or never attached here)`);
+    }
+    return coreError(code);
+  }
+
+  // See ThreadCore.parkForWait: not inside a critical section (detaching would
+  // release its locks while its callback runs), nor after the user detached it.
+  private parkForWait(): boolean {
+    if (!this.active || this.exited || this.x.ft_cs_depth() !== 0) return false;
+    this.x.ft_thread_detach();
+    this.runtime.setCurrent(null);
+    return true;
+  }
+
+  // See ThreadCore.enterAsync.
+  private async enterAsync<T>(fn: () => T, deadline = Infinity): Promise<T> {
+    for (;;) {
+      if (this.exited || this.userDetached) throw this.notAttached();
+      if (this.active) return fn();
+      if (this.x.ft_thread_enter(this.id, 0) === 0) {
+        this.runtime.setCurrent(this);
+        return fn();
+      }
+      const err = this.enterError();
+      if (err.code !== ErrorCode.EAGAIN) throw err;
+      if (performance.now() >= deadline) {
+        throw new FtheapError(ErrorCode.ETIMEDOUT, `thread ${this.id} is still suspended by a stop-the-world`);
+      }
+      await waitAsync(new Int32Array(this.runtime.memory.buffer), (this.id + T_STATE) >>> 2, THREAD_SUSPENDED);   // <= 50 ms
     }
   }
 
@@ -329,7 +374,7 @@ export class Thread {
    * other threads may free them. Any later call on this thread throws `ENOT_ATTACHED`.
    */
   exit(): void {
-    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    if (this.exited) throw this.notAttached();
     this.userDetached = false;
     this.enter();
     const rc = this.x.ft_thread_exit();   // EINVAL_STATE inside its own stop-the-world: it would never end
@@ -362,7 +407,7 @@ export class Thread {
    * throws `ENOT_ATTACHED` until {@link attach}.
    */
   detach(): void {
-    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    if (this.exited) throw this.notAttached();
     if (this.userDetached) return;
     if (this.active) {
       this.x.ft_thread_detach();
@@ -381,7 +426,7 @@ export class Thread {
    * that waits for it).
    */
   attach(opts?: { timeoutMs?: number }): void {
-    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    if (this.exited) throw this.notAttached();
     const timeoutMs = stw.timeoutOf(opts);
     if (timeoutMs === undefined || this.active) {
       this.userDetached = false;
@@ -402,7 +447,7 @@ export class Thread {
    * suspended.
    */
   async attachAsync(opts?: { timeoutMs?: number }): Promise<void> {
-    if (this.exited) throw new FtheapError(ErrorCode.ENOT_ATTACHED);
+    if (this.exited) throw this.notAttached();
     const timeoutMs = stw.timeoutOf(opts);
     const deadline = timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
     const wasDetached = this.userDetached;
@@ -484,9 +529,37 @@ export class Thread {
   }
 
   /**
+   * {@link stopTheWorld} without blocking the JS thread: works where this JS
+   * thread may not block (a browser's main thread, where the synchronous stop
+   * throws `EAGAIN`) and everywhere else. It waits with `Atomics.waitAsync` for
+   * every other thread of the domain to pause, then runs `fn` — synchronous: the
+   * world is stopped only while it runs — and restarts them. With `timeoutMs` it
+   * rejects with `ETIMEDOUT` (with `blockers`) after that long, every thread
+   * running as before; `fn` did not run. While it waits, other code of this JS
+   * thread runs: this thread stays attached, may not {@link exit}, and no other
+   * thread may attach on this JS thread (`EINVAL_STATE`). A `fn` that returns a
+   * promise is refused (`EINVAL_ARG`, after the restart).
+   *
+   * @example
+   * ```ts
+   * const snapshot = await t.stopTheWorldAsync(() => readSharedCounters(), { timeoutMs: 500 });
+   * ```
+   */
+  stopTheWorldAsync<T>(fn: () => T, opts?: { timeoutMs?: number }): Promise<T> {
+    return stw.stopTheWorldAsync(this.core, false, fn, opts);
+  }
+
+  /** {@link stopTheWorldAsync} for every domain of the runtime (as {@link stopTheWorldGlobal}). */
+  stopTheWorldGlobalAsync<T>(fn: () => T, opts?: { timeoutMs?: number }): Promise<T> {
+    return stw.stopTheWorldAsync(this.core, true, fn, opts);
+  }
+
+  /**
    * Lock the mutex at `m` (any zero-initialised, 4-aligned 32-bit word of the
    * shared memory). While it waits the thread is detached, so a stop-the-world
-   * does not wait for it. Where this JS thread may not block, it polls. With
+   * does not wait for it. Where this JS thread may not block (a browser's main
+   * thread) it does not wait: a mutex another thread holds is `EAGAIN` after a
+   * brief spin, nothing changed — use {@link lockAsync} there. With
    * `timeoutMs` it gives up after that long with `ETIMEDOUT`: the mutex and the
    * thread are left as they were (attached, if it was).
    *
@@ -508,8 +581,10 @@ export class Thread {
 
   /**
    * Lock without blocking the JS thread: for a browser's main thread. It waits
-   * as a counted waiter of the mutex (a hand-off may go to it), and with
-   * `timeoutMs` rejects with `ETIMEDOUT`, leaving the mutex as it was.
+   * as a counted waiter of the mutex (a hand-off may go to it), with this thread
+   * detached meanwhile (as {@link lock}; attached again, without blocking, once
+   * it has the lock), and with `timeoutMs` rejects with `ETIMEDOUT`, leaving the
+   * mutex as it was (the thread may be left detached: the next call attaches it).
    */
   lockAsync(m: number, options?: LockOptions): Promise<void> {
     return mutex.lockAsync(this.core, m, options);
@@ -532,6 +607,27 @@ export class Thread {
   /** {@link criticalSection} on two mutexes, taken in address order (no lock-order deadlock). */
   criticalSection2<T>(m1: number, m2: number, fn: () => T): T {
     return cs.criticalSection2(this.core, m1, m2, fn);
+  }
+
+  /**
+   * {@link criticalSection} without blocking the JS thread (where this JS thread
+   * may not block, the synchronous one throws `EAGAIN` when `m` is held): waits
+   * for `m` with `Atomics.waitAsync` (as {@link lockAsync}), then runs `fn` —
+   * synchronous — in the section, in the same turn. A `fn` that returns a
+   * promise is refused (`EINVAL_ARG`, after the section ended).
+   *
+   * @example
+   * ```ts
+   * const n = await t.criticalSectionAsync(m, () => ++shared[0]);
+   * ```
+   */
+  criticalSectionAsync<T>(m: number, fn: () => T): Promise<T> {
+    return cs.criticalSectionAsync(this.core, m, fn);
+  }
+
+  /** {@link criticalSection2} without blocking the JS thread (as {@link criticalSectionAsync}). */
+  criticalSection2Async<T>(m1: number, m2: number, fn: () => T): Promise<T> {
+    return cs.criticalSection2Async(this.core, m1, m2, fn);
   }
 
   // ---- Objects and biased reference counting (src/object.ts) --------------------------
@@ -636,6 +732,22 @@ export class Thread {
    */
   makeCurrent(): void {
     this.enter();
+  }
+
+  /**
+   * @internal For SharedList / SharedMap's withLockAsync: take the mutex at `m`
+   * asynchronously (as {@link lockAsync}), then run `fn` attached and current in
+   * the same turn, with the mutex still held; `fn` must release it. If `fn` is
+   * never reached (an error on the way), the mutex is released here.
+   */
+  async lockedAsync<T>(m: number, fn: () => T): Promise<T> {
+    await mutex.acquireAsync(this.core, m, -1);
+    let reached = false;
+    try {
+      return await this.enterAsync(() => { reached = true; return fn(); });
+    } finally {
+      if (!reached) this.x.ft_mutex_unlock(m >>> 0);
+    }
   }
 }
 

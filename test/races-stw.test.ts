@@ -13,11 +13,12 @@
 //   scan missed it.
 // - A non-blocking requester against another stop (item 4): N (joined with
 //   { blocking: false }) asks for a global stop while X holds a domain stop that
-//   waits for N; N waits for the reader/writer word detached, X parks it, N is
-//   paused (DP_STW_REQ_WAITED) until X's stop is complete, then released: it must
-//   stay SUSPENDED for as long as X holds the world, and get its own stop after.
-//   Before the fix N ignored attach's EAGAIN and detached again, storing DETACHED
-//   over SUSPENDED (an assert in the debug build) and attaching inside X's stop.
+//   waits for N. Its synchronous stop is EAGAIN at once (issue 13: it used to
+//   poll); its stopTheWorldAsync waits for the reader/writer word detached, X
+//   parks it: it must stay SUSPENDED for as long as X holds the world, and get its
+//   own stop after. Before the issue-10 fix the (then polling) synchronous N
+//   ignored attach's EAGAIN and detached again, storing DETACHED over SUSPENDED
+//   (an assert in the debug build) and attaching inside X's stop.
 // - A requester's misuse inside its own stop (items 5 and 7): exit, attaching a
 //   new thread, and entering another thread of its instance are EINVAL_STATE, and
 //   the world restarts after. Before: exit succeeded and the stop never ended;
@@ -38,12 +39,12 @@
 //   limit): every stop succeeds, no deadlock, everyone exits.
 import { describe, expect, it } from 'vitest';
 import { Checkpoint, Runtime } from '../src/index.ts';
-import { DP_STW_REQ_WAITED, DP_THREAD_REUSE } from '../src/abi.gen.ts';
+import { DP_THREAD_REUSE } from '../src/abi.gen.ts';
 import { LIMIT, Peer, results, sleep, startWorkers, TEST_TIMEOUT, until, useHarness } from './fixtures/harness.ts';
 import { counter, Ctl, flag, iters, newCtl, setCtl } from './fixtures/protocol.ts';
 import type { RacesResult } from './fixtures/races-worker.ts';
 import { RawState } from './fixtures/thread-shared.ts';
-import type { LoopResult } from './fixtures/thread-shared.ts';
+import type { LoopResult, StopResult } from './fixtures/thread-shared.ts';
 import { codeOf } from './fixtures/util.ts';
 
 useHarness();
@@ -121,27 +122,26 @@ describe('record reuse vs list walks and stops (item 1)', () => {
 
 describe('a requester that may not block, against another stop (item 4)', () => {
   it('parked while it waits for the reader/writer word, it stays SUSPENDED until that stop ends', async () => {
-    const { rt, base, word, release } = await debugRuntime();
-    const pause = base;
+    const rt = await Runtime.create({ debug: true });
     const ctl = newCtl();
     const x = await Peer.start(rt, ctl, 'requester');
     const nb = await Peer.start(rt, ctl, 'nonblocking', { nonBlocking: true });
     await x.call('attach');
     await nb.call('attach');
     const n = await nb.call('id', 0);
-    await nb.call('pauseAt', DP_STW_REQ_WAITED, pause, 1);
 
     // X's domain stop waits for N (attached, idle: it never checkpoints).
     setCtl(ctl, Ctl.HOLD);
     const stopX = x.call<Timed>('stopTimed', 0, { holdSlot: Ctl.HOLD, ids: [n] });
     await until(() => (rt.exports.ft_thread_breaker(n) & Checkpoint.PLEASE_STOP) !== 0, LIMIT, 'X waits for N');
-    // N asks for a global stop: X holds the reader/writer word, so N waits detached; X parks it.
-    const stopN = nb.call<Timed>('stopTimed', 0, { global: true, stayAttached: false });
-    await until(() => word(pause) === 1, LIMIT, 'N paused after its first wait');
+    // N's synchronous global stop does not wait (issue 13): EAGAIN at once, N still attached.
+    expect(await nb.code('stop', 0, { global: true, stayAttached: true })).toBe('EAGAIN');
+    expect(rt.exports.ft_thread_state(n)).toBe(RawState.ATTACHED);
+    // Its async one: X holds the reader/writer word, so N waits detached; X parks it.
+    const stopN = nb.call<StopResult>('stopAsync', 0, { global: true });
     await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, LIMIT, "X's stop complete");
     expect(rt.exports.ft_thread_state(n)).toBe(RawState.SUSPENDED);
-    release(pause);
-    // For as long as X holds the world, N stays parked (polling), never DETACHED or ATTACHED.
+    // For as long as X holds the world, N stays parked, never DETACHED or ATTACHED.
     const seen = new Set<number>();
     for (let i = 0; i < 100; i++) { seen.add(rt.exports.ft_thread_state(n)); await sleep(2); }
     expect([...seen]).toEqual([RawState.SUSPENDED]);
@@ -150,7 +150,7 @@ describe('a requester that may not block, against another stop (item 4)', () => 
     expect(rx.code).toBe('OK');
     expect(rx.states).toEqual([RawState.SUSPENDED]);
     const rn = await stopN;
-    expect(rn.code).toBe('OK');                      // N got its own stop after X's
+    expect(rn.inStop).toBe(2);                       // N got its own stop after X's
     expect(Atomics.load(ctl, Ctl.IN_STOP)).toBe(2);
     expect(await nb.call('state', 0)).toBe('detached');
   }, TEST_TIMEOUT);

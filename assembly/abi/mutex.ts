@@ -1,10 +1,17 @@
 // abi/mutex.ts — mutexes (any zeroed, 4-aligned word) and critical sections.
+// Where the instance may not block, lock, lock_timed and cs_begin* never wait:
+// EAGAIN after a brief spin, nothing changed (thread.ts lockOrAgain). The facade's
+// async variants wait with ft_mutex_wait_* and hand the lock they took to the
+// next synchronous call with ft_mutex_adopt / ft_mutex_adopt_end.
 
 import { curThread } from "../current";
 import { csBegin, csBegin2, csEnd } from "../critical-section";
-import { EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, ENOT_LOCKED, ETIMEDOUT, OK } from "../errors";
-import { LOCK_OK, mutexLockSlow, mutexTryLock, mutexUnlock, mutexWaiterAdd, mutexWaiterCancel, mutexWaiterStep } from "../mutex";
-import { lockDetaching } from "../thread";
+import { loadAcquire } from "../atomics";
+import { EAGAIN, EINVAL_ARG, EINVAL_PTR, EINVAL_STATE, ENOT_ATTACHED, ENOT_LOCKED, ETIMEDOUT, OK } from "../errors";
+import { hostCanBlock } from "../host";
+import { LOCK_OK, M_LOCKED, mutexAdopt, mutexAdoptEnd, mutexLockSlow, mutexTryLock, mutexUnlock, mutexWaiterAdd, mutexWaiterCancel,
+  mutexWaiterStep } from "../mutex";
+import { lockDetaching, lockOrAgain } from "../thread";
 import { ROOT_END, T_CS_DEPTH } from "../layout";
 import { fail, failSigned, status } from "./result";
 
@@ -15,8 +22,7 @@ function mutexChecked(m: usize): bool {
 /** Lock (detaching the current thread while it waits, if attached). Status. */
 export function ft_mutex_lock(m: usize): i32 {
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
-  lockDetaching(curThread, m);
-  return OK;
+  return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);
 }
 /**
  * Lock, waiting at most `timeoutMs` (>= 0, finite) for the lock (detached, as
@@ -26,6 +32,7 @@ export function ft_mutex_lock(m: usize): i32 {
 export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
   if (!(timeoutMs >= 0) || timeoutMs == Infinity) return fail(EINVAL_ARG);
+  if (!hostCanBlock()) return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);
   return lockDetaching(curThread, m, timeoutMs) ? OK : fail(ETIMEDOUT);
 }
 
@@ -54,6 +61,20 @@ export function ft_mutex_wait_cancel(m: usize): i32 {
   if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
   return mutexWaiterCancel(m) ? 1 : 0;
 }
+
+/**
+ * Hand `m`, which this instance locked (through ft_mutex_wait_*), to the next
+ * lock of that word here (ft_mutex_lock, ft_cs_begin*, a shared structure's
+ * write). Status: EINVAL_PTR, ENOT_LOCKED (not locked), EINVAL_STATE (two
+ * adopted already). Always follow with ft_mutex_adopt_end.
+ */
+export function ft_mutex_adopt(m: usize): i32 {
+  if (!mutexChecked(m)) return fail(EINVAL_PTR);
+  if ((loadAcquire(m) & M_LOCKED) == 0) return fail(ENOT_LOCKED);
+  return mutexAdopt(m) ? OK : fail(EINVAL_STATE);
+}
+/** End the adoption: unlock the words no lock took over; how many (value). */
+export function ft_mutex_adopt_end(): u32 { return mutexAdoptEnd(); }
 
 /** Signed: 1 when taken, 0 when not (spins briefly first if `spin`). */
 export function ft_mutex_trylock(m: usize, spin: bool): i32 {
