@@ -1,0 +1,71 @@
+// review-13b.test.ts — reproducers of the review of heap-map, the stats fix, startWorker/joinWorker
+// and loading (review 13b). Each test fails without its fix.
+import { describe, expect, it } from 'vitest';
+import { Runtime } from '../src/index.ts';
+import { DP_STATS_XTF_LOADED } from '../src/abi.gen.ts';
+import { Peer, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
+import { newCtl } from './fixtures/protocol.ts';
+import { pauseFlag } from './fixtures/util.ts';
+
+useHarness();
+
+// Layout (assembly/layout.ts) the test reads to build the racy state.
+const ROOT = 1024, R_STATS_LOCK = 64, SEG_PAGES = 256, PAGE_REC_SHIFT = 7, SLICE_SHIFT = 15, SEGMENT = 1 << 22;
+const P_START = 16, P_KEY = 32, P_SLICE_OFFSET = 44, P_EXT_BYTES = 20;
+
+function pageOf(u32: Uint32Array, p: number): number {
+  const seg = p & ~(SEGMENT - 1);
+  const rec = seg + SEG_PAGES + (((p - seg) >>> SLICE_SHIFT) << PAGE_REC_SHIFT);
+  return rec - u32[(rec + P_SLICE_OFFSET) >>> 2];
+}
+
+describe('review 13b', () => {
+  // Defect 1 (stats.ts xthreadCount): a non-owner's stats walk of a page's
+  // remote-free list stops at links outside the page, but not at a link inside it
+  // that is not on a block boundary. Forced: the walker loads the list head (a
+  // block B freed remotely) and pauses (DP_STATS_XTF_LOADED); the owner collects
+  // the list, reuses B and writes data whose decoding (XOR the page key) is the
+  // last byte of memory — inside the page, which ends where memory ends. The
+  // walker then loads 4 bytes there: a trap inside ft_stats_snapshot, which holds
+  // the stats spin lock, and the facade calls ft_stats_release only in a `finally`
+  // that starts after the snapshot: the lock stays held and every later stats()
+  // of the runtime spins forever. Correct: no trap, the lock is free afterwards.
+  it('defect 1: a racy remote-free link into the middle of a block neither traps stats nor leaves its lock held', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    const u32 = () => new Uint32Array(rt.memory.buffer);
+    // Fill segments with 64-byte blocks up to the last byte of memory: the last page ends where memory ends.
+    let last = 0;
+    for (let i = 0; i < 300_000; i++) {
+      last = t.alloc(64);
+      if (last + 64 === rt.memory.buffer.byteLength) break;
+    }
+    const memEnd = rt.memory.buffer.byteLength;
+    expect(last + 64).toBe(memEnd);
+    const page = pageOf(u32(), last);
+    expect(u32()[(page + P_START) >>> 2] + u32()[(page + P_EXT_BYTES) >>> 2]).toBe(memEnd);
+    const b = last - 64 * 10;                 // freed remotely: the list head
+    const c = last - 64 * 20;                 // freed locally: the page is not full
+    t.free(c);
+    const [w] = await Peer.startMany(rt, newCtl(), 1);
+    await w.call('attach');
+    await w.call('free', 0, b);
+    await w.call('pauseAt', DP_STATS_XTF_LOADED, f.addr, 1);
+    const stats = w.call('liveThreads');
+    stats.catch(() => {});
+    await until(f.paused, 10_000, 'the walker loaded the remote-free head');
+    // The owner takes the list and hands B out again, then writes its data.
+    const got: number[] = [];
+    for (let i = 0; i < 4 && !got.includes(b); i++) got.push(t.alloc(64));
+    expect(got).toContain(b);
+    const key = u32()[(page + P_KEY) >>> 2];
+    u32()[b >>> 2] = ((memEnd - 1) ^ key) >>> 0;
+    f.release();
+    let error = '';
+    try { await within(stats, 10_000, 'stats'); } catch (e) { error = String(e); }
+    const held = Atomics.load(new Int32Array(rt.memory.buffer), (ROOT + R_STATS_LOCK) >>> 2);
+    expect({ error, held }).toEqual({ error: '', held: 0 });
+    await w.call('exit', 0);
+  }, TEST_TIMEOUT);
+});
