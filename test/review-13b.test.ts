@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import { DP_STATS_XTF_LOADED } from '../src/abi.gen.ts';
-import { Peer, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
+import { fixtureUrl, Peer, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { pauseFlag } from './fixtures/util.ts';
 
@@ -67,5 +67,32 @@ describe('review 13b', () => {
     const held = Atomics.load(new Int32Array(rt.memory.buffer), (ROOT + R_STATS_LOCK) >>> 2);
     expect({ error, held }).toEqual({ error: '', held: 0 });
     await w.call('exit', 0);
+  }, TEST_TIMEOUT);
+});
+
+describe('review 13b: startWorker', () => {
+  // Defect 2 (assembly/abi/runtime.ts ft_instance_adopt, src/runtime.ts join):
+  // adopting an instance id is not exclusive. Any JS thread given a startWorker
+  // handle (a worker that forwards `workerData.ftheap` to a helper worker of its
+  // own, as the "by hand" docs invite) joins with the same id, and when the
+  // started worker dies, reapInstance reaps every thread stamped with that id:
+  // also the live threads of the other JS thread, beside them. Here the main
+  // thread stands for that helper. Correct: the second adoption is refused (or
+  // the reap leaves the live thread alone).
+  it('defect 2: a startWorker handle adopted by a second JS thread gets that thread\'s live threads reaped', async () => {
+    const rt = await Runtime.create();
+    const w = await rt.startWorker(fixtureUrl('join-worker'), { data: { mode: 'hang' } });
+    await within(w.thread, 20_000, 'the worker attached');
+    let outcome: string;
+    try {
+      const helper = await Runtime.join({ ...rt.share(), instance: w.instance });
+      const t = helper.attach();
+      const reaped = await within(w.terminate(), 20_000, 'terminate');
+      outcome = `joined; threads reaped: ${reaped}; the helper's thread: ${String(t.state)}`;
+    } catch (e) {
+      outcome = `refused ${(e as { code?: string }).code}`;
+      await w.terminate();
+    }
+    expect(outcome).toMatch(/^refused|reaped: 1;/);
   }, TEST_TIMEOUT);
 });
