@@ -11,7 +11,7 @@
 // row per bin at ST_BINS + 16 * bin: pages, liveBlocks, capacityBlocks,
 // retainedPages. Filters: `thread` (0 = every thread), `tag` (TAG_ANY = every tag).
 
-import { loadAcquire, loadAcquire64, spinLock, spinUnlock } from "./atomics";
+import { casAcqRel, loadAcquire, loadAcquire64, spinLockAs, spinUnlock } from "./atomics";
 import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { unitOf, unitState } from "./os";
@@ -116,9 +116,13 @@ function subtractDelayed(thread: usize, tag: u32): void {
   }
 }
 
-/** Take the stats lock, fill STATS, return its address. Release with statsRelease. */
-export function statsSnapshot(thread: usize, tag: u32): usize {
-  spinLock(ROOT + R_STATS_LOCK);
+/**
+ * Take the stats lock as instance `holder` (non-zero: a reap of that instance
+ * releases it, statsReleaseDead), fill STATS, return its address. Release with
+ * statsRelease.
+ */
+export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
+  spinLockAs(ROOT + R_STATS_LOCK, holder);
   memory.fill(STATS, 0, STATS_SIZE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_LIVE), ST_UNITS_LIVE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_FREE), ST_UNITS_FREE);
@@ -165,4 +169,13 @@ export function statsSnapshot(thread: usize, tag: u32): usize {
 
 export function statsRelease(): void {
   spinUnlock(ROOT + R_STATS_LOCK);
+}
+
+/**
+ * Release the stats lock if instance `instance`, whose JS thread is gone (it was
+ * terminated inside a snapshot), holds it; true if it did. Its snapshot writes
+ * nothing more, so the next one may start.
+ */
+export function statsReleaseDead(instance: u32): bool {
+  return instance != 0 && casAcqRel(ROOT + R_STATS_LOCK, instance, 0);
 }

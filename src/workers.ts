@@ -170,5 +170,6 @@ export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
       throw e;
     }
   }
+  x.ft_instance_release_dead(instance);   // a worker with no thread may have died inside stats()
   return reports;
 }

@@ -96,3 +96,53 @@ describe('review 13b: startWorker', () => {
     expect(outcome).toMatch(/^refused|reaped: 1;/);
   }, TEST_TIMEOUT);
 });
+
+describe('review 13b: the stats lock', () => {
+  // Defect 3 (stats.ts, the stats spin lock): a worker terminated in the middle
+  // of rt.stats() (forced: paused inside the snapshot at DP_STATS_XTF_LOADED)
+  // leaves ROOT.statsLock held, and reaping the worker does not release it: every
+  // later stats() of the runtime, on any JS thread, spins forever (a browser main
+  // thread freezes). Correct: the reap releases a lock held by the dead instance.
+  it('defect 3: reaping a worker killed inside stats() releases the stats lock', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const d = rt.domain();
+    const f = pauseFlag(rt, t.alloc(8));
+    const ps = Array.from({ length: 4 }, () => t.alloc(64));
+    const [w] = await Peer.startMany(rt, newCtl(), 1);
+    await w.call('attach');
+    const id = await w.call<number>('id', 0);
+    await w.call('free', 0, ps[1]);   // a non-empty remote-free list: the pause point is reached
+    await w.call('pauseAt', DP_STATS_XTF_LOADED, f.addr, 1);
+    w.call('liveThreads').catch(() => {});
+    await until(f.paused, 10_000, 'the worker is inside its stats snapshot');
+    await w.terminate();
+    d.reap(id);
+    const held = Atomics.load(new Int32Array(rt.memory.buffer), (ROOT + R_STATS_LOCK) >>> 2);
+    expect(held).toBe(0);
+    if (held === 0) expect(rt.stats().threads.live).toBeGreaterThan(0);
+    t.exit();
+  }, TEST_TIMEOUT);
+
+  // The same with a worker that has no thread (nothing for Domain.reap): startWorker's reap releases it.
+  it('defect 3b: startWorker\'s reap of a thread-less worker killed inside stats() releases the stats lock', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    const ps = Array.from({ length: 4 }, () => t.alloc(64));
+    const [helper] = await Peer.startMany(rt, newCtl(), 1);
+    await helper.call('attach');
+    await helper.call('free', 0, ps[1]);
+    await helper.call('exit', 0);
+    const w = await Peer.start(rt, newCtl(), 'stats-reader', { reap: true });
+    await w.call('pauseAt', DP_STATS_XTF_LOADED, f.addr, 1);
+    w.call('liveThreads').catch(() => {});
+    await until(f.paused, 10_000, 'the worker is inside its stats snapshot');
+    await w.terminate();
+    const lock = () => Atomics.load(new Int32Array(rt.memory.buffer), (ROOT + R_STATS_LOCK) >>> 2);
+    let held = lock();
+    for (let i = 0; i < 100 && held !== 0; i++) { await new Promise((r) => setTimeout(r, 20)); held = lock(); }
+    expect(held).toBe(0);
+    t.exit();
+  }, TEST_TIMEOUT);
+});
