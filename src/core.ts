@@ -60,6 +60,7 @@ export interface CoreExports {
   ft_abandon_info(domain: number, field: number): number;
   ft_heap_map(buf: number, bytes: number, fromUnit: number): number;
   ft_heap_map_scratch(): number;
+  ft_heap_map_scratch_release(buf: number): number;
   ft_interrupt(thread: number): number;
   ft_set_can_block(value: number): void;
   ft_stw_stop(global: number): number;

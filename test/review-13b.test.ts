@@ -10,7 +10,7 @@ import { pauseFlag } from './fixtures/util.ts';
 useHarness();
 
 // Layout (assembly/layout.ts) the test reads to build the racy state.
-const ROOT = 1024, R_STATS_LOCK = 64, SEG_PAGES = 256, PAGE_REC_SHIFT = 7, SLICE_SHIFT = 15, SEGMENT = 1 << 22;
+const ROOT = 1024, R_BRK_UNITS = 8, R_STATS_LOCK = 64, SEG_PAGES = 256, PAGE_REC_SHIFT = 7, SLICE_SHIFT = 15, SEGMENT = 1 << 22;
 const P_START = 16, P_KEY = 32, P_SLICE_OFFSET = 44, P_EXT_BYTES = 20;
 
 function pageOf(u32: Uint32Array, p: number): number {
@@ -143,6 +143,29 @@ describe('review 13b: the stats lock', () => {
     let held = lock();
     for (let i = 0; i < 100 && held !== 0; i++) { await new Promise((r) => setTimeout(r, 20)); held = lock(); }
     expect(held).toBe(0);
+    t.exit();
+  }, TEST_TIMEOUT);
+});
+
+describe('review 13b: heap map scratch', () => {
+  // Defect 4 (assembly/abi/heap-map.ts ft_heap_map_scratch): each instance made
+  // its own 64 KiB scratch buffer from meta memory, which is never freed: every
+  // short-lived JS thread (a worker, here a Runtime.join on this thread) that drew
+  // a map once leaked 64 KiB for good; 100 of them took 6.4 MiB (new 4 MiB units).
+  // Correct: buffers go back to a runtime-wide pool after each call.
+  it('defect 4: heapMap() from many short-lived instances takes no new memory', async () => {
+    const rt = await Runtime.create();
+    const t = rt.attach();
+    const p = t.alloc(100);
+    rt.heapMap();
+    const brk = () => new Uint32Array(rt.memory.buffer)[(ROOT + R_BRK_UNITS) >>> 2];   // 4 MiB units handed out
+    const before = brk();
+    for (let i = 0; i < 100; i++) {
+      const other = await Runtime.join(rt.share());
+      expect(other.heapMap().segments.length).toBeGreaterThan(0);
+    }
+    expect(brk() - before).toBe(0);
+    t.free(p);
     t.exit();
   }, TEST_TIMEOUT);
 });
