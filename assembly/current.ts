@@ -6,8 +6,8 @@
 // read-only EMPTY_HEAP, whose direct table leads every fast path into the slow
 // path, which reports ENOT_ATTACHED. Thread-local only: nothing here is shared.
 
-import { addRelaxed, loadAcquire } from "./atomics";
-import { EMPTY_HEAP, ROOT, R_INSTANCE_SERIAL, T_SERIAL } from "./layout";
+import { loadAcquire } from "./atomics";
+import { EMPTY_HEAP, T_SERIAL } from "./layout";
 
 export let curThread: usize = 0;
 /** The current thread's serial: the owner id its objects carry (brc.ts); 0 while none is current. */
@@ -29,12 +29,6 @@ export let instanceId: u32 = 0;
 
 export function instanceSet(id: u32): void {
   instanceId = id;
-}
-
-/** This instance's id, drawn now if it has none yet (its first thread, or a lock it stamps). */
-export function instanceIdEnsure(): u32 {
-  if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
-  return instanceId;
 }
 
 export function currentSet(thread: usize, heap: usize): void {

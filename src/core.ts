@@ -56,6 +56,7 @@ export interface CoreExports {
   ft_instance_id(): number;
   ft_instance_reserve(): number;
   ft_instance_adopt(id: number): number;
+  ft_instance_unreserve(id: number): number;
   ft_abandoned_collect(domain: number): number;
   ft_abandon_info(domain: number, field: number): number;
   ft_heap_map(buf: number, bytes: number, fromUnit: number): number;

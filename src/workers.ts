@@ -10,7 +10,7 @@
  */
 import type { ReapReport, RuntimeHandle } from './api.ts';
 import type { Domain } from './domain.ts';
-import { ErrorCode, FtheapError } from './errors.ts';
+import { coreError, ErrorCode, FtheapError } from './errors.ts';
 import { isNode, nodeBuiltin } from './platform.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -95,6 +95,16 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
   const reapDelayMs = options.reapDelayMs ?? 100;
   if (!(reapDelayMs >= 0 && reapDelayMs <= 60_000)) throw new FtheapError(ErrorCode.EINVAL_OPTION, `reapDelayMs must be 0..60000, got ${String(options.reapDelayMs)}`);
   const instance = rt.exports.ft_instance_reserve() >>> 0;
+  if (instance === 0) throw coreError(rt.exports.ft_last_error(), 'startWorker: reserving an instance id');
+  try {
+    return launch(rt, url, options, instance, reapDelayMs);
+  } catch (e) {
+    rt.exports.ft_instance_unreserve(instance);   // no worker: nobody will adopt it
+    throw e;
+  }
+}
+
+function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, instance: number, reapDelayMs: number): RuntimeWorker {
   const handle: RuntimeHandle = { ...rt.share(), instance };
   const domain = options.domain?.id ?? rt.domain().id;
   let resolveReaped!: (n: number) => void;
@@ -113,6 +123,7 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
     if (done) return;
     done = true;
     port1.close();
+    rt.exports.ft_instance_unreserve(instance);   // it died before adopting its id: nobody else may
     rejectThread(new FtheapError(ErrorCode.EINVAL_STATE, 'the worker ended before its thread attached'));
     if (options.reap === false) { resolveReaped(0); return; }
     const reports = reapInstance(rt, instance);

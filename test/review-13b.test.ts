@@ -71,7 +71,7 @@ describe('review 13b', () => {
 });
 
 describe('review 13b: startWorker', () => {
-  // Defect 2 (assembly/abi/runtime.ts ft_instance_adopt, src/runtime.ts join):
+  // Defect 2 (assembly/abi/runtime.ts ft_instance_adopt, src/runtime.ts join; fixed: instance.ts):
   // adopting an instance id is not exclusive. Any JS thread given a startWorker
   // handle (a worker that forwards `workerData.ftheap` to a helper worker of its
   // own, as the "by hand" docs invite) joins with the same id, and when the

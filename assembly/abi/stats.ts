@@ -1,7 +1,8 @@
 // abi/stats.ts — looking at the heap: block walks, statistics, page validation.
 
 import { assertCodeGet, assertFirst, ASSERT_LEVEL } from "../assert";
-import { curThread, instanceIdEnsure } from "../current";
+import { curThread } from "../current";
+import { instanceIdEnsure } from "../instance";
 import { EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
 import { osResetPeak } from "../os";
 import { pageIsValid } from "../page";
