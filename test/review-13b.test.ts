@@ -169,3 +169,48 @@ describe('review 13b: heap map scratch', () => {
     t.exit();
   }, TEST_TIMEOUT);
 });
+
+describe('review 13b: heap map under churn (checked sound)', () => {
+  // Not a defect: rt.heapMap() from a thread that is not attached, in a tight loop
+  // while workers take and give back huge segments (memory grows under the walk),
+  // fill and empty normal segments, exit (abandoning segments) and are reaped.
+  it('heapMap() never traps while segments come and go and memory grows', async () => {
+    const rt = await Runtime.create();
+    const d = rt.domain();
+    const ws = await Peer.startMany(rt, newCtl(), 3);
+    let maps = 0;
+    const spin = async <T>(p: Promise<T>): Promise<T> => {
+      let done = false;
+      const q = p.finally(() => { done = true; });
+      while (!done) {
+        const end = performance.now() + 5;
+        while (performance.now() < end) {
+          const m = rt.heapMap();
+          for (const s of m.segments) {
+            if (s.kind === 'normal') expect(s.pages.length).toBeLessThanOrEqual(127);
+          }
+          maps++;
+        }
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      return q;
+    };
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(ws.map((w) => w.call('attach')));
+      const ids = await Promise.all(ws.map((w) => w.call<number>('id', round)));
+      const huge = await spin(Promise.all(ws.map((w) => w.call<number[]>('allocMany', round, 6, (3 << 20) + round * 4096))));
+      const small = await spin(Promise.all(ws.map((w, i) => w.call<number[]>('allocMany', round, 20_000, 24 + 8 * i))));
+      await spin(Promise.all(ws.map((w, i) => w.call('freeMany', round, huge[i]))));
+      await spin(Promise.all(ws.map((w, i) => w.call('freeMany', round, small[(i + 1) % ws.length].slice(0, 10_000)))));
+      if (round === 2) break;
+      await spin(Promise.all(ws.map((w) => w.call('exit', round))));
+      void ids;
+    }
+    // The last round's threads die with their workers and are reaped while the map is drawn.
+    const ids = await Promise.all(ws.map((w) => w.call<number>('id', 2)));
+    await Promise.all(ws.map((w) => w.terminate()));
+    await spin(Promise.resolve().then(() => { for (const id of ids) d.reap(id); }));
+    expect(rt.heapMap().segments.some((s) => s.abandoned)).toBe(true);
+    expect(maps).toBeGreaterThan(20);
+  }, TEST_TIMEOUT);
+});

@@ -16,7 +16,9 @@ let scratch: usize = 0;
  * the header saying where to resume; -EINVAL_ARG for a bad buffer.
  */
 export function ft_heap_map(buf: usize, bytes: u32, from: u32): i32 {
-  if (buf == 0 || (buf & 3) != 0 || bytes < 3 * HM_RECORD || <u64>buf + <u64>bytes > (<u64>memory.size() << 16)) {
+  // memory.grow(0), not memory.size(): a pooled scratch buffer may lie in memory another
+  // instance grew, which this instance's cached size may not show yet (os.ts osEnsurePages).
+  if (buf == 0 || (buf & 3) != 0 || bytes < 3 * HM_RECORD || <u64>buf + <u64>bytes > (<u64>memory.grow(0) << 16)) {
     return failSigned(EINVAL_ARG);
   }
   return <i32>heapMapWrite(buf, bytes, from);
