@@ -214,3 +214,42 @@ describe('review 13b: heap map under churn (checked sound)', () => {
     expect(maps).toBeGreaterThan(20);
   }, TEST_TIMEOUT);
 });
+
+describe('review 13b: ft_heap_map bounds (checked sound)', () => {
+  it('writes only inside [buf, buf + bytes), rejects bad buffers, resumes from `from`', async () => {
+    const rt = await Runtime.create();
+    const t = rt.attach();
+    const ps = [t.alloc(64), t.alloc(3 << 20), t.alloc(64 << 10)];
+    const x = rt.exports;
+    const buf = x.ft_heap_map_scratch() >>> 0;
+    const bytes = new Uint8Array(rt.memory.buffer);
+    const memEnd = rt.memory.buffer.byteLength;
+    expect(x.ft_heap_map(buf + 1, 4096, 0)).toBeLessThan(0);                 // not 4-aligned
+    expect(x.ft_heap_map(buf, 47, 0)).toBeLessThan(0);                       // no room for a huge segment
+    expect(x.ft_heap_map(memEnd - 48, 64, 0)).toBeLessThan(0);               // past the end of memory
+    expect(x.ft_heap_map(buf, 0xFFFFFFFF, 0)).toBeLessThan(0);               // buf + bytes past 4 GiB
+    expect(x.ft_heap_map(0, 4096, 0)).toBeLessThan(0);
+    for (const size of [48, 63, 2063, 2079, 2080, 4099]) {
+      bytes.fill(0xAB, buf, buf + 8192);
+      const n = x.ft_heap_map(buf, size, 0);
+      expect(n).toBeGreaterThanOrEqual(0);
+      expect(bytes.subarray(buf + size, buf + 8192).every((b) => b === 0xAB)).toBe(true);
+    }
+    // Resuming: the segments of calls with a small buffer add up to one call's with a big one.
+    const v = () => new DataView(rt.memory.buffer);
+    const all = x.ft_heap_map(buf, 65536, 0);
+    let sum = 0, from = 0;
+    for (let i = 0; i < 100; i++) {
+      const n = x.ft_heap_map(buf, 2080, from);
+      sum += n;
+      from = v().getUint32(buf + 8, true);
+      if (from === 0) break;
+    }
+    expect(sum).toBe(all);
+    expect(x.ft_heap_map(buf, 65536, 1 << 20)).toBe(0);   // `from` past the table
+    expect(x.ft_heap_map_scratch_release(buf)).toBe(0);
+    expect(x.ft_heap_map_scratch_release(buf)).not.toBe(0);   // EINVAL_ARG (status): not held any more
+    for (const p of ps) t.free(p);
+    t.exit();
+  });
+});
