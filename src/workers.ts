@@ -119,12 +119,14 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
     port1.close();
   };
   let done = false;
+  let failure = '';   // the worker's uncaught error, for `thread`'s rejection
   const reap = () => {
     if (done) return;
     done = true;
     port1.close();
     rt.exports.ft_instance_unreserve(instance);   // it died before adopting its id: nobody else may
-    rejectThread(new FtheapError(ErrorCode.EINVAL_STATE, 'the worker ended before its thread attached'));
+    rejectThread(new FtheapError(ErrorCode.EINVAL_STATE,
+      `the worker ended before its thread attached${failure ? ` (its uncaught error: ${failure})` : ''}`));
     if (options.reap === false) { resolveReaped(0); return; }
     const reports = reapInstance(rt, instance);
     options.onReaped?.(reports);
@@ -138,14 +140,14 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
     (port1 as unknown as { unref(): void }).unref();
     const w = new Worker(url, { ...options.workerOptions, workerData: start, transferList: [port2 as never] });
     w.on('exit', reap);
-    w.on('error', () => { /* 'exit' follows */ });
+    w.on('error', (e: Error) => { failure = e?.message ?? String(e); });   // 'exit' follows
     worker = w;
   } else {
     port1.onmessage = (e) => onReport(e.data);
     const W = (globalThis as unknown as { Worker: new (u: URL | string, o?: object) => Worker }).Worker;
     const w = new W(url, { type: 'module', ...options.workerOptions });
     // An uncaught error does not end a browser worker: end it, then reap.
-    w.addEventListener('error', () => { w.terminate(); setTimeout(reap, reapDelayMs); });
+    w.addEventListener('error', (e) => { failure = e.message; w.terminate(); setTimeout(reap, reapDelayMs); });
     w.postMessage(start, [port2]);
     worker = w;
   }

@@ -97,6 +97,20 @@ describe('review 13b: startWorker', () => {
   }, TEST_TIMEOUT);
 });
 
+describe('review 13b: startWorker errors', () => {
+  // Defect 5 (minor, src/workers.ts): startWorker swallowed a worker's uncaught
+  // error (its 'error' listener is a no-op, so that Node does not rethrow it), and
+  // `thread` rejected with only "ended before its thread attached": why it failed
+  // was lost. Correct: the rejection says the worker's error.
+  it('defect 5: thread\'s rejection carries the worker\'s uncaught error', async () => {
+    const rt = await Runtime.create();
+    const w = await rt.startWorker(fixtureUrl('join-worker'), { data: { mode: 'throw' } });
+    const message = await w.thread.then(() => 'resolved', (e: Error) => e.message);
+    expect(message).toContain('this worker fails before joining');
+    expect(await w.reaped).toBe(0);
+  }, TEST_TIMEOUT);
+});
+
 describe('review 13b: the stats lock', () => {
   // Defect 3 (stats.ts, the stats spin lock): a worker terminated in the middle
   // of rt.stats() (forced: paused inside the snapshot at DP_STATS_XTF_LOADED)
