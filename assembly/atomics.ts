@@ -102,9 +102,12 @@ export function maxRelaxed64(ptr: usize, value: u64): void {
  * pool, thread records). It never waits with `wait32`, so the browser main thread
  * may take it. Partner: spinUnlock's release store.
  */
-export function spinLock(ptr: usize): void {
+export function spinLock(ptr: usize): void { spinLockAs(ptr, 1); }
+
+/** spinLock storing `holder` (non-zero) in the word: a lock a reap can release for a dead holder. */
+export function spinLockAs(ptr: usize, holder: u32): void {
   while (true) {
-    if (atomic.cmpxchg<u32>(ptr, 0, 1) == 0) return;
+    if (atomic.cmpxchg<u32>(ptr, 0, holder) == 0) return;
     // Spin on a plain load until the word looks free, then retry the CAS.
     while (atomic.load<u32>(ptr) != 0) {}
   }

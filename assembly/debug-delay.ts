@@ -71,6 +71,7 @@ export const DP_OBJ_MERGE_TAKEN: u32 = 25;   // object.ts objMergeQueued: a non-
 export const DP_BRC_REGISTERED: u32 = 26;    // brc.ts brcRegister: linked in its bucket and unlocked, T_BRC_BUCKET not yet set (review11)
 export const DP_GC_PAUSE1: u32 = 27;         // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 export const DP_GC_RESURRECT_SCRATCH: u32 = 28;  // gc.ts handleResurrected (pause 2): local words hold scratch counts (review13)
+export const DP_STATS_XTF_LOADED: u32 = 29;  // stats.ts xthreadCount: a non-empty remote-free list head loaded, not yet walked (review13b)
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -33,11 +33,12 @@
 //
 // See also: layout.ts (segment header, page record), stats.ts (the same walk, counted).
 
-import { loadAcquire, loadAcquire64, loadAcquire8 } from "./atomics";
+import { loadAcquire, loadAcquire64, loadAcquire8, spinLock, spinUnlock } from "./atomics";
+import { metaAlloc } from "./meta";
 import { unitState } from "./os";
 import { sliceRecord } from "./segment";
 import { FIRST_UNIT, P_BLOCK_SIZE, P_EXT_BYTES, P_IN_FULL, P_QSBR_GOAL, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
-  P_USED, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICES_PER_SEGMENT, UNITS, UNIT_HUGE,
+  P_USED, ROOT, R_BRK_UNITS, R_HM_SCRATCH, R_META_LOCK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICES_PER_SEGMENT, UNITS, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
 
 // @abi-begin heap-map
@@ -160,4 +161,26 @@ function normalWrite(seg: usize, out: usize): u32 {
   }
   segmentWrite(seg, out - HM_RECORD, UNIT_NORMAL, n, owner);
   return n;
+}
+
+/**
+ * An HM_SCRATCH_BYTES buffer for a walk: one given back (heapMapScratchGive),
+ * else a new one from meta memory; 0 when memory is exhausted. Buffers are taken
+ * per call and given back, not kept per instance: meta memory is never freed, and
+ * an instance kept one for good (64 KiB per short-lived worker that drew a map).
+ */
+export function heapMapScratchTake(): usize {
+  spinLock(ROOT + R_META_LOCK);
+  const buf = <usize>load<u32>(ROOT + R_HM_SCRATCH);
+  if (buf != 0) store<u32>(ROOT + R_HM_SCRATCH, load<u32>(buf));
+  spinUnlock(ROOT + R_META_LOCK);
+  return buf != 0 ? buf : metaAlloc(HM_SCRATCH_BYTES);
+}
+
+/** Give back a buffer of heapMapScratchTake (the caller's, validated by it). */
+export function heapMapScratchGive(buf: usize): void {
+  spinLock(ROOT + R_META_LOCK);
+  store<u32>(buf, load<u32>(ROOT + R_HM_SCRATCH));
+  store<u32>(ROOT + R_HM_SCRATCH, <u32>buf);
+  spinUnlock(ROOT + R_META_LOCK);
 }

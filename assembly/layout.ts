@@ -78,6 +78,9 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+88    domainSerial u32 (headLock)
 //   ROOT+92    stwRw       u32 atomic  global stop (bit 0) vs per-domain stops (count << 1)
 //   ROOT+96    instanceSerial u32 atomic  instance ids handed out (ft_init, ft_instance_reserve)
+//   ROOT+100   hmScratch   u32 (metaLock) heap-map scratch buffers given back (a stack linked by their first word)
+//   ROOT+104   resList     u32 (resLock) chunks of reserved instance ids not yet adopted (instance.ts)
+//   ROOT+108   resLock     u32 atomic  spin lock for resList
 //   ROOT+128   EMPTY_PAGE  a page record (128 B) with no free block (read-only)
 //   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
 //   ROOT+1536  GLOBAL_STW  the runtime-wide stop-the-world state (STW record, 32 B)
@@ -116,6 +119,9 @@ export const R_DEFAULT_DOMAIN: usize = 84;
 export const R_DOMAIN_SERIAL: usize = 88;
 export const R_STW_RW: usize = 92;
 export const R_INSTANCE_SERIAL: usize = 96;
+export const R_HM_SCRATCH: usize = 100;
+export const R_RES_LIST: usize = 104;
+export const R_RES_LOCK: usize = 108;
 export const EMPTY_PAGE: usize = ROOT + 128;
 export const GLOBAL_STW: usize = ROOT + 1536;
 export const EMPTY_HEAP: usize = ROOT + 256;

@@ -43,7 +43,8 @@ import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breaker
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, debugPause } from "./debug-delay";
-import { currentSet, curThread, instanceId, instanceSet } from "./current";
+import { currentSet, curThread } from "./current";
+import { instanceIdEnsure } from "./instance";
 import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
 import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
@@ -59,7 +60,7 @@ import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
-  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, R_INSTANCE_SERIAL, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, THREAD_FREE,
+  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, THREAD_FREE,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -103,8 +104,7 @@ export function threadStart(domain: usize): usize {
     return 0;
   }
   // Only this instance may enter it (ft_thread_enter); its id is drawn on first use.
-  if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
-  storeRelease(t + T_OWNER, instanceId);
+  storeRelease(t + T_OWNER, instanceIdEnsure());
   const rc = threadEnter(t, true);
   if (rc != OK) setError(rc);
   return t;

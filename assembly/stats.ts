@@ -11,11 +11,12 @@
 // row per bin at ST_BINS + 16 * bin: pages, liveBlocks, capacityBlocks,
 // retainedPages. Filters: `thread` (0 = every thread), `tag` (TAG_ANY = every tag).
 
-import { loadAcquire, loadAcquire64, spinLock, spinUnlock } from "./atomics";
+import { casAcqRel, loadAcquire, loadAcquire64, spinLockAs, spinUnlock } from "./atomics";
+import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
-import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
+import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
   P_XTHREAD_FREE, QUEUE_COUNT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_PEAK,
   R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREADS_LIVE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
   SLICES_PER_SEGMENT, STATS, STATS_SIZE, TAG_COUNT, T_HEAPS, T_NEXT_ALL, UNIT_HUGE, UNIT_NORMAL, H_DELAYED,
@@ -45,17 +46,30 @@ const DELAYED_LIMIT: u32 = 1 << 20;
 
 /**
  * Blocks on a page's remote-free list. Racy: its owner may take the list and
- * reuse the blocks while we walk it, so a link can be anything; a link outside
- * the page's blocks ends the count (the walk never loads outside the page).
+ * reuse the blocks while we walk it, so a link can be anything; a link that is
+ * not a block start of the page ends the count: the walk loads only link words
+ * of the page's blocks (a link into the middle of the last block read past the
+ * page, past the end of memory for the last page: a trap under the stats lock),
+ * and at most `capacity` of them (a cycle through reused blocks ends there).
  */
 function xthreadCount(page: usize): u32 {
   const limit = load<u32>(page, P_CAPACITY);
   const start = <usize>load<u32>(page, P_START);
-  const end = start + <usize>load<u32>(page, P_EXT_BYTES);
+  const bytes = load<u32>(page, P_EXT_BYTES);
+  const magic = load<u64>(page, P_DIV_MAGIC);
   let b = xtfBlock(xtfLoad(page));
   let n: u32 = 0;
-  while (b != 0 && n < limit && b >= start && b < end) { n++; b = blockNext(page, b); }
+  if (b != 0) debugPause(DP_STATS_XTF_LOADED);
+  while (b != 0 && n < limit && isBlockStart(b, start, bytes, magic)) { n++; b = blockNext(page, b); }
   return n;
+}
+
+/** `b` is a block start in [start, start + bytes) (the test of page.ts normalBlockPage, on values read once). */
+// @ts-ignore: decorator
+@inline function isBlockStart(b: usize, start: usize, bytes: u32, magic: u64): bool {
+  if (b < start) return false;
+  const off = <u32>(b - start);
+  return off < bytes && <u64>off * magic < magic;
 }
 
 // @ts-ignore: decorator
@@ -102,9 +116,13 @@ function subtractDelayed(thread: usize, tag: u32): void {
   }
 }
 
-/** Take the stats lock, fill STATS, return its address. Release with statsRelease. */
-export function statsSnapshot(thread: usize, tag: u32): usize {
-  spinLock(ROOT + R_STATS_LOCK);
+/**
+ * Take the stats lock as instance `holder` (non-zero: a reap of that instance
+ * releases it, statsReleaseDead), fill STATS, return its address. Release with
+ * statsRelease.
+ */
+export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
+  spinLockAs(ROOT + R_STATS_LOCK, holder);
   memory.fill(STATS, 0, STATS_SIZE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_LIVE), ST_UNITS_LIVE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_FREE), ST_UNITS_FREE);
@@ -151,4 +169,13 @@ export function statsSnapshot(thread: usize, tag: u32): usize {
 
 export function statsRelease(): void {
   spinUnlock(ROOT + R_STATS_LOCK);
+}
+
+/**
+ * Release the stats lock if instance `instance`, whose JS thread is gone (it was
+ * terminated inside a snapshot), holds it; true if it did. Its snapshot writes
+ * nothing more, so the next one may start.
+ */
+export function statsReleaseDead(instance: u32): bool {
+  return instance != 0 && casAcqRel(ROOT + R_STATS_LOCK, instance, 0);
 }

@@ -146,7 +146,8 @@ export interface RuntimeHandle {
   readonly maximumPages: number;
   /**
    * An instance id reserved for the joining thread ({@link Runtime.startWorker}):
-   * its threads can then be reaped by that id when the worker dies.
+   * its threads can then be reaped by that id when the worker dies. Adopted once: a
+   * second join with it fails (give further workers `rt.share()`).
    */
   readonly instance?: number;
 }

@@ -83,12 +83,21 @@ export interface HeapMap {
  *   console.log(`segment ${s.unit}: ${busy} pages${s.abandoned ? ' (abandoned)' : ''}`);
  * }
  * ```
- * @throws FtheapError `ENOMEM` (no memory for this JS thread's 64 KiB scratch buffer, made on the first call)
+ * @throws FtheapError `ENOMEM` (no memory for the 64 KiB scratch buffer: one per concurrent call, kept in a runtime-wide pool)
  */
 export function heapMap(rt: Runtime): HeapMap {
   const x = rt.exports;
   const buf = x.ft_heap_map_scratch() >>> 0;
   if (buf === 0) throw coreError(x.ft_last_error(), 'heapMap scratch buffer');
+  try {
+    return { segments: walk(rt, buf) };
+  } finally {
+    x.ft_heap_map_scratch_release(buf);   // runtime-wide pool: meta memory is never freed
+  }
+}
+
+function walk(rt: Runtime, buf: number): HeapMapSegment[] {
+  const x = rt.exports;
   const segments: HeapMapSegment[] = [];
   let from = 0;
   // Each call writes at least one segment (the buffer holds the largest), and units only grow: bounded.
@@ -114,7 +123,7 @@ export function heapMap(rt: Runtime): HeapMap {
     from = v.getUint32(HM_NEXT, true);
     if (from === 0 || n === 0) break;
   }
-  return { segments };
+  return segments;
 }
 
 function readPage(v: DataView, o: number): HeapMapPage {

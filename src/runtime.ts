@@ -169,7 +169,8 @@ export class Runtime {
     if (handle.abi !== ABI) throw new FtheapError(ErrorCode.EINVAL_OPTION, `ABI ${handle.abi} != ${ABI}`);
     const rt = await Runtime.instantiate(handle.module, handle.memory, handle.maximumPages, options.blocking);
     if (handle.instance !== undefined && rt.exports.ft_instance_adopt(handle.instance) !== 0) {
-      throw new FtheapError(ErrorCode.EINVAL_OPTION, `instance id ${handle.instance} was not reserved`);
+      throw new FtheapError(ErrorCode.EINVAL_OPTION, `instance id ${handle.instance} was not reserved, or is taken: a startWorker handle `
+        + 'joins once (pass rt.share() to further workers)');
     }
     return rt;
   }

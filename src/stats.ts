@@ -18,8 +18,10 @@ const PAGE = 65536;   // bytes per Wasm page
  */
 export function readStats(x: CoreExports, memory: WebAssembly.Memory, thread: number, tag?: number): AllocatorStats {
   if (tag !== undefined) checkTag(tag);
-  const base = x.ft_stats_snapshot(thread, tag ?? TAG_ANY) >>> 0;
+  let base = 0;
   try {
+    // Inside the try: a trap in the snapshot (which holds the stats spin lock) must still release it.
+    base = x.ft_stats_snapshot(thread, tag ?? TAG_ANY) >>> 0;
     const v = new DataView(memory.buffer, base, ST_BINS + ((BINS + 2) << ST_BIN_SHIFT));
     const u32 = (o: number) => v.getUint32(o, true);
     const u64 = (o: number) => Number(v.getBigUint64(o, true));

@@ -10,7 +10,7 @@
  */
 import type { ReapReport, RuntimeHandle } from './api.ts';
 import type { Domain } from './domain.ts';
-import { ErrorCode, FtheapError } from './errors.ts';
+import { coreError, ErrorCode, FtheapError } from './errors.ts';
 import { isNode, nodeBuiltin } from './platform.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -95,6 +95,16 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
   const reapDelayMs = options.reapDelayMs ?? 100;
   if (!(reapDelayMs >= 0 && reapDelayMs <= 60_000)) throw new FtheapError(ErrorCode.EINVAL_OPTION, `reapDelayMs must be 0..60000, got ${String(options.reapDelayMs)}`);
   const instance = rt.exports.ft_instance_reserve() >>> 0;
+  if (instance === 0) throw coreError(rt.exports.ft_last_error(), 'startWorker: reserving an instance id');
+  try {
+    return launch(rt, url, options, instance, reapDelayMs);
+  } catch (e) {
+    rt.exports.ft_instance_unreserve(instance);   // no worker: nobody will adopt it
+    throw e;
+  }
+}
+
+function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, instance: number, reapDelayMs: number): RuntimeWorker {
   const handle: RuntimeHandle = { ...rt.share(), instance };
   const domain = options.domain?.id ?? rt.domain().id;
   let resolveReaped!: (n: number) => void;
@@ -109,11 +119,14 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
     port1.close();
   };
   let done = false;
+  let failure = '';   // the worker's uncaught error, for `thread`'s rejection
   const reap = () => {
     if (done) return;
     done = true;
     port1.close();
-    rejectThread(new FtheapError(ErrorCode.EINVAL_STATE, 'the worker ended before its thread attached'));
+    rt.exports.ft_instance_unreserve(instance);   // it died before adopting its id: nobody else may
+    rejectThread(new FtheapError(ErrorCode.EINVAL_STATE,
+      `the worker ended before its thread attached${failure ? ` (its uncaught error: ${failure})` : ''}`));
     if (options.reap === false) { resolveReaped(0); return; }
     const reports = reapInstance(rt, instance);
     options.onReaped?.(reports);
@@ -127,14 +140,14 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
     (port1 as unknown as { unref(): void }).unref();
     const w = new Worker(url, { ...options.workerOptions, workerData: start, transferList: [port2 as never] });
     w.on('exit', reap);
-    w.on('error', () => { /* 'exit' follows */ });
+    w.on('error', (e: Error) => { failure = e?.message ?? String(e); });   // 'exit' follows
     worker = w;
   } else {
     port1.onmessage = (e) => onReport(e.data);
     const W = (globalThis as unknown as { Worker: new (u: URL | string, o?: object) => Worker }).Worker;
     const w = new W(url, { type: 'module', ...options.workerOptions });
     // An uncaught error does not end a browser worker: end it, then reap.
-    w.addEventListener('error', () => { w.terminate(); setTimeout(reap, reapDelayMs); });
+    w.addEventListener('error', (e) => { failure = e.message; w.terminate(); setTimeout(reap, reapDelayMs); });
     w.postMessage(start, [port2]);
     worker = w;
   }
@@ -170,5 +183,6 @@ export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
       throw e;
     }
   }
+  x.ft_instance_release_dead(instance);   // a worker with no thread may have died inside stats()
   return reports;
 }

@@ -6,6 +6,7 @@ import { curThread, instanceId } from "../current";
 import { domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_STATE, EWRONG_DOMAIN } from "../errors";
 import { objFinalizing } from "../object";
+import { statsReleaseDead } from "../stats";
 import { nowMs } from "../host";
 import { threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { threadIsValid, threadState } from "../thread";
@@ -26,8 +27,11 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   if (!threadIsValid(thread)) return failSigned(EINVAL_ARG);
   if (<usize>load<u32>(thread, T_DOMAIN) != d) return failSigned(EWRONG_DOMAIN);
   if (objFinalizing()) return failSigned(EINVAL_STATE);   // a reap may wait for this very collection to end
+  const owner = loadAcquire(thread + T_OWNER);   // read before the reap clears it
   const rc = threadReap(thread);
-  return rc < 0 ? failSigned(-rc) : rc;
+  if (rc < 0) return failSigned(-rc);
+  statsReleaseDead(owner);   // its JS thread is gone: a stats lock it held mid-snapshot is free again
+  return rc;
 }
 
 /** Lock word `i` (0, 1) a reaped thread's innermost critical section held, before ft_thread_reap returned. */
@@ -72,7 +76,18 @@ export function ft_reap_instance(instance: u32): i32 {
     }
     t = <usize>load<u32>(t, T_NEXT_ALL);
   }
+  statsReleaseDead(instance);
   return n;
+}
+
+/**
+ * Instance `instance`'s JS thread is gone (a worker that may have had no thread,
+ * so nothing to reap): release the stats lock if it died holding it (the facade's
+ * reapInstance). 1 if it did, 0 if not; -EINVAL_ARG for 0 or the caller's own id.
+ */
+export function ft_instance_release_dead(instance: u32): i32 {
+  if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  return statsReleaseDead(instance) ? 1 : 0;
 }
 
 /** The thread after `t` in domain `d`'s list (0: the first); 0 at the end. The list only grows. */

@@ -2,14 +2,15 @@
 
 import { addRelaxed, loadAcquire } from "../atomics";
 import { curThread, instanceId, instanceSet } from "../current";
-import { EINVAL_ARG, EINVAL_STATE, OK, takeError } from "../errors";
+import { instanceClaim, instanceReserve } from "../instance";
+import { EINVAL_ARG, EINVAL_STATE, ENOMEM, OK, takeError } from "../errors";
 import { hostSetCanBlock } from "../host";
 import { runtimeInit } from "../init";
 import { MAX_ALLOC_SIZE } from "../alloc";
 import { binBlockSize, binOf } from "../size-class";
 import { debugPauseArm, debugReadDelaySet } from "../debug-delay";
 import { BIN_LARGE_MAX, LARGE_OBJ_MAX, ROOT, R_INSTANCE_SERIAL } from "../layout";
-import { fail } from "./result";
+import { fail, failValue } from "./result";
 
 // @abi-begin runtime
 const ABI_VERSION: u32 = 1;
@@ -31,17 +32,29 @@ export function ft_instance_id(): u32 { return instanceId; }
 /**
  * A fresh instance id, for a worker about to start (the facade's worker helper):
  * the worker adopts it with ft_instance_adopt, so its threads can be reaped by
- * that id even if it dies before it says anything.
+ * that id even if it dies before it says anything. Value; 0 with ENOMEM (no
+ * memory for its reservation slot, instance.ts).
  */
-export function ft_instance_reserve(): u32 { return addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1; }
+export function ft_instance_reserve(): u32 {
+  const id = instanceReserve();
+  return id != 0 ? id : <u32>failValue(ENOMEM);
+}
 
-/** Take the reserved id `id` as this instance's (before it starts any thread). EINVAL_STATE otherwise. */
+/**
+ * Take the reserved id `id` as this instance's (before it starts any thread):
+ * once only (instance.ts). EINVAL_ARG (0, or no such id handed out), EINVAL_STATE
+ * (a thread is current, or `id` is not reserved: adopted already, or cancelled).
+ */
 export function ft_instance_adopt(id: u32): i32 {
   if (id == 0 || id > loadAcquire(ROOT + R_INSTANCE_SERIAL)) return fail(EINVAL_ARG);
   if (curThread != 0) return fail(EINVAL_STATE);
+  if (!instanceClaim(id)) return fail(EINVAL_STATE);
   instanceSet(id);
   return OK;
 }
+
+/** Cancel reservation `id` if it was never adopted (its worker is gone): 1 cancelled, 0 not reserved. */
+export function ft_instance_unreserve(id: u32): u32 { return instanceClaim(id) ? 1 : 0; }
 
 /** The last error code of this instance (thread), cleared by reading. */
 export function ft_last_error(): i32 { return takeError(); }

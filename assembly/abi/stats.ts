@@ -2,6 +2,7 @@
 
 import { assertCodeGet, assertFirst, ASSERT_LEVEL } from "../assert";
 import { curThread } from "../current";
+import { instanceIdEnsure } from "../instance";
 import { EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
 import { osResetPeak } from "../os";
 import { pageIsValid } from "../page";
@@ -21,8 +22,8 @@ export function ft_visit_begin(tag: u32): i32 {
 /** The next live block, or 0 at the end (value). */
 export function ft_visit_next(): usize { return curThread == 0 ? 0 : visitNext(); }
 
-/** Fill the stats scratch area (thread 0: the whole runtime) and lock it; its address. */
-export function ft_stats_snapshot(thread: usize, tag: u32): usize { return statsSnapshot(thread, tag); }
+/** Fill the stats scratch area (thread 0: the whole runtime) and lock it (stamped with this instance's id); its address. */
+export function ft_stats_snapshot(thread: usize, tag: u32): usize { return statsSnapshot(instanceIdEnsure(), thread, tag); }
 export function ft_stats_release(): void { statsRelease(); }
 export function ft_stats_reset_peak(): void { osResetPeak(); }
 

@@ -1,0 +1,65 @@
+// instance.ts — instance ids: the owner stamped on the thread records an instance
+// (a JS thread) starts, and the holder stamped on the stats lock; a reap by id
+// (the facade's startWorker) recovers everything a dead JS thread left.
+//
+// An id is drawn from ROOT.instanceSerial on first use, or reserved for a worker
+// before it starts (instanceReserve) and adopted by it (instanceClaim). Adoption
+// is exclusive: two JS threads with one id would have each other's live threads
+// reaped when either dies (a worker that forwarded its start handle to a helper
+// of its own did that). Reserved ids not yet adopted sit in slots of chunks of
+// meta memory listed from ROOT.resList, under ROOT.resLock (a spin lock: the
+// browser main thread starts workers); a slot is cleared when its id is adopted
+// or the reservation is cancelled (the worker died first), and reused.
+//
+// See also: current.ts (this instance's id), abi/runtime.ts, src/workers.ts.
+
+import { addRelaxed, spinLock, spinUnlock } from "./atomics";
+import { instanceId, instanceSet } from "./current";
+import { metaAlloc } from "./meta";
+import { ROOT, R_INSTANCE_SERIAL, R_RES_LIST, R_RES_LOCK } from "./layout";
+
+const RES_SLOTS: u32 = 15;        // u32 ids per chunk, then the next chunk's address
+const RES_CHUNK: u32 = (RES_SLOTS + 1) << 2;
+
+/** This instance's id, drawn now if it has none yet (its first thread, or a lock it stamps). */
+export function instanceIdEnsure(): u32 {
+  if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
+  return instanceId;
+}
+
+/** The slot holding `value` (0: a free slot), or 0. Caller holds resLock. */
+function resFind(value: u32): usize {
+  for (let c = <usize>load<u32>(ROOT + R_RES_LIST); c != 0; c = <usize>load<u32>(c + (<usize>RES_SLOTS << 2))) {
+    for (let i: u32 = 0; i < RES_SLOTS; i++) {
+      if (load<u32>(c + (<usize>i << 2)) == value) return c + (<usize>i << 2);
+    }
+  }
+  return 0;
+}
+
+/** A fresh id reserved for a worker about to start; 0 when no memory is left for its slot. */
+export function instanceReserve(): u32 {
+  spinLock(ROOT + R_RES_LOCK);
+  let slot = resFind(0);
+  if (slot == 0) {
+    const chunk = metaAlloc(RES_CHUNK);   // zeroed: free slots, no next chunk
+    if (chunk == 0) { spinUnlock(ROOT + R_RES_LOCK); return 0; }
+    store<u32>(chunk + (<usize>RES_SLOTS << 2), load<u32>(ROOT + R_RES_LIST));
+    store<u32>(ROOT + R_RES_LIST, <u32>chunk);
+    slot = chunk;
+  }
+  const id = addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1;
+  store<u32>(slot, id);
+  spinUnlock(ROOT + R_RES_LOCK);
+  return id;
+}
+
+/** Take reserved id `id` off the list (adopted, or cancelled): false if it is not there (never reserved, or taken). */
+export function instanceClaim(id: u32): bool {
+  if (id == 0) return false;
+  spinLock(ROOT + R_RES_LOCK);
+  const slot = resFind(id);
+  if (slot != 0) store<u32>(slot, 0);
+  spinUnlock(ROOT + R_RES_LOCK);
+  return slot != 0;
+}
