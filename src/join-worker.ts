@@ -39,7 +39,8 @@ export interface JoinedWorker<D> {
  * to the domain the starter chose, and report the thread's id back
  * ({@link RuntimeWorker.thread}). The thread is reaped if the worker dies.
  * `attach: false` joins only (attach threads yourself; they are reaped all the same).
- * Outside such a worker it throws `EINVAL_STATE`.
+ * Outside such a worker it throws `EINVAL_STATE` in Node; in a browser worker it
+ * waits for the start message, which only `startWorker` sends.
  *
  * @example
  * ```ts
