@@ -82,6 +82,7 @@ export interface CoreExports {
   ft_cs_begin(m: number): number;
   ft_cs_begin2(a: number, b: number): number;
   ft_cs_end(token: number): number;
+  ft_cs_end_detached(thread: number, token: number): number;
   ft_cs_depth(): number;
   ft_heap(tag: number): number;
   ft_collect(force: number): void;
@@ -250,4 +251,6 @@ export interface ThreadCore {
    * milliseconds) while still suspended: `ETIMEDOUT`, the thread left suspended.
    */
   enterAsync<T>(fn: () => T, deadline?: number): Promise<T>;
+  /** Whether the user detached the thread ({@link Thread.detach}) and it has not attached since. */
+  userDetached(): boolean;
 }

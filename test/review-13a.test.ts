@@ -49,3 +49,125 @@ describe('an async stop\'s requester between polls', () => {
   }
 });
 
+describe('an async stop against dead and synchronous threads (thread that may not block)', () => {
+  it('a worker killed while the stop waits for it, reaped between polls: the stop completes, the requester usable after', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const t = rt.attach();
+    const ctl = newCtl();
+    const w = await Peer.start(rt, ctl, 'doomed');
+    await w.call('attach');
+    const wid = await w.call('id', 0);
+    let ran = 0;
+    const stop = t.stopTheWorldAsync(() => { ran++; return rt.exports.ft_thread_state(wid); });
+    await until(() => (rt.exports.ft_thread_breaker(wid) & 1) !== 0 || ran > 0, LIMIT, 'the stop asks W to stop');
+    await w.terminate();                 // attached, counted, never checkpoints again
+    await new Promise((r) => setTimeout(r, 30));
+    expect(ran).toBe(0);
+    const report = t.domain.reap(wid);   // between two polls of our own stop
+    expect(report.heldLocks).toEqual([]);
+    expect([RawState.EXITED, RawState.FREE]).toContain(await within(stop, 5_000, 'the stop after the reap'));
+    expect(ran).toBe(1);
+    // Nothing left behind on this instance: another thread attaches, a stop works, exit works.
+    const p = t.alloc(64);
+    t.free(p);
+    const u = rt.attach();
+    expect(await within(u.stopTheWorldAsync(() => 7), 5_000, 'a second stop')).toBe(7);
+    u.exit();
+    expect(await within(t.stopTheWorldAsync(() => 8, { timeoutMs: 5_000 }), 6_000, 'a third stop')).toBe(8);
+    t.exit();
+  }, TEST_TIMEOUT);
+
+  it('a synchronous requester in a worker while ours waits: parked by ours, then gets its own stop', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const t = rt.attach();
+    const ctl = newCtl();
+    const y = await Peer.start(rt, ctl, 'idle');
+    const x = await Peer.start(rt, ctl, 'sync-requester');
+    await y.call('attach');
+    await x.call('attach');
+    const [yid, xid] = [await y.call('id', 0), await x.call('id', 0)];
+    let seen: number[] = [];
+    const mine = t.stopTheWorldAsync(() => { seen = [rt.exports.ft_thread_state(xid), Atomics.load(ctl, Ctl.IN_STOP)]; return 'mine'; });
+    await until(() => (rt.exports.ft_thread_breaker(yid) & 1) !== 0, LIMIT, 'our stop asks Y to stop');
+    // X asks for its own stop (sync, blocking): it finds the scope taken and waits detached.
+    const theirs = x.call<{ code: string; states: number[] }>('stopTimed', 0, { ids: [t.id], timeoutMs: 10_000 });
+    await until(() => rt.exports.ft_thread_state(xid) === RawState.SUSPENDED, LIMIT, 'X parked by our stop');
+    await y.call('detach', 0);
+    expect(await within(mine, 5_000, 'our stop')).toBe('mine');
+    expect(seen).toEqual([RawState.SUSPENDED, 0]);   // X never ran its stop inside ours
+    t.detach();                                       // X's stop would wait for this thread otherwise
+    const r = await within(theirs, 15_000, "X's stop");
+    expect(r.code).toBe('OK');
+    expect(r.states).toEqual([RawState.SUSPENDED]);   // we were parked by X's
+    expect(Atomics.load(ctl, Ctl.IN_STOP)).toBe(1);
+    t.attach();
+    expect(t.state).toBe('attached');
+  }, TEST_TIMEOUT);
+});
+
+describe('a section whose fn detached the thread (thread that may not block)', () => {
+  // Was: ending the section attached the thread again (reenterFor), and the attach re-took the
+  // section's lock (csResumeTop) only for ft_cs_end to release it. Where the thread may not block
+  // that re-take polled, uncounted, so a worker re-taking the lock in a loop starved it: the JS
+  // thread froze (10 s here, until the worker stopped) — forever if the holder died. Now the
+  // section ends detached (ft_cs_end_detached): no lock is needed to end it.
+  it('criticalSectionAsync(m, () => t.detach()): the end does not wait for m', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const t = rt.attach();
+    const ctl = newCtl();
+    const m = t.calloc(1, 4);
+    const w = await Peer.start(rt, ctl, 'holder');
+    await w.call('attach');
+    const HOLD_MS = 400;
+    const loop = w.call('csHoldLoop', 0, m, HOLD_MS, 0);   // sections on m, HOLD_MS each
+    let fnEnd = 0;
+    const p = t.criticalSectionAsync(m, () => {
+      t.detach();   // the section's lock is released; W, waiting for it, takes it
+      const until = performance.now() + 2_000;
+      while ((Atomics.load(new Int32Array(rt.memory.buffer), m >>> 2) & 1) === 0 && performance.now() < until) { /* spin */ }
+      fnEnd = performance.now();
+      return 'done';
+    });
+    expect(await within(p, 20_000, 'criticalSectionAsync')).toBe('done');
+    const frozeMs = performance.now() - fnEnd;
+    setCtl(ctl, Ctl.STOP);
+    await within(loop, LIMIT, 'W');
+    expect(t.state).toBe('detached');
+    expect(frozeMs).toBeLessThan(HOLD_MS / 4);
+  }, TEST_TIMEOUT);
+});
+
+describe('a section whose fn detached the thread, parked meanwhile by a worker\'s stop (thread that may not block)', () => {
+  for (const variant of ['criticalSection', 'criticalSectionAsync'] as const) {
+    it(`${variant}: the section ends cleanly (fn's result, no lock left held, depth 0)`, async () => {
+      const rt = await Runtime.create({ blocking: false });
+      const t = rt.attach();
+      const ctl = newCtl();
+      const m = t.calloc(1, 4);
+      const x = await Peer.start(rt, ctl, 'requester');
+      await x.call('attach');
+      setCtl(ctl, Ctl.HOLD);
+      const stop = x.call<{ code: string; states: number[] }>('stopTimed', 0, { holdSlot: Ctl.HOLD, ids: [t.id] });
+      await until(() => (rt.exports.ft_thread_breaker(t.id) & 1) !== 0, LIMIT, "X's stop asks this thread to stop");
+      const fn = () => {
+        t.detach();   // the section's lock released; X's stop parks this thread now
+        const end = performance.now() + 5_000;
+        while (Atomics.load(ctl, Ctl.IN_STOP) === 0 && performance.now() < end) { /* spin */ }
+        return 'fn';
+      };
+      let result: unknown;
+      try {
+        result = variant === 'criticalSection' ? t.criticalSection(m, fn) : await t.criticalSectionAsync(m, fn);
+      } catch (e) {
+        result = e instanceof Error ? `${(e as { code?: string }).code}: ${e.message}` : e;
+      }
+      expect(Atomics.load(ctl, Ctl.IN_STOP)).toBe(1);
+      setCtl(ctl, Ctl.HOLD, 0);
+      expect((await within(stop, LIMIT, "X's stop")).states).toEqual([RawState.SUSPENDED]);
+      await t.attachAsync();
+      const word = Atomics.load(new Int32Array(rt.memory.buffer), m >>> 2);
+      expect({ result, word, depth: rt.exports.ft_cs_depth() }).toEqual({ result: 'fn', word: 0, depth: 0 });
+    }, TEST_TIMEOUT);
+  }
+});
+
