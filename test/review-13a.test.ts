@@ -77,6 +77,30 @@ describe('an async stop against dead and synchronous threads (thread that may no
     t.exit();
   }, TEST_TIMEOUT);
 
+  it('waiting for the scope of a worker\'s stop (parked by it), the worker killed inside its stop, then reaped: ours completes', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const t = rt.attach();
+    const ctl = newCtl();
+    const x = await Peer.start(rt, ctl, 'doomed-requester');
+    await x.call('attach');
+    const xid = await x.call('id', 0);
+    setCtl(ctl, Ctl.HOLD);
+    void x.call('stopTimed', 0, { holdSlot: Ctl.HOLD }).catch(() => undefined);   // never returns: killed inside
+    await until(() => (rt.exports.ft_thread_breaker(t.id) & 1) !== 0, LIMIT, "X's stop asks this thread to stop");
+    let ran = 0;
+    const mine = t.stopTheWorldAsync(() => { ran++; return 'mine'; });
+    await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, LIMIT, "X's stop complete (this thread parked)");
+    expect(rt.exports.ft_thread_state(t.id)).toBe(RawState.SUSPENDED);
+    await x.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ran).toBe(0);
+    t.domain.reap(xid);   // X's stop ends: this thread runs again, the scope is free
+    expect(await within(mine, 5_000, 'our stop after the reap')).toBe('mine');
+    expect(ran).toBe(1);
+    expect(t.state).toBe('attached');
+    expect(await within(t.stopTheWorldAsync(() => 2), 5_000, 'another stop')).toBe(2);
+  }, TEST_TIMEOUT);
+
   it('a synchronous requester in a worker while ours waits: parked by ours, then gets its own stop', async () => {
     const rt = await Runtime.create({ blocking: false });
     const t = rt.attach();
@@ -169,5 +193,33 @@ describe('a section whose fn detached the thread, parked meanwhile by a worker\'
       expect({ result, word, depth: rt.exports.ft_cs_depth() }).toEqual({ result: 'fn', word: 0, depth: 0 });
     }, TEST_TIMEOUT);
   }
+});
+
+describe('two async requesters at once (two JS threads that may not block)', () => {
+  it('domain and global stops, 20 rounds: each completes, each runs with the other parked', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const t = rt.attach();
+    const ctl = newCtl();
+    const x = await Peer.start(rt, ctl, 'async-requester', { nonBlocking: true });
+    await x.call('attach');
+    const xid = await x.call('id', 0);
+    await x.call('detach', 0);
+    for (let i = 0; i < 20; i++) {
+      const global = i % 3 === 1, xGlobal = i % 2 === 1;
+      let seen = -1;
+      const fn = () => { Atomics.add(ctl, Ctl.IN_STOP, 1); seen = rt.exports.ft_thread_state(xid); return i; };
+      await t.attachAsync();
+      // Once ours is done this thread detaches (attached and idle, it would hold X's stop up for good).
+      const pm = (global ? t.stopTheWorldGlobalAsync(fn, { timeoutMs: 10_000 }) : t.stopTheWorldAsync(fn, { timeoutMs: 10_000 }))
+        .finally(() => t.detach());
+      const px = x.call<{ states: number[] }>('stopAsync', 0, { ids: [t.id], global: xGlobal });
+      const [mine, theirs] = await within(Promise.all([pm, px]), 20_000, `round ${i}`);
+      expect(mine).toBe(i);
+      expect(seen, `round ${i}: X while ours ran`).toBe(RawState.SUSPENDED);
+      expect(theirs.states, `round ${i}: this thread while X's ran`).toEqual([RawState.SUSPENDED]);
+      expect(['detached', 'suspended']).toContain(t.state);
+    }
+    expect(Atomics.load(ctl, Ctl.IN_STOP)).toBe(40);
+  }, TEST_TIMEOUT);
 });
 
