@@ -101,6 +101,29 @@ describe('an async stop against dead and synchronous threads (thread that may no
     expect(await within(t.stopTheWorldAsync(() => 2), 5_000, 'another stop')).toBe(2);
   }, TEST_TIMEOUT);
 
+  it('an async requester in a worker killed while its stop waits (for this attached thread), then reaped: the world runs', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const t = rt.attach();   // attached and idle: X's stop waits for it
+    const ctl = newCtl();
+    const x = await Peer.start(rt, ctl, 'doomed-async-requester', { nonBlocking: true });
+    const y = await Peer.start(rt, ctl, 'bystander');
+    await x.call('attach');
+    await y.call('attach');
+    await y.call('detach', 0);
+    const [xid, yid] = [await x.call('id', 0), await y.call('id', 0)];
+    void x.call('stopAsync', 0, {}).catch(() => undefined);
+    await until(() => (rt.exports.ft_thread_breaker(t.id) & 1) !== 0, LIMIT, "X's stop asks this thread to stop");
+    await until(() => rt.exports.ft_thread_state(yid) === RawState.SUSPENDED, LIMIT, 'X parks the detached bystander');
+    await x.terminate();
+    t.domain.reap(xid);
+    expect(rt.exports.ft_thread_state(yid)).toBe(RawState.DETACHED);        // restarted
+    expect(rt.exports.ft_thread_breaker(t.id) & 1).toBe(0);                  // no stale request
+    await y.call('reattach', 0);   // runs again
+    await y.call('detach', 0);
+    expect(await within(t.stopTheWorldAsync(() => rt.exports.ft_thread_state(yid), { timeoutMs: 5_000 }), 6_000, 'a stop after'))
+      .toBe(RawState.SUSPENDED);
+  }, TEST_TIMEOUT);
+
   it('a synchronous requester in a worker while ours waits: parked by ours, then gets its own stop', async () => {
     const rt = await Runtime.create({ blocking: false });
     const t = rt.attach();
