@@ -246,3 +246,45 @@ describe('two async requesters at once (two JS threads that may not block)', () 
   }, TEST_TIMEOUT);
 });
 
+describe('other code of the JS thread between an async stop\'s polls (thread that may not block)', () => {
+  it('another thread here is refused, a lockAsync of the requester detaches it, a detach is kept: the stop completes, nothing left behind', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const a = rt.attach();
+    const b = rt.attach();
+    const m = b.calloc(2, 4);
+    b.detach();
+    a.attach();
+    const ctl = newCtl();
+    const y = await Peer.start(rt, ctl, 'idle');
+    await y.call('attach');
+    const yid = await y.call('id', 0);
+    await y.call('lock', 0, m);
+    let inside: unknown[] = [];
+    const stop = a.stopTheWorldAsync(() => { inside = [rt.exports.ft_thread_state(yid), rt.exports.ft_thread_state(b.id)]; return 'stopped'; });
+    await until(() => (rt.exports.ft_thread_breaker(yid) & 1) !== 0, LIMIT, 'our stop asks Y to stop');
+    const codes: string[] = [];
+    const codeOf = (f: () => unknown) => { try { f(); return 'OK'; } catch (e) { return (e as { code?: string }).code ?? String(e); } };
+    codes.push(codeOf(() => b.attach()));       // another thread here: refused while the stop waits
+    codes.push(codeOf(() => rt.attach()));
+    codes.push(codeOf(() => a.exit()));
+    codes.push(codeOf(() => a.stopTheWorld(() => 0)));
+    const locked = a.lockAsync(m);               // Y holds m: the requester waits detached
+    await new Promise((r) => setTimeout(r, 20));   // (the polls re-attach it meanwhile: a requester stays attached)
+    await y.call('unlock', 0, m);
+    await within(locked, 5_000, 'lockAsync between polls');
+    codes.push(a.state);
+    a.unlock(m);
+    a.detach();                                  // the user's detach: the polls re-attach for themselves only
+    await y.call('detach', 0);
+    expect(await within(stop, 5_000, 'the stop')).toBe('stopped');
+    expect(codes).toEqual(['EINVAL_STATE', 'EINVAL_STATE', 'EINVAL_STATE', 'EINVAL_STATE', 'attached']);
+    expect(inside[0]).toBe(RawState.SUSPENDED);
+    expect(a.state).toBe('detached');
+    expect(Atomics.load(new Int32Array(rt.memory.buffer), m >>> 2)).toBe(0);
+    b.attach();                                   // allowed again
+    b.exit();
+    a.attach();
+    expect(await within(a.stopTheWorldAsync(() => 2), 5_000, 'again')).toBe(2);
+  }, TEST_TIMEOUT);
+});
+
