@@ -17,13 +17,13 @@ import { RawState } from './fixtures/thread-shared.ts';
 useHarness();
 
 describe('an async stop\'s requester between polls', () => {
-  for (const what of ['lock', 'set'] as const) {
-    it(`on a thread that may block: ${what === 'lock' ? 'lock(m)' : 'a SharedMap write'} held by a thread its stop parked is EAGAIN, not a deadlock`, async () => {
+  for (const what of ['lock', 'lockTimed', 'set'] as const) {
+    it(`on a thread that may block: ${what === 'set' ? 'a SharedMap write' : what === 'lock' ? 'lock(m)' : 'lock(m, { timeoutMs })'} held by a thread its stop parked is EAGAIN, not a deadlock`, async () => {
       const rt = await Runtime.create();
       const t = rt.attach();   // attached and idle here: holds the requester's stop up until it detaches
       const ctl = newCtl();
       const map = SharedMap.create(t);
-      const m = what === 'lock' ? t.calloc(1, 4) : map.handle + 4;   // +4: the map's writers' mutex
+      const m = what === 'set' ? map.handle + 4 : t.calloc(1, 4);   // +4: the map's writers' mutex
       const w = await Peer.start(rt, ctl, 'holder');
       const x = await Peer.start(rt, ctl, 'requester');
       await w.call('attach');
@@ -32,7 +32,7 @@ describe('an async stop\'s requester between polls', () => {
       // W holds m (as a writer would across a slow write) and checkpoints: the stop parks it holding m.
       await w.call('lock', 0, m);
       const holding = w.call('checkpointsUntilFlag', 0, flag(0));
-      const res = x.call<{ code: string; stopped: string }>('stopAsyncThen', 0, what, what === 'lock' ? m : map.handle, 50);
+      const res = x.call<{ code: string; stopped: string }>('stopAsyncThen', 0, what, what === 'set' ? map.handle : m, 50);
       await until(() => rt.exports.ft_thread_state(wid) === RawState.SUSPENDED, LIMIT, 'W parked by X\'s stop');
       // Give X's synchronous call time to run while its stop still waits for this thread.
       await new Promise((r) => setTimeout(r, 200));

@@ -12,6 +12,7 @@ import { hostCanBlock } from "../host";
 import { LOCK_OK, M_LOCKED, mutexAdopt, mutexAdoptEnd, mutexLockSlow, mutexTryLock, mutexUnlock, mutexWaiterAdd, mutexWaiterCancel,
   mutexWaiterStep } from "../mutex";
 import { lockDetaching, lockOrAgain, threadIsValid, threadState } from "../thread";
+import { stwWaitingHere } from "../stop-the-world";
 import { ROOT_END, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, status } from "./result";
 
@@ -32,7 +33,7 @@ export function ft_mutex_lock(m: usize): i32 {
 export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
   if (!(timeoutMs >= 0) || timeoutMs == Infinity) return fail(EINVAL_ARG);
-  if (!hostCanBlock()) return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);
+  if (!hostCanBlock() || stwWaitingHere()) return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);   // (thread.ts lockOrAgain)
   return lockDetaching(curThread, m, timeoutMs) ? OK : fail(ETIMEDOUT);
 }
 
