@@ -57,6 +57,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
 import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
+import { DP_STW_BEGUN, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
@@ -286,6 +287,7 @@ export function stwStopTimed(requester: usize, global: bool, timeoutMs: f64, fai
   const rc = stwBegin(requester, global, mayWait ? deadline : -Infinity);
   if (rc != OK) return rc == ETIMEDOUT && !mayWait ? EAGAIN : rc;
   const stw = stwOf(requester, global);
+  debugPause(DP_STW_BEGUN);   // threads may attach, detach, exit or be reaped here, before the first poll
   while (true) {
     const left = stwPoll(requester, global);
     if (left == 0) return OK;

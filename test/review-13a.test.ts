@@ -10,9 +10,11 @@
 //   not block: each gets its stop, neither runs inside the other's.
 import { describe, expect, it } from 'vitest';
 import { Runtime, SharedMap } from '../src/index.ts';
+import { DP_STW_BEGUN } from '../src/abi.gen.ts';
 import { LIMIT, Peer, TEST_TIMEOUT, until, useHarness, within } from './fixtures/harness.ts';
 import { Ctl, flag, newCtl, setCtl } from './fixtures/protocol.ts';
 import { RawState } from './fixtures/thread-shared.ts';
+import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 
@@ -285,6 +287,43 @@ describe('other code of the JS thread between an async stop\'s polls (thread tha
     b.exit();
     a.attach();
     expect(await within(a.stopTheWorldAsync(() => 2), 5_000, 'again')).toBe(2);
+  }, TEST_TIMEOUT);
+});
+
+describe('the synchronous stop lets go of headLock between counting and its first poll', () => {
+  it('threads attaching, detaching, exiting, reaped and new in that window: the stop completes with every live one parked', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    t.detach();   // counted (DETACHED), parked by the first poll
+    const ctl = newCtl();
+    const [x, a, b, c, d, e] = await Promise.all(['requester', 'detacher', 'attacher', 'exiter', 'killed', 'newcomer']
+      .map((n) => Peer.start(rt, ctl, n)));
+    for (const p of [x, a, b, c, d]) await p.call('attach');
+    await b.call('detach', 0);
+    const [aid, bid, cid, did] = await Promise.all([a, b, c, d].map((p) => p.call('id', 0)));
+    await x.call('pauseAt', DP_STW_BEGUN, f.addr, 1);
+    const stop = x.call<{ code: string; states: number[] }>('stopTimed', 0, { ids: [t.id, aid, bid, cid], timeoutMs: 10_000 });
+    await until(f.paused, 10_000, 'X counted the threads, before its first poll');
+    await a.call('detach', 0);                             // ATTACHED -> DETACHED
+    await b.call('reattach', 0);                           // DETACHED -> ATTACHED (no stop check in attach)
+    const bLoop = b.call('checkpointsUntilFlag', 0, flag(1));   // it pauses at its next checkpoint
+    await c.call('exit', 0);                               // accounted at its exit
+    await d.terminate();
+    const rep = t.domain.reap(did);                        // accounted by the reap
+    expect(rep.heldLocks).toEqual([]);
+    const eAttach = e.call('attach');                      // a new thread: starts SUSPENDED, waits for the restart
+    eAttach.catch(() => undefined);
+    f.release();
+    const r = await within(stop, 15_000, "X's stop");
+    expect(r.code).toBe('OK');
+    expect(r.states.slice(0, 3)).toEqual([RawState.SUSPENDED, RawState.SUSPENDED, RawState.SUSPENDED]);
+    expect([RawState.EXITED, RawState.FREE]).toContain(r.states[3]);
+    expect(await within(eAttach, 10_000, 'the newcomer attaches after the restart')).toBe(0);
+    setCtl(ctl, flag(1));
+    await within(bLoop, 10_000, 'B runs again');
+    t.attach();
+    expect(t.state).toBe('attached');
   }, TEST_TIMEOUT);
 });
 
