@@ -251,6 +251,9 @@ export interface ThreadCore {
    * milliseconds) while still suspended: `ETIMEDOUT`, the thread left suspended.
    */
   enterAsync<T>(fn: () => T, deadline?: number): Promise<T>;
-  /** Whether the user detached the thread ({@link Thread.detach}) and it has not attached since. */
-  userDetached(): boolean;
+  /**
+   * Whether the thread (not exited) is detached now: by the user ({@link Thread.detach}),
+   * or because another thread became current on its instance, or a reap detached it.
+   */
+  detachedNow(): boolean;
 }

@@ -92,7 +92,7 @@ export class Thread {
       reenterFor: (finish) => this.reenterFor(finish),
       parkForWait: () => this.parkForWait(),
       enterAsync: (fn, deadline) => this.enterAsync(fn, deadline),
-      userDetached: () => this.userDetached && !this.exited,
+      detachedNow: () => !this.exited && (this.userDetached || !this.active),
     };
     this.qsbr = new ThreadQsbr(this.core);
     this.stack = new ThreadStack(this.core, () => this.exited);

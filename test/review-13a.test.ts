@@ -290,6 +290,37 @@ describe('other code of the JS thread between an async stop\'s polls (thread tha
   }, TEST_TIMEOUT);
 });
 
+describe('a section whose thread another thread of this JS thread displaced inside fn, parked meanwhile (may not block)', () => {
+  it('criticalSection: fn enters a thread of another domain; a worker\'s stop parks the section\'s thread: the section ends cleanly', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const a = rt.attach();
+    const b = rt.createDomain().attach();   // another domain: the worker's domain stop leaves it alone
+    const ctl = newCtl();
+    const m = a.calloc(1, 4);
+    const x = await Peer.start(rt, ctl, 'requester');
+    await x.call('attach');
+    setCtl(ctl, Ctl.HOLD);
+    const stop = x.call<{ code: string; states: number[] }>('stopTimed', 0, { holdSlot: Ctl.HOLD, ids: [a.id] });
+    await until(() => (rt.exports.ft_thread_breaker(a.id) & 1) !== 0, LIMIT, "X's stop asks A to stop");
+    let result: unknown;
+    try {
+      result = a.criticalSection(m, () => {
+        b.free(b.alloc(8));   // B current here: A detached (its section's lock released), and X parks it
+        const end = performance.now() + 5_000;
+        while (Atomics.load(ctl, Ctl.IN_STOP) === 0 && performance.now() < end) { /* spin */ }
+        return 'fn';
+      });
+    } catch (e) {
+      result = (e as { code?: string }).code ?? String(e);
+    }
+    setCtl(ctl, Ctl.HOLD, 0);
+    expect((await within(stop, LIMIT, "X's stop")).states).toEqual([RawState.SUSPENDED]);
+    await a.attachAsync();
+    const word = Atomics.load(new Int32Array(rt.memory.buffer), m >>> 2);
+    expect({ result, word, depth: rt.exports.ft_cs_depth() }).toEqual({ result: 'fn', word: 0, depth: 0 });
+  }, TEST_TIMEOUT);
+});
+
 describe('the synchronous stop lets go of headLock between counting and its first poll', () => {
   it('threads attaching, detaching, exiting, reaped and new in that window: the stop completes with every live one parked', async () => {
     const rt = await Runtime.create({ debug: true });
