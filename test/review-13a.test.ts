@@ -321,6 +321,28 @@ describe('a section whose thread another thread of this JS thread displaced insi
   }, TEST_TIMEOUT);
 });
 
+describe('a failed attach of a parked thread does not strand the current one (may not block)', () => {
+  it('A parked by a worker\'s stop: A.alloc is EAGAIN, and B (current, another domain) still works', async () => {
+    const rt = await Runtime.create({ blocking: false });
+    const a = rt.attach();
+    const b = rt.createDomain().attach();   // current now; A detached
+    const ctl = newCtl();
+    const x = await Peer.start(rt, ctl, 'requester');
+    await x.call('attach');
+    setCtl(ctl, Ctl.HOLD);
+    const stop = x.call('stopTimed', 0, { holdSlot: Ctl.HOLD, ids: [a.id] });
+    await until(() => Atomics.load(ctl, Ctl.IN_STOP) === 1, LIMIT, "X's stop (A parked)");
+    expect(rt.exports.ft_thread_state(a.id)).toBe(RawState.SUSPENDED);
+    b.free(b.alloc(8));
+    const codeOf = (f: () => unknown) => { try { f(); return 'OK'; } catch (e) { return (e as { code?: string }).code ?? String(e); } };
+    expect(codeOf(() => a.alloc(8))).toBe('EAGAIN');
+    expect(codeOf(() => b.free(b.alloc(8)))).toBe('OK');
+    expect(b.state).toBe('attached');
+    setCtl(ctl, Ctl.HOLD, 0);
+    await within(stop, LIMIT, "X's stop");
+  }, TEST_TIMEOUT);
+});
+
 describe('the synchronous stop lets go of headLock between counting and its first poll', () => {
   it('threads attaching, detaching, exiting, reaped and new in that window: the stop completes with every live one parked', async () => {
     const rt = await Runtime.create({ debug: true });
