@@ -1,13 +1,27 @@
 // review-13a.test.ts — adversarial review of issue 13 (calls that may not block fail
 // fast with EAGAIN; the async variants). Real workers (thread-worker.ts).
 //
-// - An async stop's requester on a thread that may block, between two polls, takes a
-//   lock (or writes a shared map) whose holder its own stop has parked: it must not
-//   wait (the holder runs again only when the stop ends, which needs this JS thread).
-// - A worker killed while an async stop waits for it, then reaped between polls: the
-//   stop completes, and the requester is attached and usable after.
-// - A synchronous requester in a worker against an async one on a thread that may
-//   not block: each gets its stop, neither runs inside the other's.
+// Defects found (each test failed before its fix):
+// - An async stop's requester on a thread that may block, between two polls, took a
+//   lock (lock, lock with timeoutMs, a SharedMap write) whose holder its own stop had
+//   parked: a deadlock (the holder runs again only when the stop ends, which needs
+//   this JS thread to poll). Now EAGAIN (thread.ts lockOrAgain, stwWaitingHere).
+// - A critical section whose fn detached its thread (t.detach(), another thread of
+//   this JS thread entered, a reap) was ended by attaching again, which re-took the
+//   lock only to release it: on a thread that may not block, an unbounded, starved
+//   poll (10 s here); and while a worker's stop held the thread, EAGAIN thrown from
+//   the section's end, fn's result lost, the section left pushed and, after the next
+//   attach, its lock held for good. Now it ends detached (ft_cs_end_detached).
+// - A failed attach (EAGAIN, parked) detached the thread current here, but the
+//   facade still took that one for current: its calls failed ENOT_ATTACHED.
+// Checked and sound (tests pass as written): a worker killed while an async stop
+// waits for it, reaped between polls; an async requester parked by a worker's stop
+// whose worker is killed inside it, then reaped; an async requester in a worker
+// killed mid-wait, then reaped; a sync requester vs an async one; two async
+// requesters (domain / global) at once; other code between polls (another thread
+// refused, lockAsync of the requester, a user detach); threads attaching,
+// detaching, exiting, reaped and made between a sync stop's count and its first
+// poll (pause point DP_STW_BEGUN).
 import { describe, expect, it } from 'vitest';
 import { Runtime, SharedMap } from '../src/index.ts';
 import { DP_STW_BEGUN } from '../src/abi.gen.ts';
