@@ -29,7 +29,7 @@
 // hooks.ts (attach and detach, below that, call csResumeTop and csSuspendAll).
 // See also: mutex.ts, thread.ts.
 
-import { EAGAIN, ECS_DEPTH, ENOT_LOCKED, OK } from "./errors";
+import { EAGAIN, ECS_DEPTH, EINVAL_STATE, ENOT_LOCKED, OK } from "./errors";
 import { hookLockDetaching, hookLockOrAgain } from "./hooks";
 import { mutexUnlock } from "./mutex";
 import { CS_ENTRY_SIZE, CS_MAX_DEPTH, T_CS_DEPTH, T_CS_STACK } from "./layout";
@@ -92,6 +92,25 @@ export function csEnd(thread: usize, token: i32): i32 {
   if (m1 != 0) mutexUnlock(m1);
   store<u32>(thread, depth - 1, T_CS_DEPTH);
   if (depth > 1) csResumeTop(thread);
+  return OK;
+}
+
+/**
+ * End the innermost section of `thread` while it is detached (or parked): its owner
+ * detached inside it, which released its locks (csSuspendAll), so it is popped
+ * without re-taking them. Re-taking them only to release them (attach, then
+ * csEnd) polled where the instance may not block — a freeze for as long as another
+ * thread held the lock — and could not attach at all while a stop held the thread
+ * (EAGAIN), leaving the section pushed: its lock was re-taken by the next attach
+ * and never released (review-13a). ENOT_LOCKED: none; EINVAL_STATE: it holds its
+ * locks (active). Owner only.
+ */
+export function csEndDetached(thread: usize, token: i32): i32 {
+  if (token == CS_NOOP) return OK;
+  const depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth == 0) return ENOT_LOCKED;
+  if ((load<u32>(entry(thread, depth - 1), CS_FLAGS) & CS_INACTIVE) == 0) return EINVAL_STATE;
+  store<u32>(thread, depth - 1, T_CS_DEPTH);   // the sections below stay inactive: the next attach resumes the top one
   return OK;
 }
 

@@ -53,6 +53,7 @@ function debugSpin(n: u32): void {
 export const DP_NONE: u32 = 0;
 export const DP_THREAD_REUSE: u32 = 1;      // threadNew: a reused record reset, not yet listed again
 export const DP_STW_REQ_WAITED: u32 = 2;    // a stop's requester waited detached (scope mutex / rw word), about to re-attach
+export const DP_STW_BEGUN: u32 = 3;         // stop-the-world.ts stwStopTimed: request posted and counted, headLock released, before the first poll (review-13a)
 export const DP_EXIT_BEFORE_ABANDON: u32 = 40;    // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 export const DP_REVIEW_FREE_MT_PUSHED: u32 = 50;  // free.ts freeMt: block pushed on xthreadFree, owner word not yet read
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken

@@ -43,7 +43,11 @@
 // requester stays attached and requesting (requestingHere), so that code can
 // neither exit it nor attach another thread here, nor start a second stop
 // (EINVAL_STATE). Only a thread parked by our own stop-in-progress (not the
-// requester) can be held up by it, exactly as in the synchronous stop.
+// requester) can be held up by it, exactly as in the synchronous stop. Nor may
+// that code wait for a user-facing lock (thread.ts lockOrAgain: EAGAIN, even where
+// the instance may block): its holder may be a thread this stop parked, which
+// runs again only when the stop ends, and the stop ends only when this JS thread
+// polls it — a deadlock (review-13a).
 //
 // The alternatives ruled out (issue 10): a thread inside a critical section does
 // not pause in the allocator's slow path (thread.ts threadCheckpointAlloc), so a
@@ -53,6 +57,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
 import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
+import { DP_STW_BEGUN, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
@@ -74,6 +79,17 @@ let requestingHere: usize = 0;
 
 /** The thread record on this instance whose stop is under way, or 0. */
 export function stwRequestingHere(): usize { return requestingHere; }
+
+/**
+ * Is this instance's requester waiting for its stop (begun, not stopped yet)? Only
+ * an async requester (stopTheWorldAsync) runs other code then: a lock it waits for
+ * may be held by a thread its own stop parked, which runs again only when the stop
+ * ends — and the stop ends only when this JS thread polls it (thread.ts lockOrAgain).
+ */
+export function stwWaitingHere(): bool {
+  const r = requestingHere;
+  return r != 0 && !stwIsStopped(r, false) && !stwIsStopped(r, true);
+}
 
 // @ts-ignore: decorator
 @inline function serialOf(thread: usize): u32 { return loadAcquire(thread + T_SERIAL); }
@@ -271,6 +287,7 @@ export function stwStopTimed(requester: usize, global: bool, timeoutMs: f64, fai
   const rc = stwBegin(requester, global, mayWait ? deadline : -Infinity);
   if (rc != OK) return rc == ETIMEDOUT && !mayWait ? EAGAIN : rc;
   const stw = stwOf(requester, global);
+  debugPause(DP_STW_BEGUN);   // threads may attach, detach, exit or be reaped here, before the first poll
   while (true) {
     const left = stwPoll(requester, global);
     if (left == 0) return OK;

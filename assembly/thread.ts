@@ -54,7 +54,7 @@ import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host"
 import { metaAlloc } from "./meta";
 import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
-import { STW_SPIN_MS, stwAccount, stwActiveFor } from "./stop-the-world";
+import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
   R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
   T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STACK_BASE, T_STACK_CAP,
@@ -246,11 +246,14 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, hold
  * writers): a word adopted by the facade's async variant is taken over; where the
  * instance may block, lockDetaching; where it may not, the brief spin only, then
  * false (the caller reports EAGAIN, nothing changed). Polling there froze a
- * browser's main thread for as long as the holder kept the lock (issue 13).
+ * browser's main thread for as long as the holder kept the lock (issue 13). The
+ * spin only too while this instance's async stop waits (stwWaitingHere): waiting
+ * then deadlocked with a holder that stop had parked (review-13a).
  */
 export function lockOrAgain(thread: usize, m: usize): bool {
   if (mutexAdoptTake(m)) return true;
-  if (hostCanBlock()) return lockDetaching(thread, m);
+  // Not while this instance's async stop waits: the holder may be parked by it (stwWaitingHere).
+  if (hostCanBlock() && !stwWaitingHere()) return lockDetaching(thread, m);
   return mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK;
 }
 

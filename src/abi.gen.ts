@@ -55,6 +55,7 @@
 /** @internal */ export const DP_NONE = 0;
 /** @internal */ export const DP_THREAD_REUSE = 1; // threadNew: a reused record reset, not yet listed again
 /** @internal */ export const DP_STW_REQ_WAITED = 2; // a stop's requester waited detached (scope mutex / rw word), about to re-attach
+/** @internal */ export const DP_STW_BEGUN = 3; // stop-the-world.ts stwStopTimed: request posted and counted, headLock released, before the first poll (review-13a)
 /** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 /** @internal */ export const DP_REVIEW_FREE_MT_PUSHED = 50; // free.ts freeMt: block pushed on xthreadFree, owner word not yet read
 /** @internal */ export const DP_REVIEW_POOL_LOCKED = 51; // abandon.ts abandonedCollect: pool lock taken
@@ -74,7 +75,7 @@
 /** @internal */ export const DP_GC_PAUSE1 = 27; // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 /** @internal */ export const DP_GC_RESURRECT_SCRATCH = 28; // gc.ts handleResurrected (pause 2): local words hold scratch counts (review13)
 /** @internal */ export const DP_STATS_XTF_LOADED = 29; // stats.ts xthreadCount: a non-empty remote-free list head loaded, not yet walked (review13b)
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED } as const;
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;

@@ -85,6 +85,7 @@ export interface CoreExports {
   ft_cs_begin(m: number): number;
   ft_cs_begin2(a: number, b: number): number;
   ft_cs_end(token: number): number;
+  ft_cs_end_detached(thread: number, token: number): number;
   ft_cs_depth(): number;
   ft_heap(tag: number): number;
   ft_collect(force: number): void;
@@ -253,4 +254,9 @@ export interface ThreadCore {
    * milliseconds) while still suspended: `ETIMEDOUT`, the thread left suspended.
    */
   enterAsync<T>(fn: () => T, deadline?: number): Promise<T>;
+  /**
+   * Whether the thread (not exited) is detached now: by the user ({@link Thread.detach}),
+   * or because another thread became current on its instance, or a reap detached it.
+   */
+  detachedNow(): boolean;
 }

@@ -30,7 +30,13 @@ export function criticalSection2<T>(t: ThreadCore, m1: number, m2: number, fn: (
 }
 
 // The section `ft_cs_begin*` opened (a token, or -code): run `fn`, then end it
-// even if `fn` throws or detaches the thread.
+// even if `fn` throws or detaches the thread. A thread detached inside `fn` (by the
+// user, by another thread made current here, by a reap) released the section's
+// locks: the section ends detached, without re-taking them, and the thread stays
+// detached (its next call attaches it). Attaching to end it polled for the locks
+// where the thread may not block, and failed with EAGAIN while a stop held the
+// thread, leaving the section — and, after the next attach, its lock — held
+// (review-13a).
 function held<T>(t: ThreadCore, token: number, fn: () => T, m1: number, m2?: number): T {
   if (token < 0) {
     t.x.ft_last_error();   // (cleared: thrown here)
@@ -40,7 +46,9 @@ function held<T>(t: ThreadCore, token: number, fn: () => T, m1: number, m2?: num
   try {
     return fn();
   } finally {
-    t.reenterFor(() => t.x.ft_cs_end(token));
+    if (t.detachedNow()) {
+      if (t.x.ft_cs_end_detached(t.id, token) !== 0) t.fail('ending a critical section its callback detached');
+    } else t.reenterFor(() => t.x.ft_cs_end(token));
   }
 }
 

@@ -92,6 +92,7 @@ export class Thread {
       reenterFor: (finish) => this.reenterFor(finish),
       parkForWait: () => this.parkForWait(),
       enterAsync: (fn, deadline) => this.enterAsync(fn, deadline),
+      detachedNow: () => !this.exited && (this.userDetached || !this.active),
     };
     this.qsbr = new ThreadQsbr(this.core);
     this.stack = new ThreadStack(this.core, () => this.exited);
@@ -121,6 +122,10 @@ export class Thread {
   // The error of a failed ft_thread_enter: reaped, exited elsewhere, another instance's, or the core's code.
   private enterError(): FtheapError {
     const code = this.x.ft_last_error();
+    // The enter may have detached the thread that was current here before it failed (EAGAIN: this
+    // one is parked by a stop): that one is no longer current, its next call attaches it again
+    // (it kept thinking it was current, and its calls failed ENOT_ATTACHED: review-13a).
+    if (this.x.ft_thread_current() === 0) this.runtime.setCurrent(null);
     if (this.x.ft_thread_reaped(this.id) === 1) {
       this.exited = true;
       return new FtheapError(ErrorCode.ENOT_ATTACHED, `thread ${this.id} was reaped (Domain.reap): its worker was taken for dead`);

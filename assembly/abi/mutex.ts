@@ -4,15 +4,16 @@
 // async variants wait with ft_mutex_wait_* and hand the lock they took to the
 // next synchronous call with ft_mutex_adopt / ft_mutex_adopt_end.
 
-import { curThread } from "../current";
-import { csBegin, csBegin2, csEnd } from "../critical-section";
+import { curThread, instanceId } from "../current";
+import { csBegin, csBegin2, csEnd, csEndDetached } from "../critical-section";
 import { loadAcquire } from "../atomics";
 import { EAGAIN, EINVAL_ARG, EINVAL_PTR, EINVAL_STATE, ENOT_ATTACHED, ENOT_LOCKED, ETIMEDOUT, OK } from "../errors";
 import { hostCanBlock } from "../host";
 import { LOCK_OK, M_LOCKED, mutexAdopt, mutexAdoptEnd, mutexLockSlow, mutexTryLock, mutexUnlock, mutexWaiterAdd, mutexWaiterCancel,
   mutexWaiterStep } from "../mutex";
-import { lockDetaching, lockOrAgain } from "../thread";
-import { ROOT_END, T_CS_DEPTH } from "../layout";
+import { lockDetaching, lockOrAgain, threadIsValid, threadState } from "../thread";
+import { stwWaitingHere } from "../stop-the-world";
+import { ROOT_END, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, status } from "./result";
 
 function mutexChecked(m: usize): bool {
@@ -32,7 +33,7 @@ export function ft_mutex_lock(m: usize): i32 {
 export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
   if (!(timeoutMs >= 0) || timeoutMs == Infinity) return fail(EINVAL_ARG);
-  if (!hostCanBlock()) return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);
+  if (!hostCanBlock() || stwWaitingHere()) return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);   // (thread.ts lockOrAgain)
   return lockDetaching(curThread, m, timeoutMs) ? OK : fail(ETIMEDOUT);
 }
 
@@ -104,5 +105,18 @@ export function ft_cs_begin2(a: usize, b: usize): i32 {
 export function ft_cs_end(token: i32): i32 {
   if (curThread == 0) return fail(ENOT_ATTACHED);
   return status(csEnd(curThread, token));
+}
+/**
+ * End the innermost section of `thread` (a record of this instance) that its owner
+ * detached inside: DETACHED or SUSPENDED, the section's locks released by that
+ * detach; popped without re-taking them (critical-section.ts csEndDetached).
+ * Status: ENOT_ATTACHED (not a live record of this instance), EINVAL_STATE
+ * (attached, or the section holds its locks), ENOT_LOCKED (no section).
+ */
+export function ft_cs_end_detached(thread: usize, token: i32): i32 {
+  if (!threadIsValid(thread) || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
+  const s = threadState(thread);
+  if (s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(EINVAL_STATE);
+  return status(csEndDetached(thread, token));
 }
 export function ft_cs_depth(): u32 { return curThread == 0 ? 0 : load<u32>(curThread, T_CS_DEPTH); }
