@@ -87,7 +87,7 @@ async function sectionAsync<T>(t: ThreadCore, ms: number[], fn: () => T, begin: 
         t.x.ft_mutex_adopt_end();   // unlocks what the section did not take over
       }
       const r = held(t, token, fn, ms[0], ms[1]);
-      if (isThenable(r)) throw new FtheapError(ErrorCode.EINVAL_ARG, 'criticalSectionAsync: fn must be synchronous (it returned a promise; the section has ended)');
+      if (refusedPromise(r)) throw new FtheapError(ErrorCode.EINVAL_ARG, 'criticalSectionAsync: fn must be synchronous (it returned a promise; the section has ended)');
       return r;
     });
   } finally {
@@ -95,7 +95,12 @@ async function sectionAsync<T>(t: ThreadCore, ms: number[], fn: () => T, begin: 
   }
 }
 
-/** @internal Does `v` look like a promise? */
-export function isThenable(v: unknown): boolean {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+/**
+ * @internal Does `v` look like a promise? Such a result of an async variant's `fn`
+ * is refused; its rejection, if it comes, is handled here (not an unhandled rejection).
+ */
+export function refusedPromise(v: unknown): boolean {
+  const thenable = v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+  if (thenable) Promise.resolve(v).catch(() => { /* refused: the caller got EINVAL_ARG */ });
+  return thenable;
 }

@@ -17,7 +17,7 @@
  */
 import { EAGAIN, EINVAL_PTR } from './abi.gen.ts';
 import type { CoreExports } from './core.ts';
-import { isThenable } from './critical-section.ts';
+import { refusedPromise } from './critical-section.ts';
 import { coreError, ErrorCode, errorSaying, FtheapError } from './errors.ts';
 import type { Thread } from './thread.ts';
 
@@ -96,7 +96,7 @@ export abstract class SharedHandle {
         this.x.ft_handle_hold_end();
       }
     });
-    if (isThenable(r)) throw new FtheapError(ErrorCode.EINVAL_ARG, `withLockAsync: fn must be synchronous (it returned a promise; the ${this.kind}'s lock was released)`);
+    if (refusedPromise(r)) throw new FtheapError(ErrorCode.EINVAL_ARG, `withLockAsync: fn must be synchronous (it returned a promise; the ${this.kind}'s lock was released)`);
     return r;
   }
 

@@ -27,7 +27,7 @@
  */
 import { EAGAIN, ETIMEDOUT, STW_BLOCKERS_MAX, T_STW_BLOCKERS, T_STW_BLOCKERS_N } from './abi.gen.ts';
 import type { ThreadCore } from './core.ts';
-import { isThenable } from './critical-section.ts';
+import { refusedPromise } from './critical-section.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
 import { waitAsync } from './platform.ts';
 
@@ -143,7 +143,7 @@ export async function stopTheWorldAsync<T>(t: ThreadCore, global: boolean, fn: (
   } finally {
     t.reenterFor(() => { if (x.ft_stw_start(g) !== 0) t.fail(); });
   }
-  if (isThenable(r)) {
+  if (refusedPromise(r)) {
     throw new FtheapError(ErrorCode.EINVAL_ARG, `${global ? 'stopTheWorldGlobalAsync' : 'stopTheWorldAsync'}: fn must be synchronous (it returned a promise; the world was restarted)`);
   }
   return r;

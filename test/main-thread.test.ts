@@ -204,6 +204,9 @@ describe('a thread that may not block: EAGAIN, then the async variants', () => {
     expect(lr.errors).toEqual([]);   // (it may pause in the allocator's slow path: STOPPED is not counted there)
     // fn must be synchronous: a promise is refused after the restart.
     expect((await rejection(t.stopTheWorldAsync(() => Promise.resolve(1)))).code).toBe('EINVAL_ARG');
+    // ...and one that rejects later is handled, not an unhandled rejection (vitest fails the run on one).
+    expect((await rejection(t.stopTheWorldAsync(() => new Promise((_, no) => setTimeout(() => no(new Error('late')), 5))))).code).toBe('EINVAL_ARG');
+    await new Promise((r) => setTimeout(r, 20));
     expect(await t.stopTheWorldAsync(() => 2)).toBe(2);
   }, TEST_TIMEOUT);
 });
