@@ -20,7 +20,7 @@ import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront }
 import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
   xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
-import { curThread } from "./current";
+import { curOwnerWord, curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
@@ -184,7 +184,7 @@ export function blockUsableSize(p: usize): usize {
   let page: usize = 0;
   if (state == UNIT_NORMAL) {
     page = normalBlockPage(p);
-    if (page != 0 && blockIsFree(page, p, segmentIsLocal(segmentOf(p), curThread))) page = 0;
+    if (page != 0 && blockIsFree(page, p, segmentIsLocal(segmentOf(p), <usize>curOwnerWord))) page = 0;
   } else if (state == UNIT_HUGE) {
     page = hugeBlockPage(p);
     if (page != 0 && loadAcquire(page + P_USED) == 0) page = 0;

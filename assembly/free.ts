@@ -27,7 +27,7 @@
 // See also: page.ts (lists and the delayed state), alloc.ts, heap.ts (drain).
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
-import { curThread } from "./current";
+import { curOwnerWord, curThread } from "./current";
 import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, debugPause } from "./debug-delay";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
@@ -60,7 +60,7 @@ import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_
     if (off < ext) {                                // a live page's made-ready blocks
       const magic = load<u64>(page, P_DIV_MAGIC);
       if (<u64>off * magic < magic) {               // a block start
-        if (segmentIsLocal(seg, curThread)) {
+        if (segmentIsLocal(seg, <usize>curOwnerWord)) {   // never an abandoned one's 0
           if (load<u8>(page, P_IN_FULL) == 0) {
             const key = load<u32>(page, P_KEY);
             if (!linkByteMayMatch(p, key, start)) {     // cannot be free already
@@ -112,7 +112,7 @@ import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_
 // @ts-ignore: decorator
 @inline export function ftFreeUnchecked(p: usize): void {
   const seg = segmentOf(p);
-  if (unitState(unitOf(p)) == UNIT_NORMAL && segmentIsLocal(seg, curThread)) {
+  if (unitState(unitOf(p)) == UNIT_NORMAL && segmentIsLocal(seg, <usize>curOwnerWord)) {
     let page = seg + SEG_PAGES + (((p - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
     page -= load<u32>(page, P_SLICE_OFFSET);
     const used = load<u32>(page, P_USED);

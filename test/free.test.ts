@@ -4,8 +4,10 @@
 // the program wrote into it before the first free, in every size class — and a live
 // block whose first word happens to look like a link is still freed. And
 // ft_free_unchecked, the trusted entry point: own blocks, another thread's, a page's
-// last block, huge blocks; the books balance and the memory is reused.
+// last block, huge blocks; the books balance and the memory is reused. An instance
+// with no current thread never takes an abandoned segment (owner word 0) for its own.
 import { describe, expect, it } from 'vitest';
+import { ENOT_ATTACHED } from '../src/abi.gen.ts';
 import { attached, expectBalanced } from './fixtures/harness.ts';
 import { codeOf } from './fixtures/util.ts';
 
@@ -58,6 +60,21 @@ describe('free: double-free detection on the fast path', () => {
       for (const p of blocks.slice(2)) t.free(p);     // all live: none is EDOUBLE_FREE
     }
     expectBalanced(rt);
+  });
+});
+
+describe('free from an instance with no current thread', () => {
+  it('a block of an abandoned segment (owner word 0) is ENOT_ATTACHED, not freed as the instance\'s own', async () => {
+    const { rt, t } = await attached();
+    const u = rt.attach();
+    const [p, q] = [u.alloc(64), u.alloc(64)];
+    u.exit();                                          // live blocks: its segment is abandoned; no thread current here
+    expect(rt.exports.ft_thread_current()).toBe(0);
+    expect(rt.exports.ft_free(p)).toBe(ENOT_ATTACHED);
+    expect(rt.exports.ft_free(q)).toBe(ENOT_ATTACHED);
+    t.free(p);                                         // attached: a remote free into the pool's segment
+    t.free(q);
+    expect(codeOf(() => t.free(p))).toBe('EDOUBLE_FREE');
   });
 });
 
