@@ -59,8 +59,10 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+4     osLock      u32 atomic  spin lock: grow, pool, segment table
 //   ROOT+8     brkUnits    u32 (osLock) first unit never handed out
 //   ROOT+12    maxPages    u32 (init)  the memory's maximum, in 64 KiB pages
-//   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks
-//   ROOT+24    peak        u64 atomic  high-water of `committed`
+//   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks, less
+//                                      what threads hold in their records' commitDelta (os.ts):
+//                                      committed = this + sum of every record's commitDelta (signed)
+//   ROOT+24    peak        u64 atomic  high-water of `committed`, raised at folds and stats reads
 //   ROOT+32    metaLock    u32 atomic  spin lock for the meta allocator
 //   ROOT+36    metaBump    u32 (metaLock) next meta record, in 64 B granules (meta.ts)
 //   ROOT+40    metaEnd     u32 (metaLock) end of the current meta unit, in 64 KiB pages
