@@ -367,13 +367,15 @@ function listLength(page: usize, head: usize, limit: u32): u32 {
 
 /**
  * Validator: the counting invariant of a page (capacity = used + |free| +
- * |localFree|, capacity <= reserved, made-ready bytes = capacity blocks). Owner
- * only; O(capacity).
+ * |localFree|, capacity <= reserved, made-ready bytes = capacity blocks), and its
+ * link key is one free()'s byte test relies on (pageKey). Owner only; O(capacity).
  */
 export function pageIsValid(page: usize): bool {
   const capacity = load<u32>(page, P_CAPACITY);
   if (capacity > load<u32>(page, P_RESERVED) || load<u32>(page, P_USED) > capacity) return false;
   if (load<u32>(page, P_EXT_BYTES) != capacity * load<u32>(page, P_BLOCK_SIZE)) return false;
+  const key = load<u32>(page, P_KEY), top = key >>> 24;   // pageKey: what free()'s byte test relies on
+  if ((key & 7) != 7 || top == 0 || top == load<u32>(page, P_START) >>> 24) return false;
   const nFree = listLength(page, <usize>load<u32>(page, P_FREE), capacity);
   const nLocal = listLength(page, <usize>load<u32>(page, P_LOCAL_FREE), capacity);
   return capacity == load<u32>(page, P_USED) + nFree + nLocal;
