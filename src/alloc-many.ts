@@ -62,7 +62,8 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
       rc = t.x.ft_malloc_many(buf, m, size as number);
     } else {
       const u32 = heap32(t);
-      for (let i = 0; i < m; i++) u32[base + i] = sizes[done + i];
+      if (sizes instanceof Uint32Array) u32.set(sizes.subarray(done, done + m), base);
+      else for (let i = 0; i < m; i++) u32[base + i] = sizes[done + i];
       rc = t.x.ft_malloc_sizes(buf, m);
     }
     if (rc !== 0) {
@@ -98,7 +99,9 @@ export function freeMany(t: ThreadCore, ptrs: ArrayLike<number>): void {
     const m = Math.min(BATCH_MAX, n - done);
     let u32 = heap32(t);
     let local = 0;   // entries this side already failed (written as 0: skipped by the core)
-    for (let i = 0; i < m; i++) {
+    if (ptrs instanceof Uint32Array && !freed) {
+      u32.set(ptrs.subarray(done, done + m), base);   // every entry a u32: nothing to check here
+    } else for (let i = 0; i < m; i++) {
       const p = ptrs[done + i];
       let code: ErrorCode | undefined;
       if (p >>> 0 !== p) code = ErrorCode.EINVAL_PTR;

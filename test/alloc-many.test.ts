@@ -125,6 +125,15 @@ describe('freeMany', () => {
     expectBalanced(rt);
   });
 
+  it('a Uint32Array list (copied as is) gets the same checks from the core', async () => {
+    const { rt, t } = await attached();
+    const a = t.allocMany(100, 24);
+    const list = new Uint32Array([...a, a[7], 8]);
+    const e = caught(() => t.freeMany(list));
+    expect(e.bad).toEqual([{ index: 100, code: 'EDOUBLE_FREE' }, { index: 101, code: 'EINVAL_PTR' }]);
+    expectBalanced(rt);
+  });
+
   it('an entry listed again after an entry that failed fails the same way', async () => {
     const { t } = await attached();
     const e = caught(() => t.freeMany([777, 777]));
