@@ -43,11 +43,6 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
     if (!(Number.isInteger(n) && n >= 0 && n <= 0xFFFFFFFF)) throw sizeError(`count ${n}`);
     const sz = size as number;
     if (sz === undefined || sz >>> 0 !== sz || sz > max) throw sizeError(`size ${sz}`);
-  } else {
-    for (let i = 0; i < n; i++) {
-      const s = sizes[i];
-      if (s >>> 0 !== s || s > max) throw sizeError(`sizes[${i}] = ${s}`);
-    }
   }
   if (into !== undefined && !(into instanceof Uint32Array && into.length >= n)) {
     throw new FtheapError(ErrorCode.EINVAL_ARG, `into: a Uint32Array of at least ${n} entries`);
@@ -61,9 +56,19 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
     if (uniform) {
       rc = t.x.ft_malloc_many(buf, m, size as number);
     } else {
+      // Checked batch by batch as they are copied: a bad size in a later batch gives
+      // the earlier batches' blocks back, as a failed allocation does.
       const u32 = heap32(t);
-      if (sizes instanceof Uint32Array) u32.set(sizes.subarray(done, done + m), base);
-      else for (let i = 0; i < m; i++) u32[base + i] = sizes[done + i];
+      let bad = -1;
+      for (let i = 0; i < m; i++) {
+        const sz = sizes[done + i];
+        if (sz >>> 0 !== sz || sz > max) { bad = done + i; break; }
+        u32[base + i] = sz;
+      }
+      if (bad >= 0) {
+        freeAll(t, out.subarray(0, done));
+        throw sizeError(`sizes[${bad}] = ${sizes[bad]}; none kept`);
+      }
       rc = t.x.ft_malloc_sizes(buf, m);
     }
     if (rc !== 0) {

@@ -257,7 +257,8 @@ export class Thread {
    * 4096 blocks instead of one per block: `allocMany(sizes)` one block per size,
    * `allocMany(count, size)` `count` blocks of `size` bytes. All or nothing: if
    * one allocation fails, every block this call took is freed again before it
-   * throws, and the sizes are all checked before anything is allocated.
+   * throws; a bad size is found before its batch of 4096 is allocated, and
+   * frees the earlier batches' blocks likewise.
    * `into` (optional, at least as long as the count) receives the addresses
    * from index 0 and is returned: a fresh result array costs V8 an off-heap
    * allocation, which a caller allocating in rounds can save.

@@ -42,7 +42,7 @@ describe('allocMany', () => {
     expectBalanced(rt);
   });
 
-  it('a bad size is EINVAL_SIZE with nothing allocated', async () => {
+  it('a bad size is EINVAL_SIZE with nothing kept', async () => {
     const { rt, t } = await attached();
     const before = runtimeState(rt);
     expect(codeOf(() => t.allocMany([8, 16, -1]))).toBe('EINVAL_SIZE');
@@ -51,6 +51,10 @@ describe('allocMany', () => {
     expect(codeOf(() => t.allocMany(-1, 8))).toBe('EINVAL_SIZE');
     expect(codeOf(() => t.allocMany(3, 2 ** 32 - 1))).toBe('EINVAL_SIZE');
     expect(runtimeState(rt)).toEqual(before);
+    // in a later batch: the earlier batches' blocks are given back
+    const sizes = new Array(BATCH_MAX * 2 + 3).fill(40);
+    sizes[BATCH_MAX + 9] = NaN;
+    expect(caught(() => t.allocMany(sizes)).message).toContain(`sizes[${BATCH_MAX + 9}]`);
     expectBalanced(rt);
   });
 
