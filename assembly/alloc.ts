@@ -13,14 +13,14 @@
 
 import { A_HEAP, A_OWNER, A_PAGE, ASSERT_INTERNAL, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
-import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, setError } from "./errors";
+import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, peekError, setError } from "./errors";
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from "./heap";
 import { hookCheckpointAlloc, hookHeldPagesCollect, hookOutOfMemory, hookPageHoldCancel, hookReclaim } from "./hooks";
 import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront } from "./page-queue";
 import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
   xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
-import { curThread } from "./current";
+import { curOwnerWord, curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
@@ -184,7 +184,7 @@ export function blockUsableSize(p: usize): usize {
   let page: usize = 0;
   if (state == UNIT_NORMAL) {
     page = normalBlockPage(p);
-    if (page != 0 && blockIsFree(page, p, segmentIsLocal(segmentOf(p), curThread))) page = 0;
+    if (page != 0 && blockIsFree(page, p, segmentIsLocal(segmentOf(p), <usize>curOwnerWord))) page = 0;
   } else if (state == UNIT_HUGE) {
     page = hugeBlockPage(p);
     if (page != 0 && loadAcquire(page + P_USED) == 0) page = 0;
@@ -248,4 +248,40 @@ export function heapAlignedAlloc(heap: usize, align: usize, size: usize): usize 
     }
   }
   return hugeAlloc(heap, size == 0 ? 1 : size, <u32>align);
+}
+
+// ---- Batches (ft_malloc_many, ft_malloc_sizes: one call from JS for many blocks) ----
+
+/**
+ * `n` blocks of `size` bytes into the u32 array at `buf`, all or nothing: on a
+ * failure the blocks taken so far are freed again → OK, or the code (also in
+ * lastError).
+ */
+export function mallocMany(heap: usize, buf: usize, n: u32, size: usize): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const p = heapMalloc(heap, size);
+    if (p == 0) return mallocUndo(buf, i);
+    store<u32>(buf + (<usize>i << 2), <u32>p);
+  }
+  return OK;
+}
+
+/** As mallocMany, the sizes read from `buf` itself, each replaced by its block. */
+export function mallocSizes(heap: usize, buf: usize, n: u32): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const at = buf + (<usize>i << 2);
+    const p = heapMalloc(heap, <usize>load<u32>(at));
+    if (p == 0) return mallocUndo(buf, i);
+    store<u32>(at, <u32>p);
+  }
+  return OK;
+}
+
+// The batch's first `got` blocks, just taken by this thread, go back (they are
+// valid: their frees cannot fail); the failure's code stays the last error.
+function mallocUndo(buf: usize, got: u32): i32 {
+  const code = peekError();
+  for (let i: u32 = 0; i < got; i++) ftFree(<usize>load<u32>(buf + (<usize>i << 2)));
+  setError(code);
+  return code;
 }

@@ -10,6 +10,12 @@ import { loadAcquire } from "./atomics";
 import { EMPTY_HEAP, T_SERIAL } from "./layout";
 
 export let curThread: usize = 0;
+/**
+ * The owner word free()'s fast path compares a segment's with: curThread, or
+ * 0xFFFFFFFF while none is current. Not 0 then: an abandoned segment's owner word
+ * is 0, and an unattached instance's free would take it for its own.
+ */
+export let curOwnerWord: u32 = 0xFFFFFFFF;
 /** The current thread's serial: the owner id its objects carry (brc.ts); 0 while none is current. */
 export let curTid: u32 = 0;
 // A literal on purpose: an initializer computed from other constants would make
@@ -33,6 +39,7 @@ export function instanceSet(id: u32): void {
 
 export function currentSet(thread: usize, heap: usize): void {
   curThread = thread;
+  curOwnerWord = thread != 0 ? <u32>thread : 0xFFFFFFFF;
   curHeap = heap;
   curTid = thread != 0 ? loadAcquire(thread + T_SERIAL) : 0;
 }

@@ -2,7 +2,8 @@
 //
 // Fast path (owner, page not in the full queue, not its last block): find the
 // page from the pointer (segment mask, slice record, offset), check the pointer
-// is a block start that was handed out, push it on `localFree`. Other threads push on the page's
+// is a block start that was handed out, rule out a double free from one byte of
+// the block (linkByteMayMatch), push it on `localFree`. Other threads push on the page's
 // `xthreadFree` with one CAS (freeMt); the first remote free into a page in the
 // full queue also goes on its heap's xdelayedFree list, so the owner finds it.
 //
@@ -11,16 +12,22 @@
 //     has handed out at some time (else EINVAL_PTR);
 //   - a double free is caught when the block's first word still holds a free-list
 //     link (links are XOR-ed with a per-page key, so user data rarely looks like
-//     one): the page's lists are then searched and a hit is EDOUBLE_FREE. Not
+//     one): the page's lists are then searched and a hit is EDOUBLE_FREE. The
+//     fast path first tests the word's top byte only (a necessary condition, so
+//     the same blocks reach the search; a byte load never stalls on the
+//     program's last store into the block). Not
 //     caught: a second free after the block was allocated again (that is a valid
 //     free of the new block), or after the program overwrote the freed block's first
 //     word; a huge block freed twice is EDOUBLE_FREE or, once its units are
 //     reused, EINVAL_PTR.
 //
+// ftFreeUnchecked (ft_free_unchecked) is the fast path without the checks, for
+// trusted Wasm callers linking the core: a bad pointer is undefined behaviour.
+//
 // See also: page.ts (lists and the delayed state), alloc.ts, heap.ts (drain).
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
-import { curThread } from "./current";
+import { curOwnerWord, curThread } from "./current";
 import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, debugPause } from "./debug-delay";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
@@ -53,11 +60,10 @@ import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_
     if (off < ext) {                                // a live page's made-ready blocks
       const magic = load<u64>(page, P_DIV_MAGIC);
       if (<u64>off * magic < magic) {               // a block start
-        if (segmentIsLocal(seg, curThread)) {
+        if (segmentIsLocal(seg, <usize>curOwnerWord)) {   // never an abandoned one's 0
           if (load<u8>(page, P_IN_FULL) == 0) {
             const key = load<u32>(page, P_KEY);
-            const link = load<u32>(p) ^ key;
-            if ((link & 7) != 0 || (link != 0 && link - start >= ext)) {   // cannot be free already
+            if (!linkByteMayMatch(p, key, start)) {     // cannot be free already
               const used = load<u32>(page, P_USED);
               // The page's last block goes the slow way (the page retires),
               // unless the page is already kept for reuse.
@@ -75,6 +81,50 @@ import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_
     }
   }
   return freeSlow(p);
+}
+
+/**
+ * Could the first word at `p` be an encoded free-list link of the page (key,
+ * start)? Tested on its top byte alone: a link is 0 or an address in the page's
+ * segment, so its encoded top byte is the key's top byte (link 0) or that XOR the
+ * segment's top byte; pageInit picks keys whose top byte is neither 0 nor the
+ * segment's, so a zero byte (what malloc leaves, and small integers) never
+ * matches. A necessary condition of blockLooksFree, so a block that would be
+ * searched before still is (freeSlow re-tests the whole word). Why a byte: a
+ * one-byte load is always contained in any store it overlaps, so it never hits
+ * a failed store-to-load forwarding — the whole word, just after the program
+ * stored one byte into it, stalled the fast path ~3 ns until that store retired.
+ */
+// @ts-ignore: decorator
+@inline export function linkByteMayMatch(p: usize, key: u32, start: u32): bool {
+  const top = <u32>load<u8>(p, 3);
+  const k = key >>> 24;
+  return top == k || top == (k ^ (start >>> 24));
+}
+
+/**
+ * free(p) for trusted callers (ft_free_unchecked): `p` must be 0 or a live block
+ * ftheap handed out in the caller's domain; nothing is validated and no double
+ * free is looked for (a bad pointer is undefined behaviour: lists may be
+ * corrupted). Routing stays: another thread's block, a full page, a page's last
+ * block and huge blocks take freeSlow as in ftFree.
+ */
+// @ts-ignore: decorator
+@inline export function ftFreeUnchecked(p: usize): void {
+  const seg = segmentOf(p);
+  if (unitState(unitOf(p)) == UNIT_NORMAL && segmentIsLocal(seg, <usize>curOwnerWord)) {
+    let page = seg + SEG_PAGES + (((p - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
+    page -= load<u32>(page, P_SLICE_OFFSET);
+    const used = load<u32>(page, P_USED);
+    if (load<u8>(page, P_IN_FULL) == 0 && (used != 1 || load<u8>(page, P_RETIRE) != 0)) {
+      if (FT_DEBUG_BUILD) debugFillFreed(page, p);
+      store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ load<u32>(page, P_KEY));
+      store<u32>(page, <u32>p, P_LOCAL_FREE);
+      store<u32>(page, used - 1, P_USED);
+      return;
+    }
+  }
+  freeSlow(p);
 }
 
 function failWith(code: i32): i32 {
@@ -260,4 +310,47 @@ export function hugeSegmentFree(seg: usize): void {
   if (thread != 0) addRelaxed(thread + T_HUGE_COUNT, <u32>-1);
   osDecommit(load<u32>(page, P_LOCAL_FREE));   // huge records keep their committed bytes there
   osUnitsFree(seg, load<u32>(seg, SEG_UNITS));
+}
+
+// ---- Batches (ft_free_many) -------------------------------------------------------
+
+// Entries per ft_free_many call (the facade's chunks for every batch call); the
+// instance's scratch buffer (ft_batch_scratch) holds BATCH_MAX entries, then
+// freeMany's table of 2 x BATCH_MAX words.
+// @abi-begin batch
+export const BATCH_MAX: u32 = 4096;
+export const BATCH_SCRATCH_BYTES: u32 = 49152;   // BATCH_MAX * 12: 48 KiB
+// @abi-end
+
+/**
+ * Free the `n` pointers of the u32 array at `buf`, in order, each as ftFree
+ * would; every entry is replaced by its result (OK, or the code) → how many
+ * failed. A pointer listed again after it was freed by this call is
+ * EDOUBLE_FREE and not looked at: between the two entries its block may have
+ * been reused (another thread's block is on a list its owner collects), so the
+ * block's own state cannot tell. `table` (2^bits words, bits ≥ 1, ≥ 2n entries)
+ * is an open-addressing set of the pointers freed so far; zeroed here.
+ */
+export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
+  const mask: u32 = (<u32>1 << bits) - 1;
+  memory.fill(table, 0, <usize>(mask + 1) << 2);
+  let bad: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const at = buf + (<usize>i << 2);
+    const p = load<u32>(at);
+    if (p == 0) continue;                        // free(0): nothing, OK
+    let slot = (p * 0x9E3779B1) >>> (32 - bits);
+    let seen = false;
+    while (true) {
+      const q = load<u32>(table + (<usize>slot << 2));
+      if (q == 0) break;
+      if (q == p) { seen = true; break; }
+      slot = (slot + 1) & mask;
+    }
+    const rc = seen ? failWith(EDOUBLE_FREE) : ftFree(<usize>p);
+    store<u32>(at, <u32>rc);
+    if (rc != OK) { bad++; continue; }
+    store<u32>(table + (<usize>slot << 2), p);   // the empty slot the probe ended on
+  }
+  return bad;
 }

@@ -59,8 +59,10 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+4     osLock      u32 atomic  spin lock: grow, pool, segment table
 //   ROOT+8     brkUnits    u32 (osLock) first unit never handed out
 //   ROOT+12    maxPages    u32 (init)  the memory's maximum, in 64 KiB pages
-//   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks
-//   ROOT+24    peak        u64 atomic  high-water of `committed`
+//   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks, less
+//                                      what threads hold in their records' commitDelta (os.ts):
+//                                      committed = this + sum of every record's commitDelta (signed)
+//   ROOT+24    peak        u64 atomic  high-water of `committed`, raised at folds and stats reads
 //   ROOT+32    metaLock    u32 atomic  spin lock for the meta allocator
 //   ROOT+36    metaBump    u32 (metaLock) next meta record, in 64 B granules (meta.ts)
 //   ROOT+40    metaEnd     u32 (metaLock) end of the current meta unit, in 64 KiB pages
@@ -315,6 +317,10 @@ export const HEAP_SIZE: u32 = 1152;
 //   +408  stackCount   u32 owner   live blocks; their offsets are the index at the region's end
 //   +412  stackCap     u32 owner   the region's bytes (>= size once made)
 //   use = top + 4 x count <= size <= cap
+//   +416  commitDelta  i32 atomic  bytes this thread committed (-decommitted) not yet in ROOT.committed
+//                                  (os.ts): written only by the instance whose current thread it is
+//                                  (an atomic store; it reads it plain), folded at ±256 KiB, at exit
+//                                  and at reap (a swap); stats read it (osCommitted)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -377,6 +383,7 @@ export const T_STACK_TOP: usize = 400;
 export const T_STACK_HIGH: usize = 404;
 export const T_STACK_COUNT: usize = 408;
 export const T_STACK_CAP: usize = 412;
+export const T_COMMIT_DELTA: usize = 416;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;

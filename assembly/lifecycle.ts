@@ -50,7 +50,7 @@ import { headLock, headUnlock } from "./domain";
 import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
 import { heapCollect, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
-import { unitsAreValid } from "./os";
+import { osCommitFold, unitsAreValid } from "./os";
 import { segmentIsValid } from "./segment";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
@@ -242,6 +242,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
   qsbrUnregister(thread);
   pystackRelease(thread);   // no roots left in it; its region stays with the record
   objLeaveDone(thread);     // its object counters to the domain (delayed decrefs above included)
+  osCommitFold(thread);     // its committed-bytes delta to the root (os.ts)
   return recyclable;
 }
 

@@ -9,13 +9,16 @@
 // are rare operations, and the browser main thread may run them.
 //
 // Invariant: segsLive + segsFree + (meta units) = brkUnits - FIRST_UNIT (unitsAreValid).
+// Committed bytes: a root counter plus per-thread deltas (below).
 // See also: segment.ts (what lives in a unit), stats.ts (reports the counts).
 
 import { A_UNITS, ASSERT_VALIDATE, assertThat } from "./assert";
-import { addRelaxed64, loadAcquire64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease64, storeRelease8,
-  subRelaxed64 } from "./atomics";
+import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease,
+  storeRelease64, storeRelease8, swapAcqRel } from "./atomics";
+import { curThread } from "./current";
 import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES,
-  R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, SEGMENT_SHIFT, SEGTABLE, UNITS, UNIT_CONT, UNIT_FREE,
+  R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL, UNITS,
+  UNIT_CONT, UNIT_FREE,
   UNIT_HUGE, UNIT_META, UNIT_NORMAL } from "./layout";
 
 // @ts-ignore: decorator
@@ -115,18 +118,75 @@ export function osUnitsFree(base: usize, count: u32): void {
   spinUnlock(ROOT + R_OS_LOCK);
 }
 
+// ---- Committed bytes -----------------------------------------------------------------
+//
+// committed = ROOT.committed + the sum of every thread record's commitDelta.
+// A thread accounts its own commits and decommits in its record (owner-only,
+// one atomic store, no shared cache line) and folds the delta into the root's
+// counter once it passes ±COMMIT_FOLD, at exit and at reap (threadRelease), and
+// an instance with no current thread adds to the root directly. The peak is
+// raised at folds and when stats are read, so it can miss a short excursion of
+// at most COMMIT_FOLD per thread between two of those. Every record is summed,
+// live or not (a delta left in a recycled record is still counted), so the sum is
+// exact whenever no thread is changing it; while threads run it is as racy as
+// the rest of a snapshot.
+
+/** ±256 KiB: a thread's unfolded commit delta stays inside this. */
+const COMMIT_FOLD: i64 = 256 << 10;
+
 /** Account bytes the allocator starts to use (segment headers, extended pages, huge blocks). */
 // @ts-ignore: decorator
 @inline export function osCommit(bytes: u32): void {
-  const now = addRelaxed64(ROOT + R_COMMITTED, <u64>bytes) + <u64>bytes;
-  if (now > loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, now);
+  commitAdd(<i64>bytes);
 }
 
 // @ts-ignore: decorator
 @inline export function osDecommit(bytes: u32): void {
-  subRelaxed64(ROOT + R_COMMITTED, <u64>bytes);
+  commitAdd(-<i64>bytes);
+}
+
+function commitAdd(delta: i64): void {
+  const t = curThread;
+  if (t == 0) { commitFold(delta); return; }
+  const d = <i64><i32>load<u32>(t, T_COMMIT_DELTA) + delta;   // owner-only: its own last store
+  if (d < COMMIT_FOLD && d > -COMMIT_FOLD) {
+    storeRelease(t + T_COMMIT_DELTA, <u32><i32>d);               // partner: osCommitted's loads
+    return;
+  }
+  storeRelease(t + T_COMMIT_DELTA, 0);
+  commitFold(d);
+}
+
+// Into the root's counter; a rise raises the peak. Signed: the root's part alone
+// may be below zero while a thread holds the matching commit in its delta.
+function commitFold(delta: i64): void {
+  const now = <i64>addRelaxed64(ROOT + R_COMMITTED, <u64>delta) + delta;
+  if (delta > 0 && now > <i64>loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, <u64>now);
+}
+
+/** Fold `thread`'s delta now (its exit, its reap: the record may be reused). */
+export function osCommitFold(thread: usize): void {
+  const d = <i64><i32>swapAcqRel(thread + T_COMMIT_DELTA, 0);
+  if (d != 0) commitFold(d);
+}
+
+/** committed: the root's counter plus every record's delta (see above). */
+export function osCommitted(): u64 {
+  let sum = <i64>loadAcquire64(ROOT + R_COMMITTED);
+  let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  while (t != 0) {
+    sum += <i64><i32>loadAcquire(t + T_COMMIT_DELTA);
+    t = <usize>load<u32>(t, T_NEXT_ALL);
+  }
+  return sum > 0 ? <u64>sum : 0;
+}
+
+/** The peak, raised to committed now (stats reads: it never decreases but by osResetPeak). */
+export function osPeak(committed: u64): u64 {
+  maxRelaxed64(ROOT + R_PEAK, committed);
+  return loadAcquire64(ROOT + R_PEAK);
 }
 
 export function osResetPeak(): void {
-  storeRelease64(ROOT + R_PEAK, loadAcquire64(ROOT + R_COMMITTED));
+  storeRelease64(ROOT + R_PEAK, osCommitted());
 }

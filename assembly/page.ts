@@ -129,6 +129,18 @@ export function hugeBlockPage(p: usize): usize {
 
 // ---- Fresh pages ----------------------------------------------------------------
 
+/**
+ * A page's link key: low bits 111 (see blockLooksFree), and a top byte neither 0
+ * nor the segment's top byte, so that neither a zero link nor any other encodes
+ * to a zero top byte (free.ts linkByteMayMatch: the fast path's byte test).
+ */
+function pageKey(start: u32, bs: u32): u32 {
+  const key = ((start ^ (bs << 7)) * 0x9E3779B1) | 7;
+  const top = key >>> 24, seg = start >>> 24;
+  if (top != 0 && top != seg) return key;
+  return (key & 0x00FFFFFF) | (((seg ^ 0x80) | 1) << 24);
+}
+
 /** Set up the record `page` (slices already taken) for blocks of `bin`. */
 export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   const bs = binBlockSize(bin);
@@ -147,7 +159,7 @@ export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   store<u8>(page, <u8>tag, P_TAG);
   store<u8>(page, 0, P_RETIRE);
   store<u8>(page, <u8>bin, P_BIN);
-  store<u32>(page, ((<u32>start ^ (bs << 7)) * 0x9E3779B1) | 7, P_KEY);   // low bits 111: see blockLooksFree
+  store<u32>(page, pageKey(<u32>start, bs), P_KEY);
   store<u32>(page, binRecip(bin), P_RECIP);
   store<u64>(page, 0xFFFFFFFFFFFFFFFF / <u64>bs + 1, P_DIV_MAGIC);
   store<u32>(page, 0, P_EXT_BYTES);
@@ -355,13 +367,15 @@ function listLength(page: usize, head: usize, limit: u32): u32 {
 
 /**
  * Validator: the counting invariant of a page (capacity = used + |free| +
- * |localFree|, capacity <= reserved, made-ready bytes = capacity blocks). Owner
- * only; O(capacity).
+ * |localFree|, capacity <= reserved, made-ready bytes = capacity blocks), and its
+ * link key is one free()'s byte test relies on (pageKey). Owner only; O(capacity).
  */
 export function pageIsValid(page: usize): bool {
   const capacity = load<u32>(page, P_CAPACITY);
   if (capacity > load<u32>(page, P_RESERVED) || load<u32>(page, P_USED) > capacity) return false;
   if (load<u32>(page, P_EXT_BYTES) != capacity * load<u32>(page, P_BLOCK_SIZE)) return false;
+  const key = load<u32>(page, P_KEY), top = key >>> 24;   // pageKey: what free()'s byte test relies on
+  if ((key & 7) != 7 || top == 0 || top == load<u32>(page, P_START) >>> 24) return false;
   const nFree = listLength(page, <usize>load<u32>(page, P_FREE), capacity);
   const nLocal = listLength(page, <usize>load<u32>(page, P_LOCAL_FREE), capacity);
   return capacity == load<u32>(page, P_USED) + nFree + nLocal;

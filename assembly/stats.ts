@@ -11,13 +11,13 @@
 // row per bin at ST_BINS + 16 * bin: pages, liveBlocks, capacityBlocks,
 // retainedPages. Filters: `thread` (0 = every thread), `tag` (TAG_ANY = every tag).
 
-import { casAcqRel, loadAcquire, loadAcquire64, spinLockAs, spinUnlock } from "./atomics";
+import { casAcqRel, loadAcquire, spinLockAs, spinUnlock } from "./atomics";
 import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
-import { unitOf, unitState } from "./os";
+import { osCommitted, osPeak, unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
 import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
-  P_XTHREAD_FREE, QUEUE_COUNT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_PEAK,
+  P_XTHREAD_FREE, QUEUE_COUNT, ROOT, R_BRK_UNITS, R_HIGH_WATER_PAGES, R_MAX_PAGES,
   R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREADS_LIVE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
   SLICES_PER_SEGMENT, STATS, STATS_SIZE, TAG_COUNT, T_HEAPS, T_NEXT_ALL, UNIT_HUGE, UNIT_NORMAL, H_DELAYED,
   R_THREAD_LIST } from "./layout";
@@ -130,8 +130,9 @@ export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
   store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), ST_HIGH_WATER_PAGES);
   store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), ST_MAX_PAGES);
   store<u32>(STATS, loadAcquire(ROOT + R_THREADS_LIVE), ST_THREADS_LIVE);
-  store<u64>(STATS, loadAcquire64(ROOT + R_COMMITTED), ST_COMMITTED);
-  store<u64>(STATS, loadAcquire64(ROOT + R_PEAK), ST_PEAK);
+  const committed = osCommitted();
+  store<u64>(STATS, committed, ST_COMMITTED);
+  store<u64>(STATS, osPeak(committed), ST_PEAK);
   let normal: u32 = 0;
   let huge: u32 = 0;
   let hugeBytes: u64 = 0;

@@ -45,6 +45,7 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerInitial, breakerLoad, breakerHas,
   breakerRequest, BRK_ASYNC_INTERRUPT } from "./breaker";
 import { csResumeTop, csSuspendAll } from "./critical-section";
+import { osCommitFold } from "./os";
 import { currentSet, curThread } from "./current";
 import { DP_STW_REQ_WAITED, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
@@ -122,6 +123,7 @@ export function threadNew(domain: usize): usize {
  * is FREE and off every free list).
  */
 function threadResetOwned(thread: usize): void {
+  osCommitFold(thread);   // a delta left after the last fold is kept, in the root (os.ts)
   const stackBase = load<u32>(thread, T_STACK_BASE), stackCap = load<u32>(thread, T_STACK_CAP);
   memory.fill(thread + T_SEG_COUNT, 0, T_DOMAIN - T_SEG_COUNT);                 // segCount, segFirst, hugeCount
   memory.fill(thread + T_SPANS, 0, T_DOMAIN_NEXT - T_SPANS);                    // spans, visit cursor

@@ -5,9 +5,12 @@
 //           entry = assembly/index.ts + loops + mt + brc + gc (the brc suite's refcount loops
 //           and the gc suite's heap builder and mutator, ftheap only); must have no data segment
 //           and no start function.
+//   ftheap-calls: as ftheap, entry = assembly/index.ts + loops only, the loop calling ft_malloc /
+//           ft_free (a call per malloc and per free, as a C program linking an allocator); checked:
+//           the loop functions really call them.
 //   tlsf:   AssemblyScript's own TLSF (--runtime minimal), non-shared memory of its own; loops + mt.
 //   thing:  mt only, malloc/free imported from JS (@thi.ng/malloc), imported non-shared memory.
-// Usage: node bench/build-wasm.mjs [ftheap] [tlsf] [thing]   (default: all)
+// Usage: node bench/build-wasm.mjs [ftheap] [ftheap-calls] [tlsf] [thing]   (default: all)
 import asc from 'assemblyscript/asc';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +25,14 @@ const targets = {
       'export * from "./gc";\n',
     flags: () => ascFlags('release'),
     pure: true,
+  },
+  // The same loops with ftheap's malloc/free as calls (ftheap-calls.alloc.ts), not inlined.
+  'ftheap-calls': {
+    files: ['loops.ts'],
+    entry: 'export * from "../../../assembly/index";\nexport * from "./loops";\n',
+    flags: () => ascFlags('release'),
+    pure: true,
+    calls: ['ft_malloc', 'ft_free'],
   },
   tlsf: {
     files: ['loops.ts', 'mt.ts'],
@@ -53,6 +64,14 @@ for (const name of names) {
   const argv = [join(dir, 'index.ts'), '--config', join(dir, 'asconfig.json'), ...t.flags(), '-o', out, '-t', join(dir, 'bench.wat')];
   const { error, stderr } = await asc.main(argv.map((a) => (a.startsWith(root) ? a.slice(root.length + 1) : a)), {});
   if (error) { console.error(`bench wasm ${name}: ${error.message}\n${stderr.toString()}`); failed = true; continue; }
+  if (t.calls) {
+    // Binaryen may inline a small callee: the pair loop (bench_run) must still call each export.
+    const wat = readFileSync(join(dir, 'bench.wat'), 'utf8');
+    const run = wat.slice(wat.indexOf('/loops/bench_run '));
+    const body = run.slice(0, run.indexOf('\n (func ', 1));
+    const missing = t.calls.filter((f) => !body.includes(`call $assembly/abi/alloc/${f}`));
+    if (missing.length) { console.error(`bench wasm ${name}: bench_run does not call ${missing.join(', ')}`); failed = true; }
+  }
   const writes = t.pure ? instantiationWrites(readFileSync(out)) : [];
   if (writes.length) {
     console.error(`bench wasm ${name}: has ${writes.join(' and ')}; the loop code must stay static-free`);

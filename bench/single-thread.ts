@@ -1,5 +1,6 @@
 // Single-thread malloc+free pair benchmark (foundation issue): four patterns (lifo32, ring8-256,
-// rand16-1024, em1000) measured side by side for ftheap with the loop inside Wasm, AssemblyScript's
+// rand16-1024, em1000) measured side by side for ftheap with the loop inside Wasm (malloc/free inlined
+// into the loop, and through calls), AssemblyScript's
 // TLSF with the same Wasm loop, @thi.ng/malloc MemPool driven from JS, and ftheap driven from JS
 // through its raw exports and through the TS facade. Median ns per pair of `runs` timed runs
 // after a warm-up (V8 tiers Wasm up lazily); peak memory vs peak live requested bytes.
@@ -66,12 +67,20 @@ async function ftheapRuntime(module?: WebAssembly.Module) {
 
 function allocators(root: string): Allocator[] {
   const compile = (name: string) => new WebAssembly.Module(readFileSync(`${root}/build/bench/${name}/bench.wasm`));
-  let ftModule: WebAssembly.Module | undefined, tlsfModule: WebAssembly.Module | undefined;
+  let ftModule: WebAssembly.Module | undefined, callsModule: WebAssembly.Module | undefined;
+  let tlsfModule: WebAssembly.Module | undefined;
   return [
     {
-      id: 'ftheap-wasm', label: 'ftheap (Wasm loop)',
+      id: 'ftheap-wasm', label: 'ftheap inlined (Wasm loop)',
       async create() {
         const { rt, peak } = await ftheapRuntime(ftModule ??= compile('ftheap'));
+        return wasmCell(rt.exports as unknown as WasmLoops, peak);
+      },
+    },
+    {
+      id: 'ftheap-calls-wasm', label: 'ftheap calls (Wasm loop)',
+      async create() {
+        const { rt, peak } = await ftheapRuntime(callsModule ??= compile('ftheap-calls'));
         return wasmCell(rt.exports as unknown as WasmLoops, peak);
       },
     },
@@ -174,15 +183,87 @@ async function runWorkload(workload: Workload, opts: WorkloadOptions, tick: (lab
 const selected = (opts: WorkloadOptions) => allocators(opts.root).filter((a) => !opts.allocators || opts.allocators.includes(a.id));
 const warmups = (opts: WorkloadOptions) => (opts.quick ? 1 : 2);
 
+// ---- Batch calls from JS ---------------------------------------------------------------
+
+/** The batch line's workload: BATCH_N blocks of BATCH_SIZE bytes allocated, then freed, from JS. */
+const BATCH = 'js-batch1000x32';
+const BATCH_N = 1000, BATCH_SIZE = 32;
+
+type Thread = Awaited<ReturnType<typeof ftheapRuntime>>['t'];
+type Exports = { ft_malloc: Malloc; ft_free: Free };
+
+/** The ways of allocating and freeing BATCH_N blocks from JS: [id, label, one round]. */
+const BATCH_WAYS: [string, string, (t: Thread, x: Exports, ptrs: Uint32Array, sizes: number[]) => void][] = [
+  ['ftheap-raw-js', 'raw ft_malloc/ft_free per block', (_, x, ptrs) => {
+    for (let i = 0; i < BATCH_N; i++) ptrs[i] = x.ft_malloc(BATCH_SIZE);
+    for (let i = 0; i < BATCH_N; i++) x.ft_free(ptrs[i]);
+  }],
+  ['ftheap-facade-js', 't.alloc/t.free per block', (t, _, ptrs) => {
+    for (let i = 0; i < BATCH_N; i++) ptrs[i] = t.alloc(BATCH_SIZE);
+    for (let i = 0; i < BATCH_N; i++) t.free(ptrs[i]);
+  }],
+  ['ftheap-many-js', 't.allocMany(n, size, into) + t.freeMany', (t, _, ptrs) => t.freeMany(t.allocMany(BATCH_N, BATCH_SIZE, ptrs))],
+  ['ftheap-many-sizes-js', 't.allocMany(sizes, into) + t.freeMany', (t, _, ptrs, sizes) => t.freeMany(t.allocMany(sizes, ptrs))],
+  ['ftheap-many-fresh-js', 't.allocMany(n, size) + t.freeMany', (t) => t.freeMany(t.allocMany(BATCH_N, BATCH_SIZE))],
+];
+
+/** Every way on one fresh runtime: warm-up, rounds sized to ~targetMs, interleaved timed runs; ns per block. */
+async function runBatch(opts: WorkloadOptions, tick: (label: string) => void): Promise<WorkloadOutput> {
+  const { rt, t, peak } = await ftheapRuntime();
+  const x = rt.exports as unknown as Exports;
+  const ptrs = new Uint32Array(BATCH_N), sizes = new Array<number>(BATCH_N).fill(BATCH_SIZE);
+  const time = (way: (typeof BATCH_WAYS)[number][2], rounds: number) => {
+    const t0 = performance.now();
+    for (let r = 0; r < rounds; r++) way(t, x, ptrs, sizes);
+    return (performance.now() - t0) * 1e6;
+  };
+  const rounds = BATCH_WAYS.map(([id, , way]) => {
+    const r0 = opts.quick ? 20 : 200;
+    for (let w = 0; w < warmups(opts); w++) { time(way, r0); tick(`${BATCH} ${id} warm-up`); }
+    if (opts.quick) return r0;
+    return Math.max(10, Math.round((r0 * opts.targetMs * 1e6) / time(way, r0)));
+  });
+  const samples: number[][] = BATCH_WAYS.map(() => []);
+  for (let r = 0; r < opts.runs; r++) {
+    BATCH_WAYS.forEach(([id, , way], i) => {
+      samples[i].push(time(way, rounds[i]) / (rounds[i] * BATCH_N));
+      tick(`${BATCH} ${id} run ${r + 1}/${opts.runs}`);
+    });
+  }
+  const results = BATCH_WAYS.map(([id], i): Result => {
+    const nsPerOp = median(samples[i]);
+    return { suite: 'single-thread', workload: BATCH, allocator: id, threads: 1, nsPerOp: Math.round(nsPerOp * 100) / 100,
+      opsPerSec: Math.round(1e9 / nsPerOp), peakBytes: peak(), liveBytes: BATCH_N * BATCH_SIZE };
+  });
+  return { results, pairs: `${BATCH}: ${BATCH_WAYS.map(([id], i) => `${id} ${rounds[i]} rounds`).join(', ')}` };
+}
+
+function renderBatch(out: WorkloadOutput): string {
+  const spec: TableSpec = {
+    allocators: BATCH_WAYS.map(([id, label]) => [id, label]),
+    ratios: [['ftheap-many-js', 'ftheap-facade-js', 'allocMany(n) ÷ t.alloc'], ['ftheap-many-sizes-js', 'ftheap-facade-js',
+      'allocMany(sizes) ÷ t.alloc']],
+  };
+  return [
+    `## single-thread: JS batch calls, ns per block (${BATCH_N} blocks of ${BATCH_SIZE} B allocated, then freed)`,
+    '',
+    speedTable(out.results, spec),
+    '',
+    `One JS→Wasm call per 4096 blocks (allocMany/freeMany) against one per block. Rounds per timed run: ${out.pairs}.`,
+  ].join('\n');
+}
+
 /**
  * Each workload runs in its own worker (a fresh V8 isolate): shared JS such as the facade's
  * Thread methods would otherwise collect type feedback from every earlier workload's runtime
  * and instance and go polymorphic (measured: facade − raw grew from ~8 to ~30 ns), which an
  * application with one runtime never sees. From .ts sources (no worker support) it runs inline.
  */
-function isolated(workload: Workload, opts: SuiteOptions): Promise<WorkloadOutput> {
+function isolated(workload: Workload | typeof BATCH, opts: SuiteOptions): Promise<WorkloadOutput> {
   const { progress, ...plain } = opts;
-  if (!import.meta.url.endsWith('.js')) return runWorkload(workload, plain, progress.tick);
+  if (!import.meta.url.endsWith('.js')) {
+    return workload === BATCH ? runBatch(plain, progress.tick) : runWorkload(workload, plain, progress.tick);
+  }
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: { suite: 'single-thread', workload, opts: plain } });
     w.on('message', (m: { tick?: string; done?: WorkloadOutput }) => (m.done ? resolve(m.done) : progress.tick(m.tick!)));
@@ -192,8 +273,9 @@ function isolated(workload: Workload, opts: SuiteOptions): Promise<WorkloadOutpu
 }
 
 if (!isMainThread && workerData?.suite === 'single-thread') {
-  const { workload, opts } = workerData as { workload: Workload; opts: WorkloadOptions };
-  const done = await runWorkload(workload, opts, (tick) => parentPort!.postMessage({ tick }));
+  const { workload, opts } = workerData as { workload: Workload | typeof BATCH; opts: WorkloadOptions };
+  const tick = (t: string) => parentPort!.postMessage({ tick: t });
+  const done = workload === BATCH ? await runBatch(opts, tick) : await runWorkload(workload, opts, tick);
   parentPort!.postMessage({ done });
 }
 
@@ -202,11 +284,14 @@ export const singleThread: Suite = {
   async run(opts: SuiteOptions) {
     const workloads = Object.keys(PATTERNS) as Workload[];
     const allocs = selected(opts);
-    opts.progress.start(workloads.length * allocs.length * (warmups(opts) + opts.runs));
+    const batch = !opts.allocators || opts.allocators.some((a) => BATCH_WAYS.some(([id]) => id === a));
+    opts.progress.start((workloads.length * allocs.length + (batch ? BATCH_WAYS.length : 0)) * (warmups(opts) + opts.runs));
     const out: WorkloadOutput[] = [];
     for (const workload of workloads) out.push(await isolated(workload, opts));
+    const batchOut = batch ? await isolated(BATCH, opts) : undefined;
     const results = out.flatMap((o) => o.results);
-    return { results, report: render(results, allocs, opts, out.map((o) => o.pairs)), charts: [chart(results, allocs, opts)] };
+    const report = render(results, allocs, opts, out.map((o) => o.pairs)) + (batchOut ? `\n\n${renderBatch(batchOut)}` : '');
+    return { results: [...results, ...(batchOut?.results ?? [])], report, charts: [chart(results, allocs, opts)] };
   },
 };
 
@@ -226,7 +311,7 @@ function render(results: Result[], allocs: Allocator[], opts: SuiteOptions, pair
     allocators: allocs.map((a) => [a.id, a.label]),
     ratios: [['ftheap-wasm', 'as-tlsf-wasm', 'ftheap ÷ TLSF (Wasm)'], ['ftheap-raw-js', 'thing-js', 'ftheap raw ÷ thi.ng'],
       ['ftheap-facade-js', 'thing-js', 'facade ÷ thi.ng']],
-    diffs: [['ftheap-facade-js', 'ftheap-raw-js', 'facade − raw ns']],
+    diffs: [['ftheap-calls-wasm', 'ftheap-wasm', 'calls − inlined ns'], ['ftheap-facade-js', 'ftheap-raw-js', 'facade − raw ns']],
   };
   const ids = new Set(allocs.map((a) => a.id));
   spec.ratios = spec.ratios!.filter(([a, b]) => ids.has(a) && ids.has(b));
@@ -240,6 +325,10 @@ function render(results: Result[], allocs: Allocator[], opts: SuiteOptions, pair
     '## single-thread: peak memory / peak live requested bytes',
     '',
     memoryTable(results, short),
+    '',
+    'ftheap inlined: the loop has ftheap\'s malloc/free fast paths inlined (bench/wasm/ftheap.alloc.ts), as a Wasm',
+    'program built with ftheap\'s core may; ftheap calls: the same loop calling the exported `ft_malloc` / `ft_free`,',
+    'one call per malloc and per free, as a C program linking an allocator pays (bench/wasm/ftheap-calls.alloc.ts).',
     '',
     'Peak memory: ftheap = `rt.stats().memory.committedPeak` of a fresh runtime per workload (pages put to use,',
     'incl. segment metadata); AS TLSF = growth of its own memory, page-granular (64 KiB); thi.ng = highest `top`',

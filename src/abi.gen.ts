@@ -106,6 +106,11 @@
 /** @internal */ export const EHEAP_LOCKED = 25; // a GC allocation or collection while this thread holds the heap lock
 /** @internal */ export const ABI_ERRORS = { OK, ENOMEM, EINVAL_SIZE, EINVAL_PTR, EDOUBLE_FREE, EINVAL_ALIGN, ENOT_ATTACHED, EINVAL_TAG, ENOT_INIT, EINVAL_HEAP, EAGAIN, ECS_DEPTH, EINVAL_DOMAIN, ENOT_LOCKED, EINVAL_STATE, EINVAL_ARG, ERANGE, ETIMEDOUT, EWRONG_DOMAIN, EBUSY, EREFCOUNT, EINVAL_OBJECT, EINVAL_TYPE, ENOT_LIFO, ESTACK_EXHAUSTED, EHEAP_LOCKED } as const;
 
+// batch (assembly/free.ts)
+/** @internal */ export const BATCH_MAX = 4096;
+/** @internal */ export const BATCH_SCRATCH_BYTES = 49152; // BATCH_MAX * 12: 48 KiB
+/** @internal */ export const ABI_BATCH = { BATCH_MAX, BATCH_SCRATCH_BYTES } as const;
+
 // gc-bits (assembly/gc.ts)
 /** @internal */ export const GB_COLLECTING = 1; // in this collection's set: its tid word holds gc_refs (or a link)
 /** @internal */ export const GB_REACHABLE = 2; // reachable from a root

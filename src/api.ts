@@ -188,7 +188,15 @@ export interface AllocatorStats {
     current: number;
     highWater: number;
     maximum: number;
+    /** Exact when no thread is allocating (each thread's unfolded count is included). */
     committed: number;
+    /**
+     * The highest `committed` seen at a thread's fold (every 256 KiB of its own
+     * commits or decommits, its exit or reap) or at a stats read: ≥ `committed`,
+     * never lower than at an earlier read unless {@link Runtime.resetPeak} was
+     * called; a peak that came and went between two of those within threads'
+     * unfolded counts (at most 256 KiB per thread) is missed.
+     */
     committedPeak: number;
   };
   /** Attached threads of the runtime. */

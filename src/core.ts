@@ -94,6 +94,16 @@ export interface CoreExports {
   ft_realloc(ptr: number, size: number): number;
   ft_aligned_alloc(align: number, size: number): number;
   ft_free(ptr: number): number;
+  /** Trusted callers: no validation, no double-free test; a bad pointer is undefined behaviour. */
+  ft_free_unchecked(ptr: number): void;
+  /** This instance's batch buffer (`BATCH_SCRATCH_BYTES`), 0 with ENOMEM. */
+  ft_batch_scratch(): number;
+  /** `n` blocks of `size` into the u32 array at `buf`, all or nothing: status. */
+  ft_malloc_many(buf: number, n: number, size: number): number;
+  /** A block for each size buf[i], written over it, all or nothing: status. */
+  ft_malloc_sizes(buf: number, n: number): number;
+  /** Free buf[0..n) (n ≤ BATCH_MAX), each entry replaced by its code: how many failed, or -code. */
+  ft_free_many(buf: number, n: number): number;
   ft_usable_size(ptr: number): number;
   ft_heap_malloc(heap: number, size: number): number;
   ft_heap_calloc(heap: number, count: number, size: number): number;

@@ -102,13 +102,32 @@ export class FtheapError extends Error {
    * stop-the-world's unpaused threads, a domain's unexited threads). Empty otherwise.
    */
   readonly blockers: readonly number[];
+  /**
+   * `Thread.freeMany`: every entry of the list that failed, in list order (the
+   * others were freed). Empty otherwise.
+   */
+  readonly bad: readonly BadEntry[];
 
-  constructor(code: ErrorCode, detail?: string, blockers: readonly number[] = []) {
+  constructor(code: ErrorCode, detail?: string, blockers: readonly number[] = [], bad: readonly BadEntry[] = []) {
     super(detail ? `${MESSAGES[code]} (${detail})` : MESSAGES[code]);
     this.name = 'FtheapError';
     this.code = code;
     this.blockers = blockers;
+    this.bad = bad;
   }
+}
+
+/** An entry of a batch call that failed (`FtheapError.bad`): its index in the list and what was wrong. */
+export interface BadEntry {
+  /** Index in the list the call was given. */
+  readonly index: number;
+  /** Why that entry failed (`EINVAL_PTR`, `EDOUBLE_FREE`, `EWRONG_DOMAIN`, ...). */
+  readonly code: ErrorCode;
+}
+
+/** @internal The error code name of a numeric core code (`EINTERNAL` for one the table lacks). */
+export function coreCodeName(code: number): ErrorCode {
+  return CORE_CODES.get(code) ?? ErrorCode.EINTERNAL;
 }
 
 /** What a bad mutex address is told (the core's EINVAL_PTR: a mutex is a word, not a block). */

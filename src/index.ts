@@ -17,6 +17,7 @@ export { Gc } from './gc.ts';
 export type { CollectResult, FinalizerErrorHandler, GcInfo } from './gc.ts';
 export type { Finalizer } from './object.ts';
 export { FtheapError, ErrorCode, InterruptError } from './errors.ts';
+export type { BadEntry } from './errors.ts';
 export { Checkpoint, Tag } from './api.ts';
 export type { DomainStats, ObjectStats, ObjectTypeInfo, ObjectTypeSpec } from './api.ts';
 export type { AbandonInfo, AttachOptions, ReapReport, ThreadInfo, AllocatorStats, JoinOptions, RuntimeHandle, RuntimeOptions, SizeClassStats, TagValue, ThreadState } from './api.ts';

@@ -55,8 +55,13 @@ describe('bench: every suite in quick mode', () => {
     }
 
     // single-thread: four patterns, every allocator, one worker
-    const st = results.filter((r) => r.suite === 'single-thread');
+    // (and the JS batch-call line: five ways of allocating and freeing 1000 blocks)
+    const batch = results.filter((r) => r.suite === 'single-thread' && r.workload === 'js-batch1000x32');
+    expect(batch.map((r) => r.allocator)).toEqual(['ftheap-raw-js', 'ftheap-facade-js', 'ftheap-many-js', 'ftheap-many-sizes-js',
+      'ftheap-many-fresh-js']);
+    const st = results.filter((r) => r.suite === 'single-thread' && r.workload !== 'js-batch1000x32');
     expect(new Set(st.map((r) => r.workload))).toEqual(new Set(['lifo32', 'ring8-256', 'rand16-1024', 'em1000']));
+    expect(new Set(st.map((r) => r.allocator))).toContain('ftheap-calls-wasm');
     expect(st.every((r) => r.threads === 1)).toBe(true);
     expect(st.length).toBe(4 * new Set(st.map((r) => r.allocator)).size);
 

@@ -36,7 +36,7 @@ const ALLOWED_EDGES: string[] = [
  * beside that allocator's alloc.ts (brc.ts, gc.ts: ftheap's only): their imports name the
  * copy's neighbours.
  */
-const TEMPLATE = /^bench\/wasm\/(loops|mt|brc|gc|\w+\.alloc)\.ts$/;
+const TEMPLATE = /^bench\/wasm\/(loops|mt|brc|gc|[\w-]+\.alloc)\.ts$/;
 
 interface Import {
   from: string;

@@ -1,17 +1,18 @@
 // abi/alloc.ts — allocation: tag MEM of the current thread, or any heap of it.
 // Pointers are value results (0 + lastError), free is a status.
 
-import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc } from "../alloc";
+import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc, mallocMany, mallocSizes } from "../alloc";
 import { curHeap, curThread } from "../current";
-import { EHEAP_LOCKED, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
-import { ftFree } from "../free";
+import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
+import { BATCH_MAX, BATCH_SCRATCH_BYTES, freeMany, ftFree, ftFreeUnchecked } from "../free";
+import { metaAlloc } from "../meta";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
 import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
 import { unitOf, unitState } from "../os";
 import { hugeBlockPage, normalBlockPage } from "../page";
 import { loadAcquire } from "../atomics";
-import { failValue } from "./result";
+import { fail, failSigned, failValue } from "./result";
 
 export function ft_malloc(size: usize): usize { return heapMalloc(curHeap, size); }
 export function ft_calloc(count: usize, size: usize): usize { return heapCalloc(curHeap, count, size); }
@@ -24,7 +25,53 @@ export function ft_realloc(p: usize, size: usize): usize {
 }
 export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
 export function ft_free(p: usize): i32 { return ftFree(p); }
+/** Trusted callers only: no validation, no double-free test (assembly/README.md). */
+export function ft_free_unchecked(p: usize): void { ftFreeUnchecked(p); }
 export function ft_usable_size(p: usize): usize { return blockUsableSize(p); }
+
+// ---- Batches: one call from JS for many blocks -------------------------------------
+
+// This instance's batch buffer (meta memory, made once, never freed): what the
+// facade passes the arrays of its allocMany / freeMany through.
+let batchScratch: usize = 0;
+
+/** This instance's BATCH_SCRATCH_BYTES buffer (value; 0 with ENOMEM). Takes the meta spin lock once. */
+export function ft_batch_scratch(): usize {
+  if (batchScratch == 0) batchScratch = metaAlloc(BATCH_SCRATCH_BYTES);
+  return batchScratch != 0 ? batchScratch : failValue(ENOMEM);
+}
+
+// `n` u32 entries at `buf` lie inside the memory, 4-aligned.
+function batchBufOk(buf: usize, n: u32): bool {
+  return buf != 0 && (buf & 3) == 0 && <u64>buf + (<u64>n << 2) <= (<u64>memory.size() << 16);
+}
+
+/** `n` blocks of `size` into buf[0..n), all or nothing → status (EINVAL_ARG: a bad buffer). */
+export function ft_malloc_many(buf: usize, n: u32, size: usize): i32 {
+  if (!batchBufOk(buf, n)) return fail(EINVAL_ARG);
+  return mallocMany(curHeap, buf, n, size);
+}
+
+/** A block of each size buf[i], written over it, all or nothing → status. */
+export function ft_malloc_sizes(buf: usize, n: u32): i32 {
+  if (!batchBufOk(buf, n)) return fail(EINVAL_ARG);
+  return mallocSizes(curHeap, buf, n);
+}
+
+/**
+ * Free buf[0..n) (n ≤ BATCH_MAX), each entry replaced by its result → how many
+ * failed (signed; −EINVAL_ARG: a bad buffer, or one overlapping the instance's
+ * table; −ENOMEM: no table).
+ */
+export function ft_free_many(buf: usize, n: u32): i32 {
+  if (n > BATCH_MAX || !batchBufOk(buf, n)) return failSigned(EINVAL_ARG);
+  if (n == 0) return 0;
+  if (ft_batch_scratch() == 0) return -ENOMEM;
+  const table = batchScratch + (<usize>BATCH_MAX << 2);
+  if (buf + (<usize>n << 2) > table && buf < batchScratch + BATCH_SCRATCH_BYTES) return failSigned(EINVAL_ARG);
+  const bits = <u32>(32 - clz<u32>((n << 1) - 1));   // 2^bits ≥ 2n
+  return <i32>freeMany(buf, n, table, bits);
+}
 
 /** The current thread's heap for `tag` (made on first use), or 0. */
 export function ft_heap(tag: u32): usize {
