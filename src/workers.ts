@@ -123,6 +123,12 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
   const reap = () => {
     if (done) return;
     done = true;
+    // A worker that attached and then ended at once: its report may still be in
+    // the port, behind the exit event (another channel). Take it first.
+    if (isNode) {
+      const pending = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads').receiveMessageOnPort(port1 as never);
+      if (pending) onReport(pending.message as { thread?: number; error?: string });
+    }
     port1.close();
     rt.exports.ft_instance_unreserve(instance);   // it died before adopting its id: nobody else may
     rejectThread(new FtheapError(ErrorCode.EINVAL_STATE,

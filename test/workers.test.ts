@@ -46,6 +46,19 @@ describe('startWorker + joinWorker', () => {
     expect(await w.reaped).toBe(0);
   });
 
+  it('a worker that attaches and ends at once: its thread id still arrives (the report may trail the exit event), and it is reaped', async () => {
+    const rt = await Runtime.create();
+    // The main thread is kept busy until the workers are gone, so the exit events
+    // and the reports wait in the queue together.
+    const ws = await Promise.all(Array.from({ length: 6 }, () => rt.startWorker(fixtureUrl('join-worker'), { data: { mode: 'exit-now' } })));
+    const t0 = Date.now();
+    while (rt.exports.ft_thread_next_all(0) === 0 && Date.now() - t0 < 5000) { /* until one attached */ }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    const ids = await Promise.all(ws.map((w) => w.thread));
+    for (const id of ids) expect(id).toBeGreaterThan(0);
+    expect((await Promise.all(ws.map((w) => w.reaped))).reduce((a, b) => a + b, 0)).toBe(6);
+  });
+
   it('attach: false joins only; threads attached by hand are stamped and reapable all the same', async () => {
     const rt = await Runtime.create();
     const w = await rt.startWorker(fixtureUrl('join-worker'), { data: { mode: 'no-attach' } });
