@@ -94,7 +94,8 @@ export function recipe(peer, program, tools) {
       flags.push(...MI_EM(tools.miSrc));
       extra.push(join(tools.miSrc, 'src/static.c'));
     }
-    return { cc: 'emcc', flags, args: [...flags, src, ...extra, '-o', out], out, inputs: [src, ...(peer.mimalloc ? miFiles(tools.miSrc) : [])] };
+    return { cc: 'emcc', flags, args: [...flags, src, ...extra, '-o', out], out, inputs: [src, ...(peer.mimalloc ? miFiles(tools.miSrc) : [])],
+      sources: [`bench/c/${program}.c`, ...(peer.mimalloc ? ['<mimalloc>/src/static.c'] : [])] };
   }
   if (!tools.gcc) return { missing: 'gcc not found' };
   const flags = ['-O3', '-pthread', ...(program === 'st' ? NO_BUILTIN : [])];
@@ -103,7 +104,7 @@ export function recipe(peer, program, tools) {
     if (!tools.libmi) return { missing: 'libmimalloc.so not found (bench/setup-peers.sh installs libmimalloc-dev)' };
     libs.push('-Wl,--no-as-needed', '-lmimalloc');
   }
-  return { cc: 'gcc', flags: [...flags, ...libs], args: [...flags, src, '-o', out, ...libs], out, inputs: [src] };
+  return { cc: 'gcc', flags: [...flags, ...libs], args: [...flags, src, '-o', out, ...libs], out, inputs: [src], sources: [`bench/c/${program}.c`] };
 }
 
 function miFiles(dir) {
@@ -188,16 +189,19 @@ export function buildPeers(ids = PEERS.map((p) => p.id), log = console.log) {
       const bad = smoke(peer, program, r.out);
       if (bad) { rmSync(stampFile, { force: true }); why = `${program}: ${bad}`; break; }
       if (!fresh) writeFileSync(stampFile, stamp);
-      entry.programs[program] = { file: r.out, flags: [r.cc, ...r.flags].join(' ') };
+      entry.programs[program] = { file: r.out, flags: [r.cc, ...r.flags, ...r.sources].join(' ') };
     }
     if (why) {
       manifest.missing[peer.id] = why;
-      log(`${peer.id}: left out: ${why}`);
     } else {
       manifest.peers[peer.id] = entry;
     }
   }
   writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+  // one line per reason
+  const why = new Map();
+  for (const [id, reason] of Object.entries(manifest.missing)) why.set(reason, [...(why.get(reason) ?? []), id]);
+  for (const [reason, peers] of why) log(`${peers.join(', ')} left out: ${reason}`);
   return manifest;
 }
 

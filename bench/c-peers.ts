@@ -50,12 +50,15 @@ export function cPeers(opts: Pick<SuiteOptions, 'root' | 'allocators' | 'emcc'>,
   const peers: CPeer[] = [];
   const skippedEm = wanted.filter((p) => p.kind === 'emscripten' && !opts.emcc);
   if (skippedEm.length) notes.push(`${skippedEm.map((p) => p.id).join(', ')} skipped (--no-emcc)`);
+  // one line per reason: "a, b, c left out: emcc not found (...)"
+  const why = new Map<string, string[]>();
   for (const p of wanted.filter((x) => x.kind === 'native' || opts.emcc)) {
     const built = m?.peers[p.id]?.programs[program];
-    if (built && existsSync(built.file)) peers.push(p);
-    else if (!m) { notes.push(`C peers not built (run \`npm run build:bench\`): ${wanted.map((x) => x.id).join(', ')} left out`); break; }
-    else notes.push(`${p.id} left out: ${m.missing[p.id] ?? 'not built (run `npm run build:bench`)'}`);
+    if (built && existsSync(built.file)) { peers.push(p); continue; }
+    const reason = !m ? 'C peers not built (run `npm run build:bench`)' : m.missing[p.id] ?? 'not built (run `npm run build:bench`)';
+    why.set(reason, [...(why.get(reason) ?? []), p.id]);
   }
+  for (const [reason, ids] of why) notes.push(`${ids.join(', ')} left out: ${reason}`);
   return {
     peers, notes,
     command(id) {

@@ -86,7 +86,6 @@ export const mimallocBench: Suite = {
   name: SUITE,
   async run(opts: SuiteOptions) {
     const { allocs, notes, flags, command } = available(opts);
-    for (const n of notes) console.log(n);
     const workloads = selectedWorkloads(opts);
     const threads = opts.threads;
     const cores = os.cpus().length;

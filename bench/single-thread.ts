@@ -231,7 +231,6 @@ export const singleThread: Suite = {
     const workloads = Object.keys(PATTERNS) as Workload[];
     const allocs = selected(opts);
     const c = cPeers(opts, 'st');
-    for (const n of c.notes) console.log(n);
     opts.progress.start(workloads.length * (allocs.length * (warmups(opts) + opts.runs) + c.peers.length));
     const out: WorkloadOutput[] = [];
     const failed: string[] = [];
