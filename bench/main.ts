@@ -24,7 +24,7 @@ import { gcSuite } from './gc.ts';
 import { mimallocBench } from './mimalloc-bench.ts';
 import { V8_FLAGS } from './mt/harness.ts';
 import { qsbrSuite } from './qsbr.ts';
-import { writeJson, type Result } from './report.ts';
+import { cpuModel, writeJson, type Result } from './report.ts';
 import { singleThread } from './single-thread.ts';
 import type { Chart, Progress, Suite, SuiteOptions } from './suite.ts';
 import { mutexSuite, stopTheWorldSuite } from './sync.ts';
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     passes: Number(values.passes),
     progress: progressBar(),
   };
-  const out = resolve(root, values.out ?? (opts.quick ? 'bench/results/tmp/quick.json' : 'bench/results/latest.json'));
+  const out = resolve(root, values.out ?? (opts.quick ? `bench/results/tmp/quick-${machineName()}.json` : 'bench/results/latest.json'));
   const all: Result[] = [];
   const charts: Chart[] = [];
   const today = new Date().toISOString().slice(0, 10);
@@ -112,8 +112,9 @@ async function main(): Promise<void> {
   console.log(`# ftheap benchmarks\n\n${machineLine(opts.threads)}\n`);
   for (const suite of suites.filter((s) => selected.includes(s.name))) {
     const cpu0 = cpuTimes();
-    const { results, report, charts: c } = await suite.run(opts);
+    const { results, report: raw, charts: c } = await suite.run(opts);
     opts.progress.stop();
+    const report = labelHeadings(raw, opts.quick);
     all.push(...results);
     charts.push(...(c ?? []));
     // Each suite's report ends with the share of the CPU that other processes took meanwhile.
@@ -228,10 +229,23 @@ function updateReadme(path: string, md: string): void {
   writeFileSync(path, `${text.slice(0, i + start.length)}\n${body}\n${text.slice(j)}`);
 }
 
-/** A short name for this machine kind: cores, CPU model, Node version. */
+/**
+ * Every table heading (`## ` / `### ` lines) names the CPU it was measured on, and in quick mode
+ * says that it is not a measurement.
+ */
+function labelHeadings(report: string, quick: boolean): string {
+  const cpu = `${os.cpus().length} × ${cpuModel().replace(/\((R|TM)\)/gi, '').replace(/,? \d+ MHz/, '')}`;
+  return report.replace(/^(#{2,3} .*)$/gm, (h) => `${h} [${cpu}]${quick ? ' — quick run, not a measurement' : ''}`);
+}
+
+/**
+ * A short name for this machine kind: cores, CPU model (with family and model from /proc/cpuinfo:
+ * VMs often name only "Intel(R) Xeon(R) Processor"), Node version.
+ */
 function machineName(): string {
   const cpu = (os.cpus()[0]?.model ?? 'cpu').toLowerCase().replace(/\(r\)|\(tm\)|cpu|@.*$/g, '').trim().replace(/[^a-z0-9]+/g, '-');
-  return `${os.cpus().length}core-${cpu}-node${process.versions.node.split('.')[0]}`;
+  const fm = /\(family (\d+), model (\d+)/.exec(cpuModel());
+  return `${os.cpus().length}core-${cpu}${fm ? `-f${fm[1]}m${fm[2]}` : ''}-node${process.versions.node.split('.')[0]}`;
 }
 
 function machineLine(threads: number[]): string {

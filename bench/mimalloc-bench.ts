@@ -3,16 +3,18 @@
 //   ftheap (Wasm loop, shared memory, 1..N workers)
 //   AssemblyScript's TLSF (same Wasm loop, own memory) and @thi.ng/malloc (same Wasm loop,
 //   malloc/free imported from JS): not thread-safe, 1 worker only
-//   emscripten's dlmalloc and emmalloc (-O3 -pthread, the C twin bench/c/mt.c), 1..N workers,
-//   when `emcc` was found at build time (bench/build-c.mjs).
+//   the C peers (the C twin bench/c/mt.c, built by bench/build-c.mjs; 1..N workers, one process per
+//   cell): emscripten's dlmalloc and emmalloc and mimalloc compiled to Wasm (-O3 -pthread), and
+//   as native references glibc's malloc and mimalloc (gcc -O3 -pthread). Those not built (no
+//   toolchain, no mimalloc source, a failed smoke test) are left out with one line each.
 // Medians of the timed runs; one op = one allocation and its free (cache-scratch: one
 // malloc + writes + free). See bench/README.md for the method.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { colorOf, lineGrid, type Panel } from './chart.ts';
-import { emscriptenCells, wasmCell, type CellOptions, type RunLine } from './mt/harness.ts';
+import { C_PEERS, cPeers, type CPeer } from './c-peers.ts';
+import { cCells, wasmCell, type CellOptions, type RunLine } from './mt/harness.ts';
 import type { WasmKind } from './mt/protocol.ts';
 import { runsInPass, WORKLOADS, type Plan, type Workload } from './mt/workloads.ts';
 import { fmtBytes, fmtNs, markdown, type Result } from './report.ts';
@@ -26,15 +28,15 @@ interface Allocator {
   /** 1 worker only (not thread-safe) */
   single: boolean;
   wasm?: WasmKind;
-  emscripten?: string;
+  /** a C peer (bench/c-peers.ts) */
+  c?: CPeer;
 }
 
 const ALLOCATORS: Allocator[] = [
   { id: 'ftheap-wasm', label: 'ftheap', single: false, wasm: 'ftheap' },
   { id: 'as-tlsf-wasm', label: 'AS TLSF', single: true, wasm: 'tlsf' },
   { id: 'thing-wasm', label: 'thi.ng', single: true, wasm: 'thing' },
-  { id: 'em-dlmalloc', label: 'dlmalloc', single: false, emscripten: 'dlmalloc' },
-  { id: 'em-emmalloc', label: 'emmalloc', single: false, emscripten: 'emmalloc' },
+  ...C_PEERS.map((c) => ({ id: c.id, label: c.label, single: false, c })),
 ];
 const FT = 'ftheap-wasm';
 
@@ -43,21 +45,19 @@ const median = (xs: number[]) => {
   return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Which allocators run, and the one line said about emscripten when it cannot. */
-function available(opts: SuiteOptions): { allocs: Allocator[]; note?: string } {
-  let allocs = ALLOCATORS.filter((a) => !opts.allocators || opts.allocators.includes(a.id));
-  let note: string | undefined;
-  if (allocs.some((a) => a.emscripten)) {
-    const built = ['dlmalloc', 'emmalloc'].every((m) => existsSync(join(opts.root, 'build/bench/emscripten', `${m}.js`)));
-    if (!opts.emcc) note = 'emscripten columns skipped (--no-emcc)';
-    else if (!built) {
-      const emcc = spawnSync('emcc', ['--version'], { stdio: 'ignore' }).status === 0;
-      note = emcc ? 'emscripten builds missing (run `npm run build:bench`): skipping dlmalloc/emmalloc columns'
-        : 'emcc not found: skipping dlmalloc/emmalloc columns';
-    }
-    if (note) allocs = allocs.filter((a) => !a.emscripten);
-  }
-  return { allocs, note };
+/**
+ * A full run's runs should last at least this long (shorter ones measured too unsteadily on this
+ * VM): the probe sizes them to MT_TARGET_MS (whole units, rounded up), then the warm-up runs size
+ * them again until one reaches 0.85 × that; the report lists the timed runs that still fell short.
+ */
+export const MIN_RUN_MS = 200;
+const MT_TARGET_MS = 300;
+
+/** Which allocators run, and one line for each C peer that cannot. */
+function available(opts: SuiteOptions): { allocs: Allocator[]; notes: string[]; flags: (id: string) => string; command: (id: string) => string[] } {
+  const c = cPeers(opts, 'mt');
+  const allocs = ALLOCATORS.filter((a) => (!opts.allocators || opts.allocators.includes(a.id)) && (!a.c || c.peers.includes(a.c)));
+  return { allocs, notes: c.notes, flags: c.flags, command: c.command };
 }
 
 function selectedWorkloads(opts: SuiteOptions): Workload[] {
@@ -85,8 +85,7 @@ function toResult(c: Cell): Result | undefined {
 export const mimallocBench: Suite = {
   name: SUITE,
   async run(opts: SuiteOptions) {
-    const { allocs, note } = available(opts);
-    if (note) console.log(note);
+    const { allocs, notes, flags, command } = available(opts);
     const workloads = selectedWorkloads(opts);
     const threads = opts.threads;
     const cores = os.cpus().length;
@@ -95,7 +94,8 @@ export const mimallocBench: Suite = {
     }
     const passes = opts.quick ? 1 : Math.max(1, Math.min(opts.passes, opts.runs));
     const cellOpts: CellOptions = {
-      quick: opts.quick, runs: opts.runs, warmups: opts.quick ? 0 : 1, passes, seed: opts.seed, targetNs: opts.targetMs * 1e6,
+      quick: opts.quick, runs: opts.runs, warmups: opts.quick ? 0 : 1, passes, seed: opts.seed,
+      targetNs: (opts.quick ? opts.targetMs : Math.max(opts.targetMs, MT_TARGET_MS)) * 1e6, scaleUp: !opts.quick,
     };
     const counts = (a: Allocator) => (a.single ? threads.filter((t) => t === 1) : threads);
     const cellCount = workloads.length * allocs.reduce((s, a) => s + counts(a).length, 0);
@@ -110,14 +110,18 @@ export const mimallocBench: Suite = {
     for (const w of workloads) for (const a of allocs) for (const t of counts(a)) cells.push({ workload: w, alloc: a, threads: t, lines: [] });
     const failed: string[] = [];
     const tick = opts.progress.tick;
-    // quick mode: one emscripten process per allocator and worker count (process start-up
-    // dominates); otherwise one per cell and pass, so that its memory figures are its own
+    // quick mode: one C process per allocator and worker count (process start-up dominates);
+    // otherwise one per cell and pass, so that its memory figures are its own
     if (opts.quick) {
-      for (const a of allocs.filter((x) => x.emscripten)) {
+      for (const a of allocs.filter((x) => x.c)) {
         for (const t of counts(a)) {
           try {
-            const out = await emscriptenCells(opts.root, a.emscripten!, workloads, t, cellOpts, tick);
-            for (const c of cells.filter((x) => x.alloc === a && x.threads === t)) c.lines.push(...out.get(c.workload.code)!.lines);
+            const out = await cCells(command(a.id), a.id, workloads, t, cellOpts, tick);
+            for (const c of cells.filter((x) => x.alloc === a && x.threads === t)) {
+              // one process for all workloads: only the first one's memory growth is its own
+              const own = c.workload === workloads[0];
+              c.lines.push(...out.get(c.workload.code)!.lines.map((l) => (own ? l : { ...l, heapPeak: 0 })));
+            }
           } catch (e) {
             failed.push(`${a.id} ×${t}: ${(e as Error).message}`);
           }
@@ -128,12 +132,12 @@ export const mimallocBench: Suite = {
     // of a few seconds cannot make all of a cell's runs (its median) slow.
     for (let pass = 0; pass < passes; pass++) {
       for (const c of cells) {
-        if (c.failed || (opts.quick && c.alloc.emscripten)) continue;
+        if (c.failed || (opts.quick && c.alloc.c)) continue;
         if (c.plan && runsInPass(c.plan.runs, passes, pass) === 0) continue;
         try {
           const out = c.alloc.wasm
             ? await wasmCell(opts.root, c.alloc.wasm, moduleOf(c.alloc.wasm), c.workload, c.threads, cellOpts, tick, c.plan, pass)
-            : (await emscriptenCells(opts.root, c.alloc.emscripten!, [c.workload], c.threads, cellOpts, tick, c.plan, pass)).get(c.workload.code)!;
+            : (await cCells(command(c.alloc.id), c.alloc.id, [c.workload], c.threads, cellOpts, tick, c.plan, pass)).get(c.workload.code)!;
           c.lines.push(...out.lines);
           c.plan = out.plan;
         } catch (e) {
@@ -150,7 +154,7 @@ export const mimallocBench: Suite = {
     });
     return {
       results,
-      report: render(results, allocs, workloads, threads, opts, cells, note, failed),
+      report: render(results, allocs, workloads, threads, opts, cells, notes, failed, flags),
       charts: charts(results, allocs, workloads, opts),
     };
   },
@@ -164,28 +168,31 @@ const fmtRatio = (r?: number) => (r === undefined ? '–' : `${r.toFixed(r < 0.1
 const fmtMops = (r?: Result) => (r ? (r.opsPerSec / 1e6).toFixed(r.opsPerSec >= 1e7 ? 1 : 2) : '–');
 
 function render(results: Result[], allocs: Allocator[], workloads: Workload[], threads: number[], opts: SuiteOptions,
-    cells: Cell[], note: string | undefined, failed: string[]): string {
+    cells: Cell[], notes: string[], failed: string[], flags: (id: string) => string): string {
   const peers = allocs.filter((a) => a.id !== FT);
+  // ftheap is compared (ratios, targets) with the Wasm peers; the native columns are references
+  const wasmPeers = peers.filter((a) => !a.c?.native);
   const multi = threads.filter((t) => t > 1);
   const hasFt = allocs.some((a) => a.id === FT);
   const out: string[] = [];
   const passes = opts.quick ? 1 : Math.max(1, Math.min(opts.passes, opts.runs));
   out.push(`## ${SUITE}: throughput and ns per op (median of ${opts.runs} run${opts.runs > 1 ? 's' : ''}`
     + `${passes > 1 ? ` in ${passes} passes` : ''}, seed ${opts.seed})`, '');
-  if (note) out.push(`${note}.`, '');
+  for (const n of notes) out.push(`${n}.`, '');
   // speed: one row per workload × workers
   const speedHeaders = ['workload', 'workers', ...(hasFt ? ['ftheap Mops/s', 'ftheap ns/op', 'speedup vs 1'] : []),
-    ...peers.map((a) => `${a.label} ns/op`), ...(hasFt ? peers.map((a) => `ftheap ÷ ${a.label}`) : [])];
+    ...peers.map((a) => `${a.label} ns/op`), ...(hasFt ? wasmPeers.map((a) => `ftheap ÷ ${a.label}`) : [])];
   const speedRows = workloads.flatMap((w) => threads.map((t) => {
     const ft = find(results, w.id, FT, t), ft1 = find(results, w.id, FT, 1);
     return [w.id, String(t),
       ...(hasFt ? [fmtMops(ft), fmtNs(ft?.nsPerOp), t > 1 && ft && ft1 ? `${(ft.opsPerSec / ft1.opsPerSec).toFixed(2)}×` : '–'] : []),
       ...peers.map((a) => fmtNs(find(results, w.id, a.id, t)?.nsPerOp)),
-      ...(hasFt ? peers.map((a) => fmtRatio(ratio(ft, find(results, w.id, a.id, t)))) : [])];
+      ...(hasFt ? wasmPeers.map((a) => fmtRatio(ratio(ft, find(results, w.id, a.id, t)))) : [])];
   }));
   out.push(markdown(speedHeaders, speedRows), '');
   out.push('ns/op = wall time of the run (earliest worker start to latest worker end) ÷ all workers\' ops; '
-    + '`ftheap ÷ X` = ftheap\'s ns/op over X\'s: below 1× ftheap is faster. AS TLSF and thi.ng are not thread-safe: 1 worker only.', '');
+    + '`ftheap ÷ X` = ftheap\'s ns/op over X\'s: below 1× ftheap is faster. AS TLSF and thi.ng are not thread-safe: 1 worker only. '
+    + 'The native columns (gcc, the same C workloads as the emscripten peers, 64-bit pointers: 8-byte slots) are references, not targets.', '');
   // scaling
   const scalers = allocs.filter((a) => !a.single);
   if (multi.length && scalers.length) {
@@ -202,17 +209,35 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
   const memRows = workloads.flatMap((w) => threads.map((t) => [w.id, String(t), ...allocs.map((a) => {
     const r = find(results, w.id, a.id, t);
     if (!r) return '–';
+    // 0 B: no growth seen (a later cell of a quick run's shared process, or a native peak resident
+    // set that an earlier cell already raised): not a figure
+    if (r.peakBytes <= 0) return `– / ${fmtBytes(r.liveBytes)}`;
     // a ratio to a few bytes of live data says nothing (cache-scratch)
     return `${fmtBytes(r.peakBytes)} / ${fmtBytes(r.liveBytes)}${r.liveBytes >= 4096 ? ` (${(r.peakBytes / r.liveBytes).toFixed(2)}×)` : ''}`;
   })]));
   out.push(markdown(['workload', 'workers', ...allocs.map((a) => a.label)], memRows), '');
   out.push('Peak memory: ftheap = `committedPeak` of a fresh runtime per cell (pages put to use, segment headers, the main '
     + 'thread\'s context block); AS TLSF = growth of its memory (64 KiB pages); thi.ng = highest `top`; emscripten = highest '
-    + '`sbrk(0)` seen minus the start (thread stacks of 64 KiB included). Live bytes: requested bytes of the workload, its '
+    + '`sbrk(0)` seen minus the start (thread stacks of 64 KiB included; wasm-mimalloc: its sbrk\'d segments and the '
+    + 'runtime\'s dlmalloc); **native columns: a different method**, the growth of the process\'s peak resident set '
+    + '(`getrusage` `ru_maxrss`) over the cell (pages touched, thread stacks included; glibc and mimalloc map memory, '
+    + 'there is no single heap top). Quick runs put all cells of a C peer in one process: only its first cell\'s peak is '
+    + 'its own (`–` where none was seen). Live bytes: requested bytes of the workload, its '
     + 'slot tables and batch arrays included; one worker or thread-local: the sum of each worker\'s exact peak, else the '
     + 'all-threads peak (workers flush their counts every 16 KiB of change). xmalloc-test\'s memory grows with how far '
     + 'producers run ahead: not a memory benchmark.', '');
-  if (hasFt) out.push(...targets(results, peers, workloads, threads), '');
+  if (hasFt) out.push(...targets(results, wasmPeers, workloads, threads), '');
+  const cs = allocs.filter((a) => a.c);
+  if (cs.length) {
+    out.push('C peers (bench/c/mt.c, built by bench/build-c.mjs; wasm-mimalloc: mimalloc 2.0.9\'s src/static.c compiled in, the '
+      + 'workloads call mi_malloc/mi_free, emscripten\'s runtime keeps dlmalloc; native-mimalloc: libmimalloc.so interposes '
+      + 'malloc/free for the whole process):', ...cs.map((a) => `- ${a.id}: \`${flags(a.id).replace(/-I\S*\/(mimalloc-[^/\s]+)\/include/, '-I…/$1/include')}\``), '');
+  }
+  if (!opts.quick) {
+    const short = cells.flatMap((c) => c.lines.filter((l) => l.phase === 'run' && l.ns < MIN_RUN_MS * 1e6)
+      .map(() => `${c.workload.id} ${c.alloc.label}×${c.threads}`));
+    out.push(`Runs shorter than ${MIN_RUN_MS} ms: ${short.length ? [...new Set(short)].join(', ') : 'none'}.`, '');
+  }
   out.push('Ops per timed run (all workers; runs are cut to about the target time, whole units of the workload):',
     ...workloads.map((w) => `- ${w.id}: ${allocs.flatMap((a) => cells
       .filter((c) => c.workload === w && c.alloc === a)

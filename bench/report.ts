@@ -26,8 +26,10 @@ export interface TableSpec {
   allocators: [id: string, label: string][];
   /** ratio columns: nsPerOp(a) / nsPerOp(b) */
   ratios?: [a: string, b: string, header: string][];
-  /** difference columns: nsPerOp(a) - nsPerOp(b) */
+  /** difference columns: nsPerOp(a) - nsPerOp(b) (a does more work than b: never negative) */
   diffs?: [a: string, b: string, header: string][];
+  /** a quick run: a negative difference is noise and prints as '–' */
+  quick?: boolean;
 }
 
 export function markdown(headers: string[], rows: string[][]): string {
@@ -64,7 +66,8 @@ export function speedTable(results: Result[], spec: TableSpec): string {
     }),
     ...(spec.diffs ?? []).map(([a, b]) => {
       const x = ns(w, a), y = ns(w, b);
-      return x === undefined || y === undefined ? '–' : (x - y >= 0 ? '+' : '') + (x - y).toFixed(1);
+      if (x === undefined || y === undefined || (spec.quick && x < y)) return '–';
+      return (x - y >= 0 ? '+' : '') + (x - y).toFixed(1);
     })]);
   return markdown(headers, rows);
 }
@@ -76,6 +79,8 @@ export function memoryTable(results: Result[], spec: TableSpec): string {
   const rows = workloads.map((w) => [w, ...spec.allocators.map(([a]) => {
     const r = cell(results, w, a);
     if (!r) return '–';
+    // no growth seen (e.g. a native peak resident set an earlier run already raised): not a figure
+    if (r.peakBytes <= 0) return `– / ${fmtBytes(r.liveBytes)}`;
     return `${fmtBytes(r.peakBytes)} / ${fmtBytes(r.liveBytes)} (${(r.peakBytes / r.liveBytes).toFixed(1)}×)`;
   })]);
   return markdown(headers, rows);

@@ -5,11 +5,16 @@
 // through its raw exports and through the TS facade. Median ns per pair of `runs` timed runs
 // after a warm-up (V8 tiers Wasm up lazily); peak memory vs peak live requested bytes.
 // One worker (fresh isolate) per workload; every allocator runs in it, one after the other.
+// The C peers (bench/c/st.c, built by bench/build-c.mjs: em-dlmalloc, wasm-mimalloc, native-glibc,
+// native-mimalloc) run the same loop in a process of their own per workload, after the in-process
+// allocators, and get columns of their own.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { MemPool } from '@thi.ng/malloc';
 import { Runtime } from '../src/index.ts';
 import { freshLoop, PATTERNS, type Free, type LoopResult, type Malloc, type Workload } from './loop.ts';
+import { cPeers, type CPeers } from './c-peers.ts';
 import { colorOf, logBars } from './chart.ts';
 import { memoryTable, speedTable, type Result, type TableSpec } from './report.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
@@ -279,19 +284,61 @@ if (!isMainThread && workerData?.suite === 'single-thread') {
   parentPort!.postMessage({ done });
 }
 
+/**
+ * A C peer on one workload: bench/c/st.c's build in its own process, sized like runWorkload sizes
+ * a cell (warm-ups of n0 pairs, then ×4 until a run takes ≥ target / 4, then the predicted size).
+ */
+function cWorkload(c: CPeers, id: string, workload: Workload, opts: SuiteOptions): { result: Result; pairs: number } {
+  const [cmd, ...pre] = c.command(id);
+  const n0 = opts.quick ? 20_000 : 1 << 17;
+  const args = [PATTERNS[workload], n0, warmups(opts), opts.runs, Math.round(opts.targetMs * 1e6), opts.seed, opts.quick ? 0 : 1].map(String);
+  const r = spawnSync(cmd, [...pre, ...args], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) {
+    throw new Error(`${id} ${workload} exited with ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').filter((l) => l.length < 400).slice(-3).join(' | ')}`);
+  }
+  const runs = r.stdout.split('\n').filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { pairs: number; ns: number; peakLive: number; peakBytes: number });
+  if (runs.length !== opts.runs) throw new Error(`${id} ${workload}: ${runs.length} runs printed, ${opts.runs} asked`);
+  const nsPerOp = median(runs.map((x) => x.ns / x.pairs));
+  return {
+    result: { suite: 'single-thread', workload, allocator: id, threads: 1, nsPerOp: Math.round(nsPerOp * 100) / 100,
+      opsPerSec: Math.round(1e9 / nsPerOp), peakBytes: Math.max(...runs.map((x) => x.peakBytes)), liveBytes: runs.at(-1)!.peakLive },
+    pairs: runs[0].pairs,
+  };
+}
+
 export const singleThread: Suite = {
   name: 'single-thread',
   async run(opts: SuiteOptions) {
     const workloads = Object.keys(PATTERNS) as Workload[];
     const allocs = selected(opts);
     const batch = !opts.allocators || opts.allocators.some((a) => BATCH_WAYS.some(([id]) => id === a));
-    opts.progress.start((workloads.length * allocs.length + (batch ? BATCH_WAYS.length : 0)) * (warmups(opts) + opts.runs));
+    const c = cPeers(opts, 'st');
+    opts.progress.start(workloads.length * (allocs.length * (warmups(opts) + opts.runs) + c.peers.length)
+      + (batch ? BATCH_WAYS.length * (warmups(opts) + opts.runs) : 0));
     const out: WorkloadOutput[] = [];
-    for (const workload of workloads) out.push(await isolated(workload, opts));
+    const failed: string[] = [];
+    for (const workload of workloads) {
+      const o = await isolated(workload, opts);
+      for (const p of c.peers) {
+        try {
+          const { result, pairs } = cWorkload(c, p.id, workload, opts);
+          o.results.push(result);
+          o.pairs += `, ${p.id} ${pairs}`;
+        } catch (e) {
+          failed.push((e as Error).message);
+        }
+        opts.progress.tick(`${workload} ${p.id}`);
+      }
+      out.push(o);
+    }
     const batchOut = batch ? await isolated(BATCH, opts) : undefined;
+    opts.progress.stop();
+    for (const f of failed) console.error(`cell failed: ${f}`);
     const results = out.flatMap((o) => o.results);
-    const report = render(results, allocs, opts, out.map((o) => o.pairs)) + (batchOut ? `\n\n${renderBatch(batchOut)}` : '');
-    return { results: [...results, ...(batchOut?.results ?? [])], report, charts: [chart(results, allocs, opts)] };
+    const all: Allocator[] = [...allocs, ...c.peers.map((p) => ({ id: p.id, label: p.id, create: () => { throw new Error('C peer'); } }))];
+    const report = render(results, all, opts, out.map((o) => o.pairs), c, failed) + (batchOut ? `\n\n${renderBatch(batchOut)}` : '');
+    return { results: [...results, ...(batchOut?.results ?? [])], report, charts: [chart(results, all, opts)] };
   },
 };
 
@@ -306,12 +353,13 @@ function chart(results: Result[], allocs: Allocator[], opts: SuiteOptions) {
   return { name: 'single-thread', svg };
 }
 
-function render(results: Result[], allocs: Allocator[], opts: SuiteOptions, pairsUsed: string[]): string {
+function render(results: Result[], allocs: Allocator[], opts: SuiteOptions, pairsUsed: string[], c: CPeers, failed: string[]): string {
   const spec: TableSpec = {
     allocators: allocs.map((a) => [a.id, a.label]),
     ratios: [['ftheap-wasm', 'as-tlsf-wasm', 'ftheap ÷ TLSF (Wasm)'], ['ftheap-raw-js', 'thing-js', 'ftheap raw ÷ thi.ng'],
       ['ftheap-facade-js', 'thing-js', 'facade ÷ thi.ng']],
     diffs: [['ftheap-calls-wasm', 'ftheap-wasm', 'calls − inlined ns'], ['ftheap-facade-js', 'ftheap-raw-js', 'facade − raw ns']],
+    quick: opts.quick,
   };
   const ids = new Set(allocs.map((a) => a.id));
   spec.ratios = spec.ratios!.filter(([a, b]) => ids.has(a) && ids.has(b));
@@ -334,6 +382,16 @@ function render(results: Result[], allocs: Allocator[], opts: SuiteOptions, pair
     'incl. segment metadata); AS TLSF = growth of its own memory, page-granular (64 KiB); thi.ng = highest `top`',
     'minus its start. The Wasm loops keep their 8 KiB ring in memory from the allocator under test (included in',
     'peak memory, not in live bytes); the JS loops keep it in JS arrays.',
+    ...(c.peers.length ? ['',
+      'C peers (bench/c/st.c: the same loop, PRNG and bytes written; the ring of [pointer, size] entries from the allocator',
+      'under test, 16-byte entries natively). They run after the in-process allocators, in a process of their own per',
+      'workload (not interleaved with them), sized the same way. Emscripten builds are -pthread (the thread-safe',
+      'allocator, as ftheap is). Peak memory, Wasm: growth of the sbrk top; **native: growth of the peak resident set',
+      '(getrusage ru_maxrss), a different method** (`–`: no growth seen). malloc/free are real calls: built with',
+      '-fno-builtin-malloc -fno-builtin-free (else the compiler may drop lifo32\'s non-escaping pair); wasm-mimalloc calls',
+      'mi_malloc/mi_free by name.', ...c.peers.map((p) => `- ${p.id}: \`${c.flags(p.id).replace(/-I\S*\/(mimalloc-[^/\s]+)\/include/, '-I…/$1/include')}\``)] : []),
+    ...c.notes.map((n) => `${n}.`),
+    ...(failed.length ? ['Failed cells:', ...failed.map((f) => `- ${f}`)] : []),
     'Pairs per timed run:', ...pairsUsed.map((p) => `- ${p}`),
   ].join('\n');
 }

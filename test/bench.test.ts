@@ -1,6 +1,7 @@
 // bench.test.ts — the benchmark code runs and produces well-formed results (no timing checks).
-// Builds the in-Wasm bench modules (bench/build-wasm.mjs, bench/build-sync.mjs; the emscripten
-// peers are used when an earlier `npm run build:bench` built them), then runs every suite in
+// Builds the in-Wasm bench modules (bench/build-wasm.mjs, bench/build-sync.mjs) and the C peers
+// that this machine can build (bench/build-c.mjs; columns of peers it cannot are left out and
+// their checks skipped), then runs every suite in
 // quick mode with 1 and 2 workers (the thread-machinery suites also with 4, qsbr's poll cost
 // with up to 64 registered threads, churn's many-workers cell with 16 workers, brc's pairs and
 // one-thread merge queue on the main thread, gc's collections at 10 K and 100 K objects beside V8's;
@@ -32,9 +33,19 @@ describe('bench: every suite in quick mode', () => {
     expect(wasm.code, wasm.text).toBe(0);
     const sync = node(['bench/build-sync.mjs']);
     expect(sync.code, sync.text).toBe(0);
-    // The emscripten peers are not built here: under vitest's environment emcc produced JS glue
-    // that failed to link (run `npm run build:bench` from a shell for them).
-    const emscripten = ['dlmalloc', 'emmalloc'].every((m) => existsSync(join(root, 'build/bench/emscripten', `${m}.js`)));
+    // The C peers (bench/build-c.mjs: rebuilt only when a stamp changed, then smoke-tested; a peer
+    // whose toolchain or mimalloc source is missing, or whose smoke test fails, is left out of
+    // peers.json and of the tables). emcc runs without node_modules/.bin on its PATH, so npm's
+    // binaryen cannot shadow Debian's (it did under vitest: JS glue that failed to link).
+    const c = node(['bench/build-c.mjs']);
+    expect(c.code, c.text).toBe(0);
+    const manifest = join(root, 'build/bench/c/peers.json');
+    const built = existsSync(manifest)
+      ? JSON.parse(readFileSync(manifest, 'utf8')) as { peers: Record<string, { programs: Record<string, unknown> }>; missing: Record<string, string> }
+      : { peers: {}, missing: {} };
+    const cIds = ['em-dlmalloc', 'em-emmalloc', 'wasm-mimalloc', 'native-glibc', 'native-mimalloc'];
+    const mtPeers = cIds.filter((id) => built.peers[id]?.programs.mt);
+    const stPeers = cIds.filter((id) => id !== 'em-emmalloc' && built.peers[id]?.programs.st);
 
     const file = join(out, 'quick.json');
     const run = node(['dist/bench/main.js', '--quick', '--threads', '2', '--out', file]);
@@ -64,19 +75,25 @@ describe('bench: every suite in quick mode', () => {
     expect(new Set(st.map((r) => r.allocator))).toContain('ftheap-calls-wasm');
     expect(st.every((r) => r.threads === 1)).toBe(true);
     expect(st.length).toBe(4 * new Set(st.map((r) => r.allocator)).size);
+    // every built C peer has its four cells (bench/c/st.c); a peer left out says so in one line
+    for (const id of stPeers) expect(st.filter((r) => r.allocator === id).length, id).toBe(4);
+    for (const id of cIds.filter((x) => x !== 'em-emmalloc' && !stPeers.includes(x))) expect(run.text).toContain(id);
 
-    // mimalloc-bench: every workload; ftheap at 1 and 2 workers, TLSF and thi.ng at 1. The
-    // emscripten peers are optional (a machine may lack emcc, or its build may not run there):
-    // their cells, when present, pass the shape checks above.
+    // mimalloc-bench: every workload; ftheap at 1 and 2 workers, TLSF and thi.ng at 1; every C peer
+    // built here at 1 and 2 workers (a machine may lack emcc, gcc or mimalloc: those are left out).
     const mb = results.filter((r) => r.suite === 'mimalloc-bench');
     const cells = new Set(mb.map((r) => `${r.workload}/${r.allocator}/${r.threads}`));
     const allocs: [string, number[]][] = [['ftheap-wasm', [1, 2]], ['as-tlsf-wasm', [1]], ['thing-wasm', [1]]];
     for (const w of WORKLOADS) {
       for (const [a, ts] of allocs) for (const t of ts) expect(cells.has(`${w.id}/${a}/${t}`), `${w.id}/${a}/${t}`).toBe(true);
     }
-    const own = mb.filter((r) => !r.allocator.startsWith('em-'));
+    const own = mb.filter((r) => !cIds.includes(r.allocator));
     expect(own.length).toBe(WORKLOADS.length * allocs.reduce((s, [, ts]) => s + ts.length, 0));
-    if (emscripten) expect(mb.every((r) => !r.allocator.startsWith('em-') || r.threads <= 2)).toBe(true);
+    // every built C peer: every workload at 1 and 2 workers
+    for (const id of mtPeers) {
+      for (const w of WORKLOADS) for (const t of [1, 2]) expect(cells.has(`${w.id}/${id}/${t}`), `${w.id}/${id}/${t}`).toBe(true);
+    }
+    expect(mb.filter((r) => cIds.includes(r.allocator)).length).toBe(mtPeers.length * WORKLOADS.length * 2);
 
     // the mutex and stop-the-world suites
     const mx = results.filter((r) => r.suite === 'mutex');
@@ -150,6 +167,15 @@ describe('bench: every suite in quick mode', () => {
       '### gc: targets']) {
       expect(run.text).toContain(heading);
     }
+
+    // quick tables say so, and name the CPU; no impossible values (0 B peaks, negative differences)
+    for (const h of run.text.split('\n').filter((l) => /^#{2,3} /.test(l))) {
+      expect(h, h).toContain('— quick run, not a measurement');
+      expect(h, h).toMatch(/\[\d+ × .+\]/);
+    }
+    const mine = run.text.split(/^(?=## )/m).filter((b) => /^## (single-thread|mimalloc-bench)/.test(b)).join('\n');
+    expect(mine).not.toMatch(/\|\s+0 B \//);
+    expect(mine).not.toMatch(/\|\s+-\d/);
 
     // the report and the charts
     expect(run.text).toContain('## mimalloc-bench: throughput and ns per op');

@@ -1,22 +1,25 @@
-// The C twin of bench/wasm/mt.ts for emscripten's allocators (dlmalloc, emmalloc) with -pthread:
-// the same nine workloads, parameters, PRNG streams and live-byte accounting, driven by a small
-// pthreads harness instead of bench/mimalloc-bench.ts. Built by bench/build-c.mjs:
-//   emcc -O3 -pthread -sMALLOC=dlmalloc|emmalloc ... bench/c/mt.c
-// Usage (node --no-experimental-fetch build/bench/emscripten/<malloc>.js ...):
-//   <threads> <runs> <warmups> <seed> <targetNs> <passes> {<workload> <units> <probeUnits> <minUnits> <p0> <p1> <p2>}...
-// Per cell (one workload), first pass: one probe run of probeUnits units sizes the runs (never above
-// `units`, never below `minUnits`) to about targetNs, then warm-up runs, then this pass's timed runs;
-// later passes (probeUnits 0): warm-ups and the given runs (see cell()). Each run prints one JSON line on stdout:
+// The C twin of bench/wasm/mt.ts for the C peers (bench/build-c.mjs): emscripten's dlmalloc and
+// emmalloc, mimalloc compiled to Wasm, and natively glibc's malloc and mimalloc: the same nine
+// workloads, parameters, PRNG streams and live-byte accounting, driven by a small pthreads
+// harness instead of bench/mimalloc-bench.ts. Portable: the emscripten-only parts are under
+// __EMSCRIPTEN__. Pointer slots are pointer-sized (4 bytes in Wasm, as in mt.ts; 8 natively).
+// Usage (node --no-experimental-fetch build/bench/c/<peer>/mt.js ..., or build/bench/c/<peer>/mt ...):
+//   <threads> <runs> <warmups> <seed> <targetNs> <passes> <scaleUp> {<workload> <units> <probeUnits> <minUnits> <p0> <p1> <p2>}...
+// Per cell (one workload), first pass: one probe run of probeUnits units sizes the runs to about
+// targetNs (scaleUp 1: up or down, never below `minUnits`; 0: down only, never above `units`), then
+// warm-up runs, then this pass's timed runs; later passes (probeUnits 0): warm-ups and the given
+// runs (see cell()). Each run prints one JSON line on stdout:
 //   {"workload":..,"phase":"probe"|"warm"|"run","units":..,"ops":..,"ns":..,"localPeaks":..,
 //    "globalPeak":..,"heapPeak":..}
-// heapPeak: the highest sbrk top seen (sampled after each run) minus the top at the cell's start;
-// exact as a per-process figure only for the first cell (the bench runs one cell per process
-// except in --quick mode).
-// Timing: every thread takes its own timestamps (emscripten_get_now: process.hrtime in Node, one
-// clock for all threads) after a barrier; a run lasts from the earliest start to the latest end.
+// heapPeak, in Wasm: the highest sbrk top seen (sampled after each run) minus the top at the
+// cell's start. Natively (glibc's and mimalloc's heaps are mmap'ed, no single top): the growth of
+// the process's peak resident set (getrusage ru_maxrss) since the cell's start, thread stacks and
+// page granularity included. Either is exact as a per-process figure only for the first cell (the
+// bench runs one cell per process except in --quick mode).
+// Timing: every thread takes its own timestamps (emscripten_get_now: process.hrtime in Node;
+// natively clock_gettime(CLOCK_MONOTONIC); one clock for all threads) after a barrier; a run lasts
+// from the earliest start to the latest end.
 // mstress starts new threads every round (as the original does); its run spans all rounds.
-#include <emscripten.h>
-#include <emscripten/threading.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -24,6 +27,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+#include <emscripten/threading.h>
+#else
+#include <sched.h>
+#include <sys/resource.h>
+#include <time.h>
+#endif
+#ifdef BENCH_MI_API
+// wasm-mimalloc: the workloads call mimalloc by name; emscripten's runtime (thread stacks, TLS,
+// pthread records, stdio) keeps its dlmalloc, since it frees with emscripten_builtin_free what
+// pthread_create got from malloc, and mimalloc cannot be that allocator (it needs TLS to exist).
+#include <mimalloc.h>
+#define malloc mi_malloc
+#define free mi_free
+#endif
 
 enum { ALLOC_TEST, LARSON, XMALLOC, CACHE_SCRATCH, MSTRESS, RPTEST, GLIBC_SIMPLE, GLIBC_THREAD, MALLOC_MT };
 
@@ -31,7 +50,7 @@ enum { ALLOC_TEST, LARSON, XMALLOC, CACHE_SCRATCH, MSTRESS, RPTEST, GLIBC_SIMPLE
 #define C_PEAK 68
 #define C_OBJS 128
 #define C_RINGS 256
-#define RING_BYTES 384
+#define RING_BYTES (128 + RCAP * WS)   /* head, tail, RCAP pointers: 384 in Wasm */
 #define RCAP 64u
 #define TRANSFERS 1000u
 #define MAX_THREADS 16u
@@ -45,6 +64,15 @@ typedef int32_t i32;
 #define U32(p) (*(u32 *)(p))
 #define A32(p) ((_Atomic u32 *)(p))
 #define AI32(p) ((_Atomic i32 *)(p))
+// Pointer slots (tables, rings, transfer slots) are pointer-sized: 4 bytes in Wasm as in mt.ts,
+// 8 natively (so native runs count 8 bytes per slot in their live bytes).
+typedef uintptr_t uw;
+#define WS ((u32)sizeof(uw))
+#define ES (2 * WS)   /* a [pointer, u32 size] table entry */
+#define W(p) (*(uw *)(p))
+#define AW(p) ((_Atomic uw *)(p))
+#define PTR(v) ((u8 *)(v))
+#define VAL(p) ((uw)(p))
 
 /** One worker's state (the Wasm version keeps it in per-instance globals). */
 typedef struct {
@@ -93,36 +121,41 @@ static inline void release(S *s, u8 *p, u32 size) {
   track(s, -(i32)size);
 }
 
-#define PTR(v) ((u8 *)(uintptr_t)(v))
-#define VAL(p) ((u32)(uintptr_t)(p))
 
 // ---- rings --------------------------------------------------------------------------------
 static inline u8 *ringOf(S *s, u32 w) { return s->ctx + C_RINGS + (size_t)w * RING_BYTES; }
 
-static int ringPush(u8 *r, u32 v, u32 cap) {
+static int ringPush(u8 *r, uw v, u32 cap) {
   u32 head = atomic_load(A32(r));
   if (head - atomic_load(A32(r + 64)) >= cap) return 0;
-  U32(r + 128 + ((head & (RCAP - 1)) << 2)) = v;
+  W(r + 128 + (head & (RCAP - 1)) * WS) = v;
   atomic_store(A32(r), head + 1);
   return 1;
 }
 
-static u32 ringPop(u8 *r) {
+static uw ringPop(u8 *r) {
   u32 tail = atomic_load(A32(r + 64));
   if (atomic_load(A32(r)) == tail) return 0;
-  u32 v = U32(r + 128 + ((tail & (RCAP - 1)) << 2));
+  uw v = W(r + 128 + (tail & (RCAP - 1)) * WS);
   atomic_store(A32(r + 64), tail + 1);
   return v;
 }
 
 static void pause_(u8 *addr, u32 spins) {
-  if (spins > 2000) emscripten_futex_wait(addr, atomic_load(A32(addr)), 0.02);
+  if (spins <= 2000) return;
+#ifdef __EMSCRIPTEN__
+  emscripten_futex_wait(addr, atomic_load(A32(addr)), 0.02);
+#else
+  (void)addr;
+  struct timespec ts = { 0, 20000 };   // 20 µs, as the futex wait's timeout above
+  nanosleep(&ts, 0);
+#endif
 }
 
-static u32 ringPopWait(u8 *r) {
+static uw ringPopWait(u8 *r) {
   u32 spins = 0;
   for (;;) {
-    u32 v = ringPop(r);
+    uw v = ringPop(r);
     if (v) return v;
     pause_(r, ++spins);
   }
@@ -140,7 +173,7 @@ static inline u32 sizePareto(S *s, u32 min, u32 max) {
 }
 
 // ---- context, prepare, finish ---------------------------------------------------------------
-static u32 ctxSize(u32 threads) { return C_RINGS + threads * RING_BYTES + (TRANSFERS << 2); }
+static u32 ctxSize(u32 threads) { return C_RINGS + threads * RING_BYTES + (TRANSFERS * WS); }
 
 static u8 *ctxNew(int workload, u32 threads) {
   u8 *c = malloc(ctxSize(threads));
@@ -160,7 +193,7 @@ static void prepare(u8 *c) {
       u8 *p = malloc(8);
       if (!p) abort();
       memset(p, 0, 8);
-      atomic_store(A32(c + C_OBJS + (w << 2)), VAL(p));
+      atomic_store(AW(c + C_OBJS + (w * WS)), VAL(p));
     }
   }
 }
@@ -168,11 +201,11 @@ static void prepare(u8 *c) {
 static void finish(u8 *c) {
   u32 t = U32(c + 4);
   for (u32 w = 0; w < t; w++) {
-    u32 p = atomic_exchange(A32(c + C_OBJS + (w << 2)), 0);
+    uw p = atomic_exchange(AW(c + C_OBJS + (w * WS)), 0);
     if (p) free(PTR(p));
   }
   for (u32 i = 0; i < TRANSFERS; i++) {
-    u32 p = atomic_exchange(A32(c + C_RINGS + t * RING_BYTES + (i << 2)), 0);
+    uw p = atomic_exchange(AW(c + C_RINGS + t * RING_BYTES + (i * WS)), 0);
     if (p) free(PTR(p));
   }
   memset(c + C_RINGS, 0, t * RING_BYTES);
@@ -182,39 +215,39 @@ static void finish(u8 *c) {
 static void setup(S *s) {
   s->lv = 0; s->pk = 0; s->pend = 0; s->pos = 0; s->loops = 0; s->arr = 0;
   if (s->wl == ALLOC_TEST) {
-    s->arr = alloc(s, s->p0 << 3);
+    s->arr = alloc(s, s->p0 * ES);
     for (u32 k = 0; k < s->p0; k++) {
       u32 size = sizeAllocTest(s);
       u8 *p = alloc(s, size);
       memset(p, (u8)k, size);
-      U32(s->arr + (k << 3)) = VAL(p);
-      U32(s->arr + (k << 3) + 4) = size;
+      W(s->arr + k * ES) = VAL(p);
+      U32(s->arr + k * ES + WS) = size;
     }
   } else if (s->wl == LARSON) {
-    s->arr = alloc(s, s->p0 << 3);
+    s->arr = alloc(s, s->p0 * ES);
     for (u32 k = 0; k < s->p0; k++) {
       u32 size = 8 + below(s, 993);
       u8 *p = alloc(s, size);
       p[0] = (u8)k; p[size - 1] = (u8)k;
-      U32(s->arr + (k << 3)) = VAL(p);
-      U32(s->arr + (k << 3) + 4) = size;
+      W(s->arr + k * ES) = VAL(p);
+      U32(s->arr + k * ES + WS) = size;
     }
   } else if (s->wl == GLIBC_SIMPLE) {
-    s->arr = alloc(s, 1600 << 2);
+    s->arr = alloc(s, 1600 * WS);
   } else if (s->wl == GLIBC_THREAD) {
-    s->arr = alloc(s, s->p0 << 2);
+    s->arr = alloc(s, s->p0 * WS);
     for (u32 k = 0; k < s->p0; k++) {
       u32 size = sizePareto(s, 4, 32768);
       u8 *p = alloc(s, size);
       p[size - 1] = (u8)k; U32(p) = size;
-      U32(s->arr + (k << 2)) = VAL(p);
+      W(s->arr + (k * WS)) = VAL(p);
     }
   } else if (s->wl == MALLOC_MT) {
-    s->arr = alloc(s, 1024 << 2);
+    s->arr = alloc(s, 1024 * WS);
     for (u32 k = 0; k < 1024; k++) {
       u8 *p = alloc(s, 1000 + k);
       p[0] = (u8)k;
-      U32(s->arr + (k << 2)) = VAL(p);
+      W(s->arr + (k * WS)) = VAL(p);
     }
   }
   flushLive(s);
@@ -222,40 +255,40 @@ static void setup(S *s) {
 
 static void freeBatch(S *s, u8 *b) {
   u32 n = s->p0, size = s->p1;
-  for (u32 j = 0; j < n; j++) release(s, PTR(U32(b + (j << 2))), size);
-  release(s, b, n << 2);
+  for (u32 j = 0; j < n; j++) release(s, PTR(W(b + (j * WS))), size);
+  release(s, b, n * WS);
 }
 
 static void freeSet(S *s, u8 *set) {
   u32 n = s->p0;
   for (u32 j = 0; j < n; j++) {
-    u8 *p = PTR(U32(set + (j << 2)));
+    u8 *p = PTR(W(set + (j * WS)));
     release(s, p, U32(p));
   }
-  release(s, set, n << 2);
+  release(s, set, n * WS);
 }
 
 static void drain(S *s) {
   if (s->wl == ALLOC_TEST || s->wl == LARSON) {
-    for (u32 k = 0; k < s->p0; k++) release(s, PTR(U32(s->arr + (k << 3))), U32(s->arr + (k << 3) + 4));
-    release(s, s->arr, s->p0 << 3);
+    for (u32 k = 0; k < s->p0; k++) release(s, PTR(W(s->arr + k * ES)), U32(s->arr + k * ES + WS));
+    release(s, s->arr, s->p0 * ES);
   } else if (s->wl == XMALLOC) {
-    u32 b;
+    uw b;
     while ((b = ringPop(ringOf(s, s->me)))) freeBatch(s, PTR(b));
   } else if (s->wl == RPTEST) {
-    u32 b;
+    uw b;
     while ((b = ringPop(ringOf(s, s->me)))) freeSet(s, PTR(b));
   } else if (s->wl == GLIBC_SIMPLE) {
-    release(s, s->arr, 1600 << 2);
+    release(s, s->arr, 1600 * WS);
   } else if (s->wl == GLIBC_THREAD) {
     for (u32 k = 0; k < s->p0; k++) {
-      u8 *p = PTR(U32(s->arr + (k << 2)));
+      u8 *p = PTR(W(s->arr + (k * WS)));
       release(s, p, U32(p));
     }
-    release(s, s->arr, s->p0 << 2);
+    release(s, s->arr, s->p0 * WS);
   } else if (s->wl == MALLOC_MT) {
-    for (u32 k = 0; k < 1024; k++) release(s, PTR(U32(s->arr + (k << 2))), 1000 + k);
-    release(s, s->arr, 1024 << 2);
+    for (u32 k = 0; k < 1024; k++) release(s, PTR(W(s->arr + (k * WS))), 1000 + k);
+    release(s, s->arr, 1024 * WS);
   }
   s->arr = 0;
   flushLive(s);
@@ -265,13 +298,13 @@ static void drain(S *s) {
 static u32 runAllocTest(S *s, u32 n) {
   u8 *t = s->arr;
   for (u32 i = 0; i < n; i++) {
-    u8 *e = t + (below(s, s->p0) << 3);
-    release(s, PTR(U32(e)), U32(e + 4));
+    u8 *e = t + below(s, s->p0) * ES;
+    release(s, PTR(W(e)), U32(e + WS));
     u32 size = sizeAllocTest(s);
     u8 *p = alloc(s, size);
     memset(p, (u8)i, size);
-    U32(e) = VAL(p);
-    U32(e + 4) = size;
+    W(e) = VAL(p);
+    U32(e + WS) = size;
   }
   return n;
 }
@@ -279,13 +312,13 @@ static u32 runAllocTest(S *s, u32 n) {
 static u32 runLarson(S *s, u32 epochs) {
   u32 n = epochs * s->p1;
   for (u32 i = 0; i < n; i++) {
-    u8 *e = s->arr + (below(s, s->p0) << 3);
-    release(s, PTR(U32(e)), U32(e + 4));
+    u8 *e = s->arr + below(s, s->p0) * ES;
+    release(s, PTR(W(e)), U32(e + WS));
     u32 size = 8 + below(s, 993);
     u8 *p = alloc(s, size);
     p[0] = (u8)i; p[size - 1] = (u8)i;
-    U32(e) = VAL(p);
-    U32(e + 4) = size;
+    W(e) = VAL(p);
+    U32(e + WS) = size;
     if (++s->pos == s->p1) {
       s->pos = 0;
       if (!ringPush(ringOf(s, (s->me + 1) % s->nthreads), VAL(s->arr), RCAP)) abort();
@@ -302,18 +335,18 @@ static u32 runXmalloc(S *s, u32 batches) {
   while (made < batches || freed < batches) {
     int progress = 0;
     if (made < batches && atomic_load(A32(out)) - atomic_load(A32(out + 64)) < s->p2) {
-      u8 *b = alloc(s, n << 2);
+      u8 *b = alloc(s, n * WS);
       for (u32 j = 0; j < n; j++) {
         u8 *p = alloc(s, size);
         U32(p) = j; U32(p + 4) = made;
-        U32(b + (j << 2)) = VAL(p);
+        W(b + (j * WS)) = VAL(p);
       }
       if (!ringPush(out, VAL(b), s->p2)) abort();
       made++;
       progress = 1;
     }
     if (freed < batches) {
-      u32 b = ringPop(inc);
+      uw b = ringPop(inc);
       if (b) { freeBatch(s, PTR(b)); freed++; progress = 1; }
     }
     if (progress) spins = 0; else pause_(inc, ++spins);
@@ -322,7 +355,7 @@ static u32 runXmalloc(S *s, u32 batches) {
 }
 
 static u32 runCacheScratch(S *s, u32 n) {
-  u32 given = atomic_exchange(A32(s->ctx + C_OBJS + (s->me << 2)), 0);
+  uw given = atomic_exchange(AW(s->ctx + C_OBJS + (s->me * WS)), 0);
   if (given) free(PTR(given));
   u32 rounds = s->p0, size = s->p1, acc = s->sink;
   for (u32 i = 0; i < n; i++) {
@@ -366,44 +399,44 @@ static void freeItems(S *s, u8 *p) {
 
 static u32 runMstressRound(S *s) {
   u32 allocs = s->p0, retain = s->p0 >> 1;
-  u8 *data = alloc(s, allocs << 2), *kept = alloc(s, retain << 2);
+  u8 *data = alloc(s, allocs * WS), *kept = alloc(s, retain * WS);
   u8 *transfer = s->ctx + C_RINGS + s->nthreads * RING_BYTES;
   u32 top = 0, keptTop = 0;
   while (allocs > 0 || retain > 0) {
     if (retain == 0 || (chance(s, 50) && allocs > 0)) {
       allocs--;
       u8 *p = allocItems(s, 1u << below(s, 5));
-      U32(data + (top << 2)) = VAL(p);
+      W(data + (top * WS)) = VAL(p);
       top++;
     } else {
       u8 *p = allocItems(s, 1u << below(s, 7));
-      U32(kept + (keptTop << 2)) = VAL(p);
+      W(kept + (keptTop * WS)) = VAL(p);
       keptTop++;
       retain--;
     }
     if (chance(s, 66) && top > 0) {
-      u8 *e = data + (below(s, top) << 2);
-      freeItems(s, PTR(U32(e)));
-      U32(e) = 0;
+      u8 *e = data + (below(s, top) * WS);
+      freeItems(s, PTR(W(e)));
+      W(e) = 0;
     }
     if (chance(s, 25) && top > 0) {
-      u8 *e = data + (below(s, top) << 2);
-      u8 *slot = transfer + (below(s, TRANSFERS) << 2);
-      u32 q = atomic_exchange(A32(slot), U32(e));
-      U32(e) = q;
+      u8 *e = data + (below(s, top) * WS);
+      u8 *slot = transfer + (below(s, TRANSFERS) * WS);
+      uw q = atomic_exchange(AW(slot), W(e));
+      W(e) = q;
     }
   }
-  for (u32 i = 0; i < keptTop; i++) freeItems(s, PTR(U32(kept + (i << 2))));
-  for (u32 i = 0; i < top; i++) freeItems(s, PTR(U32(data + (i << 2))));
-  release(s, kept, (s->p0 >> 1) << 2);
-  release(s, data, s->p0 << 2);
+  for (u32 i = 0; i < keptTop; i++) freeItems(s, PTR(W(kept + (i * WS))));
+  for (u32 i = 0; i < top; i++) freeItems(s, PTR(W(data + (i * WS))));
+  release(s, kept, (s->p0 >> 1) * WS);
+  release(s, data, s->p0 * WS);
   return s->p0 + (s->p0 >> 1);
 }
 
 static void mstressSweep(S *s, int all) {
   u8 *transfer = s->ctx + C_RINGS + s->nthreads * RING_BYTES;
   for (u32 i = s->me; i < TRANSFERS; i += s->nthreads) {
-    if (all || chance(s, 50)) freeItems(s, PTR(atomic_exchange(A32(transfer + (i << 2)), 0)));
+    if (all || chance(s, 50)) freeItems(s, PTR(atomic_exchange(AW(transfer + (i * WS)), 0)));
   }
   flushLive(s);
 }
@@ -418,19 +451,19 @@ static inline u8 *rpBlock(S *s, u32 j) {
 static u32 runRptest(S *s, u32 n) {
   u8 *out = ringOf(s, (s->me + 1) % s->nthreads), *inc = ringOf(s, s->me);
   for (u32 l = 0; l < n; l++) {
-    u32 old;
+    uw old;
     while ((old = ringPop(inc))) freeSet(s, PTR(old));
-    u8 *set = alloc(s, s->p0 << 2);
+    u8 *set = alloc(s, s->p0 * WS);
     for (u32 j = 0; j < s->p0; j++) {
       u8 *p = rpBlock(s, j);
-      U32(set + (j << 2)) = VAL(p);
+      W(set + (j * WS)) = VAL(p);
     }
     for (u32 k = 0; k < s->p1; k++) {
-      u8 *e = set + (below(s, s->p0) << 2);
-      u8 *p = PTR(U32(e));
+      u8 *e = set + (below(s, s->p0) * WS);
+      u8 *p = PTR(W(e));
       release(s, p, U32(p));
       u8 *q = rpBlock(s, k);
-      U32(e) = VAL(q);
+      W(e) = VAL(q);
     }
     if ((++s->loops & 1) == 0 && ringPush(out, VAL(set), RCAP)) continue;
     freeSet(s, set);
@@ -447,11 +480,11 @@ static u32 runGlibcSimple(S *s, u32 units) {
           for (u32 i = 0; i < c; i++) {
             u8 *p = alloc(s, size);
             U32(p) = i;
-            U32(t + (i << 2)) = VAL(p);
+            W(t + (i * WS)) = VAL(p);
           }
           u32 half = c >> 1;
-          for (u32 i = 0; i < half; i++) release(s, PTR(U32(t + (i << 2))), size);
-          for (u32 i = c; i > half; i--) release(s, PTR(U32(t + ((i - 1) << 2))), size);
+          for (u32 i = 0; i < half; i++) release(s, PTR(W(t + (i * WS))), size);
+          for (u32 i = c; i > half; i--) release(s, PTR(W(t + ((i - 1) * WS))), size);
         }
       }
     }
@@ -462,13 +495,13 @@ static u32 runGlibcSimple(S *s, u32 units) {
 static u32 runGlibcThread(S *s, u32 n) {
   u8 *t = s->arr;
   for (u32 i = 0; i < n; i++) {
-    u8 *e = t + (below(s, s->p0) << 2);
-    u8 *old = PTR(U32(e));
+    u8 *e = t + (below(s, s->p0) * WS);
+    u8 *old = PTR(W(e));
     release(s, old, U32(old));
     u32 size = sizePareto(s, 4, 32768);
     u8 *p = alloc(s, size);
     p[size - 1] = (u8)i; U32(p) = size;
-    U32(e) = VAL(p);
+    W(e) = VAL(p);
   }
   return n;
 }
@@ -477,11 +510,11 @@ static u32 runMallocMt(S *s, u32 n) {
   u8 *t = s->arr;
   for (u32 i = 0; i < n; i++) {
     u32 slot = i & 1023;
-    u8 *e = t + (slot << 2);
-    release(s, PTR(U32(e)), 1000 + slot);
+    u8 *e = t + (slot * WS);
+    release(s, PTR(W(e)), 1000 + slot);
     u8 *p = alloc(s, 1000 + slot);
     p[0] = (u8)i;
-    U32(e) = VAL(p);
+    W(e) = VAL(p);
   }
   return n;
 }
@@ -510,8 +543,30 @@ static pthread_barrier_t barrier;
 static _Atomic uintptr_t heapPeak;
 static uintptr_t heapBase;
 
+/** Milliseconds on one clock for all threads. */
+static double nowMs(void) {
+#ifdef __EMSCRIPTEN__
+  return emscripten_get_now();
+#else
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+#endif
+}
+
+/** The allocator's memory mark: the sbrk top in Wasm, the peak resident set natively (bytes). */
+static uintptr_t heapMark(void) {
+#ifdef __EMSCRIPTEN__
+  return (uintptr_t)sbrk(0);
+#else
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (uintptr_t)ru.ru_maxrss * 1024;
+#endif
+}
+
 static void sampleHeap(void) {
-  uintptr_t top = (uintptr_t)sbrk(0);
+  uintptr_t top = heapMark();
   uintptr_t seen = atomic_load(&heapPeak);
   while (top > seen && !atomic_compare_exchange_weak(&heapPeak, &seen, top)) {}
 }
@@ -521,9 +576,9 @@ static void *worker(void *arg) {
   S *s = arg;
   setup(s);
   pthread_barrier_wait(&barrier);
-  s->t0 = emscripten_get_now();
+  s->t0 = nowMs();
   s->ops = runUnits(s, curUnits);
-  s->t1 = emscripten_get_now();
+  s->t1 = nowMs();
   pthread_barrier_wait(&barrier);
   if (s->me == 0) sampleHeap();
   drain(s);
@@ -534,13 +589,13 @@ static void *worker(void *arg) {
 static void *mstressWorker(void *arg) {
   S *s = arg;
   pthread_barrier_wait(&barrier);
-  double t0 = emscripten_get_now();
+  double t0 = nowMs();
   if (s->t0 == 0) s->t0 = t0;
   s->ops += runUnits(s, 1);
   if (s->me == 0) sampleHeap();
   pthread_barrier_wait(&barrier);
   mstressSweep(s, lastRound);
-  s->t1 = emscripten_get_now();
+  s->t1 = nowMs();
   return 0;
 }
 
@@ -586,6 +641,16 @@ static void runOnce(u8 *ctx, int wl, u32 units, u32 seed, u32 p0, u32 p1, u32 p2
   fflush(stdout);
 }
 
+/** The last run's ns: earliest start to latest end of its threads. */
+static double runNs(void) {
+  double t0 = states[0].t0, t1 = states[0].t1;
+  for (u32 w = 0; w < nthreads; w++) {
+    if (states[w].t0 < t0) t0 = states[w].t0;
+    if (states[w].t1 > t1) t1 = states[w].t1;
+  }
+  return (t1 - t0) * 1e6;
+}
+
 /**
  * One pass of a cell (one workload). probeUnits > 0 (the first pass): probe, plan `runs` runs in
  * all, print the plan ({"phase":"plan","units":units,"ops":runs,"ns":warmups}), make this pass's
@@ -593,8 +658,8 @@ static void runOnce(u8 *ctx, int wl, u32 units, u32 seed, u32 p0, u32 p1, u32 p2
  * of `units` units.
  */
 static void cell(int wl, u32 units, u32 probeUnits, u32 minUnits, int runs, int warmups, int passes, u32 seed,
-    double targetNs, u32 p0, u32 p1, u32 p2) {
-  heapBase = (uintptr_t)sbrk(0);
+    double targetNs, int scaleUp, u32 p0, u32 p1, u32 p2) {
+  heapBase = heapMark();
   atomic_store(&heapPeak, heapBase);
   u8 *ctx = ctxNew(wl, nthreads);
   if (probeUnits == 0) {
@@ -602,41 +667,54 @@ static void cell(int wl, u32 units, u32 probeUnits, u32 minUnits, int runs, int 
     free(ctx);
     return;
   }
-  // Probe: probeUnits units; scale the runs down (never up, never below minUnits) to about targetNs.
+  // Probe: probeUnits units; size the runs to about targetNs (as fitUnits in bench/mt/workloads.ts).
   runOnce(ctx, wl, probeUnits, seed, p0, p1, p2, "probe");
-  double t0 = states[0].t0, t1 = states[0].t1;
-  for (u32 w = 0; w < nthreads; w++) {
-    if (states[w].t0 < t0) t0 = states[w].t0;
-    if (states[w].t1 > t1) t1 = states[w].t1;
+  double perUnit = runNs() / probeUnits;
+  if (scaleUp) {
+    double fit = perUnit > 0 ? targetNs / perUnit + 0.999999 : units;   // ceil: at least the target
+    units = fit < minUnits ? minUnits : fit > 4e9 ? 4000000000u : (u32)fit;
+  } else {
+    double fit = perUnit > 0 ? targetNs / perUnit : units;
+    if (fit < units) units = fit < minUnits ? minUnits : (u32)fit;
   }
-  double perUnit = (t1 - t0) * 1e6 / probeUnits;
-  double fit = perUnit > 0 ? targetNs / perUnit : units;   // as fitUnits in bench/mt/workloads.ts
-  if (fit < units) units = fit < minUnits ? minUnits : (u32)fit;
   if (perUnit * units > 4 * targetNs) warmups = 0;   // as fitRuns: very slow runs skip the warm-up
+  int warmed = 0;
+  if (scaleUp && warmups > 0) {
+    // as cellRuns: a cold probe runs slower than warm code; size again from the warm-up runs
+    // (at most 3 more) until one reaches RESIZE_BELOW (0.85) of the target
+    for (int extra = 0; extra <= 3; extra++) {
+      runOnce(ctx, wl, units, seed, p0, p1, p2, "warm");
+      double ns = runNs();
+      if (ns >= 0.85 * targetNs || extra == 3) break;
+      double fit = ns > 0 ? targetNs / (ns / units) + 0.999999 : units;
+      units = fit < minUnits ? minUnits : fit > 4e9 ? 4000000000u : (u32)fit;
+    }
+    warmed = 1;
+  }
   printf("{\"workload\":%d,\"phase\":\"plan\",\"units\":%u,\"ops\":%d,\"ns\":%d,\"localPeaks\":0,\"globalPeak\":0,\"heapPeak\":0}\n",
     wl, units, runs, warmups);
   int now = (runs + passes - 1) / passes;   // pass 0's share
-  for (int i = 0; i < warmups + now; i++) runOnce(ctx, wl, units, seed, p0, p1, p2, i < warmups ? "warm" : "run");
+  for (int i = 0; i < warmups - warmed + now; i++) runOnce(ctx, wl, units, seed, p0, p1, p2, i < warmups - warmed ? "warm" : "run");
   free(ctx);
 }
 
 int main(int argc, char **argv) {
-  if (argc < 14 || (argc - 7) % 7 != 0) {
-    fprintf(stderr, "usage: threads runs warmups seed targetNs passes {workload units probeUnits minUnits p0 p1 p2}...\n");
+  if (argc < 15 || (argc - 8) % 7 != 0) {
+    fprintf(stderr, "usage: threads runs warmups seed targetNs passes scaleUp {workload units probeUnits minUnits p0 p1 p2}...\n");
     return 2;
   }
   nthreads = (u32)atoi(argv[1]);
   int runs = atoi(argv[2]), warmups = atoi(argv[3]);
   u32 seed = (u32)strtoul(argv[4], 0, 10);
   double targetNs = atof(argv[5]);
-  int passes = atoi(argv[6]);
+  int passes = atoi(argv[6]), scaleUp = atoi(argv[7]);
   if (nthreads == 0 || nthreads > MAX_THREADS || passes < 1) return 2;
-  for (int a = 7; a < argc; a += 7) {
+  for (int a = 8; a < argc; a += 7) {
     int wl = atoi(argv[a]);
     if (wl < 0 || wl > MALLOC_MT) return 2;
     u32 v[6];
     for (int k = 0; k < 6; k++) v[k] = (u32)strtoul(argv[a + 1 + k], 0, 10);
-    cell(wl, v[0], v[1], v[2] ? v[2] : 1, runs, warmups, passes, seed, targetNs, v[3], v[4], v[5]);
+    cell(wl, v[0], v[1], v[2] ? v[2] : 1, runs, warmups, passes, seed, targetNs, scaleUp, v[3], v[4], v[5]);
   }
   return 0;
 }

@@ -3,9 +3,10 @@
 //   (bench/mt/worker.ts); for ftheap on one fresh runtime's shared memory, with the main thread
 //   as the coordinator (it allocates the shared context block). TLSF and thi.ng are not
 //   thread-safe: one worker, which is its own coordinator.
-//   emscripten (dlmalloc, emmalloc): one Node process per cell running bench/c/mt.c's build.
-// A cell: a probe run sizes the runs (whole units, at most the workload's default, about the
-// target time each), then warm-up runs, then timed runs. A run's time is the
+//   C peers (emscripten's dlmalloc and emmalloc, mimalloc in Wasm; natively glibc and mimalloc): one
+//   process per cell running a build of bench/c/mt.c (bench/build-c.mjs, bench/c-peers.ts).
+// A cell: a probe run sizes the runs (whole units, about the target time each: scaled up or down
+// in full runs, only down in quick ones), then warm-up runs, then timed runs. A run's time is the
 // earliest worker start to the latest worker end, from the workers' own timestamps.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,6 +27,8 @@ export interface CellOptions {
   passes: number;
   seed: number;
   targetNs: number;
+  /** size runs up to the target too (full runs); quick runs only scale down */
+  scaleUp: boolean;
 }
 
 export interface CellOutput {
@@ -53,6 +56,9 @@ export type Tick = (label: string) => void;
 
 const MAX_MEMORY = 2 ** 31;          // ftheap runtime: 2 GiB maximum
 const INITIAL_MEMORY = 64 << 20;
+
+/** Full runs size a cell again from a warm-up run that took less than this share of the target (the C harness too). */
+export const RESIZE_BELOW = 0.85;
 
 /** A worker driven by request/response messages. */
 class Peer {
@@ -120,8 +126,21 @@ async function cellRuns(w: Workload, opts: CellOptions, plan: Plan | undefined, 
     const probeUnits = w.probeUnits(opts.quick);
     const probe = await runOnce(probeUnits, 'probe');
     lines.push(probe);
-    const units = fitUnits(w.units(opts.quick), probeUnits, w.minUnits, probe.ns, opts.targetNs);
+    const units = fitUnits(w.units(opts.quick), probeUnits, w.minUnits, probe.ns, opts.targetNs, opts.scaleUp);
     plan = { units, ...fitRuns(opts.runs, opts.warmups, (probe.ns / probeUnits) * units, opts.targetNs) };
+    // A cold probe runs slower than warm code: size again from the warm-up runs (at most 3 more)
+    // until one reaches RESIZE_BELOW of the target.
+    if (opts.scaleUp && plan.warmups > 0) {
+      for (let extra = 0; extra <= 3; extra++) {
+        const warm = await runOnce(plan.units, 'warm');
+        lines.push(warm);
+        if (warm.ns >= RESIZE_BELOW * opts.targetNs || extra === 3) break;
+        plan.units = fitUnits(plan.units, plan.units, w.minUnits, warm.ns, opts.targetNs, true);
+      }
+      const runs = runsInPass(plan.runs, opts.passes, pass);
+      for (let i = 0; i < plan.warmups - 1 + runs; i++) lines.push(await runOnce(plan.units, i < plan.warmups - 1 ? 'warm' : 'run'));
+      return { lines, plan };
+    }
   }
   const runs = runsInPass(plan.runs, opts.passes, pass);
   for (let i = 0; i < plan.warmups + runs; i++) lines.push(await runOnce(plan.units, i < plan.warmups ? 'warm' : 'run'));
@@ -173,20 +192,20 @@ export async function wasmCell(root: string, kind: WasmKind, module: WebAssembly
 export const V8_FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'];
 
 /**
- * One pass of cells of an emscripten build, one process per call (several workloads in one
- * process only in quick mode: its memory figures then hold for the first workload alone).
- * Without a plan the program probes and plans (printing a "plan" line) like cellRuns.
+ * One pass of cells of a C peer (a build of bench/c/mt.c: `command` runs it), one process per call
+ * (several workloads in one process only in quick mode: its memory figures then hold for the
+ * first workload alone). Without a plan the program probes and plans (printing a "plan" line)
+ * like cellRuns.
  */
-export async function emscriptenCells(root: string, malloc: string, workloads: Workload[], threads: number, opts: CellOptions,
+export async function cCells(command: string[], label: string, workloads: Workload[], threads: number, opts: CellOptions,
     tick: Tick, plan?: Plan, pass = 0): Promise<Map<number, CellOutput>> {
-  const script = join(root, 'build/bench/emscripten', `${malloc}.js`);
   if (plan && workloads.length !== 1) throw new Error('a plan is for one workload');
-  const args = [...V8_FLAGS, '--no-experimental-fetch', script, String(threads),
+  const args = [...command.slice(1), String(threads),
     String(plan ? runsInPass(plan.runs, opts.passes, pass) : opts.runs), String(plan ? plan.warmups : opts.warmups),
-    String(opts.seed), String(Math.round(opts.targetNs)), String(opts.passes),
+    String(opts.seed), String(Math.round(opts.targetNs)), String(opts.passes), opts.scaleUp ? '1' : '0',
     ...workloads.flatMap((w) => [w.code, plan ? plan.units : w.units(opts.quick), plan ? 0 : w.probeUnits(opts.quick), w.minUnits,
       ...w.params(opts.quick, threads)].map(String))];
-  const lines = await emscriptenProcess(args, malloc, workloads, threads, tick);
+  const lines = await cProcess(command[0], args, label, workloads, threads, tick);
   const out = new Map<number, CellOutput>();
   for (const w of workloads) {
     const mine = lines.filter((l) => l.workload === w.code);
@@ -199,9 +218,9 @@ export async function emscriptenCells(root: string, malloc: string, workloads: W
   return out;
 }
 
-function emscriptenProcess(args: string[], malloc: string, workloads: Workload[], threads: number, tick: Tick): Promise<RunLine[]> {
+function cProcess(cmd: string, args: string[], label: string, workloads: Workload[], threads: number, tick: Tick): Promise<RunLine[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: RunLine[] = [];
     let buf = '', err = '';
     child.stdout.setEncoding('utf8');
@@ -214,7 +233,7 @@ function emscriptenProcess(args: string[], malloc: string, workloads: Workload[]
         if (!text.startsWith('{')) continue;
         const line = JSON.parse(text) as RunLine;
         lines.push(line);
-        if (line.phase !== 'plan') tick(`${workloads.find((w) => w.code === line.workload)?.id} ${malloc} ×${threads} ${line.phase}`);
+        if (line.phase !== 'plan') tick(`${workloads.find((w) => w.code === line.workload)?.id} ${label} ×${threads} ${line.phase}`);
       }
     });
     child.stderr.setEncoding('utf8');
@@ -222,7 +241,8 @@ function emscriptenProcess(args: string[], malloc: string, workloads: Workload[]
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve(lines);
-      else reject(new Error(`${malloc} ×${threads} exited with ${code}: ${err.trim().split('\n').slice(-5).join('\n')}`));
+      // the last lines of stderr, cut: a Node crash prints a whole line of minified glue
+      else reject(new Error(`${label} ×${threads} exited with ${code}: ${err.trim().split('\n').filter((l) => l.length < 400).slice(-5).join('\n')}`));
     });
   });
 }

@@ -1,8 +1,9 @@
 // The multi-threaded workloads (bench/wasm/mt.ts and its C twin bench/c/mt.c), after the
 // programs of mimalloc-bench and emscripten's malloc-multithreading test. Written for this
 // project from their descriptions; codes must match the Wasm and C sources.
-// Sizes per run are in `units`; a cell first runs `probeUnits` units (the probe), then scales its
-// runs down (never up, never below `minUnits`) so that one run takes about the target time.
+// Sizes per run are in `units`; a cell first runs `probeUnits` units (the probe), then sizes its
+// runs (up or down; quick runs only down; never below `minUnits`) so that one run takes about the
+// target time.
 
 export interface Workload {
   id: string;
@@ -16,7 +17,7 @@ export interface Workload {
   what: string;
   /** p0..p2 of mt_setup, for `threads` workers */
   params: (quick: boolean, threads: number) => [number, number, number];
-  /** units per run (full mode; scaled down by the probe for slow allocators) */
+  /** units per run before the probe sizes them (quick runs: never more) */
   units: (quick: boolean) => number;
   /** the probe's size */
   probeUnits: (quick: boolean) => number;
@@ -88,9 +89,13 @@ export function seedFor(seed: number, w: number): number {
   return ((seed ^ Math.imul(w + 1, 0x9E3779B9)) >>> 0) || 1;
 }
 
-/** Units for the timed runs after a probe of `probeUnits` units took `probeNs` (the C harness does the same). */
-export function fitUnits(units: number, probeUnits: number, minUnits: number, probeNs: number, targetNs: number): number {
+/**
+ * Units for the timed runs after a probe of `probeUnits` units took `probeNs` (the C harness does
+ * the same): enough for `targetNs` (rounded up) with `scaleUp`, else `units` cut down to it.
+ */
+export function fitUnits(units: number, probeUnits: number, minUnits: number, probeNs: number, targetNs: number, scaleUp = false): number {
   const perUnit = probeNs / probeUnits;
+  if (scaleUp) return perUnit > 0 ? Math.max(minUnits, Math.min(4e9, Math.ceil(targetNs / perUnit))) : units;
   const fit = perUnit > 0 ? targetNs / perUnit : units;
   return fit < units ? Math.max(minUnits, Math.floor(fit)) : units;
 }
