@@ -50,25 +50,29 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
   // A fresh result array costs V8 an off-heap backing store (~µs): `into` lets a caller reuse one.
   const out = into ?? new Uint32Array(n);
   const buf = scratch(t), base = buf >>> 2;
+  let stage: Uint32Array | undefined;   // this call's (see below)
   for (let done = 0; done < n; done += BATCH_MAX) {
     const m = Math.min(BATCH_MAX, n - done);
     let rc: number;
     if (uniform) {
       rc = t.x.ft_malloc_many(buf, m, size as number);
     } else {
-      // Checked batch by batch as they are copied: a bad size in a later batch gives
-      // the earlier batches' blocks back, as a failed allocation does.
-      const u32 = heap32(t);
+      // Checked batch by batch: a bad size in a later batch gives the earlier
+      // batches' blocks back, as a failed allocation does. Read into `stage` first:
+      // reading the list may run the caller's code (a getter), which may make a
+      // batch call of its own through the same scratch buffer.
+      stage ??= new Uint32Array(Math.min(BATCH_MAX, n));
       let bad = -1;
       for (let i = 0; i < m; i++) {
         const sz = sizes[done + i];
         if (sz >>> 0 !== sz || sz > max) { bad = done + i; break; }
-        u32[base + i] = sz;
+        stage[i] = sz;
       }
       if (bad >= 0) {
         freeAll(t, out.subarray(0, done));
         throw sizeError(`sizes[${bad}] = ${sizes[bad]}; none kept`);
       }
+      heap32(t).set(stage.subarray(0, m), base);
       rc = t.x.ft_malloc_sizes(buf, m);
     }
     if (rc !== 0) {
@@ -100,21 +104,29 @@ export function freeMany(t: ThreadCore, ptrs: ArrayLike<number>): void {
   // Across calls (lists longer than one batch) the core's duplicate check sees one
   // batch only: the pointers freed by earlier batches are remembered here.
   const freed = n > BATCH_MAX ? new Set<number>() : undefined;
+  let stage: Uint32Array | undefined;   // this call's: see below
   for (let done = 0; done < n; done += BATCH_MAX) {
     const m = Math.min(BATCH_MAX, n - done);
     let u32 = heap32(t);
     let local = 0;   // entries this side already failed (written as 0: skipped by the core)
     if (ptrs instanceof Uint32Array && !freed) {
       u32.set(ptrs.subarray(done, done + m), base);   // every entry a u32: nothing to check here
-    } else for (let i = 0; i < m; i++) {
-      const p = ptrs[done + i];
-      let code: ErrorCode | undefined;
-      if (p >>> 0 !== p) code = ErrorCode.EINVAL_PTR;
-      else if (freed?.has(p)) code = ErrorCode.EDOUBLE_FREE;
-      if (code === undefined) { u32[base + i] = p; continue; }
-      u32[base + i] = 0;
-      bad.push({ index: done + i, code });
-      local++;
+    } else {
+      // Read into `stage` first: reading the list may run the caller's code (a
+      // getter), which may make a batch call of its own through the same scratch.
+      stage ??= new Uint32Array(Math.min(BATCH_MAX, n));
+      for (let i = 0; i < m; i++) {
+        const p = ptrs[done + i];
+        let code: ErrorCode | undefined;
+        if (p >>> 0 !== p) code = ErrorCode.EINVAL_PTR;
+        else if (freed?.has(p)) code = ErrorCode.EDOUBLE_FREE;
+        if (code === undefined) { stage[i] = p; continue; }
+        stage[i] = 0;
+        bad.push({ index: done + i, code });
+        local++;
+      }
+      u32 = heap32(t);
+      u32.set(stage.subarray(0, m), base);
     }
     const failed = t.x.ft_free_many(buf, m);
     if (failed < 0) throw coreError(-failed, 'freeMany');
@@ -123,7 +135,7 @@ export function freeMany(t: ThreadCore, ptrs: ArrayLike<number>): void {
       for (let i = 0; i < m; i++) {
         const rc = u32[base + i];
         if (rc !== 0) bad.push({ index: done + i, code: coreCodeName(rc) });
-        else if (freed) { const p = ptrs[done + i]; if (p !== 0 && p >>> 0 === p) freed.add(p); }
+        else if (freed && stage![i] !== 0) freed.add(stage![i]);   // stage: the list is not read again
       }
       if (local > 0) bad.sort((a, b) => a.index - b.index);
     }

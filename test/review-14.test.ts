@@ -1,0 +1,99 @@
+// review-14.test.ts — adversarial review of the `fastpath` merge (9b19c7e): the one-byte
+// double-free test, ft_free_unchecked, curOwnerWord, the batch calls and the per-thread
+// committed deltas. Each test below failed before its fix:
+//   1. committedPeak could exceed every value `committed` ever had: a fold raised the peak
+//      to the root's counter alone, which runs ahead of the true total while another
+//      thread holds a negative (unfolded) delta.
+//   2. freeMany / allocMany wrote each chunk into the instance's scratch buffer entry by
+//      entry while reading the caller's list: a getter of an array-like list that made a
+//      nested batch call (same instance, same scratch) overwrote the entries copied so far,
+//      so the outer call freed the blocks the nested call had just handed out, and leaked its own.
+//   3. ft_free_many writes each entry's result back into the array: an entry whose block
+//      holds the array itself was freed, then its free-list link overwritten by the result
+//      (heap corruption: the next allocations follow a garbage link).
+import { describe, expect, it } from 'vitest';
+import { EINVAL_ARG } from '../src/abi.gen.ts';
+import { attached, expectBalanced } from './fixtures/harness.ts';
+import { codeOf } from './fixtures/util.ts';
+
+const MiB = 1 << 20;
+
+describe('committedPeak (assembly/os.ts commitFold)', () => {
+  it('is never above the highest committed: a fold while another thread holds a negative delta', async () => {
+    const { rt, t } = await attached();
+    const u = rt.attach();
+    t.alloc(16);
+    u.alloc(16);
+    rt.resetPeak();
+    const p = u.alloc(3 * MiB);                 // huge: u's delta passes the threshold, folded
+    u.realloc(p, 3 * MiB - 200 * 1024);         // shrunk in place: u holds -200 KiB, not folded
+    const q = t.alloc(3 * MiB);                 // t folds: the root alone is 200 KiB above the total
+    const s = rt.stats();
+    // committed rose, dipped by 200 KiB, rose again: now is its highest value since the reset
+    expect(s.memory.committedPeak - s.memory.committed).toBe(0);
+    u.free(p);
+    t.free(q);
+  });
+});
+
+describe('batch calls and re-entrancy (src/alloc-many.ts)', () => {
+  it('freeMany: a getter of the list that makes a nested batch call does not change what the outer call frees', async () => {
+    const { rt, t } = await attached();
+    const [a, b, c] = [t.alloc(32), t.alloc(32), t.alloc(32)];
+    let inner: Uint32Array | undefined;
+    const list = {
+      length: 3,
+      0: a,
+      get 1() { inner = t.allocMany(2, 32); return b; },
+      2: c,
+    };
+    t.freeMany(list);
+    // the outer call freed a, b, c; the nested call's blocks are live
+    for (const p of [a, b, c]) expect(codeOf(() => t.free(p)), `outer entry ${p}`).toBe('EDOUBLE_FREE');
+    for (const p of inner!) expect(codeOf(() => t.free(p)), `nested block ${p}`).toBe('OK');
+    expectBalanced(rt);
+  });
+
+  it('allocMany(sizes): a getter that makes a nested batch call does not change the sizes the outer call allocates', async () => {
+    const { rt, t } = await attached();
+    let inner: Uint32Array | undefined;
+    const sizes = {
+      length: 3,
+      0: 5000,
+      get 1() { inner = t.allocMany(2, 16); return 6000; },
+      2: 7000,
+    };
+    const got = t.allocMany(sizes);
+    // each block of its own size's class (a clobbered entry is an address: a huge block)
+    const want = [5000, 6000, 7000];
+    expect(Array.from(got, (p, i) => t.usableSize(p) >= want[i] && t.usableSize(p) < 2 * want[i])).toEqual([true, true, true]);
+    t.freeMany(got);
+    t.freeMany(inner!);
+    expectBalanced(rt);
+  });
+});
+
+describe('ft_free_many with the array inside a block it frees (assembly/free.ts freeMany)', () => {
+  it('the block holding the array is refused (EINVAL_ARG), the others freed; the heap stays sound', async () => {
+    const { rt, t } = await attached();
+    const x = rt.exports;
+    const keep = t.alloc(64);                  // the page never empties
+    const arr = t.alloc(64);
+    const other = t.alloc(64);
+    const u32 = () => new Uint32Array(rt.memory.buffer);
+    u32().set([arr, other], arr >>> 2);
+    expect(x.ft_thread_current()).not.toBe(0);   // t (its allocations made it current)
+    expect(x.ft_free_many(arr, 2)).toBe(1);
+    expect(u32()[arr >>> 2]).toBe(EINVAL_ARG);
+    expect(u32()[(arr >>> 2) + 1]).toBe(0);
+    expect(codeOf(() => t.free(other))).toBe('EDOUBLE_FREE');
+    t.free(arr);                               // still live: freed normally
+    // the page's free list is sound: every block handed out again is distinct and usable
+    const again = t.allocMany(200, 64);
+    expect(new Set(again).size).toBe(200);
+    for (const p of again) expect(t.usableSize(p)).toBeGreaterThanOrEqual(64);
+    t.freeMany(again);
+    t.free(keep);
+    expectBalanced(rt);
+  });
+});
