@@ -37,7 +37,7 @@ import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock,
 import { segmentIsLocal, segmentOf } from "./segment";
 import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
-  P_XTHREAD_FREE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
+  P_XTHREAD_FREE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
 
 // ---- Free ------------------------------------------------------------------------
@@ -339,6 +339,7 @@ export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
   memory.fill(table, 0, <usize>(mask + 1) << 2);
   let bad: u32 = 0;
   const end = <u64>buf + (<u64>n << 2);
+  const guard = unitsHoldBlocks(buf, end);      // not the facade's scratch (meta memory)
   for (let i: u32 = 0; i < n; i++) {
     const at = buf + (<usize>i << 2);
     const p = load<u32>(at);
@@ -351,7 +352,7 @@ export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
       if (q == p) { seen = true; break; }
       slot = (slot + 1) & mask;
     }
-    const rc = seen ? failWith(EDOUBLE_FREE) : blockOverlaps(<usize>p, buf, end) ? failWith(EINVAL_ARG) : ftFree(<usize>p);
+    const rc = seen ? failWith(EDOUBLE_FREE) : guard && blockOverlaps(<usize>p, buf, end) ? failWith(EINVAL_ARG) : ftFree(<usize>p);
     store<u32>(at, <u32>rc);
     if (rc != OK) { bad++; continue; }
     store<u32>(table + (<usize>slot << 2), p);   // the empty slot the probe ended on
@@ -370,4 +371,14 @@ function blockOverlaps(p: usize, lo: usize, hi: u64): bool {
   else if (state == UNIT_HUGE) top = <u64>segmentOf(p) + (<u64>load<u32>(segmentOf(p), SEG_UNITS) << SEGMENT_SHIFT);
   else return false;
   return top > <u64>lo;
+}
+
+// Does any unit of [lo, hi) hold blocks (normal or huge segments)?
+function unitsHoldBlocks(lo: usize, hi: u64): bool {
+  const last = <u32>((hi - 1) >> SEGMENT_SHIFT);
+  for (let u = unitOf(lo); u <= last; u++) {
+    const state = unitState(u);
+    if (state == UNIT_NORMAL || state == UNIT_HUGE || state == UNIT_CONT) return true;
+  }
+  return false;
 }

@@ -10,7 +10,10 @@
 //      so the outer call freed the blocks the nested call had just handed out, and leaked its own.
 //   3. ft_free_many writes each entry's result back into the array: an entry whose block
 //      holds the array itself was freed, then its free-list link overwritten by the result
-//      (heap corruption: the next allocations follow a garbage link).
+//      (heap corruption: seen before the fix, a second free of that block passed, the
+//      block was handed out twice, and the next allocation trapped on the garbage link).
+// And one that passed before and after: the one-byte test in the debug build (0xD0 /
+// 0xDD fills, pageIsValid's key check on).
 import { describe, expect, it } from 'vitest';
 import { EINVAL_ARG } from '../src/abi.gen.ts';
 import { attached, expectBalanced } from './fixtures/harness.ts';
@@ -94,6 +97,27 @@ describe('ft_free_many with the array inside a block it frees (assembly/free.ts 
     for (const p of again) expect(t.usableSize(p)).toBeGreaterThanOrEqual(64);
     t.freeMany(again);
     t.free(keep);
+    expectBalanced(rt);
+  });
+});
+
+describe('the one-byte double-free test in the debug build (fills 0xD0 / 0xDD, validators on)', () => {
+  it('a second free is EDOUBLE_FREE whatever the first word held; a live look-alike is freed', async () => {
+    const { rt, t } = await attached({ debug: true });
+    const dv = () => new DataView(rt.memory.buffer);
+    const words = [0, 0xD0D0D0D0, 0xDDDDDDDD, 0xFFFFFFFF, ...Array.from({ length: 256 }, (_, b) => ((b << 24) | 0xD0D0D0) >>> 0)];
+    for (const size of [8, 48, 1000, 16384]) {
+      const pairs = words.map(() => [t.alloc(size), t.alloc(size)]);
+      pairs.forEach(([p], i) => dv().setUint32(p, words[i], true));
+      for (const [p] of pairs) t.free(p);
+      for (const [p] of pairs) expect(codeOf(() => t.free(p)), `size ${size}`).toBe('EDOUBLE_FREE');
+      // live blocks holding a free block's link (and 0xDD fill after it) are freed
+      const link = dv().getUint32(pairs[0][0], true);
+      for (const [, k] of pairs) { dv().setUint32(k, link, true); t.free(k); }
+    }
+    const huge = t.alloc(3 << 20);
+    t.free(huge);
+    expect(['EDOUBLE_FREE', 'EINVAL_PTR']).toContain(codeOf(() => t.free(huge)));
     expectBalanced(rt);
   });
 });
