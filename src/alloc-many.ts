@@ -42,7 +42,7 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
   if (uniform) {
     if (!(Number.isInteger(n) && n >= 0 && n <= 0xFFFFFFFF)) throw sizeError(`count ${n}`);
     const sz = size as number;
-    if (sz === undefined || sz >>> 0 !== sz || sz > max) throw sizeError(`size ${sz}`);
+    if (typeof sz !== 'number' || sz >>> 0 !== sz || sz > max) throw sizeError(`size ${String(sz)}`);
   }
   if (into !== undefined && !(into instanceof Uint32Array && into.length >= n)) {
     throw new FtheapError(ErrorCode.EINVAL_ARG, `into: a Uint32Array of at least ${n} entries`);
@@ -61,16 +61,23 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
       // batches' blocks back, as a failed allocation does. Read into `stage` first:
       // reading the list may run the caller's code (a getter), which may make a
       // batch call of its own through the same scratch buffer.
+      // The caller's code may also throw (a getter), or an entry not be a number
+      // (a BigInt makes `>>>` throw): the earlier batches' blocks go back then too.
       stage ??= new Uint32Array(Math.min(BATCH_MAX, n));
-      let bad = -1;
-      for (let i = 0; i < m; i++) {
-        const sz = sizes[done + i];
-        if (sz >>> 0 !== sz || sz > max) { bad = done + i; break; }
-        stage[i] = sz;
+      let bad = -1, badValue: unknown;
+      try {
+        for (let i = 0; i < m; i++) {
+          const sz: unknown = sizes[done + i];
+          if (typeof sz !== 'number' || sz >>> 0 !== sz || sz > max) { bad = done + i; badValue = sz; break; }
+          stage[i] = sz;
+        }
+      } catch (e) {
+        freeAll(t, out.subarray(0, done));
+        throw e;
       }
       if (bad >= 0) {
         freeAll(t, out.subarray(0, done));
-        throw sizeError(`sizes[${bad}] = ${sizes[bad]}; none kept`);
+        throw sizeError(`sizes[${bad}] = ${String(badValue)}; none kept`);
       }
       heap32(t).set(stage.subarray(0, m), base);
       rc = t.x.ft_malloc_sizes(buf, m);
@@ -116,11 +123,11 @@ export function freeMany(t: ThreadCore, ptrs: ArrayLike<number>): void {
       // getter), which may make a batch call of its own through the same scratch.
       stage ??= new Uint32Array(Math.min(BATCH_MAX, n));
       for (let i = 0; i < m; i++) {
-        const p = ptrs[done + i];
+        const p: unknown = ptrs[done + i];
         let code: ErrorCode | undefined;
-        if (p >>> 0 !== p) code = ErrorCode.EINVAL_PTR;
+        if (typeof p !== 'number' || p >>> 0 !== p) code = ErrorCode.EINVAL_PTR;   // a BigInt: not a throw from `>>>`
         else if (freed?.has(p)) code = ErrorCode.EDOUBLE_FREE;
-        if (code === undefined) { stage[i] = p; continue; }
+        if (code === undefined) { stage[i] = p as number; continue; }
         stage[i] = 0;
         bad.push({ index: done + i, code });
         local++;

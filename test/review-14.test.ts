@@ -12,10 +12,14 @@
 //      holds the array itself was freed, then its free-list link overwritten by the result
 //      (heap corruption: seen before the fix, a second free of that block passed, the
 //      block was handed out twice, and the next allocation trapped on the garbage link).
+//   4. A list entry that is not a number (a BigInt) made `>>>` throw a TypeError: allocMany
+//      then leaked the earlier batches' blocks (not all or nothing; so did a getter that
+//      throws), freeMany freed nothing of its batch instead of reporting EINVAL_PTR.
 // And one that passed before and after: the one-byte test in the debug build (0xD0 /
 // 0xDD fills, pageIsValid's key check on).
 import { describe, expect, it } from 'vitest';
 import { EINVAL_ARG } from '../src/abi.gen.ts';
+import { FtheapError } from '../src/index.ts';
 import { attached, expectBalanced } from './fixtures/harness.ts';
 import { codeOf } from './fixtures/util.ts';
 
@@ -118,6 +122,35 @@ describe('the one-byte double-free test in the debug build (fills 0xD0 / 0xDD, v
     const huge = t.alloc(3 << 20);
     t.free(huge);
     expect(['EDOUBLE_FREE', 'EINVAL_PTR']).toContain(codeOf(() => t.free(huge)));
+    expectBalanced(rt);
+  });
+});
+
+describe('batch calls: entries that are not numbers (src/alloc-many.ts)', () => {
+  it('allocMany: a BigInt size in a later batch is EINVAL_SIZE with nothing kept (was a TypeError, the first batch leaked)', async () => {
+    const { rt, t } = await attached();
+    const sizes: unknown[] = Array(5000).fill(16);
+    sizes[4500] = 16n;
+    expect(codeOf(() => t.allocMany(sizes as number[]))).toBe('EINVAL_SIZE');
+    expectBalanced(rt);
+  });
+
+  it('allocMany: a getter that throws in a later batch: its error, nothing kept', async () => {
+    const { rt, t } = await attached();
+    const sizes = new Proxy(Array(5000).fill(16) as number[], {
+      get(target, key, recv) { if (key === '4500') throw new Error('from the list'); return Reflect.get(target, key, recv); },
+    });
+    expect(() => t.allocMany(sizes)).toThrow('from the list');
+    expectBalanced(rt);
+  });
+
+  it('freeMany: a BigInt entry is EINVAL_PTR and every other entry is freed (was a TypeError, nothing freed)', async () => {
+    const { rt, t } = await attached();
+    const [a, b] = [t.alloc(32), t.alloc(32)];
+    let err: unknown;
+    try { t.freeMany([a, 7n, b] as unknown as number[]); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(FtheapError);
+    expect((err as FtheapError).bad).toEqual([{ index: 1, code: 'EINVAL_PTR' }]);
     expectBalanced(rt);
   });
 });
