@@ -315,7 +315,7 @@ export function hugeSegmentFree(seg: usize): void {
 // ---- Batches (ft_free_many) -------------------------------------------------------
 
 // Entries per ft_free_many call (the facade's chunks for every batch call); the
-// instance's scratch buffer (ft_batch_scratch) holds BATCH_MAX entries, then
+// current thread's scratch buffer (ft_batch_scratch) holds BATCH_MAX entries, then
 // freeMany's table of 2 x BATCH_MAX words.
 // @abi-begin batch
 export const BATCH_MAX: u32 = 4096;

@@ -1,7 +1,7 @@
 /**
  * Batch allocation from JS: many blocks per call into the core. {@link Thread.allocMany}
- * and {@link Thread.freeMany} delegate here. The arrays go through this instance's
- * batch buffer in the shared memory (`ft_batch_scratch`, made once), at most
+ * and {@link Thread.freeMany} delegate here. The arrays go through the thread's
+ * batch buffer in the shared memory (`ft_batch_scratch`, kept with its record), at most
  * `BATCH_MAX` (4096) entries per call: one JS→Wasm call per 4096 blocks instead of
  * one per block. The loops are assembly/alloc.ts `mallocMany` / `mallocSizes` and
  * assembly/free.ts `freeMany`.
@@ -11,15 +11,16 @@ import { BATCH_MAX } from './abi.gen.ts';
 import type { ThreadCore } from './core.ts';
 import { coreCodeName, coreError, ErrorCode, FtheapError, type BadEntry } from './errors.ts';
 
-// Per instance (the buffer is the instance's; a JS thread has one instance per runtime).
-const buffers = new WeakMap<object, number>();
+// Per thread (the buffer is its record's, which only this thread's instance enters);
+// called after t.enter().
+const buffers = new WeakMap<ThreadCore, number>();
 
 function scratch(t: ThreadCore): number {
-  let buf = buffers.get(t.x);
+  let buf = buffers.get(t);
   if (buf === undefined) {
     buf = t.x.ft_batch_scratch() >>> 0;
     if (buf === 0) t.fail('the batch buffer');
-    buffers.set(t.x, buf);
+    buffers.set(t, buf);
   }
   return buf;
 }

@@ -15,11 +15,14 @@
 //   4. A list entry that is not a number (a BigInt) made `>>>` throw a TypeError: allocMany
 //      then leaked the earlier batches' blocks (not all or nothing; so did a getter that
 //      throws), freeMany freed nothing of its batch instead of reporting EINVAL_PTR.
+//   5. The batch buffer was per instance, in meta memory that never returns: every
+//      instance (worker) that ever made a batch call kept 48 KiB for good. Now it is the
+//      thread record's, reused with the record.
 // And one that passed before and after: the one-byte test in the debug build (0xD0 /
 // 0xDD fills, pageIsValid's key check on).
 import { describe, expect, it } from 'vitest';
-import { EINVAL_ARG } from '../src/abi.gen.ts';
-import { FtheapError } from '../src/index.ts';
+import { EINVAL_ARG, ROOT, R_META_BUMP } from '../src/abi.gen.ts';
+import { FtheapError, Runtime } from '../src/index.ts';
 import { attached, expectBalanced } from './fixtures/harness.ts';
 import { codeOf } from './fixtures/util.ts';
 
@@ -151,6 +154,25 @@ describe('batch calls: entries that are not numbers (src/alloc-many.ts)', () => 
     try { t.freeMany([a, 7n, b] as unknown as number[]); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(FtheapError);
     expect((err as FtheapError).bad).toEqual([{ index: 1, code: 'EINVAL_PTR' }]);
+    expectBalanced(rt);
+  });
+});
+
+describe('the batch buffer is the thread record\'s (assembly/abi/alloc.ts ft_batch_scratch)', () => {
+  it('instances that come and go (workers) do not each keep 48 KiB of meta memory for good', async () => {
+    const { rt, t } = await attached();
+    const metaBump = () => new Uint32Array(rt.memory.buffer)[(ROOT + R_META_BUMP) >>> 2] * 64;
+    const once = async () => {
+      const other = await Runtime.join(rt.share());   // a fresh instance, as a new worker makes
+      const u = other.attach();
+      u.freeMany(u.allocMany(10, 16));
+      u.exit();                                       // its record is recycled
+    };
+    await once();
+    const before = metaBump();
+    for (let i = 0; i < 8; i++) await once();
+    expect(metaBump() - before, 'meta bytes taken by 8 more instances').toBe(0);
+    t.freeMany(t.allocMany(10, 16));
     expectBalanced(rt);
   });
 });
