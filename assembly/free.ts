@@ -29,15 +29,15 @@
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { curOwnerWord, curThread } from "./current";
 import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, debugPause } from "./debug-delay";
-import { EDOUBLE_FREE, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
+import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
-import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
+import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
   xtfMake, xtfState } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
 import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
-  P_XTHREAD_FREE, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_HUGE,
+  P_XTHREAD_FREE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
 
 // ---- Free ------------------------------------------------------------------------
@@ -315,7 +315,7 @@ export function hugeSegmentFree(seg: usize): void {
 // ---- Batches (ft_free_many) -------------------------------------------------------
 
 // Entries per ft_free_many call (the facade's chunks for every batch call); the
-// instance's scratch buffer (ft_batch_scratch) holds BATCH_MAX entries, then
+// current thread's scratch buffer (ft_batch_scratch) holds BATCH_MAX entries, then
 // freeMany's table of 2 x BATCH_MAX words.
 // @abi-begin batch
 export const BATCH_MAX: u32 = 4096;
@@ -329,12 +329,17 @@ export const BATCH_SCRATCH_BYTES: u32 = 49152;   // BATCH_MAX * 12: 48 KiB
  * EDOUBLE_FREE and not looked at: between the two entries its block may have
  * been reused (another thread's block is on a list its owner collects), so the
  * block's own state cannot tell. `table` (2^bits words, bits ≥ 1, ≥ 2n entries)
- * is an open-addressing set of the pointers freed so far; zeroed here.
+ * is an open-addressing set of the pointers freed so far; zeroed here. An entry
+ * whose block would hold part of the array is EINVAL_ARG and not freed: the
+ * results are written into the array (review 14: the free-list link of a block
+ * holding the array was overwritten by its own result).
  */
 export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
   const mask: u32 = (<u32>1 << bits) - 1;
   memory.fill(table, 0, <usize>(mask + 1) << 2);
   let bad: u32 = 0;
+  const end = <u64>buf + (<u64>n << 2);
+  const guard = unitsHoldBlocks(buf, end);      // not the facade's scratch (meta memory)
   for (let i: u32 = 0; i < n; i++) {
     const at = buf + (<usize>i << 2);
     const p = load<u32>(at);
@@ -347,10 +352,33 @@ export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
       if (q == p) { seen = true; break; }
       slot = (slot + 1) & mask;
     }
-    const rc = seen ? failWith(EDOUBLE_FREE) : ftFree(<usize>p);
+    const rc = seen ? failWith(EDOUBLE_FREE) : guard && blockOverlaps(<usize>p, buf, end) ? failWith(EINVAL_ARG) : ftFree(<usize>p);
     store<u32>(at, <u32>rc);
     if (rc != OK) { bad++; continue; }
     store<u32>(table + (<usize>slot << 2), p);   // the empty slot the probe ended on
   }
   return bad;
+}
+
+// Could the block at `p` (not validated: ftFree checks it) hold any byte of
+// [lo, hi)? Normal blocks by their page's block size, huge ones by their whole
+// segment; anything else is no block.
+function blockOverlaps(p: usize, lo: usize, hi: u64): bool {
+  if (<u64>p >= hi) return false;
+  const state = unitState(unitOf(p));
+  let top: u64;
+  if (state == UNIT_NORMAL) top = <u64>p + <u64>load<u32>(pageOfBlock(p), P_BLOCK_SIZE);
+  else if (state == UNIT_HUGE) top = <u64>segmentOf(p) + (<u64>load<u32>(segmentOf(p), SEG_UNITS) << SEGMENT_SHIFT);
+  else return false;
+  return top > <u64>lo;
+}
+
+// Does any unit of [lo, hi) hold blocks (normal or huge segments)?
+function unitsHoldBlocks(lo: usize, hi: u64): bool {
+  const last = <u32>((hi - 1) >> SEGMENT_SHIFT);
+  for (let u = unitOf(lo); u <= last; u++) {
+    const state = unitState(u);
+    if (state == UNIT_NORMAL || state == UNIT_HUGE || state == UNIT_CONT) return true;
+  }
+  return false;
 }

@@ -321,6 +321,10 @@ export const HEAP_SIZE: u32 = 1152;
 //                                  (os.ts): written only by the instance whose current thread it is
 //                                  (an atomic store; it reads it plain), folded at ±256 KiB, at exit
 //                                  and at reap (a swap); stats read it (osCommitted)
+//   +420  batchScratch u32 owner   the thread's batch buffer (ft_batch_scratch: BATCH_SCRATCH_BYTES of
+//                                  meta memory, made on first use); threadResetOwned keeps it: it stays
+//                                  with the record, as the pystack region does (per instance, every
+//                                  instance ever made kept 48 KiB of meta memory for good)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -384,6 +388,7 @@ export const T_STACK_HIGH: usize = 404;
 export const T_STACK_COUNT: usize = 408;
 export const T_STACK_CAP: usize = 412;
 export const T_COMMIT_DELTA: usize = 416;
+export const T_BATCH_SCRATCH: usize = 420;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;

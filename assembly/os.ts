@@ -157,11 +157,17 @@ function commitAdd(delta: i64): void {
   commitFold(d);
 }
 
-// Into the root's counter; a rise raises the peak. Signed: the root's part alone
-// may be below zero while a thread holds the matching commit in its delta.
+// Into the root's counter; a rise raises the peak to the whole sum (osCommitted),
+// not to the root's part: that runs ahead of the total while another thread holds
+// a negative delta, and the peak would report a value committed never had
+// (review 14). Signed: the root's part alone may be below zero while a thread
+// holds the matching commit in its delta.
 function commitFold(delta: i64): void {
-  const now = <i64>addRelaxed64(ROOT + R_COMMITTED, <u64>delta) + delta;
-  if (delta > 0 && now > <i64>loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, <u64>now);
+  addRelaxed64(ROOT + R_COMMITTED, <u64>delta);
+  if (delta > 0) {
+    const now = osCommitted();   // one pass over the thread list, once per ≥ 256 KiB committed
+    if (now > loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, now);
+  }
 }
 
 /** Fold `thread`'s delta now (its exit, its reap: the record may be reused). */

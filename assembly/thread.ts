@@ -57,7 +57,7 @@ import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexLockSlow, mutexTryLock, mut
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
-  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
+  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BATCH_SCRATCH, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
   T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STACK_BASE, T_STACK_CAP,
   T_STATE, T_STW_PENDING,
   TAG_COUNT, THREAD_ATTACHED,
@@ -125,12 +125,14 @@ export function threadNew(domain: usize): usize {
 function threadResetOwned(thread: usize): void {
   osCommitFold(thread);   // a delta left after the last fold is kept, in the root (os.ts)
   const stackBase = load<u32>(thread, T_STACK_BASE), stackCap = load<u32>(thread, T_STACK_CAP);
+  const batchScratch = load<u32>(thread, T_BATCH_SCRATCH);   // meta memory: stays with the record
   memory.fill(thread + T_SEG_COUNT, 0, T_DOMAIN - T_SEG_COUNT);                 // segCount, segFirst, hugeCount
   memory.fill(thread + T_SPANS, 0, T_DOMAIN_NEXT - T_SPANS);                    // spans, visit cursor
   memory.fill(thread + T_CS_DEPTH, 0, T_BREAKER - T_CS_DEPTH);                  // csDepth .. (every field up to the breaker)
   memory.fill(thread + T_BREAKER + 4, 0, <usize>THREAD_SIZE - T_BREAKER - 4);   // visit bitmap, section stack, ...
   store<u32>(thread, stackBase, T_STACK_BASE);
   store<u32>(thread, stackCap, T_STACK_CAP);
+  store<u32>(thread, batchScratch, T_BATCH_SCRATCH);
 }
 
 // ---- Attach and detach ---------------------------------------------------------

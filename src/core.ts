@@ -96,7 +96,7 @@ export interface CoreExports {
   ft_free(ptr: number): number;
   /** Trusted callers: no validation, no double-free test; a bad pointer is undefined behaviour. */
   ft_free_unchecked(ptr: number): void;
-  /** This instance's batch buffer (`BATCH_SCRATCH_BYTES`), 0 with ENOMEM. */
+  /** The current thread's batch buffer (`BATCH_SCRATCH_BYTES`, kept with its record), 0 with ENOT_ATTACHED / ENOMEM. */
   ft_batch_scratch(): number;
   /** `n` blocks of `size` into the u32 array at `buf`, all or nothing: status. */
   ft_malloc_many(buf: number, n: number, size: number): number;

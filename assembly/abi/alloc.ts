@@ -3,12 +3,12 @@
 
 import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc, mallocMany, mallocSizes } from "../alloc";
 import { curHeap, curThread } from "../current";
-import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG } from "../errors";
+import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError } from "../errors";
 import { BATCH_MAX, BATCH_SCRATCH_BYTES, freeMany, ftFree, ftFreeUnchecked } from "../free";
 import { metaAlloc } from "../meta";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
-import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
+import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_BATCH_SCRATCH, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
 import { unitOf, unitState } from "../os";
 import { hugeBlockPage, normalBlockPage } from "../page";
 import { loadAcquire } from "../atomics";
@@ -31,14 +31,25 @@ export function ft_usable_size(p: usize): usize { return blockUsableSize(p); }
 
 // ---- Batches: one call from JS for many blocks -------------------------------------
 
-// This instance's batch buffer (meta memory, made once, never freed): what the
-// facade passes the arrays of its allocMany / freeMany through.
-let batchScratch: usize = 0;
+// The current thread's batch buffer: what the facade passes the arrays of its
+// allocMany / freeMany through. Meta memory never returns, so it is kept in the
+// thread record and reused with it (threadResetOwned), not made per instance:
+// every instance (worker) that ever made a batch call kept 48 KiB for good.
 
-/** This instance's BATCH_SCRATCH_BYTES buffer (value; 0 with ENOMEM). Takes the meta spin lock once. */
+/**
+ * The current thread's BATCH_SCRATCH_BYTES buffer (value; 0 with ENOT_ATTACHED or
+ * ENOMEM). Takes the meta spin lock on the record's first use.
+ */
 export function ft_batch_scratch(): usize {
-  if (batchScratch == 0) batchScratch = metaAlloc(BATCH_SCRATCH_BYTES);
-  return batchScratch != 0 ? batchScratch : failValue(ENOMEM);
+  const t = curThread;
+  if (t == 0) return failValue(ENOT_ATTACHED);
+  let s = <usize>load<u32>(t, T_BATCH_SCRATCH);
+  if (s == 0) {
+    s = metaAlloc(BATCH_SCRATCH_BYTES);
+    if (s == 0) return failValue(ENOMEM);
+    store<u32>(t, <u32>s, T_BATCH_SCRATCH);
+  }
+  return s;
 }
 
 // `n` u32 entries at `buf` lie inside the memory, 4-aligned.
@@ -60,15 +71,16 @@ export function ft_malloc_sizes(buf: usize, n: u32): i32 {
 
 /**
  * Free buf[0..n) (n ≤ BATCH_MAX), each entry replaced by its result → how many
- * failed (signed; −EINVAL_ARG: a bad buffer, or one overlapping the instance's
- * table; −ENOMEM: no table).
+ * failed (signed; −EINVAL_ARG: a bad buffer, or one overlapping the current
+ * thread's table; −ENOT_ATTACHED, −ENOMEM: no table).
  */
 export function ft_free_many(buf: usize, n: u32): i32 {
   if (n > BATCH_MAX || !batchBufOk(buf, n)) return failSigned(EINVAL_ARG);
   if (n == 0) return 0;
-  if (ft_batch_scratch() == 0) return -ENOMEM;
-  const table = batchScratch + (<usize>BATCH_MAX << 2);
-  if (buf + (<usize>n << 2) > table && buf < batchScratch + BATCH_SCRATCH_BYTES) return failSigned(EINVAL_ARG);
+  const scratch = ft_batch_scratch();
+  if (scratch == 0) return -peekError();
+  const table = scratch + (<usize>BATCH_MAX << 2);
+  if (buf + (<usize>n << 2) > table && buf < scratch + BATCH_SCRATCH_BYTES) return failSigned(EINVAL_ARG);
   const bits = <u32>(32 - clz<u32>((n << 1) - 1));   // 2^bits ≥ 2n
   return <i32>freeMany(buf, n, table, bits);
 }
