@@ -41,7 +41,8 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
   if (!uniform) into = size as Uint32Array | undefined;
   const n = uniform ? sizes : sizes.length;
   if (uniform) {
-    if (!(Number.isInteger(n) && n >= 0 && n <= 0xFFFFFFFF)) throw sizeError(`count ${n}`);
+    // At most 2^29 blocks fit in 4 GiB (8 bytes each at least): more is a bad count, not an out-of-memory.
+    if (!(Number.isInteger(n) && n >= 0 && n <= 2 ** 29)) throw sizeError(`count ${n} (0 to 2^29)`);
     const sz = size as number;
     if (typeof sz !== 'number' || sz >>> 0 !== sz || sz > max) throw sizeError(`size ${String(sz)}`);
   }

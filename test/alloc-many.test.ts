@@ -49,6 +49,7 @@ describe('allocMany', () => {
     expect(codeOf(() => t.allocMany([8, 1.5]))).toBe('EINVAL_SIZE');
     expect(codeOf(() => t.allocMany([8, 2 ** 32]))).toBe('EINVAL_SIZE');
     expect(codeOf(() => t.allocMany(-1, 8))).toBe('EINVAL_SIZE');
+    expect(codeOf(() => t.allocMany(2 ** 32 - 1, 8))).toBe('EINVAL_SIZE');   // more than could ever fit (not a RangeError)
     expect(codeOf(() => t.allocMany(3, 2 ** 32 - 1))).toBe('EINVAL_SIZE');
     expect(runtimeState(rt)).toEqual(before);
     // in a later batch: the earlier batches' blocks are given back
