@@ -18,7 +18,7 @@ import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from 
 import { hookCheckpointAlloc, hookHeldPagesCollect, hookOutOfMemory, hookPageHoldCancel, hookReclaim } from "./hooks";
 import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront } from "./page-queue";
 import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
-  xtfMake } from "./page";
+  xtfInit, xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
 import { curOwnerWord, curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
@@ -26,7 +26,7 @@ import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
-  P_START, P_TAG, P_USED, P_XHEAP, P_XTHREAD_FREE, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
+  P_START, P_TAG, P_USED, P_XHEAP, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
   SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
 /** Largest request ever considered: the 4 GiB address space less the runtime area. */
@@ -157,7 +157,7 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
   store<u32>(page, committed, P_LOCAL_FREE);      // huge records keep their committed bytes here
   store<u8>(page, <u8>load<u32>(heap, H_TAG), P_TAG);
   store<u32>(page, <u32>heap, P_XHEAP);
-  storeRelease(page + P_XTHREAD_FREE, xtfMake(0, DELAY_NEVER));
+  xtfInit(page, xtfMake(0, DELAY_NEVER));
   addRelaxed(thread + T_HUGE_COUNT, 1);
   osCommit(committed);
   storeRelease(seg + SEG_THREAD, <u32>thread);

@@ -167,17 +167,23 @@ export const SEG_ABANDON_NEXT: usize = 28;
 export const SEG_PAGES: usize = 256;
 export const PAGE_REC_SHIFT: u32 = 7;                        // 128-byte page records
 export const PAGE_REC_SIZE: u32 = 1 << PAGE_REC_SHIFT;
-export const SEG_META_BYTES: u32 = <u32>SEG_PAGES + (SLICES_PER_SEGMENT << PAGE_REC_SHIFT); // 16640
+// Each page's xthreadFree word has a cache line of its own, apart from its record:
+// remote frees CAS it without touching a line the owner writes (free, used,
+// localFree) or reads on its fast path (the record's first line).
+export const SEG_XTF: usize = <usize>SEG_PAGES + (<usize>SLICES_PER_SEGMENT << PAGE_REC_SHIFT);   // 16640
+export const XTF_STRIDE_SHIFT: u32 = 6;                      // 64 bytes per page
+export const SEG_META_BYTES: u32 = <u32>SEG_XTF + (SLICES_PER_SEGMENT << XTF_STRIDE_SHIFT);   // 24832
 export const HUGE_BLOCK_OFFSET: u32 = 32768;                 // huge block start (unaligned case)
 
 // ---- Page record (128 B, in the segment header) --------------------------------
 //
-// The first 64 bytes (one cache line) hold what the fast paths touch.
+// The first 64 bytes (one cache line) hold what both the owner's fast paths and
+// remote frees read, and the owner rarely writes; the second line holds what the
+// owner writes on every allocation and free (free, used, localFree) and the queue
+// links; xthreadFree, the one word remote frees write, is in the segment's
+// xthreadFree array (SEG_XTF, a line per page; xtfAddr in page.ts). So a free by
+// another thread shares no line with the owner's fast path but that word.
 //
-//   +0   free         u32 owner   blocks to allocate from (links encoded with `key`)
-//   +4   used         u32 owner   blocks handed out, including those in xthreadFree
-//   +8   localFree    u32 owner   blocks the owner freed
-//   +12  xthreadFree  u32 atomic  blocks other threads freed | delayed state (2 bits)
 //   +16  pageStart    u32 owner   address of block 0
 //   +20  extBytes     u32 owner   capacity * blockSize; 0 = not a live page (grows only)
 //   +24  divMagic     u64 owner   ceil(2^64 / blockSize): off is a block start iff
@@ -197,16 +203,19 @@ export const HUGE_BLOCK_OFFSET: u32 = 32768;                 // huge block start
 //                                 0 = not held (then also unlinked). Kept on abandonment.
 //   +88  qsbrNext     u32 owner   the owner thread's list of held pages (qsbr-pages.ts)
 //   +92  qsbrPrev     u32 owner
+//   +96  free         u32 owner   blocks to allocate from (links encoded with `key`)
+//   +100 used         u32 owner   blocks handed out, including those in xthreadFree
+//   +104 localFree    u32 owner   blocks the owner freed
+//   xthreadFree       u32 atomic  (SEG_XTF array) blocks other threads freed | delayed state (2 bits)
 //
 // Counting invariant: capacity = used + |free| + |localFree|, and
 // live blocks = used - |xthreadFree| - (blocks on the heap's xdelayedFree list).
 // Other threads read only pageStart, extBytes, divMagic, key, blockSize,
 // sliceOffset, capacity and xheap of a live page, which do not change while one
 // of its blocks is live (extBytes and capacity only grow).
-export const P_FREE: usize = 0;
-export const P_USED: usize = 4;
-export const P_LOCAL_FREE: usize = 8;
-export const P_XTHREAD_FREE: usize = 12;
+export const P_FREE: usize = 96;
+export const P_USED: usize = 100;
+export const P_LOCAL_FREE: usize = 104;
 export const P_START: usize = 16;
 export const P_EXT_BYTES: usize = 20;
 export const P_DIV_MAGIC: usize = 24;

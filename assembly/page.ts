@@ -29,7 +29,7 @@ import { binBlockSize, binRecip } from "./size-class";
 import { D_THREADS, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
-  P_XTHREAD_FREE, PAGE_REC_SHIFT, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
+  SEG_XTF, SEGMENT_MASK, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
 export const RETIRE_CYCLES_SMALL: u8 = 16;
 export const RETIRE_CYCLES_MEDIUM: u8 = 4;
@@ -45,13 +45,25 @@ const XTF_STATE_MASK: u32 = 3;
 @inline export function xtfState(tf: u32): u32 { return tf & XTF_STATE_MASK; }
 // @ts-ignore: decorator
 @inline export function xtfMake(block: usize, state: u32): u32 { return <u32>block | state; }
+/**
+ * Where a page's xthreadFree word is: its own line in the segment's array
+ * (layout.ts SEG_XTF), at the same index as the page's record.
+ */
+// @ts-ignore: decorator
+@inline export function xtfAddr(page: usize): usize {
+  const seg = page & ~(<usize>SEGMENT_MASK);
+  return seg + SEG_XTF + (((page - seg - SEG_PAGES) >> PAGE_REC_SHIFT) << XTF_STRIDE_SHIFT);
+}
 /** The word's current value (any thread). Partner: the CASes in free.ts and below. */
 // @ts-ignore: decorator
-@inline export function xtfLoad(page: usize): u32 { return loadAcquire(page + P_XTHREAD_FREE); }
+@inline export function xtfLoad(page: usize): u32 { return loadAcquire(xtfAddr(page)); }
 // @ts-ignore: decorator
 @inline export function xtfCas(page: usize, expected: u32, value: u32): bool {
-  return casAcqRel(page + P_XTHREAD_FREE, expected, value);
+  return casAcqRel(xtfAddr(page), expected, value);
 }
+/** Set the word of a page nobody else can see yet. */
+// @ts-ignore: decorator
+@inline export function xtfInit(page: usize, value: u32): void { storeRelease(xtfAddr(page), value); }
 
 // ---- Finding a block's page -------------------------------------------------------
 
@@ -150,7 +162,7 @@ export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   store<u32>(page, 0, P_FREE);
   store<u32>(page, 0, P_USED);
   store<u32>(page, 0, P_LOCAL_FREE);
-  storeRelease(page + P_XTHREAD_FREE, xtfMake(0, DELAY_NO));   // a fresh page: nobody else sees it yet
+  xtfInit(page, xtfMake(0, DELAY_NO));   // a fresh page: nobody else sees it yet
   store<u32>(page, 0, P_CAPACITY);
   store<u32>(page, area / bs, P_RESERVED);
   store<u32>(page, <u32>start, P_START);

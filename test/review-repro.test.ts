@@ -232,20 +232,22 @@ describe('review reproducers', () => {
       await k.call('pauseAt', point, f.addr, 1);
       k.call('free', 0, ps[0]).catch(() => {});
       await until(f.paused, 10_000, 'the remote free is inside FREEING');
-      // The page's xthreadFree state (assembly/layout.ts: P_SLICE_OFFSET 44, P_XTHREAD_FREE 12, DELAY_FREEING 1).
+      // The page's xthreadFree state (assembly/layout.ts: P_SLICE_OFFSET 44; the word at
+      // SEG_XTF 16640 + 64 per page record; DELAY_FREEING 1).
       const m = new Int32Array(rt.memory.buffer);
       const seg = ps[0] - (ps[0] % SEG);
       let rec = seg + 256 + (Math.floor((ps[0] - seg) / 32768) << 7);
       rec -= m[(rec + 44) >>> 2];
-      expect(Atomics.load(m, (rec + 12) >>> 2) & 3).toBe(1);
+      const xtf = seg + 16640 + (((rec - seg - 256) >> 7) << 6);
+      expect(Atomics.load(m, xtf >>> 2) & 3).toBe(1);
       await k.terminate();
       d.reap(kid);
-      expect(Atomics.load(m, (rec + 12) >>> 2) & 3).toBe(1);          // nobody cleared it yet: the owner does
+      expect(Atomics.load(m, xtf >>> 2) & 3).toBe(1);          // nobody cleared it yet: the owner does
       await within(e.call('freeMany', 0, ps.slice(1, 100)), 10_000, 'the owner\'s frees');
       const exiting = e.call('exit', 0);
       exiting.catch(() => {});
       await within(exiting, 10_000, 'the owner\'s exit');
-      expect(Atomics.load(m, (rec + 12) >>> 2) & 3).not.toBe(1);
+      expect(Atomics.load(m, xtf >>> 2) & 3).not.toBe(1);
       // The other blocks stay freeable from here (the segment is abandoned now).
       expect(codeOf(() => t.free(ps[200]))).toBe('OK');
     }, TEST_TIMEOUT);
