@@ -12,7 +12,7 @@ import { newCtl } from './fixtures/protocol.ts';
 
 useHarness();
 
-const SEG_META_BYTES = 16640;   // assembly/layout.ts: a normal segment's header and page records
+const SEG_META_BYTES = 24832;   // assembly/layout.ts: a normal segment's header, page records and xthreadFree lines
 const T_COMMIT_DELTA = 416;     // assembly/layout.ts: the thread record's unfolded delta (i32)
 const MiB = 1 << 20;
 
