@@ -149,6 +149,9 @@ export const FIRST_UNIT: u32 = 1;
 //   +24   domain      u32         the domain whose memory this is (immutable while live)
 //   +28   abandonNext u32 (domain's abandonLock) the domain's abandoned pool (abandon.ts)
 //   +256  page records [128] x 128 B; record i describes slice i
+//   +16640 xthreadFree lines [128] x 64 B (SEG_XTF): line i holds record i's
+//         xthreadFree word (page.ts xtfAddr), the rest of the line is unused;
+//         meaningful only for a live page's first record (set by pageInit / hugeAlloc)
 //
 // Owner: xthreadId names it; 0 = abandoned (its thread exited; the segment waits in
 // its domain's pool, where the pool's lock holder acts as its owner) or free.
@@ -184,6 +187,7 @@ export const HUGE_BLOCK_OFFSET: u32 = 32768;                 // huge block start
 // xthreadFree array (SEG_XTF, a line per page; xtfAddr in page.ts). So a free by
 // another thread shares no line with the owner's fast path but that word.
 //
+//   +0   (16 bytes, unused)
 //   +16  pageStart    u32 owner   address of block 0
 //   +20  extBytes     u32 owner   capacity * blockSize; 0 = not a live page (grows only)
 //   +24  divMagic     u64 owner   ceil(2^64 / blockSize): off is a block start iff

@@ -19,7 +19,7 @@
 //
 // See also: page-queue.ts, heap.ts, free.ts, segment.ts.
 
-import { A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
+import { A_PAGE, A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { osCommit, osDecommit } from "./os";
 import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
@@ -29,7 +29,7 @@ import { binBlockSize, binRecip } from "./size-class";
 import { D_THREADS, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
-  SEG_XTF, SEGMENT_MASK, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
+  SEG_XTF, SEGMENT_MASK, SLICES_PER_SEGMENT, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, PAGE_REC_SIZE, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
 export const RETIRE_CYCLES_SMALL: u8 = 16;
 export const RETIRE_CYCLES_MEDIUM: u8 = 4;
@@ -52,7 +52,10 @@ const XTF_STATE_MASK: u32 = 3;
 // @ts-ignore: decorator
 @inline export function xtfAddr(page: usize): usize {
   const seg = page & ~(<usize>SEGMENT_MASK);
-  return seg + SEG_XTF + (((page - seg - SEG_PAGES) >> PAGE_REC_SHIFT) << XTF_STRIDE_SHIFT);
+  const off = page - seg - SEG_PAGES;   // wraps for anything below the records
+  // A record of a segment (never EMPTY_PAGE, in unit 0), so the line is in its slice 0.
+  if (ASSERT_INTERNAL) assertThat(seg != 0 && off < (<usize>SLICES_PER_SEGMENT << PAGE_REC_SHIFT) && (off & (PAGE_REC_SIZE - 1)) == 0, A_PAGE);
+  return seg + SEG_XTF + ((off >> PAGE_REC_SHIFT) << XTF_STRIDE_SHIFT);
 }
 /** The word's current value (any thread). Partner: the CASes in free.ts and below. */
 // @ts-ignore: decorator
