@@ -121,10 +121,13 @@ function miFiles(dir) {
   return files.sort();
 }
 
+// Included by both programs (which malloc the workloads call): part of every stamp.
+const PEER_HEADER = join(root, 'bench/c/peer-malloc.h');
+
 function stampOf(peer, program, r, tools) {
   const h = createHash('sha256');
   h.update(JSON.stringify({ args: r.args, cc: r.cc === 'emcc' ? tools.emcc : tools.gcc, libmi: peer.mimalloc && peer.kind === 'native' ? tools.libmiId : '' }));
-  for (const f of [self, ...r.inputs]) h.update(f).update(readFileSync(f));
+  for (const f of [self, PEER_HEADER, ...r.inputs]) h.update(f).update(readFileSync(f));
   return h.digest('hex');
 }
 

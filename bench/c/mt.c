@@ -35,14 +35,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #endif
-#ifdef BENCH_MI_API
-// wasm-mimalloc: the workloads call mimalloc by name; emscripten's runtime (thread stacks, TLS,
-// pthread records, stdio) keeps its dlmalloc, since it frees with emscripten_builtin_free what
-// pthread_create got from malloc, and mimalloc cannot be that allocator (it needs TLS to exist).
-#include <mimalloc.h>
-#define malloc mi_malloc
-#define free mi_free
-#endif
+#include "peer-malloc.h"
 
 enum { ALLOC_TEST, LARSON, XMALLOC, CACHE_SCRATCH, MSTRESS, RPTEST, GLIBC_SIMPLE, GLIBC_THREAD, MALLOC_MT };
 

@@ -22,11 +22,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #endif
-#ifdef BENCH_MI_API
-#include <mimalloc.h>
-#define malloc mi_malloc
-#define free mi_free
-#endif
+#include "peer-malloc.h"
 
 enum { LIFO, RING8, RAND, EM1000 };
 #define SLOTS 1024u
