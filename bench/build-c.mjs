@@ -122,7 +122,7 @@ function miFiles(dir) {
 }
 
 // Included by both programs (which malloc the workloads call): part of every stamp.
-const PEER_HEADER = join(root, 'bench/c/peer-malloc.h');
+const PEER_HEADER = join(root, 'bench/c/peer.h');
 
 function stampOf(peer, program, r, tools) {
   const h = createHash('sha256');

@@ -35,7 +35,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #endif
-#include "peer-malloc.h"
+#include "peer.h"
 
 enum { ALLOC_TEST, LARSON, XMALLOC, CACHE_SCRATCH, MSTRESS, RPTEST, GLIBC_SIMPLE, GLIBC_THREAD, MALLOC_MT };
 
@@ -537,26 +537,6 @@ static _Atomic uintptr_t heapPeak;
 static uintptr_t heapBase;
 
 /** Milliseconds on one clock for all threads. */
-static double nowMs(void) {
-#ifdef __EMSCRIPTEN__
-  return emscripten_get_now();
-#else
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-#endif
-}
-
-/** The allocator's memory mark: the sbrk top in Wasm, the peak resident set natively (bytes). */
-static uintptr_t heapMark(void) {
-#ifdef __EMSCRIPTEN__
-  return (uintptr_t)sbrk(0);
-#else
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (uintptr_t)ru.ru_maxrss * 1024;
-#endif
-}
 
 static void sampleHeap(void) {
   uintptr_t top = heapMark();

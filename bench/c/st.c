@@ -22,7 +22,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #endif
-#include "peer-malloc.h"
+#include "peer.h"
 
 enum { LIFO, RING8, RAND, EM1000 };
 #define SLOTS 1024u
@@ -97,25 +97,8 @@ static void drain(void) {
   live = 0;
 }
 
-static double nowNs(void) {
-#ifdef __EMSCRIPTEN__
-  return emscripten_get_now() * 1e6;
-#else
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-#endif
-}
+static double nowNs(void) { return nowMs() * 1e6; }
 
-static uintptr_t heapMark(void) {
-#ifdef __EMSCRIPTEN__
-  return (uintptr_t)sbrk(0);
-#else
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (uintptr_t)ru.ru_maxrss * 1024;
-#endif
-}
 
 static uintptr_t base, top;
 
