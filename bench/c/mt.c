@@ -536,8 +536,6 @@ static pthread_barrier_t barrier;
 static _Atomic uintptr_t heapPeak;
 static uintptr_t heapBase;
 
-/** Milliseconds on one clock for all threads. */
-
 static void sampleHeap(void) {
   uintptr_t top = heapMark();
   uintptr_t seen = atomic_load(&heapPeak);
