@@ -20,6 +20,7 @@ import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront }
 import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
   xtfInit, xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
+import { remoteFlushAll } from "./remote-free";
 import { curOwnerWord, curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
@@ -58,7 +59,10 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   store<u32>(heap, calls, H_GENERIC);
   hookCheckpointAlloc(<usize>load<u32>(heap, H_THREAD));   // a pending stop-the-world pauses us here
   heapDelayedFreeAll(heap);
-  if ((calls & GENERIC_COLLECT_MASK) == 0) heapCollect(heap, false, false);
+  if ((calls & GENERIC_COLLECT_MASK) == 0) {
+    heapCollect(heap, false, false);
+    remoteFlushAll(<usize>load<u32>(heap, H_THREAD));   // bounds how long this thread's remote frees wait
+  }
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
   const bin = binOf(size);
   let page = findPage(heap, bin);
@@ -90,7 +94,7 @@ function findPage(heap: usize, bin: u32): usize {
         continue;
       }
     }
-    store<u8>(page, 0, P_RETIRE);
+    if (load<u8>(page, P_RETIRE) != 0) store<u8>(page, 0, P_RETIRE);   // no store: remote frees read this line
     hookPageHoldCancel(page);        // allocating from a held page ends its wait
     queueMoveToFront(heap, bin, page);
     return page;
@@ -104,7 +108,7 @@ function findPage(heap: usize, bin: u32): usize {
     while (page != 0) {
       if (load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
         if (load<u32>(page, P_FREE) == 0) pageExtend(page);
-        store<u8>(page, 0, P_RETIRE);
+        if (load<u8>(page, P_RETIRE) != 0) store<u8>(page, 0, P_RETIRE);
         hookPageHoldCancel(page);
         queueMoveToFront(heap, bin, page);
         return page;

@@ -3,9 +3,9 @@
 // Fast path (owner, page not in the full queue, not its last block): find the
 // page from the pointer (segment mask, slice record, offset), check the pointer
 // is a block start that was handed out, rule out a double free from one byte of
-// the block (linkByteMayMatch), push it on `localFree`. Other threads push on the page's
-// `xthreadFree` with one CAS (freeMt); the first remote free into a page in the
-// full queue also goes on its heap's xdelayedFree list, so the owner finds it.
+// the block (linkByteMayMatch), push it on `localFree`. Other threads batch it
+// for the page and publish the batch on the page's `xthreadFree` with one CAS
+// (remote-free.ts).
 //
 // What is checked, always (each failure leaves the heap untouched):
 //   - the pointer lies in a live segment and is the start of a block that the page
@@ -26,16 +26,15 @@
 //
 // See also: page.ts (lists and the delayed state), alloc.ts, heap.ts (drain).
 
-import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, swapAcqRel } from "./atomics";
 import { curOwnerWord, curThread } from "./current";
-import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, debugPause } from "./debug-delay";
 import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
-import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfCas, xtfLoad,
-  xtfMake, xtfState } from "./page";
+import { remoteBatchesContain, remoteFree } from "./remote-free";
+import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { D_ABANDON_DIRTY, SEG_DOMAIN, T_DOMAIN, T_FREEING, DELAY_FREEING, DELAY_NO, DELAY_USE, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { SEG_DOMAIN, T_DOMAIN, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -181,62 +180,12 @@ export function freeCheckedLocal(heap: usize, page: usize, p: usize): void {
   if (used == 0) pageRetire(heap, page);
 }
 
-/** A free by a thread that does not own the page: one CAS on xthreadFree. */
+/** A free by a thread that does not own the page: batched (remote-free.ts). */
 function freeMt(page: usize, p: usize): i32 {
   if (blockIsFree(page, p, false)) return failWith(EDOUBLE_FREE);
-  const key = load<u32>(page, P_KEY);
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);
-  // Read the segment's header now: once the block is pushed, the segment may be
-  // emptied, freed and reused at any moment (its domain record never goes away).
-  const seg = segmentOf(p);
-  const domain = <usize>load<u32>(seg, SEG_DOMAIN);
-  let useDelayed = false;
-  let published = false;
-  while (true) {
-    const tf = xtfLoad(page);
-    let next: u32;
-    useDelayed = xtfState(tf) == DELAY_USE;
-    if (useDelayed) {
-      // Say which page we may hold FREEING on before taking it: should this
-      // thread die inside the window, the page's owner (waiting in
-      // pageSetDelayed) ends the wait once we are reaped (page.ts).
-      if (!published) { storeRelease(curThread + T_FREEING, <u32>page); published = true; continue; }
-      next = xtfMake(xtfBlock(tf), DELAY_FREEING);   // the block goes on the heap list instead
-    } else {
-      store<u32>(p, <u32>xtfBlock(tf) ^ key);
-      next = xtfMake(p, xtfState(tf));
-    }
-    if (xtfCas(page, tf, next)) break;  // partner: pageCollect's swap
-  }
-  debugPause(DP_REVIEW_FREE_MT_PUSHED);
-  // An abandoned segment (its owner exited): tell the domain's pool to collect
-  // (abandon.ts). The owner word is read after the push (see abandon.ts on the
-  // order); only read: the segment may be freed and reused by now.
-  if (loadAcquire(seg + SEG_THREAD) == 0) markAbandonDirty(domain);
-  if (useDelayed) {
-    // While the state is FREEING the owner waits in pageSetDelayed, so the heap
-    // read here stays the page's heap until the push is done.
-    const heap = <usize>loadAcquire(page + P_XHEAP);
-    store<u32>(p, key);                 // decodes to a zero link: the block reads as free
-    while (true) {
-      const head = loadAcquire(heap + H_DELAYED);
-      store<u32>(p + 4, head);          // the heap list's link is the second word
-      if (casAcqRel(heap + H_DELAYED, head, <u32>p)) break;   // partner: heapDelayedFreeAll's swap
-    }
-    debugPause(DP_REVIEW_FREE_MT_DELAYED);
-    while (true) {
-      const tf = xtfLoad(page);
-      if (xtfCas(page, tf, xtfMake(xtfBlock(tf), DELAY_NO))) break;
-    }
-  }
-  if (published) storeRelease(curThread + T_FREEING, 0);
+  remoteFree(page, p);
   return OK;
-}
-
-/** A block was freed into an abandoned segment of `domain`: its pool is marked for collection. */
-function markAbandonDirty(domain: usize): void {
-  const flag = domain + D_ABANDON_DIRTY;
-  if (loadAcquire(flag) == 0) storeRelease(flag, 1);
 }
 
 // ---- Double-free search ---------------------------------------------------------
@@ -280,7 +229,8 @@ export function blockIsFree(page: usize, p: usize, local: bool): bool {
   return listContains(page, xtfBlock(xtfLoad(page)), p)
       || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
       || listContains(page, <usize>load<u32>(page, P_FREE), p)
-      || delayedListContains(<usize>loadAcquire(page + P_XHEAP), p);
+      || delayedListContains(<usize>loadAcquire(page + P_XHEAP), p)
+      || remoteBatchesContain(page, p);
 }
 
 // ---- Huge blocks and bad pointers -----------------------------------------------

@@ -62,6 +62,7 @@ import { headLock, headUnlock } from "./domain";
 import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
 import { nowMs, waitWhileSpinning, wake } from "./host";
+import { remoteFlushAll, remotePending } from "./remote-free";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
   S_REQUESTER, S_STOPPED, STW_BLOCKERS_MAX, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
   T_DOMAIN_NEXT, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING } from "./layout";
@@ -346,6 +347,9 @@ export function stwPoll(requester: usize, global: bool): u32 {
   const left = loadAcquire(stw + S_COUNTDOWN);
   if (left == 0) storeRelease(stw + S_STOPPED, 1);
   headUnlock();
+  // Stopped: every other thread flushed its batched remote frees when it paused
+  // or detached (thread.ts); the requester's own go now (the GC walks heaps next).
+  if (left == 0 && remotePending(requester)) remoteFlushAll(requester);
   return left;
 }
 

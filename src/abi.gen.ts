@@ -57,13 +57,14 @@
 /** @internal */ export const DP_STW_REQ_WAITED = 2; // a stop's requester waited detached (scope mutex / rw word), about to re-attach
 /** @internal */ export const DP_STW_BEGUN = 3; // stop-the-world.ts stwStopTimed: request posted and counted, headLock released, before the first poll (review-13a)
 /** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
-/** @internal */ export const DP_REVIEW_FREE_MT_PUSHED = 50; // free.ts freeMt: block pushed on xthreadFree, owner word not yet read
+/** @internal */ export const DP_REVIEW_FREE_MT_PUSHED = 50; // remote-free.ts pushOne/pushChain: block(s) pushed on xthreadFree, owner word not yet read
+/** @internal */ export const DP_RF_FLUSH_CLEARED = 57; // remote-free.ts flushSlot: slot emptied, its chain not yet pushed
 /** @internal */ export const DP_REVIEW_POOL_LOCKED = 51; // abandon.ts abandonedCollect: pool lock taken
 /** @internal */ export const DP_REVIEW_REAP_RELEASE = 52; // lifecycle.ts threadReap: record EXITED, not yet released
 /** @internal */ export const DP_REVIEW_CLOSE_ENTER = 53; // lifecycle.ts domainClose: validated by the caller, before headLock
 /** @internal */ export const DP_REVIEW_COLLECT_EMPTY = 54; // abandon.ts abandonedCollect: read an empty pool, dirty not yet cleared
 /** @internal */ export const DP_REVIEW_DQ_LOCKED = 55; // delayed-free.ts delayedProcess: the domain queue's mutex taken
-/** @internal */ export const DP_REVIEW_FREE_MT_DELAYED = 56; // free.ts freeMt: block pushed on the heap's delayed list, page still FREEING
+/** @internal */ export const DP_REVIEW_FREE_MT_DELAYED = 56; // remote-free.ts pushOne: block pushed on the heap's delayed list, page still FREEING
 /** @internal */ export const DP_MUTEX_WOKEN = 20; // mutex.ts: a parked waiter woke up, before it looks at the word
 /** @internal */ export const DP_DF_ABANDON = 21; // delayed-free.ts delayedAbandon: own queue processed, not yet handed over
 /** @internal */ export const DP_BRC_TRY_LOADED = 23; // brc.ts brcTryIncref: the shared word loaded, not yet CASed
@@ -75,7 +76,7 @@
 /** @internal */ export const DP_GC_PAUSE1 = 27; // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 /** @internal */ export const DP_GC_RESURRECT_SCRATCH = 28; // gc.ts handleResurrected (pause 2): local words hold scratch counts (review13)
 /** @internal */ export const DP_STATS_XTF_LOADED = 29; // stats.ts xthreadCount: a non-empty remote-free list head loaded, not yet walked (review13b)
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED } as const;
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;
@@ -299,6 +300,13 @@
 /** @internal */ export const QI_COUNT = 13;
 /** @internal */ export const QSBR_KEEP = 0xFFFFFFFF; // qsbrConfigure: keep this value
 /** @internal */ export const ABI_QSBR_INFO = { QI_WR_SEQ, QI_RD_SEQ, QI_SLOTS, QI_SLOTS_USED, QI_DELAYED_QUEUED, QI_DELAYED_FREED, QI_DELAYED_FAILED, QI_PAGES_HELD, QI_DEFER_LIMIT, QI_FREE_LIMIT, QI_PAGE_LIMIT, QI_HELD_TAGS, QI_CHUNKS, QI_COUNT, QSBR_KEEP } as const;
+
+// remote-free (assembly/remote-free.ts)
+/** @internal */ export const RF_SLOTS = 64; // table slots (a power of two), 16 B each
+/** @internal */ export const RF_SLOT_MAX = 64; // blocks in one slot before it is flushed
+/** @internal */ export const RF_BYTES_MAX = 0x40000; // block bytes pending in a table before all of it is
+/** @internal */ export const RF_BLOCK_MAX = 8192; // larger blocks are published at once
+/** @internal */ export const ABI_REMOTE_FREE = { RF_SLOTS, RF_SLOT_MAX, RF_BYTES_MAX, RF_BLOCK_MAX } as const;
 
 // stats (assembly/stats.ts)
 /** @internal */ export const TAG_ANY = 255;

@@ -85,7 +85,7 @@ export class Thread {
     this.id = id;
     this.x = runtime.exports;
     this.mallocRaw = this.x.ft_malloc;
-    this.freeRaw = this.x.ft_free;
+    this.freeRaw = this.x.ft_free_now;   // publishes a remote free before returning
     this.core = {
       x: this.x, id, memory: runtime.memory,
       enter: () => this.enter(),

@@ -6,6 +6,7 @@ import { curHeap, curThread } from "../current";
 import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError } from "../errors";
 import { BATCH_MAX, BATCH_SCRATCH_BYTES, freeMany, ftFree, ftFreeUnchecked } from "../free";
 import { metaAlloc } from "../meta";
+import { remoteFlushAll, remotePending } from "../remote-free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
 import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_BATCH_SCRATCH, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
@@ -25,6 +26,16 @@ export function ft_realloc(p: usize, size: usize): usize {
 }
 export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
 export function ft_free(p: usize): i32 { return ftFree(p); }
+/**
+ * ft_free, then publish the current thread's batched remote frees (remote-free.ts):
+ * what the facade's `free` calls, so a block another thread owns is back on its
+ * page's list when the call returns, as the JS API promises.
+ */
+export function ft_free_now(p: usize): i32 {
+  const rc = ftFree(p);
+  if (curThread != 0 && remotePending(curThread)) remoteFlushAll(curThread);
+  return rc;
+}
 /** Trusted callers only: no validation, no double-free test (assembly/README.md). */
 export function ft_free_unchecked(p: usize): void { ftFreeUnchecked(p); }
 export function ft_usable_size(p: usize): usize { return blockUsableSize(p); }
@@ -82,7 +93,9 @@ export function ft_free_many(buf: usize, n: u32): i32 {
   const table = scratch + (<usize>BATCH_MAX << 2);
   if (buf + (<usize>n << 2) > table && buf < scratch + BATCH_SCRATCH_BYTES) return failSigned(EINVAL_ARG);
   const bits = <u32>(32 - clz<u32>((n << 1) - 1));   // 2^bits ≥ 2n
-  return <i32>freeMany(buf, n, table, bits);
+  const bad = freeMany(buf, n, table, bits);
+  if (remotePending(curThread)) remoteFlushAll(curThread);   // published when the call returns, as ft_free_now
+  return <i32>bad;
 }
 
 /** The current thread's heap for `tag` (made on first use), or 0. */

@@ -1,0 +1,159 @@
+// remote-free.test.ts — batched remote frees (assembly/remote-free.ts): a block another
+// thread owns, freed with the raw ft_free, waits in the freer's table until a flush;
+// every flush point publishes it; a double free is found in any thread's table; a
+// table survives its thread's death (the reap flushes it) and a death inside a flush
+// (the chain leaks, never pushed twice). The facade's free and freeMany publish
+// before they return.
+import { describe, expect, it } from 'vitest';
+import { DP_RF_FLUSH_CLEARED, EDOUBLE_FREE, RF_SLOT_MAX } from '../src/abi.gen.ts';
+import { Runtime, type Thread } from '../src/index.ts';
+import { Peer, until, useHarness, within } from './fixtures/harness.ts';
+import { newCtl } from './fixtures/protocol.ts';
+import { codeOf, pauseFlag } from './fixtures/util.ts';
+
+useHarness();
+
+const used = (t: Thread) => t.stats().totals.blocksUsed;
+
+/**
+ * Main's thread `t`, and a worker attached as the freer (a thread of another
+ * instance: on one instance, making another thread current detaches, and so
+ * flushes, the one before).
+ */
+async function setup(debug = false) {
+  const rt = await Runtime.create({ debug });
+  const t = rt.attach();
+  const [w] = await Peer.startMany(rt, newCtl(), 1);
+  await w.call('attach');
+  const wid = await w.call<number>('id', 0);
+  /** The worker frees `ps` with the raw, batching ft_free: every code must be 0. */
+  const rawFree = async (ps: ArrayLike<number>) => {
+    const list = Array.from(ps);
+    expect(await w.call('rawFree', 0, list)).toEqual(list.map(() => 0));
+  };
+  return { rt, t, w, wid, rawFree };
+}
+
+describe('remote frees are batched', () => {
+  it('a raw remote free is counted live until its freer flushes; a checkpoint publishes it', async () => {
+    const { t, w, rawFree } = await setup();
+    const ps = t.allocMany(40, 48);
+    await rawFree(ps);
+    expect(used(t)).toBe(40);          // pending in the worker's table: the page still counts them
+    await w.call('checkpoint', 0);
+    expect(used(t)).toBe(0);
+    t.collect(true);
+    const again = t.allocMany(40, 48);   // reused, each once
+    expect(new Set(again).size).toBe(40);
+    t.freeMany(again);
+  });
+
+  const points: Array<[string, (w: Peer, t: Thread) => Promise<unknown>]> = [
+    ['detach', (w) => w.call('detach', 0)],
+    ['exit', (w) => w.call('exit', 0)],
+    ['collect', (w) => w.call('collect', 0)],
+    ['the freer reading its stats', (w) => w.call('ownStats', 0)],
+    ['the freer walking a heap', (w) => w.call('visitCount', 0)],
+    ['a facade free of any block', async (w) => w.call('free', 0, await w.call<number>('alloc', 0, 16))],
+    ['a facade freeMany', async (w) => w.call('freeManyBatch', 0, [await w.call<number>('alloc', 0, 16)])],
+    ['a stop of the world by the freer', async (w, t) => {
+      t.detach();                       // an attached thread that never checkpoints would hold the stop up
+      await w.call('stopTimed', 0, { stayAttached: true });
+      t.attach();
+    }],
+  ];
+  it.each(points)('%s publishes it', async (_, flush) => {
+    const { t, w, rawFree } = await setup();
+    const ps = t.allocMany(10, 100);
+    await rawFree(ps);
+    expect(used(t)).toBe(10);
+    await flush(w, t);
+    expect(used(t)).toBe(0);
+  });
+
+  it(`a slot is published once it holds RF_SLOT_MAX (${RF_SLOT_MAX}) blocks of its page`, async () => {
+    const { t, rawFree } = await setup();
+    const ps = t.allocMany(RF_SLOT_MAX, 32);   // one page
+    await rawFree(ps.subarray(0, RF_SLOT_MAX - 1));
+    expect(used(t)).toBe(RF_SLOT_MAX);
+    await rawFree(ps.subarray(RF_SLOT_MAX - 1));
+    expect(used(t)).toBe(0);
+  });
+
+  it('a second free of a block pending in another thread\'s table, or the freer\'s own, is EDOUBLE_FREE', async () => {
+    const { rt, t, w, rawFree } = await setup();
+    const ps = t.allocMany(5, 64);
+    await rawFree(ps);
+    for (const p of ps) expect(codeOf(() => t.free(p)), `owner frees ${p} again`).toBe('EDOUBLE_FREE');
+    expect(await w.call('rawFree', 0, Array.from(ps))).toEqual(Array.from(ps, () => EDOUBLE_FREE));
+    const v = rt.attach();
+    for (const p of ps) expect(codeOf(() => v.free(p)), `a third thread frees ${p}`).toBe('EDOUBLE_FREE');
+    await w.call('checkpoint', 0);
+    expect(used(t)).toBe(0);
+    t.collect(true);
+    expect(new Set(t.allocMany(5, 64)).size).toBe(5);
+    t.validate();
+  });
+
+  it('blocks of full pages (in the owner\'s full queue) come back through the delayed path', async () => {
+    const { t, w, rawFree } = await setup(true);
+    const ps = t.allocMany(600, 1000);   // many full pages of one bin
+    await rawFree(ps);                   // slots fill and flush on their own as well
+    await w.call('checkpoint', 0);
+    expect(used(t)).toBe(0);
+    const again = t.allocMany(600, 1000);
+    expect(new Set(again).size).toBe(600);
+    t.validate();
+    t.freeMany(again);
+    t.validate();
+  });
+
+  it('a record reused after its thread exited starts with an empty table', async () => {
+    const { rt, t, w, wid, rawFree } = await setup();
+    await rawFree(t.allocMany(20, 48));
+    await w.call('exit', 0);
+    expect(used(t)).toBe(0);
+    const [w2] = await Peer.startMany(rt, newCtl(), 1);
+    await w2.call('attach');
+    expect(await w2.call('id', 0)).toBe(wid);   // the same record
+    const b = Array.from(t.allocMany(20, 48));
+    expect(await w2.call('rawFree', 0, b)).toEqual(b.map(() => 0));
+    expect(used(t)).toBe(20);
+    await w2.call('checkpoint', 0);
+    expect(used(t)).toBe(0);
+  });
+});
+
+describe('remote frees of a thread that dies', () => {
+  it('a worker terminated with remote frees pending: the reap publishes them', async () => {
+    const { rt, t, w, wid, rawFree } = await setup();
+    const ps = t.allocMany(50, 80);
+    await rawFree(ps);
+    expect(used(t)).toBe(50);
+    await w.terminate();
+    rt.domain().reap(wid);
+    expect(used(t)).toBe(0);
+    t.collect(true);
+    expect(new Set(t.allocMany(50, 80)).size).toBe(50);
+    t.validate();
+  }, 60_000);
+
+  it('a worker terminated inside a flush (slot emptied, chain not pushed): the chain leaks, it is never pushed twice', async () => {
+    const { rt, t, w, wid, rawFree } = await setup(true);
+    const f = pauseFlag(rt, t.alloc(8));
+    const ps = Array.from(t.allocMany(30, 80));
+    await rawFree(ps);
+    await w.call('pauseAt', DP_RF_FLUSH_CLEARED, f.addr, 1);
+    const flushing = w.call('checkpoint', 0);
+    flushing.catch(() => {});
+    await until(f.paused, 10_000, 'the flush emptied its slot');
+    await w.terminate();
+    await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
+    expect(used(t)).toBe(31);           // the 30 leaked (a free that never returned) and the flag
+    t.collect(true);
+    const again = Array.from(t.allocMany(2000, 80));
+    expect(new Set(again).size).toBe(2000);
+    for (const p of ps) expect(again.includes(p), `leaked block ${p} handed out`).toBe(false);
+    t.validate();
+  }, 60_000);
+});
