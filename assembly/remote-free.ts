@@ -20,9 +20,10 @@
 // RF_BYTES_MAX bytes pending in the table; and the whole table at every
 // checkpoint, stop-the-world pause, detach, collect, exit and reap, every
 // GENERIC_COLLECT_MASK-th allocator slow path, and before the thread reads its
-// own statistics or walks a heap. A block freed remotely is therefore counted
-// live, and met by a heap walk, until its freer's next flush — bounded by the
-// table (RF_BYTES_MAX per thread) and by the freer's next checkpoint.
+// own statistics or walks a heap or the abandoned pool. A block freed remotely
+// is therefore counted live, and met by a heap walk, until its freer's next
+// flush — bounded by the table (RF_BYTES_MAX per thread) and by the freer's
+// next checkpoint.
 //
 // What other threads read: the double-free search (free.ts blockIsFree) walks
 // the slot of the block's page in every thread's table of its domain. The owner
@@ -31,8 +32,18 @@
 // bounded and range-checked: a live block is never on a chain, so a hit means a
 // free block. A reap flushes a dead thread's table as the thread (lifecycle.ts).
 //
-// Dying inside a flush: the slot is emptied before its chain is pushed, so a
-// thread killed between the two leaks that chain (its blocks stay counted live
+// A slot keeps naming its page until its chain is on the page (flushSlot), so the
+// double-free search finds a pending block at every moment: emptied first, a
+// second free of it during the push went through (its freer's free had returned
+// long before) and put it on two lists (review-rf). While the chain goes the
+// delayed way one block at a time (pushChain), the block in flight is in RS_ONE.
+// Between the push and the slot's emptying its blocks may be collected and
+// handed out again; malloc clears a block's link word, so a valid free of one
+// is not searched (blockLooksFree) unless the program stored a link-like word.
+//
+// Dying inside a flush: the slot is marked (RS_COUNT = RS_FLUSHING) before its
+// chain is pushed, and a reap empties a marked slot without pushing it, so a
+// thread killed inside a flush leaks that chain (its blocks stay counted live
 // and pin their page) rather than having the reap push it a second time. A
 // thread killed while linking a block into a slot loses at most that block.
 // Either is a free that never returned.
@@ -58,10 +69,13 @@ export const RF_BLOCK_MAX: u32 = 8192;           // larger blocks are published 
 // @abi-end
 
 const RF_TABLE_BYTES: u32 = RF_SLOTS << 4;
-// A slot: the page (0 = empty), the chain's first block, its length.
+// A slot: the page (0 = empty), the chain's first block, its length (RS_FLUSHING:
+// being pushed), the block a flush is sending the delayed way (0: none).
 const RS_PAGE: usize = 0;
 const RS_HEAD: usize = 4;
 const RS_COUNT: usize = 8;
+const RS_ONE: usize = 12;
+const RS_FLUSHING: u32 = 0xFFFFFFFF;
 
 // @ts-ignore: decorator
 @inline function slotOf(table: usize, page: usize): usize {
@@ -120,7 +134,10 @@ export function remoteFlushAll(thread: usize): void {
   if (table == 0) return;
   for (let i: u32 = 0; i < RF_SLOTS; i++) {
     const slot = table + (<usize>i << 4);
-    if (load<u32>(slot, RS_PAGE) != 0) flushSlot(thread, slot);
+    if (load<u32>(slot, RS_PAGE) == 0) continue;
+    // Marked: a reaped thread died inside this flush; its chain leaks (file comment).
+    if (load<u32>(slot, RS_COUNT) == RS_FLUSHING) store<u32>(slot, 0, RS_PAGE);
+    else flushSlot(thread, slot);
   }
   store<u32>(thread, 0, T_RF_COUNT);
   store<u32>(thread, 0, T_RF_BYTES);
@@ -130,11 +147,12 @@ function flushSlot(thread: usize, slot: usize): void {
   const page = <usize>load<u32>(slot, RS_PAGE);
   const head = <usize>load<u32>(slot, RS_HEAD);
   const count = load<u32>(slot, RS_COUNT);
-  store<u32>(slot, 0, RS_PAGE);      // first: see the file comment on dying inside a flush
+  store<u32>(slot, RS_FLUSHING, RS_COUNT);   // first: see the file comment on dying inside a flush
   store<u32>(thread, load<u32>(thread, T_RF_COUNT) - count, T_RF_COUNT);
   store<u32>(thread, load<u32>(thread, T_RF_BYTES) - count * load<u32>(page, P_BLOCK_SIZE), T_RF_BYTES);
   debugPause(DP_RF_FLUSH_CLEARED);
-  pushChain(page, head);
+  pushChain(slot, page, head);
+  store<u32>(slot, 0, RS_PAGE);              // last: until now the double-free search finds the chain here
 }
 
 /**
@@ -143,7 +161,7 @@ function flushSlot(thread: usize, slot: usize): void {
  * (DELAY_USE) first gets one block the delayed way, as a single remote free
  * would, so the owner finds the page again.
  */
-function pushChain(page: usize, head: usize): void {
+function pushChain(slot: usize, page: usize, head: usize): void {
   const key = load<u32>(page, P_KEY);
   const seg = segmentOf(page);
   const domain = <usize>load<u32>(seg, SEG_DOMAIN);   // before the push: see pushOne
@@ -159,7 +177,11 @@ function pushChain(page: usize, head: usize): void {
     const tf = xtfLoad(page);
     if (xtfState(tf) == DELAY_USE) {
       const next: usize = first == tail ? 0 : blockNext(page, first);
+      // pushOne rewrites `first`'s link: the rest stays findable from the slot, `first` in RS_ONE.
+      store<u32>(slot, <u32>first, RS_ONE);
+      store<u32>(slot, <u32>next, RS_HEAD);
       pushOne(page, first);
+      store<u32>(slot, 0, RS_ONE);
       if (next == 0) return;
       first = next;
       continue;
@@ -253,6 +275,7 @@ export function remoteBatchesContain(page: usize, p: usize): bool {
           if (<u32>b - start >= area) break;      // not a block of this page: a slot being rewritten
           b = blockNext(page, b);
         }
+        if (<usize>load<u32>(slot, RS_ONE) == p) return true;   // on its way the delayed way (pushChain)
       }
     }
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);

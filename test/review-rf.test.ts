@@ -1,0 +1,77 @@
+// review-rf.test.ts — reproducers from the adversarial review of batched remote
+// frees (assembly/remote-free.ts, commit c17e6a3). Debug build, real workers on
+// one shared memory; pause points force the interleavings. Each test says what
+// it forces and what correct code must do.
+import { describe, expect, it } from 'vitest';
+import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED } from '../src/abi.gen.ts';
+import { Runtime } from '../src/index.ts';
+import { Peer, until, useHarness, within } from './fixtures/harness.ts';
+import { newCtl } from './fixtures/protocol.ts';
+import { codeOf, pauseFlag } from './fixtures/util.ts';
+
+useHarness();
+const TEST_TIMEOUT = 60_000;
+
+describe('review of batched remote frees', () => {
+  // Defect 1. Forced: worker W frees p (owned by main's T) with the raw ft_free —
+  // batched, the call returns OK — and later flushes at a checkpoint; the flush
+  // pauses after it emptied its slot, before the chain is pushed
+  // (DP_RF_FLUSH_CLEARED). p is then on no list and in no table. The owner frees
+  // p a second time (a sequential double free: W's free returned long ago).
+  // Correct: EDOUBLE_FREE, heap untouched. At c17e6a3: OK, and once W's push
+  // lands p is on both the local list and xthreadFree: handed out twice.
+  it('a double free while the first freer flushes its chain is EDOUBLE_FREE', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    const [w] = await Peer.startMany(rt, newCtl(), 1);
+    await w.call('attach');
+    const ps = Array.from(t.allocMany(4, 64));
+    const p = ps[1];
+    expect(await w.call('rawFree', 0, [p])).toEqual([0]);
+    await w.call('pauseAt', DP_RF_FLUSH_CLEARED, f.addr, 1);
+    const flushing = w.call('checkpoint', 0);
+    flushing.catch(() => {});
+    await until(f.paused, 10_000, 'the flush emptied its slot');
+    const code = codeOf(() => t.free(p));
+    f.release();
+    await within(flushing, 10_000, 'the flush');
+    expect(code).toBe('EDOUBLE_FREE');
+    t.collect(true);
+    const again = Array.from(t.allocMany(64, 64));
+    expect(new Set(again).size, 'no block handed out twice').toBe(64);
+    t.validate();
+  }, TEST_TIMEOUT);
+
+  // Defect 1, the full-page branch. Forced: the owner's page is in its full queue
+  // (DELAY_USE); W's flush sends the chain's first block the delayed way and
+  // pauses after taking FREEING, before the block reaches the heap's delayed list
+  // (DP_REVIEW_FREE_MT_PUSHED in pushOne). A third thread frees that block again.
+  // Correct: EDOUBLE_FREE. At c17e6a3: OK (the block is on no list, its slot
+  // emptied), and it is later freed twice.
+  it('a double free of a full page\'s block while the flush sends it the delayed way is EDOUBLE_FREE', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    const [w, v] = await Peer.startMany(rt, newCtl(), 2);
+    await w.call('attach');
+    await v.call('attach');
+    // Fill pages of one bin: the first pages go to the full queue as later ones are taken.
+    const ps = Array.from(t.allocMany(200, 1000));
+    const q = ps[0];                                   // a block of a full page
+    expect(await w.call('rawFree', 0, [ps[2], q])).toEqual([0, 0]);   // one chain, q its head
+    await w.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
+    const flushing = w.call('checkpoint', 0);
+    flushing.catch(() => {});
+    await until(f.paused, 10_000, 'the flush took FREEING for the chain\'s head');
+    const codes = await v.call<number[]>('rawFree', 0, [q]);
+    f.release();
+    await within(flushing, 10_000, 'the flush');
+    await v.call('checkpoint', 0);
+    expect(codes[0]).not.toBe(0);                      // EDOUBLE_FREE
+    t.collect(true);
+    const again = Array.from(t.allocMany(400, 1000));
+    expect(new Set(again).size, 'no block handed out twice').toBe(400);
+    t.validate();
+  }, TEST_TIMEOUT);
+});
