@@ -138,7 +138,7 @@ describe('remote frees of a thread that dies', () => {
     t.validate();
   }, 60_000);
 
-  it('a worker terminated inside a flush (slot emptied, chain not pushed): the chain leaks, it is never pushed twice', async () => {
+  it('a worker terminated inside a flush (slot marked flushing, chain not pushed): the chain leaks, it is never pushed twice', async () => {
     const { rt, t, w, wid, rawFree } = await setup(true);
     const f = pauseFlag(rt, t.alloc(8));
     const ps = Array.from(t.allocMany(30, 80));
@@ -146,7 +146,7 @@ describe('remote frees of a thread that dies', () => {
     await w.call('pauseAt', DP_RF_FLUSH_CLEARED, f.addr, 1);
     const flushing = w.call('checkpoint', 0);
     flushing.catch(() => {});
-    await until(f.paused, 10_000, 'the flush emptied its slot');
+    await until(f.paused, 10_000, 'the flush marked its slot');
     await w.terminate();
     await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
     expect(used(t)).toBe(31);           // the 30 leaked (a free that never returned) and the flag
