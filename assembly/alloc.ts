@@ -20,7 +20,7 @@ import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront }
 import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
   xtfInit, xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
-import { remoteFlushAll } from "./remote-free";
+import { remoteFlush } from "./remote-free";
 import { curOwnerWord, curThread } from "./current";
 import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
@@ -61,7 +61,7 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   heapDelayedFreeAll(heap);
   if ((calls & GENERIC_COLLECT_MASK) == 0) {
     heapCollect(heap, false, false);
-    remoteFlushAll(<usize>load<u32>(heap, H_THREAD));   // bounds how long this thread's remote frees wait
+    remoteFlush(<usize>load<u32>(heap, H_THREAD));   // bounds how long this thread's remote frees wait
   }
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
   const bin = binOf(size);

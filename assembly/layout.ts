@@ -338,14 +338,13 @@ export const HEAP_SIZE: u32 = 1152;
 //                                  meta memory, made on first use); threadResetOwned keeps it: it stays
 //                                  with the record, as the pystack region does (per instance, every
 //                                  instance ever made kept 48 KiB of meta memory for good)
-//   Remote frees (remote-free.ts): the owner writes them plain; the double-free search of any
-//   thread of the domain reads the table racily (bounded, range-checked walks); a reap flushes
-//   them acting as the thread:
-//   +424  rfTable      u32 owner   its remote-free table (RF_SLOTS x 16 B of meta memory, made on the
-//                                  first batched remote free; release store, acquire loads by others);
-//                                  stays with the record
-//   +428  rfCount      u32 owner   blocks pending in it
-//   +432  rfBytes      u32 owner   their block bytes
+//   Remote frees (remote-free.ts): the slot of a run of remote frees into one page. The owner
+//   writes it plain; the double-free search of any thread of the domain reads it racily
+//   (bounded, range-checked walks); a reap flushes it acting as the thread:
+//   +424  rfPage       u32 owner   the page of the last remote free (0: none)
+//   +428  rfHead       u32 owner   its pending chain (page-key encoded, zero-terminated)
+//   +432  rfCount      u32 owner   blocks in it; RF_FLUSHING while a flush pushes it
+//   +436  rfOne        u32 owner   the block a flush is sending the delayed way (0: none)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -410,9 +409,10 @@ export const T_STACK_COUNT: usize = 408;
 export const T_STACK_CAP: usize = 412;
 export const T_COMMIT_DELTA: usize = 416;
 export const T_BATCH_SCRATCH: usize = 420;
-export const T_RF_TABLE: usize = 424;
-export const T_RF_COUNT: usize = 428;
-export const T_RF_BYTES: usize = 432;
+export const T_RF_PAGE: usize = 424;
+export const T_RF_HEAD: usize = 428;
+export const T_RF_COUNT: usize = 432;
+export const T_RF_ONE: usize = 436;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;

@@ -55,7 +55,7 @@ import { segmentIsValid } from "./segment";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
 import { heldPagesCollect } from "./qsbr-pages";
-import { remoteFlushAll, remotePending } from "./remote-free";
+import { remoteFlush, remotePending } from "./remote-free";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
@@ -125,7 +125,6 @@ export function threadStamp(thread: usize): void {
 /** Handle the breaker's bits in the documented order; returns what happened (EV_*, BRK_*). */
 export function threadCheckpoint(thread: usize): u32 {
   let events: u32 = 0;
-  if (remotePending(thread)) remoteFlushAll(thread);   // remote frees batched since the last one
   qsbrQuiescent(thread);
   if ((++checkpointTick & STAMP_EVERY_MASK) == 0) threadStamp(thread);
   let b = breakerLoad(thread);
@@ -156,6 +155,8 @@ export function threadCheckpoint(thread: usize): u32 {
     breakerSetVersion(thread, dv);
     events |= EV_VERSION_CHANGED;
   }
+  // Last: remote frees batched since the last one, and those the steps above made.
+  if (remotePending(thread)) remoteFlush(thread);
   return events;
 }
 
@@ -163,7 +164,7 @@ export function threadCheckpoint(thread: usize): u32 {
 
 /** Collect the thread's heaps (remote frees, empty pages; `force`: no retention) and due held pages. */
 export function threadCollect(thread: usize, force: bool): void {
-  remoteFlushAll(thread);
+  remoteFlush(thread);
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, force, false);
@@ -235,13 +236,13 @@ function threadRelease(thread: usize, reaping: bool): bool {
   store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
   qsbrOffline(thread);
   delayedAbandon(thread);
-  remoteFlushAll(thread);   // every slot: a reaped thread's totals may be stale
+  remoteFlush(thread);   // a reaped thread's slot too (a marked one leaks: remote-free.ts)
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, true, true);
   }
   heldPagesCollect(thread, false);
-  remoteFlushAll(thread);   // frees the steps above batched
+  remoteFlush(thread);   // frees the steps above batched
   debugPause(DP_EXIT_BEFORE_ABANDON);
   const recyclable = abandonSegments(thread);
   qsbrUnregister(thread);

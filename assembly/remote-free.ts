@@ -1,51 +1,60 @@
-// remote-free.ts — frees of blocks another thread owns, batched per target page.
+// remote-free.ts — frees of blocks another thread owns: runs into one page batched.
 //
-// A thread that frees a block of a page it does not own does not publish it at
-// once: it links the block into its remote-free table, a small direct-mapped
-// table of RF_SLOTS slots keyed by page, and later publishes the page's whole
-// chain with one CAS on the page's xthreadFree (a flush). So a run of remote
-// frees into one page pays one shared cache line, not one per block (xmalloc's
-// producer/consumer batches, rptest's hand-offs; larson's random frees spread
-// over many pages and batch less).
+// A thread that frees a block of a page it does not own publishes it on the
+// page's xthreadFree with one CAS (pushOne), as mimalloc does — except in a run:
+// when its previous remote free went to the same page, the block is linked into
+// the thread's remote-free slot instead, and the run's whole chain is published
+// later with one CAS (a flush). So a run of remote frees into one page pays the
+// shared line once per RF_SLOT_MAX blocks (xmalloc-test's consumer freeing a
+// producer's batch, a thread dropping a list another built), while frees spread
+// over many pages (larson, rptest) go out at once, as before: measured here, a
+// block held back from its owner costs more than the CAS it saves (the owner
+// takes fresh memory meanwhile), and so does any bookkeeping on that path.
 //
-// The chain is the page's own free-list encoding (each block's first word is the
-// next block XOR the page's key; the last one holds a zero link), so a pending
-// block already reads as free, and a flush only rewrites the last link before
-// its CAS. A page with pending blocks keeps them in `used`: it cannot be emptied,
-// retired or freed (nor its segment) until the flush, whoever owns it by then
-// (an owner that exited leaves it abandoned; a flush into it marks the pool
-// dirty, as a single remote free does).
+// Opt-in, per instance (ft_remote_batching): a Wasm program that links the core
+// and frees through ft_free / ftFree turns it on. It is off for everyone else —
+// the JS facade, and the runtime's own frees (delayed frees, the GC, objects,
+// shared structures) unless the instance turned it on — so a free that returns
+// has published its block, as JS users and the statistics expect.
 //
-// Flushes: a slot taken by another page; RF_SLOT_MAX blocks in a slot;
-// RF_BYTES_MAX bytes pending in the table; and the whole table at every
-// checkpoint, stop-the-world pause, detach, collect, exit and reap, every
-// GENERIC_COLLECT_MASK-th allocator slow path, and before the thread reads its
-// own statistics or walks a heap or the abandoned pool. A block freed remotely
-// is therefore counted live, and met by a heap walk, until its freer's next
-// flush — bounded by the table (RF_BYTES_MAX per thread) and by the freer's
-// next checkpoint.
+// The slot is in the thread record (T_RF_*): the page of the last remote free
+// (0: none), the pending chain (page-key encoded like the page's own lists, each
+// block's first word the next block; the last holds a zero link, so a pending
+// block already reads as free), its length. A page with pending blocks keeps
+// them in `used`: it cannot be emptied, retired or freed (nor its segment) until
+// the flush, whoever owns it by then (an owner that exited leaves it abandoned;
+// a flush into it marks the pool dirty, as a single remote free does).
+//
+// Flushes: a remote free into another page; RF_SLOT_MAX blocks pending; every
+// checkpoint, stop-the-world pause, detach, collect, exit and reap; every
+// GENERIC_COLLECT_MASK-th allocator slow path; before the thread reads its own
+// statistics or walks a heap or the abandoned pool; ft_free_now (the facade's
+// free) and ft_free_many. A block freed remotely by the raw ft_free is therefore
+// counted live, and met by a heap walk, until its freer's next flush: at most
+// RF_SLOT_MAX blocks of one page per thread.
 //
 // What other threads read: the double-free search (free.ts blockIsFree) walks
-// the slot of the block's page in every thread's table of its domain. The owner
-// writes its table with plain stores (atomic stores would cost more than the
-// batching saves); the walk is racy, like the walk of a page's local lists, and
-// bounded and range-checked: a live block is never on a chain, so a hit means a
-// free block. A reap flushes a dead thread's table as the thread (lifecycle.ts).
+// the slot of every thread of the block's domain that names the block's page.
+// The owner writes its slot with plain stores (atomic stores would cost more
+// than the batching saves); the walk is racy, like the walk of a page's local
+// lists, and bounded and range-checked: a live block is never on a chain, so a
+// hit means a free block. A reap flushes a dead thread's slot as the thread
+// (lifecycle.ts).
 //
-// A slot keeps naming its page until its chain is on the page (flushSlot), so the
-// double-free search finds a pending block at every moment: emptied first, a
+// The slot keeps naming its page until its chain is on the page (flushSlot), so
+// the double-free search finds a pending block at every moment: emptied first, a
 // second free of it during the push went through (its freer's free had returned
 // long before) and put it on two lists (review-rf). While the chain goes the
-// delayed way one block at a time (pushChain), the block in flight is in RS_ONE.
-// Between the push and the slot's emptying its blocks may be collected and
-// handed out again; malloc clears a block's link word, so a valid free of one
+// delayed way one block at a time (pushChain), the block in flight is in
+// T_RF_ONE. Between the push and the slot's emptying its blocks may be collected
+// and handed out again; malloc clears a block's link word, so a valid free of one
 // is not searched (blockLooksFree) unless the program stored a link-like word.
 //
-// Dying inside a flush: the slot is marked (RS_COUNT = RS_FLUSHING) before its
+// Dying inside a flush: the slot is marked (count = RF_FLUSHING) before its
 // chain is pushed, and a reap empties a marked slot without pushing it, so a
 // thread killed inside a flush leaks that chain (its blocks stay counted live
 // and pin their page) rather than having the reap push it a second time. A
-// thread killed while linking a block into a slot loses at most that block.
+// thread killed while linking a block into the slot loses at most that block.
 // Either is a free that never returned.
 //
 // See also: free.ts (validation, the double-free search), page.ts (xthreadFree and
@@ -54,105 +63,99 @@
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { curThread } from "./current";
 import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, debugPause } from "./debug-delay";
-import { metaAlloc } from "./meta";
 import { blockNext, xtfBlock, xtfCas, xtfLoad, xtfMake, xtfState } from "./page";
 import { segmentOf } from "./segment";
 import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES,
-  P_KEY, P_START, P_XHEAP, PAGE_REC_SHIFT, SEGMENT_SHIFT, SEG_DOMAIN, SEG_THREAD, T_DOMAIN_NEXT, T_FREEING, T_RF_BYTES,
-  T_RF_COUNT, T_RF_TABLE } from "./layout";
+  P_KEY, P_START, P_XHEAP, SEG_DOMAIN, SEG_THREAD, T_DOMAIN_NEXT, T_FREEING, T_RF_COUNT, T_RF_HEAD, T_RF_ONE,
+  T_RF_PAGE } from "./layout";
 
 // @abi-begin remote-free
-export const RF_SLOTS: u32 = 64;                 // table slots (a power of two), 16 B each
-export const RF_SLOT_MAX: u32 = 64;              // blocks in one slot before it is flushed
-export const RF_BYTES_MAX: u32 = 256 << 10;      // block bytes pending in a table before all of it is
-export const RF_BLOCK_MAX: u32 = 8192;           // larger blocks are published at once
+export const RF_RUN_MIN: u32 = 2;               // frees into a run's page published one by one first
+export const RF_SLOT_MAX: u32 = 64;              // blocks pending in a run before it is published
+export const RF_BLOCK_MAX: u32 = 1024;           // larger blocks are published at once (pending bytes <= 64 KiB)
 // @abi-end
 
-const RF_TABLE_BYTES: u32 = RF_SLOTS << 4;
-// A slot: the page (0 = empty), the chain's first block, its length (RS_FLUSHING:
-// being pushed), the block a flush is sending the delayed way (0: none).
-const RS_PAGE: usize = 0;
-const RS_HEAD: usize = 4;
-const RS_COUNT: usize = 8;
-const RS_ONE: usize = 12;
-const RS_FLUSHING: u32 = 0xFFFFFFFF;
+const RF_FLUSHING: u32 = 0xFFFFFFFF;             // T_RF_COUNT while a flush pushes the chain
 
-// @ts-ignore: decorator
-@inline function slotOf(table: usize, page: usize): usize {
-  return table + ((((page >> PAGE_REC_SHIFT) ^ (page >> SEGMENT_SHIFT)) & (RF_SLOTS - 1)) << 4);
-}
+/** Whether this instance batches runs (ft_remote_batching; off by default: see the file comment). */
+let runsOn: bool = false;
+
+/** Turn batching of runs on or off for this instance (the caller flushes its slot first when turning it off). */
+export function remoteBatching(on: bool): void { runsOn = on; }
 
 /**
  * Free `p` (valid, not free, in the current thread's domain) of `page`, which
- * another thread owns or an abandoned segment holds: batched in the current
- * thread's table, or published at once (large blocks, abandoned segments, no
- * table to be had).
+ * another thread owns or an abandoned segment holds. The run's first RF_RUN_MIN
+ * frees into one page are published at once (short runs are common where frees
+ * spread over pages, and a chain costs more than the CAS it saves there); from
+ * the next one on, blocks of up to RF_BLOCK_MAX bytes are chained.
  */
-export function remoteFree(page: usize, p: usize): void {
+// @ts-ignore: decorator
+@inline export function remoteFree(page: usize, p: usize): void {
+  if (!runsOn) { pushFast(page, p); return; }
   const thread = curThread;
-  const bs = load<u32>(page, P_BLOCK_SIZE);
-  // An abandoned segment's pool collects promptly when marked dirty: no batching.
-  if (bs > RF_BLOCK_MAX || loadAcquire(segmentOf(page) + SEG_THREAD) == 0) { pushOne(page, p); return; }
-  let table = <usize>load<u32>(thread, T_RF_TABLE);
-  if (table == 0) {
-    table = metaAlloc(RF_TABLE_BYTES);   // zeroed; stays with the record (meta memory never returns)
-    if (table == 0) { pushOne(page, p); return; }
-    storeRelease(thread + T_RF_TABLE, <u32>table);
-  }
-  const key = load<u32>(page, P_KEY);
-  const slot = slotOf(table, page);
-  let count: u32 = 1;
-  if (<usize>load<u32>(slot, RS_PAGE) == page) {
-    store<u32>(p, load<u32>(slot, RS_HEAD) ^ key);
-    count = load<u32>(slot, RS_COUNT) + 1;
+  if (<usize>load<u32>(thread, T_RF_PAGE) == page) {
+    const count = load<u32>(thread, T_RF_COUNT) + 1;     // this run's frees, this one included
+    store<u32>(thread, count, T_RF_COUNT);
+    if (count > RF_RUN_MIN && load<u32>(page, P_BLOCK_SIZE) <= RF_BLOCK_MAX) {
+      store<u32>(p, load<u32>(thread, T_RF_HEAD) ^ load<u32>(page, P_KEY));   // head 0: a zero link, the chain's end
+      store<u32>(thread, <u32>p, T_RF_HEAD);
+      if (count >= RF_RUN_MIN + RF_SLOT_MAX) {
+        remoteFlush(thread);
+        store<u32>(thread, RF_RUN_MIN, T_RF_COUNT);       // the run goes on: the next block starts a chain
+        store<u32>(thread, <u32>page, T_RF_PAGE);
+      }
+      return;
+    }
   } else {
-    if (load<u32>(slot, RS_PAGE) != 0) flushSlot(thread, slot);
-    store<u32>(p, key);                        // a zero link: the chain's last block
+    if (load<u32>(thread, T_RF_HEAD) != 0) remoteFlush(thread);   // a run into another page ends
+    store<u32>(thread, <u32>page, T_RF_PAGE);
+    store<u32>(thread, 1, T_RF_COUNT);
   }
-  store<u32>(slot, <u32>p, RS_HEAD);
-  store<u32>(slot, count, RS_COUNT);
-  store<u32>(slot, <u32>page, RS_PAGE);        // last: a slot is live once it names its page
-  store<u32>(thread, load<u32>(thread, T_RF_COUNT) + 1, T_RF_COUNT);
-  const bytes = load<u32>(thread, T_RF_BYTES) + bs;
-  store<u32>(thread, bytes, T_RF_BYTES);
-  if (bytes > RF_BYTES_MAX) remoteFlushAll(thread);
-  else if (count >= RF_SLOT_MAX) flushSlot(thread, slot);
+  pushFast(page, p);
 }
 
-/** Does `thread` hold remote frees not yet published? (owner) */
+/** pushOne's common case inline: a page not in its owner's full queue, an uncontended CAS. */
+// @ts-ignore: decorator
+@inline function pushFast(page: usize, p: usize): void {
+  const tf = xtfLoad(page);
+  if (xtfState(tf) != DELAY_USE) {
+    const seg = segmentOf(p);
+    const domain = <usize>load<u32>(seg, SEG_DOMAIN);   // before the push: see pushOne
+    store<u32>(p, <u32>xtfBlock(tf) ^ load<u32>(page, P_KEY));
+    if (xtfCas(page, tf, xtfMake(p, xtfState(tf)))) {   // partner: pageCollectRemote's swap
+      debugPause(DP_REVIEW_FREE_MT_PUSHED);
+      if (loadAcquire(seg + SEG_THREAD) == 0) markAbandonDirty(domain);
+      return;
+    }
+  }
+  pushOne(page, p);
+}
+
+/** Has `thread` a remote-free slot in use (a run's page, perhaps blocks pending)? (owner) */
 // @ts-ignore: decorator
 @inline export function remotePending(thread: usize): bool {
-  return load<u32>(thread, T_RF_COUNT) != 0;
+  return load<u32>(thread, T_RF_PAGE) != 0;
 }
 
 /**
- * Publish every chain of `thread`'s table. The owner, or a reap acting as the
- * dead thread (every slot is looked at: the totals may be stale after a kill).
+ * Publish `thread`'s pending chain and empty its slot. The owner, or a reap
+ * acting as the dead thread: a slot marked RF_FLUSHING is one whose thread died
+ * inside this flush, and its chain leaks (file comment).
  */
-export function remoteFlushAll(thread: usize): void {
-  const table = <usize>load<u32>(thread, T_RF_TABLE);
-  if (table == 0) return;
-  for (let i: u32 = 0; i < RF_SLOTS; i++) {
-    const slot = table + (<usize>i << 4);
-    if (load<u32>(slot, RS_PAGE) == 0) continue;
-    // Marked: a reaped thread died inside this flush; its chain leaks (file comment).
-    if (load<u32>(slot, RS_COUNT) == RS_FLUSHING) store<u32>(slot, 0, RS_PAGE);
-    else flushSlot(thread, slot);
+export function remoteFlush(thread: usize): void {
+  const page = <usize>load<u32>(thread, T_RF_PAGE);
+  if (page == 0) return;
+  const head = <usize>load<u32>(thread, T_RF_HEAD);
+  const count = load<u32>(thread, T_RF_COUNT);
+  if (count != RF_FLUSHING && head != 0) {
+    store<u32>(thread, RF_FLUSHING, T_RF_COUNT);   // first: see the file comment on dying inside a flush
+    debugPause(DP_RF_FLUSH_CLEARED);
+    pushChain(thread, page, head);
   }
+  store<u32>(thread, 0, T_RF_PAGE);                // last: until now the double-free search finds the chain here
+  store<u32>(thread, 0, T_RF_HEAD);
   store<u32>(thread, 0, T_RF_COUNT);
-  store<u32>(thread, 0, T_RF_BYTES);
-}
-
-function flushSlot(thread: usize, slot: usize): void {
-  const page = <usize>load<u32>(slot, RS_PAGE);
-  const head = <usize>load<u32>(slot, RS_HEAD);
-  const count = load<u32>(slot, RS_COUNT);
-  store<u32>(slot, RS_FLUSHING, RS_COUNT);   // first: see the file comment on dying inside a flush
-  store<u32>(thread, load<u32>(thread, T_RF_COUNT) - count, T_RF_COUNT);
-  store<u32>(thread, load<u32>(thread, T_RF_BYTES) - count * load<u32>(page, P_BLOCK_SIZE), T_RF_BYTES);
-  debugPause(DP_RF_FLUSH_CLEARED);
-  pushChain(slot, page, head);
-  store<u32>(slot, 0, RS_PAGE);              // last: until now the double-free search finds the chain here
 }
 
 /**
@@ -161,7 +164,7 @@ function flushSlot(thread: usize, slot: usize): void {
  * (DELAY_USE) first gets one block the delayed way, as a single remote free
  * would, so the owner finds the page again.
  */
-function pushChain(slot: usize, page: usize, head: usize): void {
+function pushChain(thread: usize, page: usize, head: usize): void {
   const key = load<u32>(page, P_KEY);
   const seg = segmentOf(page);
   const domain = <usize>load<u32>(seg, SEG_DOMAIN);   // before the push: see pushOne
@@ -178,10 +181,10 @@ function pushChain(slot: usize, page: usize, head: usize): void {
     if (xtfState(tf) == DELAY_USE) {
       const next: usize = first == tail ? 0 : blockNext(page, first);
       // pushOne rewrites `first`'s link: the rest stays findable from the slot, `first` in RS_ONE.
-      store<u32>(slot, <u32>first, RS_ONE);
-      store<u32>(slot, <u32>next, RS_HEAD);
+      store<u32>(thread, <u32>first, T_RF_ONE);
+      store<u32>(thread, <u32>next, T_RF_HEAD);
       pushOne(page, first);
-      store<u32>(slot, 0, RS_ONE);
+      store<u32>(thread, 0, T_RF_ONE);
       if (next == 0) return;
       first = next;
       continue;
@@ -254,9 +257,8 @@ function markAbandonDirty(domain: usize): void {
 }
 
 /**
- * Is `p` (a block of `page`) pending in a remote-free table of the page's
- * domain? Only the slot the page hashes to can hold it, so one slot per thread
- * is walked (racy, bounded, range-checked: see the file comment).
+ * Is `p` (a block of `page`) pending in the remote-free slot of a thread of the
+ * page's domain? (Racy, bounded, range-checked: see the file comment.)
  */
 export function remoteBatchesContain(page: usize, p: usize): bool {
   const domain = <usize>load<u32>(segmentOf(page), SEG_DOMAIN);
@@ -265,28 +267,16 @@ export function remoteBatchesContain(page: usize, p: usize): bool {
   const area = load<u32>(page, P_EXT_BYTES);
   let t = <usize>loadAcquire(domain + D_THREADS);   // push-only: a lock-free walk
   while (t != 0) {
-    const table = <usize>loadAcquire(t + T_RF_TABLE);
-    if (table != 0) {
-      const slot = slotOf(table, page);
-      if (<usize>load<u32>(slot, RS_PAGE) == page) {
-        let b = <usize>load<u32>(slot, RS_HEAD);
-        for (let n: u32 = 0; b != 0 && n <= capacity; n++) {
-          if (b == p) return true;
-          if (<u32>b - start >= area) break;      // not a block of this page: a slot being rewritten
-          b = blockNext(page, b);
-        }
-        if (<usize>load<u32>(slot, RS_ONE) == p) return true;   // on its way the delayed way (pushChain)
+    if (<usize>load<u32>(t, T_RF_PAGE) == page) {
+      let b = <usize>load<u32>(t, T_RF_HEAD);
+      for (let n: u32 = 0; b != 0 && n <= capacity; n++) {
+        if (b == p) return true;
+        if (<u32>b - start >= area) break;      // not a block of this page: a slot being rewritten
+        b = blockNext(page, b);
       }
+      if (<usize>load<u32>(t, T_RF_ONE) == p) return true;   // on its way the delayed way (pushChain)
     }
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);
   }
   return false;
-}
-
-/** A record being reset for reuse (thread.ts): its table, kept, holds nothing. */
-export function remoteTableReset(thread: usize): void {
-  const table = <usize>load<u32>(thread, T_RF_TABLE);
-  if (table != 0) memory.fill(table, 0, RF_TABLE_BYTES);
-  store<u32>(thread, 0, T_RF_COUNT);
-  store<u32>(thread, 0, T_RF_BYTES);
 }

@@ -62,7 +62,7 @@ import { headLock, headUnlock } from "./domain";
 import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
 import { nowMs, waitWhileSpinning, wake } from "./host";
-import { remoteFlushAll, remotePending } from "./remote-free";
+import { remoteFlush, remotePending } from "./remote-free";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
   S_REQUESTER, S_STOPPED, STW_BLOCKERS_MAX, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
   T_DOMAIN_NEXT, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING } from "./layout";
@@ -349,7 +349,7 @@ export function stwPoll(requester: usize, global: bool): u32 {
   headUnlock();
   // Stopped: every other thread flushed its batched remote frees when it paused
   // or detached (thread.ts); the requester's own go now (the GC walks heaps next).
-  if (left == 0 && remotePending(requester)) remoteFlushAll(requester);
+  if (left == 0 && remotePending(requester)) remoteFlush(requester);
   return left;
 }
 

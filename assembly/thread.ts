@@ -54,11 +54,11 @@ import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
 import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
-import { remoteFlushAll, remotePending, remoteTableReset } from "./remote-free";
+import { remoteFlush, remotePending } from "./remote-free";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
-  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BATCH_SCRATCH, T_RF_TABLE, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
+  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BATCH_SCRATCH, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
   T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STACK_BASE, T_STACK_CAP,
   T_STATE, T_STW_PENDING,
   TAG_COUNT, THREAD_ATTACHED,
@@ -127,7 +127,6 @@ function threadResetOwned(thread: usize): void {
   osCommitFold(thread);   // a delta left after the last fold is kept, in the root (os.ts)
   const stackBase = load<u32>(thread, T_STACK_BASE), stackCap = load<u32>(thread, T_STACK_CAP);
   const batchScratch = load<u32>(thread, T_BATCH_SCRATCH);   // meta memory: stays with the record
-  const rfTable = load<u32>(thread, T_RF_TABLE);             // likewise (remote-free.ts)
   memory.fill(thread + T_SEG_COUNT, 0, T_DOMAIN - T_SEG_COUNT);                 // segCount, segFirst, hugeCount
   memory.fill(thread + T_SPANS, 0, T_DOMAIN_NEXT - T_SPANS);                    // spans, visit cursor
   memory.fill(thread + T_CS_DEPTH, 0, T_BREAKER - T_CS_DEPTH);                  // csDepth .. (every field up to the breaker)
@@ -135,8 +134,6 @@ function threadResetOwned(thread: usize): void {
   store<u32>(thread, stackBase, T_STACK_BASE);
   store<u32>(thread, stackCap, T_STACK_CAP);
   store<u32>(thread, batchScratch, T_BATCH_SCRATCH);
-  store<u32>(thread, rfTable, T_RF_TABLE);
-  remoteTableReset(thread);
 }
 
 // ---- Attach and detach ---------------------------------------------------------
@@ -198,7 +195,7 @@ export function threadDetach(thread: usize): void {
   const attached = loadAcquire(thread + T_STATE) == THREAD_ATTACHED;
   if (ASSERT_CHEAP) assertThat(attached, A_STATE);
   if (!attached) { if (curThread == thread) currentSet(0, EMPTY_HEAP); return; }
-  if (remotePending(thread)) remoteFlushAll(thread);   // a detached thread holds no batched frees
+  if (remotePending(thread)) remoteFlush(thread);   // a detached thread holds no batched frees
   csSuspendAll(thread);
   // Not while resuming from a pause in malloc: a lock wait there (re-taking a
   // critical section) must not end the thread's read-side section.
@@ -331,7 +328,7 @@ export function threadWaitAsRequester(thread: usize, ptr: usize, value: u32, tim
  * `keepSeq` (the allocator's slow path): the QSBR seq stays as it was throughout.
  */
 export function threadSuspend(thread: usize, keepSeq: bool): u32 {
-  if (remotePending(thread)) remoteFlushAll(thread);   // a stopped world holds no batched frees
+  if (remotePending(thread)) remoteFlush(thread);   // a stopped world holds no batched frees
   csSuspendAll(thread);
   if (keepSeq) store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_KEEP_SEQ, T_QSBR_FLAGS);
   else qsbrOffline(thread);

@@ -302,11 +302,10 @@
 /** @internal */ export const ABI_QSBR_INFO = { QI_WR_SEQ, QI_RD_SEQ, QI_SLOTS, QI_SLOTS_USED, QI_DELAYED_QUEUED, QI_DELAYED_FREED, QI_DELAYED_FAILED, QI_PAGES_HELD, QI_DEFER_LIMIT, QI_FREE_LIMIT, QI_PAGE_LIMIT, QI_HELD_TAGS, QI_CHUNKS, QI_COUNT, QSBR_KEEP } as const;
 
 // remote-free (assembly/remote-free.ts)
-/** @internal */ export const RF_SLOTS = 64; // table slots (a power of two), 16 B each
-/** @internal */ export const RF_SLOT_MAX = 64; // blocks in one slot before it is flushed
-/** @internal */ export const RF_BYTES_MAX = 0x40000; // block bytes pending in a table before all of it is
-/** @internal */ export const RF_BLOCK_MAX = 8192; // larger blocks are published at once
-/** @internal */ export const ABI_REMOTE_FREE = { RF_SLOTS, RF_SLOT_MAX, RF_BYTES_MAX, RF_BLOCK_MAX } as const;
+/** @internal */ export const RF_RUN_MIN = 2; // frees into a run's page published one by one first
+/** @internal */ export const RF_SLOT_MAX = 64; // blocks pending in a run before it is published
+/** @internal */ export const RF_BLOCK_MAX = 1024; // larger blocks are published at once (pending bytes <= 64 KiB)
+/** @internal */ export const ABI_REMOTE_FREE = { RF_RUN_MIN, RF_SLOT_MAX, RF_BLOCK_MAX } as const;
 
 // stats (assembly/stats.ts)
 /** @internal */ export const TAG_ANY = 255;

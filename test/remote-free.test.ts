@@ -1,11 +1,12 @@
-// remote-free.test.ts — batched remote frees (assembly/remote-free.ts): a block another
-// thread owns, freed with the raw ft_free, waits in the freer's table until a flush;
-// every flush point publishes it; a double free is found in any thread's table; a
-// table survives its thread's death (the reap flushes it) and a death inside a flush
-// (the chain leaks, never pushed twice). The facade's free and freeMany publish
-// before they return.
+// remote-free.test.ts — batched remote frees (assembly/remote-free.ts): in a run of raw
+// ft_free calls into one page of another thread, the blocks after the first RF_RUN_MIN
+// wait in the freer's slot until a flush; every flush point publishes them; frees
+// spread over pages go out at once; a double free is found in any thread's slot; a slot
+// survives its thread's death (the reap flushes it) and a death inside a flush (the
+// chain leaks, never pushed twice). The facade's free and freeMany publish before
+// they return.
 import { describe, expect, it } from 'vitest';
-import { DP_RF_FLUSH_CLEARED, EDOUBLE_FREE, RF_SLOT_MAX } from '../src/abi.gen.ts';
+import { DP_RF_FLUSH_CLEARED, EDOUBLE_FREE, RF_RUN_MIN, RF_SLOT_MAX } from '../src/abi.gen.ts';
 import { Runtime, type Thread } from '../src/index.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
@@ -25,6 +26,7 @@ async function setup(debug = false) {
   const t = rt.attach();
   const [w] = await Peer.startMany(rt, newCtl(), 1);
   await w.call('attach');
+  await w.call('remoteBatching', 1);   // as a Wasm program linking the core would
   const wid = await w.call<number>('id', 0);
   /** The worker frees `ps` with the raw, batching ft_free: every code must be 0. */
   const rawFree = async (ps: ArrayLike<number>) => {
@@ -37,9 +39,9 @@ async function setup(debug = false) {
 describe('remote frees are batched', () => {
   it('a raw remote free is counted live until its freer flushes; a checkpoint publishes it', async () => {
     const { t, w, rawFree } = await setup();
-    const ps = t.allocMany(40, 48);
+    const ps = t.allocMany(40, 48);    // one page: a run
     await rawFree(ps);
-    expect(used(t)).toBe(40);          // pending in the worker's table: the page still counts them
+    expect(used(t)).toBe(40 - RF_RUN_MIN);   // the run's first go out at once; the rest wait in the worker's slot
     await w.call('checkpoint', 0);
     expect(used(t)).toBe(0);
     t.collect(true);
@@ -66,17 +68,44 @@ describe('remote frees are batched', () => {
     const { t, w, rawFree } = await setup();
     const ps = t.allocMany(10, 100);
     await rawFree(ps);
-    expect(used(t)).toBe(10);
+    expect(used(t)).toBe(10 - RF_RUN_MIN);
     await flush(w, t);
     expect(used(t)).toBe(0);
   });
 
-  it(`a slot is published once it holds RF_SLOT_MAX (${RF_SLOT_MAX}) blocks of its page`, async () => {
+  it(`a run is published once RF_SLOT_MAX (${RF_SLOT_MAX}) blocks are chained, and goes on chaining`, async () => {
     const { t, rawFree } = await setup();
-    const ps = t.allocMany(RF_SLOT_MAX, 32);   // one page
-    await rawFree(ps.subarray(0, RF_SLOT_MAX - 1));
-    expect(used(t)).toBe(RF_SLOT_MAX);
-    await rawFree(ps.subarray(RF_SLOT_MAX - 1));
+    const n = RF_RUN_MIN + RF_SLOT_MAX;
+    const ps = t.allocMany(n + 5, 32);   // one page
+    await rawFree(ps.subarray(0, n - 1));
+    expect(used(t)).toBe(5 + 1 + RF_SLOT_MAX - 1);   // the extra 5, the one not freed yet, the chain
+    await rawFree(ps.subarray(n - 1, n));
+    expect(used(t)).toBe(5);
+    await rawFree(ps.subarray(n));     // the run goes on: these are chained at once
+    expect(used(t)).toBe(5);
+  });
+
+  it('off by default: an instance that did not turn batching on publishes every remote free at once', async () => {
+    const { t, w, rawFree } = await setup();
+    await w.call('remoteBatching', 0);
+    await rawFree(t.allocMany(40, 48));
+    expect(used(t)).toBe(0);
+  });
+
+  it('a checkpoint also publishes the remote frees it made itself (its delayed frees)', async () => {
+    const { t, w } = await setup();
+    const ps = Array.from(t.allocMany(40, 48));
+    await w.call('freeDelayedMany', 0, ps);
+    t.checkpoint();                      // main, online, passes its quiescent state: the goal is reached
+    await w.call('checkpoint', 0);       // frees the 40 (a run into main's page) and publishes them
+    expect(await w.call('delayedPending', 0)).toBe(0);
+    expect(used(t)).toBe(0);
+  });
+
+  it('frees that alternate between pages are published at once (no run, nothing held back)', async () => {
+    const { t, rawFree } = await setup();
+    const a = t.allocMany(20, 48), b = t.allocMany(20, 200);   // two pages
+    await rawFree(Array.from(a).flatMap((p, i) => [p, b[i]]));
     expect(used(t)).toBe(0);
   });
 
@@ -111,14 +140,16 @@ describe('remote frees are batched', () => {
   it('a record reused after its thread exited starts with an empty table', async () => {
     const { rt, t, w, wid, rawFree } = await setup();
     await rawFree(t.allocMany(20, 48));
+    expect(used(t)).toBe(20 - RF_RUN_MIN);
     await w.call('exit', 0);
     expect(used(t)).toBe(0);
     const [w2] = await Peer.startMany(rt, newCtl(), 1);
     await w2.call('attach');
+    await w2.call('remoteBatching', 1);
     expect(await w2.call('id', 0)).toBe(wid);   // the same record
     const b = Array.from(t.allocMany(20, 48));
     expect(await w2.call('rawFree', 0, b)).toEqual(b.map(() => 0));
-    expect(used(t)).toBe(20);
+    expect(used(t)).toBe(20 - RF_RUN_MIN);
     await w2.call('checkpoint', 0);
     expect(used(t)).toBe(0);
   });
@@ -129,7 +160,7 @@ describe('remote frees of a thread that dies', () => {
     const { rt, t, w, wid, rawFree } = await setup();
     const ps = t.allocMany(50, 80);
     await rawFree(ps);
-    expect(used(t)).toBe(50);
+    expect(used(t)).toBe(50 - RF_RUN_MIN);
     await w.terminate();
     rt.domain().reap(wid);
     expect(used(t)).toBe(0);
@@ -149,11 +180,11 @@ describe('remote frees of a thread that dies', () => {
     await until(f.paused, 10_000, 'the flush marked its slot');
     await w.terminate();
     await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
-    expect(used(t)).toBe(31);           // the 30 leaked (a free that never returned) and the flag
+    expect(used(t)).toBe(30 - RF_RUN_MIN + 1);   // the chain leaked (a free that never returned), and the flag
     t.collect(true);
     const again = Array.from(t.allocMany(2000, 80));
     expect(new Set(again).size).toBe(2000);
-    for (const p of ps) expect(again.includes(p), `leaked block ${p} handed out`).toBe(false);
+    for (const p of ps.slice(RF_RUN_MIN)) expect(again.includes(p), `leaked block ${p} handed out`).toBe(false);
     t.validate();
   }, 60_000);
 });

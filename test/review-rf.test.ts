@@ -3,7 +3,7 @@
 // one shared memory; pause points force the interleavings. Each test says what
 // it forces and what correct code must do.
 import { describe, expect, it } from 'vitest';
-import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED } from '../src/abi.gen.ts';
+import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, RF_RUN_MIN } from '../src/abi.gen.ts';
 import { Runtime, type Thread } from '../src/index.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
@@ -15,6 +15,7 @@ const TEST_TIMEOUT = 60_000;
 /** Raw ft_free of each block as `t` (current on its instance): a remote one is batched. */
 function rawFreeHere(rt: Runtime, t: Thread, ps: ArrayLike<number>): number[] {
   (t as unknown as { enter(): void }).enter();
+  rt.exports.ft_remote_batching(1);
   return Array.from(ps, (p) => rt.exports.ft_free(p));
 }
 
@@ -32,9 +33,13 @@ describe('review of batched remote frees', () => {
     const f = pauseFlag(rt, t.alloc(8));
     const [w] = await Peer.startMany(rt, newCtl(), 1);
     await w.call('attach');
-    const ps = Array.from(t.allocMany(4, 64));
-    const p = ps[1];
-    expect(await w.call('rawFree', 0, [p])).toEqual([0]);
+    await w.call('remoteBatching', 1);
+    const ps = Array.from(t.allocMany(8, 64));       // one page
+    const p = ps[3];
+    // A run into one page: the first RF_RUN_MIN go out at once, the rest are chained (p among them).
+    const run = [ps[0], ps[1], ps[2], p];
+    expect(RF_RUN_MIN).toBeLessThan(run.length - 1);
+    expect(await w.call('rawFree', 0, run)).toEqual(run.map(() => 0));
     await w.call('pauseAt', DP_RF_FLUSH_CLEARED, f.addr, 1);
     const flushing = w.call('checkpoint', 0);
     flushing.catch(() => {});
@@ -61,11 +66,22 @@ describe('review of batched remote frees', () => {
     const f = pauseFlag(rt, t.alloc(8));
     const [w, v] = await Peer.startMany(rt, newCtl(), 2);
     await w.call('attach');
+    await w.call('remoteBatching', 1);
     await v.call('attach');
-    // Fill pages of one bin: the first pages go to the full queue as later ones are taken.
-    const ps = Array.from(t.allocMany(200, 1000));
+    // Two pages of one bin (32 blocks of 1 KiB each), both full: the first went to the full
+    // queue when the second was taken.
+    const ps = Array.from(t.allocMany(64, 1000));
     const q = ps[0];                                   // a block of a full page
-    expect(await w.call('rawFree', 0, [ps[2], q])).toEqual([0, 0]);   // one chain, q its head
+    // A run into q's page: the first RF_RUN_MIN go out at once (the page leaves the full
+    // queue), the rest form one chain with q its head.
+    const first = ps.slice(3, 3 + RF_RUN_MIN);
+    expect(await w.call('rawFree', 0, [...first, ps[2], q])).toEqual([...first, 0, 0].map(() => 0));
+    // The owner takes the published blocks back and fills the page again: it is in the
+    // full queue (DELAY_USE) when the chain is flushed.
+    t.allocMany(RF_RUN_MIN + 1, 1000);
+    const page = rt.heapMap().segments.flatMap((sg) => (sg.pages ?? []).map((pg) => ({ sg, pg })))
+      .find(({ sg, pg }) => !pg.free && q >= sg.address + pg.slice * 32768 && q < sg.address + (pg.slice + pg.slices) * 32768);
+    expect(page?.pg.full, 'precondition: q\'s page is in the full queue').toBe(true);
     await w.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
     const flushing = w.call('checkpoint', 0);
     flushing.catch(() => {});
@@ -92,6 +108,7 @@ describe('review of batched remote frees', () => {
     const t = rt.attach();
     const [w] = await Peer.startMany(rt, newCtl(), 1);
     await w.call('attach');
+    await w.call('remoteBatching', 1);
     const ps = await w.call<number[]>('allocMany', 0, 10, 48);
     const keep = await w.call<number>('alloc', 0, 48);   // one live block: the page is pooled, not freed
     expect(rawFreeHere(rt, t, ps)).toEqual(ps.map(() => 0));

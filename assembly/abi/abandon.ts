@@ -2,7 +2,7 @@
 // request, and the pool's figures.
 
 import { AI_LOCK_HOLDER, abandonedCollect, abandonedInfo, abandonedVisitBegin, abandonedVisitNext } from "../abandon";
-import { remoteFlushAll } from "../remote-free";
+import { remoteFlush } from "../remote-free";
 import { curThread } from "../current";
 import { domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
@@ -36,7 +36,7 @@ export function ft_abandon_info(d: usize, field: u32): u32 {
 export function ft_abandoned_visit_begin(tag: u32): i32 {
   if (curThread == 0) return fail(ENOT_ATTACHED);
   if (tag >= TAG_COUNT) return fail(EINVAL_TAG);
-  remoteFlushAll(curThread);   // its own batched remote frees are not met as live (as ft_visit_begin)
+  remoteFlush(curThread);   // its own batched remote frees are not met as live (as ft_visit_begin)
   abandonedVisitBegin(curThread, tag);
   return OK;
 }

@@ -6,7 +6,7 @@ import { curHeap, curThread } from "../current";
 import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError } from "../errors";
 import { BATCH_MAX, BATCH_SCRATCH_BYTES, freeMany, ftFree, ftFreeUnchecked } from "../free";
 import { metaAlloc } from "../meta";
-import { remoteFlushAll, remotePending } from "../remote-free";
+import { remoteBatching, remoteFlush, remotePending } from "../remote-free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
 import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_BATCH_SCRATCH, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
@@ -31,9 +31,17 @@ export function ft_free(p: usize): i32 { return ftFree(p); }
  * what the facade's `free` calls, so a block another thread owns is back on its
  * page's list when the call returns, as the JS API promises.
  */
+/**
+ * Batch runs of remote frees on this instance (on != 0) or not (0, the default):
+ * see remote-free.ts. Turning it off publishes the current thread's pending run.
+ */
+export function ft_remote_batching(on: i32): void {
+  if (on == 0 && curThread != 0) remoteFlush(curThread);
+  remoteBatching(on != 0);
+}
 export function ft_free_now(p: usize): i32 {
   const rc = ftFree(p);
-  if (curThread != 0 && remotePending(curThread)) remoteFlushAll(curThread);
+  if (curThread != 0 && remotePending(curThread)) remoteFlush(curThread);
   return rc;
 }
 /** Trusted callers only: no validation, no double-free test (assembly/README.md). */
@@ -94,7 +102,7 @@ export function ft_free_many(buf: usize, n: u32): i32 {
   if (buf + (<usize>n << 2) > table && buf < scratch + BATCH_SCRATCH_BYTES) return failSigned(EINVAL_ARG);
   const bits = <u32>(32 - clz<u32>((n << 1) - 1));   // 2^bits ≥ 2n
   const bad = freeMany(buf, n, table, bits);
-  if (remotePending(curThread)) remoteFlushAll(curThread);   // published when the call returns, as ft_free_now
+  if (remotePending(curThread)) remoteFlush(curThread);   // published when the call returns, as ft_free_now
   return <i32>bad;
 }
 

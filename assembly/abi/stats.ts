@@ -7,7 +7,7 @@ import { EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
 import { osResetPeak } from "../os";
 import { pageIsValid } from "../page";
 import { statsRelease, statsSnapshot } from "../stats";
-import { remoteFlushAll, remotePending } from "../remote-free";
+import { remoteFlush, remotePending } from "../remote-free";
 import { visitBegin, visitNext } from "../visit";
 import { TAG_COUNT } from "../layout";
 import { threadValidate } from "../lifecycle";
@@ -17,7 +17,7 @@ import { fail, failValue } from "./result";
 export function ft_visit_begin(tag: u32): i32 {
   if (curThread == 0) return fail(ENOT_ATTACHED);
   if (tag >= TAG_COUNT) return fail(EINVAL_TAG);
-  remoteFlushAll(curThread);   // its own batched remote frees are not met as live
+  remoteFlush(curThread);   // its own batched remote frees are not met as live
   visitBegin(tag);
   return OK;
 }
@@ -26,7 +26,7 @@ export function ft_visit_next(): usize { return curThread == 0 ? 0 : visitNext()
 
 /** Fill the stats scratch area (thread 0: the whole runtime) and lock it (stamped with this instance's id); its address. */
 export function ft_stats_snapshot(thread: usize, tag: u32): usize {
-  if (curThread != 0 && remotePending(curThread)) remoteFlushAll(curThread);   // its own batched remote frees are not counted live
+  if (curThread != 0 && remotePending(curThread)) remoteFlush(curThread);   // its own batched remote frees are not counted live
   return statsSnapshot(instanceIdEnsure(), thread, tag);
 }
 export function ft_stats_release(): void { statsRelease(); }

@@ -27,6 +27,7 @@ if (joined) {
   const rt = joined.runtime;
   let t: Thread = joined.thread!;
   ex = rt.exports as unknown as MtExports;
+  rt.exports.ft_remote_batching(1);   // as a Wasm program linking the core does (assembly/remote-free.ts)
   peakBytes = () => rt.stats().memory.committedPeak;
   restart = () => { t.exit(); t = rt.attach(); };
 } else if (init.kind === 'tlsf') {
