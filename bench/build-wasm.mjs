@@ -5,9 +5,9 @@
 //           entry = assembly/index.ts + loops + mt + brc + gc (the brc suite's refcount loops
 //           and the gc suite's heap builder and mutator, ftheap only); must have no data segment
 //           and no start function.
-//   ftheap-calls: as ftheap, entry = assembly/index.ts + loops only, the loop calling ft_malloc /
+//   ftheap-calls: as ftheap, entry = assembly/index.ts + loops + mt, the loops calling ft_malloc /
 //           ft_free (a call per malloc and per free, as a C program linking an allocator); checked:
-//           the loop functions really call them.
+//           the pair loop really calls them.
 //   tlsf:   AssemblyScript's own TLSF (--runtime minimal), non-shared memory of its own; loops + mt.
 //   thing:  mt only, malloc/free imported from JS (@thi.ng/malloc), imported non-shared memory.
 // Usage: node bench/build-wasm.mjs [ftheap] [ftheap-calls] [tlsf] [thing]   (default: all)
@@ -28,8 +28,8 @@ const targets = {
   },
   // The same loops with ftheap's malloc/free as calls (ftheap-calls.alloc.ts), not inlined.
   'ftheap-calls': {
-    files: ['loops.ts'],
-    entry: 'export * from "../../../assembly/index";\nexport * from "./loops";\n',
+    files: ['loops.ts', 'mt.ts'],
+    entry: 'export * from "../../../assembly/index";\nexport * from "./loops";\nexport * from "./mt";\n',
     flags: () => ascFlags('release'),
     pure: true,
     calls: ['ft_malloc', 'ft_free'],

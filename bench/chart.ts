@@ -15,7 +15,7 @@ export interface Panel {
 
 /** A colour per allocator, stable across charts. */
 export const COLORS: Record<string, string> = {
-  'ftheap-wasm': '#d62728', 'as-tlsf-wasm': '#1f77b4', 'thing-wasm': '#9467bd', 'thing-js': '#9467bd',
+  'ftheap-wasm': '#d62728', 'ftheap-calls-wasm': '#ff9896', 'as-tlsf-wasm': '#1f77b4', 'thing-wasm': '#9467bd', 'thing-js': '#9467bd',
   'em-dlmalloc': '#2ca02c', 'em-emmalloc': '#ff7f0e', 'ftheap-raw-js': '#e377c2', 'ftheap-facade-js': '#8c564b',
 };
 export const colorOf = (id: string, i: number): string =>

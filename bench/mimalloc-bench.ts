@@ -34,11 +34,15 @@ interface Allocator {
 
 const ALLOCATORS: Allocator[] = [
   { id: 'ftheap-wasm', label: 'ftheap', single: false, wasm: 'ftheap' },
+  { id: 'ftheap-calls-wasm', label: 'ftheap calls', single: false, wasm: 'ftheap-calls' },
   { id: 'as-tlsf-wasm', label: 'AS TLSF', single: true, wasm: 'tlsf' },
   { id: 'thing-wasm', label: 'thi.ng', single: true, wasm: 'thing' },
   ...C_PEERS.map((c) => ({ id: c.id, label: c.label, single: false, c })),
 ];
 const FT = 'ftheap-wasm';
+/** ftheap through calls: compared with Wasm mimalloc (the issue's target), not a peer of the inlined loop. */
+const FT_CALLS = 'ftheap-calls-wasm';
+const WASM_MIMALLOC = 'wasm-mimalloc';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
@@ -170,8 +174,9 @@ const fmtMops = (r?: Result) => (r ? (r.opsPerSec / 1e6).toFixed(r.opsPerSec >= 
 function render(results: Result[], allocs: Allocator[], workloads: Workload[], threads: number[], opts: SuiteOptions,
     cells: Cell[], notes: string[], failed: string[], flags: (id: string) => string): string {
   const peers = allocs.filter((a) => a.id !== FT);
-  // ftheap is compared (ratios, targets) with the Wasm peers; the native columns are references
-  const wasmPeers = peers.filter((a) => !a.c?.native);
+  // ftheap is compared (ratios, targets) with the Wasm peers; the native columns are references,
+  // and ftheap calls is the same allocator through calls (its own target line)
+  const wasmPeers = peers.filter((a) => !a.c?.native && a.id !== FT_CALLS);
   const multi = threads.filter((t) => t > 1);
   const hasFt = allocs.some((a) => a.id === FT);
   const out: string[] = [];
@@ -191,6 +196,9 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
   }));
   out.push(markdown(speedHeaders, speedRows), '');
   out.push('ns/op = wall time of the run (earliest worker start to latest worker end) ÷ all workers\' ops; '
+    + '`ftheap` = the workload loop with ftheap\'s malloc/free fast paths inlined into it (a Wasm program built on ftheap\'s core); '
+    + '`ftheap calls` = the same loop calling the exported ft_malloc / ft_free (a call per malloc and per free, as the C peers pay); '
+    + 'both turn on batching of remote-free runs (ft_remote_batching). '
     + '`ftheap ÷ X` = ftheap\'s ns/op over X\'s: below 1× ftheap is faster. AS TLSF and thi.ng are not thread-safe: 1 worker only. '
     + 'The native columns (gcc, the same C workloads as the emscripten peers, 64-bit pointers: 8-byte slots) are references, not targets.', '');
   // scaling
@@ -226,7 +234,7 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
     + 'slot tables and batch arrays included; one worker or thread-local: the sum of each worker\'s exact peak, else the '
     + 'all-threads peak (workers flush their counts every 16 KiB of change). xmalloc-test\'s memory grows with how far '
     + 'producers run ahead: not a memory benchmark.', '');
-  if (hasFt) out.push(...targets(results, wasmPeers, workloads, threads), '');
+  if (hasFt) out.push(...targets(results, wasmPeers, workloads, threads, allocs), '');
   const cs = allocs.filter((a) => a.c);
   if (cs.length) {
     out.push('C peers (bench/c/mt.c, built by bench/build-c.mjs; wasm-mimalloc: mimalloc 2.0.9\'s src/static.c compiled in, the '
@@ -252,8 +260,20 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
 const fmtOps = (n?: number) => (n === undefined ? '–' : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : String(n));
 
 /** The issue's targets, checked against this run. */
-function targets(results: Result[], peers: Allocator[], workloads: Workload[], threads: number[]): string[] {
+function targets(results: Result[], peers: Allocator[], workloads: Workload[], threads: number[], allocs: Allocator[]): string[] {
   const out = [`### ${SUITE}: targets`, ''];
+  if (allocs.some((a) => a.id === FT_CALLS) && allocs.some((a) => a.id === WASM_MIMALLOC)) {
+    const behind: string[] = [];
+    let n = 0;
+    for (const w of workloads) for (const t of threads.filter((x) => x <= 2)) {
+      const r = ratio(find(results, w.id, FT_CALLS, t), find(results, w.id, WASM_MIMALLOC, t));
+      if (r === undefined) continue;
+      n++;
+      if (r > 1) behind.push(`${w.id} ×${t} (${r.toFixed(2)}×)`);
+    }
+    out.push(`- ftheap through calls ≤ Wasm mimalloc at 1 and 2 workers: ${n - behind.length} of ${n}`
+      + (behind.length ? `; behind: ${behind.join(', ')}` : ' ✓'));
+  }
   const misses: string[] = [];
   let checked = 0;
   for (const w of workloads) for (const t of threads.filter((x) => x <= 2)) {

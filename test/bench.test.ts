@@ -79,11 +79,11 @@ describe('bench: every suite in quick mode', () => {
     for (const id of stPeers) expect(st.filter((r) => r.allocator === id).length, id).toBe(4);
     for (const id of cIds.filter((x) => x !== 'em-emmalloc' && !stPeers.includes(x))) expect(run.text).toContain(id);
 
-    // mimalloc-bench: every workload; ftheap at 1 and 2 workers, TLSF and thi.ng at 1; every C peer
+    // mimalloc-bench: every workload; ftheap (inlined and through calls) at 1 and 2 workers, TLSF and thi.ng at 1; every C peer
     // built here at 1 and 2 workers (a machine may lack emcc, gcc or mimalloc: those are left out).
     const mb = results.filter((r) => r.suite === 'mimalloc-bench');
     const cells = new Set(mb.map((r) => `${r.workload}/${r.allocator}/${r.threads}`));
-    const allocs: [string, number[]][] = [['ftheap-wasm', [1, 2]], ['as-tlsf-wasm', [1]], ['thing-wasm', [1]]];
+    const allocs: [string, number[]][] = [['ftheap-wasm', [1, 2]], ['ftheap-calls-wasm', [1, 2]], ['as-tlsf-wasm', [1]], ['thing-wasm', [1]]];
     for (const w of WORKLOADS) {
       for (const [a, ts] of allocs) for (const t of ts) expect(cells.has(`${w.id}/${a}/${t}`), `${w.id}/${a}/${t}`).toBe(true);
     }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Runtime } from '../../src/index.ts';
-import type { MtExports, WasmKind, WorkerInit, WorkerReply, WorkerRequest } from './protocol.ts';
+import { isFtheap, type MtExports, type WasmKind, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol.ts';
 import { fitRuns, fitUnits, runsInPass, type Plan, type Workload } from './workloads.ts';
 
 export interface CellOptions {
@@ -150,9 +150,9 @@ async function cellRuns(w: Workload, opts: CellOptions, plan: Plan | undefined, 
 /** One pass of a cell of a Wasm allocator: fresh workers (and, for ftheap, a fresh runtime). */
 export async function wasmCell(root: string, kind: WasmKind, module: WebAssembly.Module, w: Workload, threads: number,
     opts: CellOptions, tick: Tick, plan?: Plan, pass = 0): Promise<CellOutput> {
-  if (kind !== 'ftheap' && threads !== 1) throw new Error(`${kind} is not thread-safe: 1 worker only`);
+  if (!isFtheap(kind) && threads !== 1) throw new Error(`${kind} is not thread-safe: 1 worker only`);
   const ctlBuf = new SharedArrayBuffer(8);
-  const rt = kind === 'ftheap' ? await Runtime.create({ module, maximumMemory: MAX_MEMORY, initialMemory: INITIAL_MEMORY }) : undefined;
+  const rt = isFtheap(kind) ? await Runtime.create({ module, maximumMemory: MAX_MEMORY, initialMemory: INITIAL_MEMORY }) : undefined;
   const main = rt?.attach();
   const url = workerUrl(root);
   // ftheap's workers join the runtime (init as their joinWorker data; reaped if they die); the others get init as workerData.

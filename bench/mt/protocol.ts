@@ -1,7 +1,9 @@
 // What the multi-threaded harness (harness.ts) and its workers (worker.ts) exchange, the Wasm
 // exports of bench/wasm/mt.ts, and the barrier they share.
 
-export type WasmKind = 'ftheap' | 'tlsf' | 'thing';
+export type WasmKind = 'ftheap' | 'ftheap-calls' | 'tlsf' | 'thing';
+/** ftheap's two builds: the fast paths inlined into the loops, or called (ft_malloc / ft_free). */
+export const isFtheap = (k: WasmKind) => k === 'ftheap' || k === 'ftheap-calls';
 
 export interface WorkerInit {
   kind: WasmKind;
