@@ -180,7 +180,7 @@ function pushChain(thread: usize, page: usize, head: usize): void {
     const tf = xtfLoad(page);
     if (xtfState(tf) == DELAY_USE) {
       const next: usize = first == tail ? 0 : blockNext(page, first);
-      // pushOne rewrites `first`'s link: the rest stays findable from the slot, `first` in RS_ONE.
+      // pushOne rewrites `first`'s link: the rest stays findable from the slot, `first` in T_RF_ONE.
       store<u32>(thread, <u32>first, T_RF_ONE);
       store<u32>(thread, <u32>next, T_RF_HEAD);
       pushOne(page, first);
