@@ -41,8 +41,10 @@
 // hit means a free block. A reap flushes a dead thread's slot as the thread
 // (lifecycle.ts).
 //
-// The slot keeps naming its page until its chain is on the page (flushSlot), so
-// the double-free search finds a pending block at every moment: emptied first, a
+// The slot keeps naming its page until its chain is on the page (remoteFlush),
+// and the double-free search reads the slots before the page's lists (free.ts
+// blockIsFree: the other order misses a flush between the two looks), so it
+// finds a pending block at every moment: emptied first, a
 // second free of it during the push went through (its freer's free had returned
 // long before) and put it on two lists (review-rf). While the chain goes the
 // delayed way one block at a time (pushChain), the block in flight is in
