@@ -58,7 +58,7 @@
 /** @internal */ export const DP_STW_BEGUN = 3; // stop-the-world.ts stwStopTimed: request posted and counted, headLock released, before the first poll (review-13a)
 /** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 /** @internal */ export const DP_REVIEW_FREE_MT_PUSHED = 50; // remote-free.ts pushOne/pushChain: block(s) pushed on xthreadFree, owner word not yet read
-/** @internal */ export const DP_RF_FLUSH_CLEARED = 57; // remote-free.ts flushSlot: slot marked flushing, its chain not yet pushed
+/** @internal */ export const DP_RF_FLUSH_CLEARED = 57; // remote-free.ts remoteFlush: slot marked flushing, its chain not yet pushed
 /** @internal */ export const DP_REVIEW_POOL_LOCKED = 51; // abandon.ts abandonedCollect: pool lock taken
 /** @internal */ export const DP_REVIEW_REAP_RELEASE = 52; // lifecycle.ts threadReap: record EXITED, not yet released
 /** @internal */ export const DP_REVIEW_CLOSE_ENTER = 53; // lifecycle.ts domainClose: validated by the caller, before headLock

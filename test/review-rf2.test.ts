@@ -4,14 +4,29 @@
 // points force the interleavings. Each test says what it forces and what correct
 // code must do.
 import { describe, expect, it } from 'vitest';
-import { DP_RF_SEARCH_GAP, RF_RUN_MIN } from '../src/abi.gen.ts';
-import { Runtime } from '../src/index.ts';
+import { DP_RF_SEARCH_GAP, RF_BLOCK_MAX, RF_RUN_MIN } from '../src/abi.gen.ts';
+import { Runtime, type Thread } from '../src/index.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 60_000;
+const T_RF_COUNT = 432;   // assembly/layout.ts: the thread record's run length / flush mark
+
+const used = (t: Thread) => t.stats().totals.blocksUsed;
+
+/** The slice (page record) of the page holding `p`, from the heap map. */
+function pageOf(rt: Runtime, p: number): string | undefined {
+  for (const sg of rt.heapMap().segments) {
+    for (const pg of sg.pages ?? []) {
+      if (!pg.free && p >= sg.address + pg.slice * 32768 && p < sg.address + (pg.slice + pg.slices) * 32768) {
+        return `${sg.address}:${pg.slice}`;
+      }
+    }
+  }
+  return undefined;
+}
 
 describe('second review of batched remote frees', () => {
   // Forced: worker W (batching on) frees a run into main's page with the raw
@@ -50,5 +65,42 @@ describe('second review of batched remote frees', () => {
     const again = Array.from(t.allocMany(64, 64));
     expect(new Set(again).size, 'no block handed out twice').toBe(64);
     t.validate();
+  }, TEST_TIMEOUT);
+
+  // Forced: W (batching on) frees main's big blocks (> RF_BLOCK_MAX: published at
+  // once) into one page record; each still advanced W's run count, with no bound.
+  // The test stores the count 2^32 - 4 such frees leave (the poke stands for them:
+  // under a minute of a free-only loop; with the fix the count never gets there,
+  // so the poke only marks where the last, real, big free starts), W frees one more,
+  // then main empties the page and makes a page of small blocks at the same record,
+  // and W frees one of those: the count reaches RF_FLUSHING, the block is chained
+  // and the 64-limit flush, taking the slot for one its thread died in, drops the
+  // chain. Correct: the block is published (counted free after W's checkpoint). At
+  // e32569a it is lost: counted live for good, its page never empties.
+  it('big-block frees do not run the count into the flush mark (no block lost)', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const [w] = await Peer.startMany(rt, newCtl(), 1);
+    await w.call('attach');
+    await w.call('remoteBatching', 1);
+    const wid = await w.call<number>('id', 0);
+    const count = () => new Uint32Array(rt.memory.buffer, wid + T_RF_COUNT, 1);
+    const big = Array.from(t.allocMany(4, 2 * RF_BLOCK_MAX));   // one page of big blocks
+    const record = pageOf(rt, big[0]);
+    expect(await w.call('rawFree', 0, [big[0]])).toEqual([0]);   // W's run is in that page now
+    count()[0] = 0xFFFFFFFD;
+    expect(await w.call('rawFree', 0, [big[1]])).toEqual([0]);
+    t.free(big[2]);
+    t.free(big[3]);
+    t.collect(true);                                   // the page is empty and given back
+    const small = Array.from(t.allocMany(8, 48));
+    expect(pageOf(rt, small[0]), 'precondition: the small blocks\' page reuses the record').toBe(record);
+    const before = used(t);
+    expect(await w.call('rawFree', 0, [small[0]])).toEqual([0]);
+    await w.call('checkpoint', 0);
+    expect(used(t), 'the small block is published').toBe(before - 1);
+    t.freeMany(small.slice(1));
+    t.collect(true);
+    expect(used(t), 'every block of main\'s came back').toBe(0);
   }, TEST_TIMEOUT);
 });
