@@ -4,7 +4,7 @@
 // points force the interleavings. Each test says what it forces and what correct
 // code must do.
 import { describe, expect, it } from 'vitest';
-import { DP_RF_SEARCH_GAP, RF_BLOCK_MAX, RF_RUN_MIN } from '../src/abi.gen.ts';
+import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_SEARCH_GAP, RF_BLOCK_MAX, RF_RUN_MIN } from '../src/abi.gen.ts';
 import { Runtime, type Thread } from '../src/index.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
@@ -102,5 +102,62 @@ describe('second review of batched remote frees', () => {
     t.freeMany(small.slice(1));
     t.collect(true);
     expect(used(t), 'every block of main\'s came back').toBe(0);
+  }, TEST_TIMEOUT);
+
+  // Forced: worker D (batching on) chains blocks of a page of worker O's that is
+  // in O's full queue (DELAY_USE), and is terminated with the chain pending.
+  // Worker R reaps D: acting as D (current = D's record, already EXITED), its
+  // flush sends the chain's head the delayed way and pauses holding FREEING on the
+  // page (DP_REVIEW_FREE_MT_PUSHED), its claim published in D's record. O exits:
+  // abandoning its heap it waits in pageSetDelayed for FREEING to end. Correct: O
+  // waits until R's push is done (a live thread holds FREEING), and every block
+  // comes back. At e32569a O's wait sees the claim in an EXITED record, takes it
+  // for one a dead freer left, and clears FREEING; R then puts the block on the
+  // delayed list of O's abandoned heap, which nobody reads again: the block is
+  // lost (counted live for good, its segment never freed).
+  it('a reap pushing a dead thread\'s chain the delayed way holds FREEING until its push is done', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    const [o, d, r] = await Peer.startMany(rt, newCtl(), 3);
+    await o.call('attach');
+    await d.call('attach');
+    await d.call('remoteBatching', 1);
+    const did = await d.call<number>('id', 0);
+    // Two pages of one bin (32 blocks of 1 KiB each), both full: the first is in the full queue.
+    const ps = await o.call<number[]>('allocMany', 0, 64, 1000);
+    const q = ps[0];
+    const first = ps.slice(3, 3 + RF_RUN_MIN);
+    expect(await d.call('rawFree', 0, [...first, ps[2], q])).toEqual([...first, 0, 0].map(() => 0));
+    const refill = await o.call<number[]>('allocMany', 0, RF_RUN_MIN + 1, 1000);
+    const page = rt.heapMap().segments.flatMap((sg) => (sg.pages ?? []).map((pg) => ({ sg, pg })))
+      .find(({ sg, pg }) => !pg.free && q >= sg.address + pg.slice * 32768 && q < sg.address + (pg.slice + pg.slices) * 32768);
+    expect(page?.pg.full, 'precondition: q\'s page is in the full queue').toBe(true);
+    await d.terminate();
+    await r.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
+    const reaping = r.call('reapIn', 0, did);
+    reaping.catch(() => {});
+    await until(f.paused, 10_000, 'the reap holds FREEING on q\'s page');
+    let exited = false;
+    const exiting = o.call('exit', 0).finally(() => { exited = true; });
+    exiting.catch(() => {});
+    await new Promise((res) => setTimeout(res, 300));   // O's exit waits out FREEING, or (the defect) clears it
+    const exitedEarly = exited;
+    f.release();
+    await within(reaping, 10_000, 'the reap');
+    await within(exiting, 10_000, 'O\'s exit');
+    expect(exitedEarly, 'O waited for the reaper\'s push').toBe(false);
+    // Every block of O's that is still live, freed by main after it takes the pool.
+    t.reclaimAbandoned();
+    const gone = new Set([...first, ps[2], q]);
+    const live = [...ps.filter((p) => !gone.has(p) || first.includes(p)), ...refill];
+    // The refill took first's blocks back (and one more): they are live again, listed once.
+    t.freeMany([...new Set(live)]);
+    t.free(f.addr);
+    t.collect(true);
+    // (The statistics subtract blocks on any heap's delayed list: the page's own count tells.)
+    const busy = rt.heapMap().segments.flatMap((sg) => (sg.pages ?? []).filter((pg) => !pg.free && pg.used > 0)
+      .map((pg) => ({ seg: sg.address, slice: pg.slice, used: pg.used, q: q >= sg.address + pg.slice * 32768 && q < sg.address + (pg.slice + pg.slices) * 32768 })));
+    expect(busy, 'no page keeps a lost block').toEqual([]);
   }, TEST_TIMEOUT);
 });
