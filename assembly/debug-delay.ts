@@ -74,7 +74,7 @@ export const DP_BRC_REGISTERED: u32 = 26;    // brc.ts brcRegister: linked in it
 export const DP_GC_PAUSE1: u32 = 27;         // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 export const DP_GC_RESURRECT_SCRATCH: u32 = 28;  // gc.ts handleResurrected (pause 2): local words hold scratch counts (review13)
 export const DP_STATS_XTF_LOADED: u32 = 29;  // stats.ts xthreadCount: a non-empty remote-free list head loaded, not yet walked (review13b)
-export const DP_RF_SEARCH_GAP: u32 = 61;     // free.ts blockIsFree: one part of the double-free search done (page lists or slots), the other not yet (review-rf2)
+export const DP_RF_SEARCH_GAP: u32 = 61;     // free.ts blockIsFree: the remote-free slots searched, the page's lists not yet (review-rf2)
 // @abi-end
 
 let pausePoint: u32 = 0;
