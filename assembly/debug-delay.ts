@@ -56,7 +56,7 @@ export const DP_STW_REQ_WAITED: u32 = 2;    // a stop's requester waited detache
 export const DP_STW_BEGUN: u32 = 3;         // stop-the-world.ts stwStopTimed: request posted and counted, headLock released, before the first poll (review-13a)
 export const DP_EXIT_BEFORE_ABANDON: u32 = 40;    // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 export const DP_REVIEW_FREE_MT_PUSHED: u32 = 50;  // remote-free.ts pushOne/pushChain: block(s) pushed on xthreadFree, owner word not yet read
-export const DP_RF_FLUSH_CLEARED: u32 = 57;       // remote-free.ts flushSlot: slot marked flushing, its chain not yet pushed
+export const DP_RF_FLUSH_CLEARED: u32 = 57;       // remote-free.ts remoteFlush: slot marked flushing, its chain not yet pushed
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken
 export const DP_REVIEW_REAP_RELEASE: u32 = 52;    // lifecycle.ts threadReap: record EXITED, not yet released
 export const DP_REVIEW_CLOSE_ENTER: u32 = 53;     // lifecycle.ts domainClose: validated by the caller, before headLock
@@ -74,6 +74,7 @@ export const DP_BRC_REGISTERED: u32 = 26;    // brc.ts brcRegister: linked in it
 export const DP_GC_PAUSE1: u32 = 27;         // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 export const DP_GC_RESURRECT_SCRATCH: u32 = 28;  // gc.ts handleResurrected (pause 2): local words hold scratch counts (review13)
 export const DP_STATS_XTF_LOADED: u32 = 29;  // stats.ts xthreadCount: a non-empty remote-free list head loaded, not yet walked (review13b)
+export const DP_RF_SEARCH_GAP: u32 = 61;     // free.ts blockIsFree: the remote-free slots searched, the page's lists not yet (review-rf2)
 // @abi-end
 
 let pausePoint: u32 = 0;

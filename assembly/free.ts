@@ -30,6 +30,7 @@ import { addRelaxed, casAcqRel, loadAcquire, swapAcqRel } from "./atomics";
 import { curOwnerWord, curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
+import { DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
@@ -226,11 +227,16 @@ function delayedListContains(heap: usize, p: usize): bool {
 export function blockIsFree(page: usize, p: usize, local: bool): bool {
   if (!blockLooksFree(page, p)) return false;
   if (local && load<u32>(page, P_USED) == 0) return true;
+  // The remote-free slots first: a flush moves a block from a slot to the page's
+  // xthreadFree (or its heap's delayed list) and only then empties the slot, so
+  // a block looked for in that order is found at every moment; the page's lists
+  // first, a flush between the two looks hid it from both (review-rf2).
+  if (remoteBatchesContain(page, p)) return true;
+  debugPause(DP_RF_SEARCH_GAP);
   return listContains(page, xtfBlock(xtfLoad(page)), p)
       || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
       || listContains(page, <usize>load<u32>(page, P_FREE), p)
-      || delayedListContains(<usize>loadAcquire(page + P_XHEAP), p)
-      || remoteBatchesContain(page, p);
+      || delayedListContains(<usize>loadAcquire(page + P_XHEAP), p);
 }
 
 // ---- Huge blocks and bad pointers -----------------------------------------------

@@ -297,7 +297,8 @@ export const HEAP_SIZE: u32 = 1152;
 //   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
 //   +244  heldLast     u32 owner
 //   +252  owner        u32 atomic  the instance id allowed to enter it (current.ts); 0 = none (exited, reaped)
-//   +256  reaped       u32 (headLock) 1: reaped (d.reap) rather than exited; cleared when reused
+//   +256  reaped       u32 atomic  1: reaped (d.reap) rather than exited; REAP_RELEASING (2) while the
+//                                  reaper releases it acting as the thread; set under headLock, cleared when reused
 //   +260  freeing      u32 atomic  owner publishes the page it may take DELAY_FREEING on (free.ts
 //                                  freeMt), 0 after; read by that page's owner (page.ts) to tell a
 //                                  FREEING left by a dead, reaped freer from a live one's
@@ -382,6 +383,7 @@ export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
 export const T_OWNER: usize = 252;
 export const T_REAPED: usize = 256;
+export const REAP_RELEASING: u32 = 2;      // T_REAPED while a reap releases the record (its FREEING claims are live)
 export const T_FREEING: usize = 260;
 export const T_LAST_SEEN: usize = 264;
 export const T_OBJ_CREATED: usize = 272;

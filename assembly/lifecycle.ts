@@ -61,7 +61,7 @@ import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
-  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, THREAD_FREE,
+  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -284,7 +284,10 @@ export function threadReap(thread: usize): i32 {
   const stw = stwActiveFor(thread);
   if (stw != 0) stwAccount(thread, stw);
   storeRelease(thread + T_OWNER, 0);
-  store<u32>(thread, 1, T_REAPED);
+  // Releasing: the FREEING claims this instance makes below, acting as the thread,
+  // are a live thread's (page.ts freeingClaimed); the dead thread's own claim is void.
+  storeRelease(thread + T_REAPED, REAP_RELEASING);
+  storeRelease(thread + T_FREEING, 0);
   storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
   debugPause(DP_REVIEW_REAP_RELEASE);
@@ -307,6 +310,7 @@ export function threadReap(thread: usize): i32 {
   gcWaitIdle(domain, thread);
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
   const recyclable = threadRelease(thread, true);   // its section stack stays as it was, for the report
+  storeRelease(thread + T_REAPED, 1);
   currentSet(0, EMPTY_HEAP);
   threadCountGone(thread);
   if (recyclable) threadRecycleExited(thread);

@@ -26,7 +26,7 @@ import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
-import { D_THREADS, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
+import { D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAPED, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   SEG_XTF, SEGMENT_MASK, SLICES_PER_SEGMENT, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, PAGE_REC_SIZE, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
@@ -278,13 +278,19 @@ export function pageSetDelayed(page: usize, state: u32): void {
   }
 }
 
-/** Does a thread of the page's domain that has not exited (nor been reaped) say it may hold FREEING on it? */
+/**
+ * Does a thread of the page's domain that has not exited (nor been reaped) say it
+ * may hold FREEING on it? A record a reap is releasing counts as live: the reaper
+ * frees as the thread (its flush may send a block the delayed way) and claims in
+ * its record, already EXITED (review-rf2); the dead thread's own claim was voided.
+ */
 function freeingClaimed(page: usize): bool {
   const domain = <usize>load<u32>(segmentOf(page), SEG_DOMAIN);
   let t = <usize>loadAcquire(domain + D_THREADS);   // push-only: a lock-free walk
   while (t != 0) {
     const s = loadAcquire(t + T_STATE);
-    if (s != THREAD_EXITED && s != THREAD_FREE && <usize>loadAcquire(t + T_FREEING) == page) return true;
+    const live = (s != THREAD_EXITED && s != THREAD_FREE) || loadAcquire(t + T_REAPED) == REAP_RELEASING;
+    if (live && <usize>loadAcquire(t + T_FREEING) == page) return true;
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);
   }
   return false;

@@ -41,8 +41,10 @@
 // hit means a free block. A reap flushes a dead thread's slot as the thread
 // (lifecycle.ts).
 //
-// The slot keeps naming its page until its chain is on the page (flushSlot), so
-// the double-free search finds a pending block at every moment: emptied first, a
+// The slot keeps naming its page until its chain is on the page (remoteFlush),
+// and the double-free search reads the slots before the page's lists (free.ts
+// blockIsFree: the other order misses a flush between the two looks), so it
+// finds a pending block at every moment: emptied first, a
 // second free of it during the push went through (its freer's free had returned
 // long before) and put it on two lists (review-rf). While the chain goes the
 // delayed way one block at a time (pushChain), the block in flight is in
@@ -95,17 +97,23 @@ export function remoteBatching(on: bool): void { runsOn = on; }
   if (!runsOn) { pushFast(page, p); return; }
   const thread = curThread;
   if (<usize>load<u32>(thread, T_RF_PAGE) == page) {
-    const count = load<u32>(thread, T_RF_COUNT) + 1;     // this run's frees, this one included
-    store<u32>(thread, count, T_RF_COUNT);
-    if (count > RF_RUN_MIN && load<u32>(page, P_BLOCK_SIZE) <= RF_BLOCK_MAX) {
-      store<u32>(p, load<u32>(thread, T_RF_HEAD) ^ load<u32>(page, P_KEY));   // head 0: a zero link, the chain's end
-      store<u32>(thread, <u32>p, T_RF_HEAD);
-      if (count >= RF_RUN_MIN + RF_SLOT_MAX) {
-        remoteFlush(thread);
-        store<u32>(thread, RF_RUN_MIN, T_RF_COUNT);       // the run goes on: the next block starts a chain
-        store<u32>(thread, <u32>page, T_RF_PAGE);
+    // Only blocks that may be chained count: the count then stays <= RF_RUN_MIN +
+    // RF_SLOT_MAX, never RF_FLUSHING (a page's big blocks counted without bound,
+    // wrapped onto the mark and, once the record held small blocks, the flush
+    // dropped the chain: review-rf2).
+    if (load<u32>(page, P_BLOCK_SIZE) <= RF_BLOCK_MAX) {
+      const count = load<u32>(thread, T_RF_COUNT) + 1;     // this run's frees, this one included
+      store<u32>(thread, count, T_RF_COUNT);
+      if (count > RF_RUN_MIN) {
+        store<u32>(p, load<u32>(thread, T_RF_HEAD) ^ load<u32>(page, P_KEY));   // head 0: a zero link, the chain's end
+        store<u32>(thread, <u32>p, T_RF_HEAD);
+        if (count >= RF_RUN_MIN + RF_SLOT_MAX) {
+          remoteFlush(thread);
+          store<u32>(thread, RF_RUN_MIN, T_RF_COUNT);       // the run goes on: the next block starts a chain
+          store<u32>(thread, <u32>page, T_RF_PAGE);
+        }
+        return;
       }
-      return;
     }
   } else {
     if (load<u32>(thread, T_RF_HEAD) != 0) remoteFlush(thread);   // a run into another page ends

@@ -58,7 +58,7 @@
 /** @internal */ export const DP_STW_BEGUN = 3; // stop-the-world.ts stwStopTimed: request posted and counted, headLock released, before the first poll (review-13a)
 /** @internal */ export const DP_EXIT_BEFORE_ABANDON = 40; // lifecycle.ts threadExit: heaps collected, segments not yet abandoned
 /** @internal */ export const DP_REVIEW_FREE_MT_PUSHED = 50; // remote-free.ts pushOne/pushChain: block(s) pushed on xthreadFree, owner word not yet read
-/** @internal */ export const DP_RF_FLUSH_CLEARED = 57; // remote-free.ts flushSlot: slot marked flushing, its chain not yet pushed
+/** @internal */ export const DP_RF_FLUSH_CLEARED = 57; // remote-free.ts remoteFlush: slot marked flushing, its chain not yet pushed
 /** @internal */ export const DP_REVIEW_POOL_LOCKED = 51; // abandon.ts abandonedCollect: pool lock taken
 /** @internal */ export const DP_REVIEW_REAP_RELEASE = 52; // lifecycle.ts threadReap: record EXITED, not yet released
 /** @internal */ export const DP_REVIEW_CLOSE_ENTER = 53; // lifecycle.ts domainClose: validated by the caller, before headLock
@@ -76,7 +76,8 @@
 /** @internal */ export const DP_GC_PAUSE1 = 27; // gc.ts gcCollect: pause 1, PH_INIT done (gc_refs in the tid words), world stopped (review12)
 /** @internal */ export const DP_GC_RESURRECT_SCRATCH = 28; // gc.ts handleResurrected (pause 2): local words hold scratch counts (review13)
 /** @internal */ export const DP_STATS_XTF_LOADED = 29; // stats.ts xthreadCount: a non-empty remote-free list head loaded, not yet walked (review13b)
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED } as const;
+/** @internal */ export const DP_RF_SEARCH_GAP = 61; // free.ts blockIsFree: the remote-free slots searched, the page's lists not yet (review-rf2)
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED, DP_RF_SEARCH_GAP } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;
