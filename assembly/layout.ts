@@ -342,7 +342,8 @@ export const HEAP_SIZE: u32 = 1152;
 //   Remote frees (remote-free.ts): the slot of a run of remote frees into one page. The owner
 //   writes it plain; the double-free search of any thread of the domain reads it racily
 //   (bounded, range-checked walks); a reap flushes it acting as the thread:
-//   +424  rfPage       u32 owner   the page of the last remote free (0: none)
+//   +424  rfPage       u32 owner   the page of the last remote free (0: none; a flush empties it with a
+//                                  release store, the search reads it with an acquire load)
 //   +428  rfHead       u32 owner   its pending chain (page-key encoded, zero-terminated)
 //   +432  rfCount      u32 owner   blocks in it; RF_FLUSHING while a flush pushes it
 //   +436  rfOne        u32 owner   the block a flush is sending the delayed way (0: none)

@@ -161,7 +161,7 @@ export function remoteFlush(thread: usize): void {
     debugPause(DP_RF_FLUSH_CLEARED);
     pushChain(thread, page, head);
   }
-  store<u32>(thread, 0, T_RF_PAGE);                // last: until now the double-free search finds the chain here
+  storeRelease(thread + T_RF_PAGE, 0);             // last (release: after the push, on any host): until now the double-free search finds the chain here
   store<u32>(thread, 0, T_RF_HEAD);
   store<u32>(thread, 0, T_RF_COUNT);
 }
@@ -275,7 +275,7 @@ export function remoteBatchesContain(page: usize, p: usize): bool {
   const area = load<u32>(page, P_EXT_BYTES);
   let t = <usize>loadAcquire(domain + D_THREADS);   // push-only: a lock-free walk
   while (t != 0) {
-    if (<usize>load<u32>(t, T_RF_PAGE) == page) {
+    if (<usize>loadAcquire(t + T_RF_PAGE) == page) {   // partner: remoteFlush's release store
       let b = <usize>load<u32>(t, T_RF_HEAD);
       for (let n: u32 = 0; b != 0 && n <= capacity; n++) {
         if (b == p) return true;
