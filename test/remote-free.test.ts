@@ -7,14 +7,13 @@
 // they return.
 import { describe, expect, it } from 'vitest';
 import { DP_RF_FLUSH_CLEARED, EDOUBLE_FREE, RF_RUN_MIN, RF_SLOT_MAX } from '../src/abi.gen.ts';
-import { Runtime, type Thread } from '../src/index.ts';
+import { type Thread } from '../src/index.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
+import { batchingWorkers, expectHandedOutOnce, used } from './fixtures/remote-free.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { codeOf, pauseFlag } from './fixtures/util.ts';
 
 useHarness();
-
-const used = (t: Thread) => t.stats().totals.blocksUsed;
 
 /**
  * Main's thread `t`, and a worker attached as the freer (a thread of another
@@ -22,11 +21,7 @@ const used = (t: Thread) => t.stats().totals.blocksUsed;
  * flushes, the one before).
  */
 async function setup(debug = false) {
-  const rt = await Runtime.create({ debug });
-  const t = rt.attach();
-  const [w] = await Peer.startMany(rt, newCtl(), 1);
-  await w.call('attach');
-  await w.call('remoteBatching', 1);   // as a Wasm program linking the core would
+  const { rt, t, peers: [w] } = await batchingWorkers(1, [0], debug);
   const wid = await w.call<number>('id', 0);
   /** The worker frees `ps` with the raw, batching ft_free: every code must be 0. */
   const rawFree = async (ps: ArrayLike<number>) => {
@@ -44,10 +39,7 @@ describe('remote frees are batched', () => {
     expect(used(t)).toBe(40 - RF_RUN_MIN);   // the run's first go out at once; the rest wait in the worker's slot
     await w.call('checkpoint', 0);
     expect(used(t)).toBe(0);
-    t.collect(true);
-    const again = t.allocMany(40, 48);   // reused, each once
-    expect(new Set(again).size).toBe(40);
-    t.freeMany(again);
+    t.freeMany(expectHandedOutOnce(t, 40, 48));   // reused, each once
   });
 
   const points: Array<[string, (w: Peer, t: Thread) => Promise<unknown>]> = [
@@ -119,9 +111,7 @@ describe('remote frees are batched', () => {
     for (const p of ps) expect(codeOf(() => v.free(p)), `a third thread frees ${p}`).toBe('EDOUBLE_FREE');
     await w.call('checkpoint', 0);
     expect(used(t)).toBe(0);
-    t.collect(true);
-    expect(new Set(t.allocMany(5, 64)).size).toBe(5);
-    t.validate();
+    expectHandedOutOnce(t, 5, 64);
   });
 
   it('blocks of full pages (in the owner\'s full queue) come back through the delayed path', async () => {
@@ -164,9 +154,7 @@ describe('remote frees of a thread that dies', () => {
     await w.terminate();
     rt.domain().reap(wid);
     expect(used(t)).toBe(0);
-    t.collect(true);
-    expect(new Set(t.allocMany(50, 80)).size).toBe(50);
-    t.validate();
+    expectHandedOutOnce(t, 50, 80);
   }, 60_000);
 
   it('a worker terminated inside a flush (slot marked flushing, chain not pushed): the chain leaks, it is never pushed twice', async () => {
@@ -181,9 +169,7 @@ describe('remote frees of a thread that dies', () => {
     await w.terminate();
     await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
     expect(used(t)).toBe(30 - RF_RUN_MIN + 1);   // the chain leaked (a free that never returned), and the flag
-    t.collect(true);
-    const again = Array.from(t.allocMany(2000, 80));
-    expect(new Set(again).size).toBe(2000);
+    const again = expectHandedOutOnce(t, 2000, 80);
     for (const p of ps.slice(RF_RUN_MIN)) expect(again.includes(p), `leaked block ${p} handed out`).toBe(false);
     t.validate();
   }, 60_000);

@@ -4,9 +4,9 @@
 // it forces and what correct code must do.
 import { describe, expect, it } from 'vitest';
 import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, RF_RUN_MIN } from '../src/abi.gen.ts';
-import { Runtime, type Thread } from '../src/index.ts';
-import { Peer, until, useHarness, within } from './fixtures/harness.ts';
-import { newCtl } from './fixtures/protocol.ts';
+import type { Runtime, Thread } from '../src/index.ts';
+import { until, useHarness, within } from './fixtures/harness.ts';
+import { batchingWorkers, expectHandedOutOnce, pageOf } from './fixtures/remote-free.ts';
 import { codeOf, pauseFlag } from './fixtures/util.ts';
 
 useHarness();
@@ -28,12 +28,8 @@ describe('review of batched remote frees', () => {
   // Correct: EDOUBLE_FREE, heap untouched. At c17e6a3: OK, and once W's push
   // lands p is on both the local list and xthreadFree: handed out twice.
   it('a double free while the first freer flushes its chain is EDOUBLE_FREE', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
+    const { rt, t, peers: [w] } = await batchingWorkers(1);
     const f = pauseFlag(rt, t.alloc(8));
-    const [w] = await Peer.startMany(rt, newCtl(), 1);
-    await w.call('attach');
-    await w.call('remoteBatching', 1);
     const ps = Array.from(t.allocMany(8, 64));       // one page
     const p = ps[3];
     // A run into one page: the first RF_RUN_MIN go out at once, the rest are chained (p among them).
@@ -48,10 +44,7 @@ describe('review of batched remote frees', () => {
     f.release();
     await within(flushing, 10_000, 'the flush');
     expect(code).toBe('EDOUBLE_FREE');
-    t.collect(true);
-    const again = Array.from(t.allocMany(64, 64));
-    expect(new Set(again).size, 'no block handed out twice').toBe(64);
-    t.validate();
+    expectHandedOutOnce(t, 64, 64);
   }, TEST_TIMEOUT);
 
   // Defect 1, the full-page branch. Forced: the owner's page is in its full queue
@@ -61,13 +54,8 @@ describe('review of batched remote frees', () => {
   // Correct: EDOUBLE_FREE. At c17e6a3: OK (the block is on no list, its slot
   // emptied), and it is later freed twice.
   it('a double free of a full page\'s block while the flush sends it the delayed way is EDOUBLE_FREE', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
+    const { rt, t, peers: [w, v] } = await batchingWorkers(2);
     const f = pauseFlag(rt, t.alloc(8));
-    const [w, v] = await Peer.startMany(rt, newCtl(), 2);
-    await w.call('attach');
-    await w.call('remoteBatching', 1);
-    await v.call('attach');
     // Two pages of one bin (32 blocks of 1 KiB each), both full: the first went to the full
     // queue when the second was taken.
     const ps = Array.from(t.allocMany(64, 1000));
@@ -79,9 +67,7 @@ describe('review of batched remote frees', () => {
     // The owner takes the published blocks back and fills the page again: it is in the
     // full queue (DELAY_USE) when the chain is flushed.
     t.allocMany(RF_RUN_MIN + 1, 1000);
-    const page = rt.heapMap().segments.flatMap((sg) => (sg.pages ?? []).map((pg) => ({ sg, pg })))
-      .find(({ sg, pg }) => !pg.free && q >= sg.address + pg.slice * 32768 && q < sg.address + (pg.slice + pg.slices) * 32768);
-    expect(page?.pg.full, 'precondition: q\'s page is in the full queue').toBe(true);
+    expect(pageOf(rt, q)?.page.full, 'precondition: q\'s page is in the full queue').toBe(true);
     await w.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
     const flushing = w.call('checkpoint', 0);
     flushing.catch(() => {});
@@ -91,10 +77,7 @@ describe('review of batched remote frees', () => {
     await within(flushing, 10_000, 'the flush');
     await v.call('checkpoint', 0);
     expect(codes[0]).not.toBe(0);                      // EDOUBLE_FREE
-    t.collect(true);
-    const again = Array.from(t.allocMany(400, 1000));
-    expect(new Set(again).size, 'no block handed out twice').toBe(400);
-    t.validate();
+    expectHandedOutOnce(t, 400, 1000);
   }, TEST_TIMEOUT);
 
   // Defect 2. Forced: T frees blocks of worker W with the raw ft_free (batched in
@@ -104,11 +87,7 @@ describe('review of batched remote frees', () => {
   // what the walk lists does not fail). At c17e6a3: the blocks are listed, and
   // freeing them from the walk is EDOUBLE_FREE.
   it('walking the abandoned pool does not meet the walker\'s own batched frees', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const [w] = await Peer.startMany(rt, newCtl(), 1);
-    await w.call('attach');
-    await w.call('remoteBatching', 1);
+    const { rt, t, peers: [w] } = await batchingWorkers(1, []);   // t is the freer here
     const ps = await w.call<number[]>('allocMany', 0, 10, 48);
     const keep = await w.call<number>('alloc', 0, 48);   // one live block: the page is pooled, not freed
     expect(rawFreeHere(rt, t, ps)).toEqual(ps.map(() => 0));

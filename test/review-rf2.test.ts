@@ -5,28 +5,13 @@
 // code must do.
 import { describe, expect, it } from 'vitest';
 import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_SEARCH_GAP, RF_BLOCK_MAX, RF_RUN_MIN } from '../src/abi.gen.ts';
-import { Runtime, type Thread } from '../src/index.ts';
-import { Peer, until, useHarness, within } from './fixtures/harness.ts';
-import { newCtl } from './fixtures/protocol.ts';
+import { until, useHarness, within } from './fixtures/harness.ts';
+import { batchingWorkers, expectHandedOutOnce, pageOf, used } from './fixtures/remote-free.ts';
 import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 60_000;
 const T_RF_COUNT = 432;   // assembly/layout.ts: the thread record's run length / flush mark
-
-const used = (t: Thread) => t.stats().totals.blocksUsed;
-
-/** The slice (page record) of the page holding `p`, from the heap map. */
-function pageOf(rt: Runtime, p: number): string | undefined {
-  for (const sg of rt.heapMap().segments) {
-    for (const pg of sg.pages ?? []) {
-      if (!pg.free && p >= sg.address + pg.slice * 32768 && p < sg.address + (pg.slice + pg.slices) * 32768) {
-        return `${sg.address}:${pg.slice}`;
-      }
-    }
-  }
-  return undefined;
-}
 
 describe('second review of batched remote frees', () => {
   // Forced: worker W (batching on) frees a run into main's page with the raw
@@ -39,13 +24,8 @@ describe('second review of batched remote frees', () => {
   // (lists before the push, slot after the emptying), pushed it again, and p is
   // on xthreadFree twice (a self-link): handed out twice.
   it('a double free whose search spans the first freer\'s flush is EDOUBLE_FREE', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
+    const { rt, t, peers: [w, v] } = await batchingWorkers(2);
     const f = pauseFlag(rt, t.alloc(8));
-    const [w, v] = await Peer.startMany(rt, newCtl(), 2);
-    await w.call('attach');
-    await w.call('remoteBatching', 1);
-    await v.call('attach');
     const ps = Array.from(t.allocMany(8, 64));       // one page
     const p = ps[3];
     const run = [ps[0], ps[1], ps[2], p];
@@ -61,10 +41,7 @@ describe('second review of batched remote frees', () => {
     f.release();
     const codes = await within(second, 10_000, 'the second free');
     expect(codes[0], 'the second free of p').not.toBe(0);
-    t.collect(true);
-    const again = Array.from(t.allocMany(64, 64));
-    expect(new Set(again).size, 'no block handed out twice').toBe(64);
-    t.validate();
+    expectHandedOutOnce(t, 64, 64);
   }, TEST_TIMEOUT);
 
   // Forced: W (batching on) frees main's big blocks (> RF_BLOCK_MAX: published at
@@ -78,15 +55,11 @@ describe('second review of batched remote frees', () => {
   // chain. Correct: the block is published (counted free after W's checkpoint). At
   // e32569a it is lost: counted live for good, its page never empties.
   it('big-block frees do not run the count into the flush mark (no block lost)', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const [w] = await Peer.startMany(rt, newCtl(), 1);
-    await w.call('attach');
-    await w.call('remoteBatching', 1);
+    const { rt, t, peers: [w] } = await batchingWorkers(1);
     const wid = await w.call<number>('id', 0);
     const count = () => new Uint32Array(rt.memory.buffer, wid + T_RF_COUNT, 1);
     const big = Array.from(t.allocMany(4, 2 * RF_BLOCK_MAX));   // one page of big blocks
-    const record = pageOf(rt, big[0]);
+    const record = pageOf(rt, big[0])?.key;
     expect(await w.call('rawFree', 0, [big[0]])).toEqual([0]);   // W's run is in that page now
     count()[0] = 0xFFFFFFFD;
     expect(await w.call('rawFree', 0, [big[1]])).toEqual([0]);
@@ -94,7 +67,7 @@ describe('second review of batched remote frees', () => {
     t.free(big[3]);
     t.collect(true);                                   // the page is empty and given back
     const small = Array.from(t.allocMany(8, 48));
-    expect(pageOf(rt, small[0]), 'precondition: the small blocks\' page reuses the record').toBe(record);
+    expect(pageOf(rt, small[0])?.key, 'precondition: the small blocks\' page reuses the record').toBe(record);
     const before = used(t);
     expect(await w.call('rawFree', 0, [small[0]])).toEqual([0]);
     await w.call('checkpoint', 0);
@@ -116,13 +89,8 @@ describe('second review of batched remote frees', () => {
   // delayed list of O's abandoned heap, which nobody reads again: the block is
   // lost (counted live for good, its segment never freed).
   it('a reap pushing a dead thread\'s chain the delayed way holds FREEING until its push is done', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
+    const { rt, t, peers: [o, d, r] } = await batchingWorkers(3, [1]);
     const f = pauseFlag(rt, t.alloc(8));
-    const [o, d, r] = await Peer.startMany(rt, newCtl(), 3);
-    await o.call('attach');
-    await d.call('attach');
-    await d.call('remoteBatching', 1);
     const did = await d.call<number>('id', 0);
     // Two pages of one bin (32 blocks of 1 KiB each), both full: the first is in the full queue.
     const ps = await o.call<number[]>('allocMany', 0, 64, 1000);
@@ -130,9 +98,7 @@ describe('second review of batched remote frees', () => {
     const first = ps.slice(3, 3 + RF_RUN_MIN);
     expect(await d.call('rawFree', 0, [...first, ps[2], q])).toEqual([...first, 0, 0].map(() => 0));
     const refill = await o.call<number[]>('allocMany', 0, RF_RUN_MIN + 1, 1000);
-    const page = rt.heapMap().segments.flatMap((sg) => (sg.pages ?? []).map((pg) => ({ sg, pg })))
-      .find(({ sg, pg }) => !pg.free && q >= sg.address + pg.slice * 32768 && q < sg.address + (pg.slice + pg.slices) * 32768);
-    expect(page?.pg.full, 'precondition: q\'s page is in the full queue').toBe(true);
+    expect(pageOf(rt, q)?.page.full, 'precondition: q\'s page is in the full queue').toBe(true);
     await d.terminate();
     await r.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
     const reaping = r.call('reapIn', 0, did);
