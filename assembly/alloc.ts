@@ -94,7 +94,7 @@ function findPage(heap: usize, bin: u32): usize {
         continue;
       }
     }
-    if (load<u8>(page, P_RETIRE) != 0) store<u8>(page, 0, P_RETIRE);   // no store: remote frees read this line
+    store<u8>(page, 0, P_RETIRE);
     hookPageHoldCancel(page);        // allocating from a held page ends its wait
     queueMoveToFront(heap, bin, page);
     return page;
@@ -108,7 +108,7 @@ function findPage(heap: usize, bin: u32): usize {
     while (page != 0) {
       if (load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
         if (load<u32>(page, P_FREE) == 0) pageExtend(page);
-        if (load<u8>(page, P_RETIRE) != 0) store<u8>(page, 0, P_RETIRE);
+        store<u8>(page, 0, P_RETIRE);
         hookPageHoldCancel(page);
         queueMoveToFront(heap, bin, page);
         return page;

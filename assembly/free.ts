@@ -3,9 +3,9 @@
 // Fast path (owner, page not in the full queue, not its last block): find the
 // page from the pointer (segment mask, slice record, offset), check the pointer
 // is a block start that was handed out, rule out a double free from one byte of
-// the block (linkByteMayMatch), push it on `localFree`. Other threads batch it
-// for the page and publish the batch on the page's `xthreadFree` with one CAS
-// (remote-free.ts).
+// the block (linkByteMayMatch), push it on `localFree`. Other threads push it on
+// the page's `xthreadFree` with one CAS, or, on an instance that opted in, chain
+// a run of frees into one page and push the chain with one CAS (remote-free.ts).
 //
 // What is checked, always (each failure leaves the heap untouched):
 //   - the pointer lies in a live segment and is the start of a block that the page
@@ -181,7 +181,7 @@ export function freeCheckedLocal(heap: usize, page: usize, p: usize): void {
   if (used == 0) pageRetire(heap, page);
 }
 
-/** A free by a thread that does not own the page: batched (remote-free.ts). */
+/** A free by a thread that does not own the page: published at once, or chained in a run (remote-free.ts). */
 function freeMt(page: usize, p: usize): i32 {
   if (blockIsFree(page, p, false)) return failWith(EDOUBLE_FREE);
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);

@@ -1,9 +1,9 @@
 // remote-free.ts — frees of blocks another thread owns: runs into one page batched.
 //
 // A thread that frees a block of a page it does not own publishes it on the
-// page's xthreadFree with one CAS (pushOne), as mimalloc does — except in a run:
-// when its previous remote free went to the same page, the block is linked into
-// the thread's remote-free slot instead, and the run's whole chain is published
+// page's xthreadFree with one CAS (pushFast / pushOne), as mimalloc does — except
+// in a run: from the (RF_RUN_MIN + 1)-th consecutive remote free into one page on,
+// the block is linked into the thread's remote-free slot instead, and the chain is published
 // later with one CAS (a flush). So a run of remote frees into one page pays the
 // shared line once per RF_SLOT_MAX blocks (xmalloc-test's consumer freeing a
 // producer's batch, a thread dropping a list another built), while frees spread

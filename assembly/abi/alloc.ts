@@ -27,11 +27,6 @@ export function ft_realloc(p: usize, size: usize): usize {
 export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
 export function ft_free(p: usize): i32 { return ftFree(p); }
 /**
- * ft_free, then publish the current thread's batched remote frees (remote-free.ts):
- * what the facade's `free` calls, so a block another thread owns is back on its
- * page's list when the call returns, as the JS API promises.
- */
-/**
  * Batch runs of remote frees on this instance (on != 0) or not (0, the default):
  * see remote-free.ts. Turning it off publishes the current thread's pending run.
  */
@@ -39,6 +34,12 @@ export function ft_remote_batching(on: i32): void {
   if (on == 0 && curThread != 0) remoteFlush(curThread);
   remoteBatching(on != 0);
 }
+/**
+ * ft_free, then publish the current thread's batched remote frees (remote-free.ts):
+ * what the facade's `free` calls, so a block another thread owns is back on its
+ * page's list when the call returns, as the JS API promises, even on an instance
+ * that turned batching on.
+ */
 export function ft_free_now(p: usize): i32 {
   const rc = ftFree(p);
   if (curThread != 0 && remotePending(curThread)) remoteFlush(curThread);
