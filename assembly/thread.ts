@@ -47,7 +47,7 @@ import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerIniti
 import { csResumeTop, csSuspendAll } from "./critical-section";
 import { osCommitFold } from "./os";
 import { currentSet, curThread } from "./current";
-import { DP_STW_REQ_WAITED, DP_THREAD_REUSE, debugPause } from "./debug-delay";
+import { DP_ATTACH_CAS_FAILED, DP_STW_REQ_WAITED, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
@@ -164,6 +164,7 @@ export function threadAttachTimed(thread: usize, how: u32, timeoutMs: f64): i32 
   const deadline = timeoutMs < 0 ? Infinity : nowMs() + timeoutMs;
   while (true) {
     if (casAcqRel(thread + T_STATE, THREAD_DETACHED, THREAD_ATTACHED)) break;
+    debugPause(DP_ATTACH_CAS_FAILED);
     const s = loadAcquire(thread + T_STATE);
     if (s == THREAD_SUSPENDED) {
       if (how == ATTACH_NO_WAIT || (how == ATTACH_WAIT && !hostCanBlock())) return EAGAIN;
@@ -176,6 +177,10 @@ export function threadAttachTimed(thread: usize, how: u32, timeoutMs: f64): i32 
       continue;
     }
     if (s == THREAD_ATTACHED) break;
+    // A restart (SUSPENDED -> DETACHED) between the CAS and the load: try again. Only
+    // the owner leaves DETACHED for ATTACHED, so this ends (stwflake: it was ENOT_ATTACHED,
+    // and a paused checkpoint returned WOULD_BLOCK, detached, where it may block).
+    if (s == THREAD_DETACHED) continue;
     return ENOT_ATTACHED;
   }
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));

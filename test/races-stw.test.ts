@@ -39,7 +39,7 @@
 //   limit): every stop succeeds, no deadlock, everyone exits.
 import { describe, expect, it } from 'vitest';
 import { Checkpoint, Runtime } from '../src/index.ts';
-import { DP_THREAD_REUSE } from '../src/abi.gen.ts';
+import { DP_ATTACH_CAS_FAILED, DP_THREAD_REUSE } from '../src/abi.gen.ts';
 import { LIMIT, Peer, results, sleep, startWorkers, TEST_TIMEOUT, until, useHarness } from './fixtures/harness.ts';
 import { counter, Ctl, flag, iters, newCtl, setCtl } from './fixtures/protocol.ts';
 import type { RacesResult } from './fixtures/races-worker.ts';
@@ -117,6 +117,40 @@ describe('record reuse vs list walks and stops (item 1)', () => {
     expect(await reuser.call('state', 1)).toBe('attached');
     setCtl(ctl, Ctl.STOP);
     expect((await loops).errors).toEqual([]);
+  }, TEST_TIMEOUT);
+});
+
+// Forced with pause point DP_ATTACH_CAS_FAILED: W, asked to stop, suspends at its
+// checkpoint; its re-attach's CAS (DETACHED -> ATTACHED) fails while it is
+// SUSPENDED, and W pauses before it reads the state again. The stop completes and
+// restarts (SUSPENDED -> DETACHED) meanwhile. W must then attach. Before the fix
+// attach read DETACHED, took it for "not attachable" (ENOT_ATTACHED), and the
+// checkpoint returned WOULD_BLOCK with W detached and no current thread on a
+// worker that may block: the bench's Wasm checkpoint loop (which ignores the
+// events) ran on with curThread 0, and its exit failed ENOT_ATTACHED (stwflake).
+describe('a re-attach that races the restart (stwflake)', () => {
+  it('a checkpoint whose attach CAS fails just before the restart returns attached, STOPPED', async () => {
+    const { rt, base, word, release } = await debugRuntime();
+    const pause = base;
+    const ctl = newCtl();
+    const [w, r] = await Promise.all(['worker', 'requester'].map((n) => Peer.start(rt, ctl, n)));
+    await w.call('attach');
+    const wid = await w.call<number>('id', 0);
+    await r.call('attach');
+    await w.call('pauseAt', DP_ATTACH_CAS_FAILED, pause, 1);
+    const stop = r.call<StopResult>('stop', 0, {});
+    await until(() => (rt.exports.ft_thread_breaker(wid) & Checkpoint.PLEASE_STOP) !== 0, LIMIT, 'the stop asks W to stop');
+    const cp = w.call<number>('checkpoint', 0);
+    await until(() => word(pause) === 1, LIMIT, 'W suspended, its attach CAS failed');
+    await stop;                                      // stopped (W accounted) and restarted
+    expect(rt.exports.ft_thread_state(wid)).toBe(RawState.DETACHED);
+    release(pause);
+    const ev = await cp;
+    expect(ev & Checkpoint.WOULD_BLOCK, 'WOULD_BLOCK on a worker that may block').toBe(0);
+    expect(ev & Checkpoint.STOPPED).not.toBe(0);
+    expect(await w.call('rawState', 0)).toBe(RawState.ATTACHED);
+    expect(await w.call('current')).toBe(wid);
+    await w.call('exit', 0);
   }, TEST_TIMEOUT);
 });
 
