@@ -27,12 +27,12 @@ import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueue
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
 import { D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAPED, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
-  H_RETIRED_MIN, H_THREAD, MEDIUM_OBJ_MAX, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
+  H_RETIRED_MIN, H_THREAD, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   SEG_XTF, SEGMENT_MASK, SLICES_PER_SEGMENT, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, PAGE_REC_SIZE, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
-export const RETIRE_CYCLES_SMALL: u8 = 16;
-export const RETIRE_CYCLES_MEDIUM: u8 = 4;
+/** Collections of retired pages a kept small page survives empty (pageRetire). */
+export const RETIRE_CYCLES: u8 = 16;
 
 // ---- The xthreadFree word -----------------------------------------------------------
 // Packed: the head of the remote-free list (blocks are 8-aligned) | the page's
@@ -356,22 +356,26 @@ export function pageFreeNow(heap: usize, page: usize): void {
 }
 
 /**
- * The last block of a page was freed. A page that is alone in its queue is kept
- * (re-armed for RETIRE_CYCLES collections of retired pages, which run when a heap
- * is about to take a fresh page): a program that frees everything and allocates
- * again should not churn pages. Any other empty page is freed at once.
+ * The last block of a page was freed. A small page (blocks <= 4 KiB) that is alone
+ * in its queue is kept (re-armed for RETIRE_CYCLES collections of retired pages,
+ * which run when a heap is about to take a fresh page): a program that frees
+ * everything and allocates again should not churn pages. Any other empty page is
+ * freed at once. Medium pages are not kept: with a dozen medium classes, each
+ * kept page held its class's highest count of blocks, and these highs added up
+ * (about 4x the live bytes on random sizes up to 32 KiB, where a freed page's
+ * slices serve any class); taking a fresh page costs a few percent there instead.
  */
 export function pageRetire(heap: usize, page: usize): void {
   hookPageHoldClear(<usize>load<u32>(heap, H_THREAD), page);   // emptied anew: a hold needs a fresh goal
   const bin = <u32>load<u8>(page, P_BIN);
   const bs = load<u32>(page, P_BLOCK_SIZE);
   const q = heapQueue(heap, bin);
-  if (bs <= MEDIUM_OBJ_MAX && queueFirst(q) == page && queueLast(q) == page) {
+  if (bs <= SMALL_OBJ_MAX && queueFirst(q) == page && queueLast(q) == page) {
     if (load<u8>(page, P_RETIRE) == 0) {
       if (bin < load<u32>(heap, H_RETIRED_MIN)) store<u32>(heap, bin, H_RETIRED_MIN);
       if (bin > load<u32>(heap, H_RETIRED_MAX)) store<u32>(heap, bin, H_RETIRED_MAX);
     }
-    store<u8>(page, bs <= SMALL_OBJ_MAX ? RETIRE_CYCLES_SMALL : RETIRE_CYCLES_MEDIUM, P_RETIRE);
+    store<u8>(page, RETIRE_CYCLES, P_RETIRE);
     return;
   }
   pageFree(heap, page);
