@@ -296,6 +296,9 @@ export const HEAP_SIZE: u32 = 1152;
 //   +232  dfPending    u32 owner   items queued, not yet freed
 //   +240  heldFirst    u32 owner   held pages, oldest goal first (qsbr-pages.ts)
 //   +244  heldLast     u32 owner
+//   +248  reaper       u32 atomic  the instance id of the reap releasing it (with reaped = REAP_RELEASING;
+//                                  set under headLock): should that JS thread die inside the release,
+//                                  its death voids the release's FREEING claim (lifecycle.ts reapsReleaseDead)
 //   +252  owner        u32 atomic  the instance id allowed to enter it (current.ts); 0 = none (exited, reaped)
 //   +256  reaped       u32 atomic  1: reaped (d.reap) rather than exited; REAP_RELEASING (2) while the
 //                                  reaper releases it acting as the thread; set under headLock, cleared when reused
@@ -383,6 +386,7 @@ export const T_DF_PENDING: usize = 232;
 export const T_HELD_FIRST: usize = 240;
 export const T_HELD_LAST: usize = 244;
 export const T_OWNER: usize = 252;
+export const T_REAPER: usize = 248;
 export const T_REAPED: usize = 256;
 export const REAP_RELEASING: u32 = 2;      // T_REAPED while a reap releases the record (its FREEING claims are live)
 export const T_FREEING: usize = 260;

@@ -61,7 +61,7 @@ import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
-  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, THREAD_FREE, T_FREEING, REAP_RELEASING,
+  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -286,6 +286,7 @@ export function threadReap(thread: usize): i32 {
   storeRelease(thread + T_OWNER, 0);
   // Releasing: the FREEING claims this instance makes below, acting as the thread,
   // are a live thread's (page.ts freeingClaimed); the dead thread's own claim is void.
+  storeRelease(thread + T_REAPER, instanceIdEnsure());
   storeRelease(thread + T_REAPED, REAP_RELEASING);
   storeRelease(thread + T_FREEING, 0);
   storeRelease(thread + T_STATE, THREAD_EXITED);
@@ -315,6 +316,25 @@ export function threadReap(thread: usize): i32 {
   threadCountGone(thread);
   if (recyclable) threadRecycleExited(thread);
   return <i32>held;
+}
+
+/**
+ * Instance `instance`'s JS thread is gone: a reap it was running stopped inside
+ * the release (the record stays REAP_RELEASING for good). Its FREEING claim is
+ * void from now on, as a dead freer's is, so a page owner waiting in
+ * pageSetDelayed for it ends the wait (page.ts freeingClaimed); the record then
+ * reads as reaped. What the release had not done yet stays undone: the rest of
+ * the thread's delayed frees, heaps and segments are lost, like a free that
+ * never returned. Returns how many records. Any thread, once that JS thread is gone.
+ */
+export function reapsReleaseDead(instance: u32): u32 {
+  let n: u32 = 0;
+  for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+    if (loadAcquire(t + T_REAPED) != REAP_RELEASING || loadAcquire(t + T_REAPER) != instance) continue;
+    storeRelease(t + T_FREEING, 0);
+    if (casAcqRel(t + T_REAPED, REAP_RELEASING, 1)) n++;
+  }
+  return n;
 }
 
 /** The lock words of `thread`'s innermost critical section (0, 1 or 2), held while it was attached. */

@@ -5,6 +5,7 @@
 // code must do.
 import { describe, expect, it } from 'vitest';
 import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_SEARCH_GAP, RF_BLOCK_MAX, RF_RUN_MIN } from '../src/abi.gen.ts';
+import { reapInstance } from '../src/index.ts';
 import { until, useHarness, within } from './fixtures/harness.ts';
 import { batchingWorkers, expectHandedOutOnce, pageOf, used } from './fixtures/remote-free.ts';
 import { pauseFlag } from './fixtures/util.ts';
@@ -12,6 +13,7 @@ import { pauseFlag } from './fixtures/util.ts';
 useHarness();
 const TEST_TIMEOUT = 60_000;
 const T_RF_COUNT = 432;   // assembly/layout.ts: the thread record's run length / flush mark
+const T_REAPED = 256;     // assembly/layout.ts: 1 reaped, 2 (REAP_RELEASING) while a reap releases the record
 
 describe('second review of batched remote frees', () => {
   // Forced: worker W (batching on) frees a run into main's page with the raw
@@ -125,5 +127,44 @@ describe('second review of batched remote frees', () => {
     const busy = rt.heapMap().segments.flatMap((sg) => (sg.pages ?? []).filter((pg) => !pg.free && pg.used > 0)
       .map((pg) => ({ seg: sg.address, slice: pg.slice, used: pg.used, q: q >= sg.address + pg.slice * 32768 && q < sg.address + (pg.slice + pg.slices) * 32768 })));
     expect(busy, 'no page keeps a lost block').toEqual([]);
+  }, TEST_TIMEOUT);
+
+  // Left open by that review, forced here: the same reap, but R's worker is
+  // terminated while it holds FREEING on q's page, its claim in D's record
+  // (REAP_RELEASING). O exits and waits in pageSetDelayed. Main reaps R's
+  // instance, as the facade does when a worker dies. Correct: R's death voids
+  // its claim (lifecycle.ts reapsReleaseDead: R's instance was stamped as D's
+  // reaper), O's wait ends and the runtime stays usable. Before: D's record
+  // stayed REAP_RELEASING for good, its claim counted as live, and O waited for ever.
+  it('a reaper killed while it holds FREEING for the dead thread: reaping its instance ends the page owner\'s wait', async () => {
+    const { rt, t, peers: [o, d, r] } = await batchingWorkers(3, [1]);
+    const f = pauseFlag(rt, t.alloc(8));
+    const did = await d.call<number>('id', 0);
+    const rInstance = await r.call<number>('instance');
+    const ps = await o.call<number[]>('allocMany', 0, 64, 1000);
+    const q = ps[0];
+    const first = ps.slice(3, 3 + RF_RUN_MIN);
+    expect(await d.call('rawFree', 0, [...first, ps[2], q])).toEqual([...first, 0, 0].map(() => 0));
+    await o.call<number[]>('allocMany', 0, RF_RUN_MIN + 1, 1000);
+    expect(pageOf(rt, q)?.page.full, 'precondition: q\'s page is in the full queue').toBe(true);
+    await d.terminate();
+    await r.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
+    r.call('reapIn', 0, did).catch(() => {});
+    await until(f.paused, 10_000, 'the reap holds FREEING on q\'s page');
+    const reaped = () => Atomics.load(new Uint32Array(rt.memory.buffer, did + T_REAPED, 1), 0);
+    expect(reaped(), 'D\'s record is being released').toBe(2);
+    let exited = false;
+    const exiting = o.call('exit', 0).finally(() => { exited = true; });
+    exiting.catch(() => {});
+    await r.terminate();
+    await new Promise((res) => setTimeout(res, 300));
+    expect(exited, 'O waits while R\'s death is not known').toBe(false);
+    reapInstance(rt, rInstance);
+    await within(exiting, 10_000, 'O\'s exit once R\'s instance is reaped');
+    expect(reaped(), 'D\'s record reads as reaped').toBe(1);
+    // Still usable: main allocates and frees across the heap O left.
+    const more = t.allocMany(200, 1000);
+    t.freeMany(more);
+    t.free(f.addr);
   }, TEST_TIMEOUT);
 });

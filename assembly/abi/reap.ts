@@ -8,7 +8,7 @@ import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_STATE, EWRONG_DOMAIN } from "../error
 import { objFinalizing } from "../object";
 import { statsReleaseDead } from "../stats";
 import { nowMs } from "../host";
-import { threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
+import { reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { threadIsValid, threadState } from "../thread";
 import { D_THREADS, ROOT, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_EXITED,
   THREAD_FREE } from "../layout";
@@ -31,6 +31,7 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   const rc = threadReap(thread);
   if (rc < 0) return failSigned(-rc);
   statsReleaseDead(owner);   // its JS thread is gone: a stats lock it held mid-snapshot is free again
+  if (owner != 0) reapsReleaseDead(owner);   // and a reap it was running (lifecycle.ts)
   return rc;
 }
 
@@ -77,16 +78,19 @@ export function ft_reap_instance(instance: u32): i32 {
     t = <usize>load<u32>(t, T_NEXT_ALL);
   }
   statsReleaseDead(instance);
+  reapsReleaseDead(instance);   // a reap it was running when it died
   return n;
 }
 
 /**
  * Instance `instance`'s JS thread is gone (a worker that may have had no thread,
- * so nothing to reap): release the stats lock if it died holding it (the facade's
- * reapInstance). 1 if it did, 0 if not; -EINVAL_ARG for 0 or the caller's own id.
+ * so nothing to reap): release the stats lock if it died holding it, and void the
+ * FREEING claim of a reap it died running (the facade's reapInstance). 1 if it
+ * held the stats lock, 0 if not; -EINVAL_ARG for 0 or the caller's own id.
  */
 export function ft_instance_release_dead(instance: u32): i32 {
   if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  reapsReleaseDead(instance);   // a reap it was running when it died (lifecycle.ts)
   return statsReleaseDead(instance) ? 1 : 0;
 }
 
