@@ -39,7 +39,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { osDecommit, unitState } from "./os";
@@ -128,6 +128,7 @@ export function abandonSegments(thread: usize): bool {
   }
   if (count != 0) {
     poolLock(domain, thread);
+    debugPause(DP_ABANDON_POOL_LOCKED);
     store<u32>(last, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
     store<u32>(domain, <u32>first, D_ABANDONED);
     storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) + count);

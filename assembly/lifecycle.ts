@@ -292,17 +292,8 @@ export function threadReap(thread: usize): i32 {
   storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
   debugPause(DP_REVIEW_REAP_RELEASE);
-  // A collection it was running: undone where it stopped (inside a pause, before the world restarts).
-  const domainOf = <usize>load<u32>(thread, T_DOMAIN);
-  gcReleaseDead(domainOf, thread, stwIsRequester(thread));
-  stwReleaseDead(thread);   // a stop it requested ends; a scope lock it held is released
-  // The runtime's own locks it may have died holding (what it left under them is trusted as is).
+  objSetReapOrphan(holdsReleaseDead(thread));
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
-  lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
-  lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
-  objSetReapOrphan(brcReleaseDead(thread));
-  typeReleaseDead(domain, thread);
   // The locks of its innermost critical section, if it was inside one while attached.
   const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
@@ -311,6 +302,7 @@ export function threadReap(thread: usize): i32 {
   gcWaitIdle(domain, thread);
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
   const recyclable = threadRelease(thread, true);   // its section stack stays as it was, for the report
+  // Released: from here on reapsReleaseDead leaves the record alone (it counts it gone only while RELEASING).
   storeRelease(thread + T_REAPED, 1);
   currentSet(0, EMPTY_HEAP);
   threadCountGone(thread);
@@ -319,20 +311,53 @@ export function threadReap(thread: usize): i32 {
 }
 
 /**
+ * What a holder that is gone leaves held in `thread`'s name, released: a
+ * collection it was running (undone where it stopped, inside a pause, before the
+ * world restarts), a stop it requested (ended; a scope lock released), and the
+ * runtime's own locks (what was left under them is trusted as is). The holder
+ * is the dead thread itself (threadReap), or a reaper that died releasing it,
+ * acting as it (reapsReleaseDead). Idempotent. Returns a decrement the holder had
+ * marked QUEUED for an owner that has gone (brc.ts brcReleaseDead), to merge.
+ */
+function holdsReleaseDead(thread: usize): usize {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
+  gcReleaseDead(domain, thread, stwIsRequester(thread));
+  stwReleaseDead(thread);
+  casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
+  lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
+  lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
+  const orphan = brcReleaseDead(thread);
+  typeReleaseDead(domain, thread);
+  return orphan;
+}
+
+/**
  * Instance `instance`'s JS thread is gone: a reap it was running stopped inside
  * the release (the record stays REAP_RELEASING for good). Its FREEING claim is
  * void from now on, as a dead freer's is, so a page owner waiting in
  * pageSetDelayed for it ends the wait (page.ts freeingClaimed); the record then
- * reads as reaped. What the release had not done yet stays undone: the rest of
- * the thread's delayed frees, heaps and segments are lost, like a free that
- * never returned. Returns how many records. Any thread, once that JS thread is gone.
+ * reads as reaped and is no longer counted live (domainClose). What the reaper
+ * held acting as the thread is released (holdsReleaseDead): the domain's pool
+ * lock, queue and slot mutexes, its QSBR slot goes offline, and a stop or
+ * collection the dead thread had left is ended. What the release had not done
+ * yet stays undone: the rest of the thread's delayed frees, heaps and segments
+ * are lost, like a free that never returned (a decrement queued for a gone owner
+ * too: that object leaks). Returns how many records. Any thread, once that JS
+ * thread is gone; the callers run it before they reap that instance's own
+ * threads, whose exit may need those locks.
  */
 export function reapsReleaseDead(instance: u32): u32 {
   let n: u32 = 0;
   for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if (loadAcquire(t + T_REAPED) != REAP_RELEASING || loadAcquire(t + T_REAPER) != instance) continue;
     storeRelease(t + T_FREEING, 0);
-    if (casAcqRel(t + T_REAPED, REAP_RELEASING, 1)) n++;
+    if (!casAcqRel(t + T_REAPED, REAP_RELEASING, 1)) continue;
+    // Offline (a goal no longer waits for its slot) before the slot mutex is let go
+    // below: a slot the release was giving back (qsbrUnregister) is nobody else's yet.
+    qsbrOffline(t);
+    holdsReleaseDead(t);
+    threadCountGone(t);   // the dead reaper had not: it counts after it leaves RELEASING
+    n++;
   }
   return n;
 }

@@ -6,7 +6,8 @@
 // are first collected, then a bitmap marks every free block, and the walk yields
 // the blocks below `capacity` that are not marked. Pages come from the heap's
 // queues (every bin, then the full queue); huge blocks from the segment table.
-// Freeing the block just returned is allowed; allocating from the same tag
+// Freeing the block just returned is allowed (it may free the page, even its
+// segment: the walk then moves on); allocating from the same tag
 // during a walk may skip or repeat blocks (pages move between queues).
 //
 // Owner thread only. See also: heap.ts, page.ts.
@@ -17,6 +18,7 @@ import { heapDelayedFreeAll } from "./heap";
 import { unitState } from "./os";
 import { blockIndex, blockNext, pageCollect } from "./page";
 import { heapQueue, queueFirst } from "./page-queue";
+import { segmentIsLocal, segmentOf } from "./segment";
 import { BIN_FULL, FIRST_UNIT, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_LOCAL_FREE, P_NEXT, P_START, P_TAG, P_USED,
   ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_DOMAIN, SEG_PAGES, SEG_THREAD, T_HEAPS, T_VISIT_BIN, T_VISIT_BITMAP,
   T_VISIT_INDEX, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, UNIT_HUGE } from "./layout";
@@ -89,12 +91,16 @@ export function visitNext(): usize {
     let bin = bin0;
     let page = <usize>load<u32>(thread, T_VISIT_PAGE);
     if (page != 0) {
-      const capacity = load<u32>(page, P_CAPACITY);
-      let i = load<u32>(thread, T_VISIT_INDEX);
-      while (i < capacity && (load<u8>(bitmap + (i >> 3)) & (1 << (i & 7))) != 0) i++;
-      if (i < capacity) {
-        store<u32>(thread, i + 1, T_VISIT_INDEX);
-        return <usize>load<u32>(page, P_START) + <usize>i * load<u32>(page, P_BLOCK_SIZE);
+      // Freeing the block just returned may have freed the page (pageRetire), and
+      // its segment with it, which another thread may own by now: the page is done.
+      if (segmentIsLocal(segmentOf(page), thread) && load<u32>(page, P_BLOCK_SIZE) != 0) {
+        const capacity = load<u32>(page, P_CAPACITY);
+        let i = load<u32>(thread, T_VISIT_INDEX);
+        while (i < capacity && (load<u8>(bitmap + (i >> 3)) & (1 << (i & 7))) != 0) i++;
+        if (i < capacity) {
+          store<u32>(thread, i + 1, T_VISIT_INDEX);
+          return <usize>load<u32>(page, P_START) + <usize>i * load<u32>(page, P_BLOCK_SIZE);
+        }
       }
       page = <usize>load<u32>(thread, T_VISIT_NEXT);
     } else {

@@ -78,7 +78,8 @@
 /** @internal */ export const DP_STATS_XTF_LOADED = 29; // stats.ts xthreadCount: a non-empty remote-free list head loaded, not yet walked (review13b)
 /** @internal */ export const DP_RF_SEARCH_GAP = 61; // free.ts blockIsFree: the remote-free slots searched, the page's lists not yet (review-rf2)
 /** @internal */ export const DP_ATTACH_CAS_FAILED = 62; // thread.ts threadAttachTimed: the DETACHED -> ATTACHED CAS failed, the state not yet re-read (stwflake)
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED, DP_RF_SEARCH_GAP, DP_ATTACH_CAS_FAILED } as const;
+/** @internal */ export const DP_ABANDON_POOL_LOCKED = 63; // abandon.ts abandonSegments: the pool lock taken for the leaving thread, its segments not yet pooled (rev15)
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED, DP_RF_SEARCH_GAP, DP_ATTACH_CAS_FAILED, DP_ABANDON_POOL_LOCKED } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;

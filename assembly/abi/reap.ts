@@ -28,10 +28,12 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   if (<usize>load<u32>(thread, T_DOMAIN) != d) return failSigned(EWRONG_DOMAIN);
   if (objFinalizing()) return failSigned(EINVAL_STATE);   // a reap may wait for this very collection to end
   const owner = loadAcquire(thread + T_OWNER);   // read before the reap clears it
+  // Its JS thread is gone: a reap it was running is given up first (lifecycle.ts),
+  // which releases the locks it held there, which this reap may need.
+  if (owner != 0) reapsReleaseDead(owner);
   const rc = threadReap(thread);
   if (rc < 0) return failSigned(-rc);
-  statsReleaseDead(owner);   // its JS thread is gone: a stats lock it held mid-snapshot is free again
-  if (owner != 0) reapsReleaseDead(owner);   // and a reap it was running (lifecycle.ts)
+  statsReleaseDead(owner);   // a stats lock it held mid-snapshot is free again
   return rc;
 }
 
@@ -68,6 +70,7 @@ export function ft_thread_idle_ms(thread: usize): f64 {
  */
 export function ft_reap_instance(instance: u32): i32 {
   if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  reapsReleaseDead(instance);   // a reap it was running when it died: first, it may hold locks the reaps below need
   let n: i32 = 0;
   let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
   while (t != 0) {
@@ -78,7 +81,6 @@ export function ft_reap_instance(instance: u32): i32 {
     t = <usize>load<u32>(t, T_NEXT_ALL);
   }
   statsReleaseDead(instance);
-  reapsReleaseDead(instance);   // a reap it was running when it died
   return n;
 }
 
