@@ -102,7 +102,17 @@ export function maxRelaxed64(ptr: usize, value: u64): void {
  * pool, thread records). It never waits with `wait32`, so the browser main thread
  * may take it. Partner: spinUnlock's release store.
  */
-export function spinLock(ptr: usize): void { spinLockAs(ptr, 1); }
+export function spinLock(ptr: usize): void { spinLockAs(ptr, spinHolder); }
+
+/**
+ * What spinLock stamps in the word: this instance's id once it has one
+ * (current.ts instanceSet), so that the reap of a dead instance can let its
+ * locks go (instance.ts instanceLocksReleaseDead); before that, a value no id takes.
+ */
+let spinHolder: u32 = 0xFFFFFFFF;
+
+/** Set spinLock's stamp (current.ts instanceSet only). */
+export function spinHolderSet(id: u32): void { spinHolder = id != 0 ? id : 0xFFFFFFFF; }
 
 /** spinLock storing `holder` (non-zero) in the word: a lock a reap can release for a dead holder. */
 export function spinLockAs(ptr: usize, holder: u32): void {

@@ -6,7 +6,7 @@
 // read-only EMPTY_HEAP, whose direct table leads every fast path into the slow
 // path, which reports ENOT_ATTACHED. Thread-local only: nothing here is shared.
 
-import { loadAcquire } from "./atomics";
+import { loadAcquire, spinHolderSet } from "./atomics";
 import { EMPTY_HEAP, T_SERIAL } from "./layout";
 
 export let curThread: usize = 0;
@@ -35,6 +35,7 @@ export let instanceId: u32 = 0;
 
 export function instanceSet(id: u32): void {
   instanceId = id;
+  spinHolderSet(id);   // the runtime's spin locks this instance takes carry its id
 }
 
 export function currentSet(thread: usize, heap: usize): void {

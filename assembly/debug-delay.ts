@@ -77,6 +77,7 @@ export const DP_STATS_XTF_LOADED: u32 = 29;  // stats.ts xthreadCount: a non-emp
 export const DP_RF_SEARCH_GAP: u32 = 61;     // free.ts blockIsFree: the remote-free slots searched, the page's lists not yet (review-rf2)
 export const DP_ATTACH_CAS_FAILED: u32 = 62;  // thread.ts threadAttachTimed: the DETACHED -> ATTACHED CAS failed, the state not yet re-read (stwflake)
 export const DP_ABANDON_POOL_LOCKED: u32 = 63;  // abandon.ts abandonSegments: the pool lock taken for the leaving thread, its segments not yet pooled (rev15)
+export const DP_OS_LOCKED: u32 = 64;            // os.ts osUnitsAlloc: osLock taken, nothing changed yet
 // @abi-end
 
 let pausePoint: u32 = 0;

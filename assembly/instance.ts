@@ -13,10 +13,11 @@
 //
 // See also: current.ts (this instance's id), abi/runtime.ts, src/workers.ts.
 
-import { addRelaxed, spinLock, spinUnlock } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock } from "./atomics";
 import { instanceId, instanceSet } from "./current";
 import { metaAlloc } from "./meta";
-import { ROOT, R_INSTANCE_SERIAL, R_RES_LIST, R_RES_LOCK } from "./layout";
+import { D_CHUNK_LOCK, D_NEXT, ROOT, R_DOMAIN_LIST, R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST,
+  R_RES_LOCK } from "./layout";
 
 const RES_SLOTS: u32 = 15;        // u32 ids per chunk, then the next chunk's address
 const RES_CHUNK: u32 = (RES_SLOTS + 1) << 2;
@@ -25,6 +26,24 @@ const RES_CHUNK: u32 = (RES_SLOTS + 1) << 2;
 export function instanceIdEnsure(): u32 {
   if (instanceId == 0) instanceSet(addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1);
   return instanceId;
+}
+
+/**
+ * Instance `instance`'s JS thread is gone: the runtime's spin locks it died
+ * holding (spinLock stamps its id) are let go: osLock, metaLock, headLock,
+ * resLock, every domain's chunk lock. What it left half done under them is
+ * trusted as is (at worst units or meta memory leak); a thread that spun on
+ * one of them would otherwise spin for ever. Any thread, once that JS thread is gone.
+ */
+export function instanceLocksReleaseDead(instance: u32): void {
+  if (instance == 0) return;
+  casAcqRel(ROOT + R_OS_LOCK, instance, 0);
+  casAcqRel(ROOT + R_META_LOCK, instance, 0);
+  casAcqRel(ROOT + R_HEAD_LOCK, instance, 0);
+  casAcqRel(ROOT + R_RES_LOCK, instance, 0);
+  for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
+    casAcqRel(d + D_CHUNK_LOCK, instance, 0);
+  }
 }
 
 /** The slot holding `value` (0: a free slot), or 0. Caller holds resLock. */

@@ -56,7 +56,8 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 // ---- Root record (runtime-wide), fixed at ROOT --------------------------------
 //
 //   ROOT+0     initState   u32 atomic  0 = fresh, 1 = initialising, 2 = ready
-//   ROOT+4     osLock      u32 atomic  spin lock: grow, pool, segment table
+//   ROOT+4     osLock      u32 atomic  spin lock: grow, pool, segment table (the runtime's spin locks
+//                                      hold their holder's instance id: atomics.ts spinLock)
 //   ROOT+8     brkUnits    u32 (osLock) first unit never handed out
 //   ROOT+12    maxPages    u32 (init)  the memory's maximum, in 64 KiB pages
 //   ROOT+16    committed   u64 atomic  bytes of segment headers + extended pages + huge blocks, less

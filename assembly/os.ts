@@ -16,6 +16,7 @@ import { A_UNITS, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease,
   storeRelease64, storeRelease8, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
+import { DP_OS_LOCKED, debugPause } from "./debug-delay";
 import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES,
   R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL, UNITS,
   UNIT_CONT, UNIT_FREE,
@@ -52,6 +53,7 @@ export function osEnsurePages(pages: u32): bool {
  */
 export function osUnitsAlloc(count: u32, headState: u8): usize {
   spinLock(ROOT + R_OS_LOCK);
+  debugPause(DP_OS_LOCKED);
   const brk = load<u32>(ROOT + R_BRK_UNITS);
   let start: u32 = 0;
   let run: u32 = 0;

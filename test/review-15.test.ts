@@ -4,7 +4,7 @@
 // test names what it forces and what correct code must do.
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
-import { AI_LOCK_HOLDER, DP_ABANDON_POOL_LOCKED, DP_REVIEW_REAP_RELEASE } from '../src/abi.gen.ts';
+import { AI_LOCK_HOLDER, DP_ABANDON_POOL_LOCKED, DP_OS_LOCKED, DP_REVIEW_REAP_RELEASE } from '../src/abi.gen.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { pauseFlag } from './fixtures/util.ts';
@@ -13,6 +13,7 @@ useHarness();
 const TEST_TIMEOUT = 60_000;
 const SEG_MASK = ~((1 << 22) - 1);   // a segment is one 4 MiB unit
 const T_REAPED = 256;                // assembly/layout.ts: 1 reaped, 2 (REAP_RELEASING) while a reap releases the record
+const ROOT_OS_LOCK = 1024 + 4;       // assembly/layout.ts: ROOT + R_OS_LOCK, the spin lock of memory growth and the unit pool
 
 describe('review 15', () => {
   // Forced: reaper R releases dead thread D and is terminated inside
@@ -113,5 +114,34 @@ describe('review 15', () => {
     const next = x.ft_visit_next() >>> 0;
     expect(theirs.includes(next), 'the walk handed out another thread\'s live block').toBe(false);
     expect(next).toBe(0);
+  }, TEST_TIMEOUT);
+
+  // Left open by that review, forced here: worker W is terminated inside
+  // osUnitsAlloc holding osLock (DP_OS_LOCKED), while taking a huge segment.
+  // Worker M reaps W's instance, as the facade does when a worker dies, and then
+  // takes a huge block itself. Correct: the lock word says W's instance holds
+  // it, the reap lets it go, and M's allocation goes through. Before: the spin
+  // locks carried no holder, and every later memory growth or segment taken
+  // from the pool spun for ever.
+  it('a worker killed holding osLock: reaping its instance lets the lock go', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    const [w, m] = await Peer.startMany(rt, newCtl(), 2);
+    await w.call('attach');
+    await m.call('attach');
+    const wInstance = await w.call<number>('instance');
+    await w.call('pauseAt', DP_OS_LOCKED, f.addr, 1);
+    w.call('allocMany', 0, 1, 8 << 20).catch(() => {});
+    await until(f.paused, 10_000, 'W holds osLock');
+    const lock = () => Atomics.load(new Uint32Array(rt.memory.buffer, ROOT_OS_LOCK, 1), 0);
+    expect(lock(), 'the lock word names W\'s instance').toBe(wInstance);
+    await w.terminate();
+    expect(await within(m.call<number>('reapInstance', wInstance), 10_000, 'reaping W\'s instance'), 'W\'s thread').toBe(1);
+    expect(lock(), 'osLock is free').toBe(0);
+    const [big] = await within(m.call<number[]>('allocMany', 0, 1, 8 << 20), 10_000, 'M\'s huge block');
+    expect(big).toBeGreaterThan(0);
+    await m.call('freeMany', 0, [big]);
+    t.free(f.addr);
   }, TEST_TIMEOUT);
 });

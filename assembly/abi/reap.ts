@@ -7,6 +7,7 @@ import { domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_STATE, EWRONG_DOMAIN } from "../errors";
 import { objFinalizing } from "../object";
 import { statsReleaseDead } from "../stats";
+import { instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
 import { reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { threadIsValid, threadState } from "../thread";
@@ -30,6 +31,7 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   const owner = loadAcquire(thread + T_OWNER);   // read before the reap clears it
   // Its JS thread is gone: a reap it was running is given up first (lifecycle.ts),
   // which releases the locks it held there, which this reap may need.
+  instanceLocksReleaseDead(owner);   // the runtime's spin locks it died holding: this reap takes them
   if (owner != 0) reapsReleaseDead(owner);
   const rc = threadReap(thread);
   if (rc < 0) return failSigned(-rc);
@@ -70,6 +72,7 @@ export function ft_thread_idle_ms(thread: usize): f64 {
  */
 export function ft_reap_instance(instance: u32): i32 {
   if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  instanceLocksReleaseDead(instance);   // the runtime's spin locks it died holding: the reaps below take them
   reapsReleaseDead(instance);   // a reap it was running when it died: first, it may hold locks the reaps below need
   let n: i32 = 0;
   let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
@@ -86,12 +89,14 @@ export function ft_reap_instance(instance: u32): i32 {
 
 /**
  * Instance `instance`'s JS thread is gone (a worker that may have had no thread,
- * so nothing to reap): release the stats lock if it died holding it, and void the
- * FREEING claim of a reap it died running (the facade's reapInstance). 1 if it
+ * so nothing to reap): release the stats lock and the runtime's spin locks if it
+ * died holding them, and void the FREEING claim of a reap it died running (the
+ * facade's reapInstance). 1 if it
  * held the stats lock, 0 if not; -EINVAL_ARG for 0 or the caller's own id.
  */
 export function ft_instance_release_dead(instance: u32): i32 {
   if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  instanceLocksReleaseDead(instance);   // the runtime's spin locks it died holding (instance.ts)
   reapsReleaseDead(instance);   // a reap it was running when it died (lifecycle.ts)
   return statsReleaseDead(instance) ? 1 : 0;
 }
