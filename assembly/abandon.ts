@@ -29,10 +29,12 @@
 // `dirty` was set, and the collection that `dirty` triggers sees the block.
 //
 // The pool's lock (abandonLock) is a spin lock whose word holds the holder's
-// thread record (1 when there is no current thread): it guards the list and every
+// thread record (when there is no current thread, the caller's instance as an
+// odd word: instance.ts instanceLockWord): it guards the list and every
 // pooled segment's records; its holder acts as their owner. Checkpoints and the
-// allocation slow path only try it. A thread that dies holding it leaves the pool
-// locked (like a non-robust mutex): d.reap reports it.
+// allocation slow path only try it. A holder that dies is let go by its reap:
+// a thread's (lifecycle.ts holdsReleaseDead), an instance's with no thread
+// (instance.ts instanceLocksReleaseDead); what it left half done stays so.
 //
 // See also: segment.ts (spans, thread 0 = abandoned), page.ts, qsbr-pages.ts (held
 // pages change owners), lifecycle.ts (exit, checkpoint), free.ts (the dirty mark).
@@ -48,6 +50,7 @@ import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
+import { instanceLockWord } from "./instance";
 import { segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentSpansMove, sliceRecord } from "./segment";
 import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
@@ -60,10 +63,14 @@ export const RECLAIM_TRIES: u32 = 8;
 
 // ---- The pool's lock -----------------------------------------------------------------
 
-/** Try the pool lock for `holder` (a thread record, or 0: recorded as 1). */
+/**
+ * Try the pool lock for `holder`: a thread record, or 0 (a caller with no
+ * current thread), recorded as this instance's odd lock word, which the reap of
+ * a dead instance releases (instance.ts instanceLockWord).
+ */
 // @ts-ignore: decorator
 @inline function poolTryLock(domain: usize, holder: usize): bool {
-  return casAcqRel(domain + D_ABANDON_LOCK, 0, holder != 0 ? <u32>holder : 1);
+  return casAcqRel(domain + D_ABANDON_LOCK, 0, holder != 0 ? <u32>holder : instanceLockWord());
 }
 
 function poolLock(domain: usize, holder: usize): void {
@@ -75,7 +82,7 @@ function poolLock(domain: usize, holder: usize): void {
   storeRelease(domain + D_ABANDON_LOCK, 0);
 }
 
-/** The thread record holding the pool lock (1: a caller with no thread), 0 if free. */
+/** The thread record holding the pool lock (odd: a caller with no thread, 2 × its instance id + 1), 0 if free. */
 export function abandonLockHolder(domain: usize): u32 {
   return loadAcquire(domain + D_ABANDON_LOCK);
 }
@@ -467,7 +474,7 @@ export function abandonedVisitNext(thread: usize): usize {
  * domain too. Blocks of the domain vanish. Returns the units given back.
  */
 export function abandonedDiscardAll(domain: usize): u32 {
-  poolLock(domain, 1);
+  poolLock(domain, 0);
   let units: u32 = 0;
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {
@@ -507,7 +514,7 @@ export function abandonedDiscardAll(domain: usize): u32 {
 export const AI_SEGMENTS: u32 = 0;       // segments in the pool now
 export const AI_FREED: u32 = 1;          // segments the pool gave back to the runtime
 export const AI_RECLAIMED: u32 = 2;      // segments adopted by live threads
-export const AI_LOCK_HOLDER: u32 = 3;    // thread record holding the pool lock (0 = free)
+export const AI_LOCK_HOLDER: u32 = 3;    // thread record holding the pool lock (0 = free; odd: an instance with no thread)
 // @abi-end
 
 /** One figure of the domain's pool (racy: for reports). */

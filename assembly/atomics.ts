@@ -125,3 +125,12 @@ export function spinLockAs(ptr: usize, holder: u32): void {
 
 // @ts-ignore: decorator
 @inline export function spinUnlock(ptr: usize): void { atomic.store<u32>(ptr, 0); }
+
+/**
+ * Take the spin lock at `ptr` over from `holder`, a dead instance (instance.ts
+ * instanceLocksReleaseDead), as spinLock would take it: true if `holder` held
+ * it, and this instance holds it now (spinUnlock it).
+ */
+export function spinTakeOver(ptr: usize, holder: u32): bool {
+  return atomic.cmpxchg<u32>(ptr, holder, spinHolder) == holder;
+}

@@ -78,6 +78,11 @@ export const DP_RF_SEARCH_GAP: u32 = 61;     // free.ts blockIsFree: the remote-
 export const DP_ATTACH_CAS_FAILED: u32 = 62;  // thread.ts threadAttachTimed: the DETACHED -> ATTACHED CAS failed, the state not yet re-read (stwflake)
 export const DP_ABANDON_POOL_LOCKED: u32 = 63;  // abandon.ts abandonSegments: the pool lock taken for the leaving thread, its segments not yet pooled (rev15)
 export const DP_OS_LOCKED: u32 = 64;            // os.ts osUnitsAlloc: osLock taken, nothing changed yet
+export const DP_RES_CLAIM: u32 = 65;            // instance.ts instanceClaim: a reserved id being claimed (adopt, unreserve) (rev16)
+export const DP_OS_FREE_PARTIAL: u32 = 66;      // os.ts osUnitsFree: the segment's first unit marked FREE, the rest not yet (rev16)
+export const DP_RES_RESERVE: u32 = 67;          // instance.ts instanceReserve: resLock taken (rev16)
+export const DP_THREAD_LISTING: u32 = 68;       // thread.ts threadNew: a new record being listed under headLock, at the runtime list's CAS loop (rev16)
+export const DP_STW_RESTARTING: u32 = 69;       // stop-the-world.ts restartDomain: a thread restarted, the ones after it not yet (rev16)
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -7,16 +7,23 @@
 // is exclusive: two JS threads with one id would have each other's live threads
 // reaped when either dies (a worker that forwarded its start handle to a helper
 // of its own did that). Reserved ids not yet adopted sit in slots of chunks of
-// meta memory listed from ROOT.resList, under ROOT.resLock (a spin lock: the
-// browser main thread starts workers); a slot is cleared when its id is adopted
+// meta memory listed from ROOT.resList; a slot is cleared when its id is adopted
 // or the reservation is cancelled (the worker died first), and reused.
+// Reserving takes ROOT.resLock (a spin lock: the browser main thread starts
+// workers) to pick a free slot and grow the list; claiming takes no lock: it
+// clears its id's slot with one CAS (ids are unique, the list only grows, a slot
+// is written non-zero only under the lock). So a worker killed while it adopts
+// holds nothing: it had no id yet that a reap could release a lock by, and the
+// facade's reap of it starts by cancelling its reservation (src/workers.ts).
 //
 // See also: current.ts (this instance's id), abi/runtime.ts, src/workers.ts.
 
-import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinTakeOver, spinUnlock, storeRelease } from "./atomics";
 import { instanceId, instanceSet } from "./current";
+import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
-import { D_CHUNK_LOCK, D_NEXT, ROOT, R_DOMAIN_LIST, R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST,
+import { osUnitsRepair } from "./os";
+import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_NEXT, ROOT, R_DOMAIN_LIST, R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST,
   R_RES_LOCK } from "./layout";
 
 const RES_SLOTS: u32 = 15;        // u32 ids per chunk, then the next chunk's address
@@ -29,28 +36,49 @@ export function instanceIdEnsure(): u32 {
 }
 
 /**
+ * The word a lock that names thread records (the abandoned pool's, abandon.ts)
+ * holds for this instance while it has no current thread: odd, so never a
+ * (64-aligned) record, and the reap of this instance lets it go.
+ */
+export function instanceLockWord(): u32 { return lockWordOf(instanceIdEnsure()); }
+
+// @ts-ignore: decorator
+@inline function lockWordOf(id: u32): u32 { return (id << 1) | 1; }
+
+/**
  * Instance `instance`'s JS thread is gone: the runtime's spin locks it died
  * holding (spinLock stamps its id) are let go: osLock, metaLock, headLock,
- * resLock, every domain's chunk lock. What it left half done under them is
- * trusted as is (at worst units or meta memory leak); a thread that spun on
- * one of them would otherwise spin for ever. Any thread, once that JS thread is gone.
+ * resLock, every domain's chunk lock, and every domain's pool lock taken with
+ * no current thread (instanceLockWord). What it left half done under them is
+ * trusted as is (at worst meta memory or a thread record leaks), but for the
+ * unit table: osLock is taken over and the table made whole first (os.ts
+ * osUnitsRepair). A thread that spun on one of them would otherwise spin for
+ * ever. Any thread, once that JS thread is gone.
  */
 export function instanceLocksReleaseDead(instance: u32): void {
   if (instance == 0) return;
-  casAcqRel(ROOT + R_OS_LOCK, instance, 0);
+  if (spinTakeOver(ROOT + R_OS_LOCK, instance)) {
+    osUnitsRepair();
+    spinUnlock(ROOT + R_OS_LOCK);
+  }
   casAcqRel(ROOT + R_META_LOCK, instance, 0);
   casAcqRel(ROOT + R_HEAD_LOCK, instance, 0);
   casAcqRel(ROOT + R_RES_LOCK, instance, 0);
   for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
     casAcqRel(d + D_CHUNK_LOCK, instance, 0);
+    casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0);
   }
 }
 
-/** The slot holding `value` (0: a free slot), or 0. Caller holds resLock. */
+/**
+ * The slot holding `value` (0: a free slot), or 0. Lock-free: the list is
+ * push-only (partner: instanceReserve's release stores); a slot read may be
+ * cleared by a claim right after.
+ */
 function resFind(value: u32): usize {
-  for (let c = <usize>load<u32>(ROOT + R_RES_LIST); c != 0; c = <usize>load<u32>(c + (<usize>RES_SLOTS << 2))) {
+  for (let c = <usize>loadAcquire(ROOT + R_RES_LIST); c != 0; c = <usize>loadAcquire(c + (<usize>RES_SLOTS << 2))) {
     for (let i: u32 = 0; i < RES_SLOTS; i++) {
-      if (load<u32>(c + (<usize>i << 2)) == value) return c + (<usize>i << 2);
+      if (loadAcquire(c + (<usize>i << 2)) == value) return c + (<usize>i << 2);
     }
   }
   return 0;
@@ -59,26 +87,29 @@ function resFind(value: u32): usize {
 /** A fresh id reserved for a worker about to start; 0 when no memory is left for its slot. */
 export function instanceReserve(): u32 {
   spinLock(ROOT + R_RES_LOCK);
+  debugPause(DP_RES_RESERVE);
   let slot = resFind(0);
   if (slot == 0) {
     const chunk = metaAlloc(RES_CHUNK);   // zeroed: free slots, no next chunk
     if (chunk == 0) { spinUnlock(ROOT + R_RES_LOCK); return 0; }
-    store<u32>(chunk + (<usize>RES_SLOTS << 2), load<u32>(ROOT + R_RES_LIST));
-    store<u32>(ROOT + R_RES_LIST, <u32>chunk);
+    storeRelease(chunk + (<usize>RES_SLOTS << 2), load<u32>(ROOT + R_RES_LIST));
+    storeRelease(ROOT + R_RES_LIST, <u32>chunk);   // partner: resFind's acquire loads
     slot = chunk;
   }
   const id = addRelaxed(ROOT + R_INSTANCE_SERIAL, 1) + 1;
-  store<u32>(slot, id);
+  storeRelease(slot, id);   // free until now (only claims write, and they write 0)
   spinUnlock(ROOT + R_RES_LOCK);
   return id;
 }
 
-/** Take reserved id `id` off the list (adopted, or cancelled): false if it is not there (never reserved, or taken). */
+/**
+ * Take reserved id `id` off the list (adopted, or cancelled): false if it is not
+ * there (never reserved, or taken). No lock (file comment): the CAS decides
+ * between an adopting worker and the cancel of its reap.
+ */
 export function instanceClaim(id: u32): bool {
   if (id == 0) return false;
-  spinLock(ROOT + R_RES_LOCK);
   const slot = resFind(id);
-  if (slot != 0) store<u32>(slot, 0);
-  spinUnlock(ROOT + R_RES_LOCK);
-  return slot != 0;
+  debugPause(DP_RES_CLAIM);
+  return slot != 0 && casAcqRel(slot, id, 0);
 }

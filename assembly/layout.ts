@@ -82,8 +82,9 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+92    stwRw       u32 atomic  global stop (bit 0) vs per-domain stops (count << 1)
 //   ROOT+96    instanceSerial u32 atomic  instance ids handed out (ft_init, ft_instance_reserve)
 //   ROOT+100   hmScratch   u32 (metaLock) heap-map scratch buffers given back (a stack linked by their first word)
-//   ROOT+104   resList     u32 (resLock) chunks of reserved instance ids not yet adopted (instance.ts)
-//   ROOT+108   resLock     u32 atomic  spin lock for resList
+//   ROOT+104   resList     u32 atomic  chunks of reserved instance ids not yet adopted (instance.ts): push-only,
+//                                      under resLock; a slot is set under it, cleared by a CAS without it
+//   ROOT+108   resLock     u32 atomic  spin lock: reserving (a free slot, a new chunk)
 //   ROOT+128   EMPTY_PAGE  a page record (128 B) with no free block (read-only)
 //   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
 //   ROOT+1536  GLOBAL_STW  the runtime-wide stop-the-world state (STW record, 32 B)
@@ -470,7 +471,8 @@ export const THREAD_EXITED: u32 = 4;
 //   +364  chunkFree    u32 (chunkLock) delayed-free chunks not in use (meta memory, reused)
 //   +368  chunks       u32 (chunkLock) chunks ever made
 //   Abandoned segments (abandon.ts):
-//   +384  abandonLock  u32 atomic  mutex over the pool: push, take, collect
+//   +384  abandonLock  u32 atomic  mutex over the pool: push, take, collect; holds the holder's thread record,
+//                                   or 2 x instance id + 1 for a caller with no thread (instance.ts)
 //   +388  abandoned    u32 (abandonLock) segments whose thread exited (list via SEG_ABANDON_NEXT)
 //   +392  abandonCount u32 atomic  segments in the pool (written under abandonLock)
 //   +396  abandonDirty u32 atomic  1: a block was freed into the pool (collect at a checkpoint)

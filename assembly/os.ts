@@ -16,11 +16,11 @@ import { A_UNITS, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease,
   storeRelease64, storeRelease8, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
-import { DP_OS_LOCKED, debugPause } from "./debug-delay";
+import { DP_OS_FREE_PARTIAL, DP_OS_LOCKED, debugPause } from "./debug-delay";
 import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES,
   R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL, UNITS,
   UNIT_CONT, UNIT_FREE,
-  UNIT_HUGE, UNIT_META, UNIT_NORMAL } from "./layout";
+  UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function unitState(unit: u32): u8 {
@@ -109,11 +109,45 @@ export function unitsAreValid(): bool {
     && free + live + meta == brk - FIRST_UNIT;
 }
 
+/**
+ * osLock's holder died inside it, and this instance took the lock over
+ * (instance.ts instanceLocksReleaseDead; the caller holds osLock). V8 stops a
+ * worker at a call or a loop's back edge, so osUnitsAlloc or osUnitsFree may
+ * have stopped half way: units below brkUnits still NONE (grown, not marked
+ * yet), CONT units with no HUGE head before them (a huge segment half taken:
+ * its head is marked last; or half freed: its head is marked first), the counts
+ * not updated. Nobody has those units (the allocation never returned; the freed
+ * segment was gone): they go to the pool, and segsFree and segsLive are
+ * recounted from the table. Without this the books stayed off for good (and the
+ * debug build's unitsAreValid failed at every later unit operation).
+ */
+export function osUnitsRepair(): void {
+  const brk = load<u32>(ROOT + R_BRK_UNITS);
+  let free: u32 = 0, live: u32 = 0;
+  let inHuge = false;   // the unit before was a huge segment's head or continuation
+  for (let u = FIRST_UNIT; u < brk; u++) {
+    let s = load<u8>(SEGTABLE + <usize>u);
+    if (s == UNIT_NONE || (s == UNIT_CONT && !inHuge)) {
+      s = UNIT_FREE;
+      storeRelease8(SEGTABLE + <usize>u, UNIT_FREE);
+    }
+    inHuge = s == UNIT_HUGE || s == UNIT_CONT;
+    if (s == UNIT_FREE) free++;
+    else if (s != UNIT_META) live++;
+  }
+  store<u32>(ROOT + R_SEGS_FREE, free);
+  store<u32>(ROOT + R_SEGS_LIVE, live);
+  if (ASSERT_VALIDATE) assertThat(unitsAreValid(), A_UNITS);
+}
+
 /** Return a segment's `count` units to the pool. */
 export function osUnitsFree(base: usize, count: u32): void {
   spinLock(ROOT + R_OS_LOCK);
   const start = unitOf(base);
-  for (let i: u32 = 0; i < count; i++) storeRelease8(SEGTABLE + <usize>(start + i), UNIT_FREE);
+  for (let i: u32 = 0; i < count; i++) {
+    storeRelease8(SEGTABLE + <usize>(start + i), UNIT_FREE);
+    if (i == 0) debugPause(DP_OS_FREE_PARTIAL);   // a kill at the loop's back edge (V8 checks interrupts there)
+  }
   store<u32>(ROOT + R_SEGS_FREE, load<u32>(ROOT + R_SEGS_FREE) + count);
   store<u32>(ROOT + R_SEGS_LIVE, load<u32>(ROOT + R_SEGS_LIVE) - count);
   if (ASSERT_VALIDATE) assertThat(unitsAreValid(), A_UNITS);

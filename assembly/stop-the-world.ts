@@ -57,7 +57,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
 import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
-import { DP_STW_BEGUN, debugPause } from "./debug-delay";
+import { DP_STW_BEGUN, DP_STW_RESTARTING, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
@@ -242,22 +242,30 @@ function restartDomain(domain: usize, requester: usize): void {
       breakerClear(t, BRK_PLEASE_STOP);
       store<u32>(t, 0, T_STW_PENDING);
       if (casAcqRel(t + T_STATE, THREAD_SUSPENDED, THREAD_DETACHED)) wake(t + T_STATE, 0x7FFFFFFF);
+      debugPause(DP_STW_RESTARTING);   // a kill at the loop's back edge
     }
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);
   }
 }
 
-/** End the stop of `stw` (requested or stopped) and restart its scope. Under headLock. */
+/**
+ * End the stop of `stw` (requested or stopped) and restart its scope. Under
+ * headLock. The request is cleared last: a requester killed part way through
+ * the walk (V8 stops a worker at a loop's back edge; the reap then lets headLock
+ * go) still reads as this stop's, and its reap's stwReleaseDead restarts the
+ * rest (it did not, and those threads stayed SUSPENDED for good). Walking first
+ * is safe: every reader of the request (stwActiveFor) holds headLock.
+ */
 function restart(requester: usize, stw: usize, global: bool): void {
-  storeRelease(stw + S_REQUESTED, 0);
-  storeRelease(stw + S_STOPPED, 0);
-  storeRelease(stw + S_REQUESTER, 0);
   if (global) {
     let d = <usize>load<u32>(ROOT + R_DOMAIN_LIST);
     while (d != 0) { restartDomain(d, requester); d = <usize>load<u32>(d, D_NEXT); }
   } else {
     restartDomain(<usize>load<u32>(requester, T_DOMAIN), requester);
   }
+  storeRelease(stw + S_REQUESTED, 0);
+  storeRelease(stw + S_STOPPED, 0);
+  storeRelease(stw + S_REQUESTER, 0);
 }
 
 // ---- Stop and start -------------------------------------------------------------

@@ -47,7 +47,7 @@ import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerIniti
 import { csResumeTop, csSuspendAll } from "./critical-section";
 import { osCommitFold } from "./os";
 import { currentSet, curThread } from "./current";
-import { DP_ATTACH_CAS_FAILED, DP_STW_REQ_WAITED, DP_THREAD_REUSE, debugPause } from "./debug-delay";
+import { DP_ATTACH_CAS_FAILED, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
@@ -100,18 +100,24 @@ export function threadNew(domain: usize): usize {
   storeRelease(thread + T_BREAKER, breakerInitial(loadAcquire(domain + D_VERSION)));
   storeRelease(thread + T_STATE, stwActiveFor(thread) != 0 ? THREAD_SUSPENDED : THREAD_DETACHED);
   if (!recycled) {
-    store<u32>(thread, load<u32>(domain, D_THREADS), T_DOMAIN_NEXT);
-    storeRelease(domain + D_THREADS, <u32>thread);
-    while (true) {   // the runtime-wide list (stats) is push-only too
+    // The runtime-wide list (stats, reaps by instance; push-only too) first, then
+    // the domain's: a holder killed at the loop's back edge (V8 stops a worker
+    // there; its reap lets headLock go) leaves the record on neither list, a
+    // leak. The other way round it was on the domain's list only: d.reap refused
+    // it (no thread of this runtime), so the domain could never close.
+    while (true) {
+      debugPause(DP_THREAD_LISTING);
       const head = loadAcquire(ROOT + R_THREAD_LIST);
       store<u32>(thread, head, T_NEXT_ALL);
       if (casAcqRel(ROOT + R_THREAD_LIST, head, <u32>thread)) break;
     }
+    store<u32>(thread, load<u32>(domain, D_THREADS), T_DOMAIN_NEXT);
+    storeRelease(domain + D_THREADS, <u32>thread);
   }
+  addRelaxed(ROOT + R_THREADS_LIVE, 1);   // counted as it is listed (a reap by id counts it gone)
+  addRelaxed(domain + D_THREADS_LIVE, 1);
   if (ASSERT_VALIDATE) assertThat(threadsAreValid(domain), A_THREADS);
   headUnlock();
-  addRelaxed(ROOT + R_THREADS_LIVE, 1);
-  addRelaxed(domain + D_THREADS_LIVE, 1);
   return thread;
 }
 

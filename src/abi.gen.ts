@@ -6,7 +6,7 @@
 /** @internal */ export const AI_SEGMENTS = 0; // segments in the pool now
 /** @internal */ export const AI_FREED = 1; // segments the pool gave back to the runtime
 /** @internal */ export const AI_RECLAIMED = 2; // segments adopted by live threads
-/** @internal */ export const AI_LOCK_HOLDER = 3; // thread record holding the pool lock (0 = free)
+/** @internal */ export const AI_LOCK_HOLDER = 3; // thread record holding the pool lock (0 = free; odd: an instance with no thread)
 /** @internal */ export const ABI_ABANDON_INFO = { AI_SEGMENTS, AI_FREED, AI_RECLAIMED, AI_LOCK_HOLDER } as const;
 
 // runtime (assembly/abi/runtime.ts)
@@ -80,7 +80,12 @@
 /** @internal */ export const DP_ATTACH_CAS_FAILED = 62; // thread.ts threadAttachTimed: the DETACHED -> ATTACHED CAS failed, the state not yet re-read (stwflake)
 /** @internal */ export const DP_ABANDON_POOL_LOCKED = 63; // abandon.ts abandonSegments: the pool lock taken for the leaving thread, its segments not yet pooled (rev15)
 /** @internal */ export const DP_OS_LOCKED = 64; // os.ts osUnitsAlloc: osLock taken, nothing changed yet
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED, DP_RF_SEARCH_GAP, DP_ATTACH_CAS_FAILED, DP_ABANDON_POOL_LOCKED, DP_OS_LOCKED } as const;
+/** @internal */ export const DP_RES_CLAIM = 65; // instance.ts instanceClaim: a reserved id being claimed (adopt, unreserve) (rev16)
+/** @internal */ export const DP_OS_FREE_PARTIAL = 66; // os.ts osUnitsFree: the segment's first unit marked FREE, the rest not yet (rev16)
+/** @internal */ export const DP_RES_RESERVE = 67; // instance.ts instanceReserve: resLock taken (rev16)
+/** @internal */ export const DP_THREAD_LISTING = 68; // thread.ts threadNew: a new record being listed under headLock, at the runtime list's CAS loop (rev16)
+/** @internal */ export const DP_STW_RESTARTING = 69; // stop-the-world.ts restartDomain: a thread restarted, the ones after it not yet (rev16)
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED, DP_RF_SEARCH_GAP, DP_ATTACH_CAS_FAILED, DP_ABANDON_POOL_LOCKED, DP_OS_LOCKED, DP_RES_CLAIM, DP_OS_FREE_PARTIAL, DP_RES_RESERVE, DP_THREAD_LISTING, DP_STW_RESTARTING } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;

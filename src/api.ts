@@ -215,8 +215,9 @@ export interface AbandonInfo {
   /** Segments live threads of the domain adopted (reclaimed) for their allocations. */
   reclaimed: number;
   /**
-   * The thread id holding the pool's lock (1: a call with no current thread), 0
-   * if nobody. Non-zero for long only if that thread died inside the allocator.
+   * The thread id holding the pool's lock (an odd number, 2 × instance id + 1: a
+   * call with no current thread), 0 if nobody. Non-zero for long only if that
+   * holder died inside the allocator and was not reaped yet.
    */
   lockHolder: number;
 }

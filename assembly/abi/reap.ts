@@ -11,7 +11,7 @@ import { instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
 import { reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { threadIsValid, threadState } from "../thread";
-import { D_THREADS, ROOT, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_EXITED,
+import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_EXITED,
   THREAD_FREE } from "../layout";
 import { failSigned, failValue } from "./result";
 
@@ -66,12 +66,21 @@ export function ft_thread_idle_ms(thread: usize): f64 {
 }
 
 /**
+ * Is `instance` an id handed out, not the caller's? Not 0, and not above the
+ * serial: 0xFFFFFFFF is what spinLock stamps for an instance with no id yet,
+ * and releasing its "dead" locks would release live ones (atomics.ts).
+ */
+function instanceIsOther(instance: u32): bool {
+  return instance != 0 && instance != instanceId && instance <= loadAcquire(ROOT + R_INSTANCE_SERIAL);
+}
+
+/**
  * Reap every live thread of the runtime that instance `instance` owns (the
  * facade's worker helper, on the worker's exit). Returns how many; -code.
- * Threads of its own instance are refused (EINVAL_ARG).
+ * Its own instance, 0 and ids never handed out are refused (EINVAL_ARG).
  */
 export function ft_reap_instance(instance: u32): i32 {
-  if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
   instanceLocksReleaseDead(instance);   // the runtime's spin locks it died holding: the reaps below take them
   reapsReleaseDead(instance);   // a reap it was running when it died: first, it may hold locks the reaps below need
   let n: i32 = 0;
@@ -92,10 +101,11 @@ export function ft_reap_instance(instance: u32): i32 {
  * so nothing to reap): release the stats lock and the runtime's spin locks if it
  * died holding them, and void the FREEING claim of a reap it died running (the
  * facade's reapInstance). 1 if it
- * held the stats lock, 0 if not; -EINVAL_ARG for 0 or the caller's own id.
+ * held the stats lock, 0 if not; -EINVAL_ARG for 0, the caller's own id, or an
+ * id never handed out.
  */
 export function ft_instance_release_dead(instance: u32): i32 {
-  if (instance == 0 || instance == instanceId) return failSigned(EINVAL_ARG);
+  if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
   instanceLocksReleaseDead(instance);   // the runtime's spin locks it died holding (instance.ts)
   reapsReleaseDead(instance);   // a reap it was running when it died (lifecycle.ts)
   return statsReleaseDead(instance) ? 1 : 0;
