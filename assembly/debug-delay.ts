@@ -83,6 +83,7 @@ export const DP_OS_FREE_PARTIAL: u32 = 66;      // os.ts osUnitsFree: the segmen
 export const DP_RES_RESERVE: u32 = 67;          // instance.ts instanceReserve: resLock taken (rev16)
 export const DP_THREAD_LISTING: u32 = 68;       // thread.ts threadNew: a new record being listed under headLock, at the runtime list's CAS loop (rev16)
 export const DP_STW_RESTARTING: u32 = 69;       // stop-the-world.ts restartDomain: a thread restarted, the ones after it not yet (rev16)
+export const DP_THREAD_STARTED: u32 = 70;        // lifecycle.ts threadStart: the new record live (listed, counted), not yet entered
 // @abi-end
 
 let pausePoint: u32 = 0;

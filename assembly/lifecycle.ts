@@ -42,7 +42,7 @@ import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breaker
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
-import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, debugPause } from "./debug-delay";
+import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { instanceIdEnsure } from "./instance";
 import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
@@ -93,8 +93,10 @@ export function threadEnter(thread: usize, mayBlock: bool): i32 {
  */
 export function threadStart(domain: usize): usize {
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
-  const t = threadNew(domain);
+  // Only this instance may enter it (ft_thread_enter); its id is drawn on first use.
+  const t = threadNew(domain, instanceIdEnsure());
   if (t == 0) { setError(ENOMEM); return 0; }
+  debugPause(DP_THREAD_STARTED);
   if (loadAcquire(domain + D_CLOSED) != 0) {   // closed since the caller checked: leave at once
     storeRelease(t + T_OWNER, 0);
     headLock();
@@ -104,8 +106,6 @@ export function threadStart(domain: usize): usize {
     setError(EINVAL_DOMAIN);
     return 0;
   }
-  // Only this instance may enter it (ft_thread_enter); its id is drawn on first use.
-  storeRelease(t + T_OWNER, instanceIdEnsure());
   const rc = threadEnter(t, true);
   if (rc != OK) setError(rc);
   return t;

@@ -60,17 +60,21 @@ import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-th
 import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
   R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BATCH_SCRATCH, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
   T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STACK_BASE, T_STACK_CAP,
-  T_STATE, T_STW_PENDING,
+  T_OWNER, T_STATE, T_STW_PENDING,
   TAG_COUNT, THREAD_ATTACHED,
   THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
 
 // ---- Creation -----------------------------------------------------------------
 
 /**
- * A new thread record of `domain`, DETACHED (SUSPENDED when a stop-the-world is
- * under way in its scope), with its MEM heap. 0 when memory is exhausted.
+ * A new thread record of `domain` for instance `owner`, DETACHED (SUSPENDED when
+ * a stop-the-world is under way in its scope), with its MEM heap. 0 when memory
+ * is exhausted. The owner is stamped as the record goes live, under headLock: a
+ * worker killed before it enters the thread leaves a record its instance's reap
+ * finds (stamped later, it was counted live with no owner: reapInstance missed
+ * it, and its domain could never close).
  */
-export function threadNew(domain: usize): usize {
+export function threadNew(domain: usize, owner: u32): usize {
   headLock();
   let thread = <usize>load<u32>(domain, D_FREE_THREADS);
   if (thread != 0) store<u32>(domain, load<u32>(thread, T_FREE_NEXT), D_FREE_THREADS);
@@ -97,6 +101,7 @@ export function threadNew(domain: usize): usize {
   headLock();
   storeRelease(thread + T_SERIAL, addRelaxed(ROOT + R_THREAD_SERIAL, 1) + 1);
   store<u32>(thread, 0, T_STW_PENDING);
+  storeRelease(thread + T_OWNER, owner);
   storeRelease(thread + T_BREAKER, breakerInitial(loadAcquire(domain + D_VERSION)));
   storeRelease(thread + T_STATE, stwActiveFor(thread) != 0 ? THREAD_SUSPENDED : THREAD_DETACHED);
   if (!recycled) {

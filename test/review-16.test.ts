@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
-import { AI_LOCK_HOLDER, DP_OS_FREE_PARTIAL, DP_RES_CLAIM, DP_RES_RESERVE, DP_REVIEW_POOL_LOCKED, DP_STW_RESTARTING, DP_THREAD_LISTING,
+import { AI_LOCK_HOLDER, DP_OS_FREE_PARTIAL, DP_RES_CLAIM, DP_RES_RESERVE, DP_REVIEW_POOL_LOCKED, DP_STW_RESTARTING, DP_THREAD_LISTING, DP_THREAD_STARTED,
   THREAD_DETACHED } from '../src/abi.gen.ts';
 import { Peer, fixtureUrl, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
@@ -208,6 +208,29 @@ describe('review 16', () => {
     await within(m.call('attach', d2.id), 10_000, 'M\'s thread in D2');
     await m.call('validate', 0);
     await m.call('exit', 0);
+    expect(() => d2.close(), 'D2 has no thread left').not.toThrow();
+    t.free(f.addr);
+  }, TEST_TIMEOUT);
+
+  // Left open by that review, forced here: worker W starts a thread in domain
+  // D2 and is terminated after threadNew made the record live (listed, counted)
+  // and before it entered it (DP_THREAD_STARTED). M reaps W's instance, as the
+  // facade does when a worker dies. Correct: the record carries W's id (stamped
+  // in threadNew as it goes live), so the reap finds and reaps it, and D2 can be
+  // closed. Before: the owner was stamped after threadNew, so the record was
+  // counted live with owner 0: reapInstance did not see it, and D2 stayed EBUSY.
+  it('a worker killed between making its thread and entering it: reaping its instance reaps the thread', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const f = pauseFlag(rt, t.alloc(8));
+    const d2 = rt.createDomain();
+    const [w, m] = await Peer.startMany(rt, newCtl(), 2);
+    const wInstance = await w.call<number>('instance');
+    await w.call('pauseAt', DP_THREAD_STARTED, f.addr, 1);
+    w.call('attach', d2.id).catch(() => {});
+    await until(f.paused, 10_000, 'W made its thread');
+    await w.terminate();
+    expect(await within(m.call<number>('reapInstance', wInstance), 10_000, 'reaping W\'s instance'), 'W\'s thread').toBe(1);
     expect(() => d2.close(), 'D2 has no thread left').not.toThrow();
     t.free(f.addr);
   }, TEST_TIMEOUT);
