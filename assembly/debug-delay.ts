@@ -44,6 +44,8 @@ function debugSpin(n: u32): void {
 // that instance reaches the point it stores 1 in the shared word `flag`, wakes
 // waiters on it, and waits until the test (from another thread) stores 2 there;
 // then it disarms and goes on. The release build compiles every call away.
+// The high 16 bits of `point`, if set, name a second point armed (same flag,
+// first hit) once the first pause is over: one thread stopped twice on one path.
 //
 // Points are numbered in ranges by area so they stay stable:
 //   1..19   thread records, states, stop-the-world, critical sections
@@ -84,15 +86,19 @@ export const DP_RES_RESERVE: u32 = 67;          // instance.ts instanceReserve: 
 export const DP_THREAD_LISTING: u32 = 68;       // thread.ts threadNew: a new record being listed under headLock, at the runtime list's CAS loop (rev16)
 export const DP_STW_RESTARTING: u32 = 69;       // stop-the-world.ts restartDomain: a thread restarted, the ones after it not yet (rev16)
 export const DP_THREAD_STARTED: u32 = 70;        // lifecycle.ts threadStart: the new record live (listed, counted), not yet entered
+export const DP_THREAD_STARTING: u32 = 71;       // lifecycle.ts threadStart: the domain checked open by the caller, no record made yet (rev17)
+export const DP_THREAD_START_CLOSED: u32 = 72;   // lifecycle.ts threadStart: the domain found closed after the record went live, not yet retired (rev17)
 // @abi-end
 
 let pausePoint: u32 = 0;
 let pauseFlag: usize = 0;
 let pauseHits: u32 = 0;
+let pauseNext: u32 = 0;
 
-/** Arm pause point `point` on this instance (0 disarms); see above. */
+/** Arm pause point `point` (low 16 bits; the high 16: the next one) on this instance (0 disarms); see above. */
 export function debugPauseArm(point: u32, flag: usize, hits: u32): void {
-  pausePoint = point;
+  pausePoint = point & 0xFFFF;
+  pauseNext = point >>> 16;
   pauseFlag = flag;
   pauseHits = hits == 0 ? 1 : hits;
 }
@@ -108,7 +114,9 @@ export function debugPauseArm(point: u32, flag: usize, hits: u32): void {
 function debugPauseHit(): void {
   if (--pauseHits != 0) return;
   const flag = pauseFlag;
-  pausePoint = 0;
+  pausePoint = pauseNext;   // armed from here on: this thread reaches nothing while it waits below
+  pauseNext = 0;
+  pauseHits = 1;
   storeRelease(flag, 1);
   wake(flag, -1);
   while (loadAcquire(flag) == 1) waitWhile(flag, 1, 50);

@@ -42,7 +42,7 @@ import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breaker
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
-import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, debugPause } from "./debug-delay";
+import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { instanceIdEnsure } from "./instance";
 import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
@@ -93,14 +93,19 @@ export function threadEnter(thread: usize, mayBlock: bool): i32 {
  */
 export function threadStart(domain: usize): usize {
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
+  debugPause(DP_THREAD_STARTING);
   // Only this instance may enter it (ft_thread_enter); its id is drawn on first use.
   const t = threadNew(domain, instanceIdEnsure());
   if (t == 0) { setError(ENOMEM); return 0; }
   debugPause(DP_THREAD_STARTED);
   if (loadAcquire(domain + D_CLOSED) != 0) {   // closed since the caller checked: leave at once
-    storeRelease(t + T_OWNER, 0);
+    debugPause(DP_THREAD_START_CLOSED);
+    // The owner stays until the record is EXITED, under headLock: a worker killed
+    // on the way (at headLock) leaves a record its instance's reap retires. Cleared
+    // first, it was left DETACHED, ownerless and counted live for good (review-17).
     headLock();
     storeRelease(t + T_STATE, THREAD_EXITED);
+    storeRelease(t + T_OWNER, 0);   // after EXITED: whoever reads no owner reads EXITED
     headUnlock();
     threadCountGone(t);
     setError(EINVAL_DOMAIN);

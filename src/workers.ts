@@ -181,7 +181,11 @@ export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
     if (x.ft_thread_owner(t) >>> 0 === instance) ids.push({ id: t, domain: x.ft_thread_domain(t) >>> 0 });
   }
   const reports: ReapReport[] = [];
+  let closed = false;
   for (const { id, domain } of ids) {
+    // A record listed in a domain closed under its start (lifecycle.ts threadStart),
+    // never entered: d.reap refuses a closed domain; ft_reap_instance retires it below.
+    if (x.ft_domain_valid(domain) === 0) { closed = true; continue; }
     try {
       reports.push(rt.domainById(domain).reap(id));
     } catch (e) {
@@ -189,6 +193,7 @@ export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
       throw e;
     }
   }
+  if (closed) x.ft_reap_instance(instance);   // nothing held: no report
   x.ft_instance_release_dead(instance);   // a worker with no thread may have died inside stats()
   return reports;
 }
