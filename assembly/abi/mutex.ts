@@ -114,7 +114,7 @@ export function ft_cs_end(token: i32): i32 {
  * (attached, or the section holds its locks), ENOT_LOCKED (no section).
  */
 export function ft_cs_end_detached(thread: usize, token: i32): i32 {
-  if (!threadIsValid(thread) || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
+  if (!threadIsValid(thread) || instanceId == 0 || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
   const s = threadState(thread);
   if (s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(EINVAL_STATE);
   return status(csEndDetached(thread, token));

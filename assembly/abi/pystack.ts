@@ -47,7 +47,7 @@ export function ft_pystack_set_size(thread: usize, bytes: u32): i32 {
   if (!threadIsValid(thread)) return fail(EINVAL_ARG);
   const s = threadState(thread);
   if ((s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED)
-      || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
+      || instanceId == 0 || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
   if (!pystackSizeValid(bytes)) return fail(EINVAL_SIZE);
   if (load<u32>(thread, T_STACK_COUNT) != 0) return fail(EINVAL_STATE);
   pystackSetSize(thread, bytes);

@@ -45,7 +45,9 @@ export function ft_thread_attach(): usize { return ft_thread_attach_new(0); }
 export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
   if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
   // Only the instance that started it (an exited or reaped record has no owner).
-  if (loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
+  // An instance with no id started none: it never matches an owner word of 0,
+  // which exit and reap store just before EXITED, in one headLock section.
+  if (instanceId == 0 || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
   const s = threadState(thread);
   if (s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(ENOT_ATTACHED);
   const requester = stwRequestingHere();
@@ -61,7 +63,7 @@ export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
  */
 export function ft_thread_enter_timed(thread: usize, timeoutMs: f64): i32 {
   if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
-  if (loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);   // as ft_thread_enter
+  if (instanceId == 0 || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);   // as ft_thread_enter
   const requester = stwRequestingHere();
   if (requester != 0 && requester != thread) return fail(EINVAL_STATE);
   const deadline = nowMs() + (timeoutMs < 0 ? 0 : timeoutMs);
