@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import { AI_LOCK_HOLDER, DP_ABANDON_POOL_LOCKED, DP_OS_LOCKED, DP_REVIEW_REAP_RELEASE } from '../src/abi.gen.ts';
-import { Peer, until, useHarness, within } from './fixtures/harness.ts';
+import { Peer, useHarness, within } from './fixtures/harness.ts';
+import { killAt, killRig } from './fixtures/killed.ts';
 import { newCtl } from './fixtures/protocol.ts';
-import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 60_000;
@@ -26,24 +26,17 @@ describe('review 15', () => {
   // the pool lock stayed with D's record for good, and the reap of R's own
   // thread (abandonSegments -> poolLock) spun for ever.
   it('a reaper killed holding the pool lock as the dead thread: reaping its instance releases the lock', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const f = pauseFlag(rt, t.alloc(8));
+    const { rt, t, f, peers: [d, r, o, m] } = await killRig(4);
     const domain = rt.domain().id;
-    const [d, r, o, m] = await Peer.startMany(rt, newCtl(), 4);
     for (const p of [d, r, o]) {
       await p.call('attach');
       await p.call('allocMany', 0, 50, 64);   // live blocks: a segment to abandon
     }
     const did = await d.call<number>('id', 0);
-    const rInstance = await r.call<number>('instance');
     const live0 = rt.stats().threads.live;
     await d.terminate();
-    await r.call('pauseAt', DP_ABANDON_POOL_LOCKED, f.addr, 1);
-    r.call('reapIn', 0, did).catch(() => {});
-    await until(f.paused, 10_000, 'the reap holds the pool lock as D');
-    expect(rt.exports.ft_abandon_info(domain, AI_LOCK_HOLDER) >>> 0, 'the pool lock is held in D\'s name').toBe(did);
-    await r.terminate();
+    const rInstance = await killAt(r, f, DP_ABANDON_POOL_LOCKED, 'the reap holds the pool lock as D', () => r.call('reapIn', 0, did),
+      () => expect(rt.exports.ft_abandon_info(domain, AI_LOCK_HOLDER) >>> 0, 'the pool lock is held in D\'s name').toBe(did));
     const reaped = await within(m.call<number>('reapInstance', rInstance), 10_000, 'reaping R\'s instance');
     expect(reaped, 'R\'s own thread was reaped').toBe(1);
     expect(rt.exports.ft_abandon_info(domain, AI_LOCK_HOLDER) >>> 0, 'the pool lock is free').toBe(0);
@@ -62,20 +55,14 @@ describe('review 15', () => {
   // frees and held pages wait for ever), and D_THREADS_LIVE kept D, so
   // d.close() was EBUSY for good, naming no thread.
   it('a reaper killed before the release: D\'s QSBR slot and live count do not hold the domain up', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const f = pauseFlag(rt, t.alloc(8));
+    const { rt, t, f, peers: [d, r] } = await killRig(2);
     const d2 = rt.createDomain();
-    const [d, r] = await Peer.startMany(rt, newCtl(), 2);
     await d.call('attach', d2.id);
     const did = await d.call<number>('id', 0);
     await d.call('allocMany', 0, 50, 64);
-    const rInstance = await r.call<number>('instance');
     await d.terminate();
-    await r.call('pauseAt', DP_REVIEW_REAP_RELEASE, f.addr, 1);
-    r.call('reapIn', d2.id, did).catch(() => {});
-    await until(f.paused, 10_000, 'the reap is between EXITED and its release');
-    await r.terminate();
+    const rInstance = await killAt(r, f, DP_REVIEW_REAP_RELEASE, 'the reap is between EXITED and its release',
+      () => r.call('reapIn', d2.id, did));
     expect(Atomics.load(new Uint32Array(rt.memory.buffer, did + T_REAPED, 1), 0), 'D\'s release was cut short').toBe(2);
     rt.exports.ft_instance_release_dead(rInstance);   // what reapInstance(rt, rInstance) ends with (R had no thread)
     const t2 = d2.attach();
@@ -124,19 +111,14 @@ describe('review 15', () => {
   // locks carried no holder, and every later memory growth or segment taken
   // from the pool spun for ever.
   it('a worker killed holding osLock: reaping its instance lets the lock go', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const f = pauseFlag(rt, t.alloc(8));
-    const [w, m] = await Peer.startMany(rt, newCtl(), 2);
+    const { rt, t, f, peers: [w, m] } = await killRig(2);
     await w.call('attach');
     await m.call('attach');
-    const wInstance = await w.call<number>('instance');
-    await w.call('pauseAt', DP_OS_LOCKED, f.addr, 1);
-    w.call('allocMany', 0, 1, 8 << 20).catch(() => {});
-    await until(f.paused, 10_000, 'W holds osLock');
     const lock = () => Atomics.load(new Uint32Array(rt.memory.buffer, ROOT_OS_LOCK, 1), 0);
-    expect(lock(), 'the lock word names W\'s instance').toBe(wInstance);
-    await w.terminate();
+    let held = 0;
+    const wInstance = await killAt(w, f, DP_OS_LOCKED, 'W holds osLock', () => w.call('allocMany', 0, 1, 8 << 20),
+      () => { held = lock(); });
+    expect(held, 'the lock word named W\'s instance').toBe(wInstance);
     expect(await within(m.call<number>('reapInstance', wInstance), 10_000, 'reaping W\'s instance'), 'W\'s thread').toBe(1);
     expect(lock(), 'osLock is free').toBe(0);
     const [big] = await within(m.call<number[]>('allocMany', 0, 1, 8 << 20), 10_000, 'M\'s huge block');

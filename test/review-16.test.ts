@@ -10,6 +10,7 @@ import { Runtime } from '../src/index.ts';
 import { AI_LOCK_HOLDER, DP_OS_FREE_PARTIAL, DP_RES_CLAIM, DP_RES_RESERVE, DP_REVIEW_POOL_LOCKED, DP_STW_RESTARTING, DP_THREAD_LISTING, DP_THREAD_STARTED,
   THREAD_DETACHED } from '../src/abi.gen.ts';
 import { Peer, fixtureUrl, until, useHarness, within } from './fixtures/harness.ts';
+import { killAt, killRig } from './fixtures/killed.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { pauseFlag } from './fixtures/util.ts';
 
@@ -125,21 +126,14 @@ describe('review 16', () => {
   // is let go, so M's collect, and every later thread exit, can take it. Before:
   // no reap knew whose the 1 was; every exit (abandonSegments) spun for ever.
   it('a thread-less worker killed holding the abandoned pool\'s lock: reaping its instance lets it go', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const f = pauseFlag(rt, t.alloc(8));
+    const { rt, t, f, peers: [o, w, m] } = await killRig(3);
     const domain = rt.domain().id;
-    const [o, w, m] = await Peer.startMany(rt, newCtl(), 3);
     await o.call('attach');
     await o.call('allocMany', 0, 50, 64);
     await o.call('exit', 0);   // its segment, with live blocks, goes to the pool
     expect(rt.domain().abandoned().segments, 'precondition: a pooled segment').toBeGreaterThan(0);
-    const wInstance = await w.call<number>('instance');
-    await w.call('pauseAt', DP_REVIEW_POOL_LOCKED, f.addr, 1);
-    w.call('collectAbandoned').catch(() => {});
-    await until(f.paused, 10_000, 'W holds the pool lock');
-    expect(rt.exports.ft_abandon_info(domain, AI_LOCK_HOLDER) >>> 0, 'the pool lock is held').not.toBe(0);
-    await w.terminate();
+    const wInstance = await killAt(w, f, DP_REVIEW_POOL_LOCKED, 'W holds the pool lock', () => w.call('collectAbandoned'),
+      () => expect(rt.exports.ft_abandon_info(domain, AI_LOCK_HOLDER) >>> 0, 'the pool lock is held').not.toBe(0));
     try {
       expect(await within(m.call<number>('reapInstance', wInstance), 10_000, 'reaping W\'s instance')).toBe(0);
       expect(rt.exports.ft_abandon_info(domain, AI_LOCK_HOLDER) >>> 0, 'the pool lock is free').toBe(0);
@@ -161,18 +155,11 @@ describe('review 16', () => {
   // with no head, segsFree and segsLive off by the segment, and the debug
   // build's unit validator failed in M's next osUnitsAlloc (a trap, A_UNITS).
   it('a worker killed half way through osUnitsFree: the reap that lets osLock go leaves the unit books whole', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const f = pauseFlag(rt, t.alloc(8));
-    const [w, m] = await Peer.startMany(rt, newCtl(), 2);
+    const { rt, t, f, peers: [w, m] } = await killRig(2);
     await w.call('attach');
     await m.call('attach');
-    const wInstance = await w.call<number>('instance');
     const [big] = await w.call<number[]>('allocMany', 0, 1, 8 << 20);
-    await w.call('pauseAt', DP_OS_FREE_PARTIAL, f.addr, 1);
-    w.call('free', 0, big).catch(() => {});
-    await until(f.paused, 10_000, 'W is inside osUnitsFree');
-    await w.terminate();
+    const wInstance = await killAt(w, f, DP_OS_FREE_PARTIAL, 'W is inside osUnitsFree', () => w.call('free', 0, big));
     expect(await within(m.call<number>('reapInstance', wInstance), 10_000, 'reaping W\'s instance')).toBe(1);
     const books = unitBooks(rt);
     expect({ free: books.segsFree, live: books.segsLive, other: 0 }, 'the unit table\'s books')
@@ -194,16 +181,9 @@ describe('review 16', () => {
   // A_THREADS); in release, D2 could never close (EBUSY naming a thread that
   // d.reap refuses as no thread of this runtime).
   it('a worker killed listing its new thread: the reap that lets headLock go leaves the domain whole', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const f = pauseFlag(rt, t.alloc(8));
+    const { rt, t, f, peers: [w, m] } = await killRig(2);
     const d2 = rt.createDomain();
-    const [w, m] = await Peer.startMany(rt, newCtl(), 2);
-    const wInstance = await w.call<number>('instance');
-    await w.call('pauseAt', DP_THREAD_LISTING, f.addr, 1);
-    w.call('attach', d2.id).catch(() => {});
-    await until(f.paused, 10_000, 'W is listing its thread');
-    await w.terminate();
+    const wInstance = await killAt(w, f, DP_THREAD_LISTING, 'W is listing its thread', () => w.call('attach', d2.id));
     expect(await within(m.call<number>('reapInstance', wInstance), 10_000, 'reaping W\'s instance')).toBe(0);
     await within(m.call('attach', d2.id), 10_000, 'M\'s thread in D2');
     await m.call('validate', 0);
@@ -220,16 +200,9 @@ describe('review 16', () => {
   // closed. Before: the owner was stamped after threadNew, so the record was
   // counted live with owner 0: reapInstance did not see it, and D2 stayed EBUSY.
   it('a worker killed between making its thread and entering it: reaping its instance reaps the thread', async () => {
-    const rt = await Runtime.create({ debug: true });
-    const t = rt.attach();
-    const f = pauseFlag(rt, t.alloc(8));
+    const { rt, t, f, peers: [w, m] } = await killRig(2);
     const d2 = rt.createDomain();
-    const [w, m] = await Peer.startMany(rt, newCtl(), 2);
-    const wInstance = await w.call<number>('instance');
-    await w.call('pauseAt', DP_THREAD_STARTED, f.addr, 1);
-    w.call('attach', d2.id).catch(() => {});
-    await until(f.paused, 10_000, 'W made its thread');
-    await w.terminate();
+    const wInstance = await killAt(w, f, DP_THREAD_STARTED, 'W made its thread', () => w.call('attach', d2.id));
     expect(await within(m.call<number>('reapInstance', wInstance), 10_000, 'reaping W\'s instance'), 'W\'s thread').toBe(1);
     expect(() => d2.close(), 'D2 has no thread left').not.toThrow();
     t.free(f.addr);
