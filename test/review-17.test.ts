@@ -3,15 +3,17 @@
 // one shared memory, pause points force each interleaving. The main JS thread
 // never takes a lock a dead worker may hold: calls that could spin run in a
 // peer, under a time limit.
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.ts';
 import { DP_THREAD_LISTING, DP_THREAD_START_CLOSED, DP_THREAD_STARTING, THREAD_DETACHED, THREAD_EXITED } from '../src/abi.gen.ts';
-import { Peer, sleep, until, useHarness, within } from './fixtures/harness.ts';
+import { fixtureUrl, Peer, sleep, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 const TEST_TIMEOUT = 60_000;
+const T_OWNER = 252;   // assembly/layout.ts: the thread record's owning instance id
 
 describe('review 17', () => {
   // Forced: worker W starts a thread in domain D2 and stops after the domain
@@ -61,5 +63,35 @@ describe('review 17', () => {
     await m.call('validate', 0);
     t.free(f.addr);
     t.free(g.addr);
+  }, TEST_TIMEOUT);
+
+  // Left open by that review, forced here by a deterministic schedule: exit and
+  // reap store a thread's owner word 0 and then EXITED, in one headLock section.
+  // The record is put in that window by hand (owner 0, still DETACHED), and a
+  // worker that joined with no instance id (as one given rt.share() does) calls
+  // ft_thread_enter on it. Correct: ENOT_ATTACHED (an instance with no id
+  // started no thread). Before: owner 0 matched its id 0, and it entered the
+  // other instance's thread.
+  it('an instance with no id cannot enter a thread whose owner word reads 0', async () => {
+    const rt = await Runtime.create({ debug: true });
+    const t = rt.attach();
+    const u = rt.attach();   // u is current: t is left detached
+    const owner = new Uint32Array(rt.memory.buffer, t.id + T_OWNER, 1);
+    const mine = Atomics.load(owner, 0);
+    Atomics.store(owner, 0, 0);
+    const w = new Worker(fixtureUrl('join-worker'), {
+      workerData: { ftheap: { ...rt.share(), instance: 0 }, data: { mode: 'enter', thread: t.id }, domain: rt.domain().id },
+    });
+    try {
+      const rc = await within(new Promise<number>((res, rej) => { w.once('message', res); w.once('error', rej); }), 10_000, 'W\'s enter');
+      expect(rc, 'ENOT_ATTACHED').not.toBe(0);
+      expect(rt.domain().threads().find((th) => th.id === t.id)?.state, 't stays detached').toBe('detached');
+    } finally {
+      await w.terminate();
+      Atomics.store(owner, 0, mine);
+    }
+    u.exit();
+    t.makeCurrent();
+    t.exit();
   }, TEST_TIMEOUT);
 });
