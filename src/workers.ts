@@ -37,9 +37,12 @@ export interface StartWorkerOptions {
   /**
    * Browsers: how long to wait after `Worker.terminate()` before reaping. A
    * browser stops a terminated worker asynchronously and says nothing when it
-   * has, and a reap must never run beside the thread it reaps; V8 stops the
-   * worker's code at its next loop back-edge or call, well within this.
-   * @defaultValue 100
+   * has, and a reap must never run beside the thread it reaps: it lets go of
+   * the runtime locks the dead thread held. V8 stops the worker's code at its
+   * next loop back-edge or call once its thread runs, but on a loaded machine
+   * that thread may wait for a core; 100 ms was seen to be too short there (a
+   * worker of the web demo trapped after a reap, under a full test run).
+   * @defaultValue 1000
    */
   reapDelayMs?: number;
   /**
@@ -92,7 +95,7 @@ export interface RuntimeWorker {
  * ```
  */
 export async function startWorker(rt: Runtime, url: URL | string, options: StartWorkerOptions = {}): Promise<RuntimeWorker> {
-  const reapDelayMs = options.reapDelayMs ?? 100;
+  const reapDelayMs = options.reapDelayMs ?? 1000;
   if (!(reapDelayMs >= 0 && reapDelayMs <= 60_000)) throw new FtheapError(ErrorCode.EINVAL_OPTION, `reapDelayMs must be 0..60000, got ${String(options.reapDelayMs)}`);
   const instance = rt.exports.ft_instance_reserve() >>> 0;
   if (instance === 0) throw coreError(rt.exports.ft_last_error(), 'startWorker: reserving an instance id');
