@@ -28,14 +28,9 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   if (!threadIsValid(thread)) return failSigned(EINVAL_ARG);
   if (<usize>load<u32>(thread, T_DOMAIN) != d) return failSigned(EWRONG_DOMAIN);
   if (objFinalizing()) return failSigned(EINVAL_STATE);   // a reap may wait for this very collection to end
-  const owner = loadAcquire(thread + T_OWNER);   // read before the reap clears it
-  // Its JS thread is gone: a reap it was running is given up first (lifecycle.ts),
-  // which releases the locks it held there, which this reap may need.
-  instanceLocksReleaseDead(owner);   // the runtime's spin locks it died holding: this reap takes them
-  if (owner != 0) reapsReleaseDead(owner);
+  instanceGone(loadAcquire(thread + T_OWNER));   // its JS thread is gone; read before the reap clears the owner
   const rc = threadReap(thread);
   if (rc < 0) return failSigned(-rc);
-  statsReleaseDead(owner);   // a stats lock it held mid-snapshot is free again
   return rc;
 }
 
@@ -66,6 +61,19 @@ export function ft_thread_idle_ms(thread: usize): f64 {
 }
 
 /**
+ * Instance `instance`'s JS thread is gone (0: none): let go of what it died
+ * holding, before any reap that may need it: the runtime's spin locks
+ * (instance.ts), a reap it was running (lifecycle.ts reapsReleaseDead, which
+ * releases the locks held there) and the stats lock. True if it held the stats lock.
+ */
+function instanceGone(instance: u32): bool {
+  if (instance == 0) return false;
+  instanceLocksReleaseDead(instance);
+  reapsReleaseDead(instance);
+  return statsReleaseDead(instance);
+}
+
+/**
  * Is `instance` an id handed out, not the caller's? Not 0, and not above the
  * serial: 0xFFFFFFFF is what spinLock stamps for an instance with no id yet,
  * and releasing its "dead" locks would release live ones (atomics.ts).
@@ -81,8 +89,7 @@ function instanceIsOther(instance: u32): bool {
  */
 export function ft_reap_instance(instance: u32): i32 {
   if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
-  instanceLocksReleaseDead(instance);   // the runtime's spin locks it died holding: the reaps below take them
-  reapsReleaseDead(instance);   // a reap it was running when it died: first, it may hold locks the reaps below need
+  instanceGone(instance);
   let n: i32 = 0;
   let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
   while (t != 0) {
@@ -92,7 +99,6 @@ export function ft_reap_instance(instance: u32): i32 {
     }
     t = <usize>load<u32>(t, T_NEXT_ALL);
   }
-  statsReleaseDead(instance);
   return n;
 }
 
@@ -106,9 +112,7 @@ export function ft_reap_instance(instance: u32): i32 {
  */
 export function ft_instance_release_dead(instance: u32): i32 {
   if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
-  instanceLocksReleaseDead(instance);   // the runtime's spin locks it died holding (instance.ts)
-  reapsReleaseDead(instance);   // a reap it was running when it died (lifecycle.ts)
-  return statsReleaseDead(instance) ? 1 : 0;
+  return instanceGone(instance) ? 1 : 0;
 }
 
 /** The thread after `t` in domain `d`'s list (0: the first); 0 at the end. The list only grows. */
