@@ -88,6 +88,8 @@ export const DP_STW_RESTARTING: u32 = 69;       // stop-the-world.ts restartDoma
 export const DP_THREAD_STARTED: u32 = 70;        // lifecycle.ts threadStart: the new record live (listed, counted), not yet entered
 export const DP_THREAD_STARTING: u32 = 71;       // lifecycle.ts threadStart: the domain checked open by the caller, no record made yet (rev17)
 export const DP_THREAD_START_CLOSED: u32 = 72;   // lifecycle.ts threadStart: the domain found closed after the record went live, not yet retired (rev17)
+export const DP_EXIT_GONE: u32 = 73;             // lifecycle.ts threadExit: the record EXITED, headLock released, not yet recycled
+export const DP_REAP_RELEASED: u32 = 74;         // lifecycle.ts threadReap: the record released (reaped = 1), not yet recycled
 // @abi-end
 
 let pausePoint: u32 = 0;

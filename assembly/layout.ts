@@ -69,7 +69,7 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+40    metaEnd     u32 (metaLock) end of the current meta unit, in 64 KiB pages
 //   ROOT+44    assertFirst u32 atomic  the first failed assert's code anywhere (debug builds; 0 = none)
 //   ROOT+48    threadList  u32 atomic  every thread record ever made (push-only)
-//   ROOT+52    threadsLive u32 atomic
+//   ROOT+52    (unused: live threads are counted from the records, thread.ts threadsLive)
 //   ROOT+56    segsLive    u32 (osLock) units in NORMAL/HUGE/CONT segments
 //   ROOT+60    segsFree    u32 (osLock) units in the pool
 //   ROOT+64    statsLock   u32 atomic  guards the stats scratch area
@@ -110,7 +110,6 @@ export const R_META_END: usize = 40;
 // @abi-begin root-fields
 export const R_ASSERT_FIRST: usize = 44;
 export const R_THREAD_LIST: usize = 48;
-export const R_THREADS_LIVE: usize = 52;
 export const R_SEGS_LIVE: usize = 56;
 export const R_SEGS_FREE: usize = 60;
 // @abi-end
@@ -445,7 +444,7 @@ export const THREAD_EXITED: u32 = 4;
 //   +8    freeThreads  u32 (headLock) recyclable thread records of this domain
 //   +12   version      u32 atomic  mirrored into every thread's breaker (bits 8..31)
 //   +16   nextDomain   u32         root domain list link
-//   +20   threadsLive  u32 atomic
+//   +20   (unused: live threads are counted from the records)
 //   +64   stop-the-world record (below)
 //   QSBR (qsbr.ts); the two sequences each have a cache line of their own:
 //   +128  wrSeq        u64 atomic  write sequence: starts at 1, +2 per advance (always odd)
@@ -495,7 +494,6 @@ export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
 export const D_VERSION: usize = 12;
 export const D_NEXT: usize = 16;
-export const D_THREADS_LIVE: usize = 20;
 export const D_STW: usize = 64;
 export const D_QSBR_WR: usize = 128;
 export const D_QSBR_RD: usize = 192;

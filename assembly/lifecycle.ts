@@ -42,7 +42,7 @@ import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breaker
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
-import { DP_EXIT_BEFORE_ABANDON, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
+import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { instanceIdEnsure } from "./instance";
 import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
@@ -58,9 +58,9 @@ import { heldPagesCollect } from "./qsbr-pages";
 import { remoteFlush, remotePending } from "./remote-free";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop-the-world";
-import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadState,
+import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadsLive, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
-import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, R_THREADS_LIVE, SEG_NEXT,
+import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, SEG_NEXT,
   D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
@@ -107,7 +107,6 @@ export function threadStart(domain: usize): usize {
     storeRelease(t + T_STATE, THREAD_EXITED);
     storeRelease(t + T_OWNER, 0);   // after EXITED: whoever reads no owner reads EXITED
     headUnlock();
-    threadCountGone(t);
     setError(EINVAL_DOMAIN);
     return 0;
   }
@@ -221,7 +220,7 @@ export function threadExit(thread: usize): void {
   storeRelease(thread + T_OWNER, 0);
   storeRelease(thread + T_STATE, THREAD_EXITED);
   headUnlock();
-  threadCountGone(thread);
+  debugPause(DP_EXIT_GONE);
   if (curThread == thread) currentSet(0, EMPTY_HEAP);
   if (recyclable) threadRecycleExited(thread);
 }
@@ -255,11 +254,6 @@ function threadRelease(thread: usize, reaping: bool): bool {
   objLeaveDone(thread);     // its object counters to the domain (delayed decrefs above included)
   osCommitFold(thread);     // its committed-bytes delta to the root (os.ts)
   return recyclable;
-}
-
-function threadCountGone(thread: usize): void {
-  addRelaxed(ROOT + R_THREADS_LIVE, <u32>-1);
-  addRelaxed(<usize>load<u32>(thread, T_DOMAIN) + D_THREADS_LIVE, <u32>-1);
 }
 
 // ---- Reaping ------------------------------------------------------------------------
@@ -309,8 +303,8 @@ export function threadReap(thread: usize): i32 {
   const recyclable = threadRelease(thread, true);   // its section stack stays as it was, for the report
   // Released: from here on reapsReleaseDead leaves the record alone (it counts it gone only while RELEASING).
   storeRelease(thread + T_REAPED, 1);
+  debugPause(DP_REAP_RELEASED);
   currentSet(0, EMPTY_HEAP);
-  threadCountGone(thread);
   if (recyclable) threadRecycleExited(thread);
   return <i32>held;
 }
@@ -361,7 +355,6 @@ export function reapsReleaseDead(instance: u32): u32 {
     // below: a slot the release was giving back (qsbrUnregister) is nobody else's yet.
     qsbrOffline(t);
     holdsReleaseDead(t);
-    threadCountGone(t);   // the dead reaper had not: it counts after it leaves RELEASING
     n++;
   }
   return n;
@@ -399,14 +392,8 @@ export function domainClose(d: usize): i32 {
   debugPause(DP_REVIEW_CLOSE_ENTER);
   headLock();
   if (loadAcquire(d + D_CLOSED) != 0) { headUnlock(); return -EINVAL_DOMAIN; }   // a concurrent close won
-  // A reap marks its record EXITED before it releases it; the live count drops after.
-  if (loadAcquire(d + D_THREADS_LIVE) != 0) { headUnlock(); return -EBUSY; }
-  let t = <usize>load<u32>(d, D_THREADS);
-  while (t != 0) {
-    const s = loadAcquire(t + T_STATE);
-    if (s != THREAD_EXITED && s != THREAD_FREE) { headUnlock(); return -EBUSY; }
-    t = <usize>load<u32>(t, T_DOMAIN_NEXT);
-  }
+  // A record a reap has marked EXITED and is still releasing counts as live (threadIsLive).
+  if (threadsLive(d) != 0) { headUnlock(); return -EBUSY; }
   storeRelease(d + D_CLOSED, 1);
   headUnlock();
   delayedDiscardDomain(d);

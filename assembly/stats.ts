@@ -16,9 +16,10 @@ import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { osCommitted, osPeak, unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
+import { threadsLive } from "./thread";
 import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
   QUEUE_COUNT, ROOT, R_BRK_UNITS, R_HIGH_WATER_PAGES, R_MAX_PAGES,
-  R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREADS_LIVE, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
+  R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
   SLICES_PER_SEGMENT, STATS, STATS_SIZE, TAG_COUNT, T_HEAPS, T_NEXT_ALL, UNIT_HUGE, UNIT_NORMAL, H_DELAYED,
   R_THREAD_LIST } from "./layout";
 
@@ -129,7 +130,7 @@ export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
   store<u32>(STATS, <u32>memory.size(), ST_MEMORY_PAGES);
   store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), ST_HIGH_WATER_PAGES);
   store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), ST_MAX_PAGES);
-  store<u32>(STATS, loadAcquire(ROOT + R_THREADS_LIVE), ST_THREADS_LIVE);
+  store<u32>(STATS, threadsLive(0), ST_THREADS_LIVE);
   const committed = osCommitted();
   store<u64>(STATS, committed, ST_COMMITTED);
   store<u64>(STATS, osPeak(committed), ST_PEAK);

@@ -57,10 +57,10 @@ import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexLockSlow, mutexTryLock, mut
 import { remoteFlush, remotePending } from "./remote-free";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
-import { D_FREE_THREADS, D_THREADS, D_THREADS_LIVE, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
-  R_THREADS_LIVE, R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BATCH_SCRATCH, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
+import { D_FREE_THREADS, D_THREADS, D_VERSION, EMPTY_HEAP, HEAP_SIZE, ROOT,
+  R_THREAD_LIST, R_THREAD_SERIAL, S_COUNTDOWN, T_BATCH_SCRATCH, T_BREAKER, T_DOMAIN, T_DOMAIN_NEXT, T_FREE_NEXT,
   T_CS_DEPTH, T_HEAPS, T_HUGE_COUNT, T_NEXT_ALL, T_QSBR_FLAGS, T_SEG_COUNT, T_SERIAL, T_SPANS, T_STACK_BASE, T_STACK_CAP,
-  T_OWNER, T_STATE, T_STW_PENDING,
+  T_OWNER, T_REAPED, T_STATE, T_STW_PENDING, REAP_RELEASING,
   TAG_COUNT, THREAD_ATTACHED,
   THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SIZE, THREAD_SUSPENDED } from "./layout";
 
@@ -119,8 +119,6 @@ export function threadNew(domain: usize, owner: u32): usize {
     store<u32>(thread, load<u32>(domain, D_THREADS), T_DOMAIN_NEXT);
     storeRelease(domain + D_THREADS, <u32>thread);
   }
-  addRelaxed(ROOT + R_THREADS_LIVE, 1);   // counted as it is listed (a reap by id counts it gone)
-  addRelaxed(domain + D_THREADS_LIVE, 1);
   if (ASSERT_VALIDATE) assertThat(threadsAreValid(domain), A_THREADS);
   headUnlock();
   return thread;
@@ -403,6 +401,34 @@ export function threadRecycleExited(thread: usize): void {
   }
   if (ASSERT_VALIDATE) assertThat(threadsAreValid(domain), A_THREADS);
   headUnlock();
+}
+
+// ---- Live records -----------------------------------------------------------------
+
+/**
+ * Is the record live: listed and not exited, or EXITED by a reap that is still
+ * releasing it (REAP_RELEASING: its delayed frees, heaps and segments not yet
+ * given up)? Any thread; exact under headLock, where every state change is made.
+ */
+export function threadIsLive(t: usize): bool {
+  const s = loadAcquire(t + T_STATE);
+  return (s != THREAD_EXITED && s != THREAD_FREE) || loadAcquire(t + T_REAPED) == REAP_RELEASING;
+}
+
+/**
+ * How many records of `domain` (0: of every domain) are live: counted from the
+ * records, not kept in a counter. A counter needs a decrement after the record's
+ * last store, and a worker killed between the two (exit, a reap's end) left its
+ * record counted live for good: its domain could never close (EBUSY). A
+ * lock-free walk of the runtime-wide list (push-only, and a new record is on it
+ * before its domain's list).
+ */
+export function threadsLive(domain: usize): u32 {
+  let n: u32 = 0;
+  for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+    if ((domain == 0 || <usize>load<u32>(t, T_DOMAIN) == domain) && threadIsLive(t)) n++;
+  }
+  return n;
 }
 
 /**

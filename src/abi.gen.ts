@@ -88,7 +88,9 @@
 /** @internal */ export const DP_THREAD_STARTED = 70; // lifecycle.ts threadStart: the new record live (listed, counted), not yet entered
 /** @internal */ export const DP_THREAD_STARTING = 71; // lifecycle.ts threadStart: the domain checked open by the caller, no record made yet (rev17)
 /** @internal */ export const DP_THREAD_START_CLOSED = 72; // lifecycle.ts threadStart: the domain found closed after the record went live, not yet retired (rev17)
-/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED, DP_RF_SEARCH_GAP, DP_ATTACH_CAS_FAILED, DP_ABANDON_POOL_LOCKED, DP_OS_LOCKED, DP_RES_CLAIM, DP_OS_FREE_PARTIAL, DP_RES_RESERVE, DP_THREAD_LISTING, DP_STW_RESTARTING, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED } as const;
+/** @internal */ export const DP_EXIT_GONE = 73; // lifecycle.ts threadExit: the record EXITED, headLock released, not yet recycled
+/** @internal */ export const DP_REAP_RELEASED = 74; // lifecycle.ts threadReap: the record released (reaped = 1), not yet recycled
+/** @internal */ export const ABI_DELAY_POINTS = { DP_NONE, DP_THREAD_REUSE, DP_STW_REQ_WAITED, DP_STW_BEGUN, DP_EXIT_BEFORE_ABANDON, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, DP_REVIEW_POOL_LOCKED, DP_REVIEW_REAP_RELEASE, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_DELAYED, DP_MUTEX_WOKEN, DP_DF_ABANDON, DP_BRC_TRY_LOADED, DP_BRC_QUEUED, DP_HANDLE_READ, DP_OMAP_LOADED, DP_OBJ_MERGE_TAKEN, DP_BRC_REGISTERED, DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, DP_STATS_XTF_LOADED, DP_RF_SEARCH_GAP, DP_ATTACH_CAS_FAILED, DP_ABANDON_POOL_LOCKED, DP_OS_LOCKED, DP_RES_CLAIM, DP_OS_FREE_PARTIAL, DP_RES_RESERVE, DP_THREAD_LISTING, DP_STW_RESTARTING, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, DP_EXIT_GONE, DP_REAP_RELEASED } as const;
 
 // errors (assembly/errors.ts)
 /** @internal */ export const OK = 0;
@@ -209,10 +211,9 @@
 // root-fields (assembly/layout.ts)
 /** @internal */ export const R_ASSERT_FIRST = 44;
 /** @internal */ export const R_THREAD_LIST = 48;
-/** @internal */ export const R_THREADS_LIVE = 52;
 /** @internal */ export const R_SEGS_LIVE = 56;
 /** @internal */ export const R_SEGS_FREE = 60;
-/** @internal */ export const ABI_ROOT_FIELDS = { R_ASSERT_FIRST, R_THREAD_LIST, R_THREADS_LIVE, R_SEGS_LIVE, R_SEGS_FREE } as const;
+/** @internal */ export const ABI_ROOT_FIELDS = { R_ASSERT_FIRST, R_THREAD_LIST, R_SEGS_LIVE, R_SEGS_FREE } as const;
 
 // thread-record (assembly/layout.ts)
 /** @internal */ export const T_STATE = 0;

@@ -3,8 +3,9 @@
 import { loadAcquire } from "../atomics";
 import { domainCreate, domainDefault, domainIsValid, domainSetVersion } from "../domain";
 import { EINVAL_DOMAIN, ENOMEM, OK } from "../errors";
-import { D_THREADS_LIVE, D_VERSION } from "../layout";
+import { D_VERSION } from "../layout";
 import { domainClose } from "../lifecycle";
+import { threadsLive } from "../thread";
 import { fail, failSigned, failValue } from "./result";
 
 export function ft_domain_default(): usize { return domainDefault(); }
@@ -23,7 +24,7 @@ export function ft_domain_set_version(d: usize, version: u32): i32 {
   return OK;
 }
 export function ft_domain_threads_live(d: usize): u32 {
-  return domainIsValid(d) ? loadAcquire(d + D_THREADS_LIVE) : <u32>failValue(EINVAL_DOMAIN);
+  return domainIsValid(d) ? threadsLive(d) : <u32>failValue(EINVAL_DOMAIN);
 }
 
 /**
