@@ -90,6 +90,8 @@ export const DP_THREAD_STARTING: u32 = 71;       // lifecycle.ts threadStart: th
 export const DP_THREAD_START_CLOSED: u32 = 72;   // lifecycle.ts threadStart: the domain found closed after the record went live, not yet retired (rev17)
 export const DP_EXIT_GONE: u32 = 73;             // lifecycle.ts threadExit: the record EXITED, headLock released, not yet recycled
 export const DP_REAP_RELEASED: u32 = 74;         // lifecycle.ts threadReap: the record released (reaped = 1), not yet recycled
+export const DP_STW_RW_TAKEN: u32 = 75;          // stop-the-world.ts stwBegin: the reader/writer word taken, not yet the requester
+export const DP_STW_RW_RELEASING: u32 = 76;      // stop-the-world.ts stwStart: the world restarted, the request cleared, the word not yet released
 // @abi-end
 
 let pausePoint: u32 = 0;

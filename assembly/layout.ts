@@ -675,11 +675,16 @@ export const CHUNK_ITEMS: u32 = (CHUNK_SIZE - 16) >> 4;   // 255
 //   +16   requester    u32 (headLock, read atomically) the requester's T_SERIAL, 0 = none: a
 //                                  serial, not the record's address, so a record reused after
 //                                  its thread exited never inherits the role
+//   +20   rwHeld       u32 atomic  the T_SERIAL of the requester holding the reader/writer word
+//                                  (ROOT+R_STW_RW) for this scope, 0 = none: stamped right after
+//                                  the CAS that takes it, swapped to 0 right before the release,
+//                                  so a reap releases exactly what a dead requester held
 export const S_MUTEX: usize = 0;
 export const S_REQUESTED: usize = 4;
 export const S_STOPPED: usize = 8;
 export const S_COUNTDOWN: usize = 12;
 export const S_REQUESTER: usize = 16;
+export const S_RW_HELD: usize = 20;
 
 // @abi-begin tags
 export const TAG_COUNT: u32 = 16;

@@ -57,13 +57,13 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
 import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
-import { DP_STW_BEGUN, DP_STW_RESTARTING, debugPause } from "./debug-delay";
+import { DP_STW_BEGUN, DP_STW_RESTARTING, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
 import { nowMs, waitWhileSpinning, wake } from "./host";
 import { remoteFlush, remotePending } from "./remote-free";
-import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED,
+import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED, S_RW_HELD,
   S_REQUESTER, S_STOPPED, STW_BLOCKERS_MAX, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
   T_DOMAIN_NEXT, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING } from "./layout";
 
@@ -126,13 +126,27 @@ function scopeUnlock(m: usize): void {
 
 // ---- The reader/writer word: per-domain stops (readers) vs the global one -------
 
-function rwAcquire(thread: usize, writer: bool, deadline: f64): bool {
+// Who holds the word is stamped in the scope's record (S_RW_HELD: one holder per
+// scope, its scope lock's). The CAS that takes the word and the stamp, and the
+// unstamping swap and the release, have no call and no loop edge between them:
+// V8 stops a worker only at one of those, so a requester killed anywhere has
+// either both or neither done, and its reap (stwReleaseDead) releases what it
+// held. Unstamped, a requester killed between its restart (which clears the
+// request) and the release, or between the CAS and listing itself as the
+// requester, left the word taken for good: every later stop of the other kind
+// waited for it.
+
+function rwAcquire(thread: usize, stw: usize, writer: bool, deadline: f64): bool {
   const rw = ROOT + R_STW_RW;
+  const serial = serialOf(thread);
   while (true) {
     const v = loadAcquire(rw);
     const free = writer ? v == 0 : (v & RW_WRITER) == 0;
     if (free) {
-      if (casAcqRel(rw, v, writer ? RW_WRITER : v + RW_READER)) return true;
+      if (casAcqRel(rw, v, writer ? RW_WRITER : v + RW_READER)) {
+        storeRelease(stw + S_RW_HELD, serial);   // no call since the CAS (above)
+        return true;
+      }
       continue;
     }
     const slice = sliceLeft(deadline, WAIT_SLICE_MS);
@@ -142,9 +156,11 @@ function rwAcquire(thread: usize, writer: bool, deadline: f64): bool {
   }
 }
 
-function rwRelease(writer: bool): void {
+/** Release the word if `serial` holds it for `stw` (a no-op otherwise: idempotent for reaps). */
+function rwRelease(stw: usize, serial: u32): void {
   const rw = ROOT + R_STW_RW;
-  if (writer) storeRelease(rw, 0);
+  if (!casAcqRel(stw + S_RW_HELD, serial, 0)) return;
+  if (stw == GLOBAL_STW) storeRelease(rw, 0);   // no call since the CAS (above)
   else subRelaxed(rw, RW_READER);
   wake(rw, 0x7FFFFFFF);
 }
@@ -327,7 +343,8 @@ export function stwBegin(requester: usize, global: bool, deadline: f64): i32 {
   if (stwIsRequester(requester) || requestingHere != 0) return EINVAL_STATE;
   store<u32>(requester, 0, T_STW_BLOCKERS_N);
   if (!scopeLock(requester, stw + S_MUTEX, deadline)) return ETIMEDOUT;
-  if (!rwAcquire(requester, global, deadline)) { scopeUnlock(stw + S_MUTEX); return ETIMEDOUT; }
+  if (!rwAcquire(requester, stw, global, deadline)) { scopeUnlock(stw + S_MUTEX); return ETIMEDOUT; }
+  debugPause(DP_STW_RW_TAKEN);
   headLock();
   storeRelease(stw + S_COUNTDOWN, 0);
   storeRelease(stw + S_REQUESTER, serialOf(requester));
@@ -373,7 +390,7 @@ export function stwCancel(requester: usize, global: bool): void {
   restart(requester, stw, global);
   if (requestingHere == requester) requestingHere = 0;
   headUnlock();
-  rwRelease(global);
+  rwRelease(stw, serialOf(requester));
   scopeUnlock(stw + S_MUTEX);
 }
 
@@ -397,7 +414,8 @@ export function stwStart(requester: usize, global: bool): i32 {
   restart(requester, stw, global);
   if (requestingHere == requester) requestingHere = 0;
   headUnlock();
-  rwRelease(global);
+  debugPause(DP_STW_RW_RELEASING);
+  rwRelease(stw, serialOf(requester));
   scopeUnlock(stw + S_MUTEX);
   return OK;
 }
@@ -405,10 +423,8 @@ export function stwStart(requester: usize, global: bool): i32 {
 /**
  * Reap (lifecycle.ts): `thread` is dead. A stop it requested (domain or global,
  * under way or done) ends as stwStart would end it, so the threads it parked run
- * again; a scope lock it held while it was getting there is released. Not
- * recoverable: a reader/writer word it took in the few instructions between the
- * scope lock and listing itself as requester (the next stops of the other kind
- * then wait for it: use timeouts).
+ * again; a scope lock and the reader/writer word it held (stamped: S_RW_HELD),
+ * request or not, are released.
  */
 export function stwReleaseDead(thread: usize): void {
   const serial = serialOf(thread);
@@ -419,7 +435,7 @@ export function stwReleaseDead(thread: usize): void {
     const mine = loadAcquire(stw + S_REQUESTED) != 0 && loadAcquire(stw + S_REQUESTER) == serial;
     if (mine) restart(thread, stw, global);
     headUnlock();
-    if (mine) rwRelease(global);
+    rwRelease(stw, serial);   // held with or without a request (S_RW_HELD)
     if (loadAcquire(stw + S_MUTEX) == serial) scopeUnlock(stw + S_MUTEX);
   }
 }

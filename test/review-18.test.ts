@@ -5,7 +5,7 @@
 // interleaving. Calls that could spin on a dead worker's lock run in a peer,
 // under a time limit.
 import { describe, expect, it } from 'vitest';
-import { DP_EXIT_GONE, DP_REAP_RELEASED, THREAD_EXITED } from '../src/abi.gen.ts';
+import { DP_EXIT_GONE, DP_REAP_RELEASED, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, THREAD_EXITED } from '../src/abi.gen.ts';
 import { useHarness, within } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 
@@ -55,4 +55,30 @@ describe('review 18', () => {
     expect(() => d2.close(), 'D2 closes').not.toThrow();
     t.free(f.addr);
   }, TEST_TIMEOUT);
+
+  // Forced: requester R (a thread in domain D2) stops D2 and is terminated at
+  // one of the two points where it holds the reader/writer word (a reader) but
+  // no request names it: after taking the word, before listing itself as the
+  // requester (DP_STW_RW_TAKEN), and after its restart cleared the request,
+  // before the release (DP_STW_RW_RELEASING). M reaps R's instance; then G, in
+  // the default domain, stops the whole runtime (the writer), with a time limit.
+  // Correct: the reap releases the word (it is stamped with R's serial), and the
+  // global stop succeeds. Before: the reap released the word only for a stop it
+  // found requested by R, so here it stayed taken for good, and every global
+  // stop timed out.
+  for (const [point, where] of [[DP_STW_RW_TAKEN, 'R took the word'], [DP_STW_RW_RELEASING, 'R restarted D2']] as const) {
+    it(`a domain stop's requester killed holding the reader/writer word (${where}): a global stop still gets it`, async () => {
+      const { rt, t, f, peers: [r, m, g] } = await killRig(3);
+      const d2 = rt.createDomain();
+      await r.call('attach', d2.id);
+      const rInstance = await killAt(r, f, point, where, () => r.call('stopTimed', 0, {}));
+      await within(m.call<number>('reapInstance', rInstance), 10_000, 'reaping R\'s instance');
+      await g.call('attach');
+      t.detach();   // the main thread would hold up a global stop: it does not checkpoint while it awaits
+      const got = await within(g.call<{ code: string }>('stopTimed', 0, { global: true, timeoutMs: 2000 }), 10_000, 'G\'s stop');
+      t.attach();
+      expect(got.code, 'the global stop').toBe('OK');
+      t.free(f.addr);
+    }, TEST_TIMEOUT);
+  }
 });
