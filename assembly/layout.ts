@@ -299,7 +299,9 @@ export const HEAP_SIZE: u32 = 1152;
 //   +244  heldLast     u32 owner
 //   +248  reaper       u32 atomic  the instance id of the reap releasing it (with reaped = REAP_RELEASING;
 //                                  set under headLock): should that JS thread die inside the release,
-//                                  its death voids the release's FREEING claim (lifecycle.ts reapsReleaseDead)
+//                                  its death voids the release's FREEING claim (lifecycle.ts reapsReleaseDead),
+//                                  whose caller takes the role over by a CAS (one wins; its own death
+//                                  leaves the rest to its instance's reap)
 //   +252  owner        u32 atomic  the instance id allowed to enter it (current.ts); 0 = none (exited, reaped)
 //   +256  reaped       u32 atomic  1: reaped (d.reap) rather than exited; REAP_RELEASING (2) while the
 //                                  reaper releases it acting as the thread; set under headLock, cleared when reused

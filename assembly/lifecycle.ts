@@ -42,7 +42,7 @@ import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breaker
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
-import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
+import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REAPS_CLAIMED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { instanceIdEnsure } from "./instance";
 import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
@@ -301,7 +301,7 @@ export function threadReap(thread: usize): i32 {
   gcWaitIdle(domain, thread);
   currentSet(thread, <usize>load<u32>(thread, T_HEAPS));
   const recyclable = threadRelease(thread, true);   // its section stack stays as it was, for the report
-  // Released: from here on reapsReleaseDead leaves the record alone (it counts it gone only while RELEASING).
+  // Released: from here on reapsReleaseDead leaves the record alone (it takes only a RELEASING one).
   storeRelease(thread + T_REAPED, 1);
   debugPause(DP_REAP_RELEASED);
   currentSet(0, EMPTY_HEAP);
@@ -334,9 +334,10 @@ function holdsReleaseDead(thread: usize): usize {
  * Instance `instance`'s JS thread is gone: a reap it was running stopped inside
  * the release (the record stays REAP_RELEASING for good). Its FREEING claim is
  * void from now on, as a dead freer's is, so a page owner waiting in
- * pageSetDelayed for it ends the wait (page.ts freeingClaimed); the record then
- * reads as reaped and is no longer counted live (domainClose). What the reaper
- * held acting as the thread is released (holdsReleaseDead): the domain's pool
+ * pageSetDelayed for it ends the wait (page.ts freeingClaimed). The caller takes
+ * over the reaper's role (T_REAPER) and releases what the reaper held acting as
+ * the thread (holdsReleaseDead); only then does the record read as reaped and
+ * stop counting live (domainClose). Released: the domain's pool
  * lock, queue and slot mutexes, its QSBR slot goes offline, and a stop or
  * collection the dead thread had left is ended. What the release had not done
  * yet stays undone: the rest of the thread's delayed frees, heaps and segments
@@ -346,15 +347,23 @@ function holdsReleaseDead(thread: usize): usize {
  * threads, whose exit may need those locks.
  */
 export function reapsReleaseDead(instance: u32): u32 {
+  const me = instanceIdEnsure();
   let n: u32 = 0;
   for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if (loadAcquire(t + T_REAPED) != REAP_RELEASING || loadAcquire(t + T_REAPER) != instance) continue;
     storeRelease(t + T_FREEING, 0);
-    if (!casAcqRel(t + T_REAPED, REAP_RELEASING, 1)) continue;
+    // Claimed by taking the reaper's role (one caller wins), not by marking the record
+    // reaped: it stays REAP_RELEASING, counted live (domainClose: EBUSY), until what
+    // the dead reaper held is let go, and a caller killed on the way leaves it to its
+    // own instance's reap. Marked first, such a kill left those locks held for good
+    // where no reap could find them, and the domain closed (spinning on its pool lock).
+    if (!casAcqRel(t + T_REAPER, instance, me)) continue;
+    debugPause(DP_REAPS_CLAIMED);
     // Offline (a goal no longer waits for its slot) before the slot mutex is let go
     // below: a slot the release was giving back (qsbrUnregister) is nobody else's yet.
     qsbrOffline(t);
     holdsReleaseDead(t);
+    storeRelease(t + T_REAPED, 1);   // last: gone only once nothing is held in its name
     n++;
   }
   return n;
