@@ -23,8 +23,8 @@ import { instanceId, instanceSet } from "./current";
 import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { osUnitsRepair } from "./os";
-import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_NEXT, ROOT, R_DOMAIN_LIST, R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST,
-  R_RES_LOCK } from "./layout";
+import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_NEXT, ROOT, R_DOMAIN_LIST,
+  R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_STATS_LOCK, T_OWNER } from "./layout";
 
 const RES_SLOTS: u32 = 15;        // u32 ids per chunk, then the next chunk's address
 const RES_CHUNK: u32 = (RES_SLOTS + 1) << 2;
@@ -68,6 +68,51 @@ export function instanceLocksReleaseDead(instance: u32): void {
     casAcqRel(d + D_CHUNK_LOCK, instance, 0);
     casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0);
   }
+}
+
+/**
+ * The address of a word through which an instance other than `except` and this
+ * one holds, right now, a lock a reap may wait for: a spin lock (osLock,
+ * metaLock, headLock, resLock, the stats lock, a domain's chunk lock) or a
+ * domain's pool lock (taken with or without a thread); 0 if none. That
+ * instance's id is left in `blockingInstance` (a thread's holder: the thread's
+ * owner). No-id holders (0xFFFFFFFF) are not named: nothing could release them.
+ * Lock-free reads: a hint, right when the holder is dead (its words no longer
+ * change). Not the parking mutexes (delayed-free queue, QSBR slots) nor a running
+ * collection: a live thread may hold those across a stop-the-world that waits
+ * for the very thread being reaped, and the reap must first count that thread
+ * off the stop (its waits for them stay as they were).
+ */
+export function instanceBlocking(except: u32): usize {
+  if (spinHeldBy(ROOT + R_OS_LOCK, except)) return ROOT + R_OS_LOCK;
+  if (spinHeldBy(ROOT + R_META_LOCK, except)) return ROOT + R_META_LOCK;
+  if (spinHeldBy(ROOT + R_HEAD_LOCK, except)) return ROOT + R_HEAD_LOCK;
+  if (spinHeldBy(ROOT + R_RES_LOCK, except)) return ROOT + R_RES_LOCK;
+  if (spinHeldBy(ROOT + R_STATS_LOCK, except)) return ROOT + R_STATS_LOCK;
+  for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
+    if (spinHeldBy(d + D_CHUNK_LOCK, except)) return d + D_CHUNK_LOCK;
+    const pool = loadAcquire(d + D_ABANDON_LOCK);   // odd: an instance's word; else a thread record
+    if ((pool & 1) != 0 ? isOther(pool >> 1, except) : threadHeldBy(pool, except)) return d + D_ABANDON_LOCK;
+  }
+  return 0;
+}
+
+/** The instance instanceBlocking found. */
+export let blockingInstance: u32 = 0;
+
+// Is `holder` an instance id other than `except` and this one (then it is kept in blockingInstance)?
+function isOther(holder: u32, except: u32): bool {
+  if (holder == 0 || holder == 0xFFFFFFFF || holder == except || holder == instanceId) return false;
+  blockingInstance = holder;
+  return true;
+}
+
+// @ts-ignore: decorator
+@inline function spinHeldBy(word: usize, except: u32): bool { return isOther(loadAcquire(word), except); }
+
+// Thread record `t` (0: none) is held by another instance's thread.
+function threadHeldBy(t: u32, except: u32): bool {
+  return t != 0 && isOther(loadAcquire(<usize>t + T_OWNER), except);
 }
 
 /**

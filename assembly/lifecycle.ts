@@ -51,7 +51,7 @@ import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./erro
 import { heapCollect, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
 import { osCommitFold, unitsAreValid } from "./os";
-import { segmentIsValid } from "./segment";
+import { segmentIsValid, segmentsRepair } from "./segment";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
 import { heldPagesCollect } from "./qsbr-pages";
@@ -232,6 +232,9 @@ export function threadExit(thread: usize): void {
  * as `thread` (current on this instance). False if the record must not be reused.
  */
 function threadRelease(thread: usize, reaping: bool): bool {
+  // A dead thread may have been killed inside a page's take or free: its slices
+  // made whole first, before anything below takes or gives back a page.
+  if (reaping) segmentsRepair(thread);
   // Its merge queue first, while it can still free: objects queued to it
   // later are merged by whoever queues them (brc.ts).
   objThreadLeave(thread, reaping);

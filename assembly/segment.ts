@@ -21,6 +21,7 @@
 
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, storeRelease } from "./atomics";
+import { DP_SEGMENT_TAKING, debugPause } from "./debug-delay";
 import { osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
   SEGMENT_MASK, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
@@ -82,6 +83,12 @@ function spanQueueRemove(thread: usize, rec: usize): void {
 
 /** Mark slices [index, index+count) as one free span and queue it. */
 function spanMakeFree(thread: usize, seg: usize, index: u32, count: u32): void {
+  spanMark(seg, index, count);
+  spanQueuePush(thread, sliceRecord(seg, index));
+}
+
+/** Mark slices [index, index+count) as one free span (its first and last records). */
+function spanMark(seg: usize, index: u32, count: u32): void {
   const rec = sliceRecord(seg, index);
   store<u32>(rec, 0, P_BLOCK_SIZE);
   store<u32>(rec, 0, P_EXT_BYTES);
@@ -94,7 +101,6 @@ function spanMakeFree(thread: usize, seg: usize, index: u32, count: u32): void {
     store<u32>(last, 0, P_SLICE_COUNT);
     store<u32>(last, (count - 1) << PAGE_REC_SHIFT, P_SLICE_OFFSET);
   }
-  spanQueuePush(thread, rec);
 }
 
 // ---- Segments ------------------------------------------------------------------
@@ -177,6 +183,7 @@ function segmentPageTake(thread: usize, count: u32): usize {
   const index = recordIndex(seg, rec);
   const have = load<u32>(rec, P_SLICE_COUNT);
   if (have > count) spanMakeFree(thread, seg, index + count, have - count);
+  debugPause(DP_SEGMENT_TAKING);
   store<u32>(rec, count, P_SLICE_COUNT);
   store<u32>(rec, 0, P_SLICE_OFFSET);
   for (let i: u32 = 1; i < count; i++) {
@@ -251,6 +258,60 @@ export function segmentSpansMove(thread: usize, seg: usize, adopt: bool): void {
     }
     index += n;
   }
+}
+
+/**
+ * Make a dead owner's segments and span queues whole again: the reap, acting as
+ * the owner, does this before it touches them. V8 stops a worker only at a call
+ * or a loop's back edge, and taking or freeing a page passes several: killed
+ * there, the slices were left tiled wrong (a span off its queue but not split
+ * yet, a page's records half written, usedPages off by one, a queue's links
+ * half rewritten), and the reap's own frees then took or coalesced slices that
+ * were not free — two pages on the same memory. Every slice that is not part of
+ * a live page (a first record with blockSize set) goes back into a free span,
+ * coalesced with its free neighbours; usedPages is recounted; the span queues are
+ * emptied and refilled from the segments. A page taken but not yet made
+ * (blockSize still 0) is given back. Up to T_SEG_COUNT segments of the list.
+ */
+export function segmentsRepair(thread: usize): void {
+  for (let bin: u32 = 0; bin < SPAN_BINS; bin++) {
+    store<u32>(spanQueue(thread, bin), 0);
+    store<u32>(spanQueue(thread, bin), 0, 4);
+  }
+  let seg = <usize>load<u32>(thread, T_SEG_FIRST);
+  for (let n = load<u32>(thread, T_SEG_COUNT); seg != 0 && n > 0; n--) {
+    segmentRepair(seg);
+    segmentSpansMove(thread, seg, true);
+    seg = <usize>load<u32>(seg, SEG_NEXT);
+  }
+}
+
+function segmentRepair(seg: usize): void {
+  let pages: u32 = 0;
+  let free: u32 = 0;   // first slice of the free run being gathered (0: none)
+  let index: u32 = 1;
+  while (index < SLICES_PER_SEGMENT) {
+    const rec = sliceRecord(seg, index);
+    const n = load<u32>(rec, P_SLICE_COUNT);
+    if (load<u32>(rec, P_BLOCK_SIZE) != 0 && load<u32>(rec, P_SLICE_OFFSET) == 0 && n != 0
+        && index + n <= SLICES_PER_SEGMENT) {
+      if (free != 0) { spanMark(seg, free, index - free); free = 0; }
+      for (let i: u32 = 1; i < n; i++) {   // its other records point back (idempotent)
+        const r = sliceRecord(seg, index + i);
+        store<u32>(r, 0, P_BLOCK_SIZE);
+        store<u32>(r, 0, P_EXT_BYTES);
+        store<u32>(r, 0, P_SLICE_COUNT);
+        store<u32>(r, i << PAGE_REC_SHIFT, P_SLICE_OFFSET);
+      }
+      pages++;
+      index += n;
+    } else {
+      if (free == 0) free = index;
+      index++;
+    }
+  }
+  if (free != 0) spanMark(seg, free, SLICES_PER_SEGMENT - free);
+  store<u32>(seg, pages, SEG_USED);
 }
 
 /** Is `thread` the owner of the segment holding `ptr`? One atomic load. */

@@ -50,6 +50,7 @@ export interface CoreExports {
   ft_thread_idle_ms(thread: number): number;
   ft_reap_instance(instance: number): number;
   ft_instance_release_dead(instance: number): number;
+  ft_reap_blocker(): number;
   ft_domain_thread_next(domain: number, thread: number): number;
   ft_domain_close(domain: number): number;
   ft_thread_next_all(thread: number): number;

@@ -7,9 +7,9 @@ import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.t
 import type { AbandonInfo, AttachOptions, DomainStats, ObjectTypeSpec, ReapReport, ThreadInfo } from './api.ts';
 import { objectStats } from './object.ts';
 import { Gc } from './gc.ts';
-import { EBUSY, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
+import { EAGAIN, EBUSY, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_SUSPENDED } from './abi.gen.ts';
 import type { CoreExports } from './core.ts';
-import { coreError, ErrorCode, FtheapError } from './errors.ts';
+import { coreError, ErrorCode, FtheapError, reapBlockedError } from './errors.ts';
 import { qsbrConfigure, qsbrInfo, type QsbrInfo, type QsbrOptions } from './qsbr.ts';
 import type { Runtime } from './runtime.ts';
 import { attachThread, type Thread } from './thread.ts';
@@ -171,13 +171,16 @@ export class Domain {
    * current thread of this JS thread is detached first; its next call attaches it).
    * @throws FtheapError `EINVAL_ARG` (no thread), `EWRONG_DOMAIN` (another
    *   domain's), `EINVAL_STATE` (exited or reaped already, or this JS thread's
-   *   current thread)
+   *   current thread), `EAGAIN` (nothing done: another instance holds a lock the
+   *   reap needs, and may have died too — reap it first, then retry; the message
+   *   names it)
    */
   reap(id: number): ReapReport {
     if (!Number.isInteger(id) || id <= 0) throw new FtheapError(ErrorCode.EINVAL_ARG, `thread id ${id}`);
     const cur = this.runtime.current;
     if (cur && cur.id === id) throw new FtheapError(ErrorCode.EINVAL_STATE, 'a thread cannot reap itself: call exit()');
     const n = this.x.ft_thread_reap(this.id, id >>> 0) | 0;
+    if (n === -EAGAIN) throw reapBlockedError(this.x.ft_reap_blocker() >>> 0, `thread ${id}`);   // nothing done: the current thread stays
     if (cur) this.runtime.setCurrent(null);
     if (n < 0) throw coreError(-n, `thread ${id}`);
     const heldLocks: number[] = [];

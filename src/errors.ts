@@ -146,6 +146,16 @@ export function errorSaying(code: ErrorCode, message: string, detail?: string): 
 }
 
 /**
+ * @internal The `EAGAIN` of a reap that did nothing: instance `blocker` (the
+ * core's ft_reap_blocker) held a lock or role the reap needs. `what` names what
+ * was being reaped.
+ */
+export function reapBlockedError(blocker: number, what: string): FtheapError {
+  return errorSaying(ErrorCode.EAGAIN, `instance ${blocker} holds a runtime lock this reap needs, and may be gone too: `
+    + 'reap it first (reapInstance), then retry; nothing was reaped', what);
+}
+
+/**
  * Thrown by a checkpoint (explicit, or inside a call that checkpoints) after
  * another thread called `interrupt()` on this one.
  */

@@ -10,7 +10,8 @@
  */
 import type { ReapReport, RuntimeHandle } from './api.ts';
 import type { Domain } from './domain.ts';
-import { coreError, ErrorCode, FtheapError } from './errors.ts';
+import { EAGAIN } from './abi.gen.ts';
+import { coreError, ErrorCode, FtheapError, reapBlockedError } from './errors.ts';
 import { isNode, nodeBuiltin } from './platform.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -137,7 +138,21 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
     rejectThread(new FtheapError(ErrorCode.EINVAL_STATE,
       `the worker ended before its thread attached${failure ? ` (its uncaught error: ${failure})` : ''}`));
     if (options.reap === false) { resolveReaped(0); return; }
-    const reports = reapInstance(rt, instance);
+    reapRetrying(0);
+  };
+  // EAGAIN: another instance holds a lock the reap needs. It may have died too,
+  // its exit event queued behind this one: waiting here, on the thread that
+  // handles those events, would wait for ever. Retry later instead (backing off
+  // to once a second); that instance's own reap lets its locks go meanwhile.
+  const reapRetrying = (attempt: number) => {
+    let reports: ReapReport[];
+    try {
+      reports = reapInstance(rt, instance);
+    } catch (e) {
+      if (!(e instanceof FtheapError && e.code === ErrorCode.EAGAIN)) throw e;
+      setTimeout(() => reapRetrying(attempt + 1), Math.min(1000, 5 << Math.min(attempt, 8)));
+      return;
+    }
     options.onReaped?.(reports);
     resolveReaped(reports.length);
   };
@@ -175,9 +190,37 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
 
 /**
  * Reap every thread stamped with instance id `instance` (a JS thread that is
- * gone), whatever its domain. Returns what each reap found.
+ * gone), whatever its domain. Returns what each reap found. Several instances
+ * that are all gone: pass them together, and none waits for a lock another one
+ * died holding (each lets its own go first; a reap that finds a lock of another
+ * is tried again after the others).
+ * @throws FtheapError `EAGAIN` when another instance, not in the list, holds a
+ *   runtime lock the reap needs (it may be gone too: reap it, then retry; the
+ *   message names it; what was reaped so far stays reaped)
  */
-export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
+export function reapInstance(rt: Runtime, instance: number | readonly number[]): ReapReport[] {
+  if (typeof instance === 'number') return reapOne(rt, instance);
+  const reports: ReapReport[] = [];
+  let pending = [...instance];
+  while (pending.length > 0) {
+    let blocked: FtheapError | undefined;
+    const left: number[] = [];
+    for (const i of pending) {
+      try {
+        reports.push(...reapOne(rt, i));
+      } catch (e) {
+        if (!(e instanceof FtheapError && e.code === ErrorCode.EAGAIN)) throw e;
+        blocked = e;
+        left.push(i);
+      }
+    }
+    if (blocked && left.length === pending.length) throw blocked;   // no progress: held by one not in the list
+    pending = left;
+  }
+  return reports;
+}
+
+function reapOne(rt: Runtime, instance: number): ReapReport[] {
   const x = rt.exports;
   const ids: Array<{ id: number; domain: number }> = [];
   for (let t = x.ft_thread_next_all(0) >>> 0; t !== 0; t = x.ft_thread_next_all(t) >>> 0) {
@@ -196,7 +239,11 @@ export function reapInstance(rt: Runtime, instance: number): ReapReport[] {
       throw e;
     }
   }
-  if (closed) x.ft_reap_instance(instance);   // nothing held: no report
-  x.ft_instance_release_dead(instance);   // a worker with no thread may have died inside stats()
+  if (closed) check(x.ft_reap_instance(instance) | 0);   // nothing held: no report
+  check(x.ft_instance_release_dead(instance) | 0);   // a worker with no thread may have died inside stats()
   return reports;
+
+  function check(rc: number): void {
+    if (rc === -EAGAIN) throw reapBlockedError(x.ft_reap_blocker() >>> 0, `instance ${instance}`);
+  }
 }

@@ -5,8 +5,9 @@
 // interleaving. Calls that could spin on a dead worker's lock run in a peer,
 // under a time limit.
 import { describe, expect, it } from 'vitest';
-import { DP_EXIT_GONE, DP_REAP_RELEASED, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, THREAD_EXITED } from '../src/abi.gen.ts';
-import { useHarness, within } from './fixtures/harness.ts';
+import { DP_EXIT_GONE, DP_REAP_RELEASED, DP_SEGMENT_TAKING, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, DP_THREAD_LISTING, THREAD_EXITED } from '../src/abi.gen.ts';
+import { Peer, PeerError, until, useHarness, within } from './fixtures/harness.ts';
+import { newCtl } from './fixtures/protocol.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 
 useHarness();
@@ -81,4 +82,76 @@ describe('review 18', () => {
       t.free(f.addr);
     }, TEST_TIMEOUT);
   }
+
+  // Forced: worker W1 is killed holding headLock (listing a new thread,
+  // DP_THREAD_LISTING); worker W2, attached, is killed too. M reaps W2's instance
+  // alone. Correct: EAGAIN naming W1, nothing done (W1 may be dead too); reaping
+  // both together succeeds, each letting its own locks go first. Before: the reap
+  // of W2 spun on headLock for ever (on a main thread that reaps on exit events,
+  // W1's exit was then never handled).
+  it('a reap that needs a lock another dead worker holds: EAGAIN naming it; both reaped together', async () => {
+    const { rt, t, f, peers: [w1, w2, m] } = await killRig(3);
+    const live = rt.stats().threads.live;
+    await w2.call('attach');
+    const w2Instance = await w2.call<number>('instance');
+    const w1Instance = await killAt(w1, f, DP_THREAD_LISTING, 'W1 holds headLock', () => w1.call('attach'));
+    await w2.terminate();
+    const alone = await within(m.call('reapInstance', w2Instance).then(() => 'reaped', (e: PeerError) => e), 10_000, 'reaping W2 alone');
+    expect(alone, 'W2 alone').toBeInstanceOf(PeerError);
+    expect((alone as PeerError).code).toBe('EAGAIN');
+    expect((alone as PeerError).message).toContain(`instance ${w1Instance}`);
+    expect(rt.stats().threads.live, 'nothing reaped').toBe(live + 1);
+    expect(await within(m.call<number>('reapInstance', [w2Instance, w1Instance]), 10_000, 'reaping both'), 'W2\'s thread').toBe(1);
+    expect(rt.stats().threads.live, 'W2\'s thread gone (W1 had made none)').toBe(live);
+    t.free(f.addr);
+  }, TEST_TIMEOUT);
+
+  // The same deaths with startWorker's own reaps (on the main thread, on each
+  // exit event): W2, attached, exits first while W1 (paused) holds headLock; W1 is
+  // killed after. Correct: W2's reap gives up and is tried again later, W1's
+  // exit is handled meanwhile, and both end reaped. Before: W2's reap spun on
+  // the main thread for ever.
+  it('startWorker\'s reaps on exit: one that needs a lock a later-dying worker holds is retried, and both are reaped', async () => {
+    const { rt, t, f } = await killRig(0);
+    const ctl = newCtl();
+    const w1 = await Peer.start(rt, ctl, 'w1', { reap: true });
+    const w2 = await Peer.start(rt, ctl, 'w2', { reap: true });
+    const live = rt.stats().threads.live;
+    const th = await w2.call<number>('attach');
+    const rec = await w2.call<number>('id', th);
+    await w1.call('pauseAt', DP_THREAD_LISTING, f.addr, 1);
+    w1.call('attach').catch(() => {});
+    await until(f.paused, 10_000, 'W1 holds headLock');
+    await w2.terminate();
+    await new Promise((r) => setTimeout(r, 100));   // W2's reap ran (and gave up) on its exit event
+    expect(rt.exports.ft_thread_reaped(rec), 'not yet').toBe(0);
+    await w1.terminate();
+    await until(() => rt.exports.ft_thread_reaped(rec) === 1, 10_000, 'W2\'s thread reaped');
+    await until(() => rt.stats().threads.live === live, 10_000, 'no thread of W1 or W2 left live');
+    t.free(f.addr);
+  }, TEST_TIMEOUT);
+
+  // Forced: worker W, allocating its first block (5000 B, a medium page of 8
+  // slices), is terminated inside segmentPageTake after the span was taken off its
+  // queue and split, before the page's records are written (DP_SEGMENT_TAKING).
+  // M reaps W's instance, then adopts what W left and runs the validators, and
+  // allocates from it. Correct: the reap makes the segment whole first (the
+  // slices W had not made a page go back to the spans). Before: the reap freed
+  // pages into a segment whose slices were tiled wrong (the taken span still
+  // claimed the split-off remainder): the debug build's segment check failed in
+  // the reap (EASSERT A_SEGMENT); a release build could hand out the same
+  // slices twice.
+  it('a worker killed half way through taking a page: the reap makes its segment whole', async () => {
+    const { rt, t, f, peers: [w, m] } = await killRig(2);
+    const th = await w.call<number>('attach');
+    const wInstance = await killAt(w, f, DP_SEGMENT_TAKING, 'W takes a page', () => w.call('alloc', th, 5000));
+    await within(m.call('reapInstance', wInstance), 10_000, 'reaping W\'s instance');
+    const mt = await m.call<number>('attach');
+    await m.call('reclaimAbandoned', mt);
+    await m.call('validate', mt);
+    const ps = await m.call<number[]>('allocMany', mt, 64, 5000);
+    await m.call('validate', mt);
+    await m.call('freeMany', mt, ps);
+    t.free(f.addr);
+  }, TEST_TIMEOUT);
 });

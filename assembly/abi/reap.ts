@@ -4,10 +4,10 @@
 import { loadAcquire, loadAcquire64 } from "../atomics";
 import { curThread, instanceId } from "../current";
 import { domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_STATE, EWRONG_DOMAIN } from "../errors";
+import { EAGAIN, EINVAL_ARG, EINVAL_DOMAIN, EINVAL_STATE, EWRONG_DOMAIN } from "../errors";
 import { objFinalizing } from "../object";
 import { statsReleaseDead } from "../stats";
-import { instanceLocksReleaseDead } from "../instance";
+import { blockingInstance, instanceBlocking, instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
 import { reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { threadIsValid, threadState } from "../thread";
@@ -28,7 +28,8 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   if (!threadIsValid(thread)) return failSigned(EINVAL_ARG);
   if (<usize>load<u32>(thread, T_DOMAIN) != d) return failSigned(EWRONG_DOMAIN);
   if (objFinalizing()) return failSigned(EINVAL_STATE);   // a reap may wait for this very collection to end
-  instanceGone(loadAcquire(thread + T_OWNER));   // its JS thread is gone; read before the reap clears the owner
+  const owner = loadAcquire(thread + T_OWNER);   // its JS thread is gone; read before the reap clears the owner
+  if (!instanceGone(owner)) return failSigned(EAGAIN);
   const rc = threadReap(thread);
   if (rc < 0) return failSigned(-rc);
   return rc;
@@ -60,18 +61,60 @@ export function ft_thread_idle_ms(thread: usize): f64 {
   return nowMs() - reinterpret<f64>(bits);
 }
 
+// Most recent holder that made a reap of this instance give up (ft_reap_blocker).
+let reapBlocker: u32 = 0;
+let reapHeldStats = false;   // instanceGone: the instance held the stats lock
+const REAP_WAIT_MS: f64 = 10;    // a lock word held unchanged this long: its holder may be dead
+const REAP_WATCH_MS: f64 = 200;  // the longest a reap watches the words before it goes on
+
 /**
  * Instance `instance`'s JS thread is gone (0: none): let go of what it died
  * holding, before any reap that may need it: the runtime's spin locks
  * (instance.ts), a reap it was running (lifecycle.ts reapsReleaseDead, which
- * releases the locks held there) and the stats lock. True if it held the stats lock.
+ * releases the locks held there) and the stats lock (reapHeldStats: whether it
+ * held it). False, with nothing reaped, when another instance has held a lock
+ * or role the reap would wait for (instanceBlocking) for REAP_WAIT_MS: that
+ * instance may be dead too, with its exit not yet seen (a browser or Node main
+ * thread reaps on a worker's exit event; waiting here, it never sees the next
+ * one). Its id is left for ft_reap_blocker; reap it, then retry.
  */
 function instanceGone(instance: u32): bool {
-  if (instance == 0) return false;
-  instanceLocksReleaseDead(instance);
+  reapHeldStats = false;
+  if (instance != 0) instanceLocksReleaseDead(instance);   // its own first: two dead instances never wait for each other
+  reapBlocker = reapBlockedBy(instance);
+  if (reapBlocker != 0) return false;
+  if (instance == 0) return true;
   reapsReleaseDead(instance);
-  return statsReleaseDead(instance);
+  reapHeldStats = statsReleaseDead(instance);
+  return true;
 }
+
+/**
+ * Another instance that has held one lock word unchanged for REAP_WAIT_MS
+ * (instanceBlocking), or 0: one that holds none now, or only briefly (live
+ * threads take and let go of these locks all the time: a word that changes is
+ * not a dead holder's). Watches for at most REAP_WATCH_MS in all, then lets the
+ * reap go on: whatever the words held then was never held that long.
+ */
+function reapBlockedBy(instance: u32): u32 {
+  const end = nowMs() + REAP_WATCH_MS;
+  let word = instanceBlocking(instance);
+  while (word != 0) {
+    const value = loadAcquire(word), holder = blockingInstance;
+    const since = nowMs();
+    while (loadAcquire(word) == value) {
+      const now = nowMs();
+      if (now - since >= REAP_WAIT_MS) return holder;
+      if (now >= end) return 0;
+    }
+    if (nowMs() >= end) return 0;
+    word = instanceBlocking(instance);
+  }
+  return 0;
+}
+
+/** The instance whose lock or role made the last reap on this instance give up (EAGAIN), 0 if none. */
+export function ft_reap_blocker(): u32 { return reapBlocker; }
 
 /**
  * Is `instance` an id handed out, not the caller's? Not 0, and not above the
@@ -89,7 +132,7 @@ function instanceIsOther(instance: u32): bool {
  */
 export function ft_reap_instance(instance: u32): i32 {
   if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
-  instanceGone(instance);
+  if (!instanceGone(instance)) return failSigned(EAGAIN);
   let n: i32 = 0;
   let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
   while (t != 0) {
@@ -112,7 +155,8 @@ export function ft_reap_instance(instance: u32): i32 {
  */
 export function ft_instance_release_dead(instance: u32): i32 {
   if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
-  return instanceGone(instance) ? 1 : 0;
+  if (!instanceGone(instance)) return failSigned(EAGAIN);
+  return reapHeldStats ? 1 : 0;
 }
 
 /** The thread after `t` in domain `d`'s list (0: the first); 0 at the end. The list only grows. */
