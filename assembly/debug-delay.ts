@@ -92,6 +92,7 @@ export const DP_EXIT_GONE: u32 = 73;             // lifecycle.ts threadExit: the
 export const DP_REAP_RELEASED: u32 = 74;         // lifecycle.ts threadReap: the record released (reaped = 1), not yet recycled
 export const DP_STW_RW_TAKEN: u32 = 75;          // stop-the-world.ts stwBegin: the reader/writer word taken, not yet the requester
 export const DP_STW_RW_RELEASING: u32 = 76;      // stop-the-world.ts stwStart: the world restarted, the request cleared, the word not yet released
+export const DP_HANDLE_LOCKED: u32 = 95;         // shared-handle.ts handleLock: a SharedList/SharedMap writers' mutex just taken (and recorded)
 export const DP_SEGMENT_TAKING: u32 = 78;        // segment.ts segmentPageTake: a span taken off its queue and split, the page's records not yet written
 export const DP_REAPS_CLAIMED: u32 = 77;         // lifecycle.ts reapsReleaseDead: a dead reaper's release claimed, what it held not yet let go (rev18b)
 // @abi-end

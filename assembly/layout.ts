@@ -353,6 +353,9 @@ export const HEAP_SIZE: u32 = 1152;
 //   +428  rfHead       u32 owner   its pending chain (page-key encoded, zero-terminated)
 //   +432  rfCount      u32 owner   blocks in it; RF_FLUSHING while a flush pushes it
 //   +436  rfOne        u32 owner   the block a flush is sending the delayed way (0: none)
+//   +440  handleHeld   u32 atomic  the SharedList/SharedMap header whose writers' mutex this thread holds
+//                                  (0: none): stored right after the lock is taken, cleared right before it
+//                                  is let go, by the owner; a reap lets that mutex go (shared-handle.ts)
 //   +448  breaker      u32 atomic  eval breaker: request bits | domain version << 8
 //   +512  visit bitmap (512 B: up to 4096 blocks per page)
 //   +1024 critical-section stack: 64 x {m1, m2, flags} (owner)
@@ -423,6 +426,7 @@ export const T_RF_PAGE: usize = 424;
 export const T_RF_HEAD: usize = 428;
 export const T_RF_COUNT: usize = 432;
 export const T_RF_ONE: usize = 436;
+export const T_HANDLE_HELD: usize = 440;
 export const T_BREAKER: usize = 448;
 export const T_VISIT_BITMAP: usize = 512;
 export const VISIT_BITMAP_BYTES: u32 = 512;

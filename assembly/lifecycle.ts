@@ -52,6 +52,7 @@ import { heapCollect, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
 import { osCommitFold, unitsAreValid } from "./os";
 import { segmentIsValid, segmentsRepair } from "./segment";
+import { handleReleaseDead } from "./shared-handle";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
 import { heldPagesCollect } from "./qsbr-pages";
@@ -325,6 +326,7 @@ function holdsReleaseDead(thread: usize): usize {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   gcReleaseDead(domain, thread, stwIsRequester(thread));
   stwReleaseDead(thread);
+  handleReleaseDead(thread);   // a SharedList/SharedMap writers' mutex
   casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);

@@ -57,7 +57,8 @@ import { curHeap, curThread } from "./current";
 import { freeDelayed } from "./delayed-free";
 import { EAGAIN, EINVAL_PTR, EINVAL_STATE, ENOMEM, OK, peekError, setError } from "./errors";
 import { ftFree } from "./free";
-import { FIRST_UNIT, SEGMENT_SHIFT } from "./layout";
+import { FIRST_UNIT, SEGMENT_SHIFT, T_HANDLE_HELD } from "./layout";
+import { DP_HANDLE_LOCKED, debugPause } from "./debug-delay";
 import { mutexUnlock } from "./mutex";
 import { lockOrAgain } from "./thread";
 
@@ -126,6 +127,7 @@ let heldHere: usize = 0;
 export function handleHold(h: usize): i32 {
   if (heldHere != 0) return EINVAL_STATE;
   heldHere = h;
+  heldBy(h);
   return OK;
 }
 
@@ -133,7 +135,40 @@ export function handleHold(h: usize): i32 {
 export function handleHoldEnd(): void {
   const h = heldHere;
   heldHere = 0;
-  if (h != 0) mutexUnlock(h + H_MUTEX);
+  if (h != 0) unlockHeld(h);
+}
+
+// ---- A writer killed holding the mutex ------------------------------------------------------
+//
+// The current thread's record names the header whose mutex it holds
+// (T_HANDLE_HELD), stored right after the lock is taken and cleared right before
+// it is let go, so a reap of a thread killed inside a write lets the mutex go
+// (handleReleaseDead): left locked, every later writer of the structure — and its
+// destroy — waited for ever. What the write had done stays: lock-free readers see
+// every step of a write, so each step leaves a valid structure (a grown table not
+// yet published leaks; a count may be off by the write in flight). A thread
+// holds one such mutex at a time (a nested one is not recorded).
+
+// @ts-ignore: decorator
+@inline function heldBy(h: usize): void {
+  if (curThread != 0) storeRelease(curThread + T_HANDLE_HELD, <u32>h);
+}
+
+// @ts-ignore: decorator
+@inline function unlockHeld(h: usize): void {
+  if (curThread != 0 && load<u32>(curThread, T_HANDLE_HELD) == <u32>h) storeRelease(curThread + T_HANDLE_HELD, 0);
+  mutexUnlock(h + H_MUTEX);
+}
+
+/**
+ * Reap (lifecycle.ts): `thread` is dead. The writers' mutex it held, if any, is
+ * let go (the header is live: it cannot be destroyed without that mutex).
+ */
+export function handleReleaseDead(thread: usize): void {
+  const h = <usize>loadAcquire(thread + T_HANDLE_HELD);
+  if (h == 0) return;
+  storeRelease(thread + T_HANDLE_HELD, 0);
+  mutexUnlock(h + H_MUTEX);
 }
 
 /**
@@ -147,9 +182,14 @@ export function handleLock(h: usize): bool {
     setError(EINVAL_PTR);
     return false;
   }
-  if (!lockOrAgain(curThread, h + H_MUTEX)) { setError(EAGAIN); return false; }
+  // The record names the header as soon as the lock is taken (before a re-attach that may wait out a stop).
+  if (!lockOrAgain(curThread, h + H_MUTEX, curThread != 0 ? curThread + T_HANDLE_HELD : 0, <u32>h)) {
+    setError(EAGAIN);
+    return false;
+  }
+  debugPause(DP_HANDLE_LOCKED);
   if (handleStorage(h) != 0) return true;
-  mutexUnlock(h + H_MUTEX);
+  unlockHeld(h);
   setError(EINVAL_PTR);
   return false;
 }
@@ -167,7 +207,7 @@ export function handleGone(): f64 {
 
 // @ts-ignore: decorator
 @inline export function handleUnlock(h: usize): void {
-  if (heldHere != h) mutexUnlock(h + H_MUTEX);
+  if (heldHere != h) unlockHeld(h);
 }
 
 // ---- Creation and destruction ------------------------------------------------------
@@ -199,7 +239,7 @@ export function handleDestroy(h: usize): i32 {
   storeRelease(h + H_MAGIC, 0);
   storeRelease(h + H_STORAGE, 0);
   if (heldHere == h) heldHere = 0;   // the hold ends with the structure
-  mutexUnlock(h + H_MUTEX);   // a writer waiting on it finds the storage 0
+  unlockHeld(h);   // a writer waiting on it finds the storage 0
   freeDelayed(s);
   freeDelayed(h);             // a reader may be between the handle check and the storage load
   return OK;

@@ -233,9 +233,9 @@ export function threadDetach(thread: usize): void {
  * for the lock (not the re-attach): false when it ran out, with the mutex's
  * waiter count as it was and the thread attached as it was.
  */
-export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, holder: usize = 0): bool {
+export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, holder: usize = 0, value: u32 = <u32>thread): bool {
   if (mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK) {   // then spin only
-    if (holder != 0) storeRelease(holder, <u32>thread);
+    if (holder != 0) storeRelease(holder, value);
     return true;
   }
   if (timeoutMs == 0) return false;
@@ -254,7 +254,7 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, hold
     }
   }
   // The holder is known before the re-attach, which may wait out a whole stop.
-  if (ok && holder != 0) storeRelease(holder, <u32>thread);
+  if (ok && holder != 0) storeRelease(holder, value);
   if (attached) {
     while (threadAttach(thread, true) != OK) {}
   }
@@ -270,11 +270,14 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, hold
  * spin only too while this instance's async stop waits (stwWaitingHere): waiting
  * then deadlocked with a holder that stop had parked (review-13a).
  */
-export function lockOrAgain(thread: usize, m: usize): bool {
-  if (mutexAdoptTake(m)) return true;
+export function lockOrAgain(thread: usize, m: usize, holder: usize = 0, value: u32 = 0): bool {
+  // `holder` (optional): where `value` is stored as soon as the lock is taken, before any re-attach.
+  if (mutexAdoptTake(m)) { if (holder != 0) storeRelease(holder, value); return true; }
   // Not while this instance's async stop waits: the holder may be parked by it (stwWaitingHere).
-  if (hostCanBlock() && !stwWaitingHere()) return lockDetaching(thread, m);
-  return mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK;
+  if (hostCanBlock() && !stwWaitingHere()) return lockDetaching(thread, m, -1, holder, value);
+  if (!(mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK)) return false;
+  if (holder != 0) storeRelease(holder, value);
+  return true;
 }
 
 /**

@@ -5,7 +5,8 @@
 // interleaving. Calls that could spin on a dead worker's lock run in a peer,
 // under a time limit.
 import { describe, expect, it } from 'vitest';
-import { DP_EXIT_GONE, DP_REAP_RELEASED, DP_SEGMENT_TAKING, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, DP_THREAD_LISTING, THREAD_EXITED } from '../src/abi.gen.ts';
+import { SharedMap } from '../src/index.ts';
+import { DP_EXIT_GONE, DP_HANDLE_LOCKED, DP_REAP_RELEASED, DP_SEGMENT_TAKING, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, DP_THREAD_LISTING, THREAD_EXITED } from '../src/abi.gen.ts';
 import { Peer, PeerError, until, useHarness, within } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -152,6 +153,29 @@ describe('review 18', () => {
     const ps = await m.call<number[]>('allocMany', mt, 64, 5000);
     await m.call('validate', mt);
     await m.call('freeMany', mt, ps);
+    t.free(f.addr);
+  }, TEST_TIMEOUT);
+
+  // Forced: worker W writes to a SharedMap and is terminated right after taking
+  // the map's writers' mutex (DP_HANDLE_LOCKED). M reaps W's instance, then writes
+  // to the map. Correct: the reap lets the mutex go (W's record names the map it
+  // held), and the write goes through. Before: the mutex stayed locked for good;
+  // every later write, and the map's destroy, waited for ever.
+  it('a worker killed inside a SharedMap write: the reap lets the map\'s mutex go', async () => {
+    const { rt, t, f, peers: [w, m] } = await killRig(2);
+    const map = SharedMap.create(t);
+    map.set(1, 10);
+    t.detach();
+    const th = await w.call<number>('attach');
+    const wInstance = await killAt(w, f, DP_HANDLE_LOCKED, 'W holds the map\'s mutex', () => w.call('mapSet', th, map.handle, 2, 20));
+    await within(m.call('reapInstance', wInstance), 10_000, 'reaping W\'s instance');
+    const mt = await m.call<number>('attach');
+    await within(m.call('mapSet', mt, map.handle, 3, 30), 10_000, 'M writes to the map');
+    await m.call('detach', mt);
+    t.attach();
+    expect(map.get(1)).toBe(10);
+    expect(map.get(3)).toBe(30);
+    map.destroy();
     t.free(f.addr);
   }, TEST_TIMEOUT);
 });
