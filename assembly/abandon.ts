@@ -224,9 +224,8 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {
     const next = <usize>load<u32>(seg, SEG_ABANDON_NEXT);
-    const g = segmentCollect(domain, seg);   // 1: freed, else the smallest goal left (0 none) + 2
+    const g = segmentCollect(domain, seg, prev);   // 1: freed (unlinked), else the smallest goal left (0 none) + 2
     if (g == 1) {
-      if (prev != 0) store<u32>(prev, <u32>next, SEG_ABANDON_NEXT); else store<u32>(domain, <u32>next, D_ABANDONED);
       freed++;
     } else {
       if (g > 2 && (goal == 0 || seqLt(g - 2, goal))) goal = g - 2;
@@ -235,21 +234,19 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
     seg = next;
   }
   storeRelease64(domain + D_ABANDON_GOAL, goal);
-  if (freed != 0) {
-    storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - freed);
-    addRelaxed(domain + D_ABANDON_FREED, freed);
-  }
+  if (freed != 0) addRelaxed(domain + D_ABANDON_FREED, freed);
   poolUnlock(domain);
   return freed;
 }
 
 /**
- * Pool lock held. Collect one pooled segment; 1 when it was given back (it is no
- * longer ours to read, and the caller unlinks it), else 2 + the smallest goal of
- * a held page left in it (2: none). A page of a held tag that became empty here
- * gets a fresh goal and waits for it.
+ * Pool lock held. Collect one pooled segment (`prev`: the one before it in the
+ * pool, 0 if first); 1 when it was given back (unlinked from the pool first: it
+ * is no longer ours to read), else 2 + the smallest goal of a held page left in
+ * it (2: none). A page of a held tag that became empty here gets a fresh goal
+ * and waits for it.
  */
-function segmentCollect(domain: usize, seg: usize): u64 {
+function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
   let goal: u64 = 0;
   let index: u32 = 1;
   while (index < SLICES_PER_SEGMENT) {
@@ -266,6 +263,10 @@ function segmentCollect(domain: usize, seg: usize): u64 {
         }
         if (g == 0 || qsbrGoalReached(domain, g)) {
           if (g != 0) { store<u64>(page, 0, P_QSBR_GOAL); subRelaxed(domain + D_PAGES_HELD, 1); }
+          // Its last page: out of the pool before the unit goes back (a collector
+          // killed in the give-back must not leave the pool listing a unit
+          // osUnitsRepair then hands to a new segment: two owners, review-18c).
+          if (segmentLastPage(page)) poolUnlink(domain, prev, seg);
           if (pooledPageFree(page)) return 1;
           index = 1;   // the free may have merged spans on both sides: walk again from the start
           continue;
@@ -276,6 +277,13 @@ function segmentCollect(domain: usize, seg: usize): u64 {
     index += n;
   }
   return goal + 2;
+}
+
+/** Pool lock held: take `seg` (after `prev`, 0 if first) out of the pool. */
+function poolUnlink(domain: usize, prev: usize, seg: usize): void {
+  const next = load<u32>(seg, SEG_ABANDON_NEXT);
+  if (prev != 0) store<u32>(prev, next, SEG_ABANDON_NEXT); else store<u32>(domain, next, D_ABANDONED);
+  storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - 1);
 }
 
 /** Free an empty pooled page (pool lock held); true when that freed its segment. */
@@ -488,6 +496,7 @@ export function abandonedDiscardAll(domain: usize): u32 {
       }
       index += load<u32>(page, P_SLICE_COUNT);
     }
+    store<u32>(domain, <u32>next, D_ABANDONED);   // out of the pool before its unit goes back (as segmentCollect)
     segmentRelease(seg);
     units++;
     seg = next;

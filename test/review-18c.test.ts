@@ -4,7 +4,7 @@
 // force each interleaving; calls that could spin for ever run in a peer, under a
 // time limit.
 import { describe, expect, it } from 'vitest';
-import { DP_ABANDON_POOL_LOCKED } from '../src/abi.gen.ts';
+import { DP_ABANDON_POOL_LOCKED, DP_OS_FREE_PARTIAL } from '../src/abi.gen.ts';
 import { PeerError, within } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 import { useHarness } from './fixtures/harness.ts';
@@ -41,6 +41,39 @@ describe('review 18c', () => {
     expect((alone as PeerError).message).toContain(`instance ${xInstance}`);
     expect(await within(m.call<number>('reapInstance', [zInstance, xInstance]), 10_000, 'reaping both'), 'Z\'s thread').toBe(1);
     expect(rt.stats().threads.live, 'W\'s and Z\'s threads gone').toBe(live - 2);
+    t.free(f.addr);
+  }, TEST_TIMEOUT);
+
+  // Forced: worker A (in domain D2) exits with one live block: its segment goes to
+  // D2's pool. Worker K frees that block and collects the pool; the segment's last
+  // page is freed, the segment given back, and K is killed inside osUnitsFree
+  // with the unit marked free (DP_OS_FREE_PARTIAL), before the collection
+  // unlinked the segment from the pool. M reaps K's instance (osLock taken over,
+  // the unit table made whole: the unit is free). Correct: the pool no longer
+  // lists a unit it gave back: a later segment on that unit is never collected or
+  // adopted through the pool. Before: the pool still listed it; worker N's fresh
+  // segment took the unit, and M's reclaim adopted N's live segment (two owners).
+  it('a collector killed giving a pooled segment back: the pool no longer lists the freed unit', async () => {
+    const { rt, t, f, peers: [a, k, m, n] } = await killRig(4);
+    const d2 = rt.createDomain();
+    const at = await a.call<number>('attach', d2.id);
+    const p = await a.call<number>('alloc', at, 64);
+    await a.call('exit', at);
+    expect(d2.abandoned().segments, 'A\'s segment pooled').toBe(1);
+    const kt = await k.call<number>('attach', d2.id);
+    const kInstance = await killAt(k, f, DP_OS_FREE_PARTIAL, 'K gives the pooled segment back', async () => {
+      await k.call('free', kt, p);
+      await k.call('collectAbandoned', d2.id);
+    });
+    await within(m.call('reapInstance', kInstance), 10_000, 'reaping K\'s instance');
+    expect(d2.abandoned().segments, 'the pool lists no freed unit').toBe(0);
+    const nt = await n.call<number>('attach', d2.id);
+    const ps = await n.call<number[]>('allocMany', nt, 64, 5000);
+    const mt = await m.call<number>('attach', d2.id);
+    expect(await m.call<number>('reclaimAbandoned', mt), 'nothing to adopt').toBe(0);
+    await n.call('validate', nt);
+    await m.call('validate', mt);
+    await n.call('freeMany', nt, ps);
     t.free(f.addr);
   }, TEST_TIMEOUT);
 });
