@@ -41,7 +41,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_ABANDON_POOL_LOCKED, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { osDecommit, unitState } from "./os";
@@ -100,6 +100,15 @@ export function abandonLockHolder(domain: usize): u32 {
 export function abandonSegments(thread: usize): bool {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   const minGoal = heldPagesDetach(thread);
+  // Kill-safe order (a worker killed in its exit is reaped: the reap runs this
+  // again): the heaps are reset before their pages' links are cut (a reap walks
+  // them), and the segment list stays whole (SEG_NEXT untouched) until the
+  // segments are in the pool, when it is cleared with no call in between (a
+  // reap walks it; cut earlier, it lost the segments after the cut, review-18c).
+  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
+    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+    if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
+  }
   let first: usize = 0;
   let last: usize = 0;
   let count: u32 = 0;
@@ -108,7 +117,7 @@ export function abandonSegments(thread: usize): bool {
     const next = <usize>load<u32>(seg, SEG_NEXT);
     segmentSpansMove(thread, seg, false);
     let index: u32 = 1;
-    while (index < SLICES_PER_SEGMENT) {   // pages leave their queues (the heaps are reset below)
+    while (index < SLICES_PER_SEGMENT) {   // pages leave their queues (the heaps were reset above)
       const rec = sliceRecord(seg, index);
       if (load<u32>(rec, P_BLOCK_SIZE) != 0) {
         store<u32>(rec, 0, P_NEXT);
@@ -118,26 +127,24 @@ export function abandonSegments(thread: usize): bool {
       }
       index += load<u32>(rec, P_SLICE_COUNT);
     }
-    store<u32>(seg, 0, SEG_NEXT);
-    store<u32>(seg, 0, SEG_PREV);
-    store<u32>(seg, <u32>first, SEG_ABANDON_NEXT);
+    store<u32>(seg, <u32>first, SEG_ABANDON_NEXT);   // SEG_NEXT/SEG_PREV: rewritten by an adopter's segmentListPush
     if (last == 0) last = seg;
     first = seg;
     count++;
     storeRelease(seg + SEG_THREAD, 0);
     seg = next;
+    debugPause(DP_ABANDON_SEG_DONE);
   }
-  store<u32>(thread, 0, T_SEG_FIRST);
-  store<u32>(thread, 0, T_SEG_COUNT);
-  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
-    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
-    if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
-  }
-  if (count != 0) {
+  if (count == 0) {
+    store<u32>(thread, 0, T_SEG_FIRST);
+    store<u32>(thread, 0, T_SEG_COUNT);
+  } else {
     poolLock(domain, thread);
     debugPause(DP_ABANDON_POOL_LOCKED);
     store<u32>(last, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
     store<u32>(domain, <u32>first, D_ABANDONED);
+    store<u32>(thread, 0, T_SEG_FIRST);   // pooled: no longer the thread's (no call since the link above)
+    store<u32>(thread, 0, T_SEG_COUNT);
     storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) + count);
     poolGoalLower(domain, minGoal);
     poolUnlock(domain);

@@ -94,6 +94,7 @@ export const DP_STW_RW_TAKEN: u32 = 75;          // stop-the-world.ts stwBegin: 
 export const DP_STW_RW_RELEASING: u32 = 76;      // stop-the-world.ts stwStart: the world restarted, the request cleared, the word not yet released
 export const DP_SEGMENT_TAKING: u32 = 78;        // segment.ts segmentPageTake: a span taken off its queue and split, the page's records not yet written
 export const DP_REAPS_CLAIMED: u32 = 77;         // lifecycle.ts reapsReleaseDead: a dead reaper's release claimed, what it held not yet let go (rev18b)
+export const DP_ABANDON_SEG_DONE: u32 = 79;       // abandon.ts abandonSegments: one segment made ownerless, the walk at its back edge (rev18c)
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -4,7 +4,7 @@
 // force each interleaving; calls that could spin for ever run in a peer, under a
 // time limit.
 import { describe, expect, it } from 'vitest';
-import { DP_ABANDON_POOL_LOCKED, DP_OS_FREE_PARTIAL } from '../src/abi.gen.ts';
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_OS_FREE_PARTIAL } from '../src/abi.gen.ts';
 import { PeerError, within } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 import { useHarness } from './fixtures/harness.ts';
@@ -74,6 +74,33 @@ describe('review 18c', () => {
     await n.call('validate', nt);
     await m.call('validate', mt);
     await n.call('freeMany', nt, ps);
+    t.free(f.addr);
+  }, TEST_TIMEOUT);
+
+  // Forced: worker W (in domain D2) owns two segments of medium blocks and exits;
+  // it is killed in abandonSegments after the first segment was made ownerless,
+  // at the walk's back edge (DP_ABANDON_SEG_DONE), before any went to the pool.
+  // M reaps W's instance. Correct: every segment of W ends in D2's pool (adopted
+  // by M's reclaim, its blocks W's live ones, freeable). Before: the walk had cut
+  // the first segment's link to the next (SEG_NEXT 0) while W's list still
+  // started there, so the reap found only that one: the others stayed owned by
+  // W's record for good, in no list (and the record, recycled, made a new
+  // thread their owner without its knowing).
+  it('a worker killed while its exit abandons its segments: the reap pools every one', async () => {
+    const { rt, t, f, peers: [w, m] } = await killRig(2);
+    const d2 = rt.createDomain();
+    const wt = await w.call<number>('attach', d2.id);
+    const ps = await w.call<number[]>('allocMany', wt, 1200, 5000);
+    const segs = new Set(ps.map((p) => p >>> 22)).size;
+    expect(segs, 'W owns several segments').toBeGreaterThan(1);
+    const wInstance = await killAt(w, f, DP_ABANDON_SEG_DONE, 'W abandons its segments', () => w.call('exit', wt));
+    await within(m.call('reapInstance', wInstance), 10_000, 'reaping W\'s instance');
+    expect(d2.abandoned().segments, 'every segment of W pooled').toBe(segs);
+    const mt = await m.call<number>('attach', d2.id);
+    expect(await m.call<number>('reclaimAbandoned', mt), 'M adopts them all').toBe(segs);
+    await m.call('validate', mt);
+    await m.call('freeMany', mt, ps);
+    await m.call('validate', mt);
     t.free(f.addr);
   }, TEST_TIMEOUT);
 });
