@@ -41,7 +41,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_ABANDON_POOL_LOCKED, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { osDecommit, unitState } from "./os";
@@ -100,6 +100,15 @@ export function abandonLockHolder(domain: usize): u32 {
 export function abandonSegments(thread: usize): bool {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   const minGoal = heldPagesDetach(thread);
+  // Kill-safe order (a worker killed in its exit is reaped: the reap runs this
+  // again): the heaps are reset before their pages' links are cut (a reap walks
+  // them), and the segment list stays whole (SEG_NEXT untouched) until the
+  // segments are in the pool, when it is cleared with no call in between (a
+  // reap walks it; cut earlier, it lost the segments after the cut, review-18c).
+  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
+    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+    if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
+  }
   let first: usize = 0;
   let last: usize = 0;
   let count: u32 = 0;
@@ -108,7 +117,7 @@ export function abandonSegments(thread: usize): bool {
     const next = <usize>load<u32>(seg, SEG_NEXT);
     segmentSpansMove(thread, seg, false);
     let index: u32 = 1;
-    while (index < SLICES_PER_SEGMENT) {   // pages leave their queues (the heaps are reset below)
+    while (index < SLICES_PER_SEGMENT) {   // pages leave their queues (the heaps were reset above)
       const rec = sliceRecord(seg, index);
       if (load<u32>(rec, P_BLOCK_SIZE) != 0) {
         store<u32>(rec, 0, P_NEXT);
@@ -118,26 +127,24 @@ export function abandonSegments(thread: usize): bool {
       }
       index += load<u32>(rec, P_SLICE_COUNT);
     }
-    store<u32>(seg, 0, SEG_NEXT);
-    store<u32>(seg, 0, SEG_PREV);
-    store<u32>(seg, <u32>first, SEG_ABANDON_NEXT);
+    store<u32>(seg, <u32>first, SEG_ABANDON_NEXT);   // SEG_NEXT/SEG_PREV: rewritten by an adopter's segmentListPush
     if (last == 0) last = seg;
     first = seg;
     count++;
     storeRelease(seg + SEG_THREAD, 0);
     seg = next;
+    debugPause(DP_ABANDON_SEG_DONE);
   }
-  store<u32>(thread, 0, T_SEG_FIRST);
-  store<u32>(thread, 0, T_SEG_COUNT);
-  for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
-    const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
-    if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
-  }
-  if (count != 0) {
+  if (count == 0) {
+    store<u32>(thread, 0, T_SEG_FIRST);
+    store<u32>(thread, 0, T_SEG_COUNT);
+  } else {
     poolLock(domain, thread);
     debugPause(DP_ABANDON_POOL_LOCKED);
     store<u32>(last, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
     store<u32>(domain, <u32>first, D_ABANDONED);
+    store<u32>(thread, 0, T_SEG_FIRST);   // pooled: no longer the thread's (no call since the link above)
+    store<u32>(thread, 0, T_SEG_COUNT);
     storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) + count);
     poolGoalLower(domain, minGoal);
     poolUnlock(domain);
@@ -224,9 +231,8 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {
     const next = <usize>load<u32>(seg, SEG_ABANDON_NEXT);
-    const g = segmentCollect(domain, seg);   // 1: freed, else the smallest goal left (0 none) + 2
+    const g = segmentCollect(domain, seg, prev);   // 1: freed (unlinked), else the smallest goal left (0 none) + 2
     if (g == 1) {
-      if (prev != 0) store<u32>(prev, <u32>next, SEG_ABANDON_NEXT); else store<u32>(domain, <u32>next, D_ABANDONED);
       freed++;
     } else {
       if (g > 2 && (goal == 0 || seqLt(g - 2, goal))) goal = g - 2;
@@ -235,21 +241,19 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
     seg = next;
   }
   storeRelease64(domain + D_ABANDON_GOAL, goal);
-  if (freed != 0) {
-    storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - freed);
-    addRelaxed(domain + D_ABANDON_FREED, freed);
-  }
+  if (freed != 0) addRelaxed(domain + D_ABANDON_FREED, freed);
   poolUnlock(domain);
   return freed;
 }
 
 /**
- * Pool lock held. Collect one pooled segment; 1 when it was given back (it is no
- * longer ours to read, and the caller unlinks it), else 2 + the smallest goal of
- * a held page left in it (2: none). A page of a held tag that became empty here
- * gets a fresh goal and waits for it.
+ * Pool lock held. Collect one pooled segment (`prev`: the one before it in the
+ * pool, 0 if first); 1 when it was given back (unlinked from the pool first: it
+ * is no longer ours to read), else 2 + the smallest goal of a held page left in
+ * it (2: none). A page of a held tag that became empty here gets a fresh goal
+ * and waits for it.
  */
-function segmentCollect(domain: usize, seg: usize): u64 {
+function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
   let goal: u64 = 0;
   let index: u32 = 1;
   while (index < SLICES_PER_SEGMENT) {
@@ -266,6 +270,10 @@ function segmentCollect(domain: usize, seg: usize): u64 {
         }
         if (g == 0 || qsbrGoalReached(domain, g)) {
           if (g != 0) { store<u64>(page, 0, P_QSBR_GOAL); subRelaxed(domain + D_PAGES_HELD, 1); }
+          // Its last page: out of the pool before the unit goes back (a collector
+          // killed in the give-back must not leave the pool listing a unit
+          // osUnitsRepair then hands to a new segment: two owners, review-18c).
+          if (segmentLastPage(page)) poolUnlink(domain, prev, seg);
           if (pooledPageFree(page)) return 1;
           index = 1;   // the free may have merged spans on both sides: walk again from the start
           continue;
@@ -276,6 +284,13 @@ function segmentCollect(domain: usize, seg: usize): u64 {
     index += n;
   }
   return goal + 2;
+}
+
+/** Pool lock held: take `seg` (after `prev`, 0 if first) out of the pool. */
+function poolUnlink(domain: usize, prev: usize, seg: usize): void {
+  const next = load<u32>(seg, SEG_ABANDON_NEXT);
+  if (prev != 0) store<u32>(prev, next, SEG_ABANDON_NEXT); else store<u32>(domain, next, D_ABANDONED);
+  storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - 1);
 }
 
 /** Free an empty pooled page (pool lock held); true when that freed its segment. */
@@ -488,6 +503,7 @@ export function abandonedDiscardAll(domain: usize): u32 {
       }
       index += load<u32>(page, P_SLICE_COUNT);
     }
+    store<u32>(domain, <u32>next, D_ABANDONED);   // out of the pool before its unit goes back (as segmentCollect)
     segmentRelease(seg);
     units++;
     seg = next;

@@ -95,6 +95,7 @@ export const DP_STW_RW_RELEASING: u32 = 76;      // stop-the-world.ts stwStart: 
 export const DP_HANDLE_LOCKED: u32 = 95;         // shared-handle.ts handleLock: a SharedList/SharedMap writers' mutex just taken (and recorded)
 export const DP_SEGMENT_TAKING: u32 = 78;        // segment.ts segmentPageTake: a span taken off its queue and split, the page's records not yet written
 export const DP_REAPS_CLAIMED: u32 = 77;         // lifecycle.ts reapsReleaseDead: a dead reaper's release claimed, what it held not yet let go (rev18b)
+export const DP_ABANDON_SEG_DONE: u32 = 79;       // abandon.ts abandonSegments: one segment made ownerless, the walk at its back edge (rev18c)
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -24,7 +24,8 @@ import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { osUnitsRepair } from "./os";
 import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_NEXT, ROOT, R_DOMAIN_LIST,
-  R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_STATS_LOCK, T_OWNER } from "./layout";
+  R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
+  T_REAPER } from "./layout";
 
 const RES_SLOTS: u32 = 15;        // u32 ids per chunk, then the next chunk's address
 const RES_CHUNK: u32 = (RES_SLOTS + 1) << 2;
@@ -76,7 +77,7 @@ export function instanceLocksReleaseDead(instance: u32): void {
  * metaLock, headLock, resLock, the stats lock, a domain's chunk lock) or a
  * domain's pool lock (taken with or without a thread); 0 if none. That
  * instance's id is left in `blockingInstance` (a thread's holder: the thread's
- * owner). No-id holders (0xFFFFFFFF) are not named: nothing could release them.
+ * owner, or its reaper while a reap releases it). No-id holders (0xFFFFFFFF) are not named: nothing could release them.
  * Lock-free reads: a hint, right when the holder is dead (its words no longer
  * change). Not the parking mutexes (delayed-free queue, QSBR slots) nor a running
  * collection: a live thread may hold those across a stop-the-world that waits
@@ -110,9 +111,15 @@ function isOther(holder: u32, except: u32): bool {
 // @ts-ignore: decorator
 @inline function spinHeldBy(word: usize, except: u32): bool { return isOther(loadAcquire(word), except); }
 
-// Thread record `t` (0: none) is held by another instance's thread.
+// Thread record `t` (0: none) is held by another instance: its owner's, or, while a
+// reap releases it (owner already 0), the reaper's, which acts as the thread (its
+// abandonSegments takes the pool lock in the record's name; a reaper that died
+// there holds it until its own instance is reaped: lifecycle.ts reapsReleaseDead).
 function threadHeldBy(t: u32, except: u32): bool {
-  return t != 0 && isOther(loadAcquire(<usize>t + T_OWNER), except);
+  if (t == 0) return false;
+  const owner = loadAcquire(<usize>t + T_OWNER);
+  if (owner != 0) return isOther(owner, except);
+  return loadAcquire(<usize>t + T_REAPED) == REAP_RELEASING && isOther(loadAcquire(<usize>t + T_REAPER), except);
 }
 
 /**
