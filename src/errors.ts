@@ -151,8 +151,9 @@ export function errorSaying(code: ErrorCode, message: string, detail?: string): 
  * was being reaped.
  */
 export function reapBlockedError(blocker: number, what: string): FtheapError {
-  return errorSaying(ErrorCode.EAGAIN, `instance ${blocker} holds a runtime lock this reap needs, and may be gone too: `
-    + 'reap it first (reapInstance), then retry; nothing was reaped', what);
+  return errorSaying(ErrorCode.EAGAIN, `instance ${blocker} holds a runtime lock this reap needs: if its JS thread is gone `
+    + 'too, reap it first (or both at once: reapInstance(rt, [a, b])), else retry later; nothing was reaped '
+    + '(never reap a live instance: that releases locks it still uses)', what);
 }
 
 /**

@@ -65,7 +65,7 @@ export function ft_thread_idle_ms(thread: usize): f64 {
 let reapBlocker: u32 = 0;
 let reapHeldStats = false;   // instanceGone: the instance held the stats lock
 const REAP_WAIT_MS: f64 = 10;    // a lock word held unchanged this long: its holder may be dead
-const REAP_WATCH_MS: f64 = 200;  // the longest a reap watches the words before it goes on
+const REAP_WATCH_MS: f64 = 50;   // the longest a reap watches the words before it goes on
 
 /**
  * Instance `instance`'s JS thread is gone (0: none): let go of what it died
