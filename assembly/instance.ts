@@ -23,7 +23,7 @@ import { instanceId, instanceSet } from "./current";
 import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { osUnitsRepair } from "./os";
-import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_NEXT, ROOT, R_DOMAIN_LIST,
+import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
   R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
   T_REAPER } from "./layout";
 
@@ -79,12 +79,12 @@ export function instanceLocksReleaseDead(instance: u32): void {
  * instance's id is left in `blockingInstance` (a thread's holder: the thread's
  * owner, or its reaper while a reap releases it). No-id holders (0xFFFFFFFF) are not named: nothing could release them.
  * Lock-free reads: a hint, right when the holder is dead (its words no longer
- * change). Not the parking mutexes (delayed-free queue, QSBR slots) nor a running
- * collection: a live thread may hold those across a stop-the-world that waits
- * for the very thread being reaped, and the reap must first count that thread
- * off the stop (its waits for them stay as they were).
+ * change). With `roles`, also a domain's delayed-free and QSBR-slot mutexes and
+ * its running collection: a live thread may hold those across a stop that waits
+ * for the very threads being reaped, so the reap looks at them only once it has
+ * counted those threads off every stop (stop-the-world.ts stwCountOffDead).
  */
-export function instanceBlocking(except: u32): usize {
+export function instanceBlocking(except: u32, roles: bool): usize {
   if (spinHeldBy(ROOT + R_OS_LOCK, except)) return ROOT + R_OS_LOCK;
   if (spinHeldBy(ROOT + R_META_LOCK, except)) return ROOT + R_META_LOCK;
   if (spinHeldBy(ROOT + R_HEAD_LOCK, except)) return ROOT + R_HEAD_LOCK;
@@ -94,6 +94,11 @@ export function instanceBlocking(except: u32): usize {
     if (spinHeldBy(d + D_CHUNK_LOCK, except)) return d + D_CHUNK_LOCK;
     const pool = loadAcquire(d + D_ABANDON_LOCK);   // odd: an instance's word; else a thread record
     if ((pool & 1) != 0 ? isOther(pool >> 1, except) : threadHeldBy(pool, except)) return d + D_ABANDON_LOCK;
+    if (!roles) continue;
+    if (threadHeldBy(loadAcquire(d + D_DQ_HOLDER), except)) return d + D_DQ_HOLDER;
+    if (threadHeldBy(loadAcquire(d + D_QSBR_HOLDER), except)) return d + D_QSBR_HOLDER;
+    const objects = <usize>load<u32>(d, D_OBJECTS);   // 0 while the domain is being made
+    if (objects != 0 && threadHeldBy(loadAcquire(objects + OR_GC_COLLECTING), except)) return objects + OR_GC_COLLECTING;
   }
   return 0;
 }

@@ -65,7 +65,7 @@ import { nowMs, waitWhileSpinning, wake } from "./host";
 import { remoteFlush, remotePending } from "./remote-free";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED, S_RW_HELD,
   S_REQUESTER, S_STOPPED, STW_BLOCKERS_MAX, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
-  T_DOMAIN_NEXT, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING } from "./layout";
+  T_DOMAIN_NEXT, T_NEXT_ALL, T_OWNER, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING, R_THREAD_LIST } from "./layout";
 
 /** How long a paused thread, or a stop's requester, polls before it sleeps. */
 export const STW_SPIN_MS: f64 = 0.2;
@@ -188,6 +188,24 @@ export function stwAccount(thread: usize, stw: usize): void {
   if (load<u32>(thread, T_STW_PENDING) == 0) return;
   store<u32>(thread, 0, T_STW_PENDING);
   if (subRelaxed(stw + S_COUNTDOWN, 1) == 1) wake(stw + S_COUNTDOWN, 1);
+}
+
+/**
+ * A reap's first step (abi/reap.ts): instance `instance`'s JS thread is gone, so
+ * none of its threads will reach a checkpoint again. Each one a stop waits for
+ * is counted off it now, as its reap does later: a stop, and a collection behind
+ * it, that waits only for dead threads then goes on, and lets go of what it
+ * holds, before the reap looks at who holds what. The records stay as they are
+ * (a later stop counts them again, until they are reaped).
+ */
+export function stwCountOffDead(instance: u32): void {
+  headLock();
+  for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+    if (loadAcquire(t + T_OWNER) != instance || load<u32>(t, T_STW_PENDING) == 0) continue;
+    const stw = stwActiveFor(t);
+    if (stw != 0) stwAccount(t, stw);
+  }
+  headUnlock();
 }
 
 // ---- Scope walks (under headLock) ---------------------------------------------

@@ -42,7 +42,8 @@ describe('kill fuzz', () => {
     const t = rt.attach();
     const m = t.alloc(8), m2 = t.alloc(8);
     const rings = [t.alloc(SLOTS * 4), t.alloc(SLOTS * 4)];   // block slots of the default domain, of D2
-    for (const r of rings) new Uint32Array(rt.memory.buffer, r, SLOTS).fill(0);
+    const objRings = [t.alloc(SLOTS * 4), t.alloc(SLOTS * 4)];   // object slots, the same way
+    for (const r of [...rings, ...objRings]) new Uint32Array(rt.memory.buffer, r, SLOTS).fill(0);
     const map = SharedMap.create(t);
     const d2 = rt.createDomain();
     t.detach();   // an attached main thread that awaits would hold up every stop
@@ -58,7 +59,7 @@ describe('kill fuzz', () => {
       for (const [i, f] of fuzzers.entries()) {
         instances.push(await f.call<number>('instance'));
         const th = await f.call<number>('attach', rng.int(2) === 0 ? 0 : d2.id);
-        f.call('fuzz', th, { m, m2, rings, slots: SLOTS, map: map.handle, seed: SEED + round * 16 + i, stop: Ctl.STOP,
+        f.call('fuzz', th, { m, m2, rings, objRings, slots: SLOTS, map: map.handle, seed: SEED + round * 16 + i, stop: Ctl.STOP,
           domains: [0, d2.id] }).catch(() => {});
       }
       await Promise.all(fuzzers.map(async (f) => { await sleep(2 + rng.int(60)); await f.terminate(); }));
@@ -94,6 +95,8 @@ describe('kill fuzz', () => {
     // Whatever the fuzzers left: freed, the second domain closed, everything adopted and checked.
     t.attach();
     for (const p of new Uint32Array(rt.memory.buffer, rings[0], SLOTS)) if (p !== 0) t.free(p);   // D2's go with D2
+    for (const o of new Uint32Array(rt.memory.buffer, objRings[0], SLOTS)) if (o !== 0) t.decref(o);
+    t.domain.gc.collect();   // the cycles the fuzzers made
     expect(map.get(99), 'the map kept the checker\'s last write').toBe(ROUNDS - 1);
     expect(() => d2.close(), 'no thread of D2 is live').not.toThrow();
     expect(rt.stats().threads.live, 'the main thread and the checker\'s').toBe(2);

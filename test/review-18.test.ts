@@ -178,4 +178,31 @@ describe('review 18', () => {
     map.destroy();
     t.free(f.addr);
   }, TEST_TIMEOUT);
+
+  // Deterministic schedule: worker W, attached in domain D2, stays in its event
+  // loop (it never reaches a checkpoint); worker C starts a collection of D2,
+  // whose stop waits for W; both are terminated. M reaps W's instance first (as
+  // an exit event may come first). Correct: the reap counts W off C's stop, finds
+  // C's collection held by an instance that does not move, and gives up with
+  // EAGAIN naming C; reaping both succeeds (C's reap ends its collection). Before:
+  // the reap of W waited for ever for C's collection to end (C was dead).
+  it('a reap that would wait for a collection a dead worker was running: EAGAIN naming it; both reaped together', async () => {
+    const { rt, t, peers: [w, c, m] } = await killRig(3);
+    const d2 = rt.createDomain();
+    await w.call('attach', d2.id);
+    const wInstance = await w.call<number>('instance');
+    const ct = await c.call<number>('attach', d2.id);
+    const cInstance = await c.call<number>('instance');
+    c.call('gcCollect', ct).catch(() => {});
+    await new Promise((r) => setTimeout(r, 300));   // C's stop waits for W
+    await c.terminate();
+    await w.terminate();
+    const alone = await within(m.call('reapInstance', wInstance).then(() => 'reaped', (e: PeerError) => e), 10_000, 'reaping W alone');
+    expect(alone, 'W alone').toBeInstanceOf(PeerError);
+    expect((alone as PeerError).code).toBe('EAGAIN');
+    expect((alone as PeerError).message).toContain(`instance ${cInstance}`);
+    await within(m.call('reapInstance', [wInstance, cInstance]), 10_000, 'reaping both');
+    expect(() => d2.close(), 'D2 has no live thread').not.toThrow();
+    void t;
+  }, TEST_TIMEOUT);
 });

@@ -10,6 +10,7 @@ import { statsReleaseDead } from "../stats";
 import { blockingInstance, instanceBlocking, instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
 import { reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
+import { stwCountOffDead } from "../stop-the-world";
 import { threadIsValid, threadState } from "../thread";
 import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_EXITED,
   THREAD_FREE } from "../layout";
@@ -81,9 +82,14 @@ const REAP_WATCH_MS: f64 = 50;   // the longest a reap watches the words before 
 function instanceGone(instance: u32): bool {
   reapHeldStats = false;
   if (instance != 0) instanceLocksReleaseDead(instance);   // its own first: two dead instances never wait for each other
-  reapBlocker = reapBlockedBy(instance);
+  reapBlocker = reapBlockedBy(instance, false);   // the spin locks (the count-off below takes headLock)
   if (reapBlocker != 0) return false;
   if (instance == 0) return true;
+  if (instanceIsOther(instance)) {
+    stwCountOffDead(instance);   // stops (and collections) waiting only for the dead go on and let go
+    reapBlocker = reapBlockedBy(instance, true);   // now also the mutexes and a collection
+    if (reapBlocker != 0) return false;
+  }
   reapsReleaseDead(instance);
   reapHeldStats = statsReleaseDead(instance);
   return true;
@@ -96,9 +102,9 @@ function instanceGone(instance: u32): bool {
  * not a dead holder's). Watches for at most REAP_WATCH_MS in all, then lets the
  * reap go on: whatever the words held then was never held that long.
  */
-function reapBlockedBy(instance: u32): u32 {
+function reapBlockedBy(instance: u32, roles: bool): u32 {
   const end = nowMs() + REAP_WATCH_MS;
-  let word = instanceBlocking(instance);
+  let word = instanceBlocking(instance, roles);
   while (word != 0) {
     const value = loadAcquire(word), holder = blockingInstance;
     const since = nowMs();
@@ -108,7 +114,7 @@ function reapBlockedBy(instance: u32): u32 {
       if (now >= end) return 0;
     }
     if (nowMs() >= end) return 0;
-    word = instanceBlocking(instance);
+    word = instanceBlocking(instance, roles);
   }
   return 0;
 }
