@@ -23,7 +23,8 @@ import { instanceId, instanceSet } from "./current";
 import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { osUnitsRepair } from "./os";
-import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
+import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
+  S_REQUESTER, S_STOPPED, T_SERIAL, T_STATE, THREAD_SUSPENDED,
   R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
   T_REAPER } from "./layout";
 
@@ -95,10 +96,16 @@ export function instanceBlocking(except: u32, roles: bool): usize {
     const pool = loadAcquire(d + D_ABANDON_LOCK);   // odd: an instance's word; else a thread record
     if ((pool & 1) != 0 ? isOther(pool >> 1, except) : threadHeldBy(pool, except)) return d + D_ABANDON_LOCK;
     if (!roles) continue;
-    if (threadHeldBy(loadAcquire(d + D_DQ_HOLDER), except)) return d + D_DQ_HOLDER;
-    if (threadHeldBy(loadAcquire(d + D_QSBR_HOLDER), except)) return d + D_QSBR_HOLDER;
+    // Not by a SUSPENDED thread (paused by a stop whose callback, a collection say,
+    // may run long: alive, it goes on when that stop ends), nor a collection whose
+    // world is stopped (it is collecting). Only a holder that should be moving.
+    if (runningHolder(loadAcquire(d + D_DQ_HOLDER), except)) return d + D_DQ_HOLDER;
+    if (runningHolder(loadAcquire(d + D_QSBR_HOLDER), except)) return d + D_QSBR_HOLDER;
     const objects = <usize>load<u32>(d, D_OBJECTS);   // 0 while the domain is being made
-    if (objects != 0 && threadHeldBy(loadAcquire(objects + OR_GC_COLLECTING), except)) return objects + OR_GC_COLLECTING;
+    if (objects != 0) {
+      const c = loadAcquire(objects + OR_GC_COLLECTING);
+      if (runningHolder(c, except) && !worldStoppedBy(<usize>c, d)) return objects + OR_GC_COLLECTING;
+    }
   }
   return 0;
 }
@@ -115,6 +122,18 @@ function isOther(holder: u32, except: u32): bool {
 
 // @ts-ignore: decorator
 @inline function spinHeldBy(word: usize, except: u32): bool { return isOther(loadAcquire(word), except); }
+
+// Thread record `t` (0: none), not SUSPENDED, belongs to another instance.
+function runningHolder(t: u32, except: u32): bool {
+  return t != 0 && loadAcquire(<usize>t + T_STATE) != THREAD_SUSPENDED && threadHeldBy(t, except);
+}
+
+// Has collector `t` of domain `d` the world stopped (its domain's or the global stop)?
+function worldStoppedBy(t: usize, d: usize): bool {
+  const serial = loadAcquire(t + T_SERIAL);
+  return (loadAcquire(d + D_STW + S_STOPPED) != 0 && loadAcquire(d + D_STW + S_REQUESTER) == serial)
+    || (loadAcquire(GLOBAL_STW + S_STOPPED) != 0 && loadAcquire(GLOBAL_STW + S_REQUESTER) == serial);
+}
 
 // Thread record `t` (0: none) is held by another instance: its owner's, or, while a
 // reap releases it (owner already 0), the reaper's, which acts as the thread (its

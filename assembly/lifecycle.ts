@@ -59,7 +59,7 @@ import { heldPagesCollect } from "./qsbr-pages";
 import { remoteFlush, remotePending } from "./remote-free";
 import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop-the-world";
-import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadsAreValid, threadsLive, threadState,
+import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadIsLive, threadsAreValid, threadsLive, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, SEG_NEXT,
   D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
@@ -324,15 +324,36 @@ export function threadReap(thread: usize): i32 {
  */
 function holdsReleaseDead(thread: usize): usize {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
+  rolesReleaseDead(thread);
+  const orphan = brcReleaseDead(thread);
+  typeReleaseDead(domain, thread);
+  return orphan;
+}
+
+// The part of holdsReleaseDead other threads may wait for: a collection, a stop,
+// a structure's mutex, the pool lock, the queue and slot mutexes. Idempotent.
+function rolesReleaseDead(thread: usize): void {
+  const domain = <usize>load<u32>(thread, T_DOMAIN);
   gcReleaseDead(domain, thread, stwIsRequester(thread));
   stwReleaseDead(thread);
   handleReleaseDead(thread);   // a SharedList/SharedMap writers' mutex
   casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
-  const orphan = brcReleaseDead(thread);
-  typeReleaseDead(domain, thread);
-  return orphan;
+}
+
+/**
+ * A reap's first steps (abi/reap.ts), for instance `instance` whose JS thread is
+ * gone: what its live threads hold that others may wait for is let go now
+ * (rolesReleaseDead), before the reap looks at what other instances hold — so
+ * two dead instances that each hold what the other's reap would wait for never
+ * give up on each other for good (the first tried lets go of its own, the other
+ * then goes through). Any thread; the records are reaped afterwards as usual.
+ */
+export function instanceRolesReleaseDead(instance: u32): void {
+  for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+    if (loadAcquire(t + T_OWNER) == instance && threadIsLive(t)) rolesReleaseDead(t);
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { objFinalizing } from "../object";
 import { statsReleaseDead } from "../stats";
 import { blockingInstance, instanceBlocking, instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
-import { reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
+import { instanceRolesReleaseDead, reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { stwCountOffDead } from "../stop-the-world";
 import { threadIsValid, threadState } from "../thread";
 import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_EXITED,
@@ -86,6 +86,7 @@ function instanceGone(instance: u32): bool {
   if (reapBlocker != 0) return false;
   if (instance == 0) return true;
   if (instanceIsOther(instance)) {
+    instanceRolesReleaseDead(instance);   // what others may wait for, its own, let go first
     stwCountOffDead(instance);   // stops (and collections) waiting only for the dead go on and let go
     reapBlocker = reapBlockedBy(instance, true);   // now also the mutexes and a collection
     if (reapBlocker != 0) return false;
