@@ -24,7 +24,7 @@ import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { osUnitsRepair } from "./os";
 import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
-  S_REQUESTER, S_STOPPED, T_SERIAL, T_STATE, THREAD_SUSPENDED,
+  R_THREAD_LIST, S_MUTEX, S_REQUESTER, S_STOPPED, T_NEXT_ALL, T_SERIAL, T_STATE, THREAD_SUSPENDED,
   R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
   T_REAPER } from "./layout";
 
@@ -80,8 +80,8 @@ export function instanceLocksReleaseDead(instance: u32): void {
  * instance's id is left in `blockingInstance` (a thread's holder: the thread's
  * owner, or its reaper while a reap releases it). No-id holders (0xFFFFFFFF) are not named: nothing could release them.
  * Lock-free reads: a hint, right when the holder is dead (its words no longer
- * change). With `roles`, also a domain's delayed-free and QSBR-slot mutexes and
- * its running collection: a live thread may hold those across a stop that waits
+ * change). With `roles`, also a domain's delayed-free and QSBR-slot mutexes, its
+ * running collection, and the scope lock of a stop (a domain's or the global one): a live thread may hold those across a stop that waits
  * for the very threads being reaped, so the reap looks at them only once it has
  * counted those threads off every stop (stop-the-world.ts stwCountOffDead).
  */
@@ -106,7 +106,11 @@ export function instanceBlocking(except: u32, roles: bool): usize {
       const c = loadAcquire(objects + OR_GC_COLLECTING);
       if (runningHolder(c, except) && !worldStoppedBy(<usize>c, d)) return objects + OR_GC_COLLECTING;
     }
+    // A stop of the domain: its scope lock holds the requester's serial. A reap
+    // may need the world (a QSBR slot array that grows, say) or wait out a stop.
+    if (runningHolder(threadOfSerial(loadAcquire(d + D_STW + S_MUTEX)), except)) return d + D_STW + S_MUTEX;
   }
+  if (roles && runningHolder(threadOfSerial(loadAcquire(GLOBAL_STW + S_MUTEX)), except)) return GLOBAL_STW + S_MUTEX;
   return 0;
 }
 
@@ -122,6 +126,15 @@ function isOther(holder: u32, except: u32): bool {
 
 // @ts-ignore: decorator
 @inline function spinHeldBy(word: usize, except: u32): bool { return isOther(loadAcquire(word), except); }
+
+// The record whose incarnation has serial `serial` (0: none), or 0. A walk of the push-only list.
+function threadOfSerial(serial: u32): u32 {
+  if (serial == 0) return 0;
+  for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+    if (loadAcquire(t + T_SERIAL) == serial) return <u32>t;
+  }
+  return 0;
+}
 
 // Thread record `t` (0: none), not SUSPENDED, belongs to another instance.
 function runningHolder(t: u32, except: u32): bool {

@@ -180,8 +180,8 @@ export class Domain {
     const cur = this.runtime.current;
     if (cur && cur.id === id) throw new FtheapError(ErrorCode.EINVAL_STATE, 'a thread cannot reap itself: call exit()');
     const n = this.x.ft_thread_reap(this.id, id >>> 0) | 0;
-    if (n === -EAGAIN) throw reapBlockedError(this.x.ft_reap_blocker() >>> 0, `thread ${id}`);   // nothing done: the current thread stays
-    if (cur) this.runtime.setCurrent(null);
+    if (cur) this.runtime.setCurrent(null);   // detached by the reap, EAGAIN too (nothing else done then)
+    if (n === -EAGAIN) throw reapBlockedError(this.x.ft_reap_blocker() >>> 0, `thread ${id}`);
     if (n < 0) throw coreError(-n, `thread ${id}`);
     const heldLocks: number[] = [];
     for (let i = 0; i < n; i++) heldLocks.push(this.x.ft_thread_held_lock(id >>> 0, i) >>> 0);

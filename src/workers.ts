@@ -10,7 +10,7 @@
  */
 import type { ReapReport, RuntimeHandle } from './api.ts';
 import type { Domain } from './domain.ts';
-import { EAGAIN } from './abi.gen.ts';
+import { EAGAIN, THREAD_ATTACHED } from './abi.gen.ts';
 import { coreError, ErrorCode, FtheapError, reapBlockedError } from './errors.ts';
 import { isNode, nodeBuiltin } from './platform.ts';
 import type { Runtime } from './runtime.ts';
@@ -244,6 +244,9 @@ function reapOne(rt: Runtime, instance: number): ReapReport[] {
   return reports;
 
   function check(rc: number): void {
+    // A reap detaches this JS thread's current thread (its next call attaches it again).
+    const cur = rt.current;
+    if (cur && x.ft_thread_state(cur.id) >>> 0 !== THREAD_ATTACHED) rt.setCurrent(null);
     if (rc === -EAGAIN) throw reapBlockedError(x.ft_reap_blocker() >>> 0, `instance ${instance}`);
   }
 }

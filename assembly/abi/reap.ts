@@ -11,8 +11,8 @@ import { blockingInstance, instanceBlocking, instanceLocksReleaseDead } from "..
 import { nowMs } from "../host";
 import { instanceRolesReleaseDead, reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { stwCountOffDead } from "../stop-the-world";
-import { threadIsValid, threadState } from "../thread";
-import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_EXITED,
+import { threadDetach, threadIsValid, threadState } from "../thread";
+import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_ATTACHED, THREAD_EXITED,
   THREAD_FREE } from "../layout";
 import { failSigned, failValue } from "./result";
 
@@ -86,6 +86,9 @@ function instanceGone(instance: u32): bool {
   if (reapBlocker != 0) return false;
   if (instance == 0) return true;
   if (instanceIsOther(instance)) {
+    // The caller's own attached thread would hold up the stops watched below (the reap of
+    // those threads detaches it anyway; with none to reap, it stays as it is).
+    if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED && instanceHasLive(instance)) threadDetach(curThread);
     instanceRolesReleaseDead(instance);   // what others may wait for, its own, let go first
     stwCountOffDead(instance);   // stops (and collections) waiting only for the dead go on and let go
     reapBlocker = reapBlockedBy(instance, true);   // now also the mutexes and a collection
@@ -118,6 +121,14 @@ function reapBlockedBy(instance: u32, roles: bool): u32 {
     word = instanceBlocking(instance, roles);
   }
   return 0;
+}
+
+/** Does `instance` own a live thread (one a reap has to recover)? */
+function instanceHasLive(instance: u32): bool {
+  for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+    if (loadAcquire(t + T_OWNER) == instance && threadState(t) != THREAD_EXITED && threadState(t) != THREAD_FREE) return true;
+  }
+  return false;
 }
 
 /** The instance whose lock or role made the last reap on this instance give up (EAGAIN), 0 if none. */
