@@ -58,7 +58,7 @@ import { freeDelayed } from "./delayed-free";
 import { EAGAIN, EINVAL_PTR, EINVAL_STATE, ENOMEM, OK, peekError, setError } from "./errors";
 import { ftFree } from "./free";
 import { FIRST_UNIT, SEGMENT_SHIFT, T_HANDLE_HELD } from "./layout";
-import { DP_HANDLE_LOCKED, debugPause } from "./debug-delay";
+import { DP_HANDLE_LOCKED, DP_HANDLE_RELEASE_READ, debugPause } from "./debug-delay";
 import { mutexUnlock } from "./mutex";
 import { lockOrAgain } from "./thread";
 
@@ -167,6 +167,7 @@ export function handleHoldEnd(): void {
 export function handleReleaseDead(thread: usize): void {
   const h = <usize>loadAcquire(thread + T_HANDLE_HELD);
   if (h == 0) return;
+  debugPause(DP_HANDLE_RELEASE_READ);
   storeRelease(thread + T_HANDLE_HELD, 0);
   mutexUnlock(h + H_MUTEX);
 }

@@ -9,6 +9,7 @@ import { objFinalizing } from "../object";
 import { statsReleaseDead } from "../stats";
 import { blockingInstance, instanceBlocking, instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
+import { DP_REAP_OWNER_READ, debugPause } from "../debug-delay";
 import { instanceRolesReleaseDead, reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { stwCountOffDead } from "../stop-the-world";
 import { threadIsValid, threadState } from "../thread";
@@ -31,6 +32,7 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   if (objFinalizing()) return failSigned(EINVAL_STATE);   // a reap may wait for this very collection to end
   const owner = loadAcquire(thread + T_OWNER);   // its JS thread is gone; read before the reap clears the owner
   if (!instanceGone(owner)) return failSigned(EAGAIN);
+  debugPause(DP_REAP_OWNER_READ);
   const rc = threadReap(thread);
   if (rc < 0) return failSigned(-rc);
   return rc;
