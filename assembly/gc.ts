@@ -472,7 +472,7 @@ export function gcReleaseDead(domain: usize, dead: usize, stopped: bool): void {
     gcWalk(domain, TAG_GC, PH_REPAIR);
   }
   gcFlagSet(or, GCF_SWEEPING, false);
-  storeRelease(or + OR_GC_COLLECTING, 0);
+  casAcqRel(or + OR_GC_COLLECTING, <u32>dead, 0);
 }
 
 /** A reap waits for a collection under way on another thread to end before it changes the dead thread's heaps. */

@@ -51,7 +51,7 @@
 // See also: shared-list.ts, shared-map.ts, delayed-free.ts, mutex.ts,
 // critical-section.ts (lockDetaching).
 
-import { loadAcquire, storeRelease } from "./atomics";
+import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { heapMalloc } from "./alloc";
 import { curHeap, curThread } from "./current";
 import { freeDelayed } from "./delayed-free";
@@ -168,7 +168,7 @@ export function handleReleaseDead(thread: usize): void {
   const h = <usize>loadAcquire(thread + T_HANDLE_HELD);
   if (h == 0) return;
   debugPause(DP_HANDLE_RELEASE_READ);
-  storeRelease(thread + T_HANDLE_HELD, 0);
+  if (!casAcqRel(thread + T_HANDLE_HELD, <u32>h, 0)) return;   // another reap let it go (it may be a live writer's now)
   mutexUnlock(h + H_MUTEX);
 }
 

@@ -456,7 +456,7 @@ export function stwReleaseDead(thread: usize): void {
     rwRelease(stw, serial);   // held with or without a request (S_RW_HELD)
     if (loadAcquire(stw + S_MUTEX) == serial) {
       debugPause(DP_STW_RELEASE_SCOPE);
-      scopeUnlock(stw + S_MUTEX);
+      if (casAcqRel(stw + S_MUTEX, serial, 0)) wake(stw + S_MUTEX, 0x7FFFFFFF);   // not a live requester's since
     }
   }
 }

@@ -33,7 +33,7 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   const owner = loadAcquire(thread + T_OWNER);   // its JS thread is gone; read before the reap clears the owner
   if (!instanceGone(owner)) return failSigned(EAGAIN);
   debugPause(DP_REAP_OWNER_READ);
-  const rc = threadReap(thread);
+  const rc = threadReap(thread, owner);
   if (rc < 0) return failSigned(-rc);
   return rc;
 }
@@ -147,7 +147,7 @@ export function ft_reap_instance(instance: u32): i32 {
   while (t != 0) {
     if (loadAcquire(t + T_OWNER) == instance && threadState(t) != THREAD_EXITED && threadState(t) != THREAD_FREE
         && t != curThread) {
-      if (threadReap(t) >= 0) n++;
+      if (threadReap(t, instance) >= 0) n++;
     }
     t = <usize>load<u32>(t, T_NEXT_ALL);
   }
