@@ -96,6 +96,10 @@ export const DP_HANDLE_LOCKED: u32 = 95;         // shared-handle.ts handleLock:
 export const DP_SEGMENT_TAKING: u32 = 78;        // segment.ts segmentPageTake: a span taken off its queue and split, the page's records not yet written
 export const DP_REAPS_CLAIMED: u32 = 77;         // lifecycle.ts reapsReleaseDead: a dead reaper's release claimed, what it held not yet let go (rev18b)
 export const DP_ABANDON_SEG_DONE: u32 = 79;       // abandon.ts abandonSegments: one segment made ownerless, the walk at its back edge (rev18c)
+export const DP_HANDLE_RELEASE_READ: u32 = 80;    // shared-handle.ts handleReleaseDead: the dead writer's header read, its mutex not yet let go (rev18d)
+export const DP_GC_RELEASE_CHECKED: u32 = 81;     // gc.ts gcReleaseDead: the dead thread found holding the collection, not yet repaired (rev18d)
+export const DP_STW_RELEASE_SCOPE: u32 = 82;      // stop-the-world.ts stwReleaseDead: the scope lock read as the dead thread's, not yet let go (rev18d)
+export const DP_REAP_OWNER_READ: u32 = 83;        // abi/reap.ts ft_thread_reap: the owner read and found gone, the record not yet reaped (rev18d)
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -50,7 +50,7 @@ import { brcExplicitMerge, brcMarkDead, brcQueueTake, queueChunkCount, queueChun
 import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess, delayedVoidDecrefs } from "./delayed-free";
 import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
-import { DP_GC_PAUSE1, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
+import { DP_GC_PAUSE1, DP_GC_RELEASE_CHECKED, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
 import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
@@ -464,6 +464,7 @@ function discardAllQueues(domain: usize): void {
 export function gcReleaseDead(domain: usize, dead: usize, stopped: bool): void {
   const or = <usize>load<u32>(domain, D_OBJECTS);
   if (loadAcquire(or + OR_GC_COLLECTING) != <u32>dead) return;
+  debugPause(DP_GC_RELEASE_CHECKED);
   if (stopped) {
     walkDomain = domain;
     walkThread = dead;
@@ -471,7 +472,7 @@ export function gcReleaseDead(domain: usize, dead: usize, stopped: bool): void {
     gcWalk(domain, TAG_GC, PH_REPAIR);
   }
   gcFlagSet(or, GCF_SWEEPING, false);
-  storeRelease(or + OR_GC_COLLECTING, 0);
+  casAcqRel(or + OR_GC_COLLECTING, <u32>dead, 0);
 }
 
 /** A reap waits for a collection under way on another thread to end before it changes the dead thread's heaps. */

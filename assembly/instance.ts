@@ -25,7 +25,7 @@ import { metaAlloc } from "./meta";
 import { osUnitsRepair } from "./os";
 import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
   R_THREAD_LIST, S_MUTEX, S_REQUESTER, S_STOPPED, T_NEXT_ALL, T_SERIAL, T_STATE, THREAD_SUSPENDED,
-  R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
+  R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_ROLES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
   T_REAPER } from "./layout";
 
 const RES_SLOTS: u32 = 15;        // u32 ids per chunk, then the next chunk's address
@@ -66,6 +66,7 @@ export function instanceLocksReleaseDead(instance: u32): void {
   casAcqRel(ROOT + R_META_LOCK, instance, 0);
   casAcqRel(ROOT + R_HEAD_LOCK, instance, 0);
   casAcqRel(ROOT + R_RES_LOCK, instance, 0);
+  casAcqRel(ROOT + R_ROLES_LOCK, instance, 0);
   for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
     casAcqRel(d + D_CHUNK_LOCK, instance, 0);
     casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0);
@@ -89,6 +90,7 @@ export function instanceBlocking(except: u32, roles: bool): usize {
   if (spinHeldBy(ROOT + R_OS_LOCK, except)) return ROOT + R_OS_LOCK;
   if (spinHeldBy(ROOT + R_META_LOCK, except)) return ROOT + R_META_LOCK;
   if (spinHeldBy(ROOT + R_HEAD_LOCK, except)) return ROOT + R_HEAD_LOCK;
+  if (spinHeldBy(ROOT + R_ROLES_LOCK, except)) return ROOT + R_ROLES_LOCK;
   if (spinHeldBy(ROOT + R_RES_LOCK, except)) return ROOT + R_RES_LOCK;
   if (spinHeldBy(ROOT + R_STATS_LOCK, except)) return ROOT + R_STATS_LOCK;
   for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {

@@ -85,6 +85,8 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+104   resList     u32 atomic  chunks of reserved instance ids not yet adopted (instance.ts): push-only,
 //                                      under resLock; a slot is set under it, cleared by a CAS without it
 //   ROOT+108   resLock     u32 atomic  spin lock: reserving (a free slot, a new chunk)
+//   ROOT+112   rolesLock   u32 atomic  spin lock: a reap letting go of a dead thread's roles
+//                                      (lifecycle.ts rolesReleaseDead: one reaper at a time)
 //   ROOT+128   EMPTY_PAGE  a page record (128 B) with no free block (read-only)
 //   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
 //   ROOT+1536  GLOBAL_STW  the runtime-wide stop-the-world state (STW record, 32 B)
@@ -125,6 +127,7 @@ export const R_INSTANCE_SERIAL: usize = 96;
 export const R_HM_SCRATCH: usize = 100;
 export const R_RES_LIST: usize = 104;
 export const R_RES_LOCK: usize = 108;
+export const R_ROLES_LOCK: usize = 112;
 export const EMPTY_PAGE: usize = ROOT + 128;
 export const GLOBAL_STW: usize = ROOT + 1536;
 export const EMPTY_HEAP: usize = ROOT + 256;

@@ -61,7 +61,7 @@ import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadIsLive, threadsAreValid, threadsLive, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
-import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_THREAD_LIST, SEG_NEXT,
+import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_ROLES_LOCK, R_THREAD_LIST, SEG_NEXT,
   D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
@@ -276,14 +276,16 @@ function threadRelease(thread: usize, reaping: bool): bool {
  * Critical sections the dead thread held stay locked: nobody can know what it
  * left half done under them (like a non-robust pthread mutex). They are
  * reported: the result is how many lock words (CS_* entries' mutexes) were held,
- * readable with threadHeldLock. EINVAL_STATE: exited or reaped already, or the
- * caller's own current thread.
+ * readable with threadHeldLock. EINVAL_STATE: exited or reaped already, no longer
+ * owned by `owner` (the instance the caller found dead: reaped by another reap
+ * meanwhile, the record recycled and a live thread's now), or the caller's own
+ * current thread.
  */
-export function threadReap(thread: usize): i32 {
+export function threadReap(thread: usize, owner: u32): i32 {
   if (thread == curThread) return -EINVAL_STATE;
   headLock();
   const s = loadAcquire(thread + T_STATE);
-  if (s == THREAD_EXITED || s == THREAD_FREE) { headUnlock(); return -EINVAL_STATE; }
+  if (s == THREAD_EXITED || s == THREAD_FREE || loadAcquire(thread + T_OWNER) != owner) { headUnlock(); return -EINVAL_STATE; }
   const stw = stwActiveFor(thread);
   if (stw != 0) stwAccount(thread, stw);
   storeRelease(thread + T_OWNER, 0);
@@ -324,7 +326,10 @@ export function threadReap(thread: usize): i32 {
  */
 function holdsReleaseDead(thread: usize): usize {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
+  instanceIdEnsure();   // the roles lock is stamped with it: a reaper that dies holding it is found
+  spinLock(ROOT + R_ROLES_LOCK);
   rolesReleaseDead(thread);
+  spinUnlock(ROOT + R_ROLES_LOCK);
   const orphan = brcReleaseDead(thread);
   typeReleaseDead(domain, thread);
   return orphan;
@@ -332,6 +337,12 @@ function holdsReleaseDead(thread: usize): usize {
 
 // The part of holdsReleaseDead other threads may wait for: a collection, a stop,
 // a structure's mutex, the pool lock, the queue and slot mutexes. Idempotent.
+// Under the roles lock (R_ROLES_LOCK): two reaps of one dead instance may run at
+// once (instanceRolesReleaseDead runs before any record is claimed EXITED), and a
+// role one of them let go may be a live thread's by the time the other lets it go
+// — or the record itself, reaped and recycled, a live thread's (review-18d). A
+// reaper that dies holding the lock is named by the next reap (instanceBlocking)
+// and its instance's reap lets it go; what it had not let go is let go again.
 function rolesReleaseDead(thread: usize): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   gcReleaseDead(domain, thread, stwIsRequester(thread));
@@ -351,8 +362,13 @@ function rolesReleaseDead(thread: usize): void {
  * then goes through). Any thread; the records are reaped afterwards as usual.
  */
 export function instanceRolesReleaseDead(instance: u32): void {
+  instanceIdEnsure();   // the roles lock is stamped with it (holdsReleaseDead)
   for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+    if (loadAcquire(t + T_OWNER) != instance) continue;
+    // Checked again under the lock: another reap may have reaped (and recycled) it meanwhile.
+    spinLock(ROOT + R_ROLES_LOCK);
     if (loadAcquire(t + T_OWNER) == instance && threadIsLive(t)) rolesReleaseDead(t);
+    spinUnlock(ROOT + R_ROLES_LOCK);
   }
 }
 

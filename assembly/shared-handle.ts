@@ -51,14 +51,14 @@
 // See also: shared-list.ts, shared-map.ts, delayed-free.ts, mutex.ts,
 // critical-section.ts (lockDetaching).
 
-import { loadAcquire, storeRelease } from "./atomics";
+import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { heapMalloc } from "./alloc";
 import { curHeap, curThread } from "./current";
 import { freeDelayed } from "./delayed-free";
 import { EAGAIN, EINVAL_PTR, EINVAL_STATE, ENOMEM, OK, peekError, setError } from "./errors";
 import { ftFree } from "./free";
 import { FIRST_UNIT, SEGMENT_SHIFT, T_HANDLE_HELD } from "./layout";
-import { DP_HANDLE_LOCKED, debugPause } from "./debug-delay";
+import { DP_HANDLE_LOCKED, DP_HANDLE_RELEASE_READ, debugPause } from "./debug-delay";
 import { mutexUnlock } from "./mutex";
 import { lockOrAgain } from "./thread";
 
@@ -167,7 +167,8 @@ export function handleHoldEnd(): void {
 export function handleReleaseDead(thread: usize): void {
   const h = <usize>loadAcquire(thread + T_HANDLE_HELD);
   if (h == 0) return;
-  storeRelease(thread + T_HANDLE_HELD, 0);
+  debugPause(DP_HANDLE_RELEASE_READ);
+  if (!casAcqRel(thread + T_HANDLE_HELD, <u32>h, 0)) return;   // another reap let it go (it may be a live writer's now)
   mutexUnlock(h + H_MUTEX);
 }
 

@@ -57,7 +57,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, storeRelease, subRelaxed } from "./atomics";
 import { BRK_PLEASE_STOP, breakerClear, breakerRequest } from "./breaker";
-import { DP_STW_BEGUN, DP_STW_RESTARTING, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, debugPause } from "./debug-delay";
+import { DP_STW_BEGUN, DP_STW_RELEASE_SCOPE, DP_STW_RESTARTING, DP_STW_RW_RELEASING, DP_STW_RW_TAKEN, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, EINVAL_STATE, ETIMEDOUT, OK } from "./errors";
 import { hookWaitAsRequester } from "./hooks";
@@ -454,7 +454,10 @@ export function stwReleaseDead(thread: usize): void {
     if (mine) restart(thread, stw, global);
     headUnlock();
     rwRelease(stw, serial);   // held with or without a request (S_RW_HELD)
-    if (loadAcquire(stw + S_MUTEX) == serial) scopeUnlock(stw + S_MUTEX);
+    if (loadAcquire(stw + S_MUTEX) == serial) {
+      debugPause(DP_STW_RELEASE_SCOPE);
+      if (casAcqRel(stw + S_MUTEX, serial, 0)) wake(stw + S_MUTEX, 0x7FFFFFFF);   // not a live requester's since
+    }
   }
 }
 

@@ -232,6 +232,8 @@ function reapOne(rt: Runtime, instance: number): ReapReport[] {
     // A record listed in a domain closed under its start (lifecycle.ts threadStart),
     // never entered: d.reap refuses a closed domain; ft_reap_instance retires it below.
     if (x.ft_domain_valid(domain) === 0) { closed = true; continue; }
+    // Reaped by another reap since it was listed, its record maybe a live thread's now (review-18d).
+    if (x.ft_thread_owner(id) >>> 0 !== instance) continue;
     try {
       reports.push(rt.domainById(domain).reap(id));
     } catch (e) {

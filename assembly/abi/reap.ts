@@ -9,6 +9,7 @@ import { objFinalizing } from "../object";
 import { statsReleaseDead } from "../stats";
 import { blockingInstance, instanceBlocking, instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
+import { DP_REAP_OWNER_READ, debugPause } from "../debug-delay";
 import { instanceRolesReleaseDead, reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { stwCountOffDead } from "../stop-the-world";
 import { threadDetach, threadIsValid, threadState } from "../thread";
@@ -31,7 +32,8 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
   if (objFinalizing()) return failSigned(EINVAL_STATE);   // a reap may wait for this very collection to end
   const owner = loadAcquire(thread + T_OWNER);   // its JS thread is gone; read before the reap clears the owner
   if (!instanceGone(owner)) return failSigned(EAGAIN);
-  const rc = threadReap(thread);
+  debugPause(DP_REAP_OWNER_READ);
+  const rc = threadReap(thread, owner);
   if (rc < 0) return failSigned(-rc);
   return rc;
 }
@@ -156,7 +158,7 @@ export function ft_reap_instance(instance: u32): i32 {
   while (t != 0) {
     if (loadAcquire(t + T_OWNER) == instance && threadState(t) != THREAD_EXITED && threadState(t) != THREAD_FREE
         && t != curThread) {
-      if (threadReap(t) >= 0) n++;
+      if (threadReap(t, instance) >= 0) n++;
     }
     t = <usize>load<u32>(t, T_NEXT_ALL);
   }
