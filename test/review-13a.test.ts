@@ -377,18 +377,23 @@ describe('the synchronous stop lets go of headLock between counting and its firs
     const bLoop = b.call('checkpointsUntilFlag', 0, flag(1));   // it pauses at its next checkpoint
     await c.call('exit', 0);                               // accounted at its exit
     await d.terminate();
-    const rep = t.domain.reap(did);                        // accounted by the reap
-    expect(rep.heldLocks).toEqual([]);
+    // Accounted by the reap: it counts D off X's stop first; X, paused holding its
+    // stop, then makes it give up (EAGAIN, nothing else done) — reaped after the restart.
+    let rep: { heldLocks: number[] } | undefined;
+    try { rep = t.domain.reap(did); } catch (err) { expect((err as { code?: string }).code).toBe('EAGAIN'); }
     const eAttach = e.call('attach');                      // a new thread: starts SUSPENDED, waits for the restart
     eAttach.catch(() => undefined);
     f.release();
     const r = await within(stop, 15_000, "X's stop");
     expect(r.code).toBe('OK');
     expect(r.states.slice(0, 3)).toEqual([RawState.SUSPENDED, RawState.SUSPENDED, RawState.SUSPENDED]);
-    expect([RawState.EXITED, RawState.FREE]).toContain(r.states[3]);
+    // C's record: exited, free, or already the newcomer's (SUSPENDED: D's record was not free yet to reuse).
+    expect([RawState.EXITED, RawState.FREE, RawState.SUSPENDED]).toContain(r.states[3]);
     expect(await within(eAttach, 10_000, 'the newcomer attaches after the restart')).toBe(0);
     setCtl(ctl, flag(1));
     await within(bLoop, 10_000, 'B runs again');
+    rep ??= t.domain.reap(did);
+    expect(rep.heldLocks).toEqual([]);
     t.attach();
     expect(t.state).toBe('attached');
   }, TEST_TIMEOUT);
