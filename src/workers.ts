@@ -143,14 +143,14 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
   // EAGAIN: another instance holds a lock the reap needs. It may have died too,
   // its exit event queued behind this one: waiting here, on the thread that
   // handles those events, would wait for ever. Retry later instead (backing off
-  // to once a second); that instance's own reap lets its locks go meanwhile.
+  // to four times a second); that instance's own reap lets its locks go meanwhile.
   const reapRetrying = (attempt: number) => {
     let reports: ReapReport[];
     try {
       reports = reapInstance(rt, instance);
     } catch (e) {
       if (!(e instanceof FtheapError && e.code === ErrorCode.EAGAIN)) throw e;
-      setTimeout(() => reapRetrying(attempt + 1), Math.min(1000, 5 << Math.min(attempt, 8)));
+      setTimeout(() => reapRetrying(attempt + 1), Math.min(250, 5 << Math.min(attempt, 6)));
       return;
     }
     options.onReaped?.(reports);

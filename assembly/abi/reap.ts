@@ -67,8 +67,9 @@ export function ft_thread_idle_ms(thread: usize): f64 {
 // Most recent holder that made a reap of this instance give up (ft_reap_blocker).
 let reapBlocker: u32 = 0;
 let reapHeldStats = false;   // instanceGone: the instance held the stats lock
-const REAP_WAIT_MS: f64 = 10;    // a lock word held unchanged this long: its holder may be dead
-const REAP_WATCH_MS: f64 = 50;   // the longest a reap watches the words before it goes on
+const REAP_WAIT_MS: f64 = 10;    // a spin lock word held unchanged this long: its holder may be dead
+const ROLE_WAIT_MS: f64 = 50;    // a role (a stop, a collection, a mutex) held unchanged this long: the same
+const REAP_WATCH_MS: f64 = 120;  // the longest a reap watches the words before it goes on
 
 /**
  * Instance `instance`'s JS thread is gone (0: none): let go of what it died
@@ -110,13 +111,14 @@ function instanceGone(instance: u32): bool {
  */
 function reapBlockedBy(instance: u32, roles: bool): u32 {
   const end = nowMs() + REAP_WATCH_MS;
+  const wait = roles ? ROLE_WAIT_MS : REAP_WAIT_MS;   // a live stop or collection may pause longer than a spin lock
   let word = instanceBlocking(instance, roles);
   while (word != 0) {
     const value = loadAcquire(word), holder = blockingInstance;
     const since = nowMs();
     while (loadAcquire(word) == value) {
       const now = nowMs();
-      if (now - since >= REAP_WAIT_MS) return holder;
+      if (now - since >= wait) return holder;
       if (now >= end) return 0;
     }
     if (nowMs() >= end) return 0;
