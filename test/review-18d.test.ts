@@ -11,7 +11,7 @@ import { SharedMap } from '../src/index.ts';
 import { DP_GC_PAUSE1, DP_GC_RELEASE_CHECKED, DP_HANDLE_LOCKED, DP_HANDLE_RELEASE_READ, DP_REAP_OWNER_READ, DP_STW_BEGUN,
   DP_STW_RELEASE_SCOPE, THREAD_ATTACHED } from '../src/abi.gen.ts';
 import { PeerError, until, useHarness, within } from './fixtures/harness.ts';
-import { killAt, killRig } from './fixtures/killed.ts';
+import { killAt, killRig, type PauseFlag } from './fixtures/killed.ts';
 import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
@@ -39,6 +39,22 @@ async function r1Refused(r1: P, dead: number, r2Instance: number): Promise<void>
   expect((got as { message: string }).message).toContain(`instance ${r2Instance}`);
 }
 
+/**
+ * R2 reaps instance `dead` and stops at pause point `point` (flag `f`, re-armed
+ * here) inside the release of its roles; R1's reap meanwhile is refused
+ * (r1Refused); then R2 goes on and finishes.
+ */
+async function r2PausedR1Refused(f: PauseFlag, r1: P, r2: P, dead: number, point: number, what: string): Promise<void> {
+  f.reset();
+  await r2.call('pauseAt', point, f.addr, 1);
+  const r2Instance = await r2.call<number>('instance');
+  const r2Reap = r2.call('reapInstance', dead);
+  await until(f.paused, 10_000, what);
+  await r1Refused(r1, dead, r2Instance);
+  f.release();
+  await within(r2Reap, 10_000, 'R2\'s reap');
+}
+
 describe('review 18d: concurrent reaps of one dead instance', () => {
   // Forced: W is killed holding a SharedMap's writers' mutex (DP_HANDLE_LOCKED).
   // R2 reaps W's instance and stops in handleReleaseDead having read the map
@@ -54,14 +70,7 @@ describe('review 18d: concurrent reaps of one dead instance', () => {
     t.detach();
     const wt = await w.call<number>('attach');
     const wInstance = await killAt(w, f, DP_HANDLE_LOCKED, 'W holds the map\'s mutex', () => w.call('mapSet', wt, map.handle, 2, 20));
-    Atomics.store(new Int32Array(rt.memory.buffer, f.addr, 1), 0, 0);
-    await r2.call('pauseAt', DP_HANDLE_RELEASE_READ, f.addr, 1);
-    const r2Instance = await r2.call<number>('instance');
-    const r2Reap = r2.call('reapInstance', wInstance);
-    await until(f.paused, 10_000, 'R2 read W\'s held map');
-    await r1Refused(r1, wInstance, r2Instance);
-    f.release();
-    await within(r2Reap, 10_000, 'R2\'s reap');
+    await r2PausedR1Refused(f, r1, r2, wInstance, DP_HANDLE_RELEASE_READ, 'R2 read W\'s held map');
     const lt = await l.call<number>('attach');
     await l.call('pauseAt', DP_HANDLE_LOCKED, f2.addr, 1);
     const lWrite = l.call('mapSet', lt, map.handle, 4, 40);
@@ -104,14 +113,7 @@ describe('review 18d: concurrent reaps of one dead instance', () => {
     t.detach();
     const ct = await c.call<number>('attach', d2.id);
     const cInstance = await killAt(c, f, DP_GC_PAUSE1, 'C in pause 1', () => c.call('gcCollect', ct));
-    Atomics.store(new Int32Array(rt.memory.buffer, f.addr, 1), 0, 0);
-    await r2.call('pauseAt', DP_GC_RELEASE_CHECKED, f.addr, 1);
-    const r2Instance = await r2.call<number>('instance');
-    const r2Reap = r2.call('reapInstance', cInstance);
-    await until(f.paused, 10_000, 'R2 found C collecting');
-    await r1Refused(r1, cInstance, r2Instance);
-    f.release();
-    await within(r2Reap, 10_000, 'R2\'s reap');
+    await r2PausedR1Refused(f, r1, r2, cInstance, DP_GC_RELEASE_CHECKED, 'R2 found C collecting');
     await l.call('pauseAt', DP_GC_PAUSE1, f2.addr, 1);
     await l.call('reattach', lt);
     const lCollect = l.call('gcCollect', lt);
@@ -144,14 +146,7 @@ describe('review 18d: concurrent reaps of one dead instance', () => {
     t.detach();
     await s.call('attach', d2.id);
     const sInstance = await killAt(s, f, DP_STW_BEGUN, 'S\'s stop under way', () => s.call('stopTimed', 0, {}));
-    Atomics.store(new Int32Array(rt.memory.buffer, f.addr, 1), 0, 0);
-    await r2.call('pauseAt', DP_STW_RELEASE_SCOPE, f.addr, 1);
-    const r2Instance = await r2.call<number>('instance');
-    const r2Reap = r2.call('reapInstance', sInstance);
-    await until(f.paused, 10_000, 'R2 read the scope lock as S\'s');
-    await r1Refused(r1, sInstance, r2Instance);
-    f.release();
-    await within(r2Reap, 10_000, 'R2\'s reap');
+    await r2PausedR1Refused(f, r1, r2, sInstance, DP_STW_RELEASE_SCOPE, 'R2 read the scope lock as S\'s');
     const mem = () => new Uint32Array(rt.memory.buffer);
     const scope = () => mem()[(d2.id + D_STW) >>> 2];
     const lt = await l.call<number>('attach', d2.id);
