@@ -171,9 +171,9 @@ export class Domain {
    * current thread of this JS thread is detached first; its next call attaches it).
    * @throws FtheapError `EINVAL_ARG` (no thread), `EWRONG_DOMAIN` (another
    *   domain's), `EINVAL_STATE` (exited or reaped already, or this JS thread's
-   *   current thread), `EAGAIN` (nothing done: another instance holds a lock the
-   *   reap needs, and may have died too — reap it first, then retry; the message
-   *   names it)
+   *   current thread), `EAGAIN` (nothing reaped: another instance has held a lock
+   *   or role the reap needs unchanged for 10–50 ms; the message names it. If its
+   *   JS thread is gone too, reap it first; else retry later)
    */
   reap(id: number): ReapReport {
     if (!Number.isInteger(id) || id <= 0) throw new FtheapError(ErrorCode.EINVAL_ARG, `thread id ${id}`);

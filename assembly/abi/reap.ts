@@ -130,9 +130,15 @@ function reapBlockedBy(instance: u32, roles: bool): u32 {
 /** Does `instance` own a live thread (one a reap has to recover)? */
 function instanceHasLive(instance: u32): bool {
   for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
-    if (loadAcquire(t + T_OWNER) == instance && threadState(t) != THREAD_EXITED && threadState(t) != THREAD_FREE) return true;
+    if (ownedLive(t, instance)) return true;
   }
   return false;
+}
+
+/** Is `t` a thread of `instance` that has not exited (nor been reaped)? */
+function ownedLive(t: usize, instance: u32): bool {
+  const s = threadState(t);
+  return loadAcquire(t + T_OWNER) == instance && s != THREAD_EXITED && s != THREAD_FREE;
 }
 
 /** The instance whose lock or role made the last reap on this instance give up (EAGAIN), 0 if none. */
@@ -158,8 +164,7 @@ export function ft_reap_instance(instance: u32): i32 {
   let n: i32 = 0;
   let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
   while (t != 0) {
-    if (loadAcquire(t + T_OWNER) == instance && threadState(t) != THREAD_EXITED && threadState(t) != THREAD_FREE
-        && t != curThread) {
+    if (ownedLive(t, instance) && t != curThread) {
       if (threadReap(t, instance) >= 0) n++;
     }
     t = <usize>load<u32>(t, T_NEXT_ALL);
