@@ -108,6 +108,9 @@ export async function startWorker(rt: Runtime, url: URL | string, options: Start
   }
 }
 
+/** A thread stamped this recently may still be running (see launch's seenLately). */
+const SEEN_LATELY_MS = 150;
+
 function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, instance: number, reapDelayMs: number): RuntimeWorker {
   const handle: RuntimeHandle = { ...rt.share(), instance };
   const domain = options.domain?.id ?? rt.domain().id;
@@ -144,7 +147,21 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
   // its exit event queued behind this one: waiting here, on the thread that
   // handles those events, would wait for ever. Retry later instead (backing off
   // to four times a second); that instance's own reap lets its locks go meanwhile.
+  // Browsers: terminate() does not wait for the worker to stop, and a reap beside a
+  // thread still running lets go of what it holds under it (a demo worker trapped
+  // so, under load, 1 s after terminate). While a thread of the instance was seen
+  // lately (attach, detach and checkpoints stamp it), wait: up to 5 s more.
+  const seenLately = () => {
+    const x = rt.exports;
+    for (let t = x.ft_thread_next_all(0) >>> 0; t !== 0; t = x.ft_thread_next_all(t) >>> 0) {
+      if (x.ft_thread_owner(t) >>> 0 !== instance) continue;
+      const idle = x.ft_thread_idle_ms(t);
+      if (idle >= 0 && idle < SEEN_LATELY_MS) return true;
+    }
+    return false;
+  };
   const reapRetrying = (attempt: number) => {
+    if (!isNode && attempt < 100 && seenLately()) { setTimeout(() => reapRetrying(attempt + 1), 50); return; }
     let reports: ReapReport[];
     try {
       reports = reapInstance(rt, instance);
