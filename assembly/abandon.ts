@@ -44,7 +44,7 @@ import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelea
 import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
-import { osDecommit, unitState } from "./os";
+import { memFill, memHas, osDecommit, unitState } from "./os";
 import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
 import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
@@ -107,7 +107,7 @@ export function abandonSegments(thread: usize): bool {
   // reap walks it; cut earlier, it lost the segments after the cut, review-18c).
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
-    if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
+    if (heap != 0) { memFill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
   }
   let first: usize = 0;
   let last: usize = 0;
@@ -370,6 +370,7 @@ function poolPutBack(domain: usize, holder: usize, seg: usize): void {
  * `slices`), else 0.
  */
 function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32): i32 {
+  memHas(<u64>seg + (<u64>1 << SEGMENT_SHIFT));   // grown by another thread: visible to this instance (os.ts)
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   let index: u32 = 1;
   while (index < SLICES_PER_SEGMENT) {   // every heap first, so nothing can fail half-way

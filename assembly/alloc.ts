@@ -22,7 +22,7 @@ import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, page
 import { blockInDomain, blockIsFree, ftFree } from "./free";
 import { remoteFlush } from "./remote-free";
 import { curOwnerWord, curThread } from "./current";
-import { osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
+import { memCopy, memFill, osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
@@ -146,7 +146,7 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
     seg = osUnitsAlloc(units, UNIT_HUGE);
     if (seg == 0) { setError(ENOMEM); return 0; }
   }
-  memory.fill(seg, 0, SEG_PAGES + PAGE_REC_SIZE);
+  memFill(seg, 0, SEG_PAGES + PAGE_REC_SIZE);
   store<u32>(seg, UNIT_HUGE, SEG_KIND);
   store<u32>(seg, 1, SEG_USED);
   store<u32>(seg, units, SEG_UNITS);
@@ -175,7 +175,7 @@ export function heapCalloc(heap: usize, count: usize, size: usize): usize {
   const total = <u64>count * <u64>size;
   if (total > <u64>MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
   const p = heapMalloc(heap, <usize>total);
-  if (p != 0) memory.fill(p, 0, <usize>total);
+  if (p != 0) memFill(p, 0, <usize>total);
   return p;
 }
 
@@ -228,7 +228,7 @@ export function heapRealloc(heap: usize, p: usize, size: usize): usize {
   if (target == 0) { setError(ENOMEM); return 0; }
   const q = heapMalloc(target, size);
   if (q == 0) return 0;
-  memory.copy(q, p, size < usable ? size : usable);
+  memCopy(q, p, size < usable ? size : usable);
   const rc = ftFree(p);
   if (rc != 0) { ftFree(q); setError(rc); return 0; }   // cannot happen after the checks above
   return q;

@@ -29,7 +29,7 @@
 import { addRelaxed, casAcqRel, loadAcquire, swapAcqRel } from "./atomics";
 import { curOwnerWord, curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
-import { osDecommit, osUnitsFree, unitOf, unitState } from "./os";
+import { memFill, osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
@@ -141,7 +141,7 @@ function failWith(code: i32): i32 {
 function debugFillFreed(page: usize, p: usize): void {
   const bs = load<u32>(page, P_BLOCK_SIZE);
   const keep: u32 = !hookTagHeld(page) ? 4 : <u32>load<u8>(page, P_TAG) == TAG_GC_PRE ? 24 : 16;
-  if (bs > keep) memory.fill(p + keep, 0xDD, bs - keep);
+  if (bs > keep) memFill(p + keep, 0xDD, bs - keep);
 }
 
 // Slow: p is 0, not a block, huge, perhaps free already, another thread's, in a
@@ -292,7 +292,7 @@ export const BATCH_SCRATCH_BYTES: u32 = 49152;   // BATCH_MAX * 12: 48 KiB
  */
 export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
   const mask: u32 = (<u32>1 << bits) - 1;
-  memory.fill(table, 0, <usize>(mask + 1) << 2);
+  memFill(table, 0, <usize>(mask + 1) << 2);
   let bad: u32 = 0;
   const end = <u64>buf + (<u64>n << 2);
   const guard = unitsHoldBlocks(buf, end);      // not the facade's scratch (meta memory)

@@ -55,7 +55,7 @@ import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
 import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing, objMarked } from "./object";
-import { unitOf, unitState } from "./os";
+import { memFill, unitOf, unitState } from "./os";
 import { blockIndex, blockNext, hugeBlockPage, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { pystackLive } from "./pystack";
 import { segmentOf, sliceRecord } from "./segment";
@@ -250,7 +250,7 @@ function gcWalk(domain: usize, tag: u32, phase: u32): void {
 function markFree(page: usize): void {
   const bitmap = walkThread + T_VISIT_BITMAP;
   const capacity = load<u32>(page, P_CAPACITY);
-  memory.fill(bitmap, 0, (capacity + 7) >> 3);
+  memFill(bitmap, 0, (capacity + 7) >> 3);
   for (let l: u32 = 0; l < 3; l++) {
     let b = l == 0 ? <usize>load<u32>(page, P_FREE) : l == 1 ? <usize>load<u32>(page, P_LOCAL_FREE) : xtfBlock(xtfLoad(page));
     for (let n: u32 = 0; b != 0 && n < capacity; n++) {

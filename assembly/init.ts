@@ -16,6 +16,7 @@ import { heapInit } from "./heap";
 import { sizeClassInit } from "./size-class";
 import { EMPTY_HEAP, EMPTY_PAGE, FIRST_UNIT, PAGE_REC_SIZE, ROOT, R_BRK_UNITS, R_DEFAULT_DOMAIN, R_HIGH_WATER_PAGES, R_INIT,
   R_MAX_PAGES, SEGTABLE, UNITS, UNIT_NONE } from "./layout";
+import { memFill, memPages } from "./os";
 
 const INIT_NONE: u32 = 0;
 const INIT_RUNNING: u32 = 1;
@@ -27,10 +28,10 @@ export function runtimeInit(maxPages: u32): void {
   if (casAcqRel(ROOT + R_INIT, INIT_NONE, INIT_RUNNING)) {
     store<u32>(ROOT + R_MAX_PAGES, maxPages);
     store<u32>(ROOT + R_BRK_UNITS, FIRST_UNIT);
-    store<u32>(ROOT + R_HIGH_WATER_PAGES, <u32>memory.size());
+    store<u32>(ROOT + R_HIGH_WATER_PAGES, memPages());
     for (let u: u32 = 0; u < UNITS; u++) store<u8>(SEGTABLE + <usize>u, UNIT_NONE);
     sizeClassInit();
-    memory.fill(EMPTY_PAGE, 0, PAGE_REC_SIZE);
+    memFill(EMPTY_PAGE, 0, PAGE_REC_SIZE);
     heapInit(EMPTY_HEAP, 0, 0);
     const d = domainCreate();
     if (d == 0) unreachable();   // the first meta record always fits below the first segment

@@ -18,7 +18,7 @@
 // See also: thread.ts (who uses them), os.ts (META units).
 
 import { spinLock, spinUnlock } from "./atomics";
-import { osEnsurePages, osUnitsAlloc } from "./os";
+import { memFill, osEnsurePages, osUnitsAlloc } from "./os";
 import { META_START, ROOT, R_META_BUMP, R_META_END, R_META_LOCK, R_OS_LOCK, SEGMENT_SIZE, UNIT_META } from "./layout";
 
 const BUMP_SHIFT: u32 = 6;    // ROOT.metaBump: 64-byte granules
@@ -45,6 +45,6 @@ export function metaAlloc(size: u32): usize {
   store<u32>(ROOT + R_META_BUMP, <u32>((bump + ((<u64>size + 63) & ~<u64>63)) >> BUMP_SHIFT));
   store<u32>(ROOT + R_META_END, <u32>(end >> END_SHIFT));
   spinUnlock(ROOT + R_META_LOCK);
-  memory.fill(rec, 0, size);
+  memFill(rec, 0, size);
   return rec;
 }

@@ -40,7 +40,7 @@ import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_OBJECT, EINVAL_SIZE, EINVAL_TYPE, ENOM
 import { ftFree } from "./free";
 import { heapForTag } from "./heap";
 import { hostFinalize } from "./host";
-import { unitOf, unitState } from "./os";
+import { memFill, unitOf, unitState } from "./os";
 import { hugeBlockPage, normalBlockPage } from "./page";
 import { segmentOf } from "./segment";
 import { typeFlags, typeHasRef, typeRecord, typeRef, typeRefCount, typeSize } from "./type";
@@ -120,7 +120,7 @@ export function objNew(typeId: u32, extra: u32): usize {
   store<u32>(o, OF_OBJECT | (<u32>OBJECT_MAGIC << 24), O_FLAGS);   // flags, gc bits 0, the magic byte
   store<u32>(o, typeId, O_TYPE);
   storeRelease(o + O_TYPE + 4, 0);   // the mutex
-  memory.fill(o + OBJECT_HEADER, 0, <usize>payload);
+  memFill(o + OBJECT_HEADER, 0, <usize>payload);
   if (!leaving) brcInitOwned(o);
   else { store<u32>(o, 0, O_LOCAL); storeRelease(o + O_SHARED, <u32>shMake(1, SH_MERGED)); storeRelease(o + O_TID, 0); }
   bump64(T_OBJ_CREATED);

@@ -32,13 +32,65 @@ import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIG
   return <u32>(ptr >>> SEGMENT_SHIFT);
 }
 
+// ---- The memory's length as this instance sees it --------------------------------
+//
+// V8 keeps each instance's own copy of the memory's length. After another thread
+// grows the memory, the copy is brought up to date only when this thread next
+// handles interrupts, which it does not do inside Wasm code: it can stay short for
+// a whole call. Plain loads and stores do not consult it (guard pages catch what is
+// out of bounds), but memory.size, memory.fill and memory.copy do: a bulk operation
+// on memory another thread grew traps as out of bounds (seen in the web demo under
+// load: a huge block taken from units another worker had grown, zeroed with
+// memory.fill, trapped in the middle of malloc). memory.grow(0) reads the shared
+// length and brings this instance's copy up to date at once. So the core never uses
+// memory.fill, memory.copy or memory.size directly (a test checks): memFill,
+// memCopy and memHas below; and osUnitsAlloc and segment adoption make a thread's
+// own segments visible to its instance, so a Wasm program's bulk operations on
+// blocks its own thread allocated are safe (on blocks from other threads: call
+// ft_memory_sync first, see assembly/README.md). memory.grow(0) is costly
+// (memPages): memHas calls it only when the cheap test fails.
+
+/** True when [0, end) lies inside the memory; refreshes this instance's length first when it looks too short. */
+// @ts-ignore: decorator
+@inline export function memHas(end: u64): bool {
+  return end <= (<u64>memory.size() << 16) || end <= (<u64><u32>memory.grow(0) << 16);
+}
+
+/** memory.fill that cannot trap on memory another thread grew. */
+// @ts-ignore: decorator
+@inline export function memFill(dst: usize, value: u8, n: usize): void {
+  memHas(<u64>dst + <u64>n);
+  memory.fill(dst, value, n);
+}
+
+/** memory.copy that cannot trap on memory another thread grew. */
+// @ts-ignore: decorator
+@inline export function memCopy(dst: usize, src: usize, n: usize): void {
+  memHas(<u64>(dst > src ? dst : src) + <u64>n);
+  memory.copy(dst, src, n);
+}
+
+/**
+ * The memory's length in 64 KiB pages now, this instance's copy brought up to
+ * date. Costly (V8: a runtime call that signals every other thread sharing the
+ * memory, ~2 µs with 3 of them): slow paths only.
+ */
+// @ts-ignore: decorator
+@inline export function memPages(): u32 {
+  return <u32>memory.grow(0);
+}
+
+/** This instance's copy of the memory's length in pages: cheap, but may lag another thread's grow. */
+// @ts-ignore: decorator
+@inline export function memViewPages(): u32 {
+  return <u32>memory.size();
+}
+
 /** Make the memory at least `pages` 64 KiB pages long. Caller holds osLock. */
 export function osEnsurePages(pages: u32): bool {
-  // memory.grow(0), not memory.size(): another instance's grow reaches this one's
-  // cached size only later (V8 propagates it by an interrupt), and a stale size
-  // here grew the memory by far more than asked (seen with 64 workers: 1.9 GiB
-  // for 50 segments, then ENOMEM). grow(0) reads the shared length itself.
-  const have = <u32>memory.grow(0);
+  // memPages, not memory.size(): a stale length here grew the memory by far more
+  // than asked (seen with 64 workers: 1.9 GiB for 50 segments, then ENOMEM).
+  const have = memPages();
   if (have >= pages) return true;
   if (pages > load<u32>(ROOT + R_MAX_PAGES)) return false;
   if (memory.grow(<i32>(pages - have)) < 0) return false;
@@ -86,6 +138,7 @@ export function osUnitsAlloc(count: u32, headState: u8): usize {
   storeRelease8(SEGTABLE + <usize>start, headState);
   if (ASSERT_VALIDATE) assertThat(unitsAreValid(), A_UNITS);
   spinUnlock(ROOT + R_OS_LOCK);
+  memHas(<u64>(start + count) << SEGMENT_SHIFT);   // units another thread grew: visible to this instance (above)
   return <usize>start << SEGMENT_SHIFT;
 }
 

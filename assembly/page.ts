@@ -21,7 +21,7 @@
 
 import { A_PAGE, A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
-import { osCommit, osDecommit } from "./os";
+import { memFill, osCommit, osDecommit } from "./os";
 import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
@@ -199,11 +199,11 @@ export function pageExtend(page: usize): void {
   let b = first;
   while (b < last) {
     const next = b + bs;
-    if (FT_DEBUG_BUILD) memory.fill(b, 0xD0, bs);
+    if (FT_DEBUG_BUILD) memFill(b, 0xD0, bs);
     store<u32>(b, <u32>next ^ key);
     b = next;
   }
-  if (FT_DEBUG_BUILD) memory.fill(last, 0xD0, bs);
+  if (FT_DEBUG_BUILD) memFill(last, 0xD0, bs);
   store<u32>(last, <u32>load<u32>(page, P_FREE) ^ key);
   store<u32>(page, <u32>first, P_FREE);
   store<u32>(page, capacity + n, P_CAPACITY);

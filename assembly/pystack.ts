@@ -48,6 +48,7 @@ import { loadAcquire, storeRelease } from "./atomics";
 import { ENOMEM, ENOT_LIFO, ESTACK_EXHAUSTED, OK, setError } from "./errors";
 import { metaAlloc } from "./meta";
 import { T_STACK_BASE, T_STACK_CAP, T_STACK_COUNT, T_STACK_HIGH, T_STACK_SIZE, T_STACK_TOP } from "./layout";
+import { memFill } from "./os";
 
 // @abi-begin pystack
 export const PYSTACK_ALIGN: u32 = 8;              // block addresses and sizes
@@ -107,7 +108,7 @@ export function pystackAlloc(thread: usize, n: usize): usize {
   store<u32>(thread, top + <u32>bytes, T_STACK_TOP);
   if (<u32>use > load<u32>(thread, T_STACK_HIGH)) store<u32>(thread, <u32>use, T_STACK_HIGH);
   const p = base + <usize>top;
-  memory.fill(p, 0, <usize>bytes);
+  memFill(p, 0, <usize>bytes);
   return p;
 }
 

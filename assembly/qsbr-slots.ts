@@ -27,6 +27,7 @@ import { stwStart, stwStop } from "./stop-the-world";
 import { lockDetachingOwned, unlockOwned } from "./thread";
 import { D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_HOLDER, D_QSBR_MUTEX, D_QSBR_SLOTS, SLOT_SHIFT, SL_FREE_NEXT, SL_RESERVED, SL_SEQ, SL_THREAD,
   T_DOMAIN, T_QSBR_FLAGS, T_QSBR_SLOT } from "./layout";
+import { memCopy } from "./os";
 
 /**
  * Reserve a free slot for `thread` (attached, current, unregistered), growing the
@@ -83,7 +84,7 @@ function qsbrGrow(thread: usize, domain: usize): i32 {
   if (bigger == 0) return ENOMEM;
   if (stwStop(thread, false) != OK) return ENOMEM;   // cannot happen: the thread is attached, not a requester
   const old = <usize>load<u32>(domain, D_QSBR_SLOTS);
-  memory.copy(bigger, old, <usize>count << SLOT_SHIFT);
+  memCopy(bigger, old, <usize>count << SLOT_SHIFT);
   for (let i: u32 = 0; i < count; i++) {
     const slot = bigger + (<usize>i << SLOT_SHIFT);
     const owner = <usize>load<u32>(slot, SL_THREAD);

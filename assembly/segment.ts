@@ -22,7 +22,7 @@
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, storeRelease } from "./atomics";
 import { DP_SEGMENT_TAKING, debugPause } from "./debug-delay";
-import { osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
+import { memFill, osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
   SEGMENT_MASK, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
   SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SPANS, UNIT_NORMAL } from "./layout";
@@ -127,7 +127,7 @@ function segmentAlloc(thread: usize): usize {
   const seg = osUnitsAlloc(1, UNIT_NORMAL);
   if (seg == 0) return 0;
   // A pool unit may hold old records: the header and all records start clean.
-  memory.fill(seg, 0, SEG_META_BYTES);
+  memFill(seg, 0, SEG_META_BYTES);
   store<u32>(seg, UNIT_NORMAL, SEG_KIND);
   store<u32>(seg, 1, SEG_UNITS);
   store<u32>(seg, load<u32>(thread, T_DOMAIN), SEG_DOMAIN);

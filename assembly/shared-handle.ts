@@ -61,6 +61,7 @@ import { FIRST_UNIT, SEGMENT_SHIFT, T_HANDLE_HELD } from "./layout";
 import { DP_HANDLE_LOCKED, DP_HANDLE_RELEASE_READ, debugPause } from "./debug-delay";
 import { mutexUnlock } from "./mutex";
 import { lockOrAgain } from "./thread";
+import { memHas } from "./os";
 
 const H_MAGIC: usize = 0;
 const H_MUTEX: usize = 4;
@@ -80,7 +81,7 @@ const HANDLE_HEADER_SIZE: usize = 16;
  */
 export function handleIsLive(h: usize, magic: u32): bool {
   if ((h & 7) != 0 || h < (<usize>FIRST_UNIT << SEGMENT_SHIFT)) return false;
-  if (<u64>h + HANDLE_HEADER_SIZE > (<u64>memory.size() << 16)) return false;
+  if (!memHas(<u64>h + HANDLE_HEADER_SIZE)) return false;
   return loadAcquire(h + H_MAGIC) == magic;
 }
 

@@ -71,6 +71,7 @@ import { EINVAL_PTR, EINVAL_SIZE, ENOMEM, ERANGE, OK, setError } from "./errors"
 import { FT_DEBUG_BUILD } from "./layout";
 import { handleDestroy, handleGone, handleIsLive, handleIsValid, handleLock, handleLockFailed, handleNew, handleReplace, handleStorage,
   handleUnlock } from "./shared-handle";
+import { memCopy, memFill } from "./os";
 
 export const LIST_MAGIC: u32 = 0x5453494C;              // "LIST" (little-endian bytes)
 export const LIST_MIN_CAPACITY: u32 = 4;
@@ -139,8 +140,8 @@ function arrayMake(from: usize, fromLen: u32, capacity: u32, len: u32): usize {
   const keep = len < fromLen ? len : fromLen;
   // Plain copies: `b` is not published yet, and `from` is only read (its writers
   // hold the mutex we hold).
-  if (from != 0 && keep > 0) memory.copy(item(b, 0), item(from, 0), <usize>keep << 2);
-  if (len > keep) memory.fill(item(b, keep), 0, <usize>(len - keep) << 2);
+  if (from != 0 && keep > 0) memCopy(item(b, 0), item(from, 0), <usize>keep << 2);
+  if (len > keep) memFill(item(b, keep), 0, <usize>(len - keep) << 2);
   store<u64>(b, lenGen(len, 0), A_LEN_GEN);
   return b;
 }

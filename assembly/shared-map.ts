@@ -188,6 +188,7 @@ import { HF_BORROWED, handleDestroy, handleFlags, handleGone, handleIsLive, hand
   handleReplace, handleStorage, handleUnlock } from "./shared-handle";
 import { decrefDelayed } from "./delayed-free";
 import { threadState } from "./thread";
+import { memFill } from "./os";
 
 export const MAP_MAGIC: u32 = 0x2150414D;               // "MAP!" (little-endian bytes)
 export const OMAP_MAGIC: u32 = 0x21504D4F;              // "OMP!": an object map
@@ -332,7 +333,7 @@ function tableMake(capacity: u32): usize {
   store<u32>(t, capacity - 1, T_MASK);
   store<u32>(t, 0, T_SIZE);
   store<u32>(t, 0, T_USED);
-  memory.fill(slot(t, 0), 0, <usize>capacity << SLOT_SHIFT);   // all EMPTY
+  memFill(slot(t, 0), 0, <usize>capacity << SLOT_SHIFT);   // all EMPTY
   return t;
 }
 

@@ -14,7 +14,7 @@
 import { casAcqRel, loadAcquire, spinLockAs, spinUnlock } from "./atomics";
 import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
-import { osCommitted, osPeak, unitOf, unitState } from "./os";
+import { memFill, memPages, osCommitted, osPeak, unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
 import { threadsLive } from "./thread";
 import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
@@ -124,10 +124,10 @@ function subtractDelayed(thread: usize, tag: u32): void {
  */
 export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
   spinLockAs(ROOT + R_STATS_LOCK, holder);
-  memory.fill(STATS, 0, STATS_SIZE);
+  memFill(STATS, 0, STATS_SIZE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_LIVE), ST_UNITS_LIVE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_FREE), ST_UNITS_FREE);
-  store<u32>(STATS, <u32>memory.size(), ST_MEMORY_PAGES);
+  store<u32>(STATS, memPages(), ST_MEMORY_PAGES);
   store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), ST_HIGH_WATER_PAGES);
   store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), ST_MAX_PAGES);
   store<u32>(STATS, threadsLive(0), ST_THREADS_LIVE);

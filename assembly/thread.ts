@@ -45,7 +45,7 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerInitial, breakerLoad, breakerHas,
   breakerRequest, BRK_ASYNC_INTERRUPT } from "./breaker";
 import { csResumeTop, csSuspendAll } from "./critical-section";
-import { osCommitFold } from "./os";
+import { memFill, osCommitFold } from "./os";
 import { currentSet, curThread } from "./current";
 import { DP_ATTACH_CAS_FAILED, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
@@ -92,7 +92,7 @@ export function threadNew(domain: usize, owner: u32): usize {
     // live threads; an attached thread read back as FREE).
     for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
       const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
-      if (heap != 0) { memory.fill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
+      if (heap != 0) { memFill(heap, 0, HEAP_SIZE); heapInit(heap, thread, tag); }
     }
     threadResetOwned(thread);
     debugPause(DP_THREAD_REUSE);
@@ -136,10 +136,10 @@ function threadResetOwned(thread: usize): void {
   osCommitFold(thread);   // a delta left after the last fold is kept, in the root (os.ts)
   const stackBase = load<u32>(thread, T_STACK_BASE), stackCap = load<u32>(thread, T_STACK_CAP);
   const batchScratch = load<u32>(thread, T_BATCH_SCRATCH);   // meta memory: stays with the record
-  memory.fill(thread + T_SEG_COUNT, 0, T_DOMAIN - T_SEG_COUNT);                 // segCount, segFirst, hugeCount
-  memory.fill(thread + T_SPANS, 0, T_DOMAIN_NEXT - T_SPANS);                    // spans, visit cursor
-  memory.fill(thread + T_CS_DEPTH, 0, T_BREAKER - T_CS_DEPTH);                  // csDepth .. (every field up to the breaker)
-  memory.fill(thread + T_BREAKER + 4, 0, <usize>THREAD_SIZE - T_BREAKER - 4);   // visit bitmap, section stack, ...
+  memFill(thread + T_SEG_COUNT, 0, T_DOMAIN - T_SEG_COUNT);                 // segCount, segFirst, hugeCount
+  memFill(thread + T_SPANS, 0, T_DOMAIN_NEXT - T_SPANS);                    // spans, visit cursor
+  memFill(thread + T_CS_DEPTH, 0, T_BREAKER - T_CS_DEPTH);                  // csDepth .. (every field up to the breaker)
+  memFill(thread + T_BREAKER + 4, 0, <usize>THREAD_SIZE - T_BREAKER - 4);   // visit bitmap, section stack, ...
   store<u32>(thread, stackBase, T_STACK_BASE);
   store<u32>(thread, stackCap, T_STACK_CAP);
   store<u32>(thread, batchScratch, T_BATCH_SCRATCH);

@@ -32,6 +32,7 @@ import { EINVAL_ARG, EINVAL_SIZE, EINVAL_TYPE, ENOMEM } from "./errors";
 import { metaAlloc } from "./meta";
 import { D_OBJECTS, OR_TYPE_COUNT, OR_TYPE_LOCK, OR_TYPE_TABLE, T_DOMAIN, TF_FINALIZE, TF_GC, TY_FLAGS, TY_ID,
   TY_NAME, TY_NAME_HASH, TY_NAME_LENGTH, TY_REFS, TY_SIZE, TYPE_NAME_MAX, TYPE_REFS_MAX, TYPE_SIZE_MAX } from "./layout";
+import { memCopy } from "./os";
 
 const TABLE_HEADER: usize = 8;   // {capacity u32, pad u32}
 const TABLE_MIN: u32 = 16;
@@ -164,7 +165,7 @@ export function typeDefine(name: usize, nameLength: u32, size: u32, flags: u32, 
         store<u32>(spare, want);
         continue;   // the registry may have changed meanwhile
       }
-      memory.copy(spare + TABLE_HEADER, table + TABLE_HEADER, <usize>count << 2);
+      memCopy(spare + TABLE_HEADER, table + TABLE_HEADER, <usize>count << 2);
       grown = spare;
       spare = 0;
     }
@@ -176,8 +177,8 @@ export function typeDefine(name: usize, nameLength: u32, size: u32, flags: u32, 
     store<u32>(ty, nRefs, TY_REFS);
     store<u32>(ty, nameLength, TY_NAME_LENGTH);
     store<u32>(ty, hash, TY_NAME_HASH);
-    memory.copy(ty + TY_NAME, name, nameLength);
-    memory.copy(typeRefsStart(ty), refs, <usize>nRefs << 2);
+    memCopy(ty + TY_NAME, name, nameLength);
+    memCopy(typeRefsStart(ty), refs, <usize>nRefs << 2);
     const into = grown != 0 ? grown : table;
     store<u32>(into + TABLE_HEADER + (<usize>count << 2), <u32>ty);
     if (grown != 0) storeRelease(or + OR_TYPE_TABLE, <u32>grown);

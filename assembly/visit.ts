@@ -15,7 +15,7 @@
 import { loadAcquire } from "./atomics";
 import { curThread } from "./current";
 import { heapDelayedFreeAll } from "./heap";
-import { unitState } from "./os";
+import { memFill, unitState } from "./os";
 import { blockIndex, blockNext, pageCollect } from "./page";
 import { heapQueue, queueFirst } from "./page-queue";
 import { segmentIsLocal, segmentOf } from "./segment";
@@ -47,7 +47,7 @@ function visitPrepare(thread: usize, page: usize): void {
 export function visitMarkPage(thread: usize, page: usize): void {
   const bitmap = thread + T_VISIT_BITMAP;
   const capacity = load<u32>(page, P_CAPACITY);
-  memory.fill(bitmap, 0, (capacity + 7) >> 3);
+  memFill(bitmap, 0, (capacity + 7) >> 3);
   markList(page, bitmap, <usize>load<u32>(page, P_FREE), capacity);
   markList(page, bitmap, <usize>load<u32>(page, P_LOCAL_FREE), capacity);
   store<u32>(thread, <u32>page, T_VISIT_PAGE);

@@ -121,6 +121,7 @@ export interface CoreExports {
   ft_bin_size(bin: number): number;
   ft_max_alloc_size(): number;
   ft_memory_pages(): number;
+  ft_memory_sync(): number;
   ft_debug_page_valid(page: number): number;
   /** Run every validator the current thread may run: 0, or the failing assert code (`ABI_ASSERTS`). */
   ft_debug_validate(): number;
@@ -227,6 +228,8 @@ export interface CoreExports {
   ft_pystack_info(thread: number, field: number): number;
   ft_debug_read_delay(spins: number): void;
   ft_debug_pause_at(point: number, flag: number, hits: number): void;
+  ft_debug_fill_follow(word: number, rounds: number): number;
+  ft_debug_grow_publish(word: number, rounds: number): number;
   [name: string]: unknown;
 }
 

@@ -257,7 +257,10 @@ export class Runtime {
 
   /**
    * A byte view of the whole memory, rebuilt only when the memory has grown
-   * (reading `memory.buffer` on a shared memory is slow, so it is cached).
+   * (reading `memory.buffer` on a shared memory is slow, so it is cached). Its
+   * length is this thread's idea of the memory's, which can lag another thread's
+   * grow for a moment (V8 tells each thread by an interrupt): for a block another
+   * thread allocated just now, {@link view} checks and catches up.
    */
   bytes(): Uint8Array {
     if (this.u8view.byteLength !== this.exports.ft_memory_pages() * PAGE) this.u8view = new Uint8Array(this.memory.buffer);
@@ -266,7 +269,9 @@ export class Runtime {
 
   /** A DataView of `length` bytes at `ptr` (valid until the memory grows). */
   view(ptr: number, length: number): DataView {
-    const b = this.bytes();
+    let b = this.bytes();
+    // Memory another thread grew a moment ago: this instance may not have seen it yet.
+    if ((ptr >>> 0) + length > b.byteLength && this.exports.ft_memory_sync() * PAGE !== b.byteLength) b = this.bytes();
     return new DataView(b.buffer, ptr >>> 0, length);
   }
 }

@@ -9,7 +9,7 @@
 // Not isolated: the page says so and names both headers.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { serve, type Served } from '../scripts/serve.mjs';
 import { browserAvailable, collectErrors, launchChromium, type BrowserSession, type Page } from './fixtures/browser.ts';
 import { ROOT } from './fixtures/source.ts';
@@ -44,6 +44,10 @@ describe.skipIf(!browserAvailable())('web demo in Chromium', () => {
     it('runs workers on one runtime, draws the heap map, reaps a terminated worker, collects', async () => {
       const page = await session.context.newPage();
       const errors = collectErrors(page);
+      const all: string[] = [];
+      page.on('console', (m) => all.push(`${Date.now()} ${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => all.push(`${Date.now()} pageerror: ${e.message} ${e.stack ?? ''}`));
+      onTestFailed(async () => { console.log('ALL CONSOLE:\n' + all.join('\n')); try { console.log('LOG:', await page.textContent('#log'), '\nTABLE:', await page.textContent('#per-worker')); } catch {} });
       await page.setViewportSize({ width: 1400, height: 900 });
       await page.goto(`${server.url}/demo/web/`);
       expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);

@@ -10,7 +10,7 @@ import { remoteBatching, remoteFlush, remotePending } from "../remote-free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
 import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_BATCH_SCRATCH, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
-import { unitOf, unitState } from "../os";
+import { memFill, memHas, unitOf, unitState } from "../os";
 import { hugeBlockPage, normalBlockPage } from "../page";
 import { loadAcquire } from "../atomics";
 import { fail, failSigned, failValue } from "./result";
@@ -21,7 +21,7 @@ export function ft_realloc(p: usize, size: usize): usize {
   const before = p != 0 && curThread != 0 ? blockUsableSize(p) : 0;
   const q = heapRealloc(curHeap, p, size);
   // A block of a zeroed tag that grew: its new part is zeroed too (moved or not).
-  if (q != 0 && size > before && zeroTagOf(q)) memory.fill(q + before, 0, size - before);
+  if (q != 0 && size > before && zeroTagOf(q)) memFill(q + before, 0, size - before);
   return q;
 }
 export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
@@ -74,7 +74,7 @@ export function ft_batch_scratch(): usize {
 
 // `n` u32 entries at `buf` lie inside the memory, 4-aligned.
 function batchBufOk(buf: usize, n: u32): bool {
-  return buf != 0 && (buf & 3) == 0 && <u64>buf + (<u64>n << 2) <= (<u64>memory.size() << 16);
+  return buf != 0 && (buf & 3) == 0 && memHas(<u64>buf + (<u64>n << 2));
 }
 
 /** `n` blocks of `size` into buf[0..n), all or nothing → status (EINVAL_ARG: a bad buffer). */
@@ -126,7 +126,7 @@ function heapChecked(heap: usize): bool {
 export function ft_heap_malloc(heap: usize, size: usize): usize {
   if (!heapChecked(heap)) return 0;
   const p = heapMalloc(heap, size);
-  if (p != 0 && zeroTag(heap)) memory.fill(p, 0, size);
+  if (p != 0 && zeroTag(heap)) memFill(p, 0, size);
   return p;
 }
 
@@ -150,7 +150,7 @@ export function ft_heap_calloc(heap: usize, count: usize, size: usize): usize {
 export function ft_heap_aligned_alloc(heap: usize, align: usize, size: usize): usize {
   if (!heapChecked(heap)) return 0;
   const p = heapAlignedAlloc(heap, align, size);
-  if (p != 0 && zeroTag(heap)) memory.fill(p, 0, size);
+  if (p != 0 && zeroTag(heap)) memFill(p, 0, size);
   return p;
 }
 

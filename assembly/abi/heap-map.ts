@@ -4,6 +4,7 @@
 import { EINVAL_ARG, ENOMEM, OK } from "../errors";
 import { HM_RECORD, heapMapScratchGive, heapMapScratchTake, heapMapWrite } from "../heap-map";
 import { fail, failSigned, failValue } from "./result";
+import { memHas } from "../os";
 
 // The scratch buffer this instance holds between ft_heap_map_scratch and its
 // release (meta memory: a thread that is not attached has no heap to allocate
@@ -18,7 +19,7 @@ let scratch: usize = 0;
 export function ft_heap_map(buf: usize, bytes: u32, from: u32): i32 {
   // memory.grow(0), not memory.size(): a pooled scratch buffer may lie in memory another
   // instance grew, which this instance's cached size may not show yet (os.ts osEnsurePages).
-  if (buf == 0 || (buf & 3) != 0 || bytes < 3 * HM_RECORD || <u64>buf + <u64>bytes > (<u64>memory.grow(0) << 16)) {
+  if (buf == 0 || (buf & 3) != 0 || bytes < 3 * HM_RECORD || !memHas(<u64>buf + <u64>bytes)) {
     return failSigned(EINVAL_ARG);
   }
   return <i32>heapMapWrite(buf, bytes, from);

@@ -15,9 +15,10 @@ import { lockDetaching, lockOrAgain, threadIsValid, threadState } from "../threa
 import { stwWaitingHere } from "../stop-the-world";
 import { ROOT_END, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, status } from "./result";
+import { memHas } from "../os";
 
 function mutexChecked(m: usize): bool {
-  return (m & 3) == 0 && m >= ROOT_END && <u64>m + 4 <= (<u64>memory.size() << 16);
+  return (m & 3) == 0 && m >= ROOT_END && memHas(<u64>m + 4);
 }
 
 /** Lock (detaching the current thread while it waits, if attached). Status. */

@@ -1,6 +1,6 @@
 // abi/runtime.ts — the runtime as a whole: init, errors, memory, size classes, debug switches.
 
-import { addRelaxed, loadAcquire } from "../atomics";
+import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease } from "../atomics";
 import { curThread, instanceId, instanceSet } from "../current";
 import { instanceClaim, instanceReserve } from "../instance";
 import { EINVAL_ARG, EINVAL_STATE, ENOMEM, OK, takeError } from "../errors";
@@ -9,8 +9,9 @@ import { runtimeInit } from "../init";
 import { MAX_ALLOC_SIZE } from "../alloc";
 import { binBlockSize, binOf } from "../size-class";
 import { debugPauseArm, debugReadDelaySet } from "../debug-delay";
-import { BIN_LARGE_MAX, LARGE_OBJ_MAX, ROOT, R_INSTANCE_SERIAL } from "../layout";
+import { BIN_LARGE_MAX, FT_DEBUG_BUILD, LARGE_OBJ_MAX, ROOT, R_INSTANCE_SERIAL, R_OS_LOCK } from "../layout";
 import { fail, failValue } from "./result";
+import { memFill, memPages, memViewPages, osEnsurePages } from "../os";
 
 // @abi-begin runtime
 const ABI_VERSION: u32 = 1;
@@ -62,7 +63,19 @@ export function ft_last_error(): i32 { return takeError(); }
 /** This instance may (true) or may not (browser main thread) block in wait32. */
 export function ft_set_can_block(value: bool): void { hostSetCanBlock(value); }
 
-export function ft_memory_pages(): u32 { return <u32>memory.size(); }
+/**
+ * This instance's idea of the memory's length in 64 KiB pages: cheap, but it may
+ * lag another thread's grow for a while (os.ts memHas). ft_memory_sync gives the
+ * length now.
+ */
+export function ft_memory_pages(): u32 { return memViewPages(); }
+/**
+ * The memory's length in 64 KiB pages now, and this instance's idea of it (what
+ * memory.fill, memory.copy and memory.size go by) brought up to date: call it
+ * before a bulk operation on a block another thread allocated, which may lie in
+ * memory grown since. Costly (about 2 µs): not in a loop.
+ */
+export function ft_memory_sync(): u32 { return memPages(); }
 export function ft_max_alloc_size(): usize { return MAX_ALLOC_SIZE; }
 /** The bin of `size` (0: huge). */
 export function ft_bin_of(size: usize): u32 { return size > LARGE_OBJ_MAX ? 0 : binOf(size); }
@@ -73,3 +86,46 @@ export function ft_bin_size(bin: u32): u32 { return bin == 0 || bin > BIN_LARGE_
 export function ft_debug_read_delay(spins: u32): void { debugReadDelaySet(spins); }
 /** Debug build: pause this instance at point `point` the `hits`-th time (debug-delay.ts); 0 disarms. */
 export function ft_debug_pause_at(point: u32, flag: usize, hits: u32): void { debugPauseArm(point, flag, hits); }
+/**
+ * Debug build (test of os.ts memHas): `rounds` times, grow the memory by one page
+ * (past the units: nothing uses it) and store the address of its last 64 bytes
+ * in the word at `word`, at once, inside this one call, and wait until the
+ * follower (ft_debug_fill_follow) filled there; then 0xFFFFFFFF. Starts once
+ * `word + 4` is not 0 (the follower is in its call). Returns
+ * the pages grown (0 in release builds or when the memory cannot grow).
+ */
+export function ft_debug_grow_publish(word: usize, rounds: u32): u32 {
+  if (!FT_DEBUG_BUILD) return 0;
+  while (loadAcquire(word + 4) == 0) {}   // until the follower is in its call
+  let n: u32 = 0;
+  for (; n < rounds; n++) {
+    spinLock(ROOT + R_OS_LOCK);
+    const pages = memPages() + 1;
+    const ok = osEnsurePages(pages);
+    spinUnlock(ROOT + R_OS_LOCK);
+    if (!ok) break;
+    const at = (pages << 16) - 64;
+    storeRelease(word, at);
+    while (loadAcquire(word + 4) != at) {}   // until the follower filled there
+  }
+  storeRelease(word, 0xFFFFFFFF);
+  return n;
+}
+/**
+ * Debug build (test of os.ts memHas): until `rounds` values were seen, wait (spinning,
+ * inside this one call) for the word at `word` to change, then memFill 64 bytes at
+ * the address it holds; a word of 0xFFFFFFFF ends early. Returns the rounds done
+ * (0 in release builds). Stores 1 at `word + 4` first, then each address filled
+ * (ft_debug_grow_publish waits for them).
+ */
+export function ft_debug_fill_follow(word: usize, rounds: u32): u32 {
+  if (!FT_DEBUG_BUILD) return 0;
+  storeRelease(word + 4, 1);   // in the call: the grower may start
+  let last: u32 = 0, n: u32 = 0;
+  while (n < rounds) {
+    const a = loadAcquire(word);
+    if (a == 0xFFFFFFFF) break;
+    if (a != last && a != 0) { memFill(<usize>a, 0, 64); last = a; n++; storeRelease(word + 4, a); }
+  }
+  return n;
+}
