@@ -22,7 +22,7 @@ import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, page
 import { blockInDomain, blockIsFree, ftFree } from "./free";
 import { remoteFlush } from "./remote-free";
 import { curOwnerWord, curThread } from "./current";
-import { memCopy, memFill, osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
+import { memCopy, memFill, memHas, memSync, osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
@@ -52,6 +52,7 @@ const GENERIC_COLLECT_MASK: u32 = 8191;   // collect every page every 8192 slow-
 
 // Slow: the direct page is dry, the size is not small, or no thread is attached.
 export function mallocGeneric(heap: usize, size: usize): usize {
+  memSync();   // the slow path may touch other threads' memory (os.ts)
   if (load<u32>(heap, H_THREAD) == 0) { setError(ENOT_ATTACHED); return 0; }
   if (size > MAX_ALLOC_SIZE) { setError(EINVAL_SIZE); return 0; }
   if (ASSERT_INTERNAL) assertThat(load<u32>(heap, H_THREAD) == <u32>curThread, A_OWNER);
@@ -184,6 +185,7 @@ export function heapCalloc(heap: usize, count: usize, size: usize): usize {
  * else, a freed block included (as far as free() can tell one, see free.ts).
  */
 export function blockUsableSize(p: usize): usize {
+  memHas(<u64>p + 1);
   const state = unitState(unitOf(p));
   let page: usize = 0;
   if (state == UNIT_NORMAL) {

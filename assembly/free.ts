@@ -29,7 +29,7 @@
 import { addRelaxed, casAcqRel, loadAcquire, swapAcqRel } from "./atomics";
 import { curOwnerWord, curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
-import { memFill, osDecommit, osUnitsFree, unitOf, unitState } from "./os";
+import { memFill, memHas, osDecommit, osUnitsFree, unitOf, unitState } from "./os";
 import { DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
@@ -147,6 +147,7 @@ function debugFillFreed(page: usize, p: usize): void {
 // Slow: p is 0, not a block, huge, perhaps free already, another thread's, in a
 // page of the full queue, or its page's last live block.
 function freeSlow(p: usize): i32 {
+  memHas(<u64>p + 1);   // another thread's block in memory grown since this instance looked: atomics below check the length (os.ts)
   if (p == 0) return OK;
   if (curThread == 0) return failWith(ENOT_ATTACHED);
   if (unitState(unitOf(p)) != UNIT_NORMAL) return freeSpecial(p);

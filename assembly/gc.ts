@@ -55,7 +55,7 @@ import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
 import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing, objMarked } from "./object";
-import { memFill, unitOf, unitState } from "./os";
+import { brkSynced, memFill, unitOf, unitState } from "./os";
 import { blockIndex, blockNext, hugeBlockPage, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { pystackLive } from "./pystack";
 import { segmentOf, sliceRecord } from "./segment";
@@ -214,7 +214,7 @@ let survivors: u32 = 0;
 
 /** Walk every live block of the domain's pages of `tag` (the world is stopped), doing `phase` on it. */
 function gcWalk(domain: usize, tag: u32, phase: u32): void {
-  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+  const brk = brkSynced();
   for (let u = FIRST_UNIT; u < brk; u++) {
     const state = unitState(u);
     if (state != UNIT_NORMAL && state != UNIT_HUGE) continue;

@@ -28,7 +28,7 @@ export function runtimeInit(maxPages: u32): void {
   if (casAcqRel(ROOT + R_INIT, INIT_NONE, INIT_RUNNING)) {
     store<u32>(ROOT + R_MAX_PAGES, maxPages);
     store<u32>(ROOT + R_BRK_UNITS, FIRST_UNIT);
-    store<u32>(ROOT + R_HIGH_WATER_PAGES, memPages());
+    storeRelease(ROOT + R_HIGH_WATER_PAGES, memPages());
     for (let u: u32 = 0; u < UNITS; u++) store<u8>(SEGTABLE + <usize>u, UNIT_NONE);
     sizeClassInit();
     memFill(EMPTY_PAGE, 0, PAGE_REC_SIZE);

@@ -38,10 +38,11 @@ import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIG
 // grows the memory, the copy is brought up to date only when this thread next
 // handles interrupts, which it does not do inside Wasm code: it can stay short for
 // a whole call. Plain loads and stores do not consult it (guard pages catch what is
-// out of bounds), but memory.size, memory.fill and memory.copy do: a bulk operation
-// on memory another thread grew traps as out of bounds (seen in the web demo under
-// load: a huge block taken from units another worker had grown, zeroed with
-// memory.fill, trapped in the middle of malloc). memory.grow(0) reads the shared
+// out of bounds), but memory.size, memory.fill, memory.copy and the atomic
+// accesses do: a bulk operation or an atomic on memory another thread grew traps
+// as out of bounds (seen in the web demo under load: a huge block taken from units
+// another worker had grown, zeroed with memory.fill, trapped in the middle of
+// malloc; the main thread's stats walk trapped on a new worker's thread record). memory.grow(0) reads the shared
 // length and brings this instance's copy up to date at once. So the core never uses
 // memory.fill, memory.copy or memory.size directly (a test checks): memFill,
 // memCopy and memHas below; and osUnitsAlloc and segment adoption make a thread's
@@ -54,6 +55,39 @@ import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIG
 // @ts-ignore: decorator
 @inline export function memHas(end: u64): bool {
   return end <= (<u64>memory.size() << 16) || end <= (<u64><u32>memory.grow(0) << 16);
+}
+
+/**
+ * Bring this instance's copy of the length up to the memory the allocator has
+ * grown so far (R_HIGH_WATER_PAGES, stored after each grow): one load of a word
+ * that changes only when the memory grows, and a compare. Every core export that
+ * may reach another thread's memory starts with it (atomics, like the bulk
+ * operations, check the copy: a stats walk on the browser's main thread trapped
+ * on a new worker's thread record); malloc's and free's fast paths touch only
+ * memory their own thread made visible, and freeSlow checks the block itself.
+ */
+// @ts-ignore: decorator
+@inline export function memSync(): void {
+  if (loadAcquire(ROOT + R_HIGH_WATER_PAGES) > <u32>memory.size()) memory.grow(0);
+}
+
+/**
+ * brkUnits for a walk of the units: loaded first, then memSync, so every unit
+ * below it (grown before it was stored) is visible to this instance.
+ */
+// @ts-ignore: decorator
+@inline export function brkSynced(): u32 {
+  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+  memSync();
+  return brk;
+}
+
+/** The runtime's thread list head for a walk: loaded first, then memSync (a new record's meta unit grew before it was listed). */
+// @ts-ignore: decorator
+@inline export function threadListSynced(): usize {
+  const head = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  memSync();
+  return head;
 }
 
 /** memory.fill that cannot trap on memory another thread grew. */
@@ -94,7 +128,7 @@ export function osEnsurePages(pages: u32): bool {
   if (have >= pages) return true;
   if (pages > load<u32>(ROOT + R_MAX_PAGES)) return false;
   if (memory.grow(<i32>(pages - have)) < 0) return false;
-  if (pages > load<u32>(ROOT + R_HIGH_WATER_PAGES)) store<u32>(ROOT + R_HIGH_WATER_PAGES, pages);
+  if (pages > load<u32>(ROOT + R_HIGH_WATER_PAGES)) storeRelease(ROOT + R_HIGH_WATER_PAGES, pages);   // memSync's partner
   return true;
 }
 
@@ -130,7 +164,7 @@ export function osUnitsAlloc(count: u32, headState: u8): usize {
       return 0;
     }
     fromPool = run;
-    store<u32>(ROOT + R_BRK_UNITS, end);
+    storeRelease(ROOT + R_BRK_UNITS, end);   // after the grow (osEnsurePages): brkSynced's partner
   }
   store<u32>(ROOT + R_SEGS_FREE, load<u32>(ROOT + R_SEGS_FREE) - fromPool);
   if (headState != UNIT_META) store<u32>(ROOT + R_SEGS_LIVE, load<u32>(ROOT + R_SEGS_LIVE) + count);
@@ -268,7 +302,7 @@ export function osCommitFold(thread: usize): void {
 /** committed: the root's counter plus every record's delta (see above). */
 export function osCommitted(): u64 {
   let sum = <i64>loadAcquire64(ROOT + R_COMMITTED);
-  let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  let t = threadListSynced();
   while (t != 0) {
     sum += <i64><i32>loadAcquire(t + T_COMMIT_DELTA);
     t = <usize>load<u32>(t, T_NEXT_ALL);

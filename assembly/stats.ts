@@ -14,7 +14,7 @@
 import { casAcqRel, loadAcquire, spinLockAs, spinUnlock } from "./atomics";
 import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
-import { memFill, memPages, osCommitted, osPeak, unitOf, unitState } from "./os";
+import { brkSynced, memFill, memSync, memViewPages, osCommitted, osPeak, threadListSynced, unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
 import { threadsLive } from "./thread";
 import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
@@ -93,7 +93,7 @@ function countPage(page: usize): void {
  * page's `used`: take them off. Every link is validated before it is followed.
  */
 function subtractDelayed(thread: usize, tag: u32): void {
-  let t = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  let t = threadListSynced();
   while (t != 0) {
     for (let g: u32 = 0; g < TAG_COUNT; g++) {
       const heap = <usize>load<u32>(t + T_HEAPS + (<usize>g << 2));
@@ -127,7 +127,8 @@ export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
   memFill(STATS, 0, STATS_SIZE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_LIVE), ST_UNITS_LIVE);
   store<u32>(STATS, load<u32>(ROOT + R_SEGS_FREE), ST_UNITS_FREE);
-  store<u32>(STATS, memPages(), ST_MEMORY_PAGES);
+  memSync();
+  store<u32>(STATS, memViewPages(), ST_MEMORY_PAGES);
   store<u32>(STATS, load<u32>(ROOT + R_HIGH_WATER_PAGES), ST_HIGH_WATER_PAGES);
   store<u32>(STATS, load<u32>(ROOT + R_MAX_PAGES), ST_MAX_PAGES);
   store<u32>(STATS, threadsLive(0), ST_THREADS_LIVE);
@@ -137,7 +138,7 @@ export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
   let normal: u32 = 0;
   let huge: u32 = 0;
   let hugeBytes: u64 = 0;
-  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+  const brk = brkSynced();
   for (let unit = FIRST_UNIT; unit < brk; unit++) {
     const state = unitState(unit);
     if (state != UNIT_NORMAL && state != UNIT_HUGE) continue;

@@ -66,6 +66,7 @@ import { remoteFlush, remotePending } from "./remote-free";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED, S_RW_HELD,
   S_REQUESTER, S_STOPPED, STW_BLOCKERS_MAX, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
   T_DOMAIN_NEXT, T_NEXT_ALL, T_OWNER, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING, R_THREAD_LIST } from "./layout";
+import { threadListSynced } from "./os";
 
 /** How long a paused thread, or a stop's requester, polls before it sleeps. */
 export const STW_SPIN_MS: f64 = 0.2;
@@ -200,7 +201,7 @@ export function stwAccount(thread: usize, stw: usize): void {
  */
 export function stwCountOffDead(instance: u32): void {
   headLock();
-  for (let t = <usize>loadAcquire(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+  for (let t = threadListSynced(); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if (loadAcquire(t + T_OWNER) != instance || load<u32>(t, T_STW_PENDING) == 0) continue;
     const stw = stwActiveFor(t);
     if (stw != 0) stwAccount(t, stw);

@@ -40,13 +40,19 @@ function pickSize(): number {
 
 // Views of the shared memory, rebuilt when it grows.
 let u8 = rt.bytes(), u32 = new Uint32Array(u8.buffer);
-function views(): void {
-  const b = rt.bytes();
+/**
+ * The memory views, covering [0, end): another worker may have grown the memory
+ * a moment ago for the block at hand, and rt.bytes() follows this thread's idea
+ * of the length, which can lag; rt.view catches up.
+ */
+function views(end = 0): void {
+  let b = rt.bytes();
+  if (end > b.length) { rt.view(end - 1, 1); b = rt.bytes(); }
   if (b !== u8) { u8 = b; u32 = new Uint32Array(b.buffer); }
 }
 
 function fill(ptr: number, size: number, word: number): void {
-  views();
+  views(ptr + size);
   const words = size >>> 2;
   u32.fill(word, ptr >>> 2, (ptr >>> 2) + words);
   u8.fill(word & 0xff, ptr + words * 4, ptr + size);
@@ -54,7 +60,7 @@ function fill(ptr: number, size: number, word: number): void {
 
 /** Is the block 8-aligned and still holding its pattern? */
 function intact(ptr: number, size: number, word: number): boolean {
-  views();
+  views(ptr + size);
   if (ptr % 8 !== 0) return false;
   const w0 = ptr >>> 2, w1 = w0 + (size >>> 2);
   for (let i = w0; i < w1; i++) if (u32[i] !== word) return false;

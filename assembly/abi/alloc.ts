@@ -10,7 +10,7 @@ import { remoteBatching, remoteFlush, remotePending } from "../remote-free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
 import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_BATCH_SCRATCH, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
-import { memFill, memHas, unitOf, unitState } from "../os";
+import { memFill, memHas, memSync, unitOf, unitState } from "../os";
 import { hugeBlockPage, normalBlockPage } from "../page";
 import { loadAcquire } from "../atomics";
 import { fail, failSigned, failValue } from "./result";
@@ -31,6 +31,7 @@ export function ft_free(p: usize): i32 { return ftFree(p); }
  * see remote-free.ts. Turning it off publishes the current thread's pending run.
  */
 export function ft_remote_batching(on: i32): void {
+  memSync();
   if (on == 0 && curThread != 0) remoteFlush(curThread);
   remoteBatching(on != 0);
 }
@@ -61,6 +62,7 @@ export function ft_usable_size(p: usize): usize { return blockUsableSize(p); }
  * ENOMEM). Takes the meta spin lock on the record's first use.
  */
 export function ft_batch_scratch(): usize {
+  memSync();
   const t = curThread;
   if (t == 0) return failValue(ENOT_ATTACHED);
   let s = <usize>load<u32>(t, T_BATCH_SCRATCH);
@@ -79,12 +81,14 @@ function batchBufOk(buf: usize, n: u32): bool {
 
 /** `n` blocks of `size` into buf[0..n), all or nothing → status (EINVAL_ARG: a bad buffer). */
 export function ft_malloc_many(buf: usize, n: u32, size: usize): i32 {
+  memSync();
   if (!batchBufOk(buf, n)) return fail(EINVAL_ARG);
   return mallocMany(curHeap, buf, n, size);
 }
 
 /** A block of each size buf[i], written over it, all or nothing → status. */
 export function ft_malloc_sizes(buf: usize, n: u32): i32 {
+  memSync();
   if (!batchBufOk(buf, n)) return fail(EINVAL_ARG);
   return mallocSizes(curHeap, buf, n);
 }
@@ -95,6 +99,7 @@ export function ft_malloc_sizes(buf: usize, n: u32): i32 {
  * thread's table; −ENOT_ATTACHED, −ENOMEM: no table).
  */
 export function ft_free_many(buf: usize, n: u32): i32 {
+  memSync();
   if (n > BATCH_MAX || !batchBufOk(buf, n)) return failSigned(EINVAL_ARG);
   if (n == 0) return 0;
   const scratch = ft_batch_scratch();
@@ -109,6 +114,7 @@ export function ft_free_many(buf: usize, n: u32): i32 {
 
 /** The current thread's heap for `tag` (made on first use), or 0. */
 export function ft_heap(tag: u32): usize {
+  memSync();
   if (curThread == 0) return failValue(ENOT_ATTACHED);
   if (tag >= TAG_COUNT) return failValue(EINVAL_TAG);
   const h = heapForTag(curThread, tag);
@@ -124,6 +130,7 @@ function heapChecked(heap: usize): bool {
   return true;
 }
 export function ft_heap_malloc(heap: usize, size: usize): usize {
+  memSync();
   if (!heapChecked(heap)) return 0;
   const p = heapMalloc(heap, size);
   if (p != 0 && zeroTag(heap)) memFill(p, 0, size);
@@ -145,9 +152,11 @@ function zeroTag(heap: usize): bool {
   return (loadAcquire(or + OR_ZERO_TAGS) & (<u32>1 << load<u32>(heap, H_TAG))) != 0;
 }
 export function ft_heap_calloc(heap: usize, count: usize, size: usize): usize {
+  memSync();
   return heapChecked(heap) ? heapCalloc(heap, count, size) : 0;
 }
 export function ft_heap_aligned_alloc(heap: usize, align: usize, size: usize): usize {
+  memSync();
   if (!heapChecked(heap)) return 0;
   const p = heapAlignedAlloc(heap, align, size);
   if (p != 0 && zeroTag(heap)) memFill(p, 0, size);
@@ -156,5 +165,6 @@ export function ft_heap_aligned_alloc(heap: usize, align: usize, size: usize): u
 
 /** Collect the current thread's heaps: remote frees, empty pages (`force`: no retention). */
 export function ft_collect(force: bool): void {
+  memSync();
   if (curThread != 0) threadCollect(curThread, force);
 }

@@ -7,23 +7,28 @@ import { D_VERSION } from "../layout";
 import { domainClose } from "../lifecycle";
 import { threadsLive } from "../thread";
 import { fail, failSigned, failValue } from "./result";
+import { memSync } from "../os";
 
-export function ft_domain_default(): usize { return domainDefault(); }
-export function ft_domain_valid(d: usize): bool { return domainIsValid(d); }
+export function ft_domain_default(): usize { memSync(); return domainDefault(); }
+export function ft_domain_valid(d: usize): bool { memSync(); return domainIsValid(d); }
 /** A new domain, or 0 (ENOMEM). */
 export function ft_domain_create(): usize {
+  memSync();
   const d = domainCreate();
   return d != 0 ? d : failValue(ENOMEM);
 }
 export function ft_domain_version(d: usize): u32 {
+  memSync();
   return domainIsValid(d) ? loadAcquire(d + D_VERSION) : <u32>failValue(EINVAL_DOMAIN);
 }
 export function ft_domain_set_version(d: usize, version: u32): i32 {
+  memSync();
   if (!domainIsValid(d)) return fail(EINVAL_DOMAIN);
   domainSetVersion(d, version);
   return OK;
 }
 export function ft_domain_threads_live(d: usize): u32 {
+  memSync();
   return domainIsValid(d) ? threadsLive(d) : <u32>failValue(EINVAL_DOMAIN);
 }
 
@@ -33,6 +38,7 @@ export function ft_domain_threads_live(d: usize): u32 {
  * not exited). See lifecycle.ts domainClose.
  */
 export function ft_domain_close(d: usize): i32 {
+  memSync();
   if (!domainIsValid(d) || d == domainDefault()) return failSigned(EINVAL_DOMAIN);
   const rc = domainClose(d);
   return rc < 0 ? failSigned(-rc) : rc;

@@ -13,9 +13,11 @@ import { T_DOMAIN, D_OBJECTS, OR_GC_ALLOCATED, OR_GC_AUTO_MIN, OR_GC_COLLECTED, 
   OR_GC_LONG_LIVED, OR_GC_MAX_PAUSE, OR_GC_THRESHOLD, OR_GC_YOUNG, OR_ZERO_TAGS, T_GC_LOCK } from "../layout";
 import { fail, failSigned, failSigned64 } from "./result";
 import { sharedReady } from "./shared";
+import { memSync } from "../os";
 
 /** Collect the current thread's domain now (see gc.ts). Status: OK, EHEAP_LOCKED, EINVAL_STATE (inside a finalizer). */
 export function ft_gc_collect(): i32 {
+  memSync();
   if (!sharedReady()) return fail(ENOT_ATTACHED);
   const rc = gcCollect();
   return rc == OK ? OK : fail(rc);
@@ -27,6 +29,7 @@ export function ft_gc_collect(): i32 {
  * 1 collected, 0 not due any more, or -code.
  */
 export function ft_gc_collect_scheduled(): i32 {
+  memSync();
   if (!sharedReady()) return failSigned(ENOT_ATTACHED);
   const or = <usize>load<u32>(<usize>load<u32>(curThread, T_DOMAIN), D_OBJECTS);
   if (!gcDue(or, loadAcquire64(or + OR_GC_ALLOCATED), loadAcquire(or + OR_GC_YOUNG))) return 0;
@@ -36,11 +39,13 @@ export function ft_gc_collect_scheduled(): i32 {
 
 /** Field GR_* of this instance's last collection or sweep (f64). */
 export function ft_gc_result(field: u32): f64 {
+  memSync();
   return gcResult(field);
 }
 
 /** Free every object of the domain, finalizers first (teardown). The number freed, or -code. */
 export function ft_gc_sweep_all(): i32 {
+  memSync();
   if (!sharedReady()) return failSigned(ENOT_ATTACHED);
   const rc = gcSweepAll();
   return rc < 0 ? failSigned(-rc) : rc;
@@ -48,6 +53,7 @@ export function ft_gc_sweep_all(): i32 {
 
 /** Walk the domain's GC pages (a short stop) for ft_gc_info. Status. */
 export function ft_gc_info_scan(): i32 {
+  memSync();
   if (!sharedReady()) return fail(ENOT_ATTACHED);
   const rc = gcInfoScan();
   return rc == OK ? OK : fail(rc);
@@ -55,22 +61,26 @@ export function ft_gc_info_scan(): i32 {
 
 /** Field GI_* of the last ft_gc_info_scan (f64). */
 export function ft_gc_info(field: u32): f64 {
+  memSync();
   return gcInfo(field);
 }
 
 /** The heap lock (nestable, this thread only). */
 export function ft_gc_lock(): i32 {
+  memSync();
   if (!sharedReady()) return fail(ENOT_ATTACHED);
   gcLock(curThread);
   return OK;
 }
 /** Status: ENOT_LOCKED when not locked. */
 export function ft_gc_unlock(): i32 {
+  memSync();
   if (!sharedReady()) return fail(ENOT_ATTACHED);
   return gcUnlock(curThread) ? OK : fail(ENOT_LOCKED);
 }
 /** This thread's heap-lock depth. */
 export function ft_gc_lock_depth(): i32 {
+  memSync();
   if (!sharedReady()) return failSigned(ENOT_ATTACHED);
   return <i32>load<u32>(curThread, T_GC_LOCK);
 }
@@ -78,6 +88,7 @@ export function ft_gc_lock_depth(): i32 {
 
 /** Field GF_* of domain `d` (f64), or -code. */
 export function ft_gc_get(d: usize, field: u32): f64 {
+  memSync();
   if (!domainIsValid(d)) return failSigned64(EINVAL_DOMAIN);
   const or = <usize>load<u32>(d, D_OBJECTS);
   switch (field) {
@@ -99,6 +110,7 @@ export function ft_gc_get(d: usize, field: u32): f64 {
 
 /** Set field GF_ENABLED .. GF_AUTO_MIN of domain `d`. Status. */
 export function ft_gc_set(d: usize, field: u32, value: u32): i32 {
+  memSync();
   if (!domainIsValid(d)) return fail(EINVAL_DOMAIN);
   const or = <usize>load<u32>(d, D_OBJECTS);
   switch (field) {

@@ -4,7 +4,7 @@
 import { EINVAL_ARG, ENOMEM, OK } from "../errors";
 import { HM_RECORD, heapMapScratchGive, heapMapScratchTake, heapMapWrite } from "../heap-map";
 import { fail, failSigned, failValue } from "./result";
-import { memHas } from "../os";
+import { memHas, memSync } from "../os";
 
 // The scratch buffer this instance holds between ft_heap_map_scratch and its
 // release (meta memory: a thread that is not attached has no heap to allocate
@@ -17,6 +17,7 @@ let scratch: usize = 0;
  * the header saying where to resume; -EINVAL_ARG for a bad buffer.
  */
 export function ft_heap_map(buf: usize, bytes: u32, from: u32): i32 {
+  memSync();
   // memory.grow(0), not memory.size(): a pooled scratch buffer may lie in memory another
   // instance grew, which this instance's cached size may not show yet (os.ts osEnsurePages).
   if (buf == 0 || (buf & 3) != 0 || bytes < 3 * HM_RECORD || !memHas(<u64>buf + <u64>bytes)) {
@@ -31,12 +32,14 @@ export function ft_heap_map(buf: usize, bytes: u32, from: u32): i32 {
  * release, the same one. Takes the meta spin lock.
  */
 export function ft_heap_map_scratch(): usize {
+  memSync();
   if (scratch == 0) scratch = heapMapScratchTake();
   return scratch != 0 ? scratch : failValue(ENOMEM);
 }
 
 /** Give back the buffer of ft_heap_map_scratch (status; EINVAL_ARG if `buf` is not the one this instance holds). */
 export function ft_heap_map_scratch_release(buf: usize): i32 {
+  memSync();
   if (buf == 0 || buf != scratch) return fail(EINVAL_ARG);
   scratch = 0;
   heapMapScratchGive(buf);

@@ -15,7 +15,7 @@ import { lockDetaching, lockOrAgain, threadIsValid, threadState } from "../threa
 import { stwWaitingHere } from "../stop-the-world";
 import { ROOT_END, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, status } from "./result";
-import { memHas } from "../os";
+import { memHas, memSync } from "../os";
 
 function mutexChecked(m: usize): bool {
   return (m & 3) == 0 && m >= ROOT_END && memHas(<u64>m + 4);
@@ -23,6 +23,7 @@ function mutexChecked(m: usize): bool {
 
 /** Lock (detaching the current thread while it waits, if attached). Status. */
 export function ft_mutex_lock(m: usize): i32 {
+  memSync();
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
   return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);
 }
@@ -32,6 +33,7 @@ export function ft_mutex_lock(m: usize): i32 {
  * mutex's waiter count is as it was, the thread attached as it was).
  */
 export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
+  memSync();
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
   if (!(timeoutMs >= 0) || timeoutMs == Infinity) return fail(EINVAL_ARG);
   if (!hostCanBlock() || stwWaitingHere()) return lockOrAgain(curThread, m) ? OK : fail(EAGAIN);   // (thread.ts lockOrAgain)
@@ -45,6 +47,7 @@ export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
 
 /** Signed: 1 when the lock was taken at once, 0 when the caller now waits (counted), -code. */
 export function ft_mutex_wait_begin(m: usize): i32 {
+  memSync();
   if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
   if (mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK) return 1;
   mutexWaiterAdd(m);
@@ -55,11 +58,13 @@ export function ft_mutex_wait_begin(m: usize): i32 {
  * (as u32); -1 with EINVAL_PTR for a bad pointer. `startMs`: when it began (env.now).
  */
 export function ft_mutex_wait_step(m: usize, startMs: f64): f64 {
+  memSync();
   if (!mutexChecked(m)) { failSigned(EINVAL_PTR); return -1; }
   return <f64>mutexWaiterStep(m, startMs);
 }
 /** Signed: 1 when the waiter took the lock after all, 0 when it left the count, -code. */
 export function ft_mutex_wait_cancel(m: usize): i32 {
+  memSync();
   if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
   return mutexWaiterCancel(m) ? 1 : 0;
 }
@@ -71,39 +76,45 @@ export function ft_mutex_wait_cancel(m: usize): i32 {
  * adopted already). Always follow with ft_mutex_adopt_end.
  */
 export function ft_mutex_adopt(m: usize): i32 {
+  memSync();
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
   if ((loadAcquire(m) & M_LOCKED) == 0) return fail(ENOT_LOCKED);
   return mutexAdopt(m) ? OK : fail(EINVAL_STATE);
 }
 /** End the adoption: unlock the words no lock took over; how many (value). */
-export function ft_mutex_adopt_end(): u32 { return mutexAdoptEnd(); }
+export function ft_mutex_adopt_end(): u32 { memSync(); return mutexAdoptEnd(); }
 
 /** Signed: 1 when taken, 0 when not (spins briefly first if `spin`). */
 export function ft_mutex_trylock(m: usize, spin: bool): i32 {
+  memSync();
   if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
   if (mutexTryLock(m)) return 1;
   return spin && mutexLockSlow(m, false, -1) == LOCK_OK ? 1 : 0;
 }
 /** Status: ENOT_LOCKED when it was not locked. */
 export function ft_mutex_unlock(m: usize): i32 {
+  memSync();
   if (!mutexChecked(m)) return fail(EINVAL_PTR);
   return mutexUnlock(m) ? OK : fail(ENOT_LOCKED);
 }
 
 /** Begin a critical section: a token for ft_cs_end (0 or 1), or -code (signed). */
 export function ft_cs_begin(m: usize): i32 {
+  memSync();
   if (curThread == 0) return failSigned(ENOT_ATTACHED);
   if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
   const t = csBegin(curThread, m);
   return t >= 0 ? t : failSigned(-t);
 }
 export function ft_cs_begin2(a: usize, b: usize): i32 {
+  memSync();
   if (curThread == 0) return failSigned(ENOT_ATTACHED);
   if (!mutexChecked(a) || !mutexChecked(b)) return failSigned(EINVAL_PTR);
   const t = csBegin2(curThread, a, b);
   return t >= 0 ? t : failSigned(-t);
 }
 export function ft_cs_end(token: i32): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   return status(csEnd(curThread, token));
 }
@@ -115,9 +126,10 @@ export function ft_cs_end(token: i32): i32 {
  * (attached, or the section holds its locks), ENOT_LOCKED (no section).
  */
 export function ft_cs_end_detached(thread: usize, token: i32): i32 {
+  memSync();
   if (!threadIsValid(thread) || instanceId == 0 || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);
   const s = threadState(thread);
   if (s != THREAD_DETACHED && s != THREAD_SUSPENDED) return fail(EINVAL_STATE);
   return status(csEndDetached(thread, token));
 }
-export function ft_cs_depth(): u32 { return curThread == 0 ? 0 : load<u32>(curThread, T_CS_DEPTH); }
+export function ft_cs_depth(): u32 { memSync(); return curThread == 0 ? 0 : load<u32>(curThread, T_CS_DEPTH); }

@@ -17,6 +17,7 @@ import { D_OBJECTS, D_THREADS, O_FLAGS, O_TID, O_TYPE, OR_CREATED, OR_DEALLOC, O
   THREAD_EXITED, THREAD_FREE, TY_FLAGS } from "../layout";
 import { fail, failSigned, failSigned64, failValue } from "./result";
 import { sharedReady } from "./shared";
+import { memSync } from "../os";
 
 // @ts-ignore: decorator
 @inline function ready(): i32 { return sharedReady() ? OK : ENOT_ATTACHED; }
@@ -34,6 +35,7 @@ function liveCheck(o: usize): i32 {
  * typeDefine. The id (>= 1), or -code: EINVAL_ARG, EINVAL_SIZE, EINVAL_TYPE, ENOMEM.
  */
 export function ft_type_define(name: usize, nameLength: u32, size: u32, flags: u32, refs: usize, nRefs: u32): i32 {
+  memSync();
   if (!sharedReady()) return failSigned(ENOT_ATTACHED);
   const rc = typeDefine(name, nameLength, size, flags, refs, nRefs);
   return rc < 0 ? failSigned(-rc) : rc;
@@ -41,6 +43,7 @@ export function ft_type_define(name: usize, nameLength: u32, size: u32, flags: u
 
 /** The record of type `id` of the current thread's domain (read it with the TY_* offsets); 0: EINVAL_TYPE. */
 export function ft_type_record(id: u32): usize {
+  memSync();
   if (!sharedReady()) return failValue(ENOT_ATTACHED);
   const ty = typeRecord(<usize>load<u32>(curThread, T_DOMAIN), id);
   return ty != 0 ? ty : failValue(EINVAL_TYPE);
@@ -48,12 +51,14 @@ export function ft_type_record(id: u32): usize {
 
 /** Types defined in the current thread's domain. */
 export function ft_type_count(): u32 {
+  memSync();
   if (!sharedReady()) return <u32>failValue(ENOT_ATTACHED);
   return typeCount(<usize>load<u32>(curThread, T_DOMAIN));
 }
 
 /** Type `id` has a finalizer somewhere: deallocations ask the host from now on. Status. */
 export function ft_type_set_finalize(id: u32): i32 {
+  memSync();
   if (!sharedReady()) return fail(ENOT_ATTACHED);
   const ty = typeRecord(<usize>load<u32>(curThread, T_DOMAIN), id);
   if (ty == 0) return fail(EINVAL_TYPE);
@@ -65,6 +70,7 @@ export function ft_type_set_finalize(id: u32): i32 {
 
 /** A new object of type `type` with `extra` more payload bytes (zeroed), count 1, owned by this thread; 0 on error. */
 export function ft_obj_new(type: u32, extra: u32): usize {
+  memSync();
   if (!sharedReady()) return failValue(ENOT_ATTACHED);
   let o = objNew(type, extra);
   if (o == 0) {
@@ -81,6 +87,7 @@ export function ft_obj_new(type: u32, extra: u32): usize {
 
 /** +1. Status: OK, EINVAL_OBJECT (not an object, or dead), EWRONG_DOMAIN, ENOT_ATTACHED. */
 export function ft_obj_incref(o: usize): i32 {
+  memSync();
   const rc = liveCheck(o);
   if (rc != OK) return fail(rc);
   brcIncref(o);
@@ -89,6 +96,7 @@ export function ft_obj_incref(o: usize): i32 {
 
 /** -1, deallocating what dies. Status: OK, EREFCOUNT (its count is zero already: nothing changed), EINVAL_OBJECT, ... */
 export function ft_obj_decref(o: usize): i32 {
+  memSync();
   let rc = ready();
   if (rc == OK) rc = objCheckBlock(o);
   if (rc == OK && brcLooksDead(o)) rc = EREFCOUNT;   // its count is zero: freed, or about to be
@@ -103,6 +111,7 @@ export function ft_obj_decref(o: usize): i32 {
  * published: see t.share), or -code for a pointer that is no object's block.
  */
 export function ft_obj_try_incref(o: usize): i32 {
+  memSync();
   let rc = ready();
   if (rc == OK) rc = objCheckBlock(o);
   if (rc != OK) return failSigned(rc);
@@ -113,6 +122,7 @@ export function ft_obj_try_incref(o: usize): i32 {
 
 /** The true count (local + shared, less a queued decrement), or -code. Immortal: 4294967295. */
 export function ft_obj_refcount(o: usize): f64 {
+  memSync();
   let rc = ready();
   if (rc == OK) rc = objCheck(o);
   if (rc != OK) return failSigned64(rc);
@@ -121,6 +131,7 @@ export function ft_obj_refcount(o: usize): f64 {
 
 /** Store `v` (an object or 0) in `o`'s reference slot `offset`: +1 on v, -1 on the old value. Status; EINVAL_ARG: not a reference offset of its type. */
 export function ft_obj_set_ref(o: usize, offset: u32, v: usize): i32 {
+  memSync();
   let rc = liveCheck(o);
   if (rc == OK && v != 0) rc = objCheckLive(v);
   if (rc == OK && !objHasRef(o, offset)) rc = EINVAL_ARG;
@@ -130,6 +141,7 @@ export function ft_obj_set_ref(o: usize, offset: u32, v: usize): i32 {
 
 /** The object in `o`'s reference slot `offset` (borrowed: no +1), 0 if none, or -code. */
 export function ft_obj_get_ref(o: usize, offset: u32): f64 {
+  memSync();
   let rc = ready();
   if (rc == OK) rc = objCheck(o);
   if (rc == OK && !objHasRef(o, offset)) rc = EINVAL_ARG;
@@ -139,6 +151,7 @@ export function ft_obj_get_ref(o: usize, offset: u32): f64 {
 
 /** Publish `o` for lock-free readers (tryIncref by other threads may succeed from now on). Status. */
 export function ft_obj_share(o: usize): i32 {
+  memSync();
   const rc = liveCheck(o);
   if (rc != OK) return fail(rc);
   brcShare(o);
@@ -147,6 +160,7 @@ export function ft_obj_share(o: usize): i32 {
 
 /** Make `o` immortal (never counted or freed). Status; EINVAL_STATE: another thread owns it. */
 export function ft_obj_immortalize(o: usize): i32 {
+  memSync();
   const rc = liveCheck(o);
   if (rc != OK) return fail(rc);
   if (loadAcquire(o + O_TID) != 0 && !brcIsOwner(o)) return fail(EINVAL_STATE);
@@ -156,6 +170,7 @@ export function ft_obj_immortalize(o: usize): i32 {
 
 /** The type id of object `o`, or -code. */
 export function ft_obj_type(o: usize): i32 {
+  memSync();
   let rc = ready();
   if (rc == OK) rc = objCheck(o);
   return rc == OK ? <i32>load<u32>(o, O_TYPE) : failSigned(rc);
@@ -163,12 +178,14 @@ export function ft_obj_type(o: usize): i32 {
 
 /** 1 if `o` is a live object of this domain, else 0 (no error). */
 export function ft_obj_is_live(o: usize): i32 {
+  memSync();
   if (ready() != OK) return failSigned(ENOT_ATTACHED);
   return objCheck(o) == OK && !brcLooksDead(o) ? 1 : 0;
 }
 
 /** 1 if the current thread owns `o` (its local count is this thread's), else 0. */
 export function ft_obj_is_owned(o: usize): i32 {
+  memSync();
   let rc = ready();
   if (rc == OK) rc = objCheck(o);
   if (rc != OK) return failSigned(rc);
@@ -177,6 +194,7 @@ export function ft_obj_is_owned(o: usize): i32 {
 
 /** Merge this thread's queue now (what its next checkpoint would do); the number merged, or -code. */
 export function ft_obj_merge_queued(): i32 {
+  memSync();
   if (!sharedReady()) return failSigned(ENOT_ATTACHED);
   return <i32>objMergeQueued(curThread, false);
 }
@@ -186,6 +204,7 @@ export function ft_obj_merge_queued(): i32 {
  * merged, 4 unfinalized): its live threads' plus those that left. -code.
  */
 export function ft_obj_stats(d: usize, field: u32): f64 {
+  memSync();
   if (!domainIsValid(d)) return failSigned64(EINVAL_DOMAIN);
   if (field > 4) return failSigned64(EINVAL_ARG);
   const or = <usize>load<u32>(d, D_OBJECTS);

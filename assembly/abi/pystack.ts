@@ -9,6 +9,7 @@ import { PI_CAPACITY, pystackAlloc, pystackFree, pystackInfo, pystackPopTo, pyst
 import { threadIsValid, threadState } from "../thread";
 import { T_OWNER, T_STACK_COUNT, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, failValue } from "./result";
+import { memSync } from "../os";
 
 /**
  * `n` zeroed bytes on the current thread's pystack, 8-aligned (n = 0 takes 8):
@@ -16,6 +17,7 @@ import { fail, failSigned, failValue } from "./result";
  * could not be made), ENOT_ATTACHED.
  */
 export function ft_pystack_alloc(n: usize): usize {
+  memSync();
   if (curThread == 0) return failValue(ENOT_ATTACHED);
   return pystackAlloc(curThread, n);
 }
@@ -26,6 +28,7 @@ export function ft_pystack_alloc(n: usize): usize {
  * ENOT_ATTACHED.
  */
 export function ft_pystack_free(p: usize): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   const rc = pystackFree(curThread, p);
   return rc == OK ? OK : fail(rc);
@@ -33,6 +36,7 @@ export function ft_pystack_free(p: usize): i32 {
 
 /** Free every block above the first `depth` (PI_BLOCKS read before): the blocks freed, or -ENOT_ATTACHED. */
 export function ft_pystack_pop_to(depth: u32): i32 {
+  memSync();
   if (curThread == 0) return failSigned(ENOT_ATTACHED);
   return <i32>pystackPopTo(curThread, depth);
 }
@@ -44,6 +48,7 @@ export function ft_pystack_pop_to(depth: u32): i32 {
  * (blocks are live). Any state but exited, from the thread's own instance.
  */
 export function ft_pystack_set_size(thread: usize, bytes: u32): i32 {
+  memSync();
   if (!threadIsValid(thread)) return fail(EINVAL_ARG);
   const s = threadState(thread);
   if ((s != THREAD_ATTACHED && s != THREAD_DETACHED && s != THREAD_SUSPENDED)
@@ -59,6 +64,7 @@ export function ft_pystack_set_size(thread: usize, bytes: u32): i32 {
  * the caller's own thread, or one that is stopped, exited or reaped.
  */
 export function ft_pystack_info(thread: usize, field: u32): u32 {
+  memSync();
   if (!threadIsValid(thread) || field > PI_CAPACITY) return <u32>failValue(EINVAL_ARG);
   return pystackInfo(thread, field);
 }

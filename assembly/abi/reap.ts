@@ -16,6 +16,7 @@ import { threadDetach, threadIsValid, threadState } from "../thread";
 import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_ATTACHED, THREAD_EXITED,
   THREAD_FREE } from "../layout";
 import { failSigned, failValue } from "./result";
+import { memSync } from "../os";
 
 /**
  * Reap `thread` of domain `d` (its worker is gone): see lifecycle.ts threadReap.
@@ -26,6 +27,7 @@ import { failSigned, failValue } from "./result";
  * thread is left detached and not current.
  */
 export function ft_thread_reap(d: usize, thread: usize): i32 {
+  memSync();
   if (!domainIsValid(d)) return failSigned(EINVAL_DOMAIN);
   if (!threadIsValid(thread)) return failSigned(EINVAL_ARG);
   if (<usize>load<u32>(thread, T_DOMAIN) != d) return failSigned(EWRONG_DOMAIN);
@@ -40,24 +42,28 @@ export function ft_thread_reap(d: usize, thread: usize): i32 {
 
 /** Lock word `i` (0, 1) a reaped thread's innermost critical section held, before ft_thread_reap returned. */
 export function ft_thread_held_lock(thread: usize, i: u32): usize {
+  memSync();
   if (!threadIsValid(thread)) return failValue(EINVAL_ARG);
   return threadHeldLock(thread, i);
 }
 
 /** 1 if `thread` was reaped (and its record not reused since), else 0. */
 export function ft_thread_reaped(thread: usize): u32 {
+  memSync();
   if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
   return threadState(thread) == THREAD_EXITED && threadWasReaped(thread) ? 1 : 0;
 }
 
 /** The instance id allowed to enter `thread` (0: none: exited or reaped). */
 export function ft_thread_owner(thread: usize): u32 {
+  memSync();
   if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
   return loadAcquire(thread + T_OWNER);
 }
 
 /** Milliseconds since `thread` was last seen (attach, detach, a sampled checkpoint); -1 if never. */
 export function ft_thread_idle_ms(thread: usize): f64 {
+  memSync();
   if (!threadIsValid(thread)) { failValue(EINVAL_ARG); return -1; }
   const bits = loadAcquire64(thread + T_LAST_SEEN);
   if (bits == 0) return -1;
@@ -142,7 +148,7 @@ function ownedLive(t: usize, instance: u32): bool {
 }
 
 /** The instance whose lock or role made the last reap on this instance give up (EAGAIN), 0 if none. */
-export function ft_reap_blocker(): u32 { return reapBlocker; }
+export function ft_reap_blocker(): u32 { memSync(); return reapBlocker; }
 
 /**
  * Is `instance` an id handed out, not the caller's? Not 0, and not above the
@@ -159,6 +165,7 @@ function instanceIsOther(instance: u32): bool {
  * Its own instance, 0 and ids never handed out are refused (EINVAL_ARG).
  */
 export function ft_reap_instance(instance: u32): i32 {
+  memSync();
   if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
   if (!instanceGone(instance)) return failSigned(EAGAIN);
   let n: i32 = 0;
@@ -181,6 +188,7 @@ export function ft_reap_instance(instance: u32): i32 {
  * id never handed out.
  */
 export function ft_instance_release_dead(instance: u32): i32 {
+  memSync();
   if (!instanceIsOther(instance)) return failSigned(EINVAL_ARG);
   if (!instanceGone(instance)) return failSigned(EAGAIN);
   return reapHeldStats ? 1 : 0;
@@ -188,6 +196,7 @@ export function ft_instance_release_dead(instance: u32): i32 {
 
 /** The thread after `t` in domain `d`'s list (0: the first); 0 at the end. The list only grows. */
 export function ft_domain_thread_next(d: usize, t: usize): usize {
+  memSync();
   if (!domainIsValid(d)) return failValue(EINVAL_DOMAIN);
   if (t == 0) return <usize>loadAcquire(d + D_THREADS);
   if (!threadIsValid(t)) return failValue(EINVAL_ARG);
@@ -196,6 +205,7 @@ export function ft_domain_thread_next(d: usize, t: usize): usize {
 
 /** The thread after `t` in the runtime's list of every record (0: the first); 0 at the end. Only grows. */
 export function ft_thread_next_all(t: usize): usize {
+  memSync();
   if (t == 0) return <usize>loadAcquire(ROOT + R_THREAD_LIST);
   if (!threadIsValid(t)) return failValue(EINVAL_ARG);
   return <usize>load<u32>(t, T_NEXT_ALL);

@@ -11,7 +11,7 @@ import { binBlockSize, binOf } from "../size-class";
 import { debugPauseArm, debugReadDelaySet } from "../debug-delay";
 import { BIN_LARGE_MAX, FT_DEBUG_BUILD, LARGE_OBJ_MAX, ROOT, R_INSTANCE_SERIAL, R_OS_LOCK } from "../layout";
 import { fail, failValue } from "./result";
-import { memFill, memPages, memViewPages, osEnsurePages } from "../os";
+import { memFill, memPages, memSync, memViewPages, osEnsurePages } from "../os";
 
 // @abi-begin runtime
 const ABI_VERSION: u32 = 1;
@@ -23,12 +23,13 @@ const ABI_VERSION: u32 = 1;
  * ABI_VERSION (value).
  */
 export function ft_init(maxPages: u32): u32 {
+  memSync();
   runtimeInit(maxPages);
   return ABI_VERSION;
 }
 
 /** This instance's id (current.ts): the owner of the thread records it starts; 0 until it starts one. */
-export function ft_instance_id(): u32 { return instanceId; }
+export function ft_instance_id(): u32 { memSync(); return instanceId; }
 
 /**
  * A fresh instance id, for a worker about to start (the facade's worker helper):
@@ -37,6 +38,7 @@ export function ft_instance_id(): u32 { return instanceId; }
  * memory for its reservation slot, instance.ts).
  */
 export function ft_instance_reserve(): u32 {
+  memSync();
   const id = instanceReserve();
   return id != 0 ? id : <u32>failValue(ENOMEM);
 }
@@ -47,6 +49,7 @@ export function ft_instance_reserve(): u32 {
  * (a thread is current, or `id` is not reserved: adopted already, or cancelled).
  */
 export function ft_instance_adopt(id: u32): i32 {
+  memSync();
   if (id == 0 || id > loadAcquire(ROOT + R_INSTANCE_SERIAL)) return fail(EINVAL_ARG);
   if (curThread != 0) return fail(EINVAL_STATE);
   if (!instanceClaim(id)) return fail(EINVAL_STATE);
@@ -55,7 +58,7 @@ export function ft_instance_adopt(id: u32): i32 {
 }
 
 /** Cancel reservation `id` if it was never adopted (its worker is gone): 1 cancelled, 0 not reserved. */
-export function ft_instance_unreserve(id: u32): u32 { return instanceClaim(id) ? 1 : 0; }
+export function ft_instance_unreserve(id: u32): u32 { memSync(); return instanceClaim(id) ? 1 : 0; }
 
 /** The last error code of this instance (thread), cleared by reading. */
 export function ft_last_error(): i32 { return takeError(); }

@@ -10,6 +10,7 @@ import { listIsHandle } from "../shared-list";
 import { mapIsHandle, omapIsHandle } from "../shared-map";
 import { fail, status } from "./result";
 import { readyCheck } from "./shared";
+import { memSync } from "../os";
 
 /**
  * Hold the writers' mutex of the live list or map `h` (at h + 4), which this
@@ -19,6 +20,7 @@ import { readyCheck } from "./shared";
  * the mutex is as it was (the caller unlocks it).
  */
 export function ft_handle_hold(h: usize): i32 {
+  memSync();
   const rc = readyCheck();
   if (rc != OK) return rc;
   if (!listIsHandle(h) && !mapIsHandle(h) && !omapIsHandle(h)) return fail(EINVAL_PTR);
@@ -26,4 +28,4 @@ export function ft_handle_hold(h: usize): i32 {
   return status(handleHold(h));
 }
 /** End the hold: the mutex is unlocked (unless a destroy under the hold freed the structure). */
-export function ft_handle_hold_end(): void { handleHoldEnd(); }
+export function ft_handle_hold_end(): void { memSync(); handleHoldEnd(); }

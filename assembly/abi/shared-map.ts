@@ -11,6 +11,7 @@ import { mapCapacity, mapCompareAndSet, mapDelete, mapDestroy, mapGet, mapGetLoc
   omapBorrowed, omapGet, omapGetBorrowed, omapGetLocked, omapInDomain, omapIsHandle, omapIsValid, omapNew, omapNext, omapSet, omapSwap, omapTake } from "../shared-map";
 import { fail, failValue } from "./result";
 import { F_ERROR, failOr, handleCheck, readyCheck, sharedReady } from "./shared";
+import { memSync } from "../os";
 
 // @ts-ignore: decorator
 @inline function mapCheck(map: usize): i32 {
@@ -20,19 +21,23 @@ import { F_ERROR, failOr, handleCheck, readyCheck, sharedReady } from "./shared"
 
 /** A new map where `expected` entries fit without a resize; 0 on error (EINVAL_SIZE, ENOMEM, ENOT_ATTACHED). */
 export function ft_map_new(expected: u32): usize {
+  memSync();
   if (!sharedReady()) return failValue(ENOT_ATTACHED);
   return mapNew(expected);
 }
 /** Lock-free: the value of `key`, -1 when absent, -2 on error. */
 export function ft_map_get(map: usize, key: u32): f64 {
+  memSync();
   return mapCheck(map) == OK ? mapGet(map, key) : F_ERROR;
 }
 /** The same read under the map's mutex (benchmarks). */
 export function ft_map_get_locked(map: usize, key: u32): f64 {
+  memSync();
   return mapCheck(map) == OK ? mapGetLocked(map, key) : F_ERROR;
 }
 /** Lock-free: 1 present, 0 absent, or -code. */
 export function ft_map_has(map: usize, key: u32): i32 {
+  memSync();
   const rc = mapCheck(map);
   if (rc != OK) return -rc;
   const v = mapGet(map, key);
@@ -40,45 +45,54 @@ export function ft_map_has(map: usize, key: u32): i32 {
 }
 /** key -> value: OK, ENOMEM (unchanged). */
 export function ft_map_set(map: usize, key: u32, value: u32): i32 {
+  memSync();
   const rc = mapCheck(map);
   return rc == OK ? failOr(mapSet(map, key, value)) : rc;
 }
 /** Remove: 1 removed, 0 absent, or -code. */
 export function ft_map_delete(map: usize, key: u32): i32 {
+  memSync();
   const rc = mapCheck(map);
   return rc == OK ? mapDelete(map, key) : -rc;
 }
 /** key -> value: the value it replaced, -1 when absent, -2 on error (ENOMEM: unchanged). */
 export function ft_map_swap(map: usize, key: u32, value: u32): f64 {
+  memSync();
   return mapCheck(map) == OK ? mapSwap(map, key, value) : F_ERROR;
 }
 /** key -> value if its value is `expected` (-1: if absent): 1 set, 0 not, or -code (EINVAL_ARG, ENOMEM). */
 export function ft_map_compare_and_set(map: usize, key: u32, expected: f64, value: u32): i32 {
+  memSync();
   const rc = mapCheck(map);
   return rc == OK ? mapCompareAndSet(map, key, expected, value) : -rc;
 }
 /** Remove: the value it had, -1 when absent, -2 on error. */
 export function ft_map_take(map: usize, key: u32): f64 {
+  memSync();
   return mapCheck(map) == OK ? mapTake(map, key) : F_ERROR;
 }
 /** Lock-free iteration step: the key after `after` (-1: the first) in hash order, -1 when done, -2 on error. */
 export function ft_map_next(map: usize, after: f64): f64 {
+  memSync();
   return mapCheck(map) == OK ? mapNext(map, after) : F_ERROR;
 }
 /** The value of the key this instance's last ft_map_next returned. */
-export function ft_map_next_value(): u32 { return mapNextValue(); }
+export function ft_map_next_value(): u32 { memSync(); return mapNextValue(); }
 /** Entries (read under the mutex), or -code. */
 export function ft_map_size(map: usize): i32 {
+  memSync();
   const rc = mapCheck(map);
   return rc == OK ? mapSize(map) : -rc;
 }
 /** Lock-free: slots in the current table, or -code. */
 export function ft_map_capacity(map: usize): i32 {
+  memSync();
   const rc = mapCheck(map);
   return rc == OK ? mapCapacity(map) : -rc;
 }
 /** Free the map (the table after a grace period). No thread may use it afterwards. */
 export function ft_map_destroy(map: usize): i32 {
+  memSync();
   const rc = mapCheck(map);
   return rc == OK ? failOr(mapDestroy(map)) : rc;
 }
@@ -105,11 +119,13 @@ function omapCheckWith(map: usize, o: usize): i32 {
 
 /** A new object map where `expected` entries fit without a resize; 0 on error (EINVAL_SIZE, ENOMEM, ENOT_ATTACHED). */
 export function ft_omap_new(expected: u32): usize {
+  memSync();
   if (!sharedReady()) return failValue(ENOT_ATTACHED);
   return omapNew(expected);
 }
 /** A new object map made for borrowed reads (omapGetBorrowed); 0 on error. */
 export function ft_omap_new_borrowed(expected: u32): usize {
+  memSync();
   if (!sharedReady()) return failValue(ENOT_ATTACHED);
   return omapNew(expected, true);
 }
@@ -119,20 +135,24 @@ export function ft_omap_new_borrowed(expected: u32): usize {
  * (EINVAL_ARG: not a borrowed-read map).
  */
 export function ft_omap_get_borrowed(map: usize, key: u32): f64 {
+  memSync();
   if (omapCheck(map) != OK) return F_ERROR;
   if (!omapBorrowed(map)) { setError(EINVAL_ARG); return F_ERROR; }
   return omapGetBorrowed(map, key);
 }
 /** Lock-free: the object of `key` with a new reference (the caller decrefs it), -1 when absent, -2 on error. */
 export function ft_omap_get(map: usize, key: u32): f64 {
+  memSync();
   return omapCheck(map) == OK ? omapGet(map, key) : F_ERROR;
 }
 /** The same read under the map's mutex (benchmarks). */
 export function ft_omap_get_locked(map: usize, key: u32): f64 {
+  memSync();
   return omapCheck(map) == OK ? omapGetLocked(map, key) : F_ERROR;
 }
 /** Lock-free: 1 present, 0 absent, or -code (no reference taken). */
 export function ft_omap_has(map: usize, key: u32): i32 {
+  memSync();
   const rc = omapCheck(map);
   if (rc != OK) return -rc;
   const v = mapGet(map, key);
@@ -140,29 +160,35 @@ export function ft_omap_has(map: usize, key: u32): i32 {
 }
 /** key -> o (the map takes its own reference; the old object released): OK, ENOMEM (unchanged), EINVAL_OBJECT, EWRONG_DOMAIN. */
 export function ft_omap_set(map: usize, key: u32, o: usize): i32 {
+  memSync();
   const rc = omapCheckWith(map, o);
   return rc == OK ? failOr(omapSet(map, key, o)) : rc;
 }
 /** key -> o: the object it replaced (the map's reference now the caller's), -1 when absent, -2 on error (unchanged). */
 export function ft_omap_swap(map: usize, key: u32, o: usize): f64 {
+  memSync();
   return omapCheckWith(map, o) == OK ? omapSwap(map, key, o) : F_ERROR;
 }
 /** key -> o if its object is `expected` (an address; -1: if absent): 1 set (the old object released), 0 not, or -code. */
 export function ft_omap_compare_and_set(map: usize, key: u32, expected: f64, o: usize): i32 {
+  memSync();
   const rc = omapCheckWith(map, o);
   return rc == OK ? omapCompareAndSet(map, key, expected, o) : -rc;
 }
 /** Remove: the object it had (the map's reference now the caller's), -1 when absent, -2 on error. */
 export function ft_omap_take(map: usize, key: u32): f64 {
+  memSync();
   return omapCheck(map) == OK ? omapTake(map, key) : F_ERROR;
 }
 /** Remove and release: 1 removed, 0 absent, or -code. */
 export function ft_omap_delete(map: usize, key: u32): i32 {
+  memSync();
   const rc = omapCheck(map);
   return rc == OK ? omapDelete(map, key) : -rc;
 }
 /** Remove every entry at once, then release the objects: OK, ENOMEM (unchanged). */
 export function ft_omap_clear(map: usize): i32 {
+  memSync();
   const rc = omapCheck(map);
   return rc == OK ? failOr(omapClear(map)) : rc;
 }
@@ -172,20 +198,24 @@ export function ft_omap_clear(map: usize): i32 {
  * decrefs it), none when 0 (keys only) — -1 when done, -2 on error.
  */
 export function ft_omap_next(map: usize, after: f64, withRef: u32): f64 {
+  memSync();
   return omapCheck(map) == OK ? omapNext(map, after, withRef != 0) : F_ERROR;
 }
 /** Entries (read under the mutex), or -code. */
 export function ft_omap_size(map: usize): i32 {
+  memSync();
   const rc = omapCheck(map);
   return rc == OK ? mapSize(map) : -rc;
 }
 /** Lock-free: slots in the current table, or -code. */
 export function ft_omap_capacity(map: usize): i32 {
+  memSync();
   const rc = omapCheck(map);
   return rc == OK ? mapCapacity(map) : -rc;
 }
 /** Release every object (ft_omap_clear), then free the map as ft_map_destroy. No thread may use it afterwards. */
 export function ft_omap_destroy(map: usize): i32 {
+  memSync();
   const rc = omapCheck(map);
   return rc == OK ? failOr(omapDestroy(map)) : rc;
 }

@@ -4,7 +4,7 @@ import { assertCodeGet, assertFirst, ASSERT_LEVEL } from "../assert";
 import { curThread } from "../current";
 import { instanceIdEnsure } from "../instance";
 import { EINVAL_TAG, ENOT_ATTACHED, OK } from "../errors";
-import { osResetPeak } from "../os";
+import { memSync, osResetPeak } from "../os";
 import { pageIsValid } from "../page";
 import { statsRelease, statsSnapshot } from "../stats";
 import { remoteFlush, remotePending } from "../remote-free";
@@ -15,6 +15,7 @@ import { fail, failValue } from "./result";
 
 /** Start walking the current thread's live blocks of `tag` (status). */
 export function ft_visit_begin(tag: u32): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   if (tag >= TAG_COUNT) return fail(EINVAL_TAG);
   remoteFlush(curThread);   // its own batched remote frees are not met as live
@@ -22,15 +23,16 @@ export function ft_visit_begin(tag: u32): i32 {
   return OK;
 }
 /** The next live block, or 0 at the end (value). */
-export function ft_visit_next(): usize { return curThread == 0 ? 0 : visitNext(); }
+export function ft_visit_next(): usize { memSync(); return curThread == 0 ? 0 : visitNext(); }
 
 /** Fill the stats scratch area (thread 0: the whole runtime) and lock it (stamped with this instance's id); its address. */
 export function ft_stats_snapshot(thread: usize, tag: u32): usize {
+  memSync();
   if (curThread != 0 && remotePending(curThread)) remoteFlush(curThread);   // its own batched remote frees are not counted live
   return statsSnapshot(instanceIdEnsure(), thread, tag);
 }
-export function ft_stats_release(): void { statsRelease(); }
-export function ft_stats_reset_peak(): void { osResetPeak(); }
+export function ft_stats_release(): void { memSync(); statsRelease(); }
+export function ft_stats_reset_peak(): void { memSync(); osResetPeak(); }
 
 /** Debug: re-check a page's counting invariant (owner only). */
 export function ft_debug_page_valid(page: usize): bool { return pageIsValid(page); }
@@ -42,8 +44,8 @@ export function ft_debug_validate(): u32 {
 }
 
 /** The code of the assert that trapped on this instance (assert.ts A_*), 0 if none did. */
-export function ft_assert_code(): u32 { return assertCodeGet(); }
+export function ft_assert_code(): u32 { memSync(); return assertCodeGet(); }
 /** The first assert that failed on any thread of the runtime, 0 if none did. */
-export function ft_assert_first(): u32 { return assertFirst(); }
+export function ft_assert_first(): u32 { memSync(); return assertFirst(); }
 /** The assert tier compiled in: 0 release, 3 debug (assert.ts). */
-export function ft_assert_level(): i32 { return ASSERT_LEVEL; }
+export function ft_assert_level(): i32 { memSync(); return ASSERT_LEVEL; }

@@ -8,8 +8,10 @@ import { hostCanBlock } from "../host";
 import { EAGAIN, EINVAL_STATE, ENOT_ATTACHED, ETIMEDOUT } from "../errors";
 import { stwBegin, stwCancel, stwIsBegun, stwPoll, stwStart, stwStopTimed, stwWord } from "../stop-the-world";
 import { fail, failSigned, failValue, status } from "./result";
+import { memSync } from "../os";
 
 export function ft_stw_stop(global: bool): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   return status(stwStopTimed(curThread, global, -1, !hostCanBlock()));
 }
@@ -19,10 +21,12 @@ export function ft_stw_stop(global: bool): i32 {
  * (T_STW_BLOCKERS_N, T_STW_BLOCKERS: the generated ABI).
  */
 export function ft_stw_stop_timed(global: bool, timeoutMs: f64): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   return status(stwStopTimed(curThread, global, timeoutMs, !hostCanBlock()));
 }
 export function ft_stw_start(global: bool): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   return status(stwStart(curThread, global));
 }
@@ -35,6 +39,7 @@ export function ft_stw_start(global: bool): i32 {
  * ft_stw_word 0 or 1 and retry), EINVAL_STATE (a stop inside a stop), ENOT_ATTACHED.
  */
 export function ft_stw_begin(global: bool): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   const rc = stwBegin(curThread, global, -Infinity);
   return status(rc == ETIMEDOUT ? EAGAIN : rc);
@@ -45,6 +50,7 @@ export function ft_stw_begin(global: bool): i32 {
  * again after); -EINVAL_STATE when no stop of the current thread is under way.
  */
 export function ft_stw_poll(global: bool): i32 {
+  memSync();
   if (curThread == 0) return failSigned(ENOT_ATTACHED);
   if (!stwIsBegun(curThread, global)) return failSigned(EINVAL_STATE);
   return <i32>stwPoll(curThread, global);
@@ -54,6 +60,7 @@ export function ft_stw_poll(global: bool): i32 {
  * threads that held it up are in the requester's record (as ETIMEDOUT's). Status.
  */
 export function ft_stw_cancel(global: bool): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   if (!stwIsBegun(curThread, global)) return fail(EINVAL_STATE);
   stwCancel(curThread, global);
@@ -61,6 +68,7 @@ export function ft_stw_cancel(global: bool): i32 {
 }
 /** Value: the address of the word to wait on (0 the scope's lock, 1 the reader/writer word, 2 the countdown). */
 export function ft_stw_word(global: bool, which: u32): usize {
+  memSync();
   if (curThread == 0) return failValue(ENOT_ATTACHED);
   return stwWord(curThread, global, which);
 }

@@ -20,6 +20,7 @@ import { threadDetach, threadInterrupt, threadIsValid, threadState } from "../th
 import { T_BREAKER, T_DOMAIN, T_OWNER, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE,
   THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, failValue, status } from "./result";
+import { memSync } from "../os";
 
 /**
  * A new thread of domain `d` (0 = the default domain), attached and current on
@@ -28,6 +29,7 @@ import { fail, failSigned, failValue, status } from "./result";
  * exists, SUSPENDED; enter it later.
  */
 export function ft_thread_attach_new(d: usize): usize {
+  memSync();
   if (!runtimeReady()) return failValue(ENOT_INIT);
   if (stwRequestingHere() != 0) return failValue(EINVAL_STATE);
   if (d != 0 && !domainIsValid(d)) return failValue(EINVAL_DOMAIN);
@@ -35,7 +37,7 @@ export function ft_thread_attach_new(d: usize): usize {
 }
 
 /** ft_thread_attach_new(0). */
-export function ft_thread_attach(): usize { return ft_thread_attach_new(0); }
+export function ft_thread_attach(): usize { memSync(); return ft_thread_attach_new(0); }
 
 /**
  * Make `thread` (a record this instance owns) attached and current: the current
@@ -43,6 +45,7 @@ export function ft_thread_attach(): usize { return ft_thread_attach_new(0); }
  * SUSPENDED, unless `mayBlock` is false (then EAGAIN). Status.
  */
 export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
+  memSync();
   if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
   // Only the instance that started it (an exited or reaped record has no owner).
   // An instance with no id started none: it never matches an owner word of 0,
@@ -62,6 +65,7 @@ export function ft_thread_enter(thread: usize, mayBlock: bool): i32 {
  * not block. Status.
  */
 export function ft_thread_enter_timed(thread: usize, timeoutMs: f64): i32 {
+  memSync();
   if (!threadIsValid(thread)) return fail(ENOT_ATTACHED);
   if (instanceId == 0 || loadAcquire(thread + T_OWNER) != instanceId) return fail(ENOT_ATTACHED);   // as ft_thread_enter
   const requester = stwRequestingHere();
@@ -84,6 +88,7 @@ export function ft_thread_enter_timed(thread: usize, timeoutMs: f64): i32 {
 
 /** Detach the current thread (it keeps its heaps; ft_thread_enter attaches it again). */
 export function ft_thread_detach(): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   if (objFinalizing()) return fail(EINVAL_STATE);   // a finalizer's deallocation needs its thread
   threadDetach(curThread);
@@ -92,6 +97,7 @@ export function ft_thread_detach(): i32 {
 
 /** Exit the current thread: free what is free, keep live blocks freeable. EINVAL_STATE during its own stop. */
 export function ft_thread_exit(): i32 {
+  memSync();
   if (curThread == 0) return fail(ENOT_ATTACHED);
   if (stwIsRequester(curThread) || stwRequestingHere() != 0) return fail(EINVAL_STATE);   // its stop would never end
   if (objFinalizing()) return fail(EINVAL_STATE);   // inside a finalizer: the deallocation needs its thread
@@ -99,30 +105,35 @@ export function ft_thread_exit(): i32 {
   return OK;
 }
 
-export function ft_thread_current(): usize { return curThread; }
+export function ft_thread_current(): usize { memSync(); return curThread; }
 
 /** `thread`'s state (value: THREAD_FREE with EINVAL_ARG for a bad id). */
 export function ft_thread_state(thread: usize): u32 {
+  memSync();
   if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
   return threadState(thread);
 }
 export function ft_thread_breaker(thread: usize): u32 {
+  memSync();
   if (!threadIsValid(thread)) return <u32>failValue(EINVAL_ARG);
   return loadAcquire(thread + T_BREAKER);
 }
 export function ft_thread_domain(thread: usize): usize {
+  memSync();
   if (!threadIsValid(thread)) return failValue(EINVAL_ARG);
   return <usize>load<u32>(thread, T_DOMAIN);
 }
 
 /** Handle the current thread's eval-breaker bits: the events (breaker.ts), or -code (signed). */
 export function ft_checkpoint(): i32 {
+  memSync();
   if (curThread == 0) return failSigned(ENOT_ATTACHED);
   return <i32>threadCheckpoint(curThread);
 }
 
 /** Make `target`'s next checkpoint report ASYNC_INTERRUPT (it alone). */
 export function ft_interrupt(target: usize): i32 {
+  memSync();
   if (!threadIsValid(target)) return fail(ENOT_ATTACHED);
   const s = threadState(target);
   if (s == THREAD_FREE || s == THREAD_EXITED) return fail(ENOT_ATTACHED);

@@ -72,8 +72,14 @@ function pickSize(): number {
 const pickTag = () => { const r = rand01(); return r < 0.7 ? Tag.MEM : r < 0.9 ? 4 : 5; };
 
 let u8: Uint8Array, u32: Uint32Array;
-function views(): void {
-  const b = rt.bytes();
+/**
+ * The memory views, covering [0, end): another worker may have grown the memory
+ * a moment ago for the block at hand, and rt.bytes() follows this thread's idea
+ * of the length, which can lag; rt.view catches up.
+ */
+function views(end = 0): void {
+  let b = rt.bytes();
+  if (end > b.length) { rt.view(end - 1, 1); b = rt.bytes(); }
   if (b !== u8) { u8 = b; u32 = new Uint32Array(b.buffer); }
 }
 
@@ -88,8 +94,10 @@ function fill(p: number, size: number, s: number): void {
 
 /** Does the block still hold its pattern (the first and last 64 words of a big block)? Its producer's slot, or -1. */
 function check(p: number): number {
+  views(p + BLOCK_HEADER);
   const w = p >>> 2, head = u32[w], size = head & 0xffffff, s = u32[w + 1], words = size >>> 2;
   if (size < BLOCK_HEADER) return -1;
+  views(p + size);
   const ok = (a: number, b: number) => { for (let i = a; i < b; i++) if (u32[w + i] !== s) return false; return true; };
   if (words <= 130 ? !ok(2, words) : !ok(2, 66) || !ok(words - 64, words)) return -1;
   for (let i = p + words * 4; i < p + size; i++) if (u8[i] !== (s & 0xff)) return -1;
@@ -102,6 +110,7 @@ function produce(i: number): void {
   if (rand01() < 0.15) {
     const o = t.newObject(NODE);
     const pay = t.payload(o), s = rand();
+    views(pay + 16);
     u32[(pay >>> 2) + 1] = s;
     u32[(pay >>> 2) + 2] = (s ^ o) >>> 0;
     u32[(pay >>> 2) + 3] = init.slot;
@@ -117,7 +126,7 @@ function produce(i: number): void {
   }
   const size = pickSize();
   const p = t.alloc(size, pickTag());
-  views();
+  views(p + size);
   fill(p, size, rand());
   count(C_ALLOCS);
   if (Atomics.compareExchange(bag, i, 0, p) !== 0) t.free(p);
@@ -127,6 +136,7 @@ function consume(i: number, v: number): void {
   if (Atomics.compareExchange(bag, i, v, 0) !== v) return;
   if (v & 1) {
     const o = (v & ~1) >>> 0, pay = t.payload(o) >>> 2;
+    views(pay * 4 + 16);
     if (u32[pay + 2] !== ((u32[pay + 1] ^ o) >>> 0)) count(C_ERRORS);
     if (u32[pay + 3] !== init.slot) count(C_REMOTE_FREES);
     t.decref(o);   // another thread's object: a shared decrement (its owner merges it)
