@@ -23,6 +23,17 @@
 // @ts-ignore: decorator
 @inline export function loadSeqCst64(ptr: usize): u64 { return atomic.load<u64>(ptr); }
 
+/**
+ * A plain load of a word other threads may write, for a test where any value is
+ * safe to read: only a value this thread stored there itself is acted on, anything
+ * else sends the caller down a path that loads the word again atomically. Used
+ * where an atomic load could trap: V8 bounds-checks atomics against its instance's
+ * copy of the memory's length, which lags another thread's grow, and plain loads
+ * only by guard pages (os.ts memSync).
+ */
+// @ts-ignore: decorator
+@inline export function loadHint(ptr: usize): u32 { return load<u32>(ptr); }
+
 // @ts-ignore: decorator
 @inline export function storeRelease(ptr: usize, value: u32): void { atomic.store<u32>(ptr, value); }
 // @ts-ignore: decorator

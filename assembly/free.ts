@@ -34,7 +34,7 @@ import { DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
-import { segmentIsLocal, segmentOf } from "./segment";
+import { segmentIsLocal, segmentIsMine, segmentOf } from "./segment";
 import { SEG_DOMAIN, T_DOMAIN, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
@@ -60,7 +60,7 @@ import { SEG_DOMAIN, T_DOMAIN, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAG
     if (off < ext) {                                // a live page's made-ready blocks
       const magic = load<u64>(page, P_DIV_MAGIC);
       if (<u64>off * magic < magic) {               // a block start
-        if (segmentIsLocal(seg, <usize>curOwnerWord)) {   // never an abandoned one's 0
+        if (segmentIsMine(seg, <usize>curOwnerWord)) {   // never an abandoned one's 0
           if (load<u8>(page, P_IN_FULL) == 0) {
             const key = load<u32>(page, P_KEY);
             if (!linkByteMayMatch(p, key, start)) {     // cannot be free already
@@ -112,7 +112,7 @@ import { SEG_DOMAIN, T_DOMAIN, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAG
 // @ts-ignore: decorator
 @inline export function ftFreeUnchecked(p: usize): void {
   const seg = segmentOf(p);
-  if (unitState(unitOf(p)) == UNIT_NORMAL && segmentIsLocal(seg, <usize>curOwnerWord)) {
+  if (unitState(unitOf(p)) == UNIT_NORMAL && segmentIsMine(seg, <usize>curOwnerWord)) {
     let page = seg + SEG_PAGES + (((p - seg) >> SLICE_SHIFT) << PAGE_REC_SHIFT);
     page -= load<u32>(page, P_SLICE_OFFSET);
     const used = load<u32>(page, P_USED);

@@ -74,7 +74,7 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+60    segsFree    u32 (osLock) units in the pool
 //   ROOT+64    statsLock   u32 atomic  guards the stats scratch area
 //   ROOT+68    threadSerial u32 atomic
-//   ROOT+72    highWaterPages u32 (osLock)
+//   ROOT+72    (unused: highWaterPages moved to ROOT+1408)
 //   ROOT+76    headLock    u32 atomic  spin lock: domains' thread lists, stop-the-world states
 //   ROOT+80    domainList  u32 (headLock) every domain (push-only)
 //   ROOT+84    defaultDomain u32 (init)
@@ -89,6 +89,8 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //                                      (lifecycle.ts rolesReleaseDead: one reaper at a time)
 //   ROOT+128   EMPTY_PAGE  a page record (128 B) with no free block (read-only)
 //   ROOT+256   EMPTY_HEAP  a heap whose direct table points at EMPTY_PAGE (read-only)
+//   ROOT+1408  highWaterPages u32 atomic (osLock) pages the memory has grown to; alone on its line,
+//              which only a grow writes: every core export reads it (os.ts memSync)
 //   ROOT+1536  GLOBAL_STW  the runtime-wide stop-the-world state (STW record, 32 B)
 //   ROOT+2048  BIN_SIZE[70]  u32 block size per bin (written once at init)
 //   ROOT+2560  BIN_RECIP[70] u32 ceil(2^32 / block size)
@@ -117,7 +119,7 @@ export const R_SEGS_FREE: usize = 60;
 // @abi-end
 export const R_STATS_LOCK: usize = 64;
 export const R_THREAD_SERIAL: usize = 68;
-export const R_HIGH_WATER_PAGES: usize = 72;
+export const R_HIGH_WATER_PAGES: usize = 1408;
 export const R_HEAD_LOCK: usize = 76;
 export const R_DOMAIN_LIST: usize = 80;
 export const R_DEFAULT_DOMAIN: usize = 84;

@@ -17,10 +17,7 @@ import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, s
   storeRelease64, storeRelease8, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
 import { DP_OS_FREE_PARTIAL, DP_OS_LOCKED, debugPause } from "./debug-delay";
-import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES,
-  R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL, UNITS,
-  UNIT_CONT, UNIT_FREE,
-  UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL } from "./layout";
+import { D_THREADS, FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, ROOT, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL, UNIT_CONT, UNIT_FREE, UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL, UNITS } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function unitState(unit: u32): u8 {
@@ -86,6 +83,14 @@ import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, ROOT, R_BRK_UNITS, R_COMMITTED, R_HIG
 // @ts-ignore: decorator
 @inline export function threadListSynced(): usize {
   const head = <usize>loadAcquire(ROOT + R_THREAD_LIST);
+  memSync();
+  return head;
+}
+
+/** A domain's thread list head (D_THREADS) for a walk: loaded first, then memSync, as threadListSynced. */
+// @ts-ignore: decorator
+@inline export function domainThreadsSynced(domain: usize): usize {
+  const head = <usize>loadAcquire(domain + D_THREADS);
   memSync();
   return head;
 }

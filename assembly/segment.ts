@@ -20,7 +20,7 @@
 // See also: os.ts (units), page.ts (what a page holds), layout.ts (the boxes).
 
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
-import { loadAcquire, storeRelease } from "./atomics";
+import { loadAcquire, loadHint, storeRelease } from "./atomics";
 import { DP_SEGMENT_TAKING, debugPause } from "./debug-delay";
 import { memFill, osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
@@ -318,6 +318,19 @@ function segmentRepair(seg: usize): void {
 // @ts-ignore: decorator
 @inline export function segmentIsLocal(seg: usize, thread: usize): bool {
   return loadAcquire(seg + SEG_THREAD) == <u32>thread;
+}
+
+/**
+ * segmentIsLocal for free's fast paths, with a plain load (loadHint): the owner
+ * word holds `thread` only if this thread stored it (its segments are abandoned
+ * or adopted only once it is gone), and any other value takes freeSlow, which
+ * first makes the block visible (os.ts memHas) and then loads it atomically. An
+ * atomic load here trapped on another thread's segment in memory grown since this
+ * instance looked.
+ */
+// @ts-ignore: decorator
+@inline export function segmentIsMine(seg: usize, thread: usize): bool {
+  return loadHint(seg + SEG_THREAD) == <u32>thread;
 }
 
 /**

@@ -188,7 +188,7 @@ import { HF_BORROWED, handleDestroy, handleFlags, handleGone, handleIsLive, hand
   handleReplace, handleStorage, handleUnlock } from "./shared-handle";
 import { decrefDelayed } from "./delayed-free";
 import { threadState } from "./thread";
-import { memFill } from "./os";
+import { memFill, memHas } from "./os";
 
 export const MAP_MAGIC: u32 = 0x2150414D;               // "MAP!" (little-endian bytes)
 export const OMAP_MAGIC: u32 = 0x21504D4F;              // "OMP!": an object map
@@ -718,6 +718,7 @@ function omapMayRetry(): bool {
   const o = <usize>valueOf(w);
   debugPause(DP_OMAP_LOADED);          // tests: the slot replaced and `o` freed (and its block reused) here
   debugReadDelay();
+  memHas(<u64>o + 1);                  // an object another thread made in memory grown since this instance looked (os.ts)
   if (!brcTryIncref(o)) return false;  // dead, or a new object at `o` not yet published: the slot has changed
   if (loadAcquire64(s + S_VS) == w && mapTable(map) == t) return true;   // LP (t current: its pointer still loads)
   objDecref(o);                        // a real reference (maybe to a new object at `o`): it may be the last

@@ -45,7 +45,7 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerInitial, breakerLoad, breakerHas,
   breakerRequest, BRK_ASYNC_INTERRUPT } from "./breaker";
 import { csResumeTop, csSuspendAll } from "./critical-section";
-import { memFill, osCommitFold, threadListSynced } from "./os";
+import { domainThreadsSynced, memFill, osCommitFold, threadListSynced } from "./os";
 import { currentSet, curThread } from "./current";
 import { DP_ATTACH_CAS_FAILED, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
@@ -440,7 +440,7 @@ export function threadsLive(domain: usize): u32 {
  * runtime-wide list too (both are push-only). O(threads²) at worst.
  */
 export function threadsAreValid(domain: usize): bool {
-  let t = <usize>load<u32>(domain, D_THREADS);
+  let t = domainThreadsSynced(domain);
   for (let n: u32 = 0; t != 0; n++) {
     if (n > THREAD_LIMIT || (t & 63) != 0 || <usize>load<u32>(t, T_DOMAIN) != domain) return false;
     if (loadAcquire(t + T_STATE) > THREAD_EXITED || !threadIsValid(t)) return false;
