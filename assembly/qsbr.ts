@@ -35,6 +35,7 @@ import { D_CHUNKS, D_DEFER_LIMIT, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_FREE_L
   D_QSBR_COUNT, D_QSBR_FREE,
   D_QSBR_RD, D_QSBR_SLOTS, D_QSBR_WR, SLOT_SHIFT, SL_FREE_NEXT, SL_SEQ, SL_THREAD, T_DEFERRALS, T_DEFER_BYTES,
   T_DEFER_PAGES, T_DOMAIN, T_QSBR_FLAGS, T_QSBR_SLOT } from "./layout";
+import { memSync } from "./os";
 
 export const QSBR_OFFLINE: u64 = 0;
 export const QSBR_INITIAL: u64 = 1;
@@ -185,6 +186,7 @@ export function qsbrScan(domain: usize): u64 {
   // reads past the array it walks.
   const count = loadAcquire(domain + D_QSBR_COUNT);
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
+  memSync();   // a grown slot array may lie in memory grown since this instance looked (os.ts)
   const end = slots + (<usize>count << SLOT_SHIFT);
   for (let s = slots; s < end; s += 1 << SLOT_SHIFT) {
     const seq = loadSeqCst64(s + SL_SEQ);
@@ -223,6 +225,7 @@ export function qsbrOthersOffline(domain: usize, thread: usize): bool {
   const own = <usize>load<u32>(thread, T_QSBR_SLOT);
   const count = loadAcquire(domain + D_QSBR_COUNT);
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
+  memSync();   // a grown slot array may lie in memory grown since this instance looked (os.ts)
   for (let i: u32 = 0; i < count; i++) {
     const s = slots + (<usize>i << SLOT_SHIFT);
     if (s != own && loadSeqCst64(s + SL_SEQ) != QSBR_OFFLINE) return false;
@@ -234,6 +237,7 @@ export function qsbrOthersOffline(domain: usize, thread: usize): bool {
 export function qsbrSlotsUsed(domain: usize): u32 {
   const count = loadAcquire(domain + D_QSBR_COUNT);   // before the array: see qsbrScan
   const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
+  memSync();   // a grown slot array may lie in memory grown since this instance looked (os.ts)
   let used: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     if (loadAcquire(slots + (<usize>i << SLOT_SHIFT) + SL_THREAD) != 0) used++;
