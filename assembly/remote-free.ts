@@ -67,10 +67,8 @@ import { curThread } from "./current";
 import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, debugPause } from "./debug-delay";
 import { blockNext, xtfBlock, xtfCas, xtfLoad, xtfMake, xtfState } from "./page";
 import { segmentOf } from "./segment";
-import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES,
-  P_KEY, P_START, P_XHEAP, SEG_DOMAIN, SEG_THREAD, T_DOMAIN_NEXT, T_FREEING, T_RF_COUNT, T_RF_HEAD, T_RF_ONE,
-  T_RF_PAGE } from "./layout";
-import { domainThreadsSynced } from "./os";
+import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, HEAP_SIZE, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_KEY, P_START, P_XHEAP, SEG_DOMAIN, SEG_THREAD, T_DOMAIN_NEXT, T_FREEING, T_RF_COUNT, T_RF_HEAD, T_RF_ONE, T_RF_PAGE } from "./layout";
+import { domainThreadsSynced, memHas } from "./os";
 
 // @abi-begin remote-free
 export const RF_RUN_MIN: u32 = 2;               // frees into a run's page published one by one first
@@ -244,6 +242,7 @@ export function pushOne(page: usize, p: usize): void {
     // While the state is FREEING the owner waits in pageSetDelayed, so the heap
     // read here stays the page's heap until the push is done.
     const heap = <usize>loadAcquire(page + P_XHEAP);
+    memHas(<u64>heap + HEAP_SIZE);      // a heap record made since this instance looked (os.ts)
     store<u32>(p, key);                 // decodes to a zero link: the block reads as free
     while (true) {
       const head = loadAcquire(heap + H_DELAYED);
@@ -262,6 +261,7 @@ export function pushOne(page: usize, p: usize): void {
 /** A block was freed into an abandoned segment of `domain`: its pool is marked for collection. */
 function markAbandonDirty(domain: usize): void {
   const flag = domain + D_ABANDON_DIRTY;
+  memHas(<u64>flag + 4);   // a domain record made since this instance looked (os.ts)
   if (loadAcquire(flag) == 0) storeRelease(flag, 1);
 }
 

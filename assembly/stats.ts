@@ -14,14 +14,10 @@
 import { casAcqRel, loadAcquire, spinLockAs, spinUnlock } from "./atomics";
 import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
-import { brkSynced, memFill, memSync, memViewPages, osCommitted, osPeak, threadListSynced, unitOf, unitState } from "./os";
+import { brkSynced, memFill, memHas, memSync, memViewPages, osCommitted, osPeak, threadListSynced, unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
 import { threadsLive } from "./thread";
-import { FIRST_UNIT, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_START, P_RETIRE, P_SLICE_COUNT, P_TAG, P_USED,
-  QUEUE_COUNT, ROOT, R_BRK_UNITS, R_HIGH_WATER_PAGES, R_MAX_PAGES,
-  R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD,
-  SLICES_PER_SEGMENT, STATS, STATS_SIZE, TAG_COUNT, T_HEAPS, T_NEXT_ALL, UNIT_HUGE, UNIT_NORMAL, H_DELAYED,
-  R_THREAD_LIST } from "./layout";
+import { FIRST_UNIT, H_DELAYED, HEAP_SIZE, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, QUEUE_COUNT, R_BRK_UNITS, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREAD_LIST, ROOT, SEG_PAGES, SEG_THREAD, SEGMENT_SHIFT, SLICES_PER_SEGMENT, STATS, STATS_SIZE, T_HEAPS, T_NEXT_ALL, TAG_COUNT, UNIT_HUGE, UNIT_NORMAL } from "./layout";
 
 // @abi-begin stats
 export const TAG_ANY: u32 = 0xFF;
@@ -98,6 +94,7 @@ function subtractDelayed(thread: usize, tag: u32): void {
     for (let g: u32 = 0; g < TAG_COUNT; g++) {
       const heap = <usize>load<u32>(t + T_HEAPS + (<usize>g << 2));
       if (heap == 0) continue;
+      memHas(<u64>heap + HEAP_SIZE);   // made since this walk's sync (os.ts)
       let b = <usize>loadAcquire(heap + H_DELAYED);
       for (let n: u32 = 0; b != 0 && n < DELAYED_LIMIT; n++) {
         if (unitState(unitOf(b)) != UNIT_NORMAL) break;
