@@ -67,7 +67,9 @@ import { curThread } from "./current";
 import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, debugPause } from "./debug-delay";
 import { blockNext, xtfBlock, xtfCas, xtfLoad, xtfMake, xtfState } from "./page";
 import { segmentOf } from "./segment";
-import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, HEAP_SIZE, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_KEY, P_START, P_XHEAP, SEG_DOMAIN, SEG_THREAD, T_DOMAIN_NEXT, T_FREEING, T_RF_COUNT, T_RF_HEAD, T_RF_ONE, T_RF_PAGE } from "./layout";
+import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, HEAP_SIZE, P_BLOCK_SIZE,
+  P_CAPACITY, P_EXT_BYTES, P_KEY, P_START, P_XHEAP, SEG_DOMAIN, SEG_THREAD, T_DOMAIN_NEXT, T_FREEING,
+  T_RF_COUNT, T_RF_HEAD, T_RF_ONE, T_RF_PAGE } from "./layout";
 import { domainThreadsSynced, memHas } from "./os";
 
 // @abi-begin remote-free

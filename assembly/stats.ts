@@ -17,7 +17,10 @@ import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { brkSynced, memFill, memHas, memSync, memViewPages, osCommitted, osPeak, threadListSynced, unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
 import { threadsLive } from "./thread";
-import { FIRST_UNIT, H_DELAYED, HEAP_SIZE, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, QUEUE_COUNT, R_BRK_UNITS, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREAD_LIST, ROOT, SEG_PAGES, SEG_THREAD, SEGMENT_SHIFT, SLICES_PER_SEGMENT, STATS, STATS_SIZE, T_HEAPS, T_NEXT_ALL, TAG_COUNT, UNIT_HUGE, UNIT_NORMAL } from "./layout";
+import { FIRST_UNIT, H_DELAYED, HEAP_SIZE, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE,
+  P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, QUEUE_COUNT, R_BRK_UNITS, R_HIGH_WATER_PAGES, R_MAX_PAGES,
+  R_SEGS_FREE, R_SEGS_LIVE, R_STATS_LOCK, R_THREAD_LIST, ROOT, SEG_PAGES, SEG_THREAD, SEGMENT_SHIFT,
+  SLICES_PER_SEGMENT, STATS, STATS_SIZE, T_HEAPS, T_NEXT_ALL, TAG_COUNT, UNIT_HUGE, UNIT_NORMAL } from "./layout";
 
 // @abi-begin stats
 export const TAG_ANY: u32 = 0xFF;
