@@ -44,7 +44,7 @@ import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelea
 import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
-import { brkSynced, memFill, memHas, osDecommit, unitState } from "./os";
+import { loadSynced, memFill, memHas, osDecommit, unitState } from "./os";
 import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
 import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
@@ -171,7 +171,7 @@ const HUGE_COUNT_SPINS: u32 = 1 << 20;
  */
 function abandonHuge(thread: usize): bool {
   if (loadAcquire(thread + T_HUGE_COUNT) == 0) return true;
-  const brk = brkSynced();
+  const brk = loadSynced(ROOT + R_BRK_UNITS);
   for (let unit = FIRST_UNIT; unit < brk; unit++) {
     if (unitState(unit) != UNIT_HUGE) continue;
     const seg = <usize>unit << SEGMENT_SHIFT;
@@ -515,7 +515,7 @@ export function abandonedDiscardAll(domain: usize): u32 {
   storeRelease(domain + D_ABANDON_DIRTY, 0);
   addRelaxed(domain + D_ABANDON_FREED, units);
   poolUnlock(domain);
-  const brk = brkSynced();
+  const brk = loadSynced(ROOT + R_BRK_UNITS);
   for (let unit = FIRST_UNIT; unit < brk; unit++) {
     if (unitState(unit) != UNIT_HUGE) continue;
     const huge = <usize>unit << SEGMENT_SHIFT;

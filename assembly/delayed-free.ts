@@ -94,7 +94,7 @@ import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF
   T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, T_STATE, THREAD_EXITED, THREAD_FREE,
   UNITS } from "./layout";
 import { lockDetaching, lockDetachingOwned, tryLockOwned, unlockOwned } from "./thread";
-import { domainThreadsSynced } from "./os";
+import { loadSynced } from "./os";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
 
@@ -155,7 +155,7 @@ const DECREF_ITEM: usize = 1;
  * object 0: processing skips it), in every thread's queue and the domain's.
  */
 export function delayedVoidDecrefs(domain: usize): void {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   while (t != 0) {
     const st = loadAcquire(t + T_STATE);
     if (st != THREAD_EXITED && st != THREAD_FREE) voidDecrefsIn(<usize>load<u32>(t, T_DF_HEAD));
@@ -498,7 +498,7 @@ export function delayedAbandon(thread: usize): void {
  */
 export function delayedOldestGoal(domain: usize): u64 {
   let oldest = loadAcquire64(domain + D_DQ_OLDEST);
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   while (t != 0) {
     const g = loadAcquire64(t + T_DF_OLDEST);
     if (g != 0 && (oldest == 0 || !seqLeq(oldest, g))) oldest = g;

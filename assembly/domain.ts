@@ -19,7 +19,7 @@ import { metaAlloc } from "./meta";
 import { qsbrInit } from "./qsbr";
 import { OR_GC_AUTO_MIN, OR_ZERO_TAGS, TAG_GC, TAG_GC_PRE, D_OBJECTS, OBJECT_RECORD_SIZE, DOMAIN_SIZE, D_CLOSED, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
   R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_DOMAIN_NEXT, T_STATE } from "./layout";
-import { domainThreadsSynced } from "./os";
+import { loadSynced } from "./os";
 
 // @ts-ignore: decorator
 @inline export function headLock(): void { spinLock(ROOT + R_HEAD_LOCK); }
@@ -67,7 +67,7 @@ export function domainSetVersion(d: usize, version: u32): void {
   const v = versionOf(version);
   headLock();
   storeRelease(d + D_VERSION, v);
-  let t = domainThreadsSynced(d);
+  let t = <usize>loadSynced(d + D_THREADS);
   while (t != 0) {
     if (loadAcquire(t + T_STATE) != THREAD_FREE) breakerSetVersion(t, v);
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);

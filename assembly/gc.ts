@@ -55,7 +55,7 @@ import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
 import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing, objMarked } from "./object";
-import { brkSynced, domainThreadsSynced, memFill, unitOf, unitState } from "./os";
+import { loadSynced, memFill, unitOf, unitState } from "./os";
 import { blockIndex, blockNext, hugeBlockPage, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { pystackLive } from "./pystack";
 import { segmentOf, sliceRecord } from "./segment";
@@ -214,7 +214,7 @@ let survivors: u32 = 0;
 
 /** Walk every live block of the domain's pages of `tag` (the world is stopped), doing `phase` on it. */
 function gcWalk(domain: usize, tag: u32, phase: u32): void {
-  const brk = brkSynced();
+  const brk = loadSynced(ROOT + R_BRK_UNITS);
   for (let u = FIRST_UNIT; u < brk; u++) {
     const state = unitState(u);
     if (state != UNIT_NORMAL && state != UNIT_HUGE) continue;
@@ -408,7 +408,7 @@ const LATER_ITEMS: u32 = (CHUNK_SIZE - <u32>C_ITEMS) >> 2;
 
 /** Merge every thread's queue (the owners are paused): what reaches 0 gets +1 and the `later` list. */
 function mergeAllQueues(domain: usize): void {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   let merged: u32 = 0;
   while (t != 0) {
     const st = loadAcquire(t + T_STATE);
@@ -436,7 +436,7 @@ function mergeAllQueues(domain: usize): void {
 
 /** sweepAll: every thread's merge queue emptied without merging (the objects are all swept). */
 function discardAllQueues(domain: usize): void {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   while (t != 0) {
     const st = loadAcquire(t + T_STATE);
     if (st != THREAD_EXITED && st != THREAD_FREE) {
@@ -486,7 +486,7 @@ export function gcWaitIdle(domain: usize, dead: usize): void {
 
 /** Exact object addresses in the live part of every thread's pystack count as outside references. */
 function scanPystacks(domain: usize): void {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   while (t != 0) {
     const st = loadAcquire(t + T_STATE);
     if (st != THREAD_EXITED && st != THREAD_FREE) {

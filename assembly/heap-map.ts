@@ -35,7 +35,7 @@
 
 import { loadAcquire, loadAcquire64, loadAcquire8, spinLock, spinUnlock } from "./atomics";
 import { metaAlloc } from "./meta";
-import { brkSynced, unitState } from "./os";
+import { loadSynced, unitState } from "./os";
 import { sliceRecord } from "./segment";
 import { FIRST_UNIT, P_BLOCK_SIZE, P_EXT_BYTES, P_IN_FULL, P_QSBR_GOAL, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
   P_USED, ROOT, R_BRK_UNITS, R_HM_SCRATCH, R_META_LOCK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICES_PER_SEGMENT, UNITS, UNIT_HUGE,
@@ -81,7 +81,7 @@ const MAX_SEGMENT_RECORDS: u32 = SLICES_PER_SEGMENT;
  */
 export function heapMapWrite(buf: usize, bytes: u32, from: u32): u32 {
   const slots = bytes / HM_RECORD;   // the header takes one
-  let brk = brkSynced();
+  let brk = loadSynced(ROOT + R_BRK_UNITS);
   if (brk > UNITS) brk = UNITS;
   let unit = from < FIRST_UNIT ? FIRST_UNIT : from;
   let segments: u32 = 0;

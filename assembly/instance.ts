@@ -22,7 +22,7 @@ import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinTakeOver, spinUnlock,
 import { instanceId, instanceSet } from "./current";
 import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
-import { osUnitsRepair, threadListSynced } from "./os";
+import { loadSynced, osUnitsRepair } from "./os";
 import { D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
   R_THREAD_LIST, S_MUTEX, S_REQUESTER, S_STOPPED, T_NEXT_ALL, T_SERIAL, T_STATE, THREAD_SUSPENDED,
   R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_ROLES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
@@ -132,7 +132,7 @@ function isOther(holder: u32, except: u32): bool {
 // The record whose incarnation has serial `serial` (0: none), or 0. A walk of the push-only list.
 function threadOfSerial(serial: u32): u32 {
   if (serial == 0) return 0;
-  for (let t = threadListSynced(); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+  for (let t = <usize>loadSynced(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if (loadAcquire(t + T_SERIAL) == serial) return <u32>t;
   }
   return 0;

@@ -50,7 +50,7 @@ import { headLock, headUnlock } from "./domain";
 import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
 import { heapCollect, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
-import { osCommitFold, threadListSynced, unitsAreValid } from "./os";
+import { loadSynced, osCommitFold, unitsAreValid } from "./os";
 import { segmentIsValid, segmentsRepair } from "./segment";
 import { handleReleaseDead } from "./shared-handle";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
@@ -187,7 +187,7 @@ export function threadRelieveMemory(thread: usize): void {
   threadCollect(thread, true);
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   abandonedCollect(domain, thread, false, false);
-  let t = threadListSynced();
+  let t = <usize>loadSynced(ROOT + R_THREAD_LIST);
   while (t != 0) {
     if (t != thread && threadState(t) == THREAD_ATTACHED) breakerRequest(t, BRK_RELEASE);
     t = <usize>load<u32>(t, T_NEXT_ALL);
@@ -363,7 +363,7 @@ function rolesReleaseDead(thread: usize): void {
  */
 export function instanceRolesReleaseDead(instance: u32): void {
   instanceIdEnsure();   // the roles lock is stamped with it (holdsReleaseDead)
-  for (let t = threadListSynced(); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+  for (let t = <usize>loadSynced(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if (loadAcquire(t + T_OWNER) != instance) continue;
     // Checked again under the lock: another reap may have reaped (and recycled) it meanwhile.
     spinLock(ROOT + R_ROLES_LOCK);
@@ -391,7 +391,7 @@ export function instanceRolesReleaseDead(instance: u32): void {
 export function reapsReleaseDead(instance: u32): u32 {
   const me = instanceIdEnsure();
   let n: u32 = 0;
-  for (let t = threadListSynced(); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+  for (let t = <usize>loadSynced(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if (loadAcquire(t + T_REAPED) != REAP_RELEASING || loadAcquire(t + T_REAPER) != instance) continue;
     storeRelease(t + T_FREEING, 0);
     // Claimed by taking the reaper's role (one caller wins), not by marking the record

@@ -17,7 +17,9 @@ import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, s
   storeRelease64, storeRelease8, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
 import { DP_OS_FREE_PARTIAL, DP_OS_LOCKED, debugPause } from "./debug-delay";
-import { D_THREADS, FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_OS_LOCK, R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, ROOT, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL, UNIT_CONT, UNIT_FREE, UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL, UNITS } from "./layout";
+import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_OS_LOCK,
+  R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, ROOT, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL,
+  UNIT_CONT, UNIT_FREE, UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL, UNITS } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function unitState(unit: u32): u8 {
@@ -39,8 +41,9 @@ import { D_THREADS, FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMITTED, 
 // accesses do: a bulk operation or an atomic on memory another thread grew traps
 // as out of bounds (seen in the web demo under load: a huge block taken from units
 // another worker had grown, zeroed with memory.fill, trapped in the middle of
-// malloc; the main thread's stats walk trapped on a new worker's thread record). memory.grow(0) reads the shared
-// length and brings this instance's copy up to date at once. So the core never uses
+// malloc; the main thread's stats walk trapped on a new worker's thread record).
+// memory.grow(0) reads the shared length and brings this instance's copy up to
+// date at once. So the core never uses
 // memory.fill, memory.copy or memory.size directly (a test checks): memFill,
 // memCopy and memHas below; and osUnitsAlloc and segment adoption make a thread's
 // own segments visible to its instance, so a Wasm program's bulk operations on
@@ -69,30 +72,15 @@ import { D_THREADS, FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMITTED, 
 }
 
 /**
- * brkUnits for a walk of the units: loaded first, then memSync, so every unit
- * below it (grown before it was stored) is visible to this instance.
+ * The word at `ptr` that starts a walk (brkUnits, a thread list's head, a
+ * structure's storage pointer), loaded first and then memSync: what it leads to
+ * was grown before it was stored, so it is visible to this instance afterwards.
  */
 // @ts-ignore: decorator
-@inline export function brkSynced(): u32 {
-  const brk = loadAcquire(ROOT + R_BRK_UNITS);
+@inline export function loadSynced(ptr: usize): u32 {
+  const v = loadAcquire(ptr);
   memSync();
-  return brk;
-}
-
-/** The runtime's thread list head for a walk: loaded first, then memSync (a new record's meta unit grew before it was listed). */
-// @ts-ignore: decorator
-@inline export function threadListSynced(): usize {
-  const head = <usize>loadAcquire(ROOT + R_THREAD_LIST);
-  memSync();
-  return head;
-}
-
-/** A domain's thread list head (D_THREADS) for a walk: loaded first, then memSync, as threadListSynced. */
-// @ts-ignore: decorator
-@inline export function domainThreadsSynced(domain: usize): usize {
-  const head = <usize>loadAcquire(domain + D_THREADS);
-  memSync();
-  return head;
+  return v;
 }
 
 /** memory.fill that cannot trap on memory another thread grew. */
@@ -169,7 +157,7 @@ export function osUnitsAlloc(count: u32, headState: u8): usize {
       return 0;
     }
     fromPool = run;
-    storeRelease(ROOT + R_BRK_UNITS, end);   // after the grow (osEnsurePages): brkSynced's partner
+    storeRelease(ROOT + R_BRK_UNITS, end);   // after the grow (osEnsurePages): loadSynced's partner
   }
   store<u32>(ROOT + R_SEGS_FREE, load<u32>(ROOT + R_SEGS_FREE) - fromPool);
   if (headState != UNIT_META) store<u32>(ROOT + R_SEGS_LIVE, load<u32>(ROOT + R_SEGS_LIVE) + count);
@@ -307,7 +295,7 @@ export function osCommitFold(thread: usize): void {
 /** committed: the root's counter plus every record's delta (see above). */
 export function osCommitted(): u64 {
   let sum = <i64>loadAcquire64(ROOT + R_COMMITTED);
-  let t = threadListSynced();
+  let t = <usize>loadSynced(ROOT + R_THREAD_LIST);
   while (t != 0) {
     sum += <i64><i32>loadAcquire(t + T_COMMIT_DELTA);
     t = <usize>load<u32>(t, T_NEXT_ALL);

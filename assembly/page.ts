@@ -21,7 +21,7 @@
 
 import { A_PAGE, A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
-import { domainThreadsSynced, memFill, osCommit, osDecommit } from "./os";
+import { loadSynced, memFill, osCommit, osDecommit } from "./os";
 import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
@@ -286,7 +286,7 @@ export function pageSetDelayed(page: usize, state: u32): void {
  */
 function freeingClaimed(page: usize): bool {
   const domain = <usize>load<u32>(segmentOf(page), SEG_DOMAIN);
-  let t = domainThreadsSynced(domain);   // push-only: a lock-free walk
+  let t = <usize>loadSynced(domain + D_THREADS);   // push-only: a lock-free walk
   while (t != 0) {
     const s = loadAcquire(t + T_STATE);
     const live = (s != THREAD_EXITED && s != THREAD_FREE) || loadAcquire(t + T_REAPED) == REAP_RELEASING;

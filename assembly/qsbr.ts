@@ -35,7 +35,7 @@ import { D_CHUNKS, D_DEFER_LIMIT, D_DF_FAILED, D_DF_FREED, D_DF_QUEUED, D_FREE_L
   D_QSBR_COUNT, D_QSBR_FREE,
   D_QSBR_RD, D_QSBR_SLOTS, D_QSBR_WR, SLOT_SHIFT, SL_FREE_NEXT, SL_SEQ, SL_THREAD, T_DEFERRALS, T_DEFER_BYTES,
   T_DEFER_PAGES, T_DOMAIN, T_QSBR_FLAGS, T_QSBR_SLOT } from "./layout";
-import { memSync } from "./os";
+import { loadSynced } from "./os";
 
 export const QSBR_OFFLINE: u64 = 0;
 export const QSBR_INITIAL: u64 = 1;
@@ -185,8 +185,7 @@ export function qsbrScan(domain: usize): u64 {
   // Count before array: a grower publishes the array first, so this pairing never
   // reads past the array it walks.
   const count = loadAcquire(domain + D_QSBR_COUNT);
-  const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
-  memSync();   // a grown slot array may lie in memory grown since this instance looked (os.ts)
+  const slots = <usize>loadSynced(domain + D_QSBR_SLOTS);   // a grown array: maybe in memory grown since (os.ts)
   const end = slots + (<usize>count << SLOT_SHIFT);
   for (let s = slots; s < end; s += 1 << SLOT_SHIFT) {
     const seq = loadSeqCst64(s + SL_SEQ);
@@ -224,8 +223,7 @@ export function qsbrPollIssuing(domain: usize, goal: u64, newest: u64, quiescent
 export function qsbrOthersOffline(domain: usize, thread: usize): bool {
   const own = <usize>load<u32>(thread, T_QSBR_SLOT);
   const count = loadAcquire(domain + D_QSBR_COUNT);
-  const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
-  memSync();   // a grown slot array may lie in memory grown since this instance looked (os.ts)
+  const slots = <usize>loadSynced(domain + D_QSBR_SLOTS);   // a grown array: maybe in memory grown since (os.ts)
   for (let i: u32 = 0; i < count; i++) {
     const s = slots + (<usize>i << SLOT_SHIFT);
     if (s != own && loadSeqCst64(s + SL_SEQ) != QSBR_OFFLINE) return false;
@@ -236,8 +234,7 @@ export function qsbrOthersOffline(domain: usize, thread: usize): bool {
 /** Slots with a thread registered (racy: for stats). */
 export function qsbrSlotsUsed(domain: usize): u32 {
   const count = loadAcquire(domain + D_QSBR_COUNT);   // before the array: see qsbrScan
-  const slots = <usize>loadAcquire(domain + D_QSBR_SLOTS);
-  memSync();   // a grown slot array may lie in memory grown since this instance looked (os.ts)
+  const slots = <usize>loadSynced(domain + D_QSBR_SLOTS);   // a grown array: maybe in memory grown since (os.ts)
   let used: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     if (loadAcquire(slots + (<usize>i << SLOT_SHIFT) + SL_THREAD) != 0) used++;

@@ -70,7 +70,7 @@ import { segmentOf } from "./segment";
 import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, HEAP_SIZE, P_BLOCK_SIZE,
   P_CAPACITY, P_EXT_BYTES, P_KEY, P_START, P_XHEAP, SEG_DOMAIN, SEG_THREAD, T_DOMAIN_NEXT, T_FREEING,
   T_RF_COUNT, T_RF_HEAD, T_RF_ONE, T_RF_PAGE } from "./layout";
-import { domainThreadsSynced, memHas } from "./os";
+import { loadSynced, memHas } from "./os";
 
 // @abi-begin remote-free
 export const RF_RUN_MIN: u32 = 2;               // frees into a run's page published one by one first
@@ -276,7 +276,7 @@ export function remoteBatchesContain(page: usize, p: usize): bool {
   const capacity = load<u32>(page, P_CAPACITY);
   const start = load<u32>(page, P_START);
   const area = load<u32>(page, P_EXT_BYTES);
-  let t = domainThreadsSynced(domain);   // push-only: a lock-free walk
+  let t = <usize>loadSynced(domain + D_THREADS);   // push-only: a lock-free walk
   while (t != 0) {
     if (<usize>loadAcquire(t + T_RF_PAGE) == page) {   // partner: remoteFlush's release store
       let b = <usize>load<u32>(t, T_RF_HEAD);

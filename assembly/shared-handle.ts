@@ -61,7 +61,7 @@ import { FIRST_UNIT, SEGMENT_SHIFT, T_HANDLE_HELD } from "./layout";
 import { DP_HANDLE_LOCKED, DP_HANDLE_RELEASE_READ, debugPause } from "./debug-delay";
 import { mutexUnlock } from "./mutex";
 import { lockOrAgain } from "./thread";
-import { memHas, memSync } from "./os";
+import { loadSynced, memHas } from "./os";
 
 const H_MAGIC: usize = 0;
 const H_MUTEX: usize = 4;
@@ -102,9 +102,8 @@ export function handleIsValid(h: usize, magic: u32): bool {
 /** The current storage block (lock-free readers, and writers under the mutex). */
 // @ts-ignore: decorator
 @inline export function handleStorage(h: usize): usize {
-  const s = <usize>loadAcquire(h + H_STORAGE);   // partner: storeRelease in handleReplace / handleNew
-  memSync();   // a writer's new storage may lie in memory it grew since this instance looked (os.ts)
-  return s;
+  // Synced: a writer's new storage may lie in memory it grew since this instance looked (os.ts).
+  return <usize>loadSynced(h + H_STORAGE);   // partner: storeRelease in handleReplace / handleNew
 }
 
 /**

@@ -14,7 +14,7 @@
 import { casAcqRel, loadAcquire, spinLockAs, spinUnlock } from "./atomics";
 import { debugPause, DP_STATS_XTF_LOADED } from "./debug-delay";
 import { blockNext, normalBlockPage, xtfBlock, xtfLoad } from "./page";
-import { brkSynced, memFill, memHas, memSync, memViewPages, osCommitted, osPeak, threadListSynced, unitOf, unitState } from "./os";
+import { loadSynced, memFill, memHas, memSync, memViewPages, osCommitted, osPeak, unitOf, unitState } from "./os";
 import { segmentOf, sliceRecord } from "./segment";
 import { threadsLive } from "./thread";
 import { FIRST_UNIT, H_DELAYED, HEAP_SIZE, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_LOCAL_FREE,
@@ -92,7 +92,7 @@ function countPage(page: usize): void {
  * page's `used`: take them off. Every link is validated before it is followed.
  */
 function subtractDelayed(thread: usize, tag: u32): void {
-  let t = threadListSynced();
+  let t = <usize>loadSynced(ROOT + R_THREAD_LIST);
   while (t != 0) {
     for (let g: u32 = 0; g < TAG_COUNT; g++) {
       const heap = <usize>load<u32>(t + T_HEAPS + (<usize>g << 2));
@@ -138,7 +138,7 @@ export function statsSnapshot(holder: u32, thread: usize, tag: u32): usize {
   let normal: u32 = 0;
   let huge: u32 = 0;
   let hugeBytes: u64 = 0;
-  const brk = brkSynced();
+  const brk = loadSynced(ROOT + R_BRK_UNITS);
   for (let unit = FIRST_UNIT; unit < brk; unit++) {
     const state = unitState(unit);
     if (state != UNIT_NORMAL && state != UNIT_HUGE) continue;

@@ -66,7 +66,7 @@ import { remoteFlush, remotePending } from "./remote-free";
 import { D_NEXT, D_STW, D_THREADS, GLOBAL_STW, ROOT, R_DOMAIN_LIST, R_STW_RW, S_COUNTDOWN, S_MUTEX, S_REQUESTED, S_RW_HELD,
   S_REQUESTER, S_STOPPED, STW_BLOCKERS_MAX, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, T_DOMAIN,
   T_DOMAIN_NEXT, T_NEXT_ALL, T_OWNER, T_SERIAL, T_STATE, T_STW_BLOCKERS, T_STW_BLOCKERS_N, T_STW_PENDING, R_THREAD_LIST } from "./layout";
-import { domainThreadsSynced, threadListSynced } from "./os";
+import { loadSynced } from "./os";
 
 /** How long a paused thread, or a stop's requester, polls before it sleeps. */
 export const STW_SPIN_MS: f64 = 0.2;
@@ -201,7 +201,7 @@ export function stwAccount(thread: usize, stw: usize): void {
  */
 export function stwCountOffDead(instance: u32): void {
   headLock();
-  for (let t = threadListSynced(); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+  for (let t = <usize>loadSynced(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if (loadAcquire(t + T_OWNER) != instance || load<u32>(t, T_STW_PENDING) == 0) continue;
     const stw = stwActiveFor(t);
     if (stw != 0) stwAccount(t, stw);
@@ -217,7 +217,7 @@ export function stwCountOffDead(instance: u32): void {
 
 /** Count (`counting`), then park or poke, every thread of one domain's list but the requester. */
 function scanDomain(domain: usize, requester: usize, stw: usize, counting: bool): void {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   while (t != 0) {
     if (t != requester) {
       const s = loadAcquire(t + T_STATE);
@@ -249,7 +249,7 @@ function scan(requester: usize, stw: usize, global: bool, counting: bool): void 
 
 /** Record the threads still counted (they held the stop up) in the requester's record. */
 function blockersDomain(domain: usize, requester: usize, n: u32): u32 {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   while (t != 0) {
     if (t != requester && load<u32>(t, T_STW_PENDING) != 0) {
       if (n < STW_BLOCKERS_MAX) store<u32>(requester + T_STW_BLOCKERS + (<usize>n << 2), <u32>t);
@@ -271,7 +271,7 @@ function blockers(requester: usize, global: bool): void {
 }
 
 function restartDomain(domain: usize, requester: usize): void {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   while (t != 0) {
     if (t != requester) {
       breakerClear(t, BRK_PLEASE_STOP);

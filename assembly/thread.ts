@@ -45,7 +45,7 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerInitial, breakerLoad, breakerHas,
   breakerRequest, BRK_ASYNC_INTERRUPT } from "./breaker";
 import { csResumeTop, csSuspendAll } from "./critical-section";
-import { domainThreadsSynced, memFill, osCommitFold, threadListSynced } from "./os";
+import { loadSynced, memFill, osCommitFold } from "./os";
 import { currentSet, curThread } from "./current";
 import { DP_ATTACH_CAS_FAILED, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
@@ -428,7 +428,7 @@ export function threadIsLive(t: usize): bool {
  */
 export function threadsLive(domain: usize): u32 {
   let n: u32 = 0;
-  for (let t = threadListSynced(); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
+  for (let t = <usize>loadSynced(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
     if ((domain == 0 || <usize>load<u32>(t, T_DOMAIN) == domain) && threadIsLive(t)) n++;
   }
   return n;
@@ -440,7 +440,7 @@ export function threadsLive(domain: usize): u32 {
  * runtime-wide list too (both are push-only). O(threads²) at worst.
  */
 export function threadsAreValid(domain: usize): bool {
-  let t = domainThreadsSynced(domain);
+  let t = <usize>loadSynced(domain + D_THREADS);
   for (let n: u32 = 0; t != 0; n++) {
     if (n > THREAD_LIMIT || (t & 63) != 0 || <usize>load<u32>(t, T_DOMAIN) != domain) return false;
     if (loadAcquire(t + T_STATE) > THREAD_EXITED || !threadIsValid(t)) return false;
@@ -454,7 +454,7 @@ const THREAD_LIMIT: u32 = 1 << 20;
 /** Is `thread` a thread record of this runtime (any state)? Walks the push-only list. */
 export function threadIsValid(thread: usize): bool {
   if (thread == 0 || (thread & 63) != 0) return false;
-  let t = threadListSynced();
+  let t = <usize>loadSynced(ROOT + R_THREAD_LIST);
   while (t != 0) {
     if (t == thread) return true;
     t = <usize>load<u32>(t, T_NEXT_ALL);

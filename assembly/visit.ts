@@ -15,7 +15,7 @@
 import { loadAcquire } from "./atomics";
 import { curThread } from "./current";
 import { heapDelayedFreeAll } from "./heap";
-import { brkSynced, memFill, unitState } from "./os";
+import { loadSynced, memFill, unitState } from "./os";
 import { blockIndex, blockNext, pageCollect } from "./page";
 import { heapQueue, queueFirst } from "./page-queue";
 import { segmentIsLocal, segmentOf } from "./segment";
@@ -126,7 +126,7 @@ function visitNextHuge(thread: usize): usize {
  */
 export function visitHugeFrom(thread: usize, owner: usize, domain: usize): usize {
   const tag = load<u32>(thread, T_VISIT_TAG);
-  const brk = brkSynced();
+  const brk = loadSynced(ROOT + R_BRK_UNITS);
   let unit = load<u32>(thread, T_VISIT_UNIT);
   while (unit < brk) {
     const u = unit++;

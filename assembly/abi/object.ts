@@ -17,7 +17,7 @@ import { D_OBJECTS, D_THREADS, O_FLAGS, O_TID, O_TYPE, OR_CREATED, OR_DEALLOC, O
   THREAD_EXITED, THREAD_FREE, TY_FLAGS } from "../layout";
 import { fail, failSigned, failSigned64, failValue } from "./result";
 import { sharedReady } from "./shared";
-import { domainThreadsSynced, memSync } from "../os";
+import { loadSynced, memSync } from "../os";
 
 // @ts-ignore: decorator
 @inline function ready(): i32 { return sharedReady() ? OK : ENOT_ATTACHED; }
@@ -210,7 +210,7 @@ export function ft_obj_stats(d: usize, field: u32): f64 {
   const or = <usize>load<u32>(d, D_OBJECTS);
   let total: u64 = field == 0 ? loadAcquire64(or + OR_CREATED) : field == 1 ? loadAcquire64(or + OR_DEALLOC)
     : <u64>loadAcquire(or + (field == 2 ? OR_QUEUED : field == 3 ? OR_MERGED : OR_UNFINAL));
-  let t = domainThreadsSynced(d);
+  let t = <usize>loadSynced(d + D_THREADS);
   while (t != 0) {
     const s = loadAcquire(t + T_STATE);
     if (s != THREAD_EXITED && s != THREAD_FREE) {

@@ -12,7 +12,7 @@ import { threadIsValid, threadState } from "../thread";
 import { loadAcquire } from "../atomics";
 import { D_THREADS, T_DF_PENDING, T_DOMAIN, T_DOMAIN_NEXT, TAG_COUNT, THREAD_EXITED, THREAD_FREE } from "../layout";
 import { fail, failSigned, failSigned64 } from "./result";
-import { domainThreadsSynced, memSync } from "../os";
+import { loadSynced, memSync } from "../os";
 
 /** Free `p` after a grace period (delayed-free.ts). 0 is ignored. Status. */
 export function ft_free_delayed(p: usize): i32 { memSync(); return freeDelayed(p); }
@@ -112,7 +112,7 @@ export function ft_qsbr_blocker(d: usize, goal: f64, prev: usize): usize {
   if (!goalValid(goal)) { fail(EINVAL_ARG); return 0; }
   if (prev != 0 && (!threadIsValid(prev) || <usize>load<u32>(prev, T_DOMAIN) != d)) { fail(EINVAL_ARG); return 0; }
   const g = <u64>goal;
-  let t = prev == 0 ? domainThreadsSynced(d) : <usize>loadAcquire(prev + T_DOMAIN_NEXT);
+  let t = prev == 0 ? <usize>loadSynced(d + D_THREADS) : <usize>loadAcquire(prev + T_DOMAIN_NEXT);
   while (t != 0) {
     const s = threadState(t);
     if (s != THREAD_FREE && s != THREAD_EXITED) {

@@ -16,7 +16,7 @@ import { threadDetach, threadIsValid, threadState } from "../thread";
 import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_ATTACHED, THREAD_EXITED,
   THREAD_FREE } from "../layout";
 import { failSigned, failValue } from "./result";
-import { domainThreadsSynced, memSync } from "../os";
+import { loadSynced, memSync } from "../os";
 
 /**
  * Reap `thread` of domain `d` (its worker is gone): see lifecycle.ts threadReap.
@@ -198,7 +198,7 @@ export function ft_instance_release_dead(instance: u32): i32 {
 export function ft_domain_thread_next(d: usize, t: usize): usize {
   memSync();
   if (!domainIsValid(d)) return failValue(EINVAL_DOMAIN);
-  if (t == 0) return domainThreadsSynced(d);
+  if (t == 0) return <usize>loadSynced(d + D_THREADS);
   if (!threadIsValid(t)) return failValue(EINVAL_ARG);
   return <usize>load<u32>(t, T_DOMAIN_NEXT);
 }
