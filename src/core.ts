@@ -228,7 +228,7 @@ export interface CoreExports {
   ft_pystack_info(thread: number, field: number): number;
   ft_debug_read_delay(spins: number): void;
   ft_debug_pause_at(point: number, flag: number, hits: number): void;
-  ft_debug_fill_follow(word: number, rounds: number): number;
+  ft_debug_fill_follow(word: number, rounds: number, mode: number): number;
   ft_debug_grow_publish(word: number, rounds: number): number;
   [name: string]: unknown;
 }

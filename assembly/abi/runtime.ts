@@ -11,7 +11,7 @@ import { binBlockSize, binOf } from "../size-class";
 import { debugPauseArm, debugReadDelaySet } from "../debug-delay";
 import { BIN_LARGE_MAX, FT_DEBUG_BUILD, LARGE_OBJ_MAX, ROOT, R_INSTANCE_SERIAL, R_OS_LOCK } from "../layout";
 import { fail, failValue } from "./result";
-import { memFill, memPages, memSync, memViewPages, osEnsurePages } from "../os";
+import { loadSynced, memFill, memPages, memSync, memViewPages, osEnsurePages } from "../os";
 
 // @abi-begin runtime
 const ABI_VERSION: u32 = 1;
@@ -115,20 +115,27 @@ export function ft_debug_grow_publish(word: usize, rounds: u32): u32 {
   return n;
 }
 /**
- * Debug build (test of os.ts memHas): until `rounds` values were seen, wait (spinning,
- * inside this one call) for the word at `word` to change, then memFill 64 bytes at
- * the address it holds; a word of 0xFFFFFFFF ends early. Returns the rounds done
- * (0 in release builds). Stores 1 at `word + 4` first, then each address filled
+ * Debug build (test of os.ts memHas and loadSynced): until `rounds` values were
+ * seen, wait (spinning, inside this one call) for the word at `word` to change,
+ * then touch 64 bytes at the address it holds: `mode` 0 memFills them after a plain
+ * load of the word; 1 loads the word with loadSynced and reads the bytes with an
+ * atomic load. A word of 0xFFFFFFFF ends early. Returns the rounds done (0 in
+ * release builds). Stores 1 at `word + 4` first, then each address touched
  * (ft_debug_grow_publish waits for them).
  */
-export function ft_debug_fill_follow(word: usize, rounds: u32): u32 {
+let sink: u32 = 0;   // keeps the atomic loads of ft_debug_fill_follow
+
+export function ft_debug_fill_follow(word: usize, rounds: u32, mode: u32): u32 {
   if (!FT_DEBUG_BUILD) return 0;
   storeRelease(word + 4, 1);   // in the call: the grower may start
   let last: u32 = 0, n: u32 = 0;
   while (n < rounds) {
-    const a = loadAcquire(word);
+    const a = mode == 0 ? loadAcquire(word) : loadSynced(word);
     if (a == 0xFFFFFFFF) break;
-    if (a != last && a != 0) { memFill(<usize>a, 0, 64); last = a; n++; storeRelease(word + 4, a); }
+    if (a != last && a != 0) {
+      if (mode == 0) memFill(<usize>a, 0, 64); else sink += loadAcquire(<usize>a + 60);
+      last = a; n++; storeRelease(word + 4, a);
+    }
   }
   return n;
 }
