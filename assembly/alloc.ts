@@ -17,7 +17,7 @@ import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, EWRONG_DO
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from "./heap";
 import { hookCheckpointAlloc, hookHeldPagesCollect, hookOutOfMemory, hookPageHoldCancel, hookReclaim } from "./hooks";
 import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront } from "./page-queue";
-import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageToFull,
+import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageFree, pageInit, pageIsValid, pagePop, pageRetire, pageToFull,
   xtfInit, xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
 import { remoteFlush } from "./remote-free";
@@ -26,7 +26,7 @@ import { memCopy, memFill, memHas, memSync, osCommit, osDecommit, osUnitsAlloc, 
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
-  MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
+  MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_QSBR_GOAL, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
   SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
@@ -81,12 +81,26 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   return pagePop(page, <usize>load<u32>(page, P_FREE));
 }
 
-/** A page of `bin` with a free block, moved to the front of its queue; 0 on OOM. */
+/**
+ * A page of `bin` with a free block, moved to the front of its queue; 0 on OOM.
+ * Pages in use come first. The first empty page met on the way (all its blocks
+ * freed, remotely freed ones included) stays as a spare, taken only when no page
+ * in use has room; every further empty page is released at once. So a thread
+ * whose blocks other threads freed gives those pages back the next time it looks
+ * instead of keeping its highest count of pages, and one that empties and
+ * refills a page does not churn it.
+ */
 function findPage(heap: usize, bin: u32): usize {
+  let spare: usize = 0;
   let page = queueFirst(heapQueue(heap, bin));
   while (page != 0) {
     const next = <usize>load<u32>(page, P_NEXT);
     pageCollect(page);
+    if (load<u32>(page, P_USED) == 0) {
+      if (spare == 0) spare = page; else pageRelease(heap, page);
+      page = next;
+      continue;
+    }
     if (load<u32>(page, P_FREE) == 0) {
       if (load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
         pageExtend(page);
@@ -95,11 +109,9 @@ function findPage(heap: usize, bin: u32): usize {
         continue;
       }
     }
-    store<u8>(page, 0, P_RETIRE);
-    hookPageHoldCancel(page);        // allocating from a held page ends its wait
-    queueMoveToFront(heap, bin, page);
-    return page;
+    return pageTake(heap, bin, page);
   }
+  if (spare != 0) return pageTake(heap, bin, spare);
   heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
   const thread = <usize>load<u32>(heap, H_THREAD);
   if (load<u32>(thread, T_HELD_FIRST) != 0) hookHeldPagesCollect(thread);   // or a held one
@@ -108,16 +120,25 @@ function findPage(heap: usize, bin: u32): usize {
     page = queueFirst(heapQueue(heap, bin));
     while (page != 0) {
       if (load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
-        if (load<u32>(page, P_FREE) == 0) pageExtend(page);
-        store<u8>(page, 0, P_RETIRE);
-        hookPageHoldCancel(page);
-        queueMoveToFront(heap, bin, page);
-        return page;
+        return pageTake(heap, bin, page);
       }
       page = <usize>load<u32>(page, P_NEXT);
     }
   }
   return pageFresh(heap, bin);
+}
+
+/** An empty page found in a queue goes: held until its goal if its tag is held, else retired. */
+function pageRelease(heap: usize, page: usize): void {
+  if (load<u64>(page, P_QSBR_GOAL) != 0) pageFree(heap, page); else pageRetire(heap, page);
+}
+
+function pageTake(heap: usize, bin: u32, page: usize): usize {
+  if (load<u32>(page, P_FREE) == 0) pageExtend(page);
+  store<u8>(page, 0, P_RETIRE);
+  hookPageHoldCancel(page);        // allocating from a held page ends its wait
+  queueMoveToFront(heap, bin, page);
+  return page;
 }
 
 function pageFresh(heap: usize, bin: u32): usize {
