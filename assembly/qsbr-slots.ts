@@ -1,10 +1,13 @@
 // qsbr-slots.ts — taking, growing and giving back QSBR slots (CPython's
-// _Py_qsbr_reserve / _Py_qsbr_register / _Py_qsbr_unregister).
+// _Py_qsbr_reserve and _Py_qsbr_register in one, _Py_qsbr_unregister).
 //
 // Each thread that ever attached to a domain owns a 64-byte slot in the domain's
 // slot array, where it stores its read sequence (qsbr.ts). Threads get a slot the
-// first time they attach (reserve, then register) and give it back when they
-// exit (unregister); free slots are on a list under the domain's qsbrMutex. When
+// first time they attach and give it back when they exit (unregister); free slots
+// are on a list under the domain's qsbrMutex. Taking a slot links it and the
+// thread both ways in one hold of the mutex, with no call in between: CPython
+// reserves and registers in two steps, and a worker killed between the two left
+// a slot reserved that no thread named, which no reap could give back. When
 // the list is empty the array doubles — under a stop-the-world, because every
 // online thread writes its own slot through T_QSBR_SLOT and pollers walk the
 // array: with everyone else paused the array is copied and every registered
@@ -22,6 +25,7 @@ import { loadAcquire, storeRelease, storeSeqCst64 } from "./atomics";
 import { ENOMEM, OK } from "./errors";
 import { metaAlloc } from "./meta";
 import { mutexUnlock } from "./mutex";
+import { DP_QSBR_SLOT_TAKEN, debugPause } from "./debug-delay";
 import { QF_EXITING, QSBR_OFFLINE } from "./qsbr";
 import { stwStart, stwStop } from "./stop-the-world";
 import { lockDetachingOwned, unlockOwned } from "./thread";
@@ -30,51 +34,34 @@ import { D_QSBR_COUNT, D_QSBR_FREE, D_QSBR_HOLDER, D_QSBR_MUTEX, D_QSBR_SLOTS, S
 import { memCopy } from "./os";
 
 /**
- * Reserve a free slot for `thread` (attached, current, unregistered), growing the
- * array under a stop-the-world if none is free: its index (the array may move, a
- * slot's index does not), or -ENOMEM. CPython's _Py_qsbr_reserve.
+ * Take a free slot for `thread` (attached, current, without one) and link the two
+ * both ways, growing the array under a stop-the-world if none is free: OK or
+ * ENOMEM. The slot starts offline: the caller reports a quiescent state to go
+ * online. While the thread has no slot, the attaches inside the lock waits here
+ * leave it offline (qsbrOnline has no slot to write). CPython's
+ * _Py_qsbr_reserve and _Py_qsbr_register in one.
  */
-export function qsbrReserve(thread: usize): i32 {
+export function qsbrTakeSlot(thread: usize): i32 {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   lockDetachingOwned(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
-  let index: i32 = -ENOMEM;
+  let rc = ENOMEM;
   if (load<u32>(domain, D_QSBR_FREE) != 0 || qsbrGrow(thread, domain) == OK) {
-    index = <i32>load<u32>(domain, D_QSBR_FREE) - 1;
+    // No call from here to the last link: a kill (only at a call or a loop's back
+    // edge) finds the slot either free or named by the thread, whose reap returns it.
+    const index = load<u32>(domain, D_QSBR_FREE) - 1;
     const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);
     store<u32>(domain, load<u32>(slot, SL_FREE_NEXT), D_QSBR_FREE);
     store<u32>(slot, 0, SL_FREE_NEXT);
     store<u32>(slot, 1, SL_RESERVED);
     storeSeqCst64(slot + SL_SEQ, QSBR_OFFLINE);
+    storeRelease(slot + SL_THREAD, <u32>thread);
+    storeRelease(thread + T_QSBR_SLOT, <u32>slot);   // from here on a grower rewrites it
+    rc = OK;
   }
   if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
   unlockOwned(domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
-  return index;
-}
-
-/**
- * Link the reserved slot `index` and `thread` both ways. From here on a grower
- * rewrites the thread's slot pointer. CPython's _Py_qsbr_register.
- */
-export function qsbrRegister(thread: usize, index: u32): void {
-  const domain = <usize>load<u32>(thread, T_DOMAIN);
-  lockDetachingOwned(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
-  const slot = <usize>load<u32>(domain, D_QSBR_SLOTS) + (<usize>index << SLOT_SHIFT);   // reloaded: it may have moved
-  storeRelease(slot + SL_THREAD, <u32>thread);
-  storeRelease(thread + T_QSBR_SLOT, <u32>slot);
-  if (ASSERT_VALIDATE) assertThat(qsbrSlotsAreValid(domain), A_QSBR_SLOTS);
-  unlockOwned(domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
-}
-
-/**
- * Reserve and register (a thread's first attach; lifecycle.ts). OK or ENOMEM.
- * The slot starts offline: the caller reports a quiescent state to go online.
- * While the thread has no slot, the attaches inside the lock waits here leave it
- * offline (qsbrOnline has no slot to write).
- */
-export function qsbrTakeSlot(thread: usize): i32 {
-  const index = qsbrReserve(thread);
-  if (index >= 0) qsbrRegister(thread, <u32>index);
-  return index >= 0 ? OK : -index;
+  debugPause(DP_QSBR_SLOT_TAKEN);
+  return rc;
 }
 
 /** Double the slot array with every other thread of the domain stopped. Under qsbrMutex. */
@@ -124,9 +111,9 @@ export function qsbrUnregister(thread: usize): void {
 }
 
 /**
- * Validator (caller holds qsbrMutex): the free list and the reserved slots
- * partition the array (free + reserved = count, no free slot reserved, no cycle),
- * and every registered thread points back at its slot. O(slots).
+ * Validator (caller holds qsbrMutex): the free list and the taken slots
+ * partition the array (free + taken = count, no free slot taken, no cycle), and
+ * every taken slot names a thread that points back at it. O(slots).
  */
 export function qsbrSlotsAreValid(domain: usize): bool {
   const count = load<u32>(domain, D_QSBR_COUNT);
@@ -145,7 +132,7 @@ export function qsbrSlotsAreValid(domain: usize): bool {
     if (load<u32>(slot, SL_RESERVED) == 0) continue;
     reserved++;
     const owner = <usize>loadAcquire(slot + SL_THREAD);
-    if (owner != 0 && <usize>loadAcquire(owner + T_QSBR_SLOT) != slot) return false;
+    if (owner == 0 || <usize>loadAcquire(owner + T_QSBR_SLOT) != slot) return false;   // taken means linked
   }
   return free + reserved == count;
 }
