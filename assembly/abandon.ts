@@ -39,12 +39,13 @@
 // See also: segment.ts (spans, thread 0 = abandoned), page.ts, qsbr-pages.ts (held
 // pages change owners), lifecycle.ts (exit, checkpoint), free.ts (the dirty mark).
 
+import { A_SEGMENT, ASSERT_INTERNAL, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
-import { loadSynced, memFill, memHas, osDecommit, unitState } from "./os";
+import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, unitState } from "./os";
 import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
 import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
@@ -52,10 +53,10 @@ import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } fr
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { instanceLockWord } from "./instance";
 import { segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentSpansMove, sliceRecord } from "./segment";
-import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GOAL, D_ABANDON_LOCK,
+import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
-  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
+  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
   SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_VISIT_BIN, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
 
 /** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
@@ -211,7 +212,7 @@ const GOAL_POLL_EVERY: u32 = 8;
  * segments given back.
  */
 export function abandonedCollect(domain: usize, holder: usize, wait: bool, atCheckpoint: bool): u32 {
-  if (loadAcquire(domain + D_ABANDON_COUNT) == 0) {
+  if (loadAcquire(domain + D_ABANDON_COUNT) == 0 && loadAcquire(domain + D_ABANDON_GIVING) == 0) {
     debugPause(DP_REVIEW_COLLECT_EMPTY);
     storeRelease(domain + D_ABANDON_DIRTY, 0);
     // An exit raises the count before it marks the pool: seen 0 again, its mark comes after ours.
@@ -221,6 +222,7 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
   else if (!poolTryLock(domain, holder)) return 0;
   debugPause(DP_REVIEW_POOL_LOCKED);
   storeRelease(domain + D_ABANDON_DIRTY, 0);   // frees from here on mark it again
+  poolGivingFinish(domain);
   // Held pages wait: make sure their goal is issued and the cached minimum fresh
   // (at a checkpoint `holder` is quiescent, so it may report itself again).
   const pending = loadAcquire64(domain + D_ABANDON_GOAL);
@@ -272,8 +274,22 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
           if (g != 0) { store<u64>(page, 0, P_QSBR_GOAL); subRelaxed(domain + D_PAGES_HELD, 1); }
           // Its last page: out of the pool before the unit goes back (a collector
           // killed in the give-back must not leave the pool listing a unit
-          // osUnitsRepair then hands to a new segment: two owners, review-18c).
-          if (segmentLastPage(page)) poolUnlink(domain, prev, seg);
+          // osUnitsRepair then hands to a new segment: two owners, review-18c),
+          // marked as being given back in the same breath (no call in between:
+          // a kill finds it either pooled or marked), so that a collector killed
+          // before the unit is free leaves it to the next holder (poolGivingFinish)
+          // rather than to nobody.
+          if (segmentLastPage(page)) {
+            storeRelease(seg + SEG_GIVING, 1);
+            storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
+            poolUnlink(domain, prev, seg);
+            debugPause(DP_POOL_GIVING);
+            const gone = pooledPageFree(page);
+            debugPause(DP_POOL_GIVEN);
+            storeRelease(domain + D_ABANDON_GIVING, 0);
+            if (ASSERT_INTERNAL) assertThat(gone, A_SEGMENT);
+            return 1;
+          }
           if (pooledPageFree(page)) return 1;
           index = 1;   // the free may have merged spans on both sides: walk again from the start
           continue;
@@ -287,10 +303,34 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
 }
 
 /** Pool lock held: take `seg` (after `prev`, 0 if first) out of the pool. */
-function poolUnlink(domain: usize, prev: usize, seg: usize): void {
+// @ts-ignore: decorator
+@inline function poolUnlink(domain: usize, prev: usize, seg: usize): void {
   const next = load<u32>(seg, SEG_ABANDON_NEXT);
   if (prev != 0) store<u32>(prev, next, SEG_ABANDON_NEXT); else store<u32>(domain, next, D_ABANDONED);
   storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - 1);
+}
+
+/**
+ * Pool lock held: finish a give-back the last holder died in (D_ABANDON_GIVING
+ * set: the segment is out of the pool, its last page freed or being freed). If
+ * its unit is still live and marked, nobody will ever free it but us: release it
+ * (the page's own accounting may have been done already; the segment header's is
+ * redone, at worst counted off twice). Freed already, or freed and handed out
+ * again (osUnitsAlloc clears the mark), there is nothing left to do.
+ */
+function poolGivingFinish(domain: usize): void {
+  const seg = <usize>loadAcquire(domain + D_ABANDON_GIVING);
+  if (seg == 0) return;
+  if (osUnitGiving(seg)) segmentRelease(seg);
+  storeRelease(domain + D_ABANDON_GIVING, 0);
+}
+
+/**
+ * A dead holder's pool lock was just let go: if it died giving a segment back,
+ * mark the pool so that the next checkpoint's collection finishes the job.
+ */
+export function abandonedMarkGiving(domain: usize): void {
+  if (loadAcquire(domain + D_ABANDON_GIVING) != 0) storeRelease(domain + D_ABANDON_DIRTY, 1);
 }
 
 /** Free an empty pooled page (pool lock held); true when that freed its segment. */
@@ -491,6 +531,7 @@ export function abandonedVisitNext(thread: usize): usize {
  */
 export function abandonedDiscardAll(domain: usize): u32 {
   poolLock(domain, 0);
+  poolGivingFinish(domain);
   let units: u32 = 0;
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {
@@ -504,8 +545,12 @@ export function abandonedDiscardAll(domain: usize): u32 {
       }
       index += load<u32>(page, P_SLICE_COUNT);
     }
-    store<u32>(domain, <u32>next, D_ABANDONED);   // out of the pool before its unit goes back (as segmentCollect)
+    // Out of the pool before its unit goes back, marked (as segmentCollect).
+    storeRelease(seg + SEG_GIVING, 1);
+    storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
+    store<u32>(domain, <u32>next, D_ABANDONED);
     segmentRelease(seg);
+    storeRelease(domain + D_ABANDON_GIVING, 0);
     units++;
     seg = next;
   }

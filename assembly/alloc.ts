@@ -20,6 +20,7 @@ import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront }
 import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageFree, pageInit, pageIsValid, pagePop, pageRetire, pageToFull,
   xtfInit, xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
+import { qsbrHoldsTag } from "./qsbr";
 import { remoteFlush } from "./remote-free";
 import { curOwnerWord, curThread } from "./current";
 import { memCopy, memFill, memHas, memSync, osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
@@ -91,12 +92,18 @@ export function mallocGeneric(heap: usize, size: usize): usize {
  * refills a page does not churn it.
  */
 function findPage(heap: usize, bin: u32): usize {
+  // A held tag's empty page waits in its queue for its goal (qsbr-pages.ts) rather
+  // than go: releasing it frees nothing yet, and a walk past such pages on every
+  // slow path made refilling N of them O(N^2) (review). Such a heap takes the
+  // first empty page, as it did before.
+  const held = qsbrHoldsTag(<usize>load<u32>(<usize>load<u32>(heap, H_THREAD), T_DOMAIN), load<u32>(heap, H_TAG));
   let spare: usize = 0;
   let page = queueFirst(heapQueue(heap, bin));
   while (page != 0) {
     const next = <usize>load<u32>(page, P_NEXT);
     pageCollect(page);
     if (load<u32>(page, P_USED) == 0) {
+      if (held) return pageTake(heap, bin, page);
       if (spare == 0) spare = page; else pageRelease(heap, page);
       page = next;
       continue;

@@ -154,6 +154,8 @@ export const FIRST_UNIT: u32 = 1;
 //   +20   prev        u32 owner
 //   +24   domain      u32         the domain whose memory this is (immutable while live)
 //   +28   abandonNext u32 (domain's abandonLock) the domain's abandoned pool (abandon.ts)
+//   +32   giving      u32 (abandonLock; cleared under osLock) 1 while a pool collector gives the
+//                                 segment back: out of the pool, its unit not yet free (abandon.ts)
 //   +256  page records [128] x 128 B; record i describes slice i
 //   +16640 xthreadFree lines [128] x 64 B (SEG_XTF): line i holds record i's
 //         xthreadFree word (page.ts xtfAddr), the rest of the line is unused;
@@ -173,6 +175,7 @@ export const SEG_NEXT: usize = 16;
 export const SEG_PREV: usize = 20;
 export const SEG_DOMAIN: usize = 24;
 export const SEG_ABANDON_NEXT: usize = 28;
+export const SEG_GIVING: usize = 32;
 export const SEG_PAGES: usize = 256;
 export const PAGE_REC_SHIFT: u32 = 7;                        // 128-byte page records
 export const PAGE_REC_SIZE: u32 = 1 << PAGE_REC_SHIFT;
@@ -480,6 +483,8 @@ export const THREAD_EXITED: u32 = 4;
 //   +360  chunkLock    u32 atomic  spin lock of the chunk pool
 //   +364  chunkFree    u32 (chunkLock) delayed-free chunks not in use (meta memory, reused)
 //   +368  chunks       u32 (chunkLock) chunks ever made
+//   +372  abandonGiving u32 (abandonLock) the segment a pool collector is giving back (0: none);
+//                                  found set by the next holder, the last one died doing it (abandon.ts)
 //   Abandoned segments (abandon.ts):
 //   +384  abandonLock  u32 atomic  mutex over the pool: push, take, collect; holds the holder's thread record,
 //                                   or 2 x instance id + 1 for a caller with no thread (instance.ts)
@@ -527,6 +532,7 @@ export const D_PAGES_HELD: usize = 356;
 export const D_CHUNK_LOCK: usize = 360;
 export const D_CHUNK_FREE: usize = 364;
 export const D_CHUNKS: usize = 368;
+export const D_ABANDON_GIVING: usize = 372;
 export const D_ABANDON_LOCK: usize = 384;
 export const D_ABANDONED: usize = 388;
 export const D_ABANDON_COUNT: usize = 392;

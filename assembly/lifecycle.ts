@@ -40,7 +40,7 @@ import { objLeaveDone, objMergeQueued, objSetReapOrphan, objThreadLeave } from "
 import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
-import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedReclaimAll, abandonSegments } from "./abandon";
+import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedMarkGiving, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REAPS_CLAIMED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
@@ -348,7 +348,7 @@ function rolesReleaseDead(thread: usize): void {
   gcReleaseDead(domain, thread, stwIsRequester(thread));
   stwReleaseDead(thread);
   handleReleaseDead(thread);   // a SharedList/SharedMap writers' mutex
-  casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0);
+  if (casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0)) abandonedMarkGiving(domain);
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
 }

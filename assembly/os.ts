@@ -18,7 +18,7 @@ import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, s
 import { curThread } from "./current";
 import { DP_OS_FREE_PARTIAL, DP_OS_LOCKED, debugPause } from "./debug-delay";
 import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_OS_LOCK,
-  R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, ROOT, SEGMENT_SHIFT, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL,
+  R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, ROOT, SEGMENT_SHIFT, SEG_GIVING, SEG_PAGES, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL,
   UNIT_CONT, UNIT_FREE, UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL, UNITS } from "./layout";
 
 // @ts-ignore: decorator
@@ -163,10 +163,30 @@ export function osUnitsAlloc(count: u32, headState: u8): usize {
   if (headState != UNIT_META) store<u32>(ROOT + R_SEGS_LIVE, load<u32>(ROOT + R_SEGS_LIVE) + count);
   for (let i: u32 = 1; i < count; i++) storeRelease8(SEGTABLE + <usize>(start + i), UNIT_CONT);
   storeRelease8(SEGTABLE + <usize>start, headState);
+  // A unit handed out again is no longer one a dead pool collector was giving back
+  // (abandon.ts poolGivingFinish reads the two under this lock). It may lie in memory
+  // another thread grew: made visible to this instance before the atomic store.
+  if (headState != UNIT_META) {
+    memHas((<u64>start + 1) << SEGMENT_SHIFT);
+    storeRelease((<usize>start << SEGMENT_SHIFT) + SEG_GIVING, 0);
+  }
   if (ASSERT_VALIDATE) assertThat(unitsAreValid(), A_UNITS);
   spinUnlock(ROOT + R_OS_LOCK);
   memHas(<u64>(start + count) << SEGMENT_SHIFT);   // units another thread grew: visible to this instance (above)
   return <usize>start << SEGMENT_SHIFT;
+}
+
+/**
+ * Is the normal segment at `seg` still one a pool collector was giving back: its
+ * unit live (not freed, or freed and handed out again, which clears the mark) and
+ * marked SEG_GIVING? Read under osLock, where units change hands.
+ */
+export function osUnitGiving(seg: usize): bool {
+  memHas(<u64>seg + SEG_PAGES);
+  spinLock(ROOT + R_OS_LOCK);
+  const giving = load<u8>(SEGTABLE + (seg >> SEGMENT_SHIFT)) == UNIT_NORMAL && loadAcquire(seg + SEG_GIVING) == 1;
+  spinUnlock(ROOT + R_OS_LOCK);
+  return giving;
 }
 
 /**

@@ -3,7 +3,10 @@
 // pages met on the way, the first stays as a spare, taken only when no page in use
 // has room; every further one is released at once. Before, the owner took the first
 // empty page and kept the others, so a thread whose blocks another thread freed kept
-// its highest count of pages until it exited (xmalloc-test's producers).
+// its highest count of pages until it exited (xmalloc-test's producers). A heap of a
+// held tag (its empty pages wait in the queue for a QSBR goal) takes the first empty
+// page as before: releasing one there frees nothing yet, and walking past them on every
+// slow path made refilling N of them O(N^2), each walk holding every page anew.
 import { describe, expect, it } from 'vitest';
 import { useHarness } from './fixtures/harness.ts';
 import { batchingWorkers, pageOf, used } from './fixtures/remote-free.ts';
@@ -70,4 +73,45 @@ describe('pages emptied by remote frees', () => {
     t.free(keep);
     t.validate();
   });
+});
+
+describe('pages emptied by remote frees in a held heap', () => {
+  async function heldSetup(debug: boolean, limits: { pageBytesLimit?: number } = {}) {
+    const { rt, t, peers: [w] } = await batchingWorkers(1, [], debug);
+    rt.domain().configureQsbr({ heldTags: [0, 1, 2, 3], ...limits });   // MEM pages held too
+    return { rt, t, w };
+  }
+  const BIG = 4096, BIG_PER_PAGE = SLICE / BIG;   // 8 blocks a page: many pages
+
+  it('refilling them issues no QSBR goals (the walk does not hold the pages it passes)', async () => {
+    const { rt, t, w } = await heldSetup(false);
+    const ps = t.allocMany(200 * BIG_PER_PAGE, BIG);
+    await w.call('freeManyBatch', 0, Array.from(ps));
+    const before = rt.domain().qsbrInfo();
+    const again = t.allocMany(200 * BIG_PER_PAGE, BIG);
+    const after = rt.domain().qsbrInfo();
+    // Walking past the 200 held pages on every slow path held each anew: 133 goals here.
+    expect(after.wrSeq - before.wrSeq).toBeLessThanOrEqual(2);
+    expect(after.pagesHeld).toBe(0);
+    t.freeMany(again);
+  });
+
+  it('debug build: emptied remotely, refilled, partly freed again, round after round: validators hold, no block twice', async () => {
+    const { t, w } = await heldSetup(true, { pageBytesLimit: 0 });   // every hold advances
+    let live: number[] = [];
+    for (let round = 0; round < 6; round++) {
+      const ps = Array.from(t.allocMany(40 * BIG_PER_PAGE, BIG));
+      const all = [...live, ...ps];
+      expect(new Set(all).size).toBe(all.length);
+      // This round's blocks freed remotely but one in every third page; the last round's locally.
+      const keep = ps.filter((_, i) => i % (3 * BIG_PER_PAGE) === 0);
+      await w.call('freeManyBatch', 0, ps.filter((p) => !keep.includes(p)));
+      t.freeMany(live);
+      live = keep;
+      if (round % 2 === 1) t.qsbr.quiescent();
+      t.validate();
+    }
+    t.freeMany(live);
+    t.validate();
+  }, 60_000);
 });
