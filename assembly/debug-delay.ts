@@ -102,6 +102,7 @@ export const DP_STW_RELEASE_SCOPE: u32 = 82;      // stop-the-world.ts stwReleas
 export const DP_REAP_OWNER_READ: u32 = 83;        // abi/reap.ts ft_thread_reap: the owner read and found gone, the record not yet reaped (rev18d)
 export const DP_POOL_GIVING: u32 = 85;            // abandon.ts segmentCollect: a pooled segment's last page empty, the segment out of the pool and marked, not yet freed
 export const DP_POOL_GIVEN: u32 = 86;             // abandon.ts segmentCollect: that segment's unit given back, the domain's mark not yet cleared
+export const DP_QSBR_REPOINTED: u32 = 87;         // qsbr-slots.ts qsbrSlotsRepoint: one slot's thread pointed at it, the loop at its back edge
 export const DP_QSBR_SLOT_TAKEN: u32 = 84;        // qsbr-slots.ts qsbrTakeSlot: a slot taken (and linked), the mutex let go, not yet online
 // @abi-end
 

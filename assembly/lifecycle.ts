@@ -57,7 +57,7 @@ import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
 import { heldPagesCollect } from "./qsbr-pages";
 import { remoteFlush, remotePending } from "./remote-free";
-import { qsbrSlotsAreValid, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
+import { qsbrSlotsAreValid, qsbrSlotsRepoint, qsbrTakeSlot, qsbrUnregister } from "./qsbr-slots";
 import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadIsLive, threadsAreValid, threadsLive, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
@@ -346,6 +346,9 @@ function holdsReleaseDead(thread: usize): usize {
 function rolesReleaseDead(thread: usize): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   gcReleaseDead(domain, thread, stwIsRequester(thread));
+  // Died holding the slot mutex, perhaps growing the array under its own stop:
+  // every thread's slot pointer into the published array before that stop ends.
+  if (loadAcquire(domain + D_QSBR_HOLDER) == <u32>thread) qsbrSlotsRepoint(domain);
   stwReleaseDead(thread);
   handleReleaseDead(thread);   // a SharedList/SharedMap writers' mutex
   if (casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0)) abandonedMarkGiving(domain);

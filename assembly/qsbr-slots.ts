@@ -25,7 +25,7 @@ import { loadAcquire, storeRelease, storeSeqCst64 } from "./atomics";
 import { ENOMEM, OK } from "./errors";
 import { metaAlloc } from "./meta";
 import { mutexUnlock } from "./mutex";
-import { DP_QSBR_SLOT_TAKEN, debugPause } from "./debug-delay";
+import { DP_QSBR_REPOINTED, DP_QSBR_SLOT_TAKEN, debugPause } from "./debug-delay";
 import { QF_EXITING, QSBR_OFFLINE } from "./qsbr";
 import { stwStart, stwStop } from "./stop-the-world";
 import { lockDetachingOwned, unlockOwned } from "./thread";
@@ -64,27 +64,47 @@ export function qsbrTakeSlot(thread: usize): i32 {
   return rc;
 }
 
-/** Double the slot array with every other thread of the domain stopped. Under qsbrMutex. */
+/**
+ * Double the slot array with every other thread of the domain stopped. Under
+ * qsbrMutex. The new array is made whole first and published with no call in
+ * between (a kill before leaves the old one in force, a kill after the new one);
+ * only then are the threads' slot pointers moved (qsbrSlotsRepoint), which the
+ * reap of a grower killed on the way finishes before the world restarts.
+ */
 function qsbrGrow(thread: usize, domain: usize): i32 {
   const count = load<u32>(domain, D_QSBR_COUNT);
   const bigger = metaAlloc((count << 1) << SLOT_SHIFT);
   if (bigger == 0) return ENOMEM;
   if (stwStop(thread, false) != OK) return ENOMEM;   // cannot happen: the thread is attached, not a requester
-  const old = <usize>load<u32>(domain, D_QSBR_SLOTS);
-  memCopy(bigger, old, <usize>count << SLOT_SHIFT);
-  for (let i: u32 = 0; i < count; i++) {
-    const slot = bigger + (<usize>i << SLOT_SHIFT);
-    const owner = <usize>load<u32>(slot, SL_THREAD);
-    if (owner != 0) storeRelease(owner + T_QSBR_SLOT, <u32>slot);
-  }
+  memCopy(bigger, <usize>load<u32>(domain, D_QSBR_SLOTS), <usize>count << SLOT_SHIFT);
   for (let i = count; i < count << 1; i++) {
     store<u32>(bigger + (<usize>i << SLOT_SHIFT), i + 1 < count << 1 ? i + 2 : 0, SL_FREE_NEXT);
   }
-  store<u32>(domain, count + 1, D_QSBR_FREE);
-  storeRelease(domain + D_QSBR_SLOTS, <u32>bigger);
+  storeRelease(domain + D_QSBR_SLOTS, <u32>bigger);   // before the count: readers load the count first
   storeRelease(domain + D_QSBR_COUNT, count << 1);
+  store<u32>(domain, count + 1, D_QSBR_FREE);
+  qsbrSlotsRepoint(domain);
   stwStart(thread, false);
   return OK;
+}
+
+/**
+ * Point every thread that has a slot in the published array at it. After a grow,
+ * and when a reap lets go of qsbrMutex held by a dead thread (lifecycle.ts
+ * rolesReleaseDead, before it restarts a stop the dead thread requested: it may
+ * have died growing, with some pointers still in the old array, where a
+ * thread's sequence would go unseen by every poller). Under qsbrMutex (or as its
+ * dead holder), the slots' threads stopped or not in a grow.
+ */
+export function qsbrSlotsRepoint(domain: usize): void {
+  const count = load<u32>(domain, D_QSBR_COUNT);
+  const slots = <usize>load<u32>(domain, D_QSBR_SLOTS);
+  for (let i: u32 = 0; i < count; i++) {
+    const slot = slots + (<usize>i << SLOT_SHIFT);
+    const owner = <usize>loadAcquire(slot + SL_THREAD);
+    if (owner != 0 && <usize>loadAcquire(owner + T_QSBR_SLOT) != slot) storeRelease(owner + T_QSBR_SLOT, <u32>slot);
+    debugPause(DP_QSBR_REPOINTED);
+  }
 }
 
 /**
