@@ -39,24 +39,23 @@
 // See also: segment.ts (spans, thread 0 = abandoned), page.ts, qsbr-pages.ts (held
 // pages change owners), lifecycle.ts (exit, checkpoint), free.ts (the dirty mark).
 
-import { A_SEGMENT, ASSERT_INTERNAL, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
 import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
-import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, unitState } from "./os";
+import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitState } from "./os";
 import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
 import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { instanceLockWord } from "./instance";
-import { segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentSpansMove, sliceRecord } from "./segment";
+import { segmentLastPage, segmentListPush, segmentPageFree, segmentSpansMove, sliceRecord } from "./segment";
 import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
-  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
+  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_META_BYTES, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
   SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_VISIT_BIN, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
 
 /** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
@@ -215,8 +214,9 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
   if (loadAcquire(domain + D_ABANDON_COUNT) == 0 && loadAcquire(domain + D_ABANDON_GIVING) == 0) {
     debugPause(DP_REVIEW_COLLECT_EMPTY);
     storeRelease(domain + D_ABANDON_DIRTY, 0);
-    // An exit raises the count before it marks the pool: seen 0 again, its mark comes after ours.
-    if (loadAcquire(domain + D_ABANDON_COUNT) == 0) return 0;
+    // An exit raises the count before it marks the pool, and a reap names a give-back
+    // a dead holder left before it marks it: seen clear again, their marks come after ours.
+    if (loadAcquire(domain + D_ABANDON_COUNT) == 0 && loadAcquire(domain + D_ABANDON_GIVING) == 0) return 0;
   }
   if (wait) poolLock(domain, holder);
   else if (!poolTryLock(domain, holder)) return 0;
@@ -280,14 +280,13 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
           // before the unit is free leaves it to the next holder (poolGivingFinish)
           // rather than to nobody.
           if (segmentLastPage(page)) {
-            storeRelease(seg + SEG_GIVING, 1);
+            storeRelease(seg + SEG_GIVING, <u32>domain);
             storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
             poolUnlink(domain, prev, seg);
             debugPause(DP_POOL_GIVING);
-            const gone = pooledPageFree(page);
+            segmentGiveBack(domain, seg);
             debugPause(DP_POOL_GIVEN);
             storeRelease(domain + D_ABANDON_GIVING, 0);
-            if (ASSERT_INTERNAL) assertThat(gone, A_SEGMENT);
             return 1;
           }
           if (pooledPageFree(page)) return 1;
@@ -321,8 +320,30 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
 function poolGivingFinish(domain: usize): void {
   const seg = <usize>loadAcquire(domain + D_ABANDON_GIVING);
   if (seg == 0) return;
-  if (osUnitGiving(seg)) segmentRelease(seg);
+  if (osUnitGiving(seg, domain)) segmentGiveBack(domain, seg);
   storeRelease(domain + D_ABANDON_GIVING, 0);
+}
+
+/**
+ * Pool lock held: give back the unit of `seg`, out of the pool and marked with
+ * `domain` (SEG_GIVING): first count off its header and the blocks its pages made
+ * ready (none is live), then mark that done (`domain | 1`, no call in between), then
+ * free the unit. A finish after a kill redoes only what the mark says is not done.
+ * Its pages' records are left as they are: the unit goes back whole.
+ */
+function segmentGiveBack(domain: usize, seg: usize): void {
+  if ((loadAcquire(seg + SEG_GIVING) & 1) == 0) {
+    let bytes: u32 = SEG_META_BYTES;
+    let index: u32 = 1;
+    while (index < SLICES_PER_SEGMENT) {
+      const rec = sliceRecord(seg, index);
+      if (load<u32>(rec, P_BLOCK_SIZE) != 0) bytes += load<u32>(rec, P_CAPACITY) * load<u32>(rec, P_BLOCK_SIZE);
+      index += load<u32>(rec, P_SLICE_COUNT);
+    }
+    osDecommit(bytes);
+    storeRelease(seg + SEG_GIVING, <u32>domain | 1);
+  }
+  osUnitsFree(seg, 1);
 }
 
 /**
@@ -536,20 +557,17 @@ export function abandonedDiscardAll(domain: usize): u32 {
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {
     const next = <usize>load<u32>(seg, SEG_ABANDON_NEXT);
+    // Out of the pool before its unit goes back, marked (as segmentCollect).
+    storeRelease(seg + SEG_GIVING, <u32>domain);
+    storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
+    store<u32>(domain, <u32>next, D_ABANDONED);
     let index: u32 = 1;
     while (index < SLICES_PER_SEGMENT) {
       const page = sliceRecord(seg, index);
-      if (load<u32>(page, P_BLOCK_SIZE) != 0) {
-        osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
-        if (load<u64>(page, P_QSBR_GOAL) != 0) subRelaxed(domain + D_PAGES_HELD, 1);
-      }
+      if (load<u32>(page, P_BLOCK_SIZE) != 0 && load<u64>(page, P_QSBR_GOAL) != 0) subRelaxed(domain + D_PAGES_HELD, 1);
       index += load<u32>(page, P_SLICE_COUNT);
     }
-    // Out of the pool before its unit goes back, marked (as segmentCollect).
-    storeRelease(seg + SEG_GIVING, 1);
-    storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
-    store<u32>(domain, <u32>next, D_ABANDONED);
-    segmentRelease(seg);
+    segmentGiveBack(domain, seg);
     storeRelease(domain + D_ABANDON_GIVING, 0);
     units++;
     seg = next;

@@ -154,8 +154,9 @@ export const FIRST_UNIT: u32 = 1;
 //   +20   prev        u32 owner
 //   +24   domain      u32         the domain whose memory this is (immutable while live)
 //   +28   abandonNext u32 (domain's abandonLock) the domain's abandoned pool (abandon.ts)
-//   +32   giving      u32 (abandonLock; cleared under osLock) 1 while a pool collector gives the
-//                                 segment back: out of the pool, its unit not yet free (abandon.ts)
+//   +32   giving      u32 (abandonLock; cleared under osLock) while a pool collector gives the
+//                                 segment back (out of the pool, its unit not yet free): its
+//                                 domain, | 1 once its bytes are counted off (abandon.ts); else 0
 //   +256  page records [128] x 128 B; record i describes slice i
 //   +16640 xthreadFree lines [128] x 64 B (SEG_XTF): line i holds record i's
 //         xthreadFree word (page.ts xtfAddr), the rest of the line is unused;

@@ -61,7 +61,7 @@ import { qsbrSlotsAreValid, qsbrSlotsRepoint, qsbrTakeSlot, qsbrUnregister } fro
 import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop-the-world";
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadIsLive, threadsAreValid, threadsLive, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
-import { D_DQ_HOLDER, D_DQ_MUTEX, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, ROOT, R_OS_LOCK, R_ROLES_LOCK, R_THREAD_LIST, SEG_NEXT,
+import { D_DQ_HOLDER, D_DQ_MUTEX, D_NEXT, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, R_DOMAIN_LIST, ROOT, R_OS_LOCK, R_ROLES_LOCK, R_THREAD_LIST, SEG_NEXT,
   D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
@@ -351,7 +351,11 @@ function rolesReleaseDead(thread: usize): void {
   if (loadAcquire(domain + D_QSBR_HOLDER) == <u32>thread) qsbrSlotsRepoint(domain);
   stwReleaseDead(thread);
   handleReleaseDead(thread);   // a SharedList/SharedMap writers' mutex
-  if (casAcqRel(domain + D_ABANDON_LOCK, <u32>thread, 0)) abandonedMarkGiving(domain);
+  // Any domain's pool lock: a collection of another domain's pool (ft_abandoned_collect)
+  // holds it in the caller's name too.
+  for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
+    if (casAcqRel(d + D_ABANDON_LOCK, <u32>thread, 0)) abandonedMarkGiving(d);
+  }
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
 }

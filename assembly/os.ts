@@ -177,14 +177,17 @@ export function osUnitsAlloc(count: u32, headState: u8): usize {
 }
 
 /**
- * Is the normal segment at `seg` still one a pool collector was giving back: its
- * unit live (not freed, or freed and handed out again, which clears the mark) and
- * marked SEG_GIVING? Read under osLock, where units change hands.
+ * Is the normal segment at `seg` still one `domain`'s pool collector was giving
+ * back: its unit live (not freed, or freed and handed out again, which clears the
+ * mark) and marked with that domain (SEG_GIVING, its low bit a stage: another
+ * domain's give-back of the same unit handed out again is not ours)? Read under
+ * osLock, where units change hands.
  */
-export function osUnitGiving(seg: usize): bool {
+export function osUnitGiving(seg: usize, domain: usize): bool {
   memHas(<u64>seg + SEG_PAGES);
   spinLock(ROOT + R_OS_LOCK);
-  const giving = load<u8>(SEGTABLE + (seg >> SEGMENT_SHIFT)) == UNIT_NORMAL && loadAcquire(seg + SEG_GIVING) == 1;
+  const giving = load<u8>(SEGTABLE + (seg >> SEGMENT_SHIFT)) == UNIT_NORMAL
+    && (loadAcquire(seg + SEG_GIVING) & ~1) == <u32>domain;
   spinUnlock(ROOT + R_OS_LOCK);
   return giving;
 }
