@@ -67,7 +67,7 @@ export function instanceLocksReleaseDead(instance: u32): void {
   casAcqRel(ROOT + R_HEAD_LOCK, instance, 0);
   casAcqRel(ROOT + R_RES_LOCK, instance, 0);
   casAcqRel(ROOT + R_ROLES_LOCK, instance, 0);
-  for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
+  for (let d = <usize>loadSynced(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {   // domains made in grown memory
     casAcqRel(d + D_CHUNK_LOCK, instance, 0);
     // A pool holder that died giving a segment back: the next collection finishes it (abandon.ts).
     if (casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0) && loadAcquire(d + D_ABANDON_GIVING) != 0) {
@@ -96,7 +96,7 @@ export function instanceBlocking(except: u32, roles: bool): usize {
   if (spinHeldBy(ROOT + R_ROLES_LOCK, except)) return ROOT + R_ROLES_LOCK;
   if (spinHeldBy(ROOT + R_RES_LOCK, except)) return ROOT + R_RES_LOCK;
   if (spinHeldBy(ROOT + R_STATS_LOCK, except)) return ROOT + R_STATS_LOCK;
-  for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
+  for (let d = <usize>loadSynced(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {   // domains made in grown memory
     if (spinHeldBy(d + D_CHUNK_LOCK, except)) return d + D_CHUNK_LOCK;
     const pool = loadAcquire(d + D_ABANDON_LOCK);   // odd: an instance's word; else a thread record
     if ((pool & 1) != 0 ? isOther(pool >> 1, except) : threadHeldBy(pool, except)) return d + D_ABANDON_LOCK;

@@ -353,7 +353,7 @@ function rolesReleaseDead(thread: usize): void {
   handleReleaseDead(thread);   // a SharedList/SharedMap writers' mutex
   // Any domain's pool lock: a collection of another domain's pool (ft_abandoned_collect)
   // holds it in the caller's name too.
-  for (let d = <usize>loadAcquire(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
+  for (let d = <usize>loadSynced(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {   // a domain made in grown memory
     if (casAcqRel(d + D_ABANDON_LOCK, <u32>thread, 0)) abandonedMarkGiving(d);
   }
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
