@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { AI_SEGMENTS, DP_POOL_GIVEN, DP_POOL_GIVING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
-import { killAt, killRig } from './fixtures/killed.ts';
+import { abandonOne, killAt, killRig } from './fixtures/killed.ts';
 
 useHarness();
 
@@ -22,9 +22,7 @@ describe('a pool collector killed giving a segment back', () => {
     const { rt, t, f, peers: [x, w] } = await killRig(2);
     const d = rt.domain();
     const units0 = rt.stats().segments.unitsLive;
-    await x.call('attach');
-    const b = await x.call<number>('alloc', 0, 64);
-    await x.call('exit', 0);                       // its segment, holding b, goes to the pool
+    const b = await abandonOne(x);                       // its segment, holding b, goes to the pool
     expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0).toBe(1);
     expect(rt.stats().segments.unitsLive).toBe(units0 + 1);
     t.free(b);                                     // the pooled segment is now empty
@@ -46,9 +44,7 @@ describe('a pool collector killed after the unit went back, before it cleared it
     const { rt, t, f, peers: [x, w, y] } = await killRig(3);
     const d = rt.domain();
     const units0 = rt.stats().segments.unitsLive;
-    await x.call('attach');
-    const b = await x.call<number>('alloc', 0, 64);
-    await x.call('exit', 0);
+    const b = await abandonOne(x);
     t.free(b);
     await w.call('attach');
     const instance = await killAt(w, f, DP_POOL_GIVEN, 'the unit is free, the domain still names it',

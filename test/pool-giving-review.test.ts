@@ -6,7 +6,7 @@ import { DP_POOL_GIVEN, DP_POOL_GIVING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { until } from './fixtures/harness.ts';
 import { useHarness } from './fixtures/harness.ts';
-import { killAt, killRig } from './fixtures/killed.ts';
+import { abandonOne, killAt, killRig } from './fixtures/killed.ts';
 
 useHarness();
 
@@ -21,9 +21,7 @@ describe('cross-domain: a stale D_ABANDON_GIVING names a unit another domain is 
     const d = rt.domain();
     const d2 = rt.createDomain();
     const units0 = rt.stats().segments.unitsLive;
-    await x.call('attach');
-    const b = await x.call<number>('alloc', 0, 64);
-    await x.call('exit', 0);
+    const b = await abandonOne(x);
     t.free(b);
     await w.call('attach');
     const instance = await killAt(w, f, DP_POOL_GIVEN, 'unit free, D still names it', () => w.call('collectAbandoned'));
