@@ -103,6 +103,8 @@ export const DP_REAP_OWNER_READ: u32 = 83;        // abi/reap.ts ft_thread_reap:
 export const DP_POOL_GIVING: u32 = 85;            // abandon.ts segmentCollect: a pooled segment's last page empty, the segment out of the pool and marked, not yet freed
 export const DP_POOL_GIVEN: u32 = 86;             // abandon.ts segmentCollect: that segment's unit given back, the domain's mark not yet cleared
 export const DP_QSBR_REPOINTED: u32 = 87;         // qsbr-slots.ts qsbrSlotsRepoint: one slot's thread pointed at it, the loop at its back edge
+export const DP_QSBR_SLOT_HELD: u32 = 88;         // qsbr-slots.ts qsbrTakeSlot: the slot mutex taken (and its holder named), nothing taken yet
+export const DP_UNLOCK_SLOW: u32 = 89;            // mutex.ts mutexUnlockSlow: entered (waiters counted), the lock not yet let go
 export const DP_QSBR_SLOT_TAKEN: u32 = 84;        // qsbr-slots.ts qsbrTakeSlot: a slot taken (and linked), the mutex let go, not yet online
 // @abi-end
 

@@ -50,7 +50,7 @@
 // See also: critical-section.ts, host.ts (waiting).
 
 import { addRelaxed, casAcqRel, casSeenAcqRel, loadAcquire, notifyCount } from "./atomics";
-import { DP_MUTEX_WOKEN, debugPause } from "./debug-delay";
+import { DP_MUTEX_WOKEN, DP_UNLOCK_SLOW, debugPause } from "./debug-delay";
 import { hostCanBlock, nowMs, waitWhile, wake } from "./host";
 
 export const M_LOCKED: u32 = 1;
@@ -214,6 +214,7 @@ export function mutexWaiterCancel(m: usize): bool {
 
 /** false when the mutex was not locked (a bug in the caller). */
 export function mutexUnlockSlow(m: usize): bool {
+  debugPause(DP_UNLOCK_SLOW);   // a call: where V8 may stop a worker before the lock is let go
   while (true) {
     const v = loadAcquire(m);
     if ((v & M_LOCKED) == 0) return false;

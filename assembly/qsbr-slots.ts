@@ -25,7 +25,7 @@ import { loadAcquire, storeRelease, storeSeqCst64 } from "./atomics";
 import { ENOMEM, OK } from "./errors";
 import { metaAlloc } from "./meta";
 import { mutexUnlock } from "./mutex";
-import { DP_QSBR_REPOINTED, DP_QSBR_SLOT_TAKEN, debugPause } from "./debug-delay";
+import { DP_QSBR_REPOINTED, DP_QSBR_SLOT_HELD, DP_QSBR_SLOT_TAKEN, debugPause } from "./debug-delay";
 import { QF_EXITING, QSBR_OFFLINE } from "./qsbr";
 import { stwStart, stwStop } from "./stop-the-world";
 import { lockDetachingOwned, unlockOwned } from "./thread";
@@ -44,6 +44,7 @@ import { memCopy } from "./os";
 export function qsbrTakeSlot(thread: usize): i32 {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   lockDetachingOwned(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);
+  debugPause(DP_QSBR_SLOT_HELD);
   let rc = ENOMEM;
   if (load<u32>(domain, D_QSBR_FREE) != 0 || qsbrGrow(thread, domain) == OK) {
     // No call from here to the last link: a kill (only at a call or a loop's back

@@ -297,9 +297,18 @@ export function tryLockOwned(thread: usize, m: usize, holder: usize): bool {
   return true;
 }
 
+/**
+ * Let go of `m` locked with lockDetachingOwned, then of its holder word, cleared
+ * only if it still names us (a new holder may have named itself already). In the
+ * other order the unlock's slow path (a call: where V8 may stop a worker) could
+ * leave the lock held with no holder named, which no reap can let go: a thread
+ * parked on it, and the reap itself, then waited for ever. Killed in the unlock,
+ * the holder word still names this thread, and its reap lets the lock go.
+ */
 export function unlockOwned(m: usize, holder: usize): void {
-  storeRelease(holder, 0);
+  const me = loadAcquire(holder);
   mutexUnlock(m);
+  casAcqRel(holder, me, 0);
 }
 
 /**
