@@ -105,6 +105,9 @@ export const DP_POOL_GIVEN: u32 = 86;             // abandon.ts segmentCollect: 
 export const DP_QSBR_REPOINTED: u32 = 87;         // qsbr-slots.ts qsbrSlotsRepoint: one slot's thread pointed at it, the loop at its back edge
 export const DP_QSBR_SLOT_HELD: u32 = 88;         // qsbr-slots.ts qsbrTakeSlot: the slot mutex taken (and its holder named), nothing taken yet
 export const DP_UNLOCK_SLOW: u32 = 89;            // mutex.ts mutexUnlockSlow: entered (waiters counted), the lock not yet let go
+export const DP_MUTEX_PARKING: u32 = 90;          // mutex.ts mutexLockSlow: a counted waiter about to park (review4)
+export const DP_HANDOFF_WITHDRAW: u32 = 91;       // mutex.ts handoffWithdraw: entered (a hand-off woke nobody), nothing withdrawn yet (review4)
+export const DP_LOCK_NAMING: u32 = 92;            // thread.ts lockDetaching: a parked lock taken, its holder word not yet named (review4)
 export const DP_QSBR_SLOT_TAKEN: u32 = 84;        // qsbr-slots.ts qsbrTakeSlot: a slot taken (and linked), the mutex let go, not yet online
 // @abi-end
 

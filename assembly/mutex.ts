@@ -50,7 +50,7 @@
 // See also: critical-section.ts, host.ts (waiting).
 
 import { addRelaxed, casAcqRel, casSeenAcqRel, loadAcquire, notifyCount } from "./atomics";
-import { DP_MUTEX_WOKEN, DP_UNLOCK_SLOW, debugPause } from "./debug-delay";
+import { DP_HANDOFF_WITHDRAW, DP_MUTEX_PARKING, DP_MUTEX_WOKEN, DP_UNLOCK_SLOW, debugPause } from "./debug-delay";
 import { hostCanBlock, nowMs, waitWhile, wake } from "./host";
 
 export const M_LOCKED: u32 = 1;
@@ -143,6 +143,7 @@ export function mutexLockSlow(m: usize, mayPark: bool, timeoutMs: f64): i32 {
   while (true) {
     const v = mutexWaiterStep(m, start);
     if (v == 0) return LOCK_OK;
+    debugPause(DP_MUTEX_PARKING);
     if (timeoutMs < 0) {
       waitWhile(m, v, -1);   // partner: wake() in mutexUnlockSlow
     } else {
@@ -213,14 +214,17 @@ export function mutexWaiterCancel(m: usize): bool {
 }
 
 /** false when the mutex was not locked (a bug in the caller). */
-export function mutexUnlockSlow(m: usize): bool {
+export function mutexUnlockSlow(m: usize, holder: usize = 0, me: u32 = 0): bool {
   debugPause(DP_UNLOCK_SLOW);   // a call: where V8 may stop a worker before the lock is let go
   while (true) {
     const v = loadAcquire(m);
     if ((v & M_LOCKED) == 0) return false;
     const waiters = mutexWaiters(v);
     if (waiters == 0) {
-      if (casAcqRel(m, v, v & ~(M_LOCKED | M_STARVING | M_HANDOFF))) return true;
+      if (casAcqRel(m, v, v & ~(M_LOCKED | M_STARVING | M_HANDOFF))) {
+        if (holder != 0) casAcqRel(holder, me, 0);
+        return true;
+      }
       continue;
     }
     // A starving waiter gets the lock handed over; otherwise it is released and
@@ -228,6 +232,9 @@ export function mutexUnlockSlow(m: usize): bool {
     const handoff = (v & M_STARVING) != 0;
     const next = handoff ? v | M_HANDOFF : v & ~M_LOCKED;
     if (casAcqRel(m, v, next)) {
+      // A holder word (thread.ts unlockOwned) is cleared with no call since the
+      // release: a kill from here on finds neither the lock nor the word ours.
+      if (holder != 0) casAcqRel(holder, me, 0);
       const woken = notifyCount(m, 1);
       // Nobody parked: the counted waiters are dead, or not parked yet (those
       // re-read the word before parking and take the hand-off).
@@ -248,6 +255,7 @@ const HANDOFF_GRACE_SPINS: i32 = 200;
  * newcomer whose unlock wakes it.
  */
 function handoffWithdraw(m: usize): void {
+  debugPause(DP_HANDOFF_WITHDRAW);
   for (let i = 0; i < HANDOFF_GRACE_SPINS; i++) {
     if ((loadAcquire(m) & M_HANDOFF) == 0) return;
   }

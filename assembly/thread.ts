@@ -47,13 +47,13 @@ import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerIniti
 import { csResumeTop, csSuspendAll } from "./critical-section";
 import { loadSynced, memFill, osCommitFold } from "./os";
 import { currentSet, curThread } from "./current";
-import { DP_ATTACH_CAS_FAILED, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
+import { DP_ATTACH_CAS_FAILED, DP_LOCK_NAMING, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
+import { LOCK_OK, LOCK_TIMEOUT, M_LOCKED, mutexAdoptTake, mutexLockSlow, mutexTryLock, mutexUnlock, mutexUnlockSlow } from "./mutex";
 import { remoteFlush, remotePending } from "./remote-free";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
@@ -254,7 +254,10 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, hold
     }
   }
   // The holder is known before the re-attach, which may wait out a whole stop.
-  if (ok && holder != 0) storeRelease(holder, value);
+  if (ok && holder != 0) {
+    debugPause(DP_LOCK_NAMING);
+    storeRelease(holder, value);
+  }
   if (attached) {
     while (threadAttach(thread, true) != OK) {}
   }
@@ -298,17 +301,24 @@ export function tryLockOwned(thread: usize, m: usize, holder: usize): bool {
 }
 
 /**
- * Let go of `m` locked with lockDetachingOwned, then of its holder word, cleared
- * only if it still names us (a new holder may have named itself already). In the
- * other order the unlock's slow path (a call: where V8 may stop a worker) could
- * leave the lock held with no holder named, which no reap can let go: a thread
- * parked on it, and the reap itself, then waited for ever. Killed in the unlock,
- * the holder word still names this thread, and its reap lets the lock go.
+ * Let go of `m` locked with lockDetachingOwned, and of its holder word: cleared
+ * right after the release, with no call in between, and only if it still names us
+ * (a new holder may have named itself already). So the holder word names a thread
+ * exactly while that thread holds the lock, at every point where V8 may stop a
+ * worker (a call, a loop's back edge): clearing it before the unlock, whose slow
+ * path is a call, left the lock held with no holder named, which no reap could let
+ * go (a thread parked on it, and the reap itself, waited for ever); clearing it
+ * after the whole unlock left a dead thread named for a lock it had handed to a
+ * waiter, which its reap then unlocked under that waiter (review).
  */
 export function unlockOwned(m: usize, holder: usize): void {
-  const me = loadAcquire(holder);
-  mutexUnlock(m);
-  casAcqRel(holder, me, 0);
+  unlockNamed(m, holder, loadAcquire(holder));
+}
+
+// @ts-ignore: decorator
+@inline function unlockNamed(m: usize, holder: usize, me: u32): void {
+  if (casAcqRel(m, M_LOCKED, 0)) casAcqRel(holder, me, 0);
+  else mutexUnlockSlow(m, holder, me);
 }
 
 /**
@@ -317,8 +327,11 @@ export function unlockOwned(m: usize, holder: usize): void {
  * publish their work with single stores where they can). True if it did.
  */
 export function lockReleaseDead(thread: usize, m: usize, holder: usize): bool {
-  if (!casAcqRel(holder, <u32>thread, 0)) return false;
-  mutexUnlock(m);
+  // As the dead thread would have: the word stays named until the lock is let go, so
+  // a reaper killed in the unlock leaves it for the reap of its own instance.
+  // Releases of one dead thread are serialized (the roles lock: lifecycle.ts).
+  if (loadAcquire(holder) != <u32>thread) return false;
+  unlockNamed(m, holder, <u32>thread);
   return true;
 }
 
