@@ -248,6 +248,16 @@ export function mutexUnlockSlow(m: usize, holder: usize = 0, me: u32 = 0): bool 
 const HANDOFF_GRACE_SPINS: i32 = 200;
 
 /**
+ * A reap's look at a mutex whose holder it may have lost: a hand-off nobody took
+ * (its unlocker died withdrawing it, its waiters dead) is withdrawn, as its
+ * unlocker would have; refused by tryLock and grab, it stayed for good. Safe
+ * whenever it runs (handoffWithdraw): a live waiter still takes it or competes.
+ */
+export function mutexHandoffReap(m: usize): void {
+  if ((loadAcquire(m) & M_HANDOFF) != 0) handoffWithdraw(m);
+}
+
+/**
  * A hand-off that woke nobody: give a waiter about to park a moment to take it,
  * then release the lock normally (clearing STARVING), so a waiter count left by a
  * dead waiter cannot keep the lock handed to nobody. Safe whenever it runs: a

@@ -53,7 +53,7 @@ import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { LOCK_OK, LOCK_TIMEOUT, M_LOCKED, mutexAdoptTake, mutexLockSlow, mutexTryLock, mutexUnlock, mutexUnlockSlow } from "./mutex";
+import { LOCK_OK, LOCK_TIMEOUT, M_LOCKED, mutexAdoptTake, mutexHandoffReap, mutexLockSlow, mutexTryLock, mutexUnlock, mutexUnlockSlow } from "./mutex";
 import { remoteFlush, remotePending } from "./remote-free";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
@@ -330,7 +330,10 @@ export function lockReleaseDead(thread: usize, m: usize, holder: usize): bool {
   // As the dead thread would have: the word stays named until the lock is let go, so
   // a reaper killed in the unlock leaves it for the reap of its own instance.
   // Releases of one dead thread are serialized (the roles lock: lifecycle.ts).
-  if (loadAcquire(holder) != <u32>thread) return false;
+  if (loadAcquire(holder) != <u32>thread) {
+    mutexHandoffReap(m);   // a dead unlocker's hand-off, named by nobody (review)
+    return false;
+  }
   unlockNamed(m, holder, <u32>thread);
   return true;
 }

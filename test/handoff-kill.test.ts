@@ -43,7 +43,7 @@ describe('a holder killed in handoffWithdraw, its waiter taking the hand-off', (
     expect(holder(), 'the dead thread is no longer named').not.toBe(dThread);
     const reaped = e.call<number>('reapInstance', id).then((n) => `reaped ${n}`, (err) => String(err));
     const r = await Promise.race([reaped, new Promise((res) => setTimeout(() => res('reap waiting'), 3_000))]);
-    void r;
+    expect(r, 'the reap waits for the lock W holds').toBe('reap waiting');
     const lockedWhileWHolds = word() & M_LOCKED;
     g.release();
     await wAttached;
