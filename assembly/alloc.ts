@@ -17,7 +17,7 @@ import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, EWRONG_DO
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from "./heap";
 import { hookCheckpointAlloc, hookHeldPagesCollect, hookOutOfMemory, hookPageHoldCancel, hookReclaim } from "./hooks";
 import { heapQueue, queueFirst, queueIsValid, queueMoveToFront, queuePushFront } from "./page-queue";
-import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageFree, pageInit, pageIsValid, pagePop, pageRetire, pageToFull,
+import { hugeBlockPage, normalBlockPage, pageCollect, pageExtend, pageInit, pageIsValid, pagePop, pageRelease, pageToFull,
   xtfInit, xtfMake } from "./page";
 import { blockInDomain, blockIsFree, ftFree } from "./free";
 import { qsbrHoldsTag } from "./qsbr";
@@ -27,7 +27,7 @@ import { memCopy, memFill, memHas, memSync, osCommit, osDecommit, osUnitsAlloc, 
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
-  MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_QSBR_GOAL, P_RESERVED, P_RETIRE,
+  MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
   SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
@@ -96,14 +96,15 @@ function findPage(heap: usize, bin: u32): usize {
   // than go: releasing it frees nothing yet, and a walk past such pages on every
   // slow path made refilling N of them O(N^2) (review). Such a heap takes the
   // first empty page, as it did before.
-  const held = qsbrHoldsTag(<usize>load<u32>(<usize>load<u32>(heap, H_THREAD), T_DOMAIN), load<u32>(heap, H_TAG));
   let spare: usize = 0;
   let page = queueFirst(heapQueue(heap, bin));
   while (page != 0) {
     const next = <usize>load<u32>(page, P_NEXT);
     pageCollect(page);
     if (load<u32>(page, P_USED) == 0) {
-      if (held) return pageTake(heap, bin, page);
+      if (qsbrHoldsTag(<usize>load<u32>(<usize>load<u32>(heap, H_THREAD), T_DOMAIN), load<u32>(heap, H_TAG))) {
+        return pageTake(heap, bin, page);
+      }
       if (spare == 0) spare = page; else pageRelease(heap, page);
       page = next;
       continue;
@@ -133,11 +134,6 @@ function findPage(heap: usize, bin: u32): usize {
     }
   }
   return pageFresh(heap, bin);
-}
-
-/** An empty page found in a queue goes: held until its goal if its tag is held, else retired. */
-function pageRelease(heap: usize, page: usize): void {
-  if (load<u64>(page, P_QSBR_GOAL) != 0) pageFree(heap, page); else pageRetire(heap, page);
 }
 
 function pageTake(heap: usize, bin: u32, page: usize): usize {

@@ -11,11 +11,11 @@
 import { A_HEAP, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, swapAcqRel } from "./atomics";
 import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
-import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRetire, pageSetDelayed, pageUnfull } from "./page";
+import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull } from "./page";
 import { freeCheckedLocal } from "./free";
 import { metaAlloc } from "./meta";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
-  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_QSBR_GOAL, P_RETIRE, P_USED, T_HEAPS } from "./layout";
+  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, T_HEAPS } from "./layout";
 
 /** Initialise a zeroed heap record. */
 export function heapInit(heap: usize, thread: usize, tag: u32): void {
@@ -99,7 +99,7 @@ export function heapCollect(heap: usize, force: bool, abandon: bool): void {
       pageCollect(page);
       if (load<u32>(page, P_USED) == 0) {
         // A held page stays held until its goal; others retire (or go, when forced).
-        if (force || load<u64>(page, P_QSBR_GOAL) != 0) pageFree(heap, page); else pageRetire(heap, page);
+        if (force) pageFree(heap, page); else pageRelease(heap, page);
       } else if (load<u8>(page, P_IN_FULL) != 0 && load<u32>(page, P_FREE) != 0) {
         pageUnfull(heap, page);
       }

@@ -76,10 +76,18 @@ const FAIR_MS: f64 = 1.0;
   if (!casAcqRel(m, 0, M_LOCKED)) mutexLockSlow(m, true, -1);
 }
 
+/**
+ * Unlock. With a `holder` word (thread.ts unlockOwned), it is cleared if it still
+ * reads `me`, right after the CAS that lets the lock go or hands it over, with no
+ * call in between.
+ */
 // @ts-ignore: decorator
-@inline export function mutexUnlock(m: usize): bool {
-  if (casAcqRel(m, M_LOCKED, 0)) return true;
-  return mutexUnlockSlow(m);
+@inline export function mutexUnlock(m: usize, holder: usize = 0, me: u32 = 0): bool {
+  if (casAcqRel(m, M_LOCKED, 0)) {
+    if (holder != 0) casAcqRel(holder, me, 0);
+    return true;
+  }
+  return mutexUnlockSlow(m, holder, me);
 }
 
 /** Try to take a free lock without queueing (keeps the other bits). */

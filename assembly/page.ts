@@ -356,6 +356,15 @@ export function pageFreeNow(heap: usize, page: usize): void {
 }
 
 /**
+ * An empty page found in a queue goes: one already waiting for a goal stays held
+ * (or goes, its goal reached), any other retires (held anew if its tag is held).
+ * Owner only.
+ */
+export function pageRelease(heap: usize, page: usize): void {
+  if (load<u64>(page, P_QSBR_GOAL) != 0) pageFree(heap, page); else pageRetire(heap, page);
+}
+
+/**
  * The last block of a page was freed. A small page (blocks <= 4 KiB) that is alone
  * in its queue is kept (re-armed for RETIRE_CYCLES collections of retired pages,
  * which run when a heap is about to take a fresh page): a program that frees

@@ -53,7 +53,7 @@ import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { LOCK_OK, LOCK_TIMEOUT, M_LOCKED, mutexAdoptTake, mutexHandoffReap, mutexLockSlow, mutexTryLock, mutexUnlock, mutexUnlockSlow } from "./mutex";
+import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexHandoffReap, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
 import { remoteFlush, remotePending } from "./remote-free";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
@@ -312,13 +312,7 @@ export function tryLockOwned(thread: usize, m: usize, holder: usize): bool {
  * waiter, which its reap then unlocked under that waiter (review).
  */
 export function unlockOwned(m: usize, holder: usize): void {
-  unlockNamed(m, holder, loadAcquire(holder));
-}
-
-// @ts-ignore: decorator
-@inline function unlockNamed(m: usize, holder: usize, me: u32): void {
-  if (casAcqRel(m, M_LOCKED, 0)) casAcqRel(holder, me, 0);
-  else mutexUnlockSlow(m, holder, me);
+  mutexUnlock(m, holder, loadAcquire(holder));
 }
 
 /**
@@ -334,7 +328,7 @@ export function lockReleaseDead(thread: usize, m: usize, holder: usize): bool {
     mutexHandoffReap(m);   // a dead unlocker's hand-off, named by nobody (review)
     return false;
   }
-  unlockNamed(m, holder, <u32>thread);
+  mutexUnlock(m, holder, <u32>thread);
   return true;
 }
 
