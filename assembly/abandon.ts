@@ -41,7 +41,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_POOLED_PAGE_FREE, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitState } from "./os";
@@ -51,12 +51,13 @@ import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { instanceLockWord } from "./instance";
-import { segmentLastPage, segmentListPush, segmentPageFree, segmentSpansMove, sliceRecord } from "./segment";
-import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_GOAL, D_ABANDON_LOCK,
+import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
+import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
+import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
-  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_META_BYTES, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD,
-  SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_VISIT_BIN, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
+  P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_META_BYTES, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD, SEG_USED,
+  SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_VISIT_BIN, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, T_ADOPTING, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
 
 /** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
 export const RECLAIM_TRIES: u32 = 8;
@@ -223,6 +224,7 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
   debugPause(DP_REVIEW_POOL_LOCKED);
   storeRelease(domain + D_ABANDON_DIRTY, 0);   // frees from here on mark it again
   poolGivingFinish(domain);
+  poolWorkingRepair(domain);
   // Held pages wait: make sure their goal is issued and the cached minimum fresh
   // (at a checkpoint `holder` is quiescent, so it may report itself again).
   const pending = loadAcquire64(domain + D_ABANDON_GOAL);
@@ -233,6 +235,7 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {
     const next = <usize>load<u32>(seg, SEG_ABANDON_NEXT);
+    storeRelease(domain + D_ABANDON_WORKING, <u32>seg);   // cleared by segmentCollect
     const g = segmentCollect(domain, seg, prev);   // 1: freed (unlinked), else the smallest goal left (0 none) + 2
     if (g == 1) {
       freed++;
@@ -280,6 +283,7 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
           // before the unit is free leaves it to the next holder (poolGivingFinish)
           // rather than to nobody.
           if (segmentLastPage(page)) {
+            storeRelease(domain + D_ABANDON_WORKING, 0);   // from here the giving mark speaks for it
             storeRelease(seg + SEG_GIVING, <u32>domain);
             storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
             poolUnlink(domain, prev, seg);
@@ -289,7 +293,7 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
             storeRelease(domain + D_ABANDON_GIVING, 0);
             return 1;
           }
-          if (pooledPageFree(page)) return 1;
+          if (pooledPageFree(page)) { storeRelease(domain + D_ABANDON_WORKING, 0); return 1; }
           index = 1;   // the free may have merged spans on both sides: walk again from the start
           continue;
         }
@@ -298,6 +302,7 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
     }
     index += n;
   }
+  storeRelease(domain + D_ABANDON_WORKING, 0);
   return goal + 2;
 }
 
@@ -347,17 +352,48 @@ function segmentGiveBack(domain: usize, seg: usize): void {
 }
 
 /**
- * A dead holder's pool lock was just let go: if it died giving a segment back,
- * mark the pool so that the next checkpoint's collection finishes the job.
+ * A dead holder's pool lock was just let go: if it died giving a segment back or
+ * in the middle of a pooled segment, mark the pool so that the next checkpoint's
+ * collection finishes or repairs it.
  */
-export function abandonedMarkGiving(domain: usize): void {
-  if (loadAcquire(domain + D_ABANDON_GIVING) != 0) storeRelease(domain + D_ABANDON_DIRTY, 1);
+export function abandonedMarkUnfinished(domain: usize): void {
+  if (loadAcquire(domain + D_ABANDON_GIVING) != 0 || loadAcquire(domain + D_ABANDON_WORKING) != 0) {
+    storeRelease(domain + D_ABANDON_DIRTY, 1);
+  }
 }
 
-/** Free an empty pooled page (pool lock held); true when that freed its segment. */
+/**
+ * Pool lock held: the last holder died collecting the segment the domain names
+ * (D_ABANDON_WORKING). Its remote frees were either taken or not (page.ts
+ * pageCollectRemote), an emptied page either still live or already counted off
+ * and no longer live (pooledPageFree); but a page's slices may be half merged
+ * into a span and the segment's page count one high, which would keep the unit
+ * from ever going back. Re-tile its free slices and recount its pages, as the reap
+ * does for a dead owner's segments (segmentRepair). Idempotent: the mark stays
+ * until the repair is done. The segment is still in the pool, with a page left:
+ * a segment's last page is given back under the giving mark instead.
+ */
+function poolWorkingRepair(domain: usize): void {
+  const seg = <usize>loadAcquire(domain + D_ABANDON_WORKING);
+  if (seg == 0) return;
+  segmentRepair(seg);
+  if (ASSERT_VALIDATE) assertThat(segmentIsValid(0, seg, 0) && load<u32>(seg, SEG_USED) != 0, A_SEGMENT);
+  storeRelease(domain + D_ABANDON_WORKING, 0);
+}
+
+/**
+ * Free an empty pooled page (pool lock held) that is not its segment's last;
+ * true when that freed its segment. The page stops being live (blockSize 0: its
+ * records already read as one free span) right after its bytes are counted off,
+ * with no call in between, so a collector killed anywhere here has either done
+ * neither or both; what segmentPageFree leaves half done, poolWorkingRepair mends.
+ */
 function pooledPageFree(page: usize): bool {
-  osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
+  const bytes = load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE);
   storeRelease(page + P_XHEAP, 0);
+  osDecommit(bytes);
+  store<u32>(page, 0, P_BLOCK_SIZE);
+  debugPause(DP_POOLED_PAGE_FREE);
   return segmentPageFree(0, page);
 }
 
@@ -376,12 +412,28 @@ export function abandonedReclaim(thread: usize, heap: usize, bin: u32, slices: u
   for (let n: u32 = 0; n < RECLAIM_TRIES; n++) {
     const seg = poolTake(domain, thread, false);
     if (seg == 0) break;
+    debugPause(DP_ADOPT_TAKEN);
     const room = segmentAdopt(thread, seg, load<u32>(heap, H_TAG), bin, slices);
     if (room < 0) { poolPutBack(domain, thread, seg); break; }   // no heap record could be made
     adopted = true;
     if (room > 0) break;
   }
   return adopted;
+}
+
+/**
+ * Reap of `thread`, before its segments are repaired: a segment it had taken out
+ * of the pool and not yet listed (T_ADOPTING) joins its list untouched (its pages
+ * are as the pool left them), to be abandoned again with the rest. Without this
+ * the segment was in no pool and no list: 4 MiB lost for good.
+ */
+export function abandonedAdoptingRecover(thread: usize): void {
+  const seg = <usize>load<u32>(thread, T_ADOPTING);
+  if (seg == 0) return;
+  memHas(<u64>seg + (<u64>1 << SEGMENT_SHIFT));   // taken in memory this instance may not have seen grow
+  storeRelease(seg + SEG_THREAD, <u32>thread);
+  segmentListPush(thread, seg);
+  store<u32>(thread, 0, T_ADOPTING);   // no call since the push: a reaper killed here pushes it once
 }
 
 /** Adopt every pooled segment of `thread`'s domain (t.reclaimAbandoned()); the count. */
@@ -397,13 +449,20 @@ export function abandonedReclaimAll(thread: usize): u32 {
   return count;
 }
 
-/** Unlink the first pooled segment (0 if none, or if the lock is busy and !wait). */
+/**
+ * Unlink the first pooled segment (0 if none, or if the lock is busy and !wait)
+ * for thread `holder` to adopt; the thread names it (T_ADOPTING) until it is on
+ * the thread's list (segmentAdopt) or back in the pool (poolPutBack).
+ */
 function poolTake(domain: usize, holder: usize, wait: bool): usize {
   if (loadAcquire(domain + D_ABANDON_COUNT) == 0) return 0;
   if (wait) poolLock(domain, holder);
   else if (!poolTryLock(domain, holder)) return 0;
   const seg = <usize>load<u32>(domain, D_ABANDONED);
   if (seg != 0) {
+    // Named before it leaves the pool (no call in between): a thread killed from here
+    // until the segment is on its list has it recovered by its reap (abandonedAdoptingRecover).
+    store<u32>(holder, <u32>seg, T_ADOPTING);
     store<u32>(domain, load<u32>(seg, SEG_ABANDON_NEXT), D_ABANDONED);
     store<u32>(seg, 0, SEG_ABANDON_NEXT);
     storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - 1);
@@ -416,6 +475,7 @@ function poolPutBack(domain: usize, holder: usize, seg: usize): void {
   poolLock(domain, holder);
   store<u32>(seg, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
   store<u32>(domain, <u32>seg, D_ABANDONED);
+  store<u32>(holder, 0, T_ADOPTING);   // pooled again: no call since the link above
   storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) + 1);
   poolUnlock(domain);
   storeRelease(domain + D_ABANDON_DIRTY, 1);
@@ -441,6 +501,7 @@ function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32
   }
   storeRelease(seg + SEG_THREAD, <u32>thread);
   segmentListPush(thread, seg);
+  store<u32>(thread, 0, T_ADOPTING);   // on its list (no call since): a reap of ours now finds it there
   segmentSpansMove(thread, seg, true);
   let room: i32 = 0;
   index = 1;
@@ -553,6 +614,7 @@ export function abandonedVisitNext(thread: usize): usize {
 export function abandonedDiscardAll(domain: usize): u32 {
   poolLock(domain, 0);
   poolGivingFinish(domain);
+  storeRelease(domain + D_ABANDON_WORKING, 0);   // every unit goes back whole: nothing to repair
   let units: u32 = 0;
   let seg = <usize>load<u32>(domain, D_ABANDONED);
   while (seg != 0) {

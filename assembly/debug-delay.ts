@@ -109,6 +109,10 @@ export const DP_MUTEX_PARKING: u32 = 90;          // mutex.ts mutexLockSlow: a c
 export const DP_HANDOFF_WITHDRAW: u32 = 91;       // mutex.ts handoffWithdraw: entered (a hand-off woke nobody), nothing withdrawn yet (review4)
 export const DP_LOCK_NAMING: u32 = 92;            // thread.ts lockDetaching: a parked lock taken, its holder word not yet named (review4)
 export const DP_QSBR_SLOT_TAKEN: u32 = 84;        // qsbr-slots.ts qsbrTakeSlot: a slot taken (and linked), the mutex let go, not yet online
+export const DP_COLLECT_WALK: u32 = 93;          // page.ts pageCollectRemote: walking the remote-free list, one link followed (not yet taken)
+export const DP_POOLED_PAGE_FREE: u32 = 94;      // abandon.ts pooledPageFree: an empty pooled page (not its segment's last) counted off, its slices not yet free
+export const DP_SEGMENT_PAGE_FREEING: u32 = 96;  // segment.ts segmentPageFree: the page's slices made a free span, the segment's page count not yet lowered
+export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 
 let pausePoint: u32 = 0;

@@ -22,6 +22,7 @@ import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinTakeOver, spinUnlock,
 import { instanceId, instanceSet } from "./current";
 import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
+import { abandonedMarkUnfinished } from "./abandon";
 import { loadSynced, osUnitsRepair } from "./os";
 import { D_ABANDON_DIRTY, D_ABANDON_GIVING, D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
   R_THREAD_LIST, S_MUTEX, S_REQUESTER, S_STOPPED, T_NEXT_ALL, T_SERIAL, T_STATE, THREAD_SUSPENDED,
@@ -69,10 +70,9 @@ export function instanceLocksReleaseDead(instance: u32): void {
   casAcqRel(ROOT + R_ROLES_LOCK, instance, 0);
   for (let d = <usize>loadSynced(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {   // domains made in grown memory
     casAcqRel(d + D_CHUNK_LOCK, instance, 0);
-    // A pool holder that died giving a segment back: the next collection finishes it (abandon.ts).
-    if (casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0) && loadAcquire(d + D_ABANDON_GIVING) != 0) {
-      storeRelease(d + D_ABANDON_DIRTY, 1);
-    }
+    // A pool holder that died giving a segment back or collecting one: the next collection
+    // finishes or repairs it (abandon.ts).
+    if (casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0)) abandonedMarkUnfinished(d);
   }
 }
 

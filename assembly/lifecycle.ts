@@ -40,7 +40,7 @@ import { objLeaveDone, objMergeQueued, objSetReapOrphan, objThreadLeave } from "
 import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
-import { abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedMarkGiving, abandonedReclaimAll, abandonSegments } from "./abandon";
+import { abandonedAdoptingRecover, abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedMarkUnfinished, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REAPS_CLAIMED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
@@ -235,7 +235,7 @@ export function threadExit(thread: usize): void {
 function threadRelease(thread: usize, reaping: bool): bool {
   // A dead thread may have been killed inside a page's take or free: its slices
   // made whole first, before anything below takes or gives back a page.
-  if (reaping) segmentsRepair(thread);
+  if (reaping) { abandonedAdoptingRecover(thread); segmentsRepair(thread); }
   // Its merge queue first, while it can still free: objects queued to it
   // later are merged by whoever queues them (brc.ts).
   objThreadLeave(thread, reaping);
@@ -354,7 +354,7 @@ function rolesReleaseDead(thread: usize): void {
   // Any domain's pool lock: a collection of another domain's pool (ft_abandoned_collect)
   // holds it in the caller's name too.
   for (let d = <usize>loadSynced(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {   // a domain made in grown memory
-    if (casAcqRel(d + D_ABANDON_LOCK, <u32>thread, 0)) abandonedMarkGiving(d);
+    if (casAcqRel(d + D_ABANDON_LOCK, <u32>thread, 0)) abandonedMarkUnfinished(d);
   }
   lockReleaseDead(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
   lockReleaseDead(thread, domain + D_QSBR_MUTEX, domain + D_QSBR_HOLDER);

@@ -21,6 +21,7 @@
 
 import { A_PAGE, A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { DP_COLLECT_WALK, debugPause } from "./debug-delay";
 import { loadSynced, memFill, osCommit, osDecommit } from "./os";
 import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
@@ -228,20 +229,35 @@ export function pageCollect(page: usize): void {
 /**
  * Move blocks other threads freed onto `localFree` (one swap); true when there
  * were any. Owner only, or the abandoned pool's lock holder (abandon.ts).
+ *
+ * Kill-safe order: the list is walked first and taken after, and between the
+ * swap and the splice there is no call and no loop (V8 stops a terminated worker
+ * only at a call or a loop's back edge). A thread killed in the walk leaves the
+ * list where it was, for its reap or the pool's next holder; walked after the
+ * swap, the blocks were in no list and the page never emptied again. Remote
+ * freers only push on top, so when the swap finds more blocks than were walked,
+ * only the new ones, down to the old head, are walked again.
  */
 export function pageCollectRemote(page: usize): bool {
   let tf = xtfLoad(page);
-  if (xtfBlock(tf) == 0) return false;
-  while (!xtfCas(page, tf, xtfMake(0, xtfState(tf)))) tf = xtfLoad(page);
-  const head = xtfBlock(tf);
+  let head = xtfBlock(tf);
+  if (head == 0) return false;
   const capacity = load<u32>(page, P_CAPACITY);
   let tail = head;
   let count: u32 = 1;
   while (true) {
     const next = blockNext(page, tail);
     if (next == 0 || count > capacity) break;   // the bound guards against a corrupt list
+    debugPause(DP_COLLECT_WALK);
     tail = next;
     count++;
+  }
+  while (!xtfCas(page, tf, xtfMake(0, xtfState(tf)))) {
+    tf = xtfLoad(page);
+    const top = xtfBlock(tf);
+    let b = top;
+    while (b != head && b != 0 && count <= capacity) { b = blockNext(page, b); count++; }
+    head = top;
   }
   blockSetNext(page, tail, <usize>load<u32>(page, P_LOCAL_FREE));
   store<u32>(page, <u32>head, P_LOCAL_FREE);

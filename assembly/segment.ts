@@ -21,7 +21,7 @@
 
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, loadHint, storeRelease } from "./atomics";
-import { DP_SEGMENT_TAKING, debugPause } from "./debug-delay";
+import { DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, debugPause } from "./debug-delay";
 import { memFill, osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
   SEGMENT_MASK, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
@@ -105,7 +105,8 @@ function spanMark(seg: usize, index: u32, count: u32): void {
 
 // ---- Segments ------------------------------------------------------------------
 
-export function segmentListPush(thread: usize, seg: usize): void {
+// @ts-ignore: decorator
+@inline export function segmentListPush(thread: usize, seg: usize): void {
   const first = load<u32>(thread, T_SEG_FIRST);
   store<u32>(seg, first, SEG_NEXT);
   store<u32>(seg, 0, SEG_PREV);
@@ -230,6 +231,7 @@ export function segmentPageFree(thread: usize, rec: usize): bool {
     }
   }
   spanMakeFree(thread, seg, index, count);
+  debugPause(DP_SEGMENT_PAGE_FREEING);
   const used = load<u32>(seg, SEG_USED) - 1;
   store<u32>(seg, used, SEG_USED);
   if (used == 0) { segmentFree(thread, seg); return true; }
@@ -286,7 +288,7 @@ export function segmentsRepair(thread: usize): void {
   }
 }
 
-function segmentRepair(seg: usize): void {
+export function segmentRepair(seg: usize): void {
   let pages: u32 = 0;
   let free: u32 = 0;   // first slice of the free run being gathered (0: none)
   let index: u32 = 1;

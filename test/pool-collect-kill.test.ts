@@ -1,0 +1,99 @@
+// pool-collect-kill.test.ts — a worker killed while it works on the domain's
+// abandoned pool, at the instructions where a kill used to lose memory for good
+// (debug build, real workers on the shared memory, pause points of debug-delay.ts):
+//
+// - taking a pooled page's remote frees (page.ts pageCollectRemote, DP_COLLECT_WALK).
+//   Correct: the list is walked before it is taken, so a kill in the walk leaves it
+//   on the page. Before: it was taken first and walked after; the blocks were in no
+//   list, the page never emptied, and its 4 MiB unit stayed live for good.
+// - freeing an emptied pooled page that is not its segment's last (abandon.ts
+//   pooledPageFree, DP_POOLED_PAGE_FREE; segment.ts segmentPageFree,
+//   DP_SEGMENT_PAGE_FREEING). Correct: the page stops being live in the same breath
+//   as its bytes are counted off, and the domain names the segment being collected
+//   (D_ABANDON_WORKING), so the next holder re-tiles it and recounts its pages.
+//   Before: killed between the two, the page was freed (and counted off) again;
+//   killed inside segmentPageFree, the segment's page count stayed one high (the
+//   unit never went back; a debug build asserted A_SEGMENT).
+// - adopting a pooled segment (abandon.ts abandonedReclaim, DP_ADOPT_TAKEN).
+//   Correct: the thread names the segment it took (T_ADOPTING) until it is on its
+//   list, and its reap puts it there, to be pooled again. Before: the segment was in
+//   no pool and no list.
+import { describe, expect, it } from 'vitest';
+import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+import { reapInstance } from '../src/index.ts';
+import { useHarness } from './fixtures/harness.ts';
+import { killAt, killRig } from './fixtures/killed.ts';
+import type { Peer } from './fixtures/harness.ts';
+
+useHarness();
+
+/** `x` attaches, allocates a block of each size (one page per size class), exits: its segment is pooled. */
+async function abandonBlocks(x: Peer, sizes: number[]): Promise<number[]> {
+  await x.call('attach');
+  const blocks: number[] = [];
+  for (const size of sizes) blocks.push(await x.call<number>('alloc', 0, size));
+  await x.call('exit', 0);
+  return blocks;
+}
+
+/**
+ * The rig, `x`'s segment pooled with `sizes` blocks which the main thread then
+ * frees (remote frees into the pooled pages), and a collector `w` killed at
+ * `point`. Checks that after the reap one collection gives back the unit and
+ * every committed byte, and that the main thread's heap is whole.
+ */
+async function killCollector(sizes: number[], point: number, what: string) {
+  const { rt, t, f, peers: [x, w] } = await killRig(2);
+  const d = rt.domain();
+  const units0 = rt.stats().segments.unitsLive;
+  const committed0 = rt.stats().memory.committed;
+  const blocks = await abandonBlocks(x, sizes);
+  expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0).toBe(1);
+  for (const b of blocks) t.free(b);
+  await w.call('attach');
+  const instance = await killAt(w, f, point, what, () => w.call('collectAbandoned'));
+  expect(reapInstance(rt, instance).length).toBe(1);
+  d.collectAbandoned();
+  expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0, 'the pool is empty').toBe(0);
+  expect(rt.stats().segments.unitsLive, 'the unit went back to the runtime').toBe(units0);
+  expect(rt.stats().memory.committed, 'every committed byte counted off once').toBe(committed0);
+  t.validate();
+  t.free(f.addr);
+}
+
+describe('a pool collector killed while it takes a page\'s remote frees', () => {
+  it('leaves them on the page; the next collection empties it and gives the unit back', async () => {
+    await killCollector([64, 64, 64], DP_COLLECT_WALK, 'walking the remote-free list of a pooled page');
+  }, 60_000);
+});
+
+describe('a pool collector killed freeing an emptied page that is not its segment\'s last', () => {
+  it('after counting it off: the page is not freed a second time', async () => {
+    await killCollector([64, 1024], DP_POOLED_PAGE_FREE, 'a pooled page counted off, its slices not yet free');
+  }, 60_000);
+
+  it('inside the slices\' free: the next holder recounts the segment, and its unit goes back', async () => {
+    await killCollector([64, 1024], DP_SEGMENT_PAGE_FREEING, 'a pooled page\'s slices a free span, the page count not yet lowered');
+  }, 60_000);
+});
+
+describe('a thread killed adopting a pooled segment', () => {
+  it('has the segment pooled again by its reap', async () => {
+    const { rt, t, f, peers: [x, w] } = await killRig(2);
+    const d = rt.domain();
+    const units0 = rt.stats().segments.unitsLive;
+    const [b] = await abandonBlocks(x, [64]);
+    expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0).toBe(1);
+    await w.call('attach');
+    const instance = await killAt(w, f, DP_ADOPT_TAKEN, 'a segment taken out of the pool, not yet adopted',
+      () => w.call('alloc', 0, 64),
+      () => expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0, 'out of the pool').toBe(0));
+    expect(reapInstance(rt, instance).length).toBe(1);
+    expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0, 'pooled again by the reap').toBe(1);
+    t.free(b);
+    d.collectAbandoned();
+    expect(rt.stats().segments.unitsLive, 'the unit went back to the runtime').toBe(units0);
+    t.validate();
+    t.free(f.addr);
+  }, 60_000);
+});
