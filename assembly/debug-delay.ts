@@ -112,6 +112,8 @@ export const DP_QSBR_SLOT_TAKEN: u32 = 84;        // qsbr-slots.ts qsbrTakeSlot:
 export const DP_COLLECT_WALK: u32 = 93;          // page.ts pageCollectRemote: walking the remote-free list, one link followed (not yet taken)
 export const DP_POOLED_PAGE_FREE: u32 = 94;      // abandon.ts pooledPageFree: an empty pooled page (not its segment's last) counted off, its slices not yet free
 export const DP_SEGMENT_PAGE_FREEING: u32 = 96;  // segment.ts segmentPageFree: the page's slices made a free span, the segment's page count not yet lowered
+export const DP_DELAYED_DRAIN: u32 = 98;         // heap.ts delayedDrain: a block taken off the delayed list being freed, not yet freed
+export const DP_DELAYED_DRAINED: u32 = 99;       // heap.ts delayedDrain: that block freed, not yet cleared from the thread record
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

@@ -10,12 +10,16 @@
 
 import { A_HEAP, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, swapAcqRel } from "./atomics";
+import { DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, debugPause } from "./debug-delay";
+import { memHas, unitOf, unitState } from "./os";
+import { segmentOf } from "./segment";
 import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
-import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull } from "./page";
-import { freeCheckedLocal } from "./free";
+import { normalBlockPage, pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull } from "./page";
+import { blockIsFree, freeCheckedLocal } from "./free";
 import { metaAlloc } from "./meta";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
-  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, T_HEAPS } from "./layout";
+  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, P_XHEAP, SEGMENT_SIZE, SEG_THREAD, T_DRAIN_BLOCK,
+  T_DRAIN_LIST, T_HEAPS, UNIT_NORMAL } from "./layout";
 
 /** Initialise a zeroed heap record. */
 export function heapInit(heap: usize, thread: usize, tag: u32): void {
@@ -42,16 +46,56 @@ export function heapForTag(thread: usize, tag: u32): usize {
 /**
  * Free the blocks other threads handed us through xdelayedFree (they belong to
  * pages that were in the full queue). Cheap when the list is empty: one load.
+ *
+ * Kill-safe (V8 stops a terminated worker only at a call or a loop's back
+ * edge): the list taken goes to the thread record in the same breath
+ * (T_DRAIN_LIST), and each block leaves it named as the one being freed
+ * (T_DRAIN_BLOCK) until its free has returned; a reap finishes both
+ * (heapDrainFinish). Taken whole and walked in a local, a kill lost the rest of
+ * the list: blocks on no list, pages that never emptied, a unit never given back.
  */
 export function heapDelayedFreeAll(heap: usize): void {
   if (loadAcquire(heap + H_DELAYED) == 0) return;
-  let block = <usize>swapAcqRel(heap + H_DELAYED, 0);
-  while (block != 0) {
+  const thread = <usize>load<u32>(heap, H_THREAD);
+  store<u32>(thread, swapAcqRel(heap + H_DELAYED, 0), T_DRAIN_LIST);
+  delayedDrain(thread, heap);
+}
+
+/** Free the blocks of T_DRAIN_LIST; `heap` 0: each page's own (a reap). */
+function delayedDrain(thread: usize, heap: usize): void {
+  while (true) {
+    const block = <usize>load<u32>(thread, T_DRAIN_LIST);
+    if (block == 0) break;
+    store<u32>(thread, <u32>block, T_DRAIN_BLOCK);
+    store<u32>(thread, load<u32>(block + 4), T_DRAIN_LIST);   // see freeMt: the list's link is the second word
+    debugPause(DP_DELAYED_DRAIN);
     const page = pageOfBlock(block);
-    const next = <usize>load<u32>(block + 4);   // see freeMt: the list's link is the second word
-    freeCheckedLocal(heap, page, block);
-    block = next;
+    freeCheckedLocal(heap != 0 ? heap : <usize>loadAcquire(page + P_XHEAP), page, block);
+    debugPause(DP_DELAYED_DRAINED);
+    store<u32>(thread, 0, T_DRAIN_BLOCK);
   }
+}
+
+/**
+ * Reap of `thread`, after its segments are repaired: finish a delayed-list drain
+ * it died in. The block it was freeing may be free already (its free ran, in
+ * whole or in part: the push on the page's list is a few stores with no call
+ * between), and that free may even have given its page or segment back; it is
+ * freed only if it is still in a live page of a segment of the thread's and on
+ * none of that page's lists. Then the rest of the list.
+ */
+export function heapDrainFinish(thread: usize): void {
+  const block = <usize>load<u32>(thread, T_DRAIN_BLOCK);
+  if (block != 0) {
+    const seg = segmentOf(block);
+    if (memHas(<u64>seg + SEGMENT_SIZE) && unitState(unitOf(block)) == UNIT_NORMAL
+        && loadAcquire(seg + SEG_THREAD) == <u32>thread) {
+      const page = normalBlockPage(block);
+      if (page != 0 && !blockIsFree(page, block, true)) freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, block);
+    }
+    store<u32>(thread, 0, T_DRAIN_BLOCK);
+  }
+  delayedDrain(thread, 0);
 }
 
 /** Expire pages kept by pageRetire; `force` frees them all now. */

@@ -19,7 +19,7 @@
 //   list, and its reap puts it there, to be pooled again. Before: the segment was in
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
-import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -95,5 +95,38 @@ describe('a thread killed adopting a pooled segment', () => {
     expect(rt.stats().segments.unitsLive, 'the unit went back to the runtime').toBe(units0);
     t.validate();
     t.free(f.addr);
+  }, 60_000);
+});
+
+/**
+ * `w` (the rig's only peer) owns pages in its full queue whose blocks the main
+ * thread frees: the first remote free into each goes on `w`'s heap's delayed
+ * list. `w` is killed at `point` while its collection frees that list. After the
+ * reap every page must empty and the unit go back, each block freed once.
+ */
+async function killDrain(point: number, what: string) {
+  const { rt, t, f, peers: [w] } = await killRig(1);
+  const d = rt.domain();
+  const units0 = rt.stats().segments.unitsLive;
+  const committed0 = rt.stats().memory.committed;
+  await w.call('attach');
+  const blocks = await w.call<number[]>('allocMany', 0, 1600, 64);   // 512 to a page: three pages fill
+  for (const b of blocks) t.free(b);
+  const instance = await killAt(w, f, point, what, () => w.call('collect', 0));
+  expect(reapInstance(rt, instance).length).toBe(1);
+  d.collectAbandoned();
+  expect(rt.stats().segments.unitsLive, 'every page emptied, the unit went back').toBe(units0);
+  expect(rt.stats().memory.committed, 'every committed byte counted off once').toBe(committed0);
+  t.validate();
+  t.free(f.addr);
+}
+
+describe('a thread killed while it frees the blocks of its heap\'s delayed list', () => {
+  it('before a block\'s free: its reap frees that block and the rest of the list', async () => {
+    await killDrain(DP_DELAYED_DRAIN, 'a block taken off the delayed list, not yet freed');
+  }, 60_000);
+
+  it('after a block\'s free: its reap does not free that block again', async () => {
+    await killDrain(DP_DELAYED_DRAINED, 'a block of the delayed list freed, still named');
   }, 60_000);
 });
