@@ -51,10 +51,10 @@ import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { instanceLockWord } from "./instance";
-import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
+import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_ABANDON_GOAL, D_ABANDON_LOCK,
-  D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_IN_FULL,
+  D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
   P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_META_BYTES, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD, SEG_USED,
   SLICES_PER_SEGMENT, TAG_COUNT, T_DOMAIN, T_HEAPS, T_VISIT_BIN, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, T_ADOPTING, T_HUGE_COUNT, T_SEG_COUNT, T_SEG_FIRST, UNIT_HUGE } from "./layout";
@@ -259,6 +259,9 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
  * and waits for it.
  */
 function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
+  // No page left: its owner died between freeing its last page and giving the unit
+  // back, and its reap pooled it as it was.
+  if (load<u32>(seg, SEG_USED) == 0) { poolGive(domain, prev, seg); return 1; }
   let goal: u64 = 0;
   let index: u32 = 1;
   while (index < SLICES_PER_SEGMENT) {
@@ -275,25 +278,8 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
         }
         if (g == 0 || qsbrGoalReached(domain, g)) {
           if (g != 0) { store<u64>(page, 0, P_QSBR_GOAL); subRelaxed(domain + D_PAGES_HELD, 1); }
-          // Its last page: out of the pool before the unit goes back (a collector
-          // killed in the give-back must not leave the pool listing a unit
-          // osUnitsRepair then hands to a new segment: two owners, review-18c),
-          // marked as being given back in the same breath (no call in between:
-          // a kill finds it either pooled or marked), so that a collector killed
-          // before the unit is free leaves it to the next holder (poolGivingFinish)
-          // rather than to nobody.
-          if (segmentLastPage(page)) {
-            storeRelease(domain + D_ABANDON_WORKING, 0);   // from here the giving mark speaks for it
-            storeRelease(seg + SEG_GIVING, <u32>domain);
-            storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
-            poolUnlink(domain, prev, seg);
-            debugPause(DP_POOL_GIVING);
-            segmentGiveBack(domain, seg);
-            debugPause(DP_POOL_GIVEN);
-            storeRelease(domain + D_ABANDON_GIVING, 0);
-            return 1;
-          }
-          if (pooledPageFree(page)) { storeRelease(domain + D_ABANDON_WORKING, 0); return 1; }
+          if (segmentLastPage(page)) { poolGive(domain, prev, seg); return 1; }
+          pooledPageFree(page);
           index = 1;   // the free may have merged spans on both sides: walk again from the start
           continue;
         }
@@ -304,6 +290,26 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
   }
   storeRelease(domain + D_ABANDON_WORKING, 0);
   return goal + 2;
+}
+
+/**
+ * Pool lock held: give back `seg` (after `prev` in the pool), whose pages are all
+ * empty. Out of the pool before the unit goes back (a collector killed in the
+ * give-back must not leave the pool listing a unit osUnitsRepair then hands to a
+ * new segment: two owners, review-18c), marked as being given back in the same
+ * breath (no call in between: a kill finds it either pooled or marked), so that
+ * a collector killed before the unit is free leaves it to the next holder
+ * (poolGivingFinish) rather than to nobody.
+ */
+function poolGive(domain: usize, prev: usize, seg: usize): void {
+  storeRelease(domain + D_ABANDON_WORKING, 0);   // from here the giving mark speaks for it
+  storeRelease(seg + SEG_GIVING, <u32>domain);
+  storeRelease(domain + D_ABANDON_GIVING, <u32>seg);
+  poolUnlink(domain, prev, seg);
+  debugPause(DP_POOL_GIVING);
+  segmentGiveBack(domain, seg);
+  debugPause(DP_POOL_GIVEN);
+  storeRelease(domain + D_ABANDON_GIVING, 0);
 }
 
 /** Pool lock held: take `seg` (after `prev`, 0 if first) out of the pool. */
@@ -331,24 +337,19 @@ function poolGivingFinish(domain: usize): void {
 
 /**
  * Pool lock held: give back the unit of `seg`, out of the pool and marked with
- * `domain` (SEG_GIVING): first count off its header and the blocks its pages made
- * ready (none is live), then mark that done (`domain | 1`, no call in between), then
- * free the unit. A finish after a kill redoes only what the mark says is not done.
- * Its pages' records are left as they are: the unit goes back whole.
+ * `domain` (SEG_GIVING): its header and the blocks its pages made ready (none is
+ * live) are counted off, the unit freed (segmentRelease). Its pages' records are
+ * left as they are: the unit goes back whole.
  */
 function segmentGiveBack(domain: usize, seg: usize): void {
-  if ((loadAcquire(seg + SEG_GIVING) & 1) == 0) {
-    let bytes: u32 = SEG_META_BYTES;
-    let index: u32 = 1;
-    while (index < SLICES_PER_SEGMENT) {
-      const rec = sliceRecord(seg, index);
-      if (load<u32>(rec, P_BLOCK_SIZE) != 0) bytes += load<u32>(rec, P_CAPACITY) * load<u32>(rec, P_BLOCK_SIZE);
-      index += load<u32>(rec, P_SLICE_COUNT);
-    }
-    osDecommit(bytes);
-    storeRelease(seg + SEG_GIVING, <u32>domain | 1);
+  let bytes: u32 = SEG_META_BYTES;
+  let index: u32 = 1;
+  while (index < SLICES_PER_SEGMENT) {
+    const rec = sliceRecord(seg, index);
+    if (load<u32>(rec, P_BLOCK_SIZE) != 0) bytes += load<u32>(rec, P_CAPACITY) * load<u32>(rec, P_BLOCK_SIZE);
+    index += load<u32>(rec, P_SLICE_COUNT);
   }
-  osUnitsFree(seg, 1);
+  segmentRelease(seg, domain, bytes);
 }
 
 /**
@@ -382,19 +383,20 @@ function poolWorkingRepair(domain: usize): void {
 }
 
 /**
- * Free an empty pooled page (pool lock held) that is not its segment's last;
- * true when that freed its segment. The page stops being live (blockSize 0: its
+ * Free an empty pooled page (pool lock held) that is not its segment's last. The page stops being live (blockSize 0: its
  * records already read as one free span) right after its bytes are counted off,
  * with no call in between, so a collector killed anywhere here has either done
  * neither or both; what segmentPageFree leaves half done, poolWorkingRepair mends.
  */
-function pooledPageFree(page: usize): bool {
+function pooledPageFree(page: usize): void {
   const bytes = load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE);
   storeRelease(page + P_XHEAP, 0);
   osDecommit(bytes);
   store<u32>(page, 0, P_BLOCK_SIZE);
+  store<u32>(page, 0, P_EXT_BYTES);   // (no stale pointer into it passes normalBlockPage once it is merged)
   debugPause(DP_POOLED_PAGE_FREE);
-  return segmentPageFree(0, page);
+  const gone = segmentPageFree(0, page);
+  if (ASSERT_VALIDATE) assertThat(!gone, A_SEGMENT);   // a pooled segment's last page goes by poolGive
 }
 
 // ---- Reclaiming ------------------------------------------------------------------------
@@ -458,6 +460,7 @@ function poolTake(domain: usize, holder: usize, wait: bool): usize {
   if (loadAcquire(domain + D_ABANDON_COUNT) == 0) return 0;
   if (wait) poolLock(domain, holder);
   else if (!poolTryLock(domain, holder)) return 0;
+  poolWorkingRepair(domain);   // a segment a dead collector left half done is mended before it is handed out
   const seg = <usize>load<u32>(domain, D_ABANDONED);
   if (seg != 0) {
     // Named before it leaves the pool (no call in between): a thread killed from here

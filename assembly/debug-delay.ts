@@ -114,6 +114,8 @@ export const DP_POOLED_PAGE_FREE: u32 = 94;      // abandon.ts pooledPageFree: a
 export const DP_SEGMENT_PAGE_FREEING: u32 = 96;  // segment.ts segmentPageFree: the page's slices made a free span, the segment's page count not yet lowered
 export const DP_DELAYED_DRAIN: u32 = 98;         // heap.ts delayedDrain: a block taken off the delayed list being freed, not yet freed
 export const DP_DELAYED_DRAINED: u32 = 99;       // heap.ts delayedDrain: that block freed, not yet cleared from the thread record
+export const DP_SEGMENT_UNLISTED: u32 = 100;     // segment.ts segmentFree: off its owner's list, its unit not yet free (= a kill at segmentRelease's entry)
+export const DP_PAGE_DECOMMITTED: u32 = 101;     // page.ts pageFreeNow: out of its queue, counted off and no longer live, its slices not yet free
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

@@ -22,9 +22,8 @@ import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinTakeOver, spinUnlock,
 import { instanceId, instanceSet } from "./current";
 import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
-import { abandonedMarkUnfinished } from "./abandon";
 import { loadSynced, osUnitsRepair } from "./os";
-import { D_ABANDON_DIRTY, D_ABANDON_GIVING, D_ABANDON_LOCK, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
+import { D_ABANDON_DIRTY, D_ABANDON_GIVING, D_ABANDON_LOCK, D_ABANDON_WORKING, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
   R_THREAD_LIST, S_MUTEX, S_REQUESTER, S_STOPPED, T_NEXT_ALL, T_SERIAL, T_STATE, THREAD_SUSPENDED,
   R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_ROLES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
   T_REAPER } from "./layout";
@@ -71,8 +70,12 @@ export function instanceLocksReleaseDead(instance: u32): void {
   for (let d = <usize>loadSynced(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {   // domains made in grown memory
     casAcqRel(d + D_CHUNK_LOCK, instance, 0);
     // A pool holder that died giving a segment back or collecting one: the next collection
-    // finishes or repairs it (abandon.ts).
-    if (casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0)) abandonedMarkUnfinished(d);
+    // finishes or repairs it (abandon.ts abandonedMarkUnfinished; not called from here: a
+    // core module does not import the allocator's).
+    if (casAcqRel(d + D_ABANDON_LOCK, lockWordOf(instance), 0)
+        && (loadAcquire(d + D_ABANDON_GIVING) != 0 || loadAcquire(d + D_ABANDON_WORKING) != 0)) {
+      storeRelease(d + D_ABANDON_DIRTY, 1);
+    }
   }
 }
 

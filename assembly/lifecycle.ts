@@ -51,7 +51,7 @@ import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./erro
 import { heapCollect, heapDrainFinish, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
 import { loadSynced, osCommitFold, unitsAreValid } from "./os";
-import { segmentIsValid, segmentsRepair } from "./segment";
+import { segmentGivingFinish, segmentIsValid, segmentsRepair } from "./segment";
 import { handleReleaseDead } from "./shared-handle";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
@@ -235,7 +235,12 @@ export function threadExit(thread: usize): void {
 function threadRelease(thread: usize, reaping: bool): bool {
   // A dead thread may have been killed inside a page's take or free: its slices
   // made whole first, before anything below takes or gives back a page.
-  if (reaping) { abandonedAdoptingRecover(thread); segmentsRepair(thread); heapDrainFinish(thread); }
+  if (reaping) {
+    abandonedAdoptingRecover(thread);
+    segmentGivingFinish(thread);
+    segmentsRepair(thread);
+    heapDrainFinish(thread);
+  }
   // Its merge queue first, while it can still free: objects queued to it
   // later are merged by whoever queues them (brc.ts).
   objThreadLeave(thread, reaping);

@@ -293,7 +293,7 @@ function commitAdd(delta: i64): void {
     return;
   }
   storeRelease(t + T_COMMIT_DELTA, 0);
-  commitFold(d);
+  commitMove(d);   // inlined: no call since the store, so a kill moves the delta whole or not at all
 }
 
 // Into the root's counter; a rise raises the peak to the whole sum (osCommitted),
@@ -302,17 +302,24 @@ function commitAdd(delta: i64): void {
 // (review 14). Signed: the root's part alone may be below zero while a thread
 // holds the matching commit in its delta.
 function commitFold(delta: i64): void {
+  commitMove(delta);
+}
+
+// @ts-ignore: decorator
+@inline function commitMove(delta: i64): void {
   addRelaxed64(ROOT + R_COMMITTED, <u64>delta);
-  if (delta > 0) {
-    const now = osCommitted();   // one pass over the thread list, once per ≥ 256 KiB committed
-    if (now > loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, now);
-  }
+  if (delta > 0) commitPeakRaise();
+}
+
+function commitPeakRaise(): void {
+  const now = osCommitted();   // one pass over the thread list, once per ≥ 256 KiB committed
+  if (now > loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, now);
 }
 
 /** Fold `thread`'s delta now (its exit, its reap: the record may be reused). */
 export function osCommitFold(thread: usize): void {
   const d = <i64><i32>swapAcqRel(thread + T_COMMIT_DELTA, 0);
-  if (d != 0) commitFold(d);
+  if (d != 0) commitMove(d);
 }
 
 /** committed: the root's counter plus every record's delta (see above). */

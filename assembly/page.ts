@@ -21,7 +21,7 @@
 
 import { A_PAGE, A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
-import { DP_COLLECT_WALK, debugPause } from "./debug-delay";
+import { DP_COLLECT_WALK, DP_PAGE_DECOMMITTED, debugPause } from "./debug-delay";
 import { loadSynced, memFill, osCommit, osDecommit } from "./os";
 import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
@@ -362,12 +362,23 @@ export function pageFree(heap: usize, page: usize): void {
   if (!hookPageHold(heap, page)) pageFreeNow(heap, page);
 }
 
-/** Give an empty, unheld page's slices back to its segment. Owner only. */
+/**
+ * Give an empty, unheld page's slices back to its segment. Owner only. The page
+ * stops being live (blockSize 0: its records already read as one free span)
+ * right after its bytes are counted off, with no call in between: a thread
+ * killed here has done neither or both, and its reap's segmentsRepair merges the
+ * slices and recounts the pages. Live after the count, the page was abandoned
+ * with the rest and counted off a second time when the pool freed it.
+ */
 export function pageFreeNow(heap: usize, page: usize): void {
   if (ASSERT_INTERNAL) assertThat(load<u32>(page, P_USED) == 0, A_PAGE_NOT_EMPTY);
   queueRemove(heap, pageQueueBin(page), page);
-  osDecommit(load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
+  const bytes = load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE);
   storeRelease(page + P_XHEAP, 0);
+  osDecommit(bytes);
+  store<u32>(page, 0, P_BLOCK_SIZE);
+  store<u32>(page, 0, P_EXT_BYTES);
+  debugPause(DP_PAGE_DECOMMITTED);
   segmentPageFree(<usize>load<u32>(heap, H_THREAD), page);
 }
 

@@ -21,11 +21,11 @@
 
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, loadHint, storeRelease } from "./atomics";
-import { DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, debugPause } from "./debug-delay";
-import { memFill, osCommit, osDecommit, osUnitsAlloc, osUnitsFree } from "./os";
+import { DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, DP_SEGMENT_UNLISTED, debugPause } from "./debug-delay";
+import { memFill, osCommit, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
-  SEGMENT_MASK, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
-  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SPANS, UNIT_NORMAL } from "./layout";
+  SEGMENT_MASK, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_GIVING, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
+  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SEG_GIVING, T_SPANS, UNIT_NORMAL } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function segmentOf(ptr: usize): usize {
@@ -115,7 +115,8 @@ function spanMark(seg: usize, index: u32, count: u32): void {
   store<u32>(thread, load<u32>(thread, T_SEG_COUNT) + 1, T_SEG_COUNT);
 }
 
-export function segmentListRemove(thread: usize, seg: usize): void {
+// @ts-ignore: decorator
+@inline export function segmentListRemove(thread: usize, seg: usize): void {
   const next = load<u32>(seg, SEG_NEXT);
   const prev = load<u32>(seg, SEG_PREV);
   if (prev != 0) store<u32>(prev, next, SEG_NEXT); else store<u32>(thread, next, T_SEG_FIRST);
@@ -139,18 +140,54 @@ function segmentAlloc(thread: usize): usize {
   return seg;
 }
 
+/**
+ * `thread`'s segment has no page left: its unit goes back. Marked (SEG_GIVING)
+ * and named in the thread record (T_SEG_GIVING) before it leaves the thread's
+ * list, with no call in between: a thread killed from there on leaves it to its
+ * reap (segmentGivingFinish); before, it was on no list and its unit live for
+ * good. Killed earlier, it is still listed, with no page: the reap pools it and
+ * the pool gives it back.
+ */
 function segmentFree(thread: usize, seg: usize): void {
   // All pages are free, so coalescing left exactly one span [1, 128).
   spanQueueRemove(thread, sliceRecord(seg, 1));
-  if (thread != 0) segmentListRemove(thread, seg);   // an abandoned one: its pool's collector unlinked it
-  segmentRelease(seg);
+  if (thread != 0) {   // (0: an abandoned one, unlinked by its pool's collector)
+    storeRelease(seg + SEG_GIVING, <u32>thread);
+    store<u32>(thread, <u32>seg, T_SEG_GIVING);
+    segmentListRemove(thread, seg);
+  }
+  debugPause(DP_SEGMENT_UNLISTED);
+  segmentRelease(seg, thread, SEG_META_BYTES);
+  if (thread != 0) store<u32>(thread, 0, T_SEG_GIVING);
 }
 
-/** Give a normal segment's unit back to the runtime (its pages already accounted for). */
-export function segmentRelease(seg: usize): void {
-  storeRelease(seg + SEG_THREAD, 0);
-  osDecommit(SEG_META_BYTES);
+/**
+ * Give a normal segment's unit back to the runtime, marked (SEG_GIVING) with
+ * `mark`, its giver (a thread, or the domain whose pool held it): count off
+ * `bytes` (its header, and whatever of its pages is still counted), then mark
+ * that done (`mark | 1`, no call in between), then free the unit. A finish after
+ * a kill (when osUnitGiving still finds the unit live and so marked) redoes only
+ * what the mark says is not done; osUnitsAlloc clears the mark of a unit it
+ * hands out again.
+ */
+export function segmentRelease(seg: usize, mark: usize, bytes: u32): void {
+  if ((loadAcquire(seg + SEG_GIVING) & 1) == 0) {
+    storeRelease(seg + SEG_THREAD, 0);
+    osDecommit(bytes);
+    storeRelease(seg + SEG_GIVING, <u32>mark | 1);
+  }
   osUnitsFree(seg, 1);
+}
+
+/**
+ * Reap of `thread`: finish the give-back of a segment of its own it died in
+ * (T_SEG_GIVING), unless the unit is free already or handed out again.
+ */
+export function segmentGivingFinish(thread: usize): void {
+  const seg = <usize>load<u32>(thread, T_SEG_GIVING);
+  if (seg == 0) return;
+  if (osUnitGiving(seg, thread)) segmentRelease(seg, thread, SEG_META_BYTES);
+  store<u32>(thread, 0, T_SEG_GIVING);
 }
 
 /**

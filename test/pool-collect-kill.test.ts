@@ -19,7 +19,8 @@
 //   list, and its reap puts it there, to be pooled again. Before: the segment was in
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
-import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_PAGE_DECOMMITTED,
+  DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -128,5 +129,95 @@ describe('a thread killed while it frees the blocks of its heap\'s delayed list'
 
   it('after a block\'s free: its reap does not free that block again', async () => {
     await killDrain(DP_DELAYED_DRAINED, 'a block of the delayed list freed, still named');
+  }, 60_000);
+});
+
+/**
+ * A collector killed inside a pooled segment, then — before any collection — a
+ * thread adopts that segment (t.reclaimAbandoned(); an allocation's slow path does
+ * the same). The taking repairs it first (review of 6f8bf5a): before, the adopter
+ * got a segment whose page count was one high, and a later collection "repaired"
+ * a segment a live thread owned.
+ */
+async function adoptBeforeRepair(point: number, what: string) {
+  const { rt, t, f, peers: [x, w, y] } = await killRig(3);
+  const d = rt.domain();
+  const units0 = rt.stats().segments.unitsLive;
+  const [a, b, c] = await abandonBlocks(x, [64, 1024, 2048]);
+  t.free(a);   // its page empties: the collector frees it (not the segment's last)
+  await w.call('attach');
+  const instance = await killAt(w, f, point, what, () => w.call('collectAbandoned'));
+  expect(reapInstance(rt, instance).length).toBe(1);
+  expect(t.reclaimAbandoned(), 'adopted').toBe(1);
+  t.validate();                              // the adopted segment is whole
+  await abandonBlocks(y, [64]);              // the pool is not empty again: a collection runs
+  d.collectAbandoned();                      // and touches only pooled segments
+  t.validate();
+  t.free(b);
+  t.free(c);
+  t.collect(true);
+  d.collectAbandoned();
+  expect(rt.stats().segments.unitsLive, 'x\'s unit went back (y\'s holds a live block)').toBe(units0 + 1);
+  t.free(f.addr);
+}
+
+describe('a segment whose collector was killed, adopted before any collection', () => {
+  it('killed inside the slices\' free: the adopter gets it repaired', async () => {
+    await adoptBeforeRepair(DP_SEGMENT_PAGE_FREEING, 'a pooled page\'s slices a free span, the page count not yet lowered');
+  }, 60_000);
+
+  it('killed after counting the page off: the adopter gets it repaired', async () => {
+    await adoptBeforeRepair(DP_POOLED_PAGE_FREE, 'a pooled page counted off, its slices not yet free');
+  }, 60_000);
+});
+
+/**
+ * The owner's twins (review of 6f8bf5a): `w` frees its only block, a medium
+ * page's (freed at once when it empties, and with it the segment), and is killed
+ * at `point`. After the reap the unit must go back and every byte be counted off once.
+ */
+async function killOwnerFree(point: number, what: string) {
+  const { rt, t, f, peers: [w] } = await killRig(1);
+  const d = rt.domain();
+  const units0 = rt.stats().segments.unitsLive;
+  const committed0 = rt.stats().memory.committed;
+  await w.call('attach');
+  const b = await w.call<number>('alloc', 0, 16384);
+  const instance = await killAt(w, f, point, what, () => w.call('free', 0, b));
+  expect(reapInstance(rt, instance).length).toBe(1);
+  d.collectAbandoned();
+  expect(rt.stats().segments.unitsLive, 'the unit went back to the runtime').toBe(units0);
+  expect(rt.stats().memory.committed, 'every committed byte counted off once').toBe(committed0);
+  t.validate();
+  t.free(f.addr);
+}
+
+describe('an owner killed freeing its own page or segment', () => {
+  it('its page counted off, its slices not yet free: not counted off again', async () => {
+    await killOwnerFree(DP_PAGE_DECOMMITTED, 'a page out of its queue, counted off');
+  }, 60_000);
+
+  it('its last page freed, the segment not yet given back: its pool gives it back', async () => {
+    await killOwnerFree(DP_SEGMENT_PAGE_FREEING, 'the last page\'s slices a free span, the page count not yet lowered');
+  }, 60_000);
+
+  it('its segment off its list, the unit not yet free: its reap frees it', async () => {
+    await killOwnerFree(DP_SEGMENT_UNLISTED, 'a segment off its owner\'s list');
+  }, 60_000);
+
+  it('control: the same without a kill', async () => {
+    const { rt, t, f, peers: [w] } = await killRig(1);
+    const d = rt.domain();
+    const units0 = rt.stats().segments.unitsLive;
+    const committed0 = rt.stats().memory.committed;
+    await w.call('attach');
+    const b = await w.call<number>('alloc', 0, 16384);
+    await w.call('free', 0, b);
+    await w.call('exit', 0);
+    d.collectAbandoned();
+    expect(rt.stats().segments.unitsLive).toBe(units0);
+    expect(rt.stats().memory.committed).toBe(committed0);
+    t.validate();
+    t.free(f.addr);
   }, 60_000);
 });
