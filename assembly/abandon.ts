@@ -331,7 +331,7 @@ function poolGive(domain: usize, prev: usize, seg: usize): void {
 function poolGivingFinish(domain: usize): void {
   const seg = <usize>loadAcquire(domain + D_ABANDON_GIVING);
   if (seg == 0) return;
-  if (osUnitGiving(seg, domain)) segmentGiveBack(domain, seg);
+  if (osUnitGiving(seg, domain)) { segmentGiveBack(domain, seg); addRelaxed(domain + D_ABANDON_FREED, 1); }
   storeRelease(domain + D_ABANDON_GIVING, 0);
 }
 

@@ -10,7 +10,7 @@
 // Before: the unit was in no pool and no thread's list, and stayed live for good
 // (4 MiB lost per collector killed there).
 import { describe, expect, it } from 'vitest';
-import { AI_SEGMENTS, DP_POOL_GIVEN, DP_POOL_GIVING } from '../src/abi.gen.ts';
+import { AI_FREED, AI_SEGMENTS, DP_POOL_GIVEN, DP_POOL_GIVING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { abandonOne, killAt, killRig } from './fixtures/killed.ts';
@@ -31,9 +31,11 @@ describe('a pool collector killed giving a segment back', () => {
       () => w.call('collectAbandoned'),
       () => expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0, 'out of the pool').toBe(0));
     expect(rt.stats().segments.unitsLive, 'the unit is not free yet').toBe(units0 + 1);
+    const freed0 = rt.exports.ft_abandon_info(d.id, AI_FREED) >>> 0;
     expect(reapInstance(rt, instance).length).toBe(1);
     d.collectAbandoned();
     expect(rt.stats().segments.unitsLive, 'the unit went back to the runtime').toBe(units0);
+    expect(rt.exports.ft_abandon_info(d.id, AI_FREED) >>> 0, 'counted as given back').toBe(freed0 + 1);
     t.validate();
     t.free(f.addr);
   }, 60_000);
