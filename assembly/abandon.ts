@@ -41,7 +41,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_POOLED_PAGE_FREE, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_POOLED_PAGE_FREE, DP_SEGMENT_COLLECT, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitState } from "./os";
@@ -259,6 +259,7 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
  * and waits for it.
  */
 function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
+  debugPause(DP_SEGMENT_COLLECT);
   // No page left: its owner died between freeing its last page and giving the unit
   // back, and its reap pooled it as it was.
   if (load<u32>(seg, SEG_USED) == 0) { poolGive(domain, prev, seg); return 1; }
@@ -371,14 +372,15 @@ export function abandonedMarkUnfinished(domain: usize): void {
  * into a span and the segment's page count one high, which would keep the unit
  * from ever going back. Re-tile its free slices and recount its pages, as the reap
  * does for a dead owner's segments (segmentRepair). Idempotent: the mark stays
- * until the repair is done. The segment is still in the pool, with a page left:
- * a segment's last page is given back under the giving mark instead.
+ * until the repair is done. The segment is still in the pool (one whose last page
+ * went is given back under the giving mark instead), perhaps with no page left
+ * (pooled so by a dead owner's reap: segmentCollect gives it back).
  */
 function poolWorkingRepair(domain: usize): void {
   const seg = <usize>loadAcquire(domain + D_ABANDON_WORKING);
   if (seg == 0) return;
   segmentRepair(seg);
-  if (ASSERT_VALIDATE) assertThat(segmentIsValid(0, seg, 0) && load<u32>(seg, SEG_USED) != 0, A_SEGMENT);
+  if (ASSERT_VALIDATE) assertThat(segmentIsValid(0, seg, 0), A_SEGMENT);
   storeRelease(domain + D_ABANDON_WORKING, 0);
 }
 

@@ -116,6 +116,8 @@ export const DP_DELAYED_DRAIN: u32 = 98;         // heap.ts delayedDrain: a bloc
 export const DP_DELAYED_DRAINED: u32 = 99;       // heap.ts delayedDrain: that block freed, not yet cleared from the thread record
 export const DP_SEGMENT_UNLISTED: u32 = 100;     // segment.ts segmentFree: off its owner's list, its unit not yet free (= a kill at segmentRelease's entry)
 export const DP_PAGE_DECOMMITTED: u32 = 101;     // page.ts pageFreeNow: out of its queue, counted off and no longer live, its slices not yet free
+export const DP_SEGMENT_COLLECT: u32 = 102;      // abandon.ts segmentCollect: entered, D_ABANDON_WORKING names the segment (= a kill at its entry)
+export const DP_SEGMENT_ALLOCED: u32 = 103;      // segment.ts segmentAlloc: the unit taken and named, not yet on the thread's list (= a kill at osCommit's entry)
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

@@ -35,7 +35,7 @@ import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
 import { segmentIsLocal, segmentIsMine, segmentOf } from "./segment";
-import { SEG_DOMAIN, T_DOMAIN, FT_DEBUG_BUILD, H_DELAYED, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { SEG_DOMAIN, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -207,16 +207,46 @@ function listContains(page: usize, head: usize, p: usize): bool {
 
 const DELAYED_SCAN_LIMIT: u32 = 1 << 16;
 
-/** Is `p` on the heap's xdelayedFree list? Every link is validated before it is followed. */
+/**
+ * Is `p` on the heap's xdelayedFree list, or on the part of it its owner took and
+ * is freeing (heap.ts delayedDrain: the rest of the list, and the block being
+ * freed)? Searched in the order a block moves through them.
+ */
 function delayedListContains(heap: usize, p: usize): bool {
   if (heap == 0) return false;
-  let b = <usize>loadAcquire(heap + H_DELAYED);
+  if (delayedChainContains(<usize>loadAcquire(heap + H_DELAYED), p)) return true;
+  const owner = <usize>load<u32>(heap, H_THREAD);
+  return delayedChainContains(<usize>loadAcquire(owner + T_DRAIN_LIST), p)
+      || <usize>loadAcquire(owner + T_DRAIN_BLOCK) == p;
+}
+
+/** Is `p` on the delayed-free chain from `head` (links in the second word)? Every link is validated before it is followed. */
+export function delayedChainContains(head: usize, p: usize): bool {
+  let b = head;
   for (let n: u32 = 0; b != 0 && n < DELAYED_SCAN_LIMIT; n++) {
     if (b == p) return true;
-    if (unitState(unitOf(b)) != UNIT_NORMAL || normalBlockPage(b) == 0) return false;
+    if (!delayedLinkValid(b)) return false;
     b = <usize>load<u32>(b + 4);
   }
   return false;
+}
+
+/** Could `b` be a block on a delayed-free chain (a block start of a live page of a normal segment)? */
+export function delayedLinkValid(b: usize): bool {
+  return memHas(<u64>b + 8) && unitState(unitOf(b)) == UNIT_NORMAL && normalBlockPage(b) != 0;
+}
+
+/**
+ * Is the block at `p` on one of its page's own lists (or is the page empty)? What a
+ * reap finishing a dead owner's delayed-list drain asks of each block (heap.ts): the
+ * owner's other places are the drain itself.
+ */
+export function blockOnPageLists(page: usize, p: usize): bool {
+  if (load<u32>(page, P_USED) == 0) return true;
+  if (!blockLooksFree(page, p)) return false;
+  return listContains(page, xtfBlock(xtfLoad(page)), p)
+      || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
+      || listContains(page, <usize>load<u32>(page, P_FREE), p);
 }
 
 /**

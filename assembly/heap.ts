@@ -9,17 +9,16 @@
 // See also: page.ts, page-queue.ts, alloc.ts, thread.ts.
 
 import { A_HEAP, ASSERT_VALIDATE, assertThat } from "./assert";
-import { loadAcquire, swapAcqRel } from "./atomics";
+import { loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, debugPause } from "./debug-delay";
-import { memHas, unitOf, unitState } from "./os";
 import { segmentOf } from "./segment";
 import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
-import { normalBlockPage, pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull } from "./page";
-import { blockIsFree, freeCheckedLocal } from "./free";
+import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull } from "./page";
+import { blockOnPageLists, delayedLinkValid, freeCheckedLocal } from "./free";
 import { metaAlloc } from "./meta";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
-  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, P_XHEAP, SEGMENT_SIZE, SEG_THREAD, T_DRAIN_BLOCK,
-  T_DRAIN_LIST, T_HEAPS, UNIT_NORMAL } from "./layout";
+  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, P_XHEAP, SEG_THREAD, T_DRAIN_BLOCK,
+  T_DRAIN_LIST, T_HEAPS } from "./layout";
 
 /** Initialise a zeroed heap record. */
 export function heapInit(heap: usize, thread: usize, tag: u32): void {
@@ -53,26 +52,22 @@ export function heapForTag(thread: usize, tag: u32): usize {
  * (T_DRAIN_BLOCK) until its free has returned; a reap finishes both
  * (heapDrainFinish). Taken whole and walked in a local, a kill lost the rest of
  * the list: blocks on no list, pages that never emptied, a unit never given back.
+ * Both words are read by other threads' double-free search (free.ts), which
+ * looks for a block on the heap's list, then on these two, then on its page's.
  */
 export function heapDelayedFreeAll(heap: usize): void {
   if (loadAcquire(heap + H_DELAYED) == 0) return;
   const thread = <usize>load<u32>(heap, H_THREAD);
-  store<u32>(thread, swapAcqRel(heap + H_DELAYED, 0), T_DRAIN_LIST);
-  delayedDrain(thread, heap);
-}
-
-/** Free the blocks of T_DRAIN_LIST; `heap` 0: each page's own (a reap). */
-function delayedDrain(thread: usize, heap: usize): void {
+  storeRelease(thread + T_DRAIN_LIST, swapAcqRel(heap + H_DELAYED, 0));
   while (true) {
     const block = <usize>load<u32>(thread, T_DRAIN_LIST);
     if (block == 0) break;
-    store<u32>(thread, <u32>block, T_DRAIN_BLOCK);
-    store<u32>(thread, load<u32>(block + 4), T_DRAIN_LIST);   // see freeMt: the list's link is the second word
+    storeRelease(thread + T_DRAIN_BLOCK, <u32>block);
+    storeRelease(thread + T_DRAIN_LIST, load<u32>(block + 4));   // see freeMt: the list's link is the second word
     debugPause(DP_DELAYED_DRAIN);
-    const page = pageOfBlock(block);
-    freeCheckedLocal(heap != 0 ? heap : <usize>loadAcquire(page + P_XHEAP), page, block);
+    freeCheckedLocal(heap, pageOfBlock(block), block);
     debugPause(DP_DELAYED_DRAINED);
-    store<u32>(thread, 0, T_DRAIN_BLOCK);
+    storeRelease(thread + T_DRAIN_BLOCK, 0);
   }
 }
 
@@ -80,22 +75,36 @@ function delayedDrain(thread: usize, heap: usize): void {
  * Reap of `thread`, after its segments are repaired: finish a delayed-list drain
  * it died in. The block it was freeing may be free already (its free ran, in
  * whole or in part: the push on the page's list is a few stores with no call
- * between), and that free may even have given its page or segment back; it is
- * freed only if it is still in a live page of a segment of the thread's and on
- * none of that page's lists. Then the rest of the list.
+ * between), and that free may even have given its page or segment back; so it,
+ * and each block of the rest, is freed only if it is still a block of a live
+ * page of a segment of the thread's and on none of that page's lists. A link
+ * that fails that test ends the walk (the rest is lost, never freed twice).
  */
 export function heapDrainFinish(thread: usize): void {
-  const block = <usize>load<u32>(thread, T_DRAIN_BLOCK);
-  if (block != 0) {
-    const seg = segmentOf(block);
-    if (memHas(<u64>seg + SEGMENT_SIZE) && unitState(unitOf(block)) == UNIT_NORMAL
-        && loadAcquire(seg + SEG_THREAD) == <u32>thread) {
-      const page = normalBlockPage(block);
-      if (page != 0 && !blockIsFree(page, block, true)) freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, block);
-    }
-    store<u32>(thread, 0, T_DRAIN_BLOCK);
+  const named = <usize>load<u32>(thread, T_DRAIN_BLOCK);
+  if (named != 0) {
+    if (drainOwned(thread, named)) drainFinishOne(named);
+    storeRelease(thread + T_DRAIN_BLOCK, 0);
   }
-  delayedDrain(thread, 0);
+  let block = <usize>load<u32>(thread, T_DRAIN_LIST);
+  while (block != 0 && drainOwned(thread, block)) {
+    const next = load<u32>(block + 4);   // before the free (a debug build fills a freed block)
+    storeRelease(thread + T_DRAIN_LIST, next);
+    drainFinishOne(block);
+    block = <usize>next;
+  }
+  storeRelease(thread + T_DRAIN_LIST, 0);
+}
+
+/** Is `block` a block of a live page of a segment `thread` owns? */
+function drainOwned(thread: usize, block: usize): bool {
+  return delayedLinkValid(block) && loadAcquire(segmentOf(block) + SEG_THREAD) == <u32>thread;
+}
+
+/** A reap's free of one block of a dead owner's drain: unless it is on its page's lists already. */
+function drainFinishOne(block: usize): void {
+  const page = pageOfBlock(block);
+  if (!blockOnPageLists(page, block)) freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, block);
 }
 
 /** Expire pages kept by pageRetire; `force` frees them all now. */

@@ -51,7 +51,7 @@ import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./erro
 import { heapCollect, heapDrainFinish, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
 import { loadSynced, osCommitFold, unitsAreValid } from "./os";
-import { segmentGivingFinish, segmentIsValid, segmentsRepair } from "./segment";
+import { segmentGivingFinish, segmentIsValid, segmentNewFinish, segmentsRepair } from "./segment";
 import { handleReleaseDead } from "./shared-handle";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
@@ -237,6 +237,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
   // made whole first, before anything below takes or gives back a page.
   if (reaping) {
     abandonedAdoptingRecover(thread);
+    segmentNewFinish(thread);
     segmentGivingFinish(thread);
     segmentsRepair(thread);
     heapDrainFinish(thread);

@@ -128,9 +128,12 @@ export function osEnsurePages(pages: u32): bool {
 /**
  * Take `count` contiguous units for a segment of kind `headState` (the first unit;
  * the rest become CONT). Reuses pool units first (lowest run that fits), else
- * grows. Returns the base address, or 0 when memory cannot grow.
+ * grows. Returns the base address, or 0 when memory cannot grow. `claim`, if
+ * not 0, is the address of a word that receives the base address under the lock,
+ * right after the unit is marked taken (no call in between): a caller killed from
+ * there on leaves the unit named where its reap finds it (segment.ts segmentAlloc).
  */
-export function osUnitsAlloc(count: u32, headState: u8): usize {
+export function osUnitsAlloc(count: u32, headState: u8, claim: usize = 0): usize {
   spinLock(ROOT + R_OS_LOCK);
   debugPause(DP_OS_LOCKED);
   const brk = load<u32>(ROOT + R_BRK_UNITS);
@@ -163,6 +166,7 @@ export function osUnitsAlloc(count: u32, headState: u8): usize {
   if (headState != UNIT_META) store<u32>(ROOT + R_SEGS_LIVE, load<u32>(ROOT + R_SEGS_LIVE) + count);
   for (let i: u32 = 1; i < count; i++) storeRelease8(SEGTABLE + <usize>(start + i), UNIT_CONT);
   storeRelease8(SEGTABLE + <usize>start, headState);
+  if (claim != 0) storeRelease(claim, start << SEGMENT_SHIFT);
   // A unit handed out again is no longer one a dead pool collector was giving back
   // (abandon.ts poolGivingFinish reads the two under this lock). It may lie in memory
   // another thread grew: made visible to this instance before the atomic store.

@@ -65,6 +65,9 @@ export function queueRemove(heap: usize, bin: u32, page: usize): void {
   const q = heapQueue(heap, bin);
   const next = <usize>load<u32>(page, P_NEXT);
   const prev = <usize>load<u32>(page, P_PREV);
+  // In no queue (a reap finishing the work of an owner killed between taking a page
+  // out of one queue and putting it in another): unlinking it would empty this one.
+  if (prev == 0 && <usize>load<u32>(q) != page) return;
   if (next != 0) store<u32>(next, <u32>prev, P_PREV); else store<u32>(q, <u32>prev, 4);
   if (prev != 0) store<u32>(prev, <u32>next, P_NEXT); else queueSetFirst(heap, bin, q, next);
   store<u32>(page, 0, P_NEXT);

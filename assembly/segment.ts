@@ -21,11 +21,11 @@
 
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, loadHint, storeRelease } from "./atomics";
-import { DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, DP_SEGMENT_UNLISTED, debugPause } from "./debug-delay";
-import { memFill, osCommit, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree } from "./os";
+import { DP_SEGMENT_ALLOCED, DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, DP_SEGMENT_UNLISTED, debugPause } from "./debug-delay";
+import { memFill, memHas, osCommit, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
-  SEGMENT_MASK, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_GIVING, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
-  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SEG_GIVING, T_SPANS, UNIT_NORMAL } from "./layout";
+  SEGMENT_MASK, SEGMENT_SIZE, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_GIVING, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
+  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SEG_GIVING, T_SEG_NEW, T_SPANS, UNIT_NORMAL } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function segmentOf(ptr: usize): usize {
@@ -124,20 +124,45 @@ function spanMark(seg: usize, index: u32, count: u32): void {
   store<u32>(thread, load<u32>(thread, T_SEG_COUNT) - 1, T_SEG_COUNT);
 }
 
-/** A fresh normal segment for `thread`, its slices 1..127 one free span. 0 on OOM. */
+/**
+ * A fresh normal segment for `thread`, its slices 1..127 one free span. 0 on OOM.
+ * Named in the thread record (T_SEG_NEW) from the moment its unit is taken (under
+ * the unit lock) until it is on the thread's list, with the low bit set once its
+ * header is counted committed: a thread killed in between has its reap give the
+ * unit back (segmentNewFinish). Before, it was on no list: 4 MiB lost for good.
+ */
 function segmentAlloc(thread: usize): usize {
-  const seg = osUnitsAlloc(1, UNIT_NORMAL);
+  const seg = osUnitsAlloc(1, UNIT_NORMAL, thread + T_SEG_NEW);
   if (seg == 0) return 0;
+  osCommit(SEG_META_BYTES);
+  storeRelease(thread + T_SEG_NEW, <u32>seg | 1);   // counted: no call since osCommit's
+  debugPause(DP_SEGMENT_ALLOCED);
   // A pool unit may hold old records: the header and all records start clean.
   memFill(seg, 0, SEG_META_BYTES);
   store<u32>(seg, UNIT_NORMAL, SEG_KIND);
   store<u32>(seg, 1, SEG_UNITS);
   store<u32>(seg, load<u32>(thread, T_DOMAIN), SEG_DOMAIN);
   storeRelease(seg + SEG_THREAD, <u32>thread);
-  osCommit(SEG_META_BYTES);
   segmentListPush(thread, seg);
+  storeRelease(thread + T_SEG_NEW, 0);   // listed: no call since the push
   spanMakeFree(thread, seg, 1, SLICES_PER_SEGMENT - 1);
   return seg;
+}
+
+/**
+ * Reap of `thread`: a unit it took for a new segment and had not listed yet
+ * (T_SEG_NEW) goes back to the runtime, its header counted off if it was counted.
+ * Nobody else can have it: taken under the unit lock, on no list and in no pool.
+ */
+export function segmentNewFinish(thread: usize): void {
+  const word = load<u32>(thread, T_SEG_NEW);
+  if (word == 0) return;
+  const seg = <usize>(word & ~1);
+  memHas(<u64>seg + SEGMENT_SIZE);
+  storeRelease(seg + SEG_THREAD, 0);
+  if ((word & 1) != 0) osDecommit(SEG_META_BYTES);
+  storeRelease(thread + T_SEG_NEW, 0);
+  osUnitsFree(seg, 1);
 }
 
 /**

@@ -20,10 +20,11 @@
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
 import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_PAGE_DECOMMITTED,
-  DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+  DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
+import { until } from './fixtures/harness.ts';
 import type { Peer } from './fixtures/harness.ts';
 
 useHarness();
@@ -217,6 +218,101 @@ describe('an owner killed freeing its own page or segment', () => {
     d.collectAbandoned();
     expect(rt.stats().segments.unitsLive).toBe(units0);
     expect(rt.stats().memory.committed).toBe(committed0);
+    t.validate();
+    t.free(f.addr);
+  }, 60_000);
+});
+
+const codeOf = (fn: () => unknown): string => {
+  try { fn(); return 'OK'; } catch (e) { return (e as { code?: string }).code ?? String(e); }
+};
+
+describe('a block of a delayed list its owner is freeing, freed again by another thread (review of f67af8a)', () => {
+  // 1 KiB blocks, 32 to a page: the first pages go to w's full queue. x and y, on two
+  // of them, go on w's heap's delayed list (y, then x). w pauses freeing y (named in
+  // T_DRAIN_BLOCK), x on T_DRAIN_LIST: before, the search looked at the heap's list
+  // only, so a second free of either was taken (and, killed there, the reap then
+  // freed the corrupted rest of the list: out of bounds).
+  async function drainPaused() {
+    const rig = await killRig(1);
+    const { t, peers: [w] } = rig;
+    await w.call('attach');
+    const blocks = await w.call<number[]>('allocMany', 0, 100, 1024);
+    const x = blocks[5], y = blocks[40];
+    t.free(x);
+    t.free(y);
+    expect(codeOf(() => t.free(x)), 'on the heap\'s list: caught').toBe('EDOUBLE_FREE');
+    return { ...rig, w, blocks, x, y };
+  }
+
+  it('killed there: both second frees are EDOUBLE_FREE, and the reap frees each block once', async () => {
+    const { rt, t, f, w, blocks, x, y } = await drainPaused();
+    const units0 = rt.stats().segments.unitsLive - 1;
+    const codes: string[] = [];
+    const instance = await killAt(w, f, DP_DELAYED_DRAIN, 'freeing y, x still on the taken list',
+      () => w.call('collect', 0),
+      () => { codes.push(codeOf(() => t.free(x)), codeOf(() => t.free(y))); });
+    expect(codes).toEqual(['EDOUBLE_FREE', 'EDOUBLE_FREE']);
+    expect(reapInstance(rt, instance).length).toBe(1);
+    for (const b of blocks) if (b !== x && b !== y) t.free(b);
+    rt.domain().collectAbandoned();
+    expect(rt.stats().segments.unitsLive, 'every block freed once: the unit went back').toBe(units0);
+    t.validate();
+    t.free(f.addr);
+  }, 60_000);
+
+  it('resumed: the second free is EDOUBLE_FREE and the owner\'s heap stays whole', async () => {
+    const { t, f, w, blocks, x, y } = await drainPaused();
+    await w.call('pauseAt', DP_DELAYED_DRAIN, f.addr, 1);
+    const done = w.call('collect', 0);
+    await until(f.paused, 10_000, 'the owner freeing its delayed list');
+    const code = codeOf(() => t.free(x));
+    f.release();
+    await done;
+    expect(code).toBe('EDOUBLE_FREE');
+    await w.call('validate', 0);
+    const again = await w.call<number[]>('allocMany', 0, 80, 1024);
+    const live = [...blocks.filter((b) => b !== x && b !== y), ...again];
+    expect(new Set(live).size, 'no block handed out twice').toBe(live.length);
+    t.free(f.addr);
+  }, 60_000);
+});
+
+describe('a pooled segment with no page whose collector is killed entering it (review of 565105a)', () => {
+  it('the next holder repairs it and gives it back', async () => {
+    const { rt, t, f, peers: [w, c] } = await killRig(2);
+    const d = rt.domain();
+    const units0 = rt.stats().segments.unitsLive;
+    const committed0 = rt.stats().memory.committed;
+    await w.call('attach');
+    const b = await w.call<number>('alloc', 0, 16384);
+    const i1 = await killAt(w, f, DP_SEGMENT_PAGE_FREEING, 'its last page freed', () => w.call('free', 0, b));
+    expect(reapInstance(rt, i1).length).toBe(1);
+    expect(rt.exports.ft_abandon_info(d.id, AI_SEGMENTS) >>> 0, 'pooled with no page').toBe(1);
+    f.reset();
+    await c.call('attach');
+    const i2 = await killAt(c, f, DP_SEGMENT_COLLECT, 'the collection entering it', () => c.call('collectAbandoned'));
+    expect(reapInstance(rt, i2).length).toBe(1);
+    d.collectAbandoned();
+    expect(rt.stats().segments.unitsLive).toBe(units0);
+    expect(rt.stats().memory.committed).toBe(committed0);
+    t.validate();
+    t.free(f.addr);
+  }, 60_000);
+});
+
+describe('a thread killed taking a fresh segment (review of 565105a)', () => {
+  it('its reap gives the unit back and counts its header off', async () => {
+    const { rt, t, f, peers: [w] } = await killRig(1);
+    const units0 = rt.stats().segments.unitsLive;
+    const committed0 = rt.stats().memory.committed;
+    await w.call('attach');
+    const instance = await killAt(w, f, DP_SEGMENT_ALLOCED, 'a unit taken and counted, not yet on the thread\'s list',
+      () => w.call('alloc', 0, 64));
+    expect(rt.stats().segments.unitsLive).toBe(units0 + 1);
+    expect(reapInstance(rt, instance).length).toBe(1);
+    expect(rt.stats().segments.unitsLive, 'the unit went back').toBe(units0);
+    expect(rt.stats().memory.committed, 'its header counted off').toBe(committed0);
     t.validate();
     t.free(f.addr);
   }, 60_000);
