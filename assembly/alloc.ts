@@ -13,6 +13,7 @@
 
 import { A_HEAP, A_OWNER, A_PAGE, ASSERT_INTERNAL, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
+import { DP_HUGE_ALLOCED, debugPause } from "./debug-delay";
 import { EINVAL_ALIGN, EINVAL_PTR, EINVAL_SIZE, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, peekError, setError } from "./errors";
 import { heapCollect, heapCollectRetired, heapDelayedFreeAll, heapForTag } from "./heap";
 import { hookCheckpointAlloc, hookHeldPagesCollect, hookOutOfMemory, hookPageHoldCancel, hookReclaim } from "./hooks";
@@ -29,7 +30,7 @@ import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
-  SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
+  SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, T_SEG_NEW, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
 
 /** Largest request ever considered: the 4 GiB address space less the runtime area. */
 export const MAX_ALLOC_SIZE: usize = 0xFFFFFFFF - (SEGMENT_SIZE << 1);
@@ -165,10 +166,13 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
   const units = <u32>((bytes + <u64>SEGMENT_SIZE - 1) >> SEGMENT_SHIFT);
   if (bytes > <u64>MAX_ALLOC_SIZE) { setError(ENOMEM); return 0; }
   const thread = <usize>load<u32>(heap, H_THREAD);
-  let seg = osUnitsAlloc(units, UNIT_HUGE);
+  // Named (T_SEG_NEW) from the moment its units are taken until the block is made,
+  // as segment.ts segmentAlloc does: a thread killed in between has its reap give
+  // the units back (segmentNewFinish). Before, they were nobody's for good.
+  let seg = osUnitsAlloc(units, UNIT_HUGE, thread + T_SEG_NEW);
   if (seg == 0) {
     hookOutOfMemory(thread);   // as in mallocGeneric
-    seg = osUnitsAlloc(units, UNIT_HUGE);
+    seg = osUnitsAlloc(units, UNIT_HUGE, thread + T_SEG_NEW);
     if (seg == 0) { setError(ENOMEM); return 0; }
   }
   memFill(seg, 0, SEG_PAGES + PAGE_REC_SIZE);
@@ -187,10 +191,14 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
   store<u8>(page, <u8>load<u32>(heap, H_TAG), P_TAG);
   store<u32>(page, <u32>heap, P_XHEAP);
   xtfInit(page, xtfMake(0, DELAY_NEVER));
-  addRelaxed(thread + T_HUGE_COUNT, 1);
   osCommit(committed);
+  storeRelease(thread + T_SEG_NEW, <u32>seg | 1);   // counted: no call since osCommit's
+  debugPause(DP_HUGE_ALLOCED);
+  // No call from here to the end: the count, the owner and the name change together.
+  addRelaxed(thread + T_HUGE_COUNT, 1);
   storeRelease(seg + SEG_THREAD, <u32>thread);
-  storeRelease(page + P_USED, 1);                  // last: the block is now freeable
+  storeRelease(page + P_USED, 1);                  // the block is now freeable
+  storeRelease(thread + T_SEG_NEW, 0);
   return seg + offset;
 }
 

@@ -247,6 +247,13 @@ export function osUnitsRepair(): void {
   if (ASSERT_VALIDATE) assertThat(unitsAreValid(), A_UNITS);
 }
 
+/** The units of the segment at `base` (its head and the CONT units after it): for a header that may not be written. */
+export function osUnitsRun(base: usize): u32 {
+  let unit = unitOf(base) + 1;
+  while (unit < UNITS && load<u8>(SEGTABLE + <usize>unit) == UNIT_CONT) unit++;
+  return unit - unitOf(base);
+}
+
 /** Return a segment's `count` units to the pool. */
 export function osUnitsFree(base: usize, count: u32): void {
   spinLock(ROOT + R_OS_LOCK);

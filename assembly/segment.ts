@@ -22,10 +22,10 @@
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, loadHint, storeRelease } from "./atomics";
 import { DP_SEGMENT_ALLOCED, DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, DP_SEGMENT_UNLISTED, debugPause } from "./debug-delay";
-import { memFill, memHas, osCommit, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree } from "./os";
-import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
+import { memFill, memHas, osCommit, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree, osUnitsRun, unitOf, unitState } from "./os";
+import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_LOCAL_FREE, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
   SEGMENT_MASK, SEGMENT_SIZE, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_GIVING, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
-  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SEG_GIVING, T_SEG_NEW, T_SPANS, UNIT_NORMAL } from "./layout";
+  SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SEG_GIVING, T_SEG_NEW, T_SPANS, UNIT_HUGE, UNIT_NORMAL } from "./layout";
 
 // @ts-ignore: decorator
 @inline export function segmentOf(ptr: usize): usize {
@@ -150,19 +150,22 @@ function segmentAlloc(thread: usize): usize {
 }
 
 /**
- * Reap of `thread`: a unit it took for a new segment and had not listed yet
- * (T_SEG_NEW) goes back to the runtime, its header counted off if it was counted.
- * Nobody else can have it: taken under the unit lock, on no list and in no pool.
+ * Reap of `thread`: units it took for a new segment and had not listed yet, or
+ * for a huge block not yet made (T_SEG_NEW), go back to the runtime, what was
+ * counted counted off (the low bit: a normal segment's header, or the huge
+ * block's committed bytes, kept in its record). Nobody else can have them: taken
+ * under the unit lock, on no list and in no pool, and the block not handed out.
  */
 export function segmentNewFinish(thread: usize): void {
   const word = load<u32>(thread, T_SEG_NEW);
   if (word == 0) return;
   const seg = <usize>(word & ~1);
   memHas(<u64>seg + SEGMENT_SIZE);
+  const huge = unitState(unitOf(seg)) == UNIT_HUGE;
+  if ((word & 1) != 0) osDecommit(huge ? load<u32>(seg + SEG_PAGES, P_LOCAL_FREE) : SEG_META_BYTES);
   storeRelease(seg + SEG_THREAD, 0);
-  if ((word & 1) != 0) osDecommit(SEG_META_BYTES);
   storeRelease(thread + T_SEG_NEW, 0);
-  osUnitsFree(seg, 1);
+  osUnitsFree(seg, huge ? osUnitsRun(seg) : 1);
 }
 
 /**

@@ -20,7 +20,7 @@
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
 import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_PAGE_DECOMMITTED,
-  DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+  DP_HUGE_ALLOCED, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -314,6 +314,25 @@ describe('a thread killed taking a fresh segment (review of 565105a)', () => {
     expect(rt.stats().segments.unitsLive, 'the unit went back').toBe(units0);
     expect(rt.stats().memory.committed, 'its header counted off').toBe(committed0);
     t.validate();
+    t.free(f.addr);
+  }, 60_000);
+});
+
+describe('a thread killed making a huge block', () => {
+  it('its reap gives the units back and counts the block\'s bytes off', async () => {
+    const { rt, t, f, peers: [w] } = await killRig(1);
+    const units0 = rt.stats().segments.unitsLive;
+    const committed0 = rt.stats().memory.committed;
+    await w.call('attach');
+    const instance = await killAt(w, f, DP_HUGE_ALLOCED, 'huge units taken and counted, the block not yet made',
+      () => w.call('alloc', 0, 5 << 20));
+    expect(rt.stats().segments.unitsLive).toBe(units0 + 2);
+    expect(reapInstance(rt, instance).length).toBe(1);
+    expect(rt.stats().segments.unitsLive, 'both units went back').toBe(units0);
+    expect(rt.stats().memory.committed, 'its bytes counted off').toBe(committed0);
+    t.validate();
+    const big = t.alloc(9 << 20);   // the units serve again
+    t.free(big);
     t.free(f.addr);
   }, 60_000);
 });
