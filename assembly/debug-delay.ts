@@ -119,6 +119,8 @@ export const DP_PAGE_DECOMMITTED: u32 = 101;     // page.ts pageFreeNow: out of 
 export const DP_SEGMENT_COLLECT: u32 = 102;      // abandon.ts segmentCollect: entered, D_ABANDON_WORKING names the segment (= a kill at its entry)
 export const DP_SEGMENT_ALLOCED: u32 = 103;      // segment.ts segmentAlloc: the unit taken and named, not yet on the thread's list (= a kill at osCommit's entry)
 export const DP_HUGE_ALLOCED: u32 = 110;         // alloc.ts hugeAlloc: the units taken, the header made and counted, the block not yet made
+export const DP_HUGE_CLAIMED: u32 = 111;         // free.ts freeSpecial: a huge block's used claimed and its segment marked, not yet held or given back
+export const DP_UNIT_RELEASING: u32 = 112;       // segment.ts segmentRelease: counted off and marked so, the units not yet free
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

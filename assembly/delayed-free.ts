@@ -88,7 +88,7 @@ import { mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing, qsbrScan,
   seqLeq } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
-import { CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
+import { SEG_GIVING, CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
   D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_HOLDER, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
   D_THREADS, P_QSBR_GOAL, SEG_DOMAIN, P_QSBR_NEXT, SEGMENT_MASK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_DEFERRALS, T_DF_HEAD,
   T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, T_STATE, THREAD_EXITED, THREAD_FREE,
@@ -292,6 +292,7 @@ export function hugeFreeHeld(seg: usize, bytes: u32): bool {
     storeRelease(page + P_QSBR_NEXT, top);
     if (casAcqRel(domain + D_HUGE_HELD, top, <u32>seg)) break;
   }
+  storeRelease(seg + SEG_GIVING, 0);   // held: no longer its freer's to finish (free.ts freeSpecial; no call since the push)
   if (thread != 0 && <usize>load<u32>(thread, T_DOMAIN) == domain) breakerRequest(thread, BRK_DELAYED_FREE);
   return true;
 }

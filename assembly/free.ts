@@ -26,16 +26,16 @@
 //
 // See also: page.ts (lists and the delayed state), alloc.ts, heap.ts (drain).
 
-import { addRelaxed, casAcqRel, loadAcquire, swapAcqRel } from "./atomics";
+import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./atomics";
 import { curOwnerWord, curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
-import { memFill, memHas, osDecommit, osUnitsFree, unitOf, unitState } from "./os";
-import { DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
+import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitOf, unitState } from "./os";
+import { DP_HUGE_CLAIMED, DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
-import { segmentIsLocal, segmentIsMine, segmentOf } from "./segment";
-import { SEG_DOMAIN, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { segmentIsLocal, segmentIsMine, segmentOf, segmentRelease } from "./segment";
+import { FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -280,6 +280,12 @@ function freeSpecial(p: usize): i32 {
   // Any thread may free a huge block; claiming `used` 1 -> 0 makes it exactly once.
   if (!casAcqRel(page + P_USED, 1, 0)) return failWith(EDOUBLE_FREE);
   const seg = segmentOf(p);
+  // Ours to give back: marked with the freeing thread (SEG_GIVING; no call since the
+  // claim) until it is on a held list or its units are free, so that the reap of a
+  // freer killed in between finishes the job (hugeGivingFinish). Before, the units
+  // were nobody's for good.
+  storeRelease(seg + SEG_GIVING, <u32>curThread);
+  debugPause(DP_HUGE_CLAIMED);
   // A held tag's segment waits for a QSBR goal before it can be reused (delayed-free.ts).
   if (hookTagHeld(page) && hookHugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) return OK;
   hugeSegmentFree(seg);
@@ -295,8 +301,28 @@ export function hugeSegmentFree(seg: usize): void {
   const page = seg + SEG_PAGES;
   const thread = <usize>swapAcqRel(seg + SEG_THREAD, 0);
   if (thread != 0) addRelaxed(thread + T_HUGE_COUNT, <u32>-1);
-  osDecommit(load<u32>(page, P_LOCAL_FREE));   // huge records keep their committed bytes there
-  osUnitsFree(seg, load<u32>(seg, SEG_UNITS));
+  // Huge records keep their committed bytes in P_LOCAL_FREE; the mark (its freer,
+  // if any) and its stage bit as segmentRelease keeps them for every give-back.
+  segmentRelease(seg, <usize>(loadAcquire(seg + SEG_GIVING) & ~1), load<u32>(page, P_LOCAL_FREE), load<u32>(seg, SEG_UNITS));
+}
+
+/**
+ * Reap of `thread`: finish the frees of huge blocks it died in (their segments
+ * still marked with it: see freeSpecial). Each goes where that free would have
+ * sent it: a held tag's to its domain's held list with a fresh goal (a second
+ * hold is only later, never early), any other back to the runtime, counted off
+ * once (segmentRelease's stage bit).
+ */
+export function hugeGivingFinish(thread: usize): void {
+  const brk = loadSynced(ROOT + R_BRK_UNITS);
+  for (let unit = FIRST_UNIT; unit < brk; unit++) {
+    if (unitState(unit) != UNIT_HUGE) continue;
+    const seg = <usize>unit << SEGMENT_SHIFT;
+    if (!osUnitGiving(seg, thread)) continue;
+    const page = seg + SEG_PAGES;
+    if (hookTagHeld(page) && hookHugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) continue;
+    hugeSegmentFree(seg);
+  }
 }
 
 // ---- Batches (ft_free_many) -------------------------------------------------------

@@ -52,6 +52,7 @@ import { heapCollect, heapDrainFinish, heapIsValid } from "./heap";
 import { mutexUnlock } from "./mutex";
 import { loadSynced, osCommitFold, unitsAreValid } from "./os";
 import { segmentGivingFinish, segmentIsValid, segmentNewFinish, segmentsRepair } from "./segment";
+import { hugeGivingFinish } from "./free";
 import { handleReleaseDead } from "./shared-handle";
 import { QF_EXITING, qsbrOffline, qsbrQuiescent } from "./qsbr";
 import { pystackIsValid, pystackRelease } from "./pystack";
@@ -239,6 +240,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
     abandonedAdoptingRecover(thread);
     segmentNewFinish(thread);
     segmentGivingFinish(thread);
+    hugeGivingFinish(thread);
     segmentsRepair(thread);
     heapDrainFinish(thread);
   }

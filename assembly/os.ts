@@ -190,8 +190,8 @@ export function osUnitsAlloc(count: u32, headState: u8, claim: usize = 0): usize
 export function osUnitGiving(seg: usize, domain: usize): bool {
   memHas(<u64>seg + SEG_PAGES);
   spinLock(ROOT + R_OS_LOCK);
-  const giving = load<u8>(SEGTABLE + (seg >> SEGMENT_SHIFT)) == UNIT_NORMAL
-    && (loadAcquire(seg + SEG_GIVING) & ~1) == <u32>domain;
+  const state = load<u8>(SEGTABLE + (seg >> SEGMENT_SHIFT));
+  const giving = (state == UNIT_NORMAL || state == UNIT_HUGE) && (loadAcquire(seg + SEG_GIVING) & ~1) == <u32>domain;
   spinUnlock(ROOT + R_OS_LOCK);
   return giving;
 }

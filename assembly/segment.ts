@@ -21,7 +21,7 @@
 
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, loadHint, storeRelease } from "./atomics";
-import { DP_SEGMENT_ALLOCED, DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, DP_SEGMENT_UNLISTED, debugPause } from "./debug-delay";
+import { DP_SEGMENT_ALLOCED, DP_UNIT_RELEASING, DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, DP_SEGMENT_UNLISTED, debugPause } from "./debug-delay";
 import { memFill, memHas, osCommit, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree, osUnitsRun, unitOf, unitState } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_LOCAL_FREE, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
   SEGMENT_MASK, SEGMENT_SIZE, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_GIVING, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
@@ -198,13 +198,14 @@ function segmentFree(thread: usize, seg: usize): void {
  * what the mark says is not done; osUnitsAlloc clears the mark of a unit it
  * hands out again.
  */
-export function segmentRelease(seg: usize, mark: usize, bytes: u32): void {
+export function segmentRelease(seg: usize, mark: usize, bytes: u32, units: u32 = 1): void {
   if ((loadAcquire(seg + SEG_GIVING) & 1) == 0) {
     storeRelease(seg + SEG_THREAD, 0);
     osDecommit(bytes);
     storeRelease(seg + SEG_GIVING, <u32>mark | 1);
   }
-  osUnitsFree(seg, 1);
+  debugPause(DP_UNIT_RELEASING);
+  osUnitsFree(seg, units);
 }
 
 /**

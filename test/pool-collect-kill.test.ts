@@ -20,7 +20,7 @@
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
 import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_PAGE_DECOMMITTED,
-  DP_HUGE_ALLOCED, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+  DP_HUGE_ALLOCED, DP_HUGE_CLAIMED, DP_UNIT_RELEASING, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -334,5 +334,29 @@ describe('a thread killed making a huge block', () => {
     const big = t.alloc(9 << 20);   // the units serve again
     t.free(big);
     t.free(f.addr);
+  }, 60_000);
+});
+
+describe('a thread killed freeing a huge block', () => {
+  async function killHugeFree(point: number, what: string) {
+    const { rt, t, f, peers: [w] } = await killRig(1);
+    const units0 = rt.stats().segments.unitsLive;
+    const committed0 = rt.stats().memory.committed;
+    await w.call('attach');
+    const b = await w.call<number>('alloc', 0, 5 << 20);
+    const instance = await killAt(w, f, point, what, () => w.call('free', 0, b));
+    expect(reapInstance(rt, instance).length).toBe(1);
+    expect(rt.stats().segments.unitsLive, 'both units went back').toBe(units0);
+    expect(rt.stats().memory.committed, 'its bytes counted off once').toBe(committed0);
+    t.validate();
+    t.free(f.addr);
+  }
+
+  it('after claiming it: its reap gives the units back', async () => {
+    await killHugeFree(DP_HUGE_CLAIMED, 'a huge block claimed, not yet given back');
+  }, 60_000);
+
+  it('after counting it off: its reap frees the units without counting them off again', async () => {
+    await killHugeFree(DP_UNIT_RELEASING, 'a huge block counted off, its units not yet free');
   }, 60_000);
 });
