@@ -45,7 +45,7 @@ import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_POOLED_
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitState } from "./os";
-import { pageAdoptDelayed, pageCollectRemote, pageFree } from "./page";
+import { pageAdoptDelayed, pageCollectRemote, pageFree, pageSetDelayed } from "./page";
 import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
@@ -53,7 +53,7 @@ import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { instanceLockWord } from "./instance";
 import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
-import { BIN_FULL, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_ABANDON_GOAL, D_ABANDON_LOCK,
+import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
   P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_META_BYTES, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD, SEG_USED,
@@ -125,6 +125,10 @@ export function abandonSegments(thread: usize): bool {
         store<u32>(rec, 0, P_PREV);
         store<u8>(rec, 0, P_IN_FULL);
         store<u8>(rec, 0, P_RETIRE);
+        // Every page, not only those the heaps' queues listed: an owner killed between
+        // two queues left one in neither, still DELAY_USE, and a remote free then
+        // pushed on the dead record's heap instead of the page (review 3).
+        pageSetDelayed(rec, DELAY_NEVER);
       }
       index += load<u32>(rec, P_SLICE_COUNT);
     }

@@ -24,7 +24,7 @@ import { blockInDomain, blockIsFree, ftFree } from "./free";
 import { qsbrHoldsTag } from "./qsbr";
 import { remoteFlush } from "./remote-free";
 import { curOwnerWord, curThread } from "./current";
-import { memCopy, memFill, memHas, memSync, osCommit, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
+import { memCopy, memFill, memHas, memSync, osCommit, osCommitMarked, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
 import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
@@ -191,8 +191,7 @@ function hugeAlloc(heap: usize, size: usize, align: u32): usize {
   store<u8>(page, <u8>load<u32>(heap, H_TAG), P_TAG);
   store<u32>(page, <u32>heap, P_XHEAP);
   xtfInit(page, xtfMake(0, DELAY_NEVER));
-  osCommit(committed);
-  storeRelease(thread + T_SEG_NEW, <u32>seg | 1);   // counted: no call since osCommit's
+  osCommitMarked(committed, thread + T_SEG_NEW, <u32>seg | 1);   // counted and marked, no call between
   debugPause(DP_HUGE_ALLOCED);
   // No call from here to the end: the count, the owner and the name change together.
   addRelaxed(thread + T_HUGE_COUNT, 1);

@@ -121,6 +121,9 @@ export const DP_SEGMENT_ALLOCED: u32 = 103;      // segment.ts segmentAlloc: the
 export const DP_HUGE_ALLOCED: u32 = 110;         // alloc.ts hugeAlloc: the units taken, the header made and counted, the block not yet made
 export const DP_HUGE_CLAIMED: u32 = 111;         // free.ts freeSpecial: a huge block's used claimed and its segment marked, not yet held or given back
 export const DP_UNIT_RELEASING: u32 = 112;       // segment.ts segmentRelease: counted off and marked so, the units not yet free
+export const DP_FREE_SEARCH_SPLIT: u32 = 113;     // free.ts blockIsFree: the delayed lists searched, the page's own not yet
+export const DP_DRAIN_SEARCH_READ: u32 = 114;    // free.ts delayedListContains: the owner's T_DRAIN_LIST read, not yet walked
+export const DP_PAGE_TO_FULL_MID: u32 = 115;     // page.ts pageToFull: out of its bin's queue, not yet in the full queue (= a kill at queuePushBack's entry)
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

@@ -30,7 +30,7 @@ import { addRelaxed, casAcqRel, loadAcquire, storeRelease, swapAcqRel } from "./
 import { curOwnerWord, curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitOf, unitState } from "./os";
-import { DP_HUGE_CLAIMED, DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
+import { DP_DRAIN_SEARCH_READ, DP_FREE_SEARCH_SPLIT, DP_HUGE_CLAIMED, DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
@@ -215,10 +215,21 @@ const DELAYED_SCAN_LIMIT: u32 = 1 << 16;
 function delayedListContains(heap: usize, p: usize): bool {
   if (heap == 0) return false;
   if (delayedChainContains(<usize>loadAcquire(heap + H_DELAYED), p)) return true;
+  // The owner pops from the head of its part while we walk it, and a popped block's
+  // link may be overwritten (a debug fill) or its page freed, which ends the walk
+  // early: when the head moved meanwhile, walk again from the new one (a block
+  // popped is named in T_DRAIN_BLOCK before it leaves the list).
   const owner = <usize>load<u32>(heap, H_THREAD);
-  return delayedChainContains(<usize>loadAcquire(owner + T_DRAIN_LIST), p)
-      || <usize>loadAcquire(owner + T_DRAIN_BLOCK) == p;
+  for (let tries: u32 = 0; tries < DRAIN_SEARCH_TRIES; tries++) {
+    const head = <usize>loadAcquire(owner + T_DRAIN_LIST);
+    debugPause(DP_DRAIN_SEARCH_READ);
+    if (delayedChainContains(head, p) || <usize>loadAcquire(owner + T_DRAIN_BLOCK) == p) return true;
+    if (<usize>loadAcquire(owner + T_DRAIN_LIST) == head) return false;
+  }
+  return false;
 }
+
+const DRAIN_SEARCH_TRIES: u32 = 8;
 
 /** Is `p` on the delayed-free chain from `head` (links in the second word)? Every link is validated before it is followed. */
 export function delayedChainContains(head: usize, p: usize): bool {
@@ -262,12 +273,15 @@ export function blockIsFree(page: usize, p: usize, local: bool): bool {
   // xthreadFree (or its heap's delayed list) and only then empties the slot, so
   // a block looked for in that order is found at every moment; the page's lists
   // first, a flush between the two looks hid it from both (review-rf2).
+  // Then the delayed lists before the page's own (a drain moves a block from the
+  // heap's list through its owner's words onto the page's local list: review 3).
   if (remoteBatchesContain(page, p)) return true;
   debugPause(DP_RF_SEARCH_GAP);
+  if (delayedListContains(<usize>loadAcquire(page + P_XHEAP), p)) return true;
+  debugPause(DP_FREE_SEARCH_SPLIT);
   return listContains(page, xtfBlock(xtfLoad(page)), p)
       || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
-      || listContains(page, <usize>load<u32>(page, P_FREE), p)
-      || delayedListContains(<usize>loadAcquire(page + P_XHEAP), p);
+      || listContains(page, <usize>load<u32>(page, P_FREE), p);
 }
 
 // ---- Huge blocks and bad pointers -----------------------------------------------

@@ -9,7 +9,7 @@
 // See also: page.ts, page-queue.ts, alloc.ts, thread.ts.
 
 import { A_HEAP, ASSERT_VALIDATE, assertThat } from "./assert";
-import { loadAcquire, storeRelease, swapAcqRel } from "./atomics";
+import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, debugPause } from "./debug-delay";
 import { segmentOf } from "./segment";
 import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
@@ -58,7 +58,16 @@ export function heapForTag(thread: usize, tag: u32): usize {
 export function heapDelayedFreeAll(heap: usize): void {
   if (loadAcquire(heap + H_DELAYED) == 0) return;
   const thread = <usize>load<u32>(heap, H_THREAD);
-  storeRelease(thread + T_DRAIN_LIST, swapAcqRel(heap + H_DELAYED, 0));
+  // Taken with the list named in the thread record first, so that a block is on the
+  // heap's list or in the record at every moment (the double-free search looks at
+  // both); a CAS that failed (a block pushed meanwhile) clears the name before the
+  // loop's back edge, so a kill there never leaves the same blocks in both.
+  while (true) {
+    const head = loadAcquire(heap + H_DELAYED);
+    storeRelease(thread + T_DRAIN_LIST, head);
+    if (casAcqRel(heap + H_DELAYED, head, 0)) break;
+    storeRelease(thread + T_DRAIN_LIST, 0);
+  }
   while (true) {
     const block = <usize>load<u32>(thread, T_DRAIN_LIST);
     if (block == 0) break;
@@ -89,8 +98,10 @@ export function heapDrainFinish(thread: usize): void {
   let block = <usize>load<u32>(thread, T_DRAIN_LIST);
   while (block != 0 && drainOwned(thread, block)) {
     const next = load<u32>(block + 4);   // before the free (a debug build fills a freed block)
+    storeRelease(thread + T_DRAIN_BLOCK, <u32>block);   // named as the owner's loop names it
     storeRelease(thread + T_DRAIN_LIST, next);
     drainFinishOne(block);
+    storeRelease(thread + T_DRAIN_BLOCK, 0);
     block = <usize>next;
   }
   storeRelease(thread + T_DRAIN_LIST, 0);

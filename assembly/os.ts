@@ -296,30 +296,42 @@ const COMMIT_FOLD: i64 = 256 << 10;
 }
 
 function commitAdd(delta: i64): void {
+  if (commitCount(delta)) commitPeakRaise();
+}
+
+/**
+ * Count `delta` committed bytes: into the current thread's delta, folded into the
+ * root's counter past ±COMMIT_FOLD (zeroed first and added with no call between,
+ * so a kill moves it whole or not at all). True when the root's counter rose: the
+ * caller raises the peak (commitPeakRaise), which walks the thread list. A rise
+ * raises the peak to the whole sum (osCommitted), not to the root's part: that
+ * runs ahead of the total while another thread holds a negative delta, and the
+ * peak would report a value committed never had (review 14). Signed: the root's
+ * part alone may be below zero while a thread holds the matching commit in its
+ * delta.
+ */
+function commitCount(delta: i64): bool {
   const t = curThread;
-  if (t == 0) { commitFold(delta); return; }
+  if (t == 0) { addRelaxed64(ROOT + R_COMMITTED, <u64>delta); return delta > 0; }
   const d = <i64><i32>load<u32>(t, T_COMMIT_DELTA) + delta;   // owner-only: its own last store
   if (d < COMMIT_FOLD && d > -COMMIT_FOLD) {
     storeRelease(t + T_COMMIT_DELTA, <u32><i32>d);               // partner: osCommitted's loads
-    return;
+    return false;
   }
   storeRelease(t + T_COMMIT_DELTA, 0);
-  commitMove(d);   // inlined: no call since the store, so a kill moves the delta whole or not at all
+  addRelaxed64(ROOT + R_COMMITTED, <u64>d);
+  return d > 0;
 }
 
-// Into the root's counter; a rise raises the peak to the whole sum (osCommitted),
-// not to the root's part: that runs ahead of the total while another thread holds
-// a negative delta, and the peak would report a value committed never had
-// (review 14). Signed: the root's part alone may be below zero while a thread
-// holds the matching commit in its delta.
-function commitFold(delta: i64): void {
-  commitMove(delta);
-}
-
-// @ts-ignore: decorator
-@inline function commitMove(delta: i64): void {
-  addRelaxed64(ROOT + R_COMMITTED, <u64>delta);
-  if (delta > 0) commitPeakRaise();
+/**
+ * osCommit(bytes), then store `value` at `addr` (a caller's "counted" mark), with
+ * no call between the count and the mark; the peak is raised after. segment.ts
+ * segmentAlloc and alloc.ts hugeAlloc: a reap then knows whether to count off.
+ */
+export function osCommitMarked(bytes: u32, addr: usize, value: u32): void {
+  const rose = commitCount(<i64>bytes);
+  storeRelease(addr, value);
+  if (rose) commitPeakRaise();
 }
 
 function commitPeakRaise(): void {
@@ -330,7 +342,9 @@ function commitPeakRaise(): void {
 /** Fold `thread`'s delta now (its exit, its reap: the record may be reused). */
 export function osCommitFold(thread: usize): void {
   const d = <i64><i32>swapAcqRel(thread + T_COMMIT_DELTA, 0);
-  if (d != 0) commitMove(d);
+  if (d == 0) return;
+  addRelaxed64(ROOT + R_COMMITTED, <u64>d);   // no call since the swap
+  if (d > 0) commitPeakRaise();
 }
 
 /** committed: the root's counter plus every record's delta (see above). */

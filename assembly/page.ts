@@ -21,7 +21,7 @@
 
 import { A_PAGE, A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
-import { DP_COLLECT_WALK, DP_PAGE_DECOMMITTED, debugPause } from "./debug-delay";
+import { DP_COLLECT_WALK, DP_PAGE_DECOMMITTED, DP_PAGE_TO_FULL_MID, debugPause } from "./debug-delay";
 import { loadSynced, memFill, osCommit, osDecommit } from "./os";
 import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
@@ -340,6 +340,7 @@ export function pageToFull(heap: usize, page: usize): bool {
   }
   queueRemove(heap, <u32>load<u8>(page, P_BIN), page);
   store<u8>(page, 1, P_IN_FULL);
+  debugPause(DP_PAGE_TO_FULL_MID);
   queuePushBack(heap, BIN_FULL, page);
   return true;
 }

@@ -22,7 +22,7 @@
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { loadAcquire, loadHint, storeRelease } from "./atomics";
 import { DP_SEGMENT_ALLOCED, DP_UNIT_RELEASING, DP_SEGMENT_PAGE_FREEING, DP_SEGMENT_TAKING, DP_SEGMENT_UNLISTED, debugPause } from "./debug-delay";
-import { memFill, memHas, osCommit, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree, osUnitsRun, unitOf, unitState } from "./os";
+import { memFill, memHas, osCommit, osCommitMarked, osDecommit, osUnitGiving, osUnitsAlloc, osUnitsFree, osUnitsRun, unitOf, unitState } from "./os";
 import { PAGE_REC_SHIFT, P_BLOCK_SIZE, P_EXT_BYTES, P_LOCAL_FREE, P_NEXT, P_PREV, P_SLICE_COUNT, P_SLICE_OFFSET,
   SEGMENT_MASK, SEGMENT_SIZE, SEG_DOMAIN, SEG_KIND, SEG_META_BYTES, SEG_GIVING, SEG_NEXT, SEG_PAGES, SEG_PREV, SEG_THREAD, SEG_UNITS, SEG_USED,
   SLICES_PER_SEGMENT, SLICE_SHIFT, SPAN_BINS, T_DOMAIN, T_SEG_COUNT, T_SEG_FIRST, T_SEG_GIVING, T_SEG_NEW, T_SPANS, UNIT_HUGE, UNIT_NORMAL } from "./layout";
@@ -134,8 +134,7 @@ function spanMark(seg: usize, index: u32, count: u32): void {
 function segmentAlloc(thread: usize): usize {
   const seg = osUnitsAlloc(1, UNIT_NORMAL, thread + T_SEG_NEW);
   if (seg == 0) return 0;
-  osCommit(SEG_META_BYTES);
-  storeRelease(thread + T_SEG_NEW, <u32>seg | 1);   // counted: no call since osCommit's
+  osCommitMarked(SEG_META_BYTES, thread + T_SEG_NEW, <u32>seg | 1);   // counted and marked, no call between
   debugPause(DP_SEGMENT_ALLOCED);
   // A pool unit may hold old records: the header and all records start clean.
   memFill(seg, 0, SEG_META_BYTES);

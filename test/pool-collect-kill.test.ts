@@ -20,7 +20,7 @@
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
 import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_PAGE_DECOMMITTED,
-  DP_HUGE_ALLOCED, DP_HUGE_CLAIMED, DP_UNIT_RELEASING, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+  DP_HUGE_ALLOCED, DP_HUGE_CLAIMED, DP_PAGE_TO_FULL_MID, DP_UNIT_RELEASING, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -358,5 +358,27 @@ describe('a thread killed freeing a huge block', () => {
 
   it('after counting it off: its reap frees the units without counting them off again', async () => {
     await killHugeFree(DP_UNIT_RELEASING, 'a huge block counted off, its units not yet free');
+  }, 60_000);
+});
+
+describe('an owner killed moving a full page between queues (review 3)', () => {
+  // The page is in no queue when the reap collects the heaps; it is abandoned with
+  // the rest of the segment and must stop taking remote frees through the dead
+  // record's heap (DELAY_NEVER): before, still DELAY_USE, the next remote free went
+  // on that heap's delayed list, the page never emptied and the unit stayed live.
+  it('its page is abandoned like the others: freeing every block gives the unit back', async () => {
+    const { rt, t, f, peers: [w] } = await killRig(1);
+    const d = rt.domain();
+    const units0 = rt.stats().segments.unitsLive;
+    await w.call('attach');
+    const blocks = await w.call<number[]>('allocMany', 0, 32, 1024);   // one page, full
+    const instance = await killAt(w, f, DP_PAGE_TO_FULL_MID, 'a full page out of its bin\'s queue, not yet in the full queue',
+      () => w.call('alloc', 0, 1024));
+    expect(reapInstance(rt, instance).length).toBe(1);
+    for (const b of blocks) t.free(b);
+    d.collectAbandoned();
+    expect(rt.stats().segments.unitsLive, 'the unit went back').toBe(units0);
+    t.validate();
+    t.free(f.addr);
   }, 60_000);
 });
