@@ -26,6 +26,7 @@ import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 import { until } from './fixtures/harness.ts';
 import type { Peer } from './fixtures/harness.ts';
+import type { Thread } from '../src/index.ts';
 
 useHarness();
 
@@ -36,6 +37,30 @@ async function abandonBlocks(x: Peer, sizes: number[]): Promise<number[]> {
   for (const size of sizes) blocks.push(await x.call<number>('alloc', 0, size));
   await x.call('exit', 0);
   return blocks;
+}
+
+/**
+ * The rig with one peer `w`, attached. `prepare` does what the case needs and
+ * returns the operation `w` is killed in, at `point`; `after` runs once `w` is
+ * reaped. Then one collection of the pool, and the runtime's units and committed
+ * bytes must be back where they were before `w` did anything, every block freed
+ * once, and the validators pass.
+ */
+async function killOne(point: number, what: string,
+    prepare: (w: Peer, t: Thread) => Promise<() => Promise<unknown>>, after?: (t: Thread) => void) {
+  const { rt, t, f, peers: [w] } = await killRig(1);
+  const units0 = rt.stats().segments.unitsLive;
+  const committed0 = rt.stats().memory.committed;
+  await w.call('attach');
+  const op = await prepare(w, t);
+  const instance = await killAt(w, f, point, what, op);
+  expect(reapInstance(rt, instance).length).toBe(1);
+  after?.(t);
+  rt.domain().collectAbandoned();
+  expect(rt.stats().segments.unitsLive, 'the units went back to the runtime').toBe(units0);
+  expect(rt.stats().memory.committed, 'every committed byte counted off once').toBe(committed0);
+  t.validate();
+  t.free(f.addr);
 }
 
 /**
@@ -107,30 +132,20 @@ describe('a thread killed adopting a pooled segment', () => {
  * reap every page must empty and the unit go back, each block freed once.
  */
 async function killDrain(point: number, what: string) {
-  const { rt, t, f, peers: [w] } = await killRig(1);
-  const d = rt.domain();
-  const units0 = rt.stats().segments.unitsLive;
-  const committed0 = rt.stats().memory.committed;
-  await w.call('attach');
-  const blocks = await w.call<number[]>('allocMany', 0, 1600, 64);   // 512 to a page: three pages fill
-  for (const b of blocks) t.free(b);
-  const instance = await killAt(w, f, point, what, () => w.call('collect', 0));
-  expect(reapInstance(rt, instance).length).toBe(1);
-  d.collectAbandoned();
-  expect(rt.stats().segments.unitsLive, 'every page emptied, the unit went back').toBe(units0);
-  expect(rt.stats().memory.committed, 'every committed byte counted off once').toBe(committed0);
-  t.validate();
-  t.free(f.addr);
+  await killOne(point, what, async (w, t) => {
+    const blocks = await w.call<number[]>('allocMany', 0, 1600, 64);   // 512 to a page: three pages fill
+    for (const b of blocks) t.free(b);
+    return () => w.call('collect', 0);
+  });
 }
 
 describe('a thread killed while it frees the blocks of its heap\'s delayed list', () => {
-  it('before a block\'s free: its reap frees that block and the rest of the list', async () => {
-    await killDrain(DP_DELAYED_DRAIN, 'a block taken off the delayed list, not yet freed');
-  }, 60_000);
-
-  it('after a block\'s free: its reap does not free that block again', async () => {
-    await killDrain(DP_DELAYED_DRAINED, 'a block of the delayed list freed, still named');
-  }, 60_000);
+  for (const [title, point, what] of [
+    ['before a block\'s free: its reap frees that block and the rest of the list', DP_DELAYED_DRAIN, 'a block taken off the delayed list, not yet freed'],
+    ['after a block\'s free: its reap does not free that block again', DP_DELAYED_DRAINED, 'a block of the delayed list freed, still named'],
+  ] as const) {
+    it(title, async () => { await killDrain(point, what); }, 60_000);
+  }
 });
 
 /**
@@ -163,13 +178,12 @@ async function adoptBeforeRepair(point: number, what: string) {
 }
 
 describe('a segment whose collector was killed, adopted before any collection', () => {
-  it('killed inside the slices\' free: the adopter gets it repaired', async () => {
-    await adoptBeforeRepair(DP_SEGMENT_PAGE_FREEING, 'a pooled page\'s slices a free span, the page count not yet lowered');
-  }, 60_000);
-
-  it('killed after counting the page off: the adopter gets it repaired', async () => {
-    await adoptBeforeRepair(DP_POOLED_PAGE_FREE, 'a pooled page counted off, its slices not yet free');
-  }, 60_000);
+  for (const [title, point, what] of [
+    ['killed inside the slices\' free: the adopter gets it repaired', DP_SEGMENT_PAGE_FREEING, 'a pooled page\'s slices a free span, the page count not yet lowered'],
+    ['killed after counting the page off: the adopter gets it repaired', DP_POOLED_PAGE_FREE, 'a pooled page counted off, its slices not yet free'],
+  ] as const) {
+    it(title, async () => { await adoptBeforeRepair(point, what); }, 60_000);
+  }
 });
 
 /**
@@ -178,19 +192,10 @@ describe('a segment whose collector was killed, adopted before any collection', 
  * at `point`. After the reap the unit must go back and every byte be counted off once.
  */
 async function killOwnerFree(point: number, what: string) {
-  const { rt, t, f, peers: [w] } = await killRig(1);
-  const d = rt.domain();
-  const units0 = rt.stats().segments.unitsLive;
-  const committed0 = rt.stats().memory.committed;
-  await w.call('attach');
-  const b = await w.call<number>('alloc', 0, 16384);
-  const instance = await killAt(w, f, point, what, () => w.call('free', 0, b));
-  expect(reapInstance(rt, instance).length).toBe(1);
-  d.collectAbandoned();
-  expect(rt.stats().segments.unitsLive, 'the unit went back to the runtime').toBe(units0);
-  expect(rt.stats().memory.committed, 'every committed byte counted off once').toBe(committed0);
-  t.validate();
-  t.free(f.addr);
+  await killOne(point, what, async (w) => {
+    const b = await w.call<number>('alloc', 0, 16384);
+    return () => w.call('free', 0, b);
+  });
 }
 
 describe('an owner killed freeing its own page or segment', () => {
@@ -303,53 +308,25 @@ describe('a pooled segment with no page whose collector is killed entering it (r
 
 describe('a thread killed taking a fresh segment (review of 565105a)', () => {
   it('its reap gives the unit back and counts its header off', async () => {
-    const { rt, t, f, peers: [w] } = await killRig(1);
-    const units0 = rt.stats().segments.unitsLive;
-    const committed0 = rt.stats().memory.committed;
-    await w.call('attach');
-    const instance = await killAt(w, f, DP_SEGMENT_ALLOCED, 'a unit taken and counted, not yet on the thread\'s list',
-      () => w.call('alloc', 0, 64));
-    expect(rt.stats().segments.unitsLive).toBe(units0 + 1);
-    expect(reapInstance(rt, instance).length).toBe(1);
-    expect(rt.stats().segments.unitsLive, 'the unit went back').toBe(units0);
-    expect(rt.stats().memory.committed, 'its header counted off').toBe(committed0);
-    t.validate();
-    t.free(f.addr);
+    await killOne(DP_SEGMENT_ALLOCED, 'a unit taken and counted, not yet on the thread\'s list',
+      async (w) => () => w.call('alloc', 0, 64));
   }, 60_000);
 });
 
 describe('a thread killed making a huge block', () => {
   it('its reap gives the units back and counts the block\'s bytes off', async () => {
-    const { rt, t, f, peers: [w] } = await killRig(1);
-    const units0 = rt.stats().segments.unitsLive;
-    const committed0 = rt.stats().memory.committed;
-    await w.call('attach');
-    const instance = await killAt(w, f, DP_HUGE_ALLOCED, 'huge units taken and counted, the block not yet made',
-      () => w.call('alloc', 0, 5 << 20));
-    expect(rt.stats().segments.unitsLive).toBe(units0 + 2);
-    expect(reapInstance(rt, instance).length).toBe(1);
-    expect(rt.stats().segments.unitsLive, 'both units went back').toBe(units0);
-    expect(rt.stats().memory.committed, 'its bytes counted off').toBe(committed0);
-    t.validate();
-    const big = t.alloc(9 << 20);   // the units serve again
-    t.free(big);
-    t.free(f.addr);
+    await killOne(DP_HUGE_ALLOCED, 'huge units taken and counted, the block not yet made',
+      async (w) => () => w.call('alloc', 0, 5 << 20),
+      (t) => t.free(t.alloc(9 << 20)));   // the units serve again
   }, 60_000);
 });
 
 describe('a thread killed freeing a huge block', () => {
   async function killHugeFree(point: number, what: string) {
-    const { rt, t, f, peers: [w] } = await killRig(1);
-    const units0 = rt.stats().segments.unitsLive;
-    const committed0 = rt.stats().memory.committed;
-    await w.call('attach');
-    const b = await w.call<number>('alloc', 0, 5 << 20);
-    const instance = await killAt(w, f, point, what, () => w.call('free', 0, b));
-    expect(reapInstance(rt, instance).length).toBe(1);
-    expect(rt.stats().segments.unitsLive, 'both units went back').toBe(units0);
-    expect(rt.stats().memory.committed, 'its bytes counted off once').toBe(committed0);
-    t.validate();
-    t.free(f.addr);
+    await killOne(point, what, async (w) => {
+      const b = await w.call<number>('alloc', 0, 5 << 20);
+      return () => w.call('free', 0, b);
+    });
   }
 
   it('after claiming it: its reap gives the units back', async () => {
@@ -367,18 +344,12 @@ describe('an owner killed moving a full page between queues (review 3)', () => {
   // record's heap (DELAY_NEVER): before, still DELAY_USE, the next remote free went
   // on that heap's delayed list, the page never emptied and the unit stayed live.
   it('its page is abandoned like the others: freeing every block gives the unit back', async () => {
-    const { rt, t, f, peers: [w] } = await killRig(1);
-    const d = rt.domain();
-    const units0 = rt.stats().segments.unitsLive;
-    await w.call('attach');
-    const blocks = await w.call<number[]>('allocMany', 0, 32, 1024);   // one page, full
-    const instance = await killAt(w, f, DP_PAGE_TO_FULL_MID, 'a full page out of its bin\'s queue, not yet in the full queue',
-      () => w.call('alloc', 0, 1024));
-    expect(reapInstance(rt, instance).length).toBe(1);
-    for (const b of blocks) t.free(b);
-    d.collectAbandoned();
-    expect(rt.stats().segments.unitsLive, 'the unit went back').toBe(units0);
-    t.validate();
-    t.free(f.addr);
+    let blocks: number[] = [];
+    await killOne(DP_PAGE_TO_FULL_MID, 'a full page out of its bin\'s queue, not yet in the full queue',
+      async (w) => {
+        blocks = await w.call<number[]>('allocMany', 0, 32, 1024);   // one page, full
+        return () => w.call('alloc', 0, 1024);
+      },
+      (t) => { for (const b of blocks) t.free(b); });
   }, 60_000);
 });
