@@ -41,7 +41,7 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_POOLED_PAGE_FREE, DP_SEGMENT_COLLECT, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_DISCARD_SEG, DP_POOLED_PAGE_FREE, DP_SEGMENT_COLLECT, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitState } from "./os";
@@ -642,6 +642,7 @@ export function abandonedDiscardAll(domain: usize): u32 {
     storeRelease(domain + D_ABANDON_GIVING, 0);
     units++;
     seg = next;
+    debugPause(DP_DISCARD_SEG);
   }
   store<u32>(domain, 0, D_ABANDONED);
   storeRelease(domain + D_ABANDON_COUNT, 0);

@@ -124,6 +124,8 @@ export const DP_UNIT_RELEASING: u32 = 112;       // segment.ts segmentRelease: c
 export const DP_FREE_SEARCH_SPLIT: u32 = 113;     // free.ts blockIsFree: the delayed lists searched, the page's own not yet
 export const DP_DRAIN_SEARCH_READ: u32 = 114;    // free.ts delayedListContains: the owner's T_DRAIN_LIST read, not yet walked
 export const DP_PAGE_TO_FULL_MID: u32 = 115;     // page.ts pageToFull: out of its bin's queue, not yet in the full queue (= a kill at queuePushBack's entry)
+export const DP_DISCARD_SEG: u32 = 116;          // abandon.ts abandonedDiscardAll: one pooled segment given back, the next not yet
+export const DP_DISCARD_HUGE: u32 = 117;         // delayed-free.ts delayedDiscardDomain: a held huge segment off its stack and named, not yet given back
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

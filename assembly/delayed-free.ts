@@ -78,7 +78,7 @@ import { curThread } from "./current";
 import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock,
   storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
-import { DP_DF_ABANDON, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
+import { DP_DF_ABANDON, DP_DISCARD_HUGE, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError, takeError } from "./errors";
@@ -88,13 +88,13 @@ import { mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing, qsbrScan,
   seqLeq } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
-import { SEG_GIVING, CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
+import { SEG_GIVING, SEG_DOMAIN, UNIT_HUGE, D_DISCARD_HUGE, CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
   D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_HOLDER, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
   D_THREADS, P_QSBR_GOAL, SEG_DOMAIN, P_QSBR_NEXT, SEGMENT_MASK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_DEFERRALS, T_DF_HEAD,
   T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, T_STATE, THREAD_EXITED, THREAD_FREE,
   UNITS } from "./layout";
 import { lockDetaching, lockDetachingOwned, tryLockOwned, unlockOwned } from "./thread";
-import { loadSynced } from "./os";
+import { loadSynced, memHas, unitOf, unitState } from "./os";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
 
@@ -515,22 +515,35 @@ export function delayedOldestGoal(domain: usize): u64 {
  * else can reach the domain any more.
  */
 export function delayedDiscardDomain(domain: usize): void {
+  // Resumable: a closer killed here is finished by its instance's reap (lifecycle.ts
+  // domainCloseFinish). Each chunk leaves the queue before it is freed (a kill leaks
+  // it rather than freeing it twice); each held huge segment leaves its stack named
+  // (D_DISCARD_HUGE) until it is given back (hugeSegmentFree counts off once).
   let c = <usize>load<u32>(domain, D_DQ_HEAD);
   while (c != 0) {
     const next = <usize>load<u32>(c, C_NEXT);
     const wr = load<u32>(c, C_WR);
     const rd = load<u32>(c, C_RD);
+    store<u32>(domain, <u32>next, D_DQ_HEAD);
     if (wr > rd) addRelaxed64(domain + D_DF_FREED, <u64>(wr - rd));   // their blocks vanish with their segments
     chunkFree(domain, c);
     c = next;
   }
-  store<u32>(domain, 0, D_DQ_HEAD);
   store<u32>(domain, 0, D_DQ_TAIL);
   storeRelease(domain + D_DQ_HAS_WORK, 0);
-  let seg = <usize>swapAcqRel(domain + D_HUGE_HELD, 0);
-  while (seg != 0) {
-    const next = <usize>loadAcquire(seg + SEG_PAGES + P_QSBR_NEXT);
+  const named = <usize>loadAcquire(domain + D_DISCARD_HUGE);
+  if (named != 0) {
+    memHas(<u64>named + SEG_PAGES + 64);
+    if (unitState(unitOf(named)) == UNIT_HUGE && <usize>load<u32>(named, SEG_DOMAIN) == domain) hugeSegmentFree(named);
+    storeRelease(domain + D_DISCARD_HUGE, 0);
+  }
+  while (true) {
+    const seg = <usize>loadAcquire(domain + D_HUGE_HELD);
+    if (seg == 0) break;
+    storeRelease(domain + D_DISCARD_HUGE, <u32>seg);
+    storeRelease(domain + D_HUGE_HELD, loadAcquire(seg + SEG_PAGES + P_QSBR_NEXT));
+    debugPause(DP_DISCARD_HUGE);
     hugeSegmentFree(seg);
-    seg = next;
+    storeRelease(domain + D_DISCARD_HUGE, 0);
   }
 }

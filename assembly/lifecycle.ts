@@ -63,7 +63,7 @@ import { stwAccount, stwActiveFor, stwIsRequester, stwReleaseDead } from "./stop
 import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExited, threadIsLive, threadsAreValid, threadsLive, threadState,
   threadSuspend, lockDetachingOwned, lockReleaseDead, unlockOwned } from "./thread";
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_NEXT, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, R_DOMAIN_LIST, ROOT, R_OS_LOCK, R_ROLES_LOCK, R_THREAD_LIST, SEG_NEXT,
-  D_CLOSED, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
+  D_CLOSED, D_CLOSER, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
   THREAD_ATTACHED, THREAD_EXITED } from "./layout";
 
@@ -460,10 +460,35 @@ export function domainClose(d: usize): i32 {
   if (loadAcquire(d + D_CLOSED) != 0) { headUnlock(); return -EINVAL_DOMAIN; }   // a concurrent close won
   // A record a reap has marked EXITED and is still releasing counts as live (threadIsLive).
   if (threadsLive(d) != 0) { headUnlock(); return -EBUSY; }
+  storeRelease(d + D_CLOSER, instanceIdEnsure());   // whose reap finishes a close it dies in
   storeRelease(d + D_CLOSED, 1);
   headUnlock();
+  return <i32>domainDiscard(d);
+}
+
+/**
+ * Drop a closing domain's delayed-free queue and give its pooled and huge
+ * segments back, then mark it closed for good (D_CLOSED 2). Resumable: each step
+ * takes its item off its list before it gives it back (or names it), so a second
+ * run finishes what a killed first left (domainCloseFinish). The units given back.
+ */
+function domainDiscard(d: usize): u32 {
   delayedDiscardDomain(d);
-  return <i32>abandonedDiscardAll(d);
+  const units = abandonedDiscardAll(d);
+  storeRelease(d + D_CLOSED, 2);
+  return units;
+}
+
+/**
+ * Instance `instance` is gone (a reap, abi/reap.ts instanceGone): finish every
+ * domain close it died in. The caller takes the close over in its own instance's
+ * name first (one CAS: of two reaps, one finishes), so that its own death is
+ * finished by its own reap in turn.
+ */
+export function domainCloseFinish(instance: u32): void {
+  for (let d = <usize>loadSynced(ROOT + R_DOMAIN_LIST); d != 0; d = <usize>load<u32>(d, D_NEXT)) {
+    if (loadAcquire(d + D_CLOSED) == 1 && casAcqRel(d + D_CLOSER, instance, instanceIdEnsure())) domainDiscard(d);
+  }
 }
 
 // ---- Validation (debug tools) ----------------------------------------------------------

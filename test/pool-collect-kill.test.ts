@@ -20,7 +20,7 @@
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
 import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_PAGE_DECOMMITTED,
-  DP_HUGE_ALLOCED, DP_HUGE_CLAIMED, DP_PAGE_TO_FULL_MID, DP_UNIT_RELEASING, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+  DP_DISCARD_SEG, DP_HUGE_ALLOCED, DP_HUGE_CLAIMED, DP_PAGE_TO_FULL_MID, DP_UNIT_RELEASING, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -31,8 +31,8 @@ import type { Thread } from '../src/index.ts';
 useHarness();
 
 /** `x` attaches, allocates a block of each size (one page per size class), exits: its segment is pooled. */
-async function abandonBlocks(x: Peer, sizes: number[]): Promise<number[]> {
-  await x.call('attach');
+async function abandonBlocks(x: Peer, sizes: number[], domain = 0): Promise<number[]> {
+  await x.call('attach', domain);
   const blocks: number[] = [];
   for (const size of sizes) blocks.push(await x.call<number>('alloc', 0, size));
   await x.call('exit', 0);
@@ -351,5 +351,30 @@ describe('an owner killed moving a full page between queues (review 3)', () => {
         return () => w.call('alloc', 0, 1024);
       },
       (t) => { for (const b of blocks) t.free(b); });
+  }, 60_000);
+});
+
+describe('a thread killed closing a domain', () => {
+  // The close takes each item off its list before giving it back (or names it), and
+  // the closer's instance is named in the domain: its reap finishes the close.
+  // Before, the rest of the closed domain's pool and held huge blocks were nobody's.
+  it('half way through its pooled segments: its reap gives back the rest', async () => {
+    const { rt, t, f, peers: [x, y, w] } = await killRig(3);
+    const units0 = rt.stats().segments.unitsLive;
+    const d2 = rt.createDomain();
+    const tx = await x.call<number>('attach', d2.id);
+    const ty = await y.call<number>('attach', d2.id);
+    await x.call('alloc', tx, 64);
+    await y.call('alloc', ty, 64);             // a segment each (neither could adopt the other's)
+    await x.call('exit', tx);
+    await y.call('exit', ty);
+    expect(rt.stats().segments.unitsLive).toBe(units0 + 2);
+    const instance = await killAt(w, f, DP_DISCARD_SEG, 'one pooled segment given back, the next not yet',
+      () => w.call('closeDomain', d2.id));
+    expect(rt.stats().segments.unitsLive).toBe(units0 + 1);
+    reapInstance(rt, instance);
+    expect(rt.stats().segments.unitsLive, 'the rest went back').toBe(units0);
+    t.validate();
+    t.free(f.addr);
   }, 60_000);
 });

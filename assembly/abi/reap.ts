@@ -10,7 +10,7 @@ import { statsReleaseDead } from "../stats";
 import { blockingInstance, instanceBlocking, instanceLocksReleaseDead } from "../instance";
 import { nowMs } from "../host";
 import { DP_REAP_OWNER_READ, debugPause } from "../debug-delay";
-import { instanceRolesReleaseDead, reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
+import { domainCloseFinish, instanceRolesReleaseDead, reapsReleaseDead, threadHeldLock, threadReap, threadWasReaped } from "../lifecycle";
 import { stwCountOffDead } from "../stop-the-world";
 import { threadDetach, threadIsValid, threadState } from "../thread";
 import { D_THREADS, ROOT, R_INSTANCE_SERIAL, R_THREAD_LIST, T_DOMAIN, T_DOMAIN_NEXT, T_LAST_SEEN, T_NEXT_ALL, T_OWNER, THREAD_ATTACHED, THREAD_EXITED,
@@ -105,6 +105,7 @@ function instanceGone(instance: u32): bool {
   }
   reapsReleaseDead(instance);
   reapHeldStats = statsReleaseDead(instance);
+  domainCloseFinish(instance);   // a domain close it died in
   return true;
 }
 
