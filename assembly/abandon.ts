@@ -430,6 +430,27 @@ export function abandonedReclaim(thread: usize, heap: usize, bin: u32, slices: u
 }
 
 /**
+ * Reap of `thread`, its segments repaired, before its heaps are drained and
+ * collected: every page of its segments to DELAY_NEVER (sticky), so that no
+ * remote free goes on its heaps' delayed lists any more. The heaps' own sweep
+ * (heapCollect) reaches only pages in their queues: one an owner killed between
+ * two queues is in neither, and a free into it after the drain went on a list
+ * the reset heap never drains again (review 4).
+ */
+export function abandonPagesNever(thread: usize): void {
+  let seg = <usize>load<u32>(thread, T_SEG_FIRST);
+  for (let n = load<u32>(thread, T_SEG_COUNT); seg != 0 && n > 0; n--) {
+    let index: u32 = 1;
+    while (index < SLICES_PER_SEGMENT) {
+      const rec = sliceRecord(seg, index);
+      if (load<u32>(rec, P_BLOCK_SIZE) != 0) pageSetDelayed(rec, DELAY_NEVER);
+      index += load<u32>(rec, P_SLICE_COUNT);
+    }
+    seg = <usize>load<u32>(seg, SEG_NEXT);
+  }
+}
+
+/**
  * Reap of `thread`, before its segments are repaired: a segment it had taken out
  * of the pool and not yet listed (T_ADOPTING) joins its list untouched (its pages
  * are as the pool left them), to be abandoned again with the rest. Without this

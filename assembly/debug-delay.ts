@@ -126,6 +126,7 @@ export const DP_DRAIN_SEARCH_READ: u32 = 114;    // free.ts delayedListContains:
 export const DP_PAGE_TO_FULL_MID: u32 = 115;     // page.ts pageToFull: out of its bin's queue, not yet in the full queue (= a kill at queuePushBack's entry)
 export const DP_DISCARD_SEG: u32 = 116;          // abandon.ts abandonedDiscardAll: one pooled segment given back, the next not yet
 export const DP_DISCARD_HUGE: u32 = 117;         // delayed-free.ts delayedDiscardDomain: a held huge segment off its stack and named, not yet given back
+export const DP_HUGE_HELD_RELEASING: u32 = 118;  // delayed-free.ts heldHugeProcess: a held huge segment whose goal is reached, marked and off the taken list, not yet given back
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

@@ -78,7 +78,7 @@ import { curThread } from "./current";
 import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock,
   storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
-import { DP_DF_ABANDON, DP_DISCARD_HUGE, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
+import { DP_DF_ABANDON, DP_DISCARD_HUGE, DP_HUGE_HELD_RELEASING, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError, takeError } from "./errors";
@@ -88,7 +88,7 @@ import { mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing, qsbrScan,
   seqLeq } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
-import { SEG_GIVING, SEG_DOMAIN, UNIT_HUGE, D_DISCARD_HUGE, CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
+import { T_HUGE_LIST, T_HUGE_ONE, SEG_GIVING, SEG_DOMAIN, UNIT_HUGE, D_DISCARD_HUGE, CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
   D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_HOLDER, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
   D_THREADS, P_QSBR_GOAL, SEG_DOMAIN, P_QSBR_NEXT, SEGMENT_MASK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_DEFERRALS, T_DF_HEAD,
   T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, T_STATE, THREAD_EXITED, THREAD_FREE,
@@ -287,20 +287,37 @@ export function hugeFreeHeld(seg: usize, bytes: u32): bool {
   if (thread != 0 && qsbrOthersOffline(domain, thread)) return false;
   const page = seg + SEG_PAGES;
   storeRelease64(page + P_QSBR_GOAL, qsbrAdvance(domain));
-  while (true) {
-    const top = loadAcquire(domain + D_HUGE_HELD);
-    storeRelease(page + P_QSBR_NEXT, top);
-    if (casAcqRel(domain + D_HUGE_HELD, top, <u32>seg)) break;
-  }
-  storeRelease(seg + SEG_GIVING, 0);   // held: no longer its freer's to finish (free.ts freeSpecial; no call since the push)
+  hugeHeldPush(domain, seg);
+  casAcqRel(seg + SEG_GIVING, <u32>thread, 0);   // held: no longer its freer's to finish (free.ts freeSpecial; no call since the push)
   if (thread != 0 && <usize>load<u32>(thread, T_DOMAIN) == domain) breakerRequest(thread, BRK_DELAYED_FREE);
   return true;
 }
 
-/** Release the domain's held huge segments whose goal is reached; the others go back. Returns those released. */
+/**
+ * Release the domain's held huge segments whose goal is reached; the others go
+ * back. Returns those released.
+ *
+ * Kill-safe for a current thread (review 4): the stack it takes is named in its
+ * record (T_HUGE_LIST) from before the take, each segment leaves that name
+ * either marked as the thread's give-back (SEG_GIVING: the reap's sweep finishes
+ * it, free.ts hugeGivingFinish) or named while it is pushed back (T_HUGE_ONE),
+ * each with no call in between; the reap pushes back what is left
+ * (heldHugeFinish). Taken into a local, a kill lost every segment of it.
+ */
 function heldHugeProcess(domain: usize): u32 {
   if (loadAcquire(domain + D_HUGE_HELD) == 0) return 0;
-  let seg = <usize>swapAcqRel(domain + D_HUGE_HELD, 0);
+  const thread = curThread;
+  let seg: usize = 0;
+  if (thread == 0) {
+    seg = <usize>swapAcqRel(domain + D_HUGE_HELD, 0);
+  } else {
+    while (true) {
+      seg = <usize>loadAcquire(domain + D_HUGE_HELD);
+      storeRelease(thread + T_HUGE_LIST, <u32>seg);
+      if (casAcqRel(domain + D_HUGE_HELD, <u32>seg, 0)) break;
+      storeRelease(thread + T_HUGE_LIST, 0);
+    }
+  }
   let done: u32 = 0;
   let scanned = false;
   let min: u64 = 0;
@@ -314,18 +331,55 @@ function heldHugeProcess(domain: usize): u32 {
       reached = seqLeq(goal, min);
     }
     if (reached) {
+      if (thread != 0) {
+        storeRelease(seg + SEG_GIVING, <u32>thread);
+        storeRelease(thread + T_HUGE_LIST, <u32>next);
+      }
+      debugPause(DP_HUGE_HELD_RELEASING);
       hugeSegmentFree(seg);
       done++;
     } else {
-      while (true) {
-        const top = loadAcquire(domain + D_HUGE_HELD);
-        storeRelease(page + P_QSBR_NEXT, top);
-        if (casAcqRel(domain + D_HUGE_HELD, top, <u32>seg)) break;
+      if (thread != 0) {
+        storeRelease(thread + T_HUGE_ONE, <u32>seg);
+        storeRelease(thread + T_HUGE_LIST, <u32>next);
       }
+      hugeHeldPush(domain, seg);
+      if (thread != 0) storeRelease(thread + T_HUGE_ONE, 0);
     }
     seg = next;
   }
   return done;
+}
+
+/** Push `seg` back on `domain`'s held huge stack. */
+// @ts-ignore: decorator
+@inline function hugeHeldPush(domain: usize, seg: usize): void {
+  const page = seg + SEG_PAGES;
+  while (true) {
+    const top = loadAcquire(domain + D_HUGE_HELD);
+    storeRelease(page + P_QSBR_NEXT, top);
+    if (casAcqRel(domain + D_HUGE_HELD, top, <u32>seg)) break;
+  }
+}
+
+/**
+ * Reap of `thread`: held huge segments it took to process and had not dealt with
+ * yet go back on their domain's stack (the one being pushed back first; each
+ * taken off the name before it is pushed: a reaper killed here leaks, never
+ * pushes twice).
+ */
+export function heldHugeFinish(thread: usize): void {
+  const one = <usize>load<u32>(thread, T_HUGE_ONE);
+  if (one != 0) {
+    storeRelease(thread + T_HUGE_ONE, 0);
+    hugeHeldPush(blockDomain(one), one);
+  }
+  while (true) {
+    const seg = <usize>load<u32>(thread, T_HUGE_LIST);
+    if (seg == 0) break;
+    storeRelease(thread + T_HUGE_LIST, loadAcquire(seg + SEG_PAGES + P_QSBR_NEXT));
+    hugeHeldPush(blockDomain(seg), seg);
+  }
 }
 
 /**

@@ -242,9 +242,16 @@ export function delayedChainContains(head: usize, p: usize): bool {
   return false;
 }
 
-/** Could `b` be a block on a delayed-free chain (a block start of a live page of a normal segment)? */
+/**
+ * Could `b` be a block on a delayed-free chain: a block start of a live page of a
+ * normal segment whose first word reads as free (a block pushed on a delayed list
+ * holds its page's key there, one freed since a link)? A block handed out again
+ * holds 0 or the program's data: its second word is no link to follow (review 4).
+ */
 export function delayedLinkValid(b: usize): bool {
-  return memHas(<u64>b + 8) && unitState(unitOf(b)) == UNIT_NORMAL && normalBlockPage(b) != 0;
+  if (!memHas(<u64>b + 8) || unitState(unitOf(b)) != UNIT_NORMAL) return false;
+  const page = normalBlockPage(b);
+  return page != 0 && blockLooksFree(page, b);
 }
 
 /**
@@ -334,7 +341,10 @@ export function hugeGivingFinish(thread: usize): void {
     const seg = <usize>unit << SEGMENT_SHIFT;
     if (!osUnitGiving(seg, thread)) continue;
     const page = seg + SEG_PAGES;
-    if (hookTagHeld(page) && hookHugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) continue;
+    // Held again only if it was not counted off yet (the stage bit): holding it would
+    // clear the mark, and its later give-back count it off a second time (review 4).
+    if ((loadAcquire(seg + SEG_GIVING) & 1) == 0 && hookTagHeld(page)
+        && hookHugeFreeHeld(seg, load<u32>(page, P_LOCAL_FREE))) continue;
     hugeSegmentFree(seg);
   }
 }

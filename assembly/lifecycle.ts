@@ -40,12 +40,12 @@ import { objLeaveDone, objMergeQueued, objSetReapOrphan, objThreadLeave } from "
 import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
-import { abandonedAdoptingRecover, abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedMarkUnfinished, abandonedReclaimAll, abandonSegments } from "./abandon";
+import { abandonPagesNever, abandonedAdoptingRecover, abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedMarkUnfinished, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldLock, csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REAPS_CLAIMED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { instanceIdEnsure } from "./instance";
-import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess } from "./delayed-free";
+import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess, heldHugeFinish } from "./delayed-free";
 import { headLock, headUnlock } from "./domain";
 import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
 import { heapCollect, heapDrainFinish, heapIsValid } from "./heap";
@@ -240,8 +240,10 @@ function threadRelease(thread: usize, reaping: bool): bool {
     abandonedAdoptingRecover(thread);
     segmentNewFinish(thread);
     segmentGivingFinish(thread);
+    heldHugeFinish(thread);
     hugeGivingFinish(thread);
     segmentsRepair(thread);
+    abandonPagesNever(thread);
     heapDrainFinish(thread);
   }
   // Its merge queue first, while it can still free: objects queued to it
