@@ -53,7 +53,7 @@ import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { instanceLockWord } from "./instance";
 import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
-import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_ABANDON_GOAL, D_ABANDON_LOCK,
+import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_DISCARD_HUGE, D_ABANDON_GOAL, D_ABANDON_LOCK,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
   P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_META_BYTES, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD, SEG_USED,
@@ -676,7 +676,15 @@ export function abandonedDiscardAll(domain: usize): u32 {
     if (unitState(unit) != UNIT_HUGE) continue;
     const huge = <usize>unit << SEGMENT_SHIFT;
     if (<usize>load<u32>(huge, SEG_DOMAIN) != domain) continue;
-    if (casAcqRel(huge + SEG_PAGES + P_USED, 1, 0)) { hugeSegmentFree(huge); units++; }
+    if (casAcqRel(huge + SEG_PAGES + P_USED, 1, 0)) {
+      // Marked and named with no call since the claim: a close killed here is
+      // finished by its reap (delayed-free.ts delayedDiscardDomain; review 5).
+      storeRelease(huge + SEG_GIVING, <u32>domain);
+      storeRelease(domain + D_DISCARD_HUGE, <u32>huge);
+      hugeSegmentFree(huge);
+      storeRelease(domain + D_DISCARD_HUGE, 0);
+      units++;
+    }
   }
   return units;
 }

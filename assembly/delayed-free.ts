@@ -88,13 +88,13 @@ import { mutexTryLock, mutexUnlock } from "./mutex";
 import { QF_KEEP_SEQ, qsbrAdvance, qsbrDeferredAdvance, qsbrGoalReached, qsbrOthersOffline, qsbrPollIssuing, qsbrScan,
   seqLeq } from "./qsbr";
 import { stwIsStopped, stwStart, stwStop } from "./stop-the-world";
-import { T_HUGE_LIST, T_HUGE_ONE, SEG_GIVING, SEG_DOMAIN, UNIT_HUGE, D_DISCARD_HUGE, CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
+import { T_HUGE_LIST, T_HUGE_ONE, SEG_GIVING, D_DISCARD_HUGE, CHUNK_ITEMS, CHUNK_SIZE, C_ITEMS, C_NEXT, C_RD, C_WR, D_DF_FAILED, D_DF_FREED, D_DF_MARKS, D_DF_QUEUED,
   D_CHUNK_FREE, D_CHUNK_LOCK, D_CHUNKS, D_DQ_HAS_WORK, D_DQ_HEAD, D_DQ_HOLDER, D_DQ_MUTEX, D_DQ_OLDEST, D_DQ_TAIL, D_HUGE_HELD,
   D_THREADS, P_QSBR_GOAL, SEG_DOMAIN, P_QSBR_NEXT, SEGMENT_MASK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, T_DEFERRALS, T_DF_HEAD,
   T_DF_OLDEST, T_DF_PENDING, T_DF_TAIL, T_DOMAIN, T_DOMAIN_NEXT, T_QSBR_FLAGS, T_STATE, THREAD_EXITED, THREAD_FREE,
   UNITS } from "./layout";
 import { lockDetaching, lockDetachingOwned, tryLockOwned, unlockOwned } from "./thread";
-import { loadSynced, memHas, unitOf, unitState } from "./os";
+import { loadSynced, osUnitGiving } from "./os";
 
 const ITEM_SHIFT: u32 = 4;   // {ptr u32, size u32, goal u64}
 
@@ -587,13 +587,15 @@ export function delayedDiscardDomain(domain: usize): void {
   storeRelease(domain + D_DQ_HAS_WORK, 0);
   const named = <usize>loadAcquire(domain + D_DISCARD_HUGE);
   if (named != 0) {
-    memHas(<u64>named + SEG_PAGES + 64);
-    if (unitState(unitOf(named)) == UNIT_HUGE && <usize>load<u32>(named, SEG_DOMAIN) == domain) hugeSegmentFree(named);
+    // Still live and still marked with this domain (read under the unit lock: a unit
+    // handed out again has its mark cleared), else it went back already.
+    if (osUnitGiving(named, domain)) hugeSegmentFree(named);
     storeRelease(domain + D_DISCARD_HUGE, 0);
   }
   while (true) {
     const seg = <usize>loadAcquire(domain + D_HUGE_HELD);
     if (seg == 0) break;
+    storeRelease(seg + SEG_GIVING, <u32>domain);
     storeRelease(domain + D_DISCARD_HUGE, <u32>seg);
     storeRelease(domain + D_HUGE_HELD, loadAcquire(seg + SEG_PAGES + P_QSBR_NEXT));
     debugPause(DP_DISCARD_HUGE);

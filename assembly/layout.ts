@@ -445,10 +445,11 @@ export const VISIT_BITMAP_BYTES: u32 = 512;
 export const T_CS_STACK: usize = 1024;
 export const CS_ENTRY_SIZE: u32 = 12;
 export const CS_MAX_DEPTH: u32 = 64;
-export const T_SEG_NEW: usize = 1796;      // owner: a unit taken for a new segment, not yet on its list (| 1: its header counted committed; 0: none)
-export const T_SEG_GIVING: usize = 1792;
+// Words a reap reads to finish what a thread killed inside the allocator left (lifecycle.ts threadRelease):
+export const T_SEG_GIVING: usize = 1792;   // owner: a segment of its own it is giving back, off its list, unit maybe not yet free (0: none)
+export const T_SEG_NEW: usize = 1796;      // owner: units taken for a new segment or huge block, not yet listed or made (| 1: counted committed; 0: none)
 export const T_HUGE_LIST: usize = 1800;    // owner: the rest of a domain's held huge stack it took to process (0: none)
-export const T_HUGE_ONE: usize = 1804;     // owner: the one of them it is pushing back (0: none)   // owner: a segment of its own it is giving back, off its list, unit maybe not yet free (0: none)
+export const T_HUGE_ONE: usize = 1804;     // owner: the one of them it is pushing back (0: none)
 export const THREAD_SIZE: u32 = 2048;
 
 // @abi-begin thread-states

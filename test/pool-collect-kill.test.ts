@@ -377,4 +377,19 @@ describe('a thread killed closing a domain', () => {
     t.validate();
     t.free(f.addr);
   }, 60_000);
+
+  it('in the sweep of its live huge blocks: its reap gives the segment back (review 5)', async () => {
+    const { rt, t, f, peers: [x, w] } = await killRig(2);
+    const units0 = rt.stats().segments.unitsLive;
+    const d2 = rt.createDomain();
+    const tx = await x.call<number>('attach', d2.id);
+    await x.call('alloc', tx, 5 << 20);          // a live huge block (2 units), left to the close
+    await x.call('exit', tx);
+    const instance = await killAt(w, f, DP_UNIT_RELEASING, 'a live huge block claimed and counted off, its units not yet free',
+      () => w.call('closeDomain', d2.id));
+    reapInstance(rt, instance);
+    expect(rt.stats().segments.unitsLive, 'the huge segment went back').toBe(units0);
+    t.validate();
+    t.free(f.addr);
+  }, 60_000);
 });

@@ -11,14 +11,18 @@
 //   still reaches the page (before, it went on the dead heap's list and was lost);
 // - a second free's search walking a delayed list that its owner drained and
 //   reused meanwhile: it follows only nodes that read as free, so a legitimate free
-//   is never refused.
+//   is never refused;
+// - a freer killed holding FREEING on a page of an owner killed too (review 5): the
+//   owner's reap waits for the freer's push, which only the freer's reap ends; it
+//   now names the freer's instance (EAGAIN) and reapInstance reaps that one first.
 import { describe, expect, it } from 'vitest';
 import { DP_DELAYED_DRAIN, DP_DRAIN_SEARCH_READ, DP_EXIT_BEFORE_ABANDON, DP_HUGE_HELD_RELEASING, DP_PAGE_TO_FULL_MID,
-  DP_UNIT_RELEASING } from '../src/abi.gen.ts';
+  DP_REVIEW_FREE_MT_PUSHED, DP_UNIT_RELEASING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
-import { until, useHarness } from './fixtures/harness.ts';
+import { sleep, until, useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 import { pauseFlag } from './fixtures/util.ts';
+import { pageOf } from './fixtures/remote-free.ts';
 
 useHarness();
 
@@ -122,5 +126,26 @@ describe('a second free\'s search overtaken by the owner\'s drain and reuse', ()
     expect(await second, 'p freed').toBe('OK');
     t.free(f.addr);
     t.free(f2.addr);
+  }, 60_000);
+});
+
+describe('a freer and the owner of its page, both killed, the freer mid-way through its push', () => {
+  it('reapInstance of both finishes by itself', async () => {
+    const { rt, t, f, peers: [o, fr, y] } = await killRig(3);
+    await o.call('attach');
+    await fr.call('attach');
+    await y.call('attach');
+    const ps = await o.call<number[]>('allocMany', 0, 64, 1000);
+    const q = ps[0];
+    expect(pageOf(rt, q)?.page.full, 'q\'s page is in the full queue').toBe(true);
+    const oInstance = await o.call<number>('instance');
+    const frInstance = await killAt(fr, f, DP_REVIEW_FREE_MT_PUSHED, 'fr holding FREEING on q\'s page',
+      () => fr.call('free', 0, q));
+    await o.terminate();
+    const reap = y.call<number>('reapInstance', [oInstance, frInstance]);
+    const first = await Promise.race([reap, sleep(10_000).then(() => 'hung')]);
+    if (first === 'hung') reapInstance(rt, frInstance);   // let the hung reap go before the test fails
+    expect(first, 'both reaped, the owner after its freer').toBe(2);
+    t.free(f.addr);
   }, 60_000);
 });
