@@ -22,9 +22,9 @@ import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinTakeOver, spinUnlock,
 import { instanceId, instanceSet } from "./current";
 import { DP_RES_CLAIM, DP_RES_RESERVE, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
-import { loadSynced, memHas, osUnitsRepair } from "./os";
+import { loadSynced, osUnitsRepair } from "./os";
 import { D_ABANDON_DIRTY, D_ABANDON_GIVING, D_ABANDON_LOCK, D_ABANDON_WORKING, D_CHUNK_LOCK, D_DQ_HOLDER, D_NEXT, D_OBJECTS, D_QSBR_HOLDER, D_STW, GLOBAL_STW, OR_GC_COLLECTING, ROOT, R_DOMAIN_LIST,
-  R_THREAD_LIST, SEGMENT_MASK, SEG_THREAD, T_FREEING, T_OWNER, S_MUTEX, S_REQUESTER, S_STOPPED, T_NEXT_ALL, T_SERIAL, T_STATE, THREAD_SUSPENDED,
+  R_THREAD_LIST, S_MUTEX, S_REQUESTER, S_STOPPED, T_NEXT_ALL, T_SERIAL, T_STATE, THREAD_SUSPENDED,
   R_HEAD_LOCK, R_INSTANCE_SERIAL, R_META_LOCK, R_OS_LOCK, R_RES_LIST, R_RES_LOCK, R_ROLES_LOCK, R_STATS_LOCK, REAP_RELEASING, T_OWNER, T_REAPED,
   T_REAPER } from "./layout";
 
@@ -119,20 +119,6 @@ export function instanceBlocking(except: u32, roles: bool): usize {
     if (runningHolder(threadOfSerial(loadAcquire(d + D_STW + S_MUTEX)), except)) return d + D_STW + S_MUTEX;
   }
   if (roles && runningHolder(threadOfSerial(loadAcquire(GLOBAL_STW + S_MUTEX)), except)) return GLOBAL_STW + S_MUTEX;
-  if (roles) {
-    // A remote freer of another instance mid-way through its push on a page of the
-    // reaped instance's threads (its FREEING claim, page.ts pageSetDelayed): the reap
-    // waits for it there, and only its own reap voids the claim. Two workers killed
-    // at once, the freer and the owner, then kept the owner's reap spinning for good
-    // (review 5): named, the owner's reap gives EAGAIN and the freer is reaped first.
-    for (let t = <usize>loadSynced(ROOT + R_THREAD_LIST); t != 0; t = <usize>load<u32>(t, T_NEXT_ALL)) {
-      const page = <usize>loadAcquire(t + T_FREEING);
-      if (page == 0 || !memHas(<u64>page + 8)) continue;
-      const owner = <usize>loadAcquire((page & ~(<usize>SEGMENT_MASK)) + SEG_THREAD);
-      if (owner != 0 && memHas(<u64>owner + T_OWNER + 4) && loadAcquire(owner + T_OWNER) == except
-          && runningHolder(<u32>t, except)) return t + T_FREEING;
-    }
-  }
   return 0;
 }
 

@@ -49,6 +49,7 @@ import { delayedAbandon, delayedDiscardDomain, delayedHasWork, delayedProcess, h
 import { headLock, headUnlock } from "./domain";
 import { EBUSY, EINVAL_DOMAIN, EINVAL_STATE, ENOMEM, OK, setError } from "./errors";
 import { heapCollect, heapDrainFinish, heapIsValid } from "./heap";
+import { pageFreeingWaitBounded } from "./page";
 import { mutexUnlock } from "./mutex";
 import { loadSynced, osCommitFold, unitsAreValid } from "./os";
 import { segmentGivingFinish, segmentIsValid, segmentNewFinish, segmentsRepair } from "./segment";
@@ -237,6 +238,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
   // A dead thread may have been killed inside a page's take or free: its slices
   // made whole first, before anything below takes or gives back a page.
   if (reaping) {
+    pageFreeingWaitBounded(true);   // no wait of the reap's on a FREEING page lasts (page.ts)
     abandonedAdoptingRecover(thread);
     segmentNewFinish(thread);
     segmentGivingFinish(thread);
@@ -267,6 +269,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
   pystackRelease(thread);   // no roots left in it; its region stays with the record
   objLeaveDone(thread);     // its object counters to the domain (delayed decrefs above included)
   osCommitFold(thread);     // its committed-bytes delta to the root (os.ts)
+  pageFreeingWaitBounded(false);
   return recyclable;
 }
 

@@ -286,12 +286,32 @@ export function pageSetDelayed(page: usize, state: u32): void {
     const tf = xtfLoad(page);
     const old = xtfState(tf);
     if (old == DELAY_FREEING) {
+      if (freeingWaitBounded && spins >= FREEING_WAIT_SPINS) return;   // a reap: see pageFreeingWaitBounded
       if ((spins & 1023) == 0 && !freeingClaimed(page)) xtfCas(page, tf, xtfMake(xtfBlock(tf), DELAY_NO));
       continue;
     }
     if (old == state || old == DELAY_NEVER) return;
     if (xtfCas(page, tf, xtfMake(xtfBlock(tf), state))) return;
   }
+}
+
+/**
+ * A reap (lifecycle.ts threadRelease) sets this for its length: its waits on a
+ * FREEING page are bounded, and it leaves such a page as it is. Unbounded, the
+ * reap of an owner whose freer died mid-push (claim still live until the freer's
+ * own reap) spun for good: with both in one reapInstance call, and for a freer of
+ * the same instance, or one that took FREEING after the reap began (review 6). A
+ * page left FREEING is still collected and freed through its remote-free list (a
+ * free that finds FREEING pushes there); what is lost is the dead freer's block
+ * if it never reached the heap's list, and a live but stalled freer's, pushed
+ * on the dead heap's list after the reap drained it: one block each, a free cut
+ * short. Thread-local (this instance's).
+ */
+let freeingWaitBounded = false;
+const FREEING_WAIT_SPINS: u32 = 1 << 20;
+
+export function pageFreeingWaitBounded(on: bool): void {
+  freeingWaitBounded = on;
 }
 
 /**

@@ -12,12 +12,14 @@
 // - a second free's search walking a delayed list that its owner drained and
 //   reused meanwhile: it follows only nodes that read as free, so a legitimate free
 //   is never refused;
-// - a freer killed holding FREEING on a page of an owner killed too (review 5): the
-//   owner's reap waits for the freer's push, which only the freer's reap ends; it
-//   now names the freer's instance (EAGAIN) and reapInstance reaps that one first.
+// - a freer killed holding FREEING on a page of an owner killed too (reviews 5, 6):
+//   the owner's reap waited for the freer's push, which only the freer's own reap
+//   ends: for good when the owner was reaped first, when the freer took FREEING
+//   after the owner's reap began, or when both were threads of one instance. A
+//   reap's waits on FREEING are now bounded (page.ts pageFreeingWaitBounded).
 import { describe, expect, it } from 'vitest';
 import { DP_DELAYED_DRAIN, DP_DRAIN_SEARCH_READ, DP_EXIT_BEFORE_ABANDON, DP_HUGE_HELD_RELEASING, DP_PAGE_TO_FULL_MID,
-  DP_REVIEW_FREE_MT_PUSHED, DP_UNIT_RELEASING } from '../src/abi.gen.ts';
+  DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_REAP_RELEASE, DP_UNIT_RELEASING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { sleep, until, useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -129,8 +131,15 @@ describe('a second free\'s search overtaken by the owner\'s drain and reuse', ()
   }, 60_000);
 });
 
-describe('a freer and the owner of its page, both killed, the freer mid-way through its push', () => {
-  it('reapInstance of both finishes by itself', async () => {
+/** Wait for `reap` at most 10 s; if it hung, `rescue` lets it go (so the test fails rather than the suite hangs). */
+async function finishes(reap: Promise<unknown>, rescue: () => void): Promise<unknown> {
+  const first = await Promise.race([reap, sleep(10_000).then(() => 'hung')]);
+  if (first === 'hung') { rescue(); await reap.catch(() => {}); }
+  return first;
+}
+
+describe('a freer killed holding FREEING on a page whose owner is reaped', () => {
+  it('owner and freer both killed, reaped together: the reap finishes by itself', async () => {
     const { rt, t, f, peers: [o, fr, y] } = await killRig(3);
     await o.call('attach');
     await fr.call('attach');
@@ -142,10 +151,46 @@ describe('a freer and the owner of its page, both killed, the freer mid-way thro
     const frInstance = await killAt(fr, f, DP_REVIEW_FREE_MT_PUSHED, 'fr holding FREEING on q\'s page',
       () => fr.call('free', 0, q));
     await o.terminate();
-    const reap = y.call<number>('reapInstance', [oInstance, frInstance]);
-    const first = await Promise.race([reap, sleep(10_000).then(() => 'hung')]);
-    if (first === 'hung') reapInstance(rt, frInstance);   // let the hung reap go before the test fails
-    expect(first, 'both reaped, the owner after its freer').toBe(2);
+    expect(await finishes(y.call<number>('reapInstance', [oInstance, frInstance]), () => reapInstance(rt, frInstance)),
+      'both reaped').toBe(2);
     t.free(f.addr);
   }, 60_000);
+
+  it('the freer taking FREEING after the owner\'s reap began: the reap finishes by itself', async () => {
+    const { rt, t, f, peers: [o, fr, y] } = await killRig(3);
+    const f2 = pauseFlag(rt, t.alloc(8));
+    await o.call('attach');
+    await fr.call('attach');
+    await y.call('attach');
+    const ps = await o.call<number[]>('allocMany', 0, 64, 1000);
+    const q = ps[0];
+    const oInstance = await o.call<number>('instance');
+    await o.terminate();
+    await y.call('pauseAt', DP_REVIEW_REAP_RELEASE, f2.addr, 1);
+    const reap = y.call<number>('reapInstance', [oInstance]);
+    await until(f2.paused, 10_000, 'y reaping o');
+    const frInstance = await killAt(fr, f, DP_REVIEW_FREE_MT_PUSHED, 'fr holding FREEING on q\'s page',
+      () => fr.call('free', 0, q));
+    f2.release();
+    expect(await finishes(reap, () => reapInstance(rt, frInstance)), 'o reaped').toBe(1);
+    reapInstance(rt, frInstance);
+    t.validate();
+    t.free(f.addr);
+    t.free(f2.addr);
+  }, 60_000);
+
+  for (const order of ['the freer', 'the owner'] as const) {
+    it(`freer and owner threads of one instance (${order} made first): its reap finishes by itself`, async () => {
+      const { rt, t, f, peers: [o, y] } = await killRig(2);
+      const t1 = await o.call<number>('attach');
+      const t2 = await o.call<number>('attach');
+      const [owner, freer] = order === 'the freer' ? [t2, t1] : [t1, t2];
+      const ps = await o.call<number[]>('allocMany', owner, 64, 1000);
+      const instance = await killAt(o, f, DP_REVIEW_FREE_MT_PUSHED, 'the freer holding FREEING',
+        () => o.call('free', freer, ps[0]));
+      expect(await finishes(y.call<number>('reapInstance', instance), () => {}), 'both threads reaped').toBe(2);
+      t.validate();
+      t.free(f.addr);
+    }, 60_000);
+  }
 });
