@@ -127,6 +127,7 @@ export const DP_PAGE_TO_FULL_MID: u32 = 115;     // page.ts pageToFull: out of i
 export const DP_DISCARD_SEG: u32 = 116;          // abandon.ts abandonedDiscardAll: one pooled segment given back, the next not yet
 export const DP_DISCARD_HUGE: u32 = 117;         // delayed-free.ts delayedDiscardDomain: a held huge segment off its stack and named, not yet given back
 export const DP_HUGE_HELD_RELEASING: u32 = 118;  // delayed-free.ts heldHugeProcess: a held huge segment whose goal is reached, marked and off the taken list, not yet given back
+export const DP_DF_SPLICING: u32 = 119;          // delayed-free.ts delayedAbandon: pending delayed frees to hand on, the domain queue's mutex not yet taken
 export const DP_ADOPT_TAKEN: u32 = 97;           // abandon.ts abandonedReclaim: a segment taken out of the pool, not yet adopted
 // @abi-end
 

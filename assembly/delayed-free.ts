@@ -78,7 +78,7 @@ import { curThread } from "./current";
 import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock,
   storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
-import { DP_DF_ABANDON, DP_DISCARD_HUGE, DP_HUGE_HELD_RELEASING, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
+import { DP_DF_ABANDON, DP_DF_SPLICING, DP_DISCARD_HUGE, DP_HUGE_HELD_RELEASING, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError, takeError } from "./errors";
@@ -522,20 +522,28 @@ export function delayedAbandon(thread: usize): void {
   debugPause(DP_DF_ABANDON);
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   while (true) {
+    if (load<u32>(thread, T_DF_HEAD) == 0) break;
+    if (load<u32>(thread, T_DF_PENDING) == 0) {   // chunks with nothing pending: freed (a kill leaks chunks, no block)
+      let c = <usize>load<u32>(thread, T_DF_HEAD);
+      store<u32>(thread, 0, T_DF_HEAD);
+      store<u32>(thread, 0, T_DF_TAIL);
+      storeRelease64(thread + T_DF_OLDEST, 0);
+      while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); chunkFree(domain, c); c = next; }
+      continue;
+    }
+    // The mutex first, then the queue off the record and onto the domain's with no
+    // call in between: taken off first, a thread killed at the lock (or while it
+    // waited for it) had its pending frees in no queue, and their pages never
+    // emptied (review 7). Killed before, the queue is still the record's, and the
+    // reap's own delayedAbandon hands it on.
+    debugPause(DP_DF_SPLICING);
+    lockDetachingOwned(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
     const head = <usize>load<u32>(thread, T_DF_HEAD);
-    if (head == 0) break;
     const tail = <usize>load<u32>(thread, T_DF_TAIL);
-    const pending = load<u32>(thread, T_DF_PENDING);
     store<u32>(thread, 0, T_DF_HEAD);
     store<u32>(thread, 0, T_DF_TAIL);
     store<u32>(thread, 0, T_DF_PENDING);
     storeRelease64(thread + T_DF_OLDEST, 0);
-    if (pending == 0) {
-      let c = head;
-      while (c != 0) { const next = <usize>load<u32>(c, C_NEXT); chunkFree(domain, c); c = next; }
-      continue;
-    }
-    lockDetachingOwned(thread, domain + D_DQ_MUTEX, domain + D_DQ_HOLDER);
     const dqTail = <usize>load<u32>(domain, D_DQ_TAIL);
     if (dqTail != 0) store<u32>(dqTail, <u32>head, C_NEXT); else store<u32>(domain, <u32>head, D_DQ_HEAD);
     store<u32>(domain, <u32>tail, D_DQ_TAIL);

@@ -16,10 +16,13 @@
 //   the owner's reap waited for the freer's push, which only the freer's own reap
 //   ends: for good when the owner was reaped first, when the freer took FREEING
 //   after the owner's reap began, or when both were threads of one instance. A
-//   reap's waits on FREEING are now bounded (page.ts pageFreeingWaitBounded).
+//   reap's waits on FREEING are now bounded (page.ts pageFreeingWaitBounded);
+// - an exit killed while it hands its pending delayed frees to the domain (review 7):
+//   they were off its record before the domain queue's mutex was taken, so a kill
+//   at the lock lost them all, and their pages never emptied.
 import { describe, expect, it } from 'vitest';
 import { DP_DELAYED_DRAIN, DP_DRAIN_SEARCH_READ, DP_EXIT_BEFORE_ABANDON, DP_HUGE_HELD_RELEASING, DP_PAGE_TO_FULL_MID,
-  DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_REAP_RELEASE, DP_UNIT_RELEASING } from '../src/abi.gen.ts';
+  DP_DF_SPLICING, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_REAP_RELEASE, DP_UNIT_RELEASING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { sleep, until, useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -193,4 +196,25 @@ describe('a freer killed holding FREEING on a page whose owner is reaped', () =>
       t.free(f.addr);
     }, 60_000);
   }
+});
+
+describe('an exit killed handing its pending delayed frees to the domain', () => {
+  it('its reap hands them on: every one runs, the unit goes back', async () => {
+    const { rt, t, f, peers: [w] } = await killRig(1);
+    const d = rt.domain();
+    const units0 = rt.stats().segments.unitsLive;
+    await w.call('attach');
+    const blocks = await w.call<number[]>('allocMany', 0, 300, 64);
+    await w.call('freeDelayedMany', 0, blocks);
+    expect(await w.call<number>('delayedPending', 0)).toBeGreaterThan(0);
+    const instance = await killAt(w, f, DP_DF_SPLICING, 'pending delayed frees to hand on, the domain queue not locked yet',
+      () => w.call('exit', 0));
+    expect(reapInstance(rt, instance).length).toBe(1);
+    for (let i = 0; i < 5; i++) { t.checkpoint(); t.processDelayed(); }
+    d.collectAbandoned();
+    expect(d.qsbrInfo().delayedPending, 'every accepted delayed free ran').toBe(0);
+    expect(rt.stats().segments.unitsLive, 'the unit went back').toBe(units0);
+    t.validate();
+    t.free(f.addr);
+  }, 60_000);
 });
