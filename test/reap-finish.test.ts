@@ -22,7 +22,7 @@
 //   at the lock lost them all, and their pages never emptied.
 import { describe, expect, it } from 'vitest';
 import { DP_DELAYED_DRAIN, DP_DRAIN_SEARCH_READ, DP_EXIT_BEFORE_ABANDON, DP_HUGE_HELD_RELEASING, DP_PAGE_TO_FULL_MID,
-  DP_DF_SPLICING, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_REAP_RELEASE, DP_UNIT_RELEASING } from '../src/abi.gen.ts';
+  DP_DF_SPLICING, DP_MUTEX_PARKING, DP_REVIEW_DQ_LOCKED, DP_REVIEW_FREE_MT_PUSHED, DP_REVIEW_REAP_RELEASE, DP_UNIT_RELEASING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { sleep, until, useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -216,5 +216,36 @@ describe('an exit killed handing its pending delayed frees to the domain', () =>
     expect(rt.stats().segments.unitsLive, 'the unit went back').toBe(units0);
     t.validate();
     t.free(f.addr);
+  }, 60_000);
+
+  it('killed parked on the domain queue\'s mutex, another thread holding it: its reap hands them on (review 8)', async () => {
+    const { rt, t, f, peers: [a, b, c] } = await killRig(3);
+    const d = rt.domain();
+    await a.call('attach');
+    await a.call('freeDelayedMany', 0, await a.call<number[]>('allocMany', 0, 10, 64));
+    await a.call('exit', 0);                       // the domain queue has work: a checkpoint takes its mutex
+    const units0 = rt.stats().segments.unitsLive;
+    await b.call('attach');
+    await b.call('pauseAt', DP_REVIEW_DQ_LOCKED, f.addr, 1);
+    b.call('checkpoint', 0).catch(() => {});
+    await until(f.paused, 10_000, 'b holding the domain queue\'s mutex');
+    const g = pauseFlag(rt, t.alloc(8));
+    const instance = await c.call<number>('instance');
+    await c.call('attach');
+    await c.call('freeDelayedMany', 0, await c.call<number[]>('allocMany', 0, 300, 64));
+    await c.call('pauseAt', DP_MUTEX_PARKING, g.addr, 1);
+    c.call('exit', 0).catch(() => {});
+    await until(g.paused, 10_000, 'c about to park on the mutex');
+    await c.terminate();
+    f.release();
+    await b.call('exit', 0);
+    expect(reapInstance(rt, instance).length).toBe(1);
+    for (let i = 0; i < 5; i++) { t.checkpoint(); t.processDelayed(); }
+    d.collectAbandoned();
+    expect(d.qsbrInfo().delayedPending, 'every accepted delayed free ran').toBe(0);
+    expect(rt.stats().segments.unitsLive, 'the units went back').toBeLessThanOrEqual(units0);
+    t.validate();
+    t.free(f.addr);
+    t.free(g.addr);
   }, 60_000);
 });
