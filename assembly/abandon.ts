@@ -41,11 +41,11 @@
 
 import { addRelaxed, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, storeRelease, storeRelease64, subRelaxed,
   swapAcqRel } from "./atomics";
-import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_DISCARD_SEG, DP_POOLED_PAGE_FREE, DP_SEGMENT_COLLECT, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
+import { DP_ABANDON_POOL_LOCKED, DP_ABANDON_SEG_DONE, DP_ADOPT_TAKEN, DP_DISCARD_SEG, DP_SEGMENT_COLLECT, DP_POOL_GIVEN, DP_POOL_GIVING, DP_REVIEW_COLLECT_EMPTY, DP_REVIEW_POOL_LOCKED, debugPause } from "./debug-delay";
 import { heapForTag, heapInit } from "./heap";
 import { hugeSegmentFree } from "./free";
 import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitState } from "./os";
-import { pageAdoptDelayed, pageCollectRemote, pageFree, pageSetDelayed } from "./page";
+import { pageAdoptDelayed, pageCollectRemote, pageFree, pageSetDelayed, pageSlicesFree } from "./page";
 import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
@@ -388,20 +388,9 @@ function poolWorkingRepair(domain: usize): void {
   storeRelease(domain + D_ABANDON_WORKING, 0);
 }
 
-/**
- * Free an empty pooled page (pool lock held) that is not its segment's last. The page stops being live (blockSize 0: its
- * records already read as one free span) right after its bytes are counted off,
- * with no call in between, so a collector killed anywhere here has either done
- * neither or both; what segmentPageFree leaves half done, poolWorkingRepair mends.
- */
+/** Free an empty pooled page (pool lock held) that is not its segment's last (page.ts pageSlicesFree). */
 function pooledPageFree(page: usize): void {
-  const bytes = load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE);
-  storeRelease(page + P_XHEAP, 0);
-  osDecommit(bytes);
-  store<u32>(page, 0, P_BLOCK_SIZE);
-  store<u32>(page, 0, P_EXT_BYTES);   // (no stale pointer into it passes normalBlockPage once it is merged)
-  debugPause(DP_POOLED_PAGE_FREE);
-  const gone = segmentPageFree(0, page);
+  const gone = pageSlicesFree(0, page);
   if (ASSERT_VALIDATE) assertThat(!gone, A_SEGMENT);   // a pooled segment's last page goes by poolGive
 }
 

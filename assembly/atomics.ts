@@ -145,3 +145,21 @@ export function spinLockAs(ptr: usize, holder: u32): void {
 export function spinTakeOver(ptr: usize, holder: u32): bool {
   return atomic.cmpxchg<u32>(ptr, holder, spinHolder) == holder;
 }
+
+/**
+ * Take a whole lock-free stack (the word at `stack`: its top, pushed onto with
+ * CAS) into the word at `name`, a record a reap reads: the name is stored before
+ * the taking CAS, and cleared before a retry's back edge, so the stack's items
+ * are in one of the two words at every moment a worker may be stopped, and never
+ * in both once the CAS failed. Returns the top taken (also left in `name`).
+ * Inlined: no call between the name and the CAS.
+ */
+// @ts-ignore: decorator
+@inline export function stackTakeNamed(stack: usize, name: usize): u32 {
+  while (true) {
+    const top = atomic.load<u32>(stack);
+    atomic.store<u32>(name, top);
+    if (atomic.cmpxchg<u32>(stack, top, 0) == top) return top;
+    atomic.store<u32>(name, 0);
+  }
+}

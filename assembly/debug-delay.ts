@@ -110,12 +110,11 @@ export const DP_HANDOFF_WITHDRAW: u32 = 91;       // mutex.ts handoffWithdraw: e
 export const DP_LOCK_NAMING: u32 = 92;            // thread.ts lockDetaching: a parked lock taken, its holder word not yet named (review4)
 export const DP_QSBR_SLOT_TAKEN: u32 = 84;        // qsbr-slots.ts qsbrTakeSlot: a slot taken (and linked), the mutex let go, not yet online
 export const DP_COLLECT_WALK: u32 = 93;          // page.ts pageCollectRemote: walking the remote-free list, one link followed (not yet taken)
-export const DP_POOLED_PAGE_FREE: u32 = 94;      // abandon.ts pooledPageFree: an empty pooled page (not its segment's last) counted off, its slices not yet free
 export const DP_SEGMENT_PAGE_FREEING: u32 = 96;  // segment.ts segmentPageFree: the page's slices made a free span, the segment's page count not yet lowered
 export const DP_DELAYED_DRAIN: u32 = 98;         // heap.ts delayedDrain: a block taken off the delayed list being freed, not yet freed
 export const DP_DELAYED_DRAINED: u32 = 99;       // heap.ts delayedDrain: that block freed, not yet cleared from the thread record
 export const DP_SEGMENT_UNLISTED: u32 = 100;     // segment.ts segmentFree: off its owner's list, its unit not yet free (= a kill at segmentRelease's entry)
-export const DP_PAGE_DECOMMITTED: u32 = 101;     // page.ts pageFreeNow: out of its queue, counted off and no longer live, its slices not yet free
+export const DP_PAGE_DECOMMITTED: u32 = 101;     // page.ts pageSlicesFree (an owner's page, or a pooled one): out of its queue, counted off and no longer live, its slices not yet free
 export const DP_SEGMENT_COLLECT: u32 = 102;      // abandon.ts segmentCollect: entered, D_ABANDON_WORKING names the segment (= a kill at its entry)
 export const DP_SEGMENT_ALLOCED: u32 = 103;      // segment.ts segmentAlloc: the unit taken and named, not yet on the thread's list (= a kill at osCommit's entry)
 export const DP_HUGE_ALLOCED: u32 = 110;         // alloc.ts hugeAlloc: the units taken, the header made and counted, the block not yet made

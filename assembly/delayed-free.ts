@@ -75,7 +75,7 @@
 // See also: qsbr.ts (goals), lifecycle.ts (checkpoints, exit).
 
 import { curThread } from "./current";
-import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock,
+import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock, stackTakeNamed,
   storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
 import { DP_DF_ABANDON, DP_DF_SPLICING, DP_DISCARD_HUGE, DP_HUGE_HELD_RELEASING, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
@@ -311,12 +311,7 @@ function heldHugeProcess(domain: usize): u32 {
   if (thread == 0) {
     seg = <usize>swapAcqRel(domain + D_HUGE_HELD, 0);
   } else {
-    while (true) {
-      seg = <usize>loadAcquire(domain + D_HUGE_HELD);
-      storeRelease(thread + T_HUGE_LIST, <u32>seg);
-      if (casAcqRel(domain + D_HUGE_HELD, <u32>seg, 0)) break;
-      storeRelease(thread + T_HUGE_LIST, 0);
-    }
+    seg = <usize>stackTakeNamed(domain + D_HUGE_HELD, thread + T_HUGE_LIST);
   }
   let done: u32 = 0;
   let scanned = false;

@@ -261,7 +261,11 @@ export function delayedLinkValid(b: usize): bool {
  */
 export function blockOnPageLists(page: usize, p: usize): bool {
   if (load<u32>(page, P_USED) == 0) return true;
-  if (!blockLooksFree(page, p)) return false;
+  return blockLooksFree(page, p) && pageListsContain(page, p);
+}
+
+/** Is `p` on one of the page's three lists (remote, local, free: the order a block moves in)? */
+function pageListsContain(page: usize, p: usize): bool {
   return listContains(page, xtfBlock(xtfLoad(page)), p)
       || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
       || listContains(page, <usize>load<u32>(page, P_FREE), p);
@@ -286,9 +290,7 @@ export function blockIsFree(page: usize, p: usize, local: bool): bool {
   debugPause(DP_RF_SEARCH_GAP);
   if (delayedListContains(<usize>loadAcquire(page + P_XHEAP), p)) return true;
   debugPause(DP_FREE_SEARCH_SPLIT);
-  return listContains(page, xtfBlock(xtfLoad(page)), p)
-      || listContains(page, <usize>load<u32>(page, P_LOCAL_FREE), p)
-      || listContains(page, <usize>load<u32>(page, P_FREE), p);
+  return pageListsContain(page, p);
 }
 
 // ---- Huge blocks and bad pointers -----------------------------------------------

@@ -9,7 +9,7 @@
 // See also: page.ts, page-queue.ts, alloc.ts, thread.ts.
 
 import { A_HEAP, ASSERT_VALIDATE, assertThat } from "./assert";
-import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
+import { loadAcquire, stackTakeNamed, storeRelease } from "./atomics";
 import { DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, debugPause } from "./debug-delay";
 import { segmentOf } from "./segment";
 import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
@@ -58,16 +58,9 @@ export function heapForTag(thread: usize, tag: u32): usize {
 export function heapDelayedFreeAll(heap: usize): void {
   if (loadAcquire(heap + H_DELAYED) == 0) return;
   const thread = <usize>load<u32>(heap, H_THREAD);
-  // Taken with the list named in the thread record first, so that a block is on the
-  // heap's list or in the record at every moment (the double-free search looks at
-  // both); a CAS that failed (a block pushed meanwhile) clears the name before the
-  // loop's back edge, so a kill there never leaves the same blocks in both.
-  while (true) {
-    const head = loadAcquire(heap + H_DELAYED);
-    storeRelease(thread + T_DRAIN_LIST, head);
-    if (casAcqRel(heap + H_DELAYED, head, 0)) break;
-    storeRelease(thread + T_DRAIN_LIST, 0);
-  }
+  // A block is on the heap's list or in the record at every moment: the double-free
+  // search looks at both (atomics.ts stackTakeNamed).
+  stackTakeNamed(heap + H_DELAYED, thread + T_DRAIN_LIST);
   while (true) {
     const block = <usize>load<u32>(thread, T_DRAIN_LIST);
     if (block == 0) break;

@@ -383,24 +383,31 @@ export function pageFree(heap: usize, page: usize): void {
   if (!hookPageHold(heap, page)) pageFreeNow(heap, page);
 }
 
-/**
- * Give an empty, unheld page's slices back to its segment. Owner only. The page
- * stops being live (blockSize 0: its records already read as one free span)
- * right after its bytes are counted off, with no call in between: a thread
- * killed here has done neither or both, and its reap's segmentsRepair merges the
- * slices and recounts the pages. Live after the count, the page was abandoned
- * with the rest and counted off a second time when the pool freed it.
- */
+/** Give an empty, unheld page's slices back to its segment. Owner only. */
 export function pageFreeNow(heap: usize, page: usize): void {
   if (ASSERT_INTERNAL) assertThat(load<u32>(page, P_USED) == 0, A_PAGE_NOT_EMPTY);
   queueRemove(heap, pageQueueBin(page), page);
+  pageSlicesFree(<usize>load<u32>(heap, H_THREAD), page);
+}
+
+/**
+ * An empty page out of every queue: its bytes counted off, its slices back to its
+ * segment (`thread` 0: a pooled segment, abandon.ts); true when that freed the
+ * segment. The page stops being live (blockSize 0: its records already read as
+ * one free span; extBytes 0: no stale pointer into it passes normalBlockPage once
+ * it is merged) right after the count, with no call in between: a thread killed
+ * here has done neither or both, and what segmentPageFree leaves half done the
+ * reap's segmentsRepair (or the pool's next holder) mends. Live after the count,
+ * the page was counted off a second time when it was freed again.
+ */
+export function pageSlicesFree(thread: usize, page: usize): bool {
   const bytes = load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE);
   storeRelease(page + P_XHEAP, 0);
   osDecommit(bytes);
   store<u32>(page, 0, P_BLOCK_SIZE);
   store<u32>(page, 0, P_EXT_BYTES);
   debugPause(DP_PAGE_DECOMMITTED);
-  segmentPageFree(<usize>load<u32>(heap, H_THREAD), page);
+  return segmentPageFree(thread, page);
 }
 
 /**

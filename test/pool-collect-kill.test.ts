@@ -7,7 +7,7 @@
 //   on the page. Before: it was taken first and walked after; the blocks were in no
 //   list, the page never emptied, and its 4 MiB unit stayed live for good.
 // - freeing an emptied pooled page that is not its segment's last (abandon.ts
-//   pooledPageFree, DP_POOLED_PAGE_FREE; segment.ts segmentPageFree,
+//   pooledPageFree → page.ts pageSlicesFree, DP_PAGE_DECOMMITTED; segment.ts segmentPageFree,
 //   DP_SEGMENT_PAGE_FREEING). Correct: the page stops being live in the same breath
 //   as its bytes are counted off, and the domain names the segment being collected
 //   (D_ABANDON_WORKING), so the next holder re-tiles it and recounts its pages.
@@ -20,7 +20,7 @@
 //   no pool and no list.
 import { describe, expect, it } from 'vitest';
 import { AI_SEGMENTS, DP_ADOPT_TAKEN, DP_COLLECT_WALK, DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, DP_PAGE_DECOMMITTED,
-  DP_DISCARD_SEG, DP_HUGE_ALLOCED, DP_HUGE_CLAIMED, DP_PAGE_TO_FULL_MID, DP_UNIT_RELEASING, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_POOLED_PAGE_FREE, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
+  DP_DISCARD_SEG, DP_HUGE_ALLOCED, DP_HUGE_CLAIMED, DP_PAGE_TO_FULL_MID, DP_UNIT_RELEASING, DP_SEGMENT_ALLOCED, DP_SEGMENT_COLLECT, DP_SEGMENT_UNLISTED, DP_SEGMENT_PAGE_FREEING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
@@ -96,7 +96,7 @@ describe('a pool collector killed while it takes a page\'s remote frees', () => 
 
 describe('a pool collector killed freeing an emptied page that is not its segment\'s last', () => {
   it('after counting it off: the page is not freed a second time', async () => {
-    await killCollector([64, 1024], DP_POOLED_PAGE_FREE, 'a pooled page counted off, its slices not yet free');
+    await killCollector([64, 1024], DP_PAGE_DECOMMITTED, 'a pooled page counted off, its slices not yet free');
   }, 60_000);
 
   it('inside the slices\' free: the next holder recounts the segment, and its unit goes back', async () => {
@@ -180,7 +180,7 @@ async function adoptBeforeRepair(point: number, what: string) {
 describe('a segment whose collector was killed, adopted before any collection', () => {
   for (const [title, point, what] of [
     ['killed inside the slices\' free: the adopter gets it repaired', DP_SEGMENT_PAGE_FREEING, 'a pooled page\'s slices a free span, the page count not yet lowered'],
-    ['killed after counting the page off: the adopter gets it repaired', DP_POOLED_PAGE_FREE, 'a pooled page counted off, its slices not yet free'],
+    ['killed after counting the page off: the adopter gets it repaired', DP_PAGE_DECOMMITTED, 'a pooled page counted off, its slices not yet free'],
   ] as const) {
     it(title, async () => { await adoptBeforeRepair(point, what); }, 60_000);
   }
