@@ -102,6 +102,7 @@ export function recipe(peer, program, tools) {
   const libs = [];
   if (peer.mimalloc) {
     if (!tools.libmi) return { missing: 'libmimalloc.so not found (bench/setup-peers.sh installs libmimalloc-dev)' };
+    flags.push('-DBENCH_NATIVE_MI');
     libs.push('-Wl,--no-as-needed', '-lmimalloc');
   }
   return { cc: 'gcc', flags: [...flags, ...libs], args: [...flags, src, '-o', out, ...libs], out, inputs: [src], sources: [`bench/c/${program}.c`] };

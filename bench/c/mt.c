@@ -11,11 +11,11 @@
 // runs (see cell()). Each run prints one JSON line on stdout:
 //   {"workload":..,"phase":"probe"|"warm"|"run","units":..,"ops":..,"ns":..,"localPeaks":..,
 //    "globalPeak":..,"heapPeak":..}
-// heapPeak, in Wasm: the highest sbrk top seen (sampled after each run) minus the top at the
-// cell's start. Natively (glibc's and mimalloc's heaps are mmap'ed, no single top): the growth of
-// the process's peak resident set (getrusage ru_maxrss) since the cell's start, thread stacks and
-// page granularity included. Either is exact as a per-process figure only for the first cell (the
-// bench runs one cell per process except in --quick mode).
+// heapPeak: the highest memory mark (peer.h heapMark) sampled after each run, before the drain,
+// minus the mark at the cell's start. In Wasm the sbrk top; natively what the allocator holds from
+// the system: mimalloc's peak committed bytes (exact), glibc's arena + mmapped bytes (mallinfo2; its
+// arenas shrink only by trimming their top). Exact as a per-process figure only for the first cell
+// (the bench runs one cell per process except in --quick mode).
 // Timing: every thread takes its own timestamps (emscripten_get_now: process.hrtime in Node;
 // natively clock_gettime(CLOCK_MONOTONIC); one clock for all threads) after a barrier; a run lasts
 // from the earliest start to the latest end.
@@ -32,7 +32,6 @@
 #include <emscripten/threading.h>
 #else
 #include <sched.h>
-#include <sys/resource.h>
 #include <time.h>
 #endif
 #include "peer.h"

@@ -12,8 +12,12 @@
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 #else
-#include <sys/resource.h>
 #include <time.h>
+#ifdef BENCH_NATIVE_MI
+#include <mimalloc.h>
+#else
+#include <malloc.h>
+#endif
 #endif
 #ifdef BENCH_MI_API
 #include <mimalloc.h>
@@ -32,14 +36,26 @@ static inline double nowMs(void) {
 #endif
 }
 
-/** The allocator's memory mark: the sbrk top in Wasm, the peak resident set natively (bytes). */
+/**
+ * The allocator's memory mark, in bytes; a cell's peak is the highest mark sampled minus the mark
+ * at its start. Each figure is what the allocator holds from the system:
+ * - Wasm: the sbrk top (never comes down, so the mark after a run is the run's high point);
+ * - native mimalloc (BENCH_NATIVE_MI): its own peak committed bytes (mi_process_info), exact;
+ * - native glibc: bytes its arenas hold plus mmapped chunks (mallinfo2 arena + hblkhd) at the
+ *   moment of sampling; arenas shrink only by trimming their top, so this is close to the high point.
+ * Not the resident set: ru_maxrss misses memory that was touched, returned with madvise and
+ * touched again, and counts libc's and the threads' own pages.
+ */
 static inline uintptr_t heapMark(void) {
 #ifdef __EMSCRIPTEN__
   return (uintptr_t)sbrk(0);
+#elif defined(BENCH_NATIVE_MI)
+  size_t elapsed, user, sys, rss, peakRss, commit, peakCommit, faults;
+  mi_process_info(&elapsed, &user, &sys, &rss, &peakRss, &commit, &peakCommit, &faults);
+  return peakCommit;
 #else
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (uintptr_t)ru.ru_maxrss * 1024;
+  struct mallinfo2 mi = mallinfo2();
+  return mi.arena + mi.hblkhd;
 #endif
 }
 #endif

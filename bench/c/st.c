@@ -11,7 +11,8 @@
 //   does for its Wasm and JS cells); then `runs` timed runs. One JSON line per timed run:
 //   {"pattern":..,"pairs":..,"ns":..,"peakLive":..,"peakBytes":..}
 // ns: the timed pairs only (fill and drain untimed). peakBytes, Wasm: growth of the sbrk top since
-// start; natively: growth of the peak resident set (getrusage ru_maxrss) since start.
+// start; natively: growth of what the allocator holds from the system since start (peer.h heapMark:
+// mimalloc's peak committed bytes, glibc's arena + mmapped bytes after each run).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 #else
-#include <sys/resource.h>
 #include <time.h>
 #endif
 #include "peer.h"
