@@ -17,7 +17,7 @@ import { C_PEERS, cPeers, type CPeer } from './c-peers.ts';
 import { cCells, wasmCell, type CellOptions, type RunLine } from './mt/harness.ts';
 import type { WasmKind } from './mt/protocol.ts';
 import { runsInPass, WORKLOADS, type Plan, type Workload } from './mt/workloads.ts';
-import { fmtBytes, fmtNs, markdown, type Result } from './report.ts';
+import { fmtNs, markdown, peakCell, type Result } from './report.ts';
 import type { Suite, SuiteOptions } from './suite.ts';
 
 export const SUITE = 'mimalloc-bench';
@@ -216,12 +216,7 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
   out.push(`### ${SUITE}: peak memory / peak live requested bytes`, '');
   const memRows = workloads.flatMap((w) => threads.map((t) => [w.id, String(t), ...allocs.map((a) => {
     const r = find(results, w.id, a.id, t);
-    if (!r) return '–';
-    // 0 B: no growth seen (a later cell of a quick run's shared process, or a native peak resident
-    // set that an earlier cell already raised): not a figure
-    if (r.peakBytes <= 0) return `– / ${fmtBytes(r.liveBytes)}`;
-    // a ratio to a few bytes of live data says nothing (cache-scratch)
-    return `${fmtBytes(r.peakBytes)} / ${fmtBytes(r.liveBytes)}${r.liveBytes >= 4096 ? ` (${(r.peakBytes / r.liveBytes).toFixed(2)}×)` : ''}`;
+    return r ? peakCell(r.peakBytes, r.liveBytes, 2) : '–';
   })]));
   out.push(markdown(['workload', 'workers', ...allocs.map((a) => a.label)], memRows), '');
   out.push('Peak memory: ftheap = `committedPeak` of a fresh runtime per cell (pages put to use, segment headers, the main '

@@ -78,12 +78,19 @@ export function memoryTable(results: Result[], spec: TableSpec): string {
   const headers = ['workload', ...spec.allocators.map(([, l]) => `${l} peak / live`)];
   const rows = workloads.map((w) => [w, ...spec.allocators.map(([a]) => {
     const r = cell(results, w, a);
-    if (!r) return '–';
-    // no growth seen (e.g. a native peak resident set an earlier run already raised): not a figure
-    if (r.peakBytes <= 0) return `– / ${fmtBytes(r.liveBytes)}`;
-    return `${fmtBytes(r.peakBytes)} / ${fmtBytes(r.liveBytes)} (${(r.peakBytes / r.liveBytes).toFixed(1)}×)`;
+    return r ? peakCell(r.peakBytes, r.liveBytes, 1) : '–';
   })]);
   return markdown(headers, rows);
+}
+
+/**
+ * One "peak / live (ratio)" cell. No growth seen (a later cell of a quick run's shared process)
+ * or a peak below the live bytes (a mark that missed part of the memory) is not a figure; a ratio
+ * to a few bytes of live data says nothing (lifo32, cache-scratch).
+ */
+export function peakCell(peak: number, live: number, digits: number): string {
+  if (peak <= 0 || peak < live) return `– / ${fmtBytes(live)}`;
+  return `${fmtBytes(peak)} / ${fmtBytes(live)}${live >= 4096 ? ` (${(peak / live).toFixed(digits)}×)` : ''}`;
 }
 
 export function writeJson(path: string, results: Result[]): void {
