@@ -360,7 +360,7 @@ export const HEAP_SIZE: u32 = 1152;
 //   +424  rfPage       u32 owner   the page of the last remote free (0: none; a flush empties it with a
 //                                  release store, the search reads it with an acquire load)
 //   +428  rfHead       u32 owner   its pending chain (page-key encoded, zero-terminated)
-//   +432  rfCount      u32 owner   blocks in it; RF_FLUSHING while a flush pushes it
+//   +432  rfCount      u32 owner   the run's frees; the chain holds rfCount - RF_RUN_MIN
 //   +436  rfOne        u32 owner   the block a flush is sending the delayed way (0: none)
 //   +440  handleHeld   u32 atomic  the SharedList/SharedMap header whose writers' mutex this thread holds
 //                                  (0: none): stored right after the lock is taken, cleared right before it

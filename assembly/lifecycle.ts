@@ -256,7 +256,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
   store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);
   qsbrOffline(thread);
   delayedAbandon(thread);
-  remoteFlush(thread);   // a reaped thread's slot too (a marked one leaks: remote-free.ts)
+  remoteFlush(thread);   // a reaped thread's slot too: what it names is still to push (remote-free.ts)
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, true, true);

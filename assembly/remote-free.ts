@@ -52,19 +52,25 @@
 // and handed out again; malloc clears a block's link word, so a valid free of one
 // is not searched (blockLooksFree) unless the program stored a link-like word.
 //
-// Dying inside a flush: the slot is marked (count = RF_FLUSHING) before its
-// chain is pushed, and a reap empties a marked slot without pushing it, so a
-// thread killed inside a flush leaks that chain (its blocks stay counted live
-// and pin their page) rather than having the reap push it a second time. A
-// thread killed while linking a block into the slot loses at most that block.
-// Either is a free that never returned.
+// Dying inside a flush: the slot says at every call and loop back-edge (where
+// V8 stops a terminated worker) what is left to push, and a reap pushes that as
+// the thread: the head of the unpushed chain (T_RF_HEAD) and its length (the run
+// count less RF_RUN_MIN). The chain is pushed with one CAS and the slot's head
+// cleared right after it, with no call in between, so a reap never pushes a
+// chain twice. The length, not the links, says where the chain ends: a flush
+// killed after it linked the chain's tail to the page's list, before its CAS,
+// leaves a tail whose link leads into that list (following it would make a
+// cycle). On the full-queue path one block goes the delayed way at a time
+// (pushOne), the slot naming the rest; a thread killed inside that pushOne loses
+// that one block (its blocks stay counted live and pin their page), as a single
+// remote free killed there does: a free that never returned.
 //
 // See also: free.ts (validation, the double-free search), page.ts (xthreadFree and
 // the delayed-free states), layout.ts (the thread record's rf* fields).
 
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { curThread } from "./current";
-import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, debugPause } from "./debug-delay";
+import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, debugPause } from "./debug-delay";
 import { blockNext, xtfBlock, xtfCas, xtfLoad, xtfMake, xtfState } from "./page";
 import { segmentOf } from "./segment";
 import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, HEAP_SIZE, P_BLOCK_SIZE,
@@ -77,8 +83,6 @@ export const RF_RUN_MIN: u32 = 2;               // frees into a run's page publi
 export const RF_SLOT_MAX: u32 = 64;              // blocks pending in a run before it is published
 export const RF_BLOCK_MAX: u32 = 1024;           // larger blocks are published at once (pending bytes <= 64 KiB)
 // @abi-end
-
-const RF_FLUSHING: u32 = 0xFFFFFFFF;             // T_RF_COUNT while a flush pushes the chain
 
 /** Whether this instance batches runs (ft_remote_batching; off by default: see the file comment). */
 let runsOn: bool = false;
@@ -99,9 +103,8 @@ export function remoteBatching(on: bool): void { runsOn = on; }
   const thread = curThread;
   if (<usize>load<u32>(thread, T_RF_PAGE) == page) {
     // Only blocks that may be chained count: the count then stays <= RF_RUN_MIN +
-    // RF_SLOT_MAX, never RF_FLUSHING (a page's big blocks counted without bound,
-    // wrapped onto the mark and, once the record held small blocks, the flush
-    // dropped the chain: review-rf2).
+    // RF_SLOT_MAX and gives the chain's length (a page's big blocks counted without
+    // bound once wrapped the count, and the flush dropped the chain: review-rf2).
     if (load<u32>(page, P_BLOCK_SIZE) <= RF_BLOCK_MAX) {
       const count = load<u32>(thread, T_RF_COUNT) + 1;     // this run's frees, this one included
       store<u32>(thread, count, T_RF_COUNT);
@@ -149,39 +152,38 @@ export function remoteBatching(on: bool): void { runsOn = on; }
 
 /**
  * Publish `thread`'s pending chain and empty its slot. The owner, or a reap
- * acting as the dead thread: a slot marked RF_FLUSHING is one whose thread died
- * inside this flush, and its chain leaks (file comment).
+ * acting as the dead thread: the slot names what is left to push (file comment).
  */
 export function remoteFlush(thread: usize): void {
   const page = <usize>load<u32>(thread, T_RF_PAGE);
   if (page == 0) return;
-  const head = <usize>load<u32>(thread, T_RF_HEAD);
-  const count = load<u32>(thread, T_RF_COUNT);
-  if (count != RF_FLUSHING && head != 0) {
-    store<u32>(thread, RF_FLUSHING, T_RF_COUNT);   // first: see the file comment on dying inside a flush
-    debugPause(DP_RF_FLUSH_CLEARED);
-    pushChain(thread, page, head);
-  }
+  const head = <usize>loadAcquire(thread + T_RF_HEAD);
+  if (head != 0) pushChain(thread, page, head, load<u32>(thread, T_RF_COUNT) - RF_RUN_MIN);
+  store<u32>(thread, 0, T_RF_ONE);                 // a block a dead thread had in flight is its own (file comment)
   storeRelease(thread + T_RF_PAGE, 0);             // last (release: after the push, on any host): until now the double-free search finds the chain here
-  store<u32>(thread, 0, T_RF_HEAD);
   store<u32>(thread, 0, T_RF_COUNT);
 }
 
 /**
- * Push the chain that starts at `head` (zero-terminated, page-key encoded) on
- * the page's xthreadFree with one CAS. A page in its owner's full queue
- * (DELAY_USE) first gets one block the delayed way, as a single remote free
- * would, so the owner finds the page again.
+ * Push the chain of `length` blocks that starts at `head` (page-key encoded) on
+ * the page's xthreadFree with one CAS, and clear the slot's head at once. A page
+ * in its owner's full queue (DELAY_USE) first gets one block the delayed way, as
+ * a single remote free would, so the owner finds the page again.
  */
-function pushChain(thread: usize, page: usize, head: usize): void {
+function pushChain(thread: usize, page: usize, head: usize, length: u32): void {
   const key = load<u32>(page, P_KEY);
   const seg = segmentOf(page);
   const domain = <usize>load<u32>(seg, SEG_DOMAIN);   // before the push: see pushOne
   const capacity = load<u32>(page, P_CAPACITY);
+  const start = load<u32>(page, P_START);
+  const area = load<u32>(page, P_EXT_BYTES);
+  if (length - 1 >= capacity) length = capacity;      // a count a kill left out of range: the walk's bound
+  // The tail by the length, not by a zero link: a killed flush may have linked
+  // the tail to the page's list already (file comment).
   let tail = head;
-  for (let n: u32 = 0; n < capacity; n++) {            // the bound guards a chain a kill left half made
+  for (let n: u32 = 1; n < length; n++) {
     const next = blockNext(page, tail);
-    if (next == 0) break;
+    if (next == 0 || <u32>next - start >= area) break;   // a chain cut short: ends here
     tail = next;
   }
   let first = head;
@@ -189,9 +191,10 @@ function pushChain(thread: usize, page: usize, head: usize): void {
     const tf = xtfLoad(page);
     if (xtfState(tf) == DELAY_USE) {
       const next: usize = first == tail ? 0 : blockNext(page, first);
-      // pushOne rewrites `first`'s link: the rest stays findable from the slot, `first` in T_RF_ONE.
+      // pushOne rewrites `first`'s link: the rest stays in the slot, `first` in T_RF_ONE.
       store<u32>(thread, <u32>first, T_RF_ONE);
-      store<u32>(thread, <u32>next, T_RF_HEAD);
+      store<u32>(thread, load<u32>(thread, T_RF_COUNT) - 1, T_RF_COUNT);
+      storeRelease(thread + T_RF_HEAD, <u32>next);
       pushOne(page, first);
       store<u32>(thread, 0, T_RF_ONE);
       if (next == 0) return;
@@ -199,7 +202,11 @@ function pushChain(thread: usize, page: usize, head: usize): void {
       continue;
     }
     store<u32>(tail, <u32>xtfBlock(tf) ^ key);
-    if (xtfCas(page, tf, xtfMake(first, xtfState(tf)))) break;   // partner: pageCollectRemote's swap
+    debugPause(DP_RF_FLUSH_LINKED);
+    if (xtfCas(page, tf, xtfMake(first, xtfState(tf)))) {   // partner: pageCollectRemote's swap
+      storeRelease(thread + T_RF_HEAD, 0);             // no call since the CAS: a reap sees the chain pushed or not
+      break;
+    }
   }
   debugPause(DP_REVIEW_FREE_MT_PUSHED);
   if (loadAcquire(seg + SEG_THREAD) == 0) markAbandonDirty(domain);
@@ -279,7 +286,7 @@ export function remoteBatchesContain(page: usize, p: usize): bool {
   let t = <usize>loadSynced(domain + D_THREADS);   // push-only: a lock-free walk
   while (t != 0) {
     if (<usize>loadAcquire(t + T_RF_PAGE) == page) {   // partner: remoteFlush's release store
-      let b = <usize>load<u32>(t, T_RF_HEAD);
+      let b = <usize>loadAcquire(t + T_RF_HEAD);   // partner: pushChain's release stores
       for (let n: u32 = 0; b != 0 && n <= capacity; n++) {
         if (b == p) return true;
         if (<u32>b - start >= area) break;      // not a block of this page: a slot being rewritten

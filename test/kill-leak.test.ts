@@ -7,7 +7,9 @@
 // them. At the end the main thread frees every block left in the ring and the pool
 // is collected: the blocks still counted used must be at most one per killed worker
 // (the one a worker may have held between a slot and a free, or an allocation and
-// its slot), and the validators pass. A block a kill dropped from every list (a
+// its slot; a worker that batches its remote frees may also lose the one block its
+// flush had in flight), and the validators pass; a batched run pending or half
+// flushed is pushed by the reap. A block a kill dropped from every list (a
 // remote-free list taken and not yet spliced, a delayed list taken and not yet
 // freed) stays counted used for good, and this bound catches it.
 // Rounds: KILL_LEAK_ROUNDS (default 12); seed: KILL_LEAK_SEED.
@@ -33,17 +35,21 @@ describe('kill leak', () => {
     const used0 = rt.stats().totals.blocksUsed;
     t.detach();
     const rng = new Rng(SEED);
-    let killed = 0;
+    let killed = 0, rawKilled = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const workers = await Peer.startMany(rt, newCtl(), WORKERS);
       const instances: number[] = [];
       for (const [i, w] of workers.entries()) {
         instances.push(await w.call<number>('instance'));
         const th = await w.call<number>('attach');
-        w.call('killChurn', th, { ring, slots: SLOTS, seed: SEED + round * 16 + i }).catch(() => {});
+        // the last worker frees with the raw ft_free in runs, batched (ft_remote_batching)
+        const raw = i === WORKERS - 1;
+        if (raw) await w.call('remoteBatching', 1);
+        w.call('killChurn', th, { ring, slots: SLOTS, seed: SEED + round * 16 + i, raw }).catch(() => {});
       }
       await Promise.all(workers.map(async (w) => { await sleep(5 + rng.int(40)); await w.terminate(); }));
       killed += WORKERS;
+      rawKilled += 1;
       reapInstance(rt, instances);
     }
     t.attach();
@@ -56,7 +62,9 @@ describe('kill leak', () => {
     rt.domain().collectAbandoned();
     const lost = rt.stats().totals.blocksUsed - used0;
     if (process.env.KILL_LEAK_VERBOSE) console.log(`lost ${lost} after ${killed} kills`);
-    expect(lost, `blocks counted used that no slot holds, after ${killed} kills`).toBeLessThanOrEqual(killed);
+    // one block in hand per killed worker; a batching worker killed while its flush
+    // sends a full page's block the delayed way may lose that block too (remote-free.ts)
+    expect(lost, `blocks counted used that no slot holds, after ${killed} kills`).toBeLessThanOrEqual(killed + rawKilled);
     t.validate();
     t.free(ring);
   }, 120_000);

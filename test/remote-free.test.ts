@@ -3,13 +3,13 @@
 // wait in the freer's slot until a flush; every flush point publishes them; frees
 // spread over pages go out at once; a double free is found in any thread's slot; a slot
 // survives its thread's death (the reap flushes it) and a death inside a flush (the
-// chain leaks, never pushed twice). The facade's free and freeMany publish before
+// reap pushes what is left, once). The facade's free and freeMany publish before
 // they return.
 import { describe, expect, it } from 'vitest';
-import { DP_RF_FLUSH_CLEARED, EDOUBLE_FREE, RF_RUN_MIN, RF_SLOT_MAX } from '../src/abi.gen.ts';
+import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, EDOUBLE_FREE, RF_RUN_MIN, RF_SLOT_MAX } from '../src/abi.gen.ts';
 import { type Thread } from '../src/index.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
-import { batchingWorkers, expectHandedOutOnce, used } from './fixtures/remote-free.ts';
+import { batchingWorkers, expectHandedOutOnce, pageOf, used } from './fixtures/remote-free.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { codeOf, pauseFlag } from './fixtures/util.ts';
 
@@ -157,20 +157,70 @@ describe('remote frees of a thread that dies', () => {
     expectHandedOutOnce(t, 50, 80);
   }, 60_000);
 
-  it('a worker terminated inside a flush (slot marked flushing, chain not pushed): the chain leaks, it is never pushed twice', async () => {
+  /**
+   * Worker w frees a run of `n` of t's blocks (the first RF_RUN_MIN go out at once, the
+   * rest wait chained in w's slot), is armed at `point` (hit `hits`), flushes at a
+   * checkpoint, pauses there and is terminated; the reap of w follows.
+   */
+  async function killInFlush(n: number, size: number, point: number, hits = 1) {
     const { rt, t, w, wid, rawFree } = await setup(true);
     const f = pauseFlag(rt, t.alloc(8));
-    const ps = Array.from(t.allocMany(30, 80));
+    const ps = Array.from(t.allocMany(n, size));
     await rawFree(ps);
-    await w.call('pauseAt', DP_RF_FLUSH_CLEARED, f.addr, 1);
+    await w.call('pauseAt', point, f.addr, hits);
     const flushing = w.call('checkpoint', 0);
     flushing.catch(() => {});
-    await until(f.paused, 10_000, 'the flush marked its slot');
+    await until(f.paused, 10_000, 'the flush reached the point');
     await w.terminate();
     await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
-    expect(used(t)).toBe(30 - RF_RUN_MIN + 1);   // the chain leaked (a free that never returned), and the flag
+    return { t, ps };
+  }
+
+  // Forced: the flush linked its chain's tail to the page's remote-free list (which
+  // holds the run's first RF_RUN_MIN blocks, not collected) and dies before its CAS.
+  // Correct: the reap pushes the chain once, every block comes back, each once. At
+  // 1a0c1b1 the flush had marked its slot first and the reap dropped the chain (29
+  // blocks counted live for good, their page pinned); following the chain's links
+  // to its end instead of counting would run into the page's list and make a cycle.
+  it('a worker terminated inside a flush before its push: the reap pushes the chain, once', async () => {
+    const { t, ps } = await killInFlush(30, 80, DP_RF_FLUSH_LINKED);
+    expect(used(t)).toBe(1);                          // the flag: the chain was pushed
     const again = expectHandedOutOnce(t, 2000, 80);
-    for (const p of ps.slice(RF_RUN_MIN)) expect(again.includes(p), `leaked block ${p} handed out`).toBe(false);
-    t.validate();
+    for (const p of ps) expect(again.includes(p), `block ${p} back`).toBe(true);
+  }, 60_000);
+
+  // Forced: the flush's CAS pushed the chain and the worker dies right after (the
+  // first pause point after it). Correct: the reap does not push it a second time.
+  it('a worker terminated right after its flush pushed the chain: the reap does not push it again', async () => {
+    const { t, ps } = await killInFlush(30, 80, DP_REVIEW_FREE_MT_PUSHED);
+    expect(used(t)).toBe(1);
+    const again = expectHandedOutOnce(t, 2000, 80);
+    for (const p of ps) expect(again.includes(p), `block ${p} back`).toBe(true);
+  }, 60_000);
+
+  // Forced: a chain of a full page (DELAY_USE) goes out one block the delayed way
+  // first; the worker dies inside that block's push, after it took the page's
+  // FREEING. Correct: the reap pushes the rest of the chain; only the block in flight
+  // may be lost, and nothing is handed out twice.
+  it('a worker terminated while its flush sends a full page\'s block the delayed way: the rest is pushed, at most that block lost', async () => {
+    const { rt, t, w, wid, rawFree } = await setup(true);
+    const f = pauseFlag(rt, t.alloc(8));
+    const ps = Array.from(t.allocMany(64, 1000));      // two pages of one bin, both full
+    const q = ps[0];
+    const out = ps.slice(1, 1 + RF_RUN_MIN);             // a run into q's page: these go out at once
+    const chain = ps.slice(1 + RF_RUN_MIN, 11 + RF_RUN_MIN);   // these wait chained
+    await rawFree([...out, ...chain]);
+    t.allocMany(RF_RUN_MIN + 1, 1000);                 // the owner takes those back: the page is full again
+    expect(pageOf(rt, q)?.page.full, 'precondition: the page is in the full queue').toBe(true);
+    await w.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
+    const flushing = w.call('checkpoint', 0);
+    flushing.catch(() => {});
+    await until(f.paused, 10_000, 'the flush took FREEING for the chain\'s head');
+    await w.terminate();
+    await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
+    const lost = used(t) - (64 + 1 - chain.length + 1);   // the 64, one more taken back, the flag; the chain pushed
+    expect(lost, 'at most the block in flight lost').toBeLessThanOrEqual(1);
+    expect(lost).toBeGreaterThanOrEqual(0);
+    expectHandedOutOnce(t, 400, 1000);
   }, 60_000);
 });

@@ -3,7 +3,7 @@
 // one shared memory; pause points force the interleavings. Each test says what
 // it forces and what correct code must do.
 import { describe, expect, it } from 'vitest';
-import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_CLEARED, RF_RUN_MIN } from '../src/abi.gen.ts';
+import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, RF_RUN_MIN } from '../src/abi.gen.ts';
 import type { Runtime, Thread } from '../src/index.ts';
 import { until, useHarness, within } from './fixtures/harness.ts';
 import { batchingWorkers, expectHandedOutOnce, pageOf } from './fixtures/remote-free.ts';
@@ -22,8 +22,8 @@ function rawFreeHere(rt: Runtime, t: Thread, ps: ArrayLike<number>): number[] {
 describe('review of batched remote frees', () => {
   // Defect 1. Forced: worker W frees p (owned by main's T) with the raw ft_free —
   // batched, the call returns OK — and later flushes at a checkpoint; the flush
-  // pauses after it emptied its slot, before the chain is pushed
-  // (DP_RF_FLUSH_CLEARED). p is then on no list and in no table. The owner frees
+  // pauses before the chain is pushed (DP_RF_FLUSH_LINKED; at c17e6a3 the slot
+  // was emptied first). p is then on no list and in no table. The owner frees
   // p a second time (a sequential double free: W's free returned long ago).
   // Correct: EDOUBLE_FREE, heap untouched. At c17e6a3: OK, and once W's push
   // lands p is on both the local list and xthreadFree: handed out twice.
@@ -36,7 +36,7 @@ describe('review of batched remote frees', () => {
     const run = [ps[0], ps[1], ps[2], p];
     expect(RF_RUN_MIN).toBeLessThan(run.length - 1);
     expect(await w.call('rawFree', 0, run)).toEqual(run.map(() => 0));
-    await w.call('pauseAt', DP_RF_FLUSH_CLEARED, f.addr, 1);
+    await w.call('pauseAt', DP_RF_FLUSH_LINKED, f.addr, 1);
     const flushing = w.call('checkpoint', 0);
     flushing.catch(() => {});
     await until(f.paused, 10_000, 'the flush emptied its slot');

@@ -52,7 +52,7 @@ describe('second review of batched remote frees', () => {
   // under a minute of a free-only loop; with the fix the count never gets there,
   // so the poke only marks where the last, real, big free starts), W frees one more,
   // then main empties the page and makes a page of small blocks at the same record,
-  // and W frees one of those: the count reaches RF_FLUSHING, the block is chained
+  // and W frees one of those: the count reaches RF_FLUSHING (the flush mark of that code), the block is chained
   // and the 64-limit flush, taking the slot for one its thread died in, drops the
   // chain. Correct: the block is published (counted free after W's checkpoint). At
   // e32569a it is lost: counted live for good, its page never empties.
