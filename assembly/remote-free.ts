@@ -46,9 +46,10 @@
 // blockIsFree: the other order misses a flush between the two looks), so it
 // finds a pending block at every moment: emptied first, a
 // second free of it during the push went through (its freer's free had returned
-// long before) and put it on two lists (review-rf). While the chain goes the
-// delayed way one block at a time (pushChain), the block in flight is in
-// T_RF_ONE. Between the push and the slot's emptying its blocks may be collected
+// long before) and put it on two lists (review-rf). The slot's head stays put
+// until the chain is on the page: on the full-queue path the block that goes the
+// delayed way first is the chain's tail (in T_RF_ONE while it goes), so a search
+// that read the head walks a whole chain (review-rf3). Between the push and the slot's emptying its blocks may be collected
 // and handed out again; malloc clears a block's link word, so a valid free of one
 // is not searched (blockLooksFree) unless the program stored a link-like word.
 //
@@ -60,7 +61,7 @@
 // chain twice. The length, not the links, says where the chain ends: a flush
 // killed after it linked the chain's tail to the page's list, before its CAS,
 // leaves a tail whose link leads into that list (following it would make a
-// cycle). On the full-queue path one block goes the delayed way at a time
+// cycle). On the full-queue path the chain's tail goes the delayed way first
 // (pushOne), the slot naming the rest; a thread killed inside that pushOne loses
 // that one block (its blocks stay counted live and pin their page), as a single
 // remote free killed there does: a free that never returned.
@@ -70,7 +71,7 @@
 
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { curThread } from "./current";
-import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, debugPause } from "./debug-delay";
+import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, DP_RF_SEARCH_HEAD, debugPause } from "./debug-delay";
 import { blockNext, xtfBlock, xtfCas, xtfLoad, xtfMake, xtfState } from "./page";
 import { segmentOf } from "./segment";
 import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, HEAP_SIZE, P_BLOCK_SIZE,
@@ -168,7 +169,10 @@ export function remoteFlush(thread: usize): void {
  * Push the chain of `length` blocks that starts at `head` (page-key encoded) on
  * the page's xthreadFree with one CAS, and clear the slot's head at once. A page
  * in its owner's full queue (DELAY_USE) first gets one block the delayed way, as
- * a single remote free would, so the owner finds the page again.
+ * a single remote free would, so the owner finds the page again: the chain's
+ * tail, so that the chain from the slot's head stays whole for the double-free
+ * search (sending the head would cut the chain under a search already walking it
+ * from there: review-rf3).
  */
 function pushChain(thread: usize, page: usize, head: usize, length: u32): void {
   const key = load<u32>(page, P_KEY);
@@ -178,32 +182,35 @@ function pushChain(thread: usize, page: usize, head: usize, length: u32): void {
   const start = load<u32>(page, P_START);
   const area = load<u32>(page, P_EXT_BYTES);
   if (length - 1 >= capacity) length = capacity;      // a count a kill left out of range: the walk's bound
-  // The tail by the length, not by a zero link: a killed flush may have linked
-  // the tail to the page's list already (file comment).
-  let tail = head;
-  for (let n: u32 = 1; n < length; n++) {
-    const next = blockNext(page, tail);
-    if (next == 0 || <u32>next - start >= area) break;   // a chain cut short: ends here
-    tail = next;
-  }
-  let first = head;
   while (true) {
+    // The tail (and the block before it) by the length, not by a zero link: a
+    // killed flush, or a failed CAS, may have linked the tail to the page's list.
+    let prev: usize = 0;
+    let tail = head;
+    let n: u32 = 1;
+    for (; n < length; n++) {
+      const next = blockNext(page, tail);
+      if (next == 0 || <u32>next - start >= area) break;   // a chain cut short: ends here
+      prev = tail;
+      tail = next;
+    }
+    length = n;
     const tf = xtfLoad(page);
     if (xtfState(tf) == DELAY_USE) {
-      const next: usize = first == tail ? 0 : blockNext(page, first);
-      // pushOne rewrites `first`'s link: the rest stays in the slot, `first` in T_RF_ONE.
-      store<u32>(thread, <u32>first, T_RF_ONE);
+      // The tail goes the delayed way (pushOne rewrites its link): in T_RF_ONE while
+      // it does, the slot's count one less; the last one empties the slot's head.
+      store<u32>(thread, <u32>tail, T_RF_ONE);
       store<u32>(thread, load<u32>(thread, T_RF_COUNT) - 1, T_RF_COUNT);
-      storeRelease(thread + T_RF_HEAD, <u32>next);
-      pushOne(page, first);
+      if (prev == 0) storeRelease(thread + T_RF_HEAD, 0);
+      pushOne(page, tail);
       store<u32>(thread, 0, T_RF_ONE);
-      if (next == 0) return;
-      first = next;
+      if (prev == 0) return;
+      length--;
       continue;
     }
     store<u32>(tail, <u32>xtfBlock(tf) ^ key);
     debugPause(DP_RF_FLUSH_LINKED);
-    if (xtfCas(page, tf, xtfMake(first, xtfState(tf)))) {   // partner: pageCollectRemote's swap
+    if (xtfCas(page, tf, xtfMake(head, xtfState(tf)))) {   // partner: pageCollectRemote's swap
       storeRelease(thread + T_RF_HEAD, 0);             // no call since the CAS: a reap sees the chain pushed or not
       break;
     }
@@ -287,12 +294,13 @@ export function remoteBatchesContain(page: usize, p: usize): bool {
   while (t != 0) {
     if (<usize>loadAcquire(t + T_RF_PAGE) == page) {   // partner: remoteFlush's release store
       let b = <usize>loadAcquire(t + T_RF_HEAD);   // partner: pushChain's release stores
+      debugPause(DP_RF_SEARCH_HEAD);
       for (let n: u32 = 0; b != 0 && n <= capacity; n++) {
         if (b == p) return true;
         if (<u32>b - start >= area) break;      // not a block of this page: a slot being rewritten
         b = blockNext(page, b);
       }
-      if (<usize>load<u32>(t, T_RF_ONE) == p) return true;   // on its way the delayed way (pushChain)
+      if (<usize>loadAcquire(t + T_RF_ONE) == p) return true;   // on its way the delayed way (pushChain)
     }
     t = <usize>load<u32>(t, T_DOMAIN_NEXT);
   }

@@ -3,7 +3,7 @@
 // one shared memory; pause points force the interleavings. Each test says what
 // it forces and what correct code must do.
 import { describe, expect, it } from 'vitest';
-import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, RF_RUN_MIN } from '../src/abi.gen.ts';
+import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, DP_RF_SEARCH_HEAD, EDOUBLE_FREE, RF_RUN_MIN } from '../src/abi.gen.ts';
 import type { Runtime, Thread } from '../src/index.ts';
 import { until, useHarness, within } from './fixtures/harness.ts';
 import { batchingWorkers, expectHandedOutOnce, pageOf } from './fixtures/remote-free.ts';
@@ -77,6 +77,40 @@ describe('review of batched remote frees', () => {
     await within(flushing, 10_000, 'the flush');
     await v.call('checkpoint', 0);
     expect(codes[0]).not.toBe(0);                      // EDOUBLE_FREE
+    expectHandedOutOnce(t, 400, 1000);
+  }, TEST_TIMEOUT);
+
+  // review-rf3 (kill-safe flush, da6ba6f). Forced: W's chain into a full page
+  // (DELAY_USE) is c1 -> c0. A second freer S searches for c0 and pauses right
+  // after reading W's slot head (c1, DP_RF_SEARCH_HEAD). W flushes: one block goes
+  // the delayed way first, and W pauses before the CAS that pushes the rest
+  // (DP_RF_FLUSH_LINKED). S walks on. Correct: EDOUBLE_FREE, nothing handed out
+  // twice. At da6ba6f the delayed block was the head c1: its link rewritten to a
+  // zero link, S's walk stopped at it, c0 was on no list, S's free returned OK and
+  // pushed c0, and W's CAS then linked c0 to itself (a cycle; used went 67 -> 34).
+  it('a second free of a pending block while the flush sends a full page\'s block the delayed way is EDOUBLE_FREE', async () => {
+    const { rt, t, peers: [w, s] } = await batchingWorkers(2, [0]);
+    const fSearch = pauseFlag(rt, t.alloc(8));
+    const fFlush = pauseFlag(rt, t.alloc(8));
+    const ps = Array.from(t.allocMany(64, 1000));       // full pages of one bin
+    const q = ps[0];
+    const out = ps.slice(1, 1 + RF_RUN_MIN);             // go out at once
+    const chain = ps.slice(1 + RF_RUN_MIN, 3 + RF_RUN_MIN);   // chained: head c1 -> c0
+    for (const p of [...out, ...chain]) expect(pageOf(rt, p)?.key).toBe(pageOf(rt, q)?.key);
+    expect(await w.call('rawFree', 0, [...out, ...chain])).toEqual([0, 0, 0, 0]);
+    t.allocMany(RF_RUN_MIN + 1, 1000);                   // the page is full again (DELAY_USE)
+    expect(pageOf(rt, q)?.page.full, 'precondition: full queue').toBe(true);
+    await s.call('pauseAt', DP_RF_SEARCH_HEAD, fSearch.addr, 1);
+    const second = s.call<number[]>('rawFree', 0, [chain[0]]);
+    await until(fSearch.paused, 10_000, 'the search read the slot\'s head');
+    await w.call('pauseAt', DP_RF_FLUSH_LINKED, fFlush.addr, 1);
+    const flushing = w.call('checkpoint', 0);
+    await until(fFlush.paused, 10_000, 'the flush sent one block and linked the rest');
+    fSearch.release();
+    const codes = await within(second, 10_000, 'the second free');
+    fFlush.release();
+    await within(flushing, 10_000, 'the flush');
+    expect(codes, 'c0 freed twice').toEqual([EDOUBLE_FREE]);
     expectHandedOutOnce(t, 400, 1000);
   }, TEST_TIMEOUT);
 
