@@ -71,7 +71,7 @@
 
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
 import { curThread } from "./current";
-import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, DP_RF_SEARCH_HEAD, debugPause } from "./debug-delay";
+import { DP_REVIEW_FREE_MT_DELAYED, DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, DP_RF_SEARCH_HEAD, DP_RF_TAIL_SENT, debugPause } from "./debug-delay";
 import { blockNext, xtfBlock, xtfCas, xtfLoad, xtfMake, xtfState } from "./page";
 import { segmentOf } from "./segment";
 import { D_ABANDON_DIRTY, D_THREADS, DELAY_FREEING, DELAY_NO, DELAY_USE, H_DELAYED, HEAP_SIZE, P_BLOCK_SIZE,
@@ -198,12 +198,17 @@ function pushChain(thread: usize, page: usize, head: usize, length: u32): void {
     const tf = xtfLoad(page);
     if (xtfState(tf) == DELAY_USE) {
       // The tail goes the delayed way (pushOne rewrites its link): in T_RF_ONE while
-      // it does, the slot's count one less; the last one empties the slot's head.
+      // it does, the slot's count one less, and the chain cut before it (prev's
+      // link zero; the last block empties the slot's head), so that once it is
+      // handed out again no walk from the slot meets it (review-rf4). A search
+      // that walked to the cut finds it in T_RF_ONE or, after, on the lists.
       store<u32>(thread, <u32>tail, T_RF_ONE);
       store<u32>(thread, load<u32>(thread, T_RF_COUNT) - 1, T_RF_COUNT);
       if (prev == 0) storeRelease(thread + T_RF_HEAD, 0);
+      else storeRelease(prev, key);                  // a zero link: prev ends the chain
       pushOne(page, tail);
-      store<u32>(thread, 0, T_RF_ONE);
+      storeRelease(thread + T_RF_ONE, 0);              // after the push: partner, the search's acquire load
+      debugPause(DP_RF_TAIL_SENT);
       if (prev == 0) return;
       length--;
       continue;
