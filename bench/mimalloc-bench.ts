@@ -237,6 +237,10 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
       + 'malloc/free for the whole process):', ...cs.map((a) => `- ${a.id}: \`${flags(a.id).replace(/-I\S*\/(mimalloc-[^/\s]+)\/include/, '-I…/$1/include')}\``), '');
   }
   if (!opts.quick) {
+    // BENCH_RUN_MS=1: each cell's runs in ms, in order (p probe, w warm-up, r timed), to see why one fell short
+    if (process.env.BENCH_RUN_MS) {
+      for (const c of cells) console.log(c.workload.id, c.alloc.id, c.threads, c.lines.map((l) => `${l.phase[0]}${(l.ns / 1e6).toFixed(0)}`).join(' '));
+    }
     const short = cells.flatMap((c) => c.lines.filter((l) => l.phase === 'run' && l.ns < MIN_RUN_MS * 1e6)
       .map(() => `${c.workload.id} ${c.alloc.label}×${c.threads}`));
     out.push(`Runs shorter than ${MIN_RUN_MS} ms: ${short.length ? [...new Set(short)].join(', ') : 'none'}.`, '');

@@ -650,13 +650,16 @@ static void cell(int wl, u32 units, u32 probeUnits, u32 minUnits, int runs, int 
   if (perUnit * units > 4 * targetNs) warmups = 0;   // as fitRuns: very slow runs skip the warm-up
   int warmed = 0;
   if (scaleUp && warmups > 0) {
-    // as cellRuns: a cold probe runs slower than warm code; size again from the warm-up runs
-    // (at most 3 more) until one reaches RESIZE_BELOW (0.85) of the target
+    // as cellRuns: a cold probe (and first warm-up) runs slower than warm code, and runs vary;
+    // size again from the warm-up runs (at least 2, at most 4) by the fastest ns per unit seen
+    // until that would still reach RESIZE_BELOW (0.85) of the target
+    double best = 1e300;   // fastest ns per unit seen
     for (int extra = 0; extra <= 3; extra++) {
       runOnce(ctx, wl, units, seed, p0, p1, p2, "warm");
       double ns = runNs();
-      if (ns >= 0.85 * targetNs || extra == 3) break;
-      double fit = ns > 0 ? targetNs / (ns / units) + 0.999999 : units;
+      if (ns / units < best) best = ns / units;
+      if ((extra > 0 && best * units >= 0.85 * targetNs) || extra == 3) break;   // at least 2: the first can run cold
+      double fit = best > 0 ? targetNs / best + 0.999999 : units;
       units = fit < minUnits ? minUnits : fit > 4e9 ? 4000000000u : (u32)fit;
     }
     warmed = 1;

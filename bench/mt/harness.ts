@@ -128,14 +128,19 @@ async function cellRuns(w: Workload, opts: CellOptions, plan: Plan | undefined, 
     lines.push(probe);
     const units = fitUnits(w.units(opts.quick), probeUnits, w.minUnits, probe.ns, opts.targetNs, opts.scaleUp);
     plan = { units, ...fitRuns(opts.runs, opts.warmups, (probe.ns / probeUnits) * units, opts.targetNs) };
-    // A cold probe runs slower than warm code: size again from the warm-up runs (at most 3 more)
-    // until one reaches RESIZE_BELOW of the target.
+    // A cold probe runs slower than warm code, and so can the first warm-up (fresh memory, code
+    // still tiering up), and runs of a cross-thread workload vary 2-3x on a shared VM: size
+    // again from the warm-up runs (at least 2, at most 4), by the fastest time per unit seen,
+    // until the fastest would still reach RESIZE_BELOW of the target. Sized from one warm-up,
+    // the timed runs of some cells ran in half the target.
     if (opts.scaleUp && plan.warmups > 0) {
+      let best = Infinity;   // fastest ns per unit seen
       for (let extra = 0; extra <= 3; extra++) {
         const warm = await runOnce(plan.units, 'warm');
         lines.push(warm);
-        if (warm.ns >= RESIZE_BELOW * opts.targetNs || extra === 3) break;
-        plan.units = fitUnits(plan.units, plan.units, w.minUnits, warm.ns, opts.targetNs, true);
+        best = Math.min(best, warm.ns / plan.units);
+        if ((extra > 0 && best * plan.units >= RESIZE_BELOW * opts.targetNs) || extra === 3) break;
+        plan.units = fitUnits(plan.units, 1, w.minUnits, best, opts.targetNs, true);
       }
       const runs = runsInPass(plan.runs, opts.passes, pass);
       for (let i = 0; i < plan.warmups - 1 + runs; i++) lines.push(await runOnce(plan.units, i < plan.warmups - 1 ? 'warm' : 'run'));
