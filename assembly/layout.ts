@@ -69,7 +69,8 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+40    metaEnd     u32 (metaLock) end of the current meta unit, in 64 KiB pages
 //   ROOT+44    assertFirst u32 atomic  the first failed assert's code anywhere (debug builds; 0 = none)
 //   ROOT+48    threadList  u32 atomic  every thread record ever made (push-only)
-//   ROOT+52    (unused: live threads are counted from the records, thread.ts threadsLive)
+//   ROOT+52    commitExact u32 (init)  1: every commit goes to `committed` at once and raises the peak
+//                                      (ft_commit_exact, before any thread); 0: threads keep deltas (os.ts)
 //   ROOT+56    segsLive    u32 (osLock) units in NORMAL/HUGE/CONT segments
 //   ROOT+60    segsFree    u32 (osLock) units in the pool
 //   ROOT+64    statsLock   u32 atomic  guards the stats scratch area
@@ -114,6 +115,7 @@ export const R_META_END: usize = 40;
 // @abi-begin root-fields
 export const R_ASSERT_FIRST: usize = 44;
 export const R_THREAD_LIST: usize = 48;
+export const R_COMMIT_EXACT: usize = 52;
 export const R_SEGS_LIVE: usize = 56;
 export const R_SEGS_FREE: usize = 60;
 // @abi-end

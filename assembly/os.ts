@@ -17,7 +17,7 @@ import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, s
   storeRelease64, storeRelease8, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
 import { DP_OS_FREE_PARTIAL, DP_OS_LOCKED, debugPause } from "./debug-delay";
-import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_OS_LOCK,
+import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMIT_EXACT, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_OS_LOCK,
   R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, ROOT, SEGMENT_SHIFT, SEG_GIVING, SEG_PAGES, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL,
   UNIT_CONT, UNIT_FREE, UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL, UNITS } from "./layout";
 
@@ -280,9 +280,30 @@ export function osUnitsFree(base: usize, count: u32): void {
 // live or not (a delta left in a recycled record is still counted), so the sum is
 // exact whenever no thread is changing it; while threads run it is as racy as
 // the rest of a snapshot.
+//
+// An exact runtime (ft_commit_exact, set before any thread exists; the bench's, a
+// user who measures memory) keeps no deltas: every commit and decommit is one
+// atomic add on the root's counter, and a rise raises the peak to the value that
+// add made, so committedPeak is the true high point. The cost is that shared
+// atomic on every page extension, segment and huge block (not on malloc's fast
+// path).
 
 /** ±256 KiB: a thread's unfolded commit delta stays inside this. */
 const COMMIT_FOLD: i64 = 256 << 10;
+
+/** This instance's copy of ROOT.commitExact (-1: not read yet). */
+let commitExact: i32 = -1;
+
+/**
+ * Make the runtime's committed bytes and peak exact (see above): EINVAL_STATE once
+ * a thread record exists (a delta may be held). Runtime.create({ exactPeak }).
+ */
+export function osCommitExact(): bool {
+  if (loadAcquire(ROOT + R_THREAD_LIST) != 0) return false;
+  storeRelease(ROOT + R_COMMIT_EXACT, 1);
+  commitExact = 1;
+  return true;
+}
 
 /** Account bytes the allocator starts to use (segment headers, extended pages, huge blocks). */
 // @ts-ignore: decorator
@@ -311,6 +332,12 @@ function commitAdd(delta: i64): void {
  * delta.
  */
 function commitCount(delta: i64): bool {
+  if (commitExact < 0) commitExact = <i32>loadAcquire(ROOT + R_COMMIT_EXACT);   // set at init, before any commit
+  if (commitExact != 0) {
+    const now = addRelaxed64(ROOT + R_COMMITTED, <u64>delta) + <u64>delta;   // every delta is 0: this is committed
+    if (delta > 0) maxRelaxed64(ROOT + R_PEAK, now);
+    return false;
+  }
   const t = curThread;
   if (t == 0) { addRelaxed64(ROOT + R_COMMITTED, <u64>delta); return delta > 0; }
   const d = <i64><i32>load<u32>(t, T_COMMIT_DELTA) + delta;   // owner-only: its own last store

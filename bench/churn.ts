@@ -68,7 +68,7 @@ const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 
 /** A fresh runtime (its memory starts at 2 pages) and a zeroed control block. */
 async function fresh() {
-  const rt = await Runtime.create({ initialMemory: 128 << 10, maximumMemory: 1 << 30 });
+  const rt = await Runtime.create({ initialMemory: 128 << 10, maximumMemory: 1 << 30, exactPeak: true });
   const ctl = new SharedArrayBuffer(CTL_BYTES);
   return { rt, ctl, i32: new Int32Array(ctl, 0, C.WORDS) };
 }
@@ -266,7 +266,7 @@ export const churnSuite: Suite = {
         'target', 'met?', 'ns / alloc', 'units / abandoned at end → collected'], rows) +
       '\n\nPeak live: the workload\'s own exact count of usable bytes live at once. High-water: ' +
       '`stats().memory.highWater`, the Wasm memory\'s size (it never shrinks; the first 4 MiB hold the runtime and ' +
-      'the alignment to the first segment). Committed peak: `stats().memory.committedPeak`. ' +
+      'the alignment to the first segment). Committed peak: `stats().memory.committedPeak` (an `exactPeak` runtime). ' +
       `Memory figures of the run with the highest high-water ÷ live${runs > 1 ? ` of ${runs}` : ''}; ns per allocation ` +
       '(facade calls, live-byte counting and barriers included, earliest start to latest end; churn-64-workers: the ' +
       'workers\' own allocation loops, summed; median). Units / abandoned at end → collected: 4 MiB units in use and ' +

@@ -219,7 +219,7 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
     return r ? peakCell(r.peakBytes, r.liveBytes, 2) : '–';
   })]));
   out.push(markdown(['workload', 'workers', ...allocs.map((a) => a.label)], memRows), '');
-  out.push('Peak memory: ftheap = `committedPeak` of a fresh runtime per cell (pages put to use, segment headers, the main '
+  out.push('Peak memory: ftheap = `committedPeak` of a fresh runtime per cell, made with `exactPeak` (every commit counted at once; by default a thread\'s commits reach the shared counter in 256 KiB steps and a small workload\'s peak can be missed) (pages put to use, segment headers, the main '
     + 'thread\'s context block); AS TLSF = growth of its memory (64 KiB pages); thi.ng = highest `top`; emscripten = highest '
     + '`sbrk(0)` seen minus the start (thread stacks of 64 KiB included; wasm-mimalloc: its sbrk\'d segments and the '
     + 'runtime\'s dlmalloc); native mimalloc = its own peak committed bytes '

@@ -251,9 +251,10 @@
 // root-fields (assembly/layout.ts)
 /** @internal */ export const R_ASSERT_FIRST = 44;
 /** @internal */ export const R_THREAD_LIST = 48;
+/** @internal */ export const R_COMMIT_EXACT = 52;
 /** @internal */ export const R_SEGS_LIVE = 56;
 /** @internal */ export const R_SEGS_FREE = 60;
-/** @internal */ export const ABI_ROOT_FIELDS = { R_ASSERT_FIRST, R_THREAD_LIST, R_SEGS_LIVE, R_SEGS_FREE } as const;
+/** @internal */ export const ABI_ROOT_FIELDS = { R_ASSERT_FIRST, R_THREAD_LIST, R_COMMIT_EXACT, R_SEGS_LIVE, R_SEGS_FREE } as const;
 
 // thread-record (assembly/layout.ts)
 /** @internal */ export const T_STATE = 0;

@@ -52,6 +52,18 @@ export interface RuntimeOptions {
    */
   debug?: boolean;
   /**
+   * Keep `stats().memory.committed` and `committedPeak` exact at every moment.
+   * By default each thread counts what it commits in its own record and adds it
+   * to the runtime's counter once it passes ±256 KiB (no shared atomic on the
+   * allocator's paths), so the peak can miss a rise and fall of up to 256 KiB per
+   * thread between two of those — a large share of a small heap's figure. With
+   * `exactPeak`, every commit (a page extended, a segment or huge block taken:
+   * not a `malloc` that finds a free block) is one atomic add on the shared
+   * counter and raises the peak: use it to measure memory (the benchmarks do).
+   * @defaultValue false
+   */
+  exactPeak?: boolean;
+  /**
    * The core to use instead of finding the packaged one:
    * - a compiled `WebAssembly.Module` (used as it is; e.g. a build with extra exports),
    * - its URL, a `URL` or a string (relative strings resolve against the page; in

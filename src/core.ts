@@ -23,6 +23,7 @@
  */
 export interface CoreExports {
   ft_init(maxPages: number): number;
+  ft_commit_exact(): number;
   ft_domain_default(): number;
   ft_domain_create(): number;
   ft_domain_version(domain: number): number;

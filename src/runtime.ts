@@ -159,7 +159,11 @@ export class Runtime {
     const { initial, maximum } = memoryPages(options);
     const module = await loadCore(options.module, options.debug ?? false);
     const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
-    return Runtime.instantiate(module, memory, maximum, options.blocking);
+    const rt = await Runtime.instantiate(module, memory, maximum, options.blocking);
+    if (options.exactPeak && rt.exports.ft_commit_exact() !== 0) {   // a fresh runtime has no thread yet: cannot fail
+      throw new FtheapError(ErrorCode.EINVAL_STATE, 'exactPeak: a thread record exists already');
+    }
+    return rt;
   }
 
   /** Join a runtime made elsewhere (typically in a worker) from its {@link share} handle. */

@@ -11,7 +11,7 @@ import { binBlockSize, binOf } from "../size-class";
 import { debugPauseArm, debugReadDelaySet } from "../debug-delay";
 import { BIN_LARGE_MAX, FT_DEBUG_BUILD, LARGE_OBJ_MAX, ROOT, R_INSTANCE_SERIAL, R_OS_LOCK } from "../layout";
 import { fail, failValue } from "./result";
-import { loadSynced, memFill, memPages, memSync, memViewPages, osEnsurePages } from "../os";
+import { loadSynced, memFill, memPages, memSync, memViewPages, osCommitExact, osEnsurePages } from "../os";
 
 // @abi-begin runtime
 const ABI_VERSION: u32 = 1;
@@ -26,6 +26,15 @@ export function ft_init(maxPages: u32): u32 {
   memSync();
   runtimeInit(maxPages);
   return ABI_VERSION;
+}
+
+/**
+ * Make committed bytes and their peak exact for the whole runtime (os.ts): each
+ * commit is then one shared atomic. Before any thread is made: EINVAL_STATE after.
+ */
+export function ft_commit_exact(): i32 {
+  memSync();
+  return osCommitExact() ? OK : fail(EINVAL_STATE);
 }
 
 /** This instance's id (current.ts): the owner of the thread records it starts; 0 until it starts one. */
