@@ -121,15 +121,7 @@ function findPage(heap: usize, bin: u32): usize {
     return pageTake(heap, bin, page);
   }
   if (spare != 0) return pageTake(heap, bin, spare);
-  // About to take a fresh page: first give back every empty page kept for reuse
-  // (pageRetire) in the other bins. Kept pages are what small heaps with many
-  // size classes hold beyond their live bytes; freed, their slices serve this
-  // page. Measured with exact peaks, interleaved A/B: peak / live glibc-simple
-  // ×1 2.08 → 1.51, rptest ×1 2.35 → 1.78, glibc-thread ×1 2.10 → 1.77; cost 1-4 %
-  // on those cells, 8 % on rptest ×1 (a class that empties and refills
-  // sometimes finds its kept page gone). Counting them down instead (as before,
-  // 16 or 4 fresh pages) kept most of that memory.
-  heapCollectRetired(heap, true);
+  heapCollectRetired(heap, false);   // kept pages count down: the second fresh page frees them (page.ts)
   const thread = <usize>load<u32>(heap, H_THREAD);
   if (load<u32>(thread, T_HELD_FIRST) != 0) hookHeldPagesCollect(thread);   // or a held one
   // Segments of exited threads before fresh memory (abandon.ts): then search again.

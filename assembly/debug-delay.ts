@@ -61,6 +61,7 @@ export const DP_REVIEW_FREE_MT_PUSHED: u32 = 50;  // remote-free.ts pushOne/push
 export const DP_RF_FLUSH_LINKED: u32 = 57;        // remote-free.ts pushChain: the chain's tail linked to the page's list, not yet pushed
 export const DP_RF_SEARCH_HEAD: u32 = 120;        // remote-free.ts remoteBatchesContain: a slot's head read, not yet walked (review-rf3)
 export const DP_RF_TAIL_SENT: u32 = 121;          // remote-free.ts pushChain: the chain's tail sent the delayed way, the rest not yet pushed (review-rf4)
+export const DP_COMMIT_RAISING: u32 = 122;        // os.ts commitPeakRaise: bytes counted (and marked, osCommitMarked), the peak not yet raised (review3)
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken
 export const DP_REVIEW_REAP_RELEASE: u32 = 52;    // lifecycle.ts threadReap: record EXITED, not yet released
 export const DP_REVIEW_CLOSE_ENTER: u32 = 53;     // lifecycle.ts domainClose: validated by the caller, before headLock

@@ -16,7 +16,7 @@ import { A_UNITS, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed64, loadAcquire, loadAcquire64, loadAcquire8, maxRelaxed64, spinLock, spinUnlock, storeRelease,
   storeRelease64, storeRelease8, swapAcqRel } from "./atomics";
 import { curThread } from "./current";
-import { DP_OS_FREE_PARTIAL, DP_OS_LOCKED, debugPause } from "./debug-delay";
+import { DP_COMMIT_RAISING, DP_OS_FREE_PARTIAL, DP_OS_LOCKED, debugPause } from "./debug-delay";
 import { FIRST_UNIT, PAGES_PER_UNIT_SHIFT, R_BRK_UNITS, R_COMMIT_EXACT, R_COMMITTED, R_HIGH_WATER_PAGES, R_MAX_PAGES, R_OS_LOCK,
   R_PEAK, R_SEGS_FREE, R_SEGS_LIVE, R_THREAD_LIST, ROOT, SEGMENT_SHIFT, SEG_GIVING, SEG_PAGES, SEGTABLE, T_COMMIT_DELTA, T_NEXT_ALL,
   UNIT_CONT, UNIT_FREE, UNIT_HUGE, UNIT_META, UNIT_NONE, UNIT_NORMAL, UNITS } from "./layout";
@@ -317,37 +317,43 @@ export function osCommitExact(): bool {
 }
 
 function commitAdd(delta: i64): void {
-  if (commitCount(delta)) commitPeakRaise();
+  const raise = commitCount(delta);
+  if (raise != 0) commitPeakRaise(raise);
 }
+
+/** commitCount's answer when the root's counter rose in the default mode: raise the peak to the whole sum. */
+const RAISE_TO_SUM: u64 = u64.MAX_VALUE;
 
 /**
  * Count `delta` committed bytes: into the current thread's delta, folded into the
  * root's counter past ±COMMIT_FOLD (zeroed first and added with no call between,
- * so a kill moves it whole or not at all). True when the root's counter rose: the
- * caller raises the peak (commitPeakRaise), which walks the thread list. A rise
+ * so a kill moves it whole or not at all). What the caller raises the peak to
+ * after it (commitPeakRaise: after osCommitMarked's mark, so a kill between the
+ * count and the mark cannot fall in a call or loop): 0 nothing; RAISE_TO_SUM, the
+ * root's counter rose, the sum of every delta (which walks the thread list); in
+ * an exact runtime, the value its add made. A rise
  * raises the peak to the whole sum (osCommitted), not to the root's part: that
  * runs ahead of the total while another thread holds a negative delta, and the
  * peak would report a value committed never had (review 14). Signed: the root's
  * part alone may be below zero while a thread holds the matching commit in its
  * delta.
  */
-function commitCount(delta: i64): bool {
+function commitCount(delta: i64): u64 {
   if (commitExact < 0) commitExact = <i32>loadAcquire(ROOT + R_COMMIT_EXACT);   // set at init, before any commit
   if (commitExact != 0) {
     const now = addRelaxed64(ROOT + R_COMMITTED, <u64>delta) + <u64>delta;   // every delta is 0: this is committed
-    if (delta > 0) maxRelaxed64(ROOT + R_PEAK, now);
-    return false;
+    return delta > 0 ? now : 0;
   }
   const t = curThread;
-  if (t == 0) { addRelaxed64(ROOT + R_COMMITTED, <u64>delta); return delta > 0; }
+  if (t == 0) { addRelaxed64(ROOT + R_COMMITTED, <u64>delta); return delta > 0 ? RAISE_TO_SUM : 0; }
   const d = <i64><i32>load<u32>(t, T_COMMIT_DELTA) + delta;   // owner-only: its own last store
   if (d < COMMIT_FOLD && d > -COMMIT_FOLD) {
     storeRelease(t + T_COMMIT_DELTA, <u32><i32>d);               // partner: osCommitted's loads
-    return false;
+    return 0;
   }
   storeRelease(t + T_COMMIT_DELTA, 0);
   addRelaxed64(ROOT + R_COMMITTED, <u64>d);
-  return d > 0;
+  return d > 0 ? RAISE_TO_SUM : 0;
 }
 
 /**
@@ -356,13 +362,16 @@ function commitCount(delta: i64): bool {
  * segmentAlloc and alloc.ts hugeAlloc: a reap then knows whether to count off.
  */
 export function osCommitMarked(bytes: u32, addr: usize, value: u32): void {
-  const rose = commitCount(<i64>bytes);
+  const raise = commitCount(<i64>bytes);
   storeRelease(addr, value);
-  if (rose) commitPeakRaise();
+  if (raise != 0) commitPeakRaise(raise);
 }
 
-function commitPeakRaise(): void {
-  const now = osCommitted();   // one pass over the thread list, once per ≥ 256 KiB committed
+/** Raise the peak to `to` (commitCount's answer): a value, or RAISE_TO_SUM. */
+function commitPeakRaise(to: u64): void {
+  debugPause(DP_COMMIT_RAISING);
+  // RAISE_TO_SUM: one pass over the thread list, once per ≥ 256 KiB committed
+  const now = to == RAISE_TO_SUM ? osCommitted() : to;
   if (now > loadAcquire64(ROOT + R_PEAK)) maxRelaxed64(ROOT + R_PEAK, now);
 }
 
@@ -371,7 +380,7 @@ export function osCommitFold(thread: usize): void {
   const d = <i64><i32>swapAcqRel(thread + T_COMMIT_DELTA, 0);
   if (d == 0) return;
   addRelaxed64(ROOT + R_COMMITTED, <u64>d);   // no call since the swap
-  if (d > 0) commitPeakRaise();
+  if (d > 0) commitPeakRaise(RAISE_TO_SUM);
 }
 
 /** committed: the root's counter plus every record's delta (see above). */

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, EDOUBLE_FREE, RF_RUN_MIN, RF_SLOT_MAX } from '../src/abi.gen.ts';
 import { type Thread } from '../src/index.ts';
 import { Peer, until, useHarness, within } from './fixtures/harness.ts';
-import { batchingWorkers, expectHandedOutOnce, pageOf, used } from './fixtures/remote-free.ts';
+import { batchingWorkers, expectHandedOutOnce, flushPausedAt, fullPageChain, used } from './fixtures/remote-free.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { codeOf, pauseFlag } from './fixtures/util.ts';
 
@@ -167,10 +167,7 @@ describe('remote frees of a thread that dies', () => {
     const f = pauseFlag(rt, t.alloc(8));
     const ps = Array.from(t.allocMany(n, size));
     await rawFree(ps);
-    await w.call('pauseAt', point, f.addr, hits);
-    const flushing = w.call('checkpoint', 0);
-    flushing.catch(() => {});
-    await until(f.paused, 10_000, 'the flush reached the point');
+    await flushPausedAt(w, point, f, hits);
     await w.terminate();
     await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
     return { t, ps };
@@ -203,19 +200,10 @@ describe('remote frees of a thread that dies', () => {
   // FREEING. Correct: the reap pushes the rest of the chain; only the block in flight
   // may be lost, and nothing is handed out twice.
   it('a worker terminated while its flush sends a full page\'s block the delayed way: the rest is pushed, at most that block lost', async () => {
-    const { rt, t, w, wid, rawFree } = await setup(true);
+    const { rt, t, w, wid } = await setup(true);
     const f = pauseFlag(rt, t.alloc(8));
-    const ps = Array.from(t.allocMany(64, 1000));      // two pages of one bin, both full
-    const q = ps[0];
-    const out = ps.slice(1, 1 + RF_RUN_MIN);             // a run into q's page: these go out at once
-    const chain = ps.slice(1 + RF_RUN_MIN, 11 + RF_RUN_MIN);   // these wait chained
-    await rawFree([...out, ...chain]);
-    t.allocMany(RF_RUN_MIN + 1, 1000);                 // the owner takes those back: the page is full again
-    expect(pageOf(rt, q)?.page.full, 'precondition: the page is in the full queue').toBe(true);
-    await w.call('pauseAt', DP_REVIEW_FREE_MT_PUSHED, f.addr, 1);
-    const flushing = w.call('checkpoint', 0);
-    flushing.catch(() => {});
-    await until(f.paused, 10_000, 'the flush took FREEING for the chain\'s head');
+    const { chain } = await fullPageChain(rt, t, w, 10);   // its tail goes the delayed way first
+    await flushPausedAt(w, DP_REVIEW_FREE_MT_PUSHED, f);   // inside that pushOne, FREEING taken
     await w.terminate();
     await within(Promise.resolve().then(() => rt.domain().reap(wid)), 10_000, 'the reap');
     const lost = used(t) - (64 + 1 - chain.length + 1);   // the 64, one more taken back, the flag; the chain pushed

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DP_REVIEW_FREE_MT_PUSHED, DP_RF_FLUSH_LINKED, DP_RF_SEARCH_HEAD, EDOUBLE_FREE, RF_RUN_MIN } from '../src/abi.gen.ts';
 import type { Runtime, Thread } from '../src/index.ts';
 import { until, useHarness, within } from './fixtures/harness.ts';
-import { batchingWorkers, expectHandedOutOnce, pageOf } from './fixtures/remote-free.ts';
+import { batchingWorkers, expectHandedOutOnce, flushPausedAt, fullPageChain, pageOf } from './fixtures/remote-free.ts';
 import { codeOf, pauseFlag } from './fixtures/util.ts';
 
 useHarness();
@@ -92,20 +92,11 @@ describe('review of batched remote frees', () => {
     const { rt, t, peers: [w, s] } = await batchingWorkers(2, [0]);
     const fSearch = pauseFlag(rt, t.alloc(8));
     const fFlush = pauseFlag(rt, t.alloc(8));
-    const ps = Array.from(t.allocMany(64, 1000));       // full pages of one bin
-    const q = ps[0];
-    const out = ps.slice(1, 1 + RF_RUN_MIN);             // go out at once
-    const chain = ps.slice(1 + RF_RUN_MIN, 3 + RF_RUN_MIN);   // chained: head c1 -> c0
-    for (const p of [...out, ...chain]) expect(pageOf(rt, p)?.key).toBe(pageOf(rt, q)?.key);
-    expect(await w.call('rawFree', 0, [...out, ...chain])).toEqual([0, 0, 0, 0]);
-    t.allocMany(RF_RUN_MIN + 1, 1000);                   // the page is full again (DELAY_USE)
-    expect(pageOf(rt, q)?.page.full, 'precondition: full queue').toBe(true);
+    const { chain } = await fullPageChain(rt, t, w, 2);   // head c1 -> c0
     await s.call('pauseAt', DP_RF_SEARCH_HEAD, fSearch.addr, 1);
     const second = s.call<number[]>('rawFree', 0, [chain[0]]);
     await until(fSearch.paused, 10_000, 'the search read the slot\'s head');
-    await w.call('pauseAt', DP_RF_FLUSH_LINKED, fFlush.addr, 1);
-    const flushing = w.call('checkpoint', 0);
-    await until(fFlush.paused, 10_000, 'the flush sent one block and linked the rest');
+    const { flushing } = await flushPausedAt(w, DP_RF_FLUSH_LINKED, fFlush);   // one block sent, the rest linked
     fSearch.release();
     const codes = await within(second, 10_000, 'the second free');
     fFlush.release();

@@ -7,9 +7,9 @@
 // Now the chain is cut before the tail leaves. Tests 3 and 4 rule out a lost or
 // doubled block at the reap and a missed second free.
 import { describe, expect, it } from 'vitest';
-import { DP_RF_SEARCH_HEAD, DP_RF_TAIL_SENT, EDOUBLE_FREE, RF_RUN_MIN } from '../src/abi.gen.ts';
+import { DP_RF_SEARCH_HEAD, DP_RF_TAIL_SENT, EDOUBLE_FREE } from '../src/abi.gen.ts';
 import { until, useHarness, within } from './fixtures/harness.ts';
-import { batchingWorkers, expectHandedOutOnce, pageOf, used } from './fixtures/remote-free.ts';
+import { batchingWorkers, expectHandedOutOnce, flushPausedAt, fullPageChain, pageOf, used } from './fixtures/remote-free.ts';
 import { codeOf, pauseFlag } from './fixtures/util.ts';
 
 useHarness();
@@ -19,14 +19,7 @@ async function setupFullChain(chainLen: number) {
   const { rt, t, peers: [w] } = await batchingWorkers(1, [0]);
   const wid = await w.call<number>('id', 0);
   const f = pauseFlag(rt, t.alloc(8));
-  const ps = Array.from(t.allocMany(64, 1000));        // two full pages of one bin
-  const q = ps[0];
-  const out = ps.slice(1, 1 + RF_RUN_MIN);
-  const chain = ps.slice(1 + RF_RUN_MIN, 1 + RF_RUN_MIN + chainLen);   // head = last, tail = chain[0]
-  for (const p of [...out, ...chain]) expect(pageOf(rt, p)?.key).toBe(pageOf(rt, q)?.key);
-  expect(await w.call('rawFree', 0, [...out, ...chain])).toEqual([...out, ...chain].map(() => 0));
-  t.allocMany(RF_RUN_MIN + 1, 1000);                    // full again: DELAY_USE
-  expect(pageOf(rt, q)?.page.full, 'precondition: full queue').toBe(true);
+  const { chain } = await fullPageChain(rt, t, w, chainLen);   // head = last, tail = chain[0]
   const dv = () => new DataView(rt.memory.buffer);
   // The page key: chain[1]'s link encodes chain[0].
   const key = (dv().getUint32(chain[1], true) ^ chain[0]) >>> 0;
@@ -41,10 +34,7 @@ describe('review-rf4: tail sent the delayed way', () => {
   it('a valid free of the sent, reallocated tail while prev still links to it', async () => {
     const { t, w, f, chain, dv, key } = await setupFullChain(2);
     const c0 = chain[0];
-    await w.call('pauseAt', DP_RF_TAIL_SENT, f.addr, 1);
-    const flushing = w.call('checkpoint', 0);
-    flushing.catch(() => {});
-    await until(f.paused, 10_000, 'tail sent');
+    const { flushing } = await flushPausedAt(w, DP_RF_TAIL_SENT, f);
     const got: number[] = [];
     let back = false;
     for (let i = 0; i < 80 && !back; i++) { const p = t.alloc(1000); got.push(p); back = p === c0; }
@@ -62,10 +52,7 @@ describe('review-rf4: tail sent the delayed way', () => {
     const { rt, t, w, wid, f, chain, dv, key } = await setupFullChain(10);
     const c0 = chain[0];
     const before = used(t);
-    await w.call('pauseAt', DP_RF_TAIL_SENT, f.addr, 1);
-    const flushing = w.call('checkpoint', 0);
-    flushing.catch(() => {});
-    await until(f.paused, 10_000, 'tail sent');
+    const { flushing } = await flushPausedAt(w, DP_RF_TAIL_SENT, f);
     await w.terminate();
     const got: number[] = [];
     let back = false;
@@ -89,10 +76,7 @@ describe('review-rf4: tail sent the delayed way', () => {
   it('killed after the tail was sent, page full again at the reap: exactly the rest pushed', async () => {
     const { rt, t, w, wid, f, chain } = await setupFullChain(10);
     const before = used(t);
-    await w.call('pauseAt', DP_RF_TAIL_SENT, f.addr, 1);
-    const flushing = w.call('checkpoint', 0);
-    flushing.catch(() => {});
-    await until(f.paused, 10_000, 'tail sent');
+    const { flushing } = await flushPausedAt(w, DP_RF_TAIL_SENT, f);
     await w.terminate();
     // The owner takes c0 back (drain) and fills the page: DELAY_USE again.
     const got: number[] = [];
@@ -115,18 +99,11 @@ describe('review-rf4: tail sent the delayed way', () => {
     const { rt, t, peers: [w, s] } = await batchingWorkers(2, [0]);
     const fS = pauseFlag(rt, t.alloc(8));
     const fW = pauseFlag(rt, t.alloc(8));
-    const ps = Array.from(t.allocMany(64, 1000));
-    const out = ps.slice(1, 1 + RF_RUN_MIN);
-    const chain = ps.slice(1 + RF_RUN_MIN, 4 + RF_RUN_MIN);   // c2 -> c1 -> c0
-    expect(await w.call('rawFree', 0, [...out, ...chain])).toEqual([0, 0, 0, 0, 0]);
-    t.allocMany(RF_RUN_MIN + 1, 1000);
-    expect(pageOf(rt, ps[0])?.page.full).toBe(true);
+    const { chain } = await fullPageChain(rt, t, w, 3);   // c2 -> c1 -> c0
     await s.call('pauseAt', DP_RF_SEARCH_HEAD, fS.addr, 1);
     const second = s.call<number[]>('rawFree', 0, [chain[0]]);
     await until(fS.paused, 10_000, 'search read head');
-    await w.call('pauseAt', DP_RF_TAIL_SENT, fW.addr, 1);
-    const flushing = w.call('checkpoint', 0);
-    await until(fW.paused, 10_000, 'tail sent');
+    const { flushing } = await flushPausedAt(w, DP_RF_TAIL_SENT, fW);
     fS.release();
     const codes = await within(second, 10_000, 'second free');
     fW.release();
