@@ -316,7 +316,14 @@ export function osCommitExact(): bool {
   commitAdd(-<i64>bytes);
 }
 
-function commitAdd(delta: i64): void {
+// Inlined, as is commitCount: a caller stores the state the count matches (a
+// page's capacity, a huge block's size) right before it, and a call in between
+// was a point where V8 may stop a terminated worker, leaving state and count
+// apart for good (review4: a page extension killed there counted 4 KiB off
+// twice; a huge realloc left 4 MiB counted, or wrapped the counter below zero).
+// The peak raise after the count stays a call.
+// @ts-ignore: decorator
+@inline function commitAdd(delta: i64): void {
   const raise = commitCount(delta);
   if (raise != 0) commitPeakRaise(raise);
 }
@@ -338,11 +345,12 @@ const RAISE_TO_SUM: u64 = u64.MAX_VALUE;
  * part alone may be below zero while a thread holds the matching commit in its
  * delta.
  */
-function commitCount(delta: i64): u64 {
+// @ts-ignore: decorator
+@inline function commitCount(delta: i64): u64 {
   if (commitExact < 0) commitExact = <i32>loadAcquire(ROOT + R_COMMIT_EXACT);   // set at init, before any commit
   if (commitExact != 0) {
-    const now = addRelaxed64(ROOT + R_COMMITTED, <u64>delta) + <u64>delta;   // every delta is 0: this is committed
-    return delta > 0 ? now : 0;
+    const now = <i64>addRelaxed64(ROOT + R_COMMITTED, <u64>delta) + delta;   // every delta is 0: this is committed
+    return delta > 0 && now > 0 ? <u64>now : 0;   // never a wrapped counter as the peak
   }
   const t = curThread;
   if (t == 0) { addRelaxed64(ROOT + R_COMMITTED, <u64>delta); return delta > 0 ? RAISE_TO_SUM : 0; }

@@ -94,3 +94,16 @@ describe.each(FILES)('build/%s', (file) => {
     expectBalanced(rt);
   });
 });
+
+// A kill (V8 stops a terminated worker at a call or a loop's back edge) must not
+// fall between a state store and the count of committed bytes it matches: the count
+// is inlined into every caller (assembly/os.ts commitAdd, commitCount). Review4: a
+// page extension killed at that call counted 4 KiB off twice, a huge realloc left
+// 4 MiB counted for good. The release build's text names every function it kept.
+describe('build/ftheap.wat', () => {
+  it('keeps no function for the committed-bytes count: it is inlined into its callers', () => {
+    const wat = readFileSync(new URL('../build/ftheap.wat', import.meta.url), 'utf8');
+    expect(wat).toMatch(/\(func \$assembly\/os\/osCommitMarked /);   // the text names functions
+    expect(wat).not.toMatch(/\(func \$assembly\/os\/commit(Count|Add) /);
+  });
+});
