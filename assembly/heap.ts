@@ -13,11 +13,11 @@ import { loadAcquire, stackTakeNamed, storeRelease } from "./atomics";
 import { DP_DELAYED_DRAIN, DP_DELAYED_DRAINED, debugPause } from "./debug-delay";
 import { segmentOf } from "./segment";
 import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
-import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull, RETIRE_KEEP_BYTES } from "./page";
+import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull } from "./page";
 import { blockOnPageLists, delayedLinkValid, freeCheckedLocal } from "./free";
 import { metaAlloc } from "./meta";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
-  H_TAG, H_THREAD, HEAP_SIZE, P_EXT_BYTES, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, P_XHEAP, SEG_THREAD, T_DRAIN_BLOCK,
+  H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, P_XHEAP, SEG_THREAD, T_DRAIN_BLOCK,
   T_DRAIN_LIST, T_HEAPS } from "./layout";
 
 /** Initialise a zeroed heap record. */
@@ -124,8 +124,7 @@ export function heapCollectRetired(heap: usize, force: bool): void {
     const left = load<u8>(page, P_RETIRE);
     if (left == 0) continue;
     if (load<u32>(page, P_USED) == 0) {
-      // a big kept page goes at once (page.ts RETIRE_KEEP_BYTES), a small one counts down
-      if (force || left == 1 || load<u32>(page, P_EXT_BYTES) > RETIRE_KEEP_BYTES) { pageFree(heap, page); continue; }
+      if (force || left == 1) { pageFree(heap, page); continue; }
       store<u8>(page, left - 1, P_RETIRE);
       if (bin < newMin) newMin = bin;
       if (bin > newMax) newMax = bin;

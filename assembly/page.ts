@@ -33,19 +33,18 @@ import { D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAP
   SEG_XTF, SEGMENT_MASK, SLICES_PER_SEGMENT, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, PAGE_REC_SIZE, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
 /** Collections of retired pages a kept small page survives empty (pageRetire). */
-// Fresh pages (heapCollectRetired runs before each) a kept empty small page with
-// at most RETIRE_KEEP_BYTES made ready (one extension step) outlives: mimalloc's
-// 16. A kept page with more goes at the next fresh page (heap.ts
-// heapCollectRetired): kept pages of finished size classes were most of what small
-// heaps held beyond their live bytes. With exact peaks, interleaved runs: peak /
-// live glibc-simple ×1/×2 2.08/1.94 → 1.51/1.37, rptest ×1 2.35 → 1.87,
-// glibc-thread ×1/×2 2.10/2.03 → 1.90/1.69, speed within noise. Freeing every kept
-// page that soon, whatever its size, churned a page per malloc when a few classes
-// take turns with a block or two each (review3, review4: 140-460 against 30-50 ns
-// per pair); a page taken again once it goes costs one fresh page per more than
-// 4 KiB its class allocates, never one per malloc.
+// Fresh pages (heapCollectRetired runs before each) a kept empty small page
+// outlives: mimalloc's 16. Kept pages of finished size classes are most of what
+// small heaps hold beyond their live bytes (with exact peaks: glibc-simple ×1
+// 2.08×, rptest ×1 2.35×, glibc-thread ×1 2.10× peak / live), and freeing them
+// sooner brought those to 1.51-1.90×, but every rule tried churned a page per
+// malloc or two for some classes taking turns (reviews 3-5: at the first or
+// second fresh page, two or three classes with a block each; a per-heap doubling
+// on churn gave the memory back; at once for pages with more than 4 KiB made
+// ready, two classes with 2-3 KiB blocks, 214 against 48 ns per pair). Kept at
+// 16, which churns only with more than 16 classes taking turns
+// (retire-thrash.test.ts).
 export const RETIRE_CYCLES: u8 = 16;
-export const RETIRE_KEEP_BYTES: u32 = EXTEND_BYTES;
 
 // ---- The xthreadFree word -----------------------------------------------------------
 // Packed: the head of the remote-free list (blocks are 8-aligned) | the page's
