@@ -121,7 +121,7 @@ function findPage(heap: usize, bin: u32): usize {
     return pageTake(heap, bin, page);
   }
   if (spare != 0) return pageTake(heap, bin, spare);
-  heapCollectRetired(heap, false);   // kept pages count down: the second fresh page frees them (page.ts)
+  heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
   const thread = <usize>load<u32>(heap, H_THREAD);
   if (load<u32>(thread, T_HELD_FIRST) != 0) hookHeldPagesCollect(thread);   // or a held one
   // Segments of exited threads before fresh memory (abandon.ts): then search again.

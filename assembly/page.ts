@@ -32,9 +32,8 @@ import { D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAP
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   SEG_XTF, SEGMENT_MASK, SLICES_PER_SEGMENT, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, PAGE_REC_SIZE, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
 
-/** Collections of retired pages a kept small page survives empty (pageRetire). */
-// Fresh pages (heapCollectRetired runs before each) a kept empty small page
-// outlives: mimalloc's 16. Kept pages of finished size classes are most of what
+// Collections of retired pages (heapCollectRetired, run before each fresh page) a
+// kept empty small page survives (pageRetire): mimalloc's 16. Kept pages of finished size classes are most of what
 // small heaps hold beyond their live bytes (with exact peaks: glibc-simple ×1
 // 2.08×, rptest ×1 2.35×, glibc-thread ×1 2.10× peak / live), and freeing them
 // sooner brought those to 1.51-1.90×, but every rule tried churned a page per
