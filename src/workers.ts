@@ -219,8 +219,16 @@ export function reapInstance(rt: Runtime, instance: number | readonly number[]):
   if (typeof instance === 'number') return reapOne(rt, instance);
   const reports: ReapReport[] = [];
   let pending = [...instance];
+  // Passes in a row that reaped nothing. Each try lets its own instance's spin locks
+  // go first, and, once no other instance holds one, its roles (a mutex, a stop, a
+  // collection): so a pass can reap nothing and still free the rest (A waits for
+  // B's spin lock, B then for A's role). Blocked only by listed instances, the
+  // first pass lets every spin lock go, the second every role: a third that reaps
+  // nothing is stuck.
+  let stalled = 0;
   while (pending.length > 0) {
     let blocked: FtheapError | undefined;
+    let outside = false;   // a blocker not in the list: trying again cannot help
     const left: number[] = [];
     for (const i of pending) {
       try {
@@ -228,10 +236,12 @@ export function reapInstance(rt: Runtime, instance: number | readonly number[]):
       } catch (e) {
         if (!(e instanceof FtheapError && e.code === ErrorCode.EAGAIN)) throw e;
         blocked = e;
+        if (!pending.includes(rt.exports.ft_reap_blocker() >>> 0)) outside = true;
         left.push(i);
       }
     }
-    if (blocked && left.length === pending.length) throw blocked;   // no progress: held by one not in the list
+    if (left.length < pending.length) stalled = 0;
+    else if (blocked && (outside || ++stalled > 2)) throw blocked;
     pending = left;
   }
   return reports;
