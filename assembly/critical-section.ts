@@ -25,6 +25,16 @@
 //
 // Entries: {m1 u32, m2 u32, flags u32} (CS_M1, CS_M2, CS_FLAGS below).
 //
+// A reap reports the section locks a dead thread holds (csHeldLock), exactly: one
+// left out stays locked for good, one too many is unlocked by the caller under
+// whoever holds it now. V8 stops a worker at a call or a loop back-edge, so while
+// a lock changes hands it is named in the thread record's TAKE_A/B (stored by the
+// lock routine right after its winning CAS; cleared once the entry names it) or
+// REL_A/B (stored as the entry pops or goes inactive; cleared by the unlock right
+// after its releasing CAS), each with no call between the two stores that hand
+// the name over. A lock taken after a detached wait is held through the
+// re-attach, which may wait out a whole stop (cs-reap.test.ts).
+//
 // Owner only. Lock waits detach through thread.ts's lockDetaching, reached via
 // hooks.ts (attach and detach, below that, call csResumeTop and csSuspendAll).
 // See also: mutex.ts, thread.ts.
@@ -32,7 +42,7 @@
 import { EAGAIN, ECS_DEPTH, EINVAL_STATE, ENOT_LOCKED, OK } from "./errors";
 import { hookLockDetaching, hookLockOrAgain } from "./hooks";
 import { mutexUnlock } from "./mutex";
-import { CS_ENTRY_SIZE, CS_MAX_DEPTH, T_CS_DEPTH, T_CS_STACK } from "./layout";
+import { CS_ENTRY_SIZE, CS_MAX_DEPTH, T_CS_DEPTH, T_CS_REL_A, T_CS_REL_B, T_CS_STACK, T_CS_TAKE_A, T_CS_TAKE_B } from "./layout";
 
 const CS_M1: usize = 0;
 const CS_M2: usize = 4;
@@ -58,8 +68,10 @@ export function csBegin(thread: usize, m: usize): i32 {
   const e = entry(thread, depth);
   store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2); store<u32>(e, 0, CS_FLAGS);
   store<u32>(thread, depth + 1, T_CS_DEPTH);
-  if (!hookLockOrAgain(thread, m)) { store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
+  if (!hookLockOrAgain(thread, m, thread + T_CS_TAKE_A, <u32>m)) { store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
+  // Named in the entry, then no longer in TAKE_A: no call between (see the header).
   store<u32>(e, <u32>m, CS_M1);
+  store<u32>(thread, 0, T_CS_TAKE_A);
   return CS_PUSHED;
 }
 
@@ -73,10 +85,16 @@ export function csBegin2(thread: usize, a: usize, b: usize): i32 {
   const e = entry(thread, depth);
   store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2); store<u32>(e, 0, CS_FLAGS);
   store<u32>(thread, depth + 1, T_CS_DEPTH);
-  if (!hookLockOrAgain(thread, lo)) { store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
-  if (!hookLockOrAgain(thread, hi)) { mutexUnlock(lo); store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
+  if (!hookLockOrAgain(thread, lo, thread + T_CS_TAKE_A, <u32>lo)) { store<u32>(thread, depth, T_CS_DEPTH); return -EAGAIN; }
+  if (!hookLockOrAgain(thread, hi, thread + T_CS_TAKE_B, <u32>hi)) {
+    mutexUnlock(lo, thread + T_CS_TAKE_A, <u32>lo);   // TAKE_A cleared at the release
+    store<u32>(thread, depth, T_CS_DEPTH);
+    return -EAGAIN;
+  }
   store<u32>(e, <u32>lo, CS_M1);
   store<u32>(e, <u32>hi, CS_M2);
+  store<u32>(thread, 0, T_CS_TAKE_A);
+  store<u32>(thread, 0, T_CS_TAKE_B);
   return CS_PUSHED;
 }
 
@@ -88,9 +106,12 @@ export function csEnd(thread: usize, token: i32): i32 {
   const e = entry(thread, depth - 1);
   const m1 = <usize>load<u32>(e, CS_M1);
   const m2 = <usize>load<u32>(e, CS_M2);
-  if (m2 != 0) mutexUnlock(m2);
-  if (m1 != 0) mutexUnlock(m1);
+  // Popped with its locks moved to REL_A/B (no call between), each cleared at its release.
+  store<u32>(thread, <u32>m1, T_CS_REL_A);
+  store<u32>(thread, <u32>m2, T_CS_REL_B);
   store<u32>(thread, depth - 1, T_CS_DEPTH);
+  if (m2 != 0) mutexUnlock(m2, thread + T_CS_REL_B, <u32>m2);
+  if (m1 != 0) mutexUnlock(m1, thread + T_CS_REL_A, <u32>m1);
   if (depth > 1) csResumeTop(thread);
   return OK;
 }
@@ -123,9 +144,12 @@ export function csSuspendAll(thread: usize): void {
     if ((flags & CS_INACTIVE) != 0) break;      // deeper ones are inactive already
     const m1 = <usize>load<u32>(e, CS_M1);
     const m2 = <usize>load<u32>(e, CS_M2);
-    if (m2 != 0) mutexUnlock(m2);
-    if (m1 != 0) mutexUnlock(m1);
+    // Inactive (it keeps its words, to resume) with its locks in REL_A/B: no call between.
+    store<u32>(thread, <u32>m1, T_CS_REL_A);
+    store<u32>(thread, <u32>m2, T_CS_REL_B);
     store<u32>(e, flags | CS_INACTIVE, CS_FLAGS);
+    if (m2 != 0) mutexUnlock(m2, thread + T_CS_REL_B, <u32>m2);
+    if (m1 != 0) mutexUnlock(m1, thread + T_CS_REL_A, <u32>m1);
   }
 }
 
@@ -141,21 +165,45 @@ export function csResumeTop(thread: usize): void {
   const m1 = <usize>load<u32>(e, CS_M1);
   const m2 = <usize>load<u32>(e, CS_M2);
   store<u32>(e, 0, CS_M1); store<u32>(e, 0, CS_M2);
-  if (m1 != 0) hookLockDetaching(thread, m1);
-  if (m2 != 0) hookLockDetaching(thread, m2);
+  if (m1 != 0) hookLockDetaching(thread, m1, thread + T_CS_TAKE_A, <u32>m1);
+  if (m2 != 0) hookLockDetaching(thread, m2, thread + T_CS_TAKE_B, <u32>m2);
   store<u32>(e, <u32>m1, CS_M1);
   store<u32>(e, <u32>m2, CS_M2);
   store<u32>(e, load<u32>(e, CS_FLAGS) & ~CS_INACTIVE, CS_FLAGS);
+  store<u32>(thread, 0, T_CS_TAKE_A);
+  store<u32>(thread, 0, T_CS_TAKE_B);
 }
 
 /**
- * Lock word `i` (0 or 1) of `thread`'s innermost section if that section holds
- * its locks (active), else 0. Any thread, for a thread that cannot run (reap).
+ * The `i`-th lock word (0..) `thread`'s sections hold, else 0: those of its
+ * active sections, innermost first (an outer section stays active, its locks
+ * held, until its thread detaches), then those in TAKE_A/B and REL_A/B (changing
+ * hands). Any thread, for a thread that cannot run (reap): at every point where
+ * V8 may stop a worker (a call, a loop's back edge) these name exactly the
+ * section locks it holds.
  */
 export function csHeldLock(thread: usize, i: u32): usize {
-  const depth = load<u32>(thread, T_CS_DEPTH);
-  if (depth == 0 || i > 1) return 0;
-  const top = entry(thread, depth - 1);
-  if ((load<u32>(top, CS_FLAGS) & CS_INACTIVE) != 0) return 0;
-  return <usize>load<u32>(top + (i == 0 ? CS_M1 : CS_M2));
+  let n: u32 = 0;
+  let depth = load<u32>(thread, T_CS_DEPTH);
+  if (depth > CS_MAX_DEPTH) depth = 0;
+  while (depth > 0) {
+    const e = entry(thread, --depth);
+    if ((load<u32>(e, CS_FLAGS) & CS_INACTIVE) != 0) break;   // deeper ones are inactive too
+    for (let f: usize = CS_M1; f <= CS_M2; f += 4) {
+      const m = <usize>load<u32>(e + f);
+      if (m != 0 && n++ == i) return m;
+    }
+  }
+  for (let w = thread + T_CS_TAKE_A; w <= thread + T_CS_REL_B; w += 4) {
+    const m = <usize>load<u32>(w);
+    if (m != 0 && n++ == i) return m;
+  }
+  return 0;
+}
+
+/** How many lock words csHeldLock names for `thread`. */
+export function csHeldCount(thread: usize): u32 {
+  let n: u32 = 0;
+  while (csHeldLock(thread, n) != 0) n++;
+  return n;
 }

@@ -83,11 +83,11 @@ import { lockDetaching, lockOrAgain, threadCheckpointAlloc, threadWaitAsRequeste
 
 /** Lock `m`, detaching `thread` while it waits. */
 // @ts-ignore: decorator
-@inline export function hookLockDetaching(thread: usize, m: usize): void { lockDetaching(thread, m); }
+@inline export function hookLockDetaching(thread: usize, m: usize, holder: usize, value: u32): void { lockDetaching(thread, m, -1, holder, value); }
 
 /** Lock `m` as lockDetaching, or adopted; false where it may not block and must wait (EAGAIN). */
 // @ts-ignore: decorator
-@inline export function hookLockOrAgain(thread: usize, m: usize): bool { return lockOrAgain(thread, m); }
+@inline export function hookLockOrAgain(thread: usize, m: usize, holder: usize, value: u32): bool { return lockOrAgain(thread, m, holder, value); }
 
 /** Detach `thread`, wait while `*ptr == value` (at most `timeoutMs`), attach again. */
 // @ts-ignore: decorator

@@ -452,6 +452,12 @@ export const T_SEG_GIVING: usize = 1792;   // owner: a segment of its own it is 
 export const T_SEG_NEW: usize = 1796;      // owner: units taken for a new segment or huge block, not yet listed or made (| 1: counted committed; 0: none)
 export const T_HUGE_LIST: usize = 1800;    // owner: the rest of a domain's held huge stack it took to process (0: none)
 export const T_HUGE_ONE: usize = 1804;     // owner: the one of them it is pushing back (0: none)
+// A critical section's locks while they change hands (critical-section.ts): held now, though no
+// active section names them. Owner writes; a reap reads them (held locks it reports).
+export const T_CS_TAKE_A: usize = 1808;    // owner: a lock a section took (named at the CAS), not yet in its entry (0: none)
+export const T_CS_TAKE_B: usize = 1812;    // owner: the second lock of a two-lock section, likewise
+export const T_CS_REL_A: usize = 1816;     // owner: a lock a section lets go (ending or suspended), cleared at the release (0: none)
+export const T_CS_REL_B: usize = 1820;     // owner: its second lock, likewise
 export const THREAD_SIZE: u32 = 2048;
 
 // @abi-begin thread-states

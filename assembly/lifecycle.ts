@@ -41,7 +41,7 @@ import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonPagesNever, abandonedAdoptingRecover, abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedMarkUnfinished, abandonedReclaimAll, abandonSegments } from "./abandon";
-import { csHeldLock, csSuspendAll } from "./critical-section";
+import { csHeldCount, csHeldLock, csSuspendAll } from "./critical-section";
 import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REAPS_CLAIMED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { instanceIdEnsure } from "./instance";
@@ -312,8 +312,10 @@ export function threadReap(thread: usize, owner: u32): i32 {
   debugPause(DP_REVIEW_REAP_RELEASE);
   objSetReapOrphan(holdsReleaseDead(thread));
   const domain = <usize>load<u32>(thread, T_DOMAIN);
-  // The locks of its innermost critical section, if it was inside one while attached.
-  const held = s == THREAD_ATTACHED ? csHeldLocks(thread) : 0;
+  // The locks its critical sections hold: of its active sections (only while attached:
+  // a detach suspends them all), and any changing hands (taken in a lock wait, maybe
+  // detached; or being let go).
+  const held = csHeldCount(thread);
   if (curThread != 0 && threadState(curThread) == THREAD_ATTACHED) threadDetach(curThread);
   // A collection of another thread walks the heaps this reap is about to change: wait for it
   // to end, detached (an attached waiter would hold up the collection's next pause).
@@ -431,13 +433,7 @@ export function reapsReleaseDead(instance: u32): u32 {
   return n;
 }
 
-/** The lock words of `thread`'s innermost critical section (0, 1 or 2), held while it was attached. */
-function csHeldLocks(thread: usize): u32 {
-  if (csHeldLock(thread, 0) == 0) return 0;
-  return csHeldLock(thread, 1) != 0 ? 2 : 1;
-}
-
-/** Lock word `i` (0 or 1) of `thread`'s innermost critical section if it holds it (active), else 0. */
+/** Lock word `i` (0..) of the critical sections `thread` holds (critical-section.ts csHeldLock), else 0. */
 export function threadHeldLock(thread: usize, i: u32): usize {
   return csHeldLock(thread, i);
 }

@@ -50,7 +50,7 @@
 // See also: critical-section.ts, host.ts (waiting).
 
 import { addRelaxed, casAcqRel, casSeenAcqRel, loadAcquire, notifyCount } from "./atomics";
-import { DP_HANDOFF_WITHDRAW, DP_MUTEX_PARKING, DP_MUTEX_WOKEN, DP_UNLOCK_SLOW, debugPause } from "./debug-delay";
+import { DP_HANDOFF_WITHDRAW, DP_MUTEX_PARKING, DP_MUTEX_WOKEN, DP_UNLOCK_RELEASED, DP_UNLOCK_SLOW, debugPause } from "./debug-delay";
 import { hostCanBlock, nowMs, waitWhile, wake } from "./host";
 
 export const M_LOCKED: u32 = 1;
@@ -243,6 +243,7 @@ export function mutexUnlockSlow(m: usize, holder: usize = 0, me: u32 = 0): bool 
       // A holder word (thread.ts unlockOwned) is cleared with no call since the
       // release: a kill from here on finds neither the lock nor the word ours.
       if (holder != 0) casAcqRel(holder, me, 0);
+      debugPause(DP_UNLOCK_RELEASED);
       const woken = notifyCount(m, 1);
       // Nobody parked: the counted waiters are dead, or not parked yet (those
       // re-read the word before parking and take the hand-off).

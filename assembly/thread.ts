@@ -47,7 +47,7 @@ import { BRK_PLEASE_STOP, EV_STOPPED, EV_WOULD_BLOCK, breakerClear, breakerIniti
 import { csResumeTop, csSuspendAll } from "./critical-section";
 import { loadSynced, memFill, osCommitFold } from "./os";
 import { currentSet, curThread } from "./current";
-import { DP_ATTACH_CAS_FAILED, DP_LOCK_NAMING, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
+import { DP_ATTACH_CAS_FAILED, DP_LOCK_NAMING, DP_LOCK_TAKEN_DETACHED, DP_STW_REQ_WAITED, DP_THREAD_LISTING, DP_THREAD_REUSE, debugPause } from "./debug-delay";
 import { headLock, headUnlock } from "./domain";
 import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
@@ -258,6 +258,7 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, hold
     debugPause(DP_LOCK_NAMING);
     storeRelease(holder, value);
   }
+  if (ok) debugPause(DP_LOCK_TAKEN_DETACHED);   // the re-attach below may wait out a whole stop
   if (attached) {
     while (threadAttach(thread, true) != OK) {}
   }

@@ -259,9 +259,13 @@ export interface ReapReport {
   /** The thread reaped. */
   id: number;
   /**
-   * Mutexes the dead thread held in its innermost critical section. They stay
+   * Mutexes the dead thread held in its critical sections: those of every
+   * section still active (nested ones included), and one it was taking or letting
+   * go at that instant if the lock was its own then. Exactly those: a mutex
+   * it had let go is not listed (another thread may hold it now). They stay
    * locked: what it left half done under them cannot be known (like a
    * non-robust pthread mutex). Unlock them only if your data can be repaired.
+   * A plain `lock()` outside a section is not tracked.
    */
   heldLocks: number[];
 }
