@@ -170,8 +170,10 @@ export function csResumeTop(thread: usize): void {
   store<u32>(e, <u32>m1, CS_M1);
   store<u32>(e, <u32>m2, CS_M2);
   store<u32>(e, load<u32>(e, CS_FLAGS) & ~CS_INACTIVE, CS_FLAGS);
-  store<u32>(thread, 0, T_CS_TAKE_A);
-  store<u32>(thread, 0, T_CS_TAKE_B);
+  // Only the words this call named: nested (the attach ending a lock wait of csBegin*,
+  // or of this function) it takes nothing, and TAKE_A/B name the outer call's locks.
+  if (m1 != 0) store<u32>(thread, 0, T_CS_TAKE_A);
+  if (m2 != 0) store<u32>(thread, 0, T_CS_TAKE_B);
 }
 
 /**

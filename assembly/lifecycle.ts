@@ -42,6 +42,7 @@ import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breaker
   breakerSetVersion, breakerVersion, versionOf } from "./breaker";
 import { abandonPagesNever, abandonedAdoptingRecover, abandonedCollect, abandonedDiscardAll, abandonedHasWork, abandonedMarkUnfinished, abandonedReclaimAll, abandonSegments } from "./abandon";
 import { csHeldCount, csHeldLock, csSuspendAll } from "./critical-section";
+import { metaAlloc } from "./meta";
 import { DP_EXIT_BEFORE_ABANDON, DP_EXIT_GONE, DP_REAP_RELEASED, DP_REAPS_CLAIMED, DP_REVIEW_CLOSE_ENTER, DP_REVIEW_REAP_RELEASE, DP_THREAD_STARTED, DP_THREAD_STARTING, DP_THREAD_START_CLOSED, debugPause } from "./debug-delay";
 import { currentSet, curThread } from "./current";
 import { instanceIdEnsure } from "./instance";
@@ -66,7 +67,7 @@ import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExit
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_NEXT, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, R_DOMAIN_LIST, ROOT, R_OS_LOCK, R_ROLES_LOCK, R_THREAD_LIST, SEG_NEXT,
   D_CLOSED, D_CLOSER, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
-  THREAD_ATTACHED, THREAD_EXITED } from "./layout";
+  THREAD_ATTACHED, THREAD_EXITED, CS_MAX_DEPTH } from "./layout";
 
 // ---- Starting and entering ----------------------------------------------------------
 
@@ -326,8 +327,30 @@ export function threadReap(thread: usize, owner: u32): i32 {
   storeRelease(thread + T_REAPED, 1);
   debugPause(DP_REAP_RELEASED);
   currentSet(0, EMPTY_HEAP);
+  reapedLocksCopy(thread, held);   // before the record can be handed out again
   if (recyclable) threadRecycleExited(thread);
   return <i32>held;
+}
+
+// The lock words the last reap run by this instance reported, copied before the record
+// could be recycled: another instance's threadNew may take it and zero it the moment it
+// is free, before the caller reads them (ft_thread_held_lock). Per instance (Wasm globals
+// are); the buffer, CS_HELD_MAX words from the meta area, is made at the first reap that
+// reports a lock and kept (a reap is rare; 528 bytes per reaping instance).
+const CS_HELD_MAX: u32 = CS_MAX_DEPTH * 2 + 4;   // every section's two words, and TAKE_A/B, REL_A/B
+let reapedThread: usize = 0;
+let reapedHeld: usize = 0;
+let reapedCount: u32 = 0;
+
+function reapedLocksCopy(thread: usize, held: u32): void {
+  reapedThread = 0;
+  if (held == 0) { reapedCount = 0; reapedThread = thread; return; }
+  if (reapedHeld == 0) reapedHeld = metaAlloc(CS_HELD_MAX << 2);
+  if (reapedHeld == 0) return;   // no memory: ft_thread_held_lock reads the record, as before
+  const n = held < CS_HELD_MAX ? held : CS_HELD_MAX;
+  for (let i: u32 = 0; i < n; i++) store<u32>(reapedHeld + (<usize>i << 2), <u32>csHeldLock(thread, i));
+  reapedCount = n;
+  reapedThread = thread;
 }
 
 /**
@@ -433,8 +456,12 @@ export function reapsReleaseDead(instance: u32): u32 {
   return n;
 }
 
-/** Lock word `i` (0..) of the critical sections `thread` holds (critical-section.ts csHeldLock), else 0. */
+/**
+ * Lock word `i` (0..) of the critical sections `thread` holds (critical-section.ts
+ * csHeldLock), else 0; for the thread this instance reaped last, as that reap found them.
+ */
 export function threadHeldLock(thread: usize, i: u32): usize {
+  if (thread == reapedThread) return i < reapedCount ? <usize>load<u32>(reapedHeld + (<usize>i << 2)) : 0;
   return csHeldLock(thread, i);
 }
 

@@ -160,11 +160,11 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
     }
     return false;
   };
+  const reports: ReapReport[] = [];   // kept across retries: a try that gave up part way reaped some
   const reapRetrying = (attempt: number) => {
     if (!isNode && attempt < 100 && seenLately()) { setTimeout(() => reapRetrying(attempt + 1), 50); return; }
-    let reports: ReapReport[];
     try {
-      reports = reapInstance(rt, instance);
+      reapOne(rt, instance, reports);
     } catch (e) {
       if (!(e instanceof FtheapError && e.code === ErrorCode.EAGAIN)) throw e;
       setTimeout(() => reapRetrying(attempt + 1), Math.min(250, 5 << Math.min(attempt, 6)));
@@ -216,7 +216,7 @@ function launch(rt: Runtime, url: URL | string, options: StartWorkerOptions, ins
  *   message names it; what was reaped so far stays reaped)
  */
 export function reapInstance(rt: Runtime, instance: number | readonly number[]): ReapReport[] {
-  if (typeof instance === 'number') return reapOne(rt, instance);
+  if (typeof instance === 'number') return reapOne(rt, instance, []);
   const reports: ReapReport[] = [];
   let pending = [...instance];
   // Passes in a row that reaped nothing. Each try lets its own instance's spin locks
@@ -230,9 +230,10 @@ export function reapInstance(rt: Runtime, instance: number | readonly number[]):
     let blocked: FtheapError | undefined;
     let outside = false;   // a blocker not in the list: trying again cannot help
     const left: number[] = [];
+    const before = reports.length;
     for (const i of pending) {
       try {
-        reports.push(...reapOne(rt, i));
+        reapOne(rt, i, reports);
       } catch (e) {
         if (!(e instanceof FtheapError && e.code === ErrorCode.EAGAIN)) throw e;
         blocked = e;
@@ -240,20 +241,22 @@ export function reapInstance(rt: Runtime, instance: number | readonly number[]):
         left.push(i);
       }
     }
-    if (left.length < pending.length) stalled = 0;
+    if (left.length < pending.length || reports.length > before) stalled = 0;
     else if (blocked && (outside || ++stalled > 2)) throw blocked;
     pending = left;
   }
   return reports;
 }
 
-function reapOne(rt: Runtime, instance: number): ReapReport[] {
+// Reaps `instance`'s threads, adding each one's report to `reports` as it goes (an
+// EAGAIN part way leaves the threads reaped so far reported: their heldLocks are
+// the caller's only record of them). Returns `reports`.
+function reapOne(rt: Runtime, instance: number, reports: ReapReport[]): ReapReport[] {
   const x = rt.exports;
   const ids: Array<{ id: number; domain: number }> = [];
   for (let t = x.ft_thread_next_all(0) >>> 0; t !== 0; t = x.ft_thread_next_all(t) >>> 0) {
     if (x.ft_thread_owner(t) >>> 0 === instance) ids.push({ id: t, domain: x.ft_thread_domain(t) >>> 0 });
   }
-  const reports: ReapReport[] = [];
   let closed = false;
   for (const { id, domain } of ids) {
     // A record listed in a domain closed under its start (lifecycle.ts threadStart),

@@ -2,7 +2,7 @@
 // through the public API only, as a user's program would run them: rt.startWorker
 // (which reaps a worker's threads on its exit), joinWorker, and a workload of
 // allocations, cross-thread frees, batch calls, critical sections on one mutex,
-// SharedMap writes, delayed frees, checkpoints, stops of the world, huge blocks
+// SharedMap writes, objects shared through a SharedObjectMap, delayed frees, checkpoints, stops of the world, huge blocks
 // and thread churn (test/fixtures/chaos-worker.ts). The main thread terminates a
 // random worker every few tens of milliseconds and starts another in its place;
 // the rest never stop. Checked: no worker ever sees an error, a broken critical
@@ -14,7 +14,7 @@
 // kill, and everything frees back. Rounds: CHAOS_ROUNDS (default 16); seed:
 // CHAOS_SEED.
 import { describe, expect, it } from 'vitest';
-import { Runtime, SharedMap, type RuntimeWorker } from '../src/index.ts';
+import { Runtime, SharedMap, SharedObjectMap, type RuntimeWorker } from '../src/index.ts';
 import { fixtureUrl, sleep, until, useHarness } from './fixtures/harness.ts';
 import { Rng } from './fixtures/prng.ts';
 import type { ChaosData } from './fixtures/chaos-worker.ts';
@@ -35,6 +35,8 @@ describe('chaos through the public API', () => {
     const mutex = t.alloc(8), owner = mutex + 4;
     new Uint32Array(rt.memory.buffer, mutex, 2).fill(0);
     const map = SharedMap.create(t);
+    const omap = SharedObjectMap.create(t);
+    const type = t.defineType({ name: 'ChaosBox', size: 8 });
     const used0 = rt.stats().totals.blocksUsed;
     t.detach();   // an attached thread that waits here would hold up the workers' stops
 
@@ -46,7 +48,7 @@ describe('chaos through the public API', () => {
     let next = 0, reaped = 0, unlocked = 0;
     const start = async () => {
       const id = ++next;
-      const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, seed: SEED * 31 + id, id, status };
+      const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, omap: omap.handle, type, seed: SEED * 31 + id, id, status };
       const w = await rt.startWorker(fixtureUrl('chaos-worker'), {
         data,
         onReaped: (reports) => {
@@ -101,6 +103,7 @@ describe('chaos through the public API', () => {
       if (b !== 0) t.free(b);
     }
     for (const [k] of [...map]) map.delete(k);
+    omap.clear();
     for (let i = 0; i < 5; i++) { t.checkpoint(); t.processDelayed(); }
     t.collect(true);
     rt.domain().collectAbandoned();
@@ -108,11 +111,14 @@ describe('chaos through the public API', () => {
     const lost = rt.stats().totals.blocksUsed - used0;
     expect(lost, `blocks left used after ${ROUNDS + WORKERS} kills`).toBeLessThanOrEqual((ROUNDS + WORKERS) * 16);
     expect(rt.domain().qsbrInfo().delayedPending).toBe(0);
+    // a killed worker may leak the object in its hands (a reference it had not let go)
+    const objects = rt.domain().stats().objects;
+    expect(objects.live, `objects left live after ${ROUNDS + WORKERS} kills`).toBeLessThanOrEqual(ROUNDS + WORKERS);
     expect(t.tryLock(mutex), 'the mutex is free').toBe(true);
     t.unlock(mutex);
     t.stopTheWorld(() => {}, { timeoutMs: 5000 });
     t.validate();
-    if (process.env.CHAOS_VERBOSE) console.log({ lost, unlocked, reaped, steps: [...steps.values()].reduce((a, b) => a + b, 0) });
+    if (process.env.CHAOS_VERBOSE) console.log({ lost, unlocked, reaped, objects, steps: [...steps.values()].reduce((a, b) => a + b, 0) });
     t.exit();
   }, 180_000);
 });
