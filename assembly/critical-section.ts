@@ -42,7 +42,7 @@
 import { EAGAIN, ECS_DEPTH, EINVAL_STATE, ENOT_LOCKED, OK } from "./errors";
 import { hookLockDetaching, hookLockOrAgain } from "./hooks";
 import { mutexUnlock } from "./mutex";
-import { CS_ENTRY_SIZE, CS_MAX_DEPTH, T_CS_DEPTH, T_CS_REL_A, T_CS_REL_B, T_CS_STACK, T_CS_TAKE_A, T_CS_TAKE_B } from "./layout";
+import { CS_ASYNC_SLOTS, CS_ENTRY_SIZE, CS_MAX_DEPTH, T_CS_ASYNC, T_CS_DEPTH, T_CS_REL_A, T_CS_REL_B, T_CS_STACK, T_CS_TAKE_A, T_CS_TAKE_B } from "./layout";
 
 const CS_M1: usize = 0;
 const CS_M2: usize = 4;
@@ -180,7 +180,8 @@ export function csResumeTop(thread: usize): void {
  * The `i`-th lock word (0..) `thread`'s sections hold, else 0: those of its
  * active sections, innermost first (an outer section stays active, its locks
  * held, until its thread detaches), then those in TAKE_A/B and REL_A/B (changing
- * hands). Any thread, for a thread that cannot run (reap): at every point where
+ * hands), then those an async section took and has not taken over yet
+ * (T_CS_ASYNC, abi/mutex.ts). Any thread, for a thread that cannot run (reap): at every point where
  * V8 may stop a worker (a call, a loop's back edge) these name exactly the
  * section locks it holds.
  */
@@ -198,6 +199,10 @@ export function csHeldLock(thread: usize, i: u32): usize {
   }
   for (let w = thread + T_CS_TAKE_A; w <= thread + T_CS_REL_B; w += 4) {
     const m = <usize>load<u32>(w);
+    if (m != 0 && n++ == i) return m;
+  }
+  for (let k: u32 = 0; k < CS_ASYNC_SLOTS; k++) {   // taken by an async section, not yet its own
+    const m = <usize>load<u32>(thread + T_CS_ASYNC + (<usize>k << 2));
     if (m != 0 && n++ == i) return m;
   }
   return 0;

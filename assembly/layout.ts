@@ -458,6 +458,10 @@ export const T_CS_TAKE_A: usize = 1808;    // owner: a lock a section took (name
 export const T_CS_TAKE_B: usize = 1812;    // owner: the second lock of a two-lock section, likewise
 export const T_CS_REL_A: usize = 1816;     // owner: a lock a section lets go (ending or suspended), cleared at the release (0: none)
 export const T_CS_REL_B: usize = 1820;     // owner: its second lock, likewise
+// @abi-begin cs-async
+export const T_CS_ASYNC: usize = 1824;     // owner: CS_ASYNC_SLOTS words, locks an async section took (named at the CAS) and not yet handed to it (0: none)
+export const CS_ASYNC_SLOTS: u32 = 4;
+// @abi-end
 export const THREAD_SIZE: u32 = 2048;
 
 // @abi-begin thread-states

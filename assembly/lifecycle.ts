@@ -67,7 +67,7 @@ import { lockDetaching, threadAttach, threadDetach, threadNew, threadRecycleExit
 import { D_DQ_HOLDER, D_DQ_MUTEX, D_NEXT, D_QSBR_HOLDER, D_QSBR_MUTEX, D_ABANDON_LOCK, D_VERSION, EMPTY_HEAP, R_DOMAIN_LIST, ROOT, R_OS_LOCK, R_ROLES_LOCK, R_THREAD_LIST, SEG_NEXT,
   D_CLOSED, D_CLOSER, D_THREADS, T_DOMAIN_NEXT, T_NEXT_ALL, T_LAST_SEEN, T_OWNER, T_REAPED, T_REAPER, THREAD_FREE, T_FREEING, REAP_RELEASING,
   T_CS_DEPTH, T_DOMAIN, T_HEAPS, T_HELD_FIRST, T_QSBR_FLAGS, T_QSBR_SLOT, T_SEG_COUNT, T_SEG_FIRST, T_STATE, TAG_COUNT,
-  THREAD_ATTACHED, THREAD_EXITED, CS_MAX_DEPTH } from "./layout";
+  THREAD_ATTACHED, THREAD_EXITED, CS_ASYNC_SLOTS, CS_MAX_DEPTH } from "./layout";
 
 // ---- Starting and entering ----------------------------------------------------------
 
@@ -336,8 +336,8 @@ export function threadReap(thread: usize, owner: u32): i32 {
 // could be recycled: another instance's threadNew may take it and zero it the moment it
 // is free, before the caller reads them (ft_thread_held_lock). Per instance (Wasm globals
 // are); the buffer, CS_HELD_MAX words from the meta area, is made at the first reap that
-// reports a lock and kept (a reap is rare; 528 bytes per reaping instance).
-const CS_HELD_MAX: u32 = CS_MAX_DEPTH * 2 + 4;   // every section's two words, and TAKE_A/B, REL_A/B
+// reports a lock and kept (a reap is rare; 544 bytes per reaping instance).
+const CS_HELD_MAX: u32 = CS_MAX_DEPTH * 2 + 4 + CS_ASYNC_SLOTS;   // every section's two words, TAKE_A/B, REL_A/B, the async slots
 let reapedThread: usize = 0;
 let reapedHeld: usize = 0;
 let reapedCount: u32 = 0;

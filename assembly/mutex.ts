@@ -105,27 +105,34 @@ function grab(m: usize): bool {
 
 let adoptedA: usize = 0;
 let adoptedB: usize = 0;
+// The word naming each adopted lock (a thread's T_CS_ASYNC slot; 0: none): cleared
+// when the lock is taken over (adoptedHolder says by the caller of mutexAdoptTake) or
+// let go, with no call in between (critical-section.ts, on what a reap reports).
+let adoptedHolderA: usize = 0;
+let adoptedHolderB: usize = 0;
+/** The holder word of the lock mutexAdoptTake just took over (0: none), for its caller to clear. */
+export let adoptedHolder: usize = 0;
 
-/** Hand `m` (locked by this instance) to its next lockOrAgain here; false when both slots are in use. */
-export function mutexAdopt(m: usize): bool {
-  if (adoptedA == 0) { adoptedA = m; return true; }
-  if (adoptedB == 0) { adoptedB = m; return true; }
+/** Hand `m` (locked by this instance; named at `holder`, or 0) to its next lockOrAgain here; false when both slots are in use. */
+export function mutexAdopt(m: usize, holder: usize): bool {
+  if (adoptedA == 0) { adoptedA = m; adoptedHolderA = holder; return true; }
+  if (adoptedB == 0) { adoptedB = m; adoptedHolderB = holder; return true; }
   return false;
 }
 
-/** Take an adopted `m` over (the caller now holds it as if it had locked it). */
+/** Take an adopted `m` over (the caller now holds it as if it had locked it; it clears adoptedHolder). */
 export function mutexAdoptTake(m: usize): bool {
   if (m == 0) return false;
-  if (adoptedA == m) { adoptedA = 0; return true; }
-  if (adoptedB == m) { adoptedB = 0; return true; }
+  if (adoptedA == m) { adoptedA = 0; adoptedHolder = adoptedHolderA; adoptedHolderA = 0; return true; }
+  if (adoptedB == m) { adoptedB = 0; adoptedHolder = adoptedHolderB; adoptedHolderB = 0; return true; }
   return false;
 }
 
-/** End an adoption: unlock what was not taken over; how many words that was. */
+/** End an adoption: unlock what was not taken over (clearing its holder word); how many words that was. */
 export function mutexAdoptEnd(): u32 {
   let n: u32 = 0;
-  if (adoptedA != 0) { mutexUnlock(adoptedA); adoptedA = 0; n++; }
-  if (adoptedB != 0) { mutexUnlock(adoptedB); adoptedB = 0; n++; }
+  if (adoptedA != 0) { mutexUnlock(adoptedA, adoptedHolderA, <u32>adoptedA); adoptedA = 0; adoptedHolderA = 0; n++; }
+  if (adoptedB != 0) { mutexUnlock(adoptedB, adoptedHolderB, <u32>adoptedB); adoptedB = 0; adoptedHolderB = 0; n++; }
   return n;
 }
 

@@ -53,7 +53,7 @@ import { EAGAIN, ENOT_ATTACHED, ETIMEDOUT, OK } from "./errors";
 import { heapForTag, heapInit } from "./heap";
 import { hostCanBlock, nowMs, waitWhile, waitWhileSpinning, wake } from "./host";
 import { metaAlloc } from "./meta";
-import { LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexHandoffReap, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
+import { adoptedHolder, LOCK_OK, LOCK_TIMEOUT, mutexAdoptTake, mutexHandoffReap, mutexLockSlow, mutexTryLock, mutexUnlock } from "./mutex";
 import { remoteFlush, remotePending } from "./remote-free";
 import { QF_KEEP_SEQ, qsbrOffline, qsbrOnline } from "./qsbr";
 import { STW_SPIN_MS, stwAccount, stwActiveFor, stwWaitingHere } from "./stop-the-world";
@@ -276,7 +276,12 @@ export function lockDetaching(thread: usize, m: usize, timeoutMs: f64 = -1, hold
  */
 export function lockOrAgain(thread: usize, m: usize, holder: usize = 0, value: u32 = 0): bool {
   // `holder` (optional): where `value` is stored as soon as the lock is taken, before any re-attach.
-  if (mutexAdoptTake(m)) { if (holder != 0) storeRelease(holder, value); return true; }
+  if (mutexAdoptTake(m)) {
+    // Named by the caller's word, no longer by the async section's slot: no call between.
+    if (holder != 0) storeRelease(holder, value);
+    if (adoptedHolder != 0) storeRelease(adoptedHolder, 0);
+    return true;
+  }
   // Not while this instance's async stop waits: the holder may be parked by it (stwWaitingHere).
   if (hostCanBlock() && !stwWaitingHere()) return lockDetaching(thread, m, -1, holder, value);
   if (!(mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK)) return false;

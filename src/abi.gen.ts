@@ -269,6 +269,11 @@
 /** @internal */ export const STW_BLOCKERS_MAX = 15;
 /** @internal */ export const ABI_STW_BLOCKERS = { T_STW_BLOCKERS_N, T_STW_BLOCKERS, STW_BLOCKERS_MAX } as const;
 
+// cs-async (assembly/layout.ts)
+/** @internal */ export const T_CS_ASYNC = 1824; // owner: CS_ASYNC_SLOTS words, locks an async section took (named at the CAS) and not yet handed to it (0: none)
+/** @internal */ export const CS_ASYNC_SLOTS = 4;
+/** @internal */ export const ABI_CS_ASYNC = { T_CS_ASYNC, CS_ASYNC_SLOTS } as const;
+
 // thread-states (assembly/layout.ts)
 /** @internal */ export const THREAD_FREE = 0; // a recyclable record
 /** @internal */ export const THREAD_ATTACHED = 1;

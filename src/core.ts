@@ -75,12 +75,12 @@ export interface CoreExports {
   ft_stw_word(global: number, which: number): number;
   ft_mutex_lock(m: number): number;
   ft_mutex_trylock(m: number, spin: number): number;
-  ft_mutex_unlock(m: number): number;
+  ft_mutex_unlock(m: number, holder?: number): number;
   ft_mutex_lock_timed(m: number, timeoutMs: number): number;
-  ft_mutex_wait_begin(m: number): number;
-  ft_mutex_wait_step(m: number, startMs: number): number;
-  ft_mutex_wait_cancel(m: number): number;
-  ft_mutex_adopt(m: number): number;
+  ft_mutex_wait_begin(m: number, holder?: number): number;
+  ft_mutex_wait_step(m: number, startMs: number, holder?: number): number;
+  ft_mutex_wait_cancel(m: number, holder?: number): number;
+  ft_mutex_adopt(m: number, holder?: number): number;
   ft_mutex_adopt_end(): number;
   ft_handle_hold(h: number): number;
   ft_handle_hold_end(): void;

@@ -12,7 +12,7 @@
  * synchronously, in the same turn, holding them.
  * @module
  */
-import { EINVAL_STATE } from './abi.gen.ts';
+import { CS_ASYNC_SLOTS, EINVAL_STATE, T_CS_ASYNC } from './abi.gen.ts';
 import type { ThreadCore } from './core.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
 import { acquireAsync, mutexError } from './mutex.ts';
@@ -69,29 +69,52 @@ export async function criticalSection2Async<T>(t: ThreadCore, m1: number, m2: nu
   return sectionAsync(t, a < b ? [a, b] : [b, a], fn, () => t.x.ft_cs_begin2(a, b));
 }
 
+// The thread record's async-section slots (T_CS_ASYNC) in use, per thread of this JS
+// thread: a lock taken for an async section is named in one from the CAS that takes
+// it until the section takes it over or lets it go, so a reap of a worker killed
+// meanwhile (awaiting the other lock, or the re-attach) reports it in heldLocks.
+// More async sections at once on one thread than there are slots wait unnamed.
+const asyncSlots = new Map<number, number>();   // thread id -> bit mask of slots in use
+
+function slotTake(t: ThreadCore): number {
+  const used = asyncSlots.get(t.id) ?? 0;
+  for (let k = 0; k < CS_ASYNC_SLOTS; k++) {
+    if ((used & (1 << k)) === 0) { asyncSlots.set(t.id, used | (1 << k)); return t.id + T_CS_ASYNC + 4 * k; }
+  }
+  return 0;
+}
+
+function slotsGive(t: ThreadCore, holders: number[]): void {
+  let used = asyncSlots.get(t.id) ?? 0;
+  for (const h of holders) if (h !== 0) used &= ~(1 << ((h - t.id - T_CS_ASYNC) >>> 2));
+  if (used === 0) asyncSlots.delete(t.id); else asyncSlots.set(t.id, used);
+}
+
 async function sectionAsync<T>(t: ThreadCore, ms: number[], fn: () => T, begin: () => number): Promise<T> {
   const taken: number[] = [];
+  const holders = ms.map(() => slotTake(t));
   let adopted = false;
   try {
-    for (const m of ms) { await acquireAsync(t, m, -1); taken.push(m); }
+    for (const [i, m] of ms.entries()) { await acquireAsync(t, m, -1, holders[i]); taken.push(m); }
     return await t.enterAsync(() => {
       adopted = true;   // from here on the section, or the lines below, own the locks
       let token = -EINVAL_STATE;
       try {
         let all = true;
-        for (const m of ms) {
-          if (t.x.ft_mutex_adopt(m) !== 0) { t.x.ft_last_error(); t.x.ft_mutex_unlock(m); all = false; }
+        for (const [i, m] of ms.entries()) {
+          if (t.x.ft_mutex_adopt(m, holders[i]) !== 0) { t.x.ft_last_error(); t.x.ft_mutex_unlock(m, holders[i]); all = false; }
         }
         if (all) token = begin();
       } finally {
-        t.x.ft_mutex_adopt_end();   // unlocks what the section did not take over
+        t.x.ft_mutex_adopt_end();   // unlocks what the section did not take over (its slot cleared)
       }
       const r = held(t, token, fn, ms[0], ms[1]);
       if (refusedPromise(r)) throw new FtheapError(ErrorCode.EINVAL_ARG, 'criticalSectionAsync: fn must be synchronous (it returned a promise; the section has ended)');
       return r;
     });
   } finally {
-    if (!adopted) for (const m of taken) t.x.ft_mutex_unlock(m);
+    if (!adopted) for (const [i, m] of taken.entries()) t.x.ft_mutex_unlock(m, holders[i]);
+    slotsGive(t, holders);
   }
 }
 

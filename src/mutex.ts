@@ -104,9 +104,9 @@ export async function lockAsync(t: ThreadCore, m: number, o?: LockOptions): Prom
  * when it detached `t` to wait (the caller re-attaches it with t.enterAsync).
  * The waiter is uncounted on every path: taken, timed out, or an exception.
  */
-export async function acquireAsync(t: ThreadCore, m: number, timeoutMs: number): Promise<boolean> {
+export async function acquireAsync(t: ThreadCore, m: number, timeoutMs: number, holder = 0): Promise<boolean> {
   const x = t.x, w = m >>> 0;
-  const begun = x.ft_mutex_wait_begin(w);
+  const begun = x.ft_mutex_wait_begin(w, holder);
   if (begun < 0) { x.ft_last_error(); throw mutexError(-begun, `mutex ${m}`, 'lockAsync()'); }
   if (begun === 1) return false;
   const start = now();   // the core's clock is the same (env.now)
@@ -116,12 +116,12 @@ export async function acquireAsync(t: ThreadCore, m: number, timeoutMs: number):
     await Promise.resolve();
     parked = t.parkForWait();
     for (;;) {
-      const v = x.ft_mutex_wait_step(w, start);
+      const v = x.ft_mutex_wait_step(w, start, holder);
       if (v === 0) { counted = false; return parked; }
       if (v < 0) throw mutexError(x.ft_last_error(), `mutex ${m}`, 'lockAsync()');
       if (timeoutMs >= 0 && now() - start >= timeoutMs) {
         counted = false;
-        if (x.ft_mutex_wait_cancel(w) === 1) return parked;   // it came free just now: taken
+        if (x.ft_mutex_wait_cancel(w, holder) === 1) return parked;   // it came free just now: taken
         throw new FtheapError(ErrorCode.ETIMEDOUT, `mutex ${w}: not acquired within ${timeoutMs} ms`);
       }
       const left = timeoutMs < 0 ? Infinity : Math.max(0, timeoutMs - (now() - start));
@@ -129,7 +129,7 @@ export async function acquireAsync(t: ThreadCore, m: number, timeoutMs: number):
     }
   } finally {
     // Never leave a count behind (an exception from the await's machinery).
-    if (counted && x.ft_mutex_wait_cancel(w) === 1) x.ft_mutex_unlock(w);
+    if (counted && x.ft_mutex_wait_cancel(w, holder) === 1) x.ft_mutex_unlock(w, holder);
   }
 }
 

@@ -10,6 +10,12 @@
 // leaves it locked for good, and the reap reports nothing. Fixed: csResumeTop
 // clears only the TAKE words it set.
 //
+// An async two-lock section took its first lock with Atomics.waitAsync and held
+// it, named nowhere, through the wait for the second and the re-attach: a kill
+// there left it locked for good. Fixed: a lock taken for an async section is named
+// in one of its thread's T_CS_ASYNC slots from the CAS that takes it until the
+// section takes it over (adoption) or lets it go.
+//
 // The reap recycled the record before Domain.reap read its lock words
 // (ft_thread_held_lock): another worker's attach could take the record and zero it
 // in between. Fixed: the reap copies them into a buffer of the reaping instance.
@@ -51,6 +57,29 @@ describe('review: held locks of a thread killed in a two-lock section\'s waits',
 });
 
 describe('review: held locks of a thread killed in an async two-lock section\'s wait', () => {
+  it('first lock taken asynchronously, killed waiting (async) for the second: the first is reported', async () => {
+    const { rt, t, peers: [b] } = await killRig(1);
+    const a = t.alloc(16), z = a + 8;
+    new Int32Array(rt.memory.buffer, a, 4).fill(0);
+    t.lock(a);
+    t.lock(z);
+    const ib = await b.call<number>('instance');
+    await b.call('attach');
+    b.call('csPairAsync', 0, a, z, 0).catch(() => {});
+    await until(() => waiters(rt, a) > 0, 10_000, 'B waiting on a');
+    t.unlock(a);
+    await until(() => (word(rt, a) & LOCKED) !== 0 && waiters(rt, a) === 0 && waiters(rt, z) > 0, 10_000, 'B took a, waits on z');
+    await b.terminate();
+    expect(word(rt, a) & LOCKED, 'a: held by the dead B').toBe(LOCKED);
+    const [report] = reapInstance(rt, ib);
+    expect(report.heldLocks, 'a, which B holds (z is the main thread\'s)').toEqual([a]);
+    t.unlock(a);
+    t.unlock(z);
+    t.free(a);
+  }, 60_000);
+});
+
+describe('review: held locks read after the reap returned', () => {
   it('the reaped record, recycled by another thread before ft_thread_held_lock: still the dead thread\'s locks', async () => {
     const { rt, t, peers: [b, c] } = await killRig(2);
     const a = t.alloc(8);

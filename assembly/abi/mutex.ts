@@ -6,19 +6,32 @@
 
 import { curThread, instanceId } from "../current";
 import { csBegin, csBegin2, csEnd, csEndDetached } from "../critical-section";
-import { loadAcquire } from "../atomics";
+import { loadAcquire, storeRelease } from "../atomics";
 import { EAGAIN, EINVAL_ARG, EINVAL_PTR, EINVAL_STATE, ENOT_ATTACHED, ENOT_LOCKED, ETIMEDOUT, OK } from "../errors";
 import { hostCanBlock } from "../host";
 import { LOCK_OK, M_LOCKED, mutexAdopt, mutexAdoptEnd, mutexLockSlow, mutexTryLock, mutexUnlock, mutexWaiterAdd, mutexWaiterCancel,
   mutexWaiterStep } from "../mutex";
 import { lockDetaching, lockOrAgain, threadIsValid, threadState } from "../thread";
 import { stwWaitingHere } from "../stop-the-world";
-import { ROOT_END, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
+import { CS_ASYNC_SLOTS, ROOT_END, T_CS_ASYNC, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, status } from "./result";
 import { memHas, memSync } from "../os";
 
 function mutexChecked(m: usize): bool {
   return (m & 3) == 0 && m >= ROOT_END && memHas(<u64>m + 4);
+}
+
+// A holder word the facade passes for a lock an async critical section takes: 0, or
+// one of a live thread record's T_CS_ASYNC slots. It names the lock from the CAS that
+// takes it until the section takes it over or lets it go, so a reap of a worker killed
+// meanwhile reports it (critical-section.ts csHeldLock).
+function holderChecked(h: usize): bool {
+  if (h == 0) return true;
+  for (let k: u32 = 0; k < CS_ASYNC_SLOTS; k++) {
+    const t = h - T_CS_ASYNC - (<usize>k << 2);
+    if (h >= T_CS_ASYNC + (<usize>k << 2) && threadIsValid(t)) return true;
+  }
+  return false;
 }
 
 /** Lock (detaching the current thread while it waits, if attached). Status. */
@@ -45,11 +58,18 @@ export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
 // lock; cancel when it gives up. It counts as a waiter from begin on, so a
 // hand-off's wake may go to it (mutex.ts).
 
-/** Signed: 1 when the lock was taken at once, 0 when the caller now waits (counted), -code. */
-export function ft_mutex_wait_begin(m: usize): i32 {
+/**
+ * Signed: 1 when the lock was taken at once, 0 when the caller now waits (counted),
+ * -code (EINVAL_PTR: `m`, or `holder` neither 0 nor a thread's async-section slot).
+ * `holder` (this and the two below): where `m` is stored the instant it is taken.
+ */
+export function ft_mutex_wait_begin(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
-  if (mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK) return 1;
+  if (!mutexChecked(m) || !holderChecked(holder)) return failSigned(EINVAL_PTR);
+  if (mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK) {
+    if (holder != 0) storeRelease(holder, <u32>m);
+    return 1;
+  }
   mutexWaiterAdd(m);
   return 0;
 }
@@ -57,29 +77,34 @@ export function ft_mutex_wait_begin(m: usize): i32 {
  * Value (f64): 0 when the counted waiter took the lock, else the word to wait on
  * (as u32); -1 with EINVAL_PTR for a bad pointer. `startMs`: when it began (env.now).
  */
-export function ft_mutex_wait_step(m: usize, startMs: f64): f64 {
+export function ft_mutex_wait_step(m: usize, startMs: f64, holder: usize): f64 {
   memSync();
-  if (!mutexChecked(m)) { failSigned(EINVAL_PTR); return -1; }
-  return <f64>mutexWaiterStep(m, startMs);
+  if (!mutexChecked(m) || !holderChecked(holder)) { failSigned(EINVAL_PTR); return -1; }
+  const v = mutexWaiterStep(m, startMs);
+  if (v == 0 && holder != 0) storeRelease(holder, <u32>m);
+  return <f64>v;
 }
 /** Signed: 1 when the waiter took the lock after all, 0 when it left the count, -code. */
-export function ft_mutex_wait_cancel(m: usize): i32 {
+export function ft_mutex_wait_cancel(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
-  return mutexWaiterCancel(m) ? 1 : 0;
+  if (!mutexChecked(m) || !holderChecked(holder)) return failSigned(EINVAL_PTR);
+  if (!mutexWaiterCancel(m)) return 0;
+  if (holder != 0) storeRelease(holder, <u32>m);
+  return 1;
 }
 
 /**
  * Hand `m`, which this instance locked (through ft_mutex_wait_*), to the next
  * lock of that word here (ft_mutex_lock, ft_cs_begin*, a shared structure's
  * write). Status: EINVAL_PTR, ENOT_LOCKED (not locked), EINVAL_STATE (two
- * adopted already). Always follow with ft_mutex_adopt_end.
+ * adopted already). `holder`: the word naming it (ft_mutex_wait_*), cleared when
+ * it is taken over or let go. Always follow with ft_mutex_adopt_end.
  */
-export function ft_mutex_adopt(m: usize): i32 {
+export function ft_mutex_adopt(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m)) return fail(EINVAL_PTR);
+  if (!mutexChecked(m) || !holderChecked(holder)) return fail(EINVAL_PTR);
   if ((loadAcquire(m) & M_LOCKED) == 0) return fail(ENOT_LOCKED);
-  return mutexAdopt(m) ? OK : fail(EINVAL_STATE);
+  return mutexAdopt(m, holder) ? OK : fail(EINVAL_STATE);
 }
 /** End the adoption: unlock the words no lock took over; how many (value). */
 export function ft_mutex_adopt_end(): u32 { memSync(); return mutexAdoptEnd(); }
@@ -91,11 +116,11 @@ export function ft_mutex_trylock(m: usize, spin: bool): i32 {
   if (mutexTryLock(m)) return 1;
   return spin && mutexLockSlow(m, false, -1) == LOCK_OK ? 1 : 0;
 }
-/** Status: ENOT_LOCKED when it was not locked. */
-export function ft_mutex_unlock(m: usize): i32 {
+/** Status: ENOT_LOCKED when it was not locked. `holder`: a word naming `m`, cleared at the release. */
+export function ft_mutex_unlock(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m)) return fail(EINVAL_PTR);
-  return mutexUnlock(m) ? OK : fail(ENOT_LOCKED);
+  if (!mutexChecked(m) || !holderChecked(holder)) return fail(EINVAL_PTR);
+  return mutexUnlock(m, holder, <u32>m) ? OK : fail(ENOT_LOCKED);
 }
 
 /** Begin a critical section: a token for ft_cs_end (0 or 1), or -code (signed). */
