@@ -76,6 +76,11 @@ export async function criticalSection2Async<T>(t: ThreadCore, m1: number, m2: nu
 // More async sections at once on one thread than there are slots wait unnamed.
 const asyncSlots = new Map<number, number>();   // thread id -> bit mask of slots in use
 
+/** @internal Is an async section of thread `id` (this JS thread's) under way? */
+export function asyncSectionsPending(id: number): boolean {
+  return asyncSlots.has(id);
+}
+
 function slotTake(t: ThreadCore): number {
   const used = asyncSlots.get(t.id) ?? 0;
   for (let k = 0; k < CS_ASYNC_SLOTS; k++) {

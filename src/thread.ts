@@ -424,9 +424,13 @@ export class Thread {
   /**
    * Leave the runtime. Empty pages are released; blocks still live stay valid and
    * other threads may free them. Any later call on this thread throws `ENOT_ATTACHED`.
+   * @throws FtheapError `EINVAL_STATE` inside its own stop-the-world, or while a
+   *   `criticalSectionAsync` of this thread is under way (its locks are named in
+   *   the thread's record, which the exit hands to the next thread)
    */
   exit(): void {
     if (this.exited) throw this.notAttached();
+    if (cs.asyncSectionsPending(this.id)) throw new FtheapError(ErrorCode.EINVAL_STATE, 'exit while a criticalSectionAsync of this thread is under way');
     this.userDetached = false;
     this.enter();
     const rc = this.x.ft_thread_exit();   // EINVAL_STATE inside its own stop-the-world: it would never end

@@ -6,14 +6,14 @@
 
 import { curThread, instanceId } from "../current";
 import { csBegin, csBegin2, csEnd, csEndDetached } from "../critical-section";
-import { loadAcquire, storeRelease } from "../atomics";
+import { casAcqRel, loadAcquire, storeRelease } from "../atomics";
 import { EAGAIN, EINVAL_ARG, EINVAL_PTR, EINVAL_STATE, ENOT_ATTACHED, ENOT_LOCKED, ETIMEDOUT, OK } from "../errors";
 import { hostCanBlock } from "../host";
 import { LOCK_OK, M_LOCKED, mutexAdopt, mutexAdoptEnd, mutexLockSlow, mutexTryLock, mutexUnlock, mutexWaiterAdd, mutexWaiterCancel,
   mutexWaiterStep } from "../mutex";
 import { lockDetaching, lockOrAgain, threadIsValid, threadState } from "../thread";
 import { stwWaitingHere } from "../stop-the-world";
-import { CS_ASYNC_SLOTS, ROOT_END, T_CS_ASYNC, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_SUSPENDED } from "../layout";
+import { CS_ASYNC_SLOTS, ROOT_END, T_CS_ASYNC, T_CS_DEPTH, T_OWNER, THREAD_DETACHED, THREAD_EXITED, THREAD_FREE, THREAD_SUSPENDED } from "../layout";
 import { fail, failSigned, status } from "./result";
 import { memHas, memSync } from "../os";
 
@@ -21,17 +21,18 @@ function mutexChecked(m: usize): bool {
   return (m & 3) == 0 && m >= ROOT_END && memHas(<u64>m + 4);
 }
 
-// A holder word the facade passes for a lock an async critical section takes: 0, or
-// one of a live thread record's T_CS_ASYNC slots. It names the lock from the CAS that
-// takes it until the section takes it over or lets it go, so a reap of a worker killed
-// meanwhile reports it (critical-section.ts csHeldLock).
-function holderChecked(h: usize): bool {
-  if (h == 0) return true;
-  for (let k: u32 = 0; k < CS_ASYNC_SLOTS; k++) {
-    const t = h - T_CS_ASYNC - (<usize>k << 2);
-    if (h >= T_CS_ASYNC + (<usize>k << 2) && threadIsValid(t)) return true;
-  }
-  return false;
+// A holder word the facade passes for a lock an async critical section takes: one of
+// the T_CS_ASYNC slots of a live thread record this instance owns. It names the lock
+// from the CAS that takes it until the section takes it over or lets it go, so a reap
+// of a worker killed meanwhile reports it (critical-section.ts csHeldLock). Anything
+// else is taken as 0 (not named): a slot of a record that exited, was recycled or is
+// another instance's would name the lock in another thread's record.
+function holderOwned(h: usize): usize {
+  if (h == 0 || h < T_CS_ASYNC) return 0;
+  const t = (h - T_CS_ASYNC) & ~(<usize>63);
+  if (h - t - T_CS_ASYNC >= (<usize>CS_ASYNC_SLOTS << 2) || (h & 3) != 0 || !threadIsValid(t)) return 0;
+  const s = threadState(t);
+  return instanceId != 0 && loadAcquire(t + T_OWNER) == instanceId && s != THREAD_EXITED && s != THREAD_FREE ? h : 0;
 }
 
 /** Lock (detaching the current thread while it waits, if attached). Status. */
@@ -60,12 +61,13 @@ export function ft_mutex_lock_timed(m: usize, timeoutMs: f64): i32 {
 
 /**
  * Signed: 1 when the lock was taken at once, 0 when the caller now waits (counted),
- * -code (EINVAL_PTR: `m`, or `holder` neither 0 nor a thread's async-section slot).
- * `holder` (this and the two below): where `m` is stored the instant it is taken.
+ * -code (EINVAL_PTR). `holder` (this and the two below): where `m` is stored the
+ * instant it is taken (holderOwned: else not named).
  */
 export function ft_mutex_wait_begin(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m) || !holderChecked(holder)) return failSigned(EINVAL_PTR);
+  if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
+  holder = holderOwned(holder);
   if (mutexTryLock(m) || mutexLockSlow(m, false, -1) == LOCK_OK) {
     if (holder != 0) storeRelease(holder, <u32>m);
     return 1;
@@ -79,7 +81,8 @@ export function ft_mutex_wait_begin(m: usize, holder: usize): i32 {
  */
 export function ft_mutex_wait_step(m: usize, startMs: f64, holder: usize): f64 {
   memSync();
-  if (!mutexChecked(m) || !holderChecked(holder)) { failSigned(EINVAL_PTR); return -1; }
+  if (!mutexChecked(m)) { failSigned(EINVAL_PTR); return -1; }
+  holder = holderOwned(holder);
   const v = mutexWaiterStep(m, startMs);
   if (v == 0 && holder != 0) storeRelease(holder, <u32>m);
   return <f64>v;
@@ -87,7 +90,8 @@ export function ft_mutex_wait_step(m: usize, startMs: f64, holder: usize): f64 {
 /** Signed: 1 when the waiter took the lock after all, 0 when it left the count, -code. */
 export function ft_mutex_wait_cancel(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m) || !holderChecked(holder)) return failSigned(EINVAL_PTR);
+  if (!mutexChecked(m)) return failSigned(EINVAL_PTR);
+  holder = holderOwned(holder);
   if (!mutexWaiterCancel(m)) return 0;
   if (holder != 0) storeRelease(holder, <u32>m);
   return 1;
@@ -102,8 +106,12 @@ export function ft_mutex_wait_cancel(m: usize, holder: usize): i32 {
  */
 export function ft_mutex_adopt(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m) || !holderChecked(holder)) return fail(EINVAL_PTR);
-  if ((loadAcquire(m) & M_LOCKED) == 0) return fail(ENOT_LOCKED);
+  if (!mutexChecked(m)) return fail(EINVAL_PTR);
+  holder = holderOwned(holder);
+  if ((loadAcquire(m) & M_LOCKED) == 0) {
+    if (holder != 0) casAcqRel(holder, <u32>m, 0);   // not held: named no more
+    return fail(ENOT_LOCKED);
+  }
   return mutexAdopt(m, holder) ? OK : fail(EINVAL_STATE);
 }
 /** End the adoption: unlock the words no lock took over; how many (value). */
@@ -119,8 +127,11 @@ export function ft_mutex_trylock(m: usize, spin: bool): i32 {
 /** Status: ENOT_LOCKED when it was not locked. `holder`: a word naming `m`, cleared at the release. */
 export function ft_mutex_unlock(m: usize, holder: usize): i32 {
   memSync();
-  if (!mutexChecked(m) || !holderChecked(holder)) return fail(EINVAL_PTR);
-  return mutexUnlock(m, holder, <u32>m) ? OK : fail(ENOT_LOCKED);
+  if (!mutexChecked(m)) return fail(EINVAL_PTR);
+  holder = holderOwned(holder);
+  if (mutexUnlock(m, holder, <u32>m)) return OK;
+  if (holder != 0) casAcqRel(holder, <u32>m, 0);   // not held: named no more
+  return fail(ENOT_LOCKED);
 }
 
 /** Begin a critical section: a token for ft_cs_end (0 or 1), or -code (signed). */
