@@ -17,20 +17,14 @@ import { T_CS_ASYNC } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { until, useHarness } from './fixtures/harness.ts';
 import { killRig } from './fixtures/killed.ts';
+import { asyncTookFirst, heldPair, LOCKED, waiters, word } from './fixtures/locks.ts';
 
 useHarness();
-
-const LOCKED = 1;
-const word = (rt: { memory: WebAssembly.Memory }, m: number) => Atomics.load(new Int32Array(rt.memory.buffer, m, 1), 0);
-const waiters = (rt: { memory: WebAssembly.Memory }, m: number) => word(rt, m) >>> 3;
 
 describe('review: an async section whose thread exited writes into the recycled record', () => {
   it('C, which took over the record, is reported holding the lock B\'s pending section took', async () => {
     const { rt, t, peers: [b, c] } = await killRig(2);
-    const a = t.alloc(16), z = a + 8;
-    new Int32Array(rt.memory.buffer, a, 4).fill(0);
-    t.lock(a);
-    t.lock(z);
+    const { a, z } = heldPair(rt, t);
     await b.call('attach');
     const x = await b.call<number>('id', 0);
     b.call('csPairAsync', 0, a, z, 0).catch(() => {});
@@ -50,19 +44,13 @@ describe('review: an async section whose thread exited writes into the recycled 
   }, 60_000);
 });
 
-describe('review: a lock an async section holds is named nowhere once its thread exited', () => {
-  it('B exits and attaches again while its section holds a: killed, a is reported by none of its threads', async () => {
+describe('review: a lock an async section holds, named nowhere once its thread exited', () => {
+  it('B may not exit while its section holds a (the next attach would zero the slot): killed, a is reported', async () => {
     const { rt, t, peers: [b] } = await killRig(1);
-    const a = t.alloc(16), z = a + 8;
-    new Int32Array(rt.memory.buffer, a, 4).fill(0);
-    t.lock(a);
-    t.lock(z);
+    const { a, z } = heldPair(rt, t);
     const ib = await b.call<number>('instance');
     await b.call('attach');
-    b.call('csPairAsync', 0, a, z, 0).catch(() => {});
-    await until(() => waiters(rt, a) > 0, 10_000, 'B waiting on a');
-    t.unlock(a);
-    await until(() => (word(rt, a) & LOCKED) !== 0 && waiters(rt, a) === 0 && waiters(rt, z) > 0, 10_000, 'B took a, waits on z');
+    await asyncTookFirst(rt, t, b, a, z);
     // An exit here would hand the record, whose slot names a, to the next attach (which zeroes it).
     await expect(b.call('exit', 0), 'the facade refuses').rejects.toMatchObject({ code: 'EINVAL_STATE' });
     await b.terminate();

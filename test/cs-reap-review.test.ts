@@ -24,20 +24,14 @@ import { DP_MUTEX_PARKING } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { until, useHarness } from './fixtures/harness.ts';
 import { killRig } from './fixtures/killed.ts';
+import { asyncTookFirst, heldPair, LOCKED, waiters, word } from './fixtures/locks.ts';
 
 useHarness();
-
-const LOCKED = 1;
-const word = (rt: { memory: WebAssembly.Memory }, m: number) => Atomics.load(new Int32Array(rt.memory.buffer, m, 1), 0);
-const waiters = (rt: { memory: WebAssembly.Memory }, m: number) => word(rt, m) >>> 3;
 
 describe('review: held locks of a thread killed in a two-lock section\'s waits', () => {
   it('first lock taken after a detached wait, killed parked on the second: the first is reported', async () => {
     const { rt, t, f, peers: [b] } = await killRig(1);
-    const a = t.alloc(16), z = a + 8;   // a < z: taken a, then z
-    new Int32Array(rt.memory.buffer, a, 4).fill(0);
-    t.lock(a);
-    t.lock(z);
+    const { a, z } = heldPair(rt, t);   // a < z: taken a, then z
     const ib = await b.call<number>('instance');
     await b.call('attach');
     // The 2nd park: the 1st is on a (not paused), the 2nd on z, with a held.
@@ -59,16 +53,10 @@ describe('review: held locks of a thread killed in a two-lock section\'s waits',
 describe('review: held locks of a thread killed in an async two-lock section\'s wait', () => {
   it('first lock taken asynchronously, killed waiting (async) for the second: the first is reported', async () => {
     const { rt, t, peers: [b] } = await killRig(1);
-    const a = t.alloc(16), z = a + 8;
-    new Int32Array(rt.memory.buffer, a, 4).fill(0);
-    t.lock(a);
-    t.lock(z);
+    const { a, z } = heldPair(rt, t);
     const ib = await b.call<number>('instance');
     await b.call('attach');
-    b.call('csPairAsync', 0, a, z, 0).catch(() => {});
-    await until(() => waiters(rt, a) > 0, 10_000, 'B waiting on a');
-    t.unlock(a);
-    await until(() => (word(rt, a) & LOCKED) !== 0 && waiters(rt, a) === 0 && waiters(rt, z) > 0, 10_000, 'B took a, waits on z');
+    await asyncTookFirst(rt, t, b, a, z);
     await b.terminate();
     expect(word(rt, a) & LOCKED, 'a: held by the dead B').toBe(LOCKED);
     const [report] = reapInstance(rt, ib);

@@ -20,12 +20,9 @@ import { DP_LOCK_TAKEN_DETACHED, DP_UNLOCK_SLOW } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { until, useHarness, within } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
+import { LOCKED, waiters, word } from './fixtures/locks.ts';
 
 useHarness();
-
-const LOCKED = 1;
-const word = (rt: { memory: WebAssembly.Memory }, m: number) => Atomics.load(new Int32Array(rt.memory.buffer, m, 1), 0);
-const waiters = (rt: { memory: WebAssembly.Memory }, m: number) => word(rt, m) >>> 3;
 
 describe('locks a reap reports for a thread killed around a critical section', () => {
   it('taken after a detached wait, not yet attached again: reported', async () => {
