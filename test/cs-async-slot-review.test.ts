@@ -17,7 +17,7 @@ import { T_CS_ASYNC } from '../src/abi.gen.ts';
 import { reapInstance } from '../src/index.ts';
 import { until, useHarness } from './fixtures/harness.ts';
 import { killRig } from './fixtures/killed.ts';
-import { asyncTookFirst, heldPair, LOCKED, waiters, word } from './fixtures/locks.ts';
+import { asyncTookFirst, expectDeadHoldsFirst, heldPair, LOCKED, waiters, word } from './fixtures/locks.ts';
 
 useHarness();
 
@@ -53,10 +53,6 @@ describe('review: a lock an async section holds, named nowhere once its thread e
     await asyncTookFirst(rt, t, b, a, z);
     // An exit here would hand the record, whose slot names a, to the next attach (which zeroes it).
     await expect(b.call('exit', 0), 'the facade refuses').rejects.toMatchObject({ code: 'EINVAL_STATE' });
-    await b.terminate();
-    expect(word(rt, a) & LOCKED, 'a: held by the dead B').toBe(LOCKED);
-    const held = reapInstance(rt, ib).flatMap((r) => r.heldLocks);
-    expect(held, 'a, which the dead B holds').toEqual([a]);
-    t.unlock(z);
+    await expectDeadHoldsFirst(rt, t, b, ib, a, z);
   }, 60_000);
 });

@@ -21,10 +21,9 @@
 // in between. Fixed: the reap copies them into a buffer of the reaping instance.
 import { describe, expect, it } from 'vitest';
 import { DP_MUTEX_PARKING } from '../src/abi.gen.ts';
-import { reapInstance } from '../src/index.ts';
 import { until, useHarness } from './fixtures/harness.ts';
 import { killRig } from './fixtures/killed.ts';
-import { asyncTookFirst, heldPair, LOCKED, waiters, word } from './fixtures/locks.ts';
+import { asyncTookFirst, expectDeadHoldsFirst, heldPair, LOCKED, waiters, word } from './fixtures/locks.ts';
 
 useHarness();
 
@@ -40,12 +39,7 @@ describe('review: held locks of a thread killed in a two-lock section\'s waits',
     await until(() => waiters(rt, a) > 0, 10_000, 'B parked on a');
     t.unlock(a);
     await until(f.paused, 10_000, 'B took a, about to park on z');
-    await b.terminate();
-    expect(word(rt, a) & LOCKED, 'a: held by the dead B').toBe(LOCKED);
-    const [report] = reapInstance(rt, ib);
-    expect(report.heldLocks, 'a, which B holds (z is the main thread\'s)').toEqual([a]);
-    t.unlock(a);
-    t.unlock(z);
+    await expectDeadHoldsFirst(rt, t, b, ib, a, z);
     t.free(a);
   }, 60_000);
 });
@@ -57,12 +51,7 @@ describe('review: held locks of a thread killed in an async two-lock section\'s 
     const ib = await b.call<number>('instance');
     await b.call('attach');
     await asyncTookFirst(rt, t, b, a, z);
-    await b.terminate();
-    expect(word(rt, a) & LOCKED, 'a: held by the dead B').toBe(LOCKED);
-    const [report] = reapInstance(rt, ib);
-    expect(report.heldLocks, 'a, which B holds (z is the main thread\'s)').toEqual([a]);
-    t.unlock(a);
-    t.unlock(z);
+    await expectDeadHoldsFirst(rt, t, b, ib, a, z);
     t.free(a);
   }, 60_000);
 });
