@@ -21,7 +21,7 @@
 import { EAGAIN, EINVAL_PTR, ETIMEDOUT } from './abi.gen.ts';
 import type { ThreadCore } from './core.ts';
 import { coreError, ErrorCode, FtheapError, mutexAddressError } from './errors.ts';
-import { waitAsync } from './platform.ts';
+import { keptAlive, waitAsync } from './platform.ts';
 
 /** Options of {@link Thread.lock} and {@link Thread.lockAsync}. */
 export interface LockOptions {
@@ -76,7 +76,7 @@ const nativeWaitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAs
 // A counted waiter is always woken by an unlock (it may sleep without a time
 // limit); without Atomics.waitAsync, platform.ts polls.
 function waitOn(i32: Int32Array, index: number, value: number, ms: number): Promise<unknown> {
-  if (nativeWaitAsync) return Promise.resolve(nativeWaitAsync(i32, index, value, ms).value);
+  if (nativeWaitAsync) return keptAlive(Promise.resolve(nativeWaitAsync(i32, index, value, ms).value));
   return waitAsync(i32, index, value);
 }
 

@@ -177,6 +177,23 @@ async function compileBytes(bytes: ArrayBufferLike | ArrayBufferView, name: stri
 /** @internal `Atomics.waitAsync` where it exists (browsers, Node ≥ 16), else a short timer. */
 export function waitAsync(i32: Int32Array, index: number, value: number): Promise<unknown> {
   const wa = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { value: unknown } }).waitAsync;
-  if (wa) return Promise.resolve(wa(i32, index, value, 50).value);
+  if (wa) return keptAlive(Promise.resolve(wa(i32, index, value, 50).value));
   return new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+// Node does not count a pending Atomics.waitAsync as work: a worker whose only
+// work is an awaited lockAsync, attachAsync or stopTheWorldAsync would end with
+// exit code 13 (unfinished top-level await) or simply stop, its thread reaped as
+// dead while the wait was still good. A timer kept while any wait is in flight
+// holds the event loop open.
+let waitsInFlight = 0;
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+
+/** @internal `p`, with the event loop held open until it settles (Node; elsewhere `p` as is). */
+export function keptAlive<T>(p: Promise<T>): Promise<T> {
+  if (!isNode) return p;
+  if (waitsInFlight++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+  return p.finally(() => {
+    if (--waitsInFlight === 0) { clearInterval(keepAlive); keepAlive = undefined; }
+  });
 }

@@ -2,7 +2,8 @@
 // through the public API only, as a user's program would run them: rt.startWorker
 // (which reaps a worker's threads on its exit), joinWorker, and a workload of
 // allocations, cross-thread frees, batch calls, critical sections on one mutex,
-// SharedMap writes, objects shared through a SharedObjectMap, delayed frees, checkpoints, stops of the world, huge blocks
+// SharedMap writes, objects shared through a SharedObjectMap, garbage cycles and
+// collections, async critical sections, SharedList pushes, delayed frees, checkpoints, stops of the world, huge blocks
 // and thread churn (test/fixtures/chaos-worker.ts). The main thread terminates a
 // random worker every few tens of milliseconds and starts another in its place;
 // the rest never stop. Checked: no worker ever sees an error, a broken critical
@@ -14,7 +15,7 @@
 // kill, and everything frees back. Rounds: CHAOS_ROUNDS (default 16); seed:
 // CHAOS_SEED.
 import { describe, expect, it } from 'vitest';
-import { Runtime, SharedMap, SharedObjectMap, type RuntimeWorker } from '../src/index.ts';
+import { Runtime, SharedList, SharedMap, SharedObjectMap, type RuntimeWorker } from '../src/index.ts';
 import { fixtureUrl, sleep, until, useHarness } from './fixtures/harness.ts';
 import { Rng } from './fixtures/prng.ts';
 import type { ChaosData } from './fixtures/chaos-worker.ts';
@@ -37,6 +38,8 @@ describe('chaos through the public API', () => {
     const map = SharedMap.create(t);
     const omap = SharedObjectMap.create(t);
     const type = t.defineType({ name: 'ChaosBox', size: 8 });
+    const node = t.defineType({ name: 'ChaosNode', size: 8, refOffsets: [0, 4], gc: true });
+    const list = SharedList.create(t);
     const used0 = rt.stats().totals.blocksUsed;
     t.detach();   // an attached thread that waits here would hold up the workers' stops
 
@@ -46,12 +49,14 @@ describe('chaos through the public API', () => {
     const steps = new Map<number, number>();   // worker id → steps it reported
     const live = new Map<number, RuntimeWorker>();
     let next = 0, reaped = 0, unlocked = 0;
+    const reapLog: string[] = [];
     const start = async () => {
       const id = ++next;
-      const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, omap: omap.handle, type, seed: SEED * 31 + id, id, status };
+      const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, omap: omap.handle, list: list.handle, type, node, seed: SEED * 31 + id, id, status };
       const w = await rt.startWorker(fixtureUrl('chaos-worker'), {
         data,
         onReaped: (reports) => {
+          reapLog.push(`worker ${id} (instance ${w.instance}): ${reports.map((r) => r.id).join(',')}`);
           // Locks its critical section held: the data under them (one word) is repairable.
           for (const r of reports) for (const m of r.heldLocks) { new Uint32Array(rt.memory.buffer, owner, 1)[0] = 0; t.unlock(m); unlocked++; }
           if (t.state === 'attached') t.detach();
@@ -61,6 +66,8 @@ describe('chaos through the public API', () => {
         if (m.error) errors.push(`worker ${id}: ${m.error}`);
         if (m.steps) steps.set(id, m.steps);
       });
+      (w.worker as unknown as { on(e: string, f: (x: unknown) => void): void }).on('error', (e) => { errors.push(`worker ${id} crashed: ${String((e as Error)?.stack ?? e)}`); });
+      (w.worker as unknown as { on(e: string, f: (x: unknown) => void): void }).on('exit', (code) => { reapLog.push(`worker ${id} exit ${String(code)}`); });
       await w.thread;
       live.set(id, w);
     };
@@ -74,8 +81,8 @@ describe('chaos through the public API', () => {
           20_000, `progress of workers ${[...seen.keys()]} after round ${round}`);
       } catch (e) {
         const st = new Int32Array(status);
-        console.log([...seen.keys()].map((id) => ({ id, step: st[id] - 1, steps: steps.get(id) })),
-          rt.domain().threads(), { mutex: new Uint32Array(rt.memory.buffer, mutex, 2).join(',') });
+        console.log([...seen.keys()].map((id) => ({ id, step: st[id] - 1, thread: st[2048 + id], steps: steps.get(id) })),
+          rt.domain().threads(), { mutex: new Uint32Array(rt.memory.buffer, mutex, 2).join(',') }, reapLog);
         throw e;
       }
       expect(errors).toEqual([]);
@@ -104,6 +111,8 @@ describe('chaos through the public API', () => {
     }
     for (const [k] of [...map]) map.delete(k);
     omap.clear();
+    while (list.pop() !== undefined) { /* empty it */ }
+    rt.domain().gc.collect();   // the garbage cycles left
     for (let i = 0; i < 5; i++) { t.checkpoint(); t.processDelayed(); }
     t.collect(true);
     rt.domain().collectAbandoned();
