@@ -13,7 +13,7 @@
 // unlocked by the onReaped callback, as the README says a user must); at the end
 // the heap validates, the live blocks are what the ring holds plus at most one per
 // kill, and everything frees back. Rounds: CHAOS_ROUNDS (default 16); seed:
-// CHAOS_SEED.
+// CHAOS_SEED; CHAOS_DEBUG=1: the debug build (validators in the slow paths).
 import { describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap, SharedObjectMap, type RuntimeWorker } from '../src/index.ts';
 import { fixtureUrl, sleep, until, useHarness } from './fixtures/harness.ts';
@@ -29,7 +29,7 @@ const SLOTS = 256;
 
 describe('chaos through the public API', () => {
   it(`${ROUNDS} kills among ${WORKERS} busy workers: the others go on, the heap stays sound`, async () => {
-    const rt = await Runtime.create({ maximumMemory: 1 << 30 });
+    const rt = await Runtime.create({ maximumMemory: 1 << 30, debug: process.env.CHAOS_DEBUG === '1' });
     const t = rt.attach();
     const ring = t.alloc(SLOTS * 4);
     new Uint32Array(rt.memory.buffer, ring, SLOTS).fill(0);
