@@ -64,6 +64,7 @@ export const DP_RF_TAIL_SENT: u32 = 121;          // remote-free.ts pushChain: t
 export const DP_COMMIT_RAISING: u32 = 122;        // os.ts commitPeakRaise: bytes counted (and marked, osCommitMarked), the peak not yet raised (review3)
 export const DP_LOCK_TAKEN_DETACHED: u32 = 123;   // thread.ts lockDetaching: a lock taken after a detached wait (and named, if it has a holder word), not yet attached again
 export const DP_UNLOCK_RELEASED: u32 = 124;      // mutex.ts mutexUnlockSlow: the lock let go or handed over (holder word cleared), no waiter woken yet
+export const DP_DF_FREEING: u32 = 125;           // delayed-free.ts processQueue: an item consumed and counted freed, its block not yet freed
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken
 export const DP_REVIEW_REAP_RELEASE: u32 = 52;    // lifecycle.ts threadReap: record EXITED, not yet released
 export const DP_REVIEW_CLOSE_ENTER: u32 = 53;     // lifecycle.ts domainClose: validated by the caller, before headLock

@@ -78,7 +78,7 @@ import { curThread } from "./current";
 import { addRelaxed, addRelaxed64, andAcqRel, casAcqRel, loadAcquire, loadAcquire64, orAcqRel, spinLock, spinUnlock, stackTakeNamed,
   storeRelease, storeRelease64, swapAcqRel } from "./atomics";
 import { BRK_DELAYED_FREE, breakerRequest } from "./breaker";
-import { DP_DF_ABANDON, DP_DF_SPLICING, DP_DISCARD_HUGE, DP_HUGE_HELD_RELEASING, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
+import { DP_DF_ABANDON, DP_DF_FREEING, DP_DF_SPLICING, DP_DISCARD_HUGE, DP_HUGE_HELD_RELEASING, DP_REVIEW_DQ_LOCKED, debugPause } from "./debug-delay";
 import { metaAlloc } from "./meta";
 import { blockUsableSize } from "./alloc";
 import { EDOUBLE_FREE, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError, takeError } from "./errors";
@@ -400,11 +400,19 @@ function fail(code: i32): i32 {
 }
 
 function freeCounted(domain: usize, p: usize): i32 {
+  // Counted queued and freed together, before the free (a call, where a worker may be
+  // stopped): a kill inside it loses the block in hand, never leaves one pending for good.
   addRelaxed64(domain + D_DF_QUEUED, 1);
+  addRelaxed64(domain + D_DF_FREED, 1);
   const rc = ftFree(p);
-  if (rc == OK) addRelaxed64(domain + D_DF_FREED, 1);
-  else addRelaxed(domain + D_DF_FAILED, 1);
+  if (rc != OK) countFailed(domain);
   return rc;
+}
+
+// An item counted freed whose free (or decref) failed: counted failed instead.
+function countFailed(domain: usize): void {
+  addRelaxed64(domain + D_DF_FREED, <u64>-1);
+  addRelaxed(domain + D_DF_FAILED, 1);
 }
 
 /**
@@ -434,18 +442,21 @@ function processQueue(domain: usize, headAt: usize, tailAt: usize, pendingAt: us
         }
         if (!qsbrPollIssuing(domain, goal, newest, quiescent)) { oldest = goal; break; }
       }
-      store<u32>(chunk, rd + 1, C_RD);                // consumed before the free: re-entry safe
+      // Consumed and counted freed before the free (re-entry safe), with no call
+      // between: a worker stopped inside the free loses that block (in hand), and
+      // leaves no item counted pending for good.
+      store<u32>(chunk, rd + 1, C_RD);
       if (pendingAt != 0) store<u32>(pendingAt, load<u32>(pendingAt) - 1);
+      addRelaxed64(domain + D_DF_FREED, 1);
+      debugPause(DP_DF_FREEING);
       const ptr = <usize>load<u32>(item);
       if ((ptr & DECREF_ITEM) != 0) {                 // decrefDelayed's: a decref, not a free
-        if (hookDelayedDecref(ptr & ~DECREF_ITEM) == OK) addRelaxed64(domain + D_DF_FREED, 1);
-        else { takeError(); addRelaxed(domain + D_DF_FAILED, 1); }
+        if (hookDelayedDecref(ptr & ~DECREF_ITEM) != OK) { takeError(); countFailed(domain); }
         done++;
         continue;
       }
       markClear(domain, ptr);                         // before the free: the block may be reused at once
-      if (ftFree(ptr) == OK) addRelaxed64(domain + D_DF_FREED, 1);
-      else { takeError(); addRelaxed(domain + D_DF_FAILED, 1); }
+      if (ftFree(ptr) != OK) { takeError(); countFailed(domain); }
       done++;
       continue;
     }

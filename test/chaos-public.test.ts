@@ -3,7 +3,8 @@
 // (which reaps a worker's threads on its exit), joinWorker, and a workload of
 // allocations, cross-thread frees, batch calls, critical sections on one mutex,
 // SharedMap writes, objects shared through a SharedObjectMap, garbage cycles and
-// collections, async critical sections, SharedList pushes, delayed frees, checkpoints, stops of the world, huge blocks
+// collections, async critical sections, SharedList pushes, the pystack, a global
+// stop, threads of a second domain, realloc and aligned blocks, delayed frees, checkpoints, stops of the world, huge blocks
 // and thread churn (test/fixtures/chaos-worker.ts). The main thread terminates a
 // random worker every few tens of milliseconds and starts another in its place;
 // the rest never stop. Checked: no worker ever sees an error, a broken critical
@@ -40,6 +41,7 @@ describe('chaos through the public API', () => {
     const type = t.defineType({ name: 'ChaosBox', size: 8 });
     const node = t.defineType({ name: 'ChaosNode', size: 8, refOffsets: [0, 4], gc: true });
     const list = SharedList.create(t);
+    const domain2 = rt.createDomain();
     const used0 = rt.stats().totals.blocksUsed;
     t.detach();   // an attached thread that waits here would hold up the workers' stops
 
@@ -52,7 +54,7 @@ describe('chaos through the public API', () => {
     const reapLog: string[] = [];
     const start = async () => {
       const id = ++next;
-      const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, omap: omap.handle, list: list.handle, type, node, seed: SEED * 31 + id, id, status };
+      const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, omap: omap.handle, list: list.handle, type, node, domain2: domain2.id, seed: SEED * 31 + id, id, status };
       const w = await rt.startWorker(fixtureUrl('chaos-worker'), {
         data,
         onReaped: (reports) => {
@@ -116,10 +118,12 @@ describe('chaos through the public API', () => {
     for (let i = 0; i < 5; i++) { t.checkpoint(); t.processDelayed(); }
     t.collect(true);
     rt.domain().collectAbandoned();
+    domain2.collectAbandoned();
     // a killed worker may lose the block in its hands, or a batch of allocMany
     const lost = rt.stats().totals.blocksUsed - used0;
     expect(lost, `blocks left used after ${ROUNDS + WORKERS} kills`).toBeLessThanOrEqual((ROUNDS + WORKERS) * 16);
-    expect(rt.domain().qsbrInfo().delayedPending).toBe(0);
+    const q = rt.domain().qsbrInfo();
+    expect(q.delayedPending, `queued ${q.delayedQueued}, freed ${q.delayedFreed}, failed ${q.delayedFailed}`).toBe(0);
     // a killed worker may leak the object in its hands (a reference it had not let go)
     const objects = rt.domain().stats().objects;
     expect(objects.live, `objects left live after ${ROUNDS + WORKERS} kills`).toBeLessThanOrEqual(ROUNDS + WORKERS);
