@@ -124,7 +124,9 @@ const KEEP = QSBR_KEEP;
 /** @internal Read a domain's QSBR figures. */
 export function qsbrInfo(x: CoreExports, domain: number): QsbrInfo {
   const f = (i: number) => x.ft_qsbr_info(domain, i);
-  const queued = f(QI_DELAYED_QUEUED), freed = f(QI_DELAYED_FREED), failed = f(QI_DELAYED_FAILED);
+  // Read in the order the counts move (failed, freed, queued): a snapshot taken while
+  // other threads free never shows fewer queued than taken.
+  const failed = f(QI_DELAYED_FAILED), freed = f(QI_DELAYED_FREED), queued = f(QI_DELAYED_QUEUED);
   const mask = f(QI_HELD_TAGS);
   const heldTags: number[] = [];
   for (let t = 0; t < TAG_COUNT; t++) if ((mask >>> t) & 1) heldTags.push(t);
