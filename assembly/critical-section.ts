@@ -112,6 +112,7 @@ export function csEnd(thread: usize, token: i32): i32 {
   store<u32>(thread, depth - 1, T_CS_DEPTH);
   if (m2 != 0) mutexUnlock(m2, thread + T_CS_REL_B, <u32>m2);
   if (m1 != 0) mutexUnlock(m1, thread + T_CS_REL_A, <u32>m1);
+  relCleared(thread);
   if (depth > 1) csResumeTop(thread);
   return OK;
 }
@@ -150,7 +151,16 @@ export function csSuspendAll(thread: usize): void {
     store<u32>(e, flags | CS_INACTIVE, CS_FLAGS);
     if (m2 != 0) mutexUnlock(m2, thread + T_CS_REL_B, <u32>m2);
     if (m1 != 0) mutexUnlock(m1, thread + T_CS_REL_A, <u32>m1);
+    relCleared(thread);
   }
+}
+
+// After the unlocks: a word an unlock did not clear named a lock that was not held
+// (unlocked under the section by someone else): it names nothing now.
+// @ts-ignore: decorator
+@inline function relCleared(thread: usize): void {
+  store<u32>(thread, 0, T_CS_REL_A);
+  store<u32>(thread, 0, T_CS_REL_B);
 }
 
 /**
