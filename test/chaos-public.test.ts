@@ -105,9 +105,10 @@ async function chaos(ROUNDS: number, debug: boolean): Promise<void> {
   for (const w of live.values()) reaped += await w.terminate();
   live.clear();
   expect(errors).toEqual([]);
-  // one thread each, but for a worker killed between exit() and its next attach
+  // one thread each, but none for a worker killed between exit() and its next
+  // attach, and two for one killed with a thread of the second domain attached
   expect(reaped, 'threads reaped').toBeGreaterThan((ROUNDS + WORKERS) / 2);
-  expect(reaped).toBeLessThanOrEqual(ROUNDS + WORKERS);
+  expect(reaped).toBeLessThanOrEqual(2 * (ROUNDS + WORKERS));
 
   t.attach();
   t.reclaimAbandoned();
