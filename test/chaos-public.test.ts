@@ -14,7 +14,7 @@
 // unlocked by the onReaped callback, as the README says a user must); at the end
 // the heap validates, the live blocks are what the ring holds plus at most one per
 // kill, and everything frees back. Rounds: CHAOS_ROUNDS (default 16); seed:
-// CHAOS_SEED; CHAOS_DEBUG=1: the first test on the debug build too (the second
+// CHAOS_SEED; workers: CHAOS_WORKERS (default 3); CHAOS_DEBUG=1: the first test on the debug build too (the second
 // always is, with 8 rounds unless CHAOS_ROUNDS says).
 import { describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap, SharedObjectMap, type RuntimeWorker } from '../src/index.ts';
@@ -27,7 +27,7 @@ useHarness();
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 16);
 const DEBUG_ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 8);
 const SEED = Number(process.env.CHAOS_SEED ?? 20261205);
-const WORKERS = 3;
+const WORKERS = Number(process.env.CHAOS_WORKERS ?? 3);
 const SLOTS = 256;
 
 describe('chaos through the public API', () => {
