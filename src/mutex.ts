@@ -21,7 +21,7 @@
 import { EAGAIN, EINVAL_PTR, ETIMEDOUT } from './abi.gen.ts';
 import type { ThreadCore } from './core.ts';
 import { coreError, ErrorCode, FtheapError, mutexAddressError } from './errors.ts';
-import { keptAlive, waitAsync } from './platform.ts';
+import { waitAsync } from './platform.ts';
 
 /** Options of {@link Thread.lock} and {@link Thread.lockAsync}. */
 export interface LockOptions {
@@ -70,16 +70,6 @@ export function tryLock(t: ThreadCore, m: number, spin: boolean): boolean {
   return rc === 1;
 }
 
-type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: unknown };
-const nativeWaitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
-
-// A counted waiter is always woken by an unlock (it may sleep without a time
-// limit); without Atomics.waitAsync, platform.ts polls.
-function waitOn(i32: Int32Array, index: number, value: number, ms: number): Promise<unknown> {
-  if (nativeWaitAsync) return keptAlive(Promise.resolve(nativeWaitAsync(i32, index, value, ms).value));
-  return waitAsync(i32, index, value);
-}
-
 const now = typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
 
 /**
@@ -125,7 +115,8 @@ export async function acquireAsync(t: ThreadCore, m: number, timeoutMs: number, 
         throw new FtheapError(ErrorCode.ETIMEDOUT, `mutex ${w}: not acquired within ${timeoutMs} ms`);
       }
       const left = timeoutMs < 0 ? Infinity : Math.max(0, timeoutMs - (now() - start));
-      await waitOn(new Int32Array(t.memory.buffer), w >>> 2, v | 0, left);
+      // A counted waiter is always woken by an unlock: it may sleep without a time limit.
+      await waitAsync(new Int32Array(t.memory.buffer), w >>> 2, v | 0, left);
     }
   } finally {
     // Never leave a count behind (an exception from the await's machinery).

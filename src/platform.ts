@@ -174,10 +174,14 @@ async function compileBytes(bytes: ArrayBufferLike | ArrayBufferView, name: stri
   }
 }
 
-/** @internal `Atomics.waitAsync` where it exists (browsers, Node ≥ 16), else a short timer. */
-export function waitAsync(i32: Int32Array, index: number, value: number): Promise<unknown> {
+/**
+ * @internal `Atomics.waitAsync` while `i32[index]` holds `value`, at most `ms`
+ * (Infinity: until woken), where it exists (browsers, Node ≥ 16), keeping a Node
+ * event loop open meanwhile (keptAlive); else a short timer (the caller polls).
+ */
+export function waitAsync(i32: Int32Array, index: number, value: number, ms = 50): Promise<unknown> {
   const wa = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { value: unknown } }).waitAsync;
-  if (wa) return keptAlive(Promise.resolve(wa(i32, index, value, 50).value));
+  if (wa) return keptAlive(Promise.resolve(wa(i32, index, value, ms).value));
   return new Promise((resolve) => setTimeout(resolve, 1));
 }
 

@@ -29,7 +29,7 @@ import { EAGAIN, ETIMEDOUT, STW_BLOCKERS_MAX, T_STW_BLOCKERS, T_STW_BLOCKERS_N }
 import type { ThreadCore } from './core.ts';
 import { refusedPromise } from './critical-section.ts';
 import { coreError, ErrorCode, FtheapError } from './errors.ts';
-import { keptAlive, waitAsync } from './platform.ts';
+import { waitAsync } from './platform.ts';
 
 /** Options of a wait that may give up. */
 export interface TimeoutOptions {
@@ -81,10 +81,7 @@ const now = typeof performance !== 'undefined' ? () => performance.now() : () =>
 
 // Atomics.waitAsync on the word `addr` while it holds `value`, at most `ms`.
 function waitWord(t: ThreadCore, addr: number, value: number, ms: number): Promise<unknown> {
-  const wa = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { value: unknown } }).waitAsync;
-  const i32 = new Int32Array(t.memory.buffer);
-  if (wa) return keptAlive(Promise.resolve(wa(i32, addr >>> 2, value | 0, Math.max(0, ms)).value));
-  return waitAsync(i32, addr >>> 2, value | 0);
+  return waitAsync(new Int32Array(t.memory.buffer), addr >>> 2, value | 0, Math.max(0, ms));
 }
 
 /**
