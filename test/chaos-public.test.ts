@@ -13,7 +13,9 @@
 // reaps release what the dead held (a mutex held in a critical section is
 // unlocked by the onReaped callback, as the README says a user must); at the end
 // the heap validates, the live blocks are what the ring holds plus at most one per
-// kill, and everything frees back. Rounds: CHAOS_ROUNDS (default 16); seed:
+// kill, and everything frees back. A third run makes every second worker one
+// that may not block, as a browser's main thread (EAGAIN → the async variants,
+// attachAsync after a stop left it suspended). Rounds: CHAOS_ROUNDS (default 16); seed:
 // CHAOS_SEED; workers: CHAOS_WORKERS (default 3); CHAOS_DEBUG=1: the first test on the debug build too (the second
 // always is, with 8 rounds unless CHAOS_ROUNDS says).
 import { describe, expect, it } from 'vitest';
@@ -26,6 +28,7 @@ useHarness();
 
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 16);
 const DEBUG_ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 8);
+const NB_ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 12);
 const SEED = Number(process.env.CHAOS_SEED ?? 20261205);
 const WORKERS = Number(process.env.CHAOS_WORKERS ?? 3);
 const SLOTS = 256;
@@ -33,9 +36,13 @@ const SLOTS = 256;
 describe('chaos through the public API', () => {
   it(`${ROUNDS} kills among ${WORKERS} busy workers: the others go on, the heap stays sound`, () => chaos(ROUNDS, process.env.CHAOS_DEBUG === '1'), 180_000);
   it(`the same on the debug build (validators in the slow paths), ${DEBUG_ROUNDS} kills`, () => chaos(DEBUG_ROUNDS, true), 180_000);
+  // Every second worker joins as a thread that may not block (a browser's main
+  // thread): its waits fail with EAGAIN and it goes through the async variants,
+  // and a stop leaves it suspended at its checkpoints until it attaches again.
+  it(`${NB_ROUNDS} kills among workers half of which may not block`, () => chaos(NB_ROUNDS, process.env.CHAOS_DEBUG === '1', true), 180_000);
 });
 
-async function chaos(ROUNDS: number, debug: boolean): Promise<void> {
+async function chaos(ROUNDS: number, debug: boolean, someNonBlocking = false): Promise<void> {
   const rt = await Runtime.create({ maximumMemory: 1 << 30, debug });
   const t = rt.attach();
   const ring = t.alloc(SLOTS * 4);
@@ -55,12 +62,14 @@ async function chaos(ROUNDS: number, debug: boolean): Promise<void> {
   const rng = new Rng(SEED);
   const errors: string[] = [];
   const steps = new Map<number, number>();   // worker id → steps it reported
+  const nbSeen = new Map<number, number>();  // worker id → EAGAINs gone async + suspensions it reported
   const live = new Map<number, RuntimeWorker>();
   let next = 0, reaped = 0, unlocked = 0;
   const reapLog: string[] = [];
   const start = async () => {
     const id = ++next;
-    const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, omap: omap.handle, list: list.handle, type, node, domain2: domain2.id, seed: SEED * 31 + id, id, status };
+    const data: ChaosData = { ring, slots: SLOTS, mutex, owner, map: map.handle, omap: omap.handle, list: list.handle, type, node, domain2: domain2.id, seed: SEED * 31 + id, id, status,
+      nonBlocking: someNonBlocking && id % 2 === 0 };
     const w = await rt.startWorker(fixtureUrl('chaos-worker'), {
       data,
       onReaped: (reports) => {
@@ -70,9 +79,10 @@ async function chaos(ROUNDS: number, debug: boolean): Promise<void> {
         if (t.state === 'attached') t.detach();
       },
     });
-    (w.worker as unknown as { on(e: string, f: (m: { steps?: number; error?: string }) => void): void }).on('message', (m) => {
+    (w.worker as unknown as { on(e: string, f: (m: { steps?: number; error?: string; deferred?: number; suspended?: number }) => void): void }).on('message', (m) => {
       if (m.error) errors.push(`worker ${id}: ${m.error}`);
       if (m.steps) steps.set(id, m.steps);
+      if (m.deferred !== undefined) nbSeen.set(id, m.deferred + m.suspended!);
     });
     (w.worker as unknown as { on(e: string, f: (x: unknown) => void): void }).on('error', (e) => { errors.push(`worker ${id} crashed: ${String((e as Error)?.stack ?? e)}`); });
     (w.worker as unknown as { on(e: string, f: (x: unknown) => void): void }).on('exit', (code) => { reapLog.push(`worker ${id} exit ${String(code)}`); });
@@ -105,6 +115,8 @@ async function chaos(ROUNDS: number, debug: boolean): Promise<void> {
   for (const w of live.values()) reaped += await w.terminate();
   live.clear();
   expect(errors).toEqual([]);
+  // the workers that may not block did meet EAGAIN, or were left suspended by a stop
+  if (someNonBlocking) expect([...nbSeen.values()].reduce((a, b) => a + b, 0), 'non-blocking waits gone async').toBeGreaterThan(0);
   // one thread each, but none for a worker killed between exit() and its next
   // attach, and two for one killed with a thread of the second domain attached
   expect(reaped, 'threads reaped').toBeGreaterThan((ROUNDS + WORKERS) / 2);
@@ -138,6 +150,6 @@ async function chaos(ROUNDS: number, debug: boolean): Promise<void> {
   t.unlock(mutex);
   t.stopTheWorld(() => {}, { timeoutMs: 5000 });
   t.validate();
-  if (process.env.CHAOS_VERBOSE) console.log({ lost, unlocked, reaped, objects, steps: [...steps.values()].reduce((a, b) => a + b, 0) });
+  if (process.env.CHAOS_VERBOSE) console.log({ lost, unlocked, reaped, objects, nb: [...nbSeen.values()].reduce((a, b) => a + b, 0), steps: [...steps.values()].reduce((a, b) => a + b, 0) });
   t.exit();
 }
