@@ -20,7 +20,7 @@
 // always is, with 8 rounds unless CHAOS_ROUNDS says).
 import { describe, expect, it } from 'vitest';
 import { Runtime, SharedList, SharedMap, SharedObjectMap, type RuntimeWorker } from '../src/index.ts';
-import { fixtureUrl, sleep, until, useHarness } from './fixtures/harness.ts';
+import { fixtureUrl, freeRing, sleep, until, useHarness } from './fixtures/harness.ts';
 import { Rng } from './fixtures/prng.ts';
 import type { ChaosData } from './fixtures/chaos-worker.ts';
 
@@ -125,11 +125,7 @@ async function chaos(ROUNDS: number, debug: boolean, someNonBlocking = false): P
   t.attach();
   t.reclaimAbandoned();
   t.validate();
-  const slots = new Int32Array(rt.memory.buffer, ring, SLOTS);
-  for (let i = 0; i < SLOTS; i++) {
-    const b = Atomics.exchange(slots, i, 0) >>> 0;
-    if (b !== 0) t.free(b);
-  }
+  freeRing(t, ring, SLOTS);
   for (const [k] of [...map]) map.delete(k);
   omap.clear();
   while (list.pop() !== undefined) { /* empty it */ }

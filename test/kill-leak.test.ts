@@ -15,7 +15,7 @@
 // Rounds: KILL_LEAK_ROUNDS (default 12); seed: KILL_LEAK_SEED.
 import { describe, expect, it } from 'vitest';
 import { reapInstance, Runtime } from '../src/index.ts';
-import { Peer, sleep, useHarness } from './fixtures/harness.ts';
+import { freeRing, Peer, sleep, useHarness } from './fixtures/harness.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { Rng } from './fixtures/prng.ts';
 
@@ -53,11 +53,7 @@ describe('kill leak', () => {
       reapInstance(rt, instances);
     }
     t.attach();
-    const slots = new Int32Array(rt.memory.buffer, ring, SLOTS);
-    for (let i = 0; i < SLOTS; i++) {
-      const b = Atomics.exchange(slots, i, 0) >>> 0;
-      if (b !== 0) t.free(b);
-    }
+    freeRing(t, ring, SLOTS);
     t.collect(true);
     rt.domain().collectAbandoned();
     const lost = rt.stats().totals.blocksUsed - used0;

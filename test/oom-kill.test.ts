@@ -9,7 +9,7 @@
 // (validators in the slow paths). Rounds: OOM_ROUNDS (default 12 and 6); seed: OOM_SEED.
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, FtheapError, Runtime, type RuntimeWorker, type Thread } from '../src/index.ts';
-import { fixtureUrl, sleep, until, useHarness } from './fixtures/harness.ts';
+import { fixtureUrl, freeRing, sleep, until, useHarness } from './fixtures/harness.ts';
 import { Rng } from './fixtures/prng.ts';
 import type { OomData } from './fixtures/oom-worker.ts';
 
@@ -87,11 +87,7 @@ async function oomChaos(ROUNDS: number, debug: boolean): Promise<void> {
   expect(ooms, 'the workers did run out of memory').toBeGreaterThan(0);
 
   t.attach();
-  const slots = new Int32Array(rt.memory.buffer, ring, SLOTS);
-  for (let i = 0; i < SLOTS; i++) {
-    const b = Atomics.exchange(slots, i, 0) >>> 0;
-    if (b !== 0) t.free(b);
-  }
+  freeRing(t, ring, SLOTS);
   t.collect(true);
   rt.domain().collectAbandoned();
   t.validate();
