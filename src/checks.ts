@@ -3,7 +3,7 @@
  * tag or a pointer is validated before it reaches the core.
  * @module
  */
-import { TAG_COUNT } from './abi.gen.ts';
+import { EINVAL_PTR, TAG_COUNT } from './abi.gen.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
 
 /** @internal Heap tags per thread: 0..15. */
@@ -21,4 +21,13 @@ export function checkTag(tag: number): number {
 /** @internal Throw `EINVAL_PTR` unless `ptr` is an integer 0..2^32-1 (the core checks the rest). */
 export function checkPtr(ptr: number): void {
   if (ptr >>> 0 !== ptr) throw new FtheapError(ErrorCode.EINVAL_PTR, String(ptr));
+}
+
+/**
+ * @internal The detail of a failed call on block `ptr`: its address, and for an
+ * EINVAL_PTR on an object (which free, realloc and freeDelayed refuse) what to do.
+ */
+export function ptrDetail(x: { ft_block_is_object(p: number): number }, rc: number, ptr: number): string {
+  const isObject = rc === EINVAL_PTR && x.ft_block_is_object(ptr) === 1;
+  return `ptr ${ptr >>> 0}${isObject ? ' is an object (newObject): drop it with decref (decrefDelayed), not free' : ''}`;
 }

@@ -5,7 +5,7 @@
  * the queues are assembly/delayed-free.ts.
  * @module
  */
-import { checkPtr } from './checks.ts';
+import { checkPtr, ptrDetail } from './checks.ts';
 import type { ThreadCore } from './core.ts';
 import { coreError } from './errors.ts';
 
@@ -14,7 +14,7 @@ export function freeDelayed(t: ThreadCore, ptr: number): void {
   t.enter();
   checkPtr(ptr);
   const rc = t.x.ft_free_delayed(ptr);
-  if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
+  if (rc !== 0) throw coreError(rc, ptrDetail(t.x, rc, ptr));
 }
 
 /** @internal Run `t`'s due delayed frees and free its held pages whose goal passed; the blocks freed. */

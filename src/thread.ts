@@ -7,7 +7,7 @@
  * @module
  */
 import { Checkpoint, type AllocatorStats, type AttachOptions, type ObjectTypeInfo, type ObjectTypeSpec, type TagValue, type ThreadState } from './api.ts';
-import { checkPtr, checkTag, TAGS } from './checks.ts';
+import { checkPtr, checkTag, ptrDetail, TAGS } from './checks.ts';
 import { EAGAIN, ENOT_ATTACHED as ENOT_ATTACHED_CODE, ETIMEDOUT, T_STATE, THREAD_ATTACHED, THREAD_DETACHED, THREAD_SUSPENDED, VERSION_SHIFT } from './abi.gen.ts';
 import type { CoreExports, ThreadCore } from './core.ts';
 import * as batch from './alloc-many.ts';
@@ -241,7 +241,10 @@ export class Thread {
     checkPtr(ptr);
     this.checkSize(size);
     const p = this.x.ft_realloc(ptr, size);
-    if (p === 0) this.fail();
+    if (p === 0) {
+      const code = this.x.ft_last_error();   // read once: reading takes it
+      throw coreError(code, ptrDetail(this.x, code, ptr));
+    }
     return p >>> 0;
   }
 
@@ -254,7 +257,7 @@ export class Thread {
     if (!this.active) this.enter();
     if (ptr >>> 0 !== ptr) checkPtr(ptr);   // the check inline first: this is the hot path
     const rc = this.freeRaw(ptr);
-    if (rc !== 0) throw coreError(rc, `ptr ${ptr >>> 0}`);
+    if (rc !== 0) throw coreError(rc, ptrDetail(this.x, rc, ptr));
   }
 
   /**

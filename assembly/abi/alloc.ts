@@ -3,21 +3,21 @@
 
 import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc, mallocMany, mallocSizes } from "../alloc";
 import { curHeap, curThread } from "../current";
-import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError } from "../errors";
-import { BATCH_MAX, BATCH_SCRATCH_BYTES, freeMany, ftFree, ftFreeUnchecked } from "../free";
+import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError, setError } from "../errors";
+import { BATCH_MAX, BATCH_SCRATCH_BYTES, blockIsObject, blockPageOf, freeMany, ftFreeUnchecked, ftFreeUser } from "../free";
 import { metaAlloc } from "../meta";
 import { remoteBatching, remoteFlush, remotePending } from "../remote-free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
-import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_BATCH_SCRATCH, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE, UNIT_HUGE, UNIT_NORMAL } from "../layout";
-import { memFill, memHas, memSync, unitOf, unitState } from "../os";
-import { hugeBlockPage, normalBlockPage } from "../page";
+import { D_OBJECTS, H_TAG, H_THREAD, OR_ZERO_TAGS, P_TAG, T_BATCH_SCRATCH, T_DOMAIN, T_GC_LOCK, TAG_COUNT, TAG_GC, TAG_GC_PRE } from "../layout";
+import { memFill, memHas, memSync } from "../os";
 import { loadAcquire } from "../atomics";
 import { fail, failSigned, failValue } from "./result";
 
 export function ft_malloc(size: usize): usize { return heapMalloc(curHeap, size); }
 export function ft_calloc(count: usize, size: usize): usize { return heapCalloc(curHeap, count, size); }
 export function ft_realloc(p: usize, size: usize): usize {
+  if (p != 0 && blockIsObject(p)) { setError(EINVAL_PTR); return 0; }   // objects move only through their counts
   const before = p != 0 && curThread != 0 ? blockUsableSize(p) : 0;
   const q = heapRealloc(curHeap, p, size);
   // A block of a zeroed tag that grew: its new part is zeroed too (moved or not).
@@ -25,7 +25,9 @@ export function ft_realloc(p: usize, size: usize): usize {
   return q;
 }
 export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
-export function ft_free(p: usize): i32 { return ftFree(p); }
+export function ft_free(p: usize): i32 { return ftFreeUser(p); }
+/** 1 if `p` is an object (newObject's block), which free, realloc and freeDelayed refuse (EINVAL_PTR). */
+export function ft_block_is_object(p: usize): i32 { return blockIsObject(p) ? 1 : 0; }
 /**
  * Batch runs of remote frees on this instance (on != 0) or not (0, the default):
  * see remote-free.ts. Turning it off publishes the current thread's pending run.
@@ -42,7 +44,7 @@ export function ft_remote_batching(on: i32): void {
  * that turned batching on.
  */
 export function ft_free_now(p: usize): i32 {
-  const rc = ftFree(p);
+  const rc = ftFreeUser(p);
   if (curThread != 0 && remotePending(curThread)) remoteFlush(curThread);
   return rc;
 }
@@ -139,8 +141,7 @@ export function ft_heap_malloc(heap: usize, size: usize): usize {
 
 /** Is `p` (a block just handed out) of a tag its domain zeroes? */
 function zeroTagOf(p: usize): bool {
-  const state = unitState(unitOf(p));
-  const page = state == UNIT_NORMAL ? normalBlockPage(p) : state == UNIT_HUGE ? hugeBlockPage(p) : 0;
+  const page = blockPageOf(p);
   if (page == 0) return false;
   const or = <usize>load<u32>(<usize>load<u32>(curThread, T_DOMAIN), D_OBJECTS);
   return (loadAcquire(or + OR_ZERO_TAGS) & (<u32>1 << <u32>load<u8>(page, P_TAG))) != 0;

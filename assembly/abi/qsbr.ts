@@ -4,7 +4,8 @@
 import { curThread } from "../current";
 import { delayedOldestGoal, freeDelayed } from "../delayed-free";
 import { domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, OK } from "../errors";
+import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_PTR, ENOT_ATTACHED, OK } from "../errors";
+import { blockIsObject } from "../free";
 import { threadProcessDelayed } from "../lifecycle";
 import { QI_COUNT, QSBR_KEEP, QSBR_OFFLINE, qsbrAdvance, qsbrConfigure, qsbrDeferredAdvance, qsbrGoalReached, qsbrInfo,
   qsbrPoll, qsbrQuiescent, qsbrThreadSeq, seqLt } from "../qsbr";
@@ -15,7 +16,11 @@ import { fail, failSigned, failSigned64 } from "./result";
 import { loadSynced, memSync } from "../os";
 
 /** Free `p` after a grace period (delayed-free.ts). 0 is ignored. Status. */
-export function ft_free_delayed(p: usize): i32 { memSync(); return freeDelayed(p); }
+export function ft_free_delayed(p: usize): i32 {
+  memSync();
+  if (blockIsObject(p)) return fail(EINVAL_PTR);   // an object goes by its counts (decrefDelayed)
+  return freeDelayed(p);
+}
 
 /** Free the current thread's due delayed frees and held pages now; items freed, or -code. */
 export function ft_delayed_process(): i32 {
