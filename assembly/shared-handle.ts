@@ -143,10 +143,14 @@ export function handleHoldEnd(): void {
 // ---- A writer killed holding the mutex ------------------------------------------------------
 //
 // The current thread's record names the header whose mutex it holds
-// (T_HANDLE_HELD), stored right after the lock is taken and cleared right before
-// it is let go, so a reap of a thread killed inside a write lets the mutex go
-// (handleReleaseDead): left locked, every later writer of the structure — and its
-// destroy — waited for ever. What the write had done stays: lock-free readers see
+// (T_HANDLE_HELD), stored right after the lock is taken and cleared right after
+// the CAS that lets it go (or hands it to a waiter), with no call in between, so
+// a reap of a thread killed inside a write lets the mutex go (handleReleaseDead):
+// left locked, every later writer of the structure — and its destroy — waited for
+// ever. (The word was cleared before the unlock, whose slow path is a call, where
+// V8 may stop a worker: killed there, the writer left the mutex held with no
+// holder named. Any waiter, a dead one's leaked count too, sends every unlock down
+// that path; test/handle-unlock-kill.test.ts.) What the write had done stays: lock-free readers see
 // every step of a write, so each step leaves a valid structure (a grown table not
 // yet published leaks; a count may be off by the write in flight). A thread
 // holds one such mutex at a time (a nested one is not recorded).
@@ -158,8 +162,9 @@ export function handleHoldEnd(): void {
 
 // @ts-ignore: decorator
 @inline function unlockHeld(h: usize): void {
-  if (curThread != 0 && load<u32>(curThread, T_HANDLE_HELD) == <u32>h) storeRelease(curThread + T_HANDLE_HELD, 0);
-  mutexUnlock(h + H_MUTEX);
+  // mutexUnlock clears the word (if it still names h) right after its releasing CAS.
+  if (curThread != 0) mutexUnlock(h + H_MUTEX, curThread + T_HANDLE_HELD, <u32>h);
+  else mutexUnlock(h + H_MUTEX);
 }
 
 /**
@@ -170,8 +175,10 @@ export function handleReleaseDead(thread: usize): void {
   const h = <usize>loadAcquire(thread + T_HANDLE_HELD);
   if (h == 0) return;
   debugPause(DP_HANDLE_RELEASE_READ);
-  if (!casAcqRel(thread + T_HANDLE_HELD, <u32>h, 0)) return;   // another reap let it go (it may be a live writer's now)
-  mutexUnlock(h + H_MUTEX);
+  // As the dead writer would have: the word keeps naming h until the releasing CAS
+  // (a reaper killed before it leaves the job to the next reap; reaps of one dead
+  // thread run one at a time, under the roles lock: lifecycle.ts).
+  mutexUnlock(h + H_MUTEX, thread + T_HANDLE_HELD, <u32>h);
 }
 
 /**
