@@ -38,6 +38,9 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
   t.enter();
   const max = t.x.ft_max_alloc_size() >>> 0;
   const uniform = typeof sizes === 'number';
+  if (!uniform && (typeof sizes !== 'object' || sizes === null || typeof sizes.length !== 'number')) {
+    throw sizeError(`sizes: a count or an array of sizes, not ${String(sizes)}`);
+  }
   if (!uniform) into = size as Uint32Array | undefined;
   const n = uniform ? sizes : sizes.length;
   if (uniform) {
@@ -106,6 +109,9 @@ function freeAll(t: ThreadCore, blocks: Uint32Array): void {
 
 /** @internal See {@link Thread.freeMany}. */
 export function freeMany(t: ThreadCore, ptrs: ArrayLike<number>): void {
+  if (typeof ptrs !== 'object' || ptrs === null || typeof ptrs.length !== 'number') {
+    throw new FtheapError(ErrorCode.EINVAL_ARG, `freeMany: an array of block addresses, not ${String(ptrs)}`);
+  }
   t.enter();
   const n = ptrs.length;
   const buf = scratch(t), base = buf >>> 2;

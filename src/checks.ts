@@ -20,7 +20,7 @@ export function checkTag(tag: number): number {
 
 /** @internal Throw `EINVAL_PTR` unless `ptr` is an integer 0..2^32-1 (the core checks the rest). */
 export function checkPtr(ptr: number): void {
-  if (ptr >>> 0 !== ptr) throw new FtheapError(ErrorCode.EINVAL_PTR, String(ptr));
+  if (typeof ptr !== 'number' || ptr >>> 0 !== ptr) throw new FtheapError(ErrorCode.EINVAL_PTR, String(ptr));   // a BigInt throws on `>>>`
 }
 
 /**

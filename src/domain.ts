@@ -97,6 +97,9 @@ export class Domain {
    * the same time, so none keeps a stale one.
    */
   setVersion(version: number): void {
+    if (!Number.isInteger(version) || version < 0 || version > 0xFFFFFF) {
+      throw new FtheapError(ErrorCode.EINVAL_ARG, `setVersion: ${String(version)} (an integer 0 to 2^24 - 1)`);
+    }
     const rc = this.x.ft_domain_set_version(this.id, version >>> 0);
     if (rc !== 0) throw coreError(rc);
   }

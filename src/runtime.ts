@@ -14,6 +14,7 @@ import type { AllocatorStats, AttachOptions, JoinOptions, RuntimeHandle, Runtime
 import type { CoreExports } from './core.ts';
 import { Domain } from './domain.ts';
 import { assertError, coreError, ErrorCode, FtheapError } from './errors.ts';
+import { checkPtr } from './checks.ts';
 import { checkSharedMemory, loadCore, mayNotBlock } from './platform.ts';
 import { startWorker, type RuntimeWorker, type StartWorkerOptions } from './workers.ts';
 import { readStats } from './stats.ts';
@@ -273,9 +274,14 @@ export class Runtime {
 
   /** A DataView of `length` bytes at `ptr` (valid until the memory grows). */
   view(ptr: number, length: number): DataView {
+    checkPtr(ptr);
+    if (!Number.isInteger(length) || length < 0) throw new FtheapError(ErrorCode.EINVAL_ARG, `view: length ${String(length)}`);
     let b = this.bytes();
     // Memory another thread grew a moment ago: this instance may not have seen it yet.
     if ((ptr >>> 0) + length > b.byteLength && this.exports.ft_memory_sync() * PAGE !== b.byteLength) b = this.bytes();
+    if (ptr + length > b.byteLength) {
+      throw new FtheapError(ErrorCode.EINVAL_ARG, `view: ${ptr} + ${length} is past the memory's ${b.byteLength} bytes`);
+    }
     return new DataView(b.buffer, ptr >>> 0, length);
   }
 }

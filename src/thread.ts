@@ -255,7 +255,7 @@ export class Thread {
    */
   free(ptr: number): void {
     if (!this.active) this.enter();
-    if (ptr >>> 0 !== ptr) checkPtr(ptr);   // the check inline first: this is the hot path
+    if (typeof ptr !== 'number' || ptr >>> 0 !== ptr) checkPtr(ptr);   // the check inline first: this is the hot path
     const rc = this.freeRaw(ptr);
     if (rc !== 0) throw coreError(rc, ptrDetail(this.x, rc, ptr));
   }
@@ -554,6 +554,9 @@ export class Thread {
 
   /** Make `target`'s next checkpoint throw {@link InterruptError}; no other thread is disturbed. */
   interrupt(target: Thread | number): void {
+    if (typeof target !== 'number' && !(target instanceof Thread)) {
+      throw new FtheapError(ErrorCode.EINVAL_ARG, `interrupt: a Thread or a thread id, not ${String(target)}`);
+    }
     const id = typeof target === 'number' ? target : target.id;
     const rc = this.x.ft_interrupt(id >>> 0);
     if (rc !== 0) throw coreError(rc);
