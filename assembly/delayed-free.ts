@@ -211,6 +211,19 @@ function markSet(domain: usize, p: usize): bool {
   return (orAcqRel(w, bit) & bit) == 0;
 }
 
+/**
+ * Is `p` waiting for its delayed free in the current thread's domain? The frees
+ * a JS program calls (ft_free_now, ft_free_many, ft_realloc) refuse such a block
+ * with EDOUBLE_FREE: freed now, the delayed free would later free whatever block
+ * was made at that address meanwhile. (The raw ft_free a Wasm program calls does
+ * not look: it stays lean; the mark is a few dependent loads.)
+ */
+export function delayedPending(p: usize): bool {
+  if (curThread == 0) return false;
+  const w = markWord(<usize>load<u32>(curThread, T_DOMAIN), p, false);
+  return w != 0 && (loadAcquire(w) & (<u32>1 << <u32>((p >>> 3) & 31))) != 0;
+}
+
 /** p is no longer pending (just before it is freed, or when it was not queued after all). */
 function markClear(domain: usize, p: usize): void {
   const w = markWord(domain, p, false);

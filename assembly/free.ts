@@ -33,6 +33,7 @@ import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, uni
 import { DP_DRAIN_SEARCH_READ, DP_FREE_SEARCH_SPLIT, DP_HUGE_CLAIMED, DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
 import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { objMarked } from "./object";
+import { delayedPending } from "./delayed-free";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
 import { segmentIsLocal, segmentIsMine, segmentOf, segmentRelease } from "./segment";
@@ -437,7 +438,8 @@ export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
       if (q == p) { seen = true; break; }
       slot = (slot + 1) & mask;
     }
-    const rc = seen ? failWith(EDOUBLE_FREE) : guard && blockOverlaps(<usize>p, buf, end) ? failWith(EINVAL_ARG) : ftFreeUser(<usize>p);
+    const rc = seen || delayedPending(<usize>p) ? failWith(EDOUBLE_FREE)   // listed twice, or its delayed free still to come
+      : guard && blockOverlaps(<usize>p, buf, end) ? failWith(EINVAL_ARG) : ftFreeUser(<usize>p);
     store<u32>(at, <u32>rc);
     if (rc != OK) { bad++; continue; }
     store<u32>(table + (<usize>slot << 2), p);   // the empty slot the probe ended on

@@ -3,7 +3,7 @@
  * tag or a pointer is validated before it reaches the core.
  * @module
  */
-import { EINVAL_PTR, TAG_COUNT } from './abi.gen.ts';
+import { EDOUBLE_FREE, EINVAL_PTR, TAG_COUNT } from './abi.gen.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
 
 /** @internal Heap tags per thread: 0..15. */
@@ -24,10 +24,14 @@ export function checkPtr(ptr: number): void {
 }
 
 /**
- * @internal The detail of a failed call on block `ptr`: its address, and for an
- * EINVAL_PTR on an object (which free, realloc and freeDelayed refuse) what to do.
+ * @internal The detail of a failed call on block `ptr`: its address, and what to
+ * do for an object (EINVAL_PTR: free, realloc and freeDelayed refuse it) or a
+ * block waiting for its delayed free (EDOUBLE_FREE).
  */
-export function ptrDetail(x: { ft_block_is_object(p: number): number }, rc: number, ptr: number): string {
+export function ptrDetail(x: { ft_block_is_object(p: number): number; ft_delayed_is_pending(p: number): number },
+    rc: number, ptr: number): string {
   const isObject = rc === EINVAL_PTR && x.ft_block_is_object(ptr) === 1;
-  return `ptr ${ptr >>> 0}${isObject ? ' is an object (newObject): drop it with decref (decrefDelayed), not free' : ''}`;
+  const pending = rc === EDOUBLE_FREE && x.ft_delayed_is_pending(ptr) === 1;
+  return `ptr ${ptr >>> 0}${isObject ? ' is an object (newObject): drop it with decref (decrefDelayed), not free'
+    : pending ? ' waits for its delayed free (freeDelayed): that frees it' : ''}`;
 }

@@ -3,9 +3,10 @@
 
 import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc, mallocMany, mallocSizes } from "../alloc";
 import { curHeap, curThread } from "../current";
-import { EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError, setError } from "../errors";
+import { EDOUBLE_FREE, EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError, setError } from "../errors";
 import { BATCH_MAX, BATCH_SCRATCH_BYTES, blockIsObject, blockPageOf, freeMany, ftFreeUnchecked, ftFreeUser } from "../free";
 import { metaAlloc } from "../meta";
+import { delayedPending } from "../delayed-free";
 import { remoteBatching, remoteFlush, remotePending } from "../remote-free";
 import { heapForTag } from "../heap";
 import { threadCollect } from "../lifecycle";
@@ -17,7 +18,9 @@ import { fail, failSigned, failValue } from "./result";
 export function ft_malloc(size: usize): usize { return heapMalloc(curHeap, size); }
 export function ft_calloc(count: usize, size: usize): usize { return heapCalloc(curHeap, count, size); }
 export function ft_realloc(p: usize, size: usize): usize {
+  if (p != 0) memSync();   // the checks below read meta memory another thread may have grown
   if (p != 0 && blockIsObject(p)) { setError(EINVAL_PTR); return 0; }   // objects move only through their counts
+  if (p != 0 && delayedPending(p)) { setError(EDOUBLE_FREE); return 0; }   // its delayed free is still to come
   const before = p != 0 && curThread != 0 ? blockUsableSize(p) : 0;
   const q = heapRealloc(curHeap, p, size);
   // A block of a zeroed tag that grew: its new part is zeroed too (moved or not).
@@ -44,6 +47,8 @@ export function ft_remote_batching(on: i32): void {
  * that turned batching on.
  */
 export function ft_free_now(p: usize): i32 {
+  memSync();
+  if (p != 0 && delayedPending(p)) return fail(EDOUBLE_FREE);   // its delayed free is still to come
   const rc = ftFreeUser(p);
   if (curThread != 0 && remotePending(curThread)) remoteFlush(curThread);
   return rc;

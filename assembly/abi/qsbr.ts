@@ -2,7 +2,7 @@
 // Goals are u64 counters passed as f64 (exact below 2^53: 2^52 advances).
 
 import { curThread } from "../current";
-import { delayedOldestGoal, freeDelayed } from "../delayed-free";
+import { delayedOldestGoal, delayedPending, freeDelayed } from "../delayed-free";
 import { domainIsValid } from "../domain";
 import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_PTR, ENOT_ATTACHED, OK } from "../errors";
 import { blockIsObject } from "../free";
@@ -16,6 +16,8 @@ import { fail, failSigned, failSigned64 } from "./result";
 import { loadSynced, memSync } from "../os";
 
 /** Free `p` after a grace period (delayed-free.ts). 0 is ignored. Status. */
+/** 1 if `p` waits for its delayed free in the current thread's domain (the facade's error messages). */
+export function ft_delayed_is_pending(p: usize): i32 { memSync(); return delayedPending(p) ? 1 : 0; }
 export function ft_free_delayed(p: usize): i32 {
   memSync();
   if (blockIsObject(p)) return fail(EINVAL_PTR);   // an object goes by its counts (decrefDelayed)
