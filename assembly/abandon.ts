@@ -78,6 +78,25 @@ function poolLock(domain: usize, holder: usize): void {
   while (!poolTryLock(domain, holder)) {}
 }
 
+/** Reads of a held pool lock a slow-path adoption makes before it gives up (some µs: holds are short). */
+const POOL_SPINS: i32 = 4096;
+
+/**
+ * The pool lock, or false once it stayed held for POOL_SPINS reads: an
+ * allocation does not wait for it without bound (its holder may be a thread a
+ * stop paused, or a dead one not yet reaped), but it does not give up at the
+ * first try either. It did: with two threads attaching, allocating and exiting
+ * at once, the one that found the lock taken (the other abandoning its
+ * segment) took a fresh segment every time, and the pool grew until the memory
+ * was full of segments holding one block each (ENOMEM: a user-style hunt).
+ */
+function poolTryLockSpinning(domain: usize, holder: usize): bool {
+  for (let i = 0; i < POOL_SPINS; i++) {
+    if (loadAcquire(domain + D_ABANDON_LOCK) == 0 && poolTryLock(domain, holder)) return true;
+  }
+  return false;
+}
+
 // @ts-ignore: decorator
 @inline function poolUnlock(domain: usize): void {
   storeRelease(domain + D_ABANDON_LOCK, 0);
@@ -399,8 +418,9 @@ function pooledPageFree(page: usize): void {
 /**
  * The slow path of `heap` (owner `thread`) found no page of `bin` and is about
  * to take fresh memory: adopt pooled segments of the domain first, up to
- * RECLAIM_TRIES or until one brought room for the request. Never waits for the
- * pool lock. True when something was adopted (the caller searches again).
+ * RECLAIM_TRIES or until one brought room for the request. Waits for the pool
+ * lock only briefly (poolTryLockSpinning). True when something was adopted (the
+ * caller searches again).
  */
 export function abandonedReclaim(thread: usize, heap: usize, bin: u32, slices: u32): bool {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
@@ -475,7 +495,7 @@ export function abandonedReclaimAll(thread: usize): u32 {
 function poolTake(domain: usize, holder: usize, wait: bool): usize {
   if (loadAcquire(domain + D_ABANDON_COUNT) == 0) return 0;
   if (wait) poolLock(domain, holder);
-  else if (!poolTryLock(domain, holder)) return 0;
+  else if (!poolTryLockSpinning(domain, holder)) return 0;
   poolWorkingRepair(domain);   // a segment a dead collector left half done is mended before it is handed out
   const seg = <usize>load<u32>(domain, D_ABANDONED);
   if (seg != 0) {
