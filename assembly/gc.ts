@@ -50,7 +50,7 @@ import { brcExplicitMerge, brcMarkDead, brcQueueTake, queueChunkCount, queueChun
 import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess, delayedVoidDecrefs } from "./delayed-free";
 import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
-import { DP_GC_PAUSE1, DP_GC_RELEASE_CHECKED, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
+import { DP_GC_FREEING, DP_GC_LATER, DP_GC_PAUSE1, DP_GC_RELEASE_CHECKED, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
 import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
@@ -61,11 +61,11 @@ import { pystackLive } from "./pystack";
 import { segmentOf, sliceRecord } from "./segment";
 import { stwStart, stwStopTimed } from "./stop-the-world";
 import { typeFlags, typeRecord, typeRef, typeRefCount } from "./type";
-import { C_ITEMS, C_NEXT, C_WR, CHUNK_SIZE, D_OBJECTS, D_THREADS, FIRST_UNIT, IMMORTAL_LOCAL, O_FLAGS, O_GC_BITS,
+import { C_ITEMS, C_NEXT, C_RD, C_WR, CHUNK_SIZE, D_OBJECTS, D_THREADS, FIRST_UNIT, IMMORTAL_LOCAL, O_FLAGS, O_GC_BITS,
   O_LOCAL, O_SHARED, O_TID, O_TYPE, OBJECT_HEADER, OR_GC_ALLOCATED, OR_GC_COLLECTED, OR_GC_COLLECTING, OR_GC_COUNT,
   OR_GC_FLAGS, OR_GC_LAST_PAUSE, OR_GC_LONG_LIVED, OR_GC_MAX_PAUSE, OR_GC_YOUNG, P_BLOCK_SIZE, P_CAPACITY, P_FREE,
   P_LOCAL_FREE, P_RESERVED, P_SLICE_COUNT, P_START, P_TAG, P_USED, R_BRK_UNITS, ROOT, SEG_DOMAIN, SEG_PAGES,
-  SEG_THREAD, SEGMENT_SHIFT, SLICES_PER_SEGMENT, T_BRC_BUCKET, T_DOMAIN, T_DOMAIN_NEXT, T_GC_LOCK, T_HEAPS,
+  SEG_THREAD, SEGMENT_SHIFT, SLICES_PER_SEGMENT, T_BRC_BUCKET, T_DOMAIN, T_DOMAIN_NEXT, T_GC_LATER, T_GC_LOCK, T_HEAPS,
   T_OBJ_DEALLOC, T_OBJ_MERGED, T_OBJ_UNFINAL, T_SERIAL, T_STATE, T_VISIT_BITMAP, TAG_GC, TAG_OBJECT, TF_FINALIZE, TF_GC,
   THREAD_EXITED, THREAD_FREE, UNIT_HUGE, UNIT_NORMAL } from "./layout";
 
@@ -389,20 +389,26 @@ function restoreOwner(o: usize): void {
 
 // ---- Pause 1: queues, and objects that die in the pause ------------------------------------
 
-let later: usize = 0;   // chunks of objects to decref after the restart
-
+// The `later` list (objects to decref after the restart) lives in the collector's
+// thread record (T_GC_LATER), not in this instance: a reap of a collector that died
+// drains it acting as the thread (gcLaterDrain). In a Wasm global it died with the
+// worker, and every object on it kept its +1 for good (a user-style hunt saw tens of
+// thousands of 2-cycles stay live after a kill between the restart and the decrefs).
 function laterPush(domain: usize, o: usize): void {
-  let c = later;
+  const head = curThread + T_GC_LATER;
+  let c = <usize>load<u32>(head);
   if (c == 0 || load<u32>(c, C_WR) == LATER_ITEMS) {
     const fresh = chunkNew(domain);
     if (fresh == 0) return;   // no meta memory: the object keeps its +1 (a leak, never a use after free)
     store<u32>(fresh, <u32>c, C_NEXT);
+    store<u32>(fresh, 0, C_RD);
     store<u32>(fresh, 0, C_WR);
-    later = c = fresh;
+    store<u32>(head, <u32>fresh);
+    c = fresh;
   }
   const n = load<u32>(c, C_WR);
   store<u32>(c + C_ITEMS + (<usize>n << 2), <u32>o);
-  store<u32>(c, n + 1, C_WR);
+  store<u32>(c, n + 1, C_WR);   // counted with no call since the item's store
 }
 const LATER_ITEMS: u32 = (CHUNK_SIZE - <u32>C_ITEMS) >> 2;
 
@@ -459,7 +465,7 @@ function discardAllQueues(domain: usize): void {
  * garbage keep that bit and the list's reference, which the next collection
  * drops (dropStaleGarbage). Then the collection (or sweep) is over. Objects a
  * dead sweep made immortal stay so (teardown); a dead collector's `later`
- * objects keep their +1 (a leak, never a use after free).
+ * references are dropped by its reap, acting as it (gcLaterDrain).
  */
 export function gcReleaseDead(domain: usize, dead: usize, stopped: bool): void {
   const or = <usize>load<u32>(domain, D_OBJECTS);
@@ -606,11 +612,27 @@ function finalizeGarbage(thread: usize): void {
 }
 
 /**
+ * A reference between two garbage objects vanishes with its slot (pause 2): it is
+ * counted off its target too (merged: the shared word), so that the counts stay
+ * true if the collector is killed before it frees them all (ftFree is a call): its
+ * reap's repair leaves them garbage, holding the list's reference only, and the
+ * next collection drops that (dropStaleGarbage) and frees them. Uncounted, each
+ * kept its partner's vanished reference: a root for good (a user-style hunt saw
+ * tens of thousands of emptied 2-cycles stay live after a kill).
+ */
+// @ts-ignore: decorator
+@inline function garbageRefDrop(v: usize): void {
+  const s = sharedLoad(v);
+  storeRelease(v + O_SHARED, <u32>shMake(shCount(s) - 1, shFlags(s)));
+}
+
+/**
  * In pause 2: free every object left on the garbage list. First every slot is
  * cleared, its reference to a live object kept for `later` (dropped after the
  * restart: that object may die, and its finalizer must not run in a pause);
- * references between garbage objects just vanish. Then every block is freed.
- * Two passes, so no slot is read after its target's block was freed. The count.
+ * a reference to another garbage object is counted off it (garbageRefDrop).
+ * Then every block is freed. Two passes, so no slot is read after its target's
+ * block was freed. The count.
  */
 function freeGarbage(domain: usize, thread: usize): u32 {
   let o = garbage;
@@ -623,6 +645,7 @@ function freeGarbage(domain: usize, thread: usize): u32 {
       if (v == 0) continue;
       store<u32>(slot, 0);
       if (!isGarbage(v)) laterPush(domain, v);
+      else garbageRefDrop(v);   // no call since the slot's store
     }
     o = link(o);
   }
@@ -634,25 +657,48 @@ function freeGarbage(domain: usize, thread: usize): u32 {
     setBits(o, 0);
     brcMarkDead(o);
     store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS);
+    // Counted one by one, before its free (a call): a collector killed in this loop
+    // left every object it had freed counted live for good.
+    storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + 1);
+    debugPause(DP_GC_FREEING);
     const rc = ftFree(o);
     if (ASSERT_CHEAP) assertThat(rc == OK, A_OBJECT);
     freed++;
     o = next;
   }
-  storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + <u64>freed);
   return freed;
 }
 
 function decrefLater(domain: usize): void {
-  let c = later;
-  later = 0;
+  laterDrain(domain, curThread);
+}
+
+/**
+ * Drop the references on `thread`'s `later` list (the thread itself, or its reap
+ * acting as it). Each item is counted taken (C_RD) before its decref: a thread
+ * killed inside one loses that one (a leak, never a second decref), and its reap
+ * goes on from the next. A chunk leaves the list before it is freed.
+ */
+function laterDrain(domain: usize, thread: usize): void {
+  const head = thread + T_GC_LATER;
+  let c = <usize>load<u32>(head);
   while (c != 0) {
     const n = load<u32>(c, C_WR);
-    for (let i: u32 = 0; i < n; i++) objDecref(<usize>load<u32>(c + C_ITEMS + (<usize>i << 2)));
+    for (let i = load<u32>(c, C_RD); i < n; i++) {
+      store<u32>(c, i + 1, C_RD);
+      debugPause(DP_GC_LATER);
+      objDecref(<usize>load<u32>(c + C_ITEMS + (<usize>i << 2)));
+    }
     const next = <usize>load<u32>(c, C_NEXT);
+    store<u32>(head, <u32>next);
     chunkFree(domain, c);
     c = next;
   }
+}
+
+/** Reap (lifecycle.ts threadRelease), acting as `thread`: the references a collection it ran had left to drop. */
+export function gcLaterDrain(thread: usize): void {
+  if (load<u32>(thread, T_GC_LATER) != 0) laterDrain(<usize>load<u32>(thread, T_DOMAIN), thread);
 }
 
 /**
@@ -783,11 +829,11 @@ export function gcSweepAll(): i32 {
     storeRelease(o + O_SHARED, SH_MERGED);   // dead
     store<u32>(o, 0, O_LOCAL);
     store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS);
+    storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + 1);   // as freeGarbage
     ftFree(o);
     freed++;
     o = next;
   }
-  storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + <u64>freed);
   gcFlagSet(or, GCF_SWEEPING, false);
   storeRelease64(or + OR_GC_ALLOCATED, 0);
   storeRelease(or + OR_GC_YOUNG, 0);
