@@ -195,7 +195,11 @@ const BRC_RETRY: i32 = 2;
  * Fold the local count and `extra` into the shared word, which becomes MERGED
  * (the owner merging its queue, or any thread merging for an owner that is
  * gone): local and tid are written first, then the shared word, and nothing
- * after it. The new count (0: the caller deallocates).
+ * after it. The new count (0: the caller deallocates; below 0 too: decrements
+ * by non-owners beyond the count, which only the merge can see, since the local
+ * count is the owner's. The object was over-released and is dead: deallocated
+ * rather than left counted live for good, as it was, with a count of 0 or less
+ * that no decref or collection would ever free — a user-style hunt).
  */
 export function brcExplicitMerge(o: usize, extra: i32): i32 {
   const local = loadAcquire(o + O_LOCAL);
@@ -321,7 +325,7 @@ function brcQueue(o: usize, s: i32): i32 {
   if (owner == 0) {
     storeRelease(b + B_PENDING, 0);
     bucketUnlock(b);
-    return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
+    return brcExplicitMerge(o, -1) <= 0 ? BRC_DEAD : BRC_ALIVE;
   }
   if (!queuePush(domain, owner, o)) {
     storeRelease(b + B_PENDING, 0);
@@ -364,17 +368,17 @@ function brcMergeStopped(o: usize): i32 {
     if (requester || stwStopTimed(curThread, false, -1) == OK) {
       const rc = brcExplicitMerge(o, -1);
       if (!requester) stwStart(curThread, false);
-      return rc == 0 ? BRC_DEAD : BRC_ALIVE;
+      return rc <= 0 ? BRC_DEAD : BRC_ALIVE;
     }
     const tid = loadAcquire(o + O_TID);
-    if (tid == 0) return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
+    if (tid == 0) return brcExplicitMerge(o, -1) <= 0 ? BRC_DEAD : BRC_ALIVE;
     const domain = <usize>load<u32>(curThread, T_DOMAIN);
     const b = bucketOf(domain, tid);
     bucketLock(b, curThread);
     const owner = bucketFind(b, tid);
     const pushed = owner != 0 && queuePush(domain, owner, o);
     bucketUnlock(b);
-    if (owner == 0) return brcExplicitMerge(o, -1) == 0 ? BRC_DEAD : BRC_ALIVE;
+    if (owner == 0) return brcExplicitMerge(o, -1) <= 0 ? BRC_DEAD : BRC_ALIVE;
     if (pushed) return BRC_ALIVE;
   }
 }

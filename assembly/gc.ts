@@ -425,7 +425,7 @@ function mergeAllQueues(domain: usize): void {
         for (let i: u32 = 0; i < n; i++) {
           const o = queueChunkItem(c, i);
           merged++;
-          if (brcExplicitMerge(o, -1) == 0) {
+          if (brcExplicitMerge(o, -1) <= 0) {
             storeRelease(o + O_SHARED, <u32>shMake(1, SH_MERGED));
             laterPush(domain, o);
           }

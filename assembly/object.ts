@@ -335,7 +335,7 @@ export function objMergeQueued(thread: usize, leave: bool): u32 {
       for (let i: u32 = 0; i < n; i++) {
         const o = queueChunkItem(c, i);
         merged++;
-        if (brcExplicitMerge(o, -1) == 0) objDealloc(o);
+        if (brcExplicitMerge(o, -1) <= 0) objDealloc(o);
       }
       const next = queueChunkNext(c);
       if (next == 0 && !leave) queueChunkKeep(thread, c);
@@ -362,7 +362,7 @@ export function objThreadLeave(thread: usize, reaping: bool): void {
   if (reapOrphan != 0) {
     const o = reapOrphan;
     reapOrphan = 0;
-    if (brcExplicitMerge(o, -1) == 0) objDealloc(o);
+    if (brcExplicitMerge(o, -1) <= 0) objDealloc(o);
   }
   objMergeQueued(thread, true);
 }
