@@ -66,7 +66,6 @@ export const DP_LOCK_TAKEN_DETACHED: u32 = 123;   // thread.ts lockDetaching: a 
 export const DP_UNLOCK_RELEASED: u32 = 124;      // mutex.ts mutexUnlockSlow: the lock let go or handed over (holder word cleared), no waiter woken yet
 export const DP_DF_FREEING: u32 = 125;           // delayed-free.ts processQueue: an item consumed and counted freed, its block not yet freed
 export const DP_GC_FREEING: u32 = 126;           // gc.ts freeGarbage: pause 2, slots cleared, an object counted freed, its block not yet freed
-export const DP_GC_LATER: u32 = 127;             // gc.ts laterDrain: after the restart, a `later` item taken, its decref not yet made
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken
 export const DP_REVIEW_REAP_RELEASE: u32 = 52;    // lifecycle.ts threadReap: record EXITED, not yet released
 export const DP_REVIEW_CLOSE_ENTER: u32 = 53;     // lifecycle.ts domainClose: validated by the caller, before headLock

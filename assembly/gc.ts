@@ -50,7 +50,7 @@ import { brcExplicitMerge, brcMarkDead, brcQueueTake, queueChunkCount, queueChun
 import { curThread } from "./current";
 import { chunkFree, chunkNew, delayedProcess, delayedVoidDecrefs } from "./delayed-free";
 import { A_OBJECT, ASSERT_CHEAP, assertThat } from "./assert";
-import { DP_GC_FREEING, DP_GC_LATER, DP_GC_PAUSE1, DP_GC_RELEASE_CHECKED, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
+import { DP_GC_FREEING, DP_GC_PAUSE1, DP_GC_RELEASE_CHECKED, DP_GC_RESURRECT_SCRATCH, debugPause } from "./debug-delay";
 import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
@@ -61,11 +61,11 @@ import { pystackLive } from "./pystack";
 import { segmentOf, sliceRecord } from "./segment";
 import { stwStart, stwStopTimed } from "./stop-the-world";
 import { typeFlags, typeRecord, typeRef, typeRefCount } from "./type";
-import { C_ITEMS, C_NEXT, C_RD, C_WR, CHUNK_SIZE, D_OBJECTS, D_THREADS, FIRST_UNIT, IMMORTAL_LOCAL, O_FLAGS, O_GC_BITS,
+import { C_ITEMS, C_NEXT, C_WR, CHUNK_SIZE, D_OBJECTS, D_THREADS, FIRST_UNIT, IMMORTAL_LOCAL, O_FLAGS, O_GC_BITS,
   O_LOCAL, O_SHARED, O_TID, O_TYPE, OBJECT_HEADER, OR_GC_ALLOCATED, OR_GC_COLLECTED, OR_GC_COLLECTING, OR_GC_COUNT,
   OR_GC_FLAGS, OR_GC_LAST_PAUSE, OR_GC_LONG_LIVED, OR_GC_MAX_PAUSE, OR_GC_YOUNG, P_BLOCK_SIZE, P_CAPACITY, P_FREE,
   P_LOCAL_FREE, P_RESERVED, P_SLICE_COUNT, P_START, P_TAG, P_USED, R_BRK_UNITS, ROOT, SEG_DOMAIN, SEG_PAGES,
-  SEG_THREAD, SEGMENT_SHIFT, SLICES_PER_SEGMENT, T_BRC_BUCKET, T_DOMAIN, T_DOMAIN_NEXT, T_GC_LATER, T_GC_LOCK, T_HEAPS,
+  SEG_THREAD, SEGMENT_SHIFT, SLICES_PER_SEGMENT, T_BRC_BUCKET, T_DOMAIN, T_DOMAIN_NEXT, T_GC_LOCK, T_HEAPS,
   T_OBJ_DEALLOC, T_OBJ_MERGED, T_OBJ_UNFINAL, T_SERIAL, T_STATE, T_VISIT_BITMAP, TAG_GC, TAG_OBJECT, TF_FINALIZE, TF_GC,
   THREAD_EXITED, THREAD_FREE, UNIT_HUGE, UNIT_NORMAL } from "./layout";
 
@@ -389,26 +389,24 @@ function restoreOwner(o: usize): void {
 
 // ---- Pause 1: queues, and objects that die in the pause ------------------------------------
 
-// The `later` list (objects to decref after the restart) lives in the collector's
-// thread record (T_GC_LATER), not in this instance: a reap of a collector that died
-// drains it acting as the thread (gcLaterDrain). In a Wasm global it died with the
-// worker, and every object on it kept its +1 for good (a user-style hunt saw tens of
-// thousands of 2-cycles stay live after a kill between the restart and the decrefs).
+let later: usize = 0;   // chunks of objects to decref after the restart
+
+// The list is this instance's: a collector killed after the restart, before it
+// dropped these references, leaks their objects (each keeps a reference; never a
+// use after free). Kept in the thread record for its reap to drain, a sweepAll
+// running meanwhile freed objects under the reap's decrefs (review): a known gap.
 function laterPush(domain: usize, o: usize): void {
-  const head = curThread + T_GC_LATER;
-  let c = <usize>load<u32>(head);
+  let c = later;
   if (c == 0 || load<u32>(c, C_WR) == LATER_ITEMS) {
     const fresh = chunkNew(domain);
     if (fresh == 0) return;   // no meta memory: the object keeps its +1 (a leak, never a use after free)
     store<u32>(fresh, <u32>c, C_NEXT);
-    store<u32>(fresh, 0, C_RD);
     store<u32>(fresh, 0, C_WR);
-    store<u32>(head, <u32>fresh);
-    c = fresh;
+    later = c = fresh;
   }
   const n = load<u32>(c, C_WR);
   store<u32>(c + C_ITEMS + (<usize>n << 2), <u32>o);
-  store<u32>(c, n + 1, C_WR);   // counted with no call since the item's store
+  store<u32>(c, n + 1, C_WR);
 }
 const LATER_ITEMS: u32 = (CHUNK_SIZE - <u32>C_ITEMS) >> 2;
 
@@ -465,7 +463,7 @@ function discardAllQueues(domain: usize): void {
  * garbage keep that bit and the list's reference, which the next collection
  * drops (dropStaleGarbage). Then the collection (or sweep) is over. Objects a
  * dead sweep made immortal stay so (teardown); a dead collector's `later`
- * references are dropped by its reap, acting as it (gcLaterDrain).
+ * objects keep their +1 (a leak, never a use after free).
  */
 export function gcReleaseDead(domain: usize, dead: usize, stopped: bool): void {
   const or = <usize>load<u32>(domain, D_OBJECTS);
@@ -670,35 +668,15 @@ function freeGarbage(domain: usize, thread: usize): u32 {
 }
 
 function decrefLater(domain: usize): void {
-  laterDrain(domain, curThread);
-}
-
-/**
- * Drop the references on `thread`'s `later` list (the thread itself, or its reap
- * acting as it). Each item is counted taken (C_RD) before its decref: a thread
- * killed inside one loses that one (a leak, never a second decref), and its reap
- * goes on from the next. A chunk leaves the list before it is freed.
- */
-function laterDrain(domain: usize, thread: usize): void {
-  const head = thread + T_GC_LATER;
-  let c = <usize>load<u32>(head);
+  let c = later;
+  later = 0;
   while (c != 0) {
     const n = load<u32>(c, C_WR);
-    for (let i = load<u32>(c, C_RD); i < n; i++) {
-      store<u32>(c, i + 1, C_RD);
-      debugPause(DP_GC_LATER);
-      objDecref(<usize>load<u32>(c + C_ITEMS + (<usize>i << 2)));
-    }
+    for (let i: u32 = 0; i < n; i++) objDecref(<usize>load<u32>(c + C_ITEMS + (<usize>i << 2)));
     const next = <usize>load<u32>(c, C_NEXT);
-    store<u32>(head, <u32>next);
     chunkFree(domain, c);
     c = next;
   }
-}
-
-/** Reap (lifecycle.ts threadRelease), acting as `thread`: the references a collection it ran had left to drop. */
-export function gcLaterDrain(thread: usize): void {
-  if (load<u32>(thread, T_GC_LATER) != 0) laterDrain(<usize>load<u32>(thread, T_DOMAIN), thread);
 }
 
 /**

@@ -462,10 +462,6 @@ export const T_CS_REL_B: usize = 1820;     // owner: its second lock, likewise
 export const T_CS_ASYNC: usize = 1824;     // owner: CS_ASYNC_SLOTS words, locks an async section took (named at the CAS) and not yet handed to it (0: none)
 export const CS_ASYNC_SLOTS: u32 = 4;
 // @abi-end
-// The collector's `later` list (gc.ts): chunks (C_NEXT, C_RD: items decref'd so far, C_WR)
-// of objects whose reference it drops after a restart. Owner; a reap of a collector that
-// died drains it acting as the thread (gcLaterDrain).
-export const T_GC_LATER: usize = 1840;
 export const THREAD_SIZE: u32 = 2048;
 
 // @abi-begin thread-states

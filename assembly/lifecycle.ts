@@ -35,7 +35,7 @@ import { A_HEAP, A_NONE, A_PYSTACK, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS,
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
 import { brcReleaseDead } from "./brc";
-import { gcLaterDrain, gcReleaseDead, gcWaitIdle } from "./gc";
+import { gcReleaseDead, gcWaitIdle } from "./gc";
 import { objLeaveDone, objMergeQueued, objSetReapOrphan, objThreadLeave } from "./object";
 import { typeReleaseDead } from "./type";
 import { BRK_EXPLICIT_MERGE, BRK_PLEASE_STOP, BRK_RELEASE, BRK_REPORTED, breakerRequest, EV_VERSION_CHANGED, EV_WOULD_BLOCK, breakerClear, breakerHas, breakerLoad,
@@ -252,7 +252,6 @@ function threadRelease(thread: usize, reaping: bool): bool {
   // Its merge queue first, while it can still free: objects queued to it
   // later are merged by whoever queues them (brc.ts).
   objThreadLeave(thread, reaping);
-  gcLaterDrain(thread);   // a collector killed after its restart: the references it had left to drop
   // Offline for good: an exiting thread holds no protected pointer (and must not
   // come online again when a lock wait below re-attaches it).
   store<u32>(thread, load<u32>(thread, T_QSBR_FLAGS) | QF_EXITING, T_QSBR_FLAGS);

@@ -100,7 +100,7 @@ async function chaos(ROUNDS: number, debug: boolean, someNonBlocking = false): P
     } catch (e) {
       const st = new Int32Array(status);
       console.log([...seen.keys()].map((id) => ({ id, step: st[id] - 1, thread: st[2048 + id], steps: steps.get(id) })),
-        rt.domain().threads(), { mutex: new Uint32Array(rt.memory.buffer, mutex, 2).join(',') }, reapLog);
+        rt.domain().threads(), { mutex: new Uint32Array(rt.memory.buffer, mutex, 2).join(',') }, reapLog, errors);
       throw e;
     }
     expect(errors).toEqual([]);
