@@ -31,13 +31,11 @@ import { curOwnerWord, curThread } from "./current";
 import { EDOUBLE_FREE, EINVAL_ARG, EINVAL_PTR, ENOT_ATTACHED, EWRONG_DOMAIN, OK, setError } from "./errors";
 import { loadSynced, memFill, memHas, osDecommit, osUnitGiving, osUnitsFree, unitOf, unitState } from "./os";
 import { DP_DRAIN_SEARCH_READ, DP_FREE_SEARCH_SPLIT, DP_HUGE_CLAIMED, DP_RF_SEARCH_GAP, debugPause } from "./debug-delay";
-import { hookHugeFreeHeld, hookTagHeld } from "./hooks";
-import { objMarked } from "./object";
-import { delayedPending } from "./delayed-free";
+import { hookDelayedPending, hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
 import { segmentIsLocal, segmentIsMine, segmentOf, segmentRelease } from "./segment";
-import { FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC, TAG_GC_PRE, TAG_OBJECT, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -50,7 +48,7 @@ import { FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAI
  * caller's loop keeps its registers.
  */
 // @ts-ignore: decorator
-@inline function freeFast(p: usize, user: bool): i32 {
+@inline export function ftFree(p: usize): i32 {
   // Nested ifs rather than && chains: they compile to plain branches.
   if (unitState(unitOf(p)) == UNIT_NORMAL) {        // p = 0 lies in unit 0, never NORMAL
     const seg = segmentOf(p);
@@ -63,10 +61,7 @@ import { FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAI
       const magic = load<u64>(page, P_DIV_MAGIC);
       if (<u64>off * magic < magic) {               // a block start
         if (segmentIsMine(seg, <usize>curOwnerWord)) {   // never an abandoned one's 0
-          // The user's free also leaves a block of the objects' tags (TAG_OBJECT,
-          // TAG_GC; inFull | tag << 8 in one u16) to the slow path, which refuses
-          // an object (raw blocks of those tags are freed there as before).
-          if (user ? freeUserFast(load<u16>(page, P_IN_FULL)) : load<u8>(page, P_IN_FULL) == 0) {
+          if (load<u8>(page, P_IN_FULL) == 0) {
             const key = load<u32>(page, P_KEY);
             if (!linkByteMayMatch(p, key, start)) {     // cannot be free already
               const used = load<u32>(page, P_USED);
@@ -85,43 +80,7 @@ import { FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAI
       }
     }
   }
-  return user ? freeSlowUser(p) : freeSlow(p);
-}
-
-// @ts-ignore: decorator
-@inline export function ftFree(p: usize): i32 { return freeFast(p, false); }
-
-/**
- * The free a program calls (ft_free, ft_free_now, ft_free_many, the facade's
- * free): as ftFree, but an object (newObject's block) is refused with
- * EINVAL_PTR. An object goes only through its reference count or the
- * collector: freed under its counts, a later decref would free it a second time,
- * into a block handed out again. The runtime's own frees use ftFree.
- */
-// @ts-ignore: decorator
-@inline export function ftFreeUser(p: usize): i32 { return freeFast(p, true); }
-
-// Neither in the full queue nor of the objects' tags: `w` is the page's inFull | tag << 8.
-// @ts-ignore: decorator
-@inline function freeUserFast(w: u32): bool {
-  return (w & 0xFF) == 0 && (w >> 8) - TAG_OBJECT >= <u32>(TAG_GC - TAG_OBJECT + 1);
-}
-
-function freeSlowUser(p: usize): i32 {
-  if (blockIsObject(p)) return failWith(EINVAL_PTR);
   return freeSlow(p);
-}
-
-/**
- * Is `p` an object, a live block newObject made (on the OBJECT or GC tag, with
- * the object marks in its header, which its deallocation clears)? Any `p`: false
- * for what is no block, a free block or a raw block of those tags. The user's
- * free, freeMany, realloc and freeDelayed refuse an object (ftFreeUser).
- */
-export function blockIsObject(p: usize): bool {
-  memHas(<u64>p + 1);
-  const page = blockPageOf(p);
-  return page != 0 && <u32>load<u8>(page, P_TAG) - TAG_OBJECT < <u32>(TAG_GC - TAG_OBJECT + 1) && objMarked(p);
 }
 
 /** The page record of the block at `p` (normal or huge; free or not), or 0 if `p` starts no block. */
@@ -438,8 +397,8 @@ export function freeMany(buf: usize, n: u32, table: usize, bits: u32): u32 {
       if (q == p) { seen = true; break; }
       slot = (slot + 1) & mask;
     }
-    const rc = seen || delayedPending(<usize>p) ? failWith(EDOUBLE_FREE)   // listed twice, or its delayed free still to come
-      : guard && blockOverlaps(<usize>p, buf, end) ? failWith(EINVAL_ARG) : ftFreeUser(<usize>p);
+    const rc = seen || hookDelayedPending(<usize>p) ? failWith(EDOUBLE_FREE)   // listed twice, or its delayed free still to come
+      : guard && blockOverlaps(<usize>p, buf, end) ? failWith(EINVAL_ARG) : ftFree(<usize>p);
     store<u32>(at, <u32>rc);
     if (rc != OK) { bad++; continue; }
     store<u32>(table + (<usize>slot << 2), p);   // the empty slot the probe ended on

@@ -25,9 +25,10 @@
 //   hookWaitAsRequester       stop-the-world.ts       thread.ts      threadWaitAsRequester
 //   hookReclaim               alloc.ts (fresh page)   abandon.ts     abandonedReclaim
 //   hookOutOfMemory           alloc.ts (before ENOMEM) lifecycle.ts  threadRelieveMemory
+//   hookDelayedPending        free.ts  (freeMany)     delayed-free.ts delayedPending
 
 import { abandonedReclaim } from "./abandon";
-import { hugeFreeHeld } from "./delayed-free";
+import { delayedPending, hugeFreeHeld } from "./delayed-free";
 import { objDecref } from "./object";
 import { threadRelieveMemory } from "./lifecycle";
 import { heldPagesCollect, pageHold, pageHoldCancel, pageHoldClear, pageTagHeld } from "./qsbr-pages";
@@ -74,6 +75,10 @@ import { lockDetaching, lockOrAgain, threadCheckpointAlloc, threadWaitAsRequeste
 @inline export function hookReclaim(thread: usize, heap: usize, bin: u32, slices: u32): bool {
   return abandonedReclaim(thread, heap, bin, slices);
 }
+
+/** The user's frees (free.ts freeMany): does `p` wait for its delayed free (delayed-free.ts)? */
+// @ts-ignore: decorator
+@inline export function hookDelayedPending(p: usize): bool { return delayedPending(p); }
 
 /** Before ENOMEM: the thread releases what it keeps and asks the others to (then one retry). */
 // @ts-ignore: decorator

@@ -57,6 +57,15 @@ export const OF_OBJECT: u32 = 2;      // an object's block (the collector skips 
 export const OBJECT_MAGIC: u8 = 0xB7; // the header's spare byte (+7): with OF_OBJECT, what makes a block an object
 // @abi-end
 
+/**
+ * A deallocated object's block loses the magic byte too (OF_OBJECT is cleared
+ * beside it): a raw block of an object tag handed out at that address, whose
+ * program then stores bit 1 at +4, would otherwise read as an object, and the
+ * user's free refuses an object (free.ts ftFreeUser; review).
+ */
+// @ts-ignore: decorator
+@inline export function objUnmark(o: usize): void { store<u8>(o, 0, O_FLAGS + 3); }
+
 /** Does block `o` carry an object's marks (OF_OBJECT and the magic byte)? Raw data rarely forges both. */
 // @ts-ignore: decorator
 @inline export function objMarked(o: usize): bool {
@@ -265,7 +274,7 @@ export function objDealloc(first: usize): void {
       }
     }
     storeRelease64(curThread + T_OBJ_DEALLOC, loadAcquire64(curThread + T_OBJ_DEALLOC) + 1);
-    store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS);   // no longer an object to the collector
+    store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS); objUnmark(o);   // no longer an object to the collector
     const freed = ftFree(o);
     if (ASSERT_CHEAP) assertThat(freed == OK, A_OBJECT);
   }

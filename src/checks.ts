@@ -3,7 +3,7 @@
  * tag or a pointer is validated before it reaches the core.
  * @module
  */
-import { EDOUBLE_FREE, EINVAL_PTR, TAG_COUNT } from './abi.gen.ts';
+import { EDOUBLE_FREE, TAG_COUNT } from './abi.gen.ts';
 import { ErrorCode, FtheapError } from './errors.ts';
 
 /** @internal Heap tags per thread: 0..15. */
@@ -24,14 +24,10 @@ export function checkPtr(ptr: number): void {
 }
 
 /**
- * @internal The detail of a failed call on block `ptr`: its address, and what to
- * do for an object (EINVAL_PTR: free, realloc and freeDelayed refuse it) or a
- * block waiting for its delayed free (EDOUBLE_FREE).
+ * @internal The detail of a failed call on block `ptr`: its address, and for a
+ * block waiting for its delayed free (EDOUBLE_FREE) that its delayed free frees it.
  */
-export function ptrDetail(x: { ft_block_is_object(p: number): number; ft_delayed_is_pending(p: number): number },
-    rc: number, ptr: number): string {
-  const isObject = rc === EINVAL_PTR && x.ft_block_is_object(ptr) === 1;
+export function ptrDetail(x: { ft_delayed_is_pending(p: number): number }, rc: number, ptr: number): string {
   const pending = rc === EDOUBLE_FREE && x.ft_delayed_is_pending(ptr) === 1;
-  return `ptr ${ptr >>> 0}${isObject ? ' is an object (newObject): drop it with decref (decrefDelayed), not free'
-    : pending ? ' waits for its delayed free (freeDelayed): that frees it' : ''}`;
+  return `ptr ${ptr >>> 0}${pending ? ' waits for its delayed free (freeDelayed): that frees it' : ''}`;
 }

@@ -97,7 +97,6 @@ export interface CoreExports {
   ft_aligned_alloc(align: number, size: number): number;
   ft_free(ptr: number): number;
   ft_free_now(ptr: number): number;
-  ft_block_is_object(ptr: number): number;
   ft_delayed_is_pending(ptr: number): number;
   ft_remote_batching(on: number): void;
   /** Trusted callers: no validation, no double-free test; a bad pointer is undefined behaviour. */

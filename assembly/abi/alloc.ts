@@ -3,8 +3,8 @@
 
 import { blockUsableSize, heapAlignedAlloc, heapCalloc, heapMalloc, heapRealloc, mallocMany, mallocSizes } from "../alloc";
 import { curHeap, curThread } from "../current";
-import { EDOUBLE_FREE, EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, EINVAL_PTR, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError, setError } from "../errors";
-import { BATCH_MAX, BATCH_SCRATCH_BYTES, blockIsObject, blockPageOf, freeMany, ftFreeUnchecked, ftFreeUser } from "../free";
+import { EDOUBLE_FREE, EHEAP_LOCKED, EINVAL_ARG, EINVAL_HEAP, ENOMEM, ENOT_ATTACHED, EINVAL_TAG, peekError, setError } from "../errors";
+import { BATCH_MAX, BATCH_SCRATCH_BYTES, blockPageOf, freeMany, ftFree, ftFreeUnchecked } from "../free";
 import { metaAlloc } from "../meta";
 import { delayedPending } from "../delayed-free";
 import { remoteBatching, remoteFlush, remotePending } from "../remote-free";
@@ -18,8 +18,7 @@ import { fail, failSigned, failValue } from "./result";
 export function ft_malloc(size: usize): usize { return heapMalloc(curHeap, size); }
 export function ft_calloc(count: usize, size: usize): usize { return heapCalloc(curHeap, count, size); }
 export function ft_realloc(p: usize, size: usize): usize {
-  if (p != 0) memSync();   // the checks below read meta memory another thread may have grown
-  if (p != 0 && blockIsObject(p)) { setError(EINVAL_PTR); return 0; }   // objects move only through their counts
+  if (p != 0) memSync();   // the check below reads meta memory another thread may have grown
   if (p != 0 && delayedPending(p)) { setError(EDOUBLE_FREE); return 0; }   // its delayed free is still to come
   const before = p != 0 && curThread != 0 ? blockUsableSize(p) : 0;
   const q = heapRealloc(curHeap, p, size);
@@ -28,9 +27,7 @@ export function ft_realloc(p: usize, size: usize): usize {
   return q;
 }
 export function ft_aligned_alloc(align: usize, size: usize): usize { return heapAlignedAlloc(curHeap, align, size); }
-export function ft_free(p: usize): i32 { return ftFreeUser(p); }
-/** 1 if `p` is an object (newObject's block), which free, realloc and freeDelayed refuse (EINVAL_PTR). */
-export function ft_block_is_object(p: usize): i32 { return blockIsObject(p) ? 1 : 0; }
+export function ft_free(p: usize): i32 { return ftFree(p); }
 /**
  * Batch runs of remote frees on this instance (on != 0) or not (0, the default):
  * see remote-free.ts. Turning it off publishes the current thread's pending run.
@@ -49,7 +46,7 @@ export function ft_remote_batching(on: i32): void {
 export function ft_free_now(p: usize): i32 {
   memSync();
   if (p != 0 && delayedPending(p)) return fail(EDOUBLE_FREE);   // its delayed free is still to come
-  const rc = ftFreeUser(p);
+  const rc = ftFree(p);
   if (curThread != 0 && remotePending(curThread)) remoteFlush(curThread);
   return rc;
 }

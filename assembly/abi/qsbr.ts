@@ -4,8 +4,7 @@
 import { curThread } from "../current";
 import { delayedOldestGoal, delayedPending, freeDelayed } from "../delayed-free";
 import { domainIsValid } from "../domain";
-import { EINVAL_ARG, EINVAL_DOMAIN, EINVAL_PTR, ENOT_ATTACHED, OK } from "../errors";
-import { blockIsObject } from "../free";
+import { EINVAL_ARG, EINVAL_DOMAIN, ENOT_ATTACHED, OK } from "../errors";
 import { threadProcessDelayed } from "../lifecycle";
 import { QI_COUNT, QSBR_KEEP, QSBR_OFFLINE, qsbrAdvance, qsbrConfigure, qsbrDeferredAdvance, qsbrGoalReached, qsbrInfo,
   qsbrPoll, qsbrQuiescent, qsbrThreadSeq, seqLt } from "../qsbr";
@@ -20,7 +19,6 @@ import { loadSynced, memSync } from "../os";
 export function ft_delayed_is_pending(p: usize): i32 { memSync(); return delayedPending(p) ? 1 : 0; }
 export function ft_free_delayed(p: usize): i32 {
   memSync();
-  if (blockIsObject(p)) return fail(EINVAL_PTR);   // an object goes by its counts (decrefDelayed)
   return freeDelayed(p);
 }
 

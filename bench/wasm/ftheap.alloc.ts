@@ -2,9 +2,9 @@
 // program built on ftheap would inline them (the slow paths stay calls).
 import { heapMalloc } from "../../../assembly/alloc";
 import { curHeap } from "../../../assembly/current";
-import { ftFreeUser } from "../../../assembly/free";
+import { ftFree } from "../../../assembly/free";
 
 // @ts-ignore: decorator
 @inline export function bmalloc(size: usize): usize { return heapMalloc(curHeap, size); }
 // @ts-ignore: decorator
-@inline export function bfree(ptr: usize): void { ftFreeUser(ptr); }
+@inline export function bfree(ptr: usize): void { ftFree(ptr); }
