@@ -121,6 +121,8 @@ export function handleReplace(h: usize, prev: usize, next: usize): void {
 
 /** The handle whose mutex this instance holds across writes (handleHold), or 0. Instance-local. */
 let heldHere: usize = 0;
+/** The thread whose record names heldHere (its T_HANDLE_HELD): the callback may make another current (review). */
+let heldThread: usize = 0;
 
 /**
  * Hold `h`'s mutex, which the caller (this instance) has locked, across the next
@@ -129,15 +131,22 @@ let heldHere: usize = 0;
 export function handleHold(h: usize): i32 {
   if (heldHere != 0) return EINVAL_STATE;
   heldHere = h;
+  heldThread = curThread;
   heldBy(h);
   return OK;
 }
 
 /** End the hold: unlock the mutex (unless a destroy under the hold released it). */
 export function handleHoldEnd(): void {
-  const h = heldHere;
+  const h = heldHere, thread = heldThread;
   heldHere = 0;
-  if (h != 0) unlockHeld(h);
+  heldThread = 0;
+  if (h == 0) return;
+  // The record that named it, whichever thread is current now (the callback may have
+  // made another thread of this instance current: it cleared that one's word, and the
+  // first kept naming a header it no longer held, for its reap to unlock under a writer).
+  if (thread != 0) mutexUnlock(h + H_MUTEX, thread + T_HANDLE_HELD, <u32>h);
+  else mutexUnlock(h + H_MUTEX);
 }
 
 // ---- A writer killed holding the mutex ------------------------------------------------------
@@ -192,8 +201,12 @@ export function handleLock(h: usize): bool {
     setError(EINVAL_PTR);
     return false;
   }
-  // The record names the header as soon as the lock is taken (before a re-attach that may wait out a stop).
-  if (!lockOrAgain(curThread, h + H_MUTEX, curThread != 0 ? curThread + T_HANDLE_HELD : 0, <u32>h)) {
+  // The record names the header as soon as the lock is taken (before a re-attach that may wait out a stop),
+  // unless it names another already: a write nested in a withLockAsync callback on another
+  // structure is not recorded, and the outer stays named (overwritten, then cleared by the
+  // inner unlock, the outer mutex was held with no name: review).
+  const holder = curThread != 0 && load<u32>(curThread, T_HANDLE_HELD) == 0 ? curThread + T_HANDLE_HELD : 0;
+  if (!lockOrAgain(curThread, h + H_MUTEX, holder, <u32>h)) {
     setError(EAGAIN);
     return false;
   }
