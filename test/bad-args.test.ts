@@ -3,15 +3,9 @@
 // (found by a user-style hunt: BigInt pointers, null arrays and threads, views past
 // the memory, versions out of range).
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, FtheapError, Runtime } from '../src/index.ts';
+import { ErrorCode, Runtime } from '../src/index.ts';
+import { codeOf } from './fixtures/util.ts';
 
-function codeOf(f: () => unknown): string {
-  try { f(); } catch (e) {
-    if (e instanceof FtheapError) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
 
 describe('arguments of the wrong kind', () => {
   it('are typed errors, and the heap stays sound', async () => {

@@ -4,15 +4,9 @@
 // the domain. Before, free() took it; the block was handed out again, and the
 // delayed free then freed that new allocation (found by a user-style hunt).
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, FtheapError, Runtime } from '../src/index.ts';
+import { ErrorCode, Runtime } from '../src/index.ts';
+import { codeOf } from './fixtures/util.ts';
 
-function codeOf(f: () => unknown): string {
-  try { f(); } catch (e) {
-    if (e instanceof FtheapError) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
 
 describe('a free of a block waiting for its delayed free', () => {
   it.each([['small', 64], ['large', 100_000], ['huge', 3 << 20]])('%s: refused until the delayed free ran, once', async (_, size) => {
