@@ -201,12 +201,11 @@ export function handleLock(h: usize): bool {
     setError(EINVAL_PTR);
     return false;
   }
-  // The record names the header as soon as the lock is taken (before a re-attach that may wait out a stop),
-  // unless it names another already: a write nested in a withLockAsync callback on another
-  // structure is not recorded, and the outer stays named (overwritten, then cleared by the
-  // inner unlock, the outer mutex was held with no name: review).
-  const holder = curThread != 0 && load<u32>(curThread, T_HANDLE_HELD) == 0 ? curThread + T_HANDLE_HELD : 0;
-  if (!lockOrAgain(curThread, h + H_MUTEX, holder, <u32>h)) {
+  // The record names the header as soon as the lock is taken (before a re-attach that may wait out a stop).
+  // One word: a write nested in a withLockAsync callback on another structure takes it over,
+  // and the outer mutex is unnamed from the inner unlock to the hold's end (a known gap;
+  // leaving the inner unnamed instead moved the gap to it: review).
+  if (!lockOrAgain(curThread, h + H_MUTEX, curThread != 0 ? curThread + T_HANDLE_HELD : 0, <u32>h)) {
     setError(EAGAIN);
     return false;
   }
@@ -261,8 +260,18 @@ export function handleDestroy(h: usize): i32 {
   const s = handleStorage(h);
   storeRelease(h + H_MAGIC, 0);
   storeRelease(h + H_STORAGE, 0);
-  if (heldHere == h) heldHere = 0;   // the hold ends with the structure
-  unlockHeld(h);   // a writer waiting on it finds the storage 0
+  if (heldHere == h) {
+    // The hold ends with the structure: its thread's word is cleared, whichever thread
+    // destroys it (left naming the freed header, a reap of that thread unlocked a later
+    // structure made at that address under its writer: review).
+    const thread = heldThread;
+    heldHere = 0;
+    heldThread = 0;
+    if (thread != 0) mutexUnlock(h + H_MUTEX, thread + T_HANDLE_HELD, <u32>h);
+    else mutexUnlock(h + H_MUTEX);
+  } else {
+    unlockHeld(h);   // a writer waiting on it finds the storage 0
+  }
   freeDelayed(s);
   freeDelayed(h);             // a reader may be between the handle check and the storage load
   return OK;
