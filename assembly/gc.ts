@@ -54,7 +54,7 @@ import { DP_GC_FREEING, DP_GC_PAUSE1, DP_GC_RELEASE_CHECKED, DP_GC_RESURRECT_SCR
 import { EBUSY, EHEAP_LOCKED, EINVAL_STATE, OK } from "./errors";
 import { ftFree } from "./free";
 import { hostFinalize, nowMs } from "./host";
-import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, OF_OBJECT, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing, objMarked, objUnmark } from "./object";
+import { FIN_GC, GCF_SWEEPING, OF_FINALIZED, objDecref, objFinalizeBegin, objFinalizeEnd, objFinalizing, objMarked, objUnmark } from "./object";
 import { loadSynced, memFill, unitOf, unitState } from "./os";
 import { blockIndex, blockNext, hugeBlockPage, normalBlockPage, xtfBlock, xtfLoad } from "./page";
 import { pystackLive } from "./pystack";
@@ -654,7 +654,7 @@ function freeGarbage(domain: usize, thread: usize): u32 {
     const next = link(o);
     setBits(o, 0);
     brcMarkDead(o);
-    store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS); objUnmark(o);
+    objUnmark(o);
     // Counted one by one, before its free (a call): a collector killed in this loop
     // left every object it had freed counted live for good.
     storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + 1);
@@ -806,7 +806,7 @@ export function gcSweepAll(): i32 {
     setBits(o, 0);
     storeRelease(o + O_SHARED, SH_MERGED);   // dead
     store<u32>(o, 0, O_LOCAL);
-    store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS); objUnmark(o);
+    objUnmark(o);
     storeRelease64(thread + T_OBJ_DEALLOC, loadAcquire64(thread + T_OBJ_DEALLOC) + 1);   // as freeGarbage
     ftFree(o);
     freed++;

@@ -58,13 +58,16 @@ export const OBJECT_MAGIC: u8 = 0xB7; // the header's spare byte (+7): with OF_O
 // @abi-end
 
 /**
- * A deallocated object's block loses the magic byte too (OF_OBJECT is cleared
- * beside it): a raw block of an object tag handed out at that address, whose
- * program then stores bit 1 at +4, would otherwise read as an object, and the
- * user's free refuses an object (free.ts ftFreeUser; review).
+ * A deallocated object's block is no longer an object: OF_OBJECT cleared, and
+ * the magic byte too, so that a raw block of an object tag handed out at that
+ * address, whose program then stores bit 1 at +4, does not read as an object to
+ * the collector or a sweep (object tags are not zeroed on allocation).
  */
 // @ts-ignore: decorator
-@inline export function objUnmark(o: usize): void { store<u8>(o, 0, O_FLAGS + 3); }
+@inline export function objUnmark(o: usize): void {
+  store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS);
+  store<u8>(o, 0, O_SPARE);
+}
 
 /** Does block `o` carry an object's marks (OF_OBJECT and the magic byte)? Raw data rarely forges both. */
 // @ts-ignore: decorator
@@ -274,7 +277,7 @@ export function objDealloc(first: usize): void {
       }
     }
     storeRelease64(curThread + T_OBJ_DEALLOC, loadAcquire64(curThread + T_OBJ_DEALLOC) + 1);
-    store<u16>(o, <u16>(<u32>load<u16>(o, O_FLAGS) & ~OF_OBJECT), O_FLAGS); objUnmark(o);   // no longer an object to the collector
+    objUnmark(o);   // no longer an object to the collector
     const freed = ftFree(o);
     if (ASSERT_CHEAP) assertThat(freed == OK, A_OBJECT);
   }

@@ -138,15 +138,20 @@ export function handleHold(h: usize): i32 {
 
 /** End the hold: unlock the mutex (unless a destroy under the hold released it). */
 export function handleHoldEnd(): void {
+  holdRelease();
+}
+
+/**
+ * End the hold and unlock its mutex, clearing the word of the thread the hold
+ * named, whichever thread is current now (a callback may make another thread of
+ * this instance current, or destroy the structure through one: the first kept
+ * naming a header it no longer held, for its reap to unlock under a writer).
+ */
+function holdRelease(): void {
   const h = heldHere, thread = heldThread;
   heldHere = 0;
   heldThread = 0;
-  if (h == 0) return;
-  // The record that named it, whichever thread is current now (the callback may have
-  // made another thread of this instance current: it cleared that one's word, and the
-  // first kept naming a header it no longer held, for its reap to unlock under a writer).
-  if (thread != 0) mutexUnlock(h + H_MUTEX, thread + T_HANDLE_HELD, <u32>h);
-  else mutexUnlock(h + H_MUTEX);
+  if (h != 0) unlockNamed(h, thread);
 }
 
 // ---- A writer killed holding the mutex ------------------------------------------------------
@@ -171,8 +176,13 @@ export function handleHoldEnd(): void {
 
 // @ts-ignore: decorator
 @inline function unlockHeld(h: usize): void {
-  // mutexUnlock clears the word (if it still names h) right after its releasing CAS.
-  if (curThread != 0) mutexUnlock(h + H_MUTEX, curThread + T_HANDLE_HELD, <u32>h);
+  unlockNamed(h, curThread);
+}
+
+/** Unlock `h`'s mutex; `thread`'s word (if any) is cleared, if it still names h, right after the releasing CAS. */
+// @ts-ignore: decorator
+@inline function unlockNamed(h: usize, thread: usize): void {
+  if (thread != 0) mutexUnlock(h + H_MUTEX, thread + T_HANDLE_HELD, <u32>h);
   else mutexUnlock(h + H_MUTEX);
 }
 
@@ -187,7 +197,7 @@ export function handleReleaseDead(thread: usize): void {
   // As the dead writer would have: the word keeps naming h until the releasing CAS
   // (a reaper killed before it leaves the job to the next reap; reaps of one dead
   // thread run one at a time, under the roles lock: lifecycle.ts).
-  mutexUnlock(h + H_MUTEX, thread + T_HANDLE_HELD, <u32>h);
+  unlockNamed(h, thread);
 }
 
 /**
@@ -260,18 +270,8 @@ export function handleDestroy(h: usize): i32 {
   const s = handleStorage(h);
   storeRelease(h + H_MAGIC, 0);
   storeRelease(h + H_STORAGE, 0);
-  if (heldHere == h) {
-    // The hold ends with the structure: its thread's word is cleared, whichever thread
-    // destroys it (left naming the freed header, a reap of that thread unlocked a later
-    // structure made at that address under its writer: review).
-    const thread = heldThread;
-    heldHere = 0;
-    heldThread = 0;
-    if (thread != 0) mutexUnlock(h + H_MUTEX, thread + T_HANDLE_HELD, <u32>h);
-    else mutexUnlock(h + H_MUTEX);
-  } else {
-    unlockHeld(h);   // a writer waiting on it finds the storage 0
-  }
+  // A writer waiting on it finds the storage 0. Under a hold, the hold ends with the structure.
+  if (heldHere == h) holdRelease(); else unlockHeld(h);
   freeDelayed(s);
   freeDelayed(h);             // a reader may be between the handle check and the storage load
   return OK;

@@ -15,12 +15,9 @@ import { fail, failSigned, failSigned64 } from "./result";
 import { loadSynced, memSync } from "../os";
 
 /** Free `p` after a grace period (delayed-free.ts). 0 is ignored. Status. */
+export function ft_free_delayed(p: usize): i32 { memSync(); return freeDelayed(p); }
 /** 1 if `p` waits for its delayed free in the current thread's domain (the facade's error messages). */
 export function ft_delayed_is_pending(p: usize): i32 { memSync(); return delayedPending(p) ? 1 : 0; }
-export function ft_free_delayed(p: usize): i32 {
-  memSync();
-  return freeDelayed(p);
-}
 
 /** Free the current thread's due delayed frees and held pages now; items freed, or -code. */
 export function ft_delayed_process(): i32 {
