@@ -38,7 +38,7 @@ export function allocMany(t: ThreadCore, sizes: ArrayLike<number> | number, size
   t.enter();
   const max = t.x.ft_max_alloc_size() >>> 0;
   const uniform = typeof sizes === 'number';
-  if (!uniform && (typeof sizes !== 'object' || sizes === null || typeof sizes.length !== 'number')) {
+  if (!uniform && !isArrayLike(sizes)) {
     throw sizeError(`sizes: a count or an array of sizes, not ${String(sizes)}`);
   }
   if (!uniform) into = size as Uint32Array | undefined;
@@ -107,9 +107,14 @@ function freeAll(t: ThreadCore, blocks: Uint32Array): void {
   }
 }
 
+// An object with a numeric length (an array, a typed array): what the batch calls take.
+function isArrayLike(x: unknown): x is ArrayLike<number> {
+  return typeof x === 'object' && x !== null && typeof (x as { length?: unknown }).length === 'number';
+}
+
 /** @internal See {@link Thread.freeMany}. */
 export function freeMany(t: ThreadCore, ptrs: ArrayLike<number>): void {
-  if (typeof ptrs !== 'object' || ptrs === null || typeof ptrs.length !== 'number') {
+  if (!isArrayLike(ptrs)) {
     throw new FtheapError(ErrorCode.EINVAL_ARG, `freeMany: an array of block addresses, not ${String(ptrs)}`);
   }
   t.enter();
