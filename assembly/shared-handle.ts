@@ -211,11 +211,14 @@ export function handleLock(h: usize): bool {
     setError(EINVAL_PTR);
     return false;
   }
-  // The record names the header as soon as the lock is taken (before a re-attach that may wait out a stop).
-  // One word: a write nested in a withLockAsync callback on another structure takes it over,
-  // and the outer mutex is unnamed from the inner unlock to the hold's end (a known gap;
-  // leaving the inner unnamed instead moved the gap to it: review).
-  if (!lockOrAgain(curThread, h + H_MUTEX, curThread != 0 ? curThread + T_HANDLE_HELD : 0, <u32>h)) {
+  // The record names the header as soon as the lock is taken (before a re-attach that may wait out a stop),
+  // unless it names a held one already: a write nested in a withLockAsync callback on another
+  // structure is not recorded (a kill inside that inner write leaves the inner mutex locked: a
+  // known gap), and the outer stays named. Overwritten, then cleared by the inner unlock, it left
+  // the outer mutex unnamed until the hold's end (review). The word is never stale: every path
+  // that lets a mutex go clears it (holdRelease clears the hold's thread's, whoever destroys).
+  const holder = curThread != 0 && load<u32>(curThread, T_HANDLE_HELD) == 0 ? curThread + T_HANDLE_HELD : 0;
+  if (!lockOrAgain(curThread, h + H_MUTEX, holder, <u32>h)) {
     setError(EAGAIN);
     return false;
   }

@@ -9,13 +9,16 @@
 // B: the structure destroyed under the hold through another thread of the instance.
 // Correct: the word of the hold's thread is cleared. Before: it kept naming the
 // freed header; a reap of that thread unlocked a structure made later at that
-// address under its writer. (Known gap: a write nested in a callback on another
-// structure takes the one word over, and the outer mutex is unnamed from the inner
-// unlock to the hold's end.)
+// address under its writer.
+// C: a write nested in a callback on another structure. Correct: the inner lock
+// is not recorded and the outer stays named, so a kill inside the callback is
+// reaped with the outer mutex let go. Before: the inner overwrote the word and its
+// unlock cleared it; the outer mutex stayed locked for good. (Known gap: a kill
+// inside the inner write itself leaves the inner mutex locked.)
 import { describe, expect, it } from 'vitest';
 import { DP_HANDLE_LOCKED } from '../src/abi.gen.ts';
 import { reapInstance, SharedMap } from '../src/index.ts';
-import { until, useHarness } from './fixtures/harness.ts';
+import { until, useHarness, within } from './fixtures/harness.ts';
 import { killRig } from './fixtures/killed.ts';
 
 useHarness();
@@ -54,5 +57,23 @@ describe('the word naming the structure whose mutex a thread holds', () => {
     const a0 = await a.call<number>('id', 0);
     await a.call('holdDestroyOther', 0, 1, s.handle);
     expect(Atomics.load(new Uint32Array(rt.memory.buffer), (a0 + T_HANDLE_HELD) >>> 2), 'T(0)\'s record names no header').toBe(0);
+  }, 60_000);
+
+  it('C: a kill inside a withLockAsync callback that wrote another structure lets the outer mutex go', async () => {
+    const { rt, t, peers: [a, b] } = await killRig(2);
+    const mA = SharedMap.create(t), mB = SharedMap.create(t);
+    const flag = t.calloc(2, 4);
+    const i32 = () => new Int32Array(rt.memory.buffer);
+    const word = () => Atomics.load(i32(), (mA.handle + H_MUTEX) >>> 2);
+    await a.call('attach');
+    await b.call('attach');
+    t.detach();
+    const ia = await a.call<number>('instance');
+    a.call('nestedHoldSpin', 0, mA.handle, mB.handle, flag).catch(() => {});
+    await until(() => Atomics.load(i32(), flag >>> 2) === 1, 10_000, 'A inside its callback, B written');
+    await a.terminate();
+    reapInstance(rt, ia);
+    expect(word() & 1, 'map A\'s mutex let go by the reap').toBe(0);
+    await within(b.call('mapSet', 0, mA.handle, 2, 3), 5_000, 'B\'s write of map A');
   }, 60_000);
 });
