@@ -50,7 +50,8 @@ import { queuePushBack } from "./page-queue";
 import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
-import { instanceLockWord } from "./instance";
+import { poolLock, poolTryLock, poolTryLockSpinning, poolUnlock } from "./pool-lock";
+import { floatUnpoolAll, pageIsShared } from "./float";
 import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_DISCARD_HUGE, D_ABANDON_GOAL, D_ABANDON_LOCK,
@@ -61,46 +62,6 @@ import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D
 
 /** Pooled segments a slow-path allocation adopts at most before it takes a fresh one. */
 export const RECLAIM_TRIES: u32 = 8;
-
-// ---- The pool's lock -----------------------------------------------------------------
-
-/**
- * Try the pool lock for `holder`: a thread record, or 0 (a caller with no
- * current thread), recorded as this instance's odd lock word, which the reap of
- * a dead instance releases (instance.ts instanceLockWord).
- */
-// @ts-ignore: decorator
-@inline function poolTryLock(domain: usize, holder: usize): bool {
-  return casAcqRel(domain + D_ABANDON_LOCK, 0, holder != 0 ? <u32>holder : instanceLockWord());
-}
-
-function poolLock(domain: usize, holder: usize): void {
-  while (!poolTryLock(domain, holder)) {}
-}
-
-/** Reads of a held pool lock a slow-path adoption makes before it gives up (some µs: holds are short). */
-const POOL_SPINS: i32 = 4096;
-
-/**
- * The pool lock, or false once it stayed held for POOL_SPINS reads: an
- * allocation does not wait for it without bound (its holder may be a thread a
- * stop paused, or a dead one not yet reaped), but it does not give up at the
- * first try either. It did: with two threads attaching, allocating and exiting
- * at once, the one that found the lock taken (the other abandoning its
- * segment) took a fresh segment every time, and the pool grew until the memory
- * was full of segments holding one block each (ENOMEM: a user-style hunt).
- */
-function poolTryLockSpinning(domain: usize, holder: usize): bool {
-  for (let i = 0; i < POOL_SPINS; i++) {
-    if (loadAcquire(domain + D_ABANDON_LOCK) == 0 && poolTryLock(domain, holder)) return true;
-  }
-  return false;
-}
-
-// @ts-ignore: decorator
-@inline function poolUnlock(domain: usize): void {
-  storeRelease(domain + D_ABANDON_LOCK, 0);
-}
 
 /** The thread record holding the pool lock (odd: a caller with no thread, 2 × its instance id + 1), 0 if free. */
 export function abandonLockHolder(domain: usize): u32 {
@@ -139,7 +100,7 @@ export function abandonSegments(thread: usize): bool {
     let index: u32 = 1;
     while (index < SLICES_PER_SEGMENT) {   // pages leave their queues (the heaps were reset above)
       const rec = sliceRecord(seg, index);
-      if (load<u32>(rec, P_BLOCK_SIZE) != 0) {
+      if (load<u32>(rec, P_BLOCK_SIZE) != 0 && !pageIsShared(rec)) {   // a floating or lent page stays so (float.ts)
         store<u32>(rec, 0, P_NEXT);
         store<u32>(rec, 0, P_PREV);
         store<u8>(rec, 0, P_IN_FULL);
@@ -246,6 +207,7 @@ export function abandonedCollect(domain: usize, holder: usize, wait: bool, atChe
   else if (!poolTryLock(domain, holder)) return 0;
   debugPause(DP_REVIEW_POOL_LOCKED);
   storeRelease(domain + D_ABANDON_DIRTY, 0);   // frees from here on mark it again
+  floatUnpoolAll(domain);   // floating pages of pooled segments are theirs again (float.ts)
   poolGivingFinish(domain);
   poolWorkingRepair(domain);
   // Held pages wait: make sure their goal is issued and the cached minimum fresh
@@ -291,7 +253,7 @@ function segmentCollect(domain: usize, seg: usize, prev: usize): u64 {
   while (index < SLICES_PER_SEGMENT) {
     const page = sliceRecord(seg, index);
     const n = load<u32>(page, P_SLICE_COUNT);
-    if (load<u32>(page, P_BLOCK_SIZE) != 0) {
+    if (load<u32>(page, P_BLOCK_SIZE) != 0 && !pageIsShared(page)) {   // lent: another thread's (float.ts)
       pageCollectRemote(page);
       if (load<u32>(page, P_USED) == 0) {
         let g = load<u64>(page, P_QSBR_GOAL);
@@ -452,7 +414,7 @@ export function abandonPagesNever(thread: usize): void {
     let index: u32 = 1;
     while (index < SLICES_PER_SEGMENT) {
       const rec = sliceRecord(seg, index);
-      if (load<u32>(rec, P_BLOCK_SIZE) != 0) pageSetDelayed(rec, DELAY_NEVER);
+      if (load<u32>(rec, P_BLOCK_SIZE) != 0 && !pageIsShared(rec)) pageSetDelayed(rec, DELAY_NEVER);
       index += load<u32>(rec, P_SLICE_COUNT);
     }
     seg = <usize>load<u32>(seg, SEG_NEXT);
@@ -549,7 +511,7 @@ function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32
     const n = load<u32>(page, P_SLICE_COUNT);
     if (load<u32>(page, P_BLOCK_SIZE) == 0) {
       if (n >= slices && slices != 0) room = 1;
-    } else {
+    } else if (!pageIsShared(page)) {   // a floating or lent page stays so (float.ts)
       const ptag = <u32>load<u8>(page, P_TAG);
       const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>ptag << 2));
       storeRelease(page + P_XHEAP, <u32>heap);
@@ -580,7 +542,7 @@ function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32
   index = 1;
   while (index < SLICES_PER_SEGMENT) {
     const page = sliceRecord(seg, index);
-    if (load<u32>(page, P_BLOCK_SIZE) != 0 && load<u32>(page, P_USED) == 0 && load<u64>(page, P_QSBR_GOAL) == 0) {
+    if (load<u32>(page, P_BLOCK_SIZE) != 0 && !pageIsShared(page) && load<u32>(page, P_USED) == 0 && load<u64>(page, P_QSBR_GOAL) == 0) {
       const heap = <usize>loadAcquire(page + P_XHEAP);
       const last = segmentLastPage(page) && !qsbrHoldsTag(domain, <u32>load<u8>(page, P_TAG));
       pageFree(heap, page);
@@ -605,6 +567,7 @@ function segmentAdopt(thread: usize, seg: usize, tag: u32, bin: u32, slices: u32
 export function abandonedVisitBegin(thread: usize, tag: u32): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   poolLock(domain, thread);
+  floatUnpoolAll(domain);   // floating pages of pooled segments are walked with them (float.ts)
   store<u32>(thread, tag, T_VISIT_TAG);
   store<u32>(thread, load<u32>(domain, D_ABANDONED), T_VISIT_UNIT);   // the segment being walked
   store<u32>(thread, 1, T_VISIT_BIN);                                 // its next slice
@@ -626,7 +589,7 @@ export function abandonedVisitNext(thread: usize): usize {
     while (index < SLICES_PER_SEGMENT) {
       const page = sliceRecord(seg, index);
       index += load<u32>(page, P_SLICE_COUNT);
-      if (load<u32>(page, P_BLOCK_SIZE) != 0 && <u32>load<u8>(page, P_TAG) == tag) {
+      if (load<u32>(page, P_BLOCK_SIZE) != 0 && !pageIsShared(page) && <u32>load<u8>(page, P_TAG) == tag) {
         pageCollectRemote(page);
         if (load<u32>(page, P_USED) != 0) { visitMarkPage(thread, page); break; }
       }

@@ -11,6 +11,7 @@
 //
 // See also: free.ts, page.ts (extend, collect), segment.ts (fresh pages).
 
+import { floatAllowed, floatClaim, floatHomeAll, pageFloat } from "./float";
 import { A_HEAP, A_OWNER, A_PAGE, ASSERT_INTERNAL, ASSERT_VALIDATE, assertThat } from "./assert";
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
 import { DP_HUGE_ALLOCED, debugPause } from "./debug-delay";
@@ -27,7 +28,7 @@ import { curOwnerWord, curThread } from "./current";
 import { memCopy, memFill, memHas, memSync, osCommit, osCommitMarked, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
-import { DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
+import { FULL_FLOAT, P_IN_FULL, DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
   SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, T_SEG_NEW, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
@@ -64,6 +65,7 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   heapDelayedFreeAll(heap);
   if ((calls & GENERIC_COLLECT_MASK) == 0) {
     heapCollect(heap, false, false);
+    floatHomeAll(<usize>load<u32>(heap, H_THREAD), false);   // its floating pages with room come home (float.ts)
     remoteFlush(<usize>load<u32>(heap, H_THREAD));   // bounds how long this thread's remote frees wait
   }
   if (size > LARGE_OBJ_MAX) return hugeAlloc(heap, size, 0);
@@ -93,6 +95,32 @@ export function mallocGeneric(heap: usize, size: usize): usize {
  * refills a page does not churn it.
  */
 function findPage(heap: usize, bin: u32): usize {
+  let page = queueWalk(heap, bin);
+  if (page != 0) return page;
+  // Floating pages of this class that blocks were freed into (float.ts) join the
+  // queue's front: the walk runs once more, over them.
+  if (floatClaim(heap, bin) != 0) {
+    page = queueWalk(heap, bin);
+    if (page != 0) return page;
+  }
+  heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
+  const thread = <usize>load<u32>(heap, H_THREAD);
+  if (load<u32>(thread, T_HELD_FIRST) != 0) hookHeldPagesCollect(thread);   // or a held one
+  // Segments of exited threads before fresh memory (abandon.ts): then search again.
+  if (hookReclaim(thread, heap, bin, pageSlicesFor(binBlockSize(bin)))) {
+    page = queueFirst(heapQueue(heap, bin));
+    while (page != 0) {
+      if (load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
+        return pageTake(heap, bin, page);
+      }
+      page = <usize>load<u32>(page, P_NEXT);
+    }
+  }
+  return pageFresh(heap, bin);
+}
+
+/** findPage's walk of the bin's queue: a page with room, taken; else 0. */
+function queueWalk(heap: usize, bin: u32): usize {
   // A held tag's empty page waits in its queue for its goal (qsbr-pages.ts) rather
   // than go: releasing it frees nothing yet, and a walk past such pages on every
   // slow path made refilling N of them O(N^2) (review). Such a heap takes the
@@ -113,6 +141,10 @@ function findPage(heap: usize, bin: u32): usize {
     if (load<u32>(page, P_FREE) == 0) {
       if (load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
         pageExtend(page);
+      } else if (load<u8>(page, P_IN_FULL) == FULL_FLOAT || floatAllowed(heap)) {
+        pageFloat(heap, page, false);   // full: another thread may take it over (float.ts); kept if the lock stayed held
+        page = next;
+        continue;
       } else if (pageToFull(heap, page)) {
         page = next;
         continue;
@@ -120,21 +152,7 @@ function findPage(heap: usize, bin: u32): usize {
     }
     return pageTake(heap, bin, page);
   }
-  if (spare != 0) return pageTake(heap, bin, spare);
-  heapCollectRetired(heap, false);   // perhaps frees a kept page, making room
-  const thread = <usize>load<u32>(heap, H_THREAD);
-  if (load<u32>(thread, T_HELD_FIRST) != 0) hookHeldPagesCollect(thread);   // or a held one
-  // Segments of exited threads before fresh memory (abandon.ts): then search again.
-  if (hookReclaim(thread, heap, bin, pageSlicesFor(binBlockSize(bin)))) {
-    page = queueFirst(heapQueue(heap, bin));
-    while (page != 0) {
-      if (load<u32>(page, P_FREE) != 0 || load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
-        return pageTake(heap, bin, page);
-      }
-      page = <usize>load<u32>(page, P_NEXT);
-    }
-  }
-  return pageFresh(heap, bin);
+  return spare != 0 ? pageTake(heap, bin, spare) : 0;
 }
 
 function pageTake(heap: usize, bin: u32, page: usize): usize {

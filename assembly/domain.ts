@@ -17,7 +17,7 @@ import { loadAcquire, spinLock, spinUnlock, storeRelease } from "./atomics";
 import { breakerSetVersion, versionOf } from "./breaker";
 import { metaAlloc } from "./meta";
 import { qsbrInit } from "./qsbr";
-import { OR_GC_AUTO_MIN, OR_ZERO_TAGS, TAG_GC, TAG_GC_PRE, D_OBJECTS, OBJECT_RECORD_SIZE, DOMAIN_SIZE, D_CLOSED, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
+import { D_FLOAT_BINS, QUEUE_COUNT, OR_GC_AUTO_MIN, OR_ZERO_TAGS, TAG_GC, TAG_GC_PRE, D_OBJECTS, OBJECT_RECORD_SIZE, DOMAIN_SIZE, D_CLOSED, D_ID, D_NEXT, D_THREADS, D_VERSION, ROOT, R_DEFAULT_DOMAIN, R_DOMAIN_LIST,
   R_DOMAIN_SERIAL, R_HEAD_LOCK, THREAD_FREE, T_DOMAIN_NEXT, T_STATE } from "./layout";
 import { loadSynced } from "./os";
 
@@ -33,6 +33,9 @@ export function domainCreate(): usize {
   const objects = metaAlloc(OBJECT_RECORD_SIZE);   // types and merge queues (type.ts, brc.ts)
   if (objects == 0) return 0;
   store<u32>(d, <u32>objects, D_OBJECTS);
+  const floatBins = metaAlloc(QUEUE_COUNT << 3);   // the float lists' heads and tails (float.ts)
+  if (floatBins == 0) return 0;
+  store<u32>(d, <u32>floatBins, D_FLOAT_BINS);
   store<u32>(objects, (1 << TAG_GC) | (1 << TAG_GC_PRE), OR_ZERO_TAGS);   // zero on allocation: the GC tags
   store<u32>(objects, 2000, OR_GC_AUTO_MIN);
   headLock();

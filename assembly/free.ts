@@ -35,7 +35,7 @@ import { hookDelayedPending, hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
 import { segmentIsLocal, segmentIsMine, segmentOf, segmentRelease } from "./segment";
-import { FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { FULL_FLOAT, FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -159,7 +159,9 @@ function freeSlow(p: usize): i32 {
   if (unitState(unitOf(p)) != UNIT_NORMAL) return freeSpecial(p);
   const page = normalBlockPage(p);
   if (page == 0) return failWith(EINVAL_PTR);
-  if (segmentIsLocal(segmentOf(p), curThread)) {
+  // The segment's owner frees locally unless the page floats or is lent (float.ts):
+  // then every free is a remote one, as another thread's.
+  if (segmentIsLocal(segmentOf(p), curThread) && load<u8>(page, P_IN_FULL) != FULL_FLOAT) {
     if (blockIsFree(page, p, true)) return failWith(EDOUBLE_FREE);
     freeCheckedLocal(<usize>loadAcquire(page + P_XHEAP), page, p);
     return OK;
@@ -179,7 +181,7 @@ export function blockInDomain(p: usize): bool {
 
 /** Owner frees a block already known valid and not free (also drains xdelayedFree). */
 export function freeCheckedLocal(heap: usize, page: usize, p: usize): void {
-  if (load<u8>(page, P_IN_FULL) != 0) pageUnfull(heap, page);
+  if (load<u8>(page, P_IN_FULL) == 1) pageUnfull(heap, page);
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);
   store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ load<u32>(page, P_KEY));
   store<u32>(page, <u32>p, P_LOCAL_FREE);

@@ -15,6 +15,7 @@ import { segmentOf } from "./segment";
 import { heapQueue, queueFirst, queueIsValid } from "./page-queue";
 import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDelayed, pageUnfull } from "./page";
 import { blockOnPageLists, delayedLinkValid, freeCheckedLocal } from "./free";
+import { hookFloatLentRelease } from "./hooks";
 import { metaAlloc } from "./meta";
 import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
   H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, P_XHEAP, SEG_THREAD, T_DRAIN_BLOCK,
@@ -143,6 +144,7 @@ export function heapCollectRetired(heap: usize, force: bool): void {
  */
 export function heapCollect(heap: usize, force: bool, abandon: bool): void {
   if (abandon) {
+    hookFloatLentRelease(<usize>load<u32>(heap, H_THREAD), heap);   // lent pages are not ours to abandon (float.ts)
     for (let bin: u32 = 1; bin <= BIN_FULL; bin++) {
       let page = queueFirst(heapQueue(heap, bin));
       while (page != 0) { pageSetDelayed(page, DELAY_NEVER); page = <usize>load<u32>(page, P_NEXT); }
@@ -157,7 +159,7 @@ export function heapCollect(heap: usize, force: bool, abandon: bool): void {
       if (load<u32>(page, P_USED) == 0) {
         // A held page stays held until its goal; others retire (or go, when forced).
         if (force) pageFree(heap, page); else pageRelease(heap, page);
-      } else if (load<u8>(page, P_IN_FULL) != 0 && load<u32>(page, P_FREE) != 0) {
+      } else if (load<u8>(page, P_IN_FULL) == 1 && load<u32>(page, P_FREE) != 0) {
         pageUnfull(heap, page);
       }
       page = next;

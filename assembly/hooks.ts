@@ -26,8 +26,11 @@
 //   hookReclaim               alloc.ts (fresh page)   abandon.ts     abandonedReclaim
 //   hookOutOfMemory           alloc.ts (before ENOMEM) lifecycle.ts  threadRelieveMemory
 //   hookDelayedPending        free.ts  (freeMany)     delayed-free.ts delayedPending
+//   hookPageFloat             page.ts  (pageFree)     float.ts       pageFloat (a lent page emptied)
+//   hookFloatLentRelease      heap.ts  (exit collect) float.ts       floatLentRelease
 
 import { abandonedReclaim } from "./abandon";
+import { floatLentRelease, pageFloat } from "./float";
 import { delayedPending, hugeFreeHeld } from "./delayed-free";
 import { objDecref } from "./object";
 import { threadRelieveMemory } from "./lifecycle";
@@ -108,3 +111,13 @@ import { lockDetaching, lockOrAgain, threadCheckpointAlloc, threadWaitAsRequeste
 @inline export function hookWaitAsRequester(thread: usize, ptr: usize, value: u32, timeoutMs: f64): void {
   threadWaitAsRequester(thread, ptr, value, timeoutMs);
 }
+
+// ---- Page sharing (float.ts) -------------------------------------------------------------
+
+/** A lent page emptied: it floats again (or stays queued while the pool lock is held). */
+// @ts-ignore: decorator
+@inline export function hookPageFloat(heap: usize, page: usize): void { pageFloat(heap, page, false); }
+
+/** An exiting thread's lent pages in `heap` float again before the heap is collected. */
+// @ts-ignore: decorator
+@inline export function hookFloatLentRelease(thread: usize, heap: usize): void { floatLentRelease(thread, heap); }

@@ -75,7 +75,8 @@ export const UNIT_META: u8 = 5;       // holds thread/heap records
 //   ROOT+60    segsFree    u32 (osLock) units in the pool
 //   ROOT+64    statsLock   u32 atomic  guards the stats scratch area
 //   ROOT+68    threadSerial u32 atomic
-//   ROOT+72    (unused: highWaterPages moved to ROOT+1408)
+//   ROOT+72    sharePages  u32 (init)  1: full pages float, other threads may take them over (float.ts;
+//                                      Runtime.create({ sharePages: true }))
 //   ROOT+76    headLock    u32 atomic  spin lock: domains' thread lists, stop-the-world states
 //   ROOT+80    domainList  u32 (headLock) every domain (push-only)
 //   ROOT+84    defaultDomain u32 (init)
@@ -122,6 +123,7 @@ export const R_SEGS_FREE: usize = 60;
 export const R_STATS_LOCK: usize = 64;
 export const R_THREAD_SERIAL: usize = 68;
 export const R_HIGH_WATER_PAGES: usize = 1408;
+export const R_SHARE_PAGES: usize = 72;
 export const R_HEAD_LOCK: usize = 76;
 export const R_DOMAIN_LIST: usize = 80;
 export const R_DEFAULT_DOMAIN: usize = 84;
@@ -199,7 +201,9 @@ export const HUGE_BLOCK_OFFSET: u32 = 32768;                 // huge block start
 // xthreadFree array (SEG_XTF, a line per page; xtfAddr in page.ts). So a free by
 // another thread shares no line with the owner's fast path but that word.
 //
-//   +0   (16 bytes, unused)
+//   +0   float        u8  (see float.ts) FLOAT_*: which list a page shared between threads is on;
+//                     written by its owner or the domain pool's lock holder, 0 for any other page
+//   +1   (15 bytes, unused)
 //   +16  pageStart    u32 owner   address of block 0
 //   +20  extBytes     u32 owner   capacity * blockSize; 0 = not a live page (grows only)
 //   +24  divMagic     u64 owner   ceil(2^64 / blockSize): off is a block start iff
@@ -236,7 +240,14 @@ export const P_START: usize = 16;
 export const P_EXT_BYTES: usize = 20;
 export const P_DIV_MAGIC: usize = 24;
 export const P_KEY: usize = 32;
-export const P_IN_FULL: usize = 36;  // u8: 1 while in the full queue (free takes the generic path)
+export const P_IN_FULL: usize = 36;  // u8: 1 while in the full queue, FULL_FLOAT while not its segment owner's (free takes the generic path)
+export const FULL_FLOAT: u8 = 2;
+export const P_FLOAT: usize = 0;
+// P_FLOAT states (float.ts)
+export const FLOAT_NONE: u8 = 0;     // the segment owner's page (or not shared)
+export const FLOAT_POOLED: u8 = 1;   // on the domain's float list (links P_NEXT/P_PREV), nobody's
+export const FLOAT_LENT: u8 = 2;     // in a heap queue of a thread that does not own the segment
+export const FLOAT_MOVING: u8 = 3;   // between the two, named in its mover's T_FLOAT_PAGE
 export const P_TAG: usize = 37;
 export const P_RETIRE: usize = 38;
 export const P_BIN: usize = 39;
@@ -462,6 +473,7 @@ export const T_CS_REL_B: usize = 1820;     // owner: its second lock, likewise
 export const T_CS_ASYNC: usize = 1824;     // owner: CS_ASYNC_SLOTS words, locks an async section took (named at the CAS) and not yet handed to it (0: none)
 export const CS_ASYNC_SLOTS: u32 = 4;
 // @abi-end
+export const T_FLOAT_PAGE: usize = 1840;   // owner: a page it moves between a heap queue and the domain's float list (float.ts; 0: none)
 export const THREAD_SIZE: u32 = 2048;
 
 // @abi-begin thread-states
@@ -526,6 +538,10 @@ export const THREAD_EXITED: u32 = 4;
 //                                  unit, set (atomic or) by freeDelayed, cleared (atomic and) before the free
 //   +488  dqOldest     u64 atomic  goal of the domain queue's oldest item, 0 = none (written under dqMutex)
 //   +428  objects      u32         the domain's object record (below; meta, made with the domain)
+//   +436  floatBins    u32 (init)  heads, then tails, of the float lists, a u32 each per size class (meta, made with the domain;
+//                                  float.ts): written under abandonLock
+//   +440  floated      u32 atomic  pages ever put on a float list (stats)
+//   +444  floatTaken   u32 atomic  pages taken from it into another thread's heap (stats)
 export const D_ID: usize = 0;
 export const D_THREADS: usize = 4;
 export const D_FREE_THREADS: usize = 8;
@@ -555,6 +571,10 @@ export const D_CHUNK_FREE: usize = 364;
 export const D_CHUNKS: usize = 368;
 export const D_ABANDON_GIVING: usize = 372;
 export const D_CLOSER: usize = 380;            // the instance closing the domain (D_CLOSED 1): its reap finishes a close it died in
+export const D_FLOAT_BINS: usize = 436;        // (init) the float lists' heads, one u32 per size class (meta; float.ts):
+                                               // written under abandonLock, read unlocked only to skip an empty list
+export const D_FLOATED: usize = 440;           // atomic: pages ever put on the float list (stats)
+export const D_FLOAT_TAKEN: usize = 444;       // atomic: pages taken from it into another thread's heap (stats)
 export const D_DISCARD_HUGE: usize = 432;      // a held huge segment a close took off D_HUGE_HELD and is giving back (0: none)
 export const D_ABANDON_WORKING: usize = 376;   // the pooled segment the pool lock's holder is collecting (0: none)
 export const D_ABANDON_LOCK: usize = 384;

@@ -31,6 +31,7 @@
 // Owner only: every function here runs on the thread's own instance.
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
+import { floatHomeAll, floatReapFinish } from "./float";
 import { A_HEAP, A_NONE, A_PYSTACK, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
@@ -173,6 +174,7 @@ export function threadCheckpoint(thread: usize): u32 {
 /** Collect the thread's heaps (remote frees, empty pages; `force`: no retention) and due held pages. */
 export function threadCollect(thread: usize, force: bool): void {
   remoteFlush(thread);
+  floatHomeAll(thread, false);   // its floating pages with room come home (float.ts): emptied ones are freed below
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, force, false);
@@ -246,6 +248,7 @@ function threadRelease(thread: usize, reaping: bool): bool {
     heldHugeFinish(thread);
     hugeGivingFinish(thread);
     segmentsRepair(thread);
+    floatReapFinish(thread);   // a page it was moving to or from the float list (float.ts)
     abandonPagesNever(thread);
     heapDrainFinish(thread);
   }

@@ -21,13 +21,13 @@
 
 import { A_PAGE, A_PAGE_NOT_EMPTY, ASSERT_INTERNAL, assertThat } from "./assert";
 import { casAcqRel, loadAcquire, storeRelease } from "./atomics";
-import { DP_COLLECT_WALK, DP_PAGE_DECOMMITTED, DP_PAGE_TO_FULL_MID, debugPause } from "./debug-delay";
+import { DP_COLLECT_WALK, DP_PAGE_DECOMMITTED, DP_PAGE_LOCAL_TAKEN, DP_PAGE_TO_FULL_MID, debugPause } from "./debug-delay";
 import { loadSynced, memFill, osCommit, osDecommit } from "./os";
-import { hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
+import { hookPageFloat, hookPageHold, hookPageHoldCancel, hookPageHoldClear } from "./hooks";
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
-import { D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAPED, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
+import { FLOAT_NONE, FULL_FLOAT, P_FLOAT, D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAPED, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   SEG_XTF, SEGMENT_MASK, SLICES_PER_SEGMENT, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, PAGE_REC_SIZE, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
@@ -182,6 +182,7 @@ export function pageInit(heap: usize, page: usize, bin: u32, tag: u32): void {
   store<u32>(page, <u32>start, P_START);
   storeRelease(page + P_XHEAP, <u32>heap);
   store<u8>(page, 0, P_IN_FULL);
+  store<u8>(page, FLOAT_NONE, P_FLOAT);
   store<u8>(page, <u8>tag, P_TAG);
   store<u8>(page, 0, P_RETIRE);
   store<u8>(page, <u8>bin, P_BIN);
@@ -232,6 +233,7 @@ export function pageCollect(page: usize): void {
   if (pageCollectRemote(page)) hookPageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
   if (load<u32>(page, P_FREE) == 0) {
     store<u32>(page, load<u32>(page, P_LOCAL_FREE), P_FREE);
+    debugPause(DP_PAGE_LOCAL_TAKEN);
     store<u32>(page, 0, P_LOCAL_FREE);
   }
 }
@@ -387,9 +389,11 @@ export function pageUnfull(heap: usize, page: usize): void {
 
 /**
  * An empty page is done with: back to its segment — unless its tag's pages wait
- * for a QSBR goal first (qsbr-pages.ts). Owner only.
+ * for a QSBR goal first (qsbr-pages.ts), or it is lent (another thread's segment):
+ * then it floats again, or stays in the queue if the pool lock stays held (float.ts). Owner only.
  */
 export function pageFree(heap: usize, page: usize): void {
+  if (load<u8>(page, P_IN_FULL) == FULL_FLOAT) { hookPageFloat(heap, page); return; }   // lent: floats again (float.ts)
   if (!hookPageHold(heap, page)) pageFreeNow(heap, page);
 }
 

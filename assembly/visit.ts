@@ -12,6 +12,7 @@
 //
 // Owner thread only. See also: heap.ts, page.ts.
 
+import { floatHomeAll, floatSharing } from "./float";
 import { loadAcquire } from "./atomics";
 import { curThread } from "./current";
 import { heapDelayedFreeAll } from "./heap";
@@ -19,7 +20,7 @@ import { loadSynced, memFill, unitState } from "./os";
 import { blockIndex, blockNext, pageCollect } from "./page";
 import { heapQueue, queueFirst } from "./page-queue";
 import { segmentIsLocal, segmentOf } from "./segment";
-import { BIN_FULL, FIRST_UNIT, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_LOCAL_FREE, P_NEXT, P_START, P_TAG, P_USED,
+import { BIN_FULL, FIRST_UNIT, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_LOCAL_FREE, P_NEXT, P_START, P_TAG, P_USED, P_XHEAP,
   ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_DOMAIN, SEG_PAGES, SEG_THREAD, T_HEAPS, T_VISIT_BIN, T_VISIT_BITMAP,
   T_VISIT_INDEX, T_VISIT_NEXT, T_VISIT_PAGE, T_VISIT_TAG, T_VISIT_UNIT, UNIT_HUGE } from "./layout";
 
@@ -60,6 +61,7 @@ export function visitBegin(tag: u32): void {
   const thread = curThread;
   const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
   if (heap != 0) heapDelayedFreeAll(heap);   // blocks other threads freed are not live
+  if (floatSharing()) floatHomeAll(thread, true);   // its floating pages are walked as its own (float.ts)
   store<u32>(thread, tag, T_VISIT_TAG);
   store<u32>(thread, 0, T_VISIT_BIN);
   store<u32>(thread, 0, T_VISIT_PAGE);
@@ -93,7 +95,8 @@ export function visitNext(): usize {
     if (page != 0) {
       // Freeing the block just returned may have freed the page (pageRetire), and
       // its segment with it, which another thread may own by now: the page is done.
-      if (segmentIsLocal(segmentOf(page), thread) && load<u32>(page, P_BLOCK_SIZE) != 0) {
+      // (Its heap word is 0 once it is freed, and another's once a lent page floats.)
+      if (loadAcquire(page + P_XHEAP) == <u32>heap && load<u32>(page, P_BLOCK_SIZE) != 0) {
         const capacity = load<u32>(page, P_CAPACITY);
         let i = load<u32>(thread, T_VISIT_INDEX);
         while (i < capacity && (load<u8>(bitmap + (i >> 3)) & (1 << (i & 7))) != 0) i++;
@@ -109,7 +112,9 @@ export function visitNext(): usize {
       if (bin >= HUGE_PHASE) continue;
       page = queueFirst(heapQueue(heap, bin));
     }
-    if (page != 0) visitPrepare(thread, page);
+    // The next page of the queue, unless it left the heap meanwhile (a page that
+    // floated, float.ts: its links are the float list's; the rest of the bin is skipped).
+    if (page != 0 && loadAcquire(page + P_XHEAP) == <u32>heap) visitPrepare(thread, page);
     else store<u32>(thread, 0, T_VISIT_PAGE);
   }
   return 0;

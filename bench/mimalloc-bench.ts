@@ -198,7 +198,8 @@ function render(results: Result[], allocs: Allocator[], workloads: Workload[], t
   out.push('ns/op = wall time of the run (earliest worker start to latest worker end) ÷ all workers\' ops; '
     + '`ftheap` = the workload loop with ftheap\'s malloc/free fast paths inlined into it (a Wasm program built on ftheap\'s core); '
     + '`ftheap calls` = the same loop calling the exported ft_malloc / ft_free (a call per malloc and per free, as the C peers pay); '
-    + 'both turn on batching of remote-free runs (ft_remote_batching). '
+    + 'both turn on batching of remote-free runs (ft_remote_batching) and page sharing (`Runtime.create({ sharePages: true })`: full pages float, '
+    + 'and a thread takes over pages other threads freed blocks into before it takes fresh memory). '
     + '`ftheap ÷ X` = ftheap\'s ns/op over X\'s: below 1× ftheap is faster. AS TLSF and thi.ng are not thread-safe: 1 worker only. '
     + 'The native columns (gcc, the same C workloads as the emscripten peers, 64-bit pointers: 8-byte slots) are references, not targets.', '');
   // scaling

@@ -64,6 +64,22 @@ export interface RuntimeOptions {
    */
   exactPeak?: boolean;
   /**
+   * Let threads take over each other's full pages (docs/design.md, "Page
+   * sharing"). A page that fills up leaves its thread's heap and floats; a
+   * thread that needs a page of that size class takes one into which blocks were
+   * freed before it takes fresh memory. Where threads free each other's blocks
+   * (a producer and a consumer, work handed between workers), each thread
+   * otherwise keeps its own highest count of pages, and memory peaks at about
+   * twice the live bytes; with sharing it stays nearer the live bytes, and
+   * remote frees scale better. The cost: a thread's frees into its own full
+   * pages are remote frees (a CAS), and `visitBlocks` lists the blocks in the
+   * pages a thread holds, which may include blocks other threads allocated (it
+   * first takes back every floating page of its own segments). Pages of tags
+   * that QSBR holds and of the GC's tags never float.
+   * @defaultValue false
+   */
+  sharePages?: boolean;
+  /**
    * The core to use instead of finding the packaged one:
    * - a compiled `WebAssembly.Module` (used as it is; e.g. a build with extra exports),
    * - its URL, a `URL` or a string (relative strings resolve against the page; in

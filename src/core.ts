@@ -99,6 +99,7 @@ export interface CoreExports {
   ft_free_now(ptr: number): number;
   ft_delayed_is_pending(ptr: number): number;
   ft_remote_batching(on: number): void;
+  ft_share_pages(): number;
   /** Trusted callers: no validation, no double-free test; a bad pointer is undefined behaviour. */
   ft_free_unchecked(ptr: number): void;
   /** The current thread's batch buffer (`BATCH_SCRATCH_BYTES`, kept with its record), 0 with ENOT_ATTACHED / ENOMEM. */

@@ -164,6 +164,9 @@ export class Runtime {
     if (options.exactPeak && rt.exports.ft_commit_exact() !== 0) {   // a fresh runtime has no thread yet: cannot fail
       throw new FtheapError(ErrorCode.EINVAL_STATE, 'exactPeak: a thread record exists already');
     }
+    if (options.sharePages && rt.exports.ft_share_pages() !== 0) {   // likewise
+      throw new FtheapError(ErrorCode.EINVAL_STATE, 'sharePages: a thread record exists already');
+    }
     return rt;
   }
 

@@ -1,5 +1,6 @@
 // abi/runtime.ts — the runtime as a whole: init, errors, memory, size classes, debug switches.
 
+import { floatSharingOn } from "../float";
 import { addRelaxed, loadAcquire, spinLock, spinUnlock, storeRelease } from "../atomics";
 import { curThread, instanceId, instanceSet } from "../current";
 import { instanceClaim, instanceReserve } from "../instance";
@@ -35,6 +36,15 @@ export function ft_init(maxPages: u32): u32 {
 export function ft_commit_exact(): i32 {
   memSync();
   return osCommitExact() ? OK : fail(EINVAL_STATE);
+}
+
+/**
+ * Let full pages float, so that other threads may take over pages whose blocks
+ * they freed (float.ts). Before any thread is made: EINVAL_STATE after.
+ */
+export function ft_share_pages(): i32 {
+  memSync();
+  return floatSharingOn() ? OK : fail(EINVAL_STATE);
 }
 
 /** This instance's id (current.ts): the owner of the thread records it starts; 0 until it starts one. */

@@ -157,7 +157,7 @@ export async function wasmCell(root: string, kind: WasmKind, module: WebAssembly
     opts: CellOptions, tick: Tick, plan?: Plan, pass = 0): Promise<CellOutput> {
   if (!isFtheap(kind) && threads !== 1) throw new Error(`${kind} is not thread-safe: 1 worker only`);
   const ctlBuf = new SharedArrayBuffer(8);
-  const rt = isFtheap(kind) ? await Runtime.create({ module, maximumMemory: MAX_MEMORY, initialMemory: INITIAL_MEMORY, exactPeak: true }) : undefined;
+  const rt = isFtheap(kind) ? await Runtime.create({ module, maximumMemory: MAX_MEMORY, initialMemory: INITIAL_MEMORY, exactPeak: true, sharePages: true }) : undefined;
   const main = rt?.attach();
   const url = workerUrl(root);
   // ftheap's workers join the runtime (init as their joinWorker data; reaped if they die); the others get init as workerData.
