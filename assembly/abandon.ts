@@ -51,7 +51,7 @@ import { visitHugeFrom, visitMarkPage, visitNextInPage } from "./visit";
 import { qsbrAdvance, qsbrGoalReached, qsbrHoldsTag, qsbrPollIssuing, seqLt } from "./qsbr";
 import { heldPageAdopt, heldPagesDetach } from "./qsbr-pages";
 import { poolLock, poolTryLock, poolTryLockSpinning, poolUnlock } from "./pool-lock";
-import { floatUnpoolAll, pageIsShared } from "./float";
+import { floatDiscardAll, floatUnpoolAll, pageIsShared } from "./float";
 import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
 import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_DISCARD_HUGE, D_ABANDON_GOAL, D_ABANDON_LOCK,
@@ -464,6 +464,11 @@ function poolTake(domain: usize, holder: usize, wait: bool): usize {
     // Named before it leaves the pool (no call in between): a thread killed from here
     // until the segment is on its list has it recovered by its reap (abandonedAdoptingRecover).
     store<u32>(holder, <u32>seg, T_ADOPTING);
+    // Owned from here, under the lock: a floating page of a segment that reads
+    // ownerless is a pooled segment's (float.ts floatUnpool), and one taken for
+    // adoption is no longer pooled (unpooled once the adopter had walked past it,
+    // the page was in no queue and no list, review of page sharing).
+    storeRelease(seg + SEG_THREAD, <u32>holder);
     store<u32>(domain, load<u32>(seg, SEG_ABANDON_NEXT), D_ABANDONED);
     store<u32>(seg, 0, SEG_ABANDON_NEXT);
     storeRelease(domain + D_ABANDON_COUNT, loadAcquire(domain + D_ABANDON_COUNT) - 1);
@@ -474,6 +479,7 @@ function poolTake(domain: usize, holder: usize, wait: bool): usize {
 
 function poolPutBack(domain: usize, holder: usize, seg: usize): void {
   poolLock(domain, holder);
+  storeRelease(seg + SEG_THREAD, 0);
   store<u32>(seg, load<u32>(domain, D_ABANDONED), SEG_ABANDON_NEXT);
   store<u32>(domain, <u32>seg, D_ABANDONED);
   store<u32>(holder, 0, T_ADOPTING);   // pooled again: no call since the link above
@@ -638,6 +644,7 @@ export function abandonedDiscardAll(domain: usize): u32 {
     debugPause(DP_DISCARD_SEG);
   }
   store<u32>(domain, 0, D_ABANDONED);
+  floatDiscardAll(domain);   // the float lists named pages of the segments given back (float.ts)
   storeRelease(domain + D_ABANDON_COUNT, 0);
   storeRelease64(domain + D_ABANDON_GOAL, 0);
   storeRelease(domain + D_ABANDON_DIRTY, 0);

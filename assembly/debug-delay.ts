@@ -70,6 +70,7 @@ export const DP_FLOAT_MOVING: u32 = 127;         // float.ts pageFloat: the page
 export const DP_FLOAT_TAKEN: u32 = 128;          // float.ts floatClaim: a page taken off the float list (MOVING, named), not yet in the taker's queue
 export const DP_FLOAT_QUEUED: u32 = 129;         // float.ts floatInstall: the page in the taker's queue, its state not yet LENT or NONE
 export const DP_PAGE_LOCAL_TAKEN: u32 = 130;     // page.ts pageCollect: localFree made the free list, not yet emptied
+export const DP_FLOAT_UNPOOLING: u32 = 131;      // float.ts floatClaim: a floating page whose segment reads ownerless, not yet given back to it (pool lock held)
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken
 export const DP_REVIEW_REAP_RELEASE: u32 = 52;    // lifecycle.ts threadReap: record EXITED, not yet released
 export const DP_REVIEW_CLOSE_ENTER: u32 = 53;     // lifecycle.ts domainClose: validated by the caller, before headLock

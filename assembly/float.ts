@@ -57,8 +57,9 @@
 // (routing), abandon.ts (pooled segments), lifecycle.ts (exit and reap).
 
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
-import { DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, debugPause } from "./debug-delay";
+import { DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_FLOAT_UNPOOLING, debugPause } from "./debug-delay";
 import { heapForTag } from "./heap";
+import { memFill } from "./os";
 import { pageAdoptDelayed, pageCollect, pageSetDelayed, xtfBlock, xtfLoad } from "./page";
 import { heapQueue, queueFirst, queuePushFront, queueRemove } from "./page-queue";
 import { poolLock, poolTryLockSpinning, poolUnlock } from "./pool-lock";
@@ -222,6 +223,7 @@ export function floatClaim(heap: usize, bin: u32): u32 {
       const owner = loadAcquire(segmentOf(page) + SEG_THREAD);
       if (owner == 0) {
         pageSetDelayed(page, DELAY_NEVER);
+        debugPause(DP_FLOAT_UNPOOLING);
         floatUnpool(domain, page);
       } else if (load<u8>(page, P_TAG) == tag && pageHasRoom(page)) {
         if (owner == <u32>thread) { home = page; break; }
@@ -304,6 +306,12 @@ export function floatUnpoolAll(domain: usize): void {
       page = next;
     }
   }
+}
+
+/** Pool lock held, the domain closing with no thread left: its pooled segments were given back, and the lists are emptied. */
+export function floatDiscardAll(domain: usize): void {
+  const bins = <usize>load<u32>(domain, D_FLOAT_BINS);
+  if (bins != 0) memFill(bins, 0, QUEUE_COUNT << 3);
 }
 
 /**

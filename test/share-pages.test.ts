@@ -17,12 +17,18 @@
 //   (float.ts floatReapFinish): before, the page was in no list and no queue, and
 //   its segment could never go back. Killed floating a page (DP_FLOAT_MOVING) or
 //   with the taken page queued (DP_FLOAT_QUEUED): nothing is lost either.
+// - A floating page of a pooled segment taken for adoption: the adopter owns the
+//   segment from the moment it leaves the pool (abandon.ts poolTake), so a claim
+//   that meets the page lends it rather than giving it back to a segment the
+//   adopter has walked past (DP_ADOPT_TAKEN, DP_FLOAT_UNPOOLING): before, the page
+//   was in no queue and no list, and the segment never went back.
 import { describe, expect, it } from 'vitest';
-import { DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_PAGE_LOCAL_TAKEN } from '../src/abi.gen.ts';
+import { DP_ADOPT_TAKEN, DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_FLOAT_UNPOOLING, DP_PAGE_LOCAL_TAKEN } from '../src/abi.gen.ts';
 import { reapInstance, Runtime } from '../src/index.ts';
 import { Peer, until, useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 import { newCtl } from './fixtures/protocol.ts';
+import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 
@@ -155,4 +161,46 @@ describe('a thread killed moving a page between its heap and the float list (deb
     killMover(DP_FLOAT_QUEUED, 'b queued a floating page', false), 60_000);
   it('floating it (still in its queue): it stays the dead thread\'s, abandoned with its segment', () =>
     killMover(DP_FLOAT_MOVING, 'a floating its full page', true), 60_000);
+});
+
+describe('a floating page of a segment being adopted (debug)', () => {
+  it('a claim meeting it does not give it back to the segment behind the adopter\'s walk', async () => {
+    const { rt, t, f, peers: [a, c, d] } = await killRig(3, { sharePages: true, exactPeak: true });
+    const f2 = pauseFlag(rt, t.alloc(8));
+    const units0 = rt.stats().segments.unitsLive;
+    const committed0 = rt.stats().memory.committed;
+    await a.call('attach');
+    const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // page 1 floats
+    await a.call('exit', 0);                               // its segment pooled, page 1 floating
+    for (const p of made.slice(0, 8)) t.free(p);           // page 1 has room
+    // c adopts the segment (its 1000 B request finds no page) and pauses right after taking it
+    await c.call('attach');
+    await c.call('pauseAt', DP_ADOPT_TAKEN, f.addr, 1);
+    const cAlloc = c.call<number>('alloc', 0, 1000);
+    await until(f.paused, 10_000, 'c took the pooled segment');
+    // d needs a 64 B page: its claim meets page 1 (before the fix: ownerless, and it paused giving it back)
+    await d.call('attach');
+    await d.call('pauseAt', DP_FLOAT_UNPOOLING, f2.addr, 1);
+    let dDone = false;
+    const dAlloc = d.call<number>('alloc', 0, 64).then((p) => { dDone = true; return p; });
+    await until(() => f2.paused() || dDone, 10_000, 'd claimed or paused in its claim');
+    f.release();                                           // c walks the segment and finishes
+    const cb = await cAlloc;
+    f2.release();
+    const db = await dAlloc;
+    // Everything freed: the adopter's collection gives its segment back while it
+    // is still alive (a page in none of its queues would keep it until it exits).
+    await c.call('free', 0, cb);
+    await d.call('free', 0, db);
+    for (const p of made.slice(8)) t.free(p);
+    await d.call('exit', 0);
+    t.collect(true);
+    await c.call('collect', 0, true);
+    expect(rt.stats().segments.unitsLive, 'the adopted segment went back').toBe(units0);
+    await c.call('exit', 0);
+    rt.domain().collectAbandoned();
+    expect(rt.stats().segments.unitsLive).toBe(units0);
+    expect(rt.stats().memory.committed, 'every committed byte counted off').toBe(committed0);
+    t.validate();
+  }, 60_000);
 });
