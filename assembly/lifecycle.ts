@@ -31,7 +31,7 @@
 // Owner only: every function here runs on the thread's own instance.
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
-import { floatHomeAll, floatReapFinish } from "./float";
+import { floatHomeAll, floatReapFinish, floatSharing } from "./float";
 import { A_HEAP, A_NONE, A_PYSTACK, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
 import { nowMs } from "./host";
@@ -261,6 +261,8 @@ function threadRelease(thread: usize, reaping: bool): bool {
   qsbrOffline(thread);
   delayedAbandon(thread);
   remoteFlush(thread);   // a reaped thread's slot too: what it names is still to push (remote-free.ts)
+  // Its floating pages come home, so its segments are pooled (and adopted) whole (float.ts).
+  if (floatSharing()) floatHomeAll(thread, true);
   for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {
     const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
     if (heap != 0) heapCollect(heap, true, true);

@@ -33,6 +33,9 @@ import { pauseFlag } from './fixtures/util.ts';
 useHarness();
 
 const PAGE_BLOCKS = 512;   // 64 B blocks in a 32 KiB page
+const RETAIN = 8;          // alloc.ts FULL_RETAIN: full pages a heap keeps before further ones float
+/** Thread `t` of `p` fills the full pages its heap keeps: pages that fill after these float. Their blocks. */
+const fillRetained = (p: Peer, t = 0) => p.call<number[]>('allocMany', t, RETAIN * PAGE_BLOCKS, 64);
 const segOf = (p: number) => Math.floor(p / (4 << 20));
 
 describe('page sharing', () => {
@@ -42,6 +45,7 @@ describe('page sharing', () => {
     const committed0 = rt.stats().memory.committed;
     const [a] = await Peer.startMany(rt, newCtl(), 1);
     await a.call('attach');
+    const kept = await fillRetained(a);
     // Four full pages (they float at the slow paths that follow them) and one block more.
     const made = await a.call<number[]>('allocMany', 0, 4 * PAGE_BLOCKS + 1, 64);
     const t = rt.attach();
@@ -57,6 +61,7 @@ describe('page sharing', () => {
     for (const p of mine) t.free(p);
     t.exit();
     await a.call('free', 0, made[4 * PAGE_BLOCKS]);
+    await a.call('freeMany', 0, kept);
     await a.call('collect', 0, true);
     await a.call('exit', 0);
     rt.domain().collectAbandoned();
@@ -71,6 +76,7 @@ describe('page sharing', () => {
     const committed0 = rt.stats().memory.committed;
     const [a] = await Peer.startMany(rt, newCtl(), 1);
     await a.call('attach');
+    const kept = await fillRetained(a);
     const made = await a.call<number[]>('allocMany', 0, 6 * PAGE_BLOCKS + 1, 64);
     const t = rt.attach();
     for (const p of made.slice(0, 2 * PAGE_BLOCKS)) t.free(p);
@@ -78,7 +84,7 @@ describe('page sharing', () => {
     for (let i = 0; i < PAGE_BLOCKS + 10; i++) mine.push(t.alloc(64));   // two of its pages lent to t
     expect(mine.every((p) => segOf(p) === segOf(made[0]))).toBe(true);
     await a.call('exit', 0);                      // floating pages stay on the list, lent ones with t
-    for (const p of made.slice(2 * PAGE_BLOCKS)) t.free(p);
+    for (const p of [...made.slice(2 * PAGE_BLOCKS), ...kept]) t.free(p);
     t.validate();
     for (const p of mine) t.free(p);
     t.exit();                                     // its lent pages float: their segment is pooled
@@ -91,7 +97,8 @@ describe('page sharing', () => {
   it('a segment owner freeing a block of its page lent to another thread frees it remotely (debug validate)', async () => {
     const { t, f, peers: [a, b] } = await killRig(2, { sharePages: true });
     await a.call('attach');
-    const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // page 1 floats at block 513
+    await fillRetained(a);
+    const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // its first page floats at block 513
     for (const p of made.slice(0, PAGE_BLOCKS / 2)) t.free(p);
     await b.call('attach');
     // b takes page 1 and pauses in its collection, its local list just made the free list
@@ -122,6 +129,7 @@ describe('a thread killed moving a page between its heap and the float list (deb
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
+    const kept = await fillRetained(a);
     let made: number[];
     if (killProducer) {
       made = await a.call<number[]>('allocMany', 0, 2 * PAGE_BLOCKS, 64);
@@ -146,7 +154,7 @@ describe('a thread killed moving a page between its heap and the float list (deb
     expect(new Set(mine).size).toBe(mine.length);
     t.validate();
     for (const p of mine) t.free(p);
-    for (const p of made.slice(2 * PAGE_BLOCKS)) t.free(p);
+    for (const p of [...made.slice(2 * PAGE_BLOCKS), ...kept]) t.free(p);
     if (!killProducer) await a.call('exit', 0);
     t.collect(true);
     t.exit();
@@ -170,19 +178,25 @@ describe('a floating page of a segment being adopted (debug)', () => {
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
-    const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // page 1 floats
-    await a.call('exit', 0);                               // its segment pooled, page 1 floating
+    const kept = await fillRetained(a);
+    const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // its page 1 floats
     for (const p of made.slice(0, 8)) t.free(p);           // page 1 has room
+    await d.call('attach');
+    const dFirst = await d.call<number>('alloc', 0, 64);   // page 1 lent to d
+    expect(segOf(dFirst)).toBe(segOf(made[0]));
+    await a.call('exit', 0);                               // its segment pooled (page 1 stays lent)
+    await d.call('free', 0, dFirst);
+    await d.call('exit', 0);                               // page 1 floats again: its segment reads ownerless
     // c adopts the segment (its 1000 B request finds no page) and pauses right after taking it
     await c.call('attach');
     await c.call('pauseAt', DP_ADOPT_TAKEN, f.addr, 1);
     const cAlloc = c.call<number>('alloc', 0, 1000);
     await until(f.paused, 10_000, 'c took the pooled segment');
     // d needs a 64 B page: its claim meets page 1 (before the fix: ownerless, and it paused giving it back)
-    await d.call('attach');
+    const dt = await d.call<number>('attach');
     await d.call('pauseAt', DP_FLOAT_UNPOOLING, f2.addr, 1);
     let dDone = false;
-    const dAlloc = d.call<number>('alloc', 0, 64).then((p) => { dDone = true; return p; });
+    const dAlloc = d.call<number>('alloc', dt, 64).then((p) => { dDone = true; return p; });
     await until(() => f2.paused() || dDone, 10_000, 'd claimed or paused in its claim');
     f.release();                                           // c walks the segment and finishes
     const cb = await cAlloc;
@@ -191,9 +205,9 @@ describe('a floating page of a segment being adopted (debug)', () => {
     // Everything freed: the adopter's collection gives its segment back while it
     // is still alive (a page in none of its queues would keep it until it exits).
     await c.call('free', 0, cb);
-    await d.call('free', 0, db);
-    for (const p of made.slice(8)) t.free(p);
-    await d.call('exit', 0);
+    await d.call('free', dt, db);
+    for (const p of [...made.slice(8), ...kept]) t.free(p);
+    await d.call('exit', dt);
     t.collect(true);
     await c.call('collect', 0, true);
     expect(rt.stats().segments.unitsLive, 'the adopted segment went back').toBe(units0);
