@@ -28,7 +28,7 @@ import { curOwnerWord, curThread } from "./current";
 import { memCopy, memFill, memHas, memSync, osCommit, osCommitMarked, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
-import { BIN_FULL, FULL_FLOAT, P_IN_FULL, DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
+import { BIN_FULL, FULL_FLOAT, H_DELAYED, H_REMOTE_AT, P_IN_FULL, DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
   SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, T_SEG_NEW, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
@@ -62,7 +62,10 @@ export function mallocGeneric(heap: usize, size: usize): usize {
   const calls = load<u32>(heap, H_GENERIC) + 1;
   store<u32>(heap, calls, H_GENERIC);
   hookCheckpointAlloc(<usize>load<u32>(heap, H_THREAD));   // a pending stop-the-world pauses us here
-  heapDelayedFreeAll(heap);
+  if (loadAcquire(heap + H_DELAYED) != 0) {
+    store<u32>(heap, calls, H_REMOTE_AT);   // other threads freed into our full pages
+    heapDelayedFreeAll(heap);
+  }
   if ((calls & GENERIC_COLLECT_MASK) == 0) {
     heapCollect(heap, false, false);
     floatHomeAll(<usize>load<u32>(heap, H_THREAD), false);   // its floating pages with room come home (float.ts)
@@ -129,7 +132,7 @@ function queueWalk(heap: usize, bin: u32): usize {
   let page = queueFirst(heapQueue(heap, bin));
   while (page != 0) {
     const next = <usize>load<u32>(page, P_NEXT);
-    pageCollect(page);
+    if (pageCollect(page)) store<u32>(heap, load<u32>(heap, H_GENERIC), H_REMOTE_AT);   // other threads free our blocks
     if (load<u32>(page, P_USED) == 0) {
       if (qsbrHoldsTag(<usize>load<u32>(<usize>load<u32>(heap, H_THREAD), T_DOMAIN), load<u32>(heap, H_TAG))) {
         return pageTake(heap, bin, page);
@@ -162,7 +165,7 @@ function queueWalk(heap: usize, bin: u32): usize {
  * only a heap with more full pages than this lets them go. Without it, small
  * heaps peaked higher (glibc-simple ×1 2.64× against 2.08× the live bytes).
  */
-const FULL_RETAIN: u32 = 8;
+const FULL_RETAIN: u32 = 0;
 
 /** Does `heap`'s full queue hold at least `n` pages? (At most n links read.) */
 function fullQueueHolds(heap: usize, n: u32): bool {

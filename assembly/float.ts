@@ -66,7 +66,7 @@ import { poolLock, poolTryLockSpinning, poolUnlock } from "./pool-lock";
 import { qsbrHoldsTag } from "./qsbr";
 import { segmentOf } from "./segment";
 import { BIN_FULL, D_ABANDON_DIRTY, D_FLOAT_BINS, D_FLOAT_TAKEN, D_FLOATED, DELAY_NEVER, FLOAT_LENT, FLOAT_MOVING, FLOAT_NONE,
-  FLOAT_POOLED, FULL_FLOAT, H_TAG, H_THREAD, P_BIN, P_FLOAT, P_IN_FULL, P_NEXT, P_PREV, P_RESERVED, P_RETIRE, P_USED, P_TAG, P_XHEAP, QUEUE_COUNT,
+  FLOAT_POOLED, FULL_FLOAT, H_GENERIC, H_REMOTE_AT, H_TAG, H_THREAD, P_BIN, P_FLOAT, P_IN_FULL, P_NEXT, P_PREV, P_RESERVED, P_RETIRE, P_USED, P_TAG, P_XHEAP, QUEUE_COUNT,
   ROOT, R_SHARE_PAGES, R_THREAD_LIST, SEG_THREAD, TAG_GC, TAG_GC_PRE, T_DOMAIN, T_FLOAT_PAGE } from "./layout";
 
 /** Floating pages of its class a claim looks at before it gives up. */
@@ -92,9 +92,20 @@ export function floatSharing(): bool {
   return shareOn != 0;
 }
 
+/**
+ * Slow paths of a heap after the last one that found blocks other threads freed
+ * (H_REMOTE_AT) during which its full pages still float. A heap whose blocks
+ * only its own thread frees keeps its full pages: floating them made each of
+ * its frees into them a remote free and each page a trip through the list
+ * (malloc-mt, thread-local: 13 → 30 ns per malloc+free pair at 1 worker).
+ */
+const REMOTE_WINDOW: u32 = 1024;
+
 /** May a full page of `heap` float? */
 export function floatAllowed(heap: usize): bool {
   if (!floatSharing()) return false;
+  const at = load<u32>(heap, H_REMOTE_AT);
+  if (at == 0 || load<u32>(heap, H_GENERIC) - at > REMOTE_WINDOW) return false;
   const tag = load<u32>(heap, H_TAG);
   if (tag == TAG_GC || tag == TAG_GC_PRE) return false;   // the collector walks these pages as their owners' (gc.ts)
   const domain = <usize>load<u32>(<usize>load<u32>(heap, H_THREAD), T_DOMAIN);

@@ -278,6 +278,8 @@ export const DELAY_NEVER: u32 = 3;      // the owner exited: never touch a heap
 //   +12   xdelayedFree  u32 atomic  blocks freed remotely into full pages
 //   +16   retiredMin    u32 owner   bin range holding retained empty pages
 //   +20   retiredMax    u32 owner
+//   +24   remoteAt      u32 owner   genericCount when its slow path last found blocks other threads
+//                                   freed (0: never); page sharing floats full pages only soon after (float.ts)
 //   +32   direct[129]   u32 owner   size>>3 -> page with (probably) free blocks
 //   +576  queues[70]    {first, last} u32 owner
 export const H_THREAD: usize = 0;
@@ -286,6 +288,7 @@ export const H_GENERIC: usize = 8;
 export const H_DELAYED: usize = 12;
 export const H_RETIRED_MIN: usize = 16;
 export const H_RETIRED_MAX: usize = 20;
+export const H_REMOTE_AT: usize = 24;
 export const H_DIRECT: usize = 32;
 export const H_QUEUES: usize = 576;
 export const HEAP_SIZE: u32 = 1152;

@@ -227,15 +227,18 @@ export function pageExtend(page: usize): void {
 
 /**
  * Move blocks other threads freed onto `localFree` (one swap), then, if `free`
- * ran dry, make `localFree` the new `free`. Owner only.
+ * ran dry, make `localFree` the new `free`; true when there were remote frees.
+ * Owner only.
  */
-export function pageCollect(page: usize): void {
-  if (pageCollectRemote(page)) hookPageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
+export function pageCollect(page: usize): bool {
+  const remote = pageCollectRemote(page);
+  if (remote) hookPageHoldCancel(page);   // blocks freed after its goal was taken (qsbr-pages.ts)
   if (load<u32>(page, P_FREE) == 0) {
     store<u32>(page, load<u32>(page, P_LOCAL_FREE), P_FREE);
     debugPause(DP_PAGE_LOCAL_TAKEN);
     store<u32>(page, 0, P_LOCAL_FREE);
   }
+  return remote;
 }
 
 /**

@@ -70,9 +70,10 @@ export interface RuntimeOptions {
    * freed before it takes fresh memory. Where threads free each other's blocks
    * (a producer and a consumer, work handed between workers), each thread
    * otherwise keeps its own highest count of pages, and memory peaks at about
-   * twice the live bytes; with sharing it stays nearer the live bytes, and
-   * remote frees scale better. The cost: a thread's frees into its own full
-   * pages are remote frees (a CAS), and `visitBlocks` lists the blocks in the
+   * twice the live bytes; with sharing it stays nearer the live bytes. Only a
+   * heap whose blocks other threads free lets its full pages float. The cost
+   * there: a thread's frees into its own floating pages are remote frees (a
+   * CAS) until it takes them back, and `visitBlocks` lists the blocks in the
    * pages a thread holds, which may include blocks other threads allocated (it
    * first takes back every floating page of its own segments). Pages of tags
    * that QSBR holds and of the GC's tags never float.

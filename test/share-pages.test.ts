@@ -24,7 +24,7 @@
 //   was in no queue and no list, and the segment never went back.
 import { describe, expect, it } from 'vitest';
 import { DP_ADOPT_TAKEN, DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_FLOAT_UNPOOLING, DP_PAGE_LOCAL_TAKEN } from '../src/abi.gen.ts';
-import { reapInstance, Runtime } from '../src/index.ts';
+import { reapInstance, Runtime, type Thread } from '../src/index.ts';
 import { Peer, until, useHarness } from './fixtures/harness.ts';
 import { killAt, killRig } from './fixtures/killed.ts';
 import { newCtl } from './fixtures/protocol.ts';
@@ -34,8 +34,17 @@ useHarness();
 
 const PAGE_BLOCKS = 512;   // 64 B blocks in a 32 KiB page
 const RETAIN = 8;          // alloc.ts FULL_RETAIN: full pages a heap keeps before further ones float
-/** Thread `t` of `p` fills the full pages its heap keeps: pages that fill after these float. Their blocks. */
-const fillRetained = (p: Peer, t = 0) => p.call<number[]>('allocMany', t, RETAIN * PAGE_BLOCKS, 64);
+/**
+ * Thread 0 of `p` fills the full pages its heap keeps, and `by` frees a block of
+ * the page after them, so that `p`'s next slow path finds a remote free (a heap
+ * floats full pages only while other threads free its blocks): pages that fill
+ * after these float. The kept pages' blocks.
+ */
+async function fillRetained(p: Peer, by: Thread): Promise<number[]> {
+  const kept = await p.call<number[]>('allocMany', 0, RETAIN * PAGE_BLOCKS + 1, 64);
+  by.free(kept.pop()!);
+  return kept;
+}
 const segOf = (p: number) => Math.floor(p / (4 << 20));
 
 describe('page sharing', () => {
@@ -45,10 +54,10 @@ describe('page sharing', () => {
     const committed0 = rt.stats().memory.committed;
     const [a] = await Peer.startMany(rt, newCtl(), 1);
     await a.call('attach');
-    const kept = await fillRetained(a);
+    const t = rt.attach();
+    const kept = await fillRetained(a, t);
     // Four full pages (they float at the slow paths that follow them) and one block more.
     const made = await a.call<number[]>('allocMany', 0, 4 * PAGE_BLOCKS + 1, 64);
-    const t = rt.attach();
     for (const p of made.slice(0, 4 * PAGE_BLOCKS)) t.free(p);
     const mine: number[] = [];
     for (let i = 0; i < 4 * PAGE_BLOCKS; i++) mine.push(t.alloc(64));
@@ -76,9 +85,9 @@ describe('page sharing', () => {
     const committed0 = rt.stats().memory.committed;
     const [a] = await Peer.startMany(rt, newCtl(), 1);
     await a.call('attach');
-    const kept = await fillRetained(a);
-    const made = await a.call<number[]>('allocMany', 0, 6 * PAGE_BLOCKS + 1, 64);
     const t = rt.attach();
+    const kept = await fillRetained(a, t);
+    const made = await a.call<number[]>('allocMany', 0, 6 * PAGE_BLOCKS + 1, 64);
     for (const p of made.slice(0, 2 * PAGE_BLOCKS)) t.free(p);
     const mine: number[] = [];
     for (let i = 0; i < PAGE_BLOCKS + 10; i++) mine.push(t.alloc(64));   // two of its pages lent to t
@@ -97,7 +106,7 @@ describe('page sharing', () => {
   it('a segment owner freeing a block of its page lent to another thread frees it remotely (debug validate)', async () => {
     const { t, f, peers: [a, b] } = await killRig(2, { sharePages: true });
     await a.call('attach');
-    await fillRetained(a);
+    await fillRetained(a, t);
     const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // its first page floats at block 513
     for (const p of made.slice(0, PAGE_BLOCKS / 2)) t.free(p);
     await b.call('attach');
@@ -129,7 +138,7 @@ describe('a thread killed moving a page between its heap and the float list (deb
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
-    const kept = await fillRetained(a);
+    const kept = await fillRetained(a, t);
     let made: number[];
     if (killProducer) {
       made = await a.call<number[]>('allocMany', 0, 2 * PAGE_BLOCKS, 64);
@@ -178,7 +187,7 @@ describe('a floating page of a segment being adopted (debug)', () => {
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
-    const kept = await fillRetained(a);
+    const kept = await fillRetained(a, t);
     const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // its page 1 floats
     for (const p of made.slice(0, 8)) t.free(p);           // page 1 has room
     await d.call('attach');
