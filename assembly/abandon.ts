@@ -54,7 +54,7 @@ import { poolLock, poolTryLock, poolTryLockSpinning, poolUnlock } from "./pool-l
 import { floatDiscardAll, floatUnpoolAll, pageIsShared } from "./float";
 import { segmentIsValid, segmentLastPage, segmentListPush, segmentPageFree, segmentRelease, segmentRepair, segmentSpansMove, sliceRecord } from "./segment";
 import { A_SEGMENT, ASSERT_VALIDATE, assertThat } from "./assert";
-import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_DISCARD_HUGE, D_ABANDON_GOAL, D_ABANDON_LOCK,
+import { BIN_FULL, DELAY_NEVER, D_ABANDONED, D_ABANDON_COUNT, D_ABANDON_DIRTY, D_ABANDON_FREED, D_ABANDON_GIVING, D_ABANDON_WORKING, D_DISCARD_HUGE, D_ABANDON_GOAL, D_ABANDON_LOCK, D_FLOATED, D_FLOAT_TAKEN,
   D_PAGES_HELD, D_RECLAIMED, FIRST_UNIT, HEAP_SIZE, H_TAG, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_EXT_BYTES, P_FREE, P_IN_FULL,
   P_LOCAL_FREE, P_NEXT, P_PREV, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
   P_START, P_USED, P_XHEAP, ROOT, R_BRK_UNITS, SEGMENT_SHIFT, SEG_ABANDON_NEXT, SEG_DOMAIN, SEG_GIVING, SEG_META_BYTES, SEG_PAGES, SEG_NEXT, SEG_PREV, SEG_THREAD, SEG_USED,
@@ -675,6 +675,8 @@ export const AI_SEGMENTS: u32 = 0;       // segments in the pool now
 export const AI_FREED: u32 = 1;          // segments the pool gave back to the runtime
 export const AI_RECLAIMED: u32 = 2;      // segments adopted by live threads
 export const AI_LOCK_HOLDER: u32 = 3;    // thread record holding the pool lock (0 = free; odd: an instance with no thread)
+export const AI_FLOATED: u32 = 4;        // full pages ever put on the float lists (page sharing, float.ts)
+export const AI_LENT: u32 = 5;           // floating pages ever taken by a thread not owning their segment
 // @abi-end
 
 /** One figure of the domain's pool (racy: for reports). */
@@ -683,5 +685,7 @@ export function abandonedInfo(domain: usize, field: u32): u32 {
   if (field == AI_FREED) return loadAcquire(domain + D_ABANDON_FREED);
   if (field == AI_RECLAIMED) return loadAcquire(domain + D_RECLAIMED);
   if (field == AI_LOCK_HOLDER) return loadAcquire(domain + D_ABANDON_LOCK);
+  if (field == AI_FLOATED) return loadAcquire(domain + D_FLOATED);
+  if (field == AI_LENT) return loadAcquire(domain + D_FLOAT_TAKEN);
   return 0;
 }

@@ -28,7 +28,7 @@ import { curOwnerWord, curThread } from "./current";
 import { memCopy, memFill, memHas, memSync, osCommit, osCommitMarked, osDecommit, osUnitsAlloc, unitOf, unitState } from "./os";
 import { segmentIsLocal, segmentOf, segmentPageAlloc } from "./segment";
 import { binBlockSize, binOf, pageSlicesFor } from "./size-class";
-import { BIN_FULL, FULL_FLOAT, H_DELAYED, H_REMOTE_AT, P_IN_FULL, DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
+import { FULL_FLOAT, H_DELAYED, H_REMOTE_AT, P_IN_FULL, DELAY_NEVER, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_GENERIC, H_TAG, H_THREAD, HUGE_BLOCK_OFFSET, LARGE_OBJ_MAX,
   MAX_ALIGN, P_BLOCK_SIZE, P_CAPACITY, P_FREE, P_KEY, P_LOCAL_FREE, P_NEXT, P_RESERVED, P_RETIRE,
   P_START, P_TAG, P_USED, P_XHEAP, SEGMENT_SHIFT, SEGMENT_SIZE, SEG_KIND, SEG_PAGES,
   SEG_DOMAIN, SEG_THREAD, SEG_UNITS, SEG_USED, T_DOMAIN, SLICE_SIZE, PAGE_REC_SIZE, T_HELD_FIRST, T_HUGE_COUNT, T_SEG_NEW, UNIT_HUGE, UNIT_NORMAL, WORD_SHIFT } from "./layout";
@@ -144,7 +144,7 @@ function queueWalk(heap: usize, bin: u32): usize {
     if (load<u32>(page, P_FREE) == 0) {
       if (load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
         pageExtend(page);
-      } else if (load<u8>(page, P_IN_FULL) == FULL_FLOAT || (floatAllowed(heap) && fullQueueHolds(heap, FULL_RETAIN))) {
+      } else if (load<u8>(page, P_IN_FULL) == FULL_FLOAT || floatAllowed(heap)) {
         pageFloat(heap, page, false);   // full: another thread may take it over (float.ts); kept if the lock stayed held
         page = next;
         continue;
@@ -156,25 +156,6 @@ function queueWalk(heap: usize, bin: u32): usize {
     return pageTake(heap, bin, page);
   }
   return spare != 0 ? pageTake(heap, bin, spare) : 0;
-}
-
-/**
- * Full pages a heap keeps in its full queue before further ones float (float.ts),
- * as mimalloc 3 keeps a few (page_full_retain): a thread's frees into them stay
- * its own (a single-threaded program's small heap never floats a page), and
- * only a heap with more full pages than this lets them go. Without it, small
- * heaps peaked higher (glibc-simple ×1 2.64× against 2.08× the live bytes).
- */
-const FULL_RETAIN: u32 = 0;
-
-/** Does `heap`'s full queue hold at least `n` pages? (At most n links read.) */
-function fullQueueHolds(heap: usize, n: u32): bool {
-  let page = queueFirst(heapQueue(heap, BIN_FULL));
-  for (let i: u32 = 0; i < n; i++) {
-    if (page == 0) return false;
-    page = <usize>load<u32>(page, P_NEXT);
-  }
-  return true;
 }
 
 function pageTake(heap: usize, bin: u32, page: usize): usize {

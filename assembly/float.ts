@@ -201,7 +201,19 @@ export function pageFloat(heap: usize, page: usize, wait: bool): bool {
   storeRelease(thread + T_FLOAT_PAGE, 0);
   poolUnlock(domain);
   addRelaxed(domain + D_FLOATED, 1);
+  floatMarkPooled(domain, page);
   return true;
+}
+
+/**
+ * A page just put on the list whose segment is pooled (a lent page its owner
+ * exited from): the pool is marked for collection, which gives the page back to
+ * the segment (floatUnpoolAll); else nothing might collect the pool again and
+ * the segment stayed live (review of page sharing).
+ */
+// @ts-ignore: decorator
+@inline function floatMarkPooled(domain: usize, page: usize): void {
+  if (loadAcquire(segmentOf(page) + SEG_THREAD) == 0) storeRelease(domain + D_ABANDON_DIRTY, 1);
 }
 
 /** Pages of its own segments a claim takes home at most (besides the one it may borrow). */
@@ -328,8 +340,8 @@ export function floatDiscardAll(domain: usize): void {
 /**
  * `thread`'s floating pages (of any class) with room come home (a heap
  * collection: ft_collect, every few thousand slow paths), so that emptied ones
- * go back to their segment; `all`: every one of them (a visit of its blocks).
- * Stops when the lock stays held.
+ * go back to their segment; `all`: every one of them (a visit of its blocks,
+ * an exit), waiting for the lock. Else it stops when the lock stays held.
  */
 export function floatHomeAll(thread: usize, all: bool): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
@@ -338,7 +350,10 @@ export function floatHomeAll(thread: usize, all: bool): void {
   for (let bin: u32 = 1; bin < QUEUE_COUNT; bin++) {
     while (true) {
       if (loadAcquire(bins + (<usize>bin << 2)) == 0) break;
-      if (!poolTryLockSpinning(domain, thread)) return;
+      // A visit waits for the lock (it promises every page: review of page sharing);
+      // a collection only tries.
+      if (all) poolLock(domain, thread);
+      else if (!poolTryLockSpinning(domain, thread)) return;
       let page = <usize>load<u32>(bins + (<usize>bin << 2));
       while (page != 0) {
         if (loadAcquire(segmentOf(page) + SEG_THREAD) == <u32>thread && (all || pageHasRoom(page))) break;
@@ -399,6 +414,7 @@ export function floatReapFinish(thread: usize): void {
       storeRelease(page + P_XHEAP, 0);
       listPush(domain, page);
       poolUnlock(domain);
+      floatMarkPooled(domain, page);
     }
   }
   storeRelease(thread + T_FLOAT_PAGE, 0);

@@ -7,7 +7,9 @@
 /** @internal */ export const AI_FREED = 1; // segments the pool gave back to the runtime
 /** @internal */ export const AI_RECLAIMED = 2; // segments adopted by live threads
 /** @internal */ export const AI_LOCK_HOLDER = 3; // thread record holding the pool lock (0 = free; odd: an instance with no thread)
-/** @internal */ export const ABI_ABANDON_INFO = { AI_SEGMENTS, AI_FREED, AI_RECLAIMED, AI_LOCK_HOLDER } as const;
+/** @internal */ export const AI_FLOATED = 4; // full pages ever put on the float lists (page sharing, float.ts)
+/** @internal */ export const AI_LENT = 5; // floating pages ever taken by a thread not owning their segment
+/** @internal */ export const ABI_ABANDON_INFO = { AI_SEGMENTS, AI_FREED, AI_RECLAIMED, AI_LOCK_HOLDER, AI_FLOATED, AI_LENT } as const;
 
 // runtime (assembly/abi/runtime.ts)
 /** @internal */ export const ABI_VERSION = 1;

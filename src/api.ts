@@ -249,6 +249,10 @@ export interface AbandonInfo {
    * holder died inside the allocator and was not reaped yet.
    */
   lockHolder: number;
+  /** Page sharing ({@link RuntimeOptions.sharePages}): full pages ever put on the domain's float lists. */
+  floated: number;
+  /** Page sharing: floating pages ever taken by a thread that does not own their segment (lent). */
+  lent: number;
 }
 
 /** One thread of a domain, as {@link Domain.threads} lists it. */

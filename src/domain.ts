@@ -3,7 +3,7 @@
  * stop-the-world and QSBR state (CPython's interpreters). A runtime starts with a default one.
  * @module
  */
-import { AI_FREED, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
+import { AI_FREED, AI_FLOATED, AI_LENT, AI_LOCK_HOLDER, AI_RECLAIMED, AI_SEGMENTS } from './abi.gen.ts';
 import type { AbandonInfo, AttachOptions, DomainStats, ObjectTypeSpec, ReapReport, ThreadInfo } from './api.ts';
 import { objectStats } from './object.ts';
 import { Gc } from './gc.ts';
@@ -145,7 +145,8 @@ export class Domain {
   /** The pool of segments exited threads abandoned here (a snapshot). */
   abandoned(): AbandonInfo {
     const f = (field: number) => this.x.ft_abandon_info(this.id, field) >>> 0;
-    return { segments: f(AI_SEGMENTS), freed: f(AI_FREED), reclaimed: f(AI_RECLAIMED), lockHolder: f(AI_LOCK_HOLDER) };
+    return { segments: f(AI_SEGMENTS), freed: f(AI_FREED), reclaimed: f(AI_RECLAIMED), lockHolder: f(AI_LOCK_HOLDER),
+      floated: f(AI_FLOATED), lent: f(AI_LENT) };
   }
 
   /**

@@ -22,30 +22,31 @@
 //   that meets the page lends it rather than giving it back to a segment the
 //   adopter has walked past (DP_ADOPT_TAKEN, DP_FLOAT_UNPOOLING): before, the page
 //   was in no queue and no list, and the segment never went back.
+// - Found by the review: a lent page of a pooled segment that floats again marks
+//   the pool for collection (else its unit stayed live through every checkpoint);
+//   visitBlocks waits for the pool lock to take its floating pages home (it
+//   gave up while another thread held the lock, and left their blocks out).
 import { describe, expect, it } from 'vitest';
-import { DP_ADOPT_TAKEN, DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_FLOAT_UNPOOLING, DP_PAGE_LOCAL_TAKEN } from '../src/abi.gen.ts';
+import { DP_ADOPT_TAKEN, DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_FLOAT_UNPOOLING, DP_PAGE_LOCAL_TAKEN, DP_REVIEW_POOL_LOCKED } from '../src/abi.gen.ts';
 import { reapInstance, Runtime, type Thread } from '../src/index.ts';
 import { Peer, until, useHarness } from './fixtures/harness.ts';
-import { killAt, killRig } from './fixtures/killed.ts';
+import { abandonOne, killAt, killRig } from './fixtures/killed.ts';
 import { newCtl } from './fixtures/protocol.ts';
 import { pauseFlag } from './fixtures/util.ts';
 
 useHarness();
 
 const PAGE_BLOCKS = 512;   // 64 B blocks in a 32 KiB page
-const RETAIN = 8;          // alloc.ts FULL_RETAIN: full pages a heap keeps before further ones float
-/**
- * Thread 0 of `p` fills the full pages its heap keeps, and `by` frees a block of
- * the page after them, so that `p`'s next slow path finds a remote free (a heap
- * floats full pages only while other threads free its blocks): pages that fill
- * after these float. The kept pages' blocks.
- */
-async function fillRetained(p: Peer, by: Thread): Promise<number[]> {
-  const kept = await p.call<number[]>('allocMany', 0, RETAIN * PAGE_BLOCKS + 1, 64);
-  by.free(kept.pop()!);
-  return kept;
-}
 const segOf = (p: number) => Math.floor(p / (4 << 20));
+/**
+ * `by` frees a block thread 0 of `p` allocates, so that `p`'s next slow path finds
+ * a remote free: a heap floats its full pages only while other threads free its
+ * blocks (float.ts floatAllowed). Returns the blocks left to free at the end (none).
+ */
+async function seeRemote(p: Peer, by: Thread): Promise<number[]> {
+  by.free(await p.call<number>('alloc', 0, 64));
+  return [];
+}
 
 describe('page sharing', () => {
   it.each([true, false])('sharePages %s: a consumer allocates from the pages of the producer whose blocks it freed', async (share) => {
@@ -55,7 +56,7 @@ describe('page sharing', () => {
     const [a] = await Peer.startMany(rt, newCtl(), 1);
     await a.call('attach');
     const t = rt.attach();
-    const kept = await fillRetained(a, t);
+    const kept = await seeRemote(a, t);
     // Four full pages (they float at the slow paths that follow them) and one block more.
     const made = await a.call<number[]>('allocMany', 0, 4 * PAGE_BLOCKS + 1, 64);
     for (const p of made.slice(0, 4 * PAGE_BLOCKS)) t.free(p);
@@ -64,6 +65,8 @@ describe('page sharing', () => {
     const inProducers = mine.filter((p) => segOf(p) === segOf(made[0])).length;
     if (share) expect(inProducers, 'every block from the producer\'s pages').toBe(mine.length);
     else expect(inProducers, 'without sharing, none').toBe(0);
+    const info = rt.domain().abandoned();
+    expect(info.floated > 0 && info.lent > 0, JSON.stringify(info)).toBe(share);
     expect(new Set(mine).size).toBe(mine.length);
     // Everything goes back: the consumer frees and exits (its lent page floats),
     // the producer frees its last block and collects (its pages come home, empty).
@@ -86,7 +89,7 @@ describe('page sharing', () => {
     const [a] = await Peer.startMany(rt, newCtl(), 1);
     await a.call('attach');
     const t = rt.attach();
-    const kept = await fillRetained(a, t);
+    const kept = await seeRemote(a, t);
     const made = await a.call<number[]>('allocMany', 0, 6 * PAGE_BLOCKS + 1, 64);
     for (const p of made.slice(0, 2 * PAGE_BLOCKS)) t.free(p);
     const mine: number[] = [];
@@ -106,7 +109,7 @@ describe('page sharing', () => {
   it('a segment owner freeing a block of its page lent to another thread frees it remotely (debug validate)', async () => {
     const { t, f, peers: [a, b] } = await killRig(2, { sharePages: true });
     await a.call('attach');
-    await fillRetained(a, t);
+    await seeRemote(a, t);
     const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // its first page floats at block 513
     for (const p of made.slice(0, PAGE_BLOCKS / 2)) t.free(p);
     await b.call('attach');
@@ -138,7 +141,7 @@ describe('a thread killed moving a page between its heap and the float list (deb
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
-    const kept = await fillRetained(a, t);
+    const kept = await seeRemote(a, t);
     let made: number[];
     if (killProducer) {
       made = await a.call<number[]>('allocMany', 0, 2 * PAGE_BLOCKS, 64);
@@ -187,7 +190,7 @@ describe('a floating page of a segment being adopted (debug)', () => {
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
-    const kept = await fillRetained(a, t);
+    const kept = await seeRemote(a, t);
     const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // its page 1 floats
     for (const p of made.slice(0, 8)) t.free(p);           // page 1 has room
     await d.call('attach');
@@ -225,5 +228,53 @@ describe('a floating page of a segment being adopted (debug)', () => {
     expect(rt.stats().segments.unitsLive).toBe(units0);
     expect(rt.stats().memory.committed, 'every committed byte counted off').toBe(committed0);
     t.validate();
+  }, 60_000);
+});
+
+describe('review of page sharing', () => {
+  it('a lent page of a pooled segment floating empty: the pool is collected at the next checkpoints', async () => {
+    const rt = await Runtime.create({ sharePages: true });
+    const units0 = rt.stats().segments.unitsLive;
+    const [a, b] = await Peer.startMany(rt, newCtl(), 2);
+    const t = rt.attach();
+    await a.call('attach');
+    await seeRemote(a, t);
+    const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // page 1 floats at block 513
+    t.detach();
+    await b.call('attach');
+    await b.call('freeMany', 0, made.slice(0, 10));
+    const mine = await b.call<number[]>('allocMany', 0, 10, 64);              // b borrows page 1
+    expect(mine.every((p) => segOf(p) === segOf(made[0]))).toBe(true);
+    await a.call('free', 0, made[PAGE_BLOCKS]);
+    await a.call('exit', 0);                                                   // its segment is pooled, page 1 lent to b
+    await b.call('checkpoint', 0);
+    await b.call('freeMany', 0, [...made.slice(10, PAGE_BLOCKS), ...mine]);   // page 1 empty (remote frees)
+    await b.call('collect', 0, false);   // frees published, page 1 kept empty in b's queue
+    await b.call('checkpoint', 0);       // the pool's collection: page 1 is lent, skipped
+    await b.call('collect', 0, true);    // b lets it float, empty
+    for (let i = 0; i < 4; i++) await b.call('checkpoint', 0);
+    expect(rt.stats().segments.unitsLive, 'the pooled segment went back at a checkpoint').toBe(units0);
+    await b.call('exit', 0);
+  }, 60_000);
+
+  it('visitBlocks lists the blocks of its floating pages while another thread holds the pool lock', async () => {
+    const { t, f, peers: [a, b, c] } = await killRig(3, { sharePages: true });
+    await a.call('attach');
+    await seeRemote(a, t);
+    await a.call('allocMany', 0, PAGE_BLOCKS + 1, 64);   // page 1 floats at block 513
+    expect(await a.call<number>('visitCount', 0), 'free pool lock: all of them').toBe(PAGE_BLOCKS + 1);
+    await a.call('allocMany', 0, PAGE_BLOCKS, 64);       // the visit took page 1 home: fill page 2, it floats at the next
+    await a.call('alloc', 0, 64);
+    await abandonOne(c);                                 // a pooled segment: the pool has work
+    await b.call('attach');
+    await b.call('pauseAt', DP_REVIEW_POOL_LOCKED, f.addr, 1);
+    const collecting = b.call('checkpoint', 0);          // b holds the pool lock (a long collection)
+    await until(f.paused, 10_000, 'b holding the pool lock');
+    const visiting = a.call<number>('visitCount', 0);
+    await new Promise((r) => setTimeout(r, 300));
+    f.release();
+    const n = await visiting;
+    await collecting;
+    expect(n, 'every live block of a\'s tag 0').toBe(2 * PAGE_BLOCKS + 2);
   }, 60_000);
 });

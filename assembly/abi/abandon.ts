@@ -1,7 +1,7 @@
 // abi/abandon.ts — segments of exited threads (abandon.ts): reclaiming them on
 // request, and the pool's figures.
 
-import { AI_LOCK_HOLDER, abandonedCollect, abandonedInfo, abandonedVisitBegin, abandonedVisitNext } from "../abandon";
+import { AI_LENT, AI_LOCK_HOLDER, abandonedCollect, abandonedInfo, abandonedVisitBegin, abandonedVisitNext } from "../abandon";
 import { remoteFlush } from "../remote-free";
 import { curThread } from "../current";
 import { domainIsValid } from "../domain";
@@ -32,7 +32,7 @@ export function ft_abandoned_collect(d: usize): i32 {
 export function ft_abandon_info(d: usize, field: u32): u32 {
   memSync();
   if (!domainIsValid(d)) return <u32>failValue(EINVAL_DOMAIN);
-  if (field > AI_LOCK_HOLDER) return <u32>failValue(EINVAL_ARG);
+  if (field > AI_LENT) return <u32>failValue(EINVAL_ARG);
   return abandonedInfo(d, field);
 }
 
