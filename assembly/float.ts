@@ -337,6 +337,9 @@ export function floatDiscardAll(domain: usize): void {
   if (bins != 0) memFill(bins, 0, QUEUE_COUNT << 3);
 }
 
+/** Pages a collection's floatHomeAll takes home at most. */
+const HOME_MAX: u32 = 64;
+
 /**
  * `thread`'s floating pages (of any class) with room come home (a heap
  * collection: ft_collect, every few thousand slow paths), so that emptied ones
@@ -347,9 +350,11 @@ export function floatHomeAll(thread: usize, all: bool): void {
   const domain = <usize>load<u32>(thread, T_DOMAIN);
   const bins = <usize>load<u32>(domain, D_FLOAT_BINS);
   if (bins == 0) return;
+  let left = HOME_MAX;
   for (let bin: u32 = 1; bin < QUEUE_COUNT; bin++) {
     while (true) {
       if (loadAcquire(bins + (<usize>bin << 2)) == 0) break;
+      if (!all && left-- == 0) return;   // each page costs a walk of its list: bounded, but for a visit or an exit
       // A visit waits for the lock (it promises every page: review of page sharing);
       // a collection only tries.
       if (all) poolLock(domain, thread);
