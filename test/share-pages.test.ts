@@ -28,7 +28,7 @@
 //   gave up while another thread held the lock, and left their blocks out).
 import { describe, expect, it } from 'vitest';
 import { DP_ADOPT_TAKEN, DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_FLOAT_UNPOOLING, DP_PAGE_LOCAL_TAKEN, DP_REVIEW_POOL_LOCKED } from '../src/abi.gen.ts';
-import { reapInstance, Runtime, type Thread } from '../src/index.ts';
+import { reapInstance, Runtime, type RuntimeOptions, type Thread } from '../src/index.ts';
 import { Peer, until, useHarness } from './fixtures/harness.ts';
 import { abandonOne, killAt, killRig } from './fixtures/killed.ts';
 import { newCtl } from './fixtures/protocol.ts';
@@ -41,24 +41,33 @@ const segOf = (p: number) => Math.floor(p / (4 << 20));
 /**
  * `by` frees a block thread 0 of `p` allocates, so that `p`'s next slow path finds
  * a remote free: a heap floats its full pages only while other threads free its
- * blocks (float.ts floatAllowed). Returns the blocks left to free at the end (none).
+ * blocks (float.ts floatAllowed).
  */
-async function seeRemote(p: Peer, by: Thread): Promise<number[]> {
+async function seeRemote(p: Peer, by: Thread): Promise<void> {
   by.free(await p.call<number>('alloc', 0, 64));
-  return [];
+}
+
+/**
+ * A runtime (`options`, exactPeak), its units and committed bytes before anything,
+ * a producer peer `a` whose thread made `blocks` 64 B blocks (its full pages float
+ * at the slow paths that follow them), and the main thread `t` attached.
+ */
+async function producerRig(options: RuntimeOptions, blocks: number) {
+  const rt = await Runtime.create({ exactPeak: true, ...options });
+  const units0 = rt.stats().segments.unitsLive;
+  const committed0 = rt.stats().memory.committed;
+  const [a] = await Peer.startMany(rt, newCtl(), 1);
+  await a.call('attach');
+  const t = rt.attach();
+  await seeRemote(a, t);
+  const made = await a.call<number[]>('allocMany', 0, blocks, 64);
+  return { rt, units0, committed0, a, t, made };
 }
 
 describe('page sharing', () => {
   it.each([true, false])('sharePages %s: a consumer allocates from the pages of the producer whose blocks it freed', async (share) => {
-    const rt = await Runtime.create({ sharePages: share, exactPeak: true });
-    const units0 = rt.stats().segments.unitsLive;
-    const committed0 = rt.stats().memory.committed;
-    const [a] = await Peer.startMany(rt, newCtl(), 1);
-    await a.call('attach');
-    const t = rt.attach();
-    const kept = await seeRemote(a, t);
-    // Four full pages (they float at the slow paths that follow them) and one block more.
-    const made = await a.call<number[]>('allocMany', 0, 4 * PAGE_BLOCKS + 1, 64);
+    // Four full pages and one block more.
+    const { rt, units0, committed0, a, t, made } = await producerRig({ sharePages: share }, 4 * PAGE_BLOCKS + 1);
     for (const p of made.slice(0, 4 * PAGE_BLOCKS)) t.free(p);
     const mine: number[] = [];
     for (let i = 0; i < 4 * PAGE_BLOCKS; i++) mine.push(t.alloc(64));
@@ -73,7 +82,6 @@ describe('page sharing', () => {
     for (const p of mine) t.free(p);
     t.exit();
     await a.call('free', 0, made[4 * PAGE_BLOCKS]);
-    await a.call('freeMany', 0, kept);
     await a.call('collect', 0, true);
     await a.call('exit', 0);
     rt.domain().collectAbandoned();
@@ -83,20 +91,13 @@ describe('page sharing', () => {
   }, 60_000);
 
   it('the owner exits first: its segment is pooled with pages floating and lent, and all of it goes back', async () => {
-    const rt = await Runtime.create({ sharePages: true, exactPeak: true, debug: true });
-    const units0 = rt.stats().segments.unitsLive;
-    const committed0 = rt.stats().memory.committed;
-    const [a] = await Peer.startMany(rt, newCtl(), 1);
-    await a.call('attach');
-    const t = rt.attach();
-    const kept = await seeRemote(a, t);
-    const made = await a.call<number[]>('allocMany', 0, 6 * PAGE_BLOCKS + 1, 64);
+    const { rt, units0, committed0, a, t, made } = await producerRig({ sharePages: true, debug: true }, 6 * PAGE_BLOCKS + 1);
     for (const p of made.slice(0, 2 * PAGE_BLOCKS)) t.free(p);
     const mine: number[] = [];
     for (let i = 0; i < PAGE_BLOCKS + 10; i++) mine.push(t.alloc(64));   // two of its pages lent to t
     expect(mine.every((p) => segOf(p) === segOf(made[0]))).toBe(true);
     await a.call('exit', 0);                      // floating pages stay on the list, lent ones with t
-    for (const p of [...made.slice(2 * PAGE_BLOCKS), ...kept]) t.free(p);
+    for (const p of made.slice(2 * PAGE_BLOCKS)) t.free(p);
     t.validate();
     for (const p of mine) t.free(p);
     t.exit();                                     // its lent pages float: their segment is pooled
@@ -141,7 +142,7 @@ describe('a thread killed moving a page between its heap and the float list (deb
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
-    const kept = await seeRemote(a, t);
+    await seeRemote(a, t);
     let made: number[];
     if (killProducer) {
       made = await a.call<number[]>('allocMany', 0, 2 * PAGE_BLOCKS, 64);
@@ -166,7 +167,7 @@ describe('a thread killed moving a page between its heap and the float list (deb
     expect(new Set(mine).size).toBe(mine.length);
     t.validate();
     for (const p of mine) t.free(p);
-    for (const p of [...made.slice(2 * PAGE_BLOCKS), ...kept]) t.free(p);
+    for (const p of made.slice(2 * PAGE_BLOCKS)) t.free(p);
     if (!killProducer) await a.call('exit', 0);
     t.collect(true);
     t.exit();
@@ -190,7 +191,7 @@ describe('a floating page of a segment being adopted (debug)', () => {
     const units0 = rt.stats().segments.unitsLive;
     const committed0 = rt.stats().memory.committed;
     await a.call('attach');
-    const kept = await seeRemote(a, t);
+    await seeRemote(a, t);
     const made = await a.call<number[]>('allocMany', 0, PAGE_BLOCKS + 1, 64);   // its page 1 floats
     for (const p of made.slice(0, 8)) t.free(p);           // page 1 has room
     await d.call('attach');
@@ -218,7 +219,7 @@ describe('a floating page of a segment being adopted (debug)', () => {
     // is still alive (a page in none of its queues would keep it until it exits).
     await c.call('free', 0, cb);
     await d.call('free', dt, db);
-    for (const p of [...made.slice(8), ...kept]) t.free(p);
+    for (const p of made.slice(8)) t.free(p);
     await d.call('exit', dt);
     t.collect(true);
     await c.call('collect', 0, true);
