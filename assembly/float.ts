@@ -59,6 +59,7 @@
 import { addRelaxed, loadAcquire, storeRelease } from "./atomics";
 import { DP_FLOAT_MOVING, DP_FLOAT_QUEUED, DP_FLOAT_TAKEN, DP_FLOAT_UNPOOLING, debugPause } from "./debug-delay";
 import { heapForTag } from "./heap";
+import { hookPageHoldClear } from "./hooks";
 import { memFill } from "./os";
 import { pageAdoptDelayed, pageCollect, pageSetDelayed, xtfBlock, xtfLoad } from "./page";
 import { heapQueue, queueFirst, queuePushFront, queueRemove } from "./page-queue";
@@ -187,6 +188,10 @@ export function floatAllowed(heap: usize): bool {
 export function pageFloat(heap: usize, page: usize, wait: bool): bool {
   const thread = <usize>load<u32>(heap, H_THREAD);
   const domain = <usize>load<u32>(thread, T_DOMAIN);
+  // A page still held (it emptied while its tag was held, and the fast path filled
+  // it since) lets its hold go here, on its own thread's list: its taker would
+  // cancel it on the taker's (qsbr-pages.ts), cutting both lists (review).
+  hookPageHoldClear(thread, page);
   if (wait) poolLock(domain, thread);
   else if (!poolTryLockSpinning(domain, thread)) return false;
   storeRelease(thread + T_FLOAT_PAGE, <u32>page);
@@ -280,19 +285,19 @@ function floatInstall(thread: usize, heap: usize, page: usize): void {
   pageCollect(page);
   queuePushFront(heap, <u32>load<u8>(page, P_BIN), page);
   debugPause(DP_FLOAT_QUEUED);
-  floatSettle(thread, page);
+  floatSettle(thread, page, true);
   storeRelease(thread + T_FLOAT_PAGE, 0);
 }
 
 /** A page just queued in one of `thread`'s heaps: home if its segment is the thread's, else lent. */
 // @ts-ignore: decorator
-@inline function floatSettle(thread: usize, page: usize): void {
+@inline function floatSettle(thread: usize, page: usize, count: bool): void {
   if (loadAcquire(segmentOf(page) + SEG_THREAD) == <u32>thread) {
     store<u8>(page, FLOAT_NONE, P_FLOAT);
     store<u8>(page, 0, P_IN_FULL);
   } else {
     store<u8>(page, FLOAT_LENT, P_FLOAT);
-    addRelaxed(<usize>load<u32>(thread, T_DOMAIN) + D_FLOAT_TAKEN, 1);
+    if (count) addRelaxed(<usize>load<u32>(thread, T_DOMAIN) + D_FLOAT_TAKEN, 1);
   }
 }
 
@@ -366,7 +371,9 @@ export function floatHomeAll(thread: usize, all: bool): void {
       }
       if (page == 0) { poolUnlock(domain); break; }
       const heap = heapForTag(thread, <u32>load<u8>(page, P_TAG));
-      if (heap == 0) { poolUnlock(domain); return; }
+      // (A heap whose thread word is not the thread's: a reap of a thread killed in
+      // the middle of its exit's heap reset, abandon.ts. Its pages go with their segments.)
+      if (heap == 0 || load<u32>(heap, H_THREAD) != <u32>thread) { poolUnlock(domain); return; }
       storeRelease(thread + T_FLOAT_PAGE, <u32>page);
       listUnlink(domain, page);
       poolUnlock(domain);
@@ -409,7 +416,7 @@ export function floatReapFinish(thread: usize): void {
       while (q != 0 && !queued) { queued = q == page; q = <usize>load<u32>(q, P_NEXT); }
     }
     if (queued) {
-      if (pageIsShared(page)) floatSettle(thread, page);
+      if (pageIsShared(page)) floatSettle(thread, page, false);   // counted when it was taken, if it was
       else store<u8>(page, FLOAT_NONE, P_FLOAT);   // killed before it left the queue: nothing changed
     } else {
       const domain = <usize>load<u32>(thread, T_DOMAIN);
