@@ -144,11 +144,14 @@ function queueWalk(heap: usize, bin: u32): usize {
     if (load<u32>(page, P_FREE) == 0) {
       if (load<u32>(page, P_CAPACITY) < load<u32>(page, P_RESERVED)) {
         pageExtend(page);
-      } else if (load<u8>(page, P_IN_FULL) == FULL_FLOAT || floatAllowed(heap)) {
-        pageFloat(heap, page, false);   // full: another thread may take it over (float.ts); kept if the lock stayed held
+      } else if (load<u8>(page, P_IN_FULL) == FULL_FLOAT) {
+        pageFloat(heap, page, false);   // lent and full: it floats again (float.ts), or stays if the lock stayed held
         page = next;
         continue;
-      } else if (pageToFull(heap, page)) {
+      } else if (floatAllowed(heap) && pageFloat(heap, page, false)) {
+        page = next;                    // full: another thread may take it over (float.ts)
+        continue;
+      } else if (pageToFull(heap, page)) {   // (also when the pool lock stayed held: not walked again and again)
         page = next;
         continue;
       }
