@@ -35,7 +35,7 @@ import { hookDelayedPending, hookHugeFreeHeld, hookTagHeld } from "./hooks";
 import { remoteBatchesContain, remoteFree } from "./remote-free";
 import { blockLooksFree, blockNext, hugeBlockPage, normalBlockPage, pageOfBlock, pageRetire, pageUnfull, xtfBlock, xtfLoad } from "./page";
 import { segmentIsLocal, segmentIsMine, segmentOf, segmentRelease } from "./segment";
-import { FULL_FLOAT, FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
+import { FULL_QUEUED, FULL_FLOAT, FIRST_UNIT, ROOT, R_BRK_UNITS, SEG_DOMAIN, SEG_GIVING, T_DOMAIN, T_DRAIN_BLOCK, T_DRAIN_LIST, FT_DEBUG_BUILD, H_DELAYED, H_THREAD, P_TAG, TAG_GC_PRE, PAGE_REC_SHIFT, P_BLOCK_SIZE,
   P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY, P_LOCAL_FREE, P_RECIP, P_RETIRE, P_SLICE_OFFSET, P_START, P_USED, P_XHEAP,
   SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICE_SHIFT, T_HUGE_COUNT, UNIT_CONT, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
@@ -181,7 +181,7 @@ export function blockInDomain(p: usize): bool {
 
 /** Owner frees a block already known valid and not free (also drains xdelayedFree). */
 export function freeCheckedLocal(heap: usize, page: usize, p: usize): void {
-  if (load<u8>(page, P_IN_FULL) == 1) pageUnfull(heap, page);
+  if (load<u8>(page, P_IN_FULL) == FULL_QUEUED) pageUnfull(heap, page);
   if (FT_DEBUG_BUILD) debugFillFreed(page, p);
   store<u32>(p, load<u32>(page, P_LOCAL_FREE) ^ load<u32>(page, P_KEY));
   store<u32>(page, <u32>p, P_LOCAL_FREE);

@@ -37,7 +37,7 @@ import { loadAcquire, loadAcquire64, loadAcquire8, spinLock, spinUnlock } from "
 import { metaAlloc } from "./meta";
 import { loadSynced, unitState } from "./os";
 import { sliceRecord } from "./segment";
-import { FIRST_UNIT, P_BLOCK_SIZE, P_EXT_BYTES, P_IN_FULL, P_QSBR_GOAL, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
+import { FULL_QUEUED, FIRST_UNIT, P_BLOCK_SIZE, P_EXT_BYTES, P_IN_FULL, P_QSBR_GOAL, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_TAG,
   P_USED, ROOT, R_BRK_UNITS, R_HM_SCRATCH, R_META_LOCK, SEGMENT_SHIFT, SEG_PAGES, SEG_THREAD, SEG_UNITS, SLICES_PER_SEGMENT, UNITS, UNIT_HUGE,
   UNIT_NORMAL } from "./layout";
 
@@ -120,7 +120,7 @@ function pageWrite(page: usize, out: usize, slice: u32, slices: u32, flags: u32)
   if (blockSize == 0) flags |= HMP_FREE;
   else {
     if (loadAcquire64(page + P_QSBR_GOAL) != 0) flags |= HMP_QSBR_WAIT;
-    if (loadAcquire8(page + P_IN_FULL) != 0) flags |= HMP_FULL;
+    if (loadAcquire8(page + P_IN_FULL) == FULL_QUEUED) flags |= HMP_FULL;   // not a floating or lent page (float.ts)
     if (loadAcquire8(page + P_RETIRE) != 0) flags |= HMP_RETIRED;
   }
   store<u8>(out, <u8>slice, HMP_SLICE);

@@ -17,7 +17,7 @@ import { pageCollect, pageFree, pageIsValid, pageOfBlock, pageRelease, pageSetDe
 import { blockOnPageLists, delayedLinkValid, freeCheckedLocal } from "./free";
 import { hookFloatLentRelease } from "./hooks";
 import { metaAlloc } from "./meta";
-import { BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
+import { FULL_QUEUED, BIN_FULL, DELAY_NEVER, DIRECT_ENTRIES, EMPTY_PAGE, H_DELAYED, H_DIRECT, H_RETIRED_MAX, H_RETIRED_MIN,
   H_TAG, H_THREAD, HEAP_SIZE, P_FREE, P_IN_FULL, P_NEXT, P_RETIRE, P_USED, P_XHEAP, SEG_THREAD, T_DRAIN_BLOCK,
   T_DRAIN_LIST, T_HEAPS } from "./layout";
 
@@ -159,7 +159,7 @@ export function heapCollect(heap: usize, force: bool, abandon: bool): void {
       if (load<u32>(page, P_USED) == 0) {
         // A held page stays held until its goal; others retire (or go, when forced).
         if (force) pageFree(heap, page); else pageRelease(heap, page);
-      } else if (load<u8>(page, P_IN_FULL) == 1 && load<u32>(page, P_FREE) != 0) {
+      } else if (load<u8>(page, P_IN_FULL) == FULL_QUEUED && load<u32>(page, P_FREE) != 0) {
         pageUnfull(heap, page);
       }
       page = next;

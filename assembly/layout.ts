@@ -241,7 +241,8 @@ export const P_EXT_BYTES: usize = 20;
 export const P_DIV_MAGIC: usize = 24;
 export const P_KEY: usize = 32;
 export const P_IN_FULL: usize = 36;  // u8: 1 while in the full queue, FULL_FLOAT while not its segment owner's (free takes the generic path)
-export const FULL_FLOAT: u8 = 2;
+export const FULL_QUEUED: u8 = 1;   // P_IN_FULL: in its heap's full queue
+export const FULL_FLOAT: u8 = 2;    // P_IN_FULL: floating or lent (float.ts)
 export const P_FLOAT: usize = 0;
 // P_FLOAT states (float.ts)
 export const FLOAT_NONE: u8 = 0;     // the segment owner's page (or not shared)

@@ -9,7 +9,7 @@
 // Owner-thread only. See also: heap.ts, page.ts, alloc.ts (the fast path).
 
 import { binBlockSize } from "./size-class";
-import { BIN_FULL, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_QUEUES, H_TAG, P_BIN, P_IN_FULL, P_NEXT, P_PREV, P_TAG, P_XHEAP,
+import { FULL_QUEUED, BIN_FULL, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_QUEUES, H_TAG, P_BIN, P_IN_FULL, P_NEXT, P_PREV, P_TAG, P_XHEAP,
   WORD_SHIFT } from "./layout";
 
 // @ts-ignore: decorator
@@ -104,7 +104,7 @@ const QUEUE_LIMIT: u32 = 1 << 20;   // pages in one queue, far beyond any 4 GiB 
 /** The queue a page currently sits in: its bin's, or the full queue. */
 // @ts-ignore: decorator
 @inline export function pageQueueBin(page: usize): u32 {
-  return load<u8>(page, P_IN_FULL) == 1 ? BIN_FULL : <u32>load<u8>(page, P_BIN);
+  return load<u8>(page, P_IN_FULL) == FULL_QUEUED ? BIN_FULL : <u32>load<u8>(page, P_BIN);
 }
 
 export function queueMoveToFront(heap: usize, bin: u32, page: usize): void {

@@ -27,7 +27,7 @@ import { hookPageFloat, hookPageHold, hookPageHoldCancel, hookPageHoldClear } fr
 import { heapQueue, queueFirst, queueLast, queuePushBack, queueRemove, pageQueueBin } from "./page-queue";
 import { segmentOf, segmentPageFree, recordIndex, sliceStart } from "./segment";
 import { binBlockSize, binRecip } from "./size-class";
-import { FLOAT_NONE, FULL_FLOAT, P_FLOAT, D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAPED, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
+import { FULL_QUEUED, FLOAT_NONE, FULL_FLOAT, P_FLOAT, D_THREADS, REAP_RELEASING, SEG_DOMAIN, T_DOMAIN_NEXT, T_FREEING, T_REAPED, T_STATE, THREAD_EXITED, THREAD_FREE, BIN_FULL, DELAY_FREEING, DELAY_NEVER, DELAY_NO, DELAY_USE, EXTEND_BYTES, FT_DEBUG_BUILD, H_RETIRED_MAX,
   H_RETIRED_MIN, H_THREAD, P_BIN, P_BLOCK_SIZE, P_CAPACITY, P_DIV_MAGIC, P_EXT_BYTES, P_FREE, P_IN_FULL, P_KEY,
   P_LOCAL_FREE, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV, P_RECIP, P_RESERVED, P_RETIRE, P_SLICE_COUNT, P_START, P_TAG, P_USED, P_XHEAP,
   SEG_XTF, SEGMENT_MASK, SLICES_PER_SEGMENT, XTF_STRIDE_SHIFT, PAGE_REC_SHIFT, PAGE_REC_SIZE, P_SLICE_OFFSET, SEG_PAGES, SLICE_SHIFT, SMALL_OBJ_MAX } from "./layout";
@@ -374,7 +374,7 @@ export function pageToFull(heap: usize, page: usize): bool {
     return false;
   }
   queueRemove(heap, <u32>load<u8>(page, P_BIN), page);
-  store<u8>(page, 1, P_IN_FULL);
+  store<u8>(page, FULL_QUEUED, P_IN_FULL);
   debugPause(DP_PAGE_TO_FULL_MID);
   queuePushBack(heap, BIN_FULL, page);
   return true;

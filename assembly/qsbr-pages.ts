@@ -31,7 +31,7 @@ import { pageFreeNow, pageUnfull } from "./page";
 import { addRelaxed, subRelaxed } from "./atomics";
 import { segmentOf } from "./segment";
 import { qsbrGoalReached, qsbrHoldsTag, qsbrPageGoal, qsbrPollIssuing, seqLt } from "./qsbr";
-import { D_PAGES_HELD, H_THREAD, P_BLOCK_SIZE, P_CAPACITY, P_IN_FULL, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV,
+import { FULL_QUEUED, D_PAGES_HELD, H_THREAD, P_BLOCK_SIZE, P_CAPACITY, P_IN_FULL, P_QSBR_GOAL, P_QSBR_NEXT, P_QSBR_PREV,
   P_RETIRE, P_TAG, P_USED, P_XHEAP, SEG_DOMAIN, T_DOMAIN, T_HELD_FIRST, T_HELD_LAST } from "./layout";
 
 /** Cancel a page's hold, if it has one: goal 0, off its thread's list. */
@@ -81,7 +81,7 @@ export function pageHold(heap: usize, page: usize): bool {
   }
   if (!held) return false;
   // A page in the full queue is never searched: it would be lost until exit (gh-145615).
-  if (load<u8>(page, P_IN_FULL) != 0) pageUnfull(heap, page);
+  if (load<u8>(page, P_IN_FULL) == FULL_QUEUED) pageUnfull(heap, page);
   store<u8>(page, 0, P_RETIRE);
   const g = qsbrPageGoal(thread, load<u32>(page, P_CAPACITY) * load<u32>(page, P_BLOCK_SIZE));
   store<u64>(page, g, P_QSBR_GOAL);
