@@ -71,6 +71,7 @@ export const DP_FLOAT_TAKEN: u32 = 128;          // float.ts floatClaim: a page 
 export const DP_FLOAT_QUEUED: u32 = 129;         // float.ts floatInstall: the page in the taker's queue, its state not yet LENT or NONE
 export const DP_PAGE_LOCAL_TAKEN: u32 = 130;     // page.ts pageCollect: localFree made the free list, not yet emptied
 export const DP_FLOAT_UNPOOLING: u32 = 131;      // float.ts floatClaim: a floating page whose segment reads ownerless, not yet given back to it (pool lock held)
+export const DP_DIRECT_UPDATE: u32 = 132;        // page-queue.ts directUpdate: a queue's head stored, its direct-table entries not yet
 export const DP_REVIEW_POOL_LOCKED: u32 = 51;     // abandon.ts abandonedCollect: pool lock taken
 export const DP_REVIEW_REAP_RELEASE: u32 = 52;    // lifecycle.ts threadReap: record EXITED, not yet released
 export const DP_REVIEW_CLOSE_ENTER: u32 = 53;     // lifecycle.ts domainClose: validated by the caller, before headLock

@@ -31,6 +31,7 @@
 // Owner only: every function here runs on the thread's own instance.
 // See also: thread.ts, breaker.ts, qsbr-slots.ts, delayed-free.ts, qsbr-pages.ts.
 
+import { queueDirectRepair } from "./page-queue";
 import { floatHomeAll, floatReapFinish, floatSharing } from "./float";
 import { A_HEAP, A_NONE, A_PYSTACK, A_QSBR_SLOTS, A_SEGMENT, A_STATE, A_THREADS, A_UNITS, ASSERT_CHEAP, assertThat } from "./assert";
 import { addRelaxed, casAcqRel, loadAcquire, spinLock, spinUnlock, storeRelease, storeRelease64 } from "./atomics";
@@ -249,6 +250,10 @@ function threadRelease(thread: usize, reaping: bool): bool {
     hugeGivingFinish(thread);
     segmentsRepair(thread);
     floatReapFinish(thread);   // a page it was moving to or from the float list (float.ts)
+    for (let tag: u32 = 0; tag < TAG_COUNT; tag++) {   // a queue's head it moved, its direct table not yet
+      const heap = <usize>load<u32>(thread + T_HEAPS + (<usize>tag << 2));
+      if (heap != 0) queueDirectRepair(heap);
+    }
     abandonPagesNever(thread);
     heapDrainFinish(thread);
   }

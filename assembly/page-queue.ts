@@ -8,6 +8,7 @@
 //
 // Owner-thread only. See also: heap.ts, page.ts, alloc.ts (the fast path).
 
+import { DP_DIRECT_UPDATE, debugPause } from "./debug-delay";
 import { binBlockSize } from "./size-class";
 import { FULL_QUEUED, BIN_FULL, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_QUEUES, H_TAG, P_BIN, P_IN_FULL, P_NEXT, P_PREV, P_TAG, P_XHEAP,
   WORD_SHIFT } from "./layout";
@@ -27,14 +28,24 @@ import { FULL_QUEUED, BIN_FULL, DIRECT_MAX, EMPTY_PAGE, H_DIRECT, H_QUEUES, H_TA
   return <usize>load<u32>(q, 4);
 }
 
-/** Point the direct-table entries of `bin` at its queue's head. */
+/**
+ * Point the direct-table entries of `bin` at its queue's head. A call after the
+ * head is stored, with a loop: an owner killed here leaves the table behind the
+ * queue, which its reap mends (queueDirectRepair) before it walks the heap.
+ */
 function directUpdate(heap: usize, bin: u32, first: usize): void {
   const size = binBlockSize(bin);
   if (bin == BIN_FULL || size > DIRECT_MAX) return;
+  debugPause(DP_DIRECT_UPDATE);
   const page = first != 0 ? first : EMPTY_PAGE;
   const hi = size >> WORD_SHIFT;
   const lo: u32 = bin == 1 ? 0 : (binBlockSize(bin - 1) >> WORD_SHIFT) + 1;
   for (let w = lo; w <= hi; w++) store<u32>(heap + H_DIRECT + (<usize>w << 2), <u32>page);
+}
+
+/** Reap of the heap's dead owner: every direct-table entry points at its queue's head again. */
+export function queueDirectRepair(heap: usize): void {
+  for (let bin: u32 = 1; bin < BIN_FULL; bin++) directUpdate(heap, bin, queueFirst(heapQueue(heap, bin)));
 }
 
 // @ts-ignore: decorator
